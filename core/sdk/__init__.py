@@ -1,0 +1,40 @@
+"""The connector SDK: what plugin authors subclass and declare."""
+
+from __future__ import annotations
+
+from portico.sdk._connector import CheckResult, Connector, ConnectorContext, OrderStatusFilter
+from portico.sdk._spec import (
+    AuthSchemeSpec,
+    Capability,
+    CapabilitySet,
+    ConnectorKind,
+    ConnectorSpec,
+    CredentialField,
+    Environment,
+    MockSpec,
+    RateLimitPolicy,
+    RateWindow,
+    RetryPolicy,
+    StreamKind,
+    Support,
+)
+
+__all__ = [
+    "AuthSchemeSpec",
+    "Capability",
+    "CapabilitySet",
+    "CheckResult",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorKind",
+    "ConnectorSpec",
+    "CredentialField",
+    "Environment",
+    "MockSpec",
+    "OrderStatusFilter",
+    "RateLimitPolicy",
+    "RateWindow",
+    "RetryPolicy",
+    "StreamKind",
+    "Support",
+]

@@ -1,0 +1,379 @@
+"""What connector authors subclass: :class:`Connector`, and the :class:`ConnectorContext` it is given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from portico.clock import Clock, system_clock
+from portico.errors import ConfigurationError, NotFound, NotSupported
+from portico.models import (
+    Account,
+    Bar,
+    BarInterval,
+    CorporateAction,
+    Execution,
+    Fundamentals,
+    FxRate,
+    Instrument,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    Position,
+    Quote,
+    Snapshot,
+    TimeInForce,
+    Trade,
+)
+from portico.sdk._spec import Capability, ConnectorSpec, Environment
+
+if TYPE_CHECKING:
+    import httpx
+
+    from portico.http import ApiClient
+    from portico.store import Database
+
+__all__ = ["CheckResult", "Connector", "ConnectorContext", "OrderStatusFilter"]
+
+OrderStatusFilter = Literal["open", "closed", "all"]
+
+
+class CheckResult(BaseModel):
+    """The answer of a connectivity and auth check (``portico check``, health checks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    system: str
+    latency_ms: float | None = None
+    detail: str = ""
+    checks: dict[str, bool] = {}
+    """Named sub-checks (``reachable``, ``authenticated``, ``stream``...) and whether each passed."""
+
+
+ClientFactory = Callable[..., "ApiClient"]
+EventSink = Callable[..., None]
+
+
+def _no_events(_event: str, **_data: Any) -> None:
+    return None
+
+
+@dataclass
+class ConnectorContext:
+    """Everything the runtime hands a connector: where to connect, as whom, and the shared services.
+
+    Connectors never read config files, environment variables or the vault themselves; the runtime
+    resolves all of that into this object. Tests build one with :meth:`for_testing`.
+
+    Attributes:
+        system_id: the configured system's key (``alpaca_paper``).
+        spec: the connector's manifest.
+        environment: the environment in use, with its URLs (pointing at the mock when ``mock: true``).
+        connection: the system's ``connection`` section (host, port, client_id, transport...).
+        credentials: credential values by field name; secret ones are ``SecretStr``.
+        auth_scheme: the auth scheme name chosen in config (``authentication.type``), if any.
+        auth: the ``httpx.Auth`` flow the AuthenticationManager built for this system, if any.
+        client_factory: builds an :class:`~portico.http.ApiClient` with this system's shared policies
+            (rate limits, breaker, retry, monitoring); call it through :meth:`api_client`.
+        clock: the time source.
+        emit: report an event to the monitor: ``emit("stream.reconnected", attempt=2)``.
+        store: the embedded database, for connectors that cache (instrument ids...).
+        options: other settings (``api_version``, ``features``).
+    """
+
+    system_id: str
+    spec: ConnectorSpec
+    environment: Environment
+    connection: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, SecretStr | str] = field(default_factory=dict)
+    auth_scheme: str | None = None
+    auth: httpx.Auth | None = None
+    client_factory: ClientFactory | None = None
+    clock: Clock = system_clock
+    emit: EventSink = _no_events
+    store: Database | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def url(self, key: str) -> str:
+        """The environment's base URL named ``key``; a clear error when the manifest lacks it."""
+        try:
+            return self.environment.urls[key]
+        except KeyError:
+            raise ConfigurationError(
+                f"environment {self.environment.name!r} of {self.spec.name} has no {key!r} URL "
+                f"(it has {sorted(self.environment.urls)})",
+                system=self.system_id,
+            ) from None
+
+    def secret(self, name: str) -> str:
+        """The plain value of credential ``name``; a clear error when it was not configured."""
+        try:
+            value = self.credentials[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"credential {name!r} is not configured for system {self.system_id!r}",
+                path=f"systems.{self.system_id}.authentication.credentials.{name}",
+                system=self.system_id,
+            ) from None
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    def api_client(self, url_key: str = "base", **overrides: Any) -> ApiClient:
+        """An API client for the environment URL ``url_key`` with the system's shared policies."""
+        base_url = overrides.pop("base_url", None) or self.url(url_key)
+        if self.client_factory is not None:
+            return self.client_factory(base_url=base_url, **overrides)
+        from portico.http import ApiClient
+
+        overrides.setdefault("auth", self.auth)
+        return ApiClient(base_url, system=self.system_id, clock=self.clock, **overrides)
+
+    @classmethod
+    def for_testing(
+        cls,
+        connector: type[Connector] | ConnectorSpec,
+        *,
+        urls: Mapping[str, str] | None = None,
+        environment: str | None = None,
+        system_id: str | None = None,
+        **kwargs: Any,
+    ) -> ConnectorContext:
+        """A context for tests: the spec's environment with ``urls`` overriding its URLs."""
+        spec = connector if isinstance(connector, ConnectorSpec) else connector.spec
+        env = spec.environment(environment)
+        if urls:
+            env = env.model_copy(update={"urls": {**env.urls, **urls}})
+        return cls(system_id=system_id or spec.name, spec=spec, environment=env, **kwargs)
+
+
+class Connector:
+    """Base class of every connector.
+
+    Subclasses set :attr:`spec` and implement the methods of the capabilities the spec declares; every
+    other capability method raises :class:`~portico.errors.NotSupported` naming the system and the
+    capability. All network-facing methods are async. Canonical models go in and out; vendor wire
+    models stay inside the connector (``wire.py`` and ``mapping.py``).
+
+    Lifecycle: the runtime calls :meth:`open` once after construction and :meth:`close` at the end.
+    """
+
+    spec: ClassVar[ConnectorSpec]
+
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+
+    @property
+    def system(self) -> str:
+        """The configured system id this instance serves."""
+        return self.context.system_id
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} system={self.system!r} environment={self.context.environment.name!r}>"
+
+    def _unsupported(self, capability: Capability) -> NotSupported:
+        return NotSupported(
+            f"{self.system} ({self.spec.name}) does not support {capability.value}",
+            capability=capability.value,
+            system=self.system,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect: open sessions or sockets the connector keeps. Default: nothing to do."""
+
+    async def close(self) -> None:
+        """Release every connection the connector holds. Default: nothing to do."""
+
+    async def check(self) -> CheckResult:
+        """Check connectivity and authentication with one cheap call.
+
+        The default calls :meth:`get_account` for brokers; other connectors must override it.
+        """
+        import time
+
+        started = time.perf_counter()
+        if self.spec.capabilities.has(Capability.GET_ACCOUNT):
+            await self.get_account()
+            return CheckResult(
+                ok=True,
+                system=self.system,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                detail="account reachable",
+                checks={"reachable": True, "authenticated": True},
+            )
+        raise NotImplementedError(f"{type(self).__name__} must implement check()")
+
+    # -- accounts and positions ------------------------------------------------------------------
+
+    async def get_account(self, account_id: str | None = None) -> Account:
+        """The account's balances (the default account when ``account_id`` is None)."""
+        raise self._unsupported(Capability.GET_ACCOUNT)
+
+    async def get_positions(self, account_id: str | None = None) -> list[Position]:
+        """Every open position of the account."""
+        raise self._unsupported(Capability.GET_POSITIONS)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Send an order. ``request.client_order_id`` is set (the runtime fills it in) and must be sent
+        to the venue as its idempotency key.
+
+        Raises:
+            VenueRejected: the venue refused the order.
+            OutcomeUnknown: the order was sent and its result is not known; the caller resolves it
+                with :meth:`get_order_by_client_id`.
+        """
+        raise self._unsupported(Capability.PLACE_ORDER)
+
+    async def cancel_order(self, order_id: str) -> None:
+        """Ask the venue to cancel an order (the cancel is confirmed by a later status)."""
+        raise self._unsupported(Capability.CANCEL_ORDER)
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Change an open order; returns the order that now stands (a new one at venues that replace)."""
+        raise self._unsupported(Capability.REPLACE_ORDER)
+
+    async def get_order(self, order_id: str) -> Order:
+        """One order by the venue's id. Raises :class:`~portico.errors.NotFound` when unknown."""
+        raise self._unsupported(Capability.GET_ORDER)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """One order by the client order id it was placed with.
+
+        Raises :class:`~portico.errors.NotFound` when the venue never received it. The default
+        emulates the lookup through :meth:`list_orders`; override it where the venue has a direct call.
+        """
+        if not self.spec.capabilities.has(Capability.LIST_ORDERS):
+            raise self._unsupported(Capability.GET_ORDER_BY_CLIENT_ID)
+        for order in await self.list_orders(status="all"):
+            if order.client_order_id == client_order_id:
+                return order
+        raise NotFound(f"no order with client_order_id {client_order_id!r}", system=self.system)
+
+    async def list_orders(
+        self,
+        *,
+        status: OrderStatusFilter = "open",
+        symbols: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Order]:
+        """Orders filtered by status group, symbols and submission time, newest first."""
+        raise self._unsupported(Capability.LIST_ORDERS)
+
+    async def get_executions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Execution]:
+        """Fills in a time range, oldest first."""
+        raise self._unsupported(Capability.GET_EXECUTIONS)
+
+    # -- market data -----------------------------------------------------------------------------
+
+    async def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval = BarInterval.DAY,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        adjusted: bool = False,
+    ) -> list[Bar]:
+        """Historical OHLCV bars, oldest first."""
+        raise self._unsupported(Capability.GET_BARS)
+
+    async def get_quotes(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
+    ) -> list[Quote]:
+        """Historical quotes, oldest first."""
+        raise self._unsupported(Capability.GET_QUOTES)
+
+    async def get_trades(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
+    ) -> list[Trade]:
+        """Historical trades, oldest first."""
+        raise self._unsupported(Capability.GET_TRADES)
+
+    async def get_latest_quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        """The latest quote of each symbol (at most ``max_symbols_per_request`` per call)."""
+        raise self._unsupported(Capability.GET_LATEST_QUOTES)
+
+    async def get_latest_trades(self, symbols: list[str]) -> dict[str, Trade]:
+        """The latest trade of each symbol."""
+        raise self._unsupported(Capability.GET_LATEST_TRADES)
+
+    async def get_snapshots(self, symbols: list[str]) -> dict[str, Snapshot]:
+        """Latest trade, quote and daily bars of each symbol."""
+        raise self._unsupported(Capability.GET_SNAPSHOTS)
+
+    async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
+        """Instruments matching a symbol or name fragment, best match first."""
+        raise self._unsupported(Capability.SEARCH_INSTRUMENTS)
+
+    async def get_fundamentals(self, symbol: str, *, statements: bool = False) -> Fundamentals:
+        """Company overview, with income statements, balance sheets, cash flows and earnings when asked."""
+        raise self._unsupported(Capability.GET_FUNDAMENTALS)
+
+    async def get_fx_rate(self, base: str, quote: str) -> FxRate:
+        """The current rate of ``base`` in ``quote``."""
+        raise self._unsupported(Capability.GET_FX_RATE)
+
+    async def get_fx_series(
+        self,
+        base: str,
+        quote: str,
+        interval: BarInterval = BarInterval.DAY,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Bar]:
+        """Historical FX bars with symbol ``BASE/QUOTE``, oldest first."""
+        raise self._unsupported(Capability.GET_FX_SERIES)
+
+    async def get_corporate_actions(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CorporateAction]:
+        """Dividends, splits and other actions in a date range."""
+        raise self._unsupported(Capability.GET_CORPORATE_ACTIONS)
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Live quotes until the iterator is closed. Reconnects and resubscribes by itself."""
+        raise self._unsupported(Capability.SUBSCRIBE_QUOTES)
+
+    def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+        """Live trades until the iterator is closed."""
+        raise self._unsupported(Capability.SUBSCRIBE_TRADES)
+
+    def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+        """Live minute bars until the iterator is closed."""
+        raise self._unsupported(Capability.SUBSCRIBE_BARS)
+
+    def subscribe_order_updates(self) -> AsyncIterator[OrderEvent]:
+        """Order events until the iterator is closed. After a reconnect, events missed while
+        disconnected are back-filled (by REST lookup) before new ones, marked ``source="poll"``."""
+        raise self._unsupported(Capability.SUBSCRIBE_ORDER_UPDATES)

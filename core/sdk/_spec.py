@@ -1,0 +1,338 @@
+"""The connector manifest: what a connector declares about itself, as data.
+
+The runtime, the CLI's ``plugins`` table, the docs' capability matrix and the conformance suite are all
+generated from a :class:`ConnectorSpec`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from portico.models import AssetClass, BarInterval, OrderType, TimeInForce
+
+__all__ = [
+    "AuthSchemeSpec",
+    "Capability",
+    "CapabilitySet",
+    "ConnectorKind",
+    "ConnectorSpec",
+    "CredentialField",
+    "Environment",
+    "MockSpec",
+    "RateLimitPolicy",
+    "RateWindow",
+    "RetryPolicy",
+    "StreamKind",
+    "Support",
+]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConnectorKind(StrEnum):
+    """What a connector connects to; a system's ``type`` in config must be one of its kinds."""
+
+    BROKERAGE = "brokerage"
+    MARKET_DATA = "market_data"
+    DATA_SERVICE = "data_service"
+    ANALYTICS = "analytics"
+
+
+class Capability(StrEnum):
+    """One unified operation. Each maps to one :class:`~portico.sdk.Connector` method of the same name."""
+
+    GET_ACCOUNT = "get_account"
+    GET_POSITIONS = "get_positions"
+    PLACE_ORDER = "place_order"
+    CANCEL_ORDER = "cancel_order"
+    REPLACE_ORDER = "replace_order"
+    GET_ORDER = "get_order"
+    GET_ORDER_BY_CLIENT_ID = "get_order_by_client_id"
+    LIST_ORDERS = "list_orders"
+    GET_EXECUTIONS = "get_executions"
+    GET_BARS = "get_bars"
+    GET_QUOTES = "get_quotes"
+    GET_TRADES = "get_trades"
+    GET_LATEST_QUOTES = "get_latest_quotes"
+    GET_LATEST_TRADES = "get_latest_trades"
+    GET_SNAPSHOTS = "get_snapshots"
+    SEARCH_INSTRUMENTS = "search_instruments"
+    GET_FUNDAMENTALS = "get_fundamentals"
+    GET_FX_RATE = "get_fx_rate"
+    GET_FX_SERIES = "get_fx_series"
+    GET_CORPORATE_ACTIONS = "get_corporate_actions"
+    SUBSCRIBE_QUOTES = "subscribe_quotes"
+    SUBSCRIBE_TRADES = "subscribe_trades"
+    SUBSCRIBE_BARS = "subscribe_bars"
+    SUBSCRIBE_ORDER_UPDATES = "subscribe_order_updates"
+
+
+class Support(StrEnum):
+    """How a connector offers a capability: natively, emulated from other calls, or not at all."""
+
+    SUPPORTED = "supported"
+    EMULATED = "emulated"
+    UNSUPPORTED = "unsupported"
+
+
+class StreamKind(StrEnum):
+    QUOTES = "quotes"
+    TRADES = "trades"
+    BARS = "bars"
+    ORDER_UPDATES = "order_updates"
+
+
+class CapabilitySet(_Spec):
+    """Which operations a connector offers, and with what options.
+
+    Capabilities not listed in ``operations`` are unsupported.
+    """
+
+    operations: dict[Capability, Support] = Field(default_factory=dict)
+    order_types: tuple[OrderType, ...] = ()
+    time_in_force: tuple[TimeInForce, ...] = ()
+    asset_classes: tuple[AssetClass, ...] = ()
+    bar_intervals: tuple[BarInterval, ...] = ()
+    fractional: bool = False
+    notional_orders: bool = False
+    extended_hours: bool = False
+    max_symbols_per_request: int = Field(default=1, ge=1)
+    """How many symbols one market data request may carry (the market data service batches by it)."""
+
+    def support(self, capability: Capability | str) -> Support:
+        """How ``capability`` is offered (``UNSUPPORTED`` when not declared)."""
+        return self.operations.get(Capability(capability), Support.UNSUPPORTED)
+
+    def has(self, capability: Capability | str) -> bool:
+        """True when ``capability`` is supported or emulated."""
+        return self.support(capability) is not Support.UNSUPPORTED
+
+    @property
+    def declared(self) -> list[Capability]:
+        """Every capability offered, in the enum's order."""
+        return [c for c in Capability if self.has(c)]
+
+
+class CredentialField(_Spec):
+    """One credential an auth scheme needs. Secret fields are held as ``SecretStr`` and never printed."""
+
+    name: str
+    secret: bool = True
+    required: bool = True
+    description: str = ""
+    env_var: str | None = None
+    """An environment variable the value may come from when config does not give it."""
+
+
+class AuthSchemeSpec(_Spec):
+    """An auth scheme a connector accepts, by the AuthenticationManager's scheme name.
+
+    ``options`` configure the scheme (header names, token URL, scopes...).
+    """
+
+    scheme: str
+    credentials: tuple[CredentialField, ...] = ()
+    options: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class RateWindow(_Spec):
+    """``limit`` request-cost units per ``period`` seconds."""
+
+    limit: float = Field(gt=0)
+    period: float = Field(gt=0)
+
+    def __str__(self) -> str:
+        names = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
+        unit = names.get(self.period, f"{self.period:g}s")
+        return f"{self.limit:g}/{unit}"
+
+
+class RetryPolicy(_Spec):
+    """How failed calls are retried: exponential backoff with full jitter, capped."""
+
+    attempts: int = Field(default=3, ge=1, le=20)
+    """Total attempts, including the first."""
+    base_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=30.0, ge=0)
+    max_retry_after: float = Field(default=120.0, ge=0)
+    """The longest ``Retry-After`` honoured before giving up with ``RateLimited``."""
+
+
+class RateLimitPolicy(_Spec):
+    """Throttling: several windows at once, a cost per endpoint, a bounded wait.
+
+    ``endpoint_costs`` maps an endpoint name (as passed to the API client) or a templated path
+    (``GET /v2/orders``) to its cost; other endpoints cost 1.
+    """
+
+    windows: tuple[RateWindow, ...] = ()
+    endpoint_costs: dict[str, float] = Field(default_factory=dict)
+    max_wait: float = Field(default=30.0, ge=0)
+    retry: RetryPolicy = RetryPolicy()
+
+    def cost_of(self, endpoint: str | None) -> float:
+        """The cost of one call to ``endpoint``."""
+        if endpoint is None:
+            return 1.0
+        return self.endpoint_costs.get(endpoint, 1.0)
+
+
+class Environment(_Spec):
+    """A named deployment of the vendor's API: paper, live, sandbox...
+
+    ``urls`` names each base URL the connector uses (``trading``, ``data``, ``stream``...).
+    """
+
+    name: str
+    urls: dict[str, str]
+    live_money: bool = False
+    description: str = ""
+
+
+class MockSpec(_Spec):
+    """The mock server a connector ships (served by ``portico mock NAME``).
+
+    ``app`` is an import path ``module:callable`` returning an ASGI app; called with keyword arguments
+    ``seed`` and ``faults``. ``url_keys`` maps each environment URL name to the mock's path for it, so
+    ``mock: true`` can point the connector at the mock (``{"trading": "", "data": "", "stream": "/stream"}``).
+    """
+
+    app: str
+    url_keys: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+    protocols: tuple[str, ...] = ("http",)
+
+
+class ConnectorSpec(_Spec):
+    """The manifest of a connector.
+
+    Attributes:
+        name: the connector's id, lower snake case (``alpaca``); a config system key or ``connector:``.
+        kinds: what it connects to; the first is its primary kind.
+        environments: named deployments; ``default_environment`` is used when config names none.
+        auth: accepted auth schemes, preferred first.
+        throttling: default rate limits and retry policy (config may override).
+        capabilities: operations and their options.
+        streams: which subscriptions stream natively.
+        feature_flags: the plan's ``features`` keys, each naming the capabilities it switches.
+        mock: the mock server it ships.
+    """
+
+    name: str
+    display_name: str
+    kinds: tuple[ConnectorKind, ...]
+    version: str = "0.1.0"
+    description: str = ""
+    docs_url: str | None = None
+    environments: tuple[Environment, ...]
+    default_environment: str | None = None
+    auth: tuple[AuthSchemeSpec, ...] = ()
+    throttling: RateLimitPolicy = RateLimitPolicy()
+    capabilities: CapabilitySet = CapabilitySet()
+    streams: tuple[StreamKind, ...] = ()
+    feature_flags: dict[str, tuple[Capability, ...]] = Field(default_factory=dict)
+    mock: MockSpec | None = None
+    connection_options: dict[str, str] = Field(default_factory=dict)
+    """Connector-specific ``connection`` keys it understands, with a description of each."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} must be lower snake case, 2-64 characters, starting with a letter")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value: tuple[ConnectorKind, ...]) -> tuple[ConnectorKind, ...]:
+        if not value:
+            raise ValueError("declare at least one kind")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ConnectorSpec:
+        if not self.environments:
+            raise ValueError("declare at least one environment")
+        names = [e.name for e in self.environments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"environment names repeat: {names}")
+        if self.default_environment is not None and self.default_environment not in names:
+            raise ValueError(f"default_environment {self.default_environment!r} is not one of {names}")
+        for flag, caps in self.feature_flags.items():
+            missing = [c.value for c in caps if not self.capabilities.has(c)]
+            if missing:
+                raise ValueError(f"feature flag {flag!r} names undeclared capabilities {missing}")
+        streaming = {
+            StreamKind.QUOTES: Capability.SUBSCRIBE_QUOTES,
+            StreamKind.TRADES: Capability.SUBSCRIBE_TRADES,
+            StreamKind.BARS: Capability.SUBSCRIBE_BARS,
+            StreamKind.ORDER_UPDATES: Capability.SUBSCRIBE_ORDER_UPDATES,
+        }
+        for stream in self.streams:
+            if not self.capabilities.has(streaming[stream]):
+                raise ValueError(f"stream {stream.value!r} declared without capability {streaming[stream].value!r}")
+        if self.capabilities.has(Capability.PLACE_ORDER) and not self.capabilities.order_types:
+            raise ValueError("a connector that places orders must declare its order_types")
+        return self
+
+    @property
+    def kind(self) -> ConnectorKind:
+        """The primary kind."""
+        return self.kinds[0]
+
+    def environment(self, name: str | None = None) -> Environment:
+        """The named environment, or the default (the first one declared when none is set)."""
+        wanted = name or self.default_environment or self.environments[0].name
+        for env in self.environments:
+            if env.name == wanted:
+                return env
+        raise KeyError(wanted)
+
+    def auth_scheme(self, name: str | None = None) -> AuthSchemeSpec | None:
+        """The named auth scheme, or the preferred one."""
+        if not self.auth:
+            return None
+        if name is None:
+            return self.auth[0]
+        for scheme in self.auth:
+            if scheme.scheme == name:
+                return scheme
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-safe description (``portico plugins --json``)."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "kinds": [k.value for k in self.kinds],
+            "version": self.version,
+            "environments": {e.name: dict(e.urls) for e in self.environments},
+            "auth": [
+                {
+                    "scheme": a.scheme,
+                    "credentials": [{"name": c.name, "secret": c.secret, "required": c.required} for c in a.credentials],
+                }
+                for a in self.auth
+            ],
+            "throttling": {
+                "windows": [{"limit": w.limit, "period": w.period, "text": str(w)} for w in self.throttling.windows],
+                "endpoint_costs": dict(self.throttling.endpoint_costs),
+                "retry_attempts": self.throttling.retry.attempts,
+            },
+            "capabilities": {c.value: self.capabilities.support(c).value for c in self.capabilities.declared},
+            "order_types": [o.value for o in self.capabilities.order_types],
+            "time_in_force": [t.value for t in self.capabilities.time_in_force],
+            "asset_classes": [a.value for a in self.capabilities.asset_classes],
+            "bar_intervals": [b.value for b in self.capabilities.bar_intervals],
+            "streams": [s.value for s in self.streams],
+            "mock": self.mock.app if self.mock else None,
+        }

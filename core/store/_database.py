@@ -1,0 +1,98 @@
+"""The embedded database (SQLite by default) and the engine URL that moves it to PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portico.home import portico_home
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["Database", "default_database_url", "metadata"]
+
+
+def default_database_url() -> str:
+    """``sqlite:///$PORTICO_HOME/portico.db``."""
+    return f"sqlite:///{portico_home() / 'portico.db'}"
+
+
+_metadata: Any = None
+
+
+def metadata() -> sa.MetaData:
+    """The one MetaData every subsystem declares its tables on (imported lazily: SQLAlchemy is slow to import)."""
+    global _metadata
+    if _metadata is None:
+        import sqlalchemy as sa
+
+        _metadata = sa.MetaData()
+    return _metadata
+
+
+class Database:
+    """One SQLAlchemy engine over the embedded store.
+
+    SQLite runs in WAL mode with ``synchronous=NORMAL`` and a busy timeout, so several processes (the
+    runtime, a CLI command, a crashed-and-restarted job) share the file safely. Pass a PostgreSQL URL
+    (``postgresql+psycopg://...``) to run the same tables on a shared server.
+
+    Args:
+        url: a SQLAlchemy URL; default: the SQLite file under ``PORTICO_HOME``.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        import sqlalchemy as sa
+
+        self.url = url or default_database_url()
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"future": True}
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: sa.Engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._created: set[str] = set()
+        self._lock = threading.Lock()
+
+    def ensure_tables(self, *tables: sa.Table) -> None:
+        """Create the given tables if they do not exist yet (idempotent, cheap after the first call)."""
+        todo = [t for t in tables if t.name not in self._created]
+        if not todo:
+            return
+        with self._lock:
+            metadata().create_all(self.engine, tables=todo, checkfirst=True)
+            self._created.update(t.name for t in todo)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A connection inside one transaction, committed on success and rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Mock servers: the mock kit and one faithful mock per vendor."""
