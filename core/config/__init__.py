@@ -1,0 +1,17 @@
+"""Configuration: the original plan's ``external_integration_config`` format, loaded and validated."""
+
+from __future__ import annotations
+
+from portico.config._loader import SECTION_MODELS, check_against_plugins, load_config, resolve_references
+from portico.config._models import AuthenticationConfig, IntegrationConfig, SystemConfig, ThrottlingConfig
+
+__all__ = [
+    "SECTION_MODELS",
+    "AuthenticationConfig",
+    "IntegrationConfig",
+    "SystemConfig",
+    "ThrottlingConfig",
+    "check_against_plugins",
+    "load_config",
+    "resolve_references",
+]

@@ -1,0 +1,137 @@
+"""Pydantic models of the configuration format of the original plan (``external_integration_config``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from portico.sdk import ConnectorKind, RateLimitPolicy, RateWindow, RetryPolicy
+
+__all__ = [
+    "AuthenticationConfig",
+    "IntegrationConfig",
+    "SystemConfig",
+    "ThrottlingConfig",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuthenticationConfig(_Strict):
+    """``authentication``: the scheme (``type``) and its credentials; every credential is held as a secret."""
+
+    type: str | None = None
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+_PERIODS = {
+    "max_requests_per_second": 1.0,
+    "max_requests_per_minute": 60.0,
+    "max_requests_per_hour": 3600.0,
+    "max_requests_per_day": 86400.0,
+}
+
+
+class ThrottlingConfig(_Strict):
+    """``throttling``: overrides of the connector's declared limits.
+
+    Each ``max_requests_per_*`` key replaces the manifest's window of that period and keeps the others.
+    ``retry_attempts`` counts retries after the first attempt; ``retry_delay`` is the base backoff delay
+    in seconds.
+    """
+
+    max_requests_per_second: float | None = Field(default=None, gt=0)
+    max_requests_per_minute: float | None = Field(default=None, gt=0)
+    max_requests_per_hour: float | None = Field(default=None, gt=0)
+    max_requests_per_day: float | None = Field(default=None, gt=0)
+    retry_attempts: int | None = Field(default=None, ge=0, le=19)
+    retry_delay: float | None = Field(default=None, ge=0)
+    max_retry_delay: float | None = Field(default=None, ge=0)
+    max_wait: float | None = Field(default=None, ge=0)
+    endpoint_costs: dict[str, float] = Field(default_factory=dict)
+
+    def apply(self, policy: RateLimitPolicy) -> RateLimitPolicy:
+        """The manifest's policy with this section's overrides applied."""
+        windows = {w.period: w for w in policy.windows}
+        for key, period in _PERIODS.items():
+            limit = getattr(self, key)
+            if limit is not None:
+                windows[period] = RateWindow(limit=limit, period=period)
+        retry = policy.retry
+        retry_changes: dict[str, Any] = {}
+        if self.retry_attempts is not None:
+            retry_changes["attempts"] = self.retry_attempts + 1
+        if self.retry_delay is not None:
+            retry_changes["base_delay"] = self.retry_delay
+            retry_changes["max_delay"] = max(retry.max_delay, self.retry_delay)
+        if self.max_retry_delay is not None:
+            retry_changes["max_delay"] = self.max_retry_delay
+        if retry_changes:
+            retry = RetryPolicy.model_validate({**retry.model_dump(), **retry_changes})
+        changes: dict[str, Any] = {
+            "windows": tuple(sorted(windows.values(), key=lambda w: w.period)),
+            "retry": retry,
+            "endpoint_costs": {**policy.endpoint_costs, **self.endpoint_costs},
+        }
+        if self.max_wait is not None:
+            changes["max_wait"] = self.max_wait
+        return RateLimitPolicy.model_validate({**policy.model_dump(), **changes})
+
+
+class SystemConfig(_Strict):
+    """One entry of ``systems``.
+
+    The system's key names its connector unless ``connector`` is given, so several systems can share
+    one connector (``alpaca_paper`` and ``alpaca_live``). ``type`` must be one of the connector's kinds.
+    ``mock: true`` serves the connector's mock and points the system at it.
+    """
+
+    type: ConnectorKind
+    enabled: bool = True
+    connector: str | None = None
+    api_version: str | None = None
+    environment: str | None = None
+    mock: bool = False
+    mock_seed: int = 0
+    connection: dict[str, Any] = Field(default_factory=dict)
+    authentication: AuthenticationConfig = Field(default_factory=AuthenticationConfig)
+    features: dict[str, bool] = Field(default_factory=dict)
+    throttling: ThrottlingConfig = Field(default_factory=ThrottlingConfig)
+
+
+class IntegrationConfig(_Strict):
+    """The whole configuration: ``systems`` plus the sections owned by the runtime's services.
+
+    ``data_import``, ``data_export``, ``monitoring``, ``market_data`` and ``trading`` are validated by the
+    service that owns each (see :data:`portico.config.SECTION_MODELS`), so their errors carry full key paths.
+    """
+
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    data_import: dict[str, Any] = Field(default_factory=dict)
+    data_export: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+    market_data: dict[str, Any] = Field(default_factory=dict)
+    trading: dict[str, Any] = Field(default_factory=dict)
+    database_url: str | None = None
+    """SQLAlchemy URL of the store; default the SQLite file under ``PORTICO_HOME``."""
+    source: str | None = Field(default=None, exclude=True)
+    """The file this configuration came from, for error messages."""
+
+    @field_validator("systems")
+    @classmethod
+    def _system_ids(cls, value: dict[str, SystemConfig]) -> dict[str, SystemConfig]:
+        import re
+
+        for key in value:
+            if not re.match(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$", key):
+                raise ValueError(f"system id {key!r} must start with a letter and use letters, digits, _ or -")
+        return value
+
+    def connector_name(self, system_id: str) -> str:
+        """The connector a system uses."""
+        system = self.systems[system_id]
+        return system.connector or system_id

@@ -1,0 +1,858 @@
+"""The facade apps embed: :class:`AsyncIntegration`, and :class:`Integration`, its synchronous twin.
+
+The method names are the original plan's API. Each delegates to a runtime service (trading, market data,
+jobs, monitor) or to the system's connector through its declared capabilities; none is a stub.
+
+A call flows: facade -> service -> Connector -> ApiClient (correlation id -> monitor -> circuit breaker ->
+rate limiter -> retry -> auth -> transport) -> the vendor API or its mock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from portico.clock import Clock, system_clock
+from portico.config import IntegrationConfig, SystemConfig, ThrottlingConfig, check_against_plugins, load_config
+from portico.context import correlation_scope
+from portico.errors import ConfigurationError, NotSupported, PorticoError
+from portico.models import Order, OrderRequest, Position
+from portico.plugins import PluginManager
+from portico.sdk import Capability, CheckResult, Connector, ConnectorContext, ConnectorSpec, RateLimitPolicy
+
+if TYPE_CHECKING:
+    from portico.store import Database
+
+__all__ = ["AsyncIntegration", "Integration", "SystemState", "SystemStatus"]
+
+T = TypeVar("T")
+SystemState = Literal["registered", "connecting", "connected", "disconnected", "error"]
+
+
+class SystemStatus(BaseModel):
+    """What ``get_external_system_status`` answers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system_id: str
+    connector: str
+    kinds: list[str]
+    enabled: bool
+    state: SystemState
+    environment: str
+    mock: bool
+    urls: dict[str, str]
+    capabilities: list[str]
+    disabled_features: list[str]
+    breaker_state: str | None = None
+    connected_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class SystemRuntime:
+    """The runtime's state for one configured system."""
+
+    system_id: str
+    config: SystemConfig
+    spec: ConnectorSpec
+    connector_cls: type[Connector]
+    policy: RateLimitPolicy
+    state: SystemState = "registered"
+    connector: Connector | None = None
+    limiter: Any = None
+    breaker: Any = None
+    mock: Any = None
+    urls: dict[str, str] = field(default_factory=dict)
+    connected_at: datetime | None = None
+    last_error: str | None = None
+    clients: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+
+    @property
+    def disabled(self) -> set[Capability]:
+        """Capabilities switched off by the system's ``features`` flags."""
+        off: set[Capability] = set()
+        for flag, enabled in self.config.features.items():
+            if not enabled:
+                off.update(self.spec.feature_flags.get(flag, ()))
+        return off
+
+
+def _credential_fingerprint(connector: str, credentials: Mapping[str, Any]) -> str:
+    # limiters are shared by every system using the same credentials; the key never holds the secret itself
+    digest = hashlib.sha256(connector.encode())
+    for name in sorted(credentials):
+        value = credentials[name]
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+        digest.update(b"\x00" + name.encode() + b"\x00" + raw.encode())
+    return f"{connector}:{digest.hexdigest()[:24]}"
+
+
+class _ConnectorView(Mapping[str, Connector]):
+    """Live view of the connected connectors by system id, handed to services."""
+
+    def __init__(self, runtime: AsyncIntegration) -> None:
+        self._runtime = runtime
+
+    def __getitem__(self, system_id: str) -> Connector:
+        system = self._runtime._system(system_id)
+        if system.connector is None:
+            raise ConfigurationError(f"system {system_id!r} is not connected", system=system_id)
+        return system.connector
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([sid for sid, s in self._runtime.systems.items() if s.connector is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for s in self._runtime.systems.values() if s.connector is not None)
+
+
+class AsyncIntegration:
+    """The portico runtime, for asyncio applications.
+
+    Args:
+        config: an :class:`~portico.config.IntegrationConfig`, a dict in the plan's format, or a path.
+        plugins: the plugin manager (default: a fresh one loading entry points).
+        clock: the time source (a :class:`~portico.clock.FakeClock` in tests).
+        database_url: the store's SQLAlchemy URL (default from config, else SQLite under ``PORTICO_HOME``).
+        transport: an ``httpx`` async transport every API client uses (tests route calls in-process).
+
+    Use as ``async with AsyncIntegration(config) as integration:`` or call :meth:`start`/:meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        config: IntegrationConfig | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        plugins: PluginManager | None = None,
+        clock: Clock | None = None,
+        database_url: str | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.plugins = plugins or PluginManager()
+        if config is None:
+            config = IntegrationConfig()
+        if not isinstance(config, IntegrationConfig):
+            config = load_config(config, plugins=self.plugins)
+        self.config = config
+        self.clock = clock or system_clock
+        self.transport = transport
+        self._database_url = database_url or config.database_url
+        self._db: Database | None = None
+        self.systems: dict[str, SystemRuntime] = {}
+        self.connectors = _ConnectorView(self)
+        self._services: dict[str, Any] = {}
+        self._limiters: dict[str, Any] = {}
+        self._started = False
+        for system_id, system_config in config.systems.items():
+            self._add_system(system_id, system_config)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **kwargs: Any) -> AsyncIntegration:
+        """Build a runtime from a configuration file."""
+        return cls(Path(path), **kwargs)
+
+    async def __aenter__(self) -> AsyncIntegration:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- shared services (created on first use) --------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """The embedded store."""
+        if self._db is None:
+            from portico.store import Database
+
+            self._db = Database(self._database_url)
+        return self._db
+
+    def _service(self, name: str, build: Callable[[], T]) -> T:
+        if name not in self._services:
+            self._services[name] = build()
+        service: T = self._services[name]
+        return service
+
+    @property
+    def monitor(self) -> Any:
+        """The :class:`~portico.monitor.IntegrationMonitor` every call and job reports to."""
+
+        def build() -> Any:
+            from portico.monitor import IntegrationMonitor
+
+            return IntegrationMonitor(db=self.db, clock=self.clock, config=self.config.monitoring, plugins=self.plugins)
+
+        return self._service("monitor", build)
+
+    @property
+    def audit(self) -> Any:
+        """The tamper-evident audit log."""
+
+        def build() -> Any:
+            from portico.auth import AuditLog
+
+            return AuditLog(self.db, clock=self.clock)
+
+        return self._service("audit", build)
+
+    @property
+    def auth(self) -> Any:
+        """The :class:`~portico.auth.AuthenticationManager` shared by every connector."""
+
+        def build() -> Any:
+            from portico.auth import AuthenticationManager
+
+            return AuthenticationManager(
+                vault=None, audit=self.audit, clock=self.clock, transport=self.transport, plugins=self.plugins
+            )
+
+        return self._service("auth", build)
+
+    @property
+    def market_data(self) -> Any:
+        """The market data service (fallback chains, quality checks, cache, subscriptions)."""
+
+        def build() -> Any:
+            from portico.marketdata import MarketDataService
+
+            return MarketDataService(
+                self.connectors, monitor=self.monitor, db=self.db, clock=self.clock, config=self.config.market_data
+            )
+
+        return self._service("market_data", build)
+
+    @property
+    def trading(self) -> Any:
+        """The trading service (durable routing, order tracking, reconciliation, allocation)."""
+
+        def build() -> Any:
+            from portico.trading import TradingService
+
+            return TradingService(
+                db=self.db,
+                clock=self.clock,
+                connectors=self.connectors,
+                monitor=self.monitor,
+                audit=self.audit,
+                config=self.config.trading,
+                plugins=self.plugins,
+            )
+
+        return self._service("trading", build)
+
+    @property
+    def jobs(self) -> Any:
+        """The job service (imports, exports, schedules)."""
+
+        def build() -> Any:
+            from portico.jobs import JobService
+
+            return JobService(
+                db=self.db,
+                clock=self.clock,
+                monitor=self.monitor,
+                connectors=self.connectors,
+                market_data=self.market_data,
+                config={"data_import": self.config.data_import, "data_export": self.config.data_export},
+                plugins=self.plugins,
+                integration=self,
+            )
+
+        return self._service("jobs", build)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, *, schedule: bool = False) -> None:
+        """Connect every enabled system (a failing one is marked ``error``; the others go on).
+
+        Args:
+            schedule: also start health checks and the job scheduler (``portico run`` does).
+        """
+        if self._started:
+            return
+        self._started = True
+        for system_id, system in self.systems.items():
+            if system.config.enabled:
+                with contextlib.suppress(PorticoError):
+                    await self.connect_external_system(system_id)
+        if schedule:
+            await self._maybe(self.monitor, "start")
+            await self._maybe(self.jobs, "start")
+
+    async def stop(self) -> None:
+        """Disconnect every system, stop the mocks the runtime started, and stop the services."""
+        for system_id in list(self.systems):
+            with contextlib.suppress(Exception):
+                await self.disconnect_external_system(system_id)
+        for name in ("jobs", "market_data", "trading", "monitor"):
+            service = self._services.get(name)
+            if service is not None:
+                for method in ("shutdown", "stop", "aclose", "close"):
+                    if hasattr(service, method):
+                        with contextlib.suppress(Exception):
+                            await self._maybe(service, method)
+                        break
+        if self._db is not None:
+            self._db.dispose()
+        self._started = False
+
+    @staticmethod
+    async def _maybe(obj: Any, method: str, *args: Any) -> Any:
+        fn = getattr(obj, method, None)
+        if fn is None:
+            return None
+        result = fn(*args)
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            return await result
+        return result
+
+    # -- external system management -------------------------------------------------------------
+
+    def _add_system(self, system_id: str, system_config: SystemConfig) -> SystemRuntime:
+        name = system_config.connector or system_id
+        cls = self.plugins.connector(name)
+        problems = check_against_plugins(IntegrationConfig(systems={system_id: system_config}), self.plugins)
+        if problems:
+            path, message = problems[0]
+            raise ConfigurationError(f"{path}: {message}", path=path, problems=problems, system=system_id)
+        policy = system_config.throttling.apply(cls.spec.throttling)
+        runtime = SystemRuntime(system_id, system_config, cls.spec, cls, policy)
+        self.systems[system_id] = runtime
+        return runtime
+
+    def _system(self, system_id: str) -> SystemRuntime:
+        try:
+            return self.systems[system_id]
+        except KeyError:
+            known = ", ".join(sorted(self.systems)) or "none"
+            raise ConfigurationError(f"unknown system {system_id!r}; configured systems: {known}") from None
+
+    async def register_external_system(
+        self, system_config: SystemConfig | Mapping[str, Any], system_id: str | None = None
+    ) -> str:
+        """Add a system at run time (the plan's ``register_external_system``).
+
+        Args:
+            system_config: a system entry as in the config's ``systems`` section; ``system_id`` may be
+                given inside it as ``id`` or ``system_id``.
+            system_id: the new system's id.
+
+        Returns:
+            The system id.
+        """
+        if isinstance(system_config, Mapping):
+            data = dict(system_config)
+            system_id = system_id or data.pop("system_id", None) or data.pop("id", None)
+            if not system_id:
+                raise ConfigurationError("register_external_system needs a system_id", path="system_id")
+            try:
+                loaded = load_config({"systems": {system_id: data}}, plugins=self.plugins)
+            except ConfigurationError:
+                raise
+            system_config = loaded.systems[system_id]
+        if not system_id:
+            raise ConfigurationError("register_external_system needs a system_id", path="system_id")
+        if system_id in self.systems:
+            raise ConfigurationError(f"system {system_id!r} is already registered", path=f"systems.{system_id}")
+        self._add_system(system_id, system_config)
+        self.config.systems[system_id] = system_config
+        return system_id
+
+    async def connect_external_system(self, system_id: str) -> SystemStatus:
+        """Build the system's connector (starting its mock when ``mock: true``) and open it."""
+        system = self._system(system_id)
+        if system.state == "connected":
+            return await self.get_external_system_status(system_id)
+        system.state = "connecting"
+        with correlation_scope():
+            try:
+                context = await self._context_for(system)
+                connector = system.connector_cls(context)
+                await connector.open()
+            except Exception as exc:
+                system.state = "error"
+                system.last_error = str(exc)
+                self._emit("system.connect_failed", system=system_id, severity="critical", error=str(exc))
+                if isinstance(exc, PorticoError):
+                    raise
+                raise ConfigurationError(f"connecting {system_id!r} failed: {exc}", system=system_id) from exc
+        system.connector = connector
+        system.state = "connected"
+        system.connected_at = self.clock.now()
+        system.last_error = None
+        self._emit("system.connected", system=system_id)
+        if "monitor" in self._services or self._started:
+            with contextlib.suppress(Exception):
+                self.monitor.register_health_check(system_id, connector.check)
+        return await self.get_external_system_status(system_id)
+
+    async def disconnect_external_system(self, system_id: str) -> None:
+        """Close the system's connector and stop its mock."""
+        system = self._system(system_id)
+        connector, system.connector = system.connector, None
+        try:
+            if connector is not None:
+                await connector.close()
+            for client in list(system.clients):
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+        finally:
+            if system.mock is not None:
+                mock, system.mock = system.mock, None
+                with contextlib.suppress(Exception):
+                    await mock.stop()
+            if system.state != "registered":
+                system.state = "disconnected"
+        self._emit("system.disconnected", system=system_id)
+
+    async def get_external_system_status(self, system_id: str) -> SystemStatus:
+        """The system's connection state, environment, URLs, capabilities and breaker state."""
+        system = self._system(system_id)
+        env = system.config.environment or system.spec.environment().name
+        disabled = sorted(flag for flag, on in system.config.features.items() if not on)
+        breaker = getattr(system.breaker, "state", None)
+        return SystemStatus(
+            system_id=system_id,
+            connector=system.spec.name,
+            kinds=[k.value for k in system.spec.kinds],
+            enabled=system.config.enabled,
+            state=system.state,
+            environment=env,
+            mock=system.config.mock,
+            urls=dict(system.urls) or dict(system.spec.environment(system.config.environment).urls),
+            capabilities=[c.value for c in system.spec.capabilities.declared if c not in system.disabled],
+            disabled_features=disabled,
+            breaker_state=getattr(breaker, "value", breaker),
+            connected_at=system.connected_at,
+            last_error=system.last_error,
+        )
+
+    async def _context_for(self, system: SystemRuntime) -> ConnectorContext:
+        spec = system.spec
+        env = spec.environment(system.config.environment)
+        urls = dict(env.urls)
+        if system.config.connection.get("base_url"):
+            base = str(system.config.connection["base_url"])
+            urls = {key: base for key in urls} if len(urls) == 1 else {**urls, "base": base}
+        if system.config.mock:
+            from portico.mocks import start_mock
+
+            system.mock = await start_mock(spec, seed=system.config.mock_seed)
+            urls.update(system.mock.urls)
+        system.urls = urls
+        env = env.model_copy(update={"urls": urls})
+        credentials = dict(system.config.authentication.credentials)
+        scheme = system.config.authentication.type or (spec.auth[0].scheme if spec.auth else None)
+        auth = None
+        if scheme is not None and scheme not in {"none", "tws"}:
+            options = {**(spec.auth_scheme(scheme).options if spec.auth_scheme(scheme) else {})}
+            options.update(system.config.authentication.options)
+            auth = self.auth.build(system.system_id, scheme, credentials, options)
+        fingerprint = _credential_fingerprint(spec.name, credentials)
+        system.limiter = self._limiter_for(fingerprint, system.policy)
+        system.breaker = self._breaker_for(system)
+        self._register_secrets(credentials)
+
+        def client_factory(base_url: str, **overrides: Any) -> Any:
+            from portico.http import ApiClient
+
+            kwargs: dict[str, Any] = {
+                "system": system.system_id,
+                "auth": auth,
+                "clock": self.clock,
+                "retry": system.policy.retry,
+                "rate_limiter": system.limiter,
+                "breaker": system.breaker,
+                "observers": self._observers(),
+                "transport": self.transport,
+            }
+            kwargs.update(overrides)
+            client = ApiClient(base_url, **kwargs)
+            system.clients.add(client)
+            return client
+
+        return ConnectorContext(
+            system_id=system.system_id,
+            spec=spec,
+            environment=env,
+            connection=dict(system.config.connection),
+            credentials=credentials,
+            auth_scheme=scheme,
+            auth=auth,
+            client_factory=client_factory,
+            clock=self.clock,
+            emit=lambda event, **data: self._emit(event, system=system.system_id, **data),
+            store=self.db,
+            options={"api_version": system.config.api_version, "features": dict(system.config.features)},
+        )
+
+    def _limiter_for(self, key: str, policy: RateLimitPolicy) -> Any:
+        if key not in self._limiters:
+            from portico.http import RateLimiter
+
+            self._limiters[key] = RateLimiter(policy, clock=self.clock, name=key)
+        return self._limiters[key]
+
+    def _breaker_for(self, system: SystemRuntime) -> Any:
+        if system.breaker is None:
+            from portico.http import CircuitBreaker
+
+            breaker = CircuitBreaker(name=system.system_id, clock=self.clock)
+            system.breaker = breaker
+            add_listener = getattr(breaker, "add_listener", None)
+            if add_listener is not None:
+                add_listener(
+                    lambda old, new: self._emit(
+                        "breaker.state_changed",
+                        system=system.system_id,
+                        severity="critical" if str(getattr(new, "value", new)) == "open" else "info",
+                        old=str(getattr(old, "value", old)),
+                        new=str(getattr(new, "value", new)),
+                    )
+                )
+        return system.breaker
+
+    def _observers(self) -> list[Any]:
+        try:
+            return [self.monitor.call_observer()]
+        except ImportError:
+            return []
+
+    def _register_secrets(self, credentials: Mapping[str, Any]) -> None:
+        try:
+            redactor = getattr(self.monitor, "redactor", None)
+        except ImportError:
+            return
+        if redactor is None:
+            return
+        for value in credentials.values():
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+            if raw:
+                redactor.add_secret(raw)
+
+    def _emit(self, event: str, *, system: str | None = None, severity: str = "info", **data: Any) -> None:
+        if "monitor" not in self._services:
+            try:
+                monitor = self.monitor
+            except ImportError:
+                return
+        else:
+            monitor = self._services["monitor"]
+        with contextlib.suppress(Exception):
+            monitor.emit(event, system=system, severity=severity, **data)
+
+    def _connector(self, system_id: str, capability: Capability) -> Connector:
+        system = self._system(system_id)
+        if not system.spec.capabilities.has(capability):
+            raise NotSupported(
+                f"{system_id} ({system.spec.name}) does not support {capability.value}",
+                capability=capability.value,
+                system=system_id,
+            )
+        if capability in system.disabled:
+            flags = [f for f, caps in system.spec.feature_flags.items() if capability in caps]
+            raise NotSupported(
+                f"{capability.value} is switched off for {system_id} by features.{flags[0] if flags else '?'}: false",
+                capability=capability.value,
+                system=system_id,
+            )
+        if system.connector is None:
+            raise ConfigurationError(
+                f"system {system_id!r} is {system.state}; call connect_external_system first", system=system_id
+            )
+        return system.connector
+
+    # -- trading ---------------------------------------------------------------------------------
+
+    async def place_external_order(
+        self, system_id: str, order_details: OrderRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> str:
+        """Validate, record and send an order; returns its client order id (the durable key).
+
+        The intent is stored before it is sent. The same ``idempotency_key`` returns the existing order.
+        A lost response leaves the order ``unknown`` until resolved, never rejected.
+        """
+        self._connector(system_id, Capability.PLACE_ORDER)
+        with correlation_scope():
+            record = await self.trading.place_order(system_id, order_details, idempotency_key=idempotency_key)
+        return str(record.client_order_id)
+
+    async def get_external_order_status(self, system_id: str, order_id: str) -> Order:
+        """The order's current state, by client order id or the venue's order id."""
+        self._connector(system_id, Capability.GET_ORDER)
+        with correlation_scope():
+            result: Order = await self.trading.get_order_status(system_id, order_id)
+        return result
+
+    async def cancel_external_order(self, system_id: str, order_id: str) -> None:
+        """Ask the venue to cancel an order (by client order id or venue id)."""
+        self._connector(system_id, Capability.CANCEL_ORDER)
+        with correlation_scope():
+            await self.trading.cancel_order(system_id, order_id)
+
+    async def get_external_positions(self, system_id: str, account_id: str | None = None) -> list[Position]:
+        """The account's positions at the venue."""
+        connector = self._connector(system_id, Capability.GET_POSITIONS)
+        with correlation_scope():
+            return await connector.get_positions(account_id)
+
+    # -- market data -----------------------------------------------------------------------------
+
+    async def get_market_data(
+        self,
+        system_id: str,
+        symbols: list[str] | str,
+        data_type: str = "bars",
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Market data as canonical models (with fallback, quality checks and caching).
+
+        Args:
+            data_type: ``bars``, ``quotes``, ``latest_quote``, ``latest_trade``, ``snapshot``,
+                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``...
+        """
+        self._system(system_id)
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        with correlation_scope():
+            return await self.market_data.get_market_data(system_id, symbols, data_type, dict(parameters or {}))
+
+    async def subscribe_market_data(
+        self,
+        system_id: str,
+        symbols: list[str] | str,
+        data_type: str,
+        callback: Callable[[Any], Any],
+        **options: Any,
+    ) -> str:
+        """Deliver live data to ``callback`` (native stream, or polling paced by the throttle).
+
+        Returns:
+            A subscription id for :meth:`unsubscribe_market_data`.
+        """
+        self._system(system_id)
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        result: str = await self.market_data.subscribe_market_data(system_id, symbols, data_type, callback, **options)
+        return result
+
+    async def unsubscribe_market_data(self, system_id: str, subscription_id: str) -> None:
+        """Stop a subscription and release its budget."""
+        self._system(system_id)
+        await self.market_data.unsubscribe_market_data(subscription_id)
+
+    # -- data import / export --------------------------------------------------------------------
+
+    async def import_data(self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """Import a file or a connector's data (see :class:`portico.jobs.JobService`)."""
+        return await self._maybe(self.jobs, "import_data", source, data_type, dict(parameters or {}))
+
+    async def export_data(
+        self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Export data to a destination URL."""
+        return await self._maybe(self.jobs, "export_data", data_type, destination, dict(format_options or {}))
+
+    async def schedule_import(self, import_config: Mapping[str, Any]) -> str:
+        """Schedule a recurring import; returns the job id."""
+        result: str = await self._maybe(self.jobs, "schedule_import", dict(import_config))
+        return result
+
+    async def schedule_export(self, export_config: Mapping[str, Any]) -> str:
+        """Schedule a recurring export; returns the job id."""
+        result: str = await self._maybe(self.jobs, "schedule_export", dict(export_config))
+        return result
+
+    # -- monitoring and control ------------------------------------------------------------------
+
+    async def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
+        """Counts, errors, latency percentiles, throttling and breaker state (one system or all)."""
+        if system_id is None:
+            return {sid: await self.get_integration_metrics(sid) for sid in self.systems}
+        system = self._system(system_id)
+        metrics: dict[str, Any] = dict(self.monitor.metrics(system_id) or {})
+        breaker = getattr(system.breaker, "state", None)
+        metrics["breaker_state"] = getattr(breaker, "value", breaker)
+        if system.limiter is not None and hasattr(system.limiter, "remaining"):
+            remaining = system.limiter.remaining()
+            metrics["rate_limit_remaining"] = await remaining if asyncio.iscoroutine(remaining) else remaining
+        metrics["state"] = system.state
+        return metrics
+
+    async def run_health_check(self, system_id: str) -> Any:
+        """Run the system's health check now; returns its report."""
+        system = self._system(system_id)
+        if system.connector is None:
+            return CheckResult(ok=False, system=system_id, detail=f"system is {system.state}")
+        run = getattr(self.monitor, "run_health_check", None)
+        if run is not None:
+            with contextlib.suppress(KeyError):
+                return await run(system_id)
+            self.monitor.register_health_check(system_id, system.connector.check)
+            return await run(system_id)
+        return await system.connector.check()
+
+    async def set_throttling_parameters(self, system_id: str, parameters: Mapping[str, Any]) -> RateLimitPolicy:
+        """Change a system's throttling at run time (the plan's keys); returns the policy now in force."""
+        system = self._system(system_id)
+        try:
+            overrides = ThrottlingConfig.model_validate(dict(parameters))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            path = ".".join(str(p) for p in err["loc"])
+            raise ConfigurationError(f"throttling.{path}: {err['msg']}", path=f"throttling.{path}") from None
+        system.policy = overrides.apply(system.policy)
+        if system.limiter is not None:
+            system.limiter.update_windows(system.policy.windows, endpoint_costs=system.policy.endpoint_costs)
+        for client in list(system.clients):
+            client.retry = system.policy.retry
+        self._emit("throttling.changed", system=system_id, windows=[str(w) for w in system.policy.windows])
+        return system.policy
+
+
+class Integration:
+    """The synchronous facade: the same methods as :class:`AsyncIntegration`, callable without asyncio.
+
+    It runs an :class:`AsyncIntegration` on an event loop in a background thread; callbacks given to
+    :meth:`subscribe_market_data` run on that thread.
+    """
+
+    def __init__(self, config: Any = None, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="portico-runtime", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+        async def build() -> AsyncIntegration:
+            return AsyncIntegration(config, **kwargs)
+
+        self.runtime = self._run(build())
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **kwargs: Any) -> Integration:
+        """Build a runtime from a configuration file."""
+        return cls(Path(path), **kwargs)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this Integration is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> Integration:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # services and attributes (plugins, config, monitor, trading...) come from the async runtime
+        if name == "runtime" or name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.runtime, name)
+
+    def start(self, *, schedule: bool = False) -> None:
+        """Connect every enabled system."""
+        self._run(self.runtime.start(schedule=schedule))
+
+    def close(self) -> None:
+        """Stop the runtime and its thread."""
+        if self._closed:
+            return
+        try:
+            self._run(self.runtime.stop())
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    def register_external_system(self, system_config: Any, system_id: str | None = None) -> str:
+        """See :meth:`AsyncIntegration.register_external_system`."""
+        return self._run(self.runtime.register_external_system(system_config, system_id))
+
+    def connect_external_system(self, system_id: str) -> SystemStatus:
+        """See :meth:`AsyncIntegration.connect_external_system`."""
+        return self._run(self.runtime.connect_external_system(system_id))
+
+    def disconnect_external_system(self, system_id: str) -> None:
+        """See :meth:`AsyncIntegration.disconnect_external_system`."""
+        self._run(self.runtime.disconnect_external_system(system_id))
+
+    def get_external_system_status(self, system_id: str) -> SystemStatus:
+        """See :meth:`AsyncIntegration.get_external_system_status`."""
+        return self._run(self.runtime.get_external_system_status(system_id))
+
+    def place_external_order(self, system_id: str, order_details: Any, *, idempotency_key: str | None = None) -> str:
+        """See :meth:`AsyncIntegration.place_external_order`."""
+        return self._run(self.runtime.place_external_order(system_id, order_details, idempotency_key=idempotency_key))
+
+    def get_external_order_status(self, system_id: str, order_id: str) -> Order:
+        """See :meth:`AsyncIntegration.get_external_order_status`."""
+        return self._run(self.runtime.get_external_order_status(system_id, order_id))
+
+    def cancel_external_order(self, system_id: str, order_id: str) -> None:
+        """See :meth:`AsyncIntegration.cancel_external_order`."""
+        self._run(self.runtime.cancel_external_order(system_id, order_id))
+
+    def get_external_positions(self, system_id: str, account_id: str | None = None) -> list[Position]:
+        """See :meth:`AsyncIntegration.get_external_positions`."""
+        return self._run(self.runtime.get_external_positions(system_id, account_id))
+
+    def get_market_data(
+        self, system_id: str, symbols: Any, data_type: str = "bars", parameters: Mapping[str, Any] | None = None
+    ) -> Any:
+        """See :meth:`AsyncIntegration.get_market_data`."""
+        return self._run(self.runtime.get_market_data(system_id, symbols, data_type, parameters))
+
+    def subscribe_market_data(
+        self, system_id: str, symbols: Any, data_type: str, callback: Callable[[Any], Any], **options: Any
+    ) -> str:
+        """See :meth:`AsyncIntegration.subscribe_market_data`."""
+        return self._run(self.runtime.subscribe_market_data(system_id, symbols, data_type, callback, **options))
+
+    def unsubscribe_market_data(self, system_id: str, subscription_id: str) -> None:
+        """See :meth:`AsyncIntegration.unsubscribe_market_data`."""
+        self._run(self.runtime.unsubscribe_market_data(system_id, subscription_id))
+
+    def import_data(self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """See :meth:`AsyncIntegration.import_data`."""
+        return self._run(self.runtime.import_data(source, data_type, parameters))
+
+    def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> Any:
+        """See :meth:`AsyncIntegration.export_data`."""
+        return self._run(self.runtime.export_data(data_type, destination, format_options))
+
+    def schedule_import(self, import_config: Mapping[str, Any]) -> str:
+        """See :meth:`AsyncIntegration.schedule_import`."""
+        return self._run(self.runtime.schedule_import(import_config))
+
+    def schedule_export(self, export_config: Mapping[str, Any]) -> str:
+        """See :meth:`AsyncIntegration.schedule_export`."""
+        return self._run(self.runtime.schedule_export(export_config))
+
+    def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
+        """See :meth:`AsyncIntegration.get_integration_metrics`."""
+        return self._run(self.runtime.get_integration_metrics(system_id))
+
+    def run_health_check(self, system_id: str) -> Any:
+        """See :meth:`AsyncIntegration.run_health_check`."""
+        return self._run(self.runtime.run_health_check(system_id))
+
+    def set_throttling_parameters(self, system_id: str, parameters: Mapping[str, Any]) -> RateLimitPolicy:
+        """See :meth:`AsyncIntegration.set_throttling_parameters`."""
+        return self._run(self.runtime.set_throttling_parameters(system_id, parameters))
