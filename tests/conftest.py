@@ -1,0 +1,26 @@
+"""Fixtures shared by the whole suite. Every test runs with its own temporary PORTICO_HOME."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portico.clock import FakeClock
+
+
+@pytest.fixture(autouse=True)
+def portico_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh, empty PORTICO_HOME for each test; nothing touches the user's ~/.portico."""
+    home = tmp_path_factory.mktemp("portico-home")
+    monkeypatch.setenv("PORTICO_HOME", str(home))
+    monkeypatch.delenv("PORTICO_PLUGINS", raising=False)
+    monkeypatch.delenv("PORTICO_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    yield home
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that moves only when told to (auto-advancing on sleep)."""
+    return FakeClock()
