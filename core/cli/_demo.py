@@ -1,0 +1,202 @@
+"""``portico demo``: the end-to-end demo on embedded defaults (mocks, SQLite, no accounts).
+
+It loads ``examples/config/portico.yaml`` (every system with ``mock: true``), lets the runtime start
+each connector's mock, checks every system, places and tracks paper orders to fill, and prints
+positions, account and market data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["command"]
+
+DEFAULT_CONFIG = Path("examples/config/portico.yaml")
+
+
+def _find_config(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    for candidate in (DEFAULT_CONFIG, Path(__file__).resolve().parents[2] / DEFAULT_CONFIG):
+        if candidate.exists():
+            return candidate
+    raise click.ClickException(f"no --config given and {DEFAULT_CONFIG} not found; run from the portico checkout")
+
+
+@click.command("demo")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Configuration file (default: the example).")
+@click.option("--keep-running", is_flag=True, help="Keep the runtime (health checks, schedules, dashboard) running.")
+@click.option("--http-port", type=int, default=8765, show_default=True, help="Dashboard port with --keep-running.")
+def command(config_file: str | None, keep_running: bool, http_port: int) -> None:
+    """Run the end-to-end demo against mock servers: no accounts, nothing to install."""
+    sys.exit(asyncio.run(_demo(_find_config(config_file), keep_running, http_port)))
+
+
+async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from portico.errors import PorticoError
+    from portico.runtime import AsyncIntegration
+
+    console = Console()
+    started = time.perf_counter()
+    console.rule("[bold]portico demo")
+    integration = AsyncIntegration.from_config(config_path)
+    pm = integration.plugins
+    console.print(
+        f"plugins loaded: {', '.join(sorted(pm.plugins)) or 'none'}"
+        + (f"  [red](failed: {', '.join(sorted(pm.failures))})[/red]" if pm.failures else "")
+    )
+    failures = 0
+    try:
+        await integration.start()
+        table = Table(title="systems (each served by its mock)")
+        for column in ("system", "connector", "state", "check", "urls"):
+            table.add_column(column, overflow="fold")
+        for system_id in integration.systems:
+            status = await integration.get_external_system_status(system_id)
+            check = "-"
+            if status.state == "connected":
+                try:
+                    result = await integration.systems[system_id].connector.check()  # type: ignore[union-attr]
+                    check = f"[green]ok[/green] {result.latency_ms:.0f} ms" if result.ok else f"[red]{result.detail}[/red]"
+                    failures += 0 if result.ok else 1
+                except PorticoError as exc:
+                    check = f"[red]{exc}[/red]"
+                    failures += 1
+            else:
+                failures += 1
+            state = status.state if status.state == "connected" else f"[red]{status.state}: {status.last_error}[/red]"
+            table.add_row(system_id, status.connector, state, check, "\n".join(f"{k}: {v}" for k, v in status.urls.items()))
+        console.print(table)
+
+        for system_id, system in integration.systems.items():
+            if system.connector is None:
+                continue
+            caps = system.spec.capabilities
+            if caps.has("place_order"):
+                failures += await _trade(console, integration, system_id)
+            elif caps.has("get_bars"):
+                failures += await _prices(console, integration, system_id)
+
+        if keep_running:
+            await _serve(console, integration, http_port)
+    finally:
+        await integration.stop()
+    elapsed = time.perf_counter() - started
+    if failures:
+        console.print(f"[red]demo finished with {failures} failure(s) in {elapsed:.1f}s[/red]")
+        return 1
+    console.print(f"[green]demo finished in {elapsed:.1f}s[/green]")
+    return 0
+
+
+async def _trade(console: Any, integration: Any, system_id: str) -> int:
+    from rich.table import Table
+
+    from portico.errors import PorticoError
+    from portico.models import OrderStatus
+
+    console.rule(f"[bold]{system_id}: paper trading")
+    orders = [
+        {"symbol": "AAPL", "side": "buy", "quantity": "10", "order_type": "market"},
+        {"symbol": "MSFT", "side": "buy", "quantity": "5", "order_type": "market"},
+        {"symbol": "AAPL", "side": "sell", "quantity": "4", "order_type": "market"},
+    ]
+    table = Table(title=f"{system_id} orders")
+    for column in ("client order id", "symbol", "side", "qty", "status", "filled", "avg price"):
+        table.add_column(column)
+    failures = 0
+    for i, details in enumerate(orders):
+        try:
+            key = f"demo-{system_id}-{int(time.time())}-{i}"
+            order_id = await integration.place_external_order(system_id, details, idempotency_key=key)
+            order = await integration.get_external_order_status(system_id, order_id)
+            for _ in range(100):
+                if order.status in {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELED}:
+                    break
+                await asyncio.sleep(0.05)
+                order = await integration.get_external_order_status(system_id, order_id)
+            filled = order.status is OrderStatus.FILLED
+            failures += 0 if filled else 1
+            table.add_row(
+                order_id,
+                order.symbol,
+                order.side.value,
+                f"{order.quantity}",
+                f"[green]{order.status.value}[/green]" if filled else f"[red]{order.status.value}[/red]",
+                f"{order.filled_quantity}",
+                f"{order.average_fill_price or '-'}",
+            )
+        except PorticoError as exc:
+            failures += 1
+            table.add_row("-", details["symbol"], details["side"], details["quantity"], f"[red]{exc}[/red]", "", "")
+    console.print(table)
+    try:
+        positions = await integration.get_external_positions(system_id)
+        ptable = Table(title=f"{system_id} positions")
+        for column in ("symbol", "quantity", "avg cost", "market value", "unrealized P&L"):
+            ptable.add_column(column, justify="right")
+        for p in positions:
+            ptable.add_row(p.symbol, f"{p.quantity}", f"{p.average_cost or '-'}", f"{p.market_value or '-'}", f"{p.unrealized_pnl or '-'}")
+        console.print(ptable)
+        connector = integration.systems[system_id].connector
+        account = await connector.get_account()
+        console.print(
+            f"account {account.account_id}: cash {account.cash} {account.currency}, "
+            f"buying power {account.buying_power}, equity {account.equity}"
+        )
+    except PorticoError as exc:
+        console.print(f"[red]{system_id}: {exc}[/red]")
+        failures += 1
+    return failures
+
+
+async def _prices(console: Any, integration: Any, system_id: str) -> int:
+    from rich.table import Table
+
+    from portico.errors import PorticoError
+
+    console.rule(f"[bold]{system_id}: market data")
+    try:
+        result = await integration.get_market_data(system_id, ["AAPL", "MSFT", "GOOGL"], "bars", {"limit": 5})
+    except PorticoError as exc:
+        console.print(f"[red]{system_id}: {exc}[/red]")
+        return 1
+    data = getattr(result, "data", result)
+    table = Table(title=f"{system_id} daily bars (last 5)")
+    for column in ("symbol", "date", "open", "high", "low", "close", "volume"):
+        table.add_column(column, justify="right")
+    items = data.items() if isinstance(data, dict) else [("", data)]
+    for symbol, bars in items:
+        for bar in list(bars)[-5:]:
+            table.add_row(symbol or bar.symbol, bar.timestamp.date().isoformat(), *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)), f"{bar.volume}")
+    console.print(table)
+    served_by = getattr(result, "provider", None)
+    if served_by:
+        console.print(f"served by {served_by}")
+    return 0
+
+
+async def _serve(console: Any, integration: Any, http_port: int) -> None:
+    try:
+        from portico.monitor import RuntimeServer
+    except ImportError:
+        console.print("runtime server unavailable; press Ctrl-C to stop")
+        await asyncio.Event().wait()
+        return
+    server = RuntimeServer(integration.monitor, integration, host="127.0.0.1", port=http_port)
+    await server.start()
+    console.print(f"dashboard: {server.dashboard_url}  (Ctrl-C to stop)")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
