@@ -1,0 +1,272 @@
+"""Serving a mock over real TCP (uvicorn in a background thread), and finding a mock by name."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from portico.errors import ConfigurationError
+from portico.sdk import MockSpec
+
+__all__ = ["MockServer", "RunningMock", "build_mock_app", "mock_transport", "mock_urls", "resolve_mock", "start_mock"]
+
+ASGIApp = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class MockServer:
+    """A mock a plugin provides outside any connector manifest (``portico_mock_apps`` hook).
+
+    Attributes:
+        name: the name ``portico mock NAME`` serves it under.
+        app: ``module:callable`` factory (called with ``seed`` and ``faults``) or the factory itself.
+        url_keys: names of the URLs it serves, mapped to their paths (see :class:`RunningMock`).
+        description: one line for listings.
+    """
+
+    name: str
+    app: str | Callable[..., Any]
+    url_keys: Mapping[str, str] = field(default_factory=lambda: {"base": ""})
+    description: str = ""
+
+
+def _import(path: str) -> Callable[..., Any]:
+    module_name, _, attr = path.partition(":")
+    if not attr:
+        raise ConfigurationError(f"mock app {path!r} must be 'module:callable'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"mock app {path!r} cannot be imported: {exc}") from None
+    try:
+        factory: Callable[..., Any] = getattr(module, attr)
+    except AttributeError:
+        raise ConfigurationError(f"mock app {path!r}: module {module_name!r} has no {attr!r}") from None
+    return factory
+
+
+def resolve_mock(target: str | MockSpec | MockServer | Any) -> tuple[Callable[..., Any] | Any, dict[str, str], str]:
+    """Find a mock: by installed plugin name (``alpaca``), ``module:callable`` path, spec, server
+    description, factory or ASGI app. Returns (factory or app, url keys, name)."""
+    if isinstance(target, str) and ":" not in target:
+        from portico.plugins import PluginManager
+
+        mocks = PluginManager().mocks
+        if target not in mocks:
+            installed = ", ".join(sorted(mocks)) or "none"
+            raise ConfigurationError(f"no mock named {target!r}; installed mocks: {installed}")
+        found = mocks[target]
+        factory, keys, _ = resolve_mock(found)
+        return factory, keys, target
+    if isinstance(target, str):
+        return _import(target), {"base": ""}, target.partition(":")[0].rsplit(".", 1)[-1]
+    if isinstance(target, MockSpec):
+        return _import(target.app), dict(target.url_keys or {"base": ""}), target.app.partition(":")[0].rsplit(".", 1)[-1]
+    if isinstance(target, MockServer):
+        factory = _import(target.app) if isinstance(target.app, str) else target.app
+        return factory, dict(target.url_keys), target.name
+    keys = getattr(target, "url_keys", None)
+    return target, dict(keys) if keys else {"base": ""}, getattr(target, "name", "mock")
+
+
+def build_mock_app(target: str | MockSpec | MockServer | Any, *, seed: int = 0, faults: Any = None, **options: Any) -> Any:
+    """The ASGI app of a mock, built from a name, spec, factory or app (apps are used as they are)."""
+    factory, _, _ = resolve_mock(target)
+    if _is_app(factory):
+        if faults is not None and hasattr(factory, "faults"):
+            from portico.mocks._kit._faults import load_faults
+
+            factory.faults = load_faults(faults, seed=seed)
+        return factory
+    return factory(seed=seed, faults=faults, **options)
+
+
+def _is_app(obj: Any) -> bool:
+    from starlette.applications import Starlette
+
+    return isinstance(obj, Starlette) or (callable(obj) and getattr(obj, "__asgi__", False))
+
+
+def mock_transport(app: Any) -> httpx.AsyncBaseTransport:
+    """An httpx transport that serves requests from ``app`` in-process (no socket)."""
+    return httpx.ASGITransport(app=app)
+
+
+def _url(scheme: str, host: str, port: int, path: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}{path}"
+
+
+def mock_urls(url_keys: Mapping[str, str], host: str, port: int) -> dict[str, str]:
+    """Full base URLs for ``url_keys``.
+
+    A key's value is a path on the mock. The scheme is ``ws`` when the path is written ``ws:/path``
+    or the key names a stream (``stream``, ``data_stream``), ``http`` otherwise.
+    """
+    urls: dict[str, str] = {}
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    for key, value in url_keys.items():
+        scheme = "http"
+        path = value
+        if value.startswith("ws:"):
+            scheme, path = "ws", value[3:]
+        elif value.startswith("http:"):
+            path = value[5:]
+        elif key == "stream" or key.endswith("_stream") or key.endswith("_ws"):
+            scheme = "ws"
+        urls[key] = _url(scheme, host, port, path)
+    return urls
+
+
+class RunningMock:
+    """A mock served by uvicorn on a real socket in a background thread.
+
+    Use it as a context manager (sync or async) or call :meth:`stop` / :meth:`stop_sync`.
+
+    Attributes:
+        app: the ASGI app (its ``venue``, ``journal``, ``faults`` and ``clock`` are there to inspect).
+        name: the mock's name.
+        host: the bound host.
+        port: the bound port.
+        urls: full base URLs keyed like the connector's ``MockSpec.url_keys``.
+    """
+
+    def __init__(self, app: Any, name: str, url_keys: Mapping[str, str], server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> None:
+        self.app = app
+        self.name = name
+        self.host = host
+        self.port = port
+        self.urls = mock_urls(url_keys, host, port)
+        self._server = server
+        self._thread = thread
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the mock."""
+        return _url("http", "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host, self.port, "")
+
+    def url(self, key: str) -> str:
+        """The URL named ``key``; a clear error naming the known keys."""
+        try:
+            return self.urls[key]
+        except KeyError:
+            raise KeyError(f"mock {self.name!r} has no URL {key!r} (it has {sorted(self.urls)})") from None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is alive."""
+        return self._thread.is_alive()
+
+    def stop_sync(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread to end."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving without blocking the event loop."""
+        await asyncio.to_thread(self.stop_sync, timeout)
+
+    def __enter__(self) -> RunningMock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_sync()
+
+    async def __aenter__(self) -> RunningMock:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RunningMock {self.name} {self.base_url}>"
+
+
+def start_mock(
+    name_or_spec_or_app: str | MockSpec | MockServer | Any,
+    *,
+    seed: int = 0,
+    faults: Any = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    startup_timeout: float = 15.0,
+    **options: Any,
+) -> RunningMock:
+    """Serve a mock over TCP in a background thread; returns once it accepts connections.
+
+    Args:
+        name_or_spec_or_app: an installed mock's name (``"alpaca"``), a ``module:callable`` path, a
+            :class:`~portico.sdk.MockSpec`, a :class:`MockServer`, a factory, or an ASGI app.
+        seed: seed for the mock's data and faults.
+        faults: fault rules: a YAML/JSON file path, rules as data, or a ``FaultPlan``.
+        host: interface to bind.
+        port: port to bind; 0 picks a free one.
+        log_level: uvicorn's log level.
+        startup_timeout: seconds to wait for the socket to be ready.
+        **options: extra keyword arguments for the mock's factory.
+
+    Raises:
+        ConfigurationError: unknown mock, or the server did not start (port in use...).
+    """
+    factory, url_keys, name = resolve_mock(name_or_spec_or_app)
+    app = build_mock_app(factory, seed=seed, faults=faults, **options)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"mock {name!r} cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        ws="websockets-sansio" if _has_sansio() else "websockets",
+        ws_ping_interval=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    # the mock's own thread must not install signal handlers (only the main thread may)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, name=f"portico-mock-{name}", daemon=True)
+    thread.start()
+    waited = 0.0
+    while not server.started:
+        if not thread.is_alive():
+            reason = failure[0] if failure else "the server exited"
+            raise ConfigurationError(f"mock {name!r} did not start: {reason}")
+        if waited >= startup_timeout:
+            server.should_exit = True
+            raise ConfigurationError(f"mock {name!r} did not start within {startup_timeout:g}s")
+        threading.Event().wait(0.01)
+        waited += 0.01
+    return RunningMock(app, name, url_keys, server, thread, host, bound_port)
+
+
+def _has_sansio() -> bool:
+    try:
+        importlib.import_module("uvicorn.protocols.websockets.websockets_sansio_impl")
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,142 @@
+"""The mock app: faults, journal, admin endpoints, serving over TCP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from portico.mocks import MockApp, json_response, load_faults, start_mock
+from portico.sdk import MockSpec as SdkMockSpec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+COUNT = {"n": 0}
+
+
+async def _order(request: Request) -> Response:
+    COUNT["n"] += 1
+    return json_response({"id": COUNT["n"], "echo": await request.json()})
+
+
+async def _ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+    for i in range(5):
+        await websocket.send_text(str(i))
+    await websocket.receive_text()
+    await websocket.close()
+
+
+def _app(**kwargs: object) -> MockApp:
+    return MockApp([Route("/orders", _order, methods=["POST"]), WebSocketRoute("/ws", _ws)], **kwargs)  # type: ignore[arg-type]
+
+
+def _client(app: MockApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock")
+
+
+async def test_journal_records_requests_with_secrets_redacted() -> None:
+    app = _app()
+    async with _client(app) as client:
+        await client.post("/orders", json={"a": 1}, headers={"APCA-API-SECRET-KEY": "s3cret"})
+        journal = (await client.get("/__mock__/journal")).json()["entries"]
+    assert [(e["method"], e["path"], e["status"]) for e in journal] == [("POST", "/orders", 200)]
+    assert journal[0]["headers"]["apca-api-secret-key"] == "***"
+    assert app.journal.entries("POST", "/orders")[0].json() == {"a": 1}
+    assert "s3cret" not in str(journal)
+
+
+async def test_error_rate_limit_and_counts() -> None:
+    app = _app(faults=[{"route": "/orders", "kind": "rate_limit", "retry_after": 3, "times": 1},
+                       {"route": "/orders", "kind": "error", "status": 503, "skip": 1, "times": 1}])
+    async with _client(app) as client:
+        first = await client.post("/orders", json={})
+        second = await client.post("/orders", json={})
+        third = await client.post("/orders", json={})
+    assert (first.status_code, first.headers["retry-after"]) == (429, "3")
+    assert second.status_code == 503
+    assert third.status_code == 200
+
+
+async def test_drop_after_commits_but_loses_the_response_in_process() -> None:
+    app = _app(faults=[{"route": "/orders", "kind": "drop_after"}])
+    before = COUNT["n"]
+    async with _client(app) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/orders", json={})
+    assert COUNT["n"] == before + 1
+
+
+async def test_drop_before_never_reaches_the_handler_in_process() -> None:
+    app = _app(faults=[{"route": "/orders", "kind": "drop_before"}])
+    before = COUNT["n"]
+    async with _client(app) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.post("/orders", json={})
+    assert COUNT["n"] == before
+    assert app.journal.entries()[0].faults == ["drop_before"]
+
+
+async def test_malformed_and_truncated_bodies() -> None:
+    app = _app(faults=[{"route": "/orders", "kind": "malformed", "times": 1}, {"route": "/orders", "kind": "truncate", "skip": 1}])
+    async with _client(app) as client:
+        for _ in range(2):
+            response = await client.post("/orders", json={"x": "y" * 20})
+            assert response.status_code == 200
+            with pytest.raises(ValueError):
+                response.json()
+
+
+async def test_faults_and_clock_at_run_time() -> None:
+    app = _app()
+    async with _client(app) as client:
+        added = await client.post("/__mock__/faults", json={"route": "/orders", "kind": "error", "status": 502})
+        assert added.status_code == 201
+        assert (await client.post("/orders", json={})).status_code == 502
+        bad = await client.post("/__mock__/faults", json={"route": "/orders", "kind": "explode"})
+        assert bad.status_code == 422
+        await client.delete("/__mock__/faults")
+        assert (await client.post("/orders", json={})).status_code == 200
+        moved = await client.post("/__mock__/clock", json={"advance": 90})
+    assert moved.json()["now"] == "2026-01-05T15:01:30+00:00"
+
+
+def test_fault_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text("faults:\n  - route: /x\n    kind: latency\n    delay: -1\n")
+    with pytest.raises(ValueError, match=r"faults.yaml: faults\[0\]\.delay"):
+        load_faults(path)
+    path.write_text("faults:\n  - {route: /x, kind: latency, delay: 0.5}\n")
+    assert load_faults(path).rules[0].delay == 0.5
+
+
+def test_served_over_tcp_with_real_connection_drops() -> None:
+    app = _app(faults=[{"route": "/orders", "kind": "drop_after", "times": 1}, {"route": "/orders", "kind": "drop_before", "skip": 1, "times": 1}])
+    spec = SdkMockSpec(app="x:y", url_keys={"trading": "", "stream": "/ws"})
+    before = COUNT["n"]
+    with start_mock(app) as running, httpx.Client(base_url=running.base_url) as client:
+        with pytest.raises(httpx.TransportError):
+            client.post("/orders", json={})
+        with pytest.raises(httpx.TransportError):
+            client.post("/orders", json={})
+        assert client.post("/orders", json={}).status_code == 200
+    assert COUNT["n"] == before + 2
+    assert not running.running
+    from portico.mocks import mock_urls
+
+    assert mock_urls(spec.url_keys, "127.0.0.1", 9) == {"trading": "http://127.0.0.1:9", "stream": "ws://127.0.0.1:9/ws"}
+
+
+async def test_websocket_disconnect_fault() -> None:
+    import websockets
+
+    app = _app(faults=[{"route": "/ws", "kind": "ws_disconnect", "after_messages": 2}])
+    async with start_mock(app) as running:
+        got: list[str] = []
+        async with websockets.connect(running.base_url.replace("http", "ws") + "/ws") as ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    got.append(str(await ws.recv()))
+    assert got == ["0", "1"]
