@@ -451,7 +451,7 @@ class AsyncIntegration:
         if system.config.mock:
             from portico.mocks import start_mock
 
-            system.mock = await start_mock(spec, seed=system.config.mock_seed)
+            system.mock = await asyncio.to_thread(start_mock, spec.mock, seed=system.config.mock_seed)
             urls.update(system.mock.urls)
         system.urls = urls
         env = env.model_copy(update={"urls": urls})

@@ -102,6 +102,36 @@ async def _first(iterator: AsyncIterator[Any], count: int = 1, timeout: float = 
     return items
 
 
+_C = Capability
+_REQUIRES: dict[str, tuple[Capability, ...]] = {
+    "test_get_account": (_C.GET_ACCOUNT,),
+    "test_get_positions": (_C.GET_POSITIONS,),
+    "test_place_market_order_fills": (_C.PLACE_ORDER,),
+    "test_place_order_rejects_unsupported_order_type": (_C.PLACE_ORDER,),
+    "test_get_order_and_by_client_id": (_C.PLACE_ORDER, _C.GET_ORDER),
+    "test_cancel_order": (_C.PLACE_ORDER, _C.CANCEL_ORDER),
+    "test_replace_order": (_C.PLACE_ORDER, _C.REPLACE_ORDER),
+    "test_list_orders": (_C.LIST_ORDERS,),
+    "test_get_executions": (_C.GET_EXECUTIONS,),
+    "test_get_bars": (_C.GET_BARS,),
+    "test_get_quotes": (_C.GET_QUOTES,),
+    "test_get_trades": (_C.GET_TRADES,),
+    "test_get_latest_quotes": (_C.GET_LATEST_QUOTES,),
+    "test_get_latest_trades": (_C.GET_LATEST_TRADES,),
+    "test_get_snapshots": (_C.GET_SNAPSHOTS,),
+    "test_search_instruments": (_C.SEARCH_INSTRUMENTS,),
+    "test_get_fundamentals": (_C.GET_FUNDAMENTALS,),
+    "test_get_fx_rate": (_C.GET_FX_RATE,),
+    "test_get_fx_series": (_C.GET_FX_SERIES,),
+    "test_get_corporate_actions": (_C.GET_CORPORATE_ACTIONS,),
+    "test_subscribe_quotes": (_C.SUBSCRIBE_QUOTES,),
+    "test_subscribe_trades": (_C.SUBSCRIBE_TRADES,),
+    "test_subscribe_bars": (_C.SUBSCRIBE_BARS,),
+    "test_subscribe_order_updates": (_C.SUBSCRIBE_ORDER_UPDATES, _C.PLACE_ORDER),
+}
+"""The capabilities each generated test exercises."""
+
+
 class ConnectorConformance:
     """Base class of a connector's conformance tests. Set :attr:`connector_class` at least.
 
@@ -124,6 +154,18 @@ class ConnectorConformance:
     fx_pair: ClassVar[tuple[str, str]] = ("EUR", "USD")
     order_quantity: ClassVar[Decimal] = Decimal("1")
     mock_seed: ClassVar[int] = 7
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # generate the suite from the manifest: tests of undeclared capabilities are not collected
+        # (their absence is covered by test_undeclared_capabilities_raise_not_supported)
+        super().__init_subclass__(**kwargs)
+        connector = cls.__dict__.get("connector_class")
+        if connector is None:
+            return
+        caps = connector.spec.capabilities
+        for name, required in _REQUIRES.items():
+            if not all(caps.has(c) for c in required) and name not in cls.__dict__:
+                setattr(cls, name, None)
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -173,7 +215,7 @@ class ConnectorConformance:
             pytest.skip(f"{self.spec.name} ships no mock; override the connector fixture")
         from portico.mocks import start_mock
 
-        running = await start_mock(self.spec, seed=self.mock_seed)
+        running = await asyncio.to_thread(start_mock, self.spec.mock, seed=self.mock_seed)
         try:
             yield running
         finally:
