@@ -45,3 +45,73 @@ def portico_mock_apps() -> list[Any]:
     Returns:
         A list of :class:`portico.mocks.MockServer` descriptions.
     """
+
+
+@hookspec
+def portico_alert_channels() -> list[type[Any]]:
+    """Alert channel classes this plugin provides (email, Slack, webhook, a pager service...).
+
+    Called when an :class:`~portico.monitor.IntegrationMonitor` is built. Each class has a class
+    attribute ``type`` (the ``type:`` used under ``monitoring.channels``), a classmethod
+    ``from_config(name, options, *, redactor)`` and ``async send(notification)`` that raises on failure
+    (see :class:`portico.monitor.AlertChannel`). A later plugin's class replaces an earlier one of the
+    same ``type``.
+
+    Returns:
+        A list of channel classes.
+    """
+
+
+@hookspec
+def portico_auth_schemes() -> dict[str, Any]:
+    """Authentication schemes this plugin provides, beyond the built-in ones.
+
+    Called once per :class:`~portico.auth.AuthenticationManager`, the first time it lists or builds
+    schemes. Names must not clash with built-in schemes (``api_key``, ``oauth2_client_credentials``...);
+    a clash is a configuration error.
+
+    Returns:
+        A mapping of scheme name to factory ``factory(ctx: AuthContext, credentials, options) -> httpx.Auth``
+        (see :data:`portico.auth.SchemeFactory`).
+    """
+
+
+@hookspec
+def portico_formats() -> list[Any]:
+    """File formats this plugin provides for imports and exports (a vendor's file layout, say).
+
+    Called when the jobs service starts. Each item implements :class:`portico.jobs.Format`: a ``name``
+    used in config and on the command line, the file ``extensions`` that select it, ``read`` (stream
+    records in chunks) and ``write``. A format named like a built-in replaces the built-in.
+
+    Returns:
+        A list of format objects.
+    """
+
+
+@hookspec
+def portico_sinks() -> list[Any]:
+    """Load destinations this plugin provides for imports (beyond the store, file://, http(s):// ...).
+
+    Called when the jobs service starts. Each item implements :class:`portico.jobs.Sink`: ``matches(destination)``
+    and ``open(ctx)`` returning a session with ``back_out``, ``write``, ``loaded_count``, ``commit``, ``abort``.
+    Plugin sinks are consulted before the built-ins.
+
+    Returns:
+        A list of sink objects.
+    """
+
+
+@hookspec
+def portico_record_validators() -> list[Any]:
+    """Reference checks applied to mapped, valid records before they are loaded.
+
+    Called when the jobs service starts. Each item has ``data_types`` (record type names it checks, or
+    empty for all) and ``validate(data_type, records) -> Mapping[int, str]``, where ``records`` are
+    dicts of stored values (decimals as exact text, dates as ISO text) and the result maps the index
+    of each failing record to the reason. A failing record is quarantined (replayable once the
+    reference data is fixed), never loaded.
+
+    Returns:
+        A list of validator objects.
+    """

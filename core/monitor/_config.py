@@ -1,0 +1,156 @@
+"""The ``monitoring`` section of the configuration: the original plan's keys, extended.
+
+The plan's keys stay as they were (``log_level``, ``performance_tracking``, ``health_check_interval``,
+``alert_on_failure``, ``alert_destinations``); everything else is optional with working defaults::
+
+    monitoring:
+      log_level: INFO
+      log_format: json                # json (production) | console (development)
+      performance_tracking: true      # false: calls are neither logged nor measured
+      health_check_interval: 300      # seconds
+      alert_on_failure: true          # false: rules are evaluated and shown, nothing is sent
+      alert_destinations: [ops_mail, slack]   # names under `channels` (or a channel type)
+      http: {host: 127.0.0.1, port: 8787, token: "${PORTICO_DASHBOARD_TOKEN}", protect_metrics: false}
+      history: {sample_interval: 60, raw_retention: 86400, rollup_interval: 3600, rollup_retention: 2592000}
+      alerts:
+        renotify_interval: 3600
+        error_rate: {threshold: 0.05, window: 300, min_calls: 10, severity: critical}
+        circuit_open: {severity: critical}
+        ...
+      channels:
+        ops_mail: {type: email, host: smtp.company.com, port: 587, use_tls: true, username: ..., password: ...,
+                   sender: portico@company.com, recipients: [ops@company.com]}
+        slack: {type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+        pager: {type: webhook, url: https://hooks.company.com/portico, secret: "${WEBHOOK_SECRET}"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = [
+    "AlertRulesConfig",
+    "HistoryConfig",
+    "HttpServerConfig",
+    "MonitoringConfig",
+    "RuleConfig",
+    "Severity",
+    "coerce_monitoring_config",
+]
+
+Severity = Literal["warning", "critical", "emergency"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleConfig(_Strict):
+    """One alert rule: whether it runs, how severe it is and its threshold (meaning depends on the rule)."""
+
+    enabled: bool = True
+    severity: Severity = "warning"
+    threshold: float | None = None
+    window: float | None = Field(default=None, gt=0)
+    """Seconds of history the rule looks at (error rate) or the staleness limit (streams, market data)."""
+    min_calls: int = Field(default=10, ge=1)
+    """Error-rate rule: fewer calls than this in the window never fire (one failure of two is noise)."""
+    min_history: int = Field(default=3, ge=1)
+    """Row-count rule: how many earlier runs make a "usual" count."""
+
+
+def _rule(severity: Severity, threshold: float | None = None, window: float | None = None) -> Any:
+    return Field(default_factory=lambda: RuleConfig(severity=severity, threshold=threshold, window=window))
+
+
+class AlertRulesConfig(_Strict):
+    """``monitoring.alerts``: the built-in rules, their thresholds and severities, and notification timing."""
+
+    renotify_interval: float = Field(default=3600.0, gt=0)
+    """Seconds before a still-active alert is sent again."""
+    send_resolved: bool = True
+    error_rate: RuleConfig = _rule("critical", threshold=0.05, window=300)
+    """Share of failed calls (0..1) over ``window`` seconds."""
+    circuit_open: RuleConfig = _rule("critical")
+    system_down: RuleConfig = _rule("emergency")
+    """The health check says ``down``."""
+    system_degraded: RuleConfig = _rule("warning")
+    stream_stale: RuleConfig = _rule("warning", window=60)
+    """A connected stream with no message for ``window`` seconds."""
+    dead_letter_depth: RuleConfig = _rule("warning", threshold=100)
+    file_late: RuleConfig = _rule("critical", window=3600)
+    """A scheduled file not arrived ``window`` seconds (the default SLA) after it was due."""
+    empty_file: RuleConfig = _rule("warning")
+    row_count_change: RuleConfig = _rule("warning", threshold=0.10)
+    """Relative change of a job's row count against the median of its last runs."""
+    job_failed: RuleConfig = _rule("critical")
+    market_data_stale: RuleConfig = _rule("warning", window=900)
+    market_data_quality: RuleConfig = _rule("warning")
+
+
+class HttpServerConfig(_Strict):
+    """``monitoring.http``: the runtime's HTTP server (``/metrics``, ``/health``, ``/dashboard``)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Dashboard token; generated at start (and printed once) when not set."""
+    protect_metrics: bool = False
+    """Require the token on ``/metrics`` too (Prometheus sends it as a bearer token)."""
+    refresh_seconds: float = Field(default=2.0, gt=0)
+
+
+class HistoryConfig(_Strict):
+    """``monitoring.history``: metric samples kept in the embedded store for trend charts."""
+
+    enabled: bool = True
+    sample_interval: float = Field(default=60.0, gt=0)
+    raw_retention: float = Field(default=86400.0, gt=0)
+    rollup_interval: float = Field(default=3600.0, gt=0)
+    rollup_retention: float = Field(default=30 * 86400.0, gt=0)
+
+
+class MonitoringConfig(_Strict):
+    """The ``monitoring`` section (see the module docstring for a full example)."""
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    performance_tracking: bool = True
+    health_check_interval: float = Field(default=300.0, gt=0)
+    health_check_timeout: float = Field(default=30.0, gt=0)
+    alert_on_failure: bool = True
+    alert_destinations: list[str] = Field(default_factory=list)
+    http: HttpServerConfig = Field(default_factory=HttpServerConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    alerts: AlertRulesConfig = Field(default_factory=AlertRulesConfig)
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Alert channels by name; each has a ``type`` provided by a ``portico_alert_channels`` plugin."""
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_types(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, channel in value.items():
+            if not isinstance(channel, Mapping) or not channel.get("type"):
+                raise ValueError(f"channel {name!r} needs a 'type' (email, slack, webhook, or a plugin's)")
+        return value
+
+
+def coerce_monitoring_config(config: MonitoringConfig | Mapping[str, Any] | None) -> MonitoringConfig:
+    """A :class:`MonitoringConfig` from a model, a mapping (the raw config section) or None (defaults)."""
+    if config is None:
+        return MonitoringConfig()
+    if isinstance(config, MonitoringConfig):
+        return config
+    return MonitoringConfig.model_validate(dict(config))

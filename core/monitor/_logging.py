@@ -1,0 +1,125 @@
+"""structlog, configured once: JSON lines in production, readable console output in development.
+
+Standard-library logging (httpx, uvicorn, apscheduler, third-party plugins) is routed through the same
+processors, so every line, wherever it comes from, carries the correlation id and passes the redaction
+processor, which sits just before the renderer. Tracebacks are rendered as plain text without local
+variables (locals are where secrets live) and are redacted like any other field.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import IO, Any
+
+import structlog
+from portico.context import current_correlation_id
+from portico.monitor._redact import Redactor, default_redactor
+
+__all__ = ["add_correlation_id", "configure_logging", "get_logger"]
+
+_HANDLER_NAME = "portico"
+
+
+def add_correlation_id(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Processor: add the current operation's correlation id, unless the event already carries one."""
+    if event_dict.get("correlation_id") is None:
+        cid = current_correlation_id()
+        if cid is not None:
+            event_dict["correlation_id"] = cid
+        else:
+            event_dict.pop("correlation_id", None)
+    return event_dict
+
+
+def _drop_color_message(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # uvicorn duplicates its message with ANSI colours under this key.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def configure_logging(
+    json: bool = True,
+    level: str | int = "INFO",
+    *,
+    stream: IO[str] | None = None,
+    redactor: Redactor | None = None,
+) -> Redactor:
+    """Configure structlog and route standard-library logging through it.
+
+    Safe to call again (the runtime calls it once at start; tests call it per test): the previous portico
+    handler is replaced, never stacked.
+
+    Args:
+        json: JSON lines (production) when true, coloured key=value console output when false.
+        level: the minimum level, by name or number.
+        stream: where lines go; default ``sys.stderr``.
+        redactor: the redactor to apply; default the process-wide :func:`default_redactor`.
+
+    Returns:
+        The redactor in use (register secrets on it with ``add_secret``).
+    """
+    redactor = redactor or default_redactor()
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        add_correlation_id,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_color_message,
+    ]
+    renderer: Any
+    if json:
+        renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=bool(stream is None and sys.stderr.isatty()),
+            exception_formatter=structlog.dev.plain_traceback,
+        )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Plain text, never locals; then redacted with everything else just before rendering.
+            structlog.processors.format_exc_info,
+            redactor.processor,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if old.get_name() == _HANDLER_NAME:
+            root.removeHandler(old)
+            old.close()
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    # httpx logs every request at INFO with its full URL; the monitor logs calls itself (templated).
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("httpcore").setLevel(max(numeric, logging.WARNING))
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return redactor
+
+
+def get_logger(name: str = "portico") -> Any:
+    """A structlog logger named ``name`` (``portico.monitor``, ``portico.connectors.alpaca``...)."""
+    return structlog.stdlib.get_logger(name)

@@ -1,0 +1,348 @@
+"""The runtime's HTTP server: ``/metrics`` (Prometheus), ``/health`` (JSON) and ``/dashboard``.
+
+Starlette served by uvicorn on 127.0.0.1 by default. The dashboard needs a token (configured, or
+generated at start and printed once by ``portico run``): sent as ``Authorization: Bearer``, or once as
+``?token=`` which sets an HttpOnly, SameSite=Strict cookie and redirects to the URL without it, so the
+token does not stay in the address bar or the history. Every value on the page is escaped (Jinja2
+autoescape on the server, ``textContent`` in the browser) and a strict Content-Security-Policy forbids
+inline script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import inspect
+import secrets
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from importlib import resources
+from typing import Any
+
+import jinja2
+import uvicorn
+from portico.monitor._monitor import IntegrationMonitor
+from portico.monitor._probe import runtime_probe
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+__all__ = ["Provider", "RuntimeServer"]
+
+Provider = Callable[[], Iterable[Mapping[str, Any]] | Awaitable[Iterable[Mapping[str, Any]]]]
+"""Returns rows for the dashboard (recent job runs, dead-letter items); sync or async."""
+
+_COOKIE = "portico_dashboard"
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_TREND_METRICS = ("p95_ms", "error_rate", "requests")
+
+
+class _QuietServer(uvicorn.Server):
+    # The runtime owns signal handling; uvicorn must not take SIGINT/SIGTERM from it.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _template_text(name: str) -> str:
+    return (resources.files("portico.monitor") / "templates" / name).read_text(encoding="utf-8")
+
+
+class RuntimeServer:
+    """Serves the monitor over HTTP.
+
+    Args:
+        monitor: the runtime's monitor.
+        runtime_like: the runtime (or anything) offering ``systems`` (system ids listed on the dashboard
+            before their first call) and optionally ``jobs`` with ``recent_runs(limit)`` and
+            ``dead_letters(limit)``; may be None.
+        host: interface to bind; 127.0.0.1 unless you put a proxy with TLS in front.
+        port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        token: the dashboard token; generated when None (read it from :attr:`token`).
+        jobs_provider: recent job runs for the dashboard; default the runtime's, else the monitor's job events.
+        dead_letter_provider: dead-letter items for the dashboard; default the runtime's, else none.
+        protect_metrics: require the token on ``/metrics`` too.
+        refresh_seconds: how often the page polls for new state.
+    """
+
+    def __init__(
+        self,
+        monitor: IntegrationMonitor,
+        runtime_like: Any = None,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        token: str | None = None,
+        *,
+        jobs_provider: Provider | None = None,
+        dead_letter_provider: Provider | None = None,
+        protect_metrics: bool = False,
+        refresh_seconds: float = 2.0,
+    ) -> None:
+        self.monitor = monitor
+        self.runtime = runtime_like
+        self.host = host
+        self.port = port
+        self.generated_token = token is None
+        self.token = token or secrets.token_urlsafe(24)
+        monitor.redactor.add_secret(self.token)
+        self._session = hmac.new(
+            self.token.encode(), b"portico-dashboard-session", hashlib.sha256
+        ).hexdigest()
+        monitor.redactor.add_secret(self._session)
+        self.jobs_provider = jobs_provider
+        self.dead_letter_provider = dead_letter_provider
+        self.protect_metrics = protect_metrics
+        self.refresh_seconds = refresh_seconds
+        self._jinja = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._page = self._jinja.from_string(_template_text("dashboard.html"))
+        self._static = {
+            "app.js": (_template_text("dashboard.js"), "text/javascript; charset=utf-8"),
+            "app.css": (_template_text("dashboard.css"), "text/css; charset=utf-8"),
+        }
+        self.app = Starlette(
+            routes=[
+                Route("/health", self._health),
+                Route("/metrics", self._metrics),
+                Route("/dashboard", self._dashboard),
+                Route("/dashboard/state", self._state),
+                Route("/dashboard/static/{name}", self._static_file),
+                Route("/", self._root),
+            ]
+        )
+        if getattr(runtime_like, "systems", None) is not None:
+            monitor.add_probe(runtime_probe(runtime_like))
+        self._server: _QuietServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"RuntimeServer({self.url!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (after :meth:`start` when the port was 0)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard URL carrying the token, to open once (print it, never log it)."""
+        return f"{self.url}/dashboard?token={self.token}"
+
+    async def start(self) -> None:
+        """Bind and serve in the background; returns once the socket accepts connections."""
+        config = uvicorn.Config(
+            self.app, host=self.host, port=self.port, log_config=None, access_log=False, lifespan="off"
+        )
+        self._server = _QuietServer(config)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="portico-http")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises the bind error
+                raise RuntimeError("HTTP server stopped before starting")
+            await asyncio.sleep(0.01)
+        sockets = [s for server in self._server.servers for s in server.sockets]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop serving (open connections are closed)."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        self._server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._server = None
+        self._task = None
+
+    async def __aenter__(self) -> RuntimeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    # -- auth ------------------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer ") and hmac.compare_digest(
+            header[7:].strip().encode(), self.token.encode()
+        ):
+            return True
+        cookie = request.cookies.get(_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self._session.encode())
+
+    def _unauthorized(self, request: Request) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            body = (
+                "<!doctype html><title>portico: token required</title>"
+                "<h1>Token required</h1><p>Open the dashboard with the token printed by <code>portico run</code>: "
+                "<code>/dashboard?token=...</code></p>"
+            )
+            return HTMLResponse(body, status_code=401, headers=_SECURITY_HEADERS)
+        return JSONResponse({"error": "token required"}, status_code=401, headers=_SECURITY_HEADERS)
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    async def _root(self, _request: Request) -> Response:
+        return RedirectResponse("/dashboard", status_code=303)
+
+    async def _health(self, _request: Request) -> Response:
+        snapshot = self.monitor.snapshot()
+        body = {
+            "status": snapshot["status"],
+            "generated_at": snapshot["generated_at"],
+            "systems": {
+                s["system"]: {
+                    "status": s["status"],
+                    "reason": s["reason"],
+                    "checked_at": s["checked_at"],
+                    "last_success": s["last_success"],
+                    "last_failure": s["last_failure"],
+                    "breaker": s["breaker"],
+                }
+                for s in snapshot["systems"]
+            },
+            "active_alerts": len(snapshot["alerts"]),
+        }
+        return JSONResponse(
+            body, status_code=503 if body["status"] == "down" else 200, headers={"Cache-Control": "no-store"}
+        )
+
+    async def _metrics(self, request: Request) -> Response:
+        if self.protect_metrics and not self._authorized(request):
+            return PlainTextResponse("token required\n", status_code=401)
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(self.monitor.prometheus.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def _dashboard(self, request: Request) -> Response:
+        query_token = request.query_params.get("token")
+        if query_token is not None:
+            if not hmac.compare_digest(query_token.encode(), self.token.encode()):
+                return self._unauthorized(request)
+            response = RedirectResponse("/dashboard", status_code=303, headers=_SECURITY_HEADERS)
+            response.set_cookie(_COOKIE, self._session, httponly=True, samesite="strict", path="/")
+            return response
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        state = await self.state()
+        html = self._page.render(state=state, refresh_ms=int(self.refresh_seconds * 1000))
+        return HTMLResponse(html, headers=_SECURITY_HEADERS)
+
+    async def _state(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        return JSONResponse(await self.state(), headers=_SECURITY_HEADERS)
+
+    async def _static_file(self, request: Request) -> Response:
+        entry = self._static.get(request.path_params["name"])
+        if entry is None:
+            return PlainTextResponse("not found", status_code=404)
+        text, media_type = entry
+        return Response(text, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+
+    # -- state -----------------------------------------------------------------------------------
+
+    async def state(self) -> dict[str, Any]:
+        """Everything the dashboard shows, redacted: systems, alerts, jobs, dead letters, trend series."""
+        snapshot = self.monitor.snapshot()
+        jobs = (
+            await self._rows(self.jobs_provider or self._runtime_provider("recent_runs")) or snapshot["jobs"]
+        )
+        dead = await self._rows(self.dead_letter_provider or self._runtime_provider("dead_letters"))
+        series = await asyncio.to_thread(self._series, [s["system"] for s in snapshot["systems"]])
+        state = {
+            **snapshot,
+            "jobs": [_job_row(j) for j in jobs][:20],
+            "dead_letters": [_dead_letter_row(d) for d in dead][:50],
+            "series": series,
+            "refresh_ms": int(self.refresh_seconds * 1000),
+        }
+        return self.monitor.redactor.redact(state)  # type: ignore[no-any-return]
+
+    def _series(self, systems: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
+        out: dict[str, dict[str, list[list[Any]]]] = {}
+        for system in systems:
+            out[system] = {
+                metric: [[t.isoformat(), v] for t, v in self.monitor.series(system, metric, limit=120)]
+                for metric in _TREND_METRICS
+            }
+        return out
+
+    def _runtime_provider(self, name: str) -> Provider | None:
+        jobs = getattr(self.runtime, "jobs", None)
+        method = getattr(jobs, name, None)
+        if method is None:
+            return None
+
+        def call() -> Any:
+            return method(limit=50)
+
+        return call
+
+    async def _rows(self, provider: Provider | None) -> list[Mapping[str, Any]]:
+        if provider is None:
+            return []
+        try:
+            result = provider()
+            if inspect.isawaitable(result):
+                result = await result
+            return [_as_mapping(r) for r in (result or [])]
+        except Exception as exc:  # a broken provider must not take the dashboard down
+            return [{"error": f"provider failed: {type(exc).__name__}: {exc}"}]
+
+
+def _as_mapping(row: Any) -> Mapping[str, Any]:
+    if isinstance(row, Mapping):
+        return row
+    dump = getattr(row, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")  # type: ignore[no-any-return]
+    if hasattr(row, "__dict__"):
+        return {k: v for k, v in vars(row).items() if not k.startswith("_")}
+    return {"value": str(row)}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _job_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "at": _text(row.get("at") or row.get("finished_at") or row.get("started_at")),
+        "job": _text(row.get("job") or row.get("job_id") or row.get("name")),
+        "system": _text(row.get("system") or row.get("source")),
+        "outcome": _text(row.get("outcome") or row.get("status") or row.get("state")),
+        "records_imported": row.get("records_imported", row.get("loaded")),
+        "records_rejected": row.get("records_rejected", row.get("rejected")),
+        "duration": row.get("duration"),
+        "error": _text(row.get("error")),
+    }
+
+
+def _dead_letter_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _text(row.get("id")),
+        "at": _text(row.get("at") or row.get("created_at") or row.get("quarantined_at")),
+        "job": _text(row.get("job") or row.get("job_id") or row.get("source")),
+        "reason": _text(row.get("reason") or row.get("error")),
+        "record": _clip(_text(row.get("record") or row.get("payload") or row.get("data")), 400),
+    }
