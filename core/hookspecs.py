@@ -15,6 +15,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from portico.sdk import Connector
+    from portico.trading import PositionBook, RiskCheck
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -114,4 +115,32 @@ def portico_record_validators() -> list[Any]:
 
     Returns:
         A list of validator objects.
+    """
+
+
+@hookspec
+def portico_risk_checks() -> list[RiskCheck]:
+    """Pre-trade risk checks this plugin provides to the trading service.
+
+    Called once when the trading service is built; results of every plugin are concatenated, and a
+    check with the same ``name`` as a built-in replaces it. A check only runs for accounts whose
+    ``trading.risk`` configuration gives it settings.
+
+    Returns:
+        A list of :class:`portico.trading.RiskCheck` objects (``name`` and
+        ``check(order, context) -> str | None``, returning the refusal reason).
+    """
+
+
+@hookspec(firstresult=True)
+def portico_position_book() -> PositionBook | None:
+    """The internal position book that reconciliation compares with each broker.
+
+    ``firstresult``: one book is the reference, so the first plugin returning one wins (a portfolio
+    app registers its own). When no plugin returns one, reconciliation uses the embedded store's
+    book, which the trading service keeps from the executions it records.
+
+    Returns:
+        A :class:`portico.trading.PositionBook` (``positions(system, account_id)`` and
+        ``cash(system, account_id)``), or None to leave the choice to other plugins.
     """

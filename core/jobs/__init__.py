@@ -1,0 +1,3 @@
+"""Batch jobs: DataImporter, DataExporter, formats, mappings, the dead-letter queue and the scheduler."""
+
+from __future__ import annotations

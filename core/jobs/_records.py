@@ -1,0 +1,286 @@
+"""Canonical record types of batch files: what a mapped record must be before it is loaded.
+
+Each record type is a pydantic model (the authority on validity, used per record) plus a
+:class:`RecordType` describing its natural key (what makes two records "the same"), the fields whose
+sums are control totals, and each field's :class:`Kind`, from which the columnar fast path derives
+vectorised checks that agree with the model (rows the fast path doubts go through the model).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
+
+__all__ = [
+    "RECORD_TYPES",
+    "CalendarHolidayRecord",
+    "CounterpartyRecord",
+    "CountryRecord",
+    "CurrencyRecord",
+    "FxRateRecord",
+    "Kind",
+    "PositionRecord",
+    "PriceRecord",
+    "RecordType",
+    "TransactionRecord",
+    "isin_is_valid",
+    "record_type",
+]
+
+MAX_TEXT = 256
+"""Longest text value a record field accepts; longer values are rejected as oversized."""
+
+
+class Kind(StrEnum):
+    """What a field holds, for the vectorised checks of the columnar path."""
+
+    TEXT = "text"
+    DECIMAL = "decimal"
+    DATE = "date"
+    CURRENCY = "currency"
+    COUNTRY = "country"
+    ISIN = "isin"
+    BOOL = "bool"
+
+
+_ISIN_RE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
+
+
+def isin_is_valid(value: str) -> bool:
+    """Whether ``value`` is a well-formed ISIN with a correct Luhn check digit."""
+    if not _ISIN_RE.match(value):
+        return False
+    digits = "".join(str(int(c, 36)) for c in value[:-1])
+    total = 0
+    # Luhn over the expanded digits, doubling from the rightmost digit (the check digit is appended)
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 0:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return (10 - total % 10) % 10 == int(value[-1])
+
+
+def _isin(value: str) -> str:
+    if not isin_is_valid(value):
+        raise ValueError(f"{value!r} is not a valid ISIN (format or check digit)")
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+Text = Annotated[str, Kind.TEXT, Field(min_length=1, max_length=MAX_TEXT)]
+Num = Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite)]
+Day = Annotated[date, Kind.DATE]
+Currency = Annotated[str, Kind.CURRENCY, AfterValidator(_currency)]
+Country = Annotated[str, Kind.COUNTRY, AfterValidator(_country)]
+Isin = Annotated[str, Kind.ISIN, AfterValidator(_isin)]
+Flag = Annotated[bool, Kind.BOOL]
+
+
+class _Record(BaseModel):
+    # strict=True: the mapping stage has already normalised text into Decimal/date/bool, so a str here
+    # means an unmapped value, not something to coerce silently
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class PositionRecord(_Record):
+    """A holding of one instrument in one account on one date, as a custodian reports it."""
+
+    account: Text
+    isin: Isin
+    symbol: Text
+    quantity: Num
+    price: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(ge=0)]
+    currency: Currency
+    date: Day
+
+
+class TransactionRecord(_Record):
+    """A booked transaction (trade, transfer, income) in an account."""
+
+    transaction_id: Text
+    account: Text
+    trade_date: Day
+    settle_date: Day | None = None
+    type: Text
+    symbol: Text
+    isin: Isin | None = None
+    quantity: Num
+    price: Num | None = None
+    amount: Num
+    currency: Currency
+
+    @model_validator(mode="after")
+    def _settles_after_trade(self) -> TransactionRecord:
+        if self.settle_date is not None and self.settle_date < self.trade_date:
+            raise ValueError("settle_date is before trade_date")
+        return self
+
+
+class PriceRecord(_Record):
+    """A closing (or intraday) price of an instrument on a date."""
+
+    symbol: Text
+    date: Day
+    close: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(gt=0)]
+    currency: Currency
+    open: Num | None = None
+    high: Num | None = None
+    low: Num | None = None
+    volume: Num | None = None
+    isin: Isin | None = None
+    source: Text | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> PriceRecord:
+        if self.high is not None and self.low is not None and self.high < self.low:
+            raise ValueError("high is below low")
+        return self
+
+
+class FxRateRecord(_Record):
+    """The price of one unit of ``base`` in ``quote`` on a date."""
+
+    base: Currency
+    quote: Currency
+    date: Day
+    rate: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(gt=0)]
+
+
+class CurrencyRecord(_Record):
+    """A currency of the reference-data feed."""
+
+    code: Currency
+    name: Text
+    minor_units: Num | None = None
+
+
+class CountryRecord(_Record):
+    """A country of the reference-data feed."""
+
+    code: Country
+    name: Text
+    currency: Currency | None = None
+
+
+class CalendarHolidayRecord(_Record):
+    """A holiday of a market or settlement calendar."""
+
+    calendar: Text
+    date: Day
+    name: Text | None = None
+
+
+class CounterpartyRecord(_Record):
+    """A legal entity the firm trades with."""
+
+    counterparty_id: Text
+    name: Text
+    country: Country
+    lei: Annotated[str, Kind.TEXT, Field(pattern=r"^[A-Z0-9]{18}[0-9]{2}$")] | None = None
+    active: Flag = True
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """A canonical record type and what the pipeline needs to know about it.
+
+    Attributes:
+        name: the ``data_type`` name used in config and on the command line.
+        model: the pydantic model every loaded record satisfies.
+        key: the fields that identify a record; two records with the same key in one file are duplicates.
+        sums: decimal fields summed as control totals.
+        aliases: other names accepted for ``data_type`` (the plan's ``daily_prices``).
+    """
+
+    name: str
+    model: type[BaseModel]
+    key: tuple[str, ...]
+    sums: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    kinds: dict[str, Kind] = field(default_factory=dict)
+    required: frozenset[str] = frozenset()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Field names in declaration order."""
+        return tuple(self.model.model_fields)
+
+    @property
+    def table(self) -> str:
+        """The embedded-store table holding loaded records of this type."""
+        return f"portico_import_{self.name}"
+
+
+def _kind_of(annotation: Any, metadata: list[Any]) -> Kind:
+    for item in metadata:
+        if isinstance(item, Kind):
+            return item
+    # Optional[Annotated[...]] keeps the Kind inside the union member
+    for arg in get_args(annotation):
+        if get_origin(arg) is Annotated:
+            for item in arg.__metadata__:
+                if isinstance(item, Kind):
+                    return item
+    return Kind.TEXT
+
+
+def _make(name: str, model: type[BaseModel], key: tuple[str, ...], sums: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> RecordType:
+    kinds = {fname: _kind_of(f.annotation, list(f.metadata)) for fname, f in model.model_fields.items()}
+    required = frozenset(fname for fname, f in model.model_fields.items() if f.is_required())
+    return RecordType(name, model, key, sums, aliases, kinds, required)
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    rt.name: rt
+    for rt in (
+        _make("positions", PositionRecord, ("account", "isin", "date"), ("quantity",)),
+        _make("transactions", TransactionRecord, ("transaction_id",), ("quantity", "amount")),
+        _make("prices", PriceRecord, ("symbol", "date"), ("close",), ("daily_prices", "market_data")),
+        _make("fx_rates", FxRateRecord, ("base", "quote", "date"), ("rate",)),
+        _make("currencies", CurrencyRecord, ("code",)),
+        _make("countries", CountryRecord, ("code",)),
+        _make("calendars", CalendarHolidayRecord, ("calendar", "date"), (), ("holidays",)),
+        _make("counterparties", CounterpartyRecord, ("counterparty_id",)),
+    )
+}
+
+
+def record_type(name: str) -> RecordType:
+    """The record type called ``name`` (or one of its aliases); the error lists the known types."""
+    from portico.errors import ConfigurationError
+
+    if name in RECORD_TYPES:
+        return RECORD_TYPES[name]
+    for rt in RECORD_TYPES.values():
+        if name in rt.aliases:
+            return rt
+    known = ", ".join(sorted(RECORD_TYPES))
+    raise ConfigurationError(f"unknown data type {name!r}; known record types: {known}", path="data_type")

@@ -1,0 +1,124 @@
+"""File validation: one streaming pass for checksum, encoding, line structure and the trailer."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from portico.jobs._formats import FileRejected, open_maybe_gzip
+
+__all__ = ["FileScan", "scan_file"]
+
+_BLOCK = 1 << 20
+
+
+@dataclass
+class FileScan:
+    """What one pass over a file found.
+
+    Attributes:
+        sha256: checksum of the file as delivered (compressed bytes when gzip).
+        size: bytes as delivered.
+        lines: newline-terminated lines (plus a last unterminated one) of the decompressed text.
+        gzip: whether the file was gzip.
+        has_quote: whether the quote character occurs (quoted fields may span lines).
+        has_blank_line: whether an empty line occurs.
+        delimiters: occurrences of the delimiter.
+        last_line: the last non-empty line (for trailer detection), decoded.
+    """
+
+    sha256: str
+    size: int
+    lines: int
+    gzip: bool
+    has_quote: bool
+    has_blank_line: bool
+    delimiters: int
+    last_line: str
+
+
+def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotechar: str = '"', file: str | None = None) -> FileScan:
+    """Read ``path`` once: checksum, decode check (when ``encoding`` is given), counts.
+
+    Raises:
+        FileRejected: the file is missing, unreadable, truncated gzip, or not valid in ``encoding``
+            (the message names the line and byte offset).
+    """
+    name = file or path.name
+    digest = hashlib.sha256()
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        for block in _raw_blocks(path):
+            digest.update(block)
+    except OSError as exc:
+        raise FileRejected(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    decoder = codecs.getincrementaldecoder(encoding)("strict") if encoding else None
+    lines = 0
+    offset = 0
+    quote = quotechar.encode() if quotechar else b""
+    delim = delimiter.encode() if delimiter else b""
+    has_quote = False
+    blank = False
+    delimiters = 0
+    tail = b""
+    prev_last = b"\n"
+    try:
+        stream = open_maybe_gzip(path)
+        with stream:
+            while True:
+                block = stream.read(_BLOCK)
+                if not block:
+                    break
+                if decoder is not None:
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError as exc:
+                        line = lines + block.count(b"\n", 0, exc.start) + 1
+                        raise FileRejected(
+                            f"not valid {encoding}: byte {offset + exc.start} ({exc.reason})", file=name, line=line
+                        ) from None
+                lines += block.count(b"\n")
+                if quote and not has_quote and quote in block:
+                    has_quote = True
+                if delim:
+                    delimiters += block.count(delim)
+                joined = prev_last + block[:2]
+                if b"\n\n" in block or b"\n\r\n" in block or joined.startswith(b"\n\n") or b"\n\n" in joined:
+                    blank = True
+                prev_last = block[-1:]
+                tail = (tail + block)[-4096:]
+                offset += len(block)
+            if decoder is not None:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    raise FileRejected(f"not valid {encoding}: the file ends inside a character", file=name) from None
+    except (EOFError, OSError) as exc:
+        raise FileRejected(f"truncated or corrupt compressed file: {exc}", file=name) from None
+    if tail and not tail.endswith(b"\n"):
+        lines += 1
+    stripped = tail.rstrip(b"\r\n")
+    last = stripped.rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    return FileScan(
+        sha256=digest.hexdigest(),
+        size=size,
+        lines=lines,
+        gzip=gz,
+        has_quote=has_quote,
+        has_blank_line=blank,
+        delimiters=delimiters,
+        last_line=last.decode(encoding or "utf-8", errors="replace"),
+    )
+
+
+def _raw_blocks(path: Path):  # type: ignore[no-untyped-def]
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_BLOCK)
+            if not block:
+                return
+            yield block

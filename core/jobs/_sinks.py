@@ -1,0 +1,343 @@
+"""Where loaded records go. Every destination is a sink plugin (``portico_sinks`` hook).
+
+A sink session lives inside the import's store transaction (``ctx.conn``): the embedded-store sink
+writes into it, so data, ledger, rejects and quarantine commit or vanish together. Sinks outside the
+store make their own write idempotent (a file is replaced atomically; an HTTP POST carries the load id
+as its idempotency key), so a crash between their commit and the store's is repaired by the re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import unquote, urlparse
+
+from portico.errors import ConfigurationError, PorticoError
+from portico.jobs._records import RecordType
+from portico.jobs._tables import data_table
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from portico.store import Database
+
+__all__ = [
+    "FileSink",
+    "HttpSink",
+    "LoadContext",
+    "MarketDataSink",
+    "Sink",
+    "SinkSession",
+    "StoreSink",
+    "atomic_write",
+    "file_destination",
+]
+
+
+@dataclass
+class LoadContext:
+    """What a sink session gets: the load, its record type and the open store transaction."""
+
+    load_id: str
+    rt: RecordType
+    destination: str
+    source_key: str
+    conn: sa.Connection
+    db: Database
+    options: Mapping[str, Any] = field(default_factory=dict)
+    formats: Any = None
+    market_data: Any = None
+    http_transport: Any = None
+
+
+@runtime_checkable
+class SinkSession(Protocol):
+    """One load into one destination."""
+
+    def back_out(self, previous_load_id: str) -> None:
+        """Remove what an earlier load of the same delivery put there (corrected redelivery)."""
+        ...
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        """Write accepted rows (values in the record type's field order, storage form)."""
+        ...
+
+    def loaded_count(self) -> int:
+        """How many rows the destination holds for this load, read back where possible."""
+        ...
+
+    def commit(self) -> None:
+        """Make the load visible (called just before the store transaction commits)."""
+        ...
+
+    def abort(self) -> None:
+        """Discard whatever was written."""
+        ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A destination kind. ``matches`` says whether a destination string is this sink's."""
+
+    name: str
+
+    def matches(self, destination: str) -> bool:
+        """Whether ``destination`` (``store``, ``file://...``, ``https://...``) belongs to this sink."""
+        ...
+
+    def open(self, ctx: LoadContext) -> SinkSession:
+        """Start a load."""
+        ...
+
+
+class StoreSink:
+    """The embedded store (SQLite or PostgreSQL): one table per record type, rows tagged with their load."""
+
+    name = "store"
+
+    def matches(self, destination: str) -> bool:
+        return destination in ("store", "embedded", "embedded_store", "")
+
+    def open(self, ctx: LoadContext) -> SinkSession:
+        return _StoreSession(ctx)
+
+
+class _StoreSession:
+    def __init__(self, ctx: LoadContext) -> None:
+        self.ctx = ctx
+        self.table = data_table(ctx.rt)
+        ctx.db.ensure_tables(self.table)
+        cols = ["load_id", "line", *ctx.rt.fields]
+        self._cols = cols
+        self._sqlite = ctx.db.is_sqlite
+        self._sql = f"INSERT INTO {self.table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+    def back_out(self, previous_load_id: str) -> None:
+        self.ctx.conn.execute(self.table.delete().where(self.table.c.load_id == previous_load_id))
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        if not rows:
+            return
+        load_id = self.ctx.load_id
+        if self._sqlite:
+            # the DB-API executemany inside the open transaction: the fast path for big files
+            cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany(self._sql, [(load_id, ln, *r) for ln, r in zip(lines, rows, strict=True)])
+            cursor.close()
+        else:
+            self.ctx.conn.execute(
+                self.table.insert(),
+                [dict(zip(self._cols, (load_id, ln, *r), strict=True)) for ln, r in zip(lines, rows, strict=True)],
+            )
+
+    def loaded_count(self) -> int:
+        import sqlalchemy as sa
+
+        return int(
+            self.ctx.conn.execute(
+                sa.select(sa.func.count()).select_from(self.table).where(self.table.c.load_id == self.ctx.load_id)
+            ).scalar_one()
+        )
+
+    def loaded_sums(self, fields: Sequence[str]) -> dict[str, Decimal]:
+        """Exact sums of decimal fields as stored (read back from the table)."""
+        import sqlalchemy as sa
+
+        sums = {f: Decimal(0) for f in fields}
+        if not fields:
+            return sums
+        stmt = sa.select(*[self.table.c[f] for f in fields]).where(self.table.c.load_id == self.ctx.load_id)
+        result = self.ctx.conn.execution_options(yield_per=100_000).execute(stmt)
+        for part in result.partitions():
+            for row in part:
+                for f, v in zip(fields, row, strict=True):
+                    if v is not None:
+                        sums[f] += Decimal(v)
+        return sums
+
+    def commit(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+
+def file_destination(destination: str) -> Path:
+    """The local path of a ``file://`` destination (relative paths resolve against the working directory)."""
+    parsed = urlparse(destination)
+    if parsed.scheme != "file":
+        raise ConfigurationError(f"not a file:// destination: {destination!r}", path="destination")
+    raw = unquote((parsed.netloc or "") + parsed.path)
+    return Path(raw).expanduser()
+
+
+def atomic_write(path: Path, produce: Callable[[Any], None]) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place.
+
+    A reader never sees a half-written file; a crash leaves the previous version (and at worst a
+    stray ``.tmp`` file, cleaned by the next write).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            produce(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class FileSink:
+    """``file://path.ext``: the load's records written as one file in the format of its extension."""
+
+    name = "file"
+
+    def matches(self, destination: str) -> bool:
+        return destination.startswith("file://")
+
+    def open(self, ctx: LoadContext) -> SinkSession:
+        return _FileSession(ctx)
+
+
+class _FileSession:
+    def __init__(self, ctx: LoadContext) -> None:
+        self.ctx = ctx
+        self.path = file_destination(ctx.destination)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".rows", dir=self.path.parent)
+        os.close(fd)
+        # rows are spooled as JSON Lines, then rendered in the target format at commit
+        self.spool = Path(tmp)
+        self._handle = self.spool.open("w", encoding="utf-8")
+        self.count = 0
+
+    def back_out(self, previous_load_id: str) -> None:
+        return None  # the file is replaced whole at commit
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        fields = self.ctx.rt.fields
+        for row in rows:
+            self._handle.write(json.dumps(dict(zip(fields, row, strict=True))) + "\n")
+        self.count += len(rows)
+
+    def loaded_count(self) -> int:
+        return self.count
+
+    def commit(self) -> None:
+        self._handle.close()
+        fmt = self.ctx.formats.for_path(self.path, self.ctx.options.get("format"))
+        fields = list(self.ctx.rt.fields)
+
+        def rows() -> Any:
+            with self.spool.open(encoding="utf-8") as handle:
+                for line in handle:
+                    yield json.loads(line)
+
+        try:
+            atomic_write(self.path, lambda h: fmt.write(rows(), fields, h, self.ctx.options))
+        finally:
+            self.spool.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        self._handle.close()
+        self.spool.unlink(missing_ok=True)
+
+
+class HttpSink:
+    """``http(s)://...``: records POSTed as JSON batches.
+
+    Each request carries ``Idempotency-Key: <load id>:<batch>`` so a re-run after a crash does not
+    double-load at a receiver that honours it, and a corrected redelivery carries
+    ``X-Portico-Supersedes: <earlier load id>`` so the receiver can back the earlier load out.
+    """
+
+    name = "http"
+
+    def matches(self, destination: str) -> bool:
+        return destination.startswith(("http://", "https://"))
+
+    def open(self, ctx: LoadContext) -> SinkSession:
+        return _HttpSession(ctx)
+
+
+class _HttpSession:
+    def __init__(self, ctx: LoadContext) -> None:
+        import httpx
+
+        self.ctx = ctx
+        self.client = httpx.Client(transport=ctx.http_transport, timeout=30.0)
+        self.batch = 0
+        self.count = 0
+        self.supersedes: str | None = None
+
+    def back_out(self, previous_load_id: str) -> None:
+        self.supersedes = previous_load_id
+
+    def _post(self, body: dict[str, Any]) -> None:
+        import httpx
+
+        headers = {"Idempotency-Key": f"{self.ctx.load_id}:{self.batch}", "X-Portico-Load-Id": self.ctx.load_id}
+        if self.supersedes:
+            headers["X-Portico-Supersedes"] = self.supersedes
+        try:
+            response = self.client.post(self.ctx.destination, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PorticoError(f"POST to the destination failed: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise PorticoError(f"destination answered HTTP {response.status_code}", status_code=response.status_code)
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        if not rows:
+            return
+        fields = self.ctx.rt.fields
+        self._post(
+            {
+                "load_id": self.ctx.load_id,
+                "data_type": self.ctx.rt.name,
+                "batch": self.batch,
+                "records": [dict(zip(fields, r, strict=True)) for r in rows],
+            }
+        )
+        self.batch += 1
+        self.count += len(rows)
+
+    def loaded_count(self) -> int:
+        return self.count
+
+    def commit(self) -> None:
+        self._post({"load_id": self.ctx.load_id, "data_type": self.ctx.rt.name, "commit": True, "batches": self.batch, "records": self.count})
+        self.client.close()
+
+    def abort(self) -> None:
+        self.client.close()
+
+
+class MarketDataSink(StoreSink):
+    """``market_data_service``: prices into the store's price table, then handed to the market data service.
+
+    The store keeps the authoritative, idempotent copy; after commit the market data service (when the
+    runtime has one) receives the loaded bars through ``ingest_bars(bars)`` to refresh its caches.
+    """
+
+    name = "market_data_service"
+
+    def matches(self, destination: str) -> bool:
+        return destination == "market_data_service"
+
+
+__all__ += ["loaded_sums"]
+
+
+def loaded_sums(session: SinkSession, fields: Sequence[str]) -> dict[str, Decimal] | None:
+    """Sums read back from the destination when the sink can read back; None otherwise."""
+    reader = getattr(session, "loaded_sums", None)
+    return reader(fields) if reader is not None else None

@@ -1,0 +1,36 @@
+"""The built-in formats and sinks, provided through the same hooks a third-party plugin implements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico.hookspecs import hookimpl
+from portico.jobs._formats import (
+    CsvFormat,
+    FixedWidthFormat,
+    JsonFormat,
+    JsonLinesFormat,
+    ParquetFormat,
+    PipeFormat,
+    XlsxFormat,
+    XmlFormat,
+)
+from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink
+
+
+@hookimpl
+def portico_formats() -> list[Any]:
+    """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX and Parquet."""
+    return [CsvFormat(), PipeFormat(), JsonFormat(), JsonLinesFormat(), XmlFormat(), FixedWidthFormat(), XlsxFormat(), ParquetFormat()]
+
+
+@hookimpl
+def portico_sinks() -> list[Any]:
+    """The embedded store, ``market_data_service``, ``file://`` and ``http(s)://``."""
+    return [StoreSink(), MarketDataSink(), FileSink(), HttpSink()]
+
+
+@hookimpl
+def portico_record_validators() -> list[Any]:
+    """No built-in reference checks: those belong to the deployment's reference data."""
+    return []
