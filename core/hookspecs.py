@@ -4,7 +4,8 @@ A plugin is a module (or object) registered under the entry-point group ``portic
 functions are marked with :data:`hookimpl`. Built-in connectors are plugins loaded the same way.
 
 Collecting hooks (``portico_connectors``, ``portico_mock_apps``, ...) are called on every plugin and
-their results concatenated; none is ``firstresult``, because several plugins may each contribute.
+their results concatenated; none is ``firstresult``, because several plugins may each contribute,
+except ``portico_position_book``: there is one reference book.
 """
 
 from __future__ import annotations

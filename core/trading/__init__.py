@@ -1,0 +1,58 @@
+"""Trading services: durable order routing, order tracking, reconciliation and multi-broker allocation."""
+
+from __future__ import annotations
+
+from portico.trading._book import BookCash, BookPosition, FileBook, PositionBook, StoreBook
+from portico.trading._config import RiskConfig, TradingConfig
+from portico.trading._errors import (
+    IdempotencyConflict,
+    OrderRejected,
+    OrderValidationError,
+    RecoveryIncomplete,
+    RiskCheckFailed,
+)
+from portico.trading._events import OrderEventBus
+from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
+from portico.trading._risk import (
+    MaxOrderValue,
+    MaxPositionConcentration,
+    RestrictedList,
+    RiskCheck,
+    RiskContext,
+    builtin_risk_checks,
+)
+from portico.trading._service import RecoveryReport, TradingService
+from portico.trading._tracking import Observation, Transition, advance
+from portico.trading._xref import InstrumentXref, XrefEntry
+
+__all__ = [
+    "BookCash",
+    "BookPosition",
+    "FileBook",
+    "HistoryEntry",
+    "IdempotencyConflict",
+    "InstrumentXref",
+    "MaxOrderValue",
+    "MaxPositionConcentration",
+    "Observation",
+    "OrderEventBus",
+    "OrderRecord",
+    "OrderRejected",
+    "OrderUpdate",
+    "OrderValidationError",
+    "PositionBook",
+    "RecoveryIncomplete",
+    "RecoveryReport",
+    "RestrictedList",
+    "RiskCheck",
+    "RiskCheckFailed",
+    "RiskConfig",
+    "RiskContext",
+    "StoreBook",
+    "TradingConfig",
+    "TradingService",
+    "Transition",
+    "XrefEntry",
+    "advance",
+    "builtin_risk_checks",
+]

@@ -1,0 +1,609 @@
+"""Persistence of order intents, their history, executions and the internal book (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from portico.models import TERMINAL_STATUSES, Execution, OrderRequest, OrderSide, OrderStatus
+from portico.store import Database
+from portico.trading import _tables as t
+from portico.trading._records import HistoryEntry, OrderRecord
+from portico.trading._tracking import Observation, Transition, advance
+
+__all__ = ["OrderRepository", "signed_quantity"]
+
+_OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
+_UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
+
+
+def signed_quantity(side: OrderSide | str, quantity: Decimal) -> Decimal:
+    """Quantity with the sign of its effect on a position (sells negative)."""
+    return quantity if OrderSide(side) is OrderSide.BUY else -quantity
+
+
+class OrderRepository:
+    """Reads and writes the trading tables in short transactions.
+
+    Every state change of an order and its history row are written in one transaction, and the order
+    row is locked while it changes (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_tables(*t.trading_tables())
+
+    # -- intents ---------------------------------------------------------------------------------
+
+    def insert_intent(
+        self,
+        *,
+        id: str,
+        system: str,
+        idempotency_key: str,
+        client_order_id: str,
+        request: OrderRequest,
+        request_hash: str,
+        now: datetime,
+        origin: str = "portico",
+        parent_id: str | None = None,
+        status: OrderStatus = OrderStatus.PENDING_SUBMIT,
+    ) -> OrderRecord:
+        """Store a new intent. Raises ``sqlalchemy.exc.IntegrityError`` when the key is taken."""
+        row = {
+            "id": id,
+            "system": system,
+            "idempotency_key": idempotency_key,
+            "client_order_id": client_order_id,
+            "request_hash": request_hash,
+            "request_json": request.model_dump_json(),
+            "origin": origin,
+            "account_id": request.account_id,
+            "symbol": request.symbol,
+            "side": request.side.value,
+            "order_type": request.order_type.value,
+            "time_in_force": request.time_in_force.value,
+            "quantity": t.to_dec(request.quantity),
+            "notional": t.to_dec(request.notional),
+            "limit_price": t.to_dec(request.limit_price),
+            "status": status.value,
+            "filled_quantity": "0",
+            "attempts": 0,
+            "parent_id": parent_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.db.begin() as conn:
+            conn.execute(t.orders.insert().values(**row))
+            conn.execute(
+                t.order_history.insert().values(
+                    order_id=id,
+                    system=system,
+                    at=now,
+                    source="intent",
+                    event="intent",
+                    from_status=None,
+                    to_status=status.value,
+                    filled_quantity="0",
+                    status_applied=True,
+                )
+            )
+            return OrderRecord.from_row(conn.execute(sa.select(t.orders).where(t.orders.c.id == id)).one())
+
+    def request_hash_of(self, system: str, idempotency_key: str) -> str | None:
+        """The stored request hash of an idempotency key, if the key is known."""
+        with self.db.begin() as conn:
+            return conn.execute(
+                sa.select(t.orders.c.request_hash).where(
+                    t.orders.c.system == system, t.orders.c.idempotency_key == idempotency_key
+                )
+            ).scalar_one_or_none()
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        return self._one(t.orders.c.id == order_id)
+
+    def by_key(self, system: str, idempotency_key: str) -> OrderRecord | None:
+        return self._one(t.orders.c.system == system, t.orders.c.idempotency_key == idempotency_key)
+
+    def by_client_id(self, system: str, client_order_id: str) -> OrderRecord | None:
+        return self._one(t.orders.c.system == system, t.orders.c.client_order_id == client_order_id)
+
+    def by_venue_id(self, system: str, venue_order_id: str) -> OrderRecord | None:
+        return self._one(t.orders.c.system == system, t.orders.c.venue_order_id == venue_order_id)
+
+    def find(self, system: str | None, ref: str) -> OrderRecord | None:
+        """An order by portico id, client order id, venue order id or idempotency key."""
+        record = self.get(ref)
+        if record is not None and (system is None or record.system == system):
+            return record
+        if system is None:
+            return None
+        return self.by_client_id(system, ref) or self.by_venue_id(system, ref) or self.by_key(system, ref)
+
+    def _one(self, *where: Any) -> OrderRecord | None:
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(t.orders).where(*where)).one_or_none()
+        return None if row is None else OrderRecord.from_row(row)
+
+    def list(
+        self,
+        *,
+        system: str | None = None,
+        statuses: Iterable[OrderStatus | str] | None = None,
+        parent_id: str | None = None,
+        origin: str | None = None,
+    ) -> list[OrderRecord]:
+        """Orders matching every filter given, oldest first."""
+        q = sa.select(t.orders)
+        if system is not None:
+            q = q.where(t.orders.c.system == system)
+        if statuses is not None:
+            q = q.where(t.orders.c.status.in_([OrderStatus(s).value for s in statuses]))
+        if parent_id is not None:
+            q = q.where(t.orders.c.parent_id == parent_id)
+        if origin is not None:
+            q = q.where(t.orders.c.origin == origin)
+        with self.db.begin() as conn:
+            rows = conn.execute(q.order_by(t.orders.c.created_at, t.orders.c.id)).all()
+        return [OrderRecord.from_row(r) for r in rows]
+
+    def unresolved(self, system: str) -> list[OrderRecord]:
+        return self.list(system=system, statuses=_UNRESOLVED)
+
+    def open_orders(self, system: str) -> list[OrderRecord]:
+        return self.list(system=system, statuses=_OPEN)
+
+    def mark_sent(self, order_id: str, now: datetime) -> OrderRecord:
+        """Count one more send attempt, before the request leaves (so a crash mid-send is visible)."""
+        with self.db.begin() as conn:
+            conn.execute(
+                t.orders.update()
+                .where(t.orders.c.id == order_id)
+                .values(attempts=t.orders.c.attempts + 1, sent_at=now, updated_at=now)
+            )
+            return OrderRecord.from_row(
+                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
+            )
+
+    def set_error(self, order_id: str, error: str, now: datetime) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                t.orders.update()
+                .where(t.orders.c.id == order_id)
+                .values(last_error=error[:2000], updated_at=now)
+            )
+
+    def apply(
+        self, order_id: str, obs: Observation, now: datetime
+    ) -> tuple[OrderRecord, OrderRecord, HistoryEntry | None]:
+        """Apply an observation; returns (before, after, history entry or None when ignored).
+
+        Duplicate events (an ``event_id`` already applied for the system) and observations that change
+        nothing are not written.
+        """
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id).with_for_update()).one()
+            before = OrderRecord.from_row(row)
+            if obs.event_id is not None:
+                seen = conn.execute(
+                    sa.select(t.order_history.c.seq).where(
+                        t.order_history.c.system == before.system, t.order_history.c.event_id == obs.event_id
+                    )
+                ).first()
+                if seen is not None:
+                    return before, before, None
+            tr: Transition = advance(
+                before.status, before.filled_quantity, before.average_fill_price, before.request.quantity, obs
+            )
+            learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
+            if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
+                return before, before, None
+            values: dict[str, Any] = {
+                "status": tr.status.value,
+                "filled_quantity": t.to_dec(tr.filled_quantity),
+                "average_fill_price": t.to_dec(tr.average_fill_price),
+                "updated_at": now,
+            }
+            if learns_venue_id:
+                values["venue_order_id"] = obs.venue_order_id
+            if tr.status is OrderStatus.REJECTED and obs.reject_reason:
+                values["reject_reason"] = obs.reject_reason
+            if obs.error is not None:
+                values["last_error"] = obs.error[:2000]
+            if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
+                values["resolved_at"] = now
+            conn.execute(t.orders.update().where(t.orders.c.id == order_id).values(**values))
+            result = conn.execute(
+                t.order_history.insert().values(
+                    order_id=order_id,
+                    system=before.system,
+                    at=now,
+                    event_at=obs.event_at,
+                    source=obs.source,
+                    event=obs.event,
+                    event_id=obs.event_id,
+                    from_status=before.status.value,
+                    to_status=tr.status.value,
+                    filled_quantity=t.to_dec(tr.filled_quantity),
+                    status_applied=tr.status_applied,
+                    note=tr.note or obs.error,
+                )
+            )
+            seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
+            after = OrderRecord.from_row(
+                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
+            )
+        entry = HistoryEntry(
+            seq=int(seq),
+            order_id=order_id,
+            system=before.system,
+            at=now,
+            source=obs.source,
+            event=obs.event,
+            from_status=before.status,
+            to_status=tr.status,
+            filled_quantity=tr.filled_quantity,
+            status_applied=tr.status_applied,
+            event_id=obs.event_id,
+            event_at=obs.event_at,
+            note=tr.note or obs.error,
+        )
+        return before, after, entry
+
+    def history(self, order_id: str) -> list[HistoryEntry]:
+        """Every recorded event of an order, in the order applied."""
+        h = t.order_history
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(h).where(h.c.order_id == order_id).order_by(h.c.seq)).all()
+        return [
+            HistoryEntry(
+                seq=r.seq,
+                order_id=r.order_id,
+                system=r.system,
+                at=r.at,
+                source=r.source,
+                event=r.event,
+                from_status=None if r.from_status is None else OrderStatus(r.from_status),
+                to_status=OrderStatus(r.to_status),
+                filled_quantity=Decimal(r.filled_quantity),
+                status_applied=bool(r.status_applied),
+                event_id=r.event_id,
+                event_at=r.event_at,
+                note=r.note,
+            )
+            for r in rows
+        ]
+
+    # -- executions and the internal book ------------------------------------------------------
+
+    def record_execution(
+        self,
+        system: str,
+        execution: Execution,
+        *,
+        order_id: str | None,
+        instrument_id: str | None,
+        now: datetime,
+        book: str | None,
+    ) -> bool:
+        """Store an execution once; with ``book``, move the internal book position in the same
+        transaction (so a replayed fill never moves it twice). Returns False for a duplicate."""
+        e = t.executions
+        with self.db.begin() as conn:
+            exists = conn.execute(
+                sa.select(e.c.execution_id).where(
+                    e.c.system == system, e.c.execution_id == execution.execution_id
+                )
+            ).first()
+            if exists is not None:
+                return False
+            conn.execute(
+                e.insert().values(
+                    system=system,
+                    execution_id=execution.execution_id,
+                    order_id=order_id,
+                    venue_order_id=execution.order_id,
+                    client_order_id=execution.client_order_id,
+                    account_id=execution.account_id,
+                    symbol=execution.symbol,
+                    side=execution.side.value,
+                    quantity=t.to_dec(execution.quantity),
+                    price=t.to_dec(execution.price),
+                    currency=execution.currency,
+                    commission=t.to_dec(execution.commission),
+                    fees=t.to_dec(execution.fees),
+                    venue=execution.venue,
+                    executed_at=execution.executed_at,
+                    recorded_at=now,
+                )
+            )
+            if book is not None:
+                iid = instrument_id or f"unmapped:{system}:{execution.symbol}"
+                self._move_book(
+                    conn,
+                    book=book,
+                    system=system,
+                    account_id=execution.account_id or "",
+                    instrument_id=iid,
+                    symbol=execution.symbol,
+                    delta=signed_quantity(execution.side, execution.quantity),
+                    price=execution.price,
+                    currency=execution.currency,
+                    now=now,
+                )
+                cash_delta = -signed_quantity(execution.side, execution.quantity) * execution.price
+                cash_delta -= (execution.commission or 0) + (execution.fees or 0)
+                self._move_cash(
+                    conn, book, system, execution.account_id or "", execution.currency, cash_delta, now
+                )
+        return True
+
+    def executions(
+        self,
+        *,
+        system: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order_id: str | None = None,
+    ) -> list[Execution]:
+        """Stored executions, oldest first."""
+        e = t.executions
+        q = sa.select(e)
+        if system is not None:
+            q = q.where(e.c.system == system)
+        if since is not None:
+            q = q.where(e.c.executed_at >= since)
+        if until is not None:
+            q = q.where(e.c.executed_at < until)
+        if order_id is not None:
+            q = q.where(e.c.order_id == order_id)
+        with self.db.begin() as conn:
+            rows = conn.execute(q.order_by(e.c.executed_at, e.c.execution_id)).all()
+        return [
+            Execution(
+                execution_id=r.execution_id,
+                order_id=r.venue_order_id or r.order_id or "",
+                client_order_id=r.client_order_id,
+                system=r.system,
+                account_id=r.account_id,
+                symbol=r.symbol,
+                side=OrderSide(r.side),
+                quantity=Decimal(r.quantity),
+                price=Decimal(r.price),
+                currency=r.currency,
+                commission=t.from_dec(r.commission),
+                fees=t.from_dec(r.fees),
+                venue=r.venue,
+                executed_at=r.executed_at,
+            )
+            for r in rows
+        ]
+
+    def execution_order_ids(self, system: str) -> dict[str, str | None]:
+        """execution id -> portico order id, for one system."""
+        e = t.executions
+        with self.db.begin() as conn:
+            return {
+                r.execution_id: r.order_id
+                for r in conn.execute(sa.select(e.c.execution_id, e.c.order_id).where(e.c.system == system))
+            }
+
+    @staticmethod
+    def _move_book(
+        conn: sa.Connection,
+        *,
+        book: str,
+        system: str,
+        account_id: str,
+        instrument_id: str,
+        symbol: str,
+        delta: Decimal,
+        price: Decimal,
+        currency: str,
+        now: datetime,
+    ) -> None:
+        b = t.book_positions
+        key = (
+            b.c.book == book,
+            b.c.system == system,
+            b.c.account_id == account_id,
+            b.c.instrument_id == instrument_id,
+        )
+        row = conn.execute(sa.select(b).where(*key).with_for_update()).one_or_none()
+        qty = Decimal(row.quantity) if row else Decimal(0)
+        cost = Decimal(row.cost_basis) if row else Decimal(0)
+        new_qty, new_cost = _average_cost(qty, cost, delta, price)
+        values = {
+            "quantity": t.to_dec(new_qty),
+            "cost_basis": t.to_dec(new_cost),
+            "symbol": symbol,
+            "updated_at": now,
+        }
+        if row is None:
+            conn.execute(
+                b.insert().values(
+                    book=book,
+                    system=system,
+                    account_id=account_id,
+                    instrument_id=instrument_id,
+                    currency=currency,
+                    **values,
+                )
+            )
+        else:
+            conn.execute(b.update().where(*key).values(**values))
+
+    @staticmethod
+    def _move_cash(
+        conn: sa.Connection,
+        book: str,
+        system: str,
+        account_id: str,
+        currency: str,
+        delta: Decimal,
+        now: datetime,
+    ) -> None:
+        c = t.book_cash
+        key = (c.c.book == book, c.c.system == system, c.c.account_id == account_id, c.c.currency == currency)
+        row = conn.execute(sa.select(c).where(*key).with_for_update()).one_or_none()
+        if row is None:
+            # cash is only tracked once an opening balance was set (set_book_cash)
+            return
+        conn.execute(
+            c.update().where(*key).values(amount=t.to_dec(Decimal(row.amount) + delta), updated_at=now)
+        )
+
+    # -- book maintenance ------------------------------------------------------------------------
+
+    def set_book_position(
+        self,
+        *,
+        book: str,
+        system: str,
+        account_id: str,
+        instrument_id: str,
+        quantity: Decimal,
+        average_cost: Decimal | None,
+        currency: str,
+        symbol: str | None,
+        now: datetime,
+    ) -> None:
+        """Set a book position outright (opening balances, corrections)."""
+        b = t.book_positions
+        key = (
+            b.c.book == book,
+            b.c.system == system,
+            b.c.account_id == account_id,
+            b.c.instrument_id == instrument_id,
+        )
+        cost = quantity * (average_cost or 0)
+        with self.db.begin() as conn:
+            conn.execute(b.delete().where(*key))
+            conn.execute(
+                b.insert().values(
+                    book=book,
+                    system=system,
+                    account_id=account_id,
+                    instrument_id=instrument_id,
+                    symbol=symbol,
+                    quantity=t.to_dec(quantity),
+                    cost_basis=t.to_dec(cost),
+                    currency=currency,
+                    updated_at=now,
+                )
+            )
+
+    def set_book_cash(
+        self, *, book: str, system: str, account_id: str, currency: str, amount: Decimal, now: datetime
+    ) -> None:
+        """Set a book cash balance outright."""
+        c = t.book_cash
+        key = (c.c.book == book, c.c.system == system, c.c.account_id == account_id, c.c.currency == currency)
+        with self.db.begin() as conn:
+            conn.execute(c.delete().where(*key))
+            conn.execute(
+                c.insert().values(
+                    book=book,
+                    system=system,
+                    account_id=account_id,
+                    currency=currency,
+                    amount=t.to_dec(amount),
+                    updated_at=now,
+                )
+            )
+
+    def book_rows(self, book: str, system: str) -> Sequence[Any]:
+        b = t.book_positions
+        with self.db.begin() as conn:
+            return conn.execute(sa.select(b).where(b.c.book == book, b.c.system == system)).all()
+
+    def cash_rows(self, book: str, system: str) -> Sequence[Any]:
+        c = t.book_cash
+        with self.db.begin() as conn:
+            return conn.execute(sa.select(c).where(c.c.book == book, c.c.system == system)).all()
+
+    # -- parents -----------------------------------------------------------------------------------
+
+    def insert_parent(
+        self, *, id: str, key: str, policy: str, on_child_failure: str, request: dict[str, Any], now: datetime
+    ) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                t.parents.insert().values(
+                    id=id,
+                    idempotency_key=key,
+                    policy=policy,
+                    on_child_failure=on_child_failure,
+                    request_json=json.dumps(request, sort_keys=True, default=str),
+                    created_at=now,
+                )
+            )
+
+    def parent_by_key(self, key: str) -> Any:
+        with self.db.begin() as conn:
+            return conn.execute(sa.select(t.parents).where(t.parents.c.idempotency_key == key)).one_or_none()
+
+    def parent(self, parent_id: str) -> Any:
+        with self.db.begin() as conn:
+            return conn.execute(sa.select(t.parents).where(t.parents.c.id == parent_id)).one_or_none()
+
+    def add_parent_action(
+        self,
+        parent_id: str,
+        action: str,
+        *,
+        now: datetime,
+        child_id: str | None = None,
+        system: str | None = None,
+        quantity: Decimal | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                t.parent_actions.insert().values(
+                    parent_id=parent_id,
+                    at=now,
+                    action=action,
+                    child_id=child_id,
+                    system=system,
+                    quantity=t.to_dec(quantity),
+                    detail=detail,
+                )
+            )
+
+    def parent_actions(self, parent_id: str) -> list[dict[str, Any]]:
+        a = t.parent_actions
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(a).where(a.c.parent_id == parent_id).order_by(a.c.seq)).all()
+        return [
+            {
+                "seq": r.seq,
+                "at": r.at,
+                "action": r.action,
+                "child_id": r.child_id,
+                "system": r.system,
+                "quantity": t.from_dec(r.quantity),
+                "detail": r.detail,
+            }
+            for r in rows
+        ]
+
+
+def _average_cost(qty: Decimal, cost: Decimal, delta: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
+    """Move a position (quantity, signed total cost) by ``delta`` at ``price`` using average cost."""
+    if qty == 0 or (qty > 0) == (delta > 0):
+        return qty + delta, cost + delta * price
+    closing = min(abs(delta), abs(qty))
+    cost -= cost * closing / abs(qty)
+    new_qty = qty + delta
+    if new_qty != 0 and (new_qty > 0) != (qty > 0):
+        # the trade flipped the position: the remainder opens at the trade price
+        cost = new_qty * price
+    if new_qty == 0:
+        cost = Decimal(0)
+    return new_qty, cost
