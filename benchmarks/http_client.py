@@ -1,0 +1,191 @@
+"""Per-call latency of portico's ApiClient against raw aiohttp and raw httpx, on loopback.
+
+Run: ``.venv/bin/python -m benchmarks.http_client`` (about a minute).
+
+A subprocess serves a small JSON endpoint with aiohttp. Each client makes the same GET calls, first one
+at a time (sequential) and then from 8 concurrent tasks; the table shows the median latency of one
+call and its ratio to raw aiohttp. The ApiClient runs with every policy on: a rate limiter with two
+(high) windows, a circuit breaker, the retry policy, a correlation id and a call observer. Clients are
+measured in interleaved rounds so that drift on the machine affects all of them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+_SERVER = r"""
+import socket, sys
+from aiohttp import web
+
+BODY = {"symbol": "AAPL", "bid": "187.24", "ask": "187.26", "bid_size": 300, "ask_size": 200,
+        "timestamp": "2026-01-05T14:30:00.123456Z", "conditions": ["R"], "tape": "C"}
+
+async def quote(request):
+    return web.json_response(BODY)
+
+app = web.Application()
+app.router.add_get("/v2/quote", quote)
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
+"""
+
+Call = Callable[[], Awaitable[Any]]
+
+
+async def _sequential(call: Call, n: int) -> list[float]:
+    samples = []
+    perf = time.perf_counter
+    for _ in range(n):
+        start = perf()
+        await call()
+        samples.append(perf() - start)
+    return samples
+
+
+async def _concurrent(call: Call, n: int, workers: int = 8) -> list[float]:
+    samples: list[float] = []
+    perf = time.perf_counter
+
+    async def worker() -> None:
+        for _ in range(n // workers):
+            start = perf()
+            await call()
+            samples.append(perf() - start)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return samples
+
+
+async def _run(url_root: str, calls: int, rounds: int) -> dict[str, dict[str, float]]:
+    import aiohttp
+    import httpx
+
+    from portico.context import correlation_scope
+    from portico.http import ApiClient, CallRecord, CircuitBreaker, RateLimiter
+    from portico.sdk import RateLimitPolicy, RateWindow, RetryPolicy
+
+    url = url_root + "/v2/quote"
+    observed = 0
+
+    def observer(record: CallRecord) -> None:
+        nonlocal observed
+        observed += 1
+
+    session = aiohttp.ClientSession()
+    raw_httpx = httpx.AsyncClient()
+    limiter = RateLimiter(
+        RateLimitPolicy(windows=(RateWindow(limit=1e9, period=1), RateWindow(limit=1e9, period=60))),
+        name="bench",
+    )
+    portico_client = ApiClient(
+        url_root,
+        system="bench",
+        retry=RetryPolicy(attempts=3),
+        rate_limiter=limiter,
+        breaker=CircuitBreaker("bench"),
+        observers=[observer],
+    )
+    httpx_transport_client = ApiClient(
+        url_root, system="bench", transport="httpx", rate_limiter=limiter, breaker=CircuitBreaker("b2"),
+        observers=[observer],
+    )
+
+    async def aiohttp_call() -> Any:
+        async with session.get(url) as response:
+            return await response.json()
+
+    async def httpx_call() -> Any:
+        return (await raw_httpx.get(url)).json()
+
+    async def portico_call() -> Any:
+        return (await portico_client.get("/v2/quote", endpoint="GET /v2/quote")).json()
+
+    async def portico_httpx_call() -> Any:
+        return (await httpx_transport_client.get("/v2/quote", endpoint="GET /v2/quote")).json()
+
+    clients: dict[str, Call] = {
+        "raw aiohttp": aiohttp_call,
+        "raw httpx": httpx_call,
+        "portico ApiClient": portico_call,
+        "ApiClient on httpx transport": portico_httpx_call,
+    }
+    samples: dict[str, dict[str, list[float]]] = {name: {"sequential": [], "concurrent": []} for name in clients}
+    with correlation_scope():
+        for call in clients.values():  # warm up pools and code paths
+            await _sequential(call, 100)
+            await _concurrent(call, 80)
+        for _ in range(rounds):
+            for name, call in clients.items():
+                samples[name]["sequential"] += await _sequential(call, calls)
+                samples[name]["concurrent"] += await _concurrent(call, calls)
+    await session.close()
+    await raw_httpx.aclose()
+    await portico_client.aclose()
+    await httpx_transport_client.aclose()
+    assert observed > 0
+    return {name: {mode: statistics.median(values) for mode, values in modes.items()} for name, modes in samples.items()}
+
+
+def _import_time(module: str, runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        times.append(time.perf_counter() - start)
+    baseline = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        baseline.append(time.perf_counter() - start)
+    return statistics.median(times), statistics.median(baseline)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=800, help="calls per client, per mode, per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    server = subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        started = time.perf_counter()
+        results = asyncio.run(_run(f"http://127.0.0.1:{port}", args.calls, args.rounds))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    base = results["raw aiohttp"]
+    print(f"\nmedian latency per call, loopback, {args.calls * args.rounds} calls per client and mode\n")
+    print(f"{'client':<30} {'sequential':>12} {'ratio':>7} {'8 concurrent':>14} {'ratio':>7}")
+    for name, modes in results.items():
+        seq, conc = modes["sequential"], modes["concurrent"]
+        print(
+            f"{name:<30} {seq * 1e6:>9.0f} us {seq / base['sequential']:>6.2f}x "
+            f"{conc * 1e6:>11.0f} us {conc / base['concurrent']:>6.2f}x"
+        )
+    import_portico, interpreter = _import_time("portico")
+    import_http, _ = _import_time("portico.http")
+    print(f"\n(measured in {elapsed:.0f} s)")
+    print(
+        f"python -c 'import portico': {import_portico * 1e3:.0f} ms "
+        f"(bare interpreter {interpreter * 1e3:.0f} ms, so portico adds {(import_portico - interpreter) * 1e3:.0f} ms)"
+    )
+    print(f"python -c 'import portico.http': {import_http * 1e3:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
