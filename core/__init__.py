@@ -38,7 +38,30 @@ _EXPORTS: dict[str, str] = {
     "NotFound": "portico.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AsyncIntegration",
+    "AuthError",
+    "Capability",
+    "CircuitOpen",
+    "ConfigurationError",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorSpec",
+    "Integration",
+    "IntegrationConfig",
+    "NotFound",
+    "NotSupported",
+    "OutcomeUnknown",
+    "PayloadRejected",
+    "PluginManager",
+    "PorticoError",
+    "RateLimited",
+    "TransportError",
+    "VenueRejected",
+    "__version__",
+    "hookimpl",
+    "load_config",
+]
 
 if TYPE_CHECKING:
     from portico.config import IntegrationConfig, load_config

@@ -24,12 +24,26 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from portico.clock import Clock, system_clock
-from portico.config import IntegrationConfig, SystemConfig, ThrottlingConfig, check_against_plugins, load_config
+from portico.config import (
+    IntegrationConfig,
+    SystemConfig,
+    ThrottlingConfig,
+    check_against_plugins,
+    load_config,
+)
 from portico.context import correlation_scope
 from portico.errors import ConfigurationError, NotSupported, PorticoError
 from portico.models import Order, OrderRequest, Position
 from portico.plugins import PluginManager
-from portico.sdk import Capability, CheckResult, Connector, ConnectorContext, ConnectorSpec, RateLimitPolicy
+from portico.sdk import (
+    Capability,
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    ConnectorSpec,
+    RateLimitPolicy,
+    resolve_url_templates,
+)
 
 if TYPE_CHECKING:
     from portico.store import Database
@@ -459,8 +473,11 @@ class AsyncIntegration:
         scheme = system.config.authentication.type or (spec.auth[0].scheme if spec.auth else None)
         auth = None
         if scheme is not None and scheme not in {"none", "tws"}:
-            options = {**(spec.auth_scheme(scheme).options if spec.auth_scheme(scheme) else {})}
-            options.update(system.config.authentication.options)
+            options = resolve_url_templates(
+                {**(scheme_spec.options if (scheme_spec := spec.auth_scheme(scheme)) else {}),
+                 **system.config.authentication.options},
+                urls,
+            )
             auth = self.auth.build(system.system_id, scheme, credentials, options)
         fingerprint = _credential_fingerprint(spec.name, credentials)
         system.limiter = self._limiter_for(fingerprint, system.policy)
@@ -511,12 +528,12 @@ class AsyncIntegration:
         if system.breaker is None:
             from portico.http import CircuitBreaker
 
-            breaker = CircuitBreaker(name=system.system_id, clock=self.clock)
+            breaker = CircuitBreaker(system.system_id, clock=self.clock)
             system.breaker = breaker
             add_listener = getattr(breaker, "add_listener", None)
             if add_listener is not None:
                 add_listener(
-                    lambda old, new: self._emit(
+                    lambda _breaker, old, new: self._emit(
                         "breaker.state_changed",
                         system=system.system_id,
                         severity="critical" if str(getattr(new, "value", new)) == "open" else "info",
@@ -717,7 +734,9 @@ class AsyncIntegration:
             raise ConfigurationError(f"throttling.{path}: {err['msg']}", path=f"throttling.{path}") from None
         system.policy = overrides.apply(system.policy)
         if system.limiter is not None:
-            system.limiter.update_windows(system.policy.windows, endpoint_costs=system.policy.endpoint_costs)
+            system.limiter.update_windows(
+                system.policy.windows, max_wait=system.policy.max_wait, endpoint_costs=system.policy.endpoint_costs
+            )
         for client in list(system.clients):
             client.retry = system.policy.retry
         self._emit("throttling.changed", system=system_id, windows=[str(w) for w in system.policy.windows])

@@ -17,6 +17,7 @@ from portico.sdk._spec import (
     RetryPolicy,
     StreamKind,
     Support,
+    resolve_url_templates,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "RetryPolicy",
     "StreamKind",
     "Support",
+    "resolve_url_templates",
 ]

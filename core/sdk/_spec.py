@@ -28,9 +28,25 @@ __all__ = [
     "RetryPolicy",
     "StreamKind",
     "Support",
+    "resolve_url_templates",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+def resolve_url_templates(options: dict[str, Any], urls: dict[str, str]) -> dict[str, Any]:
+    """Fill ``{name}`` placeholders in string options with the environment's URLs.
+
+    An auth option like ``token_url: "{base}/oauth/token"`` then follows the environment in use, and
+    so the mock server when ``mock: true``. Unknown placeholders are left as they are.
+    """
+
+    class _Keep(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    known = _Keep({k: v.rstrip("/") for k, v in urls.items()})
+    return {k: v.format_map(known) if isinstance(v, str) and "{" in v else v for k, v in options.items()}
 
 
 class _Spec(BaseModel):

@@ -48,7 +48,14 @@ from portico.models import (
     TimeInForce,
     Trade,
 )
-from portico.sdk import Capability, CheckResult, Connector, ConnectorContext, ConnectorSpec
+from portico.sdk import (
+    Capability,
+    CheckResult,
+    Connector,
+    ConnectorContext,
+    ConnectorSpec,
+    resolve_url_templates,
+)
 
 __all__ = ["ConnectorConformance", "call_with_defaults"]
 
@@ -195,8 +202,9 @@ class ConnectorConformance:
             except ImportError:
                 auth = None
             else:
+                options = resolve_url_templates(dict(scheme_spec.options), dict(urls))
                 auth = AuthenticationManager(vault=None, audit=None, clock=None).build(
-                    self.spec.name, scheme_spec.scheme, credentials, dict(scheme_spec.options)
+                    self.spec.name, scheme_spec.scheme, credentials, options
                 )
         return ConnectorContext.for_testing(
             self.connector_class,

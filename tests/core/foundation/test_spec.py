@@ -4,7 +4,15 @@ import pytest
 from pydantic import ValidationError
 
 from portico.models import OrderType
-from portico.sdk import Capability, CapabilitySet, ConnectorKind, ConnectorSpec, Environment, StreamKind, Support
+from portico.sdk import (
+    Capability,
+    CapabilitySet,
+    ConnectorKind,
+    ConnectorSpec,
+    Environment,
+    StreamKind,
+    Support,
+)
 
 ENV = (Environment(name="paper", urls={"base": "https://paper.example.test"}),)
 

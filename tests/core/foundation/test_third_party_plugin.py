@@ -18,7 +18,7 @@ PLUGIN = ROOT / "examples" / "third_party_plugin"
 def installed_plugin() -> str:
     """Install the example plugin (not editable: site-packages is already on sys.path)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--force-reinstall", str(PLUGIN)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(PLUGIN)],
         check=True,
         capture_output=True,
         text=True,
