@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from portico.clock import Clock
 from portico.monitor._config import Severity
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SEVERITY_ORDER",

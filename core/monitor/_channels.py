@@ -18,10 +18,11 @@ from email.message import EmailMessage
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
 from portico.errors import ConfigurationError
 from portico.monitor._alerts import AlertNotification
 from portico.monitor._redact import Redactor
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -84,9 +85,8 @@ def _parse(model: type[BaseModel], name: str, options: Mapping[str, Any]) -> Any
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(
-            f"alert channel {name!r}: {where}: {first['msg']}", path=f"monitoring.channels.{name}.{where}"
-        ) from None
+        path = f"monitoring.channels.{name}.{where}"
+        raise ConfigurationError(f"{path}: {first['msg']} (alert channel {name!r})", path=path) from None
 
 
 class EmailOptions(_Options):

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
     "AlertRulesConfig",
@@ -62,33 +62,66 @@ class RuleConfig(_Strict):
     """Row-count rule: how many earlier runs make a "usual" count."""
 
 
-def _rule(severity: Severity, threshold: float | None = None, window: float | None = None) -> Any:
-    return Field(default_factory=lambda: RuleConfig(severity=severity, threshold=threshold, window=window))
+_RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "error_rate": {"severity": "critical", "threshold": 0.05, "window": 300},
+    "circuit_open": {"severity": "critical"},
+    "system_down": {"severity": "emergency"},
+    "system_degraded": {"severity": "warning"},
+    "stream_stale": {"severity": "warning", "window": 60},
+    "dead_letter_depth": {"severity": "warning", "threshold": 100},
+    "file_late": {"severity": "critical", "window": 3600},
+    "empty_file": {"severity": "warning"},
+    "row_count_change": {"severity": "warning", "threshold": 0.10},
+    "job_failed": {"severity": "critical"},
+    "market_data_stale": {"severity": "warning", "window": 900},
+    "market_data_quality": {"severity": "warning"},
+}
+
+
+def _rule(name: str) -> Any:
+    return Field(default_factory=lambda: RuleConfig(**_RULE_DEFAULTS[name]))
 
 
 class AlertRulesConfig(_Strict):
-    """``monitoring.alerts``: the built-in rules, their thresholds and severities, and notification timing."""
+    """``monitoring.alerts``: the built-in rules, their thresholds and severities, and notification timing.
+
+    A rule given partly (``error_rate: {threshold: 0.2}``) keeps the defaults of what it does not say.
+    """
 
     renotify_interval: float = Field(default=3600.0, gt=0)
     """Seconds before a still-active alert is sent again."""
     send_resolved: bool = True
-    error_rate: RuleConfig = _rule("critical", threshold=0.05, window=300)
-    """Share of failed calls (0..1) over ``window`` seconds."""
-    circuit_open: RuleConfig = _rule("critical")
-    system_down: RuleConfig = _rule("emergency")
-    """The health check says ``down``."""
-    system_degraded: RuleConfig = _rule("warning")
-    stream_stale: RuleConfig = _rule("warning", window=60)
-    """A connected stream with no message for ``window`` seconds."""
-    dead_letter_depth: RuleConfig = _rule("warning", threshold=100)
-    file_late: RuleConfig = _rule("critical", window=3600)
-    """A scheduled file not arrived ``window`` seconds (the default SLA) after it was due."""
-    empty_file: RuleConfig = _rule("warning")
-    row_count_change: RuleConfig = _rule("warning", threshold=0.10)
-    """Relative change of a job's row count against the median of its last runs."""
-    job_failed: RuleConfig = _rule("critical")
-    market_data_stale: RuleConfig = _rule("warning", window=900)
-    market_data_quality: RuleConfig = _rule("warning")
+    error_rate: RuleConfig = _rule("error_rate")
+    """Share of failed calls (0..1) over ``window`` seconds; default 5% over 300 s, critical."""
+    circuit_open: RuleConfig = _rule("circuit_open")
+    system_down: RuleConfig = _rule("system_down")
+    """The health check says ``down``; emergency."""
+    system_degraded: RuleConfig = _rule("system_degraded")
+    stream_stale: RuleConfig = _rule("stream_stale")
+    """A connected stream with no message for ``window`` seconds (60)."""
+    dead_letter_depth: RuleConfig = _rule("dead_letter_depth")
+    """More than ``threshold`` items (100) in a system's dead-letter store."""
+    file_late: RuleConfig = _rule("file_late")
+    """A scheduled file not arrived ``window`` seconds (the default SLA, 3600) after it was due."""
+    empty_file: RuleConfig = _rule("empty_file")
+    row_count_change: RuleConfig = _rule("row_count_change")
+    """Relative change (0.10 = ±10%) of a job's row count against the median of its last runs."""
+    job_failed: RuleConfig = _rule("job_failed")
+    market_data_stale: RuleConfig = _rule("market_data_stale")
+    """No update for a watched symbol for ``window`` seconds (900)."""
+    market_data_quality: RuleConfig = _rule("market_data_quality")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        merged = dict(data)
+        for name, defaults in _RULE_DEFAULTS.items():
+            given = merged.get(name)
+            if isinstance(given, Mapping):
+                merged[name] = {**defaults, **given}
+        return merged
 
 
 class HttpServerConfig(_Strict):

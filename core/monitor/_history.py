@@ -15,6 +15,7 @@ from portico.monitor._config import HistoryConfig
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+
     from portico.store import Database
 
 __all__ = ["MetricHistory", "history_table"]
@@ -27,6 +28,7 @@ def history_table() -> sa.Table:
     global _table
     if _table is None:
         import sqlalchemy as sa
+
         from portico.store import metadata
 
         meta = metadata()

@@ -13,6 +13,7 @@ import sys
 from typing import IO, Any
 
 import structlog
+
 from portico.context import current_correlation_id
 from portico.monitor._redact import Redactor, default_redactor
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
 from portico.monitor._alerts import SEVERITY_ORDER, Alert, AlertChannel, AlertManager, AlertNotification
@@ -20,7 +22,7 @@ from portico.monitor._channel_plugin import portico_alert_channels as _builtin_c
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
 from portico.monitor._history import MetricHistory
-from portico.monitor._logging import get_logger
+from portico.monitor._logging import configure_logging, get_logger
 from portico.monitor._metrics import (
     BREAKER_STATES,
     MetricsRegistry,
@@ -119,6 +121,9 @@ class IntegrationMonitor:
         self.redactor = redactor or default_redactor()
         self.redactor.add_secrets_from(self.config)
         self.enabled = self.config.performance_tracking
+        if not structlog.is_configured():
+            # Nobody set up logging: do it now, so no line ever leaves without the redaction processor.
+            configure_logging(json=self.config.log_format == "json", level=self.config.log_level, redactor=self.redactor)
         self.prometheus = MetricsRegistry()
         self._log = get_logger("portico.monitor")
         self._call_log = get_logger("portico.calls")
@@ -317,15 +322,15 @@ class IntegrationMonitor:
         p = self.prometheus
         s = self._label(sys_id)
         if name == "rate_limit_remaining":
-            window = labels.get("window", "default")
+            window = self._label(labels.get("window", "default"))
             stats.rate_limit_remaining[window] = float(value)
             p.rate_limit_remaining.labels(s, self._label(window)).set(value)
         elif name == "rate_limit_limit":
-            stats.gauges[f"rate_limit_limit:{labels.get('window', 'default')}"] = float(value)
+            stats.gauges[f"rate_limit_limit:{self._label(labels.get('window', 'default'))}"] = float(value)
         elif name == "queue_depth":
-            queue = labels.get("queue", "default")
+            queue = self._label(labels.get("queue", "default"))
             stats.queues[queue] = float(value)
-            p.queue_depth.labels(s, self._label(queue)).set(value)
+            p.queue_depth.labels(s, queue).set(value)
         elif name == "dead_letter_depth":
             stats.dead_letter_depth = float(value)
             p.dead_letter_depth.labels(s).set(value)
@@ -335,8 +340,9 @@ class IntegrationMonitor:
         elif name == "stream_connected":
             self.stream_state(sys_id, labels.get("stream", "default"), connected=bool(value))
         else:
+            name = self._label(name)
             stats.gauges[name] = float(value)
-            p.gauge.labels(s, self._label(name)).set(value)
+            p.gauge.labels(s, name).set(value)
 
     def set_breaker_state(self, system: str, state: str) -> None:
         """Record a circuit breaker state (``closed``, ``half_open``, ``open``)."""

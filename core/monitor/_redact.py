@@ -161,7 +161,7 @@ class Redactor:
                 if isinstance(key, str) and is_sensitive_key(key) and item not in (None, ""):
                     out[key] = MASK
                 else:
-                    out[key] = self.redact(item, _depth=_depth + 1)
+                    out[self.redact_text(key) if isinstance(key, str) else key] = self.redact(item, _depth=_depth + 1)
             return out
         if isinstance(value, list | tuple | set | frozenset):
             return [self.redact(item, _depth=_depth + 1) for item in value]

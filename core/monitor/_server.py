@@ -22,12 +22,13 @@ from typing import Any
 
 import jinja2
 import uvicorn
-from portico.monitor._monitor import IntegrationMonitor
-from portico.monitor._probe import runtime_probe
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from portico.monitor._monitor import IntegrationMonitor
+from portico.monitor._probe import runtime_probe
 
 __all__ = ["Provider", "RuntimeServer"]
 

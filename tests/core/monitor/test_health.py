@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from portico.clock import FakeClock
+from portico.monitor import IntegrationMonitor, Redactor
+from portico.sdk import CheckResult
+
+from .conftest import CANARY
+
+
+class Switchable:
+    """A connector-like check whose answer the test flips."""
+
+    def __init__(self, system: str = "alpaca_paper") -> None:
+        self.system = system
+        self.mode = "ok"
+        self.calls = 0
+
+    async def __call__(self) -> CheckResult:
+        self.calls += 1
+        if self.mode == "raise":
+            raise ConnectionError(f"connection refused (key {CANARY})")
+        if self.mode == "hang":
+            await asyncio.Event().wait()
+        if self.mode == "stream":
+            return CheckResult(ok=True, system=self.system, checks={"reachable": True, "stream": False})
+        if self.mode == "auth":
+            return CheckResult(ok=False, system=self.system, detail="401 unauthorized", checks={"authenticated": False})
+        return CheckResult(ok=True, system=self.system, latency_ms=3.0, checks={"reachable": True, "authenticated": True})
+
+
+@pytest.fixture
+def monitor(fake_clock: FakeClock, redactor: Redactor) -> IntegrationMonitor:
+    return IntegrationMonitor(clock=fake_clock, redactor=redactor, config={"health_check_interval": 30, "health_check_timeout": 5})
+
+
+async def test_transitions_with_reason_and_last_success_failure(monitor: IntegrationMonitor, fake_clock: FakeClock) -> None:
+    check = Switchable()
+    monitor.register_health_check("alpaca_paper", check)
+    assert monitor.health("alpaca_paper").status == "unknown"
+
+    first = await monitor.run_health_check("alpaca_paper")
+    assert first.status == "healthy" and first.last_success == fake_clock.now() and first.last_failure is None
+
+    fake_clock.advance(30)
+    check.mode = "stream"
+    degraded = await monitor.run_health_check("alpaca_paper")
+    assert degraded.status == "degraded" and "stream" in degraded.reason
+
+    fake_clock.advance(30)
+    check.mode = "raise"
+    down = await monitor.run_health_check("alpaca_paper")
+    assert down.status == "down"
+    assert "ConnectionError" in down.reason and CANARY not in down.reason
+    assert down.last_success == first.checked_at + timedelta(seconds=30)
+    assert down.last_failure == fake_clock.now()
+    assert down.consecutive_failures == 1
+
+    fake_clock.advance(30)
+    check.mode = "auth"
+    auth = await monitor.run_health_check("alpaca_paper")
+    assert auth.status == "down" and auth.reason == "401 unauthorized" and auth.consecutive_failures == 2
+
+    fake_clock.advance(30)
+    check.mode = "ok"
+    back = await monitor.run_health_check("alpaca_paper")
+    assert back.status == "healthy" and back.consecutive_failures == 0 and back.last_failure == auth.checked_at
+    changes = [e for e in monitor.recent_events(50) if e["event"] == "health.changed"]
+    assert [e["status"] for e in reversed(changes)] == ["healthy", "degraded", "down", "healthy"]
+
+
+async def test_checks_run_on_their_interval_from_the_tick(monitor: IntegrationMonitor, fake_clock: FakeClock) -> None:
+    check = Switchable()
+    monitor.register_health_check("alpaca_paper", check)
+    await monitor.tick()
+    assert check.calls == 1
+    fake_clock.advance(29)
+    await monitor.tick()
+    assert check.calls == 1
+    fake_clock.advance(1)
+    await monitor.tick()
+    assert check.calls == 2
+
+
+async def test_a_hanging_check_times_out_as_down(fake_clock: FakeClock, redactor: Redactor) -> None:
+    monitor = IntegrationMonitor(clock=fake_clock, redactor=redactor, config={"health_check_timeout": 0.05})
+    check = Switchable()
+    check.mode = "hang"
+    monitor.register_health_check("ib", check)
+    report = await monitor.run_health_check("ib")
+    assert report.status == "down" and "timed out" in report.reason
+
+
+async def test_open_breaker_degrades_a_passing_check(monitor: IntegrationMonitor) -> None:
+    monitor.register_health_check("alpaca_paper", Switchable())
+    monitor.set_breaker_state("alpaca_paper", "open")
+    report = await monitor.run_health_check("alpaca_paper")
+    assert report.status == "degraded" and report.reason == "circuit breaker open"
+
+
+async def test_stale_stream_degrades(monitor: IntegrationMonitor, fake_clock: FakeClock) -> None:
+    monitor.register_health_check("alpaca_paper", Switchable())
+    monitor.emit("stream.connected", system="alpaca_paper", stream="quotes")
+    monitor.stream_message("alpaca_paper", "quotes")
+    assert (await monitor.run_health_check("alpaca_paper")).status == "healthy"
+    fake_clock.advance(61)
+    report = await monitor.run_health_check("alpaca_paper")
+    assert report.status == "degraded" and "quotes" in report.reason
+
+
+async def test_unknown_system_raises_key_error(monitor: IntegrationMonitor) -> None:
+    with pytest.raises(KeyError, match="no health check"):
+        await monitor.run_health_check("nope")
+
+
+async def test_overall_status_and_metrics_carry_health(monitor: IntegrationMonitor) -> None:
+    a, b = Switchable("a"), Switchable("b")
+    monitor.register_health_check("a", a)
+    monitor.register_health_check("b", b)
+    await monitor.run_due_health_checks()
+    assert monitor.overall_status() == "healthy"
+    b.mode = "raise"
+    await monitor.run_health_check("b")
+    assert monitor.overall_status() == "down"
+    assert monitor.metrics("b")["health"]["status"] == "down"
+    exposition = monitor.prometheus.exposition().decode()
+    assert 'portico_system_health{system="b"} 0.0' in exposition
+    assert 'portico_system_health{system="a"} 2.0' in exposition
