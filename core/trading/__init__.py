@@ -12,6 +12,14 @@ from portico.trading._errors import (
     RiskCheckFailed,
 )
 from portico.trading._events import OrderEventBus
+from portico.trading._reconcile import (
+    Break,
+    BreakKind,
+    DailyReconciliationJob,
+    Reconciler,
+    ReconciliationReport,
+    Tolerance,
+)
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
 from portico.trading._risk import (
     MaxOrderValue,
@@ -28,6 +36,9 @@ from portico.trading._xref import InstrumentXref, XrefEntry
 __all__ = [
     "BookCash",
     "BookPosition",
+    "Break",
+    "BreakKind",
+    "DailyReconciliationJob",
     "FileBook",
     "HistoryEntry",
     "IdempotencyConflict",
@@ -41,6 +52,8 @@ __all__ = [
     "OrderUpdate",
     "OrderValidationError",
     "PositionBook",
+    "Reconciler",
+    "ReconciliationReport",
     "RecoveryIncomplete",
     "RecoveryReport",
     "RestrictedList",
@@ -49,6 +62,7 @@ __all__ = [
     "RiskConfig",
     "RiskContext",
     "StoreBook",
+    "Tolerance",
     "TradingConfig",
     "TradingService",
     "Transition",

@@ -53,6 +53,7 @@ from portico.trading._errors import (
 )
 from portico.trading._events import OrderEventBus, OrderUpdateCallback
 from portico.trading._fingerprint import canonical_request, differences, fingerprint
+from portico.trading._reconcile import Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
 from portico.trading._repository import OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
@@ -139,6 +140,7 @@ class TradingService:
                 path = "trading." + ".".join(str(p) for p in first["loc"])
                 raise ConfigurationError(f"{path}: {first['msg']}", path=path) from None
         self.xref = xref or InstrumentXref()
+        self.plugins = plugins
         self.repo = OrderRepository(db)
         checks: list[RiskCheck] = list(builtin_risk_checks())
         if plugins is not None:
@@ -688,6 +690,25 @@ class TradingService:
     def order_events(self, *, systems: Iterable[str] | None = None) -> AsyncIterator[OrderUpdate]:
         """An async iterator of order updates across all (or the given) systems."""
         return self.events.iterate(systems=systems)
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    def reconciler(self, *, book: Any = None, tolerance: Any = None) -> Reconciler:
+        """A :class:`~portico.trading.Reconciler` over this service (book: given, else the
+        ``portico_position_book`` hook's, else the store's)."""
+        return Reconciler(self, book=book, tolerance=tolerance, plugins=self.plugins)
+
+    async def reconcile(
+        self,
+        systems: Iterable[str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        book: Any = None,
+        tolerance: Any = None,
+    ) -> ReconciliationReport:
+        """Reconcile positions, executions in ``[since, until)`` and cash; see :meth:`Reconciler.run`."""
+        return await self.reconciler(book=book, tolerance=tolerance).run(systems, since=since, until=until)
 
     # -- cancel ----------------------------------------------------------------------------------
 

@@ -90,6 +90,7 @@ class FakeVenue:
         self.script: list[str] = []
         self.reject_symbols: set[str] = set()
         self.lookup_failures = 0
+        self.reported_positions: list[Position] | None = None
         self._ids = itertools.count(1)
         self._exec_ids = itertools.count(1)
         self.subscribers: list[asyncio.Queue[OrderEvent | BaseException]] = []
@@ -156,7 +157,7 @@ class FakeVenue:
         state["updated_at"] = self.clock.now()
         signed = qty if req.side is OrderSide.BUY else -qty
         self.positions[req.symbol] = self.positions.get(req.symbol, Decimal(0)) + signed
-        self.cash -= signed * px + self.commission
+        self.cash -= signed * px + self.commission + Decimal("0.02")
         execution = Execution(
             execution_id=f"E{next(self._exec_ids):06d}",
             order_id=venue_id,
@@ -263,6 +264,8 @@ class FakeBroker(Connector):
 
     async def get_positions(self, account_id: str | None = None) -> list[Position]:
         self.calls.append("get_positions")
+        if self.venue.reported_positions is not None:
+            return list(self.venue.reported_positions)
         return [
             Position(
                 account_id=self.venue.account_id,
