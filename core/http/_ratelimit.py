@@ -55,8 +55,8 @@ class RateLimitBackend(Protocol):
         """The budget left in each window (possibly last known, for a shared backend)."""
         ...
 
-    async def block_until(self, when: float) -> None:
-        """Admit nothing before ``when`` (a venue's ``Retry-After``)."""
+    async def block(self, now: float, seconds: float) -> None:
+        """Admit nothing for ``seconds`` from ``now`` (a venue's ``Retry-After``)."""
         ...
 
     async def aclose(self) -> None:
@@ -134,8 +134,8 @@ class MemoryRateLimitBackend:
             out.append(max(0.0, window.limit - log.used))
         return out
 
-    async def block_until(self, when: float) -> None:
-        self._blocked_until = max(self._blocked_until, when)
+    async def block(self, now: float, seconds: float) -> None:
+        self._blocked_until = max(self._blocked_until, now + seconds)
 
     async def aclose(self) -> None:
         return None
@@ -236,7 +236,7 @@ class RateLimiter:
     async def block_for(self, seconds: float) -> None:
         """Admit nothing for ``seconds`` (the venue said ``Retry-After``); shared with the backend."""
         if seconds > 0:
-            await self._backend.block_until(self._now() + seconds)
+            await self._backend.block(self._now(), seconds)
 
     async def acquire(self, cost: float = 1.0, *, max_wait: float | None = None) -> float:
         """Take ``cost`` from every window, waiting if needed. Returns the seconds waited.

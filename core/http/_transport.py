@@ -155,13 +155,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def _start(self, request: httpx.Request) -> aiohttp.ClientResponse:
         session = self._get_session()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:
             body: Any = request.content
         except httpx.RequestNotRead:
             body = _stream_body(request.stream)
+            # aiohttp frames a streamed body itself and refuses a Transfer-Encoding header next to it.
+            headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
         if body == b"":
             body = None
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:
             return await session.request(
                 request.method,
