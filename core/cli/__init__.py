@@ -21,6 +21,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("portico.cli._config", "Validate configuration files."),
     "check": ("portico.cli._check", "Check connectivity and authentication of a configured system."),
     "demo": ("portico.cli._demo", "Run the end-to-end demo on embedded defaults (mocks, SQLite, no accounts)."),
+    "credentials": ("portico.cli._credentials", "Store, show and rotate secrets in the encrypted vault."),
+    "audit": ("portico.cli._audit", "Verify the hash-chained audit log and show recent events."),
+    "import": ("portico.cli._import", "Import a file (validated, mapped, loaded; every record accounted for)."),
+    "export": ("portico.cli._export", "Export positions, transactions, orders, summaries or market data."),
+    "jobs": ("portico.cli._jobs", "Scheduled imports and exports: list, run now, history."),
+    "dlq": ("portico.cli._dlq", "Quarantined import records: list, show, replay, discard."),
 }
 
 

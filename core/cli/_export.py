@@ -1,0 +1,41 @@
+"""``portico export --type T --format F --destination URL``."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("export")
+@click.option("--type", "data_type", required=True, help="positions, transactions, orders, portfolio_summary, reconciliation_breaks, market_data, ...")
+@click.option("--format", "fmt", default=None, help="csv, psv, json, jsonl, xml, xlsx, parquet, pdf (default: from the destination).")
+@click.option("--destination", required=True, help="file://path, https://..., or mailto:someone@example.com")
+@click.option("--columns", default=None, help="Comma-separated columns; old:new renames.")
+@click.option("--filter", "filters", multiple=True, help="field=value (repeatable).")
+@click.option("--report", is_flag=True, help="Formatted XLSX (header style, frozen header, number formats).")
+@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False), help="Configuration file.")
+def command(data_type: str, fmt: str | None, destination: str, columns: str | None, filters: tuple[str, ...], report: bool, config_file: str | None) -> None:
+    """Export a data type to a destination (written atomically)."""
+    from portico.jobs import JobService
+
+    service = JobService.standalone(config_file)
+    options: dict[str, object] = {}
+    if fmt:
+        options["format"] = fmt
+    if columns:
+        parts = [c.strip() for c in columns.split(",") if c.strip()]
+        options["columns"] = {p.split(":", 1)[0]: p.split(":", 1)[-1] for p in parts} if any(":" in p for p in parts) else parts
+    if filters:
+        parsed = {}
+        for f in filters:
+            if "=" not in f:
+                raise click.BadParameter(f"expected field=value, got {f!r}", param_hint="--filter")
+            k, v = f.split("=", 1)
+            parsed[k.strip()] = v.strip()
+        options["filters"] = parsed
+    if report:
+        options["report"] = True
+    result = service.exporter.export(data_type, destination, options)
+    where = result.path or result.destination
+    click.echo(f"exported {result.rows} {data_type} rows as {result.format} to {where} ({result.bytes} bytes, sha256 {result.sha256[:12]})")

@@ -1,0 +1,188 @@
+"""The ``data_import`` and ``data_export`` config sections, accepting the plan's shape verbatim.
+
+The plan's example validates as is::
+
+    data_import:
+      scheduled_imports:
+        - {source: alpha_vantage, data_type: daily_prices, symbols: [AAPL, MSFT, GOOGL],
+           schedule: "0 18 * * 1-5", destination: market_data_service}
+      formats:
+        csv: {delimiter: ",", quotechar: "\\"", encoding: utf-8}
+        json: {indent: null, encoding: utf-8}
+    data_export:
+      scheduled_exports:
+        - {data_type: portfolio_summary, format: json, schedule: "0 20 * * *",
+           destination: "file://reports/portfolio_summary.json"}
+
+Extensions (all optional): ``mappings`` (named, versioned field mappings), ``watches`` (expected files
+with deadlines), per-job ``misfire_grace_time``/``coalesce``/``timezone``/``interval_seconds``/``run_at``,
+export ``columns``/``filters``/``format_options``, and ``smtp`` for ``mailto:`` destinations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from portico.jobs._mapping import FieldMapping
+
+__all__ = [
+    "DataExportConfig",
+    "DataImportConfig",
+    "FileWatch",
+    "JobsConfig",
+    "ScheduledExport",
+    "ScheduledImport",
+    "SmtpSettings",
+    "Trigger",
+]
+
+
+class Trigger(BaseModel):
+    """When a job runs: a cron expression, an interval, or once; plus misfire and coalescing policy.
+
+    Attributes:
+        schedule: a 5-field crontab (``"0 18 * * 1-5"``: 18:00 Monday to Friday; day 0 and 7 are Sunday).
+        interval_seconds: run every N seconds instead.
+        run_at: run once at this time instead.
+        timezone: the zone the cron fields are read in.
+        misfire_grace_time: seconds after a missed fire time in which the run still happens (else skipped).
+        coalesce: when several fire times were missed (the process was down), run once, not once per miss.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    schedule: str | None = None
+    interval_seconds: float | None = Field(default=None, gt=0)
+    run_at: datetime | None = None
+    timezone: str = "UTC"
+    misfire_grace_time: int = Field(default=3600, ge=1)
+    coalesce: bool = True
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from portico.jobs._scheduler import cron_trigger
+
+            cron_trigger(value, "UTC")
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Trigger:
+        given = [n for n in ("schedule", "interval_seconds", "run_at") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of schedule, interval_seconds, run_at (got {given})")
+        return self
+
+    def job_id(self, kind: str) -> str:
+        """The id given in config, else a stable one derived from the job's content."""
+        if self.id:
+            return self.id
+        body = self.model_dump(mode="json", exclude={"id"})
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{kind}-{digest}"
+
+
+class ScheduledImport(Trigger):
+    """One scheduled import: from a connector (``source`` is a system id) or a file path/glob."""
+
+    source: str
+    data_type: str
+    symbols: list[str] = Field(default_factory=list)
+    destination: str = "store"
+    format: str | None = None
+    mapping: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduledExport(Trigger):
+    """One scheduled export or report."""
+
+    data_type: str
+    format: str
+    destination: str
+    columns: list[str] | dict[str, str] | None = None
+    filters: dict[str, Any] = Field(default_factory=dict)
+    format_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class FileWatch(BaseModel):
+    """An expected delivery: files matching ``path`` should arrive by ``deadline`` each day.
+
+    Late (past the deadline) raises ``jobs.file_late``; missing ``missing_after_minutes`` past the deadline
+    raises ``jobs.file_missing``; an empty file ``jobs.file_empty``; a row count beyond
+    ``row_change_tolerance`` of the previous delivery ``jobs.row_count_changed``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    path: str = Field(description="a glob; {date} is replaced by the day as YYYYMMDD")
+    data_type: str
+    deadline: time
+    timezone: str = "UTC"
+    weekdays_only: bool = True
+    missing_after_minutes: int = 60
+    row_change_tolerance: float = 0.10
+    format: str | None = None
+    mapping: str | None = None
+    destination: str = "store"
+    check_interval_seconds: float = 300
+
+
+class SmtpSettings(BaseModel):
+    """SMTP for ``mailto:`` destinations (the monitor's settings, when it has them, are used instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    use_tls: bool = False
+    sender: str = "portico@localhost"
+    timeout: float = 30.0
+
+
+class DataImportConfig(BaseModel):
+    """The ``data_import`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_imports: list[ScheduledImport] = Field(default_factory=list)
+    formats: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mappings: dict[str, FieldMapping] = Field(default_factory=dict)
+    watches: list[FileWatch] = Field(default_factory=list)
+    chunk_rows: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _name_mappings(self) -> DataImportConfig:
+        self.mappings = {k: (m if m.name != "default" else m.model_copy(update={"name": k})) for k, m in self.mappings.items()}
+        return self
+
+
+class DataExportConfig(BaseModel):
+    """The ``data_export`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_exports: list[ScheduledExport] = Field(default_factory=list)
+    formats: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    smtp: SmtpSettings | None = None
+
+
+class JobsConfig(BaseModel):
+    """Both sections together, as the runtime config embeds them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data_import: DataImportConfig = Field(default_factory=DataImportConfig)
+    data_export: DataExportConfig = Field(default_factory=DataExportConfig)

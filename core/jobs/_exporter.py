@@ -1,0 +1,394 @@
+"""DataExporter: positions, transactions, orders, summaries, breaks and market data out to any format.
+
+Rows come from an export source (the store's imported records, the trading tables, or a source the
+runtime registers), pass column selection, renaming, filters and formatting, and are written through a
+format to a destination: ``file://`` (atomic: temporary file then rename), ``http(s)://`` (POST), or
+``mailto:`` (an attachment sent through SMTP). ``xlsx`` with ``report: true`` is a formatted workbook;
+``pdf`` renders an HTML template (Jinja2) with xhtml2pdf, pure Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from portico.errors import ConfigurationError, PayloadRejected, PorticoError
+from portico.jobs._records import RECORD_TYPES, Kind, record_type
+from portico.jobs._sinks import atomic_write, file_destination
+from portico.jobs._tables import data_table
+
+if TYPE_CHECKING:
+    from portico.clock import Clock
+    from portico.jobs._config import SmtpSettings
+    from portico.jobs._registry import FormatRegistry
+    from portico.store import Database
+
+__all__ = ["DEFAULT_REPORT_TEMPLATE", "DataExporter", "ExportResult", "ExportSource"]
+
+ExportSource = Callable[[], Iterable[Mapping[str, Any]]]
+"""A callable returning the rows of one exportable data type."""
+
+DEFAULT_REPORT_TEMPLATE = """<html><head><style>
+body { font-family: Helvetica; font-size: 9pt; }
+h1 { font-size: 14pt; color: #305496; }
+table { width: 100%; }
+th { background-color: #305496; color: white; padding: 3px; text-align: left; }
+td { border-bottom: 1px solid #ddd; padding: 3px; }
+td.num { text-align: right; }
+</style></head><body>
+<h1>{{ title }}</h1>
+<p>Generated {{ generated }} &middot; {{ rows|length }} rows</p>
+<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for c in columns %}<td{% if row[c] is number %} class="num"{% endif %}>{{ row[c] if row[c] is not none else "" }}</td>{% endfor %}</tr>
+{% endfor %}</table></body></html>"""
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote and where."""
+
+    data_type: str
+    format: str
+    destination: str
+    rows: int
+    bytes: int
+    sha256: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return dict(self.__dict__)
+
+
+class DataExporter:
+    """Exports data types to destinations.
+
+    Args:
+        db: the store holding imported records and the trading tables.
+        clock: time source (report timestamps).
+        formats: the format registry (every format with ``write``, plus ``pdf``).
+        sources: extra or overriding export sources by data type.
+        smtp: SMTP settings for ``mailto:`` destinations.
+        http_transport: an httpx transport for ``http(s)://`` destinations (tests inject one).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        formats: FormatRegistry,
+        sources: Mapping[str, ExportSource] | None = None,
+        smtp: SmtpSettings | None = None,
+        format_options: Mapping[str, Mapping[str, Any]] | None = None,
+        http_transport: Any = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.formats = formats
+        self.sources: dict[str, ExportSource] = dict(sources or {})
+        self.smtp = smtp
+        self.format_options = dict(format_options or {})
+        self.http_transport = http_transport
+
+    @property
+    def data_types(self) -> list[str]:
+        """Every exportable data type."""
+        return sorted({*RECORD_TYPES, "market_data", "orders", "reconciliation_breaks", "portfolio_summary", *self.sources})
+
+    def rows(self, data_type: str) -> Iterator[dict[str, Any]]:
+        """The rows of ``data_type`` with typed values (Decimal, date, bool)."""
+        if data_type in self.sources:
+            yield from (dict(r) for r in self.sources[data_type]())
+            return
+        if data_type == "portfolio_summary":
+            yield from self._portfolio_summary()
+            return
+        if data_type in ("orders", "reconciliation_breaks"):
+            yield from self._trading_table("trading_orders" if data_type == "orders" else "trading_reconciliation_breaks")
+            return
+        rt = record_type("prices" if data_type == "market_data" else data_type)
+        yield from self._records(rt)
+
+    def _records(self, rt: Any) -> Iterator[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        table = data_table(rt)
+        self.db.ensure_tables(table)
+        with self.db.begin() as conn:
+            result = conn.execution_options(yield_per=10_000).execute(sa.select(*[table.c[f] for f in rt.fields]).order_by(table.c.load_id, table.c.line))
+            for row in result:
+                yield {f: _typed(rt.kinds[f], v) for f, v in zip(rt.fields, row, strict=True)}
+
+    def _trading_table(self, name: str) -> Iterator[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        table = sa.Table(name, sa.MetaData())
+        try:
+            with self.db.begin() as conn:
+                sa.Table(name, table.metadata, autoload_with=conn)
+                reflected = table.metadata.tables[name]
+                for row in conn.execute(sa.select(reflected)).mappings():
+                    yield {k: (Decimal(v) if k in _DECIMAL_COLUMNS and v is not None else v) for k, v in row.items() if not k.endswith("_json")}
+        except sa.exc.NoSuchTableError:
+            raise ConfigurationError(f"no {name} table in the store: the trading service has not recorded any yet", path="data_type") from None
+
+    def _portfolio_summary(self) -> Iterator[dict[str, Any]]:
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        latest: dict[str, date] = {}
+        rows = list(self._records(RECORD_TYPES["positions"]))
+        for r in rows:
+            latest[r["account"]] = max(latest.get(r["account"], r["date"]), r["date"])
+        for r in rows:
+            if r["date"] != latest[r["account"]]:
+                continue
+            key = (r["account"], r["currency"])
+            g = groups.setdefault(key, {"account": r["account"], "currency": r["currency"], "as_of": r["date"], "positions": 0, "market_value": Decimal(0)})
+            g["positions"] += 1
+            g["market_value"] += r["quantity"] * r["price"]
+        yield from (groups[k] for k in sorted(groups))
+
+    def export(self, data_type: str, destination: str, options: Mapping[str, Any] | None = None) -> ExportResult:
+        """Export ``data_type`` to ``destination`` with format options.
+
+        Options: ``format`` (else from the destination's extension), ``columns`` (a list, or a dict
+        source -> output name), ``filters`` (field -> value, or ``{op: value}`` with op in eq, ne, gt,
+        ge, lt, le, in), ``decimals`` (round numbers), ``date_format``, ``report`` (formatted XLSX),
+        ``title``/``template`` (PDF), ``subject``/``body`` (mailto), plus the format's own options.
+        """
+        opts = dict(options or {})
+        fmt_name = opts.pop("format", None) or self._format_from_destination(destination)
+        columns_opt = opts.pop("columns", None)
+        filters = opts.pop("filters", None) or {}
+        decimals = opts.pop("decimals", None)
+        date_format = opts.pop("date_format", None)
+        rows = self._shape(self.rows(data_type), columns_opt, filters, decimals, date_format)
+        first = next(rows, None)
+        columns = self._columns(data_type, columns_opt, first)
+        all_rows = _chain(first, rows)
+        fmt_opts = {**self.format_options.get(fmt_name, {}), **opts}
+        payload_name = Path(urlparse(destination).path).name or f"{data_type}.{fmt_name}"
+        count = 0
+
+        def produce(handle: Any) -> None:
+            nonlocal count
+            if fmt_name == "pdf":
+                count = self._pdf(all_rows, columns, handle, fmt_opts, data_type)
+            else:
+                fmt = self.formats.get(fmt_name)
+                target = handle
+                if destination.endswith(".gz"):
+                    import gzip
+
+                    target = gzip.GzipFile(fileobj=handle, mode="wb", mtime=0)
+                count = fmt.write(all_rows, columns, target, fmt_opts)
+                if target is not handle:
+                    target.close()
+
+        if destination.startswith("file://"):
+            path = file_destination(destination)
+            atomic_write(path, produce)
+            data = path.read_bytes()
+            return ExportResult(data_type, fmt_name, destination, count, len(data), hashlib.sha256(data).hexdigest(), str(path))
+        buffer = io.BytesIO()
+        produce(buffer)
+        data = buffer.getvalue()
+        if destination.startswith("mailto:"):
+            self._mail(destination, data, payload_name if "." in payload_name else f"{data_type}.{fmt_name}", fmt_name, fmt_opts, data_type)
+        elif destination.startswith(("http://", "https://")):
+            self._post(destination, data, fmt_name)
+        else:
+            raise ConfigurationError(f"unsupported export destination {destination!r} (file://, http(s)://, mailto:)", path="destination")
+        return ExportResult(data_type, fmt_name, destination, count, len(data), hashlib.sha256(data).hexdigest())
+
+    # -- shaping ---------------------------------------------------------------------------------
+
+    def _format_from_destination(self, destination: str) -> str:
+        parsed = urlparse(destination)
+        name = Path(parsed.path).name
+        if name.endswith(".pdf"):
+            return "pdf"
+        try:
+            return self.formats.for_path(Path(name)).name
+        except ConfigurationError:
+            raise ConfigurationError(f"give a format for {destination!r} (format: csv, json, xlsx, pdf, ...)", path="format") from None
+
+    @staticmethod
+    def _columns(data_type: str, columns_opt: Any, first: Mapping[str, Any] | None) -> list[str]:
+        if isinstance(columns_opt, dict):
+            return list(columns_opt.values())
+        if isinstance(columns_opt, list):
+            return list(columns_opt)
+        if first is not None:
+            return list(first)
+        try:
+            return list(record_type("prices" if data_type == "market_data" else data_type).fields)
+        except ConfigurationError:
+            return []
+
+    @staticmethod
+    def _shape(rows: Iterator[dict[str, Any]], columns_opt: Any, filters: Mapping[str, Any], decimals: int | None, date_format: str | None) -> Iterator[dict[str, Any]]:
+        checks = [_filter(k, v) for k, v in filters.items()]
+        for row in rows:
+            if not all(check(row) for check in checks):
+                continue
+            if columns_opt is not None:
+                names = columns_opt if isinstance(columns_opt, dict) else {c: c for c in columns_opt}
+                missing = [c for c in names if c not in row]
+                if missing:
+                    raise ConfigurationError(f"unknown columns {missing}; available: {sorted(row)}", path="columns")
+                row = {out: row[src] for src, out in names.items()}
+            if decimals is not None or date_format:
+                row = {k: _format(v, decimals, date_format) for k, v in row.items()}
+            yield row
+
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def _pdf(self, rows: Iterable[Mapping[str, Any]], columns: list[str], handle: Any, opts: Mapping[str, Any], data_type: str) -> int:
+        import jinja2
+        from xhtml2pdf import pisa
+
+        materialised = [dict(r) for r in rows]
+        template_text = opts.get("template")
+        if template_text and Path(str(template_text)).is_file():
+            template_text = Path(str(template_text)).read_text(encoding="utf-8")
+        env = jinja2.Environment(autoescape=True)
+        html = env.from_string(template_text or DEFAULT_REPORT_TEMPLATE).render(
+            title=opts.get("title", data_type.replace("_", " ").title()), columns=columns, rows=materialised, generated=self.clock.now().strftime("%Y-%m-%d %H:%M UTC")
+        )
+        status = pisa.CreatePDF(html, dest=handle)
+        if status.err:
+            raise PayloadRejected(f"PDF rendering failed with {status.err} errors")
+        return len(materialised)
+
+    def _mail(self, destination: str, data: bytes, filename: str, fmt_name: str, opts: Mapping[str, Any], data_type: str) -> None:
+        import smtplib
+        import ssl
+        from email.message import EmailMessage
+
+        if self.smtp is None:
+            raise ConfigurationError("mailto: destinations need SMTP settings (data_export.smtp)", path="data_export.smtp")
+        parsed = urlparse(destination)
+        recipients = [unquote(a) for a in parsed.path.split(",") if a]
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        if not recipients:
+            raise ConfigurationError(f"no recipient in {destination!r}", path="destination")
+        msg = EmailMessage()
+        msg["From"] = self.smtp.sender
+        msg["To"] = ", ".join(recipients)
+        msg["Subject"] = query.get("subject") or opts.get("subject") or f"portico {data_type.replace('_', ' ')} {self.clock.now():%Y-%m-%d}"
+        msg.set_content(query.get("body") or opts.get("body") or f"Attached: {filename}")
+        maintype, subtype = _mime(fmt_name)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        s = self.smtp
+        try:
+            if s.use_tls:
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            with client:
+                if s.starttls and not s.use_tls:
+                    client.starttls(context=ssl.create_default_context())
+                if s.username and s.password is not None:
+                    client.login(s.username, s.password.get_secret_value())
+                client.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise PorticoError(f"sending the report by email failed: {type(exc).__name__}: {exc}") from None
+
+    def _post(self, destination: str, data: bytes, fmt_name: str) -> None:
+        import httpx
+
+        maintype, subtype = _mime(fmt_name)
+        try:
+            with httpx.Client(transport=self.http_transport, timeout=60.0) as client:
+                response = client.post(destination, content=data, headers={"Content-Type": f"{maintype}/{subtype}"})
+        except httpx.HTTPError as exc:
+            raise PorticoError(f"POST of the export failed: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise PorticoError(f"export destination answered HTTP {response.status_code}", status_code=response.status_code)
+
+
+_DECIMAL_COLUMNS = {"quantity", "notional", "limit_price", "filled_quantity", "average_fill_price", "price", "amount", "commission", "fees"}
+
+
+def _mime(fmt_name: str) -> tuple[str, str]:
+    return {
+        "csv": ("text", "csv"),
+        "psv": ("text", "plain"),
+        "json": ("application", "json"),
+        "jsonl": ("application", "x-ndjson"),
+        "xml": ("application", "xml"),
+        "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "pdf": ("application", "pdf"),
+        "parquet": ("application", "vnd.apache.parquet"),
+    }.get(fmt_name, ("application", "octet-stream"))
+
+
+def _typed(kind: Kind, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind is Kind.DECIMAL:
+        return Decimal(value)
+    if kind is Kind.DATE:
+        return date.fromisoformat(value)
+    if kind is Kind.BOOL:
+        return bool(value)
+    return value
+
+
+def _chain(first: dict[str, Any] | None, rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _format(value: Any, decimals: int | None, date_format: str | None) -> Any:
+    if decimals is not None and isinstance(value, Decimal):
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    if date_format and isinstance(value, date | datetime):
+        return value.strftime(date_format)
+    return value
+
+
+def _filter(fieldname: str, spec: Any) -> Callable[[Mapping[str, Any]], bool]:
+    ops: dict[str, Callable[[Any, Any], bool]] = {
+        "eq": lambda a, b: a == b,
+        "ne": lambda a, b: a != b,
+        "gt": lambda a, b: a is not None and a > b,
+        "ge": lambda a, b: a is not None and a >= b,
+        "lt": lambda a, b: a is not None and a < b,
+        "le": lambda a, b: a is not None and a <= b,
+        "in": lambda a, b: a in b,
+    }
+    conditions = spec.items() if isinstance(spec, dict) else [("eq", spec)]
+    checks = []
+    for op, target in conditions:
+        if op not in ops:
+            raise ConfigurationError(f"unknown filter operator {op!r} for {fieldname}; use {sorted(ops)}", path=f"filters.{fieldname}")
+        checks.append((ops[op], target))
+
+    def check(row: Mapping[str, Any]) -> bool:
+        if fieldname not in row:
+            raise ConfigurationError(f"filter on unknown column {fieldname!r}; available: {sorted(row)}", path=f"filters.{fieldname}")
+        value = row[fieldname]
+        return all(fn(value, _coerce(target, value)) for fn, target in checks)
+
+    return check
+
+
+def _coerce(target: Any, sample: Any) -> Any:
+    if isinstance(target, list):
+        return [_coerce(t, sample) for t in target]
+    if isinstance(sample, Decimal) and isinstance(target, int | float | str):
+        return Decimal(str(target))
+    if isinstance(sample, date) and isinstance(target, str):
+        return date.fromisoformat(target)
+    return target
+

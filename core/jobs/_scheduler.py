@@ -1,0 +1,169 @@
+"""APScheduler 3 over the embedded store: cron, interval and one-off triggers, persisted across restarts.
+
+Jobs are stored in the Database's SQL job store (SQLite by default, PostgreSQL to scale out) and run
+a module-level dispatcher with the job id, which finds the live :class:`~portico.jobs.JobService` of
+this process. "No job runs twice at once" holds across processes too: each run first takes a lease
+row in ``portico_job_locks``, so two schedulers sharing one PostgreSQL store never overlap a job.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from portico.errors import ConfigurationError
+from portico.jobs._tables import job_tables
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+    from portico.jobs._config import Trigger
+    from portico.store import Database
+
+__all__ = ["JobLock", "cron_trigger", "make_trigger", "owner_id"]
+
+_DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _dow_field(field: str) -> str:
+    # crontab counts Sunday as 0 (and 7); APScheduler 3 counts Monday as 0. Names mean the same to both.
+    out: list[str] = []
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            if not (a.isdigit() and b.isdigit()):
+                out.append(part)
+                continue
+            lo, hi = int(a), int(b)
+        elif base.isdigit():
+            lo = hi = int(base)
+            if step_text:
+                hi = 6
+        else:
+            out.append(part)
+            continue
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi):
+            raise ValueError(f"day-of-week {part!r} out of range 0-7")
+        if base == "*" and step == 1:
+            out.append("*")
+            continue
+        out.extend(dict.fromkeys(_DOW[d] for d in range(lo, hi + 1, step)))
+    return ",".join(dict.fromkeys(out))
+
+
+def cron_trigger(expr: str, timezone: str) -> BaseTrigger:
+    """A trigger for a standard 5-field crontab expression (Sunday is 0 or 7, as in cron)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ConfigurationError(f"cron expression {expr!r} needs 5 fields (minute hour day month day-of-week)", path="schedule")
+    try:
+        fields[4] = _dow_field(fields[4])
+        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=fields[4], timezone=timezone)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid cron expression {expr!r}: {exc}", path="schedule") from None
+
+
+def make_trigger(spec: Trigger) -> BaseTrigger:
+    """The APScheduler trigger of a job's config."""
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if spec.schedule:
+        return cron_trigger(spec.schedule, spec.timezone)
+    if spec.interval_seconds:
+        return IntervalTrigger(seconds=spec.interval_seconds, timezone=spec.timezone)
+    if spec.run_at:
+        return DateTrigger(run_date=spec.run_at, timezone=spec.timezone)
+    raise ConfigurationError("a scheduled job needs schedule, interval_seconds or run_at", path="schedule")
+
+
+def owner_id() -> str:
+    """This process, as ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's lease: trust its expiry
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobLock:
+    """A lease on one job id in the store, so a job never runs twice at once (across processes too).
+
+    A lease whose owner process is gone (same host) or whose expiry has passed is taken over.
+    """
+
+    def __init__(self, db: Database, job_id: str, *, now: datetime, ttl: timedelta = timedelta(hours=6)) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.now = now
+        self.ttl = ttl
+        self.owner = owner_id()
+        self.run_id = uuid.uuid4().hex
+        self.held_by: str | None = None
+
+    def acquire(self) -> bool:
+        """Take the lease; False (with :attr:`held_by`) when a live run holds it."""
+        import sqlalchemy as sa
+
+        locks = job_tables()["locks"]
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(locks).where(locks.c.job_id == self.job_id).with_for_update()).first()
+            if row is not None:
+                expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=self.now.tzinfo)
+                if expires > self.now and _owner_alive(row.owner):
+                    self.held_by = row.owner
+                    return False
+                conn.execute(locks.delete().where(locks.c.job_id == self.job_id))
+            try:
+                conn.execute(locks.insert().values(job_id=self.job_id, owner=self.owner, run_id=self.run_id, expires_at=self.now + self.ttl))
+            except sa.exc.IntegrityError:
+                self.held_by = "another process"
+                return False
+        return True
+
+    def release(self) -> None:
+        """Give the lease back."""
+        locks = job_tables()["locks"]
+        with self.db.begin() as conn:
+            conn.execute(locks.delete().where(locks.c.job_id == self.job_id, locks.c.run_id == self.run_id))
+
+
+_SERVICES: dict[str, Any] = {}
+
+
+def register_service(key: str, service: Any) -> None:
+    """Make ``service`` the target of scheduled runs stored under ``key`` in this process."""
+    _SERVICES[key] = service
+
+
+def unregister_service(key: str) -> None:
+    _SERVICES.pop(key, None)
+
+
+def dispatch(service_key: str, job_id: str) -> None:
+    """What APScheduler calls (by reference, so it survives in the persistent job store)."""
+    service = _SERVICES.get(service_key) or next(iter(_SERVICES.values()), None)
+    if service is None:
+        return
+    service._run_scheduled(job_id)
+
+
+__all__ += ["dispatch", "register_service", "unregister_service"]

@@ -1,0 +1,558 @@
+"""JobService: the runtime's jobs facade (imports, exports, schedules, history, run-now, file watches)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import json
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from portico.errors import ConfigurationError, PorticoError
+from portico.jobs._config import (
+    DataExportConfig,
+    DataImportConfig,
+    FileWatch,
+    ScheduledExport,
+    ScheduledImport,
+)
+from portico.jobs._exporter import DataExporter, ExportResult, ExportSource
+from portico.jobs._importer import DataImporter, ImportResult
+from portico.jobs._registry import collect
+from portico.jobs._scheduler import (
+    JobLock,
+    dispatch,
+    make_trigger,
+    owner_id,
+    register_service,
+    unregister_service,
+)
+from portico.jobs._tables import ensure_job_tables, job_tables
+
+__all__ = ["JobService"]
+
+
+def _validated(model: type[BaseModel], data: Any, path: str) -> Any:
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(dict(data or {}))
+    except ValidationError as exc:
+        problems = [(f"{path}." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+        raise ConfigurationError(f"{problems[0][0]}: {problems[0][1]}", path=problems[0][0], problems=problems) from None
+
+
+class JobService:
+    """Imports, exports and their schedules, over one embedded store.
+
+    Args:
+        db: the embedded store (ledger, DLQ, job store and history).
+        clock: time source.
+        monitor: anything with ``.emit(event, *, system=None, severity="info", **data)``.
+        connectors: connectors by system id (a mapping, or a callable ``system_id -> Connector``).
+        market_data: the market data service (``market_data_service`` destination).
+        config: ``{"data_import": ..., "data_export": ...}`` (dicts in the plan's shape or the models).
+        plugins: the plugin manager (formats, sinks and reference validators from hooks).
+        sources: extra export sources by data type.
+        http_transport: an httpx transport for HTTP sinks/destinations (tests).
+        integration: the runtime facade, when built by it (unused beyond reference).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Any,
+        clock: Any,
+        monitor: Any = None,
+        connectors: Mapping[str, Any] | Callable[[str], Any] | None = None,
+        market_data: Any = None,
+        config: Mapping[str, Any] | None = None,
+        plugins: Any = None,
+        sources: Mapping[str, ExportSource] | None = None,
+        http_transport: Any = None,
+        integration: Any = None,
+        home: Path | None = None,
+    ) -> None:
+        cfg = dict(config or {})
+        self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
+        self.export_config: DataExportConfig = _validated(DataExportConfig, cfg.get("data_export"), "data_export")
+        self.db = db
+        self.clock = clock
+        self.monitor = monitor
+        self.connectors = connectors
+        self.market_data = market_data
+        self.integration = integration
+        self.formats, self.sinks, validators = collect(plugins)
+        ensure_job_tables(db)
+        self.importer = DataImporter(
+            db=db,
+            clock=clock,
+            formats=self.formats,
+            sinks=self.sinks,
+            validators=validators,
+            monitor=monitor,
+            format_options=self.import_config.formats,
+            mappings=self.import_config.mappings,
+            home=home,
+            market_data=market_data,
+            http_transport=http_transport,
+            chunk_rows=self.import_config.chunk_rows,
+        )
+        smtp = self.export_config.smtp or getattr(monitor, "smtp_settings", None)
+        self.exporter = DataExporter(
+            db=db,
+            clock=clock,
+            formats=self.formats,
+            sources=sources,
+            smtp=smtp,
+            format_options={**self.import_config.formats, **self.export_config.formats},
+            http_transport=http_transport,
+        )
+        self._key = uuid.uuid4().hex
+        self._scheduler: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local_locks: dict[str, threading.Lock] = {}
+
+    @classmethod
+    def standalone(cls, config_file: str | None = None, **overrides: Any) -> JobService:
+        """A service for the command line: the config file's jobs sections (when given) on the default store.
+
+        With a config file the runtime is built from it, so connectors and the monitor are available.
+        """
+        from portico.clock import system_clock
+        from portico.store import Database
+
+        if config_file:
+            from portico.runtime import AsyncIntegration
+
+            integration = AsyncIntegration.from_config(config_file)
+            service: JobService = integration.jobs
+            return service
+        return cls(db=Database(), clock=system_clock, **overrides)
+
+    # -- facade: the plan's four methods -------------------------------------------------------------
+
+    async def import_data(self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None) -> ImportResult:
+        """Import from a file path, or from a connector when ``source`` is a configured system id.
+
+        File parameters: ``format``, ``mapping``, ``destination``, ``source_key``, ``options``, ``dry_run``,
+        ``expected_checksum``. Connector parameters: ``symbols``, ``destination``, ``limit`` (bars per
+        symbol, default 1), ``currency`` (when the vendor gives none), ``start``/``end``.
+        """
+        params = dict(parameters or {})
+        if self._connector(source, required=False) is not None:
+            return await self._pull(source, data_type, params)
+        return await asyncio.to_thread(self._import_file, source, data_type, params)
+
+    async def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> ExportResult:
+        """Export ``data_type`` to ``destination`` (see :meth:`DataExporter.export` for the options)."""
+        return await asyncio.to_thread(self.exporter.export, data_type, destination, dict(format_options or {}))
+
+    async def schedule_import(self, import_config: Mapping[str, Any] | ScheduledImport) -> str:
+        """Persist and schedule an import; returns its job id (re-scheduling the same config is idempotent)."""
+        spec = _validated(ScheduledImport, import_config, "import_config") if not isinstance(import_config, ScheduledImport) else import_config
+        return self._schedule("import", spec)
+
+    async def schedule_export(self, export_config: Mapping[str, Any] | ScheduledExport) -> str:
+        """Persist and schedule an export; returns its job id."""
+        spec = _validated(ScheduledExport, export_config, "export_config") if not isinstance(export_config, ScheduledExport) else export_config
+        return self._schedule("export", spec)
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        """Every persisted job: id, kind, config, next run time (when the scheduler runs) and last run."""
+        import sqlalchemy as sa
+
+        t = job_tables()
+        with self.db.begin() as conn:
+            jobs = conn.execute(sa.select(t["jobs"]).order_by(t["jobs"].c.job_id)).mappings().all()
+            out = []
+            for job in jobs:
+                last = conn.execute(
+                    sa.select(t["runs"].c.status, t["runs"].c.started_at).where(t["runs"].c.job_id == job["job_id"]).order_by(t["runs"].c.started_at.desc()).limit(1)
+                ).first()
+                next_run = None
+                if self._scheduler is not None:
+                    aps = self._scheduler.get_job(job["job_id"])
+                    next_run = aps.next_run_time.isoformat() if aps is not None and aps.next_run_time else None
+                out.append(
+                    {
+                        "job_id": job["job_id"],
+                        "kind": job["kind"],
+                        "config": json.loads(job["config"]),
+                        "next_run": next_run,
+                        "last_status": last.status if last else None,
+                        "last_run": last.started_at.isoformat() if last else None,
+                    }
+                )
+        return out
+
+    def history(self, job_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Runs of ``job_id`` (or of every job and ad-hoc run), newest first, with counts and manifest."""
+        import sqlalchemy as sa
+
+        runs = job_tables()["runs"]
+        stmt = sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit)
+        if job_id is not None:
+            stmt = stmt.where(runs.c.job_id == job_id)
+        with self.db.begin() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [
+            {
+                **{k: v for k, v in row.items() if k != "manifest"},
+                "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+                "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+                "manifest": json.loads(row["manifest"]) if row["manifest"] else None,
+            }
+            for row in rows
+        ]
+
+    async def run_now(self, job_id: str) -> dict[str, Any]:
+        """Run a persisted job now (honouring its one-at-a-time lease); returns the run record."""
+        return await asyncio.to_thread(self._run_job, job_id)
+
+    def start(self) -> None:
+        """Start the scheduler: load persisted jobs and those in config, and the file watches."""
+        if self._scheduler is not None:
+            return
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+        self._mark_crashed_runs()
+        register_service(self._key, self)
+        store = SQLAlchemyJobStore(engine=self.db.engine, tablename="portico_apscheduler_jobs")
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": store},
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"max_instances": 1},
+            timezone="UTC",
+        )
+        self._scheduler.start()
+        # re-point persisted jobs at this process's service, then add the configured ones
+        for job in self._scheduler.get_jobs():
+            job.modify(args=(self._key, job.id))
+        for spec in self.import_config.scheduled_imports:
+            if spec.enabled:
+                self._schedule("import", spec)
+        for spec in self.export_config.scheduled_exports:
+            if spec.enabled:
+                self._schedule("export", spec)
+        for watch in self.import_config.watches:
+            self._scheduler.add_job(
+                dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
+            )
+
+    def shutdown(self) -> None:
+        """Stop the scheduler, waiting for running jobs."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        unregister_service(self._key)
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _connector(self, source: str, *, required: bool = True) -> Any:
+        conns = self.connectors
+        found = None
+        if callable(conns) and not isinstance(conns, Mapping):
+            with contextlib.suppress(KeyError, ConfigurationError, PorticoError):
+                found = conns(source)
+        elif conns is not None:
+            with contextlib.suppress(KeyError, PorticoError):
+                found = conns.get(source, None)
+        if found is None and required:
+            raise ConfigurationError(f"no connected system {source!r} to import from", path="source")
+        return found
+
+    def _import_file(self, source: str, data_type: str, params: Mapping[str, Any], *, run_id: str | None = None) -> ImportResult:
+        path = source[len("file://") :] if source.startswith("file://") else source
+        unknown = set(params) - {"format", "mapping", "destination", "source_key", "options", "dry_run", "expected_checksum", "feed"}
+        if unknown:
+            raise ConfigurationError(f"unknown import parameters {sorted(unknown)}", path="parameters")
+        return self.importer.import_file(
+            path,
+            data_type,
+            format=params.get("format"),
+            mapping=params.get("mapping"),
+            destination=params.get("destination", "store"),
+            source_key=params.get("source_key"),
+            options=params.get("options"),
+            dry_run=bool(params.get("dry_run", False)),
+            expected_checksum=params.get("expected_checksum"),
+            run_id=run_id,
+            feed=params.get("feed"),
+        )
+
+    async def _pull(self, source: str, data_type: str, params: dict[str, Any], *, run_id: str | None = None) -> ImportResult:
+        from portico.jobs._records import record_type
+        from portico.models import BarInterval
+
+        rt = record_type(data_type)
+        if rt.name != "prices":
+            raise ConfigurationError(f"connector imports support prices (daily_prices); not {data_type!r}", path="data_type")
+        connector = self._connector(source)
+        symbols = list(params.get("symbols") or [])
+        if not symbols:
+            raise ConfigurationError("a connector import needs symbols", path="symbols")
+        limit = int(params.get("limit", 1))
+        records: list[dict[str, Any]] = []
+        for symbol in symbols:
+            bars = await connector.get_bars(symbol, BarInterval.DAY, start=params.get("start"), end=params.get("end"), limit=limit)
+            for bar in list(bars)[-limit:]:
+                records.append(
+                    {
+                        "symbol": bar.symbol,
+                        "date": bar.timestamp.date().isoformat(),
+                        "open": bar.open,
+                        "high": bar.high,
+                        "low": bar.low,
+                        "close": bar.close,
+                        "volume": bar.volume,
+                        "currency": bar.currency or params.get("currency"),
+                        "source": source,
+                    }
+                )
+        as_of = self.clock.now().date().isoformat()
+        key = f"{source}:{rt.name}:{','.join(sorted(symbols))}:{as_of}"
+        return await asyncio.to_thread(
+            self.importer.import_records,
+            records,
+            rt.name,
+            source_key=key,
+            destination=params.get("destination", "store"),
+            mapping=params.get("mapping"),
+            run_id=run_id,
+            source=source,
+        )
+
+    def _schedule(self, kind: str, spec: Any) -> str:
+        import sqlalchemy as sa
+
+        job_id = spec.job_id(kind)
+        make_trigger(spec)  # validate now, even when the scheduler is not running
+        jobs = job_tables()["jobs"]
+        body = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+        with self.db.begin() as conn:
+            existing = conn.execute(sa.select(jobs.c.job_id).where(jobs.c.job_id == job_id)).first()
+            if existing is None:
+                conn.execute(jobs.insert().values(job_id=job_id, kind=kind, config=body, created_at=self.clock.now()))
+            else:
+                conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(kind=kind, config=body))
+        if self._scheduler is not None:
+            self._scheduler.add_job(
+                dispatch,
+                make_trigger(spec),
+                args=(self._key, job_id),
+                id=job_id,
+                name=f"{kind} {getattr(spec, 'data_type', '')}",
+                replace_existing=True,
+                coalesce=spec.coalesce,
+                misfire_grace_time=spec.misfire_grace_time,
+                max_instances=1,
+            )
+        return job_id
+
+    def _job_spec(self, job_id: str) -> tuple[str, Any]:
+        import sqlalchemy as sa
+
+        jobs = job_tables()["jobs"]
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
+        if row is None:
+            raise ConfigurationError(f"no job {job_id!r}", path="job_id")
+        model = ScheduledImport if row["kind"] == "import" else ScheduledExport
+        return row["kind"], model.model_validate(json.loads(row["config"]))
+
+    def _run_scheduled(self, job_id: str) -> None:
+        if job_id.startswith("watch:"):
+            self.check_watch(job_id.split(":", 1)[1])
+            return
+        with contextlib.suppress(PorticoError):
+            self._run_job(job_id)
+
+    def _run_job(self, job_id: str) -> dict[str, Any]:
+        kind, spec = self._job_spec(job_id)
+        lock = JobLock(self.db, job_id, now=self.clock.now())
+        run_id = lock.run_id
+        if not lock.acquire():
+            self._emit("jobs.run_skipped", severity="warning", job_id=job_id, reason=f"already running ({lock.held_by})")
+            return self._record_run(run_id, job_id, kind, "skipped", error=f"already running ({lock.held_by})", finished=True)
+        self._record_run(run_id, job_id, kind, "running")
+        try:
+            manifest: dict[str, Any]
+            if kind == "import":
+                result = self._run_import_spec(spec, run_id)
+                manifest = result.to_dict()
+                status = result.status
+                counts = (result.loaded, result.rejected, result.quarantined)
+                error = result.error
+            else:
+                exported = self.exporter.export(
+                    spec.data_type, spec.destination, {"format": spec.format, "columns": spec.columns, "filters": spec.filters, **spec.format_options}
+                )
+                manifest, status, counts, error = exported.to_dict(), "exported", (exported.rows, 0, 0), None
+            self._emit("jobs.run_completed", severity="error" if status == "failed" else "info", job_id=job_id, status=status)
+            return self._record_run(run_id, job_id, kind, status, counts=counts, manifest=manifest, error=error, finished=True)
+        except Exception as exc:
+            self._emit("jobs.run_failed", severity="error", job_id=job_id, error=str(exc))
+            return self._record_run(run_id, job_id, kind, "failed", error=f"{type(exc).__name__}: {exc}", finished=True)
+        finally:
+            lock.release()
+
+    def _run_import_spec(self, spec: ScheduledImport, run_id: str) -> ImportResult:
+        params = {"destination": spec.destination, **spec.parameters}
+        if spec.mapping:
+            params["mapping"] = spec.mapping
+        if self._connector(spec.source, required=False) is not None:
+            params["symbols"] = spec.symbols
+            return self._run_coroutine(self._pull(spec.source, spec.data_type, params, run_id=run_id))
+        if spec.format:
+            params["format"] = spec.format
+        matches = sorted(glob.glob(spec.source)) or [spec.source]
+        last: ImportResult | None = None
+        for path in matches:
+            last = self._import_file(path, spec.data_type, params, run_id=run_id if len(matches) == 1 else None)
+        assert last is not None
+        return last
+
+    def _run_coroutine(self, coro: Any) -> Any:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                # connectors live on the runtime's loop: run there and wait from this worker thread
+                return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return asyncio.run(coro)
+
+    def _record_run(
+        self,
+        run_id: str,
+        job_id: str,
+        kind: str,
+        status: str,
+        *,
+        counts: tuple[int, int, int] = (0, 0, 0),
+        manifest: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        finished: bool = False,
+    ) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        runs = job_tables()["runs"]
+        now = self.clock.now()
+        values = {
+            "status": status,
+            "loaded": counts[0],
+            "rejected": counts[1],
+            "quarantined": counts[2],
+            "manifest": json.dumps(manifest, default=str) if manifest is not None else None,
+            "error": error,
+            "finished_at": now if finished else None,
+        }
+        with self.db.begin() as conn:
+            exists = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+            if exists is None:
+                conn.execute(runs.insert().values(run_id=run_id, job_id=job_id, kind=kind, started_at=now, owner=owner_id(), **values))
+            else:
+                conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+        return {"run_id": run_id, "job_id": job_id, "kind": kind, "status": status, "loaded": counts[0], "rejected": counts[1], "quarantined": counts[2], "error": error, "manifest": manifest}
+
+    def _mark_crashed_runs(self) -> None:
+        import sqlalchemy as sa
+
+        from portico.jobs._scheduler import _owner_alive
+
+        runs = job_tables()["runs"]
+        with self.db.begin() as conn:
+            for row in conn.execute(sa.select(runs.c.run_id, runs.c.owner).where(runs.c.status == "running")).all():
+                if row.owner and not _owner_alive(row.owner):
+                    conn.execute(runs.update().where(runs.c.run_id == row.run_id).values(status="crashed", error="the process running it died", finished_at=self.clock.now()))
+
+    # -- file watches --------------------------------------------------------------------------------
+
+    def check_watch(self, watch_id: str) -> str:
+        """Check one expected delivery now; returns its state (waiting, late, missing, loaded, failed...).
+
+        A newly arrived file is imported; alerts go through the monitor once per state change per day.
+        """
+        import sqlalchemy as sa
+
+        watch = next((w for w in self.import_config.watches if w.id == watch_id), None)
+        if watch is None:
+            raise ConfigurationError(f"no file watch {watch_id!r}", path="data_import.watches")
+        tz = ZoneInfo(watch.timezone)
+        now = self.clock.now().astimezone(tz)
+        day = now.date()
+        if watch.weekdays_only and day.weekday() >= 5:
+            return "not_expected"
+        period = day.isoformat()
+        table = job_tables()["watch"]
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(table).where(table.c.watch_id == watch.id, table.c.period == period)).mappings().first()
+        state = row["state"] if row else "waiting"
+        if state in ("loaded", "partial", "failed", "empty", "duplicate"):
+            return state
+        pattern = watch.path.replace("{date}", day.strftime("%Y%m%d"))
+        files = sorted(glob.glob(pattern))
+        deadline = datetime.combine(day, watch.deadline, tzinfo=tz)
+        if files:
+            path = Path(files[-1])
+            if path.stat().st_size == 0:
+                new_state = "empty"
+                self._emit("jobs.file_empty", severity="error", watch=watch.id, file=str(path))
+            else:
+                result = self._import_file(str(path), watch.data_type, self._watch_params(watch))
+                new_state = result.status if result.status != "dry_run" else "loaded"
+            if now > deadline and state == "waiting":
+                self._emit("jobs.file_late", severity="warning", watch=watch.id, file=str(path), deadline=deadline.isoformat(), arrived_by=now.isoformat())
+        elif now > deadline + timedelta(minutes=watch.missing_after_minutes):
+            new_state = "missing"
+            if state != "missing":
+                self._emit("jobs.file_missing", severity="critical", watch=watch.id, pattern=pattern, deadline=deadline.isoformat(), late_minutes=int((now - deadline).total_seconds() // 60))
+        elif now > deadline:
+            new_state = "late"
+            if state not in ("late", "missing"):
+                self._emit("jobs.file_late", severity="warning", watch=watch.id, pattern=pattern, deadline=deadline.isoformat())
+        else:
+            new_state = "waiting"
+        self._save_watch(watch, period, new_state, str(files[-1]) if files else None)
+        return new_state
+
+    def _watch_params(self, watch: FileWatch) -> dict[str, Any]:
+        params: dict[str, Any] = {"destination": watch.destination, "feed": f"watch:{watch.id}"}
+        if watch.format:
+            params["format"] = watch.format
+        if watch.mapping:
+            params["mapping"] = watch.mapping
+        return params
+
+    def _save_watch(self, watch: FileWatch, period: str, state: str, file: str | None) -> None:
+
+        table = job_tables()["watch"]
+        with self.db.begin() as conn:
+            conn.execute(table.delete().where(table.c.watch_id == watch.id, table.c.period == period))
+            conn.execute(table.insert().values(watch_id=watch.id, period=period, state=state, file=file, updated_at=self.clock.now()))
+
+
+    def _emit(self, event: str, *, severity: str = "info", **data: Any) -> None:
+        if self.monitor is None:
+            return
+        with contextlib.suppress(Exception):
+            self.monitor.emit(event, system="jobs", severity=severity, **data)
+
+
