@@ -488,6 +488,16 @@ class TwsMockServer:
             s.send([1, 6, req_id, 6, quote.high, 0, 0])
             s.send([1, 6, req_id, 7, quote.low, 0, 0])
 
+    def _matching_symbols(self, s: _Session, f: list[str]) -> None:
+        """reqMatchingSymbols (81: reqId, pattern) -> symbolSamples (79), with description and issuer (>= 176)."""
+        req_id, pattern = int(f[1]), f[2]
+        found = self.venue.search(pattern)[:16]
+        fields: list[w.Field] = [79, req_id, len(found)]
+        for listing in found:
+            fields += [listing.conid, listing.symbol, listing.sec_type, listing.exchange, listing.currency, 0]
+            fields += [listing.name, ""]
+        s.send(fields)
+
     def _cancel_market_data(self, s: _Session, f: list[str]) -> None:
         s.ticks.pop(int(f[2]), None)
 
@@ -632,6 +642,7 @@ _HANDLERS = {
     71: TwsMockServer._start_api,
     76: TwsMockServer._account_updates_multi,
     77: lambda self, s, f: None,
+    81: TwsMockServer._matching_symbols,
     99: TwsMockServer._completed_orders,
 }
 

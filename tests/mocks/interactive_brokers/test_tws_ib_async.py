@@ -77,6 +77,9 @@ async def test_contract_qualification(ib: object) -> None:
     assert details[0].longName == "INTL BUSINESS MACHINES CORP"
     assert details[0].minTick == pytest.approx(0.01)
     assert await ib.reqContractDetailsAsync(ib_async.Stock("NOPE", "SMART", "USD")) == []
+    matches = await ib.reqMatchingSymbolsAsync("MS")
+    assert [(d.contract.symbol, d.contract.conId) for d in matches] == [("MSFT", 272093)]
+    assert matches[0].contract.description == "MICROSOFT CORP"
 
 
 async def test_market_order_fills_with_executions_and_commission(ib: object, server: TwsMockServer) -> None:

@@ -1,0 +1,206 @@
+"""The Interactive Brokers manifest: one connector, two transports.
+
+``transport: web`` talks to the Client Portal Gateway (REST under ``/v1/api`` plus its WebSocket);
+``transport: tws`` talks to TWS or IB Gateway over the socket API through ib_async (extra ``portico[ib]``).
+The plan's configuration (``authentication.type: tws`` with ``connection.host/port/client_id``) selects
+TWS. The manifest declares the union of both transports' capabilities; :data:`TRANSPORT_CAPABILITIES`
+says which transport offers what, and a transport asked for something it lacks raises ``NotSupported``
+naming the transport. :func:`transport_spec` gives the manifest as seen through one transport.
+"""
+
+from __future__ import annotations
+
+from portico.models import AssetClass, BarInterval, OrderType, TimeInForce
+from portico.sdk import (
+    AuthSchemeSpec,
+    Capability,
+    CapabilitySet,
+    ConnectorKind,
+    ConnectorSpec,
+    CredentialField,
+    Environment,
+    MockSpec,
+    RateLimitPolicy,
+    RateWindow,
+    RetryPolicy,
+    StreamKind,
+    Support,
+)
+
+__all__ = [
+    "SPEC",
+    "TRANSPORTS",
+    "TRANSPORT_CAPABILITIES",
+    "TWS_PACING",
+    "WEB_ENDPOINT_PACING",
+    "transport_spec",
+]
+
+TRANSPORTS = ("web", "tws")
+
+_C = Capability
+_COMMON = {
+    _C.GET_ACCOUNT: Support.SUPPORTED,
+    _C.GET_POSITIONS: Support.SUPPORTED,
+    _C.PLACE_ORDER: Support.SUPPORTED,
+    _C.CANCEL_ORDER: Support.SUPPORTED,
+    _C.REPLACE_ORDER: Support.SUPPORTED,
+    _C.GET_ORDER: Support.SUPPORTED,
+    _C.LIST_ORDERS: Support.SUPPORTED,
+    _C.GET_EXECUTIONS: Support.SUPPORTED,
+    _C.GET_BARS: Support.SUPPORTED,
+    _C.GET_LATEST_QUOTES: Support.SUPPORTED,
+    _C.SEARCH_INSTRUMENTS: Support.SUPPORTED,
+    _C.SUBSCRIBE_QUOTES: Support.SUPPORTED,
+    _C.SUBSCRIBE_ORDER_UPDATES: Support.SUPPORTED,
+}
+
+TRANSPORT_CAPABILITIES: dict[str, dict[Capability, Support]] = {
+    # Client Portal: one snapshot call carries many conids; order lookup by cOID is emulated from the
+    # live orders list (the API has no direct call).
+    "web": {**_COMMON, _C.GET_ORDER_BY_CLIENT_ID: Support.EMULATED, _C.GET_SNAPSHOTS: Support.SUPPORTED},
+    # TWS: orders are looked up by orderRef across open and completed orders. The socket API has no
+    # multi-symbol snapshot with daily bars, so GET_SNAPSHOTS is web only.
+    "tws": {**_COMMON, _C.GET_ORDER_BY_CLIENT_ID: Support.EMULATED},
+}
+
+WEB_ENDPOINT_PACING: dict[str, RateWindow] = {
+    "GET /iserver/marketdata/snapshot": RateWindow(limit=10, period=1),
+    "GET /iserver/account/orders": RateWindow(limit=1, period=5),
+    "GET /portfolio/accounts": RateWindow(limit=1, period=5),
+    "GET /portfolio/subaccounts": RateWindow(limit=1, period=5),
+    "POST /tickle": RateWindow(limit=1, period=1),
+    "GET /iserver/account/trades": RateWindow(limit=1, period=5),
+    "GET /iserver/marketdata/history": RateWindow(limit=5, period=1),
+}
+"""IB's per-endpoint pacing of the Client Portal Web API, on top of the global 10 requests per second
+(exceeding either earns a 429 and a penalty box)."""
+
+TWS_PACING: dict[str, RateWindow] = {
+    "messages": RateWindow(limit=45, period=1),
+    "historical": RateWindow(limit=60, period=600),
+}
+"""TWS pacing: at most 50 messages per second to TWS (ib_async throttles to 45) and at most 60 historical
+data requests in any 10 minutes."""
+
+
+def _capabilities(operations: dict[Capability, Support]) -> CapabilitySet:
+    return CapabilitySet(
+        operations=operations,
+        order_types=(OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT),
+        time_in_force=(TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.OPG),
+        asset_classes=(AssetClass.EQUITY, AssetClass.ETF),
+        bar_intervals=(
+            BarInterval.MIN_1,
+            BarInterval.MIN_5,
+            BarInterval.MIN_15,
+            BarInterval.MIN_30,
+            BarInterval.HOUR_1,
+            BarInterval.DAY,
+            BarInterval.WEEK,
+            BarInterval.MONTH,
+        ),
+        fractional=False,
+        extended_hours=True,
+        max_symbols_per_request=50,
+    )
+
+
+_UNION = {**TRANSPORT_CAPABILITIES["tws"], **TRANSPORT_CAPABILITIES["web"]}
+
+SPEC = ConnectorSpec(
+    name="interactive_brokers",
+    display_name="Interactive Brokers",
+    kinds=(ConnectorKind.BROKERAGE, ConnectorKind.MARKET_DATA),
+    description=(
+        "Interactive Brokers through TWS / IB Gateway (socket API via ib_async, transport 'tws') or the "
+        "Client Portal Gateway (REST + WebSocket, transport 'web'). get_snapshots is web only."
+    ),
+    docs_url="https://www.interactivebrokers.com/campus/ibkr-api-page/",
+    environments=(
+        Environment(
+            name="paper",
+            urls={
+                "web": "https://localhost:5000/v1/api",
+                "ws": "wss://localhost:5000/v1/api/ws",
+                "tws": "tcp://127.0.0.1:7497",
+            },
+            description="Paper trading: TWS paper port 7497 or a Client Portal Gateway logged in to a paper user",
+        ),
+        Environment(
+            name="live",
+            urls={
+                "web": "https://localhost:5000/v1/api",
+                "ws": "wss://localhost:5000/v1/api/ws",
+                "tws": "tcp://127.0.0.1:7496",
+            },
+            live_money=True,
+            description="Live trading: TWS live port 7496 or a Client Portal Gateway logged in to a live user",
+        ),
+    ),
+    default_environment="paper",
+    auth=(
+        AuthSchemeSpec(
+            scheme="tws",
+            credentials=(
+                CredentialField(name="username", required=False, secret=False, env_var="IB_USERNAME"),
+                CredentialField(name="password", required=False, env_var="IB_PASSWORD"),
+            ),
+            description=(
+                "TWS / IB Gateway holds the login; the API connection identifies itself by client_id only. "
+                "username/password are accepted (the plan configures them) but never sent over the API."
+            ),
+        ),
+        AuthSchemeSpec(
+            scheme="none",
+            description=(
+                "Client Portal Gateway session: the login happens in the gateway; the connector checks "
+                "auth status, keeps the session alive with /tickle and re-authenticates when it lapses."
+            ),
+        ),
+    ),
+    throttling=RateLimitPolicy(
+        windows=(RateWindow(limit=10, period=1),),
+        max_wait=30.0,
+        retry=RetryPolicy(attempts=3, base_delay=0.5, max_delay=10.0),
+    ),
+    capabilities=_capabilities(_UNION),
+    streams=(StreamKind.QUOTES, StreamKind.ORDER_UPDATES),
+    feature_flags={
+        "market_data": (_C.GET_BARS, _C.GET_LATEST_QUOTES, _C.SUBSCRIBE_QUOTES, _C.GET_SNAPSHOTS),
+        "order_execution": (_C.PLACE_ORDER, _C.CANCEL_ORDER, _C.REPLACE_ORDER),
+        "position_reporting": (_C.GET_POSITIONS,),
+        "account_updates": (_C.GET_ACCOUNT, _C.SUBSCRIBE_ORDER_UPDATES),
+    },
+    mock=MockSpec(
+        app="portico.mocks.interactive_brokers:create_app",
+        url_keys={"web": "/v1/api", "ws": "/v1/api/ws"},
+        protocols=("http", "tws"),
+        description="Client Portal Web API (REST + WebSocket) and a TWS socket server on one simulated venue",
+    ),
+    connection_options={
+        "transport": "web or tws (default: tws when authentication.type is tws or client_id is set, else web)",
+        "host": "TWS / IB Gateway host (tws)",
+        "port": "TWS / IB Gateway API port: 7497 paper, 7496 live, 4002/4001 IB Gateway (tws)",
+        "client_id": "API client id, unique per connection (tws)",
+        "account": "the account to trade (default: the first managed account)",
+        "ack_timeout": "seconds to wait for the venue to acknowledge an order before resolving by lookup",
+        "confirm_warnings": "answer the Client Portal order questions: true (default), false, or a list of message ids (web)",
+        "tickle_interval": "seconds between Client Portal keep-alive tickles (default 60) (web)",
+        "verify_tls": "verify the Client Portal Gateway's TLS certificate (default false: it is self-signed) (web)",
+    },
+)
+
+
+def transport_spec(transport: str) -> ConnectorSpec:
+    """The manifest as one transport sees it: only that transport's capabilities."""
+    if transport not in TRANSPORT_CAPABILITIES:
+        raise ValueError(f"unknown transport {transport!r}; use one of {TRANSPORTS}")
+    operations = TRANSPORT_CAPABILITIES[transport]
+    flags = {flag: tuple(c for c in caps if c in operations) for flag, caps in SPEC.feature_flags.items()}
+    return SPEC.model_copy(
+        update={
+            "capabilities": _capabilities(operations),
+            "feature_flags": {k: v for k, v in flags.items() if v},
+        }
+    )
