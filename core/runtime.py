@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import threading
 import weakref
@@ -103,14 +102,17 @@ class SystemRuntime:
         return off
 
 
-def _credential_fingerprint(connector: str, credentials: Mapping[str, Any]) -> str:
-    # limiters are shared by every system using the same credentials; the key never holds the secret itself
-    digest = hashlib.sha256(connector.encode())
-    for name in sorted(credentials):
-        value = credentials[name]
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-        digest.update(b"\x00" + name.encode() + b"\x00" + raw.encode())
-    return f"{connector}:{digest.hexdigest()[:24]}"
+class _PublishingMonitor:
+    """The monitor as services see it: every ``emit`` also goes to the event broker."""
+
+    def __init__(self, runtime: AsyncIntegration) -> None:
+        self._runtime = runtime
+
+    def emit(self, event: str, *, system: str | None = None, severity: str = "info", **data: Any) -> None:
+        self._runtime._emit(event, system=system, severity=severity, **data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime.monitor, name)
 
 
 class _ConnectorView(Mapping[str, Connector]):
@@ -167,7 +169,6 @@ class AsyncIntegration:
         self.systems: dict[str, SystemRuntime] = {}
         self.connectors = _ConnectorView(self)
         self._services: dict[str, Any] = {}
-        self._limiters: dict[str, Any] = {}
         self._started = False
         for system_id, system_config in config.systems.items():
             self._add_system(system_id, system_config)
@@ -213,6 +214,24 @@ class AsyncIntegration:
         return self._service("monitor", build)
 
     @property
+    def events(self) -> Any:
+        """The :class:`~portico.events.EventPublisher` (broker from ``scale_out.events_url``), or None."""
+        url = self.config.scale_out.events_url
+        if url is None:
+            return None
+
+        def build() -> Any:
+            from portico.events import EventPublisher, sink_for_url
+
+            redactor = getattr(self._services.get("monitor"), "redactor", None)
+            redact = getattr(redactor, "redact", None)
+            return EventPublisher(
+                sink_for_url(url, self.config.scale_out.events_exchange), clock=self.clock, redact=redact
+            )
+
+        return self._service("events", build)
+
+    @property
     def audit(self) -> Any:
         """The tamper-evident audit log."""
 
@@ -244,7 +263,7 @@ class AsyncIntegration:
             from portico.marketdata import MarketDataService
 
             return MarketDataService(
-                self.connectors, monitor=self.monitor, db=self.db, clock=self.clock, config=self.config.market_data
+                self.connectors, monitor=_PublishingMonitor(self), db=self.db, clock=self.clock, config=self.config.market_data
             )
 
         return self._service("market_data", build)
@@ -260,7 +279,7 @@ class AsyncIntegration:
                 db=self.db,
                 clock=self.clock,
                 connectors=self.connectors,
-                monitor=self.monitor,
+                monitor=_PublishingMonitor(self),
                 audit=self.audit,
                 config=self.config.trading,
                 plugins=self.plugins,
@@ -278,7 +297,7 @@ class AsyncIntegration:
             return JobService(
                 db=self.db,
                 clock=self.clock,
-                monitor=self.monitor,
+                monitor=_PublishingMonitor(self),
                 connectors=self.connectors,
                 market_data=self.market_data,
                 config={"data_import": self.config.data_import, "data_export": self.config.data_export},
@@ -312,7 +331,7 @@ class AsyncIntegration:
         for system_id in list(self.systems):
             with contextlib.suppress(Exception):
                 await self.disconnect_external_system(system_id)
-        for name in ("jobs", "market_data", "trading", "monitor"):
+        for name in ("jobs", "market_data", "trading", "monitor", "events", "limiters"):
             service = self._services.get(name)
             if service is not None:
                 for method in ("shutdown", "stop", "aclose", "close"):
@@ -479,8 +498,7 @@ class AsyncIntegration:
                 urls,
             )
             auth = self.auth.build(system.system_id, scheme, credentials, options)
-        fingerprint = _credential_fingerprint(spec.name, credentials)
-        system.limiter = self._limiter_for(fingerprint, system.policy)
+        system.limiter = self.limiters.get(spec.name, system.policy, credentials=credentials)
         system.breaker = self._breaker_for(system)
         self._register_secrets(credentials)
 
@@ -517,12 +535,17 @@ class AsyncIntegration:
             options={"api_version": system.config.api_version, "features": dict(system.config.features)},
         )
 
-    def _limiter_for(self, key: str, policy: RateLimitPolicy) -> Any:
-        if key not in self._limiters:
-            from portico.http import RateLimiter
+    @property
+    def limiters(self) -> Any:
+        """The :class:`~portico.http.RateLimiterRegistry`: one limiter per connector and credentials,
+        kept in Redis when ``scale_out.redis_url`` is configured so other processes share the budget."""
 
-            self._limiters[key] = RateLimiter(policy, clock=self.clock, name=key)
-        return self._limiters[key]
+        def build() -> Any:
+            from portico.http import RateLimiterRegistry
+
+            return RateLimiterRegistry(clock=self.clock, redis_url=self.config.scale_out.redis_url)
+
+        return self._service("limiters", build)
 
     def _breaker_for(self, system: SystemRuntime) -> Any:
         if system.breaker is None:
@@ -562,6 +585,9 @@ class AsyncIntegration:
                 redactor.add_secret(raw)
 
     def _emit(self, event: str, *, system: str | None = None, severity: str = "info", **data: Any) -> None:
+        publisher = self.events
+        if publisher is not None:
+            publisher.publish(event, system=system, severity=severity, **data)
         if "monitor" not in self._services:
             try:
                 monitor = self.monitor

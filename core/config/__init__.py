@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from portico.config._loader import SECTION_MODELS, check_against_plugins, load_config, resolve_references
-from portico.config._models import AuthenticationConfig, IntegrationConfig, SystemConfig, ThrottlingConfig
+from portico.config._models import (
+    AuthenticationConfig,
+    IntegrationConfig,
+    ScaleOutConfig,
+    SystemConfig,
+    ThrottlingConfig,
+)
 
 __all__ = [
     "SECTION_MODELS",
     "AuthenticationConfig",
     "IntegrationConfig",
+    "ScaleOutConfig",
     "SystemConfig",
     "ThrottlingConfig",
     "check_against_plugins",

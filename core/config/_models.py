@@ -11,6 +11,7 @@ from portico.sdk import ConnectorKind, RateLimitPolicy, RateWindow, RetryPolicy
 __all__ = [
     "AuthenticationConfig",
     "IntegrationConfig",
+    "ScaleOutConfig",
     "SystemConfig",
     "ThrottlingConfig",
 ]
@@ -103,6 +104,20 @@ class SystemConfig(_Strict):
     throttling: ThrottlingConfig = Field(default_factory=ThrottlingConfig)
 
 
+class ScaleOutConfig(_Strict):
+    """``scale_out``: the real engines that let several processes share one workload.
+
+    Attributes:
+        redis_url: rate-limit budgets live in Redis, shared by every process using one API key.
+        events_url: runtime events are published to this broker (``amqp://`` RabbitMQ or ``nats://``).
+        events_exchange: the AMQP topic exchange (or NATS subject prefix) events go to.
+    """
+
+    redis_url: str | None = None
+    events_url: str | None = None
+    events_exchange: str = "portico.events"
+
+
 class IntegrationConfig(_Strict):
     """The whole configuration: ``systems`` plus the sections owned by the runtime's services.
 
@@ -116,6 +131,7 @@ class IntegrationConfig(_Strict):
     monitoring: dict[str, Any] = Field(default_factory=dict)
     market_data: dict[str, Any] = Field(default_factory=dict)
     trading: dict[str, Any] = Field(default_factory=dict)
+    scale_out: ScaleOutConfig = Field(default_factory=ScaleOutConfig)
     database_url: str | None = None
     """SQLAlchemy URL of the store; default the SQLite file under ``PORTICO_HOME``."""
     source: str | None = Field(default=None, exclude=True)
