@@ -1,0 +1,365 @@
+"""Alpha Vantage wire bodies to canonical models.
+
+Conventions (documented here because the vendor leaves them implicit):
+
+* Daily keys are dates in the series' ``Time Zone`` (``US/Eastern`` for US equities, ``UTC`` for FX); a
+  daily bar's timestamp is midnight of that date in that zone, the way other providers stamp daily bars.
+* Weekly and monthly keys are the *last* trading day of the period; the canonical bar is stamped with the
+  period's start (the Monday, the 1st of the month), since :class:`~portico.models.Bar` timestamps are
+  period starts.
+* Intraday keys are local wall-clock times in the series' zone, taken as the bar's start.
+* Statements keep Alpha Vantage's line item names (``totalRevenue``, ``netIncome``...) with Decimal values
+  (``"None"`` becomes None), plus ``period`` (``annual``/``quarterly``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from portico.connectors.alpha_vantage.wire import (
+    WireAdjustedBar,
+    WireBar,
+    WireEarnings,
+    WireExchangeRate,
+    WireGlobalQuote,
+    WireOverview,
+    WireSearchMatch,
+    WireStatements,
+    WireTimeSeries,
+    series_key,
+)
+from portico.errors import PayloadRejected
+from portico.models import AssetClass, Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote
+from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
+
+__all__ = [
+    "INTERVALS",
+    "SOURCE",
+    "bars_from_body",
+    "function_for",
+    "fundamentals_from_bodies",
+    "fx_rate_from_body",
+    "instruments_from_body",
+    "parse_timezone",
+    "quote_from_body",
+]
+
+SOURCE = "alpha_vantage"
+
+INTERVALS: dict[BarInterval, str] = {
+    BarInterval.MIN_1: "1min",
+    BarInterval.MIN_5: "5min",
+    BarInterval.MIN_15: "15min",
+    BarInterval.MIN_30: "30min",
+    BarInterval.HOUR_1: "60min",
+}
+"""Canonical intraday intervals and Alpha Vantage's ``interval`` values."""
+
+_EQUITY_FUNCTIONS = {
+    BarInterval.DAY: ("TIME_SERIES_DAILY", "TIME_SERIES_DAILY_ADJUSTED"),
+    BarInterval.WEEK: ("TIME_SERIES_WEEKLY", "TIME_SERIES_WEEKLY_ADJUSTED"),
+    BarInterval.MONTH: ("TIME_SERIES_MONTHLY", "TIME_SERIES_MONTHLY_ADJUSTED"),
+}
+_FX_FUNCTIONS = {BarInterval.DAY: "FX_DAILY", BarInterval.WEEK: "FX_WEEKLY", BarInterval.MONTH: "FX_MONTHLY"}
+
+_ASSET_TYPES = {
+    "equity": AssetClass.EQUITY,
+    "common stock": AssetClass.EQUITY,
+    "etf": AssetClass.ETF,
+    "mutual fund": AssetClass.FUND,
+    "index": AssetClass.INDEX,
+    "bond": AssetClass.BOND,
+}
+
+_REGIONS = {
+    "United States": "US",
+    "United Kingdom": "GB",
+    "Hong Kong": "HK",
+    "Frankfurt": "DE",
+    "XETRA": "DE",
+    "Germany": "DE",
+    "Toronto": "CA",
+    "Toronto Venture": "CA",
+    "Canada": "CA",
+    "India/Bombay": "IN",
+    "Brazil/Sao Paolo": "BR",
+    "Amsterdam": "NL",
+    "Paris": "FR",
+    "Japan": "JP",
+    "Shanghai": "CN",
+    "Shenzhen": "CN",
+    "Australia": "AU",
+}
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def parse_timezone(name: str | None) -> tzinfo:
+    """An Alpha Vantage time zone text (``US/Eastern``, ``UTC``, ``GMT+8``, ``UTC-04``) as a tzinfo."""
+    if not name:
+        return UTC
+    text = name.strip()
+    if text in {"UTC", "GMT"}:
+        return UTC
+    match = _OFFSET.match(text)
+    if match:
+        sign = 1 if match.group(1) == "+" else -1
+        delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0))
+        return timezone(sign * delta)
+    try:
+        return ZoneInfo(text)
+    except (KeyError, ValueError):
+        raise PayloadRejected(
+            f"unknown time zone {name!r} in Alpha Vantage meta data", field="Time Zone"
+        ) from None
+
+
+def function_for(
+    interval: BarInterval, *, adjusted: bool = False, fx: bool = False
+) -> tuple[str, str | None]:
+    """The Alpha Vantage function and ``interval`` parameter serving bars of ``interval``."""
+    if interval in INTERVALS:
+        return ("FX_INTRADAY" if fx else "TIME_SERIES_INTRADAY"), INTERVALS[interval]
+    if fx:
+        return _FX_FUNCTIONS[interval], None
+    plain, adj = _EQUITY_FUNCTIONS[interval]
+    return (adj if adjusted else plain), None
+
+
+def _period_start(day: date, interval: BarInterval) -> date:
+    if interval is BarInterval.WEEK:
+        return day - timedelta(days=day.weekday())
+    if interval is BarInterval.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def _stamp(key: str, interval: BarInterval, zone: tzinfo) -> datetime:
+    try:
+        if interval in INTERVALS:
+            return datetime.strptime(key, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+        day = date.fromisoformat(key[:10])
+    except ValueError:
+        raise PayloadRejected(f"{key!r} is not an Alpha Vantage timestamp", field=key) from None
+    start = _period_start(day, interval)
+    return datetime(start.year, start.month, start.day, tzinfo=zone)
+
+
+def bars_from_body(
+    body: Mapping[str, Any],
+    *,
+    function: str,
+    symbol: str,
+    interval: BarInterval,
+    av_interval: str | None = None,
+    currency: str | None = None,
+) -> list[Bar]:
+    """The bars of a time series body, oldest first.
+
+    Raises:
+        PayloadRejected: the body lacks the series key or a row is malformed (names the row's key).
+    """
+    key = series_key(function, av_interval)
+    if key not in body:
+        raise PayloadRejected(f"Alpha Vantage answer to {function} has no {key!r}", field=key)
+    series = WireTimeSeries.from_body(dict(body), key)
+    zone = parse_timezone(series.meta_value("Time Zone"))
+    adjusted = function.endswith("_ADJUSTED")
+    row_model: type[WireBar] | type[WireAdjustedBar] = WireAdjustedBar if adjusted else WireBar
+    bars: list[Bar] = []
+    for stamp in sorted(series.rows):
+        try:
+            row = row_model.model_validate(series.rows[stamp])
+        except ValidationError as exc:
+            raise PayloadRejected(
+                f"malformed {function} row {stamp}: {exc.errors()[0]['msg']}", field=f"{key}.{stamp}"
+            ) from None
+        extra: dict[str, Any] = {}
+        if isinstance(row, WireAdjustedBar):
+            extra = {
+                "adjusted_close": row.adjusted_close,
+                "dividend": row.dividend_amount,
+                "split_coefficient": row.split_coefficient,
+            }
+        bars.append(
+            Bar(
+                symbol=symbol,
+                timestamp=_stamp(stamp, interval, zone),
+                interval=interval,
+                open=row.open,
+                high=row.high,
+                low=row.low,
+                close=row.close,
+                volume=row.volume if row.volume is not None else Decimal(0),
+                currency=currency,
+                source=SOURCE,
+                **extra,
+            )
+        )
+    return bars
+
+
+def quote_from_body(body: Mapping[str, Any], *, zone: tzinfo | None = None) -> Quote:
+    """The ``GLOBAL_QUOTE`` body as a Quote (last price, day change, previous close).
+
+    Alpha Vantage gives no bid/ask and no time of day, only the latest trading day: the quote is stamped
+    at that day's 16:00 US/Eastern close.
+    """
+    try:
+        wire = WireGlobalQuote.model_validate(body["Global Quote"])
+    except KeyError:
+        raise PayloadRejected(
+            "Alpha Vantage GLOBAL_QUOTE answer has no 'Global Quote'", field="Global Quote"
+        ) from None
+    except ValidationError as exc:
+        raise PayloadRejected(
+            f"malformed Global Quote: {exc.errors()[0]['msg']}", field="Global Quote"
+        ) from None
+    day = date.fromisoformat(wire.latest_trading_day)
+    when = datetime(day.year, day.month, day.day, 16, 0, tzinfo=zone or ZoneInfo("America/New_York"))
+    return Quote(
+        symbol=wire.symbol,
+        timestamp=when,
+        last_price=wire.price,
+        volume=wire.volume,
+        change=wire.change,
+        change_percent=wire.change_percent,
+        previous_close=wire.previous_close,
+        source=SOURCE,
+    )
+
+
+def instruments_from_body(body: Mapping[str, Any]) -> list[Instrument]:
+    """``bestMatches`` as Instruments, best match first (the vendor's order)."""
+    if "bestMatches" not in body:
+        raise PayloadRejected("Alpha Vantage SYMBOL_SEARCH answer has no 'bestMatches'", field="bestMatches")
+    out: list[Instrument] = []
+    for index, item in enumerate(body["bestMatches"]):
+        try:
+            wire = WireSearchMatch.model_validate(item)
+        except ValidationError as exc:
+            raise PayloadRejected(
+                f"malformed search match {index}: {exc.errors()[0]['msg']}", field=f"bestMatches[{index}]"
+            ) from None
+        currency = wire.currency.upper()
+        out.append(
+            Instrument(
+                symbol=wire.symbol,
+                asset_class=_ASSET_TYPES.get(wire.type.lower(), AssetClass.OTHER),
+                name=wire.name,
+                currency=currency if currency in CURRENCY_CODES else None,
+                country=_REGIONS.get(wire.region),
+                venue_ids={SOURCE: wire.symbol},
+            )
+        )
+    return out
+
+
+def fx_rate_from_body(body: Mapping[str, Any]) -> FxRate:
+    """``CURRENCY_EXCHANGE_RATE`` as an FxRate.
+
+    Raises:
+        PayloadRejected: the body is malformed, or names a code that is not ISO 4217 (a crypto asset).
+    """
+    try:
+        wire = WireExchangeRate.model_validate(body["Realtime Currency Exchange Rate"])
+    except KeyError:
+        raise PayloadRejected(
+            "Alpha Vantage answer has no 'Realtime Currency Exchange Rate'",
+            field="Realtime Currency Exchange Rate",
+        ) from None
+    except ValidationError as exc:
+        raise PayloadRejected(f"malformed exchange rate: {exc.errors()[0]['msg']}") from None
+    for code in (wire.from_code, wire.to_code):
+        if code.upper() not in CURRENCY_CODES:
+            raise PayloadRejected(f"{code!r} is not an ISO 4217 currency code", field="1. From_Currency Code")
+    zone = parse_timezone(wire.time_zone)
+    when = datetime.strptime(wire.last_refreshed, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+    return FxRate(
+        base=wire.from_code,
+        quote=wire.to_code,
+        rate=wire.rate,
+        timestamp=when,
+        bid=wire.bid,
+        ask=wire.ask,
+        source=SOURCE,
+    )
+
+
+def _report(report: Mapping[str, str], period: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"period": period}
+    for name, value in report.items():
+        if name in {"fiscalDateEnding", "reportedDate", "reportedCurrency", "reportTime"}:
+            out[name] = None if value in {"None", ""} else value
+            continue
+        text = value.strip().rstrip("%") if isinstance(value, str) else value
+        try:
+            out[name] = None if text in {"None", "", "-"} else Decimal(text)
+        except Exception:
+            out[name] = value
+    return out
+
+
+def _statements(body: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not body:
+        return []
+    wire = WireStatements.model_validate(body)
+    return [_report(r, "annual") for r in wire.annual_reports] + [
+        _report(r, "quarterly") for r in wire.quarterly_reports
+    ]
+
+
+def fundamentals_from_bodies(
+    overview: Mapping[str, Any],
+    *,
+    income: Mapping[str, Any] | None = None,
+    balance: Mapping[str, Any] | None = None,
+    cash_flow: Mapping[str, Any] | None = None,
+    earnings: Mapping[str, Any] | None = None,
+) -> Fundamentals:
+    """``OVERVIEW`` plus, when given, the statement and earnings bodies, as one Fundamentals."""
+    try:
+        wire = WireOverview.model_validate(overview)
+    except ValidationError as exc:
+        raise PayloadRejected(f"malformed OVERVIEW: {exc.errors()[0]['msg']}", field="Symbol") from None
+    currency = (wire.currency or "").upper()
+    latest = None
+    if wire.latest_quarter and wire.latest_quarter != "None":
+        latest = date.fromisoformat(wire.latest_quarter)
+    earnings_rows: list[dict[str, Any]] = []
+    if earnings:
+        ew = WireEarnings.model_validate(earnings)
+        earnings_rows = [_report(r, "annual") for r in ew.annual_earnings] + [
+            _report(r, "quarterly") for r in ew.quarterly_earnings
+        ]
+    country = wire.country if wire.country not in {None, "None"} else None
+    return Fundamentals(
+        symbol=wire.symbol,
+        name=wire.name,
+        description=wire.description,
+        exchange=wire.exchange,
+        currency=currency if currency in CURRENCY_CODES else None,
+        country=country if country is None or country.upper() not in COUNTRY_CODES else country.upper(),
+        sector=wire.sector,
+        industry=wire.industry,
+        market_capitalization=wire.market_capitalization,
+        pe_ratio=wire.pe_ratio,
+        eps=wire.eps,
+        dividend_yield=wire.dividend_yield,
+        beta=wire.beta,
+        shares_outstanding=wire.shares_outstanding,
+        fiscal_year_end=wire.fiscal_year_end,
+        latest_quarter=latest,
+        income_statements=_statements(income),
+        balance_sheets=_statements(balance),
+        cash_flows=_statements(cash_flow),
+        earnings=earnings_rows,
+        source=SOURCE,
+    )
