@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from portico.clock import FakeClock
+from portico.errors import ServerError
+from portico.monitor import IntegrationMonitor, Redactor, RuntimeServer
+
+from .conftest import CANARY, call
+
+TOKEN = "dash-token-abcdefghijklmnop"
+XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+
+
+@pytest.fixture
+def monitor(fake_clock: FakeClock, redactor: Redactor) -> IntegrationMonitor:
+    return IntegrationMonitor(clock=fake_clock, redactor=redactor)
+
+
+def client(server: RuntimeServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://127.0.0.1")
+
+
+async def test_dashboard_requires_the_token(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    async with client(server) as c:
+        assert (await c.get("/dashboard")).status_code == 401
+        assert (await c.get("/dashboard", headers={"Accept": "text/html"})).status_code == 401
+        assert (await c.get("/dashboard/state")).status_code == 401
+        assert (await c.get("/dashboard/state", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        assert (await c.get("/dashboard?token=wrong")).status_code == 401
+        ok = await c.get("/dashboard/state", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert ok.status_code == 200 and ok.json()["status"] == "healthy"
+
+
+async def test_query_token_becomes_a_strict_cookie_and_leaves_the_url(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    async with client(server) as c:
+        first = await c.get(f"/dashboard?token={TOKEN}")
+        assert first.status_code == 303 and first.headers["location"] == "/dashboard"
+        cookie = first.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and TOKEN.lower() not in cookie
+        page = await c.get("/dashboard")
+        assert page.status_code == 200 and "<h1>portico</h1>" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert TOKEN not in page.text
+        assert (await c.get("/dashboard/state")).status_code == 200
+
+
+async def test_generated_token_is_secret(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None)
+    assert server.generated_token and len(server.token) >= 24
+    assert server.token not in monitor.redactor.redact_text(f"url {server.dashboard_url}")
+
+
+async def test_everything_rendered_is_escaped(monitor: IntegrationMonitor) -> None:
+    monitor.call_observer()(call(system="alpaca_paper", status=500, outcome="failed", error=ServerError(XSS)))
+    monitor.alerts.fire("custom", system="alpaca_paper", severity="critical", summary=XSS)
+    monitor.emit("job.completed", system="importer", job=XSS, records_imported=5, records_rejected=1)
+    dead = [{"id": 1, "job": "prices", "reason": XSS, "record": {"symbol": XSS, "password": CANARY}}]
+    server = RuntimeServer(monitor, None, token=TOKEN, dead_letter_provider=lambda: dead)
+    async with client(server) as c:
+        page = await c.get("/dashboard", headers={"Authorization": f"Bearer {TOKEN}"})
+    html = page.text
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert html.count("&lt;img src=x") >= 3  # last error, alert, job, dead letter
+    assert CANARY not in html
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_state_json_carries_jobs_dead_letters_alerts_and_series(monitor: IntegrationMonitor, fake_clock: FakeClock) -> None:
+    monitor.call_observer()(call())
+    await monitor.tick()
+    monitor.set_breaker_state("alpaca_paper", "open")
+
+    async def jobs() -> list[dict[str, Any]]:
+        return [{"job_id": "daily_prices", "status": "succeeded", "loaded": 3, "rejected": 1, "finished_at": "t"}]
+
+    server = RuntimeServer(monitor, None, token=TOKEN, jobs_provider=jobs, dead_letter_provider=lambda: [])
+    async with client(server) as c:
+        state = (await c.get("/dashboard/state", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert state["jobs"] == [
+        {"at": "t", "job": "daily_prices", "system": None, "outcome": "succeeded", "records_imported": 3,
+         "records_rejected": 1, "duration": None, "error": None}
+    ]
+    assert state["dead_letters"] == []
+    assert [a["rule"] for a in state["alerts"]] == ["circuit_open"]
+    assert state["series"]["alpaca_paper"]["requests"][0][1] == 1.0
+    [row] = state["systems"]
+    assert row["breaker"] == "open" and row["requests"] == 1
+
+
+async def test_health_json_for_load_balancers(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    monitor.report_health("alpaca_paper", "healthy", "ok")
+    async with client(server) as c:
+        ok = await c.get("/health")
+        assert ok.status_code == 200 and ok.json()["systems"]["alpaca_paper"]["status"] == "healthy"
+        monitor.report_health("ib", "down", f"connection refused {CANARY}")
+        down = await c.get("/health")
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "down" and body["systems"]["ib"]["reason"] == "connection refused ***"
+
+
+async def test_metrics_exposition_and_optional_protection(monitor: IntegrationMonitor) -> None:
+    monitor.call_observer()(call())
+    async with client(RuntimeServer(monitor, None, token=TOKEN)) as c:
+        resp = await c.get("/metrics")
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+        assert 'portico_requests_total{endpoint="GET /v2/account"' in resp.text
+    async with client(RuntimeServer(monitor, None, token=TOKEN, protect_metrics=True)) as c:
+        assert (await c.get("/metrics")).status_code == 401
+        assert (await c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
+
+
+async def test_runtime_like_systems_and_probe(monitor: IntegrationMonitor) -> None:
+    class Breaker:
+        state = "half_open"
+
+    class Limiter:
+        windows = ()
+
+        def remaining(self) -> dict[str, float]:
+            return {"5/second": 2.0}
+
+    class System:
+        breaker = Breaker()
+        limiter = Limiter()
+        state = "error"
+        last_error = "refused"
+
+    class Runtime:
+        systems = {"ib_paper": System()}
+
+    server = RuntimeServer(monitor, Runtime(), token=TOKEN)
+    state = await server.state()
+    [row] = state["systems"]
+    assert row["system"] == "ib_paper" and row["breaker"] == "half_open"
+    assert row["status"] == "down" and "refused" in row["reason"]
+    assert row["rate_limit"]["remaining"] == {"5/second": 2.0}
+
+
+async def test_serves_on_loopback_with_an_ephemeral_port(monitor: IntegrationMonitor) -> None:
+    async with RuntimeServer(monitor, None, port=0, token=TOKEN) as server:
+        assert server.host == "127.0.0.1" and server.port > 0
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"{server.url}/health")).status_code == 200
+            page = await c.get(f"{server.url}/dashboard/static/app.js")
+            assert page.status_code == 200 and "textContent" in page.text and "innerHTML =" not in page.text
