@@ -1,0 +1,133 @@
+"""The audit log: append-only hash chain, tamper detection (API and CLI), tail, secret scrubbing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from portico.auth import AuditLog, known_secrets
+from portico.clock import FakeClock
+from portico.context import correlation_scope
+from portico.store import Database
+
+COLUMNS = ("ts", "system", "actor", "action", "outcome", "correlation_id", "detail", "prev_hash", "hash")
+
+
+def _log(path: Path, clock: FakeClock | None = None) -> AuditLog:
+    return AuditLog(Database(f"sqlite:///{path}"), clock or FakeClock())
+
+
+def _fill(log: AuditLog, n: int = 5) -> None:
+    for i in range(n):
+        with correlation_scope(f"corr-{i}"):
+            log.append(f"sys{i % 2}", "tester", "order.placed", "success", detail={"order": i, "qty": "10"})
+
+
+def test_append_chain_and_tail(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = _log(tmp_path / "a.db", clock)
+    _fill(log)
+    entries = log.entries()
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0].prev_hash == "0" * 64
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+    assert entries[2].correlation_id == "corr-2" and entries[2].detail == {"order": 2, "qty": "10"}
+    assert entries[0].ts == clock.now().isoformat(timespec="microseconds")
+    assert [e.seq for e in log.tail(2)] == [4, 5]
+    assert log.verify() is None
+    assert log.head() == entries[-1].hash
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_altering_one_byte_of_any_column_is_named(tmp_path: Path, column: str) -> None:
+    path = tmp_path / "a.db"
+    log = _log(path)
+    _fill(log)
+    with sqlite3.connect(path) as conn:
+        (value,) = conn.execute(f"SELECT {column} FROM portico_audit_log WHERE seq = 3").fetchone()
+        text = str(value)
+        position = len(text) // 2
+        altered = text[:position] + chr(ord(text[position]) ^ 0x01) + text[position + 1 :]
+        conn.execute(f"UPDATE portico_audit_log SET {column} = ? WHERE seq = 3", (altered,))
+    broken = log.verify()
+    assert broken is not None and broken.seq == 3, broken
+    assert "#3" in str(broken)
+
+
+def test_deleted_and_reordered_entries_are_detected(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    log = _log(path)
+    _fill(log)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM portico_audit_log WHERE seq = 2")
+    broken = log.verify()
+    assert broken is not None and broken.seq == 2 and "missing" in broken.reason
+
+
+def test_concurrent_appends_keep_one_chain(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    logs = [_log(path) for _ in range(4)]  # separate engines, as separate processes would have
+
+    def work(log: AuditLog) -> None:
+        for i in range(25):
+            log.append("s", "t", "auth.refresh", "success", detail={"i": i})
+
+    threads = [threading.Thread(target=work, args=(log,)) for log in logs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(logs[0].entries()) == 100
+    assert logs[0].verify() is None
+
+
+def test_secrets_never_stored(tmp_path: Path) -> None:
+    known_secrets.register("CANARY-AUDIT-SECRET-123")
+    log = _log(tmp_path / "a.db")
+    log.append("s", "t", "auth.failure", "failure", detail={
+        "password": "hunter2-password", "client_secret": "cs-abcdef", "nested": {"access_token": "tok-123456"},
+        "message": "refused key CANARY-AUDIT-SECRET-123", "url": "https://x.test/q?apikey=QUERYKEY99&f=1",
+    })
+    raw = (tmp_path / "a.db").read_bytes() + b"".join(
+        p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("a.db-")
+    )
+    for secret in (b"hunter2-password", b"cs-abcdef", b"tok-123456", b"CANARY-AUDIT-SECRET-123", b"QUERYKEY99"):
+        assert secret not in raw
+    detail = log.tail(1)[0].detail
+    assert detail["password"] == "***" and detail["nested"]["access_token"] == "***"
+    assert "f=1" in detail["url"]
+
+
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "portico.cli", *args], input=stdin, capture_output=True, text=True,
+        env={**os.environ, "COLUMNS": "200"}, timeout=120,
+    )
+
+
+def test_cli_verify_and_tail(portico_home: Path) -> None:
+    log = AuditLog(Database())
+    _fill(log, 4)
+    ok = _cli("audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "intact: 4 entries" in ok.stdout
+    tail = _cli("audit", "tail", "-n", "2", "--json")
+    assert tail.returncode == 0, tail.stderr
+    rows = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert [r["seq"] for r in rows] == [3, 4]
+    table = _cli("audit", "tail", "--system", "sys1")
+    assert table.returncode == 0 and "order.placed" in table.stdout
+
+    with sqlite3.connect(portico_home / "portico.db") as conn:
+        conn.execute("UPDATE portico_audit_log SET outcome = 'succesS' WHERE seq = 2")
+    broken = _cli("audit", "verify")
+    assert broken.returncode == 1
+    assert "entry #2" in broken.stderr
