@@ -75,7 +75,7 @@ def test_echoed_key_is_masked() -> None:
             {
                 "Information": "We have detected your API key as SECRETKEY99 and our standard API rate limit is 25 "
                 "requests per day."
-            }  # fmt: skip
+            }
         ).encode(),
     )
     error = error_for_response(response)

@@ -42,7 +42,7 @@ def test_daily_intraday_weekly_monthly_series(served: RunningMock) -> None:
     daily, meta = ts.get_daily("IBM")
     assert meta["2. Symbol"] == "IBM" and meta["4. Output Size"] == "Compact"
     assert len(daily) == 100
-    day, row = next(iter(daily.items()))
+    _day, row = next(iter(daily.items()))
     assert list(row) == ["1. open", "2. high", "3. low", "4. close", "5. volume"]
     assert float(row["3. low"]) <= min(float(row["1. open"]), float(row["4. close"]))
     full, meta = ts.get_daily("IBM", outputsize="full")
