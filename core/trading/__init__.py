@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from portico.trading._allocation import (
+    AccountAllocation,
+    Allocator,
+    AvailableCapacity,
+    BestQuote,
+    BlockAllocation,
+    ChildPlan,
+    FixedWeights,
+    ParentOrderState,
+    SplitPolicy,
+    allocate_block,
+    split_pro_rata,
+)
 from portico.trading._book import BookCash, BookPosition, FileBook, PositionBook, StoreBook
 from portico.trading._config import RiskConfig, TradingConfig
+from portico.trading._confirmations import TradeConfirmation
 from portico.trading._errors import (
     IdempotencyConflict,
     OrderRejected,
@@ -34,12 +48,19 @@ from portico.trading._tracking import Observation, Transition, advance
 from portico.trading._xref import InstrumentXref, XrefEntry
 
 __all__ = [
+    "AccountAllocation",
+    "Allocator",
+    "AvailableCapacity",
+    "BestQuote",
+    "BlockAllocation",
     "BookCash",
     "BookPosition",
     "Break",
     "BreakKind",
+    "ChildPlan",
     "DailyReconciliationJob",
     "FileBook",
+    "FixedWeights",
     "HistoryEntry",
     "IdempotencyConflict",
     "InstrumentXref",
@@ -51,6 +72,7 @@ __all__ = [
     "OrderRejected",
     "OrderUpdate",
     "OrderValidationError",
+    "ParentOrderState",
     "PositionBook",
     "Reconciler",
     "ReconciliationReport",
@@ -61,12 +83,16 @@ __all__ = [
     "RiskCheckFailed",
     "RiskConfig",
     "RiskContext",
+    "SplitPolicy",
     "StoreBook",
     "Tolerance",
+    "TradeConfirmation",
     "TradingConfig",
     "TradingService",
     "Transition",
     "XrefEntry",
     "advance",
+    "allocate_block",
     "builtin_risk_checks",
+    "split_pro_rata",
 ]

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -43,7 +44,9 @@ from portico.models import (
 )
 from portico.sdk import Capability, Connector
 from portico.store import Database
+from portico.trading._allocation import Allocator, ParentOrderState
 from portico.trading._config import TradingConfig
+from portico.trading._confirmations import TradeConfirmation, export_confirmations
 from portico.trading._errors import (
     IdempotencyConflict,
     OrderRejected,
@@ -690,6 +693,52 @@ class TradingService:
     def order_events(self, *, systems: Iterable[str] | None = None) -> AsyncIterator[OrderUpdate]:
         """An async iterator of order updates across all (or the given) systems."""
         return self.events.iterate(systems=systems)
+
+    # -- allocation ----------------------------------------------------------------------------
+
+    @property
+    def allocator(self) -> Allocator:
+        """Multi-broker parent orders (:meth:`Allocator.place_parent_order`)."""
+        return Allocator(self)
+
+    async def place_parent_order(
+        self, order: OrderRequest | Mapping[str, Any], **kwargs: Any
+    ) -> ParentOrderState:
+        """Split an order across brokers; see :meth:`Allocator.place_parent_order`."""
+        return await self.allocator.place_parent_order(order, **kwargs)
+
+    # -- confirmations -------------------------------------------------------------------------
+
+    def confirmations(
+        self, *, system_id: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[TradeConfirmation]:
+        """Confirmations of every recorded execution in ``[since, until)``, oldest first."""
+        out = []
+        order_ids: dict[str, dict[str, str | None]] = {}
+        for execution in self.repo.executions(system=system_id, since=since, until=until):
+            system = execution.system or ""
+            if system not in order_ids:
+                order_ids[system] = self.repo.execution_order_ids(system)
+            out.append(
+                TradeConfirmation.from_execution(
+                    system, execution, order_ids[system].get(execution.execution_id)
+                )
+            )
+        return sorted(out, key=lambda c: (c.executed_at, c.system, c.execution_id))
+
+    def export_confirmations(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        system_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Path:
+        """Write the confirmations to a CSV or JSON file; returns its path."""
+        return export_confirmations(
+            self.confirmations(system_id=system_id, since=since, until=until), path, format
+        )
 
     # -- reconciliation ------------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class FakeVenue:
         self.reject_symbols: set[str] = set()
         self.lookup_failures = 0
         self.reported_positions: list[Position] | None = None
+        self.quote_size: Decimal | None = None
         self._ids = itertools.count(1)
         self._exec_ids = itertools.count(1)
         self.subscribers: list[asyncio.Queue[OrderEvent | BaseException]] = []
@@ -339,6 +340,8 @@ class FakeBroker(Connector):
                 timestamp=now,
                 bid_price=self.venue.prices[s] - Decimal("0.05"),
                 ask_price=self.venue.prices[s] + Decimal("0.05"),
+                bid_size=self.venue.quote_size,
+                ask_size=self.venue.quote_size,
             )
             for s in symbols
             if s in self.venue.prices
