@@ -1,24 +1,26 @@
-"""The simulated Interactive Brokers venue both IB mocks (Client Portal and TWS) trade on.
+"""The Interactive Brokers view of the kit's simulated venue, shared by both IB mocks.
 
-One venue holds the listings (with IB contract ids), a seeded price process, the accounts, orders and
-fills. The wire layers (``tws/`` and the Client Portal app) translate their protocol into calls here
-and subscribe to :class:`VenueEvent` notifications to push order updates and ticks to their clients.
+The kit's :class:`~portico.mocks.SimulatedVenue` holds accounts, orders, positions and the matching
+engine, priced by the seeded market data generator on the mock clock. This adapter adds what IB has and
+the kit does not: contract ids (conids), IB account ids (``DU...``), permanent order ids, TWS order ids
+per API client, ``orderRef``, IB status names (``PreSubmitted``, ``Submitted``, ``Filled``,
+``Cancelled``), execution ids and commissions, in-place order modification, and quotes with sizes.
 
-Prices are deterministic for a seed: the live quote is a seeded random walk moved by :meth:`IbVenue.step`,
-and historical bars come from a closed-form function of (seed, conid, bar start), so the same request
-always answers the same bars.
+The wire layers (``tws/`` and the Client Portal app) call this adapter and subscribe to its
+:class:`VenueEvent` notifications (``order``, ``fill``, ``position``, ``tick``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+
+from portico.mocks._kit import NEW_YORK, MockClock, OrderState, SimulatedVenue, is_trading_day
+from portico.mocks._kit import VenueError as KitVenueError
+from portico.mocks._kit import VenueEvent as KitVenueEvent
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -45,23 +47,45 @@ class Listing:
     symbol: str
     name: str
     exchange: str
-    base_price: Decimal
     currency: str = "USD"
     sec_type: str = "STK"
     min_tick: Decimal = Decimal("0.01")
 
 
-# Real IB contract ids of these US stocks (as seen in IB's own documentation and examples).
+# IB contract ids of these US stocks, as IB's own documentation and examples show them.
 LISTINGS: tuple[Listing, ...] = (
-    Listing(265598, "AAPL", "APPLE INC", "NASDAQ", Decimal("190.00")),
-    Listing(272093, "MSFT", "MICROSOFT CORP", "NASDAQ", Decimal("410.00")),
-    Listing(8314, "IBM", "INTL BUSINESS MACHINES CORP", "NYSE", Decimal("170.00")),
-    Listing(756733, "SPY", "SPDR S&P 500 ETF TRUST", "ARCA", Decimal("500.00")),
-    Listing(3691937, "AMZN", "AMAZON.COM INC", "NASDAQ", Decimal("180.00")),
-    Listing(76792991, "TSLA", "TESLA INC", "NASDAQ", Decimal("240.00")),
-    Listing(4815747, "NVDA", "NVIDIA CORP", "NASDAQ", Decimal("120.00")),
-    Listing(208813719, "GOOGL", "ALPHABET INC-CL A", "NASDAQ", Decimal("165.00")),
+    Listing(265598, "AAPL", "APPLE INC", "NASDAQ"),
+    Listing(272093, "MSFT", "MICROSOFT CORP", "NASDAQ"),
+    Listing(8314, "IBM", "INTL BUSINESS MACHINES CORP", "NYSE"),
+    Listing(756733, "SPY", "SPDR S&P 500 ETF TRUST", "ARCA"),
+    Listing(3691937, "AMZN", "AMAZON.COM INC", "NASDAQ"),
+    Listing(76792991, "TSLA", "TESLA INC", "NASDAQ"),
+    Listing(4815747, "NVDA", "NVIDIA CORP", "NASDAQ"),
+    Listing(208813719, "GOOGL", "ALPHABET INC-CL A", "NASDAQ"),
 )
+
+_KIT_ERRORS = {
+    "insufficient_buying_power": 201,
+    "insufficient_qty": 201,
+    "not_found": 10147,
+    "duplicate_client_order_id": 103,
+    "invalid": 321,
+    "unknown_asset": 200,
+    "not_cancelable": 10148,
+    "not_replaceable": 10148,
+}
+
+_BAR_SIZES: dict[str, tuple[str, int]] = {
+    # IB bar size setting: (kit timeframe, seconds)
+    "1 min": ("1min", 60),
+    "5 mins": ("5min", 300),
+    "15 mins": ("15min", 900),
+    "30 mins": ("30min", 1800),
+    "1 hour": ("1hour", 3600),
+    "1 day": ("1day", 86400),
+    "1 week": ("1week", 604800),
+    "1 month": ("1month", 2592000),
+}
 
 
 class VenueError(Exception):
@@ -89,6 +113,7 @@ class Quote:
     open: Decimal
     close: Decimal
     """The prior session's close."""
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -107,7 +132,7 @@ class VenueBar:
 
 @dataclass
 class VenueFill:
-    """One execution of an order."""
+    """One execution of an order, in IB terms."""
 
     exec_id: str
     perm_id: int
@@ -121,43 +146,96 @@ class VenueFill:
 
 @dataclass
 class VenueOrder:
-    """An order at the venue, in IB's vocabulary (statuses ``PreSubmitted``, ``Submitted``, ``Filled``...)."""
+    """An order in IB's vocabulary over the kit's order (``state``, refreshed on every change)."""
 
     perm_id: int
     order_id: int
     client_id: int
     account: str
     listing: Listing
-    action: str
-    quantity: Decimal
-    order_type: str
-    tif: str
-    limit_price: Decimal | None
-    stop_price: Decimal | None
     order_ref: str
-    created: datetime
-    status: str = "PreSubmitted"
-    filled: Decimal = Decimal(0)
-    avg_price: Decimal = Decimal(0)
-    last_fill_price: Decimal = Decimal(0)
+    venue_id: str
+    state: OrderState
     fills: list[VenueFill] = field(default_factory=list)
-    updated: datetime | None = None
-    completed_status: str = ""
     outside_rth: bool = False
-    stop_triggered: bool = False
+    origin: str = "tws"
+
+    @property
+    def action(self) -> str:
+        return "BUY" if self.state.side == "buy" else "SELL"
+
+    @property
+    def quantity(self) -> Decimal:
+        return self.state.qty or Decimal(0)
+
+    @property
+    def order_type(self) -> str:
+        return {"market": "MKT", "limit": "LMT", "stop": "STP", "stop_limit": "STP LMT"}.get(
+            self.state.order_type, self.state.order_type.upper()
+        )
+
+    @property
+    def tif(self) -> str:
+        return self.state.time_in_force.upper()
+
+    @property
+    def limit_price(self) -> Decimal | None:
+        return self.state.limit_price
+
+    @property
+    def stop_price(self) -> Decimal | None:
+        return self.state.stop_price
+
+    @property
+    def filled(self) -> Decimal:
+        return self.state.filled_qty
 
     @property
     def remaining(self) -> Decimal:
         return self.quantity - self.filled
 
     @property
+    def avg_price(self) -> Decimal:
+        return self.state.filled_avg_price or Decimal(0)
+
+    @property
+    def last_fill_price(self) -> Decimal:
+        return self.fills[-1].price if self.fills else Decimal(0)
+
+    @property
+    def created(self) -> datetime:
+        return self.state.created_at
+
+    @property
+    def updated(self) -> datetime | None:
+        return self.state.updated_at
+
+    @property
     def is_open(self) -> bool:
-        return self.status in {"PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel"}
+        return self.state.is_open
+
+    @property
+    def status(self) -> str:
+        """IB's status name: stops not yet triggered are ``PreSubmitted``, working orders ``Submitted``."""
+        kit = self.state.status
+        if kit == "filled":
+            return "Filled"
+        if kit in {"canceled", "expired", "replaced"}:
+            return "Cancelled"
+        if kit == "rejected":
+            return "Inactive"
+        if self.state.order_type in {"stop", "stop_limit"} and not self.state.triggered:
+            return "PreSubmitted"
+        return "Submitted"
+
+    @property
+    def completed_status(self) -> str:
+        return self.status if not self.is_open else ""
 
 
 @dataclass(frozen=True)
 class VenueEvent:
-    """A change the wire layers push to their clients.
+    """A change pushed to the wire layers.
 
     ``kind`` is ``order`` (status or fields changed), ``fill`` (``fill`` set), ``position`` (after a
     fill, the account's position in ``order.listing`` changed) or ``tick`` (``listing`` quote moved).
@@ -171,74 +249,59 @@ class VenueEvent:
 
 Listener = Callable[[VenueEvent], None]
 
-_BAR_SECONDS = {
-    "1 secs": 1,
-    "5 secs": 5,
-    "1 min": 60,
-    "2 mins": 120,
-    "5 mins": 300,
-    "15 mins": 900,
-    "30 mins": 1800,
-    "1 hour": 3600,
-    "1 day": 86400,
-    "1 week": 604800,
-    "1 month": 2592000,
-}
-
-
-def _unit(seed: int, *parts: object) -> float:
-    """A deterministic number in [0, 1) from the seed and ``parts``."""
-    digest = hashlib.blake2b(repr((seed, *parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
 
 def _money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 class IbVenue:
-    """A stateful simulated IB venue with one or more paper accounts.
+    """Interactive Brokers on the kit's simulated venue.
 
     Args:
-        seed: seeds the price process and order ids, so runs repeat.
-        accounts: account id -> starting cash.
-        now: the time source (wall clock by default; tests pass a fixed one).
+        seed: seeds prices and ids (ignored when ``venue`` is given).
+        venue: the simulated venue to trade on (a new one with a frozen mock clock by default).
+        clock: the mock clock of a new venue.
+        cash: starting cash of the IB paper account.
+        tick_seconds: how far :meth:`step` moves a frozen clock (simulated seconds per tick).
     """
 
     def __init__(
         self,
         *,
         seed: int = 0,
-        accounts: dict[str, Decimal] | None = None,
-        now: Callable[[], datetime] | None = None,
+        venue: SimulatedVenue | None = None,
+        clock: MockClock | None = None,
+        cash: Decimal = Decimal("1000000.00"),
+        tick_seconds: float = 5.0,
     ) -> None:
-        self.seed = seed
-        self._now = now or (lambda: datetime.now(UTC))
-        self._rng = random.Random(seed)
+        self.venue = venue or SimulatedVenue(seed, clock=clock or MockClock(), starting_cash=cash)
+        self.clock = self.venue.clock
+        self.seed = self.venue.seed
+        self.tick_seconds = tick_seconds
         self.listings: dict[int, Listing] = {listing.conid: listing for listing in LISTINGS}
-        self.cash: dict[str, Decimal] = dict(accounts or {DEFAULT_ACCOUNT: Decimal("1000000.00")})
-        self.realized: dict[str, Decimal] = {acct: Decimal(0) for acct in self.cash}
-        # account -> conid -> (quantity, average cost)
-        self.positions: dict[str, dict[int, tuple[Decimal, Decimal]]] = {acct: {} for acct in self.cash}
+        self._by_symbol = {listing.symbol: listing for listing in LISTINGS}
+        # IB account id -> kit account id
+        self._accounts: dict[str, str] = {DEFAULT_ACCOUNT: self.venue.default_account_id}
+        self.venue.account().cash = _money(cash)
         self.orders: dict[int, VenueOrder] = {}
+        self._by_venue_id: dict[str, VenueOrder] = {}
         self.fills: list[VenueFill] = []
-        self._perm_ids = itertools.count(1_000_000 + self._rng.randrange(1_000_000))
+        self._perm_ids = itertools.count(1_000_000 + self.venue.seed % 1_000_000)
         self._exec_seq = itertools.count(1)
         self._listeners: list[Listener] = []
-        self.quotes: dict[int, Quote] = {
-            conid: self._opening_quote(listing) for conid, listing in self.listings.items()
-        }
+        self._sizes = itertools.cycle((100, 200, 300, 500, 800, 1300, 2100))
+        self.venue.subscribe(self._on_kit_event)
 
     # -- plumbing ----------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The venue's current time (UTC)."""
-        return self._now()
+        """The venue's current (simulated) time."""
+        return self.clock.now()
 
     @property
     def accounts(self) -> list[str]:
-        """Account ids, in a stable order."""
-        return list(self.cash)
+        """IB account ids, in a stable order."""
+        return list(self._accounts)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every :class:`VenueEvent`; returns the unsubscribe function."""
@@ -249,6 +312,22 @@ class IbVenue:
         for listener in list(self._listeners):
             listener(event)
 
+    def _kit_account(self, account: str | None) -> str:
+        if not account:
+            return self._accounts[self.accounts[0]]
+        try:
+            return self._accounts[account]
+        except KeyError:
+            raise VenueError(
+                321, f"Error validating request.-'bN' : cause - Invalid account {account}"
+            ) from None
+
+    def _ib_account(self, kit_id: str) -> str:
+        for ib_id, kit in self._accounts.items():
+            if kit == kit_id:
+                return ib_id
+        return kit_id
+
     # -- instruments -------------------------------------------------------------------------------
 
     def listing(self, *, conid: int | None = None, symbol: str | None = None) -> Listing:
@@ -258,9 +337,9 @@ class IbVenue:
             if found is not None:
                 return found
         if symbol:
-            for listing in self.listings.values():
-                if listing.symbol == symbol.upper():
-                    return listing
+            found = self._by_symbol.get(symbol.upper())
+            if found is not None:
+                return found
         raise VenueError(200, "No security definition has been found for the request")
 
     def search(self, text: str) -> list[Listing]:
@@ -272,145 +351,142 @@ class IbVenue:
 
     # -- prices ------------------------------------------------------------------------------------
 
-    def _level(self, listing: Listing, at: datetime) -> float:
-        """The slowly varying fair price of ``listing`` at ``at`` (closed form, so history is cheap)."""
-        days = at.timestamp() / 86400
-        phase = _unit(self.seed, listing.conid, "phase") * 2 * math.pi
-        drift = 0.08 * math.sin(2 * math.pi * days / 97 + phase) + 0.03 * math.sin(
-            2 * math.pi * days / 11 + phase
-        )
-        return float(listing.base_price) * (1 + drift)
+    @property
+    def quotes(self) -> _Quotes:
+        """``quotes[conid]``: the quote standing now."""
+        return _Quotes(self)
 
-    def _opening_quote(self, listing: Listing) -> Quote:
-        mid = _money(self._level(listing, self.now()))
-        spread = max(listing.min_tick, _money(float(mid) * 0.0002))
-        close = _money(float(mid) * (1 + (self._rng.random() - 0.5) * 0.02))
+    def quote(self, listing: Listing) -> Quote:
+        """The quote of ``listing`` at the current simulated time."""
+        now = self.now()
+        data = self.venue.data
+        book = data.quote(listing.symbol, now)
+        last = self.venue.price(listing.symbol)
+        bid, ask = _money(book.bid_price), _money(book.ask_price)
+        if not bid < last < ask:
+            # the book straddles the price the venue fills at
+            half = max(listing.min_tick, _money(float(last) * 0.0001))
+            bid, ask = last - half, last + half
+        day = now.astimezone(NEW_YORK).date()
+        session = (
+            data.bars(listing.symbol, "1day", _day_start(day), now, until=now) if is_trading_day(day) else []
+        )
+        prior = self.venue.lastday_price(listing.symbol)
+        if session:
+            bar = session[-1]
+            open_, high, low, volume = _money(bar.open), _money(bar.high), _money(bar.low), bar.volume
+        else:
+            open_, high, low, volume = last, last, last, 0
         return Quote(
-            bid=mid - spread,
-            ask=mid + spread,
-            last=mid,
-            bid_size=self._rng.randrange(1, 20) * 100,
-            ask_size=self._rng.randrange(1, 20) * 100,
-            last_size=100,
-            volume=self._rng.randrange(100_000, 5_000_000),
-            high=max(mid, close) + spread * 10,
-            low=min(mid, close) - spread * 10,
-            open=close,
-            close=close,
+            bid=bid,
+            ask=ask,
+            last=last,
+            bid_size=book.bid_size,
+            ask_size=book.ask_size,
+            last_size=next(self._sizes),
+            volume=volume,
+            high=max(high, last),
+            low=min(low, last),
+            open=open_,
+            close=prior,
+            at=now,
         )
 
     def step(self, conids: list[int] | None = None) -> None:
-        """Move the price of each listing (all by default) one seeded random step and match resting orders."""
+        """Move the market: advance a frozen clock by ``tick_seconds`` (matching resting orders) and push
+        a tick for each listing (all by default)."""
+        if self.clock.realtime:
+            self.venue.match()
+        else:
+            self.clock.advance(self.tick_seconds)
         for conid in conids or list(self.listings):
-            listing = self.listings[conid]
-            quote = self.quotes[conid]
-            move = _money(float(quote.last) * self._rng.gauss(0, 0.0008))
-            last = max(listing.min_tick * 10, quote.last + move)
-            spread = max(listing.min_tick, _money(float(last) * 0.0002))
-            quote.last = last
-            quote.bid, quote.ask = last - spread, last + spread
-            quote.bid_size = self._rng.randrange(1, 20) * 100
-            quote.ask_size = self._rng.randrange(1, 20) * 100
-            quote.last_size = self._rng.randrange(1, 10) * 100
-            quote.volume += quote.last_size
-            quote.high, quote.low = max(quote.high, last), min(quote.low, last)
-            self._publish(VenueEvent("tick", listing=listing))
-            self._match(listing)
+            self._publish(VenueEvent("tick", listing=self.listings[conid]))
 
-    def bars(self, listing: Listing, bar_size: str, *, end: datetime, count: int) -> list[VenueBar]:
-        """``count`` bars of ``bar_size`` (an IB bar size setting like ``"1 day"``) ending at ``end``."""
+    def bars(self, listing: Listing, bar_size: str, *, start: datetime, end: datetime) -> list[VenueBar]:
+        """Bars of ``bar_size`` (an IB bar size setting like ``"1 day"``) starting in ``[start, end]``."""
         try:
-            seconds = _BAR_SECONDS[bar_size.strip()]
+            timeframe, _seconds = _BAR_SIZES[bar_size.strip()]
         except KeyError:
             raise VenueError(
                 321, f"Error validating request.-'bQ' : cause - Invalid bar size '{bar_size}'"
             ) from None
-        anchor = int(end.timestamp()) // seconds * seconds
-        out: list[VenueBar] = []
-        for index in range(count - 1, -1, -1):
-            start_ts = anchor - index * seconds
-            start = datetime.fromtimestamp(start_ts, UTC)
-            base = self._level(listing, start)
-            width = base * 0.004 * math.sqrt(seconds / 60) ** 0.5
-            u = [_unit(self.seed, listing.conid, seconds, start_ts, k) for k in range(4)]
-            open_ = base + (u[0] - 0.5) * width
-            close = base + (u[1] - 0.5) * width
-            high = max(open_, close) + u[2] * width / 2
-            low = min(open_, close) - u[3] * width / 2
-            volume = int(
-                1000 + _unit(self.seed, listing.conid, seconds, start_ts, "v") * 100_000 * seconds / 60
+        rows = self.venue.data.bars(listing.symbol, timeframe, start, end, until=self.now())  # type: ignore[arg-type]
+        return [
+            VenueBar(
+                start=row.timestamp,
+                open=_money(row.open),
+                high=_money(row.high),
+                low=_money(row.low),
+                close=_money(row.close),
+                volume=row.volume,
+                wap=_money(row.vwap),
+                count=row.trade_count,
             )
-            out.append(
-                VenueBar(
-                    start=start,
-                    open=_money(open_),
-                    high=_money(high),
-                    low=_money(low),
-                    close=_money(close),
-                    volume=volume,
-                    wap=_money((high + low + close) / 3),
-                    count=max(1, volume // 100),
-                )
-            )
-        return out
+            for row in rows
+        ]
 
     # -- accounts ----------------------------------------------------------------------------------
 
-    def _account(self, account: str | None) -> str:
-        if not account:
-            return self.accounts[0]
-        if account not in self.cash:
-            raise VenueError(321, f"Error validating request.-'bN' : cause - Invalid account {account}")
-        return account
-
-    def market_value(self, account: str) -> Decimal:
-        """The account's positions at the last price."""
-        return sum(
-            (qty * self.quotes[conid].last for conid, (qty, _cost) in self.positions[account].items()),
-            start=Decimal(0),
-        )
+    def positions(self, account: str) -> dict[int, tuple[Decimal, Decimal]]:
+        """The account's positions: conid -> (quantity, average cost)."""
+        out: dict[int, tuple[Decimal, Decimal]] = {}
+        for pos in self.venue.list_positions(self._kit_account(account)):
+            listing = self._by_symbol.get(pos.symbol)
+            if listing is not None:
+                out[listing.conid] = (pos.qty, pos.avg_entry_price)
+        return out
 
     def account_values(self, account: str) -> dict[str, Decimal]:
         """IB account value tags (``NetLiquidation``, ``TotalCashValue``...) in the base currency."""
-        account = self._account(account)
-        cash = self.cash[account]
-        gross = sum(
-            (abs(qty) * self.quotes[conid].last for conid, (qty, _c) in self.positions[account].items()),
-            start=Decimal(0),
-        )
-        net = cash + self.market_value(account)
-        init_margin = _money(gross * Decimal("0.25"))
-        return {
-            "NetLiquidation": _money(net),
-            "TotalCashValue": _money(cash),
-            "CashBalance": _money(cash),
-            "GrossPositionValue": _money(gross),
-            "EquityWithLoanValue": _money(net),
-            "InitMarginReq": init_margin,
-            "MaintMarginReq": init_margin,
-            "AvailableFunds": _money(net - init_margin),
-            "ExcessLiquidity": _money(net - init_margin),
-            "BuyingPower": _money((net - init_margin) * 4),
-            "RealizedPnL": _money(self.realized[account]),
-            "UnrealizedPnL": _money(self.unrealized(account)),
-        }
-
-    def unrealized(self, account: str) -> Decimal:
-        """Unrealized profit and loss of the account's positions."""
-        return sum(
+        kit_id = self._kit_account(account)
+        balances = self.venue.balances(kit_id)
+        gross = balances["long_market_value"] - balances["short_market_value"]
+        unrealized = sum(
             (
-                (self.quotes[conid].last - cost) * qty
-                for conid, (qty, cost) in self.positions[account].items()
+                (self.venue.price(p.symbol) - p.avg_entry_price) * p.qty
+                for p in self.venue.list_positions(kit_id)
             ),
             start=Decimal(0),
         )
+        equity = balances["equity"]
+        return {
+            "NetLiquidation": equity,
+            "TotalCashValue": balances["cash"],
+            "CashBalance": balances["cash"],
+            "GrossPositionValue": _money(gross),
+            "EquityWithLoanValue": equity,
+            "InitMarginReq": balances["initial_margin"],
+            "MaintMarginReq": balances["maintenance_margin"],
+            "AvailableFunds": _money(equity - balances["initial_margin"]),
+            "ExcessLiquidity": _money(equity - balances["maintenance_margin"]),
+            "BuyingPower": balances["buying_power"],
+            "UnrealizedPnL": _money(unrealized),
+        }
+
+    def seed_position(self, account: str, conid: int, quantity: Decimal, average_cost: Decimal) -> None:
+        """Give an account a starting position (for demos and tests): bought before the session."""
+        listing = self.listings[conid]
+        kit_id = self._kit_account(account)
+        # placed on the kit venue directly, so it is no IB order (nothing placed it through IB)
+        state = self.venue.place_order(
+            symbol=listing.symbol,
+            side="buy",
+            qty=quantity,
+            account_id=kit_id,
+            client_order_id=f"seed-{conid}",
+        )
+        # restate the cost as given, and forget the seeding order: it is history, not an order of today
+        pos = self.venue.positions[(kit_id, listing.symbol)]
+        self.venue.account(kit_id).cash += quantity * (pos.avg_entry_price - average_cost)
+        pos.avg_entry_price = average_cost
+        del state
 
     # -- orders ------------------------------------------------------------------------------------
 
     def find_order(self, *, client_id: int, order_id: int) -> VenueOrder | None:
         """The order a TWS client placed under ``order_id``."""
         for order in self.orders.values():
-            if order.client_id == client_id and order.order_id == order_id:
+            if order.client_id == client_id and order.order_id == order_id and order.origin == "tws":
                 return order
         return None
 
@@ -420,6 +496,13 @@ class IbVenue:
             if order.order_ref == order_ref and (account is None or order.account == account):
                 return order
         return None
+
+    def order_by_perm(self, perm_id: int) -> VenueOrder:
+        """The order with IB's permanent id; ``VenueError(10147)`` when unknown."""
+        try:
+            return self.orders[perm_id]
+        except KeyError:
+            raise VenueError(10147, f"OrderId {perm_id} that needs to be cancelled is not found.") from None
 
     def place(
         self,
@@ -436,48 +519,85 @@ class IbVenue:
         stop_price: Decimal | None,
         order_ref: str,
         outside_rth: bool = False,
+        unique_ref: bool = False,
+        origin: str = "tws",
     ) -> VenueOrder:
-        """Accept a new order, or raise :class:`VenueError` with IB's code and text."""
-        account = self._account(account)
+        """Accept a new order, or raise :class:`VenueError` with IB's code and text.
+
+        ``unique_ref`` makes ``order_ref`` the venue's client order id, so a repeat is refused (the
+        Client Portal's ``cOID``); TWS's ``orderRef`` is free text and may repeat.
+        """
+        ib_account = account or self.accounts[0]
+        kit_account = self._kit_account(ib_account)
         action = action.upper()
-        order_type = order_type.upper()
-        if action not in {"BUY", "SELL", "SSHORT"}:
+        kind = {"MKT": "market", "LMT": "limit", "STP": "stop", "STP LMT": "stop_limit"}.get(
+            order_type.upper()
+        )
+        if action not in {"BUY", "SELL"}:
             raise VenueError(321, f"Error validating request.-'bF' : cause - Invalid side {action}")
         if quantity <= 0:
             raise VenueError(434, "The order size cannot be zero.")
-        if order_type not in {"MKT", "LMT", "STP", "STP LMT"}:
+        if kind is None:
             raise VenueError(387, "Unsupported order type for this exchange and security type.")
-        if order_type in {"LMT", "STP LMT"} and (limit_price is None or limit_price <= 0):
+        if kind in {"limit", "stop_limit"} and (limit_price is None or limit_price <= 0):
             raise VenueError(321, "Error validating request.-'bX' : cause - Limit price must be set")
-        if order_type in {"STP", "STP LMT"} and (stop_price is None or stop_price <= 0):
+        if kind in {"stop", "stop_limit"} and (stop_price is None or stop_price <= 0):
             raise VenueError(321, "Error validating request.-'bX' : cause - Stop price must be set")
-        if tif.upper() not in {"DAY", "GTC", "IOC", "OPG", "FOK", "GTD"}:
+        time_in_force = tif.lower()
+        if time_in_force not in {"day", "gtc", "ioc", "opg", "fok"}:
             raise VenueError(321, f"Error validating request.-'bK' : cause - Invalid time in force {tif}")
-        now = self.now()
-        order = VenueOrder(
-            perm_id=next(self._perm_ids),
+        perm_id = next(self._perm_ids)
+        client_ref = order_ref if unique_ref and order_ref else f"perm-{perm_id}"
+        pending = VenueOrder(
+            perm_id=perm_id,
             order_id=order_id,
             client_id=client_id,
-            account=account,
+            account=ib_account,
             listing=listing,
-            action=action,
-            quantity=quantity,
-            order_type=order_type,
-            tif=tif.upper(),
-            limit_price=limit_price,
-            stop_price=stop_price,
             order_ref=order_ref,
-            created=now,
-            updated=now,
+            venue_id="",
+            state=OrderState(
+                id="",
+                client_order_id=client_ref,
+                account_id=kit_account,
+                symbol=listing.symbol,
+                asset_id="",
+                side=action.lower(),
+                order_type=kind,
+                time_in_force=time_in_force,
+                created_at=self.now(),
+                qty=quantity,
+            ),
             outside_rth=outside_rth,
+            origin=origin,
         )
-        self.orders[order.perm_id] = order
-        order.status = "Submitted" if order_type in {"MKT", "LMT"} else "PreSubmitted"
-        self._publish(VenueEvent("order", order=order))
-        self._match(listing, only=order)
-        if order.is_open and order.tif in {"IOC", "FOK"}:
-            self._finish(order, "Cancelled")
+        self._placing = pending
+        try:
+            state = self.venue.place_order(
+                symbol=listing.symbol,
+                side=action.lower(),
+                order_type=kind,
+                time_in_force=time_in_force,
+                qty=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                client_order_id=client_ref,
+                extended_hours=outside_rth,
+                account_id=kit_account,
+            )
+        except KitVenueError as exc:
+            if exc.reason == "duplicate_client_order_id":
+                raise VenueError(
+                    103, f"Order couldn't be submitted: Local order ID={order_ref} is already registered."
+                ) from None
+            raise VenueError(_KIT_ERRORS.get(exc.reason, 321), exc.message) from None
+        finally:
+            self._placing = None
+        order = self._by_venue_id[state.id]
+        order.state = self.venue.orders[state.id]
         return order
+
+    _placing: VenueOrder | None = None
 
     def modify(
         self,
@@ -488,133 +608,92 @@ class IbVenue:
         stop_price: Decimal | None = None,
         tif: str | None = None,
     ) -> VenueOrder:
-        """Change an open order in place (IB keeps the order id on modify)."""
-        if not order.is_open:
+        """Change an open order in place.
+
+        IB keeps an order's ids on modify, while the kit's venue replaces orders; so the adapter edits
+        the resting kit order itself and runs matching again.
+        """
+        live = self.venue.orders[order.venue_id]
+        if not live.is_open:
             raise VenueError(
                 10148,
-                f"OrderId {order.order_id} that needs to be cancelled cannot be modified, state: {order.status}.",
+                f"OrderId {order.order_id} that needs to be modified cannot be modified, state: {order.status}.",
             )
         if quantity is not None:
-            if quantity < order.filled or quantity <= 0:
-                raise VenueError(434, "The order size cannot be zero or less than the filled quantity.")
-            order.quantity = quantity
+            if quantity <= live.filled_qty or quantity <= 0:
+                raise VenueError(434, "The order size cannot be zero or below the filled quantity.")
+            live.qty = quantity
         if limit_price is not None:
-            order.limit_price = limit_price
+            live.limit_price = _money(limit_price)
         if stop_price is not None:
-            order.stop_price = stop_price
+            live.stop_price = _money(stop_price)
         if tif is not None:
-            order.tif = tif.upper()
-        order.updated = self.now()
+            live.time_in_force = tif.lower()
+        live.updated_at = self.now()
+        order.state = live
         self._publish(VenueEvent("order", order=order))
-        self._match(order.listing, only=order)
+        self.venue.match()
         return order
 
     def cancel(self, order: VenueOrder) -> VenueOrder:
         """Cancel an open order; ``VenueError(10148)`` when it is already done."""
-        if not order.is_open:
+        try:
+            self.venue.cancel_order(order.venue_id)
+        except KitVenueError:
             raise VenueError(
                 10148,
                 f"OrderId {order.order_id} that needs to be cancelled cannot be cancelled, state: {order.status}.",
-            )
-        self._finish(order, "Cancelled")
+            ) from None
         return order
 
-    def _finish(self, order: VenueOrder, status: str) -> None:
-        order.status = status
-        order.completed_status = status
-        order.updated = self.now()
-        self._publish(VenueEvent("order", order=order))
+    # -- kit events -> IB events -------------------------------------------------------------------
 
-    def _fill_price(self, order: VenueOrder, quote: Quote) -> Decimal | None:
-        """The price ``order`` executes at against ``quote`` now, or None when it does not execute."""
-        buying = order.action == "BUY"
-        touch = quote.ask if buying else quote.bid
-        kind = order.order_type
-        if kind in {"STP", "STP LMT"} and not order.stop_triggered:
-            assert order.stop_price is not None
-            triggered = quote.last >= order.stop_price if buying else quote.last <= order.stop_price
-            if not triggered:
-                return None
-            order.stop_triggered = True
-            order.status = "Submitted"
-        if kind in {"MKT", "STP"}:
-            return touch
-        assert order.limit_price is not None
-        if buying and touch <= order.limit_price:
-            return touch
-        if not buying and touch >= order.limit_price:
-            return touch
-        return None
-
-    def _match(self, listing: Listing, *, only: VenueOrder | None = None) -> None:
-        quote = self.quotes[listing.conid]
-        candidates = (
-            [only]
-            if only is not None
-            else [o for o in self.orders.values() if o.listing.conid == listing.conid and o.is_open]
-        )
-        for order in candidates:
-            if not order.is_open:
-                continue
-            price = self._fill_price(order, quote)
-            if price is None:
-                continue
-            self._execute(order, order.remaining, price)
-
-    def _execute(self, order: VenueOrder, quantity: Decimal, price: Decimal) -> None:
-        now = self.now()
-        cum = order.filled + quantity
-        avg = ((order.avg_price * order.filled) + price * quantity) / cum
-        commission = max(Decimal("1.00"), _money(quantity * Decimal("0.005")))
-        fill = VenueFill(
-            exec_id=f"0000e0d5.{order.perm_id:08x}.{next(self._exec_seq):02d}.01",
-            perm_id=order.perm_id,
-            quantity=quantity,
-            price=price,
-            time=now,
-            commission=commission,
-            cum_qty=cum,
-            avg_price=avg.quantize(Decimal("0.0001")),
-        )
-        order.fills.append(fill)
-        self.fills.append(fill)
-        order.filled = cum
-        order.avg_price = fill.avg_price
-        order.last_fill_price = price
-        order.updated = now
-        signed = quantity if order.action == "BUY" else -quantity
-        self._apply_position(order.account, order.listing.conid, signed, price)
-        self.cash[order.account] -= signed * price + commission
-        if order.filled >= order.quantity:
-            order.status = "Filled"
-            order.completed_status = "Filled"
-        self._publish(VenueEvent("fill", order=order, fill=fill))
-        self._publish(VenueEvent("order", order=order))
-        self._publish(VenueEvent("position", order=order))
-
-    def _apply_position(self, account: str, conid: int, signed: Decimal, price: Decimal) -> None:
-        qty, cost = self.positions[account].get(conid, (Decimal(0), Decimal(0)))
-        new_qty = qty + signed
-        if qty == 0 or (qty > 0) == (signed > 0):
-            new_cost = (qty * cost + signed * price) / new_qty if new_qty else Decimal(0)
+    def _on_kit_event(self, event: KitVenueEvent) -> None:
+        order = self._by_venue_id.get(event.order.id)
+        if order is None:
+            pending = self._placing
+            if pending is None or event.order.client_order_id != pending.state.client_order_id:
+                return  # an order not placed through IB (another mock sharing the venue)
+            order = pending
+            order.venue_id = event.order.id
+            self.orders[order.perm_id] = order
+            self._by_venue_id[order.venue_id] = order
+        order.state = self.venue.orders.get(event.order.id, event.order)
+        if event.fill is not None:
+            fill = event.fill
+            commission = max(Decimal("1.00"), _money(fill.qty * Decimal("0.005")))
+            self.venue.account(order.state.account_id).cash -= commission
+            ib_fill = VenueFill(
+                exec_id=f"0000e0d5.{order.perm_id:08x}.{next(self._exec_seq):02d}.01",
+                perm_id=order.perm_id,
+                quantity=fill.qty,
+                price=fill.price,
+                time=fill.timestamp,
+                commission=commission,
+                cum_qty=fill.cum_qty,
+                avg_price=order.state.filled_avg_price or fill.price,
+            )
+            order.fills.append(ib_fill)
+            self.fills.append(ib_fill)
+            self._publish(VenueEvent("fill", order=order, fill=ib_fill))
+            self._publish(VenueEvent("order", order=order))
+            self._publish(VenueEvent("position", order=order))
         else:
-            closed = min(abs(signed), abs(qty))
-            self.realized[account] += (price - cost) * closed * (1 if qty > 0 else -1)
-            new_cost = cost if new_qty and (new_qty > 0) == (qty > 0) else price
-        if new_qty == 0:
-            self.positions[account].pop(conid, None)
-        else:
-            self.positions[account][conid] = (new_qty, new_cost.quantize(Decimal("0.0001")))
+            self._publish(VenueEvent("order", order=order))
 
-    def seed_position(self, account: str, conid: int, quantity: Decimal, average_cost: Decimal) -> None:
-        """Give an account a starting position (for demos and tests)."""
-        self.positions[self._account(account)][conid] = (quantity, average_cost)
 
-    def day_start(self) -> datetime:
-        """Midnight UTC of the venue's current day."""
-        now = self.now()
-        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+class _Quotes:
+    """``venue.quotes[conid]`` -> the current :class:`Quote`."""
 
-    def recent(self, days: int) -> datetime:
-        """``days`` before now."""
-        return self.now() - timedelta(days=days)
+    def __init__(self, venue: IbVenue) -> None:
+        self._venue = venue
+
+    def __getitem__(self, conid: int) -> Quote:
+        return self._venue.quote(self._venue.listings[conid])
+
+
+def _day_start(day: object) -> datetime:
+    from datetime import date, time
+
+    assert isinstance(day, date)
+    return datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)

@@ -254,7 +254,7 @@ class TwsMockServer:
     def _positions(self, s: _Session, f: list[str]) -> None:
         s.positions = True
         for account in self.venue.accounts:
-            for conid, (qty, cost) in self.venue.positions[account].items():
+            for conid, (qty, cost) in self.venue.positions(account).items():
                 s.send(w.encode_position(account, self.venue.listings[conid], qty, cost))
         s.send([62, 1])
 
@@ -288,7 +288,7 @@ class TwsMockServer:
     ) -> None:
         for tag, value, currency in rows:
             s.send([6, 2, tag, value, currency, account])
-        for conid, (qty, cost) in self.venue.positions[account].items():
+        for conid, (qty, cost) in self.venue.positions(account).items():
             s.send(
                 w.encode_portfolio(account, self.venue.listings[conid], qty, cost, self.venue.quotes[conid])
             )
@@ -510,8 +510,7 @@ class TwsMockServer:
             end = _parse_ib_time(end_text) if end_text else self.venue.now()
             span = _parse_duration(duration)
             seconds = _bar_seconds(bar_size)
-            count = max(1, min(5000, int(span.total_seconds() // seconds)))
-            bars = self.venue.bars(listing, bar_size, end=end, count=count)
+            bars = self.venue.bars(listing, bar_size, start=end - span, end=end)[-5000:]
         except VenueError as exc:
             s.error(req_id, exc.code, exc.message)
             return
@@ -579,7 +578,7 @@ class TwsMockServer:
         return False
 
     def _send_position(self, session: _Session, order: VenueOrder) -> None:
-        qty, cost = self.venue.positions[order.account].get(order.listing.conid, (Decimal(0), Decimal(0)))
+        qty, cost = self.venue.positions(order.account).get(order.listing.conid, (Decimal(0), Decimal(0)))
         session.send(w.encode_position(order.account, order.listing, qty, cost))
 
 
@@ -608,10 +607,10 @@ def _parse_duration(text: str) -> timedelta:
 
 
 def _bar_seconds(bar_size: str) -> int:
-    from portico.mocks.interactive_brokers._venue import _BAR_SECONDS
+    from portico.mocks.interactive_brokers._venue import _BAR_SIZES
 
     try:
-        return _BAR_SECONDS[bar_size.strip()]
+        return _BAR_SIZES[bar_size.strip()][1]
     except KeyError:
         raise VenueError(
             321, f"Error validating request.-'bQ' : cause - Invalid bar size '{bar_size}'"

@@ -56,7 +56,7 @@ async def test_connect_syncs_without_timeouts(ib: object, caplog: pytest.LogCapt
     assert "Error handling fields" not in caplog.text
     values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD"}
     assert Decimal(values["NetLiquidation"]) > 0
-    assert Decimal(values["TotalCashValue"]) == Decimal("1000000.00")
+    assert Decimal(values["TotalCashValue"]) == Decimal("1000000.00") - 100 * Decimal("150.25")
 
 
 async def test_positions_and_portfolio(ib: object) -> None:
@@ -98,7 +98,7 @@ async def test_market_order_fills_with_executions_and_commission(ib: object, ser
     (fill,) = trade.fills
     assert fill.execution.shares == 10
     assert fill.execution.orderRef == "cid-1"
-    assert fill.execution.price == pytest.approx(float(server.venue.quotes[265598].ask))
+    assert fill.execution.price == pytest.approx(float(server.venue.venue.price("AAPL")))
     assert fill.commissionReport.commission == pytest.approx(1.0)
     await wait_for(lambda: any(p.position == 110 for p in ib.positions()))
     executions = await ib.reqExecutionsAsync()
@@ -156,16 +156,17 @@ async def test_snapshot_and_historical_bars(ib: object) -> None:
     bars = await ib.reqHistoricalDataAsync(
         ib_async.Stock("AAPL", "SMART", "USD"),
         endDateTime="",
-        durationStr="10 D",
+        durationStr="14 D",
         barSizeSetting="1 day",
         whatToShow="TRADES",
         useRTH=True,
     )
+    # 14 calendar days back from Monday 2026-01-05 10:00 New York: 10 sessions (today's still forming)
     assert len(bars) == 10
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
     assert [b.date for b in bars] == sorted(b.date for b in bars)
     again = await ib.reqHistoricalDataAsync(
-        ib_async.Stock("AAPL", "SMART", "USD"), "", "10 D", "1 day", "TRADES", True
+        ib_async.Stock("AAPL", "SMART", "USD"), "", "14 D", "1 day", "TRADES", True
     )
     assert [b.close for b in again] == [b.close for b in bars]
 
