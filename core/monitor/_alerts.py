@@ -46,6 +46,9 @@ class Alert(BaseModel):
     notifications: int = 0
     resolved_at: datetime | None = None
     correlation_id: str | None = None
+    state_based: bool = False
+    """True when the monitor re-checks the condition every tick (it clears by itself when the cause is
+    gone); False for alerts raised by an event, which clear by a later event or expire."""
 
     @property
     def key(self) -> str:
@@ -186,6 +189,7 @@ class AlertManager:
         subject: str = "",
         details: dict[str, Any] | None = None,
         correlation_id: str | None = None,
+        state_based: bool = False,
     ) -> Alert:
         """Record that a condition holds now; notify when it is new or due for a reminder."""
         now = self.clock.now()
@@ -202,6 +206,7 @@ class AlertManager:
                 started_at=now,
                 last_seen_at=now,
                 correlation_id=correlation_id,
+                state_based=state_based,
             )
             self._active[key] = alert
             self._send("firing", alert, now)
@@ -243,10 +248,24 @@ class AlertManager:
     def reconcile(self, rules: Iterable[str], holding: set[str]) -> list[Alert]:
         """Resolve every active alert of ``rules`` whose key is not in ``holding`` (level-checked rules)."""
         rules = set(rules)
-        cleared = [a for a in list(self._active.values()) if a.rule in rules and a.key not in holding]
+        cleared = [
+            a for a in list(self._active.values()) if a.state_based and a.rule in rules and a.key not in holding
+        ]
         for alert in cleared:
             self.resolve(alert.rule, system=alert.system, subject=alert.subject)
         return cleared
+
+    def expire(self, ttl: float) -> list[Alert]:
+        """Resolve event-raised alerts not seen again for ``ttl`` seconds (nothing will clear them otherwise)."""
+        now = self.clock.now()
+        stale = [
+            a
+            for a in list(self._active.values())
+            if not a.state_based and (now - a.last_seen_at).total_seconds() >= ttl
+        ]
+        for alert in stale:
+            self.resolve(alert.rule, system=alert.system, subject=alert.subject)
+        return stale
 
     def _send(self, kind: NotificationKind, alert: Alert, now: datetime) -> None:
         notification = AlertNotification(

@@ -91,6 +91,9 @@ class AlertRulesConfig(_Strict):
     renotify_interval: float = Field(default=3600.0, gt=0)
     """Seconds before a still-active alert is sent again."""
     send_resolved: bool = True
+    event_ttl: float = Field(default=86400.0, gt=0)
+    """Seconds after which an alert raised by an event (empty file, failed job...) that nothing cleared
+    is resolved (a daily feed's alert lasts until the next day's run)."""
     error_rate: RuleConfig = _rule("error_rate")
     """Share of failed calls (0..1) over ``window`` seconds; default 5% over 300 s, critical."""
     circuit_open: RuleConfig = _rule("circuit_open")

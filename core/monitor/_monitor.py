@@ -54,6 +54,9 @@ _LEVEL_RULES = (
 )
 
 
+_JOBS_SERVICE_EVENTS = frozenset(
+    {"jobs.run_completed", "jobs.run_failed", "jobs.import_failed", "jobs.file_empty", "jobs.file_late", "jobs.file_missing"}
+)
 _BREAKER_EVENTS = {"opened": "open", "open": "open", "closed": "closed", "half_open": "half_open"}
 
 
@@ -470,6 +473,8 @@ class IntegrationMonitor:
                 self.gauge("rate_limit_limit", float(data["limit"]), system=sys_id, window=window)
         elif event in {"job.completed", "job.succeeded", "job.failed"}:
             self._job_finished(event, system, data, cid)
+        elif event in _JOBS_SERVICE_EVENTS:
+            self._jobs_service_event(event, system, data, cid)
         elif event == "job.expected":
             self._expect_file(system, data)
         elif event == "market_data.update":
@@ -583,6 +588,57 @@ class IntegrationMonitor:
                 self.alerts.resolve("row_count_change", system=system, subject=job)
         if rows > 0:
             history.append(rows)
+
+    def _jobs_service_event(self, event: str, system: str | None, data: dict[str, Any], cid: str | None) -> None:
+        # The events portico.jobs emits (system="jobs"), mapped onto the same rules as job.* events.
+        rules = self.config.alerts
+        job = str(data.get("job_id") or data.get("watch") or data.get("data_type") or "job")
+        if event == "jobs.run_completed":
+            status = str(data.get("status", "succeeded"))
+            failed = status == "failed"
+            counts = {k: data[k] for k in ("loaded", "rejected", "quarantined") if data.get(k) is not None}
+            payload: dict[str, Any] = {"job": job, "error": data.get("error")}
+            if counts:
+                payload["records_imported"] = int(counts.get("loaded", 0))
+                payload["records_rejected"] = int(counts.get("rejected", 0)) + int(counts.get("quarantined", 0))
+            self._job_finished("job.failed" if failed else "job.completed", system, payload, cid)
+        elif event in {"jobs.run_failed", "jobs.import_failed"}:
+            self._job_finished("job.failed", system, {"job": job, "error": data.get("error")}, cid)
+        elif event == "jobs.file_empty" and rules.empty_file.enabled:
+            self.alerts.fire(
+                "empty_file",
+                system=None,
+                subject=job,
+                severity=rules.empty_file.severity,
+                summary=f"{job}: empty file {data.get('file', '')}".strip(),
+                details={"file": data.get("file")},
+                correlation_id=cid,
+            )
+        elif event in {"jobs.file_late", "jobs.file_missing"} and rules.file_late.enabled:
+            if data.get("arrived_by"):
+                # The late file is here now: clear the alert (raising and clearing it when none was up,
+                # so the lateness is still reported).
+                if self.alerts.get("file_late", None, job) is None:
+                    self._fire_file_late(job, data, cid, "arrived late")
+                self.alerts.resolve("file_late", system=None, subject=job)
+            else:
+                self._fire_file_late(job, data, cid, "missing" if event == "jobs.file_missing" else "late")
+
+    def _fire_file_late(self, job: str, data: dict[str, Any], cid: str | None, what: str) -> None:
+        rule = self.config.alerts.file_late
+        severity = rule.severity
+        if what == "missing" and severity != "emergency":
+            severity = "emergency" if severity == "critical" else "critical"
+        deadline = data.get("deadline")
+        self.alerts.fire(
+            "file_late",
+            system=None,
+            subject=job,
+            severity=severity,
+            summary=f"file for {job} {what}" + (f" (deadline {deadline})" if deadline else ""),
+            details={k: data[k] for k in ("file", "pattern", "deadline", "late_minutes", "arrived_by") if k in data},
+            correlation_id=cid,
+        )
 
     def _expect_file(self, system: str | None, data: dict[str, Any]) -> None:
         job = str(data.get("job", "job"))
@@ -831,7 +887,13 @@ class IntegrationMonitor:
             if not rule.enabled:
                 return
             alert = self.alerts.fire(
-                name, system=system, subject=subject, severity=rule.severity, summary=summary, details=details
+                name,
+                system=system,
+                subject=subject,
+                severity=rule.severity,
+                summary=summary,
+                details=details,
+                state_based=True,
             )
             holding.add(alert.key)
 
@@ -897,6 +959,7 @@ class IntegrationMonitor:
                     subject=symbol,
                 )
         self.alerts.reconcile(_LEVEL_RULES, holding)
+        self.alerts.expire(rules.event_ttl)
         return self.alerts.active()
 
     def _evaluate_soon(self) -> None:

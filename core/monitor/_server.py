@@ -285,7 +285,16 @@ class RuntimeServer:
         return out
 
     def _runtime_provider(self, name: str) -> Provider | None:
-        jobs = getattr(self.runtime, "jobs", None)
+        # Only a jobs service that already runs: reading the dashboard must never build (or fail to
+        # build) one as a side effect.
+        services = getattr(self.runtime, "_services", None)
+        if isinstance(services, Mapping):
+            jobs = services.get("jobs")
+        else:
+            try:
+                jobs = getattr(self.runtime, "jobs", None)
+            except Exception:
+                jobs = None
         method = getattr(jobs, name, None)
         if method is None:
             return None

@@ -230,3 +230,29 @@ def test_renotify_interval_respects_clock(fake_clock: FakeClock, redactor: Redac
     mgr.resolve("r", system="s")
     assert sent == ["firing", "renotify", "resolved"]
     assert fake_clock.now() - mgr.recently_resolved()[0].started_at == timedelta(seconds=60)
+
+
+async def test_events_of_the_jobs_service_raise_and_clear_alerts(
+    monitor: IntegrationMonitor, fake_clock: FakeClock, rec: Recorder
+) -> None:
+    emit = monitor.emit
+    emit("jobs.file_late", system="jobs", watch="custodian_eod", pattern="/in/pos_*.csv", deadline="2026-01-05T18:00:00")
+    emit("jobs.file_missing", system="jobs", watch="custodian_eod", pattern="/in/pos_*.csv", late_minutes=120)
+    [late] = monitor.alerts.active()
+    assert (late.rule, late.subject, late.severity) == ("file_late", "custodian_eod", "emergency")
+    monitor.evaluate_alerts()
+    assert monitor.alerts.active() == [late]  # event alerts are not cleared by the state checks
+    emit("jobs.file_late", system="jobs", watch="custodian_eod", file="/in/pos_1.csv", arrived_by="2026-01-05T20:00:00")
+    assert monitor.alerts.active() == []
+    emit("jobs.file_empty", system="jobs", watch="prices", file="/in/prices.csv")
+    emit("jobs.run_completed", system="jobs", job_id="nightly", status="failed", error="bad header")
+    assert {(a.rule, a.subject) for a in monitor.alerts.active()} == {("empty_file", "prices"), ("job_failed", "nightly")}
+    emit("jobs.run_completed", system="jobs", job_id="nightly", status="succeeded", loaded=10, rejected=1, quarantined=1)
+    assert {(a.rule, a.subject) for a in monitor.alerts.active()} == {("empty_file", "prices")}
+    assert monitor.metrics("jobs")["records"] == {"imported": 10, "rejected": 2}
+    assert monitor.metrics("jobs")["jobs"] == {"runs": 2, "failures": 1}
+    fake_clock.advance(86400)
+    monitor.evaluate_alerts()  # event alerts expire after alerts.event_ttl
+    assert monitor.alerts.active() == []
+    await monitor.drain()
+    assert ("resolved", "empty_file") in rec.kinds()
