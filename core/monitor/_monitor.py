@@ -290,7 +290,7 @@ class IntegrationMonitor:
                 "at": stats.last_call_at,
                 "endpoint": endpoint,
                 "error_class": error_class,
-                "message": self.redactor.redact_text(_error_message(error, status)),
+                "message": self.redactor.redact_text(str(error) if error is not None else _error_message(None, status)),
                 "correlation_id": correlation_id,
             }
 
