@@ -1,0 +1,194 @@
+"""Live market data subscriptions: a native stream where the connector streams, polling otherwise, and
+delivery to the callback through a bounded queue so a slow callback never blocks the feed.
+
+The producer (stream reader or poller) puts items in the queue; a dispatcher task takes them out and
+calls the callback. When the queue is full, ``drop_oldest`` discards the oldest waiting item (counted
+in ``dropped``) and ``block`` makes the producer wait (counted in ``blocked``), which back-pressures the
+stream or delays the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["Subscription", "SubscriptionStats"]
+
+_log = logging.getLogger("portico.marketdata")
+
+Overflow = Literal["drop_oldest", "block"]
+
+
+@dataclass
+class SubscriptionStats:
+    """Counters of one subscription."""
+
+    received: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    blocked: int = 0
+    callback_errors: int = 0
+    polls: int = 0
+    poll_errors: int = 0
+    stream_restarts: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """The counters as a dict."""
+        return dict(self.__dict__)
+
+
+class Subscription:
+    """One subscription: its queue, its dispatcher, and the producer feeding it.
+
+    Args:
+        subscription_id: the id handed to the caller.
+        system: the system it reads.
+        symbols: the symbols subscribed.
+        data_type: the canonical data type delivered.
+        mode: ``stream`` or ``poll``.
+        callback: called with each item (a canonical model); may be a coroutine function.
+        queue_size: the bound of the delivery queue.
+        overflow: ``drop_oldest`` or ``block``.
+    """
+
+    def __init__(
+        self,
+        subscription_id: str,
+        *,
+        system: str,
+        symbols: list[str],
+        data_type: str,
+        mode: Literal["stream", "poll"],
+        callback: Callable[[Any], Any],
+        queue_size: int,
+        overflow: Overflow,
+    ) -> None:
+        self.id = subscription_id
+        self.system = system
+        self.symbols = symbols
+        self.data_type = data_type
+        self.mode = mode
+        self.callback = callback
+        self.queue_size = queue_size
+        self.overflow = overflow
+        self.stats = SubscriptionStats()
+        self.poll_interval: float | None = None
+        self.poll_cost: float = 0.0
+        self._is_async = inspect.iscoroutinefunction(callback)
+        self._items: deque[Any] = deque()
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._iterator: AsyncIterator[Any] | None = None
+        self.closed = False
+
+    # -- producing ---------------------------------------------------------------------------------
+
+    async def put(self, item: Any) -> None:
+        """Queue one item for the callback, applying the overflow policy when the queue is full."""
+        stats = self.stats
+        stats.received += 1
+        items = self._items
+        if len(items) >= self.queue_size:
+            if self.overflow == "drop_oldest":
+                items.popleft()
+                stats.dropped += 1
+            else:
+                stats.blocked += 1
+                while len(items) >= self.queue_size and not self.closed:
+                    self._space.clear()
+                    await self._space.wait()
+        items.append(item)
+        if not self._ready.is_set():
+            self._ready.set()
+
+    # -- delivering --------------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        items = self._items
+        stats = self.stats
+        callback = self.callback
+        while not self.closed:
+            if not items:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            item = items.popleft()
+            if not self._space.is_set():
+                self._space.set()
+            try:
+                if self._is_async:
+                    await callback(item)
+                else:
+                    result = callback(item)
+                    if inspect.isawaitable(result):
+                        await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                stats.callback_errors += 1
+                _log.exception("market data callback of subscription %s failed", self.id)
+            else:
+                stats.delivered += 1
+            # a fast producer must not starve the loop when the callback is synchronous
+            if stats.delivered % 256 == 0:
+                await asyncio.sleep(0)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, producer: Callable[[Subscription], Awaitable[None]]) -> None:
+        """Start the dispatcher and the producer."""
+        self._tasks.append(asyncio.create_task(self._dispatch(), name=f"marketdata-dispatch-{self.id}"))
+        self._tasks.append(asyncio.create_task(producer(self), name=f"marketdata-produce-{self.id}"))
+
+    def attach_iterator(self, iterator: AsyncIterator[Any]) -> None:
+        """Remember the stream iterator so closing the subscription closes the stream."""
+        self._iterator = iterator
+
+    async def stop(self) -> None:
+        """Stop producing and delivering; waiting items are discarded."""
+        if self.closed:
+            return
+        self.closed = True
+        self._space.set()
+        self._ready.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._iterator is not None:
+            aclose = getattr(self._iterator, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    _log.debug("closing the stream of subscription %s failed", self.id, exc_info=True)
+        self._items.clear()
+
+    @property
+    def pending(self) -> int:
+        """Items waiting for the callback."""
+        return len(self._items)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe description."""
+        return {
+            "id": self.id,
+            "system": self.system,
+            "symbols": list(self.symbols),
+            "data_type": self.data_type,
+            "mode": self.mode,
+            "poll_interval": self.poll_interval,
+            "overflow": self.overflow,
+            "queue_size": self.queue_size,
+            "pending": self.pending,
+            **self.stats.to_dict(),
+        }
