@@ -1,0 +1,115 @@
+"""``portico run --config FILE [--http-port N]``: the long-running runtime with its HTTP server.
+
+Connects every enabled system, runs health checks and scheduled jobs, and serves ``/metrics``,
+``/health`` and ``/dashboard`` on 127.0.0.1 until SIGINT or SIGTERM. The dashboard token (configured
+as ``monitoring.http.token``, or generated) is printed once on standard output, never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+__all__ = ["command", "serve"]
+
+
+async def serve(
+    integration: Any,
+    *,
+    stop: asyncio.Event,
+    host: str | None = None,
+    port: int | None = None,
+    http: bool = True,
+    echo: Callable[[str], None] = click.echo,
+) -> int:
+    """Start ``integration`` (an :class:`~portico.runtime.AsyncIntegration`) and its server; run until ``stop``.
+
+    Args:
+        integration: the runtime.
+        stop: set it to shut down cleanly.
+        host: interface for the HTTP server; default ``monitoring.http.host`` (127.0.0.1).
+        port: port for the HTTP server; default ``monitoring.http.port`` (8787); 0 picks a free one.
+        http: serve the HTTP server at all.
+        echo: where the start-up lines go (the token is printed here, once).
+
+    Returns:
+        The exit code.
+    """
+    from portico.monitor import RuntimeServer
+
+    monitor = integration.monitor
+    settings = monitor.config.http
+    server: RuntimeServer | None = None
+    try:
+        try:
+            await integration.start(schedule=True)
+        except TypeError:  # a runtime without the schedule switch: start the monitor loop ourselves
+            await integration.start()
+            await monitor.start()
+        for system_id, system in integration.systems.items():
+            state = getattr(system, "state", "?")
+            detail = f": {system.last_error}" if getattr(system, "last_error", None) else ""
+            echo(f"system {system_id}: {state}{monitor.redactor.redact_text(detail)}")
+        if http and settings.enabled:
+            token = settings.token.get_secret_value() if settings.token is not None else None
+            server = RuntimeServer(
+                monitor,
+                integration,
+                host=host or settings.host,
+                port=settings.port if port is None else port,
+                token=token,
+                protect_metrics=settings.protect_metrics,
+                refresh_seconds=settings.refresh_seconds,
+            )
+            await server.start()
+            echo(f"metrics:   {server.url}/metrics")
+            echo(f"health:    {server.url}/health")
+            if server.generated_token:
+                echo(f"dashboard: {server.dashboard_url}")
+                echo("           (the token above is generated for this run and shown only once)")
+            else:
+                echo(f"dashboard: {server.url}/dashboard?token=<monitoring.http.token>")
+        echo("portico is running; Ctrl-C stops it")
+        await stop.wait()
+        return 0
+    finally:
+        if server is not None:
+            await server.stop()
+        await integration.stop()
+
+
+@click.command("run")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None, help="Port of the HTTP server (0: any free).")
+@click.option("--http-host", default=None, help="Interface of the HTTP server (default 127.0.0.1).")
+@click.option("--no-http", is_flag=True, help="Do not serve /metrics, /health and /dashboard.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    default=None,
+    help="JSON lines (production) or console (development); default monitoring.log_format.",
+)
+def command(config_file: str, http_port: int | None, http_host: str | None, no_http: bool, log_format: str | None) -> None:
+    """Run the runtime until interrupted: systems, health checks, jobs, and the HTTP server."""
+    from portico.monitor import configure_logging
+    from portico.runtime import AsyncIntegration
+
+    async def main() -> int:
+        integration = AsyncIntegration.from_config(config_file)
+        monitor = integration.monitor
+        fmt = log_format or monitor.config.log_format
+        configure_logging(json=fmt == "json", level=monitor.config.log_level, redactor=monitor.redactor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        return await serve(integration, stop=stop, host=http_host, port=http_port, http=not no_http)
+
+    sys.exit(asyncio.run(main()))
