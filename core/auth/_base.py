@@ -326,13 +326,17 @@ class TokenAuth(httpx.Auth):
     async def _renew(self, seen: OAuthToken | None, *, reason: str) -> OAuthToken:
         attempts_seen = self._attempts
         async with self._lock:
+            current = self._token
+            if current is not None and current is not seen and current.fresh(self.ctx.clock.now(), self.skew):
+                # The token was replaced after the caller's request went out (its 401 or staleness is
+                # about the old one): use the new token rather than refreshing again.
+                return current
             if self._attempts != attempts_seen:
                 # Someone refreshed while we waited: share their result, success or failure.
                 if self._last_error is not None:
                     raise self._last_error
                 if self._token is not None and self._token is not seen:
                     return self._token
-            self._attempts += 1
             self.refresh_count += 1
             action = "auth.login" if seen is None else "auth.refresh"
             try:
@@ -346,6 +350,10 @@ class TokenAuth(httpx.Auth):
                 self._last_error = err
                 self.ctx.record(action, outcome="failure", reason=reason, error=err.message)
                 raise err from None
+            finally:
+                # Counted when the attempt ends, so every caller that saw the old state while this
+                # attempt was running shares its outcome instead of starting another one.
+                self._attempts += 1
             self._last_error = None
             self._token = token
             self._save(token)

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from portico.auth._base import AuthContext, option, require_credential
 from portico.auth._errors import SecretNotFound, VaultError
-from portico.auth._oauth2 import LoopbackRedirect, Opener, _open
+from portico.auth._oauth2 import LoopbackRedirect, Opener, _open, authlib_httpx
 from portico.auth._redaction import known_secrets, redact
 
 __all__ = ["OAuth1Scheme"]
@@ -72,9 +72,7 @@ class OAuth1Scheme(httpx.Auth):
         known_secrets.register(self._token, self._token_secret)
 
     def _signer(self) -> Any:
-        from authlib.integrations.httpx_client import OAuth1Auth
-
-        return OAuth1Auth(
+        return authlib_httpx().OAuth1Auth(
             client_id=self._consumer_key.get_secret_value(),
             client_secret=self._consumer_secret.get_secret_value(),
             token=self._token.get_secret_value() if self._token else None,
@@ -89,7 +87,7 @@ class OAuth1Scheme(httpx.Auth):
         return signed
 
     def _client(self, **kwargs: Any) -> Any:
-        from authlib.integrations.httpx_client import AsyncOAuth1Client
+        AsyncOAuth1Client = authlib_httpx().AsyncOAuth1Client
 
         extra: dict[str, Any] = {"timeout": self.timeout}
         if self.ctx.transport is not None:

@@ -31,6 +31,20 @@ __all__ = [
     "RefreshTokenAuth",
 ]
 
+def authlib_httpx() -> Any:
+    """authlib's httpx integration module.
+
+    authlib 1.9 warns that plain ``httpx`` support will move to an ``httpx2`` package; portico uses
+    httpx, so the warning is silenced here, at the one import site, rather than shown to every user.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import authlib.integrations.httpx_client as module
+    return module
+
+
 Opener = Callable[[str], Any | Awaitable[Any]]
 """Opens the authorization URL for the user (default: the web browser)."""
 
@@ -54,7 +68,7 @@ class _OAuth2Base(TokenAuth):
         self.client_secret = require_credential(ctx, credentials, "client_secret", optional=True)
 
     def _client(self, **kwargs: Any) -> Any:
-        from authlib.integrations.httpx_client import AsyncOAuth2Client
+        AsyncOAuth2Client = authlib_httpx().AsyncOAuth2Client
 
         client_kwargs: dict[str, Any] = {"timeout": self.timeout, "verify": self.verify}
         if self.ctx.transport is not None:

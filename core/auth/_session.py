@@ -152,7 +152,6 @@ class SessionAuth(httpx.Auth):
                     raise self._last_error
                 if self._authenticated:
                     return
-            self._attempts += 1
             try:
                 if check_first and (await self.status()).get("authenticated"):
                     self._last_error = None
@@ -162,6 +161,8 @@ class SessionAuth(httpx.Auth):
             except AuthError as exc:
                 self._last_error = exc
                 raise
+            finally:
+                self._attempts += 1  # at the end: callers that waited on this attempt share its outcome
 
     async def _login(self, reason: str) -> None:
         self.reauth_count += 1

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Generator, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -76,8 +76,8 @@ class ApiKeyPairAuth(httpx.Auth):
 
     def __init__(self, ctx: AuthContext, credentials: Mapping[str, SecretStr | str], options: Mapping[str, Any]) -> None:
         self.ctx = ctx
-        self._key_id = require_credential(ctx, credentials, "api_key", "key_id")
-        self._secret = require_credential(ctx, credentials, "secret_key", "api_secret", "secret")
+        self._key_id = require_credential(ctx, credentials, "api_key", "key_id", "api_key_id")
+        self._secret = require_credential(ctx, credentials, "secret_key", "api_secret", "secret", "api_secret_key")
         self.key_header = str(option(ctx, options, "key_header", "APCA-API-KEY-ID"))
         self.secret_header = str(option(ctx, options, "secret_header", "APCA-API-SECRET-KEY"))
 
@@ -130,6 +130,8 @@ class HmacAuth(httpx.Auth):
         key_header, timestamp_header, signature_header: header names.
         encoding: ``hex`` (default) or ``base64``.
         max_skew: seconds of disagreement that trigger re-synchronising (default 5).
+        server_time_header: the response header carrying the server's time, an HTTP date or Unix
+            seconds (default ``Date``).
         secret_encoding: ``raw`` (default) or ``base64`` when the vendor hands out base64 secrets.
     """
 
@@ -138,8 +140,8 @@ class HmacAuth(httpx.Auth):
 
     def __init__(self, ctx: AuthContext, credentials: Mapping[str, SecretStr | str], options: Mapping[str, Any]) -> None:
         self.ctx = ctx
-        self._key_id = require_credential(ctx, credentials, "api_key", "key_id")
-        secret = require_credential(ctx, credentials, "secret_key", "api_secret", "secret")
+        self._key_id = require_credential(ctx, credentials, "api_key", "key_id", "api_key_id")
+        secret = require_credential(ctx, credentials, "secret_key", "api_secret", "secret", "api_secret_key")
         assert secret is not None
         if str(option(ctx, options, "secret_encoding", "raw")) == "base64":
             self._secret = base64.b64decode(secret.get_secret_value())
@@ -150,11 +152,25 @@ class HmacAuth(httpx.Auth):
         self.signature_header = str(option(ctx, options, "signature_header", "X-Portico-Signature"))
         self.encoding = str(option(ctx, options, "encoding", "hex"))
         self.max_skew = float(option(ctx, options, "max_skew", 5.0, kind=float))
+        self.server_time_header = str(option(ctx, options, "server_time_header", "Date"))
         self.offset = 0.0
         """Seconds to add to our clock to match the server's (learnt from a refused request)."""
 
     def __repr__(self) -> str:
         return f"HmacAuth(system={self.ctx.system_id!r}, offset={self.offset:g}s)"
+
+    def _server_time(self, response: httpx.Response) -> datetime | None:
+        value = response.headers.get(self.server_time_header)
+        if not value:
+            return None
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except ValueError:
+            pass
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
 
     def sign(self, request: httpx.Request) -> None:
         """Add the key, timestamp and signature headers to ``request``."""
@@ -174,12 +190,8 @@ class HmacAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        server_date = response.headers.get("Date")
-        if not server_date:
-            return
-        try:
-            server_now = parsedate_to_datetime(server_date)
-        except (TypeError, ValueError):
+        server_now = self._server_time(response)
+        if server_now is None:
             return
         drift = (server_now - self.ctx.clock.now()).total_seconds() - self.offset
         if abs(drift) <= self.max_skew:
