@@ -32,6 +32,7 @@ class ColumnarPlan:
     cm: CompiledMapping
     exprs: dict[str, Any]
     checks: list[Any]
+    presence: dict[str, Any]
     isin_fields: list[str]
     sum_fields: tuple[str, ...]
 
@@ -39,8 +40,16 @@ class ColumnarPlan:
         """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts."""
         import polars as pl
 
-        mapped = df.select(pl.col("__line"), *[e.alias(f) for f, e in self.exprs.items()])
-        ok = mapped.select(pl.all_horizontal(*self.checks).fill_null(False).alias("ok")).to_series() if self.checks else pl.Series("ok", [True] * mapped.height)
+        # values first (from source columns), then checks on the mapped columns: no string op runs twice
+        okay = pl.all_horizontal(*self.checks).fill_null(False) if self.checks else pl.lit(True)
+        out = (
+            df.lazy()
+            .select(pl.col("__line"), *[e.alias(f) for f, e in self.exprs.items()], *[e.alias(f"__raw_{f}") for f, e in self.presence.items()])
+            .with_columns(okay.alias("__ok"))
+            .collect()
+        )
+        ok = out["__ok"]
+        mapped = out.select("__line", *self.exprs)
         for name in self.isin_fields:
             values = mapped[name]
             uniques = values.drop_nulls().unique().to_list()
@@ -78,6 +87,7 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
         return None
     exprs: dict[str, Any] = {}
     checks: list[Any] = []
+    presence: dict[str, Any] = {}
     isin_fields: list[str] = []
     for target, rule in cm.rules.items():
         if any(c not in header for c in rule.columns(target)):
@@ -87,49 +97,57 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
         src = _rule_source(target, rule)
         if src is None:
             return None
-        raw_present = src.is_not_null()
+        if rule.lookup is not None or rule.split is not None:
+            # the only rules that can lose a value the source had (lookup miss, missing split part)
+            presence[target] = src.is_not_null() if rule.lookup is not None else _rule_source(target, FieldRule(source=rule.split)).is_not_null()
         if rule.lookup is not None:
             table = cm.mapping.lookups[rule.lookup]
             src = src.replace_strict(list(table), list(table.values()), default=None, return_dtype=pl.String)
         kind = cm.kind(target)
         value = src
+        col = pl.col(target)
         valid: Any
         if kind is Kind.DECIMAL:
             if rule.thousands_separator:
                 value = value.str.replace_all(rule.thousands_separator, "", literal=True)
             if rule.decimal_separator != ".":
                 value = value.str.replace_all(rule.decimal_separator, ".", literal=True)
-            valid = value.str.contains(_CANON_DECIMAL)
-            constraint = _numeric_constraint(rt.model.model_fields[target].metadata, value)
+            valid = col.str.contains(_CANON_DECIMAL)
+            constraint = _numeric_constraint(rt.model.model_fields[target].metadata, col)
             if constraint is not None:
                 valid = valid & constraint
         elif kind is Kind.DATE:
-            valid = value.str.contains(_ISO_DATE) & value.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+            valid = col.str.contains(_ISO_DATE) & col.str.to_date("%Y-%m-%d", strict=False).is_not_null()
         elif kind in (Kind.CURRENCY, Kind.COUNTRY):
             if rule.translate:
                 value = value.replace(list(rule.translate), list(rule.translate.values()))
             value = value.str.to_uppercase()
             codes = CURRENCY_CODES if kind is Kind.CURRENCY else COUNTRY_CODES
-            valid = value.is_in(sorted(codes))
+            valid = col.is_in(sorted(codes))
         elif kind is Kind.BOOL:
             lowered = value.str.to_lowercase()
-            valid = lowered.is_in(_TRUE + _FALSE)
-            value = pl.when(lowered.is_in(_TRUE)).then(pl.lit(1)).otherwise(pl.lit(0))
+            value = pl.when(lowered.is_in(_TRUE)).then(pl.lit(1)).when(lowered.is_in(_FALSE)).then(pl.lit(0)).otherwise(pl.lit(None))
+            valid = col.is_not_null()
+            presence.setdefault(target, src.is_not_null())
         elif kind is Kind.ISIN:
             value = value.str.to_uppercase()
             valid = pl.lit(True)
             isin_fields.append(target)
         else:
-            valid = value.str.len_chars() <= MAX_TEXT
+            valid = col.str.len_chars() <= MAX_TEXT
             pattern = _pattern(rt.model.model_fields[target].metadata)
             if pattern is not None:
-                valid = valid & value.str.contains(pattern)
+                valid = valid & col.str.contains(pattern)
         required = target in rt.required
-        # a value the source had but normalisation lost (lookup miss) is doubtful, as is a missing required one
-        present_ok = value.is_not_null() if required else (value.is_not_null() | raw_present.not_())
-        checks.append(pl.when(value.is_null()).then(present_ok).otherwise(valid & present_ok))
+        if required:
+            present_ok = col.is_not_null()
+        elif target in presence:
+            present_ok = col.is_not_null() | pl.col(f"__raw_{target}").not_()
+        else:
+            present_ok = pl.lit(True)
+        checks.append(pl.when(col.is_null()).then(present_ok).otherwise(valid))
         exprs[target] = value
-    return ColumnarPlan(cm, exprs, checks, isin_fields, rt.sums)
+    return ColumnarPlan(cm, exprs, checks, presence, isin_fields, rt.sums)
 
 
 def _numeric_constraint(metadata: list[Any], value: Any) -> Any | None:

@@ -128,13 +128,14 @@ def data_table(rt: RecordType) -> sa.Table:
     if rt.table in md.tables:
         return md.tables[rt.table]
     cols: list[sa.Column[object] | sa.Index] = [
-        sa.Column("load_id", sa.String(64), nullable=False),
-        sa.Column("line", sa.Integer, nullable=False),
+        sa.Column("load_id", sa.String(64), primary_key=True),
+        sa.Column("line", sa.Integer, primary_key=True),
     ]
     for name, kind in rt.kinds.items():
         cols.append(sa.Column(name, sa.Integer if kind is Kind.BOOL else sa.Text, nullable=name not in rt.required))
-    cols.append(sa.Index(f"ix_{rt.table}_load", "load_id"))
-    return sa.Table(rt.table, md, *cols)
+    # clustered by (load_id, line): a load's rows sit together, so back-out, read-back and counts touch
+    # only that load, and no second index slows the bulk insert (SQLite WITHOUT ROWID)
+    return sa.Table(rt.table, md, *cols, sqlite_with_rowid=False)
 
 
 def ensure_job_tables(db: Database) -> None:
