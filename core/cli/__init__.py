@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("portico.cli._plugins", "List installed plugins with their auth, throttling and capabilities."),
     "config": ("portico.cli._config", "Validate configuration files."),
     "check": ("portico.cli._check", "Check connectivity and authentication of a configured system."),
+    "new": ("portico.cli._new", "Scaffold a new connector plugin package that passes its tests as generated."),
     "demo": ("portico.cli._demo", "Run the end-to-end demo on embedded defaults (mocks, SQLite, no accounts)."),
     "credentials": ("portico.cli._credentials", "Store, show and rotate secrets in the encrypted vault."),
     "audit": ("portico.cli._audit", "Verify the hash-chained audit log and show recent events."),
