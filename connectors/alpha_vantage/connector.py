@@ -173,11 +173,10 @@ class AlphaVantageConnector(Connector):
         wanted = [s.strip().upper() for s in symbols]
 
         async def one(symbol: str) -> Quote:
-            return quote_from_body(
-                await self.client.query(
-                    "GLOBAL_QUOTE", {"symbol": symbol, "entitlement": self._entitlement()}
-                )
+            body = await self.client.query(
+                "GLOBAL_QUOTE", {"symbol": symbol, "entitlement": self._entitlement()}
             )
+            return quote_from_body(body, now=self.context.clock.now())
 
         quotes = await asyncio.gather(*(one(s) for s in wanted))
         return dict(zip(wanted, quotes, strict=True))

@@ -206,11 +206,11 @@ def bars_from_body(
     return bars
 
 
-def quote_from_body(body: Mapping[str, Any], *, zone: tzinfo | None = None) -> Quote:
+def quote_from_body(body: Mapping[str, Any], *, now: datetime | None = None) -> Quote:
     """The ``GLOBAL_QUOTE`` body as a Quote (last price, day change, previous close).
 
     Alpha Vantage gives no bid/ask and no time of day, only the latest trading day: the quote is stamped
-    at that day's 16:00 US/Eastern close.
+    at that day's 16:00 US/Eastern close, or at ``now`` while that day's session is still running.
     """
     try:
         wire = WireGlobalQuote.model_validate(body["Global Quote"])
@@ -223,7 +223,9 @@ def quote_from_body(body: Mapping[str, Any], *, zone: tzinfo | None = None) -> Q
             f"malformed Global Quote: {exc.errors()[0]['msg']}", field="Global Quote"
         ) from None
     day = date.fromisoformat(wire.latest_trading_day)
-    when = datetime(day.year, day.month, day.day, 16, 0, tzinfo=zone or ZoneInfo("America/New_York"))
+    when = datetime(day.year, day.month, day.day, 16, 0, tzinfo=ZoneInfo("America/New_York"))
+    if now is not None and now < when:
+        when = now
     return Quote(
         symbol=wire.symbol,
         timestamp=when,

@@ -513,19 +513,22 @@ class MarketDataService:
         while not sub.closed:
             iterator = method(list(sub.symbols))
             sub.attach_iterator(iterator)
+            error: str = "the stream ended"
+            received = sub.stats.received
             try:
                 put = sub.put
                 async for item in iterator:
                     await put(item)
-                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
-                sub.stats.stream_restarts += 1
-                self._emit("marketdata.stream_error", system=sub.system, severity="warning", subscription=sub.id,
-                           error=str(exc), restarts=sub.stats.stream_restarts)  # fmt: skip
-                await self.clock.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                error = str(exc)
+            # connectors reconnect by themselves; a stream that still ends or fails is restarted with backoff
+            failures = 1 if sub.stats.received > received else failures + 1
+            sub.stats.stream_restarts += 1
+            self._emit("marketdata.stream_error", system=sub.system, severity="warning", subscription=sub.id,
+                       error=error, restarts=sub.stats.stream_restarts)  # fmt: skip
+            await self.clock.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
 
     def poll_interval(self, system: str, explicit: float | None = None) -> float:
         """Seconds between polls on ``system`` so its polling subscriptions stay inside their budget share."""
@@ -559,10 +562,15 @@ class MarketDataService:
                 sub.stats.polls += 1
                 for symbol, value in result.data.items():
                     for item in value if isinstance(value, list) else [value]:
-                        marker = getattr(item, "timestamp", None)
-                        if seen[symbol].get(marker) == item:
+                        # a bar is identified by its period; a quote or trade by its content, not by the
+                        # time the provider stamped on an unchanged answer
+                        if data_type == "bars":
+                            marker, content = item.timestamp, item
+                        else:
+                            marker, content = None, item.model_dump(exclude={"timestamp"})
+                        if seen[symbol].get(marker) == content:
                             continue  # unchanged since the last poll
-                        seen[symbol][marker] = item
+                        seen[symbol][marker] = content
                         await sub.put(item)
                     if len(seen[symbol]) > 64:
                         for old in list(seen[symbol])[:-16]:

@@ -21,14 +21,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from portico.mocks._kit import MarketDataGenerator, MockApp, MockClock, MockFaultSource
 from portico.mocks.alpha_vantage._faults import AlphaVantageFault, FaultBook
 from portico.mocks.alpha_vantage._limits import QuotaBook, Tier
 from portico.mocks.alpha_vantage._series import DailyRow, IntradayRow, SeriesSource
 from portico.mocks.alpha_vantage._universe import DEFAULT_LISTINGS, Listing, match_score
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 __all__ = ["AlphaVantageMock", "create_app"]
 
