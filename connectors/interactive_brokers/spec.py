@@ -174,7 +174,7 @@ SPEC = ConnectorSpec(
     },
     mock=MockSpec(
         app="portico.mocks.interactive_brokers:create_app",
-        url_keys={"web": "/v1/api", "ws": "/v1/api/ws"},
+        url_keys={"web": "/v1/api", "ws": "ws:/v1/api/ws"},
         protocols=("http", "tws"),
         description="Client Portal Web API (REST + WebSocket) and a TWS socket server on one simulated venue",
     ),
