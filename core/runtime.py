@@ -263,7 +263,12 @@ class AsyncIntegration:
             from portico.marketdata import MarketDataService
 
             return MarketDataService(
-                self.connectors, monitor=_PublishingMonitor(self), db=self.db, clock=self.clock, config=self.config.market_data
+                self.connectors,
+                monitor=_PublishingMonitor(self),
+                db=self.db,
+                clock=self.clock,
+                config=self.config.market_data,
+                policies=lambda sid: self.systems[sid].policy if sid in self.systems else None,
             )
 
         return self._service("market_data", build)
@@ -362,7 +367,10 @@ class AsyncIntegration:
         if problems:
             path, message = problems[0]
             raise ConfigurationError(f"{path}: {message}", path=path, problems=problems, system=system_id)
-        policy = system_config.throttling.apply(cls.spec.throttling)
+        # a connector may derive its default throttling from the connection (Alpha Vantage's plan tier)
+        throttling_for = getattr(cls, "throttling_for", None)
+        base_policy = throttling_for(system_config.connection) if throttling_for else cls.spec.throttling
+        policy = system_config.throttling.apply(base_policy)
         runtime = SystemRuntime(system_id, system_config, cls.spec, cls, policy)
         self.systems[system_id] = runtime
         return runtime
