@@ -261,7 +261,10 @@ def start_mock(
             raise ConfigurationError(f"mock {name!r} did not start within {startup_timeout:g}s")
         threading.Event().wait(0.01)
         waited += 0.01
-    return RunningMock(app, name, url_keys, server, thread, host, bound_port)
+    running = RunningMock(app, name, url_keys, server, thread, host, bound_port)
+    # servers a mock runs beside its HTTP app (IB's TWS socket server) list their URLs on the app
+    running.urls.update(getattr(app, "extra_urls", None) or {})
+    return running
 
 
 def _has_sansio() -> bool:
