@@ -137,7 +137,8 @@ def _json_default(value: Any) -> Any:
 def storage_value(value: Any) -> Any:
     """A canonical value as the store keeps it: Decimal -> exact text, date -> ISO text, bool -> 0/1."""
     if isinstance(value, Decimal):
-        return str(value)
+        # plain notation ("1000", not "1E+3"): the same text the columnar path keeps for canonical input
+        return format(value, "f")
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime | date):
@@ -277,6 +278,8 @@ class DataImporter:
         home: where result manifests are written (``<home>/manifests``).
         market_data: the runtime's market data service, for ``market_data_service`` loads.
         http_transport: an httpx transport for HTTP sinks (tests inject one).
+        chunk_rows: records per chunk (memory is bounded by a few chunks).
+        columnar: allow the polars fast path for plain delimited files (False: always per record).
     """
 
     def __init__(
@@ -294,6 +297,7 @@ class DataImporter:
         market_data: Any = None,
         http_transport: Any = None,
         chunk_rows: int = 100_000,
+        columnar: bool = True,
     ) -> None:
         from portico.home import portico_home
 
@@ -309,6 +313,7 @@ class DataImporter:
         self.market_data = market_data
         self.http_transport = http_transport
         self.chunk_rows = chunk_rows
+        self.columnar = columnar
         ensure_job_tables(db)
 
     # -- public ------------------------------------------------------------------------------------
@@ -536,7 +541,7 @@ class DataImporter:
     def _fast_plan(self, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: Mapping[str, Any], path: Path, scan: FileScan) -> Any:
         from portico.jobs._columnar import columnar_plan
 
-        if fmt.name not in ("csv", "psv") or scan.gzip or scan.has_quote or scan.has_blank_line or self.validators:
+        if not self.columnar or fmt.name not in ("csv", "psv") or scan.gzip or scan.has_quote or scan.has_blank_line or self.validators:
             return None
         if str(opts.get("encoding", "utf-8")).lower().replace("_", "-") not in ("utf-8", "utf8"):
             return None
@@ -591,6 +596,7 @@ class DataImporter:
                     return
                 previous = prev.load_id if prev is not None else None
             acct = _Accounting(self, None if dry_run else conn, result, {"load_id": load_id})
+            acct.sums = {f: Decimal(0) for f in rt.sums}
             session: SinkSession | None = None
             if not dry_run:
                 sink = self.sinks.for_destination(result.destination)
@@ -898,6 +904,9 @@ class DataImporter:
         t0 = time.perf_counter()
         stage.status = "failed"
         accounted = result.loaded + result.rejected + result.quarantined
+        if result.records == 0:
+            self._emit("jobs.file_empty", severity="error", file=result.source, data_type=result.data_type)
+            raise FileRejected("no records in the delivery", file=result.source_key)
         if trailer is not None:
             result.stage("file_validation").detail["trailer_count"] = trailer
             if trailer != result.records:

@@ -95,8 +95,11 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+_DIGITS = Field(max_digits=38, decimal_places=12)
+"""Numbers must fit 38 digits with at most 12 decimals: what every store (and the control totals) keep exactly."""
+
 Text = Annotated[str, Kind.TEXT, Field(min_length=1, max_length=MAX_TEXT)]
-Num = Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite)]
+Num = Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS]
 Day = Annotated[date, Kind.DATE]
 Currency = Annotated[str, Kind.CURRENCY, AfterValidator(_currency)]
 Country = Annotated[str, Kind.COUNTRY, AfterValidator(_country)]
@@ -117,7 +120,7 @@ class PositionRecord(_Record):
     isin: Isin
     symbol: Text
     quantity: Num
-    price: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(ge=0)]
+    price: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=0)]
     currency: Currency
     date: Day
 
@@ -149,7 +152,7 @@ class PriceRecord(_Record):
 
     symbol: Text
     date: Day
-    close: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(gt=0)]
+    close: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=0)]
     currency: Currency
     open: Num | None = None
     high: Num | None = None
@@ -171,7 +174,7 @@ class FxRateRecord(_Record):
     base: Currency
     quote: Currency
     date: Day
-    rate: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), Field(gt=0)]
+    rate: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=0)]
 
 
 class CurrencyRecord(_Record):
