@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from portico.models._common import AwareDatetime, CanonicalModel, CurrencyCode, Money, Quantity
 from portico.models._instrument import AssetClass
@@ -164,6 +164,11 @@ class OrderRequest(CanonicalModel):
     extended_hours: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     """Connector-specific options, validated by the connector."""
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        return value.strip().upper()
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderRequest:
