@@ -7,6 +7,7 @@ from portico.mocks._kit._app import MockApp, MockFaultSource, json_response
 from portico.mocks._kit._clock import DEFAULT_START, MockClock
 from portico.mocks._kit._data import (
     ANCHOR,
+    NEW_YORK,
     BarData,
     CorporateActionData,
     MarketDataGenerator,
@@ -42,6 +43,7 @@ from portico.mocks._kit._venue import (
 __all__ = [
     "ANCHOR",
     "DEFAULT_START",
+    "NEW_YORK",
     "OPEN_STATUSES",
     "AccountState",
     "AssetInfo",

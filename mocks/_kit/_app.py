@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from portico.mocks._kit._clock import MockClock
-from portico.mocks._kit._faults import FaultKind, FaultPlan, FaultRule, load_faults
-from portico.mocks._kit._journal import Journal, JournalEntry
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +26,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
+
+from portico.mocks._kit._clock import MockClock
+from portico.mocks._kit._faults import FaultKind, FaultPlan, FaultRule, load_faults
+from portico.mocks._kit._journal import Journal, JournalEntry
 
 __all__ = ["MockApp", "MockFaultSource", "json_response"]
 

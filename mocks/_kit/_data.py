@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "ANCHOR",
+    "NEW_YORK",
     "BarData",
     "CorporateActionData",
     "MarketDataGenerator",
@@ -52,8 +53,21 @@ _USD_PER_UNIT = {
 }  # fmt: skip
 _SECTORS = ("Technology", "Financials", "Health Care", "Energy", "Industrials", "Consumer Discretionary")
 
-Timeframe = Literal["1min", "5min", "15min", "30min", "1hour", "1day", "1week", "1month"]
-_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "1hour": 60}
+Timeframe = str
+"""``{n}min`` (1-59), ``{n}hour`` (1-23), ``1day``, ``1week`` or ``1month``."""
+
+
+def _intraday_minutes(timeframe: str) -> int | None:
+    """Minutes per bar of an intraday timeframe, None for day/week/month; ValueError when unknown."""
+    for unit, factor, top in (("min", 1, 59), ("hour", 60, 23)):
+        if timeframe.endswith(unit) and timeframe[: -len(unit)].isdigit():
+            n = int(timeframe[: -len(unit)])
+            if not 1 <= n <= top:
+                raise ValueError(f"timeframe {timeframe!r} out of range")
+            return n * factor
+    if timeframe in ("1day", "1week", "1month"):
+        return None
+    raise ValueError(f"unknown timeframe {timeframe!r}")
 
 
 @dataclass(frozen=True)
@@ -247,20 +261,28 @@ class MarketDataGenerator:
 
     # -- bars ---------------------------------------------------------------------------------
 
-    def _minute_bar(self, symbol: str, day: date, minute: int, scale: float) -> BarData:
+    def _minute_bars(self, symbol: str, day: date, scale: float) -> list[BarData]:
+        # one generator per day: cheap enough to build a year of daily bars from minutes
         path = self._path(symbol, day)
-        rng = random.Random(_digest(self.seed, symbol, "bar", day.isoformat(), minute))
-        o, c = path[minute] * scale, path[minute + 1] * scale
+        rng = random.Random(_digest(self.seed, symbol, "bars", day.isoformat()))
         wiggle = self.daily_volatility / math.sqrt(SESSION_MINUTES)
-        h = max(o, c) * (1 + abs(rng.gauss(0, wiggle)))
-        low = min(o, c) * (1 - abs(rng.gauss(0, wiggle)))
-        # more volume at the open and the close, as on a real tape
-        u_shape = 1.6 - math.sin(math.pi * minute / SESSION_MINUTES)
-        volume = max(100, int(rng.lognormvariate(8.5, 0.5) * u_shape / scale))
-        trades = max(1, volume // 120)
-        start = session_bounds(day)[0] + timedelta(minutes=minute)
-        vwap = (o + c + h + low) / 4
-        return BarData(symbol, start, round(o, 2), round(h, 2), round(low, 2), round(c, 2), volume, trades, round(vwap, 4))
+        open_ = session_bounds(day)[0]
+        out = []
+        for minute in range(SESSION_MINUTES):
+            o, c = path[minute] * scale, path[minute + 1] * scale
+            h = max(o, c) * (1 + abs(rng.gauss(0, wiggle)))
+            low = min(o, c) * (1 - abs(rng.gauss(0, wiggle)))
+            # more volume at the open and the close, as on a real tape
+            u_shape = 1.6 - math.sin(math.pi * minute / SESSION_MINUTES)
+            volume = max(100, int(rng.lognormvariate(8.5, 0.5) * u_shape / scale))
+            vwap = (o + c + h + low) / 4
+            out.append(
+                BarData(
+                    symbol, open_ + timedelta(minutes=minute), round(o, 2), round(h, 2), round(low, 2), round(c, 2),
+                    volume, max(1, volume // 120), round(vwap, 4),
+                )
+            )
+        return out
 
     @staticmethod
     def _aggregate(symbol: str, timestamp: datetime, bars: list[BarData]) -> BarData:
@@ -284,7 +306,7 @@ class MarketDataGenerator:
         if not is_trading_day(day):
             return []
         scale = 1.0 if adjusted else self.split_factor(symbol, day)
-        return [self._minute_bar(symbol, day, m, scale) for m in range(SESSION_MINUTES)]
+        return self._minute_bars(symbol, day, scale)
 
     def daily_bar(self, symbol: str, day: date, *, adjusted: bool = False) -> BarData | None:
         """The daily bar of ``day``, aggregated from its minute bars (so the two always agree)."""
@@ -311,10 +333,10 @@ class MarketDataGenerator:
         if until is not None:
             end = min(end, _utc(until))
         out: list[BarData] = []
+        size = _intraday_minutes(timeframe)
         day = start.astimezone(NEW_YORK).date() - timedelta(days=35 if timeframe in ("1week", "1month") else 0)
         last = end.astimezone(NEW_YORK).date()
-        if timeframe in _MINUTES:
-            size = _MINUTES[timeframe]
+        if size is not None:
             while day <= last:
                 minutes = self.minute_bars(symbol, day, adjusted=adjusted)
                 for i in range(0, len(minutes), size):
@@ -395,6 +417,12 @@ class MarketDataGenerator:
                 continue
             if t < open_:
                 t = open_
+                continue
+            # ticks sit on a grid from the open, so any window sees the same instants
+            offset = (t - open_).total_seconds()
+            aligned = open_ + timedelta(seconds=math.ceil(offset / step - 1e-9) * step)
+            if aligned != t:
+                t = aligned
                 continue
             out.append(t)
             t += timedelta(seconds=step)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+
 from portico.errors import ConfigurationError
 from portico.sdk import MockSpec
 
@@ -235,6 +236,8 @@ def start_mock(
         ws="websockets-sansio" if _has_sansio() else "websockets",
         ws_ping_interval=None,
         access_log=False,
+        # a client that vanished mid-close must not hold the shutdown
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     # the mock's own thread must not install signal handlers (only the main thread may)

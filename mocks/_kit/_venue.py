@@ -246,6 +246,7 @@ class SimulatedVenue:
         self.data = data or MarketDataGenerator(seed)
         self.multiplier = multiplier
         self.partial_fill_size = Decimal(partial_fill_size)
+        """Orders larger than this fill in chunks (settable at run time)."""
         self.fill_interval = fill_interval
         self.respect_market_hours = respect_market_hours
         self.universe = symbols
@@ -428,6 +429,9 @@ class SimulatedVenue:
         replaces: str | None = None,
     ) -> OrderState:
         """Accept an order (status ``new``) and match it at once; raises :class:`VenueError` on refusal."""
+        qty, notional, limit_price, stop_price, trail_price, trail_percent = (
+            None if v is None else Decimal(str(v)) for v in (qty, notional, limit_price, stop_price, trail_price, trail_percent)
+        )
         with self._lock:
             account = self.account(account_id)
             asset = self.asset(symbol)
@@ -809,7 +813,7 @@ class SimulatedVenue:
             qty = (order.notional / price).quantize(Decimal("0.000000001"))
             order.qty = qty
         remaining = order.remaining or Decimal(0)
-        chunk = min(remaining, self.partial_fill_size)
+        chunk = min(remaining, Decimal(self.partial_fill_size))
         if order.time_in_force == "fok" and chunk < remaining:
             order.status = "canceled"
             order.canceled_at = order.updated_at = now

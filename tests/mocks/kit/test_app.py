@@ -6,12 +6,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from portico.mocks import MockApp, json_response, load_faults, start_mock
-from portico.sdk import MockSpec as SdkMockSpec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
+
+from portico.mocks import MockApp, json_response, load_faults, start_mock
+from portico.sdk import MockSpec as SdkMockSpec
 
 COUNT = {"n": 0}
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+
 from portico.mocks import MockClock, SimulatedVenue, VenueError, VenueEvent
 
 

@@ -1,0 +1,252 @@
+"""The two Alpaca streams.
+
+* ``/stream``: trade updates. ``authenticate`` then ``listen`` to ``trade_updates``; every venue event
+  of the account follows as ``{"stream": "trade_updates", "data": {...}}``. Frames are binary (JSON
+  text in binary frames, as the paper endpoint sends them), or msgpack when the client connects with
+  ``Content-Type: application/msgpack``.
+* ``/v2/{feed}``: market data. ``connected`` on connect, ``auth``, ``subscribe``/``unsubscribe`` to
+  trades, quotes and bars; every message is an array. Text JSON by default; msgpack (timestamps as the
+  msgpack Timestamp extension) when the client asks with ``Content-Type: application/msgpack``, as
+  alpaca-py does. Trades and quotes are sent every ``stream_interval`` real seconds; a minute bar
+  whenever the simulated clock enters a new minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import msgpack
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from portico.mocks._kit import VenueEvent
+from portico.mocks.alpaca._app import AlpacaMockApp
+from portico.mocks.alpaca._wire import bar_json, quote_json, trade_json, trade_update_json
+
+__all__ = ["stream_routes"]
+
+AUTH_TIMEOUT = 10.0
+_FEEDS = ("iex", "sip", "delayed_sip", "test")
+_CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
+
+
+def _wants_msgpack(websocket: WebSocket) -> bool:
+    return "msgpack" in websocket.headers.get("content-type", "").lower()
+
+
+def _decode(message: dict[str, Any]) -> Any:
+    if message.get("text") is not None:
+        return json.loads(message["text"])
+    raw = message.get("bytes") or b""
+    try:
+        return msgpack.unpackb(raw)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return json.loads(raw)
+
+
+class _Channel:
+    """Sends in the encoding the client asked for; serialises concurrent senders."""
+
+    def __init__(self, websocket: WebSocket, *, binary_json: bool) -> None:
+        self.websocket = websocket
+        self.msgpack = _wants_msgpack(websocket)
+        self.binary_json = binary_json
+        self.lock = asyncio.Lock()
+
+    async def send(self, payload: Any) -> None:
+        async with self.lock:
+            if self.msgpack:
+                await self.websocket.send_bytes(msgpack.packb(payload, datetime=True))
+            elif self.binary_json:
+                await self.websocket.send_bytes(json.dumps(payload, default=str).encode())
+            else:
+                await self.websocket.send_text(json.dumps(payload, default=str))
+
+    async def receive(self) -> Any:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        return _decode(message)
+
+
+async def trade_updates(websocket: WebSocket) -> None:
+    """``/stream``: authorization, listen, then the account's order events."""
+    app: AlpacaMockApp = websocket.app
+    await websocket.accept()
+    channel = _Channel(websocket, binary_json=True)
+    queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    unsubscribe = None
+    authorized = False
+    listening = False
+    pump: asyncio.Task[None] | None = None
+
+    def on_event(event: VenueEvent) -> None:
+        # venue events may come from another thread (a test driving the venue directly)
+        loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    async def forward() -> None:
+        while True:
+            event = await queue.get()
+            if event.order.account_id == app.venue.default_account_id:
+                await channel.send(trade_update_json(event))
+
+    try:
+        while True:
+            try:
+                message = await channel.receive()
+            except (ValueError, msgpack.ExtraData):
+                await channel.send({"stream": "error", "data": {"error_message": "invalid syntax"}})
+                continue
+            action = message.get("action") if isinstance(message, dict) else None
+            data = message.get("data") or {} if isinstance(message, dict) else {}
+            if action in ("authenticate", "auth"):
+                key = data.get("key_id") or message.get("key")
+                secret = data.get("secret_key") or message.get("secret")
+                token = data.get("oauth_token")
+                authorized = app.check_key_pair(key, secret) or bool(token and (app.tokens is None or token in app.tokens))
+                status = "authorized" if authorized else "unauthorized"
+                await channel.send({"stream": "authorization", "data": {"status": status, "action": "authenticate"}})
+            elif action == "listen":
+                if not authorized:
+                    await channel.send({"stream": "authorization", "data": {"status": "unauthorized", "action": "listen"}})
+                    continue
+                streams = [s for s in data.get("streams", []) if s == "trade_updates"]
+                listening = bool(streams)
+                if listening and unsubscribe is None:
+                    unsubscribe = app.venue.subscribe(on_event)
+                    pump = asyncio.create_task(forward())
+                elif not listening and unsubscribe is not None:
+                    unsubscribe()
+                    unsubscribe = None
+                    if pump is not None:
+                        pump.cancel()
+                        pump = None
+                await channel.send({"stream": "listening", "data": {"streams": streams}})
+            else:
+                await channel.send({"stream": "error", "data": {"error_message": f"unrecognized action {action!r}"}})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+
+
+async def market_data(websocket: WebSocket) -> None:
+    """``/v2/{feed}``: connected, auth, subscribe, then trades, quotes and bars."""
+    app: AlpacaMockApp = websocket.app
+    feed = websocket.path_params["feed"]
+    await websocket.accept()
+    channel = _Channel(websocket, binary_json=False)
+    if feed not in _FEEDS:
+        await channel.send([{"T": "error", "code": 404, "msg": "not found"}])
+        await websocket.close()
+        return
+    await channel.send([{"T": "success", "msg": "connected"}])
+    subscriptions: dict[str, set[str]] = {name: set() for name in _CHANNELS}
+    authenticated = False
+    producer: asyncio.Task[None] | None = None
+
+    def stamp(value: Any) -> Any:
+        return value if channel.msgpack else None
+
+    def last_bars(symbols: list[str]) -> list[dict[str, Any]]:
+        now = app.clock.now()
+        minute = now.replace(second=0, microsecond=0)
+        out = []
+        for symbol in symbols:
+            found = [b for b in app.data.bars(symbol.upper(), "1min", minute - timedelta(days=4), minute, until=now) if b.timestamp < minute]
+            if found:
+                out.append({"T": "b", "S": symbol.upper(), **bar_json(found[-1], stamp=stamp(found[-1].timestamp))})
+        return out
+
+    async def produce() -> None:
+        last_minute = app.clock.now().replace(second=0, microsecond=0)
+        while True:
+            await asyncio.sleep(app.stream_interval)
+            now = app.clock.now()
+            batch: list[dict[str, Any]] = []
+            for symbol in sorted(subscriptions["trades"]):
+                trade = app.data.trade(symbol, now)
+                batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
+            for symbol in sorted(subscriptions["quotes"]):
+                quote = app.data.quote(symbol, now)
+                batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
+            minute = now.replace(second=0, microsecond=0)
+            if minute > last_minute:
+                bar_symbols = subscriptions["bars"]
+                if "*" in bar_symbols:
+                    bar_symbols = {a.symbol for a in app.venue.assets()}
+                for symbol in sorted(bar_symbols):
+                    found = app.data.bars(symbol, "1min", last_minute, minute, until=now)
+                    for bar in found:
+                        if bar.timestamp < minute:
+                            batch.append({"T": "b", "S": symbol, **bar_json(bar, stamp=stamp(bar.timestamp))})
+                last_minute = minute
+            if batch:
+                await channel.send(batch)
+
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(channel.receive(), AUTH_TIMEOUT) if not authenticated else await channel.receive()
+            except TimeoutError:
+                await channel.send([{"T": "error", "code": 404, "msg": "auth timeout"}])
+                await websocket.close()
+                return
+            except (ValueError, msgpack.ExtraData):
+                await channel.send([{"T": "error", "code": 400, "msg": "invalid syntax"}])
+                continue
+            action = message.get("action") if isinstance(message, dict) else None
+            if action == "auth":
+                if authenticated:
+                    await channel.send([{"T": "error", "code": 403, "msg": "already authenticated"}])
+                elif app.check_key_pair(message.get("key"), message.get("secret")):
+                    authenticated = True
+                    await channel.send([{"T": "success", "msg": "authenticated"}])
+                else:
+                    await channel.send([{"T": "error", "code": 402, "msg": "auth failed"}])
+            elif action in ("subscribe", "unsubscribe"):
+                if not authenticated:
+                    await channel.send([{"T": "error", "code": 401, "msg": "not authenticated"}])
+                    continue
+                for name in _CHANNELS:
+                    symbols = {str(s).upper() if s != "*" else "*" for s in message.get(name) or []}
+                    if action == "subscribe":
+                        subscriptions[name] |= symbols
+                    else:
+                        subscriptions[name] -= symbols
+                await channel.send([{"T": "subscription", **{name: sorted(subscriptions[name]) for name in _CHANNELS}}])
+                fresh = sorted(s for s in message.get("bars") or [] if s != "*") if action == "subscribe" else []
+                # a mock convenience: new bar subscribers get the last completed minute at once, so a
+                # frozen test clock still yields a bar (the real feed waits for the next minute)
+                latest = last_bars(fresh) if fresh else []
+                if latest:
+                    await channel.send(latest)
+                if producer is None:
+                    producer = asyncio.create_task(produce())
+            else:
+                await channel.send([{"T": "error", "code": 400, "msg": "invalid syntax"}])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if producer is not None:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await producer
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
+def stream_routes() -> list[WebSocketRoute]:
+    """The trade updates and market data WebSocket routes."""
+    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/v2/{feed}", market_data)]
