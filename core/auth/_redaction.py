@@ -207,7 +207,22 @@ class RedactingLogFilter(logging.Filter):
 _installed_lock = threading.Lock()
 
 
-def install_log_redaction(loggers: Iterable[str] = ("httpx", "httpcore", "authlib", "portico")) -> None:
+_NOISY_LOGGERS = (
+    "httpx",
+    # httpcore logs on its submodules' loggers, and a logger's filters do not apply to its children;
+    # its DEBUG trace includes response headers (Location redirects carry codes and tokens).
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "authlib",
+    "portico",
+    "portico.auth",
+)
+
+
+def install_log_redaction(loggers: Iterable[str] = _NOISY_LOGGERS) -> None:
     """Attach :class:`RedactingLogFilter` to loggers that may print URLs or tokens (idempotent)."""
     with _installed_lock:
         for name in loggers:
