@@ -69,9 +69,13 @@ class Trigger(BaseModel):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
+            from portico.errors import ConfigurationError
             from portico.jobs._scheduler import cron_trigger
 
-            cron_trigger(value, "UTC")
+            try:
+                cron_trigger(value, "UTC")
+            except ConfigurationError as exc:
+                raise ValueError(exc.message) from None
         return value
 
     @model_validator(mode="after")

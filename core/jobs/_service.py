@@ -310,6 +310,9 @@ class JobService:
         records: list[dict[str, Any]] = []
         for symbol in symbols:
             bars = await connector.get_bars(symbol, BarInterval.DAY, start=params.get("start"), end=params.get("end"), limit=limit)
+            listing_currency = params.get("currency")
+            if listing_currency is None and any(b.currency is None for b in bars):
+                listing_currency = await self._listing_currency(connector, symbol)
             for bar in list(bars)[-limit:]:
                 records.append(
                     {
@@ -320,7 +323,8 @@ class JobService:
                         "low": bar.low,
                         "close": bar.close,
                         "volume": bar.volume,
-                        "currency": bar.currency or params.get("currency"),
+                        # never a silent default: without a known currency the record is quarantined
+                        "currency": bar.currency or listing_currency,
                         "source": source,
                     }
                 )
@@ -336,6 +340,19 @@ class JobService:
             run_id=run_id,
             source=source,
         )
+
+    @staticmethod
+    async def _listing_currency(connector: Any, symbol: str) -> str | None:
+        """The currency the vendor lists ``symbol`` in (its instrument search), or None when it cannot say."""
+        search = getattr(connector, "search_instruments", None)
+        if search is None:
+            return None
+        try:
+            found = await search(symbol, limit=10)
+        except PorticoError:
+            return None
+        exact = [i for i in found if i.symbol.upper() == symbol.upper() and i.currency]
+        return exact[0].currency if exact else None
 
     def _schedule(self, kind: str, spec: Any) -> str:
         import sqlalchemy as sa
