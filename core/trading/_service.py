@@ -71,6 +71,33 @@ log = logging.getLogger("portico.trading")
 _PRE_SEND = (ConnectTimeout, ConnectionFailed, CircuitOpen)
 
 
+_MAX_ORPHAN_ORDERS = 1000
+
+
+class _KeyLocks:
+    """One asyncio lock per idempotency key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass(frozen=True)
 class RecoveryReport:
     """What :meth:`TradingService.recover` did for one system."""
@@ -154,7 +181,7 @@ class TradingService:
         self.events = OrderEventBus()
         self._recovered: set[str] = set()
         self._recovery_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._key_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._key_locks = _KeyLocks()
         self._inflight: set[str] = set()
         self._orphans: dict[tuple[str, str], deque[OrderEvent]] = defaultdict(lambda: deque(maxlen=100))
         self._tasks: list[asyncio.Task[None]] = []
@@ -248,7 +275,7 @@ class TradingService:
         if not key or len(key) > 255:
             raise PayloadRejected("idempotency_key must be 1 to 255 characters", field="idempotency_key")
         with correlation_scope() as cid, error_context(system=system_id, correlation_id=cid):
-            async with self._key_locks[(system_id, key)]:
+            async with self._key_locks.hold((system_id, key)):
                 request_hash, canon = fingerprint(request)
                 existing = self.repo.by_key(system_id, key)
                 if existing is not None:
@@ -555,6 +582,9 @@ class TradingService:
         if record is None and order.order_id:
             record = self.repo.by_venue_id(system_id, order.order_id)
         if record is None:
+            if (system_id, order.order_id) not in self._orphans and len(self._orphans) >= _MAX_ORPHAN_ORDERS:
+                # orders placed outside portico never get claimed: forget the oldest
+                self._orphans.pop(next(iter(self._orphans)))
             self._orphans[(system_id, order.order_id)].append(event)
             return None
         obs = observation_from_order(

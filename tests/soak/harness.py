@@ -254,12 +254,11 @@ async def drive(config: dict[str, Any]) -> None:
             break
         await asyncio.sleep(0.2)
     for system in connectors:
-        for record in service.list_orders(system_id=system):
-            if not record.is_terminal:
-                try:
-                    await service.refresh(system, record.id)
-                except PorticoError as exc:
-                    history.write("refresh_failed", id=record.id, error=str(exc))
+        # one listing per broker refreshes every open order (missed stream events included)
+        try:
+            await service.poll(system)
+        except PorticoError as exc:
+            history.write("refresh_failed", system=system, error=str(exc))
     for record in service.list_orders():
         history.write(
             "final",

@@ -28,7 +28,9 @@ def pg_url() -> Iterator[str]:
     psycopg = pytest.importorskip("psycopg")
     from sqlalchemy.engine import make_url
 
-    url = make_url(base if "+" in base.split("://", 1)[0] else base.replace("postgresql://", "postgresql+psycopg://", 1))
+    url = make_url(
+        base if "+" in base.split("://", 1)[0] else base.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
     name = f"portico_trading_{uuid.uuid4().hex[:10]}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -48,18 +50,25 @@ async def test_trading_on_postgres(pg_url: str) -> None:
         service = TradingService(db=db, clock=clock, connectors={"fake": FakeBroker.create(venue)})
         venue.script = ["drop", "refuse"]
         records = await asyncio.gather(
-            *(service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": "2"}, idempotency_key="k")
-              for _ in range(5))
+            *(
+                service.place_order(
+                    "fake", {"symbol": "AAPL", "side": "buy", "quantity": "2"}, idempotency_key="k"
+                )
+                for _ in range(5)
+            )
         )
         assert len({r.id for r in records}) == 1 and len(venue.orders) == 1
         assert records[0].status is OrderStatus.FILLED
         assert records[0].created_at.tzinfo is not None
         with pytest.raises(IdempotencyConflict):
-            await service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": "3"}, idempotency_key="k")
+            await service.place_order(
+                "fake", {"symbol": "AAPL", "side": "buy", "quantity": "3"}, idempotency_key="k"
+            )
         # a restart on the same database resolves what the first process left behind
         venue.fill = "none"
         open_order = await service.place_order(
-            "fake", {"symbol": "MSFT", "side": "buy", "quantity": "1", "order_type": "limit", "limit_price": "1"},
+            "fake",
+            {"symbol": "MSFT", "side": "buy", "quantity": "1", "order_type": "limit", "limit_price": "1"},
             idempotency_key="open",
         )
         venue.fill_order(open_order.venue_order_id)
@@ -69,7 +78,8 @@ async def test_trading_on_postgres(pg_url: str) -> None:
         await second.sync_executions("fake")
         book = second.reconciler().book.positions("fake")
         assert sorted((p.instrument_id, p.quantity) for p in book) == [
-            ("unmapped:fake:AAPL", Decimal(2)), ("unmapped:fake:MSFT", Decimal(1)),
+            ("unmapped:fake:AAPL", Decimal(2)),
+            ("unmapped:fake:MSFT", Decimal(1)),
         ]
         assert [h.to_status for h in second.order_history(open_order.id)][-1] is OrderStatus.FILLED
     finally:

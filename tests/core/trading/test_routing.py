@@ -56,6 +56,7 @@ async def test_concurrent_same_key_sends_once(service: TradingService, venue: Fa
     )
     assert len({r.id for r in results}) == 1
     assert len(venue.orders) == 1
+    assert len(service._key_locks) == 0  # per-key locks do not accumulate
 
 
 async def test_response_dropped_after_commit_resolves_by_lookup(
