@@ -190,9 +190,16 @@ class WebTransport:
 
     async def _auth_status(self) -> wire.AuthStatus:
         await self._pace("POST /iserver/auth/status")
-        response = await self.http.request(
-            "POST", "iserver/auth/status", endpoint="POST /iserver/auth/status"
-        )
+        try:
+            response = await self.http.request(
+                "POST", "iserver/auth/status", endpoint="POST /iserver/auth/status"
+            )
+        except AuthError as exc:
+            # the gateway answers 401 to everything until someone logs in through its web page
+            raise AuthError(
+                "the Client Portal Gateway has no login: log in through its web page first",
+                system=self.system,
+            ) from exc
         return self._parse(wire.AuthStatus, response.json(), "iserver/auth/status")
 
     async def _reauthenticate(self) -> None:
@@ -431,18 +438,27 @@ class WebTransport:
             self.context.emit(
                 "order.question", message_ids=question.message_ids, confirmed=confirmed, client_order_id=ref
             )
+            if not confirmed:
+                # tell IB the answer is no (it then drops the order), whatever it says back
+                with contextlib.suppress(VenueRejected):
+                    await self._call(
+                        "POST",
+                        f"iserver/reply/{question.id}",
+                        "POST /iserver/reply/{replyId}",
+                        json={"confirmed": False},
+                    )
+                raise VenueRejected(
+                    f"order not sent: warning {question.message_ids} was declined by policy: {' '.join(question.message)}",
+                    system=self.system,
+                    venue_code=",".join(question.message_ids),
+                )
             data = await self._call(
                 "POST",
                 f"iserver/reply/{question.id}",
                 "POST /iserver/reply/{replyId}",
-                json={"confirmed": confirmed},
+                json={"confirmed": True},
                 idempotency_key=ref,
             )
-            if not confirmed:
-                raise VenueRejected(
-                    f"order not sent: warning {question.message_ids} was declined by policy: {' '.join(question.message)}",
-                    system=self.system,
-                )
         raise VenueRejected(f"IB kept asking questions after {_MAX_QUESTIONS} replies", system=self.system)
 
     async def place_order(self, request: OrderRequest) -> Order:

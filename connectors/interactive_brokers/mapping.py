@@ -407,14 +407,19 @@ def instrument_from_description(description: Any, *, system: str) -> Instrument:
 
 
 def duration_for(interval: BarInterval, count: int) -> str:
-    """An IB duration string covering ``count`` bars of ``interval`` (IB caps seconds at 86400)."""
-    seconds = BAR_SIZES[interval][2] * count
-    if seconds <= 86400 and interval not in {BarInterval.DAY, BarInterval.WEEK, BarInterval.MONTH}:
-        return f"{max(seconds, 60)} S"
-    days = math.ceil(seconds / 86400)
-    if days <= 365:
-        return f"{days} D"
-    return f"{math.ceil(days / 365)} Y"
+    """An IB duration string covering ``count`` bars of ``interval``, padded for nights, weekends and
+    holidays (the caller keeps the last ``count``)."""
+    seconds = BAR_SIZES[interval][2]
+    if interval is BarInterval.MONTH:
+        return f"{math.ceil((count + 1) / 12)} Y"
+    if interval is BarInterval.WEEK:
+        days = (count + 1) * 7
+    elif interval is BarInterval.DAY:
+        days = math.ceil(count * 7 / 5) + 4
+    else:
+        # intraday: 6.5 session hours a day, five days a week
+        days = math.ceil(math.ceil(count * seconds / 23400) * 7 / 5) + 2
+    return f"{days} D" if days <= 365 else f"{math.ceil(days / 365)} Y"
 
 
 def _aware(value: Any) -> datetime | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -134,6 +135,11 @@ class TwsTransport:
     async def open(self) -> None:
         """Connect and synchronise (positions, orders, executions) with TWS."""
         ib_async = self._module()
+        quiet = logging.getLogger("ib_async")
+        if quiet.level == logging.NOTSET:
+            # ib_async logs every order, status and fill at INFO, which floods an application's logs;
+            # an explicitly configured level is left alone
+            quiet.setLevel(logging.WARNING)
         ib = ib_async.IB()
         try:
             await ib.connectAsync(
@@ -540,7 +546,11 @@ class TwsTransport:
             symbol=symbol.upper() if symbol else "",
         )
         fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(flt), self.ack_timeout * 2)
-        executions = [mapping.execution_from_fill(f, system=self.system) for f in fills]
+        # ib_async answers with fresh Fill objects; the commission report lands on the one it keeps per execId
+        known = self.ib.wrapper.fills
+        executions = [
+            mapping.execution_from_fill(known.get(f.execution.execId, f), system=self.system) for f in fills
+        ]
         if order_id is not None:
             executions = [e for e in executions if e.order_id == order_id]
         if until is not None:

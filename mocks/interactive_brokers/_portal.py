@@ -512,10 +512,14 @@ def _questions_for(app: IbMockApp, ticket: dict[str, Any]) -> list[OrderQuestion
     for rule in app.questions:
         if rule.message_id in app.suppressed:
             continue
-        if rule.when == "always" or (rule.when == "market" and ticket["order_type"] in {"MKT", "STP"}) or (
-            rule.when == "limit_away"
-            and ticket["limit"] is not None
-            and abs(ticket["limit"] - last) > last * Decimal("0.03")
+        if (
+            rule.when == "always"
+            or (rule.when == "market" and ticket["order_type"] in {"MKT", "STP"})
+            or (
+                rule.when == "limit_away"
+                and ticket["limit"] is not None
+                and abs(ticket["limit"] - last) > last * Decimal("0.03")
+            )
         ):
             out.append(rule)
     return out
