@@ -130,11 +130,10 @@ class DataExporter:
     def _trading_table(self, name: str) -> Iterator[dict[str, Any]]:
         import sqlalchemy as sa
 
-        table = sa.Table(name, sa.MetaData())
         try:
             with self.db.begin() as conn:
-                sa.Table(name, table.metadata, autoload_with=conn)
-                reflected = table.metadata.tables[name]
+                # reflected, not imported: the trading service owns these tables and their shape
+                reflected = sa.Table(name, sa.MetaData(), autoload_with=conn)
                 for row in conn.execute(sa.select(reflected)).mappings():
                     yield {k: (Decimal(v) if k in _DECIMAL_COLUMNS and v is not None else v) for k, v in row.items() if not k.endswith("_json")}
         except sa.exc.NoSuchTableError:

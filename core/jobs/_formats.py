@@ -425,7 +425,7 @@ def _xml_name(column: str) -> str:
 
 
 class FixedWidthFormat:
-    """Fixed-width text; ``columns`` in config: ``[{name, start, width}]`` (start is 1-based) or ``[{name, width}]``."""
+    """Fixed-width text; ``columns`` (or ``layout``) in config: ``[{name, start, width}]`` (start is 1-based) or ``[{name, width}]``."""
 
     name = "fixed_width"
     extensions: tuple[str, ...] = (".fw", ".fixed")
@@ -436,7 +436,8 @@ class FixedWidthFormat:
     def spec(options: Mapping[str, Any]) -> list[tuple[str, int, int]]:
         from portico.errors import ConfigurationError
 
-        columns = options.get("columns")
+        # "layout" is the name to use in exports, where "columns" means column selection
+        columns = options.get("layout") or options.get("columns")
         if not columns:
             raise ConfigurationError("fixed_width needs a column specification: columns: [{name, start, width}]", path="formats.fixed_width.columns")
         out: list[tuple[str, int, int]] = []
