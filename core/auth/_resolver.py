@@ -46,6 +46,28 @@ class VaultResolver:
             raise ConfigurationError(f"cannot resolve ${{vault:{name}}}: {exc.message}", path=name) from None
 
 
+_default: dict[tuple[str, str, str], VaultResolver] = {}
+
+
 def resolve_vault_reference(ref: str, *, vault: CredentialVault | None = None) -> str:
-    """The value of one ``${vault:ref}`` reference (see :class:`VaultResolver`)."""
-    return VaultResolver(vault)(ref)
+    """The value of one ``${vault:ref}`` reference (see :class:`VaultResolver`).
+
+    Without ``vault``, the default vault is opened once per (PORTICO_HOME, passphrase) and reused, so
+    a configuration with many references derives the key once.
+    """
+    if vault is not None:
+        return VaultResolver(vault)(ref)
+    import hashlib
+    import os
+
+    from portico.auth._vault import PASSPHRASE_ENV, default_vault_path
+
+    key = (
+        str(default_vault_path()),
+        hashlib.sha256(os.environ.get(PASSPHRASE_ENV, "").encode()).hexdigest(),
+        os.environ.get("PORTICO_HOME", ""),
+    )
+    resolver = _default.get(key)
+    if resolver is None:
+        resolver = _default[key] = VaultResolver()
+    return resolver(ref)

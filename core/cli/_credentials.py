@@ -159,3 +159,57 @@ def revoke(name: str, reason: str, vault_path: str | None) -> None:
     """Revoke NAME: its values are wiped and any use fails until a new value is stored."""
     _open(vault_path).revoke(name, reason=reason)
     click.echo(f"revoked {name}")
+
+
+@command.command("login")
+@click.argument("system")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
+@vault_option
+def login(system: str, config_file: str, no_browser: bool, vault_path: str | None) -> None:
+    """Sign SYSTEM in through its browser flow (OAuth 2 code + PKCE, or OAuth 1.0a) and keep the token.
+
+    The authorization URL opens in the browser; the redirect is caught on 127.0.0.1. The resulting
+    token (with its refresh token) is stored encrypted in the vault, where the runtime finds it.
+    """
+    import asyncio
+    import getpass
+    import webbrowser
+
+    from portico.auth import AuditLog, AuthenticationManager
+    from portico.config import load_config
+    from portico.errors import ConfigurationError
+    from portico.store import Database
+
+    config = load_config(config_file)
+    if system not in config.systems:
+        known = ", ".join(sorted(config.systems)) or "none"
+        raise ConfigurationError(f"no system {system!r} in {config_file}; configured: {known}", path=f"systems.{system}")
+    auth_config = config.systems[system].authentication
+    options: dict[str, object] = {}
+    connector = config.systems[system].connector
+    if connector:
+        from portico.plugins import PluginManager
+
+        try:
+            scheme_spec = PluginManager().spec(connector).auth_scheme(auth_config.type or "")
+        except ConfigurationError:
+            scheme_spec = None
+        if scheme_spec is not None:
+            options.update(scheme_spec.options)
+    options.update(auth_config.options)
+    vault = _open(vault_path)
+    manager = AuthenticationManager(vault=vault, audit=AuditLog(Database()), actor=f"cli:{getpass.getuser()}",
+                                    interactive=lambda _system, prompt: click.prompt(prompt))
+    auth = manager.build(system, auth_config.type or "none", dict(auth_config.credentials), options)
+    start = getattr(auth, "login", None)
+    if start is None:
+        raise click.UsageError(f"{system} uses auth scheme {auth_config.type!r}, which has no interactive login")
+
+    def opener(url: str) -> None:
+        click.echo(f"authorize portico at:\n  {url}")
+        if not no_browser:
+            webbrowser.open(url)
+
+    asyncio.run(start(opener))
+    click.echo(f"{system}: signed in; the token is stored in {vault.path}")

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from portico.auth import AuditLog, CredentialVault
+from portico.mocks import RunningMock
 from portico.store import Database
 
 SECRET = "PK-CLI-CANARY-9f8e7d6c"
@@ -91,3 +93,37 @@ def test_corrupted_vault_file_is_reported_not_overwritten(portico_home: Path) ->
 @pytest.mark.parametrize("name", ["credentials", "audit"])
 def test_listed_in_help(name: str) -> None:
     assert name in _cli("--help").stdout
+
+
+def test_login_runs_the_browser_flow_and_stores_the_token(portico_home: Path, oauth_mock: RunningMock) -> None:
+    config = portico_home / "portico.yaml"
+    config.write_text(
+        "systems:\n"
+        "  broker:\n"
+        "    type: brokerage\n"
+        "    authentication:\n"
+        "      type: oauth2_authorization_code\n"
+        "      credentials:\n"
+        "        client_id: portico-public\n"
+        "      options:\n"
+        f"        authorize_url: {oauth_mock.base_url}/authorize\n"
+        f"        token_url: {oauth_mock.base_url}/token\n"
+    )
+    env = {**os.environ, "PORTICO_VAULT_PASSPHRASE": "cli-passphrase"}
+    proc = subprocess.Popen([sys.executable, "-m", "portico.cli", "credentials", "login", "broker", "--config",
+                             str(config), "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        url = lines[1].strip()
+        assert url.startswith(f"{oauth_mock.base_url}/authorize?") and "code_challenge=" in url, lines
+        httpx.get(url, follow_redirects=True, timeout=10)  # the user's browser
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "signed in" in out
+    vault = CredentialVault(portico_home / "vault.bin", "cli-passphrase")
+    assert "broker/oauth_token" in vault.names()
+    assert json.loads(vault.get("broker/oauth_token").get_secret_value())["refresh_token"]
