@@ -535,6 +535,26 @@ class Reconciler:
         )
         return report
 
+    def stored_breaks(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored breaks (of one run, or every run, oldest first) as flat rows: an export source for
+        :class:`portico.jobs.DataExporter` (``sources={"reconciliation_breaks": reconciler.stored_breaks}``)."""
+        import sqlalchemy as sa
+
+        b = t.reconciliation_breaks
+        q = sa.select(b).order_by(b.c.seq)
+        if run_id is not None:
+            q = q.where(b.c.run_id == run_id)
+        with self.service.db.begin() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else ("" if v is None else v))
+                for k, v in r.items()
+                if k != "seq"
+            }
+            for r in rows
+        ]
+
     def _store(self, report: ReconciliationReport) -> None:
         if not report.breaks:
             return
@@ -543,13 +563,10 @@ class Reconciler:
                 t.reconciliation_breaks.insert(),
                 [
                     {
+                        **{k: (v or None) for k, v in b.to_row().items()},
                         "run_id": report.run_id,
                         "as_of": report.as_of,
-                        "kind": b.kind.value,
-                        "system": b.system,
-                        "account_id": b.account_id,
-                        "instrument_id": b.instrument_id,
-                        "detail_json": json.dumps(b.to_row()),
+                        "detail": b.detail,
                     }
                     for b in report.breaks
                 ],

@@ -206,7 +206,12 @@ def _build() -> dict[str, sa.Table]:
         sa.Column("system", sa.String(64), nullable=False),
         sa.Column("account_id", sa.String(64)),
         sa.Column("instrument_id", sa.String(128)),
-        sa.Column("detail_json", sa.Text, nullable=False),
+        sa.Column("field", sa.String(32), nullable=False),
+        sa.Column("internal", sa.String(64)),
+        sa.Column("broker", sa.String(64)),
+        sa.Column("difference", sa.String(64)),
+        sa.Column("reference", sa.String(128)),
+        sa.Column("detail", sa.Text, nullable=False),
     )
     return dict(
         zip(

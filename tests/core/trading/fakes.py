@@ -11,7 +11,17 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from portico.clock import Clock, FakeClock
-from portico.errors import ConnectionFailed, NotFound, ReadTimeout, ServerError, VenueRejected
+from portico.errors import (
+    ConnectionFailed,
+    NotFound,
+    OutcomeUnknown,
+    PayloadRejected,
+    RateLimited,
+    ReadTimeout,
+    ResponseLost,
+    ServerError,
+    VenueRejected,
+)
 from portico.models import (
     Account,
     Execution,
@@ -49,6 +59,18 @@ _OPS = (
     Capability.GET_LATEST_QUOTES,
     Capability.SUBSCRIBE_ORDER_UPDATES,
 )
+
+
+_AFTER_COMMIT = {
+    "ReadTimeout": lambda: ReadTimeout("read timed out"),
+    "ResponseLost": lambda: ResponseLost("connection reset after send"),
+    "ServerError": lambda: ServerError("503", status_code=503),
+    "RateLimited": lambda: RateLimited("429", retry_after=1.0),
+    "Malformed": lambda: PayloadRejected("response body is not JSON"),
+    "OutcomeUnknown": lambda: OutcomeUnknown("sent, not known"),
+    "RuntimeError": lambda: RuntimeError("connector bug"),
+    "OSError": lambda: OSError("broken pipe"),
+}
 
 
 class FakeVenue:
@@ -92,6 +114,7 @@ class FakeVenue:
         self.lookup_failures = 0
         self.reported_positions: list[Position] | None = None
         self.quote_size: Decimal | None = None
+        self.hanging = False
         self._ids = itertools.count(1)
         self._exec_ids = itertools.count(1)
         self.subscribers: list[asyncio.Queue[OrderEvent | BaseException]] = []
@@ -141,6 +164,10 @@ class FakeVenue:
             raise ReadTimeout("response lost after commit")
         if fault == "server_error_after":
             raise ServerError("502 bad gateway", status_code=502)
+        if fault.startswith("after:"):
+            raise _AFTER_COMMIT[fault.split(":", 1)[1]]()
+        if fault == "hang":
+            self.hanging = True
         return self.order(venue_id)
 
     def fill_order(
@@ -282,7 +309,11 @@ class FakeBroker(Connector):
     async def place_order(self, request: OrderRequest) -> Order:
         self.calls.append("place_order")
         await asyncio.sleep(0)
-        return self.venue.submit(request)
+        order = self.venue.submit(request)
+        if self.venue.hanging:
+            self.venue.hanging = False
+            await asyncio.Event().wait()  # the answer never comes
+        return order
 
     async def cancel_order(self, order_id: str) -> None:
         self.calls.append("cancel_order")

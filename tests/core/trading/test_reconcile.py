@@ -227,3 +227,33 @@ def test_file_book_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(PayloadRejected) as info:
         FileBook(path)
     assert "book.csv line 2" in str(info.value) and info.value.field == "quantity"
+
+
+async def test_stored_breaks_export_through_the_jobs_exporter(
+    make_service, venue: FakeVenue, book_file: Path, tmp_path: Path
+) -> None:
+    from portico.jobs import DataExporter, FormatRegistry
+    from portico.jobs import plugin as jobs_plugin
+
+    venue.reported_positions = _broker_positions()
+    venue.cash = D("1000.50")
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)}, xref=_xref())
+    report = await service.reconcile(["fake"], book=FileBook(book_file))
+    exporter = DataExporter(
+        db=service.db,
+        clock=service.clock,
+        formats=FormatRegistry(jobs_plugin.portico_formats()),
+        sources={"reconciliation_breaks": service.reconciler().stored_breaks},
+    )
+    target = tmp_path / "breaks.csv"
+    result = exporter.export("reconciliation_breaks", f"file://{target}")
+    assert result.rows == len(report.breaks) == 6
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    quantity = next(r for r in rows if r["kind"] == "quantity_mismatch")
+    assert (quantity["instrument_id"], quantity["internal"], quantity["broker"], quantity["difference"]) == (
+        "US5949181045",
+        "40",
+        "50",
+        "10",
+    )
+    assert {r["run_id"] for r in rows} == {report.run_id}

@@ -223,3 +223,29 @@ async def test_cancel_moves_to_pending_cancel_then_canceled(
     ]
     # cancelling a terminal order is a no-op
     assert (await service.cancel_order("fake", record.id)).status is OrderStatus.CANCELED
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "after:ReadTimeout",
+        "after:ResponseLost",
+        "after:ServerError",
+        "after:RateLimited",
+        "after:Malformed",
+        "after:OutcomeUnknown",
+        "after:RuntimeError",
+        "after:OSError",
+        "hang",
+    ],
+)
+async def test_outcome_policy_matrix(make_service, venue: FakeVenue, fault: str) -> None:
+    """Whatever goes wrong after the venue committed the order, it is never marked rejected and the
+    lookup by client order id finds the one order."""
+    service = make_service({"fake": FakeBroker.create(venue)}, config={"submit_timeout": 0.2})
+    venue.script = [fault]
+    record = await service.place_order("fake", BUY, idempotency_key="k")
+    assert record.status is OrderStatus.FILLED
+    assert len(venue.orders) == 1 and record.attempts == 1
+    statuses = [h.to_status for h in service.order_history(record.id)]
+    assert OrderStatus.UNKNOWN in statuses and OrderStatus.REJECTED not in statuses
