@@ -252,7 +252,7 @@ def create_app(
     keys: Mapping[str, str] | None = None,
     tokens: set[str] | None = None,
     rate_limit: int | None = RATE_LIMIT_PER_MINUTE,
-    realtime: bool = False,
+    realtime: bool | None = None,
     start: datetime | None = None,
     starting_cash: Decimal | float = Decimal(100_000),
     partial_fill_size: int = 1000,
@@ -267,8 +267,9 @@ def create_app(
         keys: accepted ``{key_id: secret}`` pairs (any pair when None).
         tokens: accepted OAuth bearer tokens (any when None).
         rate_limit: requests per minute per key before 429 (None: unlimited).
-        realtime: whether simulated time runs with the wall clock (``portico mock`` does this).
-        start: simulated time at start.
+        realtime: whether simulated time runs with the wall clock; by default it does unless ``start``
+            is given (tests pin ``start`` and drive the clock themselves).
+        start: simulated time at start (the current time by default).
         starting_cash: the paper account's cash.
         partial_fill_size: orders larger than this fill in chunks.
         stream_interval: real seconds between market data stream ticks.
@@ -278,6 +279,10 @@ def create_app(
     from portico.mocks.alpaca._streams import stream_routes
     from portico.mocks.alpaca._trading import trading_routes
 
+    if realtime is None:
+        realtime = start is None
+    if start is None:
+        start = datetime.now(UTC).replace(microsecond=0)
     clock = MockClock(start, realtime=realtime)
     venue = SimulatedVenue(
         seed,

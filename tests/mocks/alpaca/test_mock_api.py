@@ -10,7 +10,7 @@ import msgpack
 import pytest
 import websockets
 
-from portico.mocks import RunningMock
+from portico.mocks import DEFAULT_START, RunningMock
 from portico.mocks.alpaca import create_app
 from portico.testing.mocks import asgi_client
 
@@ -18,7 +18,7 @@ KEYS = {"APCA-API-KEY-ID": "PKTEST", "APCA-API-SECRET-KEY": "secret"}
 
 
 def _client(**options: object) -> httpx.AsyncClient:
-    return asgi_client(create_app(seed=3, **options), headers=KEYS)  # type: ignore[arg-type]
+    return asgi_client(create_app(seed=3, start=DEFAULT_START, **options), headers=KEYS)  # type: ignore[arg-type]
 
 
 async def test_rate_limit_is_per_key_with_headers() -> None:
@@ -146,7 +146,7 @@ async def test_trade_updates_stream_raw(running: RunningMock) -> None:
 
 @pytest.mark.parametrize("kind", ["drop_after", "truncate"])
 async def test_faults_apply_to_alpaca_routes(kind: str) -> None:
-    app = create_app(faults=[{"route": "/v2/orders", "method": "POST", "kind": kind}])
+    app = create_app(start=DEFAULT_START, faults=[{"route": "/v2/orders", "method": "POST", "kind": kind}])
     async with asgi_client(app, headers=KEYS) as client:
         body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"}
         with pytest.raises((httpx.TransportError, json.JSONDecodeError)):
@@ -155,7 +155,7 @@ async def test_faults_apply_to_alpaca_routes(kind: str) -> None:
 
 
 def test_bars_never_come_from_the_future() -> None:
-    app = create_app()
+    app = create_app(start=DEFAULT_START)
     now = app.clock.now()
     bars = app.data.bars("AAPL", "1min", now - timedelta(hours=1), now + timedelta(hours=1), until=now)
     assert bars and bars[-1].timestamp <= now

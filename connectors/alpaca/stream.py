@@ -1,0 +1,257 @@
+"""Alpaca's two streams over portico's reconnecting WebSocket client.
+
+* Trade updates (``stream`` URL): authenticate, listen to ``trade_updates``; after every reconnect the
+  orders that changed while the stream was down are read back by REST and reported first
+  (``source="poll"``), so no fill is lost to a dropped connection. Repeats are dropped by event id.
+* Market data (``data_stream`` URL + ``/{feed}``): auth, subscribe, then ``t``/``q``/``b`` messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from portico.clock import Clock
+from portico.connectors.alpaca.mapping import (
+    bar_from_wire,
+    event_from_trade_update,
+    parse,
+    quote_from_wire,
+    trade_from_wire,
+)
+from portico.connectors.alpaca.wire import WireBar, WireQuote, WireTrade, WireTradeUpdate
+from portico.errors import AuthError, ConnectionFailed, PorticoError
+from portico.http import WebSocketClient
+from portico.models import Bar, BarInterval, Order, OrderEvent, OrderStatus, Quote, Trade
+
+__all__ = ["MarketDataStream", "OrderUpdateStream", "StreamCredentials"]
+
+StreamCredentials = Mapping[str, str]
+"""``{"key_id": ..., "secret_key": ...}`` or ``{"oauth_token": ...}``."""
+
+Backfill = Callable[[datetime | None], Awaitable[list[Order]]]
+
+_EVENT_FOR_STATUS = {
+    OrderStatus.NEW: "new",
+    OrderStatus.ACCEPTED: "accepted",
+    OrderStatus.PARTIALLY_FILLED: "partial_fill",
+    OrderStatus.FILLED: "fill",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.EXPIRED: "expired",
+    OrderStatus.REPLACED: "replaced",
+    OrderStatus.REJECTED: "rejected",
+    OrderStatus.PENDING_CANCEL: "pending_cancel",
+    OrderStatus.PENDING_REPLACE: "pending_replace",
+}
+
+
+def _decode_json(message: str | bytes) -> Any:
+    # the paper trade stream sends JSON text in binary frames
+    return json.loads(message)
+
+
+class OrderUpdateStream:
+    """Order events of one account: the trade updates stream, with REST back-fill after reconnects.
+
+    Args:
+        url: the trade updates WebSocket URL.
+        system: the system id.
+        credentials: how to authenticate on the stream.
+        backfill: reads orders changed since a time (the connector's ``list_orders``).
+        clock: the time source.
+        emit: monitor events (``stream.reconnected``, ``stream.backfilled``).
+        ws_options: extra :class:`~portico.http.WebSocketClient` arguments (heartbeat, reconnect policy).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        system: str,
+        credentials: StreamCredentials,
+        backfill: Backfill,
+        clock: Clock,
+        emit: Callable[..., None],
+        ws_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.system = system
+        self._credentials = dict(credentials)
+        self._backfill = backfill
+        self._clock = clock
+        self._emit = emit
+        self._ws_options = dict(ws_options or {})
+        self._connections = 0
+        self._backfill_due = False
+        self._last_seen: datetime | None = None
+        self._known: dict[str, tuple[OrderStatus, Decimal]] = {}
+        self._seen_ids: set[str] = set()
+
+    async def _on_connect(self, client: WebSocketClient) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            self._backfill_due = True
+            self._emit("stream.reconnected", stream="trade_updates", attempt=self._connections - 1)
+        await client.send({"action": "authenticate", "data": self._credentials})
+        await client.send({"action": "listen", "data": {"streams": ["trade_updates"]}})
+
+    def _fresh(self, event: OrderEvent) -> bool:
+        key = event.event_id or f"{event.order.order_id}:{event.event}:{event.order.filled_quantity}"
+        if key in self._seen_ids:
+            return False
+        self._seen_ids.add(key)
+        if len(self._seen_ids) > 100_000:
+            self._seen_ids.clear()
+        self._known[event.order.order_id] = (event.order.status, event.order.filled_quantity)
+        if self._last_seen is None or event.timestamp > self._last_seen:
+            self._last_seen = event.timestamp
+        return True
+
+    async def _backfilled(self) -> list[OrderEvent]:
+        self._backfill_due = False
+        since = self._last_seen - timedelta(seconds=5) if self._last_seen is not None else None
+        events: list[OrderEvent] = []
+        for order in await self._backfill(since):
+            state = (order.status, order.filled_quantity)
+            if self._known.get(order.order_id) == state:
+                continue
+            event = OrderEvent(
+                event=_EVENT_FOR_STATUS.get(order.status, "status"),
+                order=order,
+                timestamp=order.updated_at or order.created_at or self._clock.now(),
+                event_id=f"{order.order_id}:{order.status.value}:{order.filled_quantity}",
+                system=self.system,
+                source="poll",
+            )
+            if self._fresh(event):
+                events.append(event)
+        self._emit("stream.backfilled", stream="trade_updates", events=len(events))
+        return events
+
+    def _check_control(self, message: Mapping[str, Any]) -> None:
+        stream = message.get("stream")
+        data = message.get("data") or {}
+        if stream == "authorization" and data.get("status") != "authorized":
+            raise AuthError("Alpaca refused the trade updates stream credentials", system=self.system)
+        if stream == "error":
+            raise ConnectionFailed(f"trade updates stream error: {data.get('error_message')}", system=self.system)
+
+    async def events(self) -> AsyncIterator[OrderEvent]:
+        """Order events until the iterator is closed."""
+        client = WebSocketClient(
+            self.url,
+            system=self.system,
+            clock=self._clock,
+            on_connect=self._on_connect,
+            decode=_decode_json,
+            events=self._emit,
+            **self._ws_options,
+        )
+        await client.connect()
+        try:
+            while True:
+                message = await client.receive()
+                if self._backfill_due:
+                    for event in await self._backfilled():
+                        yield event
+                if not isinstance(message, dict):
+                    continue
+                if message.get("stream") != "trade_updates":
+                    self._check_control(message)
+                    continue
+                wire = parse(WireTradeUpdate, message.get("data"), what="trade update", system=self.system)
+                event = event_from_trade_update(wire, system=self.system)
+                if self._fresh(event):
+                    yield event
+        finally:
+            await client.close()
+
+
+_KINDS = {"quotes": "q", "trades": "t", "bars": "b"}
+
+
+class MarketDataStream:
+    """Trades, quotes or minute bars of some symbols from the market data stream.
+
+    Args:
+        url: the feed's WebSocket URL (``.../v2/iex``).
+        system: the system id.
+        key_id: the API key id.
+        secret_key: the API secret key.
+        clock: the time source.
+        emit: monitor events.
+        ws_options: extra :class:`~portico.http.WebSocketClient` arguments.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        system: str,
+        key_id: str,
+        secret_key: str,
+        clock: Clock,
+        emit: Callable[..., None],
+        ws_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.system = system
+        self._auth = {"action": "auth", "key": key_id, "secret": secret_key}
+        self._clock = clock
+        self._emit = emit
+        self._ws_options = dict(ws_options or {})
+
+    async def _messages(self, channel: str, symbols: list[str]) -> AsyncIterator[dict[str, Any]]:
+        wanted = sorted({s.upper() for s in symbols})
+        kind = _KINDS[channel]
+
+        async def on_connect(client: WebSocketClient) -> None:
+            await client.send(self._auth)
+            await client.send({"action": "subscribe", channel: wanted})
+
+        client = WebSocketClient(
+            self.url,
+            system=self.system,
+            clock=self._clock,
+            on_connect=on_connect,
+            decode=_decode_json,
+            events=self._emit,
+            **self._ws_options,
+        )
+        await client.connect()
+        try:
+            while True:
+                batch = await client.receive()
+                for message in batch if isinstance(batch, list) else [batch]:
+                    if not isinstance(message, dict):
+                        continue
+                    t = message.get("T")
+                    if t == "error":
+                        code = message.get("code")
+                        text = f"Alpaca market data stream error {code}: {message.get('msg')}"
+                        if code in (401, 402, 409):
+                            raise AuthError(text, system=self.system, venue_code=code)
+                        raise PorticoError(text, system=self.system, venue_code=code)
+                    if t == kind and message.get("S") in wanted:
+                        yield message
+        finally:
+            await client.close()
+
+    async def quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Live quotes."""
+        async for message in self._messages("quotes", symbols):
+            yield quote_from_wire(parse(WireQuote, message, what="quote", system=self.system), message["S"])
+
+    async def trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+        """Live trades."""
+        async for message in self._messages("trades", symbols):
+            yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
+
+    async def bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+        """Live minute bars."""
+        async for message in self._messages("bars", symbols):
+            yield bar_from_wire(parse(WireBar, message, what="bar", system=self.system), message["S"], BarInterval.MIN_1)
+
