@@ -139,6 +139,14 @@ class WebTransport:
         self._refs: dict[str, str] = {}
         """venue order id -> cOID, for orders this transport placed (order status lacks the cOID)."""
         self._session_id: str | None = None
+        auth = context.auth
+        self.session_auth: Any = (
+            auth
+            if auth is not None and all(hasattr(auth, n) for n in ("status", "ensure", "start_keepalive"))
+            else None
+        )
+        """The AuthenticationManager's session scheme, when configured; it then owns status, keep-alive
+        and re-authentication, and the transport only reports competing logins."""
         self._keepalive: asyncio.Task[None] | None = None
         self.competing = False
         self._reauth_lock = asyncio.Lock()
@@ -189,6 +197,9 @@ class WebTransport:
     # -- session ---------------------------------------------------------------------------------
 
     async def _auth_status(self) -> wire.AuthStatus:
+        if self.session_auth is not None:
+            # straight to the gateway: the auth flow would try to re-authenticate a competing session first
+            return self._parse(wire.AuthStatus, await self.session_auth.status(), "iserver/auth/status")
         await self._pace("POST /iserver/auth/status")
         try:
             response = await self.http.request(
@@ -206,6 +217,9 @@ class WebTransport:
         """Bring the brokerage session back (one attempt shared by every concurrent caller)."""
         async with self._reauth_lock:
             status = await self._auth_status()
+            if self.session_auth is not None and not status.competing:
+                await self.session_auth.ensure()
+                return
             if status.authenticated and not status.competing:
                 return
             if status.competing:
@@ -291,7 +305,10 @@ class WebTransport:
             )
         if self.account is None:
             raise AuthError("the Client Portal login has no brokerage account", system=self.system)
-        self._keepalive = asyncio.create_task(self._keep_alive())
+        if self.session_auth is not None:
+            self.session_auth.start_keepalive()
+        else:
+            self._keepalive = asyncio.create_task(self._keep_alive())
 
     async def close(self) -> None:
         """Stop the keep-alive and close the HTTP client."""
@@ -300,6 +317,8 @@ class WebTransport:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keepalive
             self._keepalive = None
+        if self.session_auth is not None:
+            await self.session_auth.stop_keepalive()
         await self.http.aclose()
 
     async def check(self) -> CheckResult:

@@ -152,10 +152,24 @@ SPEC = ConnectorSpec(
             ),
         ),
         AuthSchemeSpec(
+            scheme="session",
+            credentials=(
+                CredentialField(name="username", required=False, secret=False, env_var="IB_USERNAME"),
+                CredentialField(name="password", required=False, env_var="IB_PASSWORD"),
+                CredentialField(name="totp_seed", required=False, env_var="IB_TOTP_SEED"),
+            ),
+            options={"base_url": "{web}", "tickle_interval": 60.0, "verify": False},
+            description=(
+                "Client Portal Gateway session, kept by the AuthenticationManager: auth status before use, "
+                "/tickle keep-alive, re-authentication (credentials only for gateways that take a login "
+                "call). The gateway's certificate is self-signed, hence verify false by default."
+            ),
+        ),
+        AuthSchemeSpec(
             scheme="none",
             description=(
-                "Client Portal Gateway session: the login happens in the gateway; the connector checks "
-                "auth status, keeps the session alive with /tickle and re-authenticates when it lapses."
+                "Client Portal Gateway without the AuthenticationManager: the connector itself checks "
+                "auth status, tickles and re-authenticates."
             ),
         ),
     ),

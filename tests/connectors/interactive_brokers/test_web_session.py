@@ -243,3 +243,41 @@ async def test_positions_are_read_page_by_page() -> None:
         "/v1/api/portfolio/DU9/positions/0",
         "/v1/api/portfolio/DU9/positions/1",
     ]
+
+
+async def test_the_authentication_managers_session_scheme_keeps_the_session(
+    ib_mock_factory: Callable[..., Any],
+) -> None:
+    from portico.auth import AuthenticationManager
+    from portico.connectors.interactive_brokers import SPEC
+    from portico.sdk import resolve_url_templates
+
+    mock = await ib_mock_factory(pacing=False)
+    clock = FakeClock(auto_advance=False)
+    scheme = SPEC.auth_scheme("session")
+    assert scheme is not None
+    options = resolve_url_templates({**scheme.options, "poll_delay": 0.01}, mock.urls)
+    auth = AuthenticationManager(clock=clock).build("ib_web", "session", {}, options)
+    context = ConnectorContext.for_testing(
+        InteractiveBrokersConnector,
+        urls=mock.urls,
+        auth_scheme="session",
+        auth=auth,
+        clock=clock,
+        system_id="ib_web",
+    )
+    connector = InteractiveBrokersConnector(context)
+    assert connector.transport_name == "web"
+    await connector.open()
+    try:
+        journal = mock.app.journal
+        tickles = journal.count("POST", "/v1/api/tickle")
+        await wait_for_async(lambda: clock.pending_sleepers > 0, timeout=5)
+        clock.advance(60)
+        await wait_for_async(lambda: journal.count("POST", "/v1/api/tickle") > tickles, timeout=5)
+        _admin(mock, authenticated=False)
+        assert [i.symbol for i in await connector.search_instruments("NVDA")] == ["NVDA"]
+        assert auth.reauth_count == 1  # type: ignore[attr-defined]
+        assert journal.count("POST", "/v1/api/iserver/reauthenticate") == 1
+    finally:
+        await connector.close()
