@@ -499,7 +499,7 @@ class Allocator:
 
     async def _cancel_children(self, parent_id: str) -> None:
         service = self.service
-        for child in service.repo.list(parent_id=parent_id):
+        for child in service.repo.query(parent_id=parent_id):
             if child.is_terminal:
                 continue
             try:
@@ -536,7 +536,7 @@ class Allocator:
             policy=row.policy,
             on_child_failure=row.on_child_failure,
             request=OrderRequest.model_validate(data["order"]),
-            children=self.service.repo.list(parent_id=parent_id),
+            children=self.service.repo.query(parent_id=parent_id),
             actions=self.service.repo.parent_actions(parent_id),
         )
 

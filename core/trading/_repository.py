@@ -130,7 +130,7 @@ class OrderRepository:
             row = conn.execute(sa.select(t.orders).where(*where)).one_or_none()
         return None if row is None else OrderRecord.from_row(row)
 
-    def list(
+    def query(
         self,
         *,
         system: str | None = None,
@@ -153,10 +153,10 @@ class OrderRepository:
         return [OrderRecord.from_row(r) for r in rows]
 
     def unresolved(self, system: str) -> list[OrderRecord]:
-        return self.list(system=system, statuses=_UNRESOLVED)
+        return self.query(system=system, statuses=_UNRESOLVED)
 
     def open_orders(self, system: str) -> list[OrderRecord]:
-        return self.list(system=system, statuses=_OPEN)
+        return self.query(system=system, statuses=_OPEN)
 
     def mark_sent(self, order_id: str, now: datetime) -> OrderRecord:
         """Count one more send attempt, before the request leaves (so a crash mid-send is visible)."""

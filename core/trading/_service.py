@@ -710,7 +710,7 @@ class TradingService:
         parent_id: str | None = None,
     ) -> list[OrderRecord]:
         """Stored orders, oldest first."""
-        return self.repo.list(system=system_id, statuses=statuses, parent_id=parent_id)
+        return self.repo.query(system=system_id, statuses=statuses, parent_id=parent_id)
 
     def order_history(self, order_id: str) -> list[HistoryEntry]:
         """Every transition of an order, in the order applied."""

@@ -447,7 +447,7 @@ def check_invariants(
     # the store: one intent per key, every one resolved
     db = Database(database_url)
     try:
-        records = OrderRepository(db).list()
+        records = OrderRepository(db).query()
     finally:
         db.dispose()
     result.unknown_seen = sum(
