@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from portico.cli import cli
