@@ -17,7 +17,7 @@ import structlog
 from portico.context import current_correlation_id
 from portico.monitor._redact import Redactor, default_redactor
 
-__all__ = ["add_correlation_id", "configure_logging", "get_logger"]
+__all__ = ["CachedLogger", "add_correlation_id", "configure_logging", "get_logger", "logging_generation"]
 
 _HANDLER_NAME = "portico"
 
@@ -39,6 +39,15 @@ def _drop_color_message(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     return event_dict
 
 
+class _State:
+    generation = 0
+
+
+def logging_generation() -> int:
+    """Incremented by every :func:`configure_logging`; cached loggers rebind when it changes."""
+    return _State.generation
+
+
 def configure_logging(
     json: bool = True,
     level: str | int = "INFO",
@@ -46,10 +55,15 @@ def configure_logging(
     stream: IO[str] | None = None,
     redactor: Redactor | None = None,
 ) -> Redactor:
-    """Configure structlog and route standard-library logging through it.
+    """Configure structlog and route standard-library logging through the same processors.
+
+    portico's own loggers are structlog-native (a level-filtering bound logger writing rendered lines),
+    which keeps a log line cheap on the hot path; standard-library records (httpx, uvicorn, apscheduler,
+    third-party plugins) go through a handler whose ``ProcessorFormatter`` applies the same chain. Both
+    end with the redaction processor just before the renderer.
 
     Safe to call again (the runtime calls it once at start; tests call it per test): the previous portico
-    handler is replaced, never stacked.
+    handler is replaced, never stacked, and loggers obtained from :func:`get_logger` follow the new setup.
 
     Args:
         json: JSON lines (production) when true, coloured key=value console output when false.
@@ -64,15 +78,9 @@ def configure_logging(
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
+    out = stream or sys.stderr
 
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        add_correlation_id,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _drop_color_message,
-    ]
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     renderer: Any
     if json:
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
@@ -81,17 +89,21 @@ def configure_logging(
             colors=bool(stream is None and sys.stderr.isatty()),
             exception_formatter=structlog.dev.plain_traceback,
         )
+    # Plain-text tracebacks (never locals), then redaction, then the renderer: in both chains.
+    tail: list[Any] = [structlog.processors.format_exc_info, redactor.processor, renderer]
+
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # Plain text, never locals; then redacted with everything else just before rendering.
-            structlog.processors.format_exc_info,
-            redactor.processor,
-            renderer,
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            add_correlation_id,
+            timestamper,
+            _drop_color_message,
         ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
 
@@ -99,7 +111,6 @@ def configure_logging(
     for old in list(root.handlers):
         if old.get_name() == _HANDLER_NAME:
             root.removeHandler(old)
-            old.close()
     root.addHandler(handler)
     root.setLevel(numeric)
     # httpx logs every request at INFO with its full URL; the monitor logs calls itself (templated).
@@ -108,19 +119,42 @@ def configure_logging(
 
     structlog.configure(
         processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            add_correlation_id,
+            timestamper,
             structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            *tail,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    _State.generation += 1
     return redactor
 
 
 def get_logger(name: str = "portico") -> Any:
     """A structlog logger named ``name`` (``portico.monitor``, ``portico.connectors.alpaca``...)."""
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger().bind(logger=name)
+
+
+class CachedLogger:
+    """A logger for hot paths: built once per :func:`configure_logging`, not on every call.
+
+    Call :meth:`get` for the current bound logger (one integer comparison when nothing changed).
+    """
+
+    __slots__ = ("_generation", "_logger", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._generation = -1
+        self._logger: Any = None
+
+    def get(self) -> Any:
+        """The bound logger for the current logging configuration."""
+        if self._generation != _State.generation:
+            self._logger = get_logger(self.name)
+            self._generation = _State.generation
+        return self._logger

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -120,7 +121,7 @@ class SystemStats:
     records_imported: int = 0
     records_rejected: int = 0
     last_error: dict[str, Any] | None = None
-    last_call_at: str | None = None
+    last_call: datetime | None = None
     window: RollingWindow = field(default_factory=RollingWindow)
     latencies: _Latencies = field(default_factory=_Latencies)
     endpoints: dict[str, _EndpointStats] = field(default_factory=dict)

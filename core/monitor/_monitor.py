@@ -22,7 +22,7 @@ from portico.monitor._channel_plugin import portico_alert_channels as _builtin_c
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
 from portico.monitor._history import MetricHistory
-from portico.monitor._logging import configure_logging, get_logger
+from portico.monitor._logging import CachedLogger, configure_logging
 from portico.monitor._metrics import (
     BREAKER_STATES,
     MetricsRegistry,
@@ -63,7 +63,11 @@ _BREAKER_EVENTS = {"opened": "open", "open": "open", "closed": "closed", "half_o
 class CallObserver:
     """The :class:`portico.http.ApiClient` observer: one :class:`~portico.http.CallRecord` per attempt.
 
-    Callable (``observer(record)``) and also offers ``on_call(record)`` for clients that prefer a method.
+    Inside an event loop the record is queued and processed (logged, measured) on the loop's next turn,
+    so the work overlaps the wait for the next response instead of lengthening the call that produced it;
+    everything that reads the monitor (``metrics``, ``snapshot``, alert evaluation, ``tick``) processes
+    the queue first, so nothing is ever read stale. Outside a loop the record is processed at once.
+    Callable (``observer(record)``) and also offers ``on_call(record)``.
     """
 
     __slots__ = ("_monitor",)
@@ -72,11 +76,11 @@ class CallObserver:
         self._monitor = monitor
 
     def __call__(self, record: Any) -> None:
-        self._monitor.record_call(record)
+        self._monitor._enqueue_call(record)
 
     def on_call(self, record: Any) -> None:
         """Same as calling the observer."""
-        self._monitor.record_call(record)
+        self._monitor._enqueue_call(record)
 
 
 @dataclass
@@ -128,10 +132,13 @@ class IntegrationMonitor:
             # Nobody set up logging: do it now, so no line ever leaves without the redaction processor.
             configure_logging(json=self.config.log_format == "json", level=self.config.log_level, redactor=self.redactor)
         self.prometheus = MetricsRegistry()
-        self._log = get_logger("portico.monitor")
-        self._call_log = get_logger("portico.calls")
+        self._monitor_log = CachedLogger("portico.monitor")
+        self._calls_log = CachedLogger("portico.calls")
         self._label = redacting_cache(self.redactor.redact_text)
         self._stats: dict[str, SystemStats] = {}
+        self._children: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
+        self._pending_calls: deque[tuple[Any, str | None]] = deque()
+        self._drain_scheduled = False
         self._health: dict[str, HealthReport] = {}
         self._checks: dict[str, HealthCheck] = {}
         self._next_check: dict[str, float] = {}
@@ -165,6 +172,10 @@ class IntegrationMonitor:
             on_change=self._alerts_changed,
             source=source or socket.gethostname().split(".")[0] or "portico",
         )
+
+    @property
+    def _log(self) -> Any:
+        return self._monitor_log.get()
 
     def __repr__(self) -> str:
         return f"IntegrationMonitor(systems={sorted(self._stats)}, channels={sorted(self.channels)})"
@@ -232,83 +243,143 @@ class IntegrationMonitor:
         """An observer to pass to :class:`portico.http.ApiClient` (``observers=[monitor.call_observer()]``)."""
         return CallObserver(self)
 
-    def record_call(self, record: Any) -> None:
-        """Log one external call attempt and update the metrics (what the call observer does)."""
+    def _enqueue_call(self, record: Any) -> None:
+        if not self.enabled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.record_call(record)
+            return
+        # The correlation id is read now: the queue is processed outside the caller's context.
+        self._pending_calls.append((record, current_correlation_id()))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop.call_soon(self.process_pending_calls)
+
+    def process_pending_calls(self) -> int:
+        """Log and measure the call records queued by the observer; returns how many there were."""
+        self._drain_scheduled = False
+        pending = self._pending_calls
+        n = 0
+        while pending:
+            try:
+                record, cid = pending.popleft()
+            except IndexError:
+                break
+            n += 1
+            try:
+                self.record_call(record, correlation_id=cid)
+            except Exception as exc:  # a bad record must not stop the others (or the loop)
+                self._log.warning("monitor.record_failed", error=self.redactor.redact_text(f"{type(exc).__name__}: {exc}"))
+        return n
+
+    def record_call(self, record: Any, *, correlation_id: str | None = None) -> None:
+        """Log one external call attempt and update the metrics, now (the observer queues to this)."""
         if not self.enabled:
             return
         system = str(getattr(record, "system", None) or "unknown")
-        endpoint = self._label(str(getattr(record, "endpoint", None) or "unknown"))
+        raw_endpoint = str(getattr(record, "endpoint", None) or "unknown")
         method = str(getattr(record, "method", "") or "").upper()
         status = getattr(record, "status", None)
-        outcome = str(
-            getattr(record, "outcome", None) or ("ok" if status is not None and status < 400 else "error")
-        )
+        outcome = str(getattr(record, "outcome", None) or ("ok" if status is not None and status < 400 else "error"))
         latency = float(getattr(record, "latency", 0.0) or 0.0)
         attempt = int(getattr(record, "attempt", 1) or 1)
         waited = float(getattr(record, "rate_limit_wait", 0.0) or 0.0)
         error = getattr(record, "error", None)
-        correlation_id = getattr(record, "correlation_id", None) or current_correlation_id()
+        correlation_id = getattr(record, "correlation_id", None) or correlation_id or current_correlation_id()
         failed = error is not None or outcome.lower() not in _OK_OUTCOMES
         error_class = _error_class(error, outcome, status) if failed else None
 
-        stats = self._system(system)
+        # Prometheus children and per-endpoint stats are looked up once per label set, then reused:
+        # this runs after every attempt of every call.
+        key = (system, raw_endpoint, method, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._call_children(system, raw_endpoint, method, outcome)
+        stats, ep, endpoint, requests_child, latency_child = children
+
         now = self.clock.monotonic()
         stats.requests += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
         stats.window.add(now, failed)
         stats.latencies.values.append(latency)
-        ep = stats.endpoints.get(endpoint)
-        if ep is None:
-            from portico.monitor._metrics import _EndpointStats
-
-            ep = stats.endpoints[endpoint] = _EndpointStats()
         ep.requests += 1
         ep.latencies.values.append(latency)
+        requests_child.inc()
+        latency_child.observe(latency)
         if attempt > 1:
             stats.retries += 1
+            self.prometheus.retries.labels(self._label(system), endpoint).inc()
         if waited > 0:
             stats.rate_limit_waits += 1
             stats.rate_limit_wait_seconds += waited
-        stats.last_call_at = self.clock.now().isoformat()
-
-        p = self.prometheus
-        sys_label = self._label(system)
-        p.requests.labels(sys_label, endpoint, method, outcome).inc()
-        p.latency.labels(sys_label, endpoint).observe(latency)
-        if attempt > 1:
-            p.retries.labels(sys_label, endpoint).inc()
-        if waited > 0:
-            p.rate_limit_waits.labels(sys_label).inc()
-            p.rate_limit_wait_seconds.labels(sys_label).inc(waited)
+            self.prometheus.rate_limit_waits.labels(self._label(system)).inc()
+            self.prometheus.rate_limit_wait_seconds.labels(self._label(system)).inc(waited)
+        stats.last_call = self.clock.now()
         if failed:
             assert error_class is not None
             stats.errors += 1
             ep.errors += 1
             stats.errors_by_class[error_class] = stats.errors_by_class.get(error_class, 0) + 1
-            p.errors.labels(sys_label, endpoint, error_class).inc()
+            self.prometheus.errors.labels(self._label(system), endpoint, error_class).inc()
             stats.last_error = {
-                "at": stats.last_call_at,
+                "at": stats.last_call.isoformat(),
                 "endpoint": endpoint,
                 "error_class": error_class,
                 "message": self.redactor.redact_text(str(error) if error is not None else _error_message(None, status)),
                 "correlation_id": correlation_id,
             }
 
-        log = self._call_log.warning if failed else self._call_log.info
-        log(
-            "external_call",
-            system=system,
-            endpoint=endpoint,
-            method=method,
-            status=status,
-            outcome=outcome,
-            latency_ms=round(latency * 1000.0, 3),
-            attempt=attempt,
-            rate_limit_wait_ms=round(waited * 1000.0, 3),
-            error_class=error_class,
-            error=_error_message(error, status) if error is not None else None,
-            correlation_id=correlation_id,
+        calls_log = self._calls_log.get()
+        if failed:
+            calls_log.warning(
+                "external_call",
+                system=system,
+                endpoint=endpoint,
+                method=method,
+                status=status,
+                outcome=outcome,
+                latency_ms=round(latency * 1000.0, 3),
+                attempt=attempt,
+                rate_limit_wait_ms=round(waited * 1000.0, 3),
+                error_class=error_class,
+                error=_error_message(error, status),
+                correlation_id=correlation_id,
+            )
+        else:
+            calls_log.info(
+                "external_call",
+                system=system,
+                endpoint=endpoint,
+                method=method,
+                status=status,
+                outcome=outcome,
+                latency_ms=round(latency * 1000.0, 3),
+                attempt=attempt,
+                rate_limit_wait_ms=round(waited * 1000.0, 3),
+                correlation_id=correlation_id,
+            )
+
+    def _call_children(self, system: str, raw_endpoint: str, method: str, outcome: str) -> tuple[Any, ...]:
+        from portico.monitor._metrics import _EndpointStats
+
+        stats = self._system(system)
+        endpoint = self._label(raw_endpoint)
+        ep = stats.endpoints.get(endpoint)
+        if ep is None:
+            ep = stats.endpoints[endpoint] = _EndpointStats()
+        sys_label = self._label(system)
+        children = (
+            stats,
+            ep,
+            endpoint,
+            self.prometheus.requests.labels(sys_label, endpoint, method, outcome),
+            self.prometheus.latency.labels(sys_label, endpoint),
         )
+        if len(self._children) < 10_000:  # bounded: endpoints are templated, but be safe
+            self._children[(system, raw_endpoint, method, outcome)] = children
+        return children
 
     # -- gauges and events -------------------------------------------------------------------------
 
@@ -435,7 +506,7 @@ class IntegrationMonitor:
         self._events.append(self.redactor.redact(entry))
         self.prometheus.events.labels(self._label(system or "runtime"), self._label(event)).inc()
         level = _LEVELS.get(severity, logging.INFO)
-        if event != "stream.message" and self._log.isEnabledFor(level):
+        if event != "stream.message" and self._log.is_enabled_for(level):
             self._log.log(level, event, system=system, severity=severity, correlation_id=cid, **data)
         self._handle_event(event, system, data, cid)
 
@@ -673,6 +744,7 @@ class IntegrationMonitor:
 
     def metrics(self, system_id: str) -> dict[str, Any]:
         """Everything measured for one system (what ``get_integration_metrics(system_id)`` returns)."""
+        self.process_pending_calls()
         stats = self._system(system_id)
         now = self.clock.monotonic()
         window = self.config.alerts.error_rate.window or 300.0
@@ -719,7 +791,7 @@ class IntegrationMonitor:
             "gauges": {k: v for k, v in stats.gauges.items() if not k.startswith("rate_limit_limit:")},
             "endpoints": endpoint_summary(stats.endpoints),
             "last_error": dict(stats.last_error) if stats.last_error else None,
-            "last_call_at": stats.last_call_at,
+            "last_call_at": stats.last_call.isoformat() if stats.last_call else None,
             "health": health.model_dump(mode="json") if health else None,
         }
 
@@ -794,6 +866,7 @@ class IntegrationMonitor:
                 )
                 checks = dict(getattr(result, "checks", {}) or {})
             latency = round((self.clock.monotonic() - started) * 1000.0, 3)
+            self.process_pending_calls()  # the check's own calls are logged before its verdict
             return self.report_health(
                 system_id, status, reason, checks=checks, latency_ms=latency, at=now, correlation_id=cid
             )
@@ -877,6 +950,7 @@ class IntegrationMonitor:
 
     def evaluate_alerts(self) -> list[Alert]:
         """Check the level rules against current state; fire new alerts, clear the ones whose cause is gone."""
+        self.process_pending_calls()
         rules = self.config.alerts
         holding: set[str] = set()
         now = self.clock.monotonic()
@@ -1059,13 +1133,19 @@ class IntegrationMonitor:
             self._outbox.extend(retry)
         return delivered
 
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition (queued call records processed first)."""
+        self.process_pending_calls()
+        return self.prometheus.exposition()
+
     @property
     def pending_notifications(self) -> int:
         """Notifications waiting to be (re)sent."""
         return len(self._outbox)
 
     async def drain(self) -> None:
-        """Wait for notification sends started in the background (tests, shutdown)."""
+        """Process queued call records and wait for notification sends started in the background."""
+        self.process_pending_calls()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -1121,6 +1201,7 @@ class IntegrationMonitor:
 
     async def tick(self) -> None:
         """One round of periodic work: due health checks, alert rules, queued notifications, history."""
+        self.process_pending_calls()
         self._run_probes()
         await self.run_due_health_checks()
         self.evaluate_alerts()
@@ -1173,6 +1254,7 @@ class IntegrationMonitor:
 
     def snapshot(self) -> dict[str, Any]:
         """The state the dashboard and ``/health`` show, redacted."""
+        self.process_pending_calls()
         self._run_probes()
         systems = []
         for system in self.systems():

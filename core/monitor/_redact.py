@@ -7,6 +7,7 @@ removed everywhere it could surface.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -19,6 +20,7 @@ from pydantic import SecretBytes, SecretStr
 __all__ = ["MASK", "Redactor", "default_redactor", "is_sensitive_key"]
 
 MASK = "***"
+_UNSEEN: Any = object()
 
 # Whole words of a field name that mark it secret ("api_key", "X-Api-Key", "refreshToken"); matched
 # word by word so "tokens_remaining" or "authenticated" stay visible.
@@ -58,6 +60,7 @@ _URL_PARAM = re.compile(
     r"(?i)([?&;](?:api[_-]?key|apikey|access[_-]?token|refresh[_-]?token|id[_-]?token|token|key|secret|"
     r"client[_-]?secret|password|passwd|pwd|signature|sig|auth|session(?:[_-]?id)?)=)[^&#\s\"'<>]+"
 )
+_KEYWORDS = re.compile(r"(?i)key|token|secret|passw|authoriz")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^@/\s]+@")
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*")
 _KEY_VALUE = re.compile(
@@ -66,6 +69,7 @@ _KEY_VALUE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """Whether a field called ``key`` holds a secret by its name alone."""
     words = [w.lower() for w in _WORD_SPLIT.split(key) if w]
@@ -92,6 +96,8 @@ class Redactor:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
+        self._cache: dict[str, str] = {}
+        self._keys: dict[str, str | None] = {}
         for secret in secrets:
             self.add_secret(secret)
 
@@ -116,6 +122,8 @@ class Redactor:
             self._secrets |= variants
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._cache = {}
+            self._keys = {}
 
     def add_secrets_from(self, obj: Any) -> None:
         """Register every ``SecretStr`` found in a pydantic model, mapping or list (config sections)."""
@@ -129,11 +137,27 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every known secret and every secret-shaped fragment masked."""
+        # Short strings (endpoints, system ids, levels, timestamps) repeat on every log line: remember
+        # their answer. The cache is cleared whenever a secret is added.
+        short = len(text) <= 96
+        if short:
+            hit = self._cache.get(text)
+            if hit is not None:
+                return hit
+        out = self._redact_uncached(text)
+        if short:
+            if len(self._cache) >= 8192:
+                self._cache = {}  # unique values (timestamps, ids) filled it: start over, hot ones return
+            self._cache[text] = out
+        return out
+
+    def _redact_uncached(self, text: str) -> str:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        if "=" in text or ":" in text:
+        if "=" in text:
             text = _URL_PARAM.sub(r"\1" + MASK, text)
+        if ("=" in text or ":" in text) and _KEYWORDS.search(text):
             text = _KEY_VALUE.sub(r"\1" + MASK, text)
         if "@" in text:
             text = _URL_USERINFO.sub(r"\1" + MASK + "@", text)
@@ -157,11 +181,27 @@ class Redactor:
             return MASK
         if isinstance(value, Mapping):
             out: dict[Any, Any] = {}
+            keys = self._keys
+            cache = self._cache
             for key, item in value.items():
-                if isinstance(key, str) and is_sensitive_key(key) and item not in (None, ""):
-                    out[key] = MASK
+                if isinstance(key, str):
+                    # One lookup answers both "is this field secret by name" (None) and its redacted form.
+                    safe = keys.get(key, _UNSEEN)
+                    if safe is _UNSEEN:
+                        safe = None if is_sensitive_key(key) else self.redact_text(key)
+                        if len(keys) < 4096:
+                            keys[key] = safe
+                    if safe is None:
+                        out[key] = MASK if item not in (None, "") else item
+                        continue
+                    key = safe
+                if item is None or isinstance(item, bool | int | float):
+                    out[key] = item
+                elif isinstance(item, str):
+                    hit = cache.get(item)
+                    out[key] = hit if hit is not None else self.redact_text(item)
                 else:
-                    out[self.redact_text(key) if isinstance(key, str) else key] = self.redact(item, _depth=_depth + 1)
+                    out[key] = self.redact(item, _depth=_depth + 1)
             return out
         if isinstance(value, list | tuple | set | frozenset):
             return [self.redact(item, _depth=_depth + 1) for item in value]

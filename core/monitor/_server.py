@@ -228,7 +228,7 @@ class RuntimeServer:
             return PlainTextResponse("token required\n", status_code=401)
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        return Response(self.monitor.prometheus.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.monitor.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def _dashboard(self, request: Request) -> Response:
         query_token = request.query_params.get("token")
