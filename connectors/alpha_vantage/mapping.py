@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,6 +152,30 @@ def _stamp(key: str, interval: BarInterval, zone: tzinfo) -> datetime:
     return datetime(start.year, start.month, start.day, tzinfo=zone)
 
 
+def _decimal(text: Any) -> Decimal | None:
+    if text in ("None", "-", ""):
+        return None
+    return Decimal(text)
+
+
+def _row(row: Mapping[str, str], adjusted: bool) -> dict[str, Any]:
+    # the fast path for well-formed rows: ten thousand rows a request are common with outputsize=full
+    out: dict[str, Any] = {
+        "open": Decimal(row["1. open"]),
+        "high": Decimal(row["2. high"]),
+        "low": Decimal(row["3. low"]),
+        "close": Decimal(row["4. close"]),
+    }
+    if adjusted:
+        out["adjusted_close"] = Decimal(row["5. adjusted close"])
+        out["volume"] = _decimal(row.get("6. volume")) or Decimal(0)
+        out["dividend"] = _decimal(row.get("7. dividend amount"))
+        out["split_coefficient"] = _decimal(row.get("8. split coefficient"))
+    else:
+        out["volume"] = _decimal(row.get("5. volume")) or Decimal(0)
+    return out
+
+
 def bars_from_body(
     body: Mapping[str, Any],
     *,
@@ -169,38 +193,38 @@ def bars_from_body(
     key = series_key(function, av_interval)
     if key not in body:
         raise PayloadRejected(f"Alpha Vantage answer to {function} has no {key!r}", field=key)
-    series = WireTimeSeries.from_body(dict(body), key)
-    zone = parse_timezone(series.meta_value("Time Zone"))
+    rows = body[key]
+    if not isinstance(rows, Mapping):
+        raise PayloadRejected(f"{key!r} of the {function} answer is not an object", field=key)
+    meta = WireTimeSeries.model_validate({"Meta Data": body.get("Meta Data", {}), "rows": {}})
+    zone = parse_timezone(meta.meta_value("Time Zone"))
     adjusted = function.endswith("_ADJUSTED")
     row_model: type[WireBar] | type[WireAdjustedBar] = WireAdjustedBar if adjusted else WireBar
     bars: list[Bar] = []
-    for stamp in sorted(series.rows):
+    for stamp in sorted(rows):
         try:
-            row = row_model.model_validate(series.rows[stamp])
-        except ValidationError as exc:
-            raise PayloadRejected(
-                f"malformed {function} row {stamp}: {exc.errors()[0]['msg']}", field=f"{key}.{stamp}"
-            ) from None
-        extra: dict[str, Any] = {}
-        if isinstance(row, WireAdjustedBar):
-            extra = {
-                "adjusted_close": row.adjusted_close,
-                "dividend": row.dividend_amount,
-                "split_coefficient": row.split_coefficient,
-            }
+            row = _row(rows[stamp], adjusted)
+        except (InvalidOperation, KeyError, TypeError, ValueError):
+            # the slow path names exactly what is wrong with the row
+            try:
+                wire = row_model.model_validate(rows[stamp])
+            except ValidationError as exc:
+                raise PayloadRejected(
+                    f"malformed {function} row {stamp}: {exc.errors()[0]['msg']}", field=f"{key}.{stamp}"
+                ) from None
+            row = {"open": wire.open, "high": wire.high, "low": wire.low, "close": wire.close,
+                   "volume": wire.volume or Decimal(0)}  # fmt: skip
+            if isinstance(wire, WireAdjustedBar):
+                row.update(adjusted_close=wire.adjusted_close, dividend=wire.dividend_amount,
+                           split_coefficient=wire.split_coefficient)  # fmt: skip
         bars.append(
             Bar(
                 symbol=symbol,
                 timestamp=_stamp(stamp, interval, zone),
                 interval=interval,
-                open=row.open,
-                high=row.high,
-                low=row.low,
-                close=row.close,
-                volume=row.volume if row.volume is not None else Decimal(0),
                 currency=currency,
                 source=SOURCE,
-                **extra,
+                **row,
             )
         )
     return bars
