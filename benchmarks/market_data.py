@@ -126,12 +126,14 @@ def bench_daily_bars(symbols: int, rounds: int) -> dict[str, float]:
         best: dict[str, float] = {}
         for r in range(rounds):
             runs = {
-                "alpha_vantage package, sequential": lambda: _package_sequential(base, f"package-{r}", names),
-                "alpha_vantage package, 8 threads": lambda: _package_threads(base, f"threads-{r}", names),
-                "portico connector, sequential": lambda: asyncio.run(
+                "alpha_vantage package, sequential": lambda r=r: _package_sequential(
+                    base, f"package-{r}", names
+                ),
+                "alpha_vantage package, 8 threads": lambda r=r: _package_threads(base, f"threads-{r}", names),
+                "portico connector, sequential": lambda r=r: asyncio.run(
                     _portico(base, f"sequential-{r}", names, sequential=True)
                 ),
-                "portico get_market_data (16 in flight)": lambda: asyncio.run(
+                "portico get_market_data (16 in flight)": lambda r=r: asyncio.run(
                     _portico(base, f"portico-{r}", names, sequential=False)
                 ),
             }
