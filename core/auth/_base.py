@@ -245,6 +245,7 @@ class TokenAuth(httpx.Auth):
     """
 
     requires_response_body = False
+    _token: OAuthToken | None
 
     def __init__(self, ctx: AuthContext, *, skew: float = 60.0, persist: bool = True) -> None:
         self.ctx = ctx
@@ -260,6 +261,11 @@ class TokenAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(system={self.ctx.system_id!r}, token={self._token!r})"
+
+    @property
+    def current_token(self) -> OAuthToken | None:
+        """The cached token, fresh or not (``None`` before the first one); its repr shows no secret."""
+        return self._token
 
     @property
     def token_key(self) -> str:

@@ -15,7 +15,7 @@ from portico.errors import ConfigurationError
 
 __all__ = ["TotpGenerator"]
 
-_ALGORITHMS = {"SHA1": SHA1, "SHA256": SHA256, "SHA512": SHA512}
+_ALGORITHMS: dict[str, type[SHA1] | type[SHA256] | type[SHA512]] = {"SHA1": SHA1, "SHA256": SHA256, "SHA512": SHA512}
 
 
 class TotpGenerator:

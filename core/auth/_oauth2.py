@@ -106,7 +106,7 @@ class _OAuth2Base(TokenAuth):
             raise self.ctx.error(f"{what} failed: {type(exc).__name__}: {redact(str(exc))}") from None
         except ValueError as exc:
             raise self.ctx.error(f"{what} failed: unreadable token response ({exc})") from None
-        return OAuthToken.from_response(data, self.ctx.clock.now(), previous=self._token)
+        return OAuthToken.from_response(data, self.ctx.clock.now(), previous=self.current_token)
 
     def _extra(self) -> dict[str, Any]:
         return {"audience": self.audience} if self.audience else {}
@@ -121,7 +121,7 @@ class _OAuth2Base(TokenAuth):
     async def revoke(self, *, revocation_url: str | None = None) -> None:
         """Revoke the refresh token (or access token) at the server (RFC 7009) and forget it locally."""
         url = revocation_url or self._revocation_url
-        token = self._token
+        token = self.current_token
         self._token = None
         if self.persist and self.ctx.vault is not None:
             from portico.auth._errors import SecretNotFound

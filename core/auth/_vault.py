@@ -19,6 +19,7 @@ lock file, after re-reading and decrypting the current file, so a failed open ne
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -348,7 +349,7 @@ class CredentialVault:
             )
         return infos
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         """The stored names."""
         return [info.name for info in self.list()]
 

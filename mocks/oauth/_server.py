@@ -185,12 +185,12 @@ class MockAuthServer:
 
     def revoke_family(self, family: str) -> None:
         """Revoke every refresh and access token of one grant."""
-        for record in self.refresh_tokens.values():
-            if record.family == family:
-                record.revoked = True
-        for record in self.access_tokens.values():
-            if record.family == family:
-                record.revoked = True
+        for refresh in self.refresh_tokens.values():
+            if refresh.family == family:
+                refresh.revoked = True
+        for access in self.access_tokens.values():
+            if access.family == family:
+                access.revoked = True
 
     def access_status(self, token: str) -> tuple[_Access | None, str | None]:
         """The access token's record and, when it is not usable, why."""
@@ -703,14 +703,14 @@ def create_app(seed: int = 0, faults: Any = None, *, clock: MockClock | None = N
             candidates.append(("key_pair", headers["apca-api-key-id"], headers.get("apca-api-secret-key", "")))
         if bearer.lower().startswith("basic "):
             try:
-                key, _, secret = base64.b64decode(bearer[6:]).decode().partition(":")
+                basic_key, _, basic_secret = base64.b64decode(bearer[6:]).decode().partition(":")
             except ValueError:
-                key, secret = "", ""
-            candidates.append(("basic", key, secret))
+                basic_key, basic_secret = "", ""
+            candidates.append(("basic", basic_key, basic_secret))
         if not candidates:
             return JSONResponse({"message": "no API key"}, status_code=401)
-        method, key, secret = candidates[0]
-        expected = state.api_keys.get(key)
+        method, presented, secret = candidates[0]
+        expected = state.api_keys.get(presented)
         if expected is None or (secret is not None and not hmac.compare_digest(secret, expected)):
             return JSONResponse({"message": "invalid API key"}, status_code=401)
         return JSONResponse({"ok": True, "method": method})

@@ -85,7 +85,7 @@ async def _run_every_flow(
             await b.get(url)
 
     await code.login(browser)  # type: ignore[attr-defined]
-    first = code._token.refresh_token.get_secret_value()  # type: ignore[attr-defined]
+    first = code.current_token.refresh_token.get_secret_value()  # type: ignore[attr-defined]
     clock.advance(7200)
     await call(code, "GET", "/api/me")
     await admin.post("/token", data={"grant_type": "refresh_token", "refresh_token": first},

@@ -182,11 +182,11 @@ async def test_authorization_code_pkce_login_refresh_rotation_and_reuse_detectio
         await login(auth)
         me = await client.get("/api/me")
         assert me.status_code == 200 and me.json() == {"client_id": "portico-public", "sub": "mock-user", "scope": "trade"}
-        first_refresh = auth._token.refresh_token.get_secret_value()  # type: ignore[union-attr]
+        first_refresh = auth.current_token.refresh_token.get_secret_value()  # type: ignore[union-attr]
 
         clock.advance(7200)
         assert (await client.get("/api/me")).status_code == 200
-        second_refresh = auth._token.refresh_token.get_secret_value()  # type: ignore[union-attr]
+        second_refresh = auth.current_token.refresh_token.get_secret_value()  # type: ignore[union-attr]
         assert second_refresh != first_refresh  # rotated
         assert (await grants(admin)) == {"authorization_code": 1, "refresh_token": 1}
 
@@ -212,7 +212,7 @@ async def test_authorization_code_denied_and_revocation(
         await login(auth)
     await admin.post("/__mock__/oauth/faults", json={"deny_authorization": None})
     await login(auth)
-    token = auth._token
+    token = auth.current_token
     assert token is not None
     await auth.revoke()
     introspect = await admin.post("/introspect", data={"token": token.access_token.get_secret_value(),
@@ -238,8 +238,8 @@ async def test_refresh_token_scheme_rotates_into_the_vault(
 ) -> None:
     seed_auth = code_auth(manager, oauth_mock)
     await login(seed_auth)
-    assert seed_auth._token is not None and seed_auth._token.refresh_token is not None
-    refresh = seed_auth._token.refresh_token.get_secret_value()
+    assert seed_auth.current_token is not None and seed_auth.current_token.refresh_token is not None
+    refresh = seed_auth.current_token.refresh_token.get_secret_value()
     vault.delete("broker/oauth_token")
 
     auth = manager.build("svc", "oauth2_refresh_token", {"client_id": "portico-public", "refresh_token": refresh},
