@@ -152,7 +152,7 @@ def order_from_wire(wire: WireOrder, *, system: str | None = None, account_id: s
         client_order_id=wire.client_order_id,
         system=system,
         account_id=account_id,
-        symbol=wire.symbol,
+        symbol=wire.symbol.strip(),
         side=side,
         order_type=order_type,
         time_in_force=tif,
@@ -240,7 +240,7 @@ def position_from_wire(wire: WirePosition, *, system: str | None = None, account
     quantity = abs(wire.qty) * (-1 if wire.side == "short" else 1)
     return Position(
         account_id=account_id,
-        symbol=wire.symbol,
+        symbol=wire.symbol.strip(),
         quantity=quantity,
         asset_class=_ASSET_CLASSES.get(wire.asset_class, AssetClass.OTHER),
         average_cost=wire.avg_entry_price,

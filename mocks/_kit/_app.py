@@ -86,6 +86,8 @@ class MockApp(Starlette):
         faults: initial fault rules (file path, rules as data, or a :class:`FaultPlan`).
         clock: the simulated clock (a frozen :class:`MockClock` by default).
         journal: the request journal (a new one by default).
+        url_keys: the URLs it serves, as in :class:`~portico.sdk.MockSpec` (used when the app itself is
+            passed to :func:`~portico.mocks.start_mock`).
         **kwargs: passed to :class:`starlette.applications.Starlette` (``lifespan``...).
     """
 
@@ -98,9 +100,11 @@ class MockApp(Starlette):
         faults: MockFaultSource = None,
         clock: MockClock | None = None,
         journal: Journal | None = None,
+        url_keys: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         self.name = name
+        self.url_keys = dict(url_keys or {"base": ""})
         self.seed = seed
         self.clock = clock or MockClock()
         self.faults = load_faults(faults, seed=seed)

@@ -30,6 +30,8 @@ from portico.mocks._kit import (
 __all__ = ["AlpacaMockApp", "BadRequest", "alpaca_error", "create_app", "endpoint"]
 
 RATE_LIMIT_PER_MINUTE = 200
+URL_KEYS = {"trading": "", "data": "", "stream": "/stream", "data_stream": "/v2"}
+"""The mock serves every Alpaca URL from one origin (the connector's ``MockSpec.url_keys``)."""
 
 # Alpaca's error codes start with the HTTP status they come with
 _VENUE_ERRORS: dict[str, tuple[int, int]] = {
@@ -299,6 +301,7 @@ def create_app(
         rate_limit=rate_limit,
         stream_interval=stream_interval,
         name="alpaca",
+        url_keys=URL_KEYS,
         seed=seed,
         faults=faults,
         clock=clock,
