@@ -44,24 +44,27 @@ TERMINAL = {"filled", "canceled", "rejected", "expired", "replaced"}
 # -- the plan -----------------------------------------------------------------------------------------
 
 
-def make_plan(count: int, systems: list[str], seed: int) -> list[dict[str, Any]]:
-    """``count`` orders spread over ``systems``: market buys that fill, and limit buys far from the
-    market that rest open (so open orders are reconciled too)."""
+def make_plan(
+    count: int, systems: list[str], seed: int, *, reject_on: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """``count`` orders spread over ``systems``: market buys that fill, limit buys far from the market
+    that rest open (so open orders are reconciled too) and, for systems in ``reject_on``, a few orders
+    for an instrument the venue does not know (so rejections are exercised, with the venue's answer)."""
     rng = random.Random(seed)
     plan = []
     for i in range(count):
         system = systems[i % len(systems)]
-        if rng.random() < 0.7:
-            order = {
-                "symbol": rng.choice(["AAPL", "MSFT"]),
-                "side": "buy",
-                "quantity": str(rng.randint(1, 5)),
-            }
+        roll = rng.random()
+        quantity = str(rng.randint(1, 5))
+        if system in reject_on and roll < 0.03:
+            order = {"symbol": "NOSUCHASSET", "side": "buy", "quantity": quantity}
+        elif roll < 0.7:
+            order = {"symbol": rng.choice(["AAPL", "MSFT"]), "side": "buy", "quantity": quantity}
         else:
             order = {
                 "symbol": "MSFT",
                 "side": "buy",
-                "quantity": str(rng.randint(1, 5)),
+                "quantity": quantity,
                 "order_type": "limit",
                 "limit_price": "1.00",
             }
@@ -89,10 +92,38 @@ class Broker:
                 {"client_order_id": o.order_ref, "status": o.state.status, "filled": str(o.state.filled_qty)}
                 for o in list(self.server.venue.orders.values())
             ]
+        if self.kind == "alpaca":
+            return [
+                {
+                    "client_order_id": o.client_order_id,
+                    "status": str(getattr(o.status, "value", o.status)),
+                    "filled": str(o.filled_qty),
+                }
+                for o in list(self.server.app.venue.orders.values())
+            ]
         raise ValueError(self.kind)
 
     def rejected_ids(self) -> set[str]:
-        return {o["client_order_id"] for o in self.venue_orders() if o["status"] == "rejected"}
+        """Client order ids the venue refused: rejected orders in its book, and (Alpaca) placements it
+        answered with a 4xx in its request journal."""
+        out = {o["client_order_id"] for o in self.venue_orders() if o["status"] == "rejected"}
+        if self.kind == "alpaca":
+            for entry in self.server.app.journal.entries("POST", "/v2/orders"):
+                if entry.status is not None and 400 <= entry.status < 500:
+                    try:
+                        out.add(json.loads(entry.body).get("client_order_id"))
+                    except (ValueError, AttributeError):
+                        continue
+        return out
+
+    def fault_hits(self) -> dict[str, int]:
+        """How many requests each fault kind hit (Alpaca; IB counts dropped acknowledgements)."""
+        if self.kind == "alpaca":
+            hits: Counter[str] = Counter()
+            for entry in self.server.app.journal.entries():
+                hits.update(entry.faults)
+            return dict(hits)
+        return dict(getattr(self.server, "fault_hits", {}))
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -104,8 +135,20 @@ async def start_broker(kind: str, system: str, seed: int, *, client_id: int = 7)
     if kind == "ib":
         from portico.mocks.interactive_brokers.tws import TwsMockServer
 
+        class CountingTwsMock(TwsMockServer):
+            """The TWS mock, counting the faults it injects."""
+
+            fault_hits: Counter[str] = Counter()
+
+            def _roll(self, fault: str) -> bool:
+                hit = super()._roll(fault)
+                if hit:
+                    self.fault_hits[fault] += 1
+                return hit
+
         # 20% of order acknowledgements are lost after the venue committed the order
-        server = await TwsMockServer(seed=seed, faults={"drop_order_ack": 0.2}, tick_interval=0).start()
+        server = await CountingTwsMock(seed=seed, faults={"drop_order_ack": 0.2}, tick_interval=0).start()
+        server.fault_hits = Counter()
         setup = {
             "urls": {"tws": server.url},
             "connection": {
@@ -118,7 +161,30 @@ async def start_broker(kind: str, system: str, seed: int, *, client_id: int = 7)
             "credentials": {},
         }
         return Broker(system=system, kind=kind, seed=seed, setup=setup, server=server)
+    if kind == "alpaca":
+        from portico.mocks import start_mock
+        from portico.mocks.alpaca import create_app
+
+        running = await asyncio.to_thread(
+            start_mock,
+            create_app(seed=seed, faults=ALPACA_FAULTS, rate_limit=None, starting_cash=Decimal(100_000_000)),
+        )
+        setup = {
+            "urls": running.urls,
+            "credentials": {"api_key_id": "PKSOAK", "api_secret_key": "soak-secret"},
+        }
+        return Broker(system=system, kind=kind, seed=seed, setup=setup, server=running)
     raise ValueError(f"unknown broker kind {kind!r}")
+
+
+ALPACA_FAULTS = [
+    # 5% of connections are dropped before the request is handled (nothing happens at the venue)
+    {"route": "*", "kind": "drop_before", "probability": 0.05},
+    # 20% of placements are committed, then the answer is lost
+    {"route": "/v2/orders", "method": "POST", "kind": "drop_after", "probability": 0.2},
+    # the trade-updates stream is cut at random moments (the connector reconnects and back-fills)
+    {"route": "/stream*", "kind": "ws_disconnect", "probability": 0.6, "after_messages": 5},
+]
 
 
 # -- the driver (subprocess side) --------------------------------------------------------------------------
@@ -143,8 +209,11 @@ class History:
 def _connector(kind: str, system: str, setup: dict[str, Any]) -> Any:
     from portico.sdk import ConnectorContext
 
+    cls: Any
     if kind == "ib":
         from portico.connectors.interactive_brokers import InteractiveBrokersConnector as cls
+    elif kind == "alpaca":
+        from portico.connectors.alpaca import AlpacaConnector as cls
     else:
         raise ValueError(kind)
     context = ConnectorContext.for_testing(
@@ -291,6 +360,8 @@ class SoakResult:
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
     unknown_seen: int = 0
+    fault_hits: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: int = 0
 
     @property
     def ok(self) -> bool:
@@ -309,7 +380,7 @@ async def run_soak(
     *,
     count: int,
     seed: int = 1,
-    kinds: tuple[str, str] = ("ib", "ib"),
+    kinds: tuple[str, str] = ("alpaca", "ib"),
     kills: int = 2,
     database_url: str | None = None,
     timeout: float = 300.0,
@@ -324,7 +395,9 @@ async def run_soak(
         for i, (kind, system) in enumerate(zip(kinds, systems, strict=True))
     ]
     plan_path = workdir / "plan.json"
-    plan = make_plan(count, systems, seed)
+    plan = make_plan(
+        count, systems, seed, reject_on=tuple(s for s, k in zip(systems, kinds, strict=True) if k == "alpaca")
+    )
     plan_path.write_text(json.dumps(plan))
     history_path = workdir / "history.jsonl"
     history_path.unlink(missing_ok=True)
@@ -351,6 +424,7 @@ async def run_soak(
                 with history_path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"op": "killed", "run": run, "after_answers": kill_after}) + "\n")
         result.seconds = time.monotonic() - started
+        result.fault_hits = {b.system: b.fault_hits() for b in brokers}
         check_invariants(result, plan, brokers, database_url)
     finally:
         for broker in brokers:
@@ -453,6 +527,7 @@ def check_invariants(
     result.unknown_seen = sum(
         1 for h in history if h["op"] == "ok" and h["status"] in {"unknown", "pending_submit"}
     )
+    result.rejected = sum(1 for r in records if r.status.value == "rejected")
     keys = Counter(r.idempotency_key for r in records)
     if set(keys) != set(planned):
         v.append(
