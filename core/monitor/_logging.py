@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import IO, Any
+from collections.abc import MutableMapping
+from typing import IO, Any, TextIO, cast
 
 import structlog
 
@@ -22,7 +23,7 @@ __all__ = ["CachedLogger", "add_correlation_id", "configure_logging", "get_logge
 _HANDLER_NAME = "portico"
 
 
-def add_correlation_id(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def add_correlation_id(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Processor: add the current operation's correlation id, unless the event already carries one."""
     if event_dict.get("correlation_id") is None:
         cid = current_correlation_id()
@@ -33,7 +34,7 @@ def add_correlation_id(_logger: Any, _method: str, event_dict: dict[str, Any]) -
     return event_dict
 
 
-def _drop_color_message(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_color_message(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # uvicorn duplicates its message with ANSI colours under this key.
     event_dict.pop("color_message", None)
     return event_dict
@@ -127,7 +128,7 @@ def configure_logging(
             *tail,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
     _State.generation += 1

@@ -42,10 +42,9 @@ def runtime_probe(runtime: Any) -> Callable[[IntegrationMonitor], None]:
                     }
                     for window, left in values.items():
                         monitor.gauge("rate_limit_remaining", float(left), system=sid, window=str(window))
-                        if limits.get(str(window)) is not None:
-                            monitor.gauge(
-                                "rate_limit_limit", float(limits[str(window)]), system=sid, window=str(window)
-                            )
+                        limit = limits.get(str(window))
+                        if limit is not None:
+                            monitor.gauge("rate_limit_limit", float(limit), system=sid, window=str(window))
             failed = getattr(system, "state", None) == "error" and not monitor.has_health_check(sid)
             if failed and monitor.health(sid).status != "down":
                 monitor.report_health(

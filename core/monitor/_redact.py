@@ -11,7 +11,7 @@ import functools
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -209,7 +209,7 @@ class Redactor:
             return self.redact_text(f"{type(value).__name__}: {value}")
         return self.redact_text(str(value))
 
-    def processor(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def processor(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         """The structlog processor: placed just before the renderer."""
         return self.redact(event_dict)  # type: ignore[no-any-return]
 

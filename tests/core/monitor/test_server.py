@@ -122,8 +122,14 @@ async def test_runtime_like_systems_and_probe(monitor: IntegrationMonitor) -> No
     class Breaker:
         state = "half_open"
 
+    class Window:
+        limit = 5
+
+        def __str__(self) -> str:
+            return "5/second"
+
     class Limiter:
-        windows = ()
+        windows = (Window(),)
 
         def remaining(self) -> dict[str, float]:
             return {"5/second": 2.0}
@@ -143,6 +149,7 @@ async def test_runtime_like_systems_and_probe(monitor: IntegrationMonitor) -> No
     assert row["system"] == "ib_paper" and row["breaker"] == "half_open"
     assert row["status"] == "down" and "refused" in row["reason"]
     assert row["rate_limit"]["remaining"] == {"5/second": 2.0}
+    assert row["rate_limit"]["limit"] == {"5/second": 5.0}
 
 
 async def test_serves_on_loopback_with_an_ephemeral_port(monitor: IntegrationMonitor) -> None:
