@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("portico.cli._check", "Check connectivity and authentication of a configured system."),
     "new": ("portico.cli._new", "Scaffold a new connector plugin package that passes its tests as generated."),
     "demo": ("portico.cli._demo", "Run the end-to-end demo on embedded defaults (mocks, SQLite, no accounts)."),
+    "mock": ("portico.cli._mock", "Serve an installed plugin's mock server (vendor wire format, faults, journal)."),
     "credentials": ("portico.cli._credentials", "Store, show and rotate secrets in the encrypted vault."),
     "audit": ("portico.cli._audit", "Verify the hash-chained audit log and show recent events."),
     "import": ("portico.cli._import", "Import a file (validated, mapped, loaded; every record accounted for)."),

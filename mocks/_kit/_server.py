@@ -109,7 +109,7 @@ def mock_urls(url_keys: Mapping[str, str], host: str, port: int) -> dict[str, st
     """Full base URLs for ``url_keys``.
 
     A key's value is a path on the mock. The scheme is ``ws`` when the path is written ``ws:/path``
-    or the key names a stream (``stream``, ``data_stream``), ``http`` otherwise.
+    or the key names a stream (``stream``, ``ws``, ``data_stream``...), ``http`` otherwise.
     """
     urls: dict[str, str] = {}
     if host in ("0.0.0.0", "::"):
@@ -121,7 +121,7 @@ def mock_urls(url_keys: Mapping[str, str], host: str, port: int) -> dict[str, st
             scheme, path = "ws", value[3:]
         elif value.startswith("http:"):
             path = value[5:]
-        elif key == "stream" or key.endswith("_stream") or key.endswith("_ws"):
+        elif key in ("stream", "ws") or key.endswith(("_stream", "_ws")):
             scheme = "ws"
         urls[key] = _url(scheme, host, port, path)
     return urls
