@@ -207,6 +207,21 @@ class TradingService:
                 )
         self._tasks.append(asyncio.create_task(self._resolver_loop(), name="trading-resolver"))
 
+    async def attach(self, system_id: str) -> RecoveryReport:
+        """Bring a system connected after :meth:`start` under tracking: recover it, then follow its
+        order stream (when the service is running and the connector streams order updates)."""
+        report = await self.recover(system_id)
+        connector = self.connector(system_id)
+        streaming = {t.get_name() for t in self._tasks if not t.done()}
+        name = f"trading-stream-{system_id}"
+        if (
+            self._running
+            and name not in streaming
+            and connector.spec.capabilities.has(Capability.SUBSCRIBE_ORDER_UPDATES)
+        ):
+            self._tasks.append(asyncio.create_task(self._stream_loop(system_id), name=name))
+        return report
+
     async def stop(self) -> None:
         """Stop the background tasks and end every event iterator."""
         self._running = False

@@ -165,3 +165,25 @@ async def test_stream_drives_tracking_and_iterators_see_every_system(make_servic
     assert {(s, st) for s, st in seen if st is S.FILLED} == {("a", S.FILLED), ("b", S.FILLED)}
     for record in records:
         assert service.get_order(record.id).filled_quantity == Decimal(2)
+
+
+async def test_a_system_attached_after_start_is_followed(make_service, clock) -> None:
+    from tests.core.trading.fakes import FakeBroker
+
+    first, late = FakeVenue(clock=clock, fill="none"), FakeVenue(clock=clock, fill="none", seed=1)
+    connectors = {"a": FakeBroker.create(first, "a")}
+    service = make_service(connectors)
+    await service.start()
+    try:
+        connectors["b"] = FakeBroker.create(late, "b")
+        assert (await service.attach("b")).complete
+        record = await service.place_order(
+            "b", {"symbol": "AAPL", "side": "buy", "quantity": "1"}, idempotency_key="k"
+        )
+        filled = asyncio.Event()
+        service.on_order_event(lambda u: filled.set() if u.status is S.FILLED else None, systems=["b"])
+        late.fill_order(record.venue_order_id)
+        await asyncio.wait_for(filled.wait(), 5)
+    finally:
+        await service.stop()
+    assert service.get_order(record.id).status is S.FILLED
