@@ -118,6 +118,8 @@ class TwsTransport:
         self._contracts: dict[str, Any] = {}
         self._sent_refs: set[str] = set()
         self._history_limiter: Any = None
+        self._opened = False
+        self._reconnect_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -134,6 +136,33 @@ class TwsTransport:
 
     async def open(self) -> None:
         """Connect and synchronise (positions, orders, executions) with TWS."""
+        await self._connect()
+        self._opened = True
+
+    async def _live(self) -> Any:
+        """The connected ``IB``, reconnecting (three tries, backing off on the clock) when TWS dropped us."""
+        if self._ib is not None and self._ib.isConnected():
+            return self._ib
+        if not self._opened:
+            raise ConnectionFailed(f"not connected to TWS at {self.host}:{self.port}", system=self.system)
+        async with self._reconnect_lock:
+            if self._ib is not None and self._ib.isConnected():
+                return self._ib
+            self.context.emit("tws.disconnected", severity="warning", host=self.host, port=self.port)
+            error: ConnectionFailed | None = None
+            for attempt in range(3):
+                try:
+                    await self._connect()
+                except ConnectionFailed as exc:
+                    error = exc
+                    await self.context.clock.sleep(0.5 * 2**attempt)
+                    continue
+                self.context.emit("tws.reconnected", attempt=attempt + 1)
+                return self._ib
+            assert error is not None
+            raise error
+
+    async def _connect(self) -> None:
         ib_async = self._module()
         quiet = logging.getLogger("ib_async")
         if quiet.level == logging.NOTSET:
@@ -169,13 +198,15 @@ class TwsTransport:
         from portico.http import RateLimiter
         from portico.sdk import RateLimitPolicy
 
-        self._history_limiter = RateLimiter(
-            RateLimitPolicy(windows=(TWS_PACING["historical"],), max_wait=30.0), clock=self.context.clock
-        )
+        if self._history_limiter is None:
+            self._history_limiter = RateLimiter(
+                RateLimitPolicy(windows=(TWS_PACING["historical"],), max_wait=30.0), clock=self.context.clock
+            )
         self.context.emit("tws.connected", host=self.host, port=self.port, client_id=self.client_id)
 
     async def close(self) -> None:
         """Disconnect from TWS."""
+        self._opened = False
         if self._ib is not None:
             self._ib.disconnect()
             self._ib = None
@@ -192,6 +223,7 @@ class TwsTransport:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
+            await self._live()
             await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.ack_timeout)
         except (ConnectionFailed, TimeoutError, ConnectionError) as exc:
             return CheckResult(
@@ -212,6 +244,7 @@ class TwsTransport:
 
     async def contract(self, symbol: str) -> Any:
         """The qualified stock contract of ``symbol`` (cached: one contract-details request per symbol)."""
+        await self._live()
         key = symbol.upper()
         found = self._contracts.get(key)
         if found is not None:
@@ -229,6 +262,7 @@ class TwsTransport:
 
     async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
         """Symbols matching ``query`` (reqMatchingSymbols)."""
+        await self._live()
         found = await self.ib.reqMatchingSymbolsAsync(query) or []
         return [mapping.instrument_from_description(d, system=self.system) for d in found[:limit]]
 
@@ -236,6 +270,7 @@ class TwsTransport:
 
     async def get_account(self, account_id: str | None = None) -> Account:
         """Account values from a fresh account-updates-multi request."""
+        await self._live()
         account = account_id or self.account
         if not account:
             raise NotFound("TWS manages no account", system=self.system)
@@ -254,6 +289,7 @@ class TwsTransport:
 
     async def get_positions(self, account_id: str | None = None) -> list[Position]:
         """Positions (reqPositions), with market values where TWS streamed the portfolio."""
+        await self._live()
         account = account_id or self.account
         positions = await asyncio.wait_for(self.ib.reqPositionsAsync(), self.ack_timeout * 2)
         portfolio = {(p.account, p.contract.conId): p for p in self.ib.portfolio()}
@@ -336,6 +372,7 @@ class TwsTransport:
         ref = request.client_order_id
         if ref and ref in self._sent_refs:
             return await self._resolve(ref)
+        await self._live()
         contract = await self.contract(request.symbol)
         order = self._ib_order(request)
         ib = self.ib
@@ -385,6 +422,7 @@ class TwsTransport:
 
     async def _all_trades(self) -> list[Any]:
         """Every order TWS knows: open (all clients) then completed, de-duplicated by permId."""
+        await self._live()
         ib = self.ib
         open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout * 2)
         completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), self.ack_timeout * 2)
@@ -410,6 +448,7 @@ class TwsTransport:
             raise NotFound(
                 f"no IB order {order_id!r} (IB order ids are numbers)", system=self.system
             ) from None
+        await self._live()
         local = self.ib.wrapper.permId2Trade.get(perm)
         if local is not None and local.orderStatus.status in _DONE:
             return local
@@ -468,6 +507,7 @@ class TwsTransport:
 
     async def cancel_order(self, order_id: str) -> None:
         """Cancel by permId; waits for TWS to accept or refuse the cancel."""
+        await self._live()
         trade = await self._trade(order_id)
         if trade.orderStatus.status in _DONE:
             raise VenueRejected(
@@ -507,6 +547,7 @@ class TwsTransport:
         client_order_id: str | None = None,
     ) -> Order:
         """Modify an open order in place (IB keeps its ids); returns it as it now stands."""
+        await self._live()
         trade = await self._trade(order_id)
         if trade.orderStatus.status in _DONE:
             raise VenueRejected(
@@ -540,6 +581,7 @@ class TwsTransport:
         order_id: str | None = None,
     ) -> list[Execution]:
         """Executions with their commission reports (reqExecutions), oldest first."""
+        await self._live()
         ib_async = self._module()
         flt = ib_async.ExecutionFilter(
             time=since.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC") if since else "",
@@ -571,6 +613,7 @@ class TwsTransport:
         adjusted: bool = False,
     ) -> list[Bar]:
         """Historical bars (reqHistoricalData), paced at 60 requests per 10 minutes."""
+        await self._live()
         bar_size, _web, seconds = mapping.BAR_SIZES[interval]
         end_at = end or datetime.now(UTC)
         if start is not None:
@@ -602,6 +645,7 @@ class TwsTransport:
 
     async def get_latest_quotes(self, symbols: list[str]) -> dict[str, Quote]:
         """One snapshot per symbol (reqMktData snapshot)."""
+        await self._live()
         contracts = [await self.contract(s) for s in symbols]
         tickers = await asyncio.wait_for(self.ib.reqTickersAsync(*contracts), self.ack_timeout * 3)
         by_conid = {t.contract.conId: t for t in tickers}
@@ -614,6 +658,7 @@ class TwsTransport:
 
     async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """Streaming quotes (reqMktData) until the iterator is closed."""
+        await self._live()
         queue: asyncio.Queue[Quote] = asyncio.Queue()
         contracts = [await self.contract(s) for s in symbols]
         names = {c.conId: s for s, c in zip(symbols, contracts, strict=True)}
@@ -640,6 +685,7 @@ class TwsTransport:
 
     async def subscribe_order_updates(self) -> AsyncIterator[OrderEvent]:
         """Order status changes and fills of every order this connection sees, as they happen."""
+        await self._live()
         queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
         ib = self.ib
         last: dict[int, tuple[str, float]] = {}

@@ -104,3 +104,40 @@ async def test_200_orders_with_lost_acks_are_neither_duplicated_nor_lost(
     assert all(count == 1 for count in fills.values())
     sample = await connector.get_order(answered["fault-1"])
     assert sample.status is OrderStatus.FILLED and sample.average_fill_price is not None
+
+
+async def test_200_orders_with_the_connection_dropped_after_commit() -> None:
+    server = await TwsMockServer(seed=12, faults={"disconnect_after_commit": 0.1}, tick_interval=0).start()
+    events: list[str] = []
+    context = ConnectorContext.for_testing(
+        InteractiveBrokersConnector,
+        urls={"tws": server.url},
+        connection={"transport": "tws", "client_id": 4, "ack_timeout": 0.2},
+        auth_scheme="tws",
+        emit=lambda name, **data: events.append(name),
+    )
+    connector = InteractiveBrokersConnector(context)
+    await connector.open()
+    try:
+        answered: dict[str, str] = {}
+        for index in range(200):
+            request = _request(index)
+            try:
+                order = await connector.place_order(request)
+            except OutcomeUnknown:
+                # the caller's recovery: ask again with the same client order id, never a new one
+                order = await connector.place_order(request)
+            except VenueRejected as exc:  # pragma: no cover
+                pytest.fail(
+                    f"{request.client_order_id} reported rejected without the venue refusing it: {exc}"
+                )
+            assert order.client_order_id == request.client_order_id
+            answered[request.client_order_id or ""] = order.order_id
+    finally:
+        await connector.close()
+        await server.stop()
+    assert events.count("tws.reconnected") >= 10, "the fault should have dropped the connection many times"
+    refs = Counter(o.order_ref for o in server.venue.orders.values())
+    assert len(server.venue.orders) == 200 and max(refs.values()) == 1
+    by_perm = {str(o.perm_id): o.order_ref for o in server.venue.orders.values()}
+    assert all(by_perm[order_id] == ref for ref, order_id in answered.items())
