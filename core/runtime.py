@@ -327,6 +327,9 @@ class AsyncIntegration:
             if system.config.enabled:
                 with contextlib.suppress(PorticoError):
                     await self.connect_external_system(system_id)
+        if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
+            # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
+            await self.trading.start()
         if schedule:
             await self._maybe(self.monitor, "start")
             await self._maybe(self.jobs, "start")
@@ -368,9 +371,7 @@ class AsyncIntegration:
             path, message = problems[0]
             raise ConfigurationError(f"{path}: {message}", path=path, problems=problems, system=system_id)
         # a connector may derive its default throttling from the connection (Alpha Vantage's plan tier)
-        throttling_for = getattr(cls, "throttling_for", None)
-        base_policy = throttling_for(system_config.connection) if throttling_for else cls.spec.throttling
-        policy = system_config.throttling.apply(base_policy)
+        policy = system_config.throttling.apply(cls.throttling_for(system_config.connection))
         runtime = SystemRuntime(system_id, system_config, cls.spec, cls, policy)
         self.systems[system_id] = runtime
         return runtime
@@ -538,7 +539,7 @@ class AsyncIntegration:
             auth=auth,
             client_factory=client_factory,
             clock=self.clock,
-            emit=lambda event, **data: self._emit(event, system=system.system_id, **data),
+            emit=lambda event, **data: self._emit(event, **{"system": system.system_id, **data}),
             store=self.db,
             options={"api_version": system.config.api_version, "features": dict(system.config.features)},
         )
@@ -646,8 +647,9 @@ class AsyncIntegration:
         """The order's current state, by client order id or the venue's order id."""
         self._connector(system_id, Capability.GET_ORDER)
         with correlation_scope():
-            result: Order = await self.trading.get_order_status(system_id, order_id)
-        return result
+            record = await self.trading.get_order_status(system_id, order_id)
+        order: Order = record.to_order()
+        return order
 
     async def cancel_external_order(self, system_id: str, order_id: str) -> None:
         """Ask the venue to cancel an order (by client order id or venue id)."""

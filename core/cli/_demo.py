@@ -49,6 +49,8 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     console = Console()
     started = time.perf_counter()
     console.rule("[bold]portico demo")
+    log_path = _log_to_file()
+    console.print(f"structured logs (JSON lines, secrets redacted): {log_path}")
     integration = AsyncIntegration.from_config(config_path)
     pm = integration.plugins
     console.print(
@@ -97,6 +99,17 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
         return 1
     console.print(f"[green]demo finished in {elapsed:.1f}s[/green]")
     return 0
+
+
+def _log_to_file() -> Path:
+    """Send the runtime's JSON logs to a file under PORTICO_HOME, so the terminal shows the tables."""
+    from portico.home import portico_home
+    from portico.monitor import configure_logging
+
+    path = portico_home() / "logs" / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    configure_logging(json=True, level="INFO", stream=path.open("a", encoding="utf-8"))
+    return path
 
 
 async def _trade(console: Any, integration: Any, system_id: str) -> int:

@@ -30,7 +30,7 @@ from portico.models import (
     TimeInForce,
     Trade,
 )
-from portico.sdk._spec import Capability, ConnectorSpec, Environment
+from portico.sdk._spec import Capability, ConnectorSpec, Environment, RateLimitPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -181,6 +181,15 @@ class Connector:
             capability=capability.value,
             system=self.system,
         )
+
+    @classmethod
+    def throttling_for(cls, connection: Mapping[str, Any]) -> RateLimitPolicy:
+        """The default throttling for a system with this ``connection`` section.
+
+        The manifest's policy, unless the venue's limits depend on the account (Alpha Vantage's plan
+        tier): override to derive them. The configuration's ``throttling`` keys apply on top.
+        """
+        return cls.spec.throttling
 
     # -- lifecycle -------------------------------------------------------------------------------
 
