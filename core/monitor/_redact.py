@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import sys
 import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
@@ -98,6 +99,8 @@ class Redactor:
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
         self._keys: dict[str, str | None] = {}
+        self._linked: Any = None
+        self._linked_size = 0
         for secret in secrets:
             self.add_secret(secret)
 
@@ -137,6 +140,22 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every known secret and every secret-shaped fragment masked."""
+        self._sync_linked()
+        return self._text(text)
+
+    def _sync_linked(self) -> None:
+        # The auth package keeps its own process-wide registry (tokens it obtains at run time): its
+        # values are masked here too. Looked up in sys.modules so the monitor never imports auth.
+        module = sys.modules.get("portico.auth._redaction")
+        registry = getattr(module, "known_secrets", None) if module is not None else None
+        size = len(registry) if registry is not None else 0
+        if registry is not self._linked or size != self._linked_size:
+            self._linked = registry
+            self._linked_size = size
+            self._cache = {}
+            self._keys = {}
+
+    def _text(self, text: str) -> str:
         # Short strings (endpoints, system ids, levels, timestamps) repeat on every log line: remember
         # their answer. The cache is cleared whenever a secret is added.
         short = len(text) <= 96
@@ -155,6 +174,8 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
+        if self._linked is not None and self._linked_size:
+            text = self._linked.scrub(text)
         if "=" in text:
             text = _URL_PARAM.sub(r"\1" + MASK, text)
         if ("=" in text or ":" in text) and _KEYWORDS.search(text):
@@ -173,8 +194,10 @@ class Redactor:
         """
         if value is None or isinstance(value, bool | int | float):
             return value
+        if _depth == 0:
+            self._sync_linked()
         if isinstance(value, str):
-            return self.redact_text(value)
+            return self._text(value)
         if isinstance(value, SecretStr | SecretBytes):
             return MASK
         if _depth > 8:
@@ -188,7 +211,7 @@ class Redactor:
                     # One lookup answers both "is this field secret by name" (None) and its redacted form.
                     safe = keys.get(key, _UNSEEN)
                     if safe is _UNSEEN:
-                        safe = None if is_sensitive_key(key) else self.redact_text(key)
+                        safe = None if is_sensitive_key(key) else self._text(key)
                         if len(keys) < 4096:
                             keys[key] = safe
                     if safe is None:
@@ -199,15 +222,15 @@ class Redactor:
                     out[key] = item
                 elif isinstance(item, str):
                     hit = cache.get(item)
-                    out[key] = hit if hit is not None else self.redact_text(item)
+                    out[key] = hit if hit is not None else self._text(item)
                 else:
                     out[key] = self.redact(item, _depth=_depth + 1)
             return out
         if isinstance(value, list | tuple | set | frozenset):
             return [self.redact(item, _depth=_depth + 1) for item in value]
         if isinstance(value, BaseException):
-            return self.redact_text(f"{type(value).__name__}: {value}")
-        return self.redact_text(str(value))
+            return self._text(f"{type(value).__name__}: {value}")
+        return self._text(str(value))
 
     def processor(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         """The structlog processor: placed just before the renderer."""

@@ -72,3 +72,16 @@ def test_monitoring_config_secrets_register_with_the_monitor(redactor: Redactor)
 def test_short_values_are_not_registered() -> None:
     r = Redactor(["ab"])
     assert r.redact_text("abc ab") == "abc ab"
+
+
+def test_secrets_known_to_the_auth_package_are_masked_too() -> None:
+    from portico.auth import known_secrets
+
+    r = Redactor()
+    assert r.redact_text("seen tok-from-oauth-7777") == "seen tok-from-oauth-7777"
+    known_secrets.register("tok-from-oauth-7777")
+    try:
+        assert r.redact_text("seen tok-from-oauth-7777") == "seen ***"
+        assert r.redact({"note": "tok-from-oauth-7777"}) == {"note": "***"}
+    finally:
+        known_secrets.forget("tok-from-oauth-7777")
