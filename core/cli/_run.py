@@ -44,6 +44,8 @@ async def serve(
     from portico.monitor import RuntimeServer
 
     monitor = integration.monitor
+    # Every SecretStr of the whole configuration (credentials, channel passwords...) is masked everywhere.
+    monitor.redactor.add_secrets_from(getattr(integration, "config", None))
     settings = monitor.config.http
     server: RuntimeServer | None = None
     try:

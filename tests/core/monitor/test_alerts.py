@@ -256,3 +256,12 @@ async def test_events_of_the_jobs_service_raise_and_clear_alerts(
     assert monitor.alerts.active() == []
     await monitor.drain()
     assert ("resolved", "empty_file") in rec.kinds()
+
+
+def test_the_config_loader_validates_the_monitoring_section_with_key_paths() -> None:
+    from portico.config import load_config
+
+    with pytest.raises(ConfigurationError) as info:
+        load_config({"systems": {}, "monitoring": {"alerts": {"error_rate": {"severity": "loud"}}, "log_level": "CHATTY"}})
+    paths = [path for path, _ in info.value.problems]
+    assert "monitoring.alerts.error_rate.severity" in paths and "monitoring.log_level" in paths
