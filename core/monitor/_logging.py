@@ -8,6 +8,7 @@ variables (locals are where secrets live) and are redacted like any other field.
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -40,6 +41,19 @@ def _drop_color_message(_logger: Any, _method: str, event_dict: MutableMapping[s
     return event_dict
 
 
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is at write time (test runners and daemons swap it after start-up)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 class _State:
     generation = 0
 
@@ -55,6 +69,7 @@ def configure_logging(
     *,
     stream: IO[str] | None = None,
     redactor: Redactor | None = None,
+    quiet_http_clients: bool = True,
 ) -> Redactor:
     """Configure structlog and route standard-library logging through the same processors.
 
@@ -71,6 +86,8 @@ def configure_logging(
         level: the minimum level, by name or number.
         stream: where lines go; default ``sys.stderr``.
         redactor: the redactor to apply; default the process-wide :func:`default_redactor`.
+        quiet_http_clients: raise ``httpx``/``httpcore`` to WARNING: they log every request at INFO
+            with its full URL, and the monitor already logs each call once (templated, redacted).
 
     Returns:
         The redactor in use (register secrets on it with ``add_secret``).
@@ -79,7 +96,7 @@ def configure_logging(
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
-    out = stream or sys.stderr
+    out: IO[str] = stream or cast(IO[str], _CurrentStderr())
 
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     renderer: Any
@@ -114,9 +131,9 @@ def configure_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    # httpx logs every request at INFO with its full URL; the monitor logs calls itself (templated).
-    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
-    logging.getLogger("httpcore").setLevel(max(numeric, logging.WARNING))
+    if quiet_http_clients:
+        logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
+        logging.getLogger("httpcore").setLevel(max(numeric, logging.WARNING))
 
     structlog.configure(
         processors=[

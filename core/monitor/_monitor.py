@@ -130,7 +130,13 @@ class IntegrationMonitor:
         self.enabled = self.config.performance_tracking
         if not structlog.is_configured():
             # Nobody set up logging: do it now, so no line ever leaves without the redaction processor.
-            configure_logging(json=self.config.log_format == "json", level=self.config.log_level, redactor=self.redactor)
+            # Levels of other libraries' loggers are left alone: that is the application's call.
+            configure_logging(
+                json=self.config.log_format == "json",
+                level=self.config.log_level,
+                redactor=self.redactor,
+                quiet_http_clients=False,
+            )
         self.prometheus = MetricsRegistry()
         self._monitor_log = CachedLogger("portico.monitor")
         self._calls_log = CachedLogger("portico.calls")

@@ -58,6 +58,8 @@ def logs(redactor: Redactor) -> Iterator[LogCapture]:
         if handler.get_name() == "portico":
             root.removeHandler(handler)
     root.setLevel(logging.WARNING)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     structlog.reset_defaults()
 
 

@@ -76,7 +76,7 @@ def test_canary_never_reaches_a_log_line(logs: LogCapture, redactor: Redactor) -
 def test_console_renderer_for_development() -> None:
     stream = io.StringIO()
     r = Redactor([CANARY])
-    configure_logging(json=False, level="INFO", stream=stream, redactor=r)
+    configure_logging(json=False, level="INFO", stream=stream, redactor=r, quiet_http_clients=False)
     try:
         get_logger("portico.dev").info("readable", system="alpaca", password=CANARY)
         get_logger("portico.dev").debug("hidden")
