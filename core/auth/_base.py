@@ -297,7 +297,10 @@ class TokenAuth(httpx.Auth):
     async def token(self) -> OAuthToken:
         """A token valid for at least ``skew`` seconds, refreshing (single-flight) when needed."""
         if not self._loaded:
-            self._load()
+            async with self._lock:
+                if not self._loaded:
+                    # the vault does file I/O and may derive its key: keep it off the event loop
+                    await asyncio.to_thread(self._load)
         token = self._token
         if token is not None and token.fresh(self.ctx.clock.now(), self.skew):
             return token
@@ -362,7 +365,7 @@ class TokenAuth(httpx.Auth):
                 self._attempts += 1
             self._last_error = None
             self._token = token
-            self._save(token)
+            await asyncio.to_thread(self._save, token)
             self.ctx.record(action, reason=reason, expires_at=token.expires_at.isoformat() if token.expires_at else None)
             return token
 

@@ -154,9 +154,25 @@ class CredentialVault:
         self.log2_n = log2_n
         self.actor = actor or _os_user()
         self._keys: dict[tuple[bytes, int, int, int], bytes] = {}
+        self._kdf: tuple[bytes, int, int, int] | None = None
 
     def __repr__(self) -> str:
         return f"CredentialVault({str(self.path)!r})"
+
+    @classmethod
+    def from_environment(
+        cls, *, audit: AuditLog | None = None, clock: Clock | None = None, actor: str | None = None
+    ) -> CredentialVault | None:
+        """The default vault (``$PORTICO_HOME/vault.bin``) when a passphrase is configured, else ``None``.
+
+        For the runtime: with ``PORTICO_VAULT_PASSPHRASE`` (or a keyring entry) set, tokens obtained by
+        ``portico credentials login`` and rotated refresh tokens are read and kept; without it, auth
+        still works, tokens just live in memory.
+        """
+        passphrase = passphrase_from_environment()
+        if passphrase is None:
+            return None
+        return cls(None, passphrase, audit=audit, clock=clock, actor=actor)
 
     # -- crypto ------------------------------------------------------------------------------------
 
@@ -181,7 +197,9 @@ class CredentialVault:
             raise VaultCorrupted(f"vault file {where} has invalid key-derivation parameters", path=where)
         key = self._key(salt, log2_n, r, p)
         expected = hmac.new(key, _CHECK_LABEL, hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(expected, check):
+        if hmac.compare_digest(expected, check):
+            self._kdf = (salt, log2_n, r, p)
+        else:
             raise VaultPassphraseError(
                 f"the passphrase does not open vault {where} (or its header is damaged)", path=where
             )
@@ -200,11 +218,16 @@ class CredentialVault:
         return data
 
     def _encrypt(self, data: dict[str, Any], passphrase: SecretStr | None = None) -> bytes:
-        salt = secrets.token_bytes(16)
+        # Rewrites keep the file's salt and cost, so the derived key is reused (scrypt is deliberately
+        # slow); a fresh random nonce per write keeps GCM safe. A new passphrase gets a new salt.
+        if passphrase is None and self._kdf is not None:
+            salt, log2_n, r, p = self._kdf
+        else:
+            salt, log2_n, r, p = secrets.token_bytes(16), self.log2_n, 8, 1
         nonce = secrets.token_bytes(12)
-        key = self._key(salt, self.log2_n, 8, 1, passphrase)
+        key = self._key(salt, log2_n, r, p, passphrase)
         check = hmac.new(key, _CHECK_LABEL, hashlib.sha256).digest()[:16]
-        header = _HEADER.pack(_MAGIC, self.log2_n, 8, 1, salt, check, nonce)
+        header = _HEADER.pack(_MAGIC, log2_n, r, p, salt, check, nonce)
         plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return header + AESGCM(key).encrypt(nonce, plain, header)
 
@@ -451,4 +474,5 @@ class CredentialVault:
             data = self._read()
             self._write(data, new)
             self._passphrase = new
+            self._kdf = None  # the next read learns the new salt
         self._audit("credential.rotate", "*", step="passphrase")

@@ -4,6 +4,7 @@ expiry, single-flight refresh, 401-refresh-once, failed refresh, PKCE login, rot
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -290,3 +291,18 @@ async def test_sync_client_is_refused_clearly(manager: AuthenticationManager, oa
     auth = cc_auth(manager, oauth_mock)
     with httpx.Client(base_url=oauth_mock.base_url, auth=auth) as client, pytest.raises(AuthError, match="async"):
         client.get("/api/me")
+
+
+async def test_stored_token_is_loaded_once_under_concurrency(
+    tmp_path: Path, audit: AuditLog, clock: FakeClock, oauth_mock: RunningMock, admin: httpx.AsyncClient
+) -> None:
+    vault = CredentialVault(tmp_path / "audited.bin", "pp-123456", audit=audit, log2_n=10)
+    first = cc_auth(AuthenticationManager(vault=vault, audit=audit, clock=clock), oauth_mock)
+    await first.token()
+    reads_before = sum(1 for e in audit.entries() if e.action == "credential.read")
+    second = cc_auth(AuthenticationManager(vault=vault, audit=audit, clock=clock), oauth_mock)
+    async with httpx.AsyncClient(base_url=oauth_mock.base_url, auth=second) as client:
+        responses = await asyncio.gather(*(client.get("/api/me") for _ in range(30)))
+    assert {r.status_code for r in responses} == {200}
+    assert sum(1 for e in audit.entries() if e.action == "credential.read") == reads_before + 1
+    assert (await grants(admin)) == {"client_credentials": 1}  # the restarted auth reused the stored token

@@ -236,3 +236,26 @@ def test_resolver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     CredentialVault(log2_n=FAST).set("av/api_key", "from-default-vault")
     assert resolve_vault_reference("av/api_key") == "from-default-vault"
     assert isinstance(v.get("alpaca/api_key"), SecretStr)
+
+
+def test_from_environment(monkeypatch: pytest.MonkeyPatch, portico_home: Path) -> None:
+    monkeypatch.delenv("PORTICO_VAULT_PASSPHRASE", raising=False)
+    assert CredentialVault.from_environment() is None
+    monkeypatch.setenv("PORTICO_VAULT_PASSPHRASE", "env-pass-2")
+    found = CredentialVault.from_environment()
+    assert found is not None and found.path == portico_home / "vault.bin"
+
+
+def test_rewrites_keep_the_salt_new_passphrase_gets_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "v.bin"
+    v = vault(path)
+    v.set("a/key", "secret-value-1")
+    first = path.read_bytes()
+    v.set("a/key", "secret-value-2")
+    second = path.read_bytes()
+    assert first[11:27] == second[11:27]  # salt reused: the scrypt key is derived once per process
+    assert first[43:55] != second[43:55]  # a fresh nonce every write
+    v.rotate_passphrase("another-passphrase")
+    assert path.read_bytes()[11:27] != second[11:27]
+    v.set("a/other", "secret-value-3")
+    assert vault(path, "another-passphrase").get("a/other").get_secret_value() == "secret-value-3"
