@@ -9,7 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from portico.auth._base import AuthContext, EmitFn, InteractiveFactor
-from portico.auth._mtls import MtlsAuth
+from portico.auth._mtls import CertificateStatus, MtlsAuth
 from portico.auth._oauth1 import OAuth1Scheme
 from portico.auth._oauth2 import AuthorizationCodeAuth, ClientCredentialsAuth, JwtBearerAuth, RefreshTokenAuth
 from portico.auth._redaction import install_log_redaction, known_secrets
@@ -157,3 +157,11 @@ class AuthenticationManager:
         auth = factory(self.context(system_id, scheme), credentials, dict(options or {}))
         self.built[system_id] = auth
         return auth
+
+    def certificates(self) -> dict[str, CertificateStatus]:
+        """Re-grade every mutual-TLS client certificate built so far, reporting those near expiry.
+
+        Meant for a periodic health check: each call emits ``auth.certificate_expiry`` to the monitor
+        for certificates inside their warning window, so an expiry is flagged days ahead.
+        """
+        return {system: auth.report() for system, auth in self.built.items() if isinstance(auth, MtlsAuth)}

@@ -294,6 +294,10 @@ async def test_mtls_end_to_end_and_expiry_report(
 
     expiry = [data for name, data in events if name == "auth.certificate_expiry"]
     assert expiry and expiry[0]["severity"] == "warning" and 9 < expiry[0]["days_left"] <= 10
+    # a periodic health check re-grades it as time passes
+    manager.clock.advance(4 * 86400)  # type: ignore[attr-defined]
+    assert manager.certificates()["bank"].severity == "critical"
+    assert events[-1][1]["severity"] == "error"
     assert auth.status.severity == "warning" and not auth.status.expired
     assert "BEGIN" not in repr(auth)
 
