@@ -751,7 +751,7 @@ class IntegrationMonitor:
     def metrics(self, system_id: str) -> dict[str, Any]:
         """Everything measured for one system (what ``get_integration_metrics(system_id)`` returns)."""
         self.process_pending_calls()
-        stats = self._system(system_id)
+        stats = self._stats.get(system_id) or SystemStats(system=system_id)  # reading never registers a system
         now = self.clock.monotonic()
         window = self.config.alerts.error_rate.window or 300.0
         calls, errors = stats.window.totals(now, window)

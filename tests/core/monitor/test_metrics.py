@@ -130,3 +130,9 @@ async def test_inside_a_loop_records_are_processed_on_the_next_turn_and_never_re
     assert len(monitor._pending_calls) == 0
     assert monitor.metrics("alpaca_paper")["requests"] == 2
     assert 'portico_requests_total{endpoint="GET /v2/account"' in monitor.exposition().decode()
+
+
+def test_reading_an_unknown_system_does_not_register_it(fake_clock: FakeClock, redactor: Redactor) -> None:
+    monitor = IntegrationMonitor(clock=fake_clock, redactor=redactor)
+    assert monitor.metrics("typo")["requests"] == 0
+    assert monitor.systems() == []
