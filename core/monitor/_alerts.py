@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -160,7 +159,6 @@ class AlertManager:
         self._active: dict[str, Alert] = {}
         self._resolved: list[Alert] = []
         self._history = history
-        self._lock = asyncio.Lock()
 
     # -- queries ---------------------------------------------------------------------------------
 

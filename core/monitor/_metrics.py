@@ -8,7 +8,6 @@ asks about), while the Prometheus histogram carries the long-run distribution fo
 from __future__ import annotations
 
 import math
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -246,7 +245,6 @@ class MetricsRegistry:
         self.gauge = Gauge(
             "portico_gauge", "Other gauges reported with monitor.gauge().", ["system", "name"], registry=r
         )
-        self._lock = threading.Lock()
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import hmac
 import inspect
+import json
 import secrets
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from importlib import resources
@@ -331,6 +332,15 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _record_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _clip(value: str | None, limit: int) -> str | None:
     return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
 
@@ -354,5 +364,5 @@ def _dead_letter_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "at": _text(row.get("at") or row.get("created_at") or row.get("quarantined_at")),
         "job": _text(row.get("job") or row.get("job_id") or row.get("source")),
         "reason": _text(row.get("reason") or row.get("error")),
-        "record": _clip(_text(row.get("record") or row.get("payload") or row.get("data")), 400),
+        "record": _clip(_record_text(row.get("record") or row.get("payload") or row.get("data")), 400),
     }
