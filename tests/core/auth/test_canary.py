@@ -123,6 +123,18 @@ async def _run_every_flow(
     except Exception as exc:
         errors.append(exc)
 
+    from portico.mocks import start_mock
+
+    from .test_session_mtls import Gateway
+
+    gateway = start_mock(Gateway(clock=clock).app())
+    try:
+        login = manager.build("ib", "session", {"username": "trader", "password": c["password"], "totp_seed": TOTP_SEED},
+                              {"login_path": "/login", "base_url": f"{gateway.base_url}/v1/api"})
+        await call(login, "GET", f"{gateway.base_url}/v1/api/portfolio/accounts")
+        await login.aclose()  # type: ignore[attr-defined]
+    finally:
+        gateway.stop_sync()
     session = manager.build("ib", "session", {"username": "u", "password": c["password"], "totp_seed": TOTP_SEED},
                             {"login_path": "/nowhere", "base_url": f"{base}/v1/api"})
     await call(session, "GET", "/v1/api/portfolio/accounts")

@@ -259,3 +259,23 @@ def test_rewrites_keep_the_salt_new_passphrase_gets_a_new_one(tmp_path: Path) ->
     assert path.read_bytes()[11:27] != second[11:27]
     v.set("a/other", "secret-value-3")
     assert vault(path, "another-passphrase").get("a/other").get_secret_value() == "secret-value-3"
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "v.bin"
+    vault(path).set("seed/x", "seed-value-0")
+
+    def writer(n: int) -> None:
+        v = vault(path)  # its own instance, as another process would have
+        for i in range(8):
+            v.set(f"w{n}/s{i}", f"value-{n}-{i}-xyz")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = vault(path).names()
+    assert len(names) == 33 and "w3/s7" in names
