@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -41,13 +42,16 @@ web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
 Call = Callable[[], Awaitable[Any]]
 
 
-async def _sequential(call: Call, n: int) -> list[float]:
+async def _sequential(call: Call, n: int, cpu: list[float] | None = None) -> list[float]:
     samples = []
     perf = time.perf_counter
+    cpu_start = time.thread_time()
     for _ in range(n):
         start = perf()
         await call()
         samples.append(perf() - start)
+    if cpu is not None:
+        cpu.append((time.thread_time() - cpu_start) / n)
     return samples
 
 
@@ -65,7 +69,7 @@ async def _concurrent(call: Call, n: int, workers: int = 8) -> list[float]:
     return samples
 
 
-async def _run(url_root: str, calls: int, rounds: int) -> dict[str, dict[str, float]]:
+async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[str, dict[str, float]]:
     import aiohttp
     import httpx
 
@@ -119,20 +123,51 @@ async def _run(url_root: str, calls: int, rounds: int) -> dict[str, dict[str, fl
         "ApiClient on httpx transport": portico_httpx_call,
     }
     samples: dict[str, dict[str, list[float]]] = {name: {"sequential": [], "concurrent": []} for name in clients}
+    # Per round, each client's median divided by raw aiohttp's median in the same round.
+    ratios: dict[str, dict[str, list[float]]] = {
+        name: {"sequential": [], "concurrent": [], "cpu": []} for name in clients
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in clients}
+    names = list(clients)
+    started = time.perf_counter()
     with correlation_scope():
         for call in clients.values():  # warm up pools and code paths
             await _sequential(call, 100)
             await _concurrent(call, 80)
-        for _ in range(rounds):
-            for name, call in clients.items():
-                samples[name]["sequential"] += await _sequential(call, calls)
-                samples[name]["concurrent"] += await _concurrent(call, calls)
+        # Many short rounds, rotating which client goes first, so load from other processes on the
+        # machine lands on every client alike; stop early when the time budget is spent.
+        for round_number in range(rounds):
+            shift = round_number % len(names)
+            medians: dict[str, dict[str, float]] = {}
+            for name in names[shift:] + names[:shift]:
+                sequential = await _sequential(clients[name], calls, cpu[name])
+                concurrent = await _concurrent(clients[name], calls)
+                samples[name]["sequential"] += sequential
+                samples[name]["concurrent"] += concurrent
+                medians[name] = {
+                    "sequential": statistics.median(sequential),
+                    "concurrent": statistics.median(concurrent),
+                    "cpu": cpu[name][-1],
+                }
+            for name in names:
+                for mode in ("sequential", "concurrent", "cpu"):
+                    ratios[name][mode].append(medians[name][mode] / medians["raw aiohttp"][mode])
+            if time.perf_counter() - started > budget:
+                break
     await session.close()
     await raw_httpx.aclose()
     await portico_client.aclose()
     await httpx_transport_client.aclose()
     assert observed > 0
-    return {name: {mode: statistics.median(values) for mode, values in modes.items()} for name, modes in samples.items()}
+    return {
+        name: {
+            **{mode: statistics.median(values) for mode, values in modes.items()},
+            "cpu": statistics.median(cpu[name]),
+            **{f"{mode}_ratio": statistics.median(values) for mode, values in ratios[name].items()},
+            "rounds": len(ratios[name]["sequential"]),
+        }
+        for name, modes in samples.items()
+    }
 
 
 def _import_time(module: str, runs: int = 7) -> float:
@@ -152,8 +187,9 @@ def _import_time(module: str, runs: int = 7) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=800, help="calls per client, per mode, per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=160, help="calls per client, per mode, per round")
+    parser.add_argument("--rounds", type=int, default=40, help="at most this many rounds")
+    parser.add_argument("--budget", type=float, default=45.0, help="seconds of measuring before stopping")
     args = parser.parse_args(argv)
 
     server = subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True)
@@ -161,24 +197,27 @@ def main(argv: list[str] | None = None) -> int:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         started = time.perf_counter()
-        results = asyncio.run(_run(f"http://127.0.0.1:{port}", args.calls, args.rounds))
+        results = asyncio.run(_run(f"http://127.0.0.1:{port}", args.calls, args.rounds, args.budget))
         elapsed = time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(timeout=10)
 
-    base = results["raw aiohttp"]
-    print(f"\nmedian latency per call, loopback, {args.calls * args.rounds} calls per client and mode\n")
-    print(f"{'client':<30} {'sequential':>12} {'ratio':>7} {'8 concurrent':>14} {'ratio':>7}")
-    for name, modes in results.items():
-        seq, conc = modes["sequential"], modes["concurrent"]
+    rounds = results["raw aiohttp"]["rounds"]
+    print(f"\nmedian latency per call, loopback, {int(rounds)} rounds of {args.calls} calls per client and mode")
+    print("(ratio: median over rounds of the client's median / raw aiohttp's median in the same round)\n")
+    print("cpu/call: the client process's CPU time per sequential call, which load elsewhere disturbs less\n")
+    print(f"{'client':<30} {'sequential':>12} {'ratio':>7} {'8 concurrent':>14} {'ratio':>7} {'cpu/call':>10} {'ratio':>7}")
+    for name, figures in results.items():
         print(
-            f"{name:<30} {seq * 1e6:>9.0f} us {seq / base['sequential']:>6.2f}x "
-            f"{conc * 1e6:>11.0f} us {conc / base['concurrent']:>6.2f}x"
+            f"{name:<30} {figures['sequential'] * 1e6:>9.0f} us {figures['sequential_ratio']:>6.2f}x "
+            f"{figures['concurrent'] * 1e6:>11.0f} us {figures['concurrent_ratio']:>6.2f}x "
+            f"{figures['cpu'] * 1e6:>7.0f} us {figures['cpu_ratio']:>6.2f}x"
         )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\n(measured in {elapsed:.0f} s; 1-minute load average {load:.1f} on {os.cpu_count()} CPUs)")
     import_portico, interpreter = _import_time("portico")
     import_http, _ = _import_time("portico.http")
-    print(f"\n(measured in {elapsed:.0f} s)")
     print(
         f"python -c 'import portico': {import_portico * 1e3:.0f} ms "
         f"(bare interpreter {interpreter * 1e3:.0f} ms, so portico adds {(import_portico - interpreter) * 1e3:.0f} ms)"

@@ -29,6 +29,7 @@ from portico.http._breaker import CircuitBreaker
 from portico.http._error_map import ErrorMapper, default_error_for, error_for_exception
 from portico.http._ratelimit import RateLimiter
 from portico.http._records import CallObserver, CallOutcome, CallRecord
+from portico.http._requests import RequestFactory
 from portico.http._retry import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
@@ -131,13 +132,11 @@ class ApiClient:
         self._correlation_header = correlation_header
         self._idempotency_header = idempotency_header
         self._rng = rng or random.Random()
-        self._headers: dict[str, str] = {
-            "user-agent": _user_agent(),
-            "accept": "application/json",
-            "accept-encoding": "gzip, deflate",
-        }
-        for name, value in (headers or {}).items():
-            self._headers[name.lower()] = value
+        self._headers = httpx.Headers(
+            {"User-Agent": _user_agent(), "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
+        )
+        self._headers.update(headers or {})
+        self._requests = RequestFactory(self._headers)
         self._owns_transport = not isinstance(transport, httpx.AsyncBaseTransport)
         if transport is None or transport == "aiohttp":
             from portico.http._transport import AiohttpTransport
@@ -278,28 +277,22 @@ class ApiClient:
         method = method.upper()
         description = endpoint or f"{method} {path.partition('?')[0]}"
         correlation_id = current_correlation_id()
-        request_headers = self._headers
+        extra: dict[str, str] | None = None
         if headers or (correlation_id and self._correlation_header) or (idempotency_key and self._idempotency_header):
-            request_headers = dict(request_headers)
+            extra = {}
             if correlation_id and self._correlation_header:
-                request_headers["x-correlation-id"] = correlation_id
+                extra["X-Correlation-ID"] = correlation_id
             if idempotency_key and self._idempotency_header:
-                request_headers[self._idempotency_header] = idempotency_key
+                extra[self._idempotency_header] = idempotency_key
             if headers:
-                request_headers.update(headers)
+                extra.update(headers)
         url = self._url(path)
         if params is not None and url.query:
             # httpx would replace the path's query string with ``params``; merge them instead.
             url = url.copy_merge_params(params)
             params = None
-        request = httpx.Request(
-            method,
-            url,
-            params=params,
-            json=json,
-            content=content,
-            data=data,
-            headers=request_headers,
+        request = self._requests.build(
+            method, url, extra=extra, params=params, json=json, content=content, data=data,
             extensions=self._timeout_ext,
         )
         state_changing = method not in IDEMPOTENT_METHODS
@@ -346,14 +339,14 @@ class ApiClient:
                 if status < 400:
                     if breaker is not None:
                         breaker.record_success(probe)
+                    latency = clock.monotonic() - started
                     if observers:
                         self._observe(
                             CallRecord(
-                                self.system, method, description, status, "ok",
-                                clock.monotonic() - started, attempt, waited, correlation_id,
+                                self.system, method, description, status, "ok", latency, attempt, waited, correlation_id
                             )
                         )
-                    response.elapsed = timedelta(seconds=clock.monotonic() - started)
+                    response.elapsed = timedelta(seconds=latency)
                     return response
                 delay = await self._after_error_status(
                     response, probe, method, description, attempt, started, waited, correlation_id,

@@ -20,7 +20,7 @@ limiter's bounded wait ran out before sending.
 """
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallRecord:
     """One attempt of one API call, as observers see it.
 

@@ -114,6 +114,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = session
         self._owns_session = session is None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._yarl_urls: dict[str, URL] = {}
 
     handles_total_timeout = True
     """It applies the ``total`` timeout itself, so callers need no timer of their own."""
@@ -164,10 +165,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
         if body == b"":
             body = None
+        url_text = str(request.url)
+        url = self._yarl_urls.get(url_text)
+        if url is None:
+            url = URL(url_text, encoded=True)
+            if len(self._yarl_urls) >= 512:
+                self._yarl_urls.clear()
+            self._yarl_urls[url_text] = url
         try:
             return await session.request(
                 request.method,
-                URL(str(request.url), encoded=True),
+                url,
                 headers=headers,
                 data=body,
                 allow_redirects=False,
@@ -204,14 +212,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise _map_exception(exc, request) from exc
         finally:
             response.release()
+        raw_headers = response.raw_headers
         result = httpx.Response(
             status_code=response.status,
-            headers=response.raw_headers,
+            headers=raw_headers,
             stream=httpx.ByteStream(body),
             extensions=_extensions(response),
             request=request,
         )
-        result.read()
+        if any(name.lower() == b"content-encoding" for name, _ in raw_headers):
+            result.read()  # let httpx decode it
+        else:
+            # What read() would store for an identity-encoded body, without its decoder pipeline.
+            result._content = body
         return result
 
     async def aclose(self) -> None:
