@@ -50,6 +50,8 @@ class OrderRecord:
     parent_id: str | None = None
     sent_at: datetime | None = None
     resolved_at: datetime | None = None
+    status_at: datetime | None = None
+    """When the venue reported the status in force (used to recognise stale news)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -155,6 +157,7 @@ class OrderRecord:
             parent_id=m["parent_id"],
             sent_at=m["sent_at"],
             resolved_at=m["resolved_at"],
+            status_at=m["status_at"],
         )
 
 

@@ -198,7 +198,12 @@ class OrderRepository:
                 if seen is not None:
                     return before, before, None
             tr: Transition = advance(
-                before.status, before.filled_quantity, before.average_fill_price, before.request.quantity, obs
+                before.status,
+                before.filled_quantity,
+                before.average_fill_price,
+                before.request.quantity,
+                obs,
+                before.status_at,
             )
             learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
             if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
@@ -207,6 +212,7 @@ class OrderRepository:
                 "status": tr.status.value,
                 "filled_quantity": t.to_dec(tr.filled_quantity),
                 "average_fill_price": t.to_dec(tr.average_fill_price),
+                "status_at": tr.status_at,
                 "updated_at": now,
             }
             if learns_venue_id:

@@ -106,6 +106,7 @@ def _build() -> dict[str, sa.Table]:
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.Column("sent_at", UtcDateTime),
         sa.Column("resolved_at", UtcDateTime),
+        sa.Column("status_at", UtcDateTime),
         sa.UniqueConstraint("system", "idempotency_key", name="uq_trading_orders_key"),
         sa.UniqueConstraint("system", "client_order_id", name="uq_trading_orders_client_id"),
         sa.Index("ix_trading_orders_system_status", "system", "status"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from portico.models import Execution, Order, OrderEvent, OrderStatus
 from portico.trading import Observation, TradingService, advance
 from tests.core.trading.fakes import FakeVenue
@@ -187,3 +190,67 @@ async def test_a_system_attached_after_start_is_followed(make_service, clock) ->
     finally:
         await service.stop()
     assert service.get_order(record.id).status is S.FILLED
+
+
+def _venue_timeline(draw, quantity: int, timestamps: bool) -> list[Observation]:
+    """A venue's life of one order as snapshots (status, filled), timestamped or not. Without
+    timestamps a refused cancel cannot be told from stale news, so the venue never refuses one."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 5, 15, tzinfo=UTC)
+    status, filled, out = S.NEW, 0, []
+    if draw(st.booleans()):
+        out.append((S.ACCEPTED, 0))
+    out.append((S.NEW, 0))
+    while status not in {S.FILLED, S.CANCELED, S.EXPIRED}:
+        moves = ["fill", "expire"]
+        moves += ["cancel_ok", "fill"] if status is S.PENDING_CANCEL else ["cancel"]
+        if status is S.PENDING_CANCEL and timestamps:
+            moves.append("cancel_refused")
+        move = draw(st.sampled_from(moves))
+        if move == "fill":
+            filled += draw(st.integers(1, quantity - filled))
+            if filled == quantity:
+                status = S.FILLED
+            elif status is not S.PENDING_CANCEL:
+                status = S.PARTIALLY_FILLED
+        elif move == "expire":
+            status = S.EXPIRED
+        elif move == "cancel":
+            status = S.PENDING_CANCEL
+        elif move == "cancel_ok":
+            status = S.CANCELED
+        else:
+            status = S.PARTIALLY_FILLED if filled else S.NEW
+        out.append((status, filled))
+        if draw(st.integers(0, 4)) == 0:
+            break  # the order is still live when we stop looking
+    return [
+        Observation(
+            status=s,
+            event=s.value,
+            source="stream",
+            filled_quantity=Decimal(f),
+            event_at=t0 + timedelta(seconds=i) if timestamps else None,
+        )
+        for i, (s, f) in enumerate(out)
+    ]
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_any_arrival_order_with_duplicates_ends_at_the_venues_last_word(data) -> None:
+    quantity = data.draw(st.integers(1, 10))
+    timeline = _venue_timeline(data.draw, quantity, data.draw(st.booleans()))
+    arrivals = data.draw(
+        st.permutations(timeline + data.draw(st.lists(st.sampled_from(timeline), max_size=5)))
+    )
+    status, filled, avg, status_at = S.UNKNOWN, Decimal(0), None, None
+    seen_filled = []
+    for obs in arrivals:
+        t = advance(status, filled, avg, Decimal(quantity), obs, status_at)
+        status, filled, avg, status_at = t.status, t.filled_quantity, t.average_fill_price, t.status_at
+        seen_filled.append(filled)
+    last = timeline[-1]
+    assert (status, filled) == (last.status, last.filled_quantity)
+    assert seen_filled == sorted(seen_filled)
