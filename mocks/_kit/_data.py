@@ -172,6 +172,8 @@ class MarketDataGenerator:
         self.seed = seed
         self.daily_volatility = daily_volatility
         self._walks: dict[str, _Walk] = {}
+        self._split_cache: dict[str, list[CorporateActionData]] = {}
+        self._price_cache: dict[tuple[str, datetime, bool], float] = {}
         self._paths: OrderedDict[tuple[str, date], list[float]] = OrderedDict()
 
     # -- the process --------------------------------------------------------------------------
@@ -242,8 +244,16 @@ class MarketDataGenerator:
 
     def price(self, symbol: str, when: datetime, *, adjusted: bool = False) -> float:
         """The traded price of ``symbol`` at ``when`` (the last close outside a session), in cents."""
-        symbol = symbol.upper()
-        when = _utc(when)
+        key = (symbol, when, adjusted)
+        cached = self._price_cache.get(key)
+        if cached is None:
+            cached = self._price(symbol.upper(), _utc(when), adjusted)
+            if len(self._price_cache) > 8192:
+                self._price_cache.clear()
+            self._price_cache[key] = cached
+        return cached
+
+    def _price(self, symbol: str, when: datetime, adjusted: bool) -> float:
         local_day = when.astimezone(NEW_YORK).date()
         scale = 1.0 if adjusted else self.split_factor(symbol, local_day)
         if is_trading_day(local_day):
@@ -441,6 +451,12 @@ class MarketDataGenerator:
     # -- reference data -----------------------------------------------------------------------
 
     def _splits(self, symbol: str) -> list[CorporateActionData]:
+        cached = self._split_cache.get(symbol)
+        if cached is None:
+            cached = self._split_cache[symbol] = self._make_splits(symbol)
+        return cached
+
+    def _make_splits(self, symbol: str) -> list[CorporateActionData]:
         h = _digest(self.seed, symbol.upper(), "split")
         if h % 5 != 0:
             return []

@@ -221,7 +221,9 @@ def start_mock(
     factory, url_keys, name = resolve_mock(name_or_spec_or_app)
     app = build_mock_app(factory, seed=seed, faults=faults, **options)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is IPPROTO_TCP,
+    # and without it every answer waits out the peer's delayed ACK (~40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -246,7 +248,8 @@ def start_mock(
 
     def run() -> None:
         try:
-            asyncio.run(server.serve(sockets=[sock]))
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(server.serve(sockets=[sock]))
         except BaseException as exc:
             failure.append(exc)
         finally:
@@ -268,6 +271,15 @@ def start_mock(
     # servers a mock runs beside its HTTP app (IB's TWS socket server) list their URLs on the app
     running.urls.update(getattr(app, "extra_urls", None) or {})
     return running
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when installed (several times the requests per second), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _has_sansio() -> bool:

@@ -255,11 +255,15 @@ class SimulatedVenue:
         self._seq = itertools.count(1)
         self.accounts: dict[str, AccountState] = {}
         self.orders: dict[str, OrderState] = {}
+        self._open: dict[str, OrderState] = {}
+        """Orders that may still change, so matching never walks the whole history."""
         self._by_client_id: dict[tuple[str, str], str] = {}
         self.positions: dict[tuple[str, str], PositionState] = {}
         self.fills: list[FillState] = []
         self.events: list[VenueEvent] = []
         self._listeners: list[EventListener] = []
+        self.version = 0
+        """Bumped on every change of state (order events, new accounts): a cache key for mocks."""
         self.default_account_id = self.create_account(cash=starting_cash).id
         self.clock.on_advance(self.match)
 
@@ -317,6 +321,7 @@ class SimulatedVenue:
                 multiplier=self.multiplier,
             )
             self.accounts[account.id] = account
+            self.version += 1
             return account
 
     def account(self, account_id: str | None = None) -> AccountState:
@@ -360,7 +365,7 @@ class SimulatedVenue:
 
     def _reserved(self, account_id: str) -> Decimal:
         total = Decimal(0)
-        for order in self.orders.values():
+        for order in self._open.values():
             if order.account_id == account_id and order.is_open:
                 total += self._order_cost(order)
         return total
@@ -394,6 +399,7 @@ class SimulatedVenue:
         return unsubscribe
 
     def _emit(self, event: str, order: OrderState, fill: FillState | None = None) -> None:
+        self.version += 1
         pos = self.positions.get((order.account_id, order.symbol))
         record = VenueEvent(
             seq=next(self._seq),
@@ -477,6 +483,7 @@ class SimulatedVenue:
                         cost_basis=str(_money(cost)),
                     )
             self.orders[order.id] = order
+            self._open[order.id] = order
             self._by_client_id[(account.id, client_order_id)] = order.id
             self._emit("new", order)
             self._match_order(order, now)
@@ -607,7 +614,7 @@ class SimulatedVenue:
             self.match()
             account = self.account(account_id)
             results: list[tuple[str, VenueError | None]] = []
-            for order in list(self.orders.values()):
+            for order in list(self._open.values()):
                 if order.account_id == account.id and order.is_open:
                     try:
                         self.cancel_order(order.id)
@@ -761,9 +768,11 @@ class SimulatedVenue:
         """Run the matching engine for every open order at the current simulated time."""
         with self._lock:
             now = self.clock.now()
-            for order in list(self.orders.values()):
+            for order in list(self._open.values()):
                 if order.is_open:
                     self._match_order(order, now)
+                if not order.is_open and order.status != "pending_replace":
+                    self._open.pop(order.id, None)
 
     def _market_open(self, now: datetime) -> bool:
         day = now.astimezone(NEW_YORK).date()

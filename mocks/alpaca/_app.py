@@ -95,6 +95,7 @@ class AlpacaMockApp(MockApp):
         self.rate_limit = rate_limit
         self.stream_interval = stream_interval
         self._calls: dict[str, deque[float]] = {}
+        self.positions_cache: tuple[tuple[int, datetime], bytes] | None = None
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:

@@ -238,7 +238,14 @@ async def positions(app: AlpacaMockApp, request: Request) -> Response:
             else:
                 results.append({"symbol": symbol, "status": 200, "body": order_json(outcome)})
         return json_response(results, 207)
-    return json_response([_position(app, p) for p in app.venue.list_positions()])
+    # positions only change with venue events or time: serve repeated reads from the last rendering
+    app.venue.match()
+    key = (app.venue.version, app.clock.now())
+    cached = app.positions_cache
+    if cached is None or cached[0] != key:
+        body = json_response([_position(app, p) for p in app.venue.list_positions()]).body
+        cached = app.positions_cache = (key, body)
+    return Response(cached[1], media_type="application/json")
 
 
 @endpoint
