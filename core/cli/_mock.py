@@ -16,12 +16,18 @@ __all__ = ["command"]
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port (0 picks a free one).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the mock's prices, ids and faults.")
 @click.option(
+    "--protocol",
+    default="http",
+    show_default=True,
+    help="Which of the mock's protocols --host/--port are for (e.g. tws for interactive_brokers); the others get free ports.",
+)
+@click.option(
     "--faults",
     "faults_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A YAML or JSON file of fault rules (see /__mock__/faults).",
 )
-def command(name: str | None, host: str, port: int, seed: int, faults_file: Path | None) -> None:
+def command(name: str | None, host: str, port: int, seed: int, protocol: str, faults_file: Path | None) -> None:
     """Serve the mock of installed plugin NAME (without NAME: list the installed mocks).
 
     The mock speaks the vendor's wire format, so the vendor's own SDK works against it. Admin
@@ -53,8 +59,15 @@ def command(name: str | None, host: str, port: int, seed: int, faults_file: Path
             faults = load_faults(faults_file, seed=seed)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from None
+    listen: dict[str, object] = {"host": host, "port": port}
+    if protocol != "http":
+        # a mock serving another protocol beside HTTP takes <protocol>_host/<protocol>_port factory options
+        protocols = tuple(getattr(mocks.get(name), "protocols", ("http",)))
+        if protocol not in protocols:
+            raise click.BadParameter(f"mock {name!r} speaks {', '.join(protocols)}", param_hint="--protocol")
+        listen = {"host": host, "port": 0, f"{protocol}_host": host, f"{protocol}_port": port}
     try:
-        running = start_mock(name, seed=seed, faults=faults, host=host, port=port)
+        running = start_mock(name, seed=seed, faults=faults, **listen)  # type: ignore[arg-type]
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from None
     table = Table(title=f"mock {running.name} (seed {seed})")
