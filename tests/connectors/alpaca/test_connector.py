@@ -117,7 +117,7 @@ async def test_market_data(served: Callable[..., RunningMock]) -> None:
     assert len(daily) == 10 and daily[0].timestamp >= now - timedelta(days=60)
     quotes = await connector.get_quotes("MSFT", start=now - timedelta(minutes=10), end=now)  # every 5 s, both ends
     assert len(quotes) == 121 and all(q.bid_price < q.ask_price for q in quotes)
-    trades = await connector.get_trades("MSFT", start=now - timedelta(days=3), limit=12_000)
+    trades = await connector.get_trades("MSFT", start=now - timedelta(days=10), limit=12_000)
     assert len(trades) == 12_000 and len({t.timestamp for t in trades}) == 12_000
     snaps = await connector.get_snapshots(["AAPL", "MSFT"])
     assert set(snaps) == {"AAPL", "MSFT"} and snaps["AAPL"].daily_bar is not None
