@@ -369,6 +369,15 @@ class Reconciler:
         xref = self.service.xref
         breaks: list[Break] = []
         tol = self.tolerance
+        # venues may report one fill under two ids (stream execution id, REST activity id): pair the
+        # leftovers by order, side, quantity, price and time before calling anything missing
+        only_theirs = set(theirs) - set(mine)
+        for exec_id in sorted(set(mine) - set(theirs)):
+            twin = next((b for b in sorted(only_theirs) if _same_fill(mine[exec_id], theirs[b], tol)), None)
+            if twin is not None:
+                only_theirs.discard(twin)
+                theirs[exec_id] = theirs.pop(twin)
+        compared = len(set(mine) | set(theirs))
         for exec_id in sorted(set(mine) | set(theirs)):
             a, b = mine.get(exec_id), theirs.get(exec_id)
             if b is None:
@@ -428,7 +437,7 @@ class Reconciler:
                             detail=f"execution {exec_id}: {name} book {va} vs {system} {vb}",
                         )
                     )
-        return breaks, len(set(mine) | set(theirs))
+        return breaks, compared
 
     # -- cash ------------------------------------------------------------------------------------
 
@@ -609,6 +618,18 @@ class DailyReconciliationJob:
             name = f"breaks-{report.as_of:%Y%m%d}-{report.run_id[:8]}.{self.format}"
             self.last_export = report.export(self.export_dir / name, self.format)
         return report
+
+
+def _same_fill(a: Any, b: Any, tol: Tolerance) -> bool:
+    from portico.trading._repository import SAME_FILL_WINDOW_SECONDS
+
+    return bool(
+        a.order_id == b.order_id
+        and a.side is b.side
+        and a.quantity == b.quantity
+        and abs(a.price - b.price) <= tol.price
+        and abs((a.executed_at - b.executed_at).total_seconds()) <= SAME_FILL_WINDOW_SECONDS
+    )
 
 
 def _unavailable(system: str, account_id: str | None, what: str, exc: PorticoError) -> Break:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,10 @@ from portico.trading import _tables as t
 from portico.trading._records import HistoryEntry, OrderRecord
 from portico.trading._tracking import Observation, Transition, advance
 
-__all__ = ["OrderRepository", "signed_quantity"]
+__all__ = ["SAME_FILL_WINDOW_SECONDS", "OrderRepository", "signed_quantity"]
+
+SAME_FILL_WINDOW_SECONDS = 5.0
+"""Two reports of one order's fill with equal side, quantity and price this close are one fill."""
 
 _OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
 _UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
@@ -308,6 +311,23 @@ class OrderRepository:
             ).first()
             if exists is not None:
                 return False
+            if execution.order_id:
+                # the same fill reported under another id scheme (a stream's execution id, then the
+                # REST activity id): same order, side, quantity and price, within a few seconds
+                window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
+                twins = conn.execute(
+                    sa.select(e.c.execution_id).where(
+                        e.c.system == system,
+                        e.c.venue_order_id == execution.order_id,
+                        e.c.side == execution.side.value,
+                        e.c.quantity == t.to_dec(execution.quantity),
+                        e.c.price == t.to_dec(execution.price),
+                        e.c.executed_at >= execution.executed_at - window,
+                        e.c.executed_at <= execution.executed_at + window,
+                    )
+                ).first()
+                if twins is not None:
+                    return False
             conn.execute(
                 e.insert().values(
                     system=system,

@@ -257,3 +257,34 @@ async def test_stored_breaks_export_through_the_jobs_exporter(
         "10",
     )
     assert {r["run_id"] for r in rows} == {report.run_id}
+
+
+async def test_one_fill_under_two_ids_is_one_execution_and_no_break(
+    make_service, venue: FakeVenue, clock
+) -> None:
+    """A stream's execution id and the REST activity id of the same fill: recorded once (the book
+    moves once), and paired by reconciliation rather than reported missing and unexpected."""
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)})
+    now = clock.now()
+    stream = Execution(
+        execution_id="S-1",
+        order_id="V9",
+        account_id="ACC-1",
+        symbol="AAPL",
+        side="buy",
+        quantity=D(4),
+        price=D("100.5"),
+        executed_at=now,
+    )
+    activity = stream.model_copy(
+        update={"execution_id": "20260105::ACT-1", "executed_at": now + timedelta(seconds=1)}
+    )
+    other_fill = stream.model_copy(update={"execution_id": "S-2", "executed_at": now + timedelta(minutes=5)})
+    assert await service.record_execution("fake", stream) is True
+    assert await service.record_execution("fake", activity) is False
+    assert await service.record_execution("fake", other_fill) is True  # a genuine second fill later on
+    (position,) = service.reconciler().book.positions("fake")
+    assert position.quantity == D(8)
+    venue.executions = [activity, other_fill.model_copy(update={"execution_id": "ACT-2"})]
+    breaks, compared = await service.reconciler().reconcile_trades("fake")
+    assert breaks == [] and compared == 2
