@@ -229,6 +229,33 @@ class AvailableCapacity:
     def __init__(self, capacity: Mapping[str, Decimal | int | str] | CapacityFn) -> None:
         self.capacity = capacity
 
+    @classmethod
+    def from_rate_budget(
+        cls, limiters: Mapping[str, Any], *, quantity_per_request: Decimal | int
+    ) -> AvailableCapacity:
+        """Capacity from each system's rate budget: the requests its limiter can still admit now (the
+        tightest window of ``limiter.remaining()``) times ``quantity_per_request``."""
+
+        def capacity(system: str) -> Decimal:
+            limiter = limiters.get(system)
+            if limiter is None:
+                return ZERO
+            left = min(limiter.remaining().values(), default=0)
+            return Decimal(int(max(left, 0))) * Decimal(quantity_per_request)
+
+        return cls(capacity)
+
+    @classmethod
+    def from_buying_power(cls, service: TradingService, price: Decimal) -> AvailableCapacity:
+        """Capacity from each system's buying power at ``price`` (whole units)."""
+
+        async def capacity(system: str) -> Decimal:
+            account = await service.connector(system).get_account()
+            power = account.buying_power if account.buying_power is not None else account.cash
+            return (power / price).to_integral_value(rounding=ROUND_DOWN)
+
+        return cls(capacity)
+
     async def _capacity(self, system: str) -> Decimal:
         if callable(self.capacity):
             value = self.capacity(system)

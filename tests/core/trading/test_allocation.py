@@ -283,3 +283,39 @@ async def test_available_capacity(three) -> None:
             policy=AvailableCapacity(capacity),
             idempotency_key="C2",
         )
+
+
+async def test_capacity_from_rate_budget_and_buying_power(three) -> None:
+    service, venues = three
+
+    class Limiter:
+        def __init__(self, left: dict[str, float]) -> None:
+            self.left = left
+
+        def remaining(self) -> dict[str, float]:
+            return self.left
+
+    # a: 3 requests left in its tightest window, b: 1, c: none
+    limiters = {
+        "a": Limiter({"200/minute": 3.0, "10/second": 9.0}),
+        "b": Limiter({"200/minute": 1.5}),
+        "c": Limiter({"200/minute": 0.0}),
+    }
+    state = await service.place_parent_order(
+        {"symbol": "AAPL", "side": "buy", "quantity": "400"},
+        policy=AvailableCapacity.from_rate_budget(limiters, quantity_per_request=100),
+        idempotency_key="R1",
+        lot_size=100,
+    )
+    # capacities 300 / 100 / 0 share 400 as 300 / 100
+    assert sorted((c.system, c.request.quantity) for c in state.children) == [("a", D(300)), ("b", D(100))]
+    venues["a"].cash, venues["b"].cash, venues["c"].cash = D(30_000), D(10_000), D(0)
+    state = await service.place_parent_order(
+        {"symbol": "AAPL", "side": "buy", "quantity": "200"},
+        policy=AvailableCapacity.from_buying_power(service, D(100)),
+        idempotency_key="R2",
+        lot_size=100,
+    )
+    # 300 and 100 units of buying power share 200 as 150/50 -> lots 1.5/0.5 -> 100/0 + the left lot
+    # to the tie-break (equal remainders .5/.5: the larger capacity, a)
+    assert sorted((c.system, c.request.quantity) for c in state.children) == [("a", D(200))]

@@ -1,0 +1,67 @@
+"""What ``portico.trading`` exports is pinned: changing the public surface is a deliberate act."""
+
+from __future__ import annotations
+
+import portico.trading
+
+EXPECTED = {
+    # the service and its records
+    "TradingService",
+    "TradingConfig",
+    "RiskConfig",
+    "OrderRecord",
+    "OrderUpdate",
+    "HistoryEntry",
+    "RecoveryReport",
+    "OrderEventBus",
+    "TradeConfirmation",
+    # errors
+    "IdempotencyConflict",
+    "OrderRejected",
+    "OrderValidationError",
+    "RecoveryIncomplete",
+    "RiskCheckFailed",
+    # tracking rules
+    "Observation",
+    "Transition",
+    "advance",
+    # risk checks
+    "RiskCheck",
+    "RiskContext",
+    "MaxOrderValue",
+    "MaxPositionConcentration",
+    "RestrictedList",
+    "builtin_risk_checks",
+    # reconciliation
+    "Reconciler",
+    "ReconciliationReport",
+    "Break",
+    "BreakKind",
+    "Tolerance",
+    "DailyReconciliationJob",
+    "PositionBook",
+    "BookPosition",
+    "BookCash",
+    "StoreBook",
+    "FileBook",
+    "InstrumentXref",
+    "XrefEntry",
+    # allocation
+    "Allocator",
+    "SplitPolicy",
+    "ChildPlan",
+    "FixedWeights",
+    "BestQuote",
+    "AvailableCapacity",
+    "ParentOrderState",
+    "allocate_block",
+    "BlockAllocation",
+    "AccountAllocation",
+    "split_pro_rata",
+}
+
+
+def test_public_surface_is_pinned() -> None:
+    assert set(portico.trading.__all__) == EXPECTED
+    for name in EXPECTED:
+        assert getattr(portico.trading, name) is not None
