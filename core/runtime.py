@@ -247,10 +247,17 @@ class AsyncIntegration:
         """The :class:`~portico.auth.AuthenticationManager` shared by every connector."""
 
         def build() -> Any:
-            from portico.auth import AuthenticationManager
+            from portico.auth import AuthenticationManager, CredentialVault
 
+            # with PORTICO_VAULT_PASSPHRASE set, login tokens and rotated refresh tokens persist in the vault
+            vault = CredentialVault.from_environment(audit=self.audit, clock=self.clock)
             return AuthenticationManager(
-                vault=None, audit=self.audit, clock=self.clock, transport=self.transport, plugins=self.plugins
+                vault=vault,
+                audit=self.audit,
+                clock=self.clock,
+                transport=self.transport,
+                plugins=self.plugins,
+                emit=self._emit,
             )
 
         return self._service("auth", build)
@@ -524,6 +531,9 @@ class AsyncIntegration:
                 "observers": self._observers(),
                 "transport": self.transport,
             }
+            client_kwargs = getattr(auth, "client_kwargs", None)
+            if client_kwargs is not None:
+                kwargs.update(client_kwargs())  # mTLS: the client certificate rides in the TLS context
             kwargs.update(overrides)
             client = ApiClient(base_url, **kwargs)
             system.clients.add(client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
@@ -29,7 +30,7 @@ from portico.http._breaker import CircuitBreaker
 from portico.http._error_map import ErrorMapper, default_error_for, error_for_exception
 from portico.http._ratelimit import RateLimiter
 from portico.http._records import CallObserver, CallOutcome, CallRecord
-from portico.http._requests import RequestFactory
+from portico.http._requests import RequestFactory, Wire
 from portico.http._retry import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
@@ -93,7 +94,7 @@ class ApiClient:
             the key in the body itself, e.g. as a client order id).
         rng: the random source for jitter (seed it in tests).
         max_connections: the connection pool size.
-        verify: verify TLS certificates.
+        verify: verify TLS certificates (an ``ssl.SSLContext`` carries a client certificate or CA bundle).
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class ApiClient:
         idempotency_header: str | None = "Idempotency-Key",
         rng: random.Random | None = None,
         max_connections: int = 100,
-        verify: bool = True,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self.system = system
         self.base_url = httpx.URL(base_url)
@@ -160,7 +161,7 @@ class ApiClient:
         self._timeout_ext = {"timeout": timeout_spec}
         self._send_buffered = getattr(self._transport, "send_buffered", None)
         self.cookies = httpx.Cookies()
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -286,14 +287,15 @@ class ApiClient:
                 extra[self._idempotency_header] = idempotency_key
             if headers:
                 extra.update(headers)
-        url = self._url(path)
+        url, url_text = self._url(path)
         if params is not None and url.query:
             # httpx would replace the path's query string with ``params``; merge them instead.
             url = url.copy_merge_params(params)
             params = None
-        request = self._requests.build(
+            url_text = None
+        request, wire = self._requests.build(
             method, url, extra=extra, params=params, json=json, content=content, data=data,
-            extensions=self._timeout_ext,
+            extensions=self._timeout_ext, url_text=url_text,
         )
         state_changing = method not in IDEMPOTENT_METHODS
         may_retry = (not state_changing or idempotency_key is not None) if retry is None else retry
@@ -303,6 +305,8 @@ class ApiClient:
         observers = self._observers
         if limiter is not None and cost is None:
             cost = limiter.cost_of(endpoint or description)
+        # No auth flow and no client-side total timer: skip two coroutine layers per call.
+        direct = self._auth is None and self._total is None
         attempt = 0
         while True:
             attempt += 1
@@ -313,7 +317,7 @@ class ApiClient:
                 except CircuitOpen as exc:
                     self._refuse(exc, method, description, attempt, 0.0, correlation_id, "circuit_open")
             waited = 0.0
-            if limiter is not None:
+            if limiter is not None and not limiter.try_acquire(cost if cost is not None else 1.0):
                 try:
                     waited = await limiter.acquire(cost if cost is not None else 1.0)
                 except BaseException as exc:
@@ -324,7 +328,10 @@ class ApiClient:
                     raise
             started = clock.monotonic()
             try:
-                response = await self._send(request)
+                if direct:
+                    response = await self._send_single(request, wire)
+                else:
+                    response = await self._send(request, wire)
             except asyncio.CancelledError:
                 if breaker is not None:
                     breaker.release(probe)
@@ -519,9 +526,9 @@ class ApiClient:
 
     # ------------------------------------------------------------------ sending
 
-    def _url(self, path: str) -> httpx.URL:
-        url = self._urls.get(path)
-        if url is None:
+    def _url(self, path: str) -> tuple[httpx.URL, str]:
+        cached = self._urls.get(path)
+        if cached is None:
             if path.startswith(("http://", "https://")):
                 url = httpx.URL(path)
             elif path:
@@ -530,26 +537,27 @@ class ApiClient:
                 url = httpx.URL(self._base)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()  # paths carry ids; keep the cache bounded
-            self._urls[path] = url
-        return url
+            cached = self._urls[path] = (url, str(url))
+        return cached
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
         if self._total is None:
-            return await self._send_with_auth(request)
+            return await self._send_with_auth(request, wire)
         async with asyncio.timeout(self._total):
-            return await self._send_with_auth(request)
+            return await self._send_with_auth(request, wire)
 
-    async def _send_with_auth(self, request: httpx.Request) -> httpx.Response:
+    async def _send_with_auth(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
         auth = self._auth
         if auth is None:
-            return await self._send_single(request)
+            return await self._send_single(request, wire)
         if auth.requires_request_body:
             await request.aread()
         flow = auth.async_auth_flow(request)
         try:
             request = await flow.__anext__()
             while True:
-                response = await self._send_single(request)
+                # The flow may have changed the request, so its text form is rebuilt by the transport.
+                response = await self._send_single(request, None)
                 try:
                     request = await flow.asend(response)
                 except StopAsyncIteration:
@@ -557,12 +565,13 @@ class ApiClient:
         finally:
             await flow.aclose()
 
-    async def _send_single(self, request: httpx.Request) -> httpx.Response:
+    async def _send_single(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
         cookies = self.cookies
         if cookies:
             cookies.set_cookie_header(request)
+            wire = None
         if self._send_buffered is not None:
-            response: httpx.Response = await self._send_buffered(request)
+            response: httpx.Response = await self._send_buffered(request, wire)
         else:
             response = await self._transport.handle_async_request(request)
             response.request = request

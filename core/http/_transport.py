@@ -17,6 +17,7 @@ What it preserves from httpx's own transport:
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,12 +78,21 @@ async def _stream_body(stream: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
+_EXTENSIONS: dict[tuple[Any, str | None], dict[str, Any]] = {}
+
+
 def _extensions(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    version = response.version
-    return {
-        "http_version": b"HTTP/1.1" if version is None else f"HTTP/{version.major}.{version.minor}".encode(),
-        "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
-    }
+    key = (response.version, response.reason)
+    extensions = _EXTENSIONS.get(key)
+    if extensions is None:
+        version = response.version
+        extensions = {
+            "http_version": b"HTTP/1.1" if version is None else f"HTTP/{version.major}.{version.minor}".encode(),
+            "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+        }
+        if len(_EXTENSIONS) < 256:  # a handful of (version, reason) pairs exist in practice
+            _EXTENSIONS[key] = extensions
+    return dict(extensions)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -104,7 +114,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_connections: int = 100,
         max_connections_per_host: int = 0,
         keepalive_expiry: float = 15.0,
-        verify: bool = True,
+        verify: bool | ssl.SSLContext = True,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._max_connections = max_connections
@@ -115,6 +125,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._owns_session = session is None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._yarl_urls: dict[str, URL] = {}
+        self._last_spec: Any = None
+        self._last_timeout = aiohttp.ClientTimeout()
 
     handles_total_timeout = True
     """It applies the ``total`` timeout itself, so callers need no timer of their own."""
@@ -129,7 +141,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 limit=self._max_connections,
                 limit_per_host=self._max_per_host,
                 keepalive_timeout=self._keepalive,
-                ssl=None if self._verify else False,
+                ssl=self._verify if isinstance(self._verify, ssl.SSLContext) else (None if self._verify else False),
             )
             session = aiohttp.ClientSession(
                 connector=connector,
@@ -144,6 +156,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
         spec = request.extensions.get("timeout") or {}
+        if spec is self._last_spec:  # the API client passes one spec object on every call
+            return self._last_timeout
         key = (spec.get("connect"), spec.get("read"), spec.get("pool"), spec.get("total"))
         timeout = self._timeouts.get(key)
         if timeout is None:
@@ -152,11 +166,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             overall_connect = None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0)
             timeout = aiohttp.ClientTimeout(total=total, connect=overall_connect, sock_connect=connect, sock_read=read)
             self._timeouts[key] = timeout
+        self._last_spec, self._last_timeout = spec, timeout
         return timeout
 
-    async def _start(self, request: httpx.Request) -> aiohttp.ClientResponse:
+    async def _start(self, request: httpx.Request, wire: tuple[str, list[tuple[str, str]]] | None = None) -> aiohttp.ClientResponse:
         session = self._get_session()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        if wire is None:
+            url_text = str(request.url)
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        else:
+            url_text, headers = wire
         try:
             body: Any = request.content
         except httpx.RequestNotRead:
@@ -165,7 +184,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
         if body == b"":
             body = None
-        url_text = str(request.url)
         url = self._yarl_urls.get(url_text)
         if url is None:
             url = URL(url_text, encoded=True)
@@ -199,13 +217,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=_extensions(response),
         )
 
-    async def send_buffered(self, request: httpx.Request) -> httpx.Response:
+    async def send_buffered(
+        self, request: httpx.Request, wire: tuple[str, list[tuple[str, str]]] | None = None
+    ) -> httpx.Response:
         """Send ``request`` and return the response with its body read (and decoded), connection released.
 
         The API client's path for ordinary calls: one body read inside aiohttp instead of httpx's
-        async iterator chain, which halves the client-side cost of a small call.
+        async iterator chain, which halves the client-side cost of a small call. ``wire`` is the
+        request's URL and headers as text, when the caller has them (it must match the request).
         """
-        response = await self._start(request)
+        response = await self._start(request, wire)
         try:
             body = await response.read()
         except Exception as exc:
