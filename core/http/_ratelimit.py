@@ -238,6 +238,21 @@ class RateLimiter:
         if seconds > 0:
             await self._backend.block(self._now(), seconds)
 
+    def try_acquire(self, cost: float = 1.0) -> bool:
+        """Take ``cost`` now if every window has room and nobody is queued ahead; never waits.
+
+        Always ``False`` for a shared (Redis) backend, which needs a round trip: use :meth:`acquire`.
+        """
+        memory = self._memory
+        if (
+            memory is not None
+            and not self._queue.locked()
+            and memory.reserve_now(self._windows, cost, self._clock.monotonic()) == 0.0
+        ):
+            self.admitted += 1
+            return True
+        return False
+
     async def acquire(self, cost: float = 1.0, *, max_wait: float | None = None) -> float:
         """Take ``cost`` from every window, waiting if needed. Returns the seconds waited.
 
@@ -246,17 +261,9 @@ class RateLimiter:
                 says how long until the budget allows the call.
             ConfigurationError: ``cost`` exceeds a window's whole limit, so it could never be admitted.
         """
+        if self.try_acquire(cost):
+            return 0.0
         windows = self._windows
-        if not windows and self._memory is None:
-            return 0.0
-        memory = self._memory
-        if (
-            memory is not None
-            and not self._queue.locked()
-            and memory.reserve_now(windows, cost, self._clock.monotonic()) == 0.0
-        ):
-            self.admitted += 1
-            return 0.0
         for window in windows:
             if cost > window.limit + _EPS:
                 raise ConfigurationError(

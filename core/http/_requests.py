@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RequestFactory"]
+__all__ = ["RequestFactory", "Wire"]
+
+Wire = tuple[str, list[tuple[str, str]]]
+"""A request's URL and headers as text, as the factory built them."""
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -29,7 +32,7 @@ class RequestFactory:
 
     def __init__(self, base_headers: httpx.Headers) -> None:
         self._base = base_headers
-        self._per_host: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        self._per_host: dict[bytes, list[tuple[str, str]]] = {}
         self._base_names = {name.lower() for name in base_headers}
         # Both shortcuts are proven equal to httpx's own construction before they are used.
         self.fast, self.assemble = True, False
@@ -49,53 +52,61 @@ class RequestFactory:
         content: Any,
         data: Any,
         extensions: dict[str, Any],
-    ) -> httpx.Request:
-        """A request for ``method`` and ``url`` with the base headers plus ``extra``."""
+        url_text: str | None = None,
+    ) -> tuple[httpx.Request, Wire | None]:
+        """A request for ``method`` and ``url`` with the base headers plus ``extra``.
+
+        Also returns the request's URL and headers as text when it built them itself (``None``
+        otherwise), so a transport can send an unmodified request without decoding them again.
+        ``url_text`` is ``str(url)`` when the caller already has it.
+        """
         if not self.fast or content is not None or data is not None or (extra and "content-type" in _lower(extra)):
             headers = self._base.copy()
             if extra:
                 headers.update(extra)
-            return httpx.Request(
+            request = httpx.Request(
                 method, url, params=params, json=json, content=content, data=data, headers=headers, extensions=extensions
             )
+            return request, None
         if params is not None:
             url = httpx.URL(url, params=params)  # what httpx.Request does: params replace the query
+            url_text = None
         netloc = url.netloc
-        raw = self._per_host.get(netloc)
-        if raw is None:
-            raw = [(b"Host", netloc), *self._base.raw]
+        pairs = self._per_host.get(netloc)
+        if pairs is None:
+            pairs = [("Host", netloc.decode("ascii")), *((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._base.raw)]
             if len(self._per_host) > 64:
                 self._per_host.clear()
-            self._per_host[netloc] = raw
+            self._per_host[netloc] = pairs
         if extra:
             names = {name.lower() for name in extra}
             if names & self._base_names:
-                raw = [pair for pair in raw if pair[0].decode("latin-1").lower() not in names]
-            raw = raw + [(name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
+                pairs = [pair for pair in pairs if pair[0].lower() not in names]
+            pairs = [*pairs, *extra.items()]
         else:
-            raw = list(raw)
+            pairs = list(pairs)
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-            raw.append((b"Content-Length", str(len(body)).encode()))
-            raw.append((b"Content-Type", b"application/json"))
+            pairs.append(("Content-Length", str(len(body))))
+            pairs.append(("Content-Type", "application/json"))
         else:
             body = b""
             if method in _BODY_METHODS:
-                raw.append((b"Content-Length", b"0"))
+                pairs.append(("Content-Length", "0"))
         if self.assemble:
             # The attributes httpx.Request.__init__ would set, set once (checked against it at startup).
             request = _new_request(httpx.Request)
             request.method = method
             request.url = url
-            request.headers = httpx.Headers(raw)
+            request.headers = httpx.Headers(pairs)
             request.extensions = extensions
             request.stream = httpx.ByteStream(body)
             request._content = body
-            return request
-        # httpx.Request normalises a raw list once; a Headers object would be normalised, then copied.
-        request = httpx.Request(method, url, headers=raw, stream=httpx.ByteStream(body), extensions=extensions)
+            return request, (url_text or str(url), pairs)
+        # httpx.Request normalises a list once; a Headers object would be normalised, then copied.
+        request = httpx.Request(method, url, headers=pairs, stream=httpx.ByteStream(body), extensions=extensions)
         request.read()
-        return request
+        return request, (url_text or str(url), pairs)
 
     def _agrees_with_httpx(self) -> bool:
         url = httpx.URL("https://example.test:8443/v2/orders?x=1")
@@ -108,7 +119,7 @@ class RequestFactory:
         ]
         for sample in samples:
             extra = {"X-Correlation-ID": "c1"}
-            ours = self.build(
+            ours, _ = self.build(
                 sample["method"], url, extra=extra, params=sample["params"], json=sample["json"],
                 content=None, data=None, extensions={},
             )

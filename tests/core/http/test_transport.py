@@ -147,3 +147,32 @@ async def test_api_client_connection_refused_is_connection_failed() -> None:
     async with ApiClient(f"http://127.0.0.1:{port}", system="down", clock=FakeClock()) as client:
         with pytest.raises(ConnectionFailed):
             await client.get("/")
+
+
+async def test_auth_flow_headers_reach_the_wire_on_the_aiohttp_path(base_url: str) -> None:
+    class HeaderAuth(httpx.Auth):
+        def auth_flow(self, request: httpx.Request):
+            request.headers["APCA-API-KEY-ID"] = "key-id"
+            yield request
+
+    async with ApiClient(base_url, system="local", clock=FakeClock(), auth=HeaderAuth()) as client:
+        echoed = (await client.get("/echo", params={"q": "1"})).json()
+    assert echoed["headers"]["apca-api-key-id"] == "key-id"
+    assert echoed["query"] == {"q": "1"}
+
+
+def test_retry_after_parsing() -> None:
+    from datetime import UTC, datetime
+
+    from portico.http import parse_retry_after
+
+    now = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    assert parse_retry_after("3", now) == 3.0
+    assert parse_retry_after(" 1.5 ", now) == 1.5
+    assert parse_retry_after("-4", now) == 0.0
+    assert parse_retry_after("Mon, 05 Jan 2026 14:30:30 GMT", now) == 30.0
+    assert parse_retry_after("Mon, 05 Jan 2026 14:29:00 GMT", now) == 0.0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("", now) is None
+    assert parse_retry_after(None, now) is None
+    assert parse_retry_after("nan", now) is None
