@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgpack
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ from portico.mocks._kit._journal import Journal, JournalEntry
 
 __all__ = ["MockApp", "MockFaultSource", "json_response"]
 
-MockFaultSource = str | Path | list[Any] | dict[str, Any] | FaultPlan | None
+MockFaultSource: TypeAlias = str | Path | list[Any] | dict[str, Any] | FaultPlan | None
 """What ``faults=`` accepts: a file path, rules as data, or a plan."""
 
 
@@ -51,7 +51,7 @@ def _abort_transport(send: Send) -> bool:
         return False
     transport.abort()
     # tell uvicorn the peer is gone so it neither writes a 500 nor logs a missing response
-    if hasattr(owner, "disconnected"):
+    if owner is not None and hasattr(owner, "disconnected"):
         owner.disconnected = True
     return True
 

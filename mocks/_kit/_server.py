@@ -73,8 +73,8 @@ def resolve_mock(target: str | MockSpec | MockServer | Any) -> tuple[Callable[..
     if isinstance(target, MockServer):
         factory = _import(target.app) if isinstance(target.app, str) else target.app
         return factory, dict(target.url_keys), target.name
-    keys = getattr(target, "url_keys", None)
-    return target, dict(keys) if keys else {"base": ""}, getattr(target, "name", "mock")
+    declared: Mapping[str, str] | None = getattr(target, "url_keys", None)
+    return target, dict(declared) if declared else {"base": ""}, getattr(target, "name", "mock")
 
 
 def build_mock_app(target: str | MockSpec | MockServer | Any, *, seed: int = 0, faults: Any = None, **options: Any) -> Any:
@@ -241,9 +241,8 @@ def start_mock(
         # a client that vanished mid-close must not hold the shutdown
         timeout_graceful_shutdown=1,
     )
+    # uvicorn listens for signals only from the main thread, so Ctrl-C stays with the caller
     server = uvicorn.Server(config)
-    # the mock's own thread must not install signal handlers (only the main thread may)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     failure: list[BaseException] = []
 
     def run() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +39,7 @@ def _wants_msgpack(websocket: WebSocket) -> bool:
     return "msgpack" in websocket.headers.get("content-type", "").lower()
 
 
-def _decode(message: dict[str, Any]) -> Any:
+def _decode(message: Mapping[str, Any]) -> Any:
     if message.get("text") is not None:
         return json.loads(message["text"])
     raw = message.get("bytes") or b""

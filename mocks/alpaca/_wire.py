@@ -136,7 +136,7 @@ def account_json(account: AccountState, balances: dict[str, Decimal]) -> dict[st
         "last_maintenance_margin": _money(balances["maintenance_margin"]),
         "sma": _money(balances["equity"]),
         "daytrade_count": 0,
-        "balance_asof": rfc3339(account.created_at)[:10] if account.created_at else None,
+        "balance_asof": account.created_at.date().isoformat(),
         "options_approved_level": 0,
         "options_trading_level": 0,
     }
