@@ -264,15 +264,21 @@ async def drive(config: dict[str, Any]) -> None:
         },
     )
     history.write("start")
-    started = False
-    while not started:
-        try:
-            await service.start()
-            started = True
-        except PorticoError as exc:
-            history.write("start_failed", error=str(exc))
-            await asyncio.sleep(0.2)
-    history.write("recovered")
+    # recover every system first (what start() does), recording what the previous run left behind
+    resolved: dict[str, list[str]] = {}
+    for system in connectors:
+        for _ in range(50):
+            try:
+                report = await service.recover(system)
+            except PorticoError as exc:
+                history.write("recover_failed", system=system, error=str(exc))
+                await asyncio.sleep(0.2)
+                continue
+            resolved[system] = report.resolved
+            if report.complete:
+                break
+    await service.start(recover=False)
+    history.write("recovered", resolved=resolved)
     gates = {system: asyncio.Semaphore(config.get("concurrency", 4)) for system in connectors}
 
     async def place(item: dict[str, Any]) -> None:

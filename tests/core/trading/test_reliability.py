@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("ib_async")
 
-from tests.soak.harness import Broker, SoakResult, check_invariants, run_soak
+from tests.soak.harness import Broker, SoakResult, check_invariants, read_history, run_soak
 
 
 @pytest.mark.slow
@@ -26,6 +26,9 @@ async def test_orders_survive_faults_and_two_kills(tmp_path: Path) -> None:
     assert ops["final"] == 150 and ops["done"] == 1
     assert ops["ok"] > 150, "the restarted runs replay keys already answered"
     assert ops["recovered"] == 3
+    # intents left unresolved by the kills were resolved by the restarted runs' recovery
+    recovered = [h for h in read_history(result.history) if h["op"] == "recovered"]
+    assert sum(len(ids) for h in recovered[1:] for ids in h["resolved"].values()) >= 1
     alpaca, ib = result.fault_hits["alpaca_a"], result.fault_hits["ib_b"]
     assert (
         alpaca.get("drop_after", 0) > 0
