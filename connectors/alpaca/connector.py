@@ -289,10 +289,14 @@ class AlpacaConnector(Connector):
             if before is not None:
                 params["until"] = rfc3339(before)
             page = [self._order(item) for item in self._list(await self.client.list_orders(params), "GET /v2/orders")]
-            out.extend(o for o in page if o.order_id not in {x.order_id for x in out})
-            if len(page) < params["limit"] or page[-1].created_at is None:
+            known = {x.order_id for x in out}
+            fresh = [o for o in page if o.order_id not in known]
+            out.extend(fresh)
+            if len(page) < params["limit"] or not fresh or page[-1].created_at is None:
                 break
-            before = page[-1].created_at
+            # "until" excludes its own instant: step just past the oldest so orders sharing its
+            # timestamp are read again (and dropped as repeats) rather than skipped
+            before = page[-1].created_at + timedelta(microseconds=1)
         return out[:wanted]
 
     async def get_executions(
