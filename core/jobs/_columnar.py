@@ -7,7 +7,7 @@ loaded; every row it doubts goes to the per-record path, which is the authority 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portico.jobs._mapping import CompiledMapping, FieldRule
@@ -35,6 +35,7 @@ class ColumnarPlan:
     presence: dict[str, Any]
     isin_fields: list[str]
     sum_fields: tuple[str, ...]
+    _isin_checked: dict[str, bool] = field(default_factory=dict)
 
     def run(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
         """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts."""
@@ -52,8 +53,13 @@ class ColumnarPlan:
         mapped = out.select("__line", *self.exprs)
         for name in self.isin_fields:
             values = mapped[name]
+            if len(self._isin_checked) > 200_000:
+                self._isin_checked.clear()  # a file of mostly distinct ISINs: keep the cache bounded
             uniques = values.drop_nulls().unique().to_list()
-            good = [v for v in uniques if isin_is_valid(v)]
+            for value in uniques:
+                if value not in self._isin_checked:
+                    self._isin_checked[value] = isin_is_valid(value)
+            good = [v for v in uniques if self._isin_checked[v]]
             ok = ok & (values.is_null() | values.is_in(good))
         return mapped, ok
 

@@ -94,7 +94,11 @@ class DeadLetterQueue:
                 failing[entry_id] = f"entry is {entry['status']}, not open"
                 continue
             rt = record_type(entry["data_type"])
-            mapping = self.importer.resolve_mapping(entry["mapping"] if entry["mapping"] in self.importer.mappings else None, rt)
+            name = entry["mapping"]
+            if name not in (None, "identity") and name not in self.importer.mappings:
+                failing[entry_id] = f"mapping {name!r} is not configured here; add it to data_import.mappings to replay"
+                continue
+            mapping = self.importer.resolve_mapping(None if name in (None, "identity") and name not in self.importer.mappings else name, rt)
             reason = None
             row: tuple[Any, ...] | None = None
             try:

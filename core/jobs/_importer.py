@@ -221,45 +221,79 @@ class _Accounting:
 
 
 class _KeyIndex:
-    """Natural keys seen so far in this file, as two 64-bit hashes per key (bounded memory, no false hits in practice)."""
+    """Natural keys seen so far in this file, as 64-bit hashes with their first line.
+
+    The hashes live in 256 sorted buckets (by their top byte): a chunk is checked with binary
+    searches and merged into small arrays, so the cost per chunk stays flat as the file grows, and
+    memory is 16 bytes per record. A hash hit is confirmed against the actual key values (in the
+    chunk, or read back from the destination when it can), so a collision never rejects a record.
+    """
+
+    _BUCKETS = 256
 
     def __init__(self) -> None:
-        import polars as pl
+        import numpy as np
 
-        self.seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64, "first": pl.Int64})
-        self._parts: list[pl.DataFrame] = []
+        self.hashes = [np.empty(0, dtype=np.uint64) for _ in range(self._BUCKETS)]
+        self.lines = [np.empty(0, dtype=np.int64) for _ in range(self._BUCKETS)]
 
-    def check(self, keys: pl.DataFrame, lines: Sequence[int]) -> dict[int, int]:
-        """Positions (in ``keys``) of duplicates -> the line of the first occurrence."""
-        import polars as pl
+    def check(self, keys: pl.DataFrame, lines: Sequence[int], confirm: Callable[[int, int], bool] | None = None) -> dict[int, int]:
+        """Positions (in ``keys``) of duplicates -> the line of the first occurrence.
+
+        Args:
+            keys: the chunk's key columns as text.
+            lines: each row's line.
+            confirm: ``confirm(pos, earlier_line)`` says whether row ``pos`` really has the key of the
+                earlier line's record (from a previous chunk); without it a hash hit counts.
+        """
+        import numpy as np
 
         if keys.height == 0:
             return {}
-        frame = pl.DataFrame(
-            {
-                "h1": keys.hash_rows(seed=11),
-                "h2": keys.hash_rows(seed=29),
-                "first": pl.Series(list(lines), dtype=pl.Int64),
-                "pos": pl.int_range(0, keys.height, eager=True, dtype=pl.Int64),
-            }
-        )
+        h = keys.hash_rows(seed=11).to_numpy()
+        ln = np.asarray(lines, dtype=np.int64)
+        order = np.argsort(h, kind="stable")
+        sorted_h = h[order]
         dups: dict[int, int] = {}
-        within = frame.filter(pl.struct("h1", "h2").is_first_distinct().not_())
-        if within.height:
-            firsts = frame.group_by("h1", "h2").agg(pl.col("first").min().alias("orig"))
-            for pos, line in within.join(firsts, on=["h1", "h2"]).select("pos", "orig").iter_rows():
-                dups[pos] = line
-        if self.seen.height or self._parts:
-            if self._parts:
-                self.seen = pl.concat([self.seen, *self._parts], rechunk=True)
-                self._parts = []
-            earlier = frame.join(self.seen.rename({"first": "orig"}), on=["h1", "h2"], how="inner")
-            for pos, line in earlier.select("pos", "orig").iter_rows():
-                dups[pos] = line
-        fresh = frame.filter(pl.struct("h1", "h2").is_first_distinct()).select("h1", "h2", "first")
+        repeats = np.nonzero(sorted_h[1:] == sorted_h[:-1])[0]
+        if repeats.size:
+            rows = keys.rows()
+            for i in repeats.tolist():
+                later = int(order[i + 1])
+                # walk back through the run of equal hashes to a row with equal key values
+                j = i
+                while j >= 0 and sorted_h[j] == sorted_h[i + 1]:
+                    earlier = int(order[j])
+                    if rows[earlier] == rows[later] and earlier not in dups:
+                        dups[later] = int(ln[earlier])
+                        break
+                    j -= 1
+        bounds = np.searchsorted(sorted_h >> np.uint64(56), np.arange(self._BUCKETS + 1, dtype=np.uint64))
+        for b in range(self._BUCKETS):
+            lo, hi = int(bounds[b]), int(bounds[b + 1])
+            if lo == hi or not self.hashes[b].size:
+                continue
+            bucket = self.hashes[b]
+            idx = np.minimum(np.searchsorted(bucket, sorted_h[lo:hi]), bucket.size - 1)
+            for k in np.nonzero(bucket[idx] == sorted_h[lo:hi])[0].tolist():
+                pos = int(order[lo + k])
+                earlier_line = int(self.lines[b][idx[k]])
+                if pos not in dups and (confirm is None or confirm(pos, earlier_line)):
+                    dups[pos] = earlier_line
+        keep = np.ones(h.size, dtype=bool)
         if dups:
-            fresh = fresh.filter(pl.col("first").is_in([lines[p] for p in dups]).not_())
-        self._parts.append(fresh)
+            keep[list(dups)] = False
+        kept_sorted = keep[order]
+        new_h, new_l = sorted_h[kept_sorted], ln[order][kept_sorted]
+        bounds = np.searchsorted(new_h >> np.uint64(56), np.arange(self._BUCKETS + 1, dtype=np.uint64))
+        for b in range(self._BUCKETS):
+            lo, hi = int(bounds[b]), int(bounds[b + 1])
+            if lo == hi:
+                continue
+            merged = np.concatenate([self.hashes[b], new_h[lo:hi]])
+            merged_lines = np.concatenate([self.lines[b], new_l[lo:hi]])
+            o = np.argsort(merged, kind="stable")
+            self.hashes[b], self.lines[b] = merged[o], merged_lines[o]
         return dups
 
 
@@ -314,6 +348,8 @@ class DataImporter:
         self.http_transport = http_transport
         self.chunk_rows = chunk_rows
         self.columnar = columnar
+        # set by the JobService: runs a coroutine on the runtime's event loop (services live there)
+        self.run_coroutine: Callable[[Any], Any] | None = None
         ensure_job_tables(db)
 
     # -- public ------------------------------------------------------------------------------------
@@ -735,27 +771,61 @@ class DataImporter:
         return trailer
 
     def _fast_frames(self, path: Path | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
+        """Frames of ``chunk_rows`` records, each parsed by polars from one block of whole lines.
+
+        Reading blocks ourselves (instead of a streaming scan) bounds memory to one block and one frame,
+        and gives exact line numbers: the checks in :meth:`_fast_plan` guarantee one record per line.
+        """
         import polars as pl
 
         assert path is not None
         chunk = int(opts.get("chunk_rows", self.chunk_rows))
-        lazy = pl.scan_csv(
-            path,
-            separator=delim,
-            has_header=True,
-            infer_schema=False,
-            quote_char=None,
-            n_rows=data_rows,
-            new_columns=header,
-            row_index_name="__line",
-            row_index_offset=2,
-            empty_string_is_null=False,
-        )
-        try:
-            for df in lazy.collect_batches(chunk_size=chunk):
-                yield df.with_columns(pl.col("__line").cast(pl.Int64))
-        except pl.exceptions.PolarsError as exc:
-            raise _FallBack(f"columnar parse failed ({type(exc).__name__}); re-read record by record") from None
+        line_no = 2
+        remaining = data_rows
+        with path.open("rb") as handle:
+            handle.readline()
+            leftover = b""
+            while remaining > 0:
+                block = handle.read(max(1 << 20, chunk * 64))
+                data = leftover + block
+                if block:
+                    cut = data.rfind(b"\n") + 1
+                    if cut == 0:
+                        leftover = data
+                        continue
+                    body, leftover = data[:cut], data[cut:]
+                else:
+                    body, leftover = data, b""
+                if not body:
+                    break
+                lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+                take = min(lines, remaining)
+                try:
+                    df = pl.read_csv(
+                        body,
+                        has_header=False,
+                        new_columns=header,
+                        separator=delim,
+                        quote_char=None,
+                        infer_schema=False,
+                        n_rows=take,
+                        empty_string_is_null=False,
+                        eol_char="\n",
+                    )
+                except pl.exceptions.PolarsError as exc:
+                    raise _FallBack(f"columnar parse failed ({type(exc).__name__}); re-read record by record") from None
+                if df.height != take or df.width != len(header):
+                    raise _FallBack("columnar parse disagreed with the line count; re-read record by record")
+                if df.width and df.schema[header[-1]] == pl.String:
+                    # CRLF files: the last column carries the \r
+                    df = df.with_columns(pl.col(header[-1]).str.strip_suffix("\r"))
+                df = df.with_columns(pl.int_range(line_no, line_no + take, eager=False, dtype=pl.Int64).alias("__line"))
+                line_no += take
+                remaining -= take
+                for start in range(0, df.height, chunk):
+                    yield df.slice(start, chunk)
+                if not block:
+                    break
 
     def _check_header(self, result: ImportResult, cm: CompiledMapping, first: Mapping[str, Any]) -> None:
         columns = set(first)
@@ -827,6 +897,18 @@ class DataImporter:
                 keep_lines.append(line)
         return keep_rows, keep_lines
 
+    @staticmethod
+    def _confirmer(session: SinkSession | None, rt: RecordType, key_frame: pl.DataFrame) -> Callable[[int, int], bool] | None:
+        reader = getattr(session, "key_at", None)
+        if reader is None:
+            return None
+
+        def confirm(pos: int, earlier_line: int) -> bool:
+            earlier = reader(earlier_line, rt.key)
+            return earlier is None or tuple(earlier) == key_frame.row(pos)
+
+        return confirm
+
     def _write_columnar(
         self, rt: RecordType, good: pl.DataFrame, rows: list[tuple[Any, ...]], lines: list[int], acct: _Accounting, session: SinkSession | None, keys: _KeyIndex, loading: Stage
     ) -> None:
@@ -841,7 +923,7 @@ class DataImporter:
             good = good.select("__line", *fields)
         key_frame = good.select([pl.col(k).cast(pl.String) for k in rt.key])
         line_list = good["__line"].to_list()
-        dups = keys.check(key_frame, line_list)
+        dups = keys.check(key_frame, line_list, self._confirmer(session, rt, key_frame))
         if dups:
             positions = sorted(dups)
             for pos in positions:
@@ -873,7 +955,7 @@ class DataImporter:
         if rows:
             key_idx = [fields.index(k) for k in rt.key]
             key_frame = pl.DataFrame([[None if r[i] is None else str(r[i]) for r in rows] for i in key_idx], schema=[(k, pl.String) for k in rt.key], orient="col")
-            dups = keys.check(key_frame, lines)
+            dups = keys.check(key_frame, lines, self._confirmer(session, rt, key_frame))
             if dups:
                 kept_rows, kept_lines = [], []
                 sums_ids = {id(r) for r in sums_for}
@@ -967,7 +1049,9 @@ class DataImporter:
             )
         try:
             outcome = ingest(bars)
-            if hasattr(outcome, "__await__"):
+            if hasattr(outcome, "__await__") and self.run_coroutine is not None:
+                self.run_coroutine(outcome)
+            elif hasattr(outcome, "__await__"):
                 import asyncio
 
                 try:

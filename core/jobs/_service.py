@@ -116,6 +116,7 @@ class JobService:
             format_options={**self.import_config.formats, **self.export_config.formats},
             http_transport=http_transport,
         )
+        self.importer.run_coroutine = self._run_coroutine
         self._key = uuid.uuid4().hex
         self._scheduler: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,6 +148,7 @@ class JobService:
         ``expected_checksum``. Connector parameters: ``symbols``, ``destination``, ``limit`` (bars per
         symbol, default 1), ``currency`` (when the vendor gives none), ``start``/``end``.
         """
+        self._remember_loop()
         params = dict(parameters or {})
         if self._connector(source, required=False) is not None:
             return await self._pull(source, data_type, params)
@@ -218,7 +220,14 @@ class JobService:
 
     async def run_now(self, job_id: str) -> dict[str, Any]:
         """Run a persisted job now (honouring its one-at-a-time lease); returns the run record."""
+        self._remember_loop()
         return await asyncio.to_thread(self._run_job, job_id)
+
+    def _remember_loop(self) -> None:
+        # connectors and services belong to the caller's loop: worker threads hand coroutines back to it
+        if self._loop is None or not self._loop.is_running():
+            with contextlib.suppress(RuntimeError):
+                self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
         """Start the scheduler: load persisted jobs and those in config, and the file watches."""

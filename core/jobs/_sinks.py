@@ -150,6 +150,15 @@ class _StoreSession:
         else:
             self.ctx.conn.execute(self.table.insert(), [dict(zip(self._cols, r, strict=True)) for r in ordered.iter_rows()])
 
+    def key_at(self, line: int, key: Sequence[str]) -> tuple[Any, ...] | None:
+        """The key values of the record this load wrote from ``line`` (to confirm a duplicate)."""
+        import sqlalchemy as sa
+
+        row = self.ctx.conn.execute(
+            sa.select(*[self.table.c[k] for k in key]).where(self.table.c.load_id == self.ctx.load_id, self.table.c.line == line)
+        ).first()
+        return None if row is None else tuple(None if v is None else str(v) for v in row)
+
     def loaded_count(self) -> int:
         import sqlalchemy as sa
 
