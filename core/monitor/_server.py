@@ -263,9 +263,9 @@ class RuntimeServer:
         """Everything the dashboard shows, redacted: systems, alerts, jobs, dead letters, trend series."""
         snapshot = self.monitor.snapshot()
         jobs = (
-            await self._rows(self.jobs_provider or self._runtime_provider("recent_runs")) or snapshot["jobs"]
+            await self._rows(self.jobs_provider or self._runtime_jobs()) or snapshot["jobs"]
         )
-        dead = await self._rows(self.dead_letter_provider or self._runtime_provider("dead_letters"))
+        dead = await self._rows(self.dead_letter_provider or self._runtime_dead_letters())
         series = await asyncio.to_thread(self._series, [s["system"] for s in snapshot["systems"]])
         state = {
             **snapshot,
@@ -285,23 +285,44 @@ class RuntimeServer:
             }
         return out
 
-    def _runtime_provider(self, name: str) -> Provider | None:
+    def _jobs_service(self) -> Any:
         # Only a jobs service that already runs: reading the dashboard must never build (or fail to
         # build) one as a side effect.
         services = getattr(self.runtime, "_services", None)
         if isinstance(services, Mapping):
-            jobs = services.get("jobs")
-        else:
-            try:
-                jobs = getattr(self.runtime, "jobs", None)
-            except Exception:
-                jobs = None
-        method = getattr(jobs, name, None)
-        if method is None:
+            return services.get("jobs")
+        try:
+            return getattr(self.runtime, "jobs", None)
+        except Exception:
             return None
 
-        def call() -> Any:
-            return method(limit=50)
+    def _runtime_jobs(self) -> Provider | None:
+        jobs = self._jobs_service()
+        method = getattr(jobs, "recent_runs", None) or getattr(jobs, "history", None)
+        if not callable(method):
+            return None
+
+        async def call() -> Any:
+            return await asyncio.to_thread(method, limit=20)
+
+        return call
+
+    def _runtime_dead_letters(self) -> Provider | None:
+        jobs = self._jobs_service()
+        method = getattr(jobs, "dead_letters", None)
+        importer = getattr(jobs, "importer", None)
+        if not callable(method) and importer is None:
+            return None
+
+        def read() -> Any:
+            if callable(method):
+                return method(limit=50)
+            from portico.jobs import DeadLetterQueue  # the jobs package's quarantine store
+
+            return DeadLetterQueue(importer).list(limit=50)
+
+        async def call() -> Any:
+            return await asyncio.to_thread(read)
 
         return call
 
@@ -332,6 +353,17 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _where(row: Mapping[str, Any]) -> str | None:
+    # The quarantine store's rows say where the bad value was: file/key, line, field.
+    parts = [
+        str(row["source_key"]) if row.get("source_key") else None,
+        f"line {row['line']}" if row.get("line") is not None else None,
+        f"field {row['field']}" if row.get("field") else None,
+    ]
+    text = ", ".join(p for p in parts if p)
+    return text or None
+
+
 def _record_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -352,7 +384,9 @@ def _job_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "system": _text(row.get("system") or row.get("source")),
         "outcome": _text(row.get("outcome") or row.get("status") or row.get("state")),
         "records_imported": row.get("records_imported", row.get("loaded")),
-        "records_rejected": row.get("records_rejected", row.get("rejected")),
+        "records_rejected": row.get("records_rejected", (row.get("rejected") or 0) + (row.get("quarantined") or 0))
+        if "records_rejected" in row or "rejected" in row
+        else None,
         "duration": row.get("duration"),
         "error": _text(row.get("error")),
     }
@@ -362,7 +396,8 @@ def _dead_letter_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": _text(row.get("id")),
         "at": _text(row.get("at") or row.get("created_at") or row.get("quarantined_at")),
-        "job": _text(row.get("job") or row.get("job_id") or row.get("source")),
+        "job": _text(row.get("job") or row.get("job_id") or row.get("data_type") or row.get("source")),
         "reason": _text(row.get("reason") or row.get("error")),
-        "record": _clip(_record_text(row.get("record") or row.get("payload") or row.get("data")), 400),
+        "where": _text(_where(row)),
+        "record": _clip(_record_text(row.get("record") or row.get("payload") or row.get("data") or row.get("value")), 400),
     }

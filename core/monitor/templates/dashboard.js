@@ -64,7 +64,7 @@
 
   function deadRow(d) {
     var tr = el("tr", { "class": "dead-letter" });
-    tr.appendChild(td(d.at)); tr.appendChild(td(d.job)); tr.appendChild(td(d.reason));
+    tr.appendChild(td(d.at)); tr.appendChild(td(d.job)); tr.appendChild(td(d.reason)); tr.appendChild(td(d.where || ""));
     var cell = td(null); cell.appendChild(el("code", null, d.record)); tr.appendChild(cell);
     return tr;
   }
@@ -109,7 +109,7 @@
     if (!state.alerts.length) { list.appendChild(el("li", { "class": "none" }, "No active alerts")); }
     state.alerts.forEach(function (a) { list.appendChild(alertItem(a)); });
     replaceBody("#jobs", state.jobs.map(jobRow), "No job runs yet", 7);
-    replaceBody("#dead-letters", state.dead_letters.map(deadRow), "Dead-letter queue empty", 4);
+    replaceBody("#dead-letters", state.dead_letters.map(deadRow), "Dead-letter queue empty", 5);
     var trends = document.getElementById("trends");
     while (trends.firstChild) { trends.removeChild(trends.firstChild); }
     Object.keys(state.series || {}).forEach(function (system) {

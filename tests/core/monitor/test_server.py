@@ -159,3 +159,36 @@ async def test_serves_on_loopback_with_an_ephemeral_port(monitor: IntegrationMon
             assert (await c.get(f"{server.url}/health")).status_code == 200
             page = await c.get(f"{server.url}/dashboard/static/app.js")
             assert page.status_code == 200 and "textContent" in page.text and "innerHTML =" not in page.text
+
+
+async def test_jobs_and_dead_letters_come_from_a_running_jobs_service(monitor: IntegrationMonitor) -> None:
+    class Jobs:
+        def history(self, job_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
+            return [{"run_id": "r1", "job_id": "eod_positions", "status": "partial", "loaded": 98, "rejected": 1,
+                     "quarantined": 1, "finished_at": "2026-01-05T18:01:00", "error": None}]
+
+        def dead_letters(self, limit: int = 50) -> list[dict[str, Any]]:
+            return [{"id": 3, "data_type": "positions", "source_key": "pos_20260105.csv", "line": 42,
+                     "field": "quantity", "value": "12x", "reason": "not a number", "status": "open"}]
+
+    class Runtime:
+        systems: dict[str, Any] = {}
+        _services = {"jobs": Jobs()}
+
+    state = await RuntimeServer(monitor, Runtime(), token=TOKEN).state()
+    [job] = state["jobs"]
+    assert (job["job"], job["outcome"], job["records_imported"], job["records_rejected"]) == ("eod_positions", "partial", 98, 2)
+    [dead] = state["dead_letters"]
+    assert dead["job"] == "positions" and dead["where"] == "pos_20260105.csv, line 42, field quantity"
+    assert dead["record"] == "12x" and dead["reason"] == "not a number"
+
+    class NoJobsYet:
+        systems: dict[str, Any] = {}
+        _services: dict[str, Any] = {}
+
+        @property
+        def jobs(self) -> Any:  # building the service must not be triggered by the dashboard
+            raise AssertionError("built the jobs service")
+
+    state = await RuntimeServer(monitor, NoJobsYet(), token=TOKEN).state()
+    assert state["dead_letters"] == [] and state["jobs"] == []
