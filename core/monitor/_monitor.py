@@ -55,7 +55,16 @@ _LEVEL_RULES = (
 
 
 _JOBS_SERVICE_EVENTS = frozenset(
-    {"jobs.run_completed", "jobs.run_failed", "jobs.import_failed", "jobs.file_empty", "jobs.file_late", "jobs.file_missing"}
+    {
+        "jobs.run_completed",
+        "jobs.run_failed",
+        "jobs.import_completed",
+        "jobs.import_failed",
+        "jobs.row_count_changed",
+        "jobs.file_empty",
+        "jobs.file_late",
+        "jobs.file_missing",
+    }
 )
 _BREAKER_EVENTS = {"opened": "open", "open": "open", "closed": "closed", "half_open": "half_open"}
 
@@ -574,7 +583,9 @@ class IntegrationMonitor:
 
     # -- jobs and files ----------------------------------------------------------------------------
 
-    def _job_finished(self, event: str, system: str | None, data: dict[str, Any], cid: str | None) -> None:
+    def _job_finished(
+        self, event: str, system: str | None, data: dict[str, Any], cid: str | None, *, row_check: bool = True
+    ) -> None:
         job = str(data.get("job", "job"))
         sys_label = self._label(system or "runtime")
         ok = event != "job.failed"
@@ -646,6 +657,8 @@ class IntegrationMonitor:
                 )
             else:
                 self.alerts.resolve("empty_file", system=system, subject=job)
+        if not row_check:  # the sender compares row counts itself (portico.jobs does)
+            return
         history = self._row_counts.setdefault(job, deque(maxlen=20))
         change = rules.row_count_change
         if change.enabled and rows > 0 and len(history) >= change.min_history:
@@ -679,6 +692,31 @@ class IntegrationMonitor:
                 payload["records_imported"] = int(counts.get("loaded", 0))
                 payload["records_rejected"] = int(counts.get("rejected", 0)) + int(counts.get("quarantined", 0))
             self._job_finished("job.failed" if failed else "job.completed", system, payload, cid)
+        elif event == "jobs.import_completed":
+            self._job_finished(
+                "job.completed",
+                system,
+                {
+                    "job": job,
+                    "file": data.get("file"),
+                    "records_imported": int(data.get("loaded", 0) or 0),
+                    "records_rejected": int(data.get("rejected", 0) or 0) + int(data.get("quarantined", 0) or 0),
+                },
+                cid,
+                row_check=False,
+            )
+        elif event == "jobs.row_count_changed" and rules.row_count_change.enabled:
+            change = data.get("change_pct")
+            self.alerts.fire(
+                "row_count_change",
+                system=system,
+                subject=job,
+                severity=rules.row_count_change.severity,
+                summary=f"{job}: {data.get('current')} rows, previously {data.get('previous')}"
+                + (f" ({float(change):+.1f}%)" if change is not None else ""),
+                details={k: data[k] for k in ("file", "previous", "current", "change_pct") if k in data},
+                correlation_id=cid,
+            )
         elif event in {"jobs.run_failed", "jobs.import_failed"}:
             self._job_finished("job.failed", system, {"job": job, "error": data.get("error")}, cid)
         elif event == "jobs.file_empty" and rules.empty_file.enabled:
