@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -107,6 +108,7 @@ class AlpacaConnector(Connector):
         super().__init__(context)
         self._client: AlpacaClient | None = None
         self._assets: list[Instrument] | None = None
+        self._market: MarketDataStream | None = None
         self.feed = str(context.connection.get("feed", "iex"))
         if self.feed not in ("iex", "sip", "delayed_sip", "boats", "overnight"):
             raise ConfigurationError(
@@ -447,12 +449,14 @@ class AlpacaConnector(Connector):
     # -- streams ---------------------------------------------------------------------------------
 
     def _market_stream(self) -> MarketDataStream:
+        if self._market is not None:
+            return self._market
         key, secret = self._credential(_KEY_NAMES), self._credential(_SECRET_NAMES)
         if not key or not secret:
             raise ConfigurationError(
                 "the Alpaca market data stream needs the api_key_id / api_secret_key credentials", system=self.system
             )
-        return MarketDataStream(
+        self._market = MarketDataStream(
             f"{self.context.url('data_stream').rstrip('/')}/{self.feed}",
             system=self.system,
             key_id=key,
@@ -460,18 +464,25 @@ class AlpacaConnector(Connector):
             clock=self.context.clock,
             emit=self.context.emit,
         )
+        return self._market
 
     async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
-        async for quote in self._market_stream().quotes(symbols):
-            yield quote
+        # close the inner stream at once when this iterator is closed (not whenever it is collected)
+        async with contextlib.aclosing(self._market_stream().quotes(symbols)) as items:
+            async for quote in items:
+                yield quote
 
     async def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:  # type: ignore[override]
-        async for trade in self._market_stream().trades(symbols):
-            yield trade
+        # close the inner stream at once when this iterator is closed (not whenever it is collected)
+        async with contextlib.aclosing(self._market_stream().trades(symbols)) as items:
+            async for trade in items:
+                yield trade
 
     async def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:  # type: ignore[override]
-        async for bar in self._market_stream().bars(symbols):
-            yield bar
+        # close the inner stream at once when this iterator is closed (not whenever it is collected)
+        async with contextlib.aclosing(self._market_stream().bars(symbols)) as items:
+            async for bar in items:
+                yield bar
 
     async def _backfill(self, since: datetime | None) -> list[Order]:
         orders = await self.list_orders(status="all", limit=self.backfill_limit)
@@ -496,5 +507,6 @@ class AlpacaConnector(Connector):
             clock=self.context.clock,
             emit=self.context.emit,
         )
-        async for event in stream.events():
-            yield event
+        async with contextlib.aclosing(stream.events()) as events:
+            async for event in events:
+                yield event

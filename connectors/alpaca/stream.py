@@ -3,11 +3,14 @@
 * Trade updates (``stream`` URL): authenticate, listen to ``trade_updates``; after every reconnect the
   orders that changed while the stream was down are read back by REST and reported first
   (``source="poll"``), so no fill is lost to a dropped connection. Repeats are dropped by event id.
-* Market data (``data_stream`` URL + ``/{feed}``): auth, subscribe, then ``t``/``q``/``b`` messages.
+* Market data (``data_stream`` URL + ``/{feed}``): auth, subscribe, then ``t``/``q``/``b`` messages, over
+  one connection shared by every quotes, trades and bars iterator of the system.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -171,10 +174,34 @@ class OrderUpdateStream:
 
 
 _KINDS = {"quotes": "q", "trades": "t", "bars": "b"}
+_CHANNELS = {kind: channel for channel, kind in _KINDS.items()}
+_FATAL = (401, 402, 404, 406, 409)
+"""Stream errors no reconnect can fix: not authenticated, auth failed, auth timeout, connection limit,
+insufficient subscription."""
+
+
+class _Subscriber:
+    def __init__(self, channel: str, symbols: set[str], size: int) -> None:
+        self.channel = channel
+        self.symbols = symbols
+        self.queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(maxsize=size)
+        self.dropped = 0
+
+    def offer(self, item: dict[str, Any] | BaseException) -> None:
+        if self.queue.full():
+            # a slow consumer loses the oldest ticks, not the connection
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(item)
 
 
 class MarketDataStream:
-    """Trades, quotes or minute bars of some symbols from the market data stream.
+    """The market data stream of one system: ONE connection shared by every subscription.
+
+    Alpaca allows one concurrent market data connection per account on most plans, so quotes, trades
+    and bars iterators share it: symbols are subscribed as iterators start and unsubscribed when the
+    last one interested closes; the connection closes with the last iterator and, after a reconnect,
+    everything still wanted is subscribed again.
 
     Args:
         url: the feed's WebSocket URL (``.../v2/iex``).
@@ -184,6 +211,7 @@ class MarketDataStream:
         clock: the time source.
         emit: monitor events.
         ws_options: extra :class:`~portico.http.WebSocketClient` arguments.
+        queue_size: messages buffered per iterator before the oldest are dropped.
     """
 
     def __init__(
@@ -196,6 +224,7 @@ class MarketDataStream:
         clock: Clock,
         emit: Callable[..., None],
         ws_options: Mapping[str, Any] | None = None,
+        queue_size: int = 10_000,
     ) -> None:
         self.url = url
         self.system = system
@@ -203,55 +232,128 @@ class MarketDataStream:
         self._clock = clock
         self._emit = emit
         self._ws_options = dict(ws_options or {})
+        self._queue_size = queue_size
+        self._subscribers: list[_Subscriber] = []
+        self._client: WebSocketClient | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
-    async def _messages(self, channel: str, symbols: list[str]) -> AsyncIterator[dict[str, Any]]:
-        wanted = sorted({s.upper() for s in symbols})
-        kind = _KINDS[channel]
+    @property
+    def connected(self) -> bool:
+        """Whether the shared connection is open."""
+        return self._client is not None
 
-        async def on_connect(client: WebSocketClient) -> None:
-            await client.send(self._auth)
-            await client.send({"action": "subscribe", channel: wanted})
+    def wanted(self) -> dict[str, set[str]]:
+        """Every symbol some iterator wants, by channel."""
+        out: dict[str, set[str]] = {channel: set() for channel in _KINDS}
+        for sub in self._subscribers:
+            out[sub.channel] |= sub.symbols
+        return out
 
-        client = WebSocketClient(
-            self.url,
-            system=self.system,
-            clock=self._clock,
-            on_connect=on_connect,
-            decode=_decode_json,
-            events=self._emit,
-            **self._ws_options,
-        )
-        await client.connect()
+    async def _on_connect(self, client: WebSocketClient) -> None:
+        await client.send(self._auth)
+        wanted = {channel: sorted(symbols) for channel, symbols in self.wanted().items() if symbols}
+        if wanted:
+            await client.send({"action": "subscribe", **wanted})
+
+    async def _read(self, client: WebSocketClient) -> None:
         try:
             while True:
                 batch = await client.receive()
                 for message in batch if isinstance(batch, list) else [batch]:
                     if not isinstance(message, dict):
                         continue
-                    t = message.get("T")
-                    if t == "error":
+                    kind = message.get("T")
+                    if kind == "error":
                         code = message.get("code")
                         text = f"Alpaca market data stream error {code}: {message.get('msg')}"
-                        if code in (401, 402, 409):
-                            raise AuthError(text, system=self.system, venue_code=code)
-                        raise PorticoError(text, system=self.system, venue_code=code)
-                    if t == kind and message.get("S") in wanted:
-                        yield message
+                        if code in _FATAL:
+                            error_type = AuthError if code in (401, 402, 404, 409) else PorticoError
+                            self._fail(error_type(text, system=self.system, venue_code=code))
+                            return
+                        self._emit("stream.error", stream="market_data", code=code, message=message.get("msg"))
+                        continue
+                    channel = _CHANNELS.get(str(kind))
+                    if channel is None:
+                        continue
+                    symbol = message.get("S")
+                    for sub in self._subscribers:
+                        if sub.channel == channel and symbol in sub.symbols:
+                            sub.offer(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        for sub in self._subscribers:
+            sub.offer(exc)
+
+    async def _messages(self, channel: str, symbols: list[str]) -> AsyncIterator[dict[str, Any]]:
+        sub = _Subscriber(channel, {s.upper() for s in symbols}, self._queue_size)
+        async with self._lock:
+            before = self.wanted()[channel]
+            self._subscribers.append(sub)
+            try:
+                if self._client is None:
+                    client = WebSocketClient(
+                        self.url,
+                        system=self.system,
+                        clock=self._clock,
+                        on_connect=self._on_connect,
+                        decode=_decode_json,
+                        events=self._emit,
+                        **self._ws_options,
+                    )
+                    await client.connect()
+                    self._client = client
+                    self._reader = asyncio.create_task(self._read(client), name=f"portico-{self.system}-market-data")
+                elif sub.symbols - before:
+                    await self._client.send({"action": "subscribe", channel: sorted(sub.symbols - before)})
+            except BaseException:
+                self._subscribers.remove(sub)
+                raise
+        try:
+            while True:
+                item = await sub.queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
         finally:
-            await client.close()
+            await self._leave(sub)
+
+    async def _leave(self, sub: _Subscriber) -> None:
+        async with self._lock:
+            self._subscribers.remove(sub)
+            client, reader = self._client, self._reader
+            if not self._subscribers:
+                self._client = self._reader = None
+                if reader is not None:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await reader
+                if client is not None:
+                    await client.close()
+                return
+            gone = sub.symbols - self.wanted()[sub.channel]
+            if gone and client is not None:
+                with contextlib.suppress(PorticoError):
+                    await client.send({"action": "unsubscribe", sub.channel: sorted(gone)})
 
     async def quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """Live quotes."""
-        async for message in self._messages("quotes", symbols):
-            yield quote_from_wire(parse(WireQuote, message, what="quote", system=self.system), message["S"])
+        async with contextlib.aclosing(self._messages("quotes", symbols)) as messages:
+            async for message in messages:
+                yield quote_from_wire(parse(WireQuote, message, what="quote", system=self.system), message["S"])
 
     async def trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
         """Live trades."""
-        async for message in self._messages("trades", symbols):
-            yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
+        async with contextlib.aclosing(self._messages("trades", symbols)) as messages:
+            async for message in messages:
+                yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
 
     async def bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
         """Live minute bars."""
-        async for message in self._messages("bars", symbols):
-            yield bar_from_wire(parse(WireBar, message, what="bar", system=self.system), message["S"], BarInterval.MIN_1)
-
+        async with contextlib.aclosing(self._messages("bars", symbols)) as messages:
+            async for message in messages:
+                yield bar_from_wire(parse(WireBar, message, what="bar", system=self.system), message["S"], BarInterval.MIN_1)

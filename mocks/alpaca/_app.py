@@ -71,6 +71,8 @@ class AlpacaMockApp(MockApp):
         tokens: accepted OAuth bearer tokens; any is accepted when None.
         rate_limit: requests per minute per key before 429 (None: unlimited).
         stream_interval: real seconds between two market data stream ticks.
+        stream_connection_limit: concurrent market data connections per key (None: unlimited; Alpaca's
+            basic plan allows 1 and answers error 406 beyond it).
     """
 
     venue: SimulatedVenue
@@ -85,6 +87,7 @@ class AlpacaMockApp(MockApp):
         tokens: set[str] | None,
         rate_limit: int | None,
         stream_interval: float,
+        stream_connection_limit: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(routes, lifespan=self._lifespan, **kwargs)
@@ -94,6 +97,8 @@ class AlpacaMockApp(MockApp):
         self.tokens = tokens
         self.rate_limit = rate_limit
         self.stream_interval = stream_interval
+        self.stream_connection_limit = stream_connection_limit
+        self.stream_connections: dict[str, int] = {}
         self._calls: dict[str, deque[float]] = {}
         self.positions_cache: tuple[tuple[int, datetime], bytes] | None = None
 
@@ -261,6 +266,7 @@ def create_app(
     partial_fill_size: int = 1000,
     stream_interval: float = 0.25,
     respect_market_hours: bool = False,
+    stream_connection_limit: int | None = None,
 ) -> AlpacaMockApp:
     """Build the Alpaca mock.
 
@@ -277,6 +283,7 @@ def create_app(
         partial_fill_size: orders larger than this fill in chunks.
         stream_interval: real seconds between market data stream ticks.
         respect_market_hours: queue orders outside the regular session instead of filling them.
+        stream_connection_limit: concurrent market data stream connections per key (None: unlimited).
     """
     from portico.mocks.alpaca._market import market_routes
     from portico.mocks.alpaca._streams import stream_routes
@@ -301,6 +308,7 @@ def create_app(
         tokens=tokens,
         rate_limit=rate_limit,
         stream_interval=stream_interval,
+        stream_connection_limit=stream_connection_limit,
         name="alpaca",
         url_keys=URL_KEYS,
         seed=seed,

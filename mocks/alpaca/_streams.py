@@ -154,6 +154,7 @@ async def market_data(websocket: WebSocket) -> None:
     await channel.send([{"T": "success", "msg": "connected"}])
     subscriptions: dict[str, set[str]] = {name: set() for name in _CHANNELS}
     authenticated = False
+    counted: str | None = None
     producer: asyncio.Task[None] | None = None
 
     def stamp(value: Any) -> Any:
@@ -211,6 +212,14 @@ async def market_data(websocket: WebSocket) -> None:
                 if authenticated:
                     await channel.send([{"T": "error", "code": 403, "msg": "already authenticated"}])
                 elif app.check_key_pair(message.get("key"), message.get("secret")):
+                    key = str(message.get("key"))
+                    limit = app.stream_connection_limit
+                    if limit is not None and app.stream_connections.get(key, 0) >= limit:
+                        await channel.send([{"T": "error", "code": 406, "msg": "connection limit exceeded"}])
+                        await websocket.close()
+                        return
+                    app.stream_connections[key] = app.stream_connections.get(key, 0) + 1
+                    counted = key
                     authenticated = True
                     await channel.send([{"T": "success", "msg": "authenticated"}])
                 else:
@@ -239,6 +248,8 @@ async def market_data(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        if counted is not None:
+            app.stream_connections[counted] -= 1
         if producer is not None:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -78,3 +78,30 @@ async def test_market_data_streams(served: Callable[..., RunningMock]) -> None:
     assert bars[0].symbol == "AAPL" and bars[0].low <= bars[0].close <= bars[0].high
     sessions = running.app.journal.entries("WS", "/v2/iex")
     assert len(sessions) == 3 and sessions[0].messages[0]["action"] == "auth"
+
+
+async def test_market_data_iterators_share_one_connection(served: Callable[..., RunningMock]) -> None:
+    running = served(stream_connection_limit=1)
+    connector = make_connector(running, clock=system_clock)
+    quotes_it = connector.subscribe_quotes(["AAPL"])
+    trades_it = connector.subscribe_trades(["AAPL", "MSFT"])
+    try:
+        quote = await asyncio.wait_for(quotes_it.__anext__(), 15)
+        trade = await asyncio.wait_for(trades_it.__anext__(), 15)
+        assert quote.symbol == "AAPL" and trade.symbol in {"AAPL", "MSFT"}
+        await quotes_it.aclose()
+        # the trades iterator goes on over the same connection after the quotes one left
+        assert (await asyncio.wait_for(trades_it.__anext__(), 15)).price > 0
+    finally:
+        await quotes_it.aclose()
+        await trades_it.aclose()
+    sessions = running.app.journal.entries("WS", "/v2/iex")
+    assert len(sessions) == 1  # the mock would have refused a second one (error 406)
+    actions = [(m["action"], {k: v for k, v in m.items() if k in ("trades", "quotes")}) for m in sessions[0].messages[1:]]
+    assert actions == [
+        ("subscribe", {"quotes": ["AAPL"]}),
+        ("subscribe", {"trades": ["AAPL", "MSFT"]}),
+        ("unsubscribe", {"quotes": ["AAPL"]}),
+    ]
+    await asyncio.sleep(0)
+    assert not connector._market_stream().connected
