@@ -283,6 +283,8 @@ class TradingService:
             OrderRejected: the venue definitively refused it (the record is on the error).
             RecoveryIncomplete: the system still has unresolved intents from before a restart.
             NotSupported: the connector cannot place orders.
+            TransportError: reading the account or quotes for validation failed; nothing was stored
+                or sent, so calling again with the same key is safe.
         """
         connector = self.connector(system_id)
         request = _coerce_request(order_details)
@@ -544,6 +546,7 @@ class TradingService:
         count = 0
         for sid in [system_id] if system_id else list(self.connectors):
             for record in self.repo.unresolved(sid):
+                # never-sent intents of a system not recovered yet are recovery's to send
                 if record.id in self._inflight or (record.sent_at is None and sid not in self._recovered):
                     continue
                 after = await self.resolve(record.id)
