@@ -1,5 +1,8 @@
 """The runtime's HTTP server: ``/metrics`` (Prometheus), ``/health`` (JSON) and ``/dashboard``.
 
+``/health`` answers 200 while every system is healthy or degraded and 503 when one is down (readiness);
+``/health/live`` answers 200 as long as the process serves requests (liveness).
+
 Starlette served by uvicorn on 127.0.0.1 by default. The dashboard needs a token (configured, or
 generated at start and printed once by ``portico run``): sent as ``Authorization: Bearer``, or once as
 ``?token=`` which sets an HttpOnly, SameSite=Strict cookie and redirects to the URL without it, so the
@@ -115,6 +118,7 @@ class RuntimeServer:
         self.app = Starlette(
             routes=[
                 Route("/health", self._health),
+                Route("/health/live", self._live),
                 Route("/metrics", self._metrics),
                 Route("/dashboard", self._dashboard),
                 Route("/dashboard/state", self._state),
@@ -201,6 +205,10 @@ class RuntimeServer:
 
     async def _root(self, _request: Request) -> Response:
         return RedirectResponse("/dashboard", status_code=303)
+
+    async def _live(self, _request: Request) -> Response:
+        # Liveness: the process serves requests, whatever the systems it connects to are doing.
+        return JSONResponse({"status": "alive"}, headers={"Cache-Control": "no-store"})
 
     async def _health(self, _request: Request) -> Response:
         snapshot = self.monitor.snapshot()

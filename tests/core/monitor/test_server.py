@@ -102,7 +102,8 @@ async def test_health_json_for_load_balancers(monitor: IntegrationMonitor) -> No
         assert ok.status_code == 200 and ok.json()["systems"]["alpaca_paper"]["status"] == "healthy"
         monitor.report_health("ib", "down", f"connection refused {CANARY}")
         down = await c.get("/health")
-    assert down.status_code == 503
+        live = await c.get("/health/live")
+    assert down.status_code == 503 and live.status_code == 200
     body = down.json()
     assert body["status"] == "down" and body["systems"]["ib"]["reason"] == "connection refused ***"
 
