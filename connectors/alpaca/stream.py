@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -142,7 +142,7 @@ class OrderUpdateStream:
         if stream == "error":
             raise ConnectionFailed(f"trade updates stream error: {data.get('error_message')}", system=self.system)
 
-    async def events(self) -> AsyncIterator[OrderEvent]:
+    async def events(self) -> AsyncGenerator[OrderEvent, None]:
         """Order events until the iterator is closed."""
         client = WebSocketClient(
             self.url,
@@ -289,7 +289,7 @@ class MarketDataStream:
         for sub in self._subscribers:
             sub.offer(exc)
 
-    async def _messages(self, channel: str, symbols: list[str]) -> AsyncIterator[dict[str, Any]]:
+    async def _messages(self, channel: str, symbols: list[str]) -> AsyncGenerator[dict[str, Any], None]:
         sub = _Subscriber(channel, {s.upper() for s in symbols}, self._queue_size)
         async with self._lock:
             before = self.wanted()[channel]
@@ -340,19 +340,19 @@ class MarketDataStream:
                 with contextlib.suppress(PorticoError):
                     await client.send({"action": "unsubscribe", sub.channel: sorted(gone)})
 
-    async def quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+    async def quotes(self, symbols: list[str]) -> AsyncGenerator[Quote, None]:
         """Live quotes."""
         async with contextlib.aclosing(self._messages("quotes", symbols)) as messages:
             async for message in messages:
                 yield quote_from_wire(parse(WireQuote, message, what="quote", system=self.system), message["S"])
 
-    async def trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+    async def trades(self, symbols: list[str]) -> AsyncGenerator[Trade, None]:
         """Live trades."""
         async with contextlib.aclosing(self._messages("trades", symbols)) as messages:
             async for message in messages:
                 yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
 
-    async def bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+    async def bars(self, symbols: list[str]) -> AsyncGenerator[Bar, None]:
         """Live minute bars."""
         async with contextlib.aclosing(self._messages("bars", symbols)) as messages:
             async for message in messages:
