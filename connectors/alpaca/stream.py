@@ -134,6 +134,17 @@ class OrderUpdateStream:
         self._emit("stream.backfilled", stream="trade_updates", events=len(events))
         return events
 
+    async def _baseline(self) -> None:
+        """Remember the state of recent orders when the stream starts, so a back-fill after a reconnect
+        reports what changed since then and never replays the account's history."""
+        try:
+            orders = await self._backfill(None)
+        except PorticoError as exc:
+            self._emit("stream.baseline_failed", stream="trade_updates", error=exc.message)
+            return
+        for order in orders:
+            self._known.setdefault(order.order_id, (order.status, order.filled_quantity))
+
     def _check_control(self, message: Mapping[str, Any]) -> None:
         stream = message.get("stream")
         data = message.get("data") or {}
@@ -155,6 +166,7 @@ class OrderUpdateStream:
         )
         await client.connect()
         try:
+            await self._baseline()
             while True:
                 message = await client.receive()
                 if self._backfill_due:

@@ -105,3 +105,31 @@ async def test_market_data_iterators_share_one_connection(served: Callable[..., 
     ]
     await asyncio.sleep(0)
     assert not connector._market_stream().connected
+
+
+async def test_a_reconnect_does_not_replay_history(served: Callable[..., RunningMock]) -> None:
+    running = served(faults=[{"route": "/stream", "kind": "ws_disconnect", "after_messages": 1, "times": 1}])
+    venue = running.app.venue
+    for i in range(3):  # history from before the subscription
+        venue.place_order(symbol="AAPL", side="buy", qty=1, client_order_id=f"old-{i}")
+    connector = make_connector(running, clock=system_clock)
+    events: list[OrderEvent] = []
+    stream = connector.subscribe_order_updates()
+
+    async def collect() -> None:
+        async for event in stream:
+            events.append(event)
+
+    task = asyncio.create_task(collect())
+    try:
+        # the first connection drops right after listening; the second one stays
+        await wait_for_async(lambda: len(running.app.journal.entries("WS", "/stream")) == 2, timeout=15)
+        await wait_for_async(lambda: len(running.app.journal.entries("WS", "/stream")[1].messages) >= 2)
+        await connector.place_order(_buy("new-1"))
+        await wait_for_async(lambda: any(e.event == "fill" for e in events), timeout=15)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await stream.aclose()
+        await connector.close()
+    assert {e.order.client_order_id for e in events} == {"new-1"}
