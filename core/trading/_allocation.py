@@ -549,6 +549,27 @@ class Allocator:
         await self._cancel_children(parent_id)
         return self.state(parent_id)
 
+    def allocate_fills(
+        self,
+        parent_id: str,
+        targets: Mapping[str, Decimal | int | str],
+        **options: Any,
+    ) -> BlockAllocation:
+        """Allocate the recorded executions of a parent order's children to accounts; see
+        :func:`allocate_block` for ``options`` (``lot_size``, ``price_method``...). The allocation id
+        defaults to the parent's id."""
+        fills = [
+            e
+            for child in self.state(parent_id).children
+            for e in self.service.repo.executions(order_id=child.id)
+        ]
+        if not fills:
+            raise PayloadRejected(
+                f"parent order {parent_id} has no recorded executions yet", field="parent_id"
+            )
+        options.setdefault("alloc_id", parent_id)
+        return allocate_block(fills, targets, **options)
+
     def state(self, parent_id: str) -> ParentOrderState:
         """The parent order with its children as now tracked."""
         row = self.service.repo.parent(parent_id)

@@ -319,3 +319,34 @@ async def test_capacity_from_rate_budget_and_buying_power(three) -> None:
     # 300 and 100 units of buying power share 200 as 150/50 -> lots 1.5/0.5 -> 100/0 + the left lot
     # to the tie-break (equal remainders .5/.5: the larger capacity, a)
     assert sorted((c.system, c.request.quantity) for c in state.children) == [("a", D(200))]
+
+
+async def test_parent_fills_allocated_to_accounts_and_exported(three, tmp_path) -> None:
+    service, venues = three
+    venues["a"].prices["AAPL"], venues["b"].prices["AAPL"] = D(100), D(101)
+    state = await service.place_parent_order(
+        {"symbol": "AAPL", "side": "buy", "quantity": "500"},
+        policy=FixedWeights({"a": 3, "b": 2}),
+        idempotency_key="BLK",
+        systems=["a", "b"],
+        lot_size=100,
+    )
+    for system in ("a", "b"):
+        await service.sync_executions(system)
+    alloc = service.allocator.allocate_fills(
+        state.id, {"FUND-1": 250, "FUND-2": 150, "FUND-3": 100}, lot_size=50
+    )
+    # 300 @ 100 + 200 @ 101 -> VWAP 100.4; 500 shares exactly as targeted
+    assert alloc.alloc_id == state.id and alloc.average_price == D("100.400000")
+    assert [(a.account, a.quantity) for a in alloc.allocations] == [
+        ("FUND-1", D(250)),
+        ("FUND-2", D(150)),
+        ("FUND-3", D(100)),
+    ]
+    # each child paid 1.00 commission + 0.02 fees: 2.04 shared 250/150/100 -> 1.02 / 0.612 / 0.408,
+    # rounded down to 1.02 / 0.61 / 0.40, the 0.01 residue to the largest allocation (FUND-1)
+    assert [a.commission for a in alloc.allocations] == [D("1.03"), D("0.61"), D("0.40")]
+    path = alloc.export(tmp_path / "alloc.json")
+    message = json.loads(path.read_text())
+    assert message["AllocID"] == state.id and len(message["NoAllocs"]) == 3
+    assert alloc.export(tmp_path / "alloc.csv").read_text().startswith("AllocID,AllocTransType,Side,Symbol")
