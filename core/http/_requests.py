@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from portico.http._assembly import ASSEMBLY_OK, assemble_headers
+
 __all__ = ["RequestFactory", "Wire"]
 
 Wire = tuple[str, list[tuple[str, str]]]
@@ -39,7 +41,7 @@ class RequestFactory:
         self.fast = self._agrees_with_httpx()
         if self.fast:
             self.assemble = True
-            self.assemble = self._agrees_with_httpx() and _same_attributes()
+            self.assemble = ASSEMBLY_OK and _same_attributes() and self._agrees_with_httpx()
 
     def build(
         self,
@@ -98,7 +100,7 @@ class RequestFactory:
             request = _new_request(httpx.Request)
             request.method = method
             request.url = url
-            request.headers = httpx.Headers(pairs)
+            request.headers = assemble_headers(pairs)
             request.extensions = extensions
             request.stream = httpx.ByteStream(body)
             request._content = body

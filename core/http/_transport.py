@@ -25,6 +25,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from portico.http._assembly import ASSEMBLY_OK, assemble_response
+
 __all__ = ["AiohttpTransport"]
 
 # httpx has already added these (or deliberately left them out); aiohttp must not add its own.
@@ -234,6 +236,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         finally:
             response.release()
         raw_headers = response.raw_headers
+        if ASSEMBLY_OK and "Content-Encoding" not in response.headers:  # aiohttp's parsed, case-insensitive view
+            return assemble_response(response.status, raw_headers, body, _extensions(response), request)
         result = httpx.Response(
             status_code=response.status,
             headers=raw_headers,
@@ -241,11 +245,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=_extensions(response),
             request=request,
         )
-        if any(name.lower() == b"content-encoding" for name, _ in raw_headers):
-            result.read()  # let httpx decode it
-        else:
-            # What read() would store for an identity-encoded body, without its decoder pipeline.
-            result._content = body
+        result.read()  # decodes Content-Encoding
         return result
 
     async def aclose(self) -> None:

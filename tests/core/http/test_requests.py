@@ -65,3 +65,18 @@ def test_fallback_when_shortcuts_are_off() -> None:
     )
     assert wire is None
     assert request.content == b'{"a":1}'
+
+
+def test_assembled_responses_behave_like_httpx_ones() -> None:
+    from portico.http._assembly import ASSEMBLY_OK, assemble_response
+
+    assert ASSEMBLY_OK, "httpx changed how it stores responses: the client now runs on its slower public path"
+    request = httpx.Request("GET", "https://api.example.test/v2/orders/1")
+    raw = [(b"Content-Type", b"application/json"), (b"X-Request-ID", b"r-1")]
+    response = assemble_response(404, raw, b'{"message": "not found"}', {"http_version": b"HTTP/1.1"}, request)
+    assert response.json() == {"message": "not found"}
+    assert response.headers["x-request-id"] == "r-1"
+    assert response.url == request.url
+    assert response.is_closed and response.http_version == "HTTP/1.1"
+    with pytest.raises(httpx.HTTPStatusError):
+        response.raise_for_status()
