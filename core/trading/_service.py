@@ -1013,7 +1013,7 @@ class TradingService:
                 self._emit(
                     "trading.stream.disconnected", system=system_id, severity="warning", error=str(exc)
                 )
-            await self.clock.sleep(delay)
+            await self._pause(delay)
             delay = min(max(delay, 0.05) * 2, 30.0)
             # events missed while disconnected: poll the open orders
             with contextlib.suppress(Exception):
@@ -1022,7 +1022,7 @@ class TradingService:
     async def _resolver_loop(self) -> None:
         last_poll = self.clock.monotonic()
         while self._running:
-            await self.clock.sleep(self.config.resolve_interval)
+            await self._pause(self.config.resolve_interval)
             try:
                 await self.resolve_pending()
                 if self.clock.monotonic() - last_poll >= self.config.poll_interval:
@@ -1034,6 +1034,15 @@ class TradingService:
                 raise
             except Exception:
                 log.exception("trading resolver round failed")
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait between background rounds. A fake clock that advances itself on every sleep would turn
+        the background loops into busy loops, so with one they wait in real time instead (tests drive
+        rounds with :meth:`resolve_pending` and :meth:`poll`)."""
+        if getattr(self.clock, "auto_advance", False):
+            await asyncio.sleep(seconds)
+        else:
+            await self.clock.sleep(seconds)
 
     # -- monitor and audit -----------------------------------------------------------------------
 
