@@ -100,6 +100,11 @@ def _extensions(response: aiohttp.ClientResponse) -> dict[str, Any]:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport`` that sends requests through a pooled aiohttp ``ClientSession``.
 
+    Timeouts come from the request's ``timeout`` extension: ``connect`` bounds opening a connection,
+    ``read`` each wait for response data, and ``total`` (a key httpx's own transports ignore) the
+    whole exchange. Waiting for a free pooled connection is bounded by ``total`` (or by ``pool`` when
+    there is no total).
+
     Args:
         max_connections: the pool size (open connections in total).
         max_connections_per_host: the pool size per host (0 means no per-host limit).
@@ -164,9 +169,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = self._timeouts.get(key)
         if timeout is None:
             connect, read, pool, total = key
-            # aiohttp's ``connect`` covers waiting for a pooled connection plus opening one.
-            overall_connect = None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0)
-            timeout = aiohttp.ClientTimeout(total=total, connect=overall_connect, sock_connect=connect, sock_read=read)
+            # aiohttp's ``connect`` (pool wait plus connect) would arm a timer on every call, pooled
+            # connection or not; ``sock_connect`` only runs when a connection is opened. The pool wait is
+            # bounded by ``total`` when one is set, else by ``pool`` through ``connect``.
+            pool_bound = None if total is not None or pool is None else pool + (connect or 0.0)
+            timeout = aiohttp.ClientTimeout(total=total, connect=pool_bound, sock_connect=connect, sock_read=read)
             self._timeouts[key] = timeout
         self._last_spec, self._last_timeout = spec, timeout
         return timeout
