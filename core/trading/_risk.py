@@ -96,7 +96,8 @@ class MaxOrderValue:
 class MaxPositionConcentration:
     """Refuses a buy that would make one instrument more than ``max_fraction`` of the account's equity.
 
-    Settings: ``max_fraction`` (0..1, required). Sells always pass (they reduce concentration).
+    Settings: ``max_fraction`` (0..1, required); ``include_order_in_equity`` (default false) counts the
+    order's value in the equity it is measured against. Sells always pass (they reduce concentration).
     """
 
     name = "max_position_concentration"

@@ -882,7 +882,8 @@ class TradingService:
             raise OrderValidationError(f"{where} does not trade extended hours", field="extended_hours")
 
         risk_settings = self.config.risk.settings_for(request.account_id)
-        needs_account = self.config.validate_account or bool(risk_settings)
+        # account-specific limits apply to orders without an account id too (the default account)
+        needs_account = self.config.validate_account or bool(risk_settings) or bool(self.config.risk.accounts)
         account: Account | None = None
         positions: list[Position] = []
         if needs_account and caps.has(Capability.GET_ACCOUNT):

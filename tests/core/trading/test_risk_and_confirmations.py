@@ -118,3 +118,17 @@ async def test_confirmations_capture_charges_and_export(
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert rows[0]["execution_id"] == aapl.execution_id and rows[0]["commission"] == "1.00"
     assert service.export_confirmations(tmp_path / "conf.json").read_text().startswith("[")
+
+
+async def test_account_limits_apply_to_orders_for_the_default_account(make_service, venue: FakeVenue) -> None:
+    config = {
+        "validate_account": False,
+        "risk": {"accounts": {"ACC-1": {"restricted_list": {"symbols": ["XYZ"]}}}},
+    }
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)}, config=config)
+    # no account id on the order: the connector's default account (ACC-1) and its limits apply
+    with pytest.raises(RiskCheckFailed, match="restricted"):
+        await service.place_order(
+            "fake", {"symbol": "XYZ", "side": "buy", "quantity": "1"}, idempotency_key="a"
+        )
+    assert venue.orders == {}
