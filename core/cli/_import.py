@@ -25,7 +25,14 @@ def command(file: str, data_type: str, fmt: str | None, mapping: str | None, des
     import json
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from portico.jobs import JobService
 
@@ -53,6 +60,8 @@ def command(file: str, data_type: str, fmt: str | None, mapping: str | None, des
         result = service.importer.import_file(
             file, data_type, format=fmt, mapping=mapping, destination=destination, source_key=delivery_key, dry_run=dry_run, progress=progress
         )
+    if not dry_run:
+        service.record_import(result)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -151,8 +151,24 @@ class JobService:
         self._remember_loop()
         params = dict(parameters or {})
         if self._connector(source, required=False) is not None:
-            return await self._pull(source, data_type, params)
-        return await asyncio.to_thread(self._import_file, source, data_type, params)
+            result = await self._pull(source, data_type, params)
+        else:
+            result = await asyncio.to_thread(self._import_file, source, data_type, params)
+        self.record_import(result)
+        return result
+
+    def record_import(self, result: ImportResult, *, job_id: str | None = None) -> None:
+        """Put an ad-hoc import (``import_data``, ``portico import``) in the run history with its manifest."""
+        self._record_run(
+            result.run_id,
+            job_id or f"adhoc:{result.data_type}",
+            "import",
+            result.status,
+            counts=(result.loaded, result.rejected, result.quarantined),
+            manifest=result.to_dict(),
+            error=result.error,
+            finished=True,
+        )
 
     async def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> ExportResult:
         """Export ``data_type`` to ``destination`` (see :meth:`DataExporter.export` for the options)."""
