@@ -77,7 +77,8 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
                     break
                 if not gz:
                     digest.update(block)
-                if decoder is not None:
+                # pure ASCII is valid in every encoding we accept: skip decoding it (the common case)
+                if decoder is not None and not (block.isascii() and _ascii_compatible(encoding)):
                     try:
                         decoder.decode(block)
                     except UnicodeDecodeError as exc:
@@ -117,6 +118,10 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
         delimiters=delimiters,
         last_line=last.decode(encoding or "utf-8", errors="replace"),
     )
+
+
+def _ascii_compatible(encoding: str | None) -> bool:
+    return (encoding or "").lower().replace("_", "-") in {"utf-8", "utf8", "latin-1", "latin1", "iso-8859-1", "cp1252", "windows-1252", "ascii", "us-ascii", "iso-8859-15"}
 
 
 def _raw_blocks(path: Path):  # type: ignore[no-untyped-def]
