@@ -14,17 +14,30 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ASSEMBLY_OK", "assemble_headers", "assemble_response"]
+__all__ = ["ASSEMBLY_OK", "HeaderTriple", "assemble_headers", "assemble_response", "header_triple", "headers_from_triples"]
+
+HeaderTriple = tuple[bytes, bytes, bytes]
+"""One header as httpx stores it: the name as given, the name lower-cased, the value."""
 
 _new = object.__new__
 
 
-def assemble_headers(pairs: list[tuple[str, str]]) -> httpx.Headers:
-    """``httpx.Headers(pairs)`` for ASCII text pairs."""
+def header_triple(name: str, value: str) -> HeaderTriple:
+    """One ASCII text header as httpx stores it (non-ASCII raises, as httpx does)."""
+    return (name.encode("ascii"), name.lower().encode("ascii"), value.encode("ascii"))
+
+
+def headers_from_triples(triples: list[HeaderTriple]) -> httpx.Headers:
+    """``httpx.Headers`` holding ``triples`` (the list is used as is)."""
     headers = _new(httpx.Headers)
-    headers._list = [(name.encode("ascii"), name.lower().encode("ascii"), value.encode("ascii")) for name, value in pairs]
+    headers._list = triples
     headers._encoding = None
     return headers
+
+
+def assemble_headers(pairs: list[tuple[str, str]]) -> httpx.Headers:
+    """``httpx.Headers(pairs)`` for ASCII text pairs."""
+    return headers_from_triples([header_triple(name, value) for name, value in pairs])
 
 
 def assemble_response(

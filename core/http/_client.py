@@ -580,8 +580,11 @@ class ApiClient:
             except BaseException:
                 await response.aclose()
                 raise
-        if "set-cookie" in response.headers:
-            cookies.extract_cookies(response)
+        # Scan the raw names: ``in response.headers`` would first decode every header to pick an encoding.
+        for name, _ in response.headers.raw:
+            if name.lower() == b"set-cookie":
+                cookies.extract_cookies(response)
+                break
         return response
 
     # ------------------------------------------------------------------ lifecycle

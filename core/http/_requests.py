@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from portico.http._assembly import ASSEMBLY_OK, assemble_headers
+from portico.http._assembly import ASSEMBLY_OK, HeaderTriple, header_triple, headers_from_triples
 
 __all__ = ["RequestFactory", "Wire"]
 
@@ -34,7 +34,7 @@ class RequestFactory:
 
     def __init__(self, base_headers: httpx.Headers) -> None:
         self._base = base_headers
-        self._per_host: dict[bytes, list[tuple[str, str]]] = {}
+        self._per_host: dict[bytes, tuple[list[tuple[str, str]], list[HeaderTriple]]] = {}
         self._base_names = {name.lower() for name in base_headers}
         # Both shortcuts are proven equal to httpx's own construction before they are used.
         self.fast, self.assemble = True, False
@@ -74,33 +74,43 @@ class RequestFactory:
             url = httpx.URL(url, params=params)  # what httpx.Request does: params replace the query
             url_text = None
         netloc = url.netloc
-        pairs = self._per_host.get(netloc)
-        if pairs is None:
-            pairs = [("Host", netloc.decode("ascii")), *((k.decode("latin-1"), v.decode("latin-1")) for k, v in self._base.raw)]
+        cached = self._per_host.get(netloc)
+        if cached is None:
+            host_pairs = [("Host", netloc.decode("ascii"))]
+            host_pairs += [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._base.raw]
+            cached = (host_pairs, [header_triple(k, v) for k, v in host_pairs])
             if len(self._per_host) > 64:
                 self._per_host.clear()
-            self._per_host[netloc] = pairs
+            self._per_host[netloc] = cached
+        pairs, triples = cached
         if extra:
             names = {name.lower() for name in extra}
             if names & self._base_names:
                 pairs = [pair for pair in pairs if pair[0].lower() not in names]
+                triples = [triple for triple in triples if triple[1].decode("ascii") not in names]
             pairs = [*pairs, *extra.items()]
+            triples = [*triples, *(header_triple(k, v) for k, v in extra.items())]
         else:
             pairs = list(pairs)
+            triples = list(triples)
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-            pairs.append(("Content-Length", str(len(body))))
+            length = str(len(body))
+            pairs.append(("Content-Length", length))
             pairs.append(("Content-Type", "application/json"))
+            triples.append((b"Content-Length", b"content-length", length.encode()))
+            triples.append((b"Content-Type", b"content-type", b"application/json"))
         else:
             body = b""
             if method in _BODY_METHODS:
                 pairs.append(("Content-Length", "0"))
+                triples.append((b"Content-Length", b"content-length", b"0"))
         if self.assemble:
             # The attributes httpx.Request.__init__ would set, set once (checked against it at startup).
             request = _new_request(httpx.Request)
             request.method = method
             request.url = url
-            request.headers = assemble_headers(pairs)
+            request.headers = headers_from_triples(triples)
             request.extensions = extensions
             request.stream = httpx.ByteStream(body)
             request._content = body

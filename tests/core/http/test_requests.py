@@ -80,3 +80,21 @@ def test_assembled_responses_behave_like_httpx_ones() -> None:
     assert response.is_closed and response.http_version == "HTTP/1.1"
     with pytest.raises(httpx.HTTPStatusError):
         response.raise_for_status()
+
+
+def test_one_factory_stays_correct_over_many_builds() -> None:
+    factory = RequestFactory(BASE)
+    cases = [
+        ("POST", {"Idempotency-Key": "k1"}, {"a": 1}),
+        ("GET", None, None),
+        ("PATCH", {"Accept": "text/plain"}, None),
+        ("GET", {"X-Correlation-ID": "c"}, None),
+    ]
+    for _ in range(3):
+        for method, extra, body in cases:
+            ours, _ = factory.build(
+                method, URL, extra=extra, params=None, json=body, content=None, data=None, extensions={}
+            )
+            theirs = reference(method, extra, json=body)
+            assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
+            assert ours.content == theirs.content
