@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,17 @@ __all__ = ["Subscription", "SubscriptionStats"]
 _log = logging.getLogger("portico.marketdata")
 
 Overflow = Literal["drop_oldest", "block"]
+_YIELD_EVERY = 64
+_SLOW_CALLBACK = 0.001  # seconds: a synchronous callback slower than this is queued, not called inline
+
+
+class _Awaiting:
+    """An awaitable a synchronous callback returned, waiting its turn in the queue."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
 
 
 @dataclass
@@ -81,6 +93,10 @@ class Subscription:
         self.poll_interval: float | None = None
         self.poll_cost: float = 0.0
         self._is_async = inspect.iscoroutinefunction(callback)
+        # A synchronous callback runs on the event loop whoever calls it, so while it is fast and nothing
+        # waits it is called inline, sparing a task switch per item; once a call is slow (or returns an
+        # awaitable) items go through the queue, where the overflow policy keeps the feed moving.
+        self._inline = not self._is_async
         self._items: deque[Any] = deque()
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
@@ -96,6 +112,9 @@ class Subscription:
         stats = self.stats
         stats.received += 1
         items = self._items
+        if self._inline and not items:
+            self._call_inline(item)
+            return
         if len(items) >= self.queue_size:
             if self.overflow == "drop_oldest":
                 items.popleft()
@@ -108,8 +127,30 @@ class Subscription:
         items.append(item)
         if not self._ready.is_set():
             self._ready.set()
+        if len(items) >= _YIELD_EVERY and stats.received % _YIELD_EVERY == 0:
+            # a stream whose socket always has data never suspends: let the dispatcher take its turn
+            await asyncio.sleep(0)
 
     # -- delivering --------------------------------------------------------------------------------
+
+    def _call_inline(self, item: Any) -> None:
+        stats = self.stats
+        started = time.perf_counter()
+        try:
+            result = self.callback(item)
+        except Exception:
+            stats.callback_errors += 1
+            _log.exception("market data callback of subscription %s failed", self.id)
+        else:
+            if inspect.isawaitable(result):
+                # it needs awaiting: from now on it is delivered by the dispatcher
+                self._inline = False
+                self._items.appendleft(_Awaiting(result))
+                self._ready.set()
+                return
+            stats.delivered += 1
+        if time.perf_counter() - started > _SLOW_CALLBACK:
+            self._inline = False
 
     async def _dispatch(self) -> None:
         items = self._items
@@ -123,8 +164,11 @@ class Subscription:
             item = items.popleft()
             if not self._space.is_set():
                 self._space.set()
+            started = time.perf_counter()
             try:
-                if self._is_async:
+                if isinstance(item, _Awaiting):
+                    await item.awaitable
+                elif self._is_async:
                     await callback(item)
                 else:
                     result = callback(item)
@@ -137,6 +181,9 @@ class Subscription:
                 _log.exception("market data callback of subscription %s failed", self.id)
             else:
                 stats.delivered += 1
+            if not items and not self._is_async and not isinstance(item, _Awaiting):
+                # caught up with a callback that is fast again: back to inline calls
+                self._inline = time.perf_counter() - started <= _SLOW_CALLBACK
             # a fast producer must not starve the loop when the callback is synchronous
             if stats.delivered % 256 == 0:
                 await asyncio.sleep(0)

@@ -200,3 +200,18 @@ async def test_overflow_policy_is_checked() -> None:
 
     with pytest.raises(ConfigurationError, match="overflow must be"):
         await service.subscribe_market_data("s", ["A"], "quotes", print, overflow="explode")
+
+
+async def test_a_sync_callback_returning_an_awaitable_is_awaited_in_order() -> None:
+    connector, service, _ = _streaming()
+    got: list[Decimal] = []
+
+    async def record(quote: Quote) -> None:
+        await asyncio.sleep(0)
+        got.append(quote.bid_price)  # type: ignore[arg-type]
+
+    sid = await service.subscribe_market_data("s", ["A"], "quotes", lambda q: record(q), overflow="block")
+    sub = service.subscription(sid)
+    await wait_for_async(lambda: sub.stats.delivered == 500)
+    assert got == [Decimal(i + 1) for i in range(500)] and sub.stats.dropped == 0
+    await service.unsubscribe_market_data(sid)
