@@ -203,7 +203,7 @@ async def test_overflow_policy_is_checked() -> None:
 
 
 async def test_a_sync_callback_returning_an_awaitable_is_awaited_in_order() -> None:
-    connector, service, _ = _streaming()
+    _, service, _ = _streaming()
     got: list[Decimal] = []
 
     async def record(quote: Quote) -> None:
