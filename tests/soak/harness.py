@@ -454,6 +454,10 @@ async def _run_driver(
         stderr=asyncio.subprocess.PIPE,
     )
     stderr_task = asyncio.create_task(proc.stderr.read()) if proc.stderr else None
+    answered = _AnsweredKeys(history_path)
+    # kill once this run has answered ``kill_after`` keys not answered before (replays do not count),
+    # so every kill lands while new orders are in flight
+    kill_at = None if kill_after is None else answered.count() + kill_after
     try:
         while True:
             try:
@@ -465,7 +469,7 @@ async def _run_driver(
                 proc.kill()
                 await proc.wait()
                 raise TimeoutError(f"soak driver run {run} did not finish in time")
-            if kill_after is not None and _answers(history_path, run) >= kill_after:
+            if kill_at is not None and answered.count() >= kill_at:
                 proc.send_signal(signal.SIGKILL)
                 await proc.wait()
                 return True
@@ -478,15 +482,26 @@ async def _run_driver(
             stderr_task.cancel()
 
 
-def _answers(history_path: Path, run: int) -> int:
-    if not history_path.exists():
-        return 0
-    count = 0
-    with history_path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if f'"run": {run}' in line and ('"op": "ok"' in line or '"op": "rejected"' in line):
-                count += 1
-    return count
+class _AnsweredKeys:
+    """The distinct keys answered so far (any run), read incrementally from the history file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keys: set[str] = set()
+        self._offset = 0
+
+    def count(self) -> int:
+        if self.path.exists():
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+            # only whole lines: a line being written is read next time
+            end = chunk.rfind(b"\n") + 1
+            self._offset += end
+            for line in chunk[:end].decode("utf-8").splitlines():
+                if '"op": "ok"' in line or '"op": "rejected"' in line:
+                    self.keys.add(json.loads(line)["key"])
+        return len(self.keys)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
