@@ -90,6 +90,21 @@ def _import(path: Path, home: Path) -> dict[str, object]:
     }
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM).
+
+    Not ``getrusage``: Linux carries ``ru_maxrss`` across ``execve``, so a child would report the peak
+    of the (large) process that generated the file and spawned it.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _rss_child(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.import_only:
         home = Path(os.environ["PORTICO_HOME"])
         figures = _import(Path(args.import_only), home)
-        figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        figures["peak_rss_mb"] = _peak_rss_mb()
         print(json.dumps(figures))
         return
     if args.generate_rss:
