@@ -98,14 +98,15 @@ class SubscriptionConfig(_Strict):
     """The share of the provider's throttle that polling subscriptions may use together."""
 
 
+_DEFAULT_FALLBACK_ON: tuple[FallbackReason, ...] = ("error", "throttled", "stale", "unsupported")
+
+
 class MarketDataConfig(_Strict):
     """The ``market_data`` section: fallback chains, cache, quality checks and subscriptions."""
 
     fallback: dict[str, list[str]] = Field(default_factory=dict)
     """System id -> the systems that serve, in order, when it fails, is throttled past its budget or is stale."""
-    fallback_on: list[FallbackReason] = Field(
-        default_factory=lambda: ["error", "throttled", "stale", "unsupported"]
-    )
+    fallback_on: list[FallbackReason] = Field(default_factory=lambda: list(_DEFAULT_FALLBACK_ON))
     cache: CacheConfig = Field(default_factory=CacheConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     subscriptions: SubscriptionConfig = Field(default_factory=SubscriptionConfig)

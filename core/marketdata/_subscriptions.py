@@ -15,7 +15,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -190,7 +190,7 @@ class Subscription:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, producer: Callable[[Subscription], Awaitable[None]]) -> None:
+    def start(self, producer: Callable[[Subscription], Coroutine[Any, Any, None]]) -> None:
         """Start the dispatcher and the producer."""
         self._tasks.append(asyncio.create_task(self._dispatch(), name=f"marketdata-dispatch-{self.id}"))
         self._tasks.append(asyncio.create_task(producer(self), name=f"marketdata-produce-{self.id}"))

@@ -147,3 +147,14 @@ def test_csv_reader_shape_for_intraday(served: RunningMock) -> None:
     rows = list(reader)
     assert rows[0] == ["timestamp", "open", "high", "low", "close", "volume"]
     assert isinstance(reader, type(csv.reader([])))
+
+
+def test_the_installed_mock_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what `portico mock alpha_vantage` serves: default options, any key on the free plan
+    with start_mock("alpha_vantage", seed=0) as running:
+        assert running.urls == {"base": f"{running.base_url}/query"}
+        monkeypatch.setattr(AlphaVantage, "_ALPHA_VANTAGE_API_URL", f"{running.base_url}/query?")
+        data, meta = TimeSeries(key="any-key").get_daily("IBM")
+        assert meta["2. Symbol"] == "IBM" and len(data) == 100
+        with pytest.raises(ValueError, match="premium endpoint"):
+            TimeSeries(key="any-key").get_daily_adjusted("IBM")
