@@ -342,21 +342,34 @@ class MarketDataService:
         return pending
 
     def _count_quality(self, result: MarketDataResult) -> None:
-        fresh = [i for i in result.quality.issues if i.symbol not in result.cached]
-        if not fresh:
+        fresh_symbols = [s for s in result.data if s not in result.cached]
+        if not fresh_symbols:
             return
+        fresh = [i for i in result.quality.issues if i.symbol not in result.cached]
         counts = Counter(i.check for i in fresh)
         for check, n in counts.items():
             self.counters[f"quality.{check}"] += n
-        worst = "warning" if any(i.severity != "info" for i in fresh) else "info"
-        self._emit(
-            "marketdata.quality",
-            system=result.system,
-            severity=worst,
-            data_type=result.data_type,
-            counts=dict(counts),
-            symbols=sorted({i.symbol for i in fresh}),
-        )
+        # the IntegrationMonitor's own events: freshness per symbol, and quality alerts raised and resolved
+        for symbol in fresh_symbols:
+            provider = result.providers[symbol]
+            self._emit("market_data.update", system=provider, symbol=symbol, data_type=result.data_type)
+            problems = [i for i in fresh if i.symbol == symbol and i.severity != "info"]
+            if problems:
+                reason = "; ".join(sorted({f"{i.check}: {i.detail}" for i in problems})[:3])
+                self._emit("market_data.quality_failed", system=provider, severity="warning", symbol=symbol,
+                           reason=reason, checks=sorted({i.check for i in problems}))  # fmt: skip
+            elif result.quality.series_checked:
+                self._emit("market_data.quality_ok", system=provider, symbol=symbol)
+        if fresh:
+            worst = "warning" if any(i.severity != "info" for i in fresh) else "info"
+            self._emit(
+                "marketdata.quality",
+                system=result.system,
+                severity=worst,
+                data_type=result.data_type,
+                counts=dict(counts),
+                symbols=sorted({i.symbol for i in fresh}),
+            )
 
     def _check(self, symbol: str, value: Any, request: Request) -> QualityReport:
         cfg = self.config.quality

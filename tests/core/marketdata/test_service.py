@@ -223,3 +223,19 @@ async def test_intraday_bars_and_quality_counts_reach_the_monitor(
     assert "off_calendar" in daily.quality.counts
     assert service.counters["quality.off_calendar"] >= 1
     assert monitor.named("marketdata.quality")
+
+
+async def test_the_monitor_hears_updates_and_quality_verdicts(
+    systems: Systems, make_service: Make, monitor: RecordingMonitor
+) -> None:
+    systems.primary.mock.faults.extend(
+        [{"kind": "stale", "seconds": 6 * 86400, "function": "TIME_SERIES_DAILY"}]
+    )
+    service = make_service(fallback={})
+    await service.get_market_data("av_primary", ["IBM"], "bars", {"limit": 10})
+    (failed,) = monitor.named("market_data.quality_failed")
+    assert failed["symbol"] == "IBM" and failed["system"] == "av_primary" and "stale" in failed["checks"]
+    systems.primary.mock.faults.clear()
+    await service.get_market_data("av_primary", ["IBM"], "bars", {"limit": 10, "cache": False})
+    assert [e["symbol"] for e in monitor.named("market_data.quality_ok")] == ["IBM"]
+    assert len(monitor.named("market_data.update")) == 2
