@@ -49,6 +49,18 @@ class CacheConfig(_Strict):
     memory_entries: int = Field(default=2048, ge=0)
     """Entries also kept in memory in front of the store."""
 
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: dict[str, float]) -> dict[str, float]:
+        from portico.marketdata._requests import DATA_TYPES
+
+        for name, seconds in value.items():
+            if name not in DATA_TYPES:
+                raise ValueError(f"{name!r} is not a market data type ({sorted(DATA_TYPES)})")
+            if seconds < 0:
+                raise ValueError(f"ttl of {name!r} must be zero or more seconds, got {seconds}")
+        return value
+
     def ttl_for(self, data_type: str) -> float:
         """The time to live of ``data_type`` answers."""
         return self.ttl.get(data_type, _DEFAULT_TTL.get(data_type, 60.0))

@@ -239,3 +239,17 @@ async def test_the_monitor_hears_updates_and_quality_verdicts(
     await service.get_market_data("av_primary", ["IBM"], "bars", {"limit": 10, "cache": False})
     assert [e["symbol"] for e in monitor.named("market_data.quality_ok")] == ["IBM"]
     assert len(monitor.named("market_data.update")) == 2
+
+
+def test_config_problems_name_their_key_path() -> None:
+    from portico.config import load_config
+
+    with pytest.raises(ConfigurationError) as info:
+        load_config(
+            {
+                "systems": {},
+                "market_data": {"cache": {"ttl": {"bars": -1}}, "subscriptions": {"overflow": "x"}},
+            }
+        )
+    paths = [path for path, _ in info.value.problems]
+    assert "market_data.cache.ttl" in paths and "market_data.subscriptions.overflow" in paths
