@@ -363,6 +363,11 @@ class SimulatedVenue:
                 "maintenance_margin": _money((long_mv - short_mv) * Decimal("0.3")),
             }
 
+    def _settle(self, order: OrderState) -> None:
+        """Forget a finished order from the open book (matching and reservations only walk that)."""
+        if not order.is_open and order.status != "pending_replace":
+            self._open.pop(order.id, None)
+
     def _reserved(self, account_id: str) -> Decimal:
         total = Decimal(0)
         for order in self._open.values():
@@ -487,6 +492,7 @@ class SimulatedVenue:
             self._by_client_id[(account.id, client_order_id)] = order.id
             self._emit("new", order)
             self._match_order(order, now)
+            self._settle(order)
             return order.snapshot()
 
     def _validate(
@@ -606,6 +612,7 @@ class SimulatedVenue:
             order.status = "canceled"
             order.canceled_at = order.updated_at = now
             self._emit("canceled", order)
+            self._settle(order)
             return order.snapshot()
 
     def cancel_all(self, account_id: str | None = None) -> list[tuple[str, VenueError | None]]:
@@ -679,6 +686,7 @@ class SimulatedVenue:
             old.replaced_by = new.id
             old.replaced_at = old.updated_at = now
             self._emit("replaced", old)
+            self._settle(old)
             return self.orders[new.id].snapshot()
 
     # -- positions -----------------------------------------------------------------------------
@@ -771,8 +779,7 @@ class SimulatedVenue:
             for order in list(self._open.values()):
                 if order.is_open:
                     self._match_order(order, now)
-                if not order.is_open and order.status != "pending_replace":
-                    self._open.pop(order.id, None)
+                self._settle(order)
 
     def _market_open(self, now: datetime) -> bool:
         day = now.astimezone(NEW_YORK).date()
