@@ -22,6 +22,7 @@ from portico.clock import Clock, system_clock
 from portico.context import correlation_scope, current_correlation_id
 from portico.errors import (
     CircuitOpen,
+    ConfigurationError,
     ConnectionFailed,
     ConnectTimeout,
     NotFound,
@@ -164,8 +165,6 @@ class TradingService:
             try:
                 self.config = TradingConfig.model_validate(dict(config or {}))
             except pydantic.ValidationError as exc:
-                from portico.errors import ConfigurationError
-
                 first = exc.errors()[0]
                 path = "trading." + ".".join(str(p) for p in first["loc"])
                 raise ConfigurationError(f"{path}: {first['msg']}", path=path) from None
@@ -247,8 +246,6 @@ class TradingService:
         try:
             return self.connectors[system_id]
         except KeyError:
-            from portico.errors import ConfigurationError
-
             raise ConfigurationError(
                 f"unknown system {system_id!r} (trading systems: {sorted(self.connectors)})",
                 path=f"systems.{system_id}",
@@ -930,8 +927,6 @@ class TradingService:
             for name, settings in risk_settings.items():
                 check = self.risk_checks.get(name)
                 if check is None:
-                    from portico.errors import ConfigurationError
-
                     raise ConfigurationError(
                         f"risk check {name!r} is configured but not installed (installed: {sorted(self.risk_checks)})",
                         path=f"trading.risk.{name}",
