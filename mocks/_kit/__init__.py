@@ -1,5 +1,28 @@
 """The mock kit: the base app, fault injection, request journal, simulated clock, seeded market data
-and the simulated venue every vendor mock is built on."""
+and the simulated venue every vendor mock is built on.
+
+A vendor mock is a :class:`MockApp` with the vendor's routes, built by a factory that takes ``seed``
+and ``faults``::
+
+    from starlette.routing import Route
+    from portico.mocks import MockApp, MockClock, SimulatedVenue, json_response
+
+    def create_app(seed: int = 0, faults=None) -> MockApp:
+        clock = MockClock()
+        venue = SimulatedVenue(seed, clock=clock)
+
+        async def account(request):
+            return json_response({"cash": str(venue.balances()["cash"])})
+
+        app = MockApp([Route("/account", account)], name="myvenue", seed=seed, faults=faults,
+                      clock=clock, url_keys={"base": ""})
+        app.venue = venue
+        return app
+
+Declare it in the connector's manifest (``MockSpec(app="my_plugin.mock:create_app", url_keys=...)``);
+``portico mock NAME`` and ``start_mock(NAME)`` then serve it over TCP, tests mount it in-process with
+``httpx.ASGITransport`` (:func:`mock_transport`), and every request lands in ``app.journal``.
+"""
 
 from __future__ import annotations
 

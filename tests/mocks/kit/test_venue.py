@@ -131,3 +131,36 @@ def test_same_seed_same_ids_and_prices() -> None:
     oa = a.place_order(symbol="IBM", side="buy", qty=Decimal(1))
     ob = b.place_order(symbol="IBM", side="buy", qty=Decimal(1))
     assert (oa.id, oa.filled_avg_price) == (ob.id, ob.filled_avg_price)
+
+
+def test_trailing_stop_follows_the_high_water_mark(venue: SimulatedVenue) -> None:
+    venue.place_order(symbol="AAPL", side="buy", qty=Decimal(5))
+    order = venue.place_order(symbol="AAPL", side="sell", qty=Decimal(5), order_type="trailing_stop", trail_percent=Decimal("0.5"), time_in_force="gtc")
+    start_hwm = order.hwm
+    assert start_hwm is not None and order.stop_price == (start_hwm * Decimal("0.995")).quantize(Decimal("0.01"))
+    highs: list[Decimal] = [start_hwm]
+    for _ in range(390):
+        venue.clock.advance(60)
+        current = venue.get_order(order.id)
+        if current.status == "filled":
+            break
+        assert current.hwm is not None
+        highs.append(current.hwm)
+    assert highs == sorted(highs)  # the mark only ratchets up
+    done = venue.get_order(order.id)
+    assert done.status == "filled" and done.filled_avg_price is not None
+    assert done.filled_avg_price <= (highs[-1] * Decimal("0.995")).quantize(Decimal("0.01"))
+
+
+def test_opening_orders_wait_for_the_open_and_hours_can_be_enforced() -> None:
+    clock = MockClock()
+    venue = SimulatedVenue(seed=1, clock=clock, respect_market_hours=True)
+    opg = venue.place_order(symbol="IBM", side="buy", qty=Decimal(1), time_in_force="opg")
+    assert opg.status == "new"  # the session is already open: it waits for tomorrow's open
+    clock.advance(7 * 3600)  # 17:00 New York: closed
+    market = venue.place_order(symbol="IBM", side="buy", qty=Decimal(1), time_in_force="gtc")
+    assert market.status == "new"  # queued until the session opens
+    clock.advance(16 * 3600 + 31 * 60)  # 09:31 next day
+    venue.match()
+    assert venue.get_order(opg.id).status == "filled"
+    assert venue.get_order(market.id).status == "filled"
