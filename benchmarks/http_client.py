@@ -187,8 +187,8 @@ def _import_time(module: str, runs: int = 7) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=160, help="calls per client, per mode, per round")
-    parser.add_argument("--rounds", type=int, default=40, help="at most this many rounds")
+    parser.add_argument("--calls", type=int, default=48, help="calls per client, per mode, per round")
+    parser.add_argument("--rounds", type=int, default=400, help="at most this many rounds")
     parser.add_argument("--budget", type=float, default=45.0, help="seconds of measuring before stopping")
     args = parser.parse_args(argv)
 
