@@ -278,8 +278,15 @@ class AlphaVantageMock:
         if month is not None and not _MONTH.match(month):
             raise _Refusal(invalid_call(call.function))
         compact = self._compact(call) and month is None
+        # intraday series are split- and dividend-adjusted unless adjusted=false, as at the vendor
+        adjusted = call.params.get("adjusted", "true").lower() != "false"
         rows = self.series.intraday(
-            symbol, call.now, INTERVALS[interval], limit=100 if compact else None, month=month
+            symbol,
+            call.now,
+            INTERVALS[interval],
+            limit=100 if compact else None,
+            month=month,
+            adjusted=adjusted,
         )
         if self._csv(call):
             return _rows_csv(rows, adjusted=False)

@@ -214,7 +214,14 @@ class SeriesSource:
     # -- intraday ------------------------------------------------------------------------------
 
     def intraday(
-        self, symbol: str, now: datetime, minutes: int, *, limit: int | None = None, month: str | None = None
+        self,
+        symbol: str,
+        now: datetime,
+        minutes: int,
+        *,
+        limit: int | None = None,
+        month: str | None = None,
+        adjusted: bool = True,
     ) -> list[IntradayRow]:
         """Intraday bars newest first: the last ``limit`` bars up to ``now``, or every bar of ``month``."""
         symbol = symbol.upper()
@@ -239,7 +246,7 @@ class SeriesSource:
             end = now
         if end < start:
             return []
-        bars = self.generator.bars(symbol, timeframe, start, end, until=now)  # type: ignore[arg-type]
+        bars = self.generator.bars(symbol, timeframe, start, end, adjusted=adjusted, until=now)  # type: ignore[arg-type]
         rows = [
             IntradayRow(
                 b.timestamp.astimezone(NEW_YORK).replace(tzinfo=None),

@@ -148,3 +148,24 @@ async def test_free_tier_is_paced_by_the_limiter_not_refused(av: AvHarness) -> N
     outcomes = [r.outcome for r in av.records]
     assert outcomes == ["ok"] * 7 and any(r.rate_limit_wait > 0 for r in av.records)
     assert av.mock.quotas.usage("free-pacing-key")["calls_today"] == 7
+
+
+async def test_check_reports_a_refusal_without_raising(av: AvHarness) -> None:
+    av.mock.faults.extend([{"kind": "information"}])
+    result = await av.connector().check()
+    assert not result.ok and "daily quota" in result.detail and result.checks["authenticated"]
+
+
+async def test_intraday_adjustment_follows_the_parameter(av: AvHarness) -> None:
+    connector = av.connector()
+    start = av.clock.now() - timedelta(days=700)
+    daily = await connector.get_bars("IBM", BarInterval.DAY, start=start, adjusted=True)
+    (split_day,) = [b.timestamp.date() for b in daily if b.split_coefficient == 4]
+    assert start.date() < split_day  # a 4-for-1 split lies between those hours and now
+    raw = await connector.get_bars("IBM", BarInterval.HOUR_1, start=start, end=start + timedelta(days=1))
+    assert calls(av)[-1]["adjusted"] == "false" and raw
+    adjusted = await connector.get_bars("IBM", BarInterval.HOUR_1, start=start, end=start + timedelta(days=1),
+                                        adjusted=True)  # fmt: skip
+    assert calls(av)[-1]["adjusted"] == "true"
+    ratio = raw[0].close / adjusted[0].close
+    assert abs(ratio - 4) < Decimal("0.05")
