@@ -287,7 +287,8 @@ class ApiClient:
                 extra[self._idempotency_header] = idempotency_key
             if headers:
                 extra.update(headers)
-        url, url_text = self._url(path)
+        url, cached_text = self._url(path)
+        url_text: str | None = cached_text
         if params is not None and url.query:
             # httpx would replace the path's query string with ``params``; merge them instead.
             url = url.copy_merge_params(params)

@@ -74,9 +74,11 @@ def graphql_error(result: GraphQLResult) -> PorticoError:
     ``RateLimited``, ``INTERNAL_SERVER_ERROR`` -> ``ServerError``, anything else ``VenueRejected``). The error's
     ``detail`` is the whole :class:`GraphQLResult`, so partial data stays reachable.
     """
-    first = result.errors[0] if result.errors else {}
-    extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
-    code = extensions.get("code") if isinstance(extensions.get("code"), str) else None
+    first: dict[str, Any] = result.errors[0] if result.errors else {}
+    raw_extensions = first.get("extensions")
+    extensions: dict[str, Any] = raw_extensions if isinstance(raw_extensions, dict) else {}
+    raw_code = extensions.get("code")
+    code = raw_code if isinstance(raw_code, str) else None
     message = str(first.get("message") or "GraphQL error")
     path = first.get("path")
     text = f"GraphQL: {message}"
@@ -204,8 +206,9 @@ class GraphQLClient:
     def _result(body: dict[str, Any]) -> GraphQLResult:
         errors = body.get("errors") or ()
         data = body.get("data")
+        extensions = body.get("extensions")
         return GraphQLResult(
             data=data if isinstance(data, dict) else None,
             errors=tuple(e if isinstance(e, dict) else {"message": str(e)} for e in errors),
-            extensions=body.get("extensions") if isinstance(body.get("extensions"), dict) else {},
+            extensions=extensions if isinstance(extensions, dict) else {},
         )

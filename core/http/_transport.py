@@ -148,7 +148,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 limit=self._max_connections,
                 limit_per_host=self._max_per_host,
                 keepalive_timeout=self._keepalive,
-                ssl=self._verify if isinstance(self._verify, ssl.SSLContext) else (None if self._verify else False),
+                ssl=self._verify if isinstance(self._verify, ssl.SSLContext) else bool(self._verify),
             )
             session = aiohttp.ClientSession(
                 connector=connector,
