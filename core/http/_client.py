@@ -193,6 +193,15 @@ class ApiClient:
     def retry_policy(self, policy: RetryPolicy) -> None:
         self._retry = policy
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in use; assign to change it at run time (``set_throttling_parameters``)."""
+        return self._retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._retry = policy
+
     def add_observer(self, observer: CallObserver) -> None:
         """Also call ``observer`` after every attempt."""
         self._observers = (*self._observers, observer)

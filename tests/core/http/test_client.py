@@ -344,3 +344,13 @@ async def test_closed_client_refuses_calls(fake_clock: FakeClock) -> None:
         await client.get("/x")
     with pytest.raises(Exception, match="closed"):
         await client.get("/x")
+
+
+async def test_retry_policy_changes_at_run_time(fake_clock: FakeClock) -> None:
+    transport = ScriptedTransport(json_response(503))
+    client = make_client(transport, fake_clock)
+    client.retry = RetryPolicy(attempts=2, base_delay=0.1)
+    with pytest.raises(ServerError):
+        await client.get("/x")
+    assert transport.calls == 2
+    assert client.retry_policy.attempts == 2
