@@ -230,7 +230,12 @@ class MarketDataService:
             for symbol, (_, error) in failures.items():
                 first_errors.setdefault(symbol, error)
                 last_errors[symbol] = error
-            pending = [s for s in pending if s in failures]
+            # a failure the configuration does not fall back on ends the chain for that symbol
+            reasons = self.config.fallback_on
+            for symbol, (reason, _) in failures.items():
+                if reason not in reasons and symbol not in stale_held:
+                    result.errors[symbol] = first_errors[symbol]
+            pending = [s for s in pending if s in failures and (failures[s][0] in reasons or s in stale_held)]
             self._record_attempts(result, request, system, failures, chain[index + 1] if has_next else None)
         for symbol in pending:
             if symbol in stale_held:
@@ -268,7 +273,7 @@ class MarketDataService:
         for reason, symbols in by_reason.items():
             error = failures[symbols[0]][1]
             result.attempts.append(FallbackAttempt(system, reason, tuple(symbols), error.message))
-            if reason not in self.config.fallback_on and reason != "unsupported":
+            if reason not in self.config.fallback_on:
                 continue
             if next_system is None:
                 continue

@@ -253,3 +253,11 @@ def test_config_problems_name_their_key_path() -> None:
         )
     paths = [path for path, _ in info.value.problems]
     assert "market_data.cache.ttl" in paths and "market_data.subscriptions.overflow" in paths
+
+
+async def test_fallback_only_for_the_configured_reasons(systems: Systems, make_service: Make) -> None:
+    systems.primary.mock.faults.extend([{"kind": "http_500"}])
+    service = make_service(fallback_on=["throttled"])
+    with pytest.raises(ServerError):
+        await service.get_market_data("av_primary", ["IBM"], "bars", {"limit": 5})
+    assert systems.calls("av_backup") == 0
