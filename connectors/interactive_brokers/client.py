@@ -55,7 +55,7 @@ from portico.models import (
     Snapshot,
     TimeInForce,
 )
-from portico.sdk import CheckResult, RateLimitPolicy
+from portico.sdk import CheckResult, RateLimitPolicy, RateWindow
 
 if TYPE_CHECKING:
     from portico.http import ApiClient
@@ -161,8 +161,10 @@ class WebTransport:
         if pacer is None:
             from portico.http import RateLimiter
 
+            # a tenth over IB's period: its clock starts when our request arrives, ours when it leaves
+            margin = RateWindow(limit=window.limit, period=window.period * 1.1)
             pacer = RateLimiter(
-                RateLimitPolicy(windows=(window,), max_wait=60.0), clock=self.clock, name=endpoint
+                RateLimitPolicy(windows=(margin,), max_wait=60.0), clock=self.clock, name=endpoint
             )
             self._pacers[endpoint] = pacer
         await pacer.acquire(1)
@@ -263,7 +265,8 @@ class WebTransport:
 
     async def tickle(self) -> wire.Tickle:
         """Keep the session alive; returns the session id the WebSocket needs."""
-        data = await self._call("POST", "tickle", "POST /tickle")
+        # a keep-alive changes nothing at the venue, so a 429 or a lost answer may simply be retried
+        data = await self._call("POST", "tickle", "POST /tickle", retry=True)
         tickle = self._parse(wire.Tickle, data, "tickle")
         self._session_id = tickle.session or self._session_id
         auth = tickle.iserver.auth_status

@@ -5,9 +5,12 @@ it. Orders carry the client order id as ``orderRef``; IB's permanent id (``permI
 order id, because TWS order ids are only unique per API client id.
 
 Idempotency: an order whose acknowledgement does not arrive within ``ack_timeout`` is looked up by its
-``orderRef`` among open and completed orders before anything else happens; if the venue has it, that
-order is returned; if not, :class:`~portico.errors.OutcomeUnknown` is raised. A client order id already
-sent by this connection is never sent again: a second ``place_order`` with it resolves by lookup.
+``orderRef`` among open and completed orders; if the venue has it, that order is returned; if not,
+:class:`~portico.errors.OutcomeUnknown` is raised. A second ``place_order`` with a client order id this
+transport already sent resolves by lookup and is sent again only when the connection it went out on has
+closed since and a fresh connection does not show it (TWS reads its socket in order and commits what it
+reads, so such an order never arrived). When TWS drops the socket the transport reconnects (three tries)
+on the next call; streams opened before a reconnect end with it.
 """
 
 from __future__ import annotations
@@ -116,7 +119,9 @@ class TwsTransport:
         self._ib: Any = None
         self._ib_module: Any = None
         self._contracts: dict[str, Any] = {}
-        self._sent_refs: set[str] = set()
+        self._sent_refs: dict[str, int] = {}
+        """client order id -> the connection generation it was sent on."""
+        self._generation = 0
         self._history_limiter: Any = None
         self._opened = False
         self._reconnect_lock = asyncio.Lock()
@@ -185,6 +190,7 @@ class TwsTransport:
                 system=self.system,
             ) from exc
         self._ib = ib
+        self._generation += 1
         accounts = ib.managedAccounts()
         if self.account is None:
             self.account = accounts[0] if accounts else None
@@ -371,11 +377,17 @@ class TwsTransport:
         """Place an order; see the module docstring for what happens when the acknowledgement is lost."""
         ref = request.client_order_id
         if ref and ref in self._sent_refs:
-            return await self._resolve(ref)
-        await self._live()
+            found = await self._lookup(ref)
+            if found is not None:
+                return found
+            if self._generation == self._sent_refs[ref]:
+                raise self._unknown(ref, "is not (yet) visible among open or completed orders")
+            # Sent on a connection that has closed since, and a fresh connection does not see it: TWS reads
+            # its socket in order and commits what it reads, so the order never arrived. Safe to send again.
+            del self._sent_refs[ref]
+        ib = await self._live()
         contract = await self.contract(request.symbol)
         order = self._ib_order(request)
-        ib = self.ib
         try:
             trade = ib.placeOrder(contract, order)
         except ConnectionError as exc:
@@ -384,7 +396,7 @@ class TwsTransport:
                 f"TWS connection lost before the order was sent: {exc}", system=self.system
             ) from exc
         if ref:
-            self._sent_refs.add(ref)
+            self._sent_refs[ref] = self._generation
         acknowledged = await self._wait(
             trade, lambda t: t.orderStatus.status not in _PENDING, self.ack_timeout
         )
@@ -400,32 +412,42 @@ class TwsTransport:
                 "client order id to look it up by",
                 system=self.system,
             )
-        return await self._resolve(ref)
+        found = await self._lookup(ref)
+        if found is None:
+            raise self._unknown(ref, "is not (yet) visible among open or completed orders")
+        return found
 
-    async def _resolve(self, ref: str) -> Order:
-        """The order sent with ``orderRef`` ``ref``, or OutcomeUnknown when the venue does not show it."""
-        try:
-            return await self.get_order_by_client_id(ref)
-        except NotFound:
-            pass
-        except (ConnectionFailed, ConnectionError, TimeoutError) as exc:
-            raise OutcomeUnknown(
-                f"order {ref!r} was sent to TWS and the connection failed before its outcome was known: {exc!r}",
-                system=self.system,
-                idempotency_key=ref,
-            ) from exc
-        raise OutcomeUnknown(
-            f"order {ref!r} was sent to TWS and is not (yet) visible among open or completed orders",
+    def _unknown(self, ref: str, why: str) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"order {ref!r} was sent to TWS and {why}; place it again with the same client order id to resolve it",
             system=self.system,
             idempotency_key=ref,
         )
 
+    async def _lookup(self, ref: str) -> Order | None:
+        """The order sent with ``orderRef`` ``ref``; None when TWS does not show it; OutcomeUnknown when
+        TWS cannot be asked."""
+        try:
+            return await self.get_order_by_client_id(ref)
+        except NotFound:
+            return None
+        except (ConnectionFailed, ConnectionError, TimeoutError) as exc:
+            raise self._unknown(ref, f"the connection failed before its outcome was known ({exc!r})") from exc
+
     async def _all_trades(self) -> list[Any]:
         """Every order TWS knows: open (all clients) then completed, de-duplicated by permId."""
-        await self._live()
-        ib = self.ib
-        open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout * 2)
-        completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), self.ack_timeout * 2)
+        for attempt in range(2):
+            ib = await self._live()
+            try:
+                open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout * 2)
+                completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), self.ack_timeout * 2)
+                break
+            except (ConnectionError, TimeoutError):
+                # the socket died under the request (often just after an order): reconnect and ask again once
+                if attempt:
+                    raise
+                if ib.isConnected():
+                    ib.disconnect()
         seen: dict[int, Any] = {}
         for trade in [*ib.trades(), *open_trades, *completed]:
             perm = trade.order.permId
