@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from portico.clock import Clock, system_clock
-from portico.errors import CircuitOpen, ConnectionFailed, PorticoError, error_context
+from portico.errors import CircuitOpen, ConfigurationError, ConnectionFailed, PorticoError, error_context
 from portico.http._breaker import CircuitBreaker
 from portico.http._error_map import safe_text
 from portico.http._records import CallObserver, CallOutcome, CallRecord
@@ -150,6 +150,8 @@ class WebSocketClient:
         """Successful reconnections after a lost connection."""
         self.heartbeat_failures = 0
         """Pongs that did not come in time."""
+        self.decode_errors = 0
+        """Messages ``decode`` could not read (skipped)."""
         self.last_error: PorticoError | None = None
         """Why the last connection ended or failed, when it was not a clean close."""
 
@@ -169,6 +171,7 @@ class WebSocketClient:
             "messages_dropped": self.messages_dropped,
             "reconnects": self.reconnects,
             "heartbeat_failures": self.heartbeat_failures,
+            "decode_errors": self.decode_errors,
             "queue_depth": self.queue_depth,
         }
 
@@ -181,6 +184,11 @@ class WebSocketClient:
             ConnectionFailed: every attempt allowed failed.
             CircuitOpen: the system's breaker refused the attempt.
         """
+        if self.state is WebSocketState.CLOSED:
+            raise ConfigurationError(
+                f"the {self.system} websocket client is closed; create a new one to connect again",
+                system=self.system,
+            )
         if self._supervisor is not None:
             await self.wait_connected()
             return
@@ -407,7 +415,16 @@ class WebSocketClient:
         try:
             async for message in ws:
                 self.messages_received += 1
-                item = decode(message) if decode is not None else message
+                if decode is None:
+                    item = message
+                else:
+                    try:
+                        item = decode(message)
+                    except Exception as exc:
+                        # One malformed message must not cost the connection (and a resubscription).
+                        self.decode_errors += 1
+                        self._events("ws.decode_error", system=self.system, error=type(exc).__name__)
+                        continue
                 if self.overflow == "block":
                     if queue.full():
                         self._reader_blocked = True

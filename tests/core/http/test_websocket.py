@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from portico.clock import FakeClock
-from portico.errors import CircuitOpen, ConnectionFailed
+from portico.errors import CircuitOpen, ConfigurationError, ConnectionFailed
 from portico.http import CallRecord, CircuitBreaker, WebSocketClient, WebSocketState
 from portico.sdk import RetryPolicy
 
@@ -31,6 +31,7 @@ class StreamServer:
     burst: int = 0  # messages sent right after a subscription
     silent_first: bool = False  # stop reading (so no pongs) on the first connection
     closes: list[int | None] = field(default_factory=list)
+    garbage: bool = False  # send one non-JSON message before the burst
     release: asyncio.Event = field(default_factory=asyncio.Event)  # set on teardown: silent handlers end
 
     async def handler(self, ws: ServerConnection) -> None:
@@ -48,6 +49,8 @@ class StreamServer:
                 if message.get("action") == "subscribe":
                     self.subscriptions.append((number, message["symbols"]))
                     await ws.send(json.dumps({"type": "subscribed", "connection": number}))
+                    if self.garbage:
+                        await ws.send("<<not json>>")
                     for i in range(self.burst):
                         await ws.send(json.dumps({"type": "tick", "n": i, "connection": number}))
                         sent += 1
@@ -225,3 +228,23 @@ async def test_open_breaker_refuses_the_connection(server: StreamServer) -> None
     with pytest.raises(CircuitOpen):
         await client.connect()
     assert server.connections == 0
+
+
+async def test_a_malformed_message_is_skipped_not_fatal(server: StreamServer) -> None:
+    server.burst, server.garbage = 2, True
+    client = WebSocketClient(
+        server.url,
+        system="stream",
+        clock=FakeClock(),
+        heartbeat_interval=None,
+        on_connect=subscriber(["AAPL"]),
+        decode=json.loads,
+    )
+    await client.connect()
+    messages = [await asyncio.wait_for(client.receive(), 10) for _ in range(3)]
+    assert [m["type"] for m in messages] == ["subscribed", "tick", "tick"]
+    assert client.decode_errors == 1
+    assert client.reconnects == 0 and server.connections == 1
+    await client.close()
+    with pytest.raises(ConfigurationError, match="create a new one"):
+        await client.connect()
