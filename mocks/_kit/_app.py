@@ -29,7 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from portico.mocks._kit._clock import MockClock
 from portico.mocks._kit._faults import FaultKind, FaultPlan, FaultRule, load_faults
-from portico.mocks._kit._journal import Journal, JournalEntry
+from portico.mocks._kit._journal import Journal, JournalEntry, redact, redact_body
 
 __all__ = ["MockApp", "MockFaultSource", "json_response"]
 
@@ -193,7 +193,8 @@ class MockApp(Starlette):
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        entry.body = body.decode("utf-8", errors="replace")
+        content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
+        entry.body = redact_body(body, content_type.lower())
         replayed = False
 
         async def replay() -> Message:
@@ -298,7 +299,7 @@ class MockApp(Starlette):
         async def journaled(message: Message | None = None) -> Message:
             message = await receive()
             if message["type"] == "websocket.receive":
-                entry.messages.append(_decode_ws(message))
+                entry.messages.append(redact(_decode_ws(message)))
             return message
 
         async def guarded(message: Message) -> None:

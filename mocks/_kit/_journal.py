@@ -7,13 +7,53 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["REDACTED_HEADERS", "Journal", "JournalEntry"]
+__all__ = ["REDACTED_FIELDS", "REDACTED_HEADERS", "Journal", "JournalEntry", "redact", "redact_body", "redact_query"]
 
 REDACTED_HEADERS = frozenset(
     {"authorization", "apca-api-secret-key", "x-api-key", "cookie", "proxy-authorization", "x-rapidapi-key"}
 )
 """Headers whose values the journal never keeps."""
+
+REDACTED_FIELDS = frozenset(
+    {"secret", "secret_key", "api_secret", "api_secret_key", "password", "token", "oauth_token", "access_token",
+     "refresh_token", "client_secret", "apikey", "api_key"}
+)
+"""Names of body fields, query parameters and WebSocket message fields whose values the journal never
+keeps (credentials travel in them)."""
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every field named in :data:`REDACTED_FIELDS` masked, at any depth."""
+    if isinstance(value, dict):
+        return {k: "***" if str(k).lower() in REDACTED_FIELDS else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of credential parameters masked."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(k.lower() in REDACTED_FIELDS for k, _ in pairs):
+        return query
+    return urlencode([(k, "***" if k.lower() in REDACTED_FIELDS else v) for k, v in pairs])
+
+
+def redact_body(body: bytes, content_type: str) -> str:
+    """A request body as text, with credential fields of JSON and form bodies masked."""
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            return json.dumps(redact(json.loads(text)))
+        except ValueError:
+            return text
+    if "x-www-form-urlencoded" in content_type:
+        return redact_query(text)
+    return text
 
 
 @dataclass
@@ -27,7 +67,8 @@ class JournalEntry:
         path: the request path.
         query: the raw query string.
         headers: request headers, secrets redacted.
-        body: the request body as text (JSON stays text; parse with :meth:`json`).
+        body: the request body as text (JSON stays text; parse with :meth:`json`); credential fields
+            of JSON and form bodies, and of the query string, are masked.
         status: the status answered (None when the connection was dropped).
         faults: the fault kinds applied.
         messages: for WebSockets, the messages the client sent (decoded).
@@ -77,7 +118,7 @@ class Journal:
             clean[name] = "***" if name in REDACTED_HEADERS else raw_value.decode("latin-1")
         with self._lock:
             self._seq += 1
-            entry = JournalEntry(self._seq, time, method, path, query, clean)
+            entry = JournalEntry(self._seq, time, method, path, redact_query(query), clean)
             self._entries.append(entry)
             if len(self._entries) > self.capacity:
                 del self._entries[: len(self._entries) - self.capacity]

@@ -141,3 +141,12 @@ async def test_websocket_disconnect_fault() -> None:
                 while True:
                     got.append(str(await ws.recv()))
     assert got == ["0", "1"]
+
+
+async def test_journal_masks_credentials_in_queries_bodies_and_ws_messages() -> None:
+    app = _app()
+    async with _client(app) as client:
+        await client.post("/orders?apikey=K123&symbol=IBM", json={"client_secret": "cs", "nested": {"token": "t"}, "qty": 1})
+    entry = app.journal.entries("POST", "/orders")[0]
+    assert "K123" not in entry.query and "symbol=IBM" in entry.query
+    assert entry.json() == {"client_secret": "***", "nested": {"token": "***"}, "qty": 1}
