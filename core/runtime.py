@@ -32,7 +32,7 @@ from portico.config import (
 )
 from portico.context import correlation_scope
 from portico.errors import ConfigurationError, NotSupported, PorticoError
-from portico.models import Order, OrderRequest, Position
+from portico.models import Account, Order, OrderRequest, Position
 from portico.plugins import PluginManager
 from portico.sdk import (
     Capability,
@@ -170,6 +170,7 @@ class AsyncIntegration:
         self.connectors = _ConnectorView(self)
         self._services: dict[str, Any] = {}
         self._started = False
+        self._scheduling = False
         for system_id, system_config in config.systems.items():
             self._add_system(system_id, system_config)
 
@@ -327,17 +328,17 @@ class AsyncIntegration:
         Args:
             schedule: also start health checks and the job scheduler (``portico run`` does).
         """
-        if self._started:
-            return
-        self._started = True
-        for system_id, system in self.systems.items():
-            if system.config.enabled:
-                with contextlib.suppress(PorticoError):
-                    await self.connect_external_system(system_id)
-        if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
-            # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
-            await self.trading.start()
-        if schedule:
+        if not self._started:
+            self._started = True
+            for system_id, system in self.systems.items():
+                if system.config.enabled:
+                    with contextlib.suppress(PorticoError):
+                        await self.connect_external_system(system_id)
+            if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
+                # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
+                await self.trading.start()
+        if schedule and not self._scheduling:
+            self._scheduling = True
             await self._maybe(self.monitor, "start")
             await self._maybe(self.jobs, "start")
 
@@ -357,6 +358,7 @@ class AsyncIntegration:
         if self._db is not None:
             self._db.dispose()
         self._started = False
+        self._scheduling = False
 
     @staticmethod
     async def _maybe(obj: Any, method: str, *args: Any) -> Any:
@@ -500,7 +502,9 @@ class AsyncIntegration:
         if system.config.mock:
             from portico.mocks import start_mock
 
-            system.mock = await asyncio.to_thread(start_mock, spec.mock, seed=system.config.mock_seed)
+            system.mock = await asyncio.to_thread(
+                start_mock, spec.mock, seed=system.config.mock_seed, **system.config.mock_options
+            )
             urls.update(system.mock.urls)
         system.urls = urls
         env = env.model_copy(update={"urls": urls})
@@ -667,6 +671,12 @@ class AsyncIntegration:
         with correlation_scope():
             await self.trading.cancel_order(system_id, order_id)
 
+    async def get_external_account(self, system_id: str, account_id: str | None = None) -> Account:
+        """The account's balances at the venue (cash, buying power, equity)."""
+        connector = self._connector(system_id, Capability.GET_ACCOUNT)
+        with correlation_scope():
+            return await connector.get_account(account_id)
+
     async def get_external_positions(self, system_id: str, account_id: str | None = None) -> list[Position]:
         """The account's positions at the venue."""
         connector = self._connector(system_id, Capability.GET_POSITIONS)
@@ -739,6 +749,32 @@ class AsyncIntegration:
         """Schedule a recurring export; returns the job id."""
         result: str = await self._maybe(self.jobs, "schedule_export", dict(export_config))
         return result
+
+    async def list_jobs(self) -> list[dict[str, Any]]:
+        """Scheduled jobs with their next run and last status."""
+        result: list[dict[str, Any]] = await self._maybe(self.jobs, "list_jobs")
+        return result
+
+    async def job_history(self, job_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Runs of a job (or of all jobs), newest first: start, end, status, counts and manifest."""
+        result: list[dict[str, Any]] = await self._maybe(self.jobs, "history", job_id)
+        return result[:limit]
+
+    async def run_job_now(self, job_id: str) -> dict[str, Any]:
+        """Run a scheduled job now (never twice at once); returns the run's record."""
+        result: dict[str, Any] = await self._maybe(self.jobs, "run_now", job_id)
+        return result
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    async def reconcile(self, systems: list[str] | None = None, **options: Any) -> Any:
+        """Reconcile positions, trades and cash against the internal book; returns the breaks report.
+
+        Options: ``book`` (a :class:`~portico.trading.PositionBook`, default the hook's or the store's),
+        ``since``/``until`` (the trade window), ``tolerance``.
+        """
+        with correlation_scope():
+            return await self.trading.reconcile(systems, **options)
 
     # -- monitoring and control ------------------------------------------------------------------
 
@@ -874,6 +910,10 @@ class Integration:
         """See :meth:`AsyncIntegration.cancel_external_order`."""
         self._run(self.runtime.cancel_external_order(system_id, order_id))
 
+    def get_external_account(self, system_id: str, account_id: str | None = None) -> Account:
+        """See :meth:`AsyncIntegration.get_external_account`."""
+        return self._run(self.runtime.get_external_account(system_id, account_id))
+
     def get_external_positions(self, system_id: str, account_id: str | None = None) -> list[Position]:
         """See :meth:`AsyncIntegration.get_external_positions`."""
         return self._run(self.runtime.get_external_positions(system_id, account_id))
@@ -909,6 +949,22 @@ class Integration:
     def schedule_export(self, export_config: Mapping[str, Any]) -> str:
         """See :meth:`AsyncIntegration.schedule_export`."""
         return self._run(self.runtime.schedule_export(export_config))
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        """See :meth:`AsyncIntegration.list_jobs`."""
+        return self._run(self.runtime.list_jobs())
+
+    def job_history(self, job_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
+        """See :meth:`AsyncIntegration.job_history`."""
+        return self._run(self.runtime.job_history(job_id, limit=limit))
+
+    def run_job_now(self, job_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncIntegration.run_job_now`."""
+        return self._run(self.runtime.run_job_now(job_id))
+
+    def reconcile(self, systems: list[str] | None = None, **options: Any) -> Any:
+        """See :meth:`AsyncIntegration.reconcile`."""
+        return self._run(self.runtime.reconcile(systems, **options))
 
     def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
         """See :meth:`AsyncIntegration.get_integration_metrics`."""

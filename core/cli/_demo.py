@@ -161,8 +161,7 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
         for p in positions:
             ptable.add_row(p.symbol, f"{p.quantity}", f"{p.average_cost or '-'}", f"{p.market_value or '-'}", f"{p.unrealized_pnl or '-'}")
         console.print(ptable)
-        connector = integration.systems[system_id].connector
-        account = await connector.get_account()
+        account = await integration.get_external_account(system_id)
         console.print(
             f"account {account.account_id}: cash {account.cash} {account.currency}, "
             f"buying power {account.buying_power}, equity {account.equity}"
@@ -193,7 +192,7 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
         for bar in list(bars)[-5:]:
             table.add_row(symbol or bar.symbol, bar.timestamp.date().isoformat(), *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)), f"{bar.volume}")
     console.print(table)
-    served_by = getattr(result, "provider", None)
+    served_by = getattr(result, "served_by", None)
     if served_by:
         console.print(f"served by {served_by}")
     return 0

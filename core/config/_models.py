@@ -98,6 +98,8 @@ class SystemConfig(_Strict):
     environment: str | None = None
     mock: bool = False
     mock_seed: int = 0
+    mock_options: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for the mock server's factory (``default_tier: premium_75`` for Alpha Vantage)."""
     connection: dict[str, Any] = Field(default_factory=dict)
     authentication: AuthenticationConfig = Field(default_factory=AuthenticationConfig)
     features: dict[str, bool] = Field(default_factory=dict)
