@@ -9,9 +9,12 @@ variables (locals are where secrets live) and are redacted like any other field.
 from __future__ import annotations
 
 import io
+import json as _json
 import logging
 import sys
+import threading
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import IO, Any, TextIO, cast
 
 import structlog
@@ -19,7 +22,15 @@ import structlog
 from portico.context import current_correlation_id
 from portico.monitor._redact import Redactor, default_redactor
 
-__all__ = ["CachedLogger", "add_correlation_id", "configure_logging", "get_logger", "logging_generation"]
+__all__ = [
+    "CachedLogger",
+    "FastJsonLines",
+    "add_correlation_id",
+    "configure_logging",
+    "fast_json_lines",
+    "get_logger",
+    "logging_generation",
+]
 
 _HANDLER_NAME = "portico"
 
@@ -56,6 +67,51 @@ class _CurrentStderr(io.TextIOBase):
 
 class _State:
     generation = 0
+    fast: FastJsonLines | None = None
+
+
+class FastJsonLines:
+    """Writes one JSON line exactly as the configured JSON pipeline would, without the processor chain.
+
+    Used for the one event on the hot path, ``external_call`` (one per attempt of every API call): the
+    same redactor runs just before the same renderer (``json.dumps``), with the level, logger name,
+    correlation id and ISO UTC timestamp the chain adds; only the generic processors that never apply
+    to it (stack info, exception formatting, structlog-bound context variables) are skipped.
+    """
+
+    __slots__ = ("_lock", "level", "redactor", "stream")
+
+    def __init__(self, stream: IO[str], redactor: Redactor, level: int) -> None:
+        self.stream = stream
+        self.redactor = redactor
+        self.level = level
+        self._lock = threading.Lock()
+
+    def write(
+        self, level: int, level_name: str, logger: str, event: str, fields: dict[str, Any], *, redacted: bool = False
+    ) -> None:
+        """Render and write one line (nothing when ``level`` is below the configured level).
+
+        ``redacted=True`` says every value of ``fields`` already went through this writer's redactor
+        (the monitor does that value by value, with caches), so the whole-event pass is skipped.
+        """
+        if level < self.level:
+            return
+        if not redacted:
+            fields = self.redactor.redact(fields)
+        fields["event"] = event
+        fields["level"] = level_name
+        fields["logger"] = logger
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        line = _json.dumps(fields) + "\n"
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
+
+
+def fast_json_lines() -> FastJsonLines | None:
+    """The hot-path writer when JSON logging is configured; None otherwise (use a structlog logger)."""
+    return _State.fast
 
 
 def logging_generation() -> int:
@@ -148,6 +204,7 @@ def configure_logging(
         logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
+    _State.fast = FastJsonLines(out, redactor, numeric) if json else None
     _State.generation += 1
     return redactor
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import statistics
 from collections import deque
@@ -22,7 +23,7 @@ from portico.monitor._channel_plugin import portico_alert_channels as _builtin_c
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
 from portico.monitor._history import MetricHistory
-from portico.monitor._logging import CachedLogger, configure_logging
+from portico.monitor._logging import CachedLogger, configure_logging, fast_json_lines
 from portico.monitor._metrics import (
     BREAKER_STATES,
     MetricsRegistry,
@@ -66,16 +67,22 @@ _JOBS_SERVICE_EVENTS = frozenset(
         "jobs.file_missing",
     }
 )
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+# Call records are processed in batches, at most this long after the call (or sooner, once this many
+# wait): one warm pass over many records costs a fraction of one cold pass per call, and everything
+# that reads the monitor processes the queue first, so nothing is read stale.
+_CALL_FLUSH_SECONDS = 0.05
+_CALL_BATCH = 256
 _BREAKER_EVENTS = {"opened": "open", "open": "open", "closed": "closed", "half_open": "half_open"}
 
 
 class CallObserver:
     """The :class:`portico.http.ApiClient` observer: one :class:`~portico.http.CallRecord` per attempt.
 
-    Inside an event loop the record is queued and processed (logged, measured) on the loop's next turn,
-    so the work overlaps the wait for the next response instead of lengthening the call that produced it;
-    everything that reads the monitor (``metrics``, ``snapshot``, alert evaluation, ``tick``) processes
-    the queue first, so nothing is ever read stale. Outside a loop the record is processed at once.
+    Inside an event loop the record is queued and processed (logged, measured) in a batch at most 50 ms
+    later, off the path of the call that produced it; everything that reads the monitor (``metrics``,
+    ``snapshot``, ``exposition``, alert evaluation, ``tick``, ``drain``) processes the queue first, so
+    nothing is ever read stale. Outside a loop the record is processed at once.
     Callable (``observer(record)``) and also offers ``on_call(record)``.
     """
 
@@ -267,10 +274,13 @@ class IntegrationMonitor:
             self.record_call(record)
             return
         # The correlation id is read now: the queue is processed outside the caller's context.
-        self._pending_calls.append((record, current_correlation_id()))
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
+        pending = self._pending_calls
+        pending.append((record, current_correlation_id()))
+        if len(pending) >= _CALL_BATCH:
             loop.call_soon(self.process_pending_calls)
+        elif not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop.call_later(_CALL_FLUSH_SECONDS, self.process_pending_calls)
 
     def process_pending_calls(self) -> int:
         """Log and measure the call records queued by the observer; returns how many there were."""
@@ -290,9 +300,11 @@ class IntegrationMonitor:
         return n
 
     def record_call(self, record: Any, *, correlation_id: str | None = None) -> None:
-        """Log one external call attempt and update the metrics, now (the observer queues to this)."""
-        if not self.enabled:
-            return
+        """Log one external call attempt and update the metrics, now (the observer queues to this).
+
+        The observer skips records while :attr:`enabled` is false (``performance_tracking: false``);
+        records already queued are still processed.
+        """
         system = str(getattr(record, "system", None) or "unknown")
         raw_endpoint = str(getattr(record, "endpoint", None) or "unknown")
         method = str(getattr(record, "method", "") or "").upper()
@@ -346,35 +358,54 @@ class IntegrationMonitor:
                 "correlation_id": correlation_id,
             }
 
+        fast = fast_json_lines()
+        if fast is not None and fast.redactor is self.redactor:
+            if (logging.WARNING if failed else logging.INFO) < fast.level:
+                return
+            # Every string is redacted value by value (cached for the repeating ones), so the line can
+            # skip the whole-event pass: this runs once per attempt of every call.
+            label = self._label
+            fields: dict[str, Any] = {
+                "system": label(system),
+                "endpoint": endpoint,
+                "method": label(method),
+                "status": status,
+                "outcome": label(outcome),
+                "latency_ms": round(latency * 1000.0, 3),
+                "attempt": attempt,
+                "rate_limit_wait_ms": round(waited * 1000.0, 3),
+            }
+            if failed:
+                fields["error_class"] = label(error_class or "")
+                fields["error"] = self.redactor.redact_text(_error_message(error, status))
+            if correlation_id is not None:
+                fields["correlation_id"] = self._safe_id(correlation_id)
+            if failed:
+                fast.write(logging.WARNING, "warning", "portico.calls", "external_call", fields, redacted=True)
+            else:
+                fast.write(logging.INFO, "info", "portico.calls", "external_call", fields, redacted=True)
+            return
         calls_log = self._calls_log.get()
-        if failed:
-            calls_log.warning(
-                "external_call",
-                system=system,
-                endpoint=endpoint,
-                method=method,
-                status=status,
-                outcome=outcome,
-                latency_ms=round(latency * 1000.0, 3),
-                attempt=attempt,
-                rate_limit_wait_ms=round(waited * 1000.0, 3),
-                error_class=error_class,
-                error=_error_message(error, status),
-                correlation_id=correlation_id,
-            )
-        else:
-            calls_log.info(
-                "external_call",
-                system=system,
-                endpoint=endpoint,
-                method=method,
-                status=status,
-                outcome=outcome,
-                latency_ms=round(latency * 1000.0, 3),
-                attempt=attempt,
-                rate_limit_wait_ms=round(waited * 1000.0, 3),
-                correlation_id=correlation_id,
-            )
+        (calls_log.warning if failed else calls_log.info)(
+            "external_call",
+            system=system,
+            endpoint=endpoint,
+            method=method,
+            status=status,
+            outcome=outcome,
+            latency_ms=round(latency * 1000.0, 3),
+            attempt=attempt,
+            rate_limit_wait_ms=round(waited * 1000.0, 3),
+            **({"error_class": error_class, "error": _error_message(error, status)} if failed else {}),
+            correlation_id=correlation_id,
+        )
+
+    def _safe_id(self, value: str) -> str:
+        # Correlation ids portico makes are 32 hex digits: such a value needs no pattern scan, only the
+        # check that it is not itself a registered secret.
+        if len(value) == 32 and _HEX32.fullmatch(value) and not self.redactor.is_secret(value):
+            return value
+        return self.redactor.redact_text(value)
 
     def _call_children(self, system: str, raw_endpoint: str, method: str, outcome: str) -> tuple[Any, ...]:
         from portico.monitor._metrics import _EndpointStats

@@ -133,6 +133,14 @@ class Redactor:
         for secret in _walk_secrets(obj, depth=0):
             self.add_secret(secret)
 
+    def is_secret(self, value: str) -> bool:
+        """Whether ``value`` is exactly a registered secret (here or in the auth package's registry)."""
+        if value in self._secrets:
+            return True
+        module = sys.modules.get("portico.auth._redaction")
+        registry = getattr(module, "known_secrets", None) if module is not None else None
+        return registry is not None and value in registry
+
     @property
     def secret_count(self) -> int:
         """How many secret values (with their encoded variants) are registered."""

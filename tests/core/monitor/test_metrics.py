@@ -9,7 +9,7 @@ from portico.errors import RateLimited, ServerError
 from portico.monitor import IntegrationMonitor, Redactor
 from portico.monitor._metrics import percentile
 
-from .conftest import CANARY, LogCapture, call
+from .conftest import CANARY, LogCapture, call, wait_for
 
 
 def samples(monitor: IntegrationMonitor) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -111,11 +111,9 @@ def test_canary_never_in_a_metric_label(fake_clock: FakeClock, redactor: Redacto
     assert CANARY not in str(monitor.snapshot())
 
 
-async def test_inside_a_loop_records_are_processed_on_the_next_turn_and_never_read_stale(
+async def test_inside_a_loop_records_are_processed_in_batches_and_never_read_stale(
     fake_clock: FakeClock, redactor: Redactor, logs: LogCapture
 ) -> None:
-    import asyncio
-
     from portico.context import correlation_scope
 
     monitor = IntegrationMonitor(clock=fake_clock, redactor=redactor)
@@ -126,8 +124,7 @@ async def test_inside_a_loop_records_are_processed_on_the_next_turn_and_never_re
     assert monitor.metrics("alpaca_paper")["requests"] == 1  # readers process the queue first
     assert logs.events("external_call")[0]["correlation_id"] == "loop-op"  # captured when queued
     observe(call())
-    await asyncio.sleep(0)  # the loop's next turn processes it by itself
-    assert len(monitor._pending_calls) == 0
+    await wait_for(lambda: not monitor._pending_calls, what="the batch to be processed by itself")
     assert monitor.metrics("alpaca_paper")["requests"] == 2
     assert 'portico_requests_total{endpoint="GET /v2/account"' in monitor.exposition().decode()
 

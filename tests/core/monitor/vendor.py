@@ -44,12 +44,18 @@ SPEC = ConnectorSpec(
 def create_app(seed: int = 0, faults: Any = None) -> MockApp:
     """The vendor's mock: ``GET /v1/status?apikey=...`` answers ``{"status": "ok"}``."""
 
+    keys_seen: set[str] = set()
+
     async def status(request: Request) -> JSONResponse:
-        if not request.query_params.get("apikey"):
+        key = request.query_params.get("apikey")
+        if not key:
             return JSONResponse({"error": "missing apikey"}, status_code=401)
+        keys_seen.add(key)  # the journal masks keys; the tests check the real one was sent
         return JSONResponse({"status": "ok", "server_time": 1})
 
-    return MockApp([Route("/v1/status", status)], name="pulsefeed", seed=seed, faults=faults)
+    app = MockApp([Route("/v1/status", status)], name="pulsefeed", seed=seed, faults=faults)
+    app.state.keys_seen = keys_seen
+    return app
 
 
 class PulseFeed(Connector):
