@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import glob
 import json
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -120,7 +119,8 @@ class JobService:
         self._key = uuid.uuid4().hex
         self._scheduler: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._local_locks: dict[str, threading.Lock] = {}
+        # a listing's currency does not change between daily runs: ask the vendor once per symbol
+        self._listing_currencies: dict[tuple[str, str], str | None] = {}
 
     @classmethod
     def standalone(cls, config_file: str | None = None, **overrides: Any) -> JobService:
@@ -337,7 +337,10 @@ class JobService:
             bars = await connector.get_bars(symbol, BarInterval.DAY, start=params.get("start"), end=params.get("end"), limit=limit)
             listing_currency = params.get("currency")
             if listing_currency is None and any(b.currency is None for b in bars):
-                listing_currency = await self._listing_currency(connector, symbol)
+                cache_key = (source, symbol)
+                if cache_key not in self._listing_currencies:
+                    self._listing_currencies[cache_key] = await self._listing_currency(connector, symbol)
+                listing_currency = self._listing_currencies[cache_key]
             for bar in list(bars)[-limit:]:
                 records.append(
                     {

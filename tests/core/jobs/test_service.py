@@ -243,3 +243,30 @@ def test_job_store_and_leases_on_postgresql(clock) -> None:
     finally:
         again.shutdown()
         db.dispose()
+
+
+async def test_plan_import_through_the_runtime_with_the_alpha_vantage_connector_on_its_mock() -> None:
+    from portico.plugins import PluginManager
+    from portico.runtime import AsyncIntegration
+
+    config = {
+        "systems": {
+            "alpha_vantage": {
+                "type": "market_data",
+                "mock": True,
+                # the plan's three symbols need six calls the first time (bars + listing currency): more
+                # than a free key's five per minute, so the key is a premium one (mock tier and throttle)
+                "mock_options": {"key_tiers": {"demo": "premium_75"}},
+                "throttling": {"max_requests_per_minute": 75},
+                "authentication": {"type": "api_key", "credentials": {"api_key": "demo"}},
+            }
+        },
+        "data_import": PLAN["data_import"],
+    }
+    async with AsyncIntegration(config, plugins=PluginManager()) as integration:
+        jobs = integration.jobs
+        job_id = await jobs.schedule_import(jobs.import_config.scheduled_imports[0])
+        record = await jobs.run_now(job_id)
+        assert (record["status"], record["loaded"], record["rejected"], record["quarantined"]) == ("loaded", 3, 0, 0)
+        assert sorted(r["symbol"] for r in stored(jobs.db, "portico_import_prices")) == ["AAPL", "GOOGL", "MSFT"]
+        assert {r["currency"] for r in stored(jobs.db, "portico_import_prices")} == {"USD"}
