@@ -9,9 +9,10 @@ portico ``ApiClient`` (one connection pool) with the monitor's call observer cal
 - monitoring on: inside a correlation scope per call (so the ``X-Correlation-ID`` header is sent and the
   log line carries the id), with logging configured as in production (JSON lines through the redaction
   processor, written to ``/dev/null`` so the terminal is not what is measured);
+- correlation only: the scope and header, the monitor disabled (to show what the id itself costs);
 - monitoring off: the monitor disabled and no correlation scope.
 
-The two alternate in blocks of 50 calls so machine drift affects both alike. The monitor processes call
+The three alternate in blocks of 50 calls so machine drift affects all alike. The monitor processes call
 records in batches off the call path (see ``portico.monitor.CallObserver``); the report therefore also
 shows p99 latency, where batches land, and the CPU cost of the monitoring work per call measured on its
 own, so nothing is hidden. The target is under 5% added median latency against the local mock.
@@ -96,6 +97,13 @@ async def _run(base_url: str, calls: int, rounds: int) -> dict[str, Any]:
             await client.get("/v2/quote", endpoint="GET /v2/quote")
         return perf() - start
 
+    async def correlated_call() -> float:
+        monitor.enabled = False  # correlation only: scope and header, no log line, no metrics
+        start = perf()
+        with correlation_scope():
+            await client.get("/v2/quote", endpoint="GET /v2/quote")
+        return perf() - start
+
     async def plain_call() -> float:
         monitor.enabled = False  # the observer returns at once; no scope, so no correlation header
         start = perf()
@@ -104,22 +112,22 @@ async def _run(base_url: str, calls: int, rounds: int) -> dict[str, Any]:
 
     for _ in range(300):  # warm pools, caches and code paths
         await monitored_call()
+        await correlated_call()
         await plain_call()
-    monitored: list[float] = []
-    plain: list[float] = []
+    kinds = (plain_call, correlated_call, monitored_call)
+    samples: dict[Any, list[float]] = {k: [] for k in kinds}
     round_ratios = []
     for _ in range(rounds):
-        m: list[float] = []
-        p: list[float] = []
+        this_round: dict[Any, list[float]] = {k: [] for k in kinds}
         for block in range(calls // BLOCK):
-            order = (monitored_call, plain_call) if block % 2 else (plain_call, monitored_call)
-            for call in order:
-                out = m if call is monitored_call else p
+            shift = block % len(kinds)
+            for call in kinds[shift:] + kinds[:shift]:
                 for _ in range(BLOCK):
-                    out.append(await call())
-        monitored += m
-        plain += p
-        round_ratios.append(statistics.median(m) / statistics.median(p))
+                    this_round[call].append(await call())
+        for k in kinds:
+            samples[k] += this_round[k]
+        round_ratios.append(statistics.median(this_round[monitored_call]) / statistics.median(this_round[plain_call]))
+    monitored, correlated, plain = samples[monitored_call], samples[correlated_call], samples[plain_call]
     await monitor.drain()
     assert monitor.metrics("bench")["requests"] >= calls * rounds
 
@@ -140,6 +148,7 @@ async def _run(base_url: str, calls: int, rounds: int) -> dict[str, Any]:
     sink.close()
     return {
         "monitored": statistics.median(monitored),
+        "correlated": statistics.median(correlated),
         "plain": statistics.median(plain),
         "monitored_p99": _p(monitored, 99),
         "plain_p99": _p(plain, 99),
@@ -176,11 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name}: {r['calls']} calls of each kind, interleaved in blocks of {BLOCK}")
         print(f"  {'':<34} {'median':>9} {'ratio':>7} {'p99':>9}")
         print(f"  {'monitoring off':<34} {r['plain'] * 1e6:>6.0f} us {1.0:>6.3f}x {r['plain_p99'] * 1e6:>6.0f} us")
+        print(f"  {'correlation id only (scope+header)':<34} {r['correlated'] * 1e6:>6.0f} us {r['correlated'] / r['plain']:>6.3f}x")
         print(
             f"  {'monitoring on (log+metrics+cid)':<34} {r['monitored'] * 1e6:>6.0f} us "
             f"{r['monitored'] / r['plain']:>6.3f}x {r['monitored_p99'] * 1e6:>6.0f} us"
         )
-        print(f"  added median latency: {added * 100:+.1f}%   per-round ratios: "
+        print(f"  added median latency: {added * 100:+.1f}% (of which log line + metrics: "
+              f"{(r['monitored'] - r['correlated']) / r['plain'] * 100:+.1f}%)   per-round ratios: "
               + ", ".join(f"{x:.3f}" for x in r["round_ratios"]))
     any_r = next(iter(results.values()))
     print(
