@@ -23,7 +23,7 @@ from portico.monitor._channel_plugin import portico_alert_channels as _builtin_c
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
 from portico.monitor._history import MetricHistory
-from portico.monitor._logging import CachedLogger, configure_logging, fast_json_lines
+from portico.monitor._logging import CachedLogger, configure_logging, fast_json_lines, get_logger
 from portico.monitor._metrics import (
     BREAKER_STATES,
     MetricsRegistry,
@@ -210,7 +210,14 @@ class IntegrationMonitor:
         if plugins is not None:
             for contributed in plugins.hooks.hook.portico_alert_channels():
                 for cls in contributed or []:
-                    types[cls.type] = cls
+                    kind = getattr(cls, "type", None)
+                    if not isinstance(kind, str) or not callable(getattr(cls, "from_config", None)):
+                        # One bad plugin must not take the monitor (and the runtime) down.
+                        get_logger("portico.monitor").warning(
+                            "alert_channel.invalid", channel=repr(cls), reason="needs a str `type` and `from_config`"
+                        )
+                        continue
+                    types[kind] = cls
         return types
 
     def _build_channel(self, name: str, options: Mapping[str, Any]) -> AlertChannel:

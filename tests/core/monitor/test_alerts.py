@@ -193,8 +193,16 @@ def test_channels_come_from_plugins_and_destinations_filter(fake_clock: FakeCloc
         def portico_alert_channels(self) -> list[type]:
             return [Recorder]
 
+    class Broken:
+        from portico.hookspecs import hookimpl
+
+        @hookimpl
+        def portico_alert_channels(self) -> list[type]:
+            return [object]
+
     pm = PluginManager(autoload=False)
     pm.register(Plugin(), name="recorder-plugin")
+    pm.register(Broken(), name="broken-plugin")
     m = IntegrationMonitor(
         clock=fake_clock,
         redactor=redactor,
