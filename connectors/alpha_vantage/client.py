@@ -203,6 +203,7 @@ class AlphaVantageClient:
             "base", auth=InBodyStatus(inner, context.clock), error_mapper=error_for_response
         )
         self.calls = 0
+        self._spent_until: datetime | None = None
 
     @property
     def api(self) -> Any:
@@ -219,8 +220,23 @@ class AlphaVantageClient:
             PayloadRejected: an empty or non-JSON body.
         """
         query = {"function": function, **{k: v for k, v in (params or {}).items() if v is not None}}
+        now = self.context.clock.now()
+        if self._spent_until is not None and now < self._spent_until:
+            # the vendor said the day's quota is spent: asking again before it resets only wastes a call
+            raise RateLimited(
+                "Alpha Vantage daily quota exhausted (known from an earlier answer); it resets at midnight US/Eastern",
+                retry_after=(self._spent_until - now).total_seconds(),
+                system=self.context.system_id,
+                request=f"GET /query {function}",
+                venue_code="Information",
+            )
         self.calls += 1
-        response = await self._api.get("", params=query, endpoint=f"GET /query {function}")
+        try:
+            response = await self._api.get("", params=query, endpoint=f"GET /query {function}")
+        except RateLimited as exc:
+            if exc.venue_code == "Information" and exc.retry_after:
+                self._spent_until = now + timedelta(seconds=exc.retry_after)
+            raise
         if query.get("datatype") == "csv" and not response.content.lstrip().startswith(b"{"):
             return response.text
         try:

@@ -165,3 +165,15 @@ async def test_the_api_key_never_appears(av: AvHarness, caplog: pytest.LogCaptur
     texts += [caplog.text, repr(connector), repr(connector.client.api)]
     assert not [t for t in texts if PREMIUM_KEY in t]
     assert {r.endpoint for r in av.records} == {"GET /query OVERVIEW", "GET /query GLOBAL_QUOTE"}
+
+
+async def test_a_spent_daily_quota_is_remembered_until_it_resets(av: AvHarness) -> None:
+    av.mock.faults.extend([{"kind": "information", "times": 1}])
+    connector = av.connector()
+    with pytest.raises(RateLimited):
+        await connector.get_fx_rate("EUR", "USD")
+    with pytest.raises(RateLimited, match="known from an earlier answer") as info:
+        await connector.get_fx_rate("EUR", "USD")
+    assert len(av.records) == 1 and info.value.retry_after
+    av.advance(info.value.retry_after + 1)  # past midnight in New York
+    assert (await connector.get_fx_rate("EUR", "USD")).rate > 0

@@ -94,8 +94,17 @@ async def test_poll_errors_are_counted_and_backed_off(
     assert monitor.named("marketdata.poll_error")
     # the daily quota asks to wait until it resets; the poller waits (at most an hour) before trying again
     assert harness.clock.sleeps and max(harness.clock.sleeps) >= 1.0
-    harness.advance(3600)
+    # the connector knows the quota is spent until midnight in New York (seven hours away): polls in
+    # between are refused without a call, and the first poll after the reset delivers
+    calls = len(harness.app.journal.entries())
+    for _ in range(8):
+        if got:
+            break
+        harness.advance(3600)
+        await wait_for_async(lambda: bool(got) or harness.clock.pending_sleepers >= 1)
+        await asyncio.sleep(0)
     await wait_for_async(lambda: len(got) == 1)
+    assert len(harness.app.journal.entries()) == calls + 1 and sub.stats.poll_errors >= 7
 
 
 class _Streaming(Connector):
