@@ -1,12 +1,14 @@
 """Per-call latency of portico's ApiClient against raw aiohttp and raw httpx, on loopback.
 
-Run: ``.venv/bin/python -m benchmarks.http_client`` (about a minute).
+Run: ``.venv/bin/python -m benchmarks.http_client`` (under a minute; ``--budget`` bounds the measuring).
 
-A subprocess serves a small JSON endpoint with aiohttp. Each client makes the same GET calls, first one
-at a time (sequential) and then from 8 concurrent tasks; the table shows the median latency of one
-call and its ratio to raw aiohttp. The ApiClient runs with every policy on: a rate limiter with two
-(high) windows, a circuit breaker, the retry policy, a correlation id and a call observer. Clients are
-measured in interleaved rounds so that drift on the machine affects all of them alike.
+A subprocess serves a small JSON endpoint with aiohttp. Each client makes the same GET calls, one at a
+time (sequential) and from 8 concurrent tasks; the table shows the median latency of one call and its
+ratio to raw aiohttp, plus the client process's CPU time per sequential call (less disturbed by other
+load on the machine). The ApiClient runs with every policy on: a rate limiter with two (high) windows,
+a circuit breaker, the retry policy, a correlation id and a call observer. Clients are measured in many
+short interleaved rounds and each ratio is the median over rounds of that round's ratio, so load from
+other processes lands on every client alike.
 """
 
 from __future__ import annotations
