@@ -123,7 +123,7 @@ class DataExporter:
         table = data_table(rt)
         self.db.ensure_tables(table)
         with self.db.begin() as conn:
-            result = conn.execution_options(yield_per=10_000).execute(sa.select(*[table.c[f] for f in rt.fields]).order_by(table.c.load_id, table.c.line))
+            result = conn.execution_options(yield_per=10_000).execute(sa.select(*[table.c[f] for f in rt.fields]).order_by(table.c.load_no, table.c.line))
             for row in result:
                 yield {f: _typed(rt.kinds[f], v) for f, v in zip(rt.fields, row, strict=True)}
 

@@ -689,6 +689,7 @@ class DataImporter:
                             rows_rejected=result.rejected,
                             rows_quarantined=result.quarantined,
                             run_id=result.run_id,
+                            load_no=getattr(session, "load_no", None),
                             created_at=self.clock.now(),
                         )
                     )
@@ -1029,8 +1030,10 @@ class DataImporter:
         from portico.models import Bar
 
         table = data_table(rt)
+        numbers = job_tables()["load_numbers"]
         with self.db.begin() as conn:
-            rows = conn.execute(sa.select(table).where(table.c.load_id == load_id)).mappings().all()
+            load_no = conn.execute(sa.select(numbers.c.load_no).where(numbers.c.load_id == load_id)).scalar()
+            rows = conn.execute(sa.select(table).where(table.c.load_no == load_no)).mappings().all()
         bars = []
         for r in rows:
             close = Decimal(r["close"])

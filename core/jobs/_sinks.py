@@ -110,30 +110,48 @@ class StoreSink:
 
 class _StoreSession:
     def __init__(self, ctx: LoadContext) -> None:
+        import sqlalchemy as sa
+
+        from portico.jobs._tables import job_tables
+
         self.ctx = ctx
         self.table = data_table(ctx.rt)
         ctx.db.ensure_tables(self.table)
-        cols = ["load_id", "line", *ctx.rt.fields]
+        cols = ["load_no", "line", *ctx.rt.fields]
         self._cols = cols
         self._sqlite = ctx.db.is_sqlite
         self._sql = f"INSERT INTO {self.table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        numbers = job_tables()["load_numbers"]
+        existing = ctx.conn.execute(sa.select(numbers.c.load_no).where(numbers.c.load_id == ctx.load_id)).scalar()
+        if existing is None:
+            # allocated inside the load's transaction: a crash or rollback leaves no number behind
+            existing = ctx.conn.execute(numbers.insert().values(load_id=ctx.load_id)).inserted_primary_key[0]
+        self.load_no: int = int(existing)
+        self._where = self.table.c.load_no == self.load_no
 
     def back_out(self, previous_load_id: str) -> None:
-        self.ctx.conn.execute(self.table.delete().where(self.table.c.load_id == previous_load_id))
+        import sqlalchemy as sa
+
+        from portico.jobs._tables import job_tables
+
+        numbers = job_tables()["load_numbers"]
+        previous = self.ctx.conn.execute(sa.select(numbers.c.load_no).where(numbers.c.load_id == previous_load_id)).scalar()
+        if previous is not None:
+            self.ctx.conn.execute(self.table.delete().where(self.table.c.load_no == previous))
 
     def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
         if not rows:
             return
-        load_id = self.ctx.load_id
+        load_no = self.load_no
         if self._sqlite:
             # the DB-API executemany inside the open transaction: the fast path for big files
             cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            cursor.executemany(self._sql, [(load_id, ln, *r) for ln, r in zip(lines, rows, strict=True)])
+            cursor.executemany(self._sql, [(load_no, ln, *r) for ln, r in zip(lines, rows, strict=True)])
             cursor.close()
         else:
             self.ctx.conn.execute(
                 self.table.insert(),
-                [dict(zip(self._cols, (load_id, ln, *r), strict=True)) for ln, r in zip(lines, rows, strict=True)],
+                [dict(zip(self._cols, (load_no, ln, *r), strict=True)) for ln, r in zip(lines, rows, strict=True)],
             )
 
     def write_frame(self, frame: Any) -> None:
@@ -142,7 +160,7 @@ class _StoreSession:
 
         if frame.height == 0:
             return
-        ordered = frame.select(pl.lit(self.ctx.load_id).alias("load_id"), pl.col("__line"), *[pl.col(f) for f in self.ctx.rt.fields])
+        ordered = frame.select(pl.lit(self.load_no, dtype=pl.Int64).alias("load_no"), pl.col("__line").alias("line"), *[pl.col(f) for f in self.ctx.rt.fields])
         if self._sqlite:
             cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             # rows() builds the chunk's tuples in one native call; iter_rows() would add a Python
@@ -157,7 +175,7 @@ class _StoreSession:
         import sqlalchemy as sa
 
         row = self.ctx.conn.execute(
-            sa.select(*[self.table.c[k] for k in key]).where(self.table.c.load_id == self.ctx.load_id, self.table.c.line == line)
+            sa.select(*[self.table.c[k] for k in key]).where(self._where, self.table.c.line == line)
         ).first()
         return None if row is None else tuple(None if v is None else str(v) for v in row)
 
@@ -166,7 +184,7 @@ class _StoreSession:
 
         return int(
             self.ctx.conn.execute(
-                sa.select(sa.func.count()).select_from(self.table).where(self.table.c.load_id == self.ctx.load_id)
+                sa.select(sa.func.count()).select_from(self.table).where(self._where)
             ).scalar_one()
         )
 
@@ -181,7 +199,7 @@ class _StoreSession:
         if not fields:
             return {}
         kind = sa.Float if self._sqlite else sa.Numeric
-        stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], kind)) for f in fields]).where(self.table.c.load_id == self.ctx.load_id)
+        stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], kind)) for f in fields]).where(self._where)
         row = self.ctx.conn.execute(stmt).one()
         return {f: Decimal(repr(v)) if isinstance(v, float) else Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
 

@@ -44,9 +44,16 @@ def job_tables() -> dict[str, sa.Table]:
         sa.Column("rows_rejected", sa.Integer, nullable=False, default=0),
         sa.Column("rows_quarantined", sa.Integer, nullable=False, default=0),
         sa.Column("run_id", sa.String(64)),
+        sa.Column("load_no", sa.Integer, unique=True),
         sa.Column("superseded_by", sa.String(64)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index("ix_portico_import_loads_key", "data_type", "source_key", "destination", "status"),
+    )
+    # a compact integer per load: the data tables key their rows by it (cheaper than the 32-character id)
+    _tables["load_numbers"] = table(
+        "portico_import_load_numbers",
+        sa.Column("load_no", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("load_id", sa.String(64), nullable=False, unique=True),
     )
     _tables["rejects"] = table(
         "portico_import_rejects",
@@ -118,7 +125,7 @@ def job_tables() -> dict[str, sa.Table]:
 
 
 def data_table(rt: RecordType) -> sa.Table:
-    """The table loaded records of ``rt`` go to: ``load_id``, ``line``, then one column per field.
+    """The table loaded records of ``rt`` go to: ``load_no``, ``line``, then one column per field.
 
     Decimals are kept as their exact text, dates as ISO text, booleans as integers.
     """
@@ -128,12 +135,12 @@ def data_table(rt: RecordType) -> sa.Table:
     if rt.table in md.tables:
         return md.tables[rt.table]
     cols: list[sa.Column[object] | sa.Index] = [
-        sa.Column("load_id", sa.String(64), primary_key=True),
-        sa.Column("line", sa.Integer, primary_key=True),
+        sa.Column("load_no", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),
     ]
     for name, kind in rt.kinds.items():
         cols.append(sa.Column(name, sa.Integer if kind is Kind.BOOL else sa.Text, nullable=name not in rt.required))
-    # clustered by (load_id, line): a load's rows sit together, so back-out, read-back and counts touch
+    # clustered by (load_no, line): a load's rows sit together, so back-out, read-back and counts touch
     # only that load, and no second index slows the bulk insert (SQLite WITHOUT ROWID)
     return sa.Table(rt.table, md, *cols, sqlite_with_rowid=False)
 

@@ -64,11 +64,11 @@ def write(path: Path, *lines: str) -> Path:
 
 
 def stored(db: Database, table: str = "portico_import_positions") -> list[dict[str, Any]]:
-    """Every row of a data table, without the load id, in a stable order."""
+    """Every row of a data table, without the load number, in a stable order."""
     import sqlalchemy as sa
 
     with db.begin() as conn:
         if not sa.inspect(conn).has_table(table):
             return []
         rows = conn.execute(sa.text(f"SELECT * FROM {table}")).mappings().all()
-    return sorted(({k: v for k, v in r.items() if k != "load_id"} for r in rows), key=lambda r: (r["line"], str(r)))
+    return sorted(({k: v for k, v in r.items() if k != "load_no"} for r in rows), key=lambda r: (r["line"], str(r)))

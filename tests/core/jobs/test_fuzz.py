@@ -75,6 +75,6 @@ def test_columnar_and_per_record_paths_agree(db, clock, tmp_path: Path, rows: li
         import sqlalchemy as sa
 
         with db.begin() as conn:
-            loaded = sorted(tuple(r) for r in conn.execute(sa.text("SELECT line, account, isin, symbol, quantity, price, currency, date FROM portico_import_positions WHERE load_id = :l"), {"l": result.load_id}).all()) if result.load_id else []
+            loaded = sorted(tuple(r) for r in conn.execute(sa.text("SELECT line, account, isin, symbol, quantity, price, currency, date FROM portico_import_positions p JOIN portico_import_load_numbers n ON n.load_no = p.load_no WHERE n.load_id = :l"), {"l": result.load_id}).all()) if result.load_id else []
         outcomes.append((result.status, loaded, sorted(r["line"] for r in result.rejects), sorted(q["line"] for q in result.quarantine), result.control_totals.get("source", {}).get("sums")))
     assert outcomes[0] == outcomes[1]

@@ -240,6 +240,16 @@ def test_job_store_and_leases_on_postgresql(clock) -> None:
         assert first.acquire() and not second.acquire()
         first.release()
         again._scheduler.remove_job(job)
+        # the store sink, control totals (exact NUMERIC sums) and a corrected redelivery on PostgreSQL
+        from tests.core.jobs.conftest import GOOD, HEADER, write
+
+        home = Path(os.environ["PORTICO_HOME"])
+        path = write(home / f"{job}.psv", HEADER, *GOOD)
+        loaded = again.importer.import_file(path, "positions")
+        assert loaded.status == "loaded" and loaded.control_totals["loaded"]["sums"] == {"quantity": "345.25"}
+        write(path, HEADER, GOOD[0])
+        corrected = again.importer.import_file(path, "positions")
+        assert corrected.supersedes == loaded.load_id and corrected.control_totals["loaded"]["records"] == 1
     finally:
         again.shutdown()
         db.dispose()
