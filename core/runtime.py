@@ -343,22 +343,29 @@ class AsyncIntegration:
             await self._maybe(self.jobs, "start")
 
     async def stop(self) -> None:
-        """Disconnect every system, stop the mocks the runtime started, and stop the services."""
+        """Stop the services that use connections, disconnect every system (stopping the mocks the
+        runtime started), then stop monitoring, event publishing and shared budgets."""
+        # streams and schedules stop first, so no subscription reconnects to a system going away
+        await self._stop_services("jobs", "market_data", "trading")
         for system_id in list(self.systems):
             with contextlib.suppress(Exception):
                 await self.disconnect_external_system(system_id)
-        for name in ("jobs", "market_data", "trading", "monitor", "events", "limiters"):
-            service = self._services.get(name)
-            if service is not None:
-                for method in ("shutdown", "stop", "aclose", "close"):
-                    if hasattr(service, method):
-                        with contextlib.suppress(Exception):
-                            await self._maybe(service, method)
-                        break
+        await self._stop_services("monitor", "events", "limiters")
         if self._db is not None:
             self._db.dispose()
         self._started = False
         self._scheduling = False
+
+    async def _stop_services(self, *names: str) -> None:
+        for name in names:
+            service = self._services.get(name)
+            if service is None:
+                continue
+            for method in ("shutdown", "stop", "aclose", "close"):
+                if hasattr(service, method):
+                    with contextlib.suppress(Exception):
+                        await self._maybe(service, method)
+                    break
 
     @staticmethod
     async def _maybe(obj: Any, method: str, *args: Any) -> Any:

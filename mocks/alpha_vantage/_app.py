@@ -709,6 +709,8 @@ def create_app(
     faults: MockFaultSource = None,
     *,
     clock: MockClock | None = None,
+    start: datetime | None = None,
+    realtime: bool | None = None,
     vendor_faults: Iterable[AlphaVantageFault | Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> MockApp:
@@ -717,7 +719,10 @@ def create_app(
     Args:
         seed: the data seed (same seed, same numbers).
         faults: the kit's HTTP-level fault rules (file path, rules as data, or a plan).
-        clock: the simulated clock (frozen at the kit's default start unless given).
+        clock: the simulated clock; without one, a clock starting at ``start`` (default: now) that follows
+            wall time unless ``start`` is pinned, as the Alpaca mock's does, so served data looks live.
+        start: simulated time at start.
+        realtime: whether the clock runs with wall time (default: when ``start`` is not given).
         vendor_faults: Alpha Vantage in-body faults (``note``, ``information``, ``premium``, ``error``,
             ``empty``, ``non_json``, ``http_500``, ``stale``, ``latency``).
         **options: :class:`AlphaVantageMock` options (``symbols``, ``key_tiers``, ``default_tier``, ``tiers``,
@@ -726,7 +731,10 @@ def create_app(
     Returns:
         The app; ``app.state.mock`` is the :class:`AlphaVantageMock` (quotas, vendor faults, series).
     """
-    clock = clock or MockClock()
+    if clock is None:
+        if realtime is None:
+            realtime = start is None
+        clock = MockClock(start or datetime.now(UTC).replace(microsecond=0), realtime=realtime)
     mock = AlphaVantageMock(seed, vendor_faults, clock=clock, **options)
     app = MockApp(
         [
