@@ -51,24 +51,16 @@ Measure = tuple[float, float]
 """(calls per second, client CPU microseconds per call)."""
 
 
-async def _timed_async(call: Callable[[int], Awaitable[Any]], seconds: float) -> Measure:
-    for i in range(20):  # warm the pool and the code paths
-        await call(-1 - i)
-    count, started, cpu = 0, time.perf_counter(), time.process_time()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        await call(count)
-        count += 1
-    return _rate(count, elapsed), (time.process_time() - cpu) / max(count, 1) * 1e6
+class _Tally:
+    """Calls, wall seconds and client CPU seconds, summed over interleaved rounds."""
 
+    def __init__(self) -> None:
+        self.calls = 0
+        self.wall = 0.0
+        self.cpu = 0.0
 
-def _timed_sync(call: Callable[[int], Any], seconds: float) -> Measure:
-    for i in range(20):
-        call(-1 - i)
-    count, started, cpu = 0, time.perf_counter(), time.process_time()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        call(count)
-        count += 1
-    return _rate(count, elapsed), (time.process_time() - cpu) / max(count, 1) * 1e6
+    def measure(self) -> Measure:
+        return _rate(self.calls, self.wall), self.cpu / max(self.calls, 1) * 1e6
 
 
 def _process_cpu(pid: int) -> float | None:
@@ -81,48 +73,76 @@ def _process_cpu(pid: int) -> float | None:
         return None
 
 
-async def _portico(base_url: str, seconds: float) -> dict[str, Measure]:
+async def _sequential(base_url: str, seconds: float, rounds: int) -> tuple[dict[str, Measure], dict[str, Measure]]:
+    """portico and alpaca-py in alternating short rounds, so load swings on the machine hit both alike."""
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.enums import OrderSide as AlpacaSide
+    from alpaca.trading.enums import TimeInForce as AlpacaTif
+    from alpaca.trading.requests import MarketOrderRequest
+
     from portico.connectors.alpaca import AlpacaConnector
     from portico.models import OrderRequest, OrderSide
     from portico.sdk import ConnectorContext
 
-    urls = {"trading": base_url, "data": base_url}
     context = ConnectorContext.for_testing(
-        AlpacaConnector, urls=urls, credentials={"api_key_id": KEYS["APCA-API-KEY-ID"], "api_secret_key": KEYS["APCA-API-SECRET-KEY"]}
+        AlpacaConnector,
+        urls={"trading": base_url, "data": base_url},
+        credentials={"api_key_id": KEYS["APCA-API-KEY-ID"], "api_secret_key": KEYS["APCA-API-SECRET-KEY"]},
     )
     connector = AlpacaConnector(context)
     await connector.open()
-    try:
+    theirs_client = TradingClient(KEYS["APCA-API-KEY-ID"], KEYS["APCA-API-SECRET-KEY"], url_override=base_url)
+    ids = iter(range(10**9))
 
-        async def positions(_: int) -> None:
-            await connector.get_positions()
+    async def portico_positions() -> None:
+        await connector.get_positions()
 
-        async def order(i: int) -> None:
-            await connector.place_order(
-                OrderRequest(symbol="F", side=OrderSide.BUY, quantity=Decimal(1), client_order_id=f"portico-{i}")
-            )
-
-        return {"positions": await _timed_async(positions, seconds), "orders": await _timed_async(order, seconds)}
-    finally:
-        await connector.close()
-
-
-def _alpaca_py(base_url: str, seconds: float) -> dict[str, Measure]:
-    from alpaca.trading.client import TradingClient
-    from alpaca.trading.enums import OrderSide, TimeInForce
-    from alpaca.trading.requests import MarketOrderRequest
-
-    client = TradingClient(KEYS["APCA-API-KEY-ID"], KEYS["APCA-API-SECRET-KEY"], url_override=base_url)
-
-    def positions(_: int) -> None:
-        client.get_all_positions()
-
-    def order(i: int) -> None:
-        client.submit_order(
-            MarketOrderRequest(symbol="F", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=f"alpaca-py-{i}")
+    async def portico_order() -> None:
+        await connector.place_order(
+            OrderRequest(symbol="F", side=OrderSide.BUY, quantity=Decimal(1), client_order_id=f"portico-{next(ids)}")
         )
 
-    return {"positions": _timed_sync(positions, seconds), "orders": _timed_sync(order, seconds)}
+    def alpaca_positions() -> None:
+        theirs_client.get_all_positions()
+
+    def alpaca_order() -> None:
+        theirs_client.submit_order(
+            MarketOrderRequest(
+                symbol="F", qty=1, side=AlpacaSide.BUY, time_in_force=AlpacaTif.DAY, client_order_id=f"alpaca-py-{next(ids)}"
+            )
+        )
+
+    ours = {"positions": _Tally(), "orders": _Tally()}
+    theirs = {"positions": _Tally(), "orders": _Tally()}
+    plan: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], None]]] = [
+        ("positions", portico_positions, alpaca_positions),
+        ("orders", portico_order, alpaca_order),
+    ]
+    slice_ = seconds / rounds
+    try:
+        for _, async_call, sync_call in plan:  # warm pools and code paths
+            for _ in range(20):
+                await async_call()
+                sync_call()
+        for _ in range(rounds):
+            for name, async_call, sync_call in plan:
+                tally = ours[name]
+                started, cpu = time.perf_counter(), time.process_time()
+                while time.perf_counter() - started < slice_:
+                    await async_call()
+                    tally.calls += 1
+                tally.wall += time.perf_counter() - started
+                tally.cpu += time.process_time() - cpu
+                tally = theirs[name]
+                started, cpu = time.perf_counter(), time.process_time()
+                while time.perf_counter() - started < slice_:
+                    sync_call()
+                    tally.calls += 1
+                tally.wall += time.perf_counter() - started
+                tally.cpu += time.process_time() - cpu
+    finally:
+        await connector.close()
+    return {k: t.measure() for k, t in ours.items()}, {k: t.measure() for k, t in theirs.items()}
 
 
 async def _load(base_url: str, connections: int, seconds: float) -> tuple[float, int, int]:
@@ -157,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds per client and operation")
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
@@ -164,8 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     server.start()
     try:
         base_url = ready.get(timeout=60)
-        ours = asyncio.run(_portico(base_url, args.seconds))
-        theirs = _alpaca_py(base_url, args.seconds)
+        ours, theirs = asyncio.run(_sequential(base_url, args.seconds, args.rounds))
         cpu_before = _process_cpu(server.pid or 0)
         served, errors, total = asyncio.run(_load(base_url, args.connections, args.seconds))
         cpu_after = _process_cpu(server.pid or 0)
@@ -180,7 +200,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mock_errors": errors,
         "mock_cpu_us_per_request": server_us,
     }
-    print(f"Alpaca benchmark ({args.seconds:g} s per measurement, mock at {base_url}, {os.cpu_count()} CPUs)")
+    print(
+        f"Alpaca benchmark ({args.seconds:g} s per client and operation in {args.rounds} alternating rounds, "
+        f"mock at {base_url}, {os.cpu_count()} CPUs)"
+    )
     print(f"{'sequential':<18}{'portico/s':>11}{'alpaca-py/s':>13}{'ratio':>8}   client CPU us/call: portico, alpaca-py, ratio")
     for name, label in (("positions", "list positions"), ("orders", "place order")):
         (ours_rate, ours_cpu), (their_rate, their_cpu) = ours[name], theirs[name]

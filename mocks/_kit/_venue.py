@@ -20,6 +20,7 @@ Matching rules:
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
 import threading
@@ -175,7 +176,9 @@ class OrderState:
 
     def snapshot(self) -> OrderState:
         """A copy safe to hand to another thread."""
-        return replace(self, extra=dict(self.extra))
+        clone = copy.copy(self)
+        clone.extra = dict(self.extra)
+        return clone
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ class SimulatedVenue:
         self.respect_market_hours = respect_market_hours
         self.universe = symbols
         self._rng = random.Random(seed)
+        self._assets: dict[str, AssetInfo] = {}
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self.accounts: dict[str, AccountState] = {}
@@ -275,6 +279,12 @@ class SimulatedVenue:
 
     def asset(self, symbol: str) -> AssetInfo:
         """The asset of ``symbol``; raises ``VenueError('unknown_asset')`` outside the universe."""
+        cached = self._assets.get(symbol)
+        if cached is None:
+            cached = self._assets[symbol] = self._make_asset(symbol)
+        return cached
+
+    def _make_asset(self, symbol: str) -> AssetInfo:
         symbol = symbol.strip().upper()
         known = self.universe if self.universe is not None else _DEFAULT_UNIVERSE
         if symbol not in known and (self.universe is not None or not (symbol.isalpha() and 1 <= len(symbol) <= 5)):
