@@ -113,7 +113,7 @@ _ASSET_CLASSES = {
     "crypto_perp": AssetClass.CRYPTO,
     "us_option": AssetClass.OPTION,
 }
-_TO_ASSET_CLASS = {AssetClass.EQUITY: "us_equity", AssetClass.ETF: "us_equity", AssetClass.CRYPTO: "crypto", AssetClass.OPTION: "us_option"}
+_TO_ASSET_CLASS = {AssetClass.EQUITY: "us_equity", AssetClass.ETF: "us_equity"}
 _ORDER_TYPES = {t.value: t for t in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)}
 _TIFS = {t.value: t for t in (TimeInForce.DAY, TimeInForce.GTC, TimeInForce.OPG, TimeInForce.CLS, TimeInForce.IOC, TimeInForce.FOK)}
 

@@ -104,7 +104,8 @@ SPEC = ConnectorSpec(
         },
         order_types=(OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP),
         time_in_force=(TimeInForce.DAY, TimeInForce.GTC, TimeInForce.OPG, TimeInForce.CLS, TimeInForce.IOC, TimeInForce.FOK),
-        asset_classes=(AssetClass.EQUITY, AssetClass.ETF, AssetClass.CRYPTO, AssetClass.OPTION),
+        # US stocks and ETFs; Alpaca's crypto and options APIs are not covered by this connector yet
+        asset_classes=(AssetClass.EQUITY, AssetClass.ETF),
         bar_intervals=(
             BarInterval.MIN_1,
             BarInterval.MIN_5,
