@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,6 @@ from portico.models import (
     OrderEvent,
     OrderRequest,
     OrderSide,
-    OrderType,
     Position,
     Quote,
     Snapshot,
@@ -835,6 +834,3 @@ def web_period(interval: BarInterval, count: int) -> str:
     # intraday: 6.5 session hours a day, five days a week
     sessions = math.ceil(count * seconds / 23400)
     return f"{min(1000, math.ceil(sessions * 7 / 5) + 2)}d"
-
-
-_ = (timedelta, OrderType)

@@ -119,6 +119,7 @@ class IbMockApp(MockApp):
         session_timeout: float,
         tws_port: int | None,
         tws_host: str,
+        tws_faults: Mapping[str, Any],
         tick_interval: float,
         heartbeat_interval: float,
         **kwargs: Any,
@@ -138,6 +139,7 @@ class IbMockApp(MockApp):
         self.heartbeat_interval = heartbeat_interval
         self.tws_port = tws_port
         self.tws_host = tws_host
+        self.tws_faults = dict(tws_faults)
         self.tws: Any = None
         self.extra_urls: dict[str, str] = {}
         self._calls: dict[str, deque[float]] = {}
@@ -149,7 +151,7 @@ class IbMockApp(MockApp):
 
             # the app's ticker moves the market for both protocols, so the TWS server has none of its own
             self.tws = await TwsMockServer(
-                self.venue, seed=self.seed, faults=self._tws_faults(), tick_interval=0
+                self.venue, seed=self.seed, faults=self.tws_faults, tick_interval=0
             ).start(self.tws_host, self.tws_port)
             self.extra_urls["tws"] = self.tws.url
         ticker = asyncio.create_task(self._tick_loop()) if self.tick_interval > 0 else None
@@ -163,11 +165,6 @@ class IbMockApp(MockApp):
             if self.tws is not None:
                 await self.tws.stop()
                 self.tws = None
-
-    def _tws_faults(self) -> dict[str, Any]:
-        return dict(self._tws_fault_settings)
-
-    _tws_fault_settings: Mapping[str, Any] = {}
 
     async def _tick_loop(self) -> None:
         while True:
@@ -326,6 +323,7 @@ def create_app(
         session_timeout=session_timeout,
         tws_port=tws_port,
         tws_host=tws_host,
+        tws_faults=tws_faults or {},
         tick_interval=tick_interval,
         heartbeat_interval=heartbeat_interval,
         name="interactive_brokers",
@@ -333,5 +331,4 @@ def create_app(
         faults=faults,
         clock=clock,
     )
-    app._tws_fault_settings = dict(tws_faults or {})
     return app

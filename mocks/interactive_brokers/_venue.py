@@ -289,6 +289,8 @@ class IbVenue:
         self._perm_ids = itertools.count(1_000_000 + self.venue.seed % 1_000_000)
         self._exec_seq = itertools.count(1)
         self._listeners: list[Listener] = []
+        self._placing: VenueOrder | None = None
+        """The order being placed: the kit announces it (and may fill it) before place_order returns."""
         self._sizes = itertools.cycle((100, 200, 300, 500, 800, 1300, 2100))
         self.venue.subscribe(self._on_kit_event)
 
@@ -467,19 +469,18 @@ class IbVenue:
         """Give an account a starting position (for demos and tests): bought before the session."""
         listing = self.listings[conid]
         kit_id = self._kit_account(account)
-        # placed on the kit venue directly, so it is no IB order (nothing placed it through IB)
-        state = self.venue.place_order(
+        # bought on the kit venue directly: history, not an IB order of today (the adapter ignores it)
+        self.venue.place_order(
             symbol=listing.symbol,
             side="buy",
             qty=quantity,
             account_id=kit_id,
             client_order_id=f"seed-{conid}",
         )
-        # restate the cost as given, and forget the seeding order: it is history, not an order of today
+        # restate the cost as given (and the cash it took)
         pos = self.venue.positions[(kit_id, listing.symbol)]
         self.venue.account(kit_id).cash += quantity * (pos.avg_entry_price - average_cost)
         pos.avg_entry_price = average_cost
-        del state
 
     # -- orders ------------------------------------------------------------------------------------
 
@@ -596,8 +597,6 @@ class IbVenue:
         order = self._by_venue_id[state.id]
         order.state = self.venue.orders[state.id]
         return order
-
-    _placing: VenueOrder | None = None
 
     def modify(
         self,
