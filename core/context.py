@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import uuid
+import os
 from collections.abc import Iterator
 
 __all__ = ["correlation_scope", "current_correlation_id", "new_correlation_id"]
@@ -13,8 +13,12 @@ _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("po
 
 
 def new_correlation_id() -> str:
-    """A fresh random correlation id."""
-    return uuid.uuid4().hex
+    """A fresh random correlation id: 128 random bits as 32 hex digits.
+
+    ``os.urandom`` rather than ``uuid4``: the same randomness at a fifth of the cost, which matters
+    because every business operation makes one.
+    """
+    return os.urandom(16).hex()
 
 
 def current_correlation_id() -> str | None:
