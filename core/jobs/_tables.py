@@ -49,6 +49,19 @@ def job_tables() -> dict[str, sa.Table]:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index("ix_portico_import_loads_key", "data_type", "source_key", "destination", "status"),
     )
+    loads = _tables["loads"]
+    if not any(ix.name == "uq_portico_import_loads_committed" for ix in loads.indexes):
+        # at most one committed load per delivery, whatever races happen between processes
+        committed = loads.c.status == "committed"
+        sa.Index(
+            "uq_portico_import_loads_committed",
+            loads.c.data_type,
+            loads.c.source_key,
+            loads.c.destination,
+            unique=True,
+            sqlite_where=committed,
+            postgresql_where=committed,
+        )
     # a compact integer per load: the data tables key their rows by it (cheaper than the 32-character id)
     _tables["load_numbers"] = table(
         "portico_import_load_numbers",

@@ -220,3 +220,17 @@ def test_unknown_data_type_and_mapping_fail_clearly(service, tmp_path: Path) -> 
         service.importer.import_file(path, "widgets")
     result = service.importer.import_file(path, "positions", mapping="nope")
     assert result.status == "failed" and "unknown mapping 'nope'" in result.error
+
+
+def test_the_store_refuses_a_second_committed_load_of_one_delivery(service, db, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from portico.jobs._tables import job_tables
+
+    first = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions")
+    loads = job_tables()["loads"]
+    with db.begin() as conn:
+        row = dict(conn.execute(sa.select(loads).where(loads.c.load_id == first.load_id)).mappings().one())
+    row.update(load_id="racing-process", checksum="0" * 64, load_no=None)
+    with pytest.raises(sa.exc.IntegrityError), db.begin() as conn:
+        conn.execute(loads.insert().values(**row))
