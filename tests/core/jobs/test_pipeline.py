@@ -234,3 +234,12 @@ def test_the_store_refuses_a_second_committed_load_of_one_delivery(service, db, 
     row.update(load_id="racing-process", checksum="0" * 64, load_no=None)
     with pytest.raises(sa.exc.IntegrityError), db.begin() as conn:
         conn.execute(loads.insert().values(**row))
+
+
+def test_bulk_insert_in_multi_row_statements_keeps_every_row_and_line(service, db, tmp_path: Path) -> None:
+    rows = [f"A{i:04d}|US0378331005|AAPL|{i}|1.5|USD|2026-01-05" for i in range(257)]  # 2 full statements + 57
+    result = service.importer.import_file(write(tmp_path / "bulk.psv", HEADER, *rows), "positions")
+    assert result.fast_path and result.loaded == 257
+    loaded = stored(db)
+    assert [(r["line"], r["account"], r["quantity"]) for r in loaded] == [(i + 2, f"A{i:04d}", str(i)) for i in range(257)]
+    assert result.control_totals["loaded"]["sums"] == {"quantity": str(sum(range(257)))}
