@@ -563,6 +563,7 @@ class AsyncIntegration:
             emit=lambda event, **data: self._emit(event, **{"system": system.system_id, **data}),
             store=self.db,
             options={"api_version": system.config.api_version, "features": dict(system.config.features)},
+            rate_limiter=system.limiter,
         )
 
     @property

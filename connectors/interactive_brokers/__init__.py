@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portico.connectors.interactive_brokers._connector import InteractiveBrokersConnector, select_transport
+from portico.connectors.interactive_brokers.connector import InteractiveBrokersConnector, select_transport
 from portico.connectors.interactive_brokers.spec import SPEC, TRANSPORT_CAPABILITIES, transport_spec
 
 __all__ = [

@@ -11,6 +11,6 @@ __all__ = ["portico_connectors"]
 @hookimpl
 def portico_connectors() -> list[type[Connector]]:
     """The Interactive Brokers connector (both transports)."""
-    from portico.connectors.interactive_brokers._connector import InteractiveBrokersConnector
+    from portico.connectors.interactive_brokers.connector import InteractiveBrokersConnector
 
     return [InteractiveBrokersConnector]

@@ -145,7 +145,10 @@ class TwsTransport:
         self._opened = True
 
     async def _live(self) -> Any:
-        """The connected ``IB``, reconnecting (three tries, backing off on the clock) when TWS dropped us."""
+        """The connected ``IB`` after waiting for rate budget (the system's limiter, so the configured
+        ``throttling`` applies to the socket as it does to HTTP), reconnecting (three tries, backing off
+        on the clock) when TWS dropped us."""
+        await self.context.acquire("tws")
         if self._ib is not None and self._ib.isConnected():
             return self._ib
         if not self._opened:

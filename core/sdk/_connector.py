@@ -85,6 +85,8 @@ class ConnectorContext:
         emit: report an event to the monitor: ``emit("stream.reconnected", attempt=2)``.
         store: the embedded database, for connectors that cache (instrument ids...).
         options: other settings (``api_version``, ``features``).
+        rate_limiter: the system's shared rate limiter; HTTP clients from :meth:`api_client` use it by
+            themselves, socket transports call :meth:`acquire` before each request.
     """
 
     system_id: str
@@ -99,6 +101,18 @@ class ConnectorContext:
     emit: EventSink = _no_events
     store: Database | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    rate_limiter: Any = None
+
+    async def acquire(self, endpoint: str | None = None) -> float:
+        """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP).
+
+        Returns the seconds waited; raises :class:`~portico.errors.RateLimited` past the bounded wait.
+        Without a limiter (a bare test context) it returns at once.
+        """
+        if self.rate_limiter is None:
+            return 0.0
+        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint))
+        return waited
 
     def url(self, key: str) -> str:
         """The environment's base URL named ``key``; a clear error when the manifest lacks it."""
