@@ -463,6 +463,9 @@ class AlpacaConnector(Connector):
             secret_key=secret,
             clock=self.context.clock,
             emit=self.context.emit,
+            # each frame carries many messages: a short frame queue keeps the reader close to the
+            # consumer and back-pressures the socket instead of decoding far ahead
+            ws_options={"queue_size": 32},
         )
         return self._market
 

@@ -83,6 +83,7 @@ class PortalStream:
             on_connect=self._on_connect,
             decode=_decode,
             events=lambda name, **data: self.transport.context.emit(name, **data),
+            verify=self.transport.verify_tls,  # the gateway's certificate is self-signed by default
         )
         await self._client.connect()
         self._tic = asyncio.create_task(self._tics())

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
@@ -53,6 +54,17 @@ def _no_events(_event: str, **_data: Any) -> None:
     return None
 
 
+def _ssl_option(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
+    # wss:// with verification off (a local gateway's self-signed certificate) or a custom context
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class WebSocketClient:
     """A long-lived WebSocket connection with heartbeat, reconnect, resubscribe and a bounded queue.
 
@@ -87,6 +99,8 @@ class WebSocketClient:
         rng: the random source for jitter.
         open_timeout: seconds the opening handshake may take.
         max_message_size: the largest message accepted, in bytes.
+        verify: for ``wss://``, verify the server's certificate (False for a local gateway's
+            self-signed one, as IB's Client Portal Gateway has) or an ``ssl.SSLContext``.
     """
 
     def __init__(
@@ -111,6 +125,7 @@ class WebSocketClient:
         rng: random.Random | None = None,
         open_timeout: float = 10.0,
         max_message_size: int | None = 16 * 1024 * 1024,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         if overflow not in ("block", "drop_oldest"):
             raise ValueError(f"overflow must be 'block' or 'drop_oldest', not {overflow!r}")
@@ -133,6 +148,7 @@ class WebSocketClient:
         self._rng = rng or random.Random()
         self._open_timeout = open_timeout
         self._max_size = max_message_size
+        self._ssl = _ssl_option(verify) if self.url.startswith("wss") else None
         # The path only: tokens often travel in the query string.
         self._endpoint = "WS " + (urlsplit(url).path or "/")
         self._reader_blocked = False
@@ -342,6 +358,7 @@ class WebSocketClient:
                     ping_interval=None,  # our own heartbeat, on the injected clock
                     max_size=self._max_size,
                     proxy=None,
+                    **({"ssl": self._ssl} if self._ssl is not None else {}),
                 )
             except asyncio.CancelledError:
                 if self._breaker is not None:
