@@ -54,7 +54,7 @@ from portico.models import (
     Snapshot,
     TimeInForce,
 )
-from portico.sdk import CheckResult, RateLimitPolicy, RateWindow
+from portico.sdk import CheckResult, RateLimitPolicy, RateWindow, filter_orders
 
 if TYPE_CHECKING:
     from portico.http import ApiClient
@@ -584,18 +584,7 @@ class WebTransport:
     ) -> list[Order]:
         """``iserver/account/orders`` (IB lists the current session's orders), newest first."""
         orders = [mapping.order_from_web(i, system=self.system) for i in await self._live_orders()]
-        if status == "open":
-            orders = [o for o in orders if not o.is_terminal]
-        elif status == "closed":
-            orders = [o for o in orders if o.is_terminal]
-        if symbols:
-            wanted = {s.upper() for s in symbols}
-            orders = [o for o in orders if o.symbol in wanted]
-        if since is not None:
-            orders = [o for o in orders if o.updated_at is None or o.updated_at >= since]
-        if until is not None:
-            orders = [o for o in orders if o.updated_at is None or o.updated_at <= until]
-        return orders[:limit] if limit else orders
+        return filter_orders(orders, status=status, symbols=symbols, since=since, until=until, limit=limit)  # type: ignore[arg-type]
 
     async def cancel_order(self, order_id: str) -> None:
         """``DELETE iserver/account/{acct}/order/{id}``."""

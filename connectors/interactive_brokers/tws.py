@@ -48,7 +48,7 @@ from portico.models import (
     Quote,
     TimeInForce,
 )
-from portico.sdk import CheckResult
+from portico.sdk import CheckResult, filter_orders
 
 if TYPE_CHECKING:
     from portico.sdk import ConnectorContext
@@ -514,21 +514,9 @@ class TwsTransport:
     ) -> list[Order]:
         """Open, closed or all orders, newest first."""
         orders = [mapping.order_from_trade(t, system=self.system) for t in await self._all_trades()]
-        if status == "open":
-            orders = [o for o in orders if not o.is_terminal]
-        elif status == "closed":
-            orders = [o for o in orders if o.is_terminal]
-        if symbols:
-            wanted = {s.upper() for s in symbols}
-            orders = [o for o in orders if o.symbol in wanted]
-        if since is not None:
-            orders = [o for o in orders if o.created_at is None or o.created_at >= since]
-        if until is not None:
-            orders = [o for o in orders if o.created_at is None or o.created_at <= until]
-        orders.sort(
-            key=lambda o: (o.created_at or datetime.min.replace(tzinfo=UTC), int(o.order_id)), reverse=True
-        )
-        return orders[:limit] if limit else orders
+        # same-second orders keep IB's id order (the sort is stable, newest first)
+        orders.sort(key=lambda o: int(o.order_id), reverse=True)
+        return filter_orders(orders, status=status, symbols=symbols, since=since, until=until, limit=limit)  # type: ignore[arg-type]
 
     async def cancel_order(self, order_id: str) -> None:
         """Cancel by permId; waits for TWS to accept or refuse the cancel."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portico.sdk._connector import CheckResult, Connector, ConnectorContext, OrderStatusFilter
+from portico.sdk._connector import CheckResult, Connector, ConnectorContext, OrderStatusFilter, filter_orders
 from portico.sdk._spec import (
     AuthSchemeSpec,
     Capability,
@@ -38,5 +38,6 @@ __all__ = [
     "RetryPolicy",
     "StreamKind",
     "Support",
+    "filter_orders",
     "resolve_url_templates",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -38,9 +38,41 @@ if TYPE_CHECKING:
     from portico.http import ApiClient
     from portico.store import Database
 
-__all__ = ["CheckResult", "Connector", "ConnectorContext", "OrderStatusFilter"]
+__all__ = ["CheckResult", "Connector", "ConnectorContext", "OrderStatusFilter", "filter_orders"]
 
 OrderStatusFilter = Literal["open", "closed", "all"]
+
+
+def filter_orders(
+    orders: list[Order],
+    *,
+    status: OrderStatusFilter = "open",
+    symbols: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> list[Order]:
+    """Apply :meth:`Connector.list_orders`' filters to orders a venue returned unfiltered.
+
+    For venues whose order listing takes no filters: keeps the status group (``open``: not terminal),
+    the symbols and the submission-time range (``created_at``, else ``updated_at``), newest first, at
+    most ``limit``.
+    """
+
+    def stamp(order: Order) -> datetime | None:
+        return order.created_at or order.updated_at
+
+    kept = [o for o in orders if status == "all" or (status == "open") != o.is_terminal]
+    if symbols:
+        wanted = {s.upper() for s in symbols}
+        kept = [o for o in kept if o.symbol.upper() in wanted]
+    if since is not None:
+        kept = [o for o in kept if (t := stamp(o)) is None or t >= since]
+    if until is not None:
+        kept = [o for o in kept if (t := stamp(o)) is None or t <= until]
+    floor = datetime.min.replace(tzinfo=UTC)
+    kept.sort(key=lambda o: stamp(o) or floor, reverse=True)
+    return kept[:limit] if limit else kept
 
 
 class CheckResult(BaseModel):
