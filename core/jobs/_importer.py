@@ -90,6 +90,7 @@ class ImportResult:
     mapping: str | None = None
     mapping_version: int | None = None
     supersedes: str | None = None
+    feed: str | None = None
     records: int = 0
     loaded: int = 0
     rejected: int = 0
@@ -225,7 +226,7 @@ class _KeyIndex:
 
     The hashes live in 256 sorted buckets (by their top byte): a chunk is checked with binary
     searches and merged into small arrays, so the cost per chunk stays flat as the file grows, and
-    memory is 16 bytes per record. A hash hit is confirmed against the actual key values (in the
+    memory is 12 bytes per record. A hash hit is confirmed against the actual key values (in the
     chunk, or read back from the destination when it can), so a collision never rejects a record.
     """
 
@@ -235,7 +236,7 @@ class _KeyIndex:
         import numpy as np
 
         self.hashes = [np.empty(0, dtype=np.uint64) for _ in range(self._BUCKETS)]
-        self.lines = [np.empty(0, dtype=np.int64) for _ in range(self._BUCKETS)]
+        self.lines = [np.empty(0, dtype=np.int32) for _ in range(self._BUCKETS)]
 
     def check(self, keys: pl.DataFrame, lines: Sequence[int], confirm: Callable[[int, int], bool] | None = None) -> dict[int, int]:
         """Positions (in ``keys``) of duplicates -> the line of the first occurrence.
@@ -251,7 +252,7 @@ class _KeyIndex:
         if keys.height == 0:
             return {}
         h = keys.hash_rows(seed=11).to_numpy()
-        ln = np.asarray(lines, dtype=np.int64)
+        ln = np.asarray(lines, dtype=np.int32)
         order = np.argsort(h, kind="stable")
         sorted_h = h[order]
         dups: dict[int, int] = {}
@@ -398,6 +399,7 @@ class DataImporter:
         progress: Callable[[int, int | None], None] | None = None,
         run_id: str | None = None,
         feed: str | None = None,
+        row_change_tolerance: float = 0.10,
     ) -> ImportResult:
         """Import one file. Never raises for bad input: a failed file is a result with ``status='failed'``.
 
@@ -414,6 +416,8 @@ class DataImporter:
             progress: called with (records done, records expected) as chunks complete.
             run_id: the run id to record (the scheduler passes its own).
             feed: the feed name for row-count comparisons; default: ``source_key`` with digits folded.
+            row_change_tolerance: a record count differing from the feed's previous delivery by more
+                than this fraction raises ``jobs.row_count_changed``.
         """
         path = Path(path)
         rt = record_type(data_type)
@@ -425,6 +429,7 @@ class DataImporter:
             destination=destination,
             started_at=self.clock.now().isoformat(),
         )
+        result.feed = feed or feed_of(result.source_key)
         for name in STAGES:
             result.stage(name)
         try:
@@ -436,13 +441,13 @@ class DataImporter:
             result.mapping, result.mapping_version = fm.name, fm.version
             scan = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
             if self._already_loaded(result, scan.sha256):
-                return self._finish(result, feed)
+                return self._finish(result)
             self._run(result, rt, cm, fmt, opts, path, scan, dry_run, progress)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:  # the process never crashes on input; the manifest names the failure
             self._fail(result, FileRejected(f"unexpected {type(exc).__name__}: {exc}", file=path.name))
-        return self._finish(result, feed, dry_run=dry_run)
+        return self._finish(result, dry_run=dry_run, tolerance=row_change_tolerance)
 
     def import_records(
         self,
@@ -471,6 +476,7 @@ class DataImporter:
             destination=destination,
             format="records",
             started_at=self.clock.now().isoformat(),
+            feed=feed_of(source_key),
         )
         for name in STAGES:
             result.stage(name)
@@ -481,7 +487,7 @@ class DataImporter:
             result.stage("arrival").status = "ok"
             result.stage("file_validation").status = "skipped"
             if self._already_loaded(result, checksum):
-                return self._finish(result, None)
+                return self._finish(result)
 
             def chunks() -> Iterator[RawChunk]:
                 yield RawChunk(records=list(enumerate(rows, start=1)))
@@ -491,7 +497,7 @@ class DataImporter:
             self._fail(result, exc)
         except Exception as exc:
             self._fail(result, FileRejected(f"unexpected {type(exc).__name__}: {exc}", file=source_key))
-        return self._finish(result, None)
+        return self._finish(result)
 
     # -- stages ------------------------------------------------------------------------------------
 
@@ -690,6 +696,7 @@ class DataImporter:
                             rows_quarantined=result.quarantined,
                             run_id=result.run_id,
                             load_no=getattr(session, "load_no", None),
+                            feed=result.feed,
                             created_at=self.clock.now(),
                         )
                     )
@@ -724,10 +731,16 @@ class DataImporter:
         if fast is not None:
             plan, header, delim, data_rows, trailer = fast
             result.stage("parsing").detail["columnar"] = True
-            for df in self._fast_frames(path, header, delim, data_rows, opts or {}):
-                t0 = time.perf_counter()
-                mapped, ok = plan.run(df)
-                mapping_stage.seconds += time.perf_counter() - t0
+            def parsed_and_mapped() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.Series, float]]:
+                for frame in self._fast_frames(path, header, delim, data_rows, opts or {}):
+                    t0 = time.perf_counter()
+                    mapped_frame, accepted = plan.run(frame)
+                    yield frame, mapped_frame, accepted, time.perf_counter() - t0
+
+            # parsing and mapping (polars, off the GIL) run one chunk ahead in a thread while this
+            # thread writes the previous chunk: the two cores overlap instead of taking turns
+            for df, mapped, ok, seconds in _prefetch(parsed_and_mapped()):
+                mapping_stage.seconds += seconds
                 result.records += df.height
                 good = mapped.filter(ok)
                 bad_idx = ok.not_().arg_true().to_list()
@@ -1096,10 +1109,10 @@ class DataImporter:
         failed_stage.detail["error"] = str(exc)
         self._emit("jobs.import_failed", severity="error", run_id=result.run_id, file=result.source, data_type=result.data_type, error=str(exc))
 
-    def _finish(self, result: ImportResult, feed: str | None, *, dry_run: bool = False) -> ImportResult:
+    def _finish(self, result: ImportResult, *, dry_run: bool = False, tolerance: float = 0.10) -> ImportResult:
         result.finished_at = self.clock.now().isoformat()
         if result.status in ("loaded", "partial") and not dry_run:
-            self._check_row_count(result, feed or feed_of(result.source_key))
+            self._check_row_count(result, tolerance)
         if result.status in ("loaded", "partial", "failed") and not dry_run:
             result.manifest_path = str(self._write_manifest(result))
         if result.status in ("loaded", "partial"):
@@ -1115,21 +1128,27 @@ class DataImporter:
             )
         return result
 
-    def _check_row_count(self, result: ImportResult, feed: str) -> None:
+    def _check_row_count(self, result: ImportResult, tolerance: float = 0.10) -> None:
         import sqlalchemy as sa
 
         loads = job_tables()["loads"]
         with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(loads.c.source_key, loads.c.rows_source)
-                .where(loads.c.data_type == result.data_type, loads.c.destination == result.destination, loads.c.load_id != result.load_id, loads.c.status.in_(("committed", "superseded")))
+                .where(
+                    loads.c.data_type == result.data_type,
+                    loads.c.destination == result.destination,
+                    loads.c.feed == result.feed,
+                    loads.c.source_key != result.source_key,
+                    loads.c.status.in_(("committed", "superseded")),
+                )
                 .order_by(loads.c.created_at.desc())
-                .limit(50)
+                .limit(1)
             ).all()
-        previous = next((r.rows_source for r in rows if feed_of(r.source_key) == feed and r.source_key != result.source_key), None)
+        previous = rows[0].rows_source if rows else None
         if previous:
             change = (result.records - previous) / previous
-            if abs(change) > 0.10:
+            if abs(change) > tolerance:
                 self._emit(
                     "jobs.row_count_changed",
                     severity="warning",
@@ -1188,6 +1207,51 @@ class DataImporter:
 def _plain_decimal(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "") else text
+
+
+def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Run ``items`` in a worker thread, at most ``depth`` items ahead; its exceptions re-raise here.
+
+    When the consumer stops early (an error while loading), the worker is told to stop and joined,
+    so no thread outlives the load.
+    """
+    import queue
+    import threading
+
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:
+            put(("error", exc))
+
+    worker = threading.Thread(target=work, name="portico-import-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _dec() -> Any:

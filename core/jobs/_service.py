@@ -303,7 +303,7 @@ class JobService:
 
     def _import_file(self, source: str, data_type: str, params: Mapping[str, Any], *, run_id: str | None = None) -> ImportResult:
         path = source[len("file://") :] if source.startswith("file://") else source
-        unknown = set(params) - {"format", "mapping", "destination", "source_key", "options", "dry_run", "expected_checksum", "feed"}
+        unknown = set(params) - {"format", "mapping", "destination", "source_key", "options", "dry_run", "expected_checksum", "feed", "row_change_tolerance"}
         if unknown:
             raise ConfigurationError(f"unknown import parameters {sorted(unknown)}", path="parameters")
         return self.importer.import_file(
@@ -318,6 +318,7 @@ class JobService:
             expected_checksum=params.get("expected_checksum"),
             run_id=run_id,
             feed=params.get("feed"),
+            row_change_tolerance=float(params.get("row_change_tolerance", 0.10)),
         )
 
     async def _pull(self, source: str, data_type: str, params: dict[str, Any], *, run_id: str | None = None) -> ImportResult:
@@ -579,7 +580,7 @@ class JobService:
         return new_state
 
     def _watch_params(self, watch: FileWatch) -> dict[str, Any]:
-        params: dict[str, Any] = {"destination": watch.destination, "feed": f"watch:{watch.id}"}
+        params: dict[str, Any] = {"destination": watch.destination, "feed": f"watch:{watch.id}", "row_change_tolerance": watch.row_change_tolerance}
         if watch.format:
             params["format"] = watch.format
         if watch.mapping:

@@ -45,6 +45,7 @@ def job_tables() -> dict[str, sa.Table]:
         sa.Column("rows_quarantined", sa.Integer, nullable=False, default=0),
         sa.Column("run_id", sa.String(64)),
         sa.Column("load_no", sa.Integer, unique=True),
+        sa.Column("feed", sa.String(512)),
         sa.Column("superseded_by", sa.String(64)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Index("ix_portico_import_loads_key", "data_type", "source_key", "destination", "status"),

@@ -92,3 +92,15 @@ def test_dlq_list_show_replay_after_fixing_the_mapping_and_discard(db, monitor, 
     write(path, HEADER, GOOD[1])
     svc.importer.import_file(path, "positions")
     assert [(r["line"], r["symbol"]) for r in stored(db)] == [(2, "MSFT")]
+
+
+def test_watched_feed_row_count_change_uses_the_watch_tolerance(db, monitor, tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 2, 0, tzinfo=UTC))
+    svc = _service(db, monitor, tmp_path, clock)
+    write(tmp_path / "positions_20260105.psv", HEADER, *[f"A{i}|US0378331005|AAPL|1|1|USD|2026-01-05" for i in range(20)])
+    assert svc.check_watch("custodian") == "loaded"
+    clock.set(datetime(2026, 1, 6, 2, 0, tzinfo=UTC))
+    write(tmp_path / "positions_20260106.psv", HEADER, *[f"A{i}|US0378331005|AAPL|1|1|USD|2026-01-06" for i in range(15)])
+    assert svc.check_watch("custodian") == "loaded"
+    event = next(e for e in monitor.events if e[0] == "jobs.row_count_changed")
+    assert (event[2]["previous"], event[2]["current"], event[2]["change_pct"]) == (20, 15, -25.0)
