@@ -130,8 +130,10 @@ class CorporateActionData:
 
 
 def is_trading_day(day: date) -> bool:
-    """Weekdays are trading days (the mock keeps no holiday calendar)."""
-    return day.weekday() < 5
+    """Weekdays that are not NYSE holidays, so mock series pass the calendar checks real data passes."""
+    from portico.marketdata import nyse_holidays
+
+    return day.weekday() < 5 and day not in nyse_holidays(day.year)
 
 
 def session_bounds(day: date) -> tuple[datetime, datetime]:

@@ -218,11 +218,16 @@ async def test_intraday_bars_and_quality_counts_reach_the_monitor(
     systems.advance(timedelta(hours=2).total_seconds())
     result = await service.get_market_data("av_primary", ["IBM"], "bars", {"interval": "5min", "limit": 50})
     assert len(result["IBM"]) == 50 and result.quality.series_checked == 1
-    # the mock has no holiday calendar: a bar on a NYSE holiday is reported, and counted
+    # the mock keeps the NYSE calendar, so its daily series has no off-calendar bar
     daily = await service.get_market_data("av_primary", ["IBM"], "bars", {"interval": "1day", "limit": 60})
-    assert "off_calendar" in daily.quality.counts
-    assert service.counters["quality.off_calendar"] >= 1
-    assert monitor.named("marketdata.quality")
+    assert "off_calendar" not in daily.quality.counts
+    # a stale answer from the primary is caught by the quality checks: the backup serves, the
+    # fallback is counted, and the monitor hears about it
+    systems.primary.mock.faults.extend([{"kind": "stale", "function": "TIME_SERIES_DAILY", "times": 1, "seconds": 10 * 86400}])
+    stale = await service.get_market_data("av_primary", ["MSFT"], "bars", {"interval": "1day", "limit": 60})
+    assert stale.providers == {"MSFT": "av_backup"} and not stale.quality.counts
+    assert service.counters["fallbacks"] == 1
+    assert monitor.named("marketdata.fallback")
 
 
 async def test_the_monitor_hears_updates_and_quality_verdicts(
