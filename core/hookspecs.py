@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# (hook specifications are declarations: pluggy never calls their docstring-only bodies)
 """Every hook a portico plugin can implement.
 
 A plugin is a module (or object) registered under the entry-point group ``portico.plugins`` whose

@@ -170,7 +170,7 @@ class PluginManager:
                     spec = ConnectorSpec.model_validate(spec)
                 except ValidationError as exc:
                     raise PluginLoadError(plugin, f"{cls.__name__}.spec is invalid: {exc}") from None
-                cls.spec = spec
+                setattr(cls, "spec", spec)  # noqa: B010 - a class attribute replaced on a validated copy
             if not isinstance(spec, ConnectorSpec):
                 raise PluginLoadError(plugin, f"{cls.__name__} declares no ConnectorSpec as .spec")
             if spec.name in self._connectors and self._connectors[spec.name] is not cls:

@@ -159,19 +159,19 @@ class AsyncIntegration:
         self.plugins = plugins or PluginManager()
         if config is None:
             config = IntegrationConfig()
-        if not isinstance(config, IntegrationConfig):
-            config = load_config(config, plugins=self.plugins)
-        self.config = config
+        self.config: IntegrationConfig = (
+            config if isinstance(config, IntegrationConfig) else load_config(config, plugins=self.plugins)
+        )
         self.clock = clock or system_clock
         self.transport = transport
-        self._database_url = database_url or config.database_url
+        self._database_url = database_url or self.config.database_url
         self._db: Database | None = None
         self.systems: dict[str, SystemRuntime] = {}
         self.connectors = _ConnectorView(self)
         self._services: dict[str, Any] = {}
         self._started = False
         self._scheduling = False
-        for system_id, system_config in config.systems.items():
+        for system_id, system_config in self.config.systems.items():
             self._add_system(system_id, system_config)
 
     @classmethod

@@ -148,7 +148,8 @@ class WebSocketClient:
         self._rng = rng or random.Random()
         self._open_timeout = open_timeout
         self._max_size = max_message_size
-        self._ssl = _ssl_option(verify) if self.url.startswith("wss") else None
+        # websockets refuses an ssl argument for ws:// URLs, so it is passed only for wss://
+        self._ssl_kwargs: dict[str, Any] = {"ssl": _ssl_option(verify)} if self.url.startswith("wss") else {}
         # The path only: tokens often travel in the query string.
         self._endpoint = "WS " + (urlsplit(url).path or "/")
         self._reader_blocked = False
@@ -358,7 +359,7 @@ class WebSocketClient:
                     ping_interval=None,  # our own heartbeat, on the injected clock
                     max_size=self._max_size,
                     proxy=None,
-                    **({"ssl": self._ssl} if self._ssl is not None else {}),
+                    **self._ssl_kwargs,
                 )
             except asyncio.CancelledError:
                 if self._breaker is not None:

@@ -105,7 +105,12 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
             return None
         if rule.lookup is not None or rule.split is not None:
             # the only rules that can lose a value the source had (lookup miss, missing split part)
-            presence[target] = src.is_not_null() if rule.lookup is not None else _rule_source(target, FieldRule(source=rule.split)).is_not_null()
+            if rule.lookup is not None:
+                presence[target] = src.is_not_null()
+            else:
+                split_source = _rule_source(target, FieldRule(source=rule.split))
+                assert split_source is not None
+                presence[target] = split_source.is_not_null()
         if rule.lookup is not None:
             table = cm.mapping.lookups[rule.lookup]
             src = src.replace_strict(list(table), list(table.values()), default=None, return_dtype=pl.String)

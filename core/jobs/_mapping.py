@@ -240,8 +240,8 @@ class CompiledMapping:
             codes = CURRENCY_CODES if kind is Kind.CURRENCY else COUNTRY_CODES
             if code not in codes:
                 standard = "ISO 4217" if kind is Kind.CURRENCY else "ISO 3166-1"
-                table = f"{standard} or the translation table of mapping {self.mapping.name!r} v{self.mapping.version}"
-                raise UnmappedCode(target, str(value).strip(), table)
+                where = f"{standard} or the translation table of mapping {self.mapping.name!r} v{self.mapping.version}"
+                raise UnmappedCode(target, str(value).strip(), where)
             return code
         text = value if isinstance(value, str) else _plain(value)
         text = text.strip()

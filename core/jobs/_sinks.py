@@ -130,7 +130,9 @@ class _StoreSession:
         existing = ctx.conn.execute(sa.select(numbers.c.load_no).where(numbers.c.load_id == ctx.load_id)).scalar()
         if existing is None:
             # allocated inside the load's transaction: a crash or rollback leaves no number behind
-            existing = ctx.conn.execute(numbers.insert().values(load_id=ctx.load_id)).inserted_primary_key[0]
+            key = ctx.conn.execute(numbers.insert().values(load_id=ctx.load_id)).inserted_primary_key
+            assert key is not None
+            existing = key[0]
         self.load_no: int = int(existing)
         self._where = self.table.c.load_no == self.load_no
 

@@ -5,7 +5,15 @@ Money and quantities are Decimal, timestamps timezone-aware, currencies ISO 4217
 
 from __future__ import annotations
 
-from portico.models._common import AwareDatetime, CanonicalModel, CountryCode, CurrencyCode, Money, Quantity, utcnow
+from portico.models._common import (
+    AwareDatetime,
+    CanonicalModel,
+    CountryCode,
+    CurrencyCode,
+    Money,
+    Quantity,
+    utcnow,
+)
 from portico.models._instrument import AssetClass, Instrument
 from portico.models._market import (
     Bar,
