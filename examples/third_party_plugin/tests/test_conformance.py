@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from portico.testing.conformance import ConnectorConformance
-
 from portico_example_venue import ExampleVenueConnector
+
+from portico.testing.conformance import ConnectorConformance
 
 
 class TestExampleVenue(ConnectorConformance):

@@ -9,7 +9,6 @@ from typing import Any
 
 from portico.models import Bar, BarInterval, Instrument, Quote
 from portico.sdk import CheckResult, Connector, ConnectorContext
-
 from portico_example_venue.spec import SPEC
 
 
