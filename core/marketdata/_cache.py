@@ -66,6 +66,9 @@ class CacheEntry:
     payload: Any
 
 
+_NONE = CacheEntry("", 0.0, 0.0, None)
+
+
 class MarketDataCache:
     """Cached answers with expiry on the injected clock.
 
@@ -80,6 +83,8 @@ class MarketDataCache:
         self.clock = clock
         self.memory_entries = memory_entries
         self._memory: OrderedDict[str, CacheEntry] = OrderedDict()
+        # (system, data_type, symbol) of each key in memory, so forget() can find them
+        self._owners: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         if db is not None:
             db.ensure_tables(_table())
@@ -97,6 +102,7 @@ class MarketDataCache:
                     self._memory.move_to_end(key)
                     return entry
                 del self._memory[key]
+                self._owners.pop(key, None)
         if self.db is None:
             return None
         table = _table()
@@ -107,7 +113,7 @@ class MarketDataCache:
         if row is None:
             return None
         entry = CacheEntry(row["served_by"], row["created_at"], row["expires_at"], json.loads(row["payload"]))
-        self._remember(key, entry)
+        self._remember(key, entry, (row["system"], row["data_type"], row["symbol"]))
         return entry
 
     def put(
@@ -118,7 +124,7 @@ class MarketDataCache:
             return
         now = self._now()
         entry = CacheEntry(served_by, now, now + ttl, payload)
-        self._remember(key, entry)
+        self._remember(key, entry, (system, data_type, symbol[:64]))
         if self.db is None:
             return
         import sqlalchemy as sa
@@ -132,14 +138,16 @@ class MarketDataCache:
             conn.execute(sa.delete(table).where(table.c.key == key))
             conn.execute(sa.insert(table).values(**values))
 
-    def _remember(self, key: str, entry: CacheEntry) -> None:
+    def _remember(self, key: str, entry: CacheEntry, owner: tuple[str, str, str]) -> None:
         if self.memory_entries <= 0:
             return
         with self._lock:
             self._memory[key] = entry
+            self._owners[key] = owner
             self._memory.move_to_end(key)
             while len(self._memory) > self.memory_entries:
-                self._memory.popitem(last=False)
+                old, _ = self._memory.popitem(last=False)
+                self._owners.pop(old, None)
 
     def purge(self) -> int:
         """Delete expired entries from the store; returns how many."""
@@ -147,6 +155,7 @@ class MarketDataCache:
         with self._lock:
             for key in [k for k, e in self._memory.items() if e.expires_at <= now]:
                 del self._memory[key]
+                self._owners.pop(key, None)
         if self.db is None:
             return 0
         import sqlalchemy as sa
@@ -156,10 +165,36 @@ class MarketDataCache:
             result = conn.execute(sa.delete(table).where(table.c.expires_at <= now))
         return int(result.rowcount or 0)
 
+    def forget(self, data_type: str, symbol: str, *, systems: set[str]) -> None:
+        """Drop the ``data_type`` answers for ``symbol`` that one of ``systems`` asked for or served.
+
+        Used when newer data for the symbol arrives by another way (an import), so an answer cached before
+        it is not served in its place.
+        """
+        with self._lock:
+            for key in [k for k, o in self._owners.items() if o[1] == data_type and o[2] == symbol
+                        and (o[0] in systems or self._memory.get(k, _NONE).served_by in systems)]:  # fmt: skip
+                self._memory.pop(key, None)
+                self._owners.pop(key, None)
+        if self.db is None:
+            return
+        import sqlalchemy as sa
+
+        table = _table()
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.delete(table).where(
+                    table.c.data_type == data_type,
+                    table.c.symbol == symbol[:64],
+                    sa.or_(table.c.system.in_(sorted(systems)), table.c.served_by.in_(sorted(systems))),
+                )
+            )
+
     def clear(self, system: str | None = None) -> None:
         """Forget every entry (of one requested system, when given)."""
         with self._lock:
             self._memory.clear()
+            self._owners.clear()
         if self.db is None:
             return
         import sqlalchemy as sa

@@ -9,7 +9,8 @@ import logging
 import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from portico.clock import Clock, system_clock
@@ -23,8 +24,9 @@ from portico.errors import (
     VenueRejected,
 )
 from portico.marketdata._cache import MarketDataCache, cache_key
-from portico.marketdata._calendar import TradingCalendar
+from portico.marketdata._calendar import NEW_YORK, TradingCalendar
 from portico.marketdata._config import MarketDataConfig
+from portico.marketdata._history import BarHistory
 from portico.marketdata._quality import QualityReport, check_bars, check_quote
 from portico.marketdata._requests import DataKind, Request, normalize_request
 from portico.marketdata._result import FallbackAttempt, MarketDataResult
@@ -114,6 +116,11 @@ class MarketDataService:
             if self.config.cache.enabled
             else None
         )
+        self.history = (
+            BarHistory(db, self.clock)
+            if self.config.cache.enabled and self.config.cache.historical_ttl > 0
+            else None
+        )
         self.calendar = TradingCalendar(self.config.quality.calendar)
         self.counters: Counter[str] = Counter()
         self._policies = policies
@@ -198,6 +205,7 @@ class MarketDataService:
         self.counters["requests"] += 1
         result = MarketDataResult(request.kind.name, system_id, parameters=request.cache_params())
         pending = self._from_cache(system_id, request, wanted, result)
+        pending = self._from_history(system_id, request, pending, result)
         chain = [system_id, *(self.config.fallback.get(system_id, []) if request.fallback else [])]
         stale_held: dict[str, tuple[Any, str, QualityReport]] = {}
         last_errors: dict[str, PorticoError] = {}
@@ -344,6 +352,178 @@ class MarketDataService:
                 result.quality.issues.append(
                     QualityIssue(issue["symbol"], issue["check"], issue["detail"], when, issue["severity"])
                 )
+        return pending
+
+    # -- ingested bars -------------------------------------------------------------------------------
+
+    def ingest_bars(self, bars: Iterable[Bar], *, source: str | None = None) -> int:
+        """Make daily bars obtained another way (a scheduled import) part of what the service answers.
+
+        Each bar is kept per (system, symbol, interval, trading day) for the cache's ``historical_ttl``, so
+        a later ``bars`` request to that system whose whole window those days cover is answered from them
+        without calling the provider. The quality checks run on each symbol's ingested series; bars with
+        error-level findings (non-positive prices, inconsistent OHLC) are not kept. Ingesting the same bars
+        again keeps one copy (and renews their time to live); a bar whose content changed replaces the
+        earlier one, and cached answers for that symbol are dropped so the correction is what is served.
+        Daily bars are stamped at the start of their trading day in New York, as the providers stamp them.
+
+        Args:
+            bars: daily bars (other intervals are counted as ``unsupported`` and skipped).
+            source: the system id the bars belong to; by default each bar's ``source``.
+
+        Returns:
+            How many bars changed what is held (new or corrected ones); 0 when every bar was already held.
+
+        Raises:
+            ConfigurationError: a bar names no system and ``source`` is not given.
+        """
+        received = list(bars)
+        now = self.clock.now()
+        series: defaultdict[tuple[str, str], dict[date, Bar]] = defaultdict(dict)
+        unsupported = 0
+        for index, bar in enumerate(received):
+            system = source or bar.source
+            if not system:
+                raise ConfigurationError(
+                    f"bar {index} ({bar.symbol} {bar.timestamp.isoformat()}) names no system: pass source=",
+                    path=f"bars.{index}.source",
+                )
+            if bar.interval is not BarInterval.DAY:
+                unsupported += 1
+                continue
+            day = _day_of(bar)
+            symbol = bar.symbol.strip().upper()
+            # a later bar for the same day in one batch is the newer word on it
+            series[(system, symbol)][day] = bar.model_copy(
+                update={
+                    "symbol": symbol,
+                    "timestamp": datetime.combine(day, time(0), NEW_YORK),
+                    "source": bar.source or system,
+                }
+            )
+        if self.history is None:
+            self._emit("market_data.ingested", system=source, severity="warning", received=len(received),
+                       stored=0, replaced=0, unchanged=0, rejected=0, unsupported=unsupported,
+                       reason="the market data cache is disabled")  # fmt: skip
+            return 0
+        rows: dict[tuple[str, str, str, str], Any] = {}
+        rejected = 0
+        checks: Counter[str] = Counter()
+        for (system, symbol), by_day in series.items():
+            ordered = [by_day[d] for d in sorted(by_day)]
+            report = check_bars(symbol, ordered, BarInterval.DAY, now=now, config=self.config.quality,
+                                calendar=self.calendar)  # fmt: skip
+            checks.update(i.check for i in report.issues)
+            bad = {i.timestamp for i in report.issues if i.severity == "error" and i.timestamp is not None}
+            problems = [i for i in report.issues if i.severity != "info"]
+            if problems:
+                reason = "; ".join(sorted({f"{i.check}: {i.detail}" for i in problems})[:3])
+                self._emit("market_data.quality_failed", system=system, severity="warning", symbol=symbol,
+                           reason=reason, checks=sorted({i.check for i in problems}))  # fmt: skip
+            for bar in ordered:
+                if bar.timestamp in bad:
+                    rejected += 1
+                    continue
+                key = (system, symbol, BarInterval.DAY.value, _day_of(bar).isoformat())
+                rows[key] = bar.model_dump(mode="json")
+        outcome = self.history.store(rows, ttl=self.config.cache.historical_ttl)
+        changed = outcome.added + outcome.replaced
+        if self.cache is not None:
+            for system, symbol in sorted({(k[0], k[1]) for k in changed}):
+                self.cache.forget("bars", symbol, systems={system})
+        for check, n in checks.items():
+            self.counters[f"quality.{check}"] += n
+        self.counters["ingested_bars"] += len(changed)
+        systems = sorted({k[0] for k in rows} | {s for s, _ in series})
+        self._emit(
+            "market_data.ingested",
+            system=systems[0] if len(systems) == 1 else source,
+            severity="warning" if rejected else "info",
+            received=len(received),
+            stored=len(outcome.added),
+            replaced=len(outcome.replaced),
+            unchanged=len(outcome.unchanged),
+            rejected=rejected,
+            unsupported=unsupported,
+            symbols=sorted({s for _, s in series}),
+            systems=systems,
+            quality=dict(checks),
+        )
+        return len(changed)
+
+    def _history_days(self, request: Request) -> list[date]:
+        """The trading days a daily ``bars`` request's answer consists of, when the history could hold them
+        all: a bounded window (``start`` or ``limit``) whose newest session has closed. Empty otherwise."""
+        params = request.params
+        start, end, limit = params.get("start"), params.get("end"), params.get("limit")
+        if start is None and limit is None:
+            return []  # the provider's whole history: never known to be held in full
+        now = self.clock.now()
+
+        def stamp(day: date) -> datetime:
+            return datetime.combine(day, time(0), NEW_YORK)
+
+        if end is None:
+            last = self.calendar.last_session_day(now)
+        else:
+            last = end.astimezone(NEW_YORK).date()
+            # the provider's window keeps bars stamped at or before ``end`` (a day's stamp is its start)
+            for _ in range(30):
+                if self.calendar.is_trading_day(last) and stamp(last) <= end:
+                    break
+                last -= timedelta(days=1)
+        if self.calendar.session(last)[1] > now:
+            return []  # the newest day is still trading (or to come): only the provider knows it
+        if start is not None:
+            first = start.astimezone(NEW_YORK).date()
+            if stamp(first) < start:
+                first += timedelta(days=1)
+            days = self.calendar.trading_days(first, last)
+            return days[-limit:] if limit is not None else days
+        assert limit is not None
+        span = limit * 2 + 10
+        days = self.calendar.trading_days(last - timedelta(days=span), last)
+        while len(days) < limit:
+            span *= 2
+            days = self.calendar.trading_days(last - timedelta(days=span), last)
+        return days[-limit:]
+
+    def _from_history(
+        self, system: str, request: Request, symbols: list[str], result: MarketDataResult
+    ) -> list[str]:
+        history = self.history
+        params = request.params
+        if (
+            history is None
+            or not symbols
+            or not request.use_cache
+            or request.kind.name != "bars"
+            or params.get("interval") is not BarInterval.DAY
+            or params.get("adjusted")
+        ):
+            return symbols
+        days = self._history_days(request)
+        if not days:
+            return symbols
+        now = self.clock.now().timestamp()
+        pending: list[str] = []
+        for symbol in symbols:
+            held = history.bars(system, symbol, BarInterval.DAY.value, days)
+            if len(held) != len(days) or (
+                request.max_age is not None and any(now - at > request.max_age for at, _ in held.values())
+            ):
+                pending.append(symbol)
+                continue
+            value = [Bar.model_validate(held[d][1]) for d in days]
+            report = self._check(symbol, value, request) if request.quality else QualityReport()
+            if self._held_reason(report) is not None:
+                pending.append(symbol)  # the provider may do better than held data the checks reject
+                continue
+            self.counters["history_hits"] += 1
+            result.data[symbol] = value
+            result.providers[symbol] = system
+            result.cached.add(symbol)
+            result.quality.extend(report)
         return pending
 
     def _count_quality(self, result: MarketDataResult) -> None:
@@ -628,6 +808,12 @@ class MarketDataService:
         """Stop every subscription."""
         for subscription_id in list(self._subscriptions):
             await self.unsubscribe_market_data(subscription_id)
+
+
+def _day_of(bar: Bar) -> date:
+    """The trading day of a daily bar, as the quality checks read it (UTC stamps: their own date)."""
+    stamp = bar.timestamp
+    return stamp.astimezone(NEW_YORK).date() if stamp.utcoffset() else stamp.date()
 
 
 def _dump(value: Any) -> Any:
