@@ -307,7 +307,7 @@ class AsyncIntegration:
         def build() -> Any:
             from portico.jobs import JobService
 
-            return JobService(
+            service = JobService(
                 db=self.db,
                 clock=self.clock,
                 monitor=_PublishingMonitor(self),
@@ -317,6 +317,14 @@ class AsyncIntegration:
                 plugins=self.plugins,
                 integration=self,
             )
+            settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
+            if settings is not None and settings.enabled:
+                # trading.reconciliation: the daily reconciliation, a persisted job of kind "reconcile"
+                async def reconcile() -> Any:
+                    return await self.trading.daily_reconciliation()()
+
+                service.schedule_reconciliation(settings, reconcile)
+            return service
 
         return self._service("jobs", build)
 

@@ -1,7 +1,7 @@
 """DataExporter: positions, transactions, orders, summaries, breaks and market data out to any format.
 
-Rows come from an export source (the store's imported records, the trading tables, or a source the
-runtime registers), pass column selection, renaming, filters and formatting, and are written through a
+Rows come from an export source (the store's imported records, the trading tables through
+:func:`portico.trading.trading_export_rows`, or a source the runtime registers), pass column selection, renaming, filters and formatting, and are written through a
 format to a destination: ``file://`` (atomic: temporary file then rename), ``http(s)://`` (POST), or
 ``mailto:`` (an attachment sent through SMTP). ``xlsx`` with ``report: true`` is a formatted workbook;
 ``pdf`` renders an HTML template (Jinja2) with xhtml2pdf, pure Python.
@@ -101,7 +101,9 @@ class DataExporter:
     @property
     def data_types(self) -> list[str]:
         """Every exportable data type."""
-        return sorted({*RECORD_TYPES, "market_data", "orders", "reconciliation_breaks", "portfolio_summary", *self.sources})
+        from portico.trading import TRADING_EXPORT_TYPES
+
+        return sorted({*RECORD_TYPES, "market_data", *TRADING_EXPORT_TYPES, "portfolio_summary", *self.sources})
 
     def rows(self, data_type: str) -> Iterator[dict[str, Any]]:
         """The rows of ``data_type`` with typed values (Decimal, date, bool)."""
@@ -111,8 +113,10 @@ class DataExporter:
         if data_type == "portfolio_summary":
             yield from self._portfolio_summary()
             return
-        if data_type in ("orders", "reconciliation_breaks"):
-            yield from self._trading_table("trading_orders" if data_type == "orders" else "trading_reconciliation_breaks")
+        if data_type in _TRADING_TYPES:
+            from portico.trading import trading_export_rows
+
+            yield from trading_export_rows(self.db, data_type)
             return
         rt = record_type("prices" if data_type == "market_data" else data_type)
         yield from self._records(rt)
@@ -126,18 +130,6 @@ class DataExporter:
             result = conn.execution_options(yield_per=10_000).execute(sa.select(*[table.c[f] for f in rt.fields]).order_by(table.c.load_no, table.c.line))
             for row in result:
                 yield {f: _typed(rt.kinds[f], v) for f, v in zip(rt.fields, row, strict=True)}
-
-    def _trading_table(self, name: str) -> Iterator[dict[str, Any]]:
-        import sqlalchemy as sa
-
-        try:
-            with self.db.begin() as conn:
-                # reflected, not imported: the trading service owns these tables and their shape
-                reflected = sa.Table(name, sa.MetaData(), autoload_with=conn)
-                for row in conn.execute(sa.select(reflected)).mappings():
-                    yield {k: (Decimal(v) if k in _DECIMAL_COLUMNS and v is not None else v) for k, v in row.items() if not k.endswith("_json")}
-        except sa.exc.NoSuchTableError:
-            raise ConfigurationError(f"no {name} table in the store: the trading service has not recorded any yet", path="data_type") from None
 
     def _portfolio_summary(self) -> Iterator[dict[str, Any]]:
         groups: dict[tuple[str, str], dict[str, Any]] = {}
@@ -227,6 +219,10 @@ class DataExporter:
             return list(columns_opt)
         if first is not None:
             return list(first)
+        if data_type in _TRADING_TYPES:
+            from portico.trading import trading_export_columns
+
+            return trading_export_columns(data_type)
         try:
             return list(record_type("prices" if data_type == "market_data" else data_type).fields)
         except ConfigurationError:
@@ -314,7 +310,8 @@ class DataExporter:
             raise PorticoError(f"export destination answered HTTP {response.status_code}", status_code=response.status_code)
 
 
-_DECIMAL_COLUMNS = {"quantity", "notional", "limit_price", "filled_quantity", "average_fill_price", "price", "amount", "commission", "fees"}
+_TRADING_TYPES = frozenset({"orders", "executions", "trade_confirmations", "reconciliation_breaks", "book_positions", "book_cash"})
+"""Data types read from the trading service's tables (kept literal so plain exports never import trading)."""
 
 
 def _mime(fmt_name: str) -> tuple[str, str]:

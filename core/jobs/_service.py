@@ -7,7 +7,7 @@ import contextlib
 import glob
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,11 @@ from portico.jobs._scheduler import (
 )
 from portico.jobs._tables import ensure_job_tables, job_tables
 
-__all__ = ["JobService"]
+__all__ = ["JobService", "ReconcileRunner"]
+
+ReconcileRunner = Callable[[], Awaitable[Any]]
+"""Runs one reconciliation on the runtime's loop; returns a report with ``summary() -> dict`` (holding
+``breaks``, the break count) or such a dict."""
 
 
 def _validated(model: type[BaseModel], data: Any, path: str) -> Any:
@@ -117,6 +121,8 @@ class JobService:
         )
         self.importer.run_coroutine = self._run_coroutine
         self._key = uuid.uuid4().hex
+        # reconciliation jobs run a callable of the live runtime, so only their settings are persisted
+        self._reconcilers: dict[str, tuple[Any, ReconcileRunner]] = {}
         self._scheduler: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # a listing's currency does not change between daily runs: ask the vendor once per symbol
@@ -184,6 +190,22 @@ class JobService:
         spec = _validated(ScheduledExport, export_config, "export_config") if not isinstance(export_config, ScheduledExport) else export_config
         return self._schedule("export", spec)
 
+    def schedule_reconciliation(self, settings: Any, runner: ReconcileRunner) -> str:
+        """Persist and schedule a reconciliation job (kind ``reconcile``); returns its job id.
+
+        Args:
+            settings: the schedule (``portico.trading.ReconciliationSchedule``: ``id``, ``schedule``,
+                ``timezone``, ``misfire_grace_time`` and the reconciliation's own settings, which are
+                stored as the job's config).
+            runner: what a run calls, on the loop the service was started on (see :data:`ReconcileRunner`).
+
+        The run is recorded in :meth:`history` with the break count (``breaks``) and the report's
+        summary as manifest; like every job it never runs twice at once, across processes too.
+        """
+        job_id = self._schedule("reconcile", settings)
+        self._reconcilers[job_id] = (settings, runner)
+        return job_id
+
     # -- jobs --------------------------------------------------------------------------------------
 
     def list_jobs(self) -> list[dict[str, Any]]:
@@ -224,15 +246,18 @@ class JobService:
             stmt = stmt.where(runs.c.job_id == job_id)
         with self.db.begin() as conn:
             rows = conn.execute(stmt).mappings().all()
-        return [
-            {
+        out = []
+        for row in rows:
+            entry = {
                 **{k: v for k, v in row.items() if k != "manifest"},
                 "started_at": row["started_at"].isoformat() if row["started_at"] else None,
                 "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
                 "manifest": json.loads(row["manifest"]) if row["manifest"] else None,
             }
-            for row in rows
-        ]
+            if row["kind"] == "reconcile":
+                entry["breaks"] = (entry["manifest"] or {}).get("breaks")
+            out.append(entry)
+        return out
 
     async def run_now(self, job_id: str) -> dict[str, Any]:
         """Run a persisted job now (honouring its one-at-a-time lease); returns the run record."""
@@ -274,6 +299,8 @@ class JobService:
         for spec in self.export_config.scheduled_exports:
             if spec.enabled:
                 self._schedule("export", spec)
+        for spec, _runner in self._reconcilers.values():
+            self._schedule("reconcile", spec)
         for watch in self.import_config.watches:
             self._scheduler.add_job(
                 dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
@@ -418,6 +445,8 @@ class JobService:
             row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
         if row is None:
             raise ConfigurationError(f"no job {job_id!r}", path="job_id")
+        if row["kind"] == "reconcile":
+            return row["kind"], json.loads(row["config"])
         model = ScheduledImport if row["kind"] == "import" else ScheduledExport
         return row["kind"], model.model_validate(json.loads(row["config"]))
 
@@ -444,18 +473,36 @@ class JobService:
                 status = result.status
                 counts = (result.loaded, result.rejected, result.quarantined)
                 error = result.error
+            elif kind == "reconcile":
+                manifest = self._reconcile(job_id)
+                status, counts, error = "completed", (0, 0, 0), None
             else:
                 exported = self.exporter.export(
                     spec.data_type, spec.destination, {"format": spec.format, "columns": spec.columns, "filters": spec.filters, **spec.format_options}
                 )
                 manifest, status, counts, error = exported.to_dict(), "exported", (exported.rows, 0, 0), None
-            self._emit("jobs.run_completed", severity="error" if status == "failed" else "info", job_id=job_id, status=status)
+            severity = "error" if status == "failed" else ("warning" if kind == "reconcile" and manifest.get("breaks") else "info")
+            self._emit("jobs.run_completed", severity=severity, job_id=job_id, status=status, **({"breaks": manifest.get("breaks")} if kind == "reconcile" else {}))
             return self._record_run(run_id, job_id, kind, status, counts=counts, manifest=manifest, error=error, finished=True)
         except Exception as exc:
             self._emit("jobs.run_failed", severity="error", job_id=job_id, error=str(exc))
             return self._record_run(run_id, job_id, kind, "failed", error=f"{type(exc).__name__}: {exc}", finished=True)
         finally:
             lock.release()
+
+    def _reconcile(self, job_id: str) -> dict[str, Any]:
+        registered = self._reconcilers.get(job_id)
+        if registered is None:
+            raise ConfigurationError(
+                f"reconciliation job {job_id!r} has no runner in this process: it runs inside the runtime "
+                "that scheduled it (trading.reconciliation)",
+                path="trading.reconciliation",
+            )
+        result = self._run_coroutine(registered[1]())
+        summary = result.summary() if hasattr(result, "summary") else dict(result)
+        if not isinstance(summary.get("breaks"), int):
+            raise PorticoError(f"reconciliation job {job_id!r} returned no break count")
+        return dict(summary)
 
     def _run_import_spec(self, spec: ScheduledImport, run_id: str) -> ImportResult:
         params = {"destination": spec.destination, **spec.parameters}

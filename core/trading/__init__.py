@@ -16,7 +16,7 @@ from portico.trading._allocation import (
     split_pro_rata,
 )
 from portico.trading._book import BookCash, BookPosition, FileBook, PositionBook, StoreBook
-from portico.trading._config import RiskConfig, TradingConfig
+from portico.trading._config import ReconciliationSchedule, RiskConfig, TradingConfig
 from portico.trading._confirmations import TradeConfirmation
 from portico.trading._errors import (
     IdempotencyConflict,
@@ -26,6 +26,7 @@ from portico.trading._errors import (
     RiskCheckFailed,
 )
 from portico.trading._events import OrderEventBus
+from portico.trading._export import TRADING_EXPORT_TYPES, trading_export_columns, trading_export_rows
 from portico.trading._reconcile import (
     Break,
     BreakKind,
@@ -48,6 +49,7 @@ from portico.trading._tracking import Observation, Transition, advance
 from portico.trading._xref import InstrumentXref, XrefEntry
 
 __all__ = [
+    "TRADING_EXPORT_TYPES",
     "AccountAllocation",
     "Allocator",
     "AvailableCapacity",
@@ -76,6 +78,7 @@ __all__ = [
     "PositionBook",
     "Reconciler",
     "ReconciliationReport",
+    "ReconciliationSchedule",
     "RecoveryIncomplete",
     "RecoveryReport",
     "RestrictedList",
@@ -95,4 +98,6 @@ __all__ = [
     "allocate_block",
     "builtin_risk_checks",
     "split_pro_rata",
+    "trading_export_columns",
+    "trading_export_rows",
 ]

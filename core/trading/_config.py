@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["RiskConfig", "TradingConfig"]
+__all__ = ["ReconciliationSchedule", "RiskConfig", "TradingConfig"]
 
 
 class RiskConfig(BaseModel):
@@ -34,6 +36,92 @@ class RiskConfig(BaseModel):
         return {k: v for k, v in merged.items() if v is not None}
 
 
+class ReconciliationSchedule(BaseModel):
+    """The scheduled daily reconciliation (``trading.reconciliation``).
+
+    Attributes:
+        id: the job id (``reconcile-daily`` unless given).
+        schedule: a 5-field crontab read in ``timezone`` (``"0 19 * * 1-5"``: 19:00 Monday to Friday).
+        timezone: the zone the cron fields are read in.
+        systems: the systems reconciled (default: every connected trading system).
+        book: a CSV or JSON book file (:class:`~portico.trading.FileBook`), re-read at every run; default:
+            the ``portico_position_book`` hook's book, else the store's.
+        instruments: an instrument cross-reference CSV (:meth:`~portico.trading.InstrumentXref.from_csv`),
+            loaded when the trading service is built and used by every reconciliation.
+        lookback_hours: the execution window reconciled, ending at the run.
+        export_dir: where each run's breaks report is written as well (the store always keeps the breaks).
+        format: the report file format, ``csv`` or ``json``.
+        misfire_grace_time: seconds after a missed fire time in which the run still happens.
+        enabled: schedule it (False keeps the settings without a job).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default="reconcile-daily", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    schedule: str = "0 19 * * 1-5"
+    timezone: str = "UTC"
+    systems: list[str] | None = None
+    book: Path | None = None
+    instruments: Path | None = None
+    lookback_hours: float = Field(default=24.0, gt=0)
+    export_dir: Path | None = None
+    format: str = Field(default="csv", pattern=r"^(csv|json)$")
+    misfire_grace_time: int = Field(default=3600, ge=1)
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from portico.errors import ConfigurationError
+        from portico.jobs._scheduler import cron_trigger
+
+        try:
+            cron_trigger(value, "UTC")
+        except ConfigurationError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("book")
+    @classmethod
+    def _book_format(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in {".csv", ".json"}:
+            raise ValueError(f"the book file must be .csv or .json, not {value.name!r}")
+        return value
+
+    @property
+    def lookback(self) -> timedelta:
+        """The execution window as a timedelta."""
+        return timedelta(hours=self.lookback_hours)
+
+    # the job store's trigger protocol (portico.jobs make_trigger): a cron schedule, never an interval
+    @property
+    def interval_seconds(self) -> None:
+        return None
+
+    @property
+    def run_at(self) -> None:
+        return None
+
+    @property
+    def coalesce(self) -> bool:
+        return True
+
+    def job_id(self, kind: str) -> str:
+        """The job's id in the scheduler."""
+        return self.id
+
+
 class TradingConfig(BaseModel):
     """How the trading service routes, resolves and tracks orders.
 
@@ -53,6 +141,7 @@ class TradingConfig(BaseModel):
         book: the internal book name executions update (None: executions do not move a book).
         client_order_id_prefix: the prefix of derived client order ids.
         risk: per-account risk check settings.
+        reconciliation: the scheduled daily reconciliation (None: not scheduled).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -69,3 +158,4 @@ class TradingConfig(BaseModel):
     book: str | None = "internal"
     client_order_id_prefix: str = Field(default="pt", pattern=r"^[A-Za-z0-9]{1,8}$")
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    reconciliation: ReconciliationSchedule | None = None

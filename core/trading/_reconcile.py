@@ -152,6 +152,8 @@ class ReconciliationReport:
     breaks: list[Break] = field(default_factory=list)
     compared: dict[str, int] = field(default_factory=dict)
     """How many items were compared, by ``positions``, ``trades``, ``cash``."""
+    exported_to: str | None = None
+    """The report file a :class:`DailyReconciliationJob` wrote, if any."""
 
     @property
     def ok(self) -> bool:
@@ -163,6 +165,19 @@ class ReconciliationReport:
         for b in self.breaks:
             out.setdefault(b.kind, []).append(b)
         return out
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-safe summary (the job history's manifest): run id, time, systems, break count,
+        breaks by kind, items compared and the report file."""
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "systems": list(self.systems),
+            "breaks": len(self.breaks),
+            "by_kind": {k.value: len(v) for k, v in sorted(self.by_kind().items())},
+            "compared": dict(self.compared),
+            "exported_to": self.exported_to,
+        }
 
     def to_rows(self) -> list[dict[str, str]]:
         """One flat dict per break (with ``run_id`` and ``as_of``), the exporter's input."""
@@ -617,6 +632,7 @@ class DailyReconciliationJob:
         if self.export_dir is not None:
             name = f"breaks-{report.as_of:%Y%m%d}-{report.run_id[:8]}.{self.format}"
             self.last_export = report.export(self.export_dir / name, self.format)
+            report.exported_to = str(self.last_export)
         return report
 
 

@@ -46,7 +46,7 @@ from portico.models import (
 from portico.sdk import Capability, Connector
 from portico.store import Database
 from portico.trading._allocation import Allocator, ParentOrderState
-from portico.trading._config import TradingConfig
+from portico.trading._config import ReconciliationSchedule, TradingConfig
 from portico.trading._confirmations import TradeConfirmation, export_confirmations
 from portico.trading._errors import (
     IdempotencyConflict,
@@ -57,7 +57,7 @@ from portico.trading._errors import (
 )
 from portico.trading._events import OrderEventBus, OrderUpdateCallback
 from portico.trading._fingerprint import canonical_request, differences, fingerprint
-from portico.trading._reconcile import Reconciler, ReconciliationReport
+from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
 from portico.trading._repository import OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
@@ -168,7 +168,7 @@ class TradingService:
                 first = exc.errors()[0]
                 path = "trading." + ".".join(str(p) for p in first["loc"])
                 raise ConfigurationError(f"{path}: {first['msg']}", path=path) from None
-        self.xref = xref or InstrumentXref()
+        self.xref = xref or _configured_xref(self.config)
         self.plugins = plugins
         self.repo = OrderRepository(db)
         checks: list[RiskCheck] = list(builtin_risk_checks())
@@ -792,6 +792,34 @@ class TradingService:
         ``portico_position_book`` hook's, else the store's)."""
         return Reconciler(self, book=book, tolerance=tolerance, plugins=self.plugins)
 
+    def daily_reconciliation(self, settings: ReconciliationSchedule | None = None) -> DailyReconciliationJob:
+        """The daily job of ``settings`` (default: ``trading.reconciliation``): the book file, when
+        configured, is read now, so each scheduled run sees the file as it is at that run.
+
+        Raises:
+            ConfigurationError: the book file cannot be read (names ``trading.reconciliation.book``).
+            PayloadRejected: a book row is malformed (names the file, line and field).
+        """
+        from portico.trading._book import FileBook
+
+        settings = settings or self.config.reconciliation or ReconciliationSchedule()
+        book = None
+        if settings.book is not None:
+            try:
+                book = FileBook(settings.book)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"trading.reconciliation.book: cannot read {settings.book}: {exc.strerror or exc}",
+                    path="trading.reconciliation.book",
+                ) from None
+        return DailyReconciliationJob(
+            self.reconciler(book=book),
+            systems=settings.systems,
+            lookback=settings.lookback,
+            export_dir=settings.export_dir,
+            format=settings.format,
+        )
+
     async def reconcile(
         self,
         systems: Iterable[str] | None = None,
@@ -1073,6 +1101,20 @@ class TradingService:
             )
         except Exception:
             log.exception("audit append failed for %s", action)
+
+
+def _configured_xref(config: TradingConfig) -> InstrumentXref:
+    """The cross-reference file of ``trading.reconciliation.instruments``, else an empty one."""
+    path = config.reconciliation.instruments if config.reconciliation is not None else None
+    if path is None:
+        return InstrumentXref()
+    try:
+        return InstrumentXref.from_csv(path)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"trading.reconciliation.instruments: cannot read {path}: {exc.strerror or exc}",
+            path="trading.reconciliation.instruments",
+        ) from None
 
 
 def _coerce_request(details: OrderRequest | Mapping[str, Any]) -> OrderRequest:

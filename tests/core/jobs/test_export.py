@@ -134,16 +134,18 @@ def test_http_destination_posts_the_file(loaded) -> None:
     assert seen[0].headers["content-type"] == "application/x-ndjson" and len(seen[0].content.splitlines()) == 3
 
 
-def test_orders_and_breaks_come_from_the_trading_tables(loaded, db, tmp_path: Path) -> None:
-    import sqlalchemy as sa
-
-    with pytest.raises(ConfigurationError, match="trading_orders"):
-        loaded.exporter.export("orders", f"file://{tmp_path / 'o.csv'}", {})
-    with db.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE trading_orders (id TEXT, symbol TEXT, quantity TEXT, request_json TEXT)"))
-        conn.execute(sa.text("INSERT INTO trading_orders VALUES ('o1', 'AAPL', '10', '{}')"))
-    loaded.exporter.export("orders", f"file://{tmp_path / 'o.csv'}", {})
-    assert (tmp_path / "o.csv").read_text() == "id,symbol,quantity\no1,AAPL,10\n"
+def test_trading_types_on_a_store_that_never_traded_export_their_header(loaded, tmp_path: Path) -> None:
+    """The trading tables are read through their declarations (typed, UTC-aware), not reflected: a store
+    without them exports an empty report with the columns, and internal fields stay out."""
+    for data_type in ("orders", "executions", "trade_confirmations", "reconciliation_breaks", "book_positions"):
+        assert data_type in loaded.exporter.data_types
+        target = tmp_path / f"{data_type}.csv"
+        result = loaded.exporter.export(data_type, f"file://{target}", {"format": "csv"})
+        header = target.read_text().splitlines()
+        assert result.rows == 0 and len(header) == 1
+    assert (tmp_path / "reconciliation_breaks.csv").read_text().startswith("run_id,as_of,kind,system,account_id,")
+    orders_header = (tmp_path / "orders.csv").read_text()
+    assert "request_json" not in orders_header and "request_hash" not in orders_header
 
 
 def test_registered_source_and_scheduled_export_run_now(db, clock, tmp_path: Path) -> None:

@@ -84,3 +84,42 @@ async def test_trading_on_postgres(pg_url: str) -> None:
         assert [h.to_status for h in second.order_history(open_order.id)][-1] is OrderStatus.FILLED
     finally:
         db.dispose()
+
+
+async def test_breaks_and_orders_export_from_postgres(pg_url: str, tmp_path) -> None:
+    import csv
+    import io
+
+    from portico.jobs import JobService
+    from portico.trading import BookPosition
+
+    class Book:
+        def positions(self, system: str, account_id: str | None = None) -> list[BookPosition]:
+            return [BookPosition("ACC-1", "ID-GONE", Decimal(4))]
+
+        def cash(self, system: str, account_id: str | None = None) -> list:
+            return []
+
+    clock = FakeClock()
+    db = Database(pg_url)
+    try:
+        venue = FakeVenue(clock=clock)
+        venue.reported_positions = []
+        service = TradingService(db=db, clock=clock, connectors={"fake": FakeBroker.create(venue)})
+        await service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": "2"}, idempotency_key="pg")
+        report = await service.reconciler(book=Book()).run(["fake"], trades=False)
+        jobs = JobService(db=db, clock=clock, config={})
+        target = tmp_path / "breaks.csv"
+        assert (await jobs.export_data("reconciliation_breaks", f"file://{target}", {"format": "csv"})).rows == 1
+        (row,) = csv.DictReader(io.StringIO(target.read_text()))
+        assert (row["run_id"], row["kind"], row["instrument_id"], row["difference"]) == (
+            report.run_id,
+            "missing_at_broker",
+            "ID-GONE",
+            "-4",
+        )
+        assert row["as_of"] == report.as_of.isoformat()
+        orders = tmp_path / "orders.csv"
+        assert (await jobs.export_data("orders", f"file://{orders}", {"format": "csv"})).rows == 1
+    finally:
+        db.dispose()

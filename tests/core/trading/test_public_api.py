@@ -39,6 +39,7 @@ EXPECTED = {
     "BreakKind",
     "Tolerance",
     "DailyReconciliationJob",
+    "ReconciliationSchedule",
     "PositionBook",
     "BookPosition",
     "BookCash",
@@ -46,6 +47,10 @@ EXPECTED = {
     "FileBook",
     "InstrumentXref",
     "XrefEntry",
+    # the trading tables as export rows (the jobs exporter)
+    "TRADING_EXPORT_TYPES",
+    "trading_export_columns",
+    "trading_export_rows",
     # allocation
     "Allocator",
     "SplitPolicy",
