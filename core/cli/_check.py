@@ -16,7 +16,11 @@ __all__ = ["command"]
 def command(system: str, config_file: str) -> None:
     """Connect SYSTEM as configured and run its check (reachability and auth); exit 1 on failure."""
     from portico.errors import PorticoError
+    from portico.monitor import configure_logging
     from portico.runtime import AsyncIntegration
+
+    # a check is read by a person: warnings and errors only, readable, on stderr
+    configure_logging(json=False, level="WARNING")
 
     async def run() -> int:
         integration = AsyncIntegration.from_config(config_file)
