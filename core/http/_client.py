@@ -287,11 +287,12 @@ class ApiClient:
         method = method.upper()
         description = endpoint or f"{method} {path.partition('?')[0]}"
         correlation_id = current_correlation_id()
+        # The correlation header travels on its own so the request factory can append it to the
+        # pre-encoded per-host headers without building a dict of extras (the usual call has none).
+        send_id = correlation_id if correlation_id and self._correlation_header else None
         extra: dict[str, str] | None = None
-        if headers or (correlation_id and self._correlation_header) or (idempotency_key and self._idempotency_header):
+        if headers or (idempotency_key and self._idempotency_header):
             extra = {}
-            if correlation_id and self._correlation_header:
-                extra["X-Correlation-ID"] = correlation_id
             if idempotency_key and self._idempotency_header:
                 extra[self._idempotency_header] = idempotency_key
             if headers:
@@ -305,7 +306,7 @@ class ApiClient:
             url_text = None
         request, wire = self._requests.build(
             method, url, extra=extra, params=params, json=json, content=content, data=data,
-            extensions=self._timeout_ext, url_text=url_text,
+            extensions=self._timeout_ext, url_text=url_text, correlation_id=send_id,
         )
         state_changing = method not in IDEMPOTENT_METHODS
         may_retry = (not state_changing or idempotency_key is not None) if retry is None else retry

@@ -17,7 +17,13 @@ import httpx
 
 from portico.http._assembly import ASSEMBLY_OK, HeaderTriple, header_triple, headers_from_triples
 
-__all__ = ["RequestFactory", "Wire"]
+__all__ = ["CORRELATION_HEADER", "RequestFactory", "Wire"]
+
+CORRELATION_HEADER = "X-Correlation-ID"
+"""The header that carries the operation's correlation id."""
+_CORRELATION_NAME = CORRELATION_HEADER.encode("ascii")
+_CORRELATION_TEXT = CORRELATION_HEADER.lower()
+_CORRELATION_LOWER = _CORRELATION_TEXT.encode("ascii")
 
 Wire = tuple[str, list[tuple[str, str]]]
 """A request's URL and headers as text, as the factory built them."""
@@ -36,6 +42,7 @@ class RequestFactory:
         self._base = base_headers
         self._per_host: dict[bytes, tuple[list[tuple[str, str]], list[HeaderTriple]]] = {}
         self._base_names = {name.lower() for name in base_headers}
+        self._correlation_in_base = _CORRELATION_TEXT in self._base_names
         # Both shortcuts are proven equal to httpx's own construction before they are used.
         self.fast, self.assemble = True, False
         self.fast = self._agrees_with_httpx()
@@ -55,15 +62,25 @@ class RequestFactory:
         data: Any,
         extensions: dict[str, Any],
         url_text: str | None = None,
+        correlation_id: str | None = None,
     ) -> tuple[httpx.Request, Wire | None]:
         """A request for ``method`` and ``url`` with the base headers plus ``extra``.
 
         Also returns the request's URL and headers as text when it built them itself (``None``
         otherwise), so a transport can send an unmodified request without decoding them again.
-        ``url_text`` is ``str(url)`` when the caller already has it.
+        ``url_text`` is ``str(url)`` when the caller already has it. ``correlation_id`` is sent as
+        ``X-Correlation-ID`` (before ``extra``, which may override it).
         """
+        if correlation_id is not None and (extra or self._correlation_in_base):
+            # The general path merges and de-duplicates names; the shortcut below only appends.
+            # A per-call correlation header (in any letter case) is the caller's choice and wins.
+            if not extra or _CORRELATION_TEXT not in _lower(extra):
+                extra = {CORRELATION_HEADER: correlation_id, **(extra or {})}
+            correlation_id = None
         if not self.fast or content is not None or data is not None or (extra and "content-type" in _lower(extra)):
             headers = self._base.copy()
+            if correlation_id is not None:
+                headers[CORRELATION_HEADER] = correlation_id
             if extra:
                 headers.update(extra)
             request = httpx.Request(
@@ -90,6 +107,10 @@ class RequestFactory:
                 triples = [triple for triple in triples if triple[1].decode("ascii") not in names]
             pairs = [*pairs, *extra.items()]
             triples = [*triples, *(header_triple(k, v) for k, v in extra.items())]
+        elif correlation_id is not None:
+            # The common case (one header, no per-call extras): no dict, set or generator per call.
+            pairs = [*pairs, (CORRELATION_HEADER, correlation_id)]
+            triples = [*triples, (_CORRELATION_NAME, _CORRELATION_LOWER, correlation_id.encode("ascii"))]
         else:
             pairs = list(pairs)
             triples = list(triples)
@@ -129,24 +150,34 @@ class RequestFactory:
             {"method": "DELETE", "params": None, "json": None},
             {"method": "PATCH", "params": None, "json": None},
         ]
+        # The correlation id arrives either on its own (the usual call) or among per-call headers.
+        variants: list[tuple[dict[str, str] | None, str | None]] = [
+            ({CORRELATION_HEADER: "c1"}, None),
+            (None, "c1"),
+            ({"Idempotency-Key": "k1"}, "c1"),
+        ]
         for sample in samples:
-            extra = {"X-Correlation-ID": "c1"}
-            ours, _ = self.build(
-                sample["method"], url, extra=extra, params=sample["params"], json=sample["json"],
-                content=None, data=None, extensions={},
-            )
-            headers = self._base.copy()
-            headers.update(extra)
-            theirs = httpx.Request(
-                sample["method"], url, params=sample["params"], json=sample["json"], headers=headers
-            )
-            if (
-                ours.method != theirs.method
-                or ours.url != theirs.url
-                or sorted(ours.headers.multi_items()) != sorted(theirs.headers.multi_items())
-                or ours.content != theirs.content
-            ):
-                return False
+            for extra, correlation_id in variants:
+                ours, wire = self.build(
+                    sample["method"], url, extra=extra, params=sample["params"], json=sample["json"],
+                    content=None, data=None, extensions={}, correlation_id=correlation_id,
+                )
+                headers = self._base.copy()
+                if correlation_id is not None:
+                    headers[CORRELATION_HEADER] = correlation_id
+                headers.update(extra or {})
+                theirs = httpx.Request(
+                    sample["method"], url, params=sample["params"], json=sample["json"], headers=headers
+                )
+                expected = sorted(theirs.headers.multi_items())
+                if (
+                    ours.method != theirs.method
+                    or ours.url != theirs.url
+                    or sorted(ours.headers.multi_items()) != expected
+                    or ours.content != theirs.content
+                    or (wire is not None and sorted((k.lower(), v) for k, v in wire[1]) != expected)
+                ):
+                    return False
         return True
 
 

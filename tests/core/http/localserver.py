@@ -23,6 +23,7 @@ def build_app(hang: asyncio.Event) -> web.Application:
                 "body": body.decode(),
                 "query": dict(request.query),
                 "headers": {k.lower(): v for k, v in request.headers.items()},
+                "correlation_ids": request.headers.getall("X-Correlation-ID", []),
             }
         )
 

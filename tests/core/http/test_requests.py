@@ -98,3 +98,62 @@ def test_one_factory_stays_correct_over_many_builds() -> None:
             theirs = reference(method, extra, json=body)
             assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
             assert ours.content == theirs.content
+
+
+@pytest.mark.parametrize(
+    ("base", "extra"),
+    [
+        (BASE, None),
+        (BASE, {"Idempotency-Key": "k"}),
+        (BASE, {"x-correlation-id": "per-call"}),
+        (httpx.Headers({**BASE, "X-Correlation-ID": "static"}), None),
+        (httpx.Headers({**BASE, "X-Correlation-ID": "static"}), {"X-Correlation-ID": "per-call"}),
+    ],
+)
+@pytest.mark.parametrize(("method", "body"), [("GET", None), ("POST", {"a": 1}), ("DELETE", None)])
+def test_correlation_id_is_sent_once_and_yields_to_explicit_headers(
+    base: httpx.Headers, extra: dict[str, str] | None, method: str, body: Any
+) -> None:
+    factory = RequestFactory(base)
+    assert factory.fast and factory.assemble
+    ours, wire = factory.build(
+        method, URL, extra=extra, params=None, json=body, content=None, data=None, extensions={},
+        correlation_id="cid-1",
+    )
+    headers = base.copy()
+    headers["X-Correlation-ID"] = "cid-1"
+    headers.update(extra or {})
+    theirs = httpx.Request(method, URL, headers=headers, json=body)
+    assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
+    assert ours.headers.get_list("x-correlation-id") == [(extra or {}).get("X-Correlation-ID", (extra or {}).get("x-correlation-id", "cid-1"))]
+    assert ours.content == theirs.content
+    assert wire is not None
+    assert sorted((k.lower(), v) for k, v in wire[1]) == sorted(theirs.headers.multi_items())
+
+
+def test_correlation_id_shortcut_does_not_leak_into_later_requests() -> None:
+    factory = RequestFactory(BASE)
+    with_id, _ = factory.build(
+        "GET", URL, extra=None, params=None, json=None, content=None, data=None, extensions={}, correlation_id="c-1"
+    )
+    without, wire = factory.build("GET", URL, extra=None, params=None, json=None, content=None, data=None, extensions={})
+    assert with_id.headers["x-correlation-id"] == "c-1"
+    assert "x-correlation-id" not in without.headers
+    assert wire is not None and all(k.lower() != "x-correlation-id" for k, _ in wire[1])
+
+
+def test_correlation_id_on_the_fallback_path() -> None:
+    factory = RequestFactory(BASE)
+    request, wire = factory.build(
+        "POST", URL, extra=None, params=None, json=None, content=b"raw", data=None, extensions={}, correlation_id="c-2"
+    )
+    assert wire is None
+    assert request.headers.get_list("x-correlation-id") == ["c-2"]
+
+
+def test_non_ascii_correlation_id_is_refused_as_httpx_refuses_it() -> None:
+    factory = RequestFactory(BASE)
+    with pytest.raises(UnicodeEncodeError):
+        factory.build(
+            "GET", URL, extra=None, params=None, json=None, content=None, data=None, extensions={}, correlation_id="é"
+        )

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from portico.clock import FakeClock
+from portico.context import correlation_scope
 from portico.errors import ConnectionFailed, ReadTimeout, ResponseLost, ServerError
 from portico.http import AiohttpTransport, ApiClient, Timeouts
 from portico.sdk import RetryPolicy
@@ -176,3 +177,36 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("", now) is None
     assert parse_retry_after(None, now) is None
     assert parse_retry_after("nan", now) is None
+
+
+async def test_correlation_id_reaches_the_wire_once_on_the_aiohttp_path(base_url: str) -> None:
+    async with ApiClient(base_url, system="local", clock=FakeClock()) as client:
+        echoed = (await client.get("/echo")).json()
+        assert echoed["correlation_ids"] == []  # no operation in progress: no header
+        with correlation_scope("op-1"):
+            first = (await client.get("/echo")).json()
+            with correlation_scope():  # nested: the same operation, the same id
+                second = (await client.post("/echo", json={"a": 1}, idempotency_key="k-1")).json()
+            explicit = (await client.get("/echo", headers={"X-Correlation-ID": "caller-set"})).json()
+        with correlation_scope() as fresh:
+            third = (await client.get("/echo")).json()
+    assert first["correlation_ids"] == ["op-1"]
+    assert second["correlation_ids"] == ["op-1"] and second["headers"]["idempotency-key"] == "k-1"
+    assert explicit["correlation_ids"] == ["caller-set"]
+    assert third["correlation_ids"] == [fresh] and fresh != "op-1"
+
+
+async def test_scope_id_replaces_a_client_level_correlation_header(base_url: str) -> None:
+    async with ApiClient(base_url, system="local", clock=FakeClock(), headers={"X-Correlation-ID": "static"}) as client:
+        with correlation_scope("op-2"):
+            echoed = (await client.get("/echo")).json()
+        unscoped = (await client.get("/echo")).json()
+    assert echoed["correlation_ids"] == ["op-2"]
+    assert unscoped["correlation_ids"] == ["static"]
+
+
+async def test_correlation_header_off_sends_none_on_the_aiohttp_path(base_url: str) -> None:
+    async with ApiClient(base_url, system="local", clock=FakeClock(), correlation_header=False) as client:
+        with correlation_scope("op-3"):
+            echoed = (await client.get("/echo")).json()
+    assert echoed["correlation_ids"] == []
