@@ -38,7 +38,7 @@ def _refill() -> None:
             return
         text = os.urandom(_ID_BYTES * _BATCH).hex()
         step = _ID_BYTES * 2
-        _pool.extend(text[i : i + step] for i in range(0, len(text), step))
+        _pool.extend([text[i : i + step] for i in range(0, len(text), step)])
 
 
 def _forget_pool() -> None:
