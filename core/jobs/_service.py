@@ -8,7 +8,7 @@ import glob
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -231,7 +231,7 @@ class JobService:
                         "config": json.loads(job["config"]),
                         "next_run": next_run,
                         "last_status": last.status if last else None,
-                        "last_run": last.started_at.isoformat() if last else None,
+                        "last_run": _iso_utc(last.started_at) if last else None,
                     }
                 )
         return out
@@ -250,8 +250,8 @@ class JobService:
         for row in rows:
             entry = {
                 **{k: v for k, v in row.items() if k != "manifest"},
-                "started_at": row["started_at"].isoformat() if row["started_at"] else None,
-                "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+                "started_at": _iso_utc(row["started_at"]),
+                "finished_at": _iso_utc(row["finished_at"]),
                 "manifest": json.loads(row["manifest"]) if row["manifest"] else None,
             }
             if row["kind"] == "reconcile":
@@ -649,3 +649,8 @@ class JobService:
             self.monitor.emit(event, system="jobs", severity=severity, **data)
 
 
+def _iso_utc(value: datetime | None) -> str | None:
+    """``value`` as aware UTC ISO text; SQLite reads ``DateTime(timezone=True)`` back naive (stored UTC)."""
+    if value is None:
+        return None
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()

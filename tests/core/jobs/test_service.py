@@ -280,3 +280,17 @@ async def test_plan_import_through_the_runtime_with_the_alpha_vantage_connector_
         assert (record["status"], record["loaded"], record["rejected"], record["quarantined"]) == ("loaded", 3, 0, 0)
         assert sorted(r["symbol"] for r in stored(jobs.db, "portico_import_prices")) == ["AAPL", "GOOGL", "MSFT"]
         assert {r["currency"] for r in stored(jobs.db, "portico_import_prices")} == {"USD"}
+
+
+async def test_history_and_list_jobs_return_aware_utc_times(service, tmp_path: Path) -> None:
+    # SQLite forgets the zone of a DateTime(timezone=True): the API must still answer in aware UTC
+    result = await service.import_data(str(write(tmp_path / "p.psv", HEADER, *GOOD)), "positions", {})
+    run = service.history("adhoc:positions")[0]
+    assert run["run_id"] == result.run_id
+    for key in ("started_at", "finished_at"):
+        value = datetime.fromisoformat(run[key])
+        assert value.tzinfo is not None and value.utcoffset() == timedelta(0), (key, run[key])
+    job_id = await service.schedule_import({"id": "p", "source": str(tmp_path / "p.psv"), "data_type": "positions", "interval_seconds": 60})
+    await service.run_now(job_id)
+    last_run = next(j for j in service.list_jobs() if j["job_id"] == job_id)["last_run"]
+    assert datetime.fromisoformat(last_run).utcoffset() == timedelta(0), last_run
