@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["CacheEntry", "MarketDataCache", "cache_key"]
 
 _TABLE: Any = None
+# how often (clock seconds) a put also deletes expired rows, so a long-running service's store stays bounded
+_PURGE_EVERY = 300.0
 
 
 def _table() -> sa.Table:
@@ -86,6 +88,7 @@ class MarketDataCache:
         # (system, data_type, symbol) of each key in memory, so forget() can find them
         self._owners: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
+        self._last_purge = self._now()
         if db is not None:
             db.ensure_tables(_table())
 
@@ -137,6 +140,9 @@ class MarketDataCache:
         with self.db.begin() as conn:
             conn.execute(sa.delete(table).where(table.c.key == key))
             conn.execute(sa.insert(table).values(**values))
+        if now - self._last_purge >= _PURGE_EVERY:
+            self._last_purge = now
+            self.purge()
 
     def _remember(self, key: str, entry: CacheEntry, owner: tuple[str, str, str]) -> None:
         if self.memory_entries <= 0:
