@@ -760,7 +760,7 @@ class IntegrationMonitor:
         elif event == "jobs.file_empty" and rules.empty_file.enabled:
             self.alerts.fire(
                 "empty_file",
-                system=None,
+                system=system,  # the key the next successful import of the job resolves
                 subject=job,
                 severity=rules.empty_file.severity,
                 summary=f"{job}: empty file {data.get('file', '')}".strip(),

@@ -58,3 +58,14 @@ async def test_imports_quarantine_and_file_alerts_reach_the_monitor_and_dashboar
     [dead] = state["dead_letters"]
     assert dead["record"] == "XXY" and "line 7" in dead["where"] and dead["job"] == "positions"
     assert {a["rule"] for a in state["alerts"]} >= {"row_count_change", "empty_file"}
+
+
+async def test_a_good_file_after_an_empty_one_clears_the_empty_file_alert(
+    service: JobService, monitor: IntegrationMonitor, tmp_path: Path
+) -> None:
+    # the alert raised by jobs.file_empty must be the one the next successful import resolves
+    service.importer.import_file(write(tmp_path / "positions_20260107.psv"), "positions")
+    assert "empty_file" in {a.rule for a in monitor.alerts.active()}
+    rows = [ROW.format(n=i + 1) for i in range(3)]
+    service.importer.import_file(write(tmp_path / "positions_20260108.psv", HEADER, *rows), "positions")
+    assert "empty_file" not in {a.rule for a in monitor.alerts.active()}
