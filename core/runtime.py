@@ -31,7 +31,7 @@ from portico.config import (
     load_config,
 )
 from portico.context import correlation_scope
-from portico.errors import ConfigurationError, NotSupported, PorticoError
+from portico.errors import ConfigurationError, NotSupported, PayloadRejected, PorticoError
 from portico.models import Account, Order, OrderRequest, Position
 from portico.plugins import PluginManager
 from portico.sdk import (
@@ -452,6 +452,12 @@ class AsyncIntegration:
             except Exception as exc:
                 system.state = "error"
                 system.last_error = str(exc)
+                # the mock started for this attempt would otherwise keep its thread and port, and a retry
+                # would start another one over it
+                if system.mock is not None:
+                    mock, system.mock = system.mock, None
+                    with contextlib.suppress(Exception):
+                        await mock.stop()
                 self._emit("system.connect_failed", system=system_id, severity="critical", error=str(exc))
                 if isinstance(exc, PorticoError):
                     raise
@@ -669,6 +675,12 @@ class AsyncIntegration:
         A lost response leaves the order ``unknown`` until resolved, never rejected.
         """
         self._connector(system_id, Capability.PLACE_ORDER)
+        if not isinstance(order_details, OrderRequest | Mapping):
+            raise PayloadRejected(
+                f"order_details must be an OrderRequest or a mapping of its fields, got {type(order_details).__name__}",
+                field="order_details",
+                system=system_id,
+            )
         with correlation_scope():
             record = await self.trading.place_order(system_id, order_details, idempotency_key=idempotency_key)
         return str(record.client_order_id)
@@ -715,8 +727,7 @@ class AsyncIntegration:
                 ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``...
         """
         self._system(system_id)
-        if isinstance(symbols, str):
-            symbols = [symbols]
+        symbols = _symbol_list(symbols)
         with correlation_scope():
             return await self.market_data.get_market_data(system_id, symbols, data_type, dict(parameters or {}))
 
@@ -734,8 +745,7 @@ class AsyncIntegration:
             A subscription id for :meth:`unsubscribe_market_data`.
         """
         self._system(system_id)
-        if isinstance(symbols, str):
-            symbols = [symbols]
+        symbols = _symbol_list(symbols)
         result: str = await self.market_data.subscribe_market_data(system_id, symbols, data_type, callback, **options)
         return result
 
@@ -824,6 +834,11 @@ class AsyncIntegration:
     async def set_throttling_parameters(self, system_id: str, parameters: Mapping[str, Any]) -> RateLimitPolicy:
         """Change a system's throttling at run time (the plan's keys); returns the policy now in force."""
         system = self._system(system_id)
+        if not isinstance(parameters, Mapping):
+            raise ConfigurationError(
+                f"throttling parameters must be a mapping of the throttling keys, got {type(parameters).__name__}",
+                path="throttling",
+            )
         try:
             overrides = ThrottlingConfig.model_validate(dict(parameters))
         except ValidationError as exc:
@@ -839,6 +854,19 @@ class AsyncIntegration:
             client.retry = system.policy.retry
         self._emit("throttling.changed", system=system_id, windows=[str(w) for w in system.policy.windows])
         return system.policy
+
+
+def _symbol_list(symbols: Any) -> list[str]:
+    """``symbols`` as a list of non-empty strings; anything else is a clear error naming the argument."""
+    items = [symbols] if isinstance(symbols, str) else symbols
+    if not isinstance(items, list | tuple) or not items:
+        raise ConfigurationError(
+            f"symbols must be a symbol or a non-empty list of symbols, got {symbols!r}", path="symbols"
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigurationError(f"symbols[{i}] must be a non-empty string, got {item!r}", path=f"symbols[{i}]")
+    return list(items)
 
 
 class Integration:
@@ -857,7 +885,15 @@ class Integration:
         async def build() -> AsyncIntegration:
             return AsyncIntegration(config, **kwargs)
 
-        self.runtime = self._run(build())
+        try:
+            self.runtime = self._run(build())
+        except BaseException:
+            # a bad configuration must not leave the loop's thread running behind the error
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            raise
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **kwargs: Any) -> Integration:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -19,6 +20,24 @@ __all__ = [
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@:]*:)[^/?#@]*@")
+
+
+def _mask_url(value: Any) -> Any:
+    """A URL with the password of its user info replaced by ``***`` (``postgresql://u:***@host/db``)."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", value) if isinstance(value, str) else value
+
+
+class _MasksUrls(_Strict):
+    """A section whose URL fields may carry a password: ``repr``/``str`` show it masked."""
+
+    _url_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (_mask_url(value) if name in self._url_fields else value)
 
 
 class AuthenticationConfig(_Strict):
@@ -106,7 +125,7 @@ class SystemConfig(_Strict):
     throttling: ThrottlingConfig = Field(default_factory=ThrottlingConfig)
 
 
-class ScaleOutConfig(_Strict):
+class ScaleOutConfig(_MasksUrls):
     """``scale_out``: the real engines that let several processes share one workload.
 
     Attributes:
@@ -115,17 +134,21 @@ class ScaleOutConfig(_Strict):
         events_exchange: the AMQP topic exchange (or NATS subject prefix) events go to.
     """
 
+    _url_fields: ClassVar[frozenset[str]] = frozenset({"redis_url", "events_url"})
+
     redis_url: str | None = None
     events_url: str | None = None
     events_exchange: str = "portico.events"
 
 
-class IntegrationConfig(_Strict):
+class IntegrationConfig(_MasksUrls):
     """The whole configuration: ``systems`` plus the sections owned by the runtime's services.
 
     ``data_import``, ``data_export``, ``monitoring``, ``market_data`` and ``trading`` are validated by the
     service that owns each (see :data:`portico.config.SECTION_MODELS`), so their errors carry full key paths.
     """
+
+    _url_fields: ClassVar[frozenset[str]] = frozenset({"database_url"})
 
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
     data_import: dict[str, Any] = Field(default_factory=dict)

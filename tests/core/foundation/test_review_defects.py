@@ -1,0 +1,154 @@
+"""Regressions found in review: bad facade arguments, leaked threads and mocks, credentials in reprs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from portico.config import load_config
+from portico.errors import ConfigurationError, PayloadRejected, PorticoError
+from portico.plugins import PluginManager
+from portico.runtime import AsyncIntegration, Integration
+from portico.sdk import Capability, CapabilitySet, MockSpec, Support
+from tests.core.foundation.fakes import FAKE_SPEC, FakeBroker, plugin_with
+
+ORDERING_SPEC = FAKE_SPEC.model_copy(
+    update={
+        "name": "fakeorders",
+        "capabilities": CapabilitySet(
+            operations={Capability.PLACE_ORDER: Support.SUPPORTED, Capability.GET_BARS: Support.SUPPORTED}
+        ),
+    }
+)
+
+
+class FakeOrders(FakeBroker):
+    spec = ORDERING_SPEC
+    placed: list[Any] = []
+
+    async def place_order(self, request: Any) -> Any:
+        type(self).placed.append(request)
+        raise AssertionError("a malformed order must never reach the venue")
+
+
+STARTED_MOCKS: list[Any] = []
+
+
+def make_app(*, seed: int = 0, faults: Any = None) -> Any:
+    """A trivial ASGI app standing in for a vendor mock."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+class FailingOpen(FakeBroker):
+    spec = FAKE_SPEC.model_copy(
+        update={
+            "name": "failingopen",
+            "mock": MockSpec(app="tests.core.foundation.test_review_defects:make_app", url_keys={"base": "/"}),
+        }
+    )
+
+    async def open(self) -> None:
+        raise ConfigurationError("refused by the venue")
+
+
+@pytest.fixture
+def plugins() -> PluginManager:
+    pm = PluginManager(autoload=False)
+    pm.register(plugin_with(FakeBroker, FakeOrders, FailingOpen), name="review_fakes")
+    return pm
+
+
+CONFIG = {
+    "systems": {
+        "orders": {"type": "brokerage", "connector": "fakeorders"},
+        "data": {"type": "brokerage", "connector": "fakebroker"},
+    }
+}
+
+
+@pytest.mark.parametrize("details", ["not a dict", None, 5, ["symbol", "AAPL"]])
+async def test_order_details_of_the_wrong_type_is_a_clear_error(plugins: PluginManager, fake_clock, details: Any) -> None:
+    integration = AsyncIntegration(CONFIG, plugins=plugins, clock=fake_clock)
+    try:
+        await integration.connect_external_system("orders")
+        with pytest.raises(PayloadRejected, match="order_details") as info:
+            await integration.place_external_order("orders", details)
+        assert info.value.field == "order_details"
+    finally:
+        await integration.stop()
+
+
+@pytest.mark.parametrize("symbols", [None, 5, [], ["AAPL", 3], ["AAPL", ""]])
+async def test_market_data_symbols_of_the_wrong_type_is_a_clear_error(
+    plugins: PluginManager, fake_clock, symbols: Any
+) -> None:
+    integration = AsyncIntegration(CONFIG, plugins=plugins, clock=fake_clock)
+    try:
+        with pytest.raises(ConfigurationError, match="symbols"):
+            await integration.get_market_data("data", symbols)
+    finally:
+        await integration.stop()
+
+
+@pytest.mark.parametrize("parameters", [None, 5, "max_requests_per_minute"])
+async def test_throttling_parameters_of_the_wrong_type_is_a_clear_error(
+    plugins: PluginManager, fake_clock, parameters: Any
+) -> None:
+    integration = AsyncIntegration(CONFIG, plugins=plugins, clock=fake_clock)
+    try:
+        with pytest.raises(ConfigurationError, match="throttling"):
+            await integration.set_throttling_parameters("data", parameters)
+    finally:
+        await integration.stop()
+
+
+def test_sync_facade_with_a_bad_config_leaves_no_thread_running(plugins: PluginManager) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    with pytest.raises(PorticoError):
+        Integration({"systems": {"x": {"type": "nope"}}}, plugins=plugins)
+    leaked = [t for t in threading.enumerate() if t.ident not in before and t.name == "portico-runtime"]
+    for t in leaked:
+        t.join(timeout=5)
+    assert not [t for t in leaked if t.is_alive()]
+
+
+async def test_a_failed_connect_stops_the_mock_it_started(plugins: PluginManager, fake_clock) -> None:
+    config = {"systems": {"bad": {"type": "brokerage", "connector": "failingopen", "mock": True}}}
+    integration = AsyncIntegration(config, plugins=plugins, clock=fake_clock)
+    try:
+        with pytest.raises(ConfigurationError, match="refused"):
+            await integration.connect_external_system("bad")
+        assert integration.systems["bad"].mock is None
+        assert integration.systems["bad"].state == "error"
+    finally:
+        await integration.stop()
+
+
+def test_urls_with_passwords_are_masked_in_config_reprs() -> None:
+    config = load_config(
+        {
+            "database_url": "postgresql://user:pw_SECRET@db.example/portico",
+            "scale_out": {"redis_url": "redis://:rpw_SECRET@redis.example/0", "events_url": "amqp://g:apw_SECRET@mq/"},
+        }
+    )
+    for text in (repr(config), str(config), repr(config.scale_out), str(config.scale_out)):
+        assert "SECRET" not in text
+    assert "db.example" in repr(config) and "redis.example" in repr(config.scale_out)
+    # the values themselves are intact for the code that connects
+    assert config.database_url == "postgresql://user:pw_SECRET@db.example/portico"
+    assert config.scale_out.redis_url == "redis://:rpw_SECRET@redis.example/0"
