@@ -31,12 +31,14 @@ from portico.connectors.interactive_brokers import mapping, wire
 from portico.connectors.interactive_brokers.spec import SPEC, WEB_ENDPOINT_PACING
 from portico.errors import (
     AuthError,
+    CircuitOpen,
     ConfigurationError,
     NotFound,
     OutcomeUnknown,
     PayloadRejected,
     PorticoError,
     RateLimited,
+    TransportError,
     VenueRejected,
 )
 from portico.models import (
@@ -539,6 +541,13 @@ class WebTransport:
                 system=self.system,
                 idempotency_key=ref,
             ) from cause
+        except (TransportError, CircuitOpen, PayloadRejected) as exc:
+            # the order may be at IB: a failed lookup leaves the outcome unknown, never a plain transport error
+            raise OutcomeUnknown(
+                f"order {ref!r} was sent to IB, its answer was lost and the lookup failed ({exc.message})",
+                system=self.system,
+                idempotency_key=ref,
+            ) from cause or exc
 
     async def _live_orders(self) -> list[wire.WebOrder]:
         data = await self._call(
@@ -784,7 +793,11 @@ class WebTransport:
             async for message in stream:
                 if message.get("topic") == "portico.reconnected":
                     for item in await self._live_orders():
-                        order = mapping.order_from_web(item, system=self.system)
+                        try:
+                            order = mapping.order_from_web(item, system=self.system)
+                        except PayloadRejected as exc:
+                            self._unreadable_order(item, exc)
+                            continue
                         event = OrderEvent(event=mapping.event_name(order.status), order=order,
                                            timestamp=order.updated_at or self.clock.now(), system=self.system,
                                            source="poll")  # fmt: skip
@@ -798,13 +811,36 @@ class WebTransport:
                 except ValidationError:
                     self.context.emit("stream.bad_message", severity="warning", topic="sor")
                     continue
-                for event in mapping.order_event_from_web(parsed, system=self.system, now=self.clock.now()):
+                events: list[OrderEvent] = []
+                for item in parsed.args:
+                    # one order per call: a status IB adds later must not hide the others in the message
+                    try:
+                        events += mapping.order_event_from_web(
+                            parsed.model_copy(update={"args": [item]}), system=self.system, now=self.clock.now()
+                        )
+                    except PayloadRejected as exc:
+                        self._unreadable_order(item, exc)
+                for event in events:
                     ref = event.order.client_order_id or self._refs.get(event.order.order_id)
                     event = event.model_copy(
                         update={"order": event.order.model_copy(update={"client_order_id": ref})}
                     )
                     if fresh(event):
                         yield event
+
+
+    def _unreadable_order(self, item: Any, exc: PayloadRejected) -> None:
+        """Report an order update the stream cannot map (a status IB added later...) and carry on: its
+        state stays as last known until an update that can be read, or a lookup, says otherwise."""
+        status = getattr(item, "status", None)
+        self.context.emit(
+            "order.unknown_status" if exc.field == "status" else "stream.bad_message",
+            severity="warning",
+            topic="sor",
+            order_id=str(getattr(item, "order_id", "")),
+            status=status,
+            error=exc.message,
+        )
 
 
 def _json_list(items: list[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
@@ -114,6 +115,10 @@ class InteractiveBrokersConnector(Connector):
                 capability=Capability.PLACE_ORDER.value,
                 system=self.system,
             )
+        if not request.client_order_id:
+            # without a key a lost answer could never be looked up (OutcomeUnknown would carry nothing
+            # to resolve it by), so every placement goes out with one, as cOID / orderRef
+            request = request.model_copy(update={"client_order_id": uuid.uuid4().hex})
         order: Order = await self.transport.place_order(request)
         return order
 
