@@ -19,6 +19,7 @@ from typing import Any
 
 from portico.clock import Clock
 from portico.connectors.alpaca.mapping import (
+    STATUS_MAP,
     bar_from_wire,
     event_from_trade_update,
     parse,
@@ -49,6 +50,10 @@ _EVENT_FOR_STATUS = {
     OrderStatus.PENDING_CANCEL: "pending_cancel",
     OrderStatus.PENDING_REPLACE: "pending_replace",
 }
+
+
+_FILL_DEPENDENT = frozenset({"done_for_day", "stopped", "calculated"})
+"""Alpaca statuses mapped by the fill rather than by :data:`STATUS_MAP`; any other is unknown."""
 
 
 def _decode_json(message: str | bytes) -> Any:
@@ -179,6 +184,16 @@ class OrderUpdateStream:
                     continue
                 wire = parse(WireTradeUpdate, message.get("data"), what="trade update", system=self.system)
                 event = event_from_trade_update(wire, system=self.system)
+                if wire.order.status not in STATUS_MAP and wire.order.status not in _FILL_DEPENDENT:
+                    # mapped as still live (never terminal); say so, so the new status gets a mapping
+                    self._emit(
+                        "order.unknown_status",
+                        severity="warning",
+                        stream="trade_updates",
+                        order_id=wire.order.id,
+                        status=wire.order.status,
+                        mapped_to=event.order.status.value,
+                    )
                 if self._fresh(event):
                     yield event
         finally:
