@@ -306,11 +306,24 @@ class JobService:
                 dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
             )
 
-    def shutdown(self) -> None:
-        """Stop the scheduler, waiting for running jobs."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+    def shutdown(self) -> asyncio.Task[None] | None:
+        """Stop the scheduler, waiting for running jobs.
+
+        Returns:
+            ``None`` once stopped; called on the loop the service runs its jobs' coroutines on, a task to
+            await instead: a running job hands its coroutines to that loop, so waiting for it there
+            would deadlock.
+        """
+        with contextlib.suppress(RuntimeError):
+            if self._scheduler is not None and asyncio.get_running_loop() is self._loop:
+                return self._loop.create_task(asyncio.to_thread(self._shutdown_now), name="portico-jobs-shutdown")
+        self._shutdown_now()
+        return None
+
+    def _shutdown_now(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         unregister_service(self._key)
 
     # -- internals -----------------------------------------------------------------------------------

@@ -294,3 +294,31 @@ async def test_history_and_list_jobs_return_aware_utc_times(service, tmp_path: P
     await service.run_now(job_id)
     last_run = next(j for j in service.list_jobs() if j["job_id"] == job_id)["last_run"]
     assert datetime.fromisoformat(last_run).utcoffset() == timedelta(0), last_run
+
+
+async def test_shutdown_on_the_jobs_loop_does_not_block_a_running_job(db, clock) -> None:
+    # AsyncIntegration.stop() calls shutdown() on the loop; a running job waits for that loop to run its
+    # coroutines (connector calls), so shutdown must not block the loop while it waits for the job
+    import asyncio
+
+    svc = JobService(db=db, clock=clock, config={})
+    svc.start()
+    loop = asyncio.get_running_loop()
+    started = threading.Event()
+    outcome: list[str] = []
+
+    def job_needing_the_loop() -> None:
+        started.set()
+        future = asyncio.run_coroutine_threadsafe(asyncio.sleep(0, "ran"), loop)
+        try:
+            outcome.append(future.result(timeout=5))  # the timeout only bounds the failing case
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+
+    svc._scheduler.add_jobstore("memory", alias="mem")
+    svc._scheduler.add_job(job_needing_the_loop, jobstore="mem")
+    await asyncio.to_thread(started.wait, 10)
+    pending = svc.shutdown()
+    assert pending is not None
+    await pending
+    assert outcome == ["ran"] and svc._scheduler is None
