@@ -224,7 +224,12 @@ class AsyncIntegration:
         def build() -> Any:
             from portico.events import EventPublisher, sink_for_url
 
-            redactor = getattr(self._services.get("monitor"), "redactor", None)
+            # the monitor is built here if need be: a publisher made before it (the first event can come
+            # before anything touched the monitor) would otherwise send every later event unredacted
+            try:
+                redactor = getattr(self.monitor, "redactor", None)
+            except ImportError:
+                redactor = None
             redact = getattr(redactor, "redact", None)
             return EventPublisher(
                 sink_for_url(url, self.config.scale_out.events_exchange), clock=self.clock, redact=redact

@@ -152,3 +152,31 @@ def test_urls_with_passwords_are_masked_in_config_reprs() -> None:
     # the values themselves are intact for the code that connects
     assert config.database_url == "postgresql://user:pw_SECRET@db.example/portico"
     assert config.scale_out.redis_url == "redis://:rpw_SECRET@redis.example/0"
+
+
+async def test_events_are_redacted_even_when_the_first_event_comes_before_the_monitor(
+    plugins: PluginManager, fake_clock
+) -> None:
+    config = {
+        "systems": {
+            "bad": {
+                "type": "brokerage",
+                "connector": "failingopen",
+                "mock": True,
+                "mock_options": {"unknown_option": 1},  # the mock cannot start: the first event is connect_failed
+                "authentication": {"credentials": {"api_key": "sk_live_TOPSECRET_1234"}},
+            }
+        },
+        "scale_out": {"events_url": "memory://"},
+    }
+    integration = AsyncIntegration(config, plugins=plugins, clock=fake_clock)
+    try:
+        with pytest.raises(PorticoError):
+            await integration.connect_external_system("bad")
+        integration._register_secrets({"api_key": "sk_live_TOPSECRET_1234"})
+        integration._emit("custom.event", system="bad", note="key sk_live_TOPSECRET_1234 leaked")
+        await integration.events.flush()
+        sent = integration.events.sink.events
+        assert sent and all("TOPSECRET" not in str(event.data) for event in sent)
+    finally:
+        await integration.stop()
