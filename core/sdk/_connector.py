@@ -125,7 +125,8 @@ class ConnectorContext:
     spec: ConnectorSpec
     environment: Environment
     connection: Mapping[str, Any] = field(default_factory=dict)
-    credentials: Mapping[str, SecretStr | str] = field(default_factory=dict)
+    # repr=False: a plain-string credential (allowed, and common in tests) would print in any repr
+    credentials: Mapping[str, SecretStr | str] = field(default_factory=dict, repr=False)
     auth_scheme: str | None = None
     auth: httpx.Auth | None = None
     client_factory: ClientFactory | None = None

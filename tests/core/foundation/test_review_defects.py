@@ -180,3 +180,11 @@ async def test_events_are_redacted_even_when_the_first_event_comes_before_the_mo
         assert sent and all("TOPSECRET" not in str(event.data) for event in sent)
     finally:
         await integration.stop()
+
+
+def test_connector_context_repr_never_shows_a_plain_credential() -> None:
+    from portico.sdk import ConnectorContext
+
+    context = ConnectorContext.for_testing(FakeBroker, credentials={"api_key": "plain_TOPSECRET"})
+    assert "TOPSECRET" not in repr(context) and "TOPSECRET" not in str(context)
+    assert context.secret("api_key") == "plain_TOPSECRET"
