@@ -91,6 +91,7 @@ class SystemRuntime:
     connected_at: datetime | None = None
     last_error: str | None = None
     clients: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
     def disabled(self) -> set[Capability]:
@@ -425,18 +426,33 @@ class AsyncIntegration:
         Returns:
             The system id.
         """
+        if not isinstance(system_config, SystemConfig | Mapping):
+            raise ConfigurationError(
+                f"system_config must be a mapping like a 'systems' entry or a SystemConfig, "
+                f"got {type(system_config).__name__}",
+                path="system_config",
+            )
         if isinstance(system_config, Mapping):
             data = dict(system_config)
             system_id = system_id or data.pop("system_id", None) or data.pop("id", None)
-            if not system_id:
+            if not system_id or not isinstance(system_id, str):
                 raise ConfigurationError("register_external_system needs a system_id", path="system_id")
             try:
                 loaded = load_config({"systems": {system_id: data}}, plugins=self.plugins)
             except ConfigurationError:
                 raise
             system_config = loaded.systems[system_id]
-        if not system_id:
-            raise ConfigurationError("register_external_system needs a system_id", path="system_id")
+        if not system_id or not isinstance(system_id, str):
+            raise ConfigurationError(
+                f"register_external_system needs a system_id string, got {system_id!r}", path="system_id"
+            )
+        try:
+            # the same id rules as the configuration file (a SystemConfig given directly skipped them)
+            IntegrationConfig(systems={system_id: system_config})
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"systems.{system_id}: {exc.errors()[0]['msg']}", path=f"systems.{system_id}"
+            ) from None
         if system_id in self.systems:
             raise ConfigurationError(f"system {system_id!r} is already registered", path=f"systems.{system_id}")
         self._add_system(system_id, system_config)
@@ -446,36 +462,39 @@ class AsyncIntegration:
     async def connect_external_system(self, system_id: str) -> SystemStatus:
         """Build the system's connector (starting its mock when ``mock: true``) and open it."""
         system = self._system(system_id)
-        if system.state == "connected":
+        # one connect at a time per system: two concurrent ones (start() and a caller) would each start a
+        # mock and open a connector, and the first pair would be left running, unreachable
+        async with system.connect_lock:
+            if system.state == "connected":
+                return await self.get_external_system_status(system_id)
+            system.state = "connecting"
+            with correlation_scope():
+                try:
+                    context = await self._context_for(system)
+                    connector = system.connector_cls(context)
+                    await connector.open()
+                except Exception as exc:
+                    system.state = "error"
+                    system.last_error = str(exc)
+                    # the mock started for this attempt would otherwise keep its thread and port, and a retry
+                    # would start another one over it
+                    if system.mock is not None:
+                        mock, system.mock = system.mock, None
+                        with contextlib.suppress(Exception):
+                            await mock.stop()
+                    self._emit("system.connect_failed", system=system_id, severity="critical", error=str(exc))
+                    if isinstance(exc, PorticoError):
+                        raise
+                    raise ConfigurationError(f"connecting {system_id!r} failed: {exc}", system=system_id) from exc
+            system.connector = connector
+            system.state = "connected"
+            system.connected_at = self.clock.now()
+            system.last_error = None
+            self._emit("system.connected", system=system_id)
+            if "monitor" in self._services or self._started:
+                with contextlib.suppress(Exception):
+                    self.monitor.register_health_check(system_id, connector.check)
             return await self.get_external_system_status(system_id)
-        system.state = "connecting"
-        with correlation_scope():
-            try:
-                context = await self._context_for(system)
-                connector = system.connector_cls(context)
-                await connector.open()
-            except Exception as exc:
-                system.state = "error"
-                system.last_error = str(exc)
-                # the mock started for this attempt would otherwise keep its thread and port, and a retry
-                # would start another one over it
-                if system.mock is not None:
-                    mock, system.mock = system.mock, None
-                    with contextlib.suppress(Exception):
-                        await mock.stop()
-                self._emit("system.connect_failed", system=system_id, severity="critical", error=str(exc))
-                if isinstance(exc, PorticoError):
-                    raise
-                raise ConfigurationError(f"connecting {system_id!r} failed: {exc}", system=system_id) from exc
-        system.connector = connector
-        system.state = "connected"
-        system.connected_at = self.clock.now()
-        system.last_error = None
-        self._emit("system.connected", system=system_id)
-        if "monitor" in self._services or self._started:
-            with contextlib.suppress(Exception):
-                self.monitor.register_health_check(system_id, connector.check)
-        return await self.get_external_system_status(system_id)
 
     async def disconnect_external_system(self, system_id: str) -> None:
         """Close the system's connector and stop its mock."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import pytest
 
-from portico.config import load_config
+from portico.config import SystemConfig, load_config
 from portico.errors import ConfigurationError, PayloadRejected, PorticoError
 from portico.plugins import PluginManager
 from portico.runtime import AsyncIntegration, Integration
@@ -188,3 +189,62 @@ def test_connector_context_repr_never_shows_a_plain_credential() -> None:
     context = ConnectorContext.for_testing(FakeBroker, credentials={"api_key": "plain_TOPSECRET"})
     assert "TOPSECRET" not in repr(context) and "TOPSECRET" not in str(context)
     assert context.secret("api_key") == "plain_TOPSECRET"
+
+
+@pytest.mark.parametrize(
+    ("system_config", "system_id", "match"),
+    [
+        ("nonsense", "x1", "system_config"),
+        (None, "x2", "system_config"),
+        ({"type": "brokerage", "connector": "fakebroker"}, 5, "system_id"),
+        (SystemConfig(type="brokerage", connector="fakebroker"), "bad id!", "bad id!"),
+    ],
+)
+async def test_register_external_system_with_bad_arguments_is_a_clear_error(
+    plugins: PluginManager, fake_clock, system_config: Any, system_id: Any, match: str
+) -> None:
+    integration = AsyncIntegration({}, plugins=plugins, clock=fake_clock)
+    try:
+        with pytest.raises(ConfigurationError, match=match):
+            await integration.register_external_system(system_config, system_id)
+        assert not integration.systems
+    finally:
+        await integration.stop()
+
+
+class MockedBroker(FakeBroker):
+    spec = FailingOpen.spec.model_copy(update={"name": "mockedbroker"})
+    opens = 0
+
+    async def open(self) -> None:
+        type(self).opens += 1
+
+
+async def test_concurrent_connects_of_one_system_start_one_mock_and_one_connector(
+    fake_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import portico.mocks
+
+    pm = PluginManager(autoload=False)
+    pm.register(plugin_with(MockedBroker), name="review_mocked")
+    started: list[Any] = []
+    real_start = portico.mocks.start_mock
+
+    def counting_start(*args: Any, **kwargs: Any) -> Any:
+        running = real_start(*args, **kwargs)
+        started.append(running)
+        return running
+
+    monkeypatch.setattr(portico.mocks, "start_mock", counting_start)
+    config = {"systems": {"m": {"type": "brokerage", "connector": "mockedbroker", "mock": True}}}
+    integration = AsyncIntegration(config, plugins=pm, clock=fake_clock)
+    try:
+        first, second = await asyncio.gather(
+            integration.connect_external_system("m"), integration.connect_external_system("m")
+        )
+        assert first.state == second.state == "connected"
+        assert len(started) == 1 and MockedBroker.opens == 1
+    finally:
+        await integration.stop()
+        for running in started[1:]:
+            await running.stop()
