@@ -168,7 +168,11 @@ class OrderRequest(CanonicalModel):
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, value: str) -> str:
-        return value.strip().upper()
+        symbol = value.strip().upper()
+        if not symbol:
+            # min_length ran before the strip: "  " would otherwise become an order for ""
+            raise ValueError("symbol must not be blank")
+        return symbol
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderRequest:
@@ -183,6 +187,12 @@ class OrderRequest(CanonicalModel):
             raise ValueError(f"a {self.order_type.value} order needs limit_price")
         if self.order_type in {OrderType.STOP, OrderType.STOP_LIMIT} and self.stop_price is None:
             raise ValueError(f"a {self.order_type.value} order needs stop_price")
+        if self.limit_price is not None and self.order_type in {OrderType.MARKET, OrderType.STOP}:
+            # the venue would execute at any price: almost always a forgotten order_type: limit / stop_limit
+            raise ValueError(
+                f"a {self.order_type.value} order takes no limit_price; use order_type "
+                f"{'limit' if self.order_type is OrderType.MARKET else 'stop_limit'} for a price limit"
+            )
         if self.order_type is OrderType.TRAILING_STOP and (self.trail_price is None) == (self.trail_percent is None):
             raise ValueError("a trailing_stop order needs exactly one of trail_price or trail_percent")
         for name in ("limit_price", "stop_price", "trail_price"):

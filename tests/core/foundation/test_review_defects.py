@@ -248,3 +248,21 @@ async def test_concurrent_connects_of_one_system_start_one_mock_and_one_connecto
         await integration.stop()
         for running in started[1:]:
             await running.stop()
+
+
+@pytest.mark.parametrize(
+    ("details", "match"),
+    [
+        ({"symbol": "   ", "side": "buy", "quantity": 1}, "symbol"),
+        ({"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "market", "limit_price": 5}, "limit_price"),
+        ({"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "stop", "stop_price": 5, "limit_price": 4},
+         "limit_price"),
+    ],
+)
+def test_order_request_rejects_a_blank_symbol_and_a_limit_price_it_would_ignore(details: dict, match: str) -> None:
+    from pydantic import ValidationError
+
+    from portico.models import OrderRequest
+
+    with pytest.raises(ValidationError, match=match):
+        OrderRequest.model_validate(details)
