@@ -10,7 +10,7 @@ import importlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +179,7 @@ def _read(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     )
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: Mapping[str, Any], *, hide_value: bool = False) -> str:
     kind = error.get("type", "")
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -187,13 +187,30 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     shown = "" if isinstance(value, Mapping | list) else f" (got {value!r})"
-    if "secret" in str(error.get("loc", "")).lower() or "credentials" in str(error.get("loc", ())):
+    if hide_value or "secret" in str(error.get("loc", "")).lower() or "credentials" in str(error.get("loc", ())):
         shown = ""
     return f"{error.get('msg', 'invalid value')}{shown}"
 
 
-def _validation_problems(exc: ValidationError, prefix: tuple[Any, ...]) -> list[Problem]:
-    return [(_join((*prefix, *err["loc"])), _describe(err)) for err in exc.errors()]
+def _referenced_paths(data: Any, path: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
+    """Key paths whose value holds a ``${...}`` reference: what they resolved to may be a secret."""
+    if isinstance(data, str):
+        return {path} if "${" in data.replace("$${", "") else set()
+    if isinstance(data, Mapping):
+        return set().union(*(_referenced_paths(v, (*path, k)) for k, v in data.items()))
+    if isinstance(data, list):
+        return set().union(*(_referenced_paths(v, (*path, i)) for i, v in enumerate(data)))
+    return set()
+
+
+def _validation_problems(
+    exc: ValidationError, prefix: tuple[Any, ...], hidden: Set[tuple[Any, ...]] = frozenset()
+) -> list[Problem]:
+    # a value that came from a reference is never echoed (``authentication: ${API_KEY}`` by mistake)
+    return [
+        (_join((*prefix, *err["loc"])), _describe(err, hide_value=(*prefix, *err["loc"]) in hidden))
+        for err in exc.errors()
+    ]
 
 
 def _section_model(section: str) -> type[BaseModel] | None:
@@ -252,13 +269,14 @@ def load_config(
     if resolvers is None:
         resolvers = _default_resolvers()
     resolved, problems = resolve_references(raw, env=env, resolvers=resolvers)
+    hidden = _referenced_paths(raw, prefix)
     problems = [(_join((*prefix, p)) if p else _join(prefix), m) for p, m in problems] if prefix else problems
 
     config: IntegrationConfig | None = None
     try:
         config = IntegrationConfig.model_validate({**resolved, "source": file})
     except ValidationError as exc:
-        problems.extend(_validation_problems(exc, prefix))
+        problems.extend(_validation_problems(exc, prefix, hidden))
 
     if isinstance(resolved, Mapping):
         for section in SECTION_MODELS:
@@ -269,7 +287,7 @@ def load_config(
             try:
                 model.model_validate(value)
             except ValidationError as exc:
-                problems.extend(_validation_problems(exc, (*prefix, section)))
+                problems.extend(_validation_problems(exc, (*prefix, section), hidden))
 
     if config is not None and plugins is not None:
         problems.extend((_join((*prefix, p)) if prefix else p, m) for p, m in check_against_plugins(config, plugins))

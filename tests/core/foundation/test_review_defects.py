@@ -266,3 +266,21 @@ def test_order_request_rejects_a_blank_symbol_and_a_limit_price_it_would_ignore(
 
     with pytest.raises(ValidationError, match=match):
         OrderRequest.model_validate(details)
+
+
+@pytest.mark.parametrize(
+    "system",
+    [
+        {"type": "brokerage", "authentication": "${REVIEW_API_KEY}"},
+        {"type": "brokerage", "mock_seed": "${REVIEW_API_KEY}"},
+        {"type": "brokerage", "authentication": {"type": 5, "credentials": {}}, "enabled": "${REVIEW_API_KEY}"},
+    ],
+)
+def test_config_errors_never_echo_a_value_that_came_from_a_reference(
+    system: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVIEW_API_KEY", "sk_TOPSECRET_value")
+    with pytest.raises(ConfigurationError) as info:
+        load_config({"systems": {"a": system}})
+    assert "TOPSECRET" not in str(info.value) and "TOPSECRET" not in str(info.value.problems)
+    assert "systems.a." in str(info.value)
