@@ -182,13 +182,24 @@ class NatsEventSink:
 
 
 def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
+    # by hand rather than urlsplit: .port raises on a bad port and .hostname drops IPv6 brackets, and a
+    # NATS URL's lone user part is its auth token
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at:
+        return url
+    user, colon, _password = userinfo.partition(":")
+    if colon:
+        masked = f"{user}:***"
+    elif scheme.lower() in {"nats", "tls"}:
+        masked = "***"
+    else:
+        return url
+    return f"{scheme}://{masked}@{hostport}{tail}"
 
 
 def sink_for_url(url: str, exchange: str = "portico.events") -> EventSink:

@@ -284,3 +284,19 @@ def test_config_errors_never_echo_a_value_that_came_from_a_reference(
         load_config({"systems": {"a": system}})
     assert "TOPSECRET" not in str(info.value) and "TOPSECRET" not in str(info.value.problems)
     assert "systems.a." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("amqp://user:pw_TOPSECRET@[::1]:5672/vhost", "amqp://user:***@[::1]:5672/vhost"),
+        ("amqp://user:pw_TOPSECRET@mq:notaport/", "amqp://user:***@mq:notaport/"),
+        ("nats://tok_TOPSECRET@nats.example:4222", "nats://***@nats.example:4222"),
+        ("amqp://guest@mq:5672/", "amqp://guest@mq:5672/"),
+    ],
+)
+def test_event_sink_reprs_hide_passwords_and_nats_tokens(url: str, shown: str) -> None:
+    from portico.events import sink_for_url
+
+    text = repr(sink_for_url(url))
+    assert "TOPSECRET" not in text and shown in text
