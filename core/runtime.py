@@ -916,7 +916,8 @@ class Integration:
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
-            self._loop.close()
+            if not self._thread.is_alive():
+                self._loop.close()
             raise
 
     @classmethod
@@ -957,6 +958,8 @@ class Integration:
             self._closed = True
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()  # its selector and self-pipe would otherwise stay open until GC
 
     def register_external_system(self, system_config: Any, system_id: str | None = None) -> str:
         """See :meth:`AsyncIntegration.register_external_system`."""

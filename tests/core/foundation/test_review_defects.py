@@ -300,3 +300,10 @@ def test_event_sink_reprs_hide_passwords_and_nats_tokens(url: str, shown: str) -
 
     text = repr(sink_for_url(url))
     assert "TOPSECRET" not in text and shown in text
+
+
+def test_sync_facade_close_releases_its_event_loop(plugins: PluginManager) -> None:
+    integration = Integration({"systems": {}}, plugins=plugins)
+    integration.close()
+    assert not integration._thread.is_alive()
+    assert integration._loop.is_closed()
