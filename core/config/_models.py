@@ -123,6 +123,10 @@ class SystemConfig(_Strict):
     authentication: AuthenticationConfig = Field(default_factory=AuthenticationConfig)
     features: dict[str, bool] = Field(default_factory=dict)
     throttling: ThrottlingConfig = Field(default_factory=ThrottlingConfig)
+    allow_live_trading: bool = False
+    """Opt-in for orders on an environment the manifest marks ``live_money`` (real money); off by default."""
+    allow_insecure: bool = False
+    """Opt-in for plain ``http://``/``ws://`` or non-TLS sockets on a system that is not a mock."""
 
 
 class ScaleOutConfig(_MasksUrls):
