@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +75,82 @@ def _decode_ws(message: Message) -> Any:
         return data.hex()
 
 
+def _seconds(value: Any) -> float:
+    """A number of seconds from admin input (a JSON number or a numeric string)."""
+    if isinstance(value, bool):
+        raise ValueError("'advance' must be a finite number of seconds")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("'advance' must be a finite number of seconds") from None
+    if not math.isfinite(seconds):
+        raise ValueError("'advance' must be a finite number of seconds")
+    return seconds
+
+
+def _aware_time(value: Any) -> datetime:
+    """A timezone-aware time from admin input."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ValueError("'set' must be an ISO 8601 time with a zone")
+    return when
+
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+"""The largest request body a mock accepts (413 beyond it), as a real API gateway refuses one."""
+
+DEFAULT_JOURNAL_BODY_BYTES = 64 * 1024
+"""How much of each request body the journal keeps; the rest is counted, not stored."""
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, bool]:
+    """The request body, read to the end; ``(None, True)`` when it is larger than ``limit`` bytes
+    (the rest is read and dropped, so memory stays bounded and the connection stays usable),
+    ``(None, False)`` when the client went away."""
+    chunks: list[bytes] = []
+    size = 0
+    too_large = False
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None, False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+            chunks.clear()
+        elif not too_large:
+            chunks.append(chunk)
+        more = message.get("more_body", False)
+    return (None, True) if too_large else (b"".join(chunks), False)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the already-read body once, then the real channel."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _journal_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` bytes of UTF-8, saying how many more there were."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", errors="ignore") + f"...[{len(raw) - limit} more bytes]"
+
+
 class MockApp(Starlette):
     """A mock server: Starlette plus faults, journal, a simulated clock and admin endpoints.
 
@@ -88,6 +165,9 @@ class MockApp(Starlette):
         journal: the request journal (a new one by default).
         url_keys: the URLs it serves, as in :class:`~portico.sdk.MockSpec` (used when the app itself is
             passed to :func:`~portico.mocks.start_mock`).
+        max_body_bytes: a larger request body is answered 413 without reaching a handler (admin
+            endpoints included).
+        journal_body_bytes: how much of each request body the journal keeps.
         **kwargs: passed to :class:`starlette.applications.Starlette` (``lifespan``...).
     """
 
@@ -101,9 +181,13 @@ class MockApp(Starlette):
         clock: MockClock | None = None,
         journal: Journal | None = None,
         url_keys: dict[str, str] | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        journal_body_bytes: int = DEFAULT_JOURNAL_BODY_BYTES,
         **kwargs: Any,
     ) -> None:
         self.name = name
+        self.max_body_bytes = max_body_bytes
+        self.journal_body_bytes = journal_body_bytes
         self.url_keys = dict(url_keys or {"base": ""})
         self.seed = seed
         self.clock = clock or MockClock()
@@ -157,13 +241,16 @@ class MockApp(Starlette):
         if request.method == "POST":
             try:
                 data = await request.json()
-                if "advance" in data:
-                    self.clock.advance(float(data["advance"]))
-                elif "set" in data:
-                    self.clock.set(datetime.fromisoformat(str(data["set"]).replace("Z", "+00:00")))
+            except ValueError:
+                return json_response({"message": "body must be JSON"}, 422)
+            try:
+                if isinstance(data, dict) and "advance" in data:
+                    self.clock.advance(_seconds(data["advance"]))
+                elif isinstance(data, dict) and "set" in data:
+                    self.clock.set(_aware_time(data["set"]))
                 else:
                     return json_response({"message": "give 'advance' (seconds) or 'set' (ISO time)"}, 422)
-            except (ValueError, TypeError) as exc:
+            except ValueError as exc:
                 return json_response({"message": str(exc)}, 422)
         return json_response({"now": self.clock.now().isoformat(), "realtime": self.clock.realtime})
 
@@ -176,33 +263,34 @@ class MockApp(Starlette):
             await self._http(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
+        elif kind == "http":
+            body, too_large = await _read_body(receive, self.max_body_bytes)
+            if too_large:
+                await self._too_large()(scope, receive, send)
+            elif body is not None:
+                await super().__call__(scope, _replaying(body, receive), send)
         else:
             await super().__call__(scope, receive, send)
+
+    def _too_large(self) -> Response:
+        return json_response({"message": f"request body larger than {self.max_body_bytes} bytes"}, 413)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         entry = self.journal.record(
             self.clock.now(), method, scope["path"], scope.get("query_string", b"").decode("latin-1"), scope["headers"]
         )
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body, too_large = await _read_body(receive, self.max_body_bytes)
+        if too_large:
+            entry.status = 413
+            await self._too_large()(scope, receive, send)
+            return
+        if body is None:
+            return
         content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
-        entry.body = redact_body(body, content_type.lower())
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        # redact the whole body first: a cut JSON body would no longer parse, and its secrets would stay
+        entry.body = _journal_text(redact_body(body, content_type.lower()), self.journal_body_bytes)
+        replay = _replaying(body, receive)
 
         hits = {rule.kind: rule for rule in self.faults.decide(method, scope["path"])}
         entry.faults = [k.value for k in hits]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["DEFAULT_START", "MockClock"]
+__all__ = ["DEFAULT_START", "MAX_SPAN", "MockClock"]
 
 DEFAULT_START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 """Monday 2026-01-05 10:00 New York time: inside a regular session, so prices move when time does."""
+
+MAX_SPAN = timedelta(days=36525)
+"""How far past its start a mock clock can be moved (100 years): beyond it dates stop being
+representable for the data generator, and a mock must survive whatever its admin API is sent."""
 
 
 class MockClock:
@@ -56,9 +61,13 @@ class MockClock:
 
     def advance(self, seconds: float) -> datetime:
         """Move simulated time forward by ``seconds`` and notify listeners; returns the new time."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise ValueError("'advance' must be a finite number of seconds")
         if seconds < 0:
             raise ValueError("the mock clock cannot go backwards")
         with self._lock:
+            if self._elapsed() + seconds > MAX_SPAN.total_seconds():
+                raise ValueError("the mock clock moves at most 100 years past its start")
             self._offset += seconds
         for listener in list(self._listeners):
             listener()
@@ -68,6 +77,8 @@ class MockClock:
         """Jump forward to ``when`` (timezone-aware)."""
         if when.tzinfo is None:
             raise ValueError("time must be timezone-aware")
+        if when - self._start > MAX_SPAN:
+            raise ValueError("the mock clock moves at most 100 years past its start")
         delta = (when - self.now()).total_seconds()
         if delta < 0:
             raise ValueError(f"cannot move the mock clock back to {when.isoformat()}")

@@ -1,30 +1,34 @@
-"""The example third-party plugin, pip-installed into the test environment, loads like a built-in."""
+"""The example third-party plugin, pip-installed beside the test environment, loads like a built-in."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.overlay import overlay_install
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = ROOT / "examples" / "third_party_plugin"
 
 
 @pytest.fixture(scope="module")
-def installed_plugin() -> str:
-    """Install the example plugin (not editable: site-packages is already on sys.path)."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(PLUGIN)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    importlib.invalidate_caches()
-    return "example_venue"
+def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example plugin installed into a folder of its own on sys.path, never into the venv."""
+    with overlay_install(PLUGIN, tmp_path_factory.mktemp("overlay")):
+        yield "example_venue"
+    # afterwards it is gone from this process and was never in the project's environment
+    from portico.plugins import PluginManager
+
+    assert "example_venue" not in PluginManager().plugins
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "portico-example-venue" not in {p["name"] for p in json.loads(listed)}
 
 
 def test_runtime_loads_it_exactly_like_a_builtin(installed_plugin: str) -> None:

@@ -150,3 +150,70 @@ async def test_journal_masks_credentials_in_queries_bodies_and_ws_messages() -> 
     entry = app.journal.entries("POST", "/orders")[0]
     assert "K123" not in entry.query and "symbol=IBM" in entry.query
     assert entry.json() == {"client_secret": "***", "nested": {"token": "***"}, "qty": 1}
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_before_the_handler_runs() -> None:
+    app = _app(max_body_bytes=1024)
+    before = COUNT["n"]
+    async with _client(app) as client:
+        big = await client.post("/orders", content=b'{"x": "' + b"a" * 5000 + b'"}', headers={"content-type": "application/json"})
+        assert big.status_code == 413
+        assert big.json() == {"message": "request body larger than 1024 bytes"}
+        small = await client.post("/orders", json={"x": 1})
+        assert small.status_code == 200
+        # the admin API is bounded too
+        admin = await client.post("/__mock__/faults", content=b"[" + b" " * 5000 + b"]")
+        assert admin.status_code == 413
+    assert COUNT["n"] == before + 1
+    assert [e.status for e in app.journal.entries("POST", "/orders")] == [413, 200]
+
+
+def test_a_streamed_body_over_the_limit_is_cut_off_over_tcp() -> None:
+    app = _app(max_body_bytes=64 * 1024)
+    before = COUNT["n"]
+
+    def chunks():  # no content-length: the limit must hold while streaming
+        for _ in range(64):
+            yield b"x" * 8192
+
+    with start_mock(app) as running, httpx.Client(base_url=running.base_url) as client:
+        answer = client.post("/orders", content=chunks(), headers={"content-type": "application/json"})
+        assert answer.status_code == 413
+        assert client.post("/orders", json={"ok": True}).status_code == 200
+    assert COUNT["n"] == before + 1
+
+
+async def test_the_journal_keeps_only_a_bounded_prefix_of_each_body() -> None:
+    app = _app(journal_body_bytes=100)
+    async with _client(app) as client:
+        assert (await client.post("/orders", json={"pad": "p" * 1000})).status_code == 200
+    body = app.journal.entries("POST", "/orders")[-1].body
+    assert body.startswith('{"pad":"pppp')
+    assert body.endswith("...[910 more bytes]")
+    assert len(body) == 100 + len("...[910 more bytes]")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"advance": 1e300}, "the mock clock moves at most 100 years past its start"),
+        ({"advance": "inf"}, "'advance' must be a finite number of seconds"),
+        ({"advance": "nan"}, "'advance' must be a finite number of seconds"),
+        ({"advance": -5}, "the mock clock cannot go backwards"),
+        ({"advance": True}, "'advance' must be a finite number of seconds"),
+        ({"set": "9999-12-31T00:00:00Z"}, "the mock clock moves at most 100 years past its start"),
+        ({"set": "not a time"}, "'set' must be an ISO 8601 time with a zone"),
+        ([1, 2], "give 'advance' (seconds) or 'set' (ISO time)"),
+        ("advance", "give 'advance' (seconds) or 'set' (ISO time)"),
+    ],
+)
+async def test_bad_clock_admin_calls_are_refused_and_the_mock_keeps_working(payload: object, message: str) -> None:
+    app = _app()
+    async with _client(app) as client:
+        bad = await client.post("/__mock__/clock", json=payload)
+        assert bad.status_code == 422
+        assert bad.json() == {"message": message}
+        assert (await client.get("/__mock__/clock")).json()["now"] == "2026-01-05T15:00:00+00:00"
+        assert (await client.post("/orders", json={})).status_code == 200
+        assert (await client.get("/__mock__/health")).status_code == 200
+        assert (await client.post("/__mock__/clock", content=b"{not json")).status_code == 422
