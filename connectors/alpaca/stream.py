@@ -155,6 +155,8 @@ class OrderUpdateStream:
         data = message.get("data") or {}
         if stream == "authorization" and data.get("status") != "authorized":
             raise AuthError("Alpaca refused the trade updates stream credentials", system=self.system)
+        if stream == "listening" and "trade_updates" in (data.get("streams") or ()):
+            self._emit("stream.subscribed", stream="order_updates")
         if stream == "error":
             raise ConnectionFailed(f"trade updates stream error: {data.get('error_message')}", system=self.system)
 

@@ -781,6 +781,7 @@ class WebTransport:
         stream = PortalStream(self)
         stream.add("sor+{}")
         seen: dict[str, tuple[str, str]] = {}
+        subscribed = False
 
         def fresh(event: OrderEvent) -> bool:
             key = (event.order.status.value, str(event.order.filled_quantity))
@@ -804,7 +805,13 @@ class WebTransport:
                         if fresh(event):
                             yield event
                     continue
-                if message.get("topic") != "sor" or not message.get("args"):
+                if message.get("topic") != "sor":
+                    continue
+                if not subscribed:
+                    # the gateway answers a ``sor`` subscription with the live orders (possibly none)
+                    subscribed = True
+                    self.context.emit("stream.subscribed", stream="order_updates")
+                if not message.get("args"):
                     continue
                 try:
                     parsed = wire.WebOrderMessage.model_validate(message)

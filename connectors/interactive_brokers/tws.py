@@ -726,6 +726,8 @@ class TwsTransport:
 
         ib.orderStatusEvent += on_status
         ib.execDetailsEvent += on_fill
+        # TWS pushes every status of this client's orders on the open socket: listening is subscribing
+        self.context.emit("stream.subscribed", stream="order_updates")
         try:
             while True:
                 yield await queue.get()

@@ -167,6 +167,8 @@ class WebSocketClient:
         """Successful reconnections after a lost connection."""
         self.heartbeat_failures = 0
         """Pongs that did not come in time."""
+        self.heartbeats_answered = 0
+        """Pings answered by a pong in time, over all connections."""
         self.decode_errors = 0
         """Messages ``decode`` could not read (skipped)."""
         self.last_error: PorticoError | None = None
@@ -174,6 +176,11 @@ class WebSocketClient:
 
     def __repr__(self) -> str:
         return f"WebSocketClient(system={self.system!r}, endpoint={self._endpoint!r}, state={self.state.value})"
+
+    @property
+    def reader_blocked(self) -> bool:
+        """Whether reading is paused because the queue is full (``overflow="block"``)."""
+        return self._reader_blocked
 
     @property
     def queue_depth(self) -> int:
@@ -484,7 +491,9 @@ class WebSocketClient:
                 done, _ = await asyncio.wait({pong, timer}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 timer.cancel()
-            if pong not in done:
+            if pong in done:
+                self.heartbeats_answered += 1
+            else:
                 self.heartbeat_failures += 1
                 self._events("ws.heartbeat_timeout", system=self.system, timeout=self.heartbeat_timeout)
                 return ConnectionFailed(

@@ -539,6 +539,15 @@ class ConnectorConformance:
     async def test_subscribe_order_updates(self, connector: Connector) -> None:
         self.require(Capability.SUBSCRIBE_ORDER_UPDATES)
         self.require(Capability.PLACE_ORDER)
+        subscribed = asyncio.Event()
+        emit = connector.context.emit
+
+        def watch(event: str, **data: Any) -> None:
+            if event == "stream.subscribed" and data.get("stream") == "order_updates":
+                subscribed.set()
+            emit(event, **data)
+
+        connector.context.emit = watch
         stream = connector.subscribe_order_updates()
         events: list[OrderEvent] = []
 
@@ -550,12 +559,16 @@ class ConnectorConformance:
 
         task = asyncio.create_task(collect())
         try:
-            # give the stream a moment to authorise and subscribe before the order goes in
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if getattr(stream, "ag_running", True):
-                    break
-            await asyncio.sleep(0.3)
+            # the order goes in once the venue has confirmed the subscription, never after a guessed pause
+            waiting = asyncio.create_task(subscribed.wait())
+            done, _ = await asyncio.wait({waiting, task}, timeout=_STREAM_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                task.result()  # the stream ended or failed before subscribing: show why
+            waiting.cancel()
+            assert subscribed.is_set(), (
+                "the order-updates stream never reported stream.subscribed through context.emit "
+                f"within {_STREAM_TIMEOUT} s (see sdk-docs: streams)"
+            )
             request = OrderRequest(
                 symbol=self.symbol,
                 side=OrderSide.BUY,
@@ -571,6 +584,7 @@ class ConnectorConformance:
             closer = getattr(stream, "aclose", None)
             if closer is not None:
                 await closer()
+            connector.context.emit = emit
         mine = [e for e in events if e.order.client_order_id == "conformance-stream-1"]
         assert mine, "no order events for the placed order"
         assert all(isinstance(e, OrderEvent) for e in mine)

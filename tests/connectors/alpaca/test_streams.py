@@ -103,8 +103,7 @@ async def test_market_data_iterators_share_one_connection(served: Callable[..., 
         ("subscribe", {"trades": ["AAPL", "MSFT"]}),
         ("unsubscribe", {"quotes": ["AAPL"]}),
     ]
-    await asyncio.sleep(0)
-    assert not connector._market_stream().connected
+    await wait_for_async(lambda: not connector._market_stream().connected, message="the shared stream stayed open")
 
 
 async def test_a_reconnect_does_not_replay_history(served: Callable[..., RunningMock]) -> None:

@@ -13,6 +13,7 @@ from portico.http import ApiClient, BreakerState, CallRecord, CircuitBreaker
 from portico.sdk import RetryPolicy
 
 from .scripted import ScriptedTransport, json_response
+from .waiting import eventually
 
 
 def test_opens_after_threshold_failures_within_the_window(fake_clock: FakeClock) -> None:
@@ -145,8 +146,8 @@ async def test_exactly_one_half_open_probe_under_concurrency(fake_clock: FakeClo
     fake_clock.advance(10.0)
 
     calls = [asyncio.create_task(client.get("/probe")) for _ in range(20)]
-    for _ in range(50):  # let every task reach the breaker
-        await asyncio.sleep(0)
+    # every task reaches the breaker: one probe goes through, the other nineteen are refused at once
+    await eventually(lambda: sum(c.done() for c in calls) == 19 and probes_in_flight >= 1)
     assert probes_in_flight == 1
     release.set()
     results = await asyncio.gather(*calls, return_exceptions=True)
@@ -161,10 +162,12 @@ async def test_exactly_one_half_open_probe_under_concurrency(fake_clock: FakeClo
 async def test_cancelled_probe_frees_the_half_open_slot(fake_clock: FakeClock) -> None:
     breaker = CircuitBreaker("venue", failure_threshold=1, recovery_timeout=1.0, clock=fake_clock)
     hang = asyncio.Event()
+    entered = asyncio.Event()
 
     async def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/fail":
             return json_response(502)
+        entered.set()
         await hang.wait()
         return json_response(200)
 
@@ -173,8 +176,7 @@ async def test_cancelled_probe_frees_the_half_open_slot(fake_clock: FakeClock) -
         await client.get("/fail")
     fake_clock.advance(1.0)
     probe = asyncio.create_task(client.get("/slow"))
-    for _ in range(10):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(entered.wait(), 10)  # the probe is in flight
     probe.cancel()
     with pytest.raises(asyncio.CancelledError):
         await probe

@@ -131,10 +131,11 @@ async def test_heartbeat_timeout_drops_a_silent_connection(server: StreamServer)
     assert server.subscriptions == [(2, ["AAPL"])]
     assert events[:3] == ["ws.connected", "ws.heartbeat_timeout", "ws.reconnecting"]
     # The healthy connection answers pings: many intervals pass without another failure.
-    for _ in range(5):
-        clock.advance(5.0)
+    answered = client.heartbeats_answered
+    for round_ in range(1, 6):
         await eventually(lambda: clock.pending_sleepers >= 1)
-        await asyncio.sleep(0.01)
+        clock.advance(5.0)
+        await eventually(lambda r=round_: client.heartbeats_answered == answered + r)
     assert client.heartbeat_failures == 1
     await client.close()
 
@@ -173,9 +174,7 @@ async def test_block_stops_reading_until_the_consumer_catches_up(server: StreamS
         overflow="block",
     )
     await client.connect()
-    await eventually(lambda: client.queue_depth == 5)
-    for _ in range(20):
-        await asyncio.sleep(0)
+    await eventually(lambda: client.queue_depth == 5 and client.reader_blocked)
     assert client.messages_received == 6  # five queued, the sixth held by the blocked reader
     assert client.messages_dropped == 0
     messages = [await asyncio.wait_for(client.receive(), 10) for _ in range(51)]

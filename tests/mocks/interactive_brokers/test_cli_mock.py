@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from portico.testing import wait_for_async
+
 ib_async = pytest.importorskip("ib_async")
 
 
@@ -51,8 +53,7 @@ async def test_cli_serves_tws_on_the_given_port(tmp_path: Path) -> None:
             assert ib.managedAccounts() == ["DU1234567"]
             (contract,) = await ib.qualifyContractsAsync(ib_async.Stock("SPY", "SMART", "USD"))
             trade = ib.placeOrder(contract, ib_async.MarketOrder("BUY", 2))
-            while not trade.isDone():
-                await asyncio.sleep(0.01)
+            await wait_for_async(trade.isDone, timeout=15, message="the order never finished")
             assert trade.orderStatus.status == "Filled"
         finally:
             ib.disconnect()
