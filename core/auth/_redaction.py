@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -79,58 +79,90 @@ def reveal(value: SecretStr | str | None) -> str | None:
     return str(value)
 
 
+class _Snapshot:
+    """One immutable set of secret values and, once a reader needed it, the pattern matching them."""
+
+    __slots__ = ("pattern", "values")
+
+    def __init__(self, values: frozenset[str]) -> None:
+        self.values = values
+        self.pattern: re.Pattern[str] | None = None
+
+
+def _pattern_of(values: frozenset[str]) -> re.Pattern[str]:
+    # Longest first so a secret containing another is masked whole.
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered))
+
+
 class SecretRegistry:
     """A set of secret values that must never be shown, with scrubbing helpers.
 
-    Thread-safe; values are kept only in memory. One process-wide instance, :data:`known_secrets`,
-    is shared by the auth schemes and the monitor so that whatever one learns the other hides.
+    Thread-safe and safe to re-enter: readers (every log line) never take a lock. The values live in an
+    immutable snapshot that writers replace whole; a reader works on whichever snapshot it picked up.
+    This matters because building the pattern allocates, an allocation can start a garbage collection,
+    and a finalizer run by that collection may log (aiohttp's ``ClientSession.__del__`` does): the log
+    line comes back into :meth:`scrub` on the same thread, which must not wait for anything that
+    thread holds. Values are kept only in memory. One process-wide instance, :data:`known_secrets`, is
+    shared by the auth schemes and the monitor so that whatever one learns the other hides.
     """
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
+        self._snapshot = _Snapshot(frozenset())
+        # Writers only: re-entrant so a finalizer that registers a secret while another write is under
+        # way on the same thread cannot deadlock either. Held for the swap alone, never while compiling.
+        self._write_lock = threading.RLock()
+
+    def _replace(self, change: Callable[[frozenset[str]], frozenset[str]]) -> None:
+        """Swap in a snapshot with ``change`` applied, retrying if another writer swapped first."""
+        while True:
+            current = self._snapshot
+            values = change(current.values)
+            if values == current.values:
+                return
+            fresh = _Snapshot(values)
+            with self._write_lock:
+                if self._snapshot is current:
+                    self._snapshot = fresh
+                    return
 
     def register(self, *values: SecretStr | str | None) -> None:
         """Remember secret values (``None`` and very short values are ignored)."""
-        added = False
-        with self._lock:
-            for value in values:
-                plain = reveal(value)
-                if plain and len(plain) >= _MIN_SECRET_LENGTH and plain not in self._values:
-                    self._values.add(plain)
-                    added = True
-            if added:
-                self._pattern = None
+        plains = {p for p in (reveal(v) for v in values) if p and len(p) >= _MIN_SECRET_LENGTH}
+        if plains:
+            self._replace(lambda current: current | plains)
 
     def forget(self, *values: SecretStr | str | None) -> None:
         """Stop masking values (after revocation they are still secret: rarely useful)."""
-        with self._lock:
-            for value in values:
-                self._values.discard(reveal(value) or "")
-            self._pattern = None
+        plains = {reveal(v) or "" for v in values}
+        self._replace(lambda current: current - plains)
 
     def __contains__(self, value: object) -> bool:
-        return isinstance(value, str) and value in self._values
+        return isinstance(value, str) and value in self._snapshot.values
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._snapshot.values)
 
     def __repr__(self) -> str:
-        return f"SecretRegistry({len(self._values)} secrets)"
+        return f"SecretRegistry({len(self)} secrets)"
 
     def _compiled(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._values:
-                # Longest first so a secret containing another is masked whole.
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            return self._pattern
+        snapshot = self._snapshot
+        if not snapshot.values:
+            return None
+        pattern = snapshot.pattern
+        if pattern is None:
+            # Two threads (or a re-entrant finalizer) may both build it: the results are equal, and
+            # building twice is cheaper than any lock on the logging path.
+            pattern = snapshot.pattern = _pattern_of(snapshot.values)
+        return pattern
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``***``."""
+        if not text:
+            return text
         pattern = self._compiled()
-        if pattern is None or not text:
+        if pattern is None:
             return text
         return pattern.sub(MASK, text)
 
