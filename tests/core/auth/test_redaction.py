@@ -136,3 +136,18 @@ def test_redact_masks_known_secrets_and_url_keys() -> None:
     registry.register("known-secret-987654")
     text = redact("GET https://x.test/q?apikey=ABC123&symbol=IBM failed: known-secret-987654", registry=registry)
     assert text == "GET https://x.test/q?apikey=***&symbol=IBM failed: ***"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("retrying with Bearer eyJhbGciOiJIUzI1NiJ9.abc after 401", "retrying with Bearer *** after 401"),
+        ("sent bearer tok_12345678 twice", "sent bearer *** twice"),
+        ("header Basic dXNlcjpwYXNzd29yZA== refused", "header Basic *** refused"),
+        # prose around the same words stays readable
+        ("the token endpoint answered 400", "the token endpoint answered 400"),
+        ("Basic authentication is not offered", "Basic authentication is not offered"),
+    ],
+)
+def test_a_bare_bearer_token_in_free_text_is_masked(text: str, expected: str) -> None:
+    assert redact(text, registry=SecretRegistry()) == expected
