@@ -327,7 +327,7 @@ class CredentialVault:
             action=action,
             outcome=outcome,
             correlation_id=current_correlation_id(),
-            detail={"secret": name, **detail},
+            detail={"secret_name": name, **detail},
         )
 
     @staticmethod
