@@ -22,14 +22,20 @@ caller should do next::
 
 Context (system, request, correlation id, venue code) is attached once by :func:`error_context`,
 not threaded through every ``raise``.
+
+Every error's message, request and detail pass through the log pipeline's redactor when the error is
+built (:func:`portico._secrets.redact_text`): a credential a vendor echoes in an error body is masked
+in the message, ``str``, ``repr`` and ``to_dict`` of the error, and so in whatever stores them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from portico._secrets import default_redactor, redact_text
 
 __all__ = [
     "AuthError",
@@ -82,15 +88,17 @@ class PorticoError(Exception):
         status_code: int | None = None,
         detail: Any = None,
     ) -> None:
+        message = redact_text(message) if isinstance(message, str) else message
         super().__init__(message)
         ctx = _context.get() or {}
         self.message = message
         self.system = system if system is not None else ctx.get("system")
-        self.request = request if request is not None else ctx.get("request")
+        request = request if request is not None else ctx.get("request")
+        self.request = redact_text(request) if isinstance(request, str) else request
         self.correlation_id = correlation_id if correlation_id is not None else ctx.get("correlation_id")
         self.venue_code = venue_code
         self.status_code = status_code
-        self.detail = detail
+        self.detail = _redacted_detail(detail)
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -121,6 +129,17 @@ class PorticoError(Exception):
             "status_code": self.status_code,
             "retryable": self.retryable,
         }
+
+
+def _redacted_detail(detail: Any) -> Any:
+    # A vendor's error body, kept for callers that inspect it: the same data with secrets masked.
+    if detail is None or isinstance(detail, bool | int | float):
+        return detail
+    if isinstance(detail, str):
+        return redact_text(detail)
+    if isinstance(detail, Mapping | list | tuple):
+        return default_redactor().redact(detail)
+    return detail
 
 
 class ConfigurationError(PorticoError):
@@ -268,7 +287,7 @@ def error_context(**values: Any) -> Iterator[None]:
     except PorticoError as exc:
         for name, value in values.items():
             if value is not None and getattr(exc, name, None) is None:
-                setattr(exc, name, value)
+                setattr(exc, name, redact_text(value) if name == "request" and isinstance(value, str) else value)
         raise
     finally:
         _context.reset(token)

@@ -11,6 +11,7 @@ from portico.auth._errors import (
     VaultError,
     VaultLocked,
     VaultPassphraseError,
+    VaultUnsafeParameters,
 )
 from portico.auth._manager import BUILTIN_SCHEMES, AuthenticationManager, SchemeFactory
 from portico.auth._mfa import TotpGenerator
@@ -73,6 +74,7 @@ __all__ = [
     "VaultLocked",
     "VaultPassphraseError",
     "VaultResolver",
+    "VaultUnsafeParameters",
     "certificate_status",
     "default_vault_path",
     "install_log_redaction",

@@ -1,30 +1,61 @@
-"""The audit log: an append-only, hash-chained table in the embedded store.
+"""The audit log: an append-only, keyed hash chain in the embedded store, anchored outside it.
 
-Each entry's hash is ``sha256(previous_hash + canonical_json(entry))`` where the entry is every
-column except the hash itself; the first entry chains from 64 zeros. Changing, deleting or
-reordering any stored entry breaks the chain at that entry, which :meth:`AuditLog.verify` names.
+Each entry's hash is ``HMAC-SHA256(key, previous_hash + canonical_json(entry))`` where the entry is
+every column except the hashes; the first entry chains from 64 zeros. The key is 32 random bytes in
+``$PORTICO_HOME/audit.key`` (mode 0600), created on the first append. It is a key file rather than a
+vault secret because the vault itself writes to this log (every credential read is audited), and
+because the log must work when no vault passphrase is set. After every append the entry count and
+head hash are written to ``$PORTICO_HOME/audit-anchor.json`` (one record per database), outside the
+database. :meth:`AuditLog.verify` walks the chain and checks it against the anchor.
+
+What this protects against, plainly:
+
+- **Write access to the database only** (a stolen or shared database file, SQL access to the server):
+  editing, inserting, deleting or reordering any entry, with or without recomputing the hashes, is
+  detected at the first entry touched, because new hashes cannot be made without the key. Deleting the
+  last entries, or every entry, is detected because the anchor records how many there were and the
+  head hash. Such an attacker can still *destroy* the log (drop the table, delete the file): that is
+  detected, not prevented.
+- **Write access to ``PORTICO_HOME`` too** (the key file and the anchor, i.e. the account portico runs
+  as): nothing here stops a rewrite of history with a fresh chain and a matching anchor. Keep a copy of
+  ``portico audit verify``'s head hash elsewhere (a ticket, a log shipper) to detect that.
+- Processes that share one database (PostgreSQL) must share the key file, or each other's entries will
+  not verify; copy ``audit.key`` to each ``PORTICO_HOME``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import hmac
 import json
+import os
+import secrets
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.auth._redaction import MASK, SENSITIVE_PARAMS, redact
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
+from portico.home import portico_home
 from portico.store import Database, metadata
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["GENESIS_HASH", "AuditBreak", "AuditEntry", "AuditLog", "audit_table"]
+__all__ = ["ANCHOR_FILE", "GENESIS_HASH", "KEY_FILE", "AuditBreak", "AuditEntry", "AuditLog", "audit_table"]
 
 GENESIS_HASH = "0" * 64
+KEY_FILE = "audit.key"
+"""The chain's HMAC key, under ``PORTICO_HOME``."""
+ANCHOR_FILE = "audit-anchor.json"
+"""Entry count and head hash per database, under ``PORTICO_HOME``."""
+_KEY_SIZE = 32
 _SENSITIVE_KEYS = SENSITIVE_PARAMS | {"value", "credentials", "private_key", "passphrase", "authorization"}
 
 _table: Any = None
@@ -95,9 +126,26 @@ def _scrub_detail(value: Any, key: str = "") -> Any:
     return redact(str(value))
 
 
-def _entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+def _entry_hash(key: bytes, prev_hash: str, fields: Mapping[str, Any]) -> str:
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    return hmac.new(key, (prev_hash + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _database_id(db: Database) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(db.url).render_as_string(hide_password=True)
 
 
 def _hashed_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,14 +158,88 @@ class AuditLog:
     Args:
         db: the embedded store (its table is created on first use).
         clock: time source for timestamps.
+        key_path: the chain's HMAC key file; default ``$PORTICO_HOME/audit.key``.
+        anchor_path: the anchor file; default ``$PORTICO_HOME/audit-anchor.json``.
     """
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock | None = None,
+        *,
+        key_path: str | os.PathLike[str] | None = None,
+        anchor_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock or system_clock
         self.table = audit_table()
+        self.key_path = Path(key_path) if key_path is not None else portico_home() / KEY_FILE
+        self.anchor_path = Path(anchor_path) if anchor_path is not None else portico_home() / ANCHOR_FILE
+        self._anchor_id = _database_id(db)
+        self._key: bytes | None = None
         self._lock = threading.Lock()
         db.ensure_tables(self.table)
+
+    # -- key and anchor ----------------------------------------------------------------------------
+
+    def _read_key(self) -> bytes | None:
+        if self._key is None:
+            try:
+                key = self.key_path.read_bytes()
+            except FileNotFoundError:
+                return None
+            if len(key) != _KEY_SIZE:
+                raise ValueError(f"audit key {self.key_path} is not {_KEY_SIZE} bytes: it was damaged or replaced")
+            self._key = key
+        return self._key
+
+    def _key_for_append(self) -> bytes:
+        key = self._read_key()
+        if key is not None:
+            return key
+        self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            key = self._read_key()
+            assert key is not None
+            return key
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(_KEY_SIZE))
+            fh.flush()
+            os.fsync(fh.fileno())
+        key = self._read_key()
+        assert key is not None
+        return key
+
+    def _anchors(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.anchor_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            raise ValueError(f"audit anchor {self.anchor_path} is not valid JSON: it was damaged") from None
+        return data if isinstance(data, dict) else {}
+
+    def _advance_anchor(self, count: int, head: str) -> None:
+        """Record ``count`` and ``head`` unless the anchor already records a later entry (another process)."""
+        self.anchor_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _file_lock(self.anchor_path.with_name(self.anchor_path.name + ".lock")):
+            data = self._anchors()
+            current = data.get(self._anchor_id)
+            if isinstance(current, dict) and int(current.get("count", 0)) >= count:
+                return
+            data[self._anchor_id] = {"count": count, "head": head}
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.anchor_path.name}.", dir=self.anchor_path.parent)
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(data, fh, sort_keys=True, indent=1)
+                os.replace(tmp, self.anchor_path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
 
     def __repr__(self) -> str:
         return f"AuditLog({self.db!r})"
@@ -143,6 +265,7 @@ class AuditLog:
         """
         import sqlalchemy as sa
 
+        key = self._key_for_append()
         correlation_id = correlation_id if correlation_id is not None else current_correlation_id()
         detail_json = json.dumps(_scrub_detail(dict(detail or {})), sort_keys=True, separators=(",", ":"), default=str)
         ts = self.clock.now().isoformat(timespec="microseconds")
@@ -168,8 +291,11 @@ class AuditLog:
                             "correlation_id": correlation_id,
                             "detail": detail_json,
                         }
-                        digest = _entry_hash(prev, _hashed_fields(row))
+                        digest = _entry_hash(key, prev, _hashed_fields(row))
                         conn.execute(sa.insert(self.table).values(**row, prev_hash=prev, hash=digest))
+                    # After the commit: a crash in between leaves the anchor one entry behind, which
+                    # verify accepts (it checks that the anchored entry is still there, unchanged).
+                    self._advance_anchor(seq, digest)
                     return AuditEntry(**{**row, "detail": json.loads(detail_json)}, prev_hash=prev, hash=digest)
                 except sa.exc.IntegrityError as exc:
                     last_attempt = exc
@@ -195,24 +321,56 @@ class AuditLog:
         return AuditEntry(**{**row, "detail": detail})
 
     def verify(self) -> AuditBreak | None:
-        """Walk the chain from the first entry; return the first broken entry, or None when intact."""
+        """Walk the chain from the first entry and check it against the anchor.
+
+        Returns:
+            the first broken entry (altered, missing, re-chained without the key, or cut off after the
+            anchored head), or None when intact.
+        """
         import sqlalchemy as sa
 
+        key = self._read_key()
+        anchor = self._anchors().get(self._anchor_id)
         prev = GENESIS_HASH
         expected_seq = 1
+        hashes: dict[int, str] = {}
+        anchored = int(anchor["count"]) if isinstance(anchor, dict) else 0
         with self.db.begin() as conn:
             result = conn.execute(sa.select(self.table).order_by(self.table.c.seq.asc()))
             for r in result:
                 row = r._mapping
+                if key is None:
+                    return AuditBreak(row["seq"], f"the audit key {self.key_path} is missing: the chain cannot be checked")
                 if row["seq"] != expected_seq:
                     return AuditBreak(expected_seq, f"entry is missing (next stored entry is #{row['seq']})")
                 if row["prev_hash"] != prev:
                     return AuditBreak(row["seq"], "its link to the previous entry was altered")
-                if _entry_hash(prev, _hashed_fields(row)) != row["hash"]:
+                if not hmac.compare_digest(_entry_hash(key, prev, _hashed_fields(row)), row["hash"]):
                     return AuditBreak(row["seq"], "its contents were altered (hash mismatch)")
                 prev = row["hash"]
+                if row["seq"] == anchored:
+                    hashes[anchored] = prev
                 expected_seq += 1
+        count = expected_seq - 1
+        if not isinstance(anchor, dict):
+            if count:
+                return AuditBreak(
+                    count, f"the anchor {self.anchor_path} has no record of this log: deletions cannot be ruled out"
+                )
+            return None
+        if count < anchored:
+            return AuditBreak(
+                count + 1,
+                f"the log was truncated: the anchor {self.anchor_path} records {anchored} entries, "
+                f"the database holds {count}",
+            )
+        if anchored and hashes.get(anchored) != anchor.get("head"):
+            return AuditBreak(anchored, f"it is not the head recorded in the anchor {self.anchor_path}")
         return None
+
+    def exists(self) -> bool:
+        """Whether anything was ever audited here (the anchor records this database)."""
+        return self._anchor_id in self._anchors()
 
     def tail(self, n: int = 20) -> list[AuditEntry]:
         """The last ``n`` entries, oldest first."""

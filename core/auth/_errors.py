@@ -8,6 +8,7 @@
         ├── VaultLocked                  no passphrase was given (env, argument or keyring)
         ├── VaultPassphraseError         the passphrase does not open this vault
         ├── VaultCorrupted               the file is truncated, altered or not a vault at all
+        │   └── VaultUnsafeParameters    its header asks for a key-derivation cost outside portico's bounds
         ├── SecretNotFound               no secret by that name
         └── SecretRevoked                the secret was revoked and may not be used
 """
@@ -25,6 +26,7 @@ __all__ = [
     "VaultError",
     "VaultLocked",
     "VaultPassphraseError",
+    "VaultUnsafeParameters",
 ]
 
 
@@ -50,6 +52,13 @@ class VaultPassphraseError(VaultError):
 
 class VaultCorrupted(VaultError):
     """The vault file is truncated, altered, or not a portico vault; nothing of it was decrypted."""
+
+
+class VaultUnsafeParameters(VaultCorrupted):
+    """The vault header asks for scrypt parameters outside portico's fixed bounds; nothing was derived.
+
+    Raised before any key derivation, so an edited header cannot make an open cost gigabytes and minutes.
+    """
 
 
 class SecretNotFound(VaultError):

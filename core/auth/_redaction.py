@@ -2,8 +2,9 @@
 
 Two mechanisms work together:
 
-- a registry of *known secret values* (every credential the AuthenticationManager loads and every
-  token it obtains is registered), so any text can be scrubbed of them wherever they appear;
+- the registry of *known secret values* (:data:`portico._secrets.known_secrets`: every credential the
+  AuthenticationManager loads and every token it obtains is registered), so any text can be scrubbed
+  of them wherever they appear;
 - a list of *sensitive parameter names* (``apikey``, ``access_token``, ``oauth_signature``...), so a
   query-string key is masked in a URL even before its value is known.
 
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from portico._secrets import MASK, SecretRegistry, known_secrets, mask_patterns, reveal
 
 __all__ = [
     "MASK",
@@ -33,8 +34,6 @@ __all__ = [
     "redact_url",
     "reveal",
 ]
-
-MASK = "***"
 
 SENSITIVE_PARAMS: frozenset[str] = frozenset(
     {
@@ -64,80 +63,6 @@ SENSITIVE_PARAMS: frozenset[str] = frozenset(
     }
 )
 """Query/form parameter names whose values are always masked, lower-case."""
-
-# Secrets shorter than this are not scrubbed by value: masking every "1" or "abc" in a log would
-# destroy the log and leak nothing worth hiding. Credentials are far longer in practice.
-_MIN_SECRET_LENGTH = 6
-
-
-def reveal(value: SecretStr | str | None) -> str | None:
-    """The plain string of a credential value, whether it is a ``SecretStr`` or a ``str``."""
-    if value is None:
-        return None
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    return str(value)
-
-
-class SecretRegistry:
-    """A set of secret values that must never be shown, with scrubbing helpers.
-
-    Thread-safe; values are kept only in memory. One process-wide instance, :data:`known_secrets`,
-    is shared by the auth schemes and the monitor so that whatever one learns the other hides.
-    """
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def register(self, *values: SecretStr | str | None) -> None:
-        """Remember secret values (``None`` and very short values are ignored)."""
-        added = False
-        with self._lock:
-            for value in values:
-                plain = reveal(value)
-                if plain and len(plain) >= _MIN_SECRET_LENGTH and plain not in self._values:
-                    self._values.add(plain)
-                    added = True
-            if added:
-                self._pattern = None
-
-    def forget(self, *values: SecretStr | str | None) -> None:
-        """Stop masking values (after revocation they are still secret: rarely useful)."""
-        with self._lock:
-            for value in values:
-                self._values.discard(reveal(value) or "")
-            self._pattern = None
-
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, str) and value in self._values
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"SecretRegistry({len(self._values)} secrets)"
-
-    def _compiled(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._values:
-                # Longest first so a secret containing another is masked whole.
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            return self._pattern
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every known secret value replaced by ``***``."""
-        pattern = self._compiled()
-        if pattern is None or not text:
-            return text
-        return pattern.sub(MASK, text)
-
-
-known_secrets = SecretRegistry()
-"""The process-wide registry used by portico's auth schemes and the monitor's log redaction."""
-
 
 def redact_url(url: Any, *, extra_params: Iterable[str] = (), registry: SecretRegistry | None = None) -> str:
     """A URL safe to log: sensitive query parameters and userinfo passwords masked, known secrets scrubbed.
@@ -175,12 +100,13 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
 
 
 def redact(text: str, *, registry: SecretRegistry | None = None) -> str:
-    """Scrub free text: URLs inside it are passed through :func:`redact_url`, known secrets masked."""
+    """Scrub free text: URLs inside it are passed through :func:`redact_url`, known secrets masked, and
+    fragments secret by their shape (``Bearer ...``, ``password=...``) masked as the log pipeline does."""
     registry = registry if registry is not None else known_secrets
     if not text:
         return text
     text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0), registry=registry), text)
-    return registry.scrub(text)
+    return mask_patterns(registry.scrub(text))
 
 
 class RedactingLogFilter(logging.Filter):

@@ -2,19 +2,27 @@
 
 File format (all of it authenticated; any changed byte is detected)::
 
-    magic      8 bytes   b"PORTVLT1"
-    log2_n     1 byte    scrypt cost (N = 2**log2_n), 10..22
-    r          1 byte    scrypt block size
-    p          1 byte    scrypt parallelism
+    magic      8 bytes   b"PORTVLT2"
+    log2_n     1 byte    scrypt cost (N = 2**log2_n), 10..17
+    r          1 byte    scrypt block size, always 8
+    p          1 byte    scrypt parallelism, always 1
     salt      16 bytes
     check     16 bytes   HMAC-SHA256(key, "portico-vault-check")[:16]: tells a wrong passphrase from damage
     nonce     12 bytes
+    digest     8 bytes   SHA-256 of every header byte above, [:8]: tells a damaged header from a wrong passphrase
     payload    rest      AES-256-GCM(key, nonce, json, aad = every byte above)
 
-The key is derived from the passphrase with scrypt. The JSON payload maps secret names to records
-(value, version, timestamps, staged value, revocation). Writes go to a temporary file in the same
-directory (mode 0600), are fsynced, and replace the vault with an atomic rename, under an exclusive
-lock file, after re-reading and decrypting the current file, so a failed open never leads to a write.
+The key is derived from the passphrase with scrypt. The header is read before anything is
+authenticated, so its scrypt parameters are checked against fixed bounds first: an edited header cannot
+make an open cost gigabytes and minutes (:class:`VaultUnsafeParameters`). Its digest is checked next,
+so damage to the header is reported as damage (:class:`VaultCorrupted`) and only an intact header whose
+check value does not match means a wrong passphrase (:class:`VaultPassphraseError`). Files in the
+previous format (``PORTVLT1``, no digest) are still read, and rewritten in this one on the next write.
+
+The JSON payload maps secret names to records (value, version, timestamps, staged value, revocation).
+Writes go to a temporary file in the same directory (mode 0600), are fsynced, and replace the vault
+with an atomic rename, under an exclusive lock file, after re-reading and decrypting the current file,
+so a failed open never leads to a write.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from portico.auth._errors import (
     VaultError,
     VaultLocked,
     VaultPassphraseError,
+    VaultUnsafeParameters,
 )
 from portico.auth._redaction import known_secrets, reveal
 from portico.context import current_correlation_id
@@ -60,14 +69,24 @@ if TYPE_CHECKING:
 __all__ = ["PASSPHRASE_ENV", "CredentialVault", "SecretInfo", "default_vault_path", "passphrase_from_environment"]
 
 PASSPHRASE_ENV = "PORTICO_VAULT_PASSPHRASE"
-_MAGIC = b"PORTVLT1"
-_HEADER = struct.Struct(">8sBBB16s16s12s")
+_MAGIC = b"PORTVLT2"
+_MAGIC_V1 = b"PORTVLT1"
+_HEADER_V1 = struct.Struct(">8sBBB16s16s12s")
+_DIGEST_SIZE = 8
+_HEADER = struct.Struct(f">{_HEADER_V1.size}s{_DIGEST_SIZE}s")
 _CHECK_LABEL = b"portico-vault-check"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}$")
-_MIN_LOG2_N, _MAX_LOG2_N = 10, 22
+# Fixed bounds on the scrypt cost a vault header may ask for: the most expensive accepted open is
+# 2**17 * 128 * 8 bytes = 128 MiB and well under a second. r and p are always what portico writes.
+_MIN_LOG2_N, _MAX_LOG2_N = 10, 17
+_SCRYPT_R, _SCRYPT_P = 8, 1
 DEFAULT_LOG2_N = 15
 """scrypt N = 2**15, r = 8: about 32 MiB and tens of milliseconds per open (OWASP's scrypt floor is 2**17 for
 password hashing; a vault opened once per process can afford more, pass ``log2_n=17`` to choose it)."""
+
+
+def _header_digest(header: bytes) -> bytes:
+    return hashlib.sha256(header).digest()[:_DIGEST_SIZE]
 
 
 def default_vault_path() -> Path:
@@ -188,23 +207,36 @@ class CredentialVault:
 
     def _decrypt(self, blob: bytes) -> dict[str, Any]:
         where = str(self.path)
-        if len(blob) < _HEADER.size + 16:
+        header_size = _HEADER_V1.size if blob[:8] == _MAGIC_V1 else _HEADER.size
+        if len(blob) < header_size + 16:
             raise VaultCorrupted(f"vault file {where} is truncated ({len(blob)} bytes)", path=where)
-        magic, log2_n, r, p, salt, check, nonce = _HEADER.unpack_from(blob)
-        if magic != _MAGIC:
+        if blob[:8] not in (_MAGIC, _MAGIC_V1):
             raise VaultCorrupted(f"{where} is not a portico vault (bad magic bytes)", path=where)
-        if not (_MIN_LOG2_N <= log2_n <= _MAX_LOG2_N and 1 <= r <= 32 and 1 <= p <= 16):
-            raise VaultCorrupted(f"vault file {where} has invalid key-derivation parameters", path=where)
+        _magic, log2_n, r, p, salt, check, nonce = _HEADER_V1.unpack_from(blob)
+        # Checked before anything else is computed: these bytes are not authenticated yet, and scrypt
+        # would spend whatever memory and time they ask for.
+        if not (_MIN_LOG2_N <= log2_n <= _MAX_LOG2_N and r == _SCRYPT_R and p == _SCRYPT_P):
+            raise VaultUnsafeParameters(
+                f"vault file {where} asks for scrypt N=2**{log2_n}, r={r}, p={p}; portico accepts only "
+                f"N=2**{_MIN_LOG2_N}..2**{_MAX_LOG2_N}, r={_SCRYPT_R}, p={_SCRYPT_P}: the header is damaged or was edited",
+                path=where,
+            )
+        if header_size == _HEADER.size and not hmac.compare_digest(
+            _header_digest(blob[: _HEADER_V1.size]), blob[_HEADER_V1.size : header_size]
+        ):
+            raise VaultCorrupted(f"vault file {where} is damaged: its header fails its integrity check", path=where)
         key = self._key(salt, log2_n, r, p)
         expected = hmac.new(key, _CHECK_LABEL, hashlib.sha256).digest()[:16]
         if hmac.compare_digest(expected, check):
             self._kdf = (salt, log2_n, r, p)
+        elif header_size == _HEADER.size:
+            raise VaultPassphraseError(f"the passphrase does not open vault {where}", path=where)
         else:
             raise VaultPassphraseError(
                 f"the passphrase does not open vault {where} (or its header is damaged)", path=where
             )
         try:
-            plain = AESGCM(key).decrypt(nonce, blob[_HEADER.size :], blob[: _HEADER.size])
+            plain = AESGCM(key).decrypt(nonce, blob[header_size:], blob[:header_size])
         except InvalidTag:
             raise VaultCorrupted(
                 f"vault file {where} is damaged: its contents fail authentication (truncated or altered)", path=where
@@ -223,11 +255,12 @@ class CredentialVault:
         if passphrase is None and self._kdf is not None:
             salt, log2_n, r, p = self._kdf
         else:
-            salt, log2_n, r, p = secrets.token_bytes(16), self.log2_n, 8, 1
+            salt, log2_n, r, p = secrets.token_bytes(16), self.log2_n, _SCRYPT_R, _SCRYPT_P
         nonce = secrets.token_bytes(12)
         key = self._key(salt, log2_n, r, p, passphrase)
         check = hmac.new(key, _CHECK_LABEL, hashlib.sha256).digest()[:16]
-        header = _HEADER.pack(_MAGIC, log2_n, r, p, salt, check, nonce)
+        fields = _HEADER_V1.pack(_MAGIC, log2_n, r, p, salt, check, nonce)
+        header = _HEADER.pack(fields, _header_digest(fields))
         plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return header + AESGCM(key).encrypt(nonce, plain, header)
 
@@ -294,7 +327,7 @@ class CredentialVault:
             action=action,
             outcome=outcome,
             correlation_id=current_correlation_id(),
-            detail={"secret": name, **detail},
+            detail={"secret_name": name, **detail},
         )
 
     @staticmethod

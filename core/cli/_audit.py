@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -17,10 +20,19 @@ def command() -> None:
 
 @command.command("verify")
 def verify() -> None:
-    """Check every entry's hash chain; exit 1 naming the first broken or altered entry."""
+    """Check every entry's keyed hash chain and the anchor; exit 1 naming the first broken or missing entry.
+
+    Exits 1 too when there is no audit log in PORTICO_HOME, and creates nothing there.
+    """
     from portico.auth import AuditLog
+    from portico.home import portico_home
     from portico.store import Database
 
+    home = portico_home(create=False)
+    db_path = home / "portico.db"
+    if not _has_audit_table(db_path):
+        click.secho(f"no audit log in {home}: nothing has been audited here yet", fg="red", err=True)
+        sys.exit(1)
     log = AuditLog(Database())
     broken = log.verify()
     if broken is not None:
@@ -29,6 +41,20 @@ def verify() -> None:
     entries = log.tail(1)
     count = entries[0].seq if entries else 0
     click.echo(f"audit log intact: {count} entries, head {log.head()[:16]}")
+
+
+def _has_audit_table(db_path: Path) -> bool:
+    """Whether the SQLite file exists and holds the audit table, read-only (opening it creates nothing)."""
+    if not db_path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'portico_audit_log'"
+            ).fetchone()
+    except sqlite3.Error:
+        return True  # there is a file; let the full check say what is wrong with it
+    return row is not None
 
 
 @command.command("tail")

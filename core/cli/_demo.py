@@ -103,11 +103,10 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
 
 def _log_to_file() -> Path:
     """Send the runtime's JSON logs to a file under PORTICO_HOME, so the terminal shows the tables."""
-    from portico.home import portico_home
+    from portico.home import portico_home, private_file
     from portico.monitor import configure_logging
 
-    path = portico_home() / "logs" / "demo.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(portico_home() / "logs" / "demo.log")
     configure_logging(json=True, level="INFO", stream=path.open("a", encoding="utf-8"))
     return path
 

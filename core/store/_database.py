@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portico.home import portico_home
+from portico.home import make_private, portico_home, private_file
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -52,9 +52,13 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = self.url.split("///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:" and not path.startswith("file:"):
+                # SQLite creates the file 0644 and gives its -wal, -shm and -journal files the same mode:
+                # the database holds the audit log and order reject reasons, so it is created 0600 first.
+                db_file = private_file(Path(path))
+                for suffix in ("-wal", "-shm", "-journal"):
+                    make_private(db_file.with_name(db_file.name + suffix))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True

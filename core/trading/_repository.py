@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portico._secrets import redact_text
 from portico.models import TERMINAL_STATUSES, Execution, OrderRequest, OrderSide, OrderStatus
 from portico.store import Database
 from portico.trading import _tables as t
@@ -178,7 +179,7 @@ class OrderRepository:
             conn.execute(
                 t.orders.update()
                 .where(t.orders.c.id == order_id)
-                .values(last_error=error[:2000], updated_at=now)
+                .values(last_error=redact_text(error)[:2000], updated_at=now)
             )
 
     def apply(
@@ -220,10 +221,11 @@ class OrderRepository:
             }
             if learns_venue_id:
                 values["venue_order_id"] = obs.venue_order_id
+            # Venues echo credentials in error bodies: free text is stored as the logs would show it.
             if tr.status is OrderStatus.REJECTED and obs.reject_reason:
-                values["reject_reason"] = obs.reject_reason
+                values["reject_reason"] = redact_text(obs.reject_reason)
             if obs.error is not None:
-                values["last_error"] = obs.error[:2000]
+                values["last_error"] = redact_text(obs.error)[:2000]
             if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
                 values["resolved_at"] = now
             conn.execute(t.orders.update().where(t.orders.c.id == order_id).values(**values))
@@ -240,7 +242,7 @@ class OrderRepository:
                     to_status=tr.status.value,
                     filled_quantity=t.to_dec(tr.filled_quantity),
                     status_applied=tr.status_applied,
-                    note=tr.note or obs.error,
+                    note=redact_text(tr.note or obs.error or "") or None,
                 )
             )
             seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0

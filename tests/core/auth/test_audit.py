@@ -131,3 +131,99 @@ def test_cli_verify_and_tail(portico_home: Path) -> None:
     broken = _cli("audit", "verify")
     assert broken.returncode == 1
     assert "entry #2" in broken.stderr
+
+
+def test_secret_names_are_kept_and_values_masked(tmp_path: Path) -> None:
+    from portico.auth import CredentialVault
+
+    log = _log(tmp_path / "a.db")
+    vault = CredentialVault(tmp_path / "v.bin", "audit-pass", log2_n=10, audit=log, actor="alice")
+    vault.set("alpaca/api_key", "audited-value-123456")
+    vault.get("alpaca/api_key")
+    log.append("alpaca", "alice", "credential.read", "success", detail={"secret": "leaked-value-98765"})
+    entries = log.entries()
+    assert [(e.action, e.detail.get("secret_name")) for e in entries[:2]] == [
+        ("credential.write", "alpaca/api_key"),
+        ("credential.read", "alpaca/api_key"),
+    ]
+    assert entries[2].detail == {"secret": "***"}  # a value under a secret-looking key is still masked
+    assert "audited-value" not in repr(entries)
+
+
+def _sha256_rechain(path: Path) -> None:
+    """What an attacker with write access to the database (and not the key) does after editing it."""
+    import hashlib
+
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT seq, ts, system, actor, action, outcome, correlation_id, detail FROM portico_audit_log ORDER BY seq"
+        ).fetchall()
+        prev = "0" * 64
+        for seq, ts, system, actor, action, outcome, corr, detail in rows:
+            fields = {"seq": seq, "ts": ts, "system": system, "actor": actor, "action": action,
+                      "outcome": outcome, "correlation_id": corr, "detail": detail}
+            canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            digest = hashlib.sha256((prev + canonical).encode()).hexdigest()
+            conn.execute("UPDATE portico_audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
+            prev = digest
+
+
+def test_an_edit_with_the_chain_recomputed_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    log = _log(path)
+    _fill(log)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE portico_audit_log SET outcome = 'denied' WHERE seq = 3")
+    _sha256_rechain(path)
+    broken = log.verify()
+    assert broken is not None and broken.seq == 1, broken  # the first entry the attacker re-hashed
+    assert "altered" in broken.reason
+
+
+@pytest.mark.parametrize("where", ["DELETE FROM portico_audit_log WHERE seq >= 4", "DELETE FROM portico_audit_log"])
+def test_deleting_the_last_entries_or_every_entry_is_detected(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "a.db"
+    log = _log(path)
+    _fill(log)
+    with sqlite3.connect(path) as conn:
+        conn.execute(where)
+    broken = log.verify()
+    assert broken is not None, "verify said intact after entries were deleted"
+    assert "5 entries" in broken.reason and "truncated" in broken.reason
+
+
+def test_the_chain_is_keyed_with_a_private_key_file_and_anchored_outside_the_database(
+    tmp_path: Path, portico_home: Path
+) -> None:
+    import stat
+
+    log = _log(tmp_path / "a.db")
+    _fill(log, 3)
+    key = portico_home / "audit.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    anchors = json.loads((portico_home / "audit-anchor.json").read_text())
+    (anchor,) = anchors.values()
+    assert anchor == {"count": 3, "head": log.head()}
+    # the anchor lagging behind (a crash between commit and anchor write) is not a break
+    (portico_home / "audit-anchor.json").write_text(json.dumps({k: {"count": 2, "head": log.entries()[1].hash}
+                                                                for k in anchors}))
+    assert log.verify() is None
+    # another key (a copied database verified elsewhere) does not verify the chain
+    key.write_bytes(b"k" * 32)
+    broken = _log(tmp_path / "a.db").verify()
+    assert broken is not None and broken.seq == 1
+
+
+def test_cli_verify_without_an_audit_log_says_so_and_creates_nothing(portico_home: Path) -> None:
+    home = portico_home / "not-yet"
+    result = subprocess.run(
+        [sys.executable, "-m", "portico.cli", "audit", "verify"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PORTICO_HOME": str(home)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"no audit log in {home}: nothing has been audited here yet"
+    assert not home.exists()
+    portico_home.joinpath("portico.db").touch()  # a database without the audit table is no audit log either
+    result = _cli("audit", "verify")
+    assert result.returncode == 1 and "no audit log in" in result.stderr
+    assert portico_home.joinpath("portico.db").stat().st_size == 0

@@ -13,7 +13,8 @@ def test_auth_exports() -> None:
         "CredentialVault", "HmacAuth", "InteractiveFactor", "JwtBearerAuth", "LoopbackRedirect", "MtlsAuth", "NoAuth",
         "OAuth1Scheme", "OAuthToken", "RedactingLogFilter", "RefreshTokenAuth", "SchemeFactory", "SecretInfo",
         "SecretNotFound", "SecretRegistry", "SecretRevoked", "SessionAuth", "TokenAuth", "TotpGenerator",
-        "VaultCorrupted", "VaultError", "VaultLocked", "VaultPassphraseError", "VaultResolver", "certificate_status",
+        "VaultCorrupted", "VaultError", "VaultLocked", "VaultPassphraseError", "VaultResolver", "VaultUnsafeParameters",
+        "certificate_status",
         "default_vault_path", "install_log_redaction", "known_secrets", "redact", "redact_url",
         "resolve_vault_reference",
     ])
@@ -24,7 +25,8 @@ def test_auth_exports() -> None:
 def test_vault_errors_are_portico_errors() -> None:
     from portico.errors import PorticoError
 
-    for name in ("VaultError", "VaultLocked", "VaultPassphraseError", "VaultCorrupted", "SecretNotFound", "SecretRevoked"):
+    for name in ("VaultError", "VaultLocked", "VaultPassphraseError", "VaultCorrupted", "VaultUnsafeParameters",
+                 "SecretNotFound", "SecretRevoked"):
         assert issubclass(getattr(portico.auth, name), PorticoError)
 
 

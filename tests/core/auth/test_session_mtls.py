@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,36 @@ def pki(tmp_path: Path) -> dict[str, Any]:
             "ca_key": ca_key, "ca_cert": ca}
 
 
+def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float = 15.0) -> None:
+    """Wait for the server to listen, failing (not hanging) if it dies or does not start in time."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not server.started:
+        if not thread.is_alive():
+            raise AssertionError("the TLS test server exited before it started listening")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise AssertionError(f"the TLS test server did not start within {timeout} s")
+        pause.wait(0.01)
+
+
+def test_a_server_that_cannot_start_fails_the_wait_instead_of_hanging(tmp_path: Path) -> None:
+    config = uvicorn.Config(Starlette(), host="127.0.0.1", port=0, log_level="critical", lifespan="off",
+                            ssl_certfile=str(tmp_path / "missing.pem"), ssl_keyfile=str(tmp_path / "missing.key"))
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    def run() -> None:
+        with pytest.raises(OSError):  # the missing certificate: the server never listens
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="exited before it started"):
+        _wait_started(server, thread, timeout=10.0)
+    assert time.monotonic() - started < 10.0
+
+
 @pytest.fixture
 def tls_server(pki: dict[str, Any]) -> Iterator[str]:
     async def whoami(request: Request) -> JSONResponse:
@@ -262,8 +293,7 @@ def tls_server(pki: dict[str, Any]) -> Iterator[str]:
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
+    _wait_started(server, thread)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"https://127.0.0.1:{port}"

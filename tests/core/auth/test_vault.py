@@ -21,6 +21,7 @@ from portico.auth import (
     VaultLocked,
     VaultPassphraseError,
     VaultResolver,
+    VaultUnsafeParameters,
     resolve_vault_reference,
 )
 from portico.errors import ConfigurationError, PorticoError
@@ -92,12 +93,14 @@ def test_wrong_passphrase_never_writes(tmp_path: Path) -> None:
 
 
 def _assert_damaged(path: Path, blob: bytes, passphrase: str) -> None:
+    """A damaged file is reported as damaged (never as a wrong passphrase) and is never rewritten."""
     path.write_bytes(blob)
     v = vault(path, passphrase)
-    with pytest.raises((VaultCorrupted, VaultPassphraseError)) as info:
+    with pytest.raises(VaultCorrupted) as info:
         v.get("a/key")
+    assert not isinstance(info.value, VaultPassphraseError)
     assert "secret-value" not in str(info.value) and "secret-value" not in repr(info.value)
-    with pytest.raises((VaultCorrupted, VaultPassphraseError)):
+    with pytest.raises(VaultCorrupted):
         v.set("a/new", "another-value")
     assert path.read_bytes() == blob  # never overwritten after a failed open
 
@@ -135,6 +138,82 @@ def test_random_damage_is_detected(tmp_path: Path, data: st.DataObject) -> None:
     damaged = bytearray(original)
     damaged[index] ^= mask
     _assert_damaged(path, bytes(damaged), "correct horse battery staple")
+
+
+def test_a_wrong_passphrase_is_not_reported_as_damage(tmp_path: Path) -> None:
+    path = tmp_path / "v.bin"
+    vault(path).set("a/key", "secret-value")
+    with pytest.raises(VaultPassphraseError, match="passphrase does not open"):
+        vault(path, "a different passphrase").get("a/key")
+
+
+# Header layout: magic 0..7, log2_n 8, r 9, p 10, then salt, check, nonce and a digest of the header.
+_COST = slice(8, 11)
+
+
+def _reseal(header: bytearray) -> bytes:
+    """The header with its integrity digest recomputed, as an attacker editing it on purpose would."""
+    import hashlib
+
+    body = bytes(header[:-8])
+    return body + hashlib.sha256(body).digest()[:8]
+
+
+_EDITED_COSTS = [bytes([22, 32, 16]), bytes([31, 255, 255]), bytes([20, 8, 1]), bytes([15, 8, 16]), bytes([15, 64, 1])]
+
+
+@pytest.mark.parametrize("cost", _EDITED_COSTS, ids=lambda c: "-".join(map(str, c)))
+def test_a_three_byte_edit_of_the_scrypt_cost_fails_fast_with_a_typed_error(tmp_path: Path, cost: bytes) -> None:
+    import time
+
+    path = tmp_path / "v.bin"
+    vault(path).set("a/key", "secret-value")
+    original = path.read_bytes()
+    header_size = 8 + 3 + 16 + 16 + 12 + 8
+    for resealed in (False, True):
+        header = bytearray(original[:header_size])
+        header[_COST] = cost
+        blob = (_reseal(header) if resealed else bytes(header)) + original[header_size:]
+        path.write_bytes(blob)
+        started = time.perf_counter()
+        with pytest.raises(VaultCorrupted, match="scrypt|header") as info:
+            vault(path).get("a/key")
+        elapsed = time.perf_counter() - started
+        assert elapsed < 0.5, f"the open took {elapsed:.2f} s: the key was derived with the edited cost"
+        if resealed:  # the header's own digest holds, so the cost itself is what is refused
+            assert isinstance(info.value, VaultUnsafeParameters)
+            assert "N=2**" in str(info.value)
+        assert path.read_bytes() == blob
+
+
+def test_the_cost_a_vault_may_be_written_with_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="log2_n must be between 10 and 17"):
+        CredentialVault(tmp_path / "v.bin", "p", log2_n=18)
+
+
+def test_a_version_1_vault_still_opens_and_is_rewritten_in_the_current_format(tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+    import json
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    # A file written by portico before the header digest existed (format PORTVLT1), built by hand.
+    salt, nonce = bytes(range(16)), bytes(range(12))
+    key = Scrypt(salt=salt, length=32, n=2**10, r=8, p=1).derive(b"old-passphrase")
+    check = hmac.new(key, b"portico-vault-check", hashlib.sha256).digest()[:16]
+    header = struct.pack(">8sBBB16s16s12s", b"PORTVLT1", 10, 8, 1, salt, check, nonce)
+    plain = json.dumps({"version": 1, "secrets": {"a/key": {"value": "v1-secret-value", "version": 1}}}).encode()
+    path = tmp_path / "v.bin"
+    path.write_bytes(header + AESGCM(key).encrypt(nonce, plain, header))
+
+    v = vault(path, "old-passphrase")
+    assert v.get("a/key").get_secret_value() == "v1-secret-value"
+    v.set("a/other", "another-secret")
+    assert path.read_bytes()[:8] == b"PORTVLT2"
+    assert vault(path, "old-passphrase").get("a/key").get_secret_value() == "v1-secret-value"
 
 
 def test_not_a_vault(tmp_path: Path) -> None:

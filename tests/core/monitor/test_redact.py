@@ -85,3 +85,10 @@ def test_secrets_known_to_the_auth_package_are_masked_too() -> None:
         assert r.redact({"note": "tok-from-oauth-7777"}) == {"note": "***"}
     finally:
         known_secrets.forget("tok-from-oauth-7777")
+
+
+def test_a_bare_bearer_token_in_free_text_is_masked() -> None:
+    r = Redactor()
+    assert r.redact_text("retrying with Bearer eyJhbGciOiJIUzI1NiJ9.abc after 401") == "retrying with Bearer *** after 401"
+    assert r.redact_text("sent bearer tok_12345678 twice") == "sent bearer *** twice"
+    assert r.redact_text("the token endpoint answered 400") == "the token endpoint answered 400"
