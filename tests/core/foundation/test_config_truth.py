@@ -498,3 +498,52 @@ def test_runtime_refuses_to_connect_a_plain_http_live_system() -> None:
         r"is not encrypted \(http://127\.0\.0\.1\)",
     ):
         asyncio.run(connect())
+
+
+def test_docs_list_every_connectors_connection_settings() -> None:
+    import importlib.util
+
+    hooks = Path(__file__).resolve().parents[3] / "sdk-docs" / "_hooks" / "generate.py"
+    spec = importlib.util.spec_from_file_location("portico_docs_hooks", hooks)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = module.on_page_markdown("<!-- portico:connection-settings -->")
+    assert "### `interactive_brokers`" in page and "### `alpaca`" in page and "### `alpha_vantage`" in page
+    assert "| `port` | int \\| None (>= 1, <= 65535) | none | TWS / IB Gateway API port" in page
+    assert "| `backfill_limit` | int (>= 1, <= 10000) | 500 |" in page
+    assert "| `tier` | str | 'free' |" in page
+    reference = (hooks.parents[1] / "reference" / "config.md").read_text()
+    assert "<!-- portico:connection-settings -->" in reference
+    manifest = (hooks.parents[1] / "concepts" / "manifest.md").read_text()
+    assert "connection_options" not in manifest and "connection_settings" in manifest
+
+
+def test_scaffold_declares_connection_settings(tmp_path: Path) -> None:
+    from portico.scaffold import generate_connector
+
+    root = generate_connector("zeta_venue", kind="market_data", auth="api_key", output=tmp_path, capture=False).root
+    spec_py = (root / "src" / "portico_zeta_venue" / "spec.py").read_text()
+    assert "class ZetaVenueConnection(ConnectionSettings):" in spec_py
+    assert "connection_settings=ZetaVenueConnection," in spec_py
+    client_py = (root / "src" / "portico_zeta_venue" / "client.py").read_text()
+    assert "settings_as(ZetaVenueConnection)" in client_py
+
+
+def test_portico_check_refuses_a_plain_http_live_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portico.cli import main
+
+    path = write(
+        tmp_path,
+        "systems:\n  alpha_vantage:\n    type: market_data\n    connection:\n      base_url: http://127.0.0.1:9/query\n"
+        "    authentication:\n      credentials: {api_key: k}\n",
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "alpha_vantage", "--config", str(path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{path}:5: systems.alpha_vantage.connection.base_url: connection.base_url is not encrypted (http://127.0.0.1)"
+        in err
+    )
+    assert "Traceback" not in err
