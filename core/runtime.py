@@ -29,6 +29,7 @@ from portico.config import (
     ThrottlingConfig,
     check_against_plugins,
     load_config,
+    require_secure_transport,
 )
 from portico.context import correlation_scope
 from portico.errors import ConfigurationError, NotSupported, PayloadRejected, PorticoError
@@ -539,6 +540,8 @@ class AsyncIntegration:
 
     async def _context_for(self, system: SystemRuntime) -> ConnectorContext:
         spec = system.spec
+        # before any mock starts or socket opens: a live system speaks TLS unless it opted out
+        require_secure_transport(system.system_id, system.config, spec)
         env = spec.environment(system.config.environment)
         urls = dict(env.urls)
         if system.config.connection.get("base_url"):

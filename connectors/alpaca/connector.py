@@ -24,7 +24,7 @@ from portico.connectors.alpaca.mapping import (
     snapshot_from_wire,
     trade_from_wire,
 )
-from portico.connectors.alpaca.spec import SPEC
+from portico.connectors.alpaca.spec import SPEC, AlpacaConnection
 from portico.connectors.alpaca.stream import MarketDataStream, OrderUpdateStream
 from portico.connectors.alpaca.wire import (
     WireAccount,
@@ -109,14 +109,9 @@ class AlpacaConnector(Connector):
         self._client: AlpacaClient | None = None
         self._assets: list[Instrument] | None = None
         self._market: MarketDataStream | None = None
-        self.feed = str(context.connection.get("feed", "iex"))
-        if self.feed not in ("iex", "sip", "delayed_sip", "boats", "overnight"):
-            raise ConfigurationError(
-                f"unknown Alpaca feed {self.feed!r} (use iex or sip)",
-                path=f"systems.{context.system_id}.connection.feed",
-                system=context.system_id,
-            )
-        self.backfill_limit = int(context.connection.get("backfill_limit", 500))
+        settings = context.settings_as(AlpacaConnection)
+        self.feed: str = settings.feed
+        self.backfill_limit = settings.backfill_limit
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from portico.models import AssetClass, BarInterval, OrderType, TimeInForce
 from portico.sdk import (
     AuthSchemeSpec,
     Capability,
     CapabilitySet,
+    ConnectionSettings,
     ConnectorKind,
     ConnectorSpec,
     CredentialField,
@@ -19,7 +24,21 @@ from portico.sdk import (
     Support,
 )
 
-__all__ = ["SPEC"]
+__all__ = ["SPEC", "AlpacaConnection"]
+
+
+class AlpacaConnection(ConnectionSettings):
+    """``connection`` of an Alpaca system."""
+
+    feed: Literal["iex", "sip", "delayed_sip", "boats", "overnight"] = Field(
+        default="iex", description="market data feed: iex (free plans) or sip (paid); also delayed_sip, boats, overnight"
+    )
+    backfill_limit: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="orders read by REST to back-fill order events missed while the stream was down",
+    )
 
 _S = Support.SUPPORTED
 
@@ -144,8 +163,5 @@ SPEC = ConnectorSpec(
         description="Trading API v2, Market Data v2 and both streams over a simulated venue.",
         protocols=("http", "ws"),
     ),
-    connection_options={
-        "feed": "market data feed: iex (default, free plans) or sip",
-        "backfill_limit": "orders read by REST to back-fill order events missed while the stream was down (default 500)",
-    },
+    connection_settings=AlpacaConnection,
 )

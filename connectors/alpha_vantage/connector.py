@@ -17,7 +17,7 @@ from portico.connectors.alpha_vantage.mapping import (
     instruments_from_body,
     quote_from_body,
 )
-from portico.connectors.alpha_vantage.spec import SPEC, rate_limit_policy, tier_of
+from portico.connectors.alpha_vantage.spec import SPEC, AlphaVantageConnection, rate_limit_policy, tier_of
 from portico.errors import ConfigurationError, PorticoError
 from portico.models import Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote
 from portico.models._iso import CURRENCY_CODES
@@ -42,7 +42,8 @@ class AlphaVantageConnector(Connector):
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
-        self.tier = tier_of(context.connection)
+        self.settings = context.settings_as(AlphaVantageConnection)
+        self.tier = self.settings.tier
         self._client: AlphaVantageClient | None = None
 
     @classmethod
@@ -66,8 +67,7 @@ class AlphaVantageConnector(Connector):
             self._client = None
 
     def _entitlement(self) -> str | None:
-        value = self.context.connection.get("entitlement")
-        return str(value) if value else None
+        return self.settings.entitlement
 
     async def check(self) -> CheckResult:
         """One cheap call (``SYMBOL_SEARCH`` for IBM): reachable and the key accepted."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from portico.errors import ConfigurationError
 from portico.models import AssetClass, BarInterval
@@ -11,6 +13,7 @@ from portico.sdk import (
     AuthSchemeSpec,
     Capability,
     CapabilitySet,
+    ConnectionSettings,
     ConnectorKind,
     ConnectorSpec,
     CredentialField,
@@ -22,7 +25,7 @@ from portico.sdk import (
     Support,
 )
 
-__all__ = ["SPEC", "TIERS", "rate_limit_policy", "tier_of"]
+__all__ = ["SPEC", "TIERS", "AlphaVantageConnection", "rate_limit_policy", "tier_of"]
 
 TIERS: dict[str, tuple[float | None, float | None]] = {
     "free": (5, 25),
@@ -60,6 +63,29 @@ def tier_of(connection: Mapping[str, Any]) -> str:
             f"unknown Alpha Vantage tier {tier!r}; use one of {sorted(TIERS)}", path="connection.tier"
         )
     return tier
+
+
+
+
+class AlphaVantageConnection(ConnectionSettings):
+    """``connection`` of an Alpha Vantage system: the key's plan and data entitlement."""
+
+    tier: str = Field(
+        default="free",
+        description="the key's plan: free (5/minute, 25/day), premium_75, premium_150, premium_300, premium_600 or "
+        "premium_1200 (calls per minute, no daily cap); sets the default throttling, throttling.* keys still override it",
+    )
+    entitlement: Literal["realtime", "delayed"] | None = Field(
+        default=None, description="premium US market data entitlement, passed to quote and intraday calls"
+    )
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _known_tier(cls, value: Any) -> Any:
+        tier = str(value).strip().lower()
+        if tier not in TIERS:
+            raise ValueError(f"unknown Alpha Vantage tier {value!r}; use one of {sorted(TIERS)}")
+        return tier
 
 
 _SUPPORTED = Support.SUPPORTED
@@ -119,12 +145,6 @@ SPEC = ConnectorSpec(
         url_keys={"base": "/query"},
         description="GET /query with the vendor's functions, quotas per API key and in-body errors",
     ),
-    connection_options={
-        "base_url": "The /query endpoint (default https://www.alphavantage.co/query).",
-        "tier": "The key's plan: free (5/minute, 25/day; default), premium_75, premium_150, premium_300, "
-        "premium_600 or premium_1200 (calls per minute, no daily cap). Sets the default throttling; "
-        "throttling.* keys still override it.",
-        "entitlement": "realtime or delayed (premium US market data entitlements), passed to quote and intraday calls.",
-    },
+    connection_settings=AlphaVantageConnection,
 )
 """The Alpha Vantage manifest."""

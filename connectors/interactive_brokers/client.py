@@ -28,7 +28,11 @@ import httpx
 from pydantic import ValidationError
 
 from portico.connectors.interactive_brokers import mapping, wire
-from portico.connectors.interactive_brokers.spec import SPEC, WEB_ENDPOINT_PACING
+from portico.connectors.interactive_brokers.spec import (
+    SPEC,
+    WEB_ENDPOINT_PACING,
+    InteractiveBrokersConnection,
+)
 from portico.errors import (
     AuthError,
     CircuitOpen,
@@ -107,26 +111,13 @@ class WebTransport:
         self.context = context
         self.system = context.system_id
         self.clock = context.clock
-        options = context.connection
-        self.account: str | None = options.get("account")
-        self.confirm_warnings: bool | list[str] = options.get("confirm_warnings", True)
-        if not isinstance(self.confirm_warnings, bool | list):
-            raise ConfigurationError(
-                "confirm_warnings must be true, false or a list of IB message ids",
-                path=f"systems.{self.system}.connection.confirm_warnings",
-                system=self.system,
-            )
-        try:
-            self.tickle_interval = float(options.get("tickle_interval", 60.0))
-            self.reauth_timeout = float(options.get("reauth_timeout", 15.0))
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                "tickle_interval and reauth_timeout must be numbers",
-                path=f"systems.{self.system}.connection",
-                system=self.system,
-            ) from None
-        self.take_over_competing = bool(options.get("take_over_competing", False))
-        verify = bool(options.get("verify_tls", False))
+        settings = context.settings_as(InteractiveBrokersConnection)
+        self.account: str | None = settings.account
+        self.confirm_warnings: bool | list[str] = settings.confirm_warnings
+        self.tickle_interval = settings.tickle_interval
+        self.reauth_timeout = settings.reauth_timeout
+        self.take_over_competing = settings.take_over_competing
+        verify = settings.verify_tls
         overrides: dict[str, Any] = {"error_mapper": map_error, "idempotency_header": None, "verify": verify}
         if context.client_factory is None:
             from portico.http import RateLimiter

@@ -8,8 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from portico.connectors.interactive_brokers.spec import SPEC, TRANSPORT_CAPABILITIES, TRANSPORTS
-from portico.errors import ConfigurationError, NotSupported
+from portico.connectors.interactive_brokers.spec import (
+    SPEC,
+    TRANSPORT_CAPABILITIES,
+    TRANSPORTS,
+    InteractiveBrokersConnection,
+)
+from portico.errors import NotSupported
 from portico.models import (
     Account,
     Bar,
@@ -31,17 +36,10 @@ __all__ = ["InteractiveBrokersConnector", "select_transport"]
 
 def select_transport(context: ConnectorContext) -> str:
     """``connection.transport`` when given; else ``tws`` for the plan's TWS settings, else ``web``."""
-    chosen = context.connection.get("transport")
-    if chosen is not None:
-        chosen = str(chosen).lower()
-        if chosen not in TRANSPORTS:
-            raise ConfigurationError(
-                f"connection.transport must be one of {list(TRANSPORTS)}, got {chosen!r}",
-                path=f"systems.{context.system_id}.connection.transport",
-                system=context.system_id,
-            )
-        return chosen
-    if context.auth_scheme == "tws" or "client_id" in context.connection:
+    settings = context.settings_as(InteractiveBrokersConnection)
+    if settings.transport is not None:
+        return settings.transport
+    if context.auth_scheme == "tws" or settings.client_id is not None:
         return "tws"
     return "web"
 

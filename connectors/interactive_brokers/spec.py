@@ -10,11 +10,17 @@ naming the transport. :func:`transport_spec` gives the manifest as seen through 
 
 from __future__ import annotations
 
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
 from portico.models import AssetClass, BarInterval, OrderType, TimeInForce
 from portico.sdk import (
     AuthSchemeSpec,
     Capability,
     CapabilitySet,
+    ConnectionSettings,
     ConnectorKind,
     ConnectorSpec,
     CredentialField,
@@ -33,10 +39,58 @@ __all__ = [
     "TRANSPORT_CAPABILITIES",
     "TWS_PACING",
     "WEB_ENDPOINT_PACING",
+    "InteractiveBrokersConnection",
     "transport_spec",
 ]
 
 TRANSPORTS = ("web", "tws")
+
+
+class InteractiveBrokersConnection(ConnectionSettings):
+    """``connection`` of an Interactive Brokers system (the plan's host, port and client_id, and more)."""
+
+    transport: Literal["web", "tws"] | None = Field(
+        default=None, description="web or tws (default: tws when authentication.type is tws or client_id is set, else web)"
+    )
+    host: str | None = Field(
+        default=None,
+        min_length=1,
+        description="TWS / IB Gateway host (tws; default 127.0.0.1). A host other than loopback needs "
+        "allow_insecure: the TWS API socket is not encrypted",
+    )
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="TWS / IB Gateway API port: 7497 paper, 7496 live, 4002/4001 IB Gateway (tws)"
+    )
+    client_id: int | None = Field(default=None, ge=0, description="API client id, unique per connection (tws; default 1)")
+    account: str | None = Field(default=None, min_length=1, description="the account to trade (default: the first managed account)")
+    ack_timeout: float = Field(
+        default=5.0, gt=0, description="seconds to wait for the venue to acknowledge an order before resolving by lookup"
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for the TWS handshake (tws)")
+    confirm_warnings: bool | list[str] = Field(
+        default=True, description="answer the Client Portal order questions: true, false, or a list of message ids (web)"
+    )
+    tickle_interval: float = Field(default=60.0, gt=0, description="seconds between Client Portal keep-alive tickles (web)")
+    reauth_timeout: float = Field(default=15.0, gt=0, description="seconds to wait for a Client Portal re-authentication (web)")
+    take_over_competing: bool = Field(
+        default=False, description="take the brokerage session over from a competing login (web)"
+    )
+    verify_tls: bool = Field(
+        default=False, description="verify the Client Portal Gateway's TLS certificate (it is self-signed by default) (web)"
+    )
+
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    def endpoints(self, urls: dict[str, str]) -> dict[str, str]:
+        """The environment's URLs, with the TWS socket moved to ``host``/``port`` when they are given."""
+        out = super().endpoints(urls)
+        if self.host or self.port:
+            default_port = urlsplit(urls.get("tws") or "tcp://127.0.0.1:7497").port or 7497
+            out["tws"] = f"tcp://{self.host or '127.0.0.1'}:{self.port or default_port}"
+        return out
 
 _C = Capability
 _COMMON = {
@@ -192,17 +246,7 @@ SPEC = ConnectorSpec(
         protocols=("http", "tws"),
         description="Client Portal Web API (REST + WebSocket) and a TWS socket server on one simulated venue",
     ),
-    connection_options={
-        "transport": "web or tws (default: tws when authentication.type is tws or client_id is set, else web)",
-        "host": "TWS / IB Gateway host (tws)",
-        "port": "TWS / IB Gateway API port: 7497 paper, 7496 live, 4002/4001 IB Gateway (tws)",
-        "client_id": "API client id, unique per connection (tws)",
-        "account": "the account to trade (default: the first managed account)",
-        "ack_timeout": "seconds to wait for the venue to acknowledge an order before resolving by lookup",
-        "confirm_warnings": "answer the Client Portal order questions: true (default), false, or a list of message ids (web)",
-        "tickle_interval": "seconds between Client Portal keep-alive tickles (default 60) (web)",
-        "verify_tls": "verify the Client Portal Gateway's TLS certificate (default false: it is self-signed) (web)",
-    },
+    connection_settings=InteractiveBrokersConnection,
 )
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from portico.connectors.interactive_brokers import mapping
-from portico.connectors.interactive_brokers.spec import SPEC, TWS_PACING
+from portico.connectors.interactive_brokers.spec import SPEC, TWS_PACING, InteractiveBrokersConnection
 from portico.errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -68,19 +68,12 @@ def tws_address(context: ConnectorContext) -> tuple[str, int]:
         declared = SPEC.environment(env.name).urls.get("tws")
     except KeyError:
         declared = None
-    connection = context.connection
+    settings = context.settings_as(InteractiveBrokersConnection)
     if routed and routed != declared:
         parts = urlsplit(routed)
-    elif connection.get("host") or connection.get("port"):
-        host = str(connection.get("host") or "127.0.0.1")
-        try:
-            port = int(connection.get("port") or urlsplit(routed or "tcp://127.0.0.1:7497").port or 7497)
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"connection.port must be a number, got {connection.get('port')!r}",
-                path=f"systems.{context.system_id}.connection.port",
-                system=context.system_id,
-            ) from None
+    elif settings.host or settings.port:
+        host = settings.host or "127.0.0.1"
+        port = settings.port or urlsplit(routed or "tcp://127.0.0.1:7497").port or 7497
         return host, port
     else:
         parts = urlsplit(routed or "tcp://127.0.0.1:7497")
@@ -103,19 +96,12 @@ class TwsTransport:
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
         self.system = context.system_id
-        connection = context.connection
+        settings = context.settings_as(InteractiveBrokersConnection)
         self.host, self.port = tws_address(context)
-        try:
-            self.client_id = int(connection.get("client_id", 1))
-            self.ack_timeout = float(connection.get("ack_timeout", 5.0))
-            self.connect_timeout = float(connection.get("connect_timeout", 10.0))
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"bad TWS connection setting: {exc}",
-                path=f"systems.{self.system}.connection",
-                system=self.system,
-            ) from None
-        self.account: str | None = connection.get("account")
+        self.client_id = 1 if settings.client_id is None else settings.client_id
+        self.ack_timeout = settings.ack_timeout
+        self.connect_timeout = settings.connect_timeout
+        self.account: str | None = settings.account
         self._ib: Any = None
         self._ib_module: Any = None
         self._contracts: dict[str, Any] = {}

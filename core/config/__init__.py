@@ -10,6 +10,7 @@ from portico.config._models import (
     SystemConfig,
     ThrottlingConfig,
 )
+from portico.config._transport import insecure_transport_problems, require_secure_transport
 
 __all__ = [
     "SECTION_MODELS",
@@ -19,6 +20,8 @@ __all__ = [
     "SystemConfig",
     "ThrottlingConfig",
     "check_against_plugins",
+    "insecure_transport_problems",
     "load_config",
+    "require_secure_transport",
     "resolve_references",
 ]

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    SecretStr,
+    field_serializer,
+)
 
+from portico.config._masking import mask_section
 from portico.sdk import ConnectorKind, RateLimitPolicy, RateWindow, RetryPolicy
 
 __all__ = [
@@ -145,6 +154,23 @@ class ScaleOutConfig(_MasksUrls):
     events_exchange: str = "portico.events"
 
 
+_SYSTEM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+
+
+def _system_id(value: str) -> str:
+    if not _SYSTEM_ID.match(value):
+        raise ValueError(f"system id {value!r} must start with a letter and use letters, digits, _ or -")
+    return value
+
+
+SystemId = Annotated[str, AfterValidator(_system_id)]
+"""A key of ``systems``: checked per key, so every bad id is reported at its own path."""
+
+
+_SECTIONS_TUPLE = ("data_import", "data_export", "monitoring", "market_data", "trading")
+_SECTIONS = frozenset(_SECTIONS_TUPLE)
+
+
 class IntegrationConfig(_MasksUrls):
     """The whole configuration: ``systems`` plus the sections owned by the runtime's services.
 
@@ -154,7 +180,7 @@ class IntegrationConfig(_MasksUrls):
 
     _url_fields: ClassVar[frozenset[str]] = frozenset({"database_url"})
 
-    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    systems: dict[SystemId, SystemConfig] = Field(default_factory=dict)
     data_import: dict[str, Any] = Field(default_factory=dict)
     data_export: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
@@ -166,15 +192,18 @@ class IntegrationConfig(_MasksUrls):
     source: str | None = Field(default=None, exclude=True)
     """The file this configuration came from, for error messages."""
 
-    @field_validator("systems")
-    @classmethod
-    def _system_ids(cls, value: dict[str, SystemConfig]) -> dict[str, SystemConfig]:
-        import re
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (mask_section(name, value) if name in _SECTIONS else value)
 
-        for key in value:
-            if not re.match(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$", key):
-                raise ValueError(f"system id {key!r} must start with a letter and use letters, digits, _ or -")
-        return value
+    @field_serializer(*_SECTIONS_TUPLE)
+    def _mask_sections(self, value: dict[str, Any], info: FieldSerializationInfo) -> Any:
+        # a dump is shown or stored somewhere: secrets leave as "**********" (JSON) or SecretStr (Python),
+        # never as text; the services read the live dicts on the model, not a dump
+        section = info.field_name or ""
+        if info.mode_is_json():
+            return mask_section(section, value)
+        return mask_section(section, value, lambda v: v if isinstance(v, SecretStr) else SecretStr(str(v)))
 
     def connector_name(self, system_id: str) -> str:
         """The connector a system uses."""

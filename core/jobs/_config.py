@@ -21,12 +21,13 @@ export ``columns``/``filters``/``format_options``, and ``smtp`` for ``mailto:`` 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from datetime import datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from portico.jobs._mapping import FieldMapping
 
@@ -34,6 +35,7 @@ __all__ = [
     "DataExportConfig",
     "DataImportConfig",
     "FileWatch",
+    "FormatOptions",
     "JobsConfig",
     "ScheduledExport",
     "ScheduledImport",
@@ -156,13 +158,72 @@ class SmtpSettings(BaseModel):
     timeout: float = 30.0
 
 
+class FormatOptions(BaseModel):
+    """``data_import.formats.<format>``: the options a built-in format reads, typed.
+
+    Only the keys given are passed on (a format's own default stands for the others); an unknown key,
+    a two-character delimiter or an encoding Python does not know is a configuration error, not a
+    ``TypeError`` in every later import.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    quotechar: str | None = None
+    escape_formulas: bool | None = None
+    chunk_rows: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1)
+    records_path: str | None = None
+    indent: int | None = Field(default=None, ge=0)
+    max_depth: int | None = Field(default=None, ge=1)
+    max_text: int | None = Field(default=None, ge=1)
+    record_tag: str | None = None
+    root_tag: str | None = None
+    layout: list[dict[str, Any]] | None = None
+    columns: list[dict[str, Any]] | None = None
+    skip_lines: int | None = Field(default=None, ge=0)
+    sheet: str | int | None = None
+    report: bool | None = None
+    number_format: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError("must be one character")
+        return value
+
+
+def _given_options(options: FormatOptions) -> dict[str, Any]:
+    return options.model_dump(exclude_unset=True)
+
+
+if TYPE_CHECKING:
+    _FormatOptionsDict = dict[str, Any]
+else:
+    # validated as FormatOptions (errors keep their key paths), kept as the dict the formats read
+    _FormatOptionsDict = Annotated[FormatOptions, AfterValidator(_given_options)]
+
+
 class DataImportConfig(BaseModel):
     """The ``data_import`` section."""
 
     model_config = ConfigDict(extra="forbid")
 
     scheduled_imports: list[ScheduledImport] = Field(default_factory=list)
-    formats: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    formats: dict[str, _FormatOptionsDict] = Field(default_factory=dict)
+    """Options per format name (``csv: {delimiter: ";", encoding: latin-1}``), see :class:`FormatOptions`."""
     mappings: dict[str, FieldMapping] = Field(default_factory=dict)
     watches: list[FileWatch] = Field(default_factory=list)
     chunk_rows: int = Field(default=100_000, ge=1)

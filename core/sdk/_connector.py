@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from portico.clock import Clock, system_clock
 from portico.errors import ConfigurationError, NotFound, NotSupported
@@ -30,7 +30,7 @@ from portico.models import (
     TimeInForce,
     Trade,
 )
-from portico.sdk._spec import Capability, ConnectorSpec, Environment, RateLimitPolicy
+from portico.sdk._spec import Capability, ConnectionSettings, ConnectorSpec, Environment, RateLimitPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["CheckResult", "Connector", "ConnectorContext", "OrderStatusFilter", "filter_orders"]
 
 OrderStatusFilter = Literal["open", "closed", "all"]
+SettingsT = TypeVar("SettingsT", bound=ConnectionSettings)
 
 
 def filter_orders(
@@ -107,7 +108,9 @@ class ConnectorContext:
         system_id: the configured system's key (``alpaca_paper``).
         spec: the connector's manifest.
         environment: the environment in use, with its URLs (pointing at the mock when ``mock: true``).
-        connection: the system's ``connection`` section (host, port, client_id, transport...).
+        connection: the system's ``connection`` section as configured (host, port, client_id...).
+        settings: the same section validated by the manifest's ``connection_settings`` model; read it
+            typed with :meth:`settings_as`.
         credentials: credential values by field name; secret ones are ``SecretStr``.
         auth_scheme: the auth scheme name chosen in config (``authentication.type``), if any.
         auth: the ``httpx.Auth`` flow the AuthenticationManager built for this system, if any.
@@ -135,6 +138,28 @@ class ConnectorContext:
     store: Database | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     rate_limiter: Any = None
+    settings: ConnectionSettings = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.settings = self.spec.connection_settings.model_validate(dict(self.connection))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(part) for part in error["loc"])
+            path = f"systems.{self.system_id}.connection" + (f".{key}" if key else "")
+            what = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+            raise ConfigurationError(f"{path}: {what}", path=path, system=self.system_id) from None
+
+    def settings_as(self, model: type[SettingsT]) -> SettingsT:
+        """The validated ``connection`` settings as the connector's own model (its manifest's
+        ``connection_settings``); a clear error when the manifest declares another model."""
+        if not isinstance(self.settings, model):
+            raise ConfigurationError(
+                f"{self.spec.name} declares connection_settings={type(self.settings).__name__}, "
+                f"not {model.__name__}",
+                system=self.system_id,
+            )
+        return self.settings
 
     async def acquire(self, endpoint: str | None = None) -> float:
         """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP).

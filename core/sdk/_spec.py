@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,6 +19,7 @@ __all__ = [
     "AuthSchemeSpec",
     "Capability",
     "CapabilitySet",
+    "ConnectionSettings",
     "ConnectorKind",
     "ConnectorSpec",
     "CredentialField",
@@ -160,6 +162,72 @@ class AuthSchemeSpec(_Spec):
     description: str = ""
 
 
+class ConnectionSettings(BaseModel):
+    """A connector's typed ``connection`` settings: subclass it and name the subclass in the manifest.
+
+    The configuration's ``connection`` section of a system is validated by the connector's model before
+    anything connects: an unknown key is an error (with "did you mean"), a wrong type or range names the
+    key path. The connector reads the validated values from
+    :meth:`ConnectorContext.settings_as <portico.sdk.ConnectorContext.settings_as>`. Every field needs a
+    default (a system may leave ``connection`` out) and a ``description`` (the docs list it).
+
+    Example::
+
+        class AcmeConnection(ConnectionSettings):
+            region: Literal["eu", "us"] = Field(default="eu", description="the API region")
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = Field(
+        default=None,
+        description="replaces the environment's base URL (every URL when the connector has one); "
+        "non-mock systems need https:// or wss:// unless allow_insecure is set",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https", "ws", "wss"} or not parts.hostname:
+            raise ValueError(f"must be an absolute http(s):// or ws(s):// URL, got {value!r}")
+        return value
+
+    def endpoints(self, urls: dict[str, str]) -> dict[str, str]:
+        """The URLs a system connects to, given its environment's ``urls``: ``base_url`` replaces the only
+        URL (or adds ``base`` beside several). A connector whose settings move an endpoint (a socket's
+        host and port) overrides this, so the TLS check sees where it really connects."""
+        if not self.base_url:
+            return dict(urls)
+        return {key: self.base_url for key in urls} if len(urls) == 1 else {**urls, "base": self.base_url}
+
+    @classmethod
+    def describe(cls) -> list[dict[str, str]]:
+        """One row per setting: ``name``, ``type``, ``default`` and ``description`` (for docs and the CLI)."""
+        rows = []
+        for name, info in cls.model_fields.items():
+            annotation = info.annotation
+            kind = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+            text = kind or str(annotation).replace("typing.", "")
+            bounds = [
+                f"{symbol} {getattr(m, attr)}"
+                for m in info.metadata
+                for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+                if getattr(m, attr, None) is not None
+            ]
+            rows.append(
+                {
+                    "name": name,
+                    "type": text + (f" ({', '.join(bounds)})" if bounds else ""),
+                    "default": "none" if info.default is None else repr(info.default),
+                    "description": info.description or "",
+                }
+            )
+        return rows
+
+
 class RateWindow(_Spec):
     """``limit`` request-cost units per ``period`` seconds."""
 
@@ -241,6 +309,7 @@ class ConnectorSpec(_Spec):
         streams: which subscriptions stream natively.
         feature_flags: the plan's ``features`` keys, each naming the capabilities it switches.
         mock: the mock server it ships.
+        connection_settings: the typed model of a system's ``connection`` section.
     """
 
     name: str
@@ -257,8 +326,9 @@ class ConnectorSpec(_Spec):
     streams: tuple[StreamKind, ...] = ()
     feature_flags: dict[str, tuple[Capability, ...]] = Field(default_factory=dict)
     mock: MockSpec | None = None
-    connection_options: dict[str, str] = Field(default_factory=dict)
-    """Connector-specific ``connection`` keys it understands, with a description of each."""
+    connection_settings: type[ConnectionSettings] = ConnectionSettings
+    """The model of the ``connection`` section: the connector's settings, typed (a subclass of
+    :class:`ConnectionSettings`). The base accepts only ``base_url``."""
 
     @field_validator("name")
     @classmethod
@@ -351,4 +421,5 @@ class ConnectorSpec(_Spec):
             "bar_intervals": [b.value for b in self.capabilities.bar_intervals],
             "streams": [s.value for s in self.streams],
             "mock": self.mock.app if self.mock else None,
+            "connection": self.connection_settings.describe(),
         }

@@ -1,7 +1,7 @@
 """mkdocs hook: fills generated sections so the reference cannot drift from the code.
 
 A page marks a generated section with an HTML comment: ``<!-- portico:capability-matrix -->``,
-``<!-- portico:cli -->``, ``<!-- portico:config-schema -->``.
+``<!-- portico:cli -->``, ``<!-- portico:config-schema -->``, ``<!-- portico:connection-settings -->``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,24 @@ def _cli() -> str:
     return "\n".join(out)
 
 
+def _connection_settings() -> str:
+    from portico.plugins import PluginManager
+
+    pm = PluginManager()
+    out: list[str] = []
+    for name, cls in sorted(pm.connectors.items()):
+        model = cls.spec.connection_settings
+        out.append(f"### `{name}`\n")
+        out.append(f"`{model.__module__}.{model.__name__}`\n")
+        out.append("| key | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        for row in model.describe():
+            kind = row["type"].replace("|", "\\|")
+            out.append(f"| `{row['name']}` | {kind} | {row['default']} | {row['description']} |")
+        out.append("")
+    return "\n".join(out) if out else "_No connectors are installed._"
+
+
 def _config_schema() -> str:
     from portico.config import IntegrationConfig
 
@@ -81,6 +99,7 @@ GENERATORS = {
     "<!-- portico:capability-matrix -->": _capability_matrix,
     "<!-- portico:cli -->": _cli,
     "<!-- portico:config-schema -->": _config_schema,
+    "<!-- portico:connection-settings -->": _connection_settings,
 }
 
 

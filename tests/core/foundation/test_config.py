@@ -74,6 +74,11 @@ PLAN_CONFIG = {
         "health_check_interval": 300,
         "alert_on_failure": True,
         "alert_destinations": ["email", "slack"],
+        # the plan names these destinations without defining them; validation now requires the channels
+        "channels": {
+            "email": {"type": "email", "host": "smtp.example.com", "recipients": ["ops@example.com"]},
+            "slack": {"type": "slack", "webhook_url": "https://hooks.slack.example/T000/B000"},
+        },
     },
 }
 ENV = {"IB_USERNAME": "trader", "IB_PASSWORD": "pw-canary-1", "ALPHA_VANTAGE_API_KEY": "av-canary-2"}

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from portico.http import Timeouts
 from portico.models import Bar, BarInterval, Instrument, Quote
 from portico.sdk import CheckResult, Connector, ConnectorContext
-from portico_example_venue.spec import SPEC
+from portico_example_venue.spec import SPEC, ExampleVenueConnection
 
 
 class ExampleVenueConnector(Connector):
@@ -26,7 +27,8 @@ class ExampleVenueConnector(Connector):
         if self.context.auth is None:
             # without an AuthenticationManager (a bare test context) send the key header ourselves
             headers["X-API-Key"] = self.context.secret("api_key")
-        self._client = self.context.api_client("base", headers=headers)
+        settings = self.context.settings_as(ExampleVenueConnection)
+        self._client = self.context.api_client("base", headers=headers, timeouts=Timeouts(total=settings.timeout))
 
     async def close(self) -> None:
         if self._client is not None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from portico.models import BarInterval
 from portico.sdk import (
     AuthSchemeSpec,
     Capability,
     CapabilitySet,
+    ConnectionSettings,
     ConnectorKind,
     ConnectorSpec,
     CredentialField,
@@ -16,6 +19,13 @@ from portico.sdk import (
     RateWindow,
     Support,
 )
+
+
+class ExampleVenueConnection(ConnectionSettings):
+    """``connection`` of an Example Venue system: how long one call may take."""
+
+    timeout: float = Field(default=30.0, gt=0, le=300, description="seconds one API call may take, end to end")
+
 
 SPEC = ConnectorSpec(
     name="example_venue",
@@ -42,4 +52,5 @@ SPEC = ConnectorSpec(
     ),
     feature_flags={"daily_data": (Capability.GET_BARS,), "quotes": (Capability.GET_LATEST_QUOTES,)},
     mock=MockSpec(app="portico_example_venue.mock:create_app", url_keys={"base": ""}),
+    connection_settings=ExampleVenueConnection,
 )
