@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -135,6 +135,27 @@ class _ConnectorView(Mapping[str, Connector]):
         return sum(1 for s in self._runtime.systems.values() if s.connector is not None)
 
 
+class _LiveTradingOptIns(Collection[str]):
+    """Live view of the systems whose config says ``allow_live_trading: true``, handed to the trading
+    service (systems registered at run time count as soon as they are added)."""
+
+    def __init__(self, runtime: AsyncIntegration) -> None:
+        self._runtime = runtime
+
+    def _ids(self) -> list[str]:
+        return [sid for sid, s in self._runtime.systems.items() if s.config.allow_live_trading]
+
+    def __contains__(self, system_id: object) -> bool:
+        system = self._runtime.systems.get(system_id) if isinstance(system_id, str) else None
+        return system is not None and system.config.allow_live_trading
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids())
+
+    def __len__(self) -> int:
+        return len(self._ids())
+
+
 class AsyncIntegration:
     """The portico runtime, for asyncio applications.
 
@@ -169,6 +190,7 @@ class AsyncIntegration:
         self._db: Database | None = None
         self.systems: dict[str, SystemRuntime] = {}
         self.connectors = _ConnectorView(self)
+        self._live_trading = _LiveTradingOptIns(self)
         self._services: dict[str, Any] = {}
         self._started = False
         self._scheduling = False
@@ -302,6 +324,7 @@ class AsyncIntegration:
                 audit=self.audit,
                 config=self.config.trading,
                 plugins=self.plugins,
+                live_trading_systems=self._live_trading,
             )
 
         return self._service("trading", build)
@@ -552,7 +575,8 @@ class AsyncIntegration:
             )
             urls.update(system.mock.urls)
         system.urls = urls
-        env = env.model_copy(update={"urls": urls})
+        # a mock carries no money, whatever environment it stands in for: the live-money guard reads this
+        env = env.model_copy(update={"urls": urls, **({"live_money": False} if system.config.mock else {})})
         credentials = dict(system.config.authentication.credentials)
         scheme = system.config.authentication.type or (spec.auth[0].scheme if spec.auth else None)
         auth = None
@@ -688,6 +712,13 @@ class AsyncIntegration:
             )
         return system.connector
 
+    def _check_live_trading(self, system_id: str, connector: Connector) -> None:
+        """The live-money guard at the facade too, before anything is validated, stored or built."""
+        # imported on use, like every service: portico.trading pulls SQLAlchemy into `import portico`
+        from portico.trading import check_live_trading
+
+        check_live_trading(system_id, connector, self._live_trading)
+
     # -- trading ---------------------------------------------------------------------------------
 
     async def place_external_order(
@@ -698,7 +729,8 @@ class AsyncIntegration:
         The intent is stored before it is sent. The same ``idempotency_key`` returns the existing order.
         A lost response leaves the order ``unknown`` until resolved, never rejected.
         """
-        self._connector(system_id, Capability.PLACE_ORDER)
+        connector = self._connector(system_id, Capability.PLACE_ORDER)
+        self._check_live_trading(system_id, connector)
         if not isinstance(order_details, OrderRequest | Mapping):
             raise PayloadRejected(
                 f"order_details must be an OrderRequest or a mapping of its fields, got {type(order_details).__name__}",
@@ -719,7 +751,8 @@ class AsyncIntegration:
 
     async def cancel_external_order(self, system_id: str, order_id: str) -> None:
         """Ask the venue to cancel an order (by client order id or venue id)."""
-        self._connector(system_id, Capability.CANCEL_ORDER)
+        connector = self._connector(system_id, Capability.CANCEL_ORDER)
+        self._check_live_trading(system_id, connector)
         with correlation_scope():
             await self.trading.cancel_order(system_id, order_id)
 
