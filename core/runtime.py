@@ -31,7 +31,7 @@ from portico.config import (
     load_config,
 )
 from portico.context import correlation_scope
-from portico.errors import ConfigurationError, NotSupported, PayloadRejected, PorticoError
+from portico.errors import ConfigurationError, ConnectionFailed, NotSupported, PayloadRejected, PorticoError
 from portico.models import Account, Order, OrderRequest, Position
 from portico.plugins import PluginManager
 from portico.sdk import (
@@ -203,7 +203,7 @@ class AsyncIntegration:
         return cls(Path(path), **kwargs)
 
     async def __aenter__(self) -> AsyncIntegration:
-        await self.start()
+        await self.start()  # stops what it started when it raises
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -359,11 +359,21 @@ class AsyncIntegration:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, *, schedule: bool = False) -> None:
+    async def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
         """Connect every enabled system (a failing one is marked ``error``; the others go on).
+
+        When systems are enabled and not one of them connected, the runtime is useless to the caller:
+        it raises, naming each system and why, rather than letting ``with Integration(...)`` go on.
+        Some connected and some not is a working runtime: :attr:`unavailable_systems` names the others.
 
         Args:
             schedule: also start health checks and the job scheduler (``portico run`` does).
+            require_connected: raise when no enabled system connected; ``portico run`` and the demo
+                pass False to serve (and show) the failed systems' state.
+
+        Raises:
+            ConnectionFailed: ``require_connected`` and every enabled system failed to connect; its
+                ``detail`` maps each system id to its error.
         """
         if not self._started:
             self._started = True
@@ -371,6 +381,14 @@ class AsyncIntegration:
                 if system.config.enabled:
                     with contextlib.suppress(PorticoError):
                         await self.connect_external_system(system_id)
+            enabled = [sid for sid, s in self.systems.items() if s.config.enabled]
+            if require_connected and enabled and all(self.systems[sid].connector is None for sid in enabled):
+                failed = self.unavailable_systems
+                await self.stop()
+                raise ConnectionFailed(
+                    "no system could be connected: " + "; ".join(f"{sid}: {why}" for sid, why in failed.items()),
+                    detail=failed,
+                )
             if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
                 # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
                 await self.trading.start()
@@ -378,6 +396,15 @@ class AsyncIntegration:
             self._scheduling = True
             await self._maybe(self.monitor, "start")
             await self._maybe(self.jobs, "start")
+
+    @property
+    def unavailable_systems(self) -> dict[str, str]:
+        """Enabled systems that are not connected, with why (their last error, else their state)."""
+        return {
+            sid: system.last_error or f"system is {system.state}"
+            for sid, system in self.systems.items()
+            if system.config.enabled and system.connector is None
+        }
 
     async def stop(self) -> None:
         """Stop the services that use connections, disconnect every system (stopping the mocks the
@@ -965,7 +992,11 @@ class Integration:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def __enter__(self) -> Integration:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ does not run when __enter__ raises: stop the loop's thread here
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -977,9 +1008,9 @@ class Integration:
             raise AttributeError(name)
         return getattr(self.runtime, name)
 
-    def start(self, *, schedule: bool = False) -> None:
-        """Connect every enabled system."""
-        self._run(self.runtime.start(schedule=schedule))
+    def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
+        """Connect every enabled system; see :meth:`AsyncIntegration.start` (it raises when none connected)."""
+        self._run(self.runtime.start(schedule=schedule, require_connected=require_connected))
 
     def close(self) -> None:
         """Stop the runtime and its thread."""

@@ -82,7 +82,8 @@ async def serve(
             return 2
     try:
         try:
-            await integration.start(schedule=True)
+            # systems that are down are served as down (health, dashboard), not a reason to stop
+            await integration.start(schedule=True, require_connected=False)
         except TypeError:  # a runtime without the schedule switch: start the monitor loop ourselves
             await integration.start()
             await monitor.start()
