@@ -8,12 +8,22 @@ Loading is controlled by environment variables:
 
 A plugin that fails to import, or whose connector declares an invalid spec, is recorded in
 :attr:`PluginManager.failures` with its name and the reason; the runtime keeps going without it.
+
+No plugin replaces another silently. Entry points are grouped by plugin name and by the connector names
+they provide before anything is registered:
+
+- a built-in (an entry point of the ``portico`` distribution itself) always wins; the plugin that would
+  have shadowed it is refused, and the refusal names both distributions;
+- two third-party distributions providing one connector name are an error: neither loads (the order of
+  ``sys.path`` must not decide which venue an order goes to), both are refused naming both
+  distributions, and :meth:`PluginManager.connector` raises that message for the name.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginManager"]
 
 ENTRY_POINT_GROUP = "portico.plugins"
+BUILTIN_DISTRIBUTION = "portico"
 
 
 @dataclass
@@ -45,6 +56,55 @@ class PluginInfo:
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class _Candidate:
+    """An entry point imported but not registered yet, with the connector names it declares."""
+
+    ep: EntryPoint
+    module: Any
+    distribution: str | None
+    version: str | None
+    connectors: list[str]
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+    @property
+    def failure_key(self) -> str:
+        return self.ep.name
+
+    def describe_dist(self) -> str:
+        if self.distribution is None:
+            return "an unknown distribution"
+        return f"{self.distribution} {self.version}" if self.version else self.distribution
+
+
+def _distribution_of(ep: EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _declared_connector_names(module: Any) -> list[str]:
+    """The connector names a plugin module declares, read without validating (registration does that)."""
+    impl = getattr(module, "portico_connectors", None)
+    if impl is None:
+        return []
+    try:
+        classes = list(impl() or [])
+    except Exception:
+        return []  # registration calls the hook again and reports the error with the plugin's name
+    names: list[str] = []
+    for cls in classes:
+        spec = getattr(cls, "spec", None)
+        name = spec.get("name") if isinstance(spec, dict) else getattr(spec, "name", None)
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 class PluginManager:
@@ -73,36 +133,103 @@ class PluginManager:
         self.failures: dict[str, str] = {}
         self._connectors: dict[str, type[Connector]] = {}
         self._connector_plugin: dict[str, str] = {}
+        self._conflicts: dict[str, str] = {}
         self._mocks: dict[str, Any] = {}
         if autoload:
             self.load_entry_points()
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def load_entry_points(self) -> None:
-        """Import and register every plugin of the ``portico.plugins`` group (honouring the allow-list)."""
-        seen: set[str] = set()
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in seen or ep.name in self.plugins:
+    def load_entry_points(self, eps: Iterable[EntryPoint] | None = None) -> None:
+        """Import and register the plugins of the ``portico.plugins`` group (honouring the allow-list).
+
+        Args:
+            eps: the entry points to consider; default every installed one of the group.
+        """
+        found = list(entry_points(group=ENTRY_POINT_GROUP) if eps is None else eps)
+        candidates: list[_Candidate] = []
+        seen: set[tuple[str, str | None]] = set()
+        for ep in found:
+            distribution, version = _distribution_of(ep)
+            if (ep.name, distribution) in seen or ep.name in self.plugins:
                 continue
-            seen.add(ep.name)
+            seen.add((ep.name, distribution))
             if self.allow is not None and ep.name not in self.allow:
                 continue
-            self._load_entry_point(ep)
+            try:
+                module = ep.load()
+            except Exception as exc:
+                self.failures[ep.name] = f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}"
+                continue
+            candidates.append(_Candidate(ep, module, distribution, version, _declared_connector_names(module)))
+        for candidate in sorted(self._without_conflicts(candidates), key=lambda c: (not c.builtin, c.ep.name)):
+            self.register(
+                candidate.module,
+                name=candidate.ep.name,
+                distribution=candidate.distribution,
+                version=candidate.version,
+            )
+
+    def _without_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """The candidates that replace nobody; the others are recorded in :attr:`failures`."""
+        refused: set[int] = set()
+        by_plugin: dict[str, list[_Candidate]] = {}
+        for candidate in candidates:
+            by_plugin.setdefault(candidate.ep.name, []).append(candidate)
+        for name, group in by_plugin.items():
+            if len(group) < 2:
+                continue
+            builtin = next((c for c in group if c.builtin), None)
+            dists = ", ".join(c.describe_dist() for c in group)
+            for candidate in group:
+                if candidate is builtin:
+                    continue
+                refused.add(id(candidate))
+                if builtin is not None:
+                    message = (
+                        f"plugin {name!r} of {candidate.describe_dist()} would replace plugin {name!r} of the "
+                        f"built-in distribution {BUILTIN_DISTRIBUTION}: refused (uninstall {candidate.distribution}, "
+                        "or rename its entry point)"
+                    )
+                else:
+                    # none of them loads: which one would win depends on the order of the path
+                    message = f"plugin name {name!r} is provided by more than one distribution: {dists}; uninstall all but one"
+                    for connector in candidate.connectors:
+                        self._conflicts[connector] = message
+                self.failures[f"{name} ({candidate.distribution})"] = message
+        survivors = [c for c in candidates if id(c) not in refused]
+        by_connector: dict[str, list[_Candidate]] = {}
+        for candidate in survivors:
+            for connector in dict.fromkeys(candidate.connectors):
+                by_connector.setdefault(connector, []).append(candidate)
+        for connector, group in by_connector.items():
+            if len(group) < 2:
+                continue
+            builtin = next((c for c in group if c.builtin), None)
+            if builtin is not None:
+                for candidate in group:
+                    if candidate is builtin or id(candidate) in refused:
+                        continue
+                    refused.add(id(candidate))
+                    self.failures[candidate.failure_key] = (
+                        f"connector {connector!r} of plugin {candidate.ep.name!r} ({candidate.describe_dist()}) "
+                        f"would replace connector {connector!r} of plugin {builtin.ep.name!r} (the built-in "
+                        f"distribution {BUILTIN_DISTRIBUTION}): refused (uninstall {candidate.distribution})"
+                    )
+                continue
+            message = (
+                f"connector {connector!r} is provided by more than one distribution: "
+                + ", ".join(f"{c.describe_dist()} (plugin {c.ep.name!r})" for c in group)
+                + "; uninstall all but one"
+            )
+            self._conflicts[connector] = message
+            for candidate in group:
+                refused.add(id(candidate))
+                self.failures[candidate.failure_key] = message
+        return [c for c in candidates if id(c) not in refused]
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
-        try:
-            module = ep.load()
-        except Exception as exc:
-            self.failures[ep.name] = f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}"
-            return
-        dist = getattr(ep, "dist", None)
-        self.register(
-            module,
-            name=ep.name,
-            distribution=dist.metadata["Name"] if dist else None,
-            version=dist.version if dist else None,
-        )
+        self.load_entry_points([ep])
 
     def register(
         self, plugin: Any, *, name: str | None = None, distribution: str | None = None, version: str | None = None
@@ -175,7 +302,11 @@ class PluginManager:
                 raise PluginLoadError(plugin, f"{cls.__name__} declares no ConnectorSpec as .spec")
             if spec.name in self._connectors and self._connectors[spec.name] is not cls:
                 other = self._connector_plugin[spec.name]
-                raise PluginLoadError(plugin, f"connector name {spec.name!r} is already provided by plugin {other!r}")
+                info = self.plugins.get(other)
+                source = f" (distribution {info.distribution})" if info is not None and info.distribution else ""
+                raise PluginLoadError(
+                    plugin, f"connector name {spec.name!r} is already provided by plugin {other!r}{source}"
+                )
             missing = [
                 cap.value
                 for cap in spec.capabilities.declared
@@ -206,6 +337,8 @@ class PluginManager:
         try:
             return self._connectors[name]
         except KeyError:
+            if name in self._conflicts:
+                raise ConfigurationError(self._conflicts[name]) from None
             installed = ", ".join(sorted(self._connectors)) or "none"
             raise ConfigurationError(f"unknown connector {name!r}; installed connectors: {installed}") from None
 

@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from portico.config import (
     require_secure_transport,
 )
 from portico.context import correlation_scope
-from portico.errors import ConfigurationError, NotSupported, PayloadRejected, PorticoError
+from portico.errors import ConfigurationError, ConnectionFailed, NotSupported, PayloadRejected, PorticoError
 from portico.models import Account, Order, OrderRequest, Position
 from portico.plugins import PluginManager
 from portico.sdk import (
@@ -136,6 +136,27 @@ class _ConnectorView(Mapping[str, Connector]):
         return sum(1 for s in self._runtime.systems.values() if s.connector is not None)
 
 
+class _LiveTradingOptIns(Collection[str]):
+    """Live view of the systems whose config says ``allow_live_trading: true``, handed to the trading
+    service (systems registered at run time count as soon as they are added)."""
+
+    def __init__(self, runtime: AsyncIntegration) -> None:
+        self._runtime = runtime
+
+    def _ids(self) -> list[str]:
+        return [sid for sid, s in self._runtime.systems.items() if s.config.allow_live_trading]
+
+    def __contains__(self, system_id: object) -> bool:
+        system = self._runtime.systems.get(system_id) if isinstance(system_id, str) else None
+        return system is not None and system.config.allow_live_trading
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids())
+
+    def __len__(self) -> int:
+        return len(self._ids())
+
+
 class AsyncIntegration:
     """The portico runtime, for asyncio applications.
 
@@ -170,6 +191,7 @@ class AsyncIntegration:
         self._db: Database | None = None
         self.systems: dict[str, SystemRuntime] = {}
         self.connectors = _ConnectorView(self)
+        self._live_trading = _LiveTradingOptIns(self)
         self._services: dict[str, Any] = {}
         self._started = False
         self._scheduling = False
@@ -182,7 +204,7 @@ class AsyncIntegration:
         return cls(Path(path), **kwargs)
 
     async def __aenter__(self) -> AsyncIntegration:
-        await self.start()
+        await self.start()  # stops what it started when it raises
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -303,6 +325,7 @@ class AsyncIntegration:
                 audit=self.audit,
                 config=self.config.trading,
                 plugins=self.plugins,
+                live_trading_systems=self._live_trading,
             )
 
         return self._service("trading", build)
@@ -337,11 +360,21 @@ class AsyncIntegration:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def start(self, *, schedule: bool = False) -> None:
+    async def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
         """Connect every enabled system (a failing one is marked ``error``; the others go on).
+
+        When systems are enabled and not one of them connected, the runtime is useless to the caller:
+        it raises, naming each system and why, rather than letting ``with Integration(...)`` go on.
+        Some connected and some not is a working runtime: :attr:`unavailable_systems` names the others.
 
         Args:
             schedule: also start health checks and the job scheduler (``portico run`` does).
+            require_connected: raise when no enabled system connected; ``portico run`` and the demo
+                pass False to serve (and show) the failed systems' state.
+
+        Raises:
+            ConnectionFailed: ``require_connected`` and every enabled system failed to connect; its
+                ``detail`` maps each system id to its error.
         """
         if not self._started:
             self._started = True
@@ -349,6 +382,14 @@ class AsyncIntegration:
                 if system.config.enabled:
                     with contextlib.suppress(PorticoError):
                         await self.connect_external_system(system_id)
+            enabled = [sid for sid, s in self.systems.items() if s.config.enabled]
+            if require_connected and enabled and all(self.systems[sid].connector is None for sid in enabled):
+                failed = self.unavailable_systems
+                await self.stop()
+                raise ConnectionFailed(
+                    "no system could be connected: " + "; ".join(f"{sid}: {why}" for sid, why in failed.items()),
+                    detail=failed,
+                )
             if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
                 # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
                 await self.trading.start()
@@ -356,6 +397,15 @@ class AsyncIntegration:
             self._scheduling = True
             await self._maybe(self.monitor, "start")
             await self._maybe(self.jobs, "start")
+
+    @property
+    def unavailable_systems(self) -> dict[str, str]:
+        """Enabled systems that are not connected, with why (their last error, else their state)."""
+        return {
+            sid: system.last_error or f"system is {system.state}"
+            for sid, system in self.systems.items()
+            if system.config.enabled and system.connector is None
+        }
 
     async def stop(self) -> None:
         """Stop the services that use connections, disconnect every system (stopping the mocks the
@@ -555,7 +605,8 @@ class AsyncIntegration:
             )
             urls.update(system.mock.urls)
         system.urls = urls
-        env = env.model_copy(update={"urls": urls})
+        # a mock carries no money, whatever environment it stands in for: the live-money guard reads this
+        env = env.model_copy(update={"urls": urls, **({"live_money": False} if system.config.mock else {})})
         credentials = dict(system.config.authentication.credentials)
         scheme = system.config.authentication.type or (spec.auth[0].scheme if spec.auth else None)
         auth = None
@@ -691,6 +742,13 @@ class AsyncIntegration:
             )
         return system.connector
 
+    def _check_live_trading(self, system_id: str, connector: Connector) -> None:
+        """The live-money guard at the facade too, before anything is validated, stored or built."""
+        # imported on use, like every service: portico.trading pulls SQLAlchemy into `import portico`
+        from portico.trading import check_live_trading
+
+        check_live_trading(system_id, connector, self._live_trading)
+
     # -- trading ---------------------------------------------------------------------------------
 
     async def place_external_order(
@@ -701,7 +759,8 @@ class AsyncIntegration:
         The intent is stored before it is sent. The same ``idempotency_key`` returns the existing order.
         A lost response leaves the order ``unknown`` until resolved, never rejected.
         """
-        self._connector(system_id, Capability.PLACE_ORDER)
+        connector = self._connector(system_id, Capability.PLACE_ORDER)
+        self._check_live_trading(system_id, connector)
         if not isinstance(order_details, OrderRequest | Mapping):
             raise PayloadRejected(
                 f"order_details must be an OrderRequest or a mapping of its fields, got {type(order_details).__name__}",
@@ -722,7 +781,8 @@ class AsyncIntegration:
 
     async def cancel_external_order(self, system_id: str, order_id: str) -> None:
         """Ask the venue to cancel an order (by client order id or venue id)."""
-        self._connector(system_id, Capability.CANCEL_ORDER)
+        connector = self._connector(system_id, Capability.CANCEL_ORDER)
+        self._check_live_trading(system_id, connector)
         with correlation_scope():
             await self.trading.cancel_order(system_id, order_id)
 
@@ -935,7 +995,11 @@ class Integration:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def __enter__(self) -> Integration:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ does not run when __enter__ raises: stop the loop's thread here
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -947,9 +1011,9 @@ class Integration:
             raise AttributeError(name)
         return getattr(self.runtime, name)
 
-    def start(self, *, schedule: bool = False) -> None:
-        """Connect every enabled system."""
-        self._run(self.runtime.start(schedule=schedule))
+    def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
+        """Connect every enabled system; see :meth:`AsyncIntegration.start` (it raises when none connected)."""
+        self._run(self.runtime.start(schedule=schedule, require_connected=require_connected))
 
     def close(self) -> None:
         """Stop the runtime and its thread."""

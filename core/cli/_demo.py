@@ -3,6 +3,9 @@
 It loads ``examples/config/portico.yaml`` (every system with ``mock: true``), lets the runtime start
 each connector's mock, checks every system, places and tracks paper orders to fill, and prints
 positions, account and market data.
+
+The demo places market orders, so it runs on mocks only: a configuration with any enabled system that
+is not ``mock: true`` is refused in one line, before anything is connected.
 """
 
 from __future__ import annotations
@@ -43,15 +46,23 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from portico.errors import PorticoError
+    from portico.errors import ConfigurationError, PorticoError
     from portico.runtime import AsyncIntegration
 
-    console = Console()
     started = time.perf_counter()
+    integration = AsyncIntegration.from_config(config_path)
+    real = [sid for sid, system in integration.config.systems.items() if system.enabled and not system.mock]
+    if real:
+        many = len(real) > 1
+        raise ConfigurationError(
+            f"portico demo runs on mock servers only; system{'s' if many else ''} "
+            f"{', '.join(repr(sid) for sid in real)} {'are' if many else 'is'} not a mock "
+            f"(set mock: true on {'them' if many else 'it'}, or use portico run for real systems)"
+        )
+    console = Console()
     console.rule("[bold]portico demo")
     log_path = _log_to_file()
     console.print(f"structured logs (JSON lines, secrets redacted): {log_path}")
-    integration = AsyncIntegration.from_config(config_path)
     pm = integration.plugins
     console.print(
         f"plugins loaded: {', '.join(sorted(pm.plugins)) or 'none'}"
@@ -59,7 +70,7 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     )
     failures = 0
     try:
-        await integration.start()
+        await integration.start(require_connected=False)  # the table shows each failed system and why
         table = Table(title="systems (each served by its mock)")
         for column in ("system", "connector", "state", "check", "urls"):
             table.add_column(column, overflow="fold")
@@ -117,7 +128,7 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
     from portico.errors import PorticoError
     from portico.models import OrderStatus
 
-    console.rule(f"[bold]{system_id}: paper trading")
+    console.rule(f"[bold]{system_id}: paper trading on its mock")
     orders = [
         {"symbol": "AAPL", "side": "buy", "quantity": "10", "order_type": "market"},
         {"symbol": "MSFT", "side": "buy", "quantity": "5", "order_type": "market"},

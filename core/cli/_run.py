@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +20,21 @@ from typing import Any
 import click
 
 __all__ = ["command", "serve"]
+
+
+def _echo_error(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, bound before anything is connected.
+
+    Raises:
+        OSError: the port is in use, or the interface is not this machine's.
+    """
+    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.set_inheritable(False)
+    return sock
 
 
 async def serve(
@@ -27,6 +45,7 @@ async def serve(
     port: int | None = None,
     http: bool = True,
     echo: Callable[[str], None] = click.echo,
+    error: Callable[[str], None] = _echo_error,
 ) -> int:
     """Start ``integration`` (an :class:`~portico.runtime.AsyncIntegration`) and its server; run until ``stop``.
 
@@ -37,9 +56,10 @@ async def serve(
         port: port for the HTTP server; default ``monitoring.http.port`` (8787); 0 picks a free one.
         http: serve the HTTP server at all.
         echo: where the start-up lines go (the token is printed here, once).
+        error: where a start-up failure's one line goes (standard error).
 
     Returns:
-        The exit code.
+        The exit code: 0 after a clean stop, 2 when the HTTP port cannot be bound.
     """
     from portico.monitor import RuntimeServer
 
@@ -48,9 +68,22 @@ async def serve(
     monitor.redactor.add_secrets_from(getattr(integration, "config", None))
     settings = monitor.config.http
     server: RuntimeServer | None = None
+    sock: socket.socket | None = None
+    if http and settings.enabled:
+        # bind before connecting anything: a port in use must cost one line, not a connected fleet torn
+        # down by uvicorn's sys.exit in the middle of the start-up
+        bind_host, bind_port = host or settings.host, settings.port if port is None else port
+        try:
+            sock = _bind(bind_host, bind_port)
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            hint = " (choose another --http-port, or 0 for any free port)" if exc.errno == errno.EADDRINUSE else ""
+            error(f"error: cannot serve HTTP on {bind_host}:{bind_port}: {reason}{hint}")
+            return 2
     try:
         try:
-            await integration.start(schedule=True)
+            # systems that are down are served as down (health, dashboard), not a reason to stop
+            await integration.start(schedule=True, require_connected=False)
         except TypeError:  # a runtime without the schedule switch: start the monitor loop ourselves
             await integration.start()
             await monitor.start()
@@ -69,7 +102,8 @@ async def serve(
                 protect_metrics=settings.protect_metrics,
                 refresh_seconds=settings.refresh_seconds,
             )
-            await server.start()
+            await server.start(sock)
+            sock = None  # the server owns it now
             echo(f"metrics:   {server.url}/metrics")
             echo(f"health:    {server.url}/health")
             if server.generated_token:
@@ -81,6 +115,8 @@ async def serve(
         await stop.wait()
         return 0
     finally:
+        if sock is not None:
+            sock.close()
         if server is not None:
             await server.stop()
         await integration.stop()

@@ -26,6 +26,7 @@ __all__ = [
     "CachedLogger",
     "FastJsonLines",
     "add_correlation_id",
+    "configure_library_logging",
     "configure_logging",
     "fast_json_lines",
     "get_logger",
@@ -207,6 +208,54 @@ def configure_logging(
     _State.fast = FastJsonLines(out, redactor, numeric) if json else None
     _State.generation += 1
     return redactor
+
+
+def configure_library_logging(redactor: Redactor | None = None) -> Redactor:
+    """What portico does when it is used as a library and nobody configured logging: nothing visible.
+
+    portico's structlog loggers are routed, redacted and rendered as one JSON object per message, to the
+    standard library's ``portico`` logger, which carries only a ``NullHandler``: no line appears until the
+    application configures logging (``logging.basicConfig``, its own handlers, or
+    :func:`configure_logging`, which the CLI and ``portico run`` call). Records below the level the
+    application enabled are dropped before any processing.
+
+    Args:
+        redactor: the redactor to apply; default the process-wide :func:`default_redactor`.
+
+    Returns:
+        The redactor in use.
+    """
+    redactor = redactor or default_redactor()
+    library_logger = logging.getLogger("portico")
+    if not any(isinstance(h, logging.NullHandler) for h in library_logger.handlers):
+        library_logger.addHandler(logging.NullHandler())
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            add_correlation_id,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            redactor.processor,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
+        logger_factory=_LibraryLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    _State.fast = None  # the hot-path writer writes to a stream: none is configured
+    _State.generation += 1
+    return redactor
+
+
+class _LibraryLoggerFactory:
+    """Standard-library loggers under ``portico`` (``structlog.stdlib.LoggerFactory`` would name them after
+    the calling module's frame, which is this logging module for every cached logger)."""
+
+    def __call__(self, *args: Any) -> logging.Logger:
+        return logging.getLogger("portico")
 
 
 def get_logger(name: str = "portico") -> Any:

@@ -23,7 +23,7 @@ from portico.monitor._channel_plugin import portico_alert_channels as _builtin_c
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
 from portico.monitor._history import MetricHistory
-from portico.monitor._logging import CachedLogger, configure_logging, fast_json_lines, get_logger
+from portico.monitor._logging import CachedLogger, configure_library_logging, fast_json_lines, get_logger
 from portico.monitor._metrics import (
     BREAKER_STATES,
     MetricsRegistry,
@@ -145,14 +145,10 @@ class IntegrationMonitor:
         self.redactor.add_secrets_from(self.config)
         self.enabled = self.config.performance_tracking
         if not structlog.is_configured():
-            # Nobody set up logging: do it now, so no line ever leaves without the redaction processor.
-            # Levels of other libraries' loggers are left alone: that is the application's call.
-            configure_logging(
-                json=self.config.log_format == "json",
-                level=self.config.log_level,
-                redactor=self.redactor,
-                quiet_http_clients=False,
-            )
+            # Nobody set up logging: an embedded library prints nothing of its own, so portico's lines go,
+            # redacted, to the standard library's "portico" logger and appear only once the application
+            # configures logging (the CLI and `portico run` call configure_logging themselves).
+            configure_library_logging(self.redactor)
         self.prometheus = MetricsRegistry()
         self._monitor_log = CachedLogger("portico.monitor")
         self._calls_log = CachedLogger("portico.calls")

@@ -20,6 +20,7 @@ import hmac
 import inspect
 import json
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -146,13 +147,19 @@ class RuntimeServer:
         """The dashboard URL carrying the token, to open once (print it, never log it)."""
         return f"{self.url}/dashboard?token={self.token}"
 
-    async def start(self) -> None:
-        """Bind and serve in the background; returns once the socket accepts connections."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Bind and serve in the background; returns once the socket accepts connections.
+
+        Args:
+            sock: a socket already bound and listening (``portico run`` binds before it connects
+                anything, so a port in use fails first); default: bind ``host:port`` here.
+        """
         config = uvicorn.Config(
             self.app, host=self.host, port=self.port, log_config=None, access_log=False, lifespan="off"
         )
         self._server = _QuietServer(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name="portico-http")
+        serving = self._server.serve(sockets=[sock] if sock is not None else None)
+        self._task = asyncio.get_running_loop().create_task(serving, name="portico-http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from portico.errors import ConfigurationError
+from portico.plugins import PluginManager
 
 __all__ = ["AUTH_CHOICES", "KIND_CHOICES", "GeneratedPlugin", "generate_connector"]
 
@@ -78,6 +79,20 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _refuse_installed(name: str, plugins: PluginManager) -> None:
+    """A scaffold named like an installed connector would be refused when loaded: refuse it now."""
+    if name not in plugins.connectors:
+        return
+    plugin = plugins.plugin_of(name)
+    info = plugins.plugins.get(plugin or "")
+    source = f" of {info.distribution}" if info is not None and info.distribution else ""
+    raise ConfigurationError(
+        f"connector name {name!r} is already installed (plugin {plugin!r}{source}): a second provider would be "
+        "refused at load time; choose another NAME",
+        path="NAME",
+    )
+
+
 def generate_connector(
     name: str,
     *,
@@ -86,6 +101,7 @@ def generate_connector(
     output: str | Path = ".",
     display_name: str | None = None,
     capture: bool = True,
+    plugins: PluginManager | None = None,
 ) -> GeneratedPlugin:
     """Write a new connector plugin package under ``output/portico-<name>``.
 
@@ -101,13 +117,16 @@ def generate_connector(
         output: the folder to create the package in.
         display_name: the human name (default: from ``name``).
         capture: capture ``tests/data/`` payloads from the generated mock.
+        plugins: the installed plugins, whose connector names are refused (default: a fresh manager).
 
     Raises:
-        ConfigurationError: a bad name or choice, or the target folder exists and is not empty.
+        ConfigurationError: a bad name or choice, the name of an installed connector, or the target
+            folder exists and is not empty.
     """
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     name = _check_name(name)
+    _refuse_installed(name, plugins if plugins is not None else PluginManager())
     if kind not in KIND_CHOICES:
         raise ConfigurationError(f"--kind {kind!r}: expected one of {', '.join(KIND_CHOICES)}", path="--kind")
     if auth not in AUTH_CHOICES:

@@ -27,6 +27,7 @@ from portico.trading._errors import (
 )
 from portico.trading._events import OrderEventBus
 from portico.trading._export import TRADING_EXPORT_TYPES, trading_export_columns, trading_export_rows
+from portico.trading._live import LIVE_TRADING_ENV, check_live_trading
 from portico.trading._reconcile import (
     Break,
     BreakKind,
@@ -49,6 +50,7 @@ from portico.trading._tracking import Observation, Transition, advance
 from portico.trading._xref import InstrumentXref, XrefEntry
 
 __all__ = [
+    "LIVE_TRADING_ENV",
     "TRADING_EXPORT_TYPES",
     "AccountAllocation",
     "Allocator",
@@ -97,6 +99,7 @@ __all__ = [
     "advance",
     "allocate_block",
     "builtin_risk_checks",
+    "check_live_trading",
     "split_pro_rata",
     "trading_export_columns",
     "trading_export_rows",

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -57,6 +57,7 @@ from portico.trading._errors import (
 )
 from portico.trading._events import OrderEventBus, OrderUpdateCallback
 from portico.trading._fingerprint import canonical_request, differences, fingerprint
+from portico.trading._live import check_live_trading
 from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
 from portico.trading._repository import OrderRepository
@@ -136,6 +137,9 @@ class TradingService:
         xref: the instrument cross-reference (internal instrument ids for the book and reconciliation).
         plugins: a :class:`portico.plugins.PluginManager` whose ``portico_risk_checks`` hooks add checks.
         actor: who the audit log names as acting (the embedding app's user or service name).
+        live_trading_systems: the systems allowed to place and cancel orders on an environment the
+            manifest marks ``live_money`` (``PORTICO_ALLOW_LIVE_TRADING`` adds to them); see
+            :func:`~portico.trading._live.check_live_trading`.
     """
 
     def __init__(
@@ -151,6 +155,7 @@ class TradingService:
         xref: InstrumentXref | None = None,
         plugins: Any = None,
         actor: str = "portico",
+        live_trading_systems: Collection[str] = (),
     ) -> None:
         self.db = db
         self.clock = clock or system_clock
@@ -159,6 +164,8 @@ class TradingService:
         self.monitor = monitor
         self.audit = audit
         self.actor = actor
+        # kept as given: the runtime hands a live view of the systems whose config opts in
+        self.live_trading_systems = live_trading_systems
         if isinstance(config, TradingConfig):
             self.config = config
         else:
@@ -296,6 +303,7 @@ class TradingService:
                     return self._replay(existing, canon)
                 if not connector.spec.capabilities.has(Capability.PLACE_ORDER):
                     raise NotSupported(capability="place_order", system=system_id)
+                check_live_trading(system_id, connector, self.live_trading_systems)
                 await self.ensure_recovered(system_id)
                 await self._validate(system_id, connector, request)
                 client_order_id = request.client_order_id or self.derive_client_order_id(system_id, key)
@@ -355,6 +363,8 @@ class TradingService:
 
     async def _send(self, record: OrderRecord, *, source: str = "submit") -> OrderRecord:
         connector = self.connector(record.system)
+        # re-sends of recovered intents pass here too: a process without the opt-in sends no real money
+        check_live_trading(record.system, connector, self.live_trading_systems)
         request = record.request.model_copy(update={"client_order_id": record.client_order_id})
         self._inflight.add(record.id)
         try:
@@ -845,6 +855,7 @@ class TradingService:
             VenueRejected: the venue refused the cancel (the record is refreshed first).
         """
         connector = self.connector(system_id)
+        check_live_trading(system_id, connector, self.live_trading_systems)
         record = self._find(system_id, order_id)
         with correlation_scope(), error_context(system=system_id):
             if record.is_unresolved:

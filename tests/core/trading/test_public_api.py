@@ -15,6 +15,9 @@ EXPECTED = {
     "RecoveryReport",
     "OrderEventBus",
     "TradeConfirmation",
+    # the live-money guard
+    "LIVE_TRADING_ENV",
+    "check_live_trading",
     # errors
     "IdempotencyConflict",
     "OrderRejected",
