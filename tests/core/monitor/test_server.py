@@ -193,3 +193,29 @@ async def test_jobs_and_dead_letters_come_from_a_running_jobs_service(monitor: I
 
     state = await RuntimeServer(monitor, NoJobsYet(), token=TOKEN).state()
     assert state["dead_letters"] == [] and state["jobs"] == []
+
+
+async def test_only_the_session_cookie_the_login_set_is_accepted(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    other = RuntimeServer(IntegrationMonitor(redactor=Redactor()), None, token="another-token-0123456789abcdef")
+    async with client(server) as c:
+        login = await c.get(f"/dashboard?token={TOKEN}")
+        session = login.cookies["portico_dashboard"]
+    async with client(other) as c:
+        foreign = (await c.get("/dashboard?token=another-token-0123456789abcdef")).cookies["portico_dashboard"]
+    forged = [
+        "x",
+        "1",
+        TOKEN,  # the token itself is not the session
+        foreign,  # a session of another dashboard
+        "0" * len(session),
+        session[:-1] + ("0" if session[-1] != "0" else "1"),
+        session + "0",
+    ]
+    for value in forged:
+        async with client(server) as c:
+            refused = await c.get("/dashboard/state", headers={"Cookie": f"portico_dashboard={value}"})
+            assert refused.status_code == 401, value
+    async with client(server) as c:
+        accepted = await c.get("/dashboard/state", headers={"Cookie": f"portico_dashboard={session}"})
+        assert accepted.status_code == 200
