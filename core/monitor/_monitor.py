@@ -162,6 +162,9 @@ class IntegrationMonitor:
         self._pending_calls: deque[tuple[Any, str | None]] = deque()
         self._drain_scheduled = False
         self._health: dict[str, HealthReport] = {}
+        # Systems the runtime declared (or checked): only these make the overall status. Events and
+        # jobs without a system are counted under "runtime", which has no health of its own.
+        self._declared: set[str] = set()
         self._checks: dict[str, HealthCheck] = {}
         self._next_check: dict[str, float] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=200)
@@ -258,7 +261,9 @@ class IntegrationMonitor:
         return stats
 
     def add_system(self, system_id: str) -> None:
-        """Declare a system so it is listed (dashboard, ``/health``) before its first call."""
+        """Declare a system so it is listed (dashboard, ``/health``) before its first call; until its
+        first health verdict it is ``unknown``, and so is the overall status."""
+        self._declared.add(system_id)
         self._system(system_id)
         self.prometheus.health.labels(self._label(system_id)).set(HEALTH_VALUES["unknown"])
 
@@ -901,12 +906,20 @@ class IntegrationMonitor:
         return {s: self.health(s) for s in self.systems()}
 
     def overall_status(self) -> str:
-        """``down`` if any system is down, else ``degraded`` if any is degraded or unknown-with-errors, else ``healthy``."""
-        statuses = {r.status for r in self.health_reports().values()}
-        if "down" in statuses:
+        """The whole runtime's status, the worst of its systems' and its active alerts'.
+
+        ``down`` if a declared system is down or an emergency alert is active; else ``degraded`` if one
+        is degraded or a critical alert is active; else ``unknown`` while a declared system has had no
+        verdict yet (not checked is not healthy); else ``healthy``.
+        """
+        statuses = {self.health(s).status for s in self._declared}
+        severities = {a.severity for a in self.alerts.active()}
+        if "down" in statuses or "emergency" in severities:
             return "down"
-        if "degraded" in statuses:
+        if "degraded" in statuses or "critical" in severities:
             return "degraded"
+        if "unknown" in statuses:
+            return "unknown"
         return "healthy"
 
     def _stale_streams(self, system_id: str) -> list[str]:
@@ -983,6 +996,7 @@ class IntegrationMonitor:
             consecutive_failures=0 if ok else previous.consecutive_failures + 1,
         )
         self._health[system_id] = report
+        self._declared.add(system_id)
         self._system(system_id)
         label = self._label(system_id)
         self.prometheus.health.labels(label).set(HEALTH_VALUES[report.status])

@@ -1,6 +1,7 @@
 """The runtime's HTTP server: ``/metrics`` (Prometheus), ``/health`` (JSON) and ``/dashboard``.
 
-``/health`` answers 200 while every system is healthy or degraded and 503 when one is down (readiness);
+``/health`` answers 200 while the overall status is healthy or degraded and 503 when it is down, or
+unknown because a system was never checked yet (readiness);
 ``/health/live`` answers 200 as long as the process serves requests (liveness).
 
 Starlette served by uvicorn on 127.0.0.1 by default. The dashboard needs a token (configured, or
@@ -229,7 +230,10 @@ class RuntimeServer:
             "active_alerts": len(snapshot["alerts"]),
         }
         return JSONResponse(
-            body, status_code=503 if body["status"] == "down" else 200, headers={"Cache-Control": "no-store"}
+            # not ready while a system is down or was never checked: an unverified runtime is not healthy
+            body,
+            status_code=503 if body["status"] in {"down", "unknown"} else 200,
+            headers={"Cache-Control": "no-store"},
         )
 
     async def _metrics(self, request: Request) -> Response:

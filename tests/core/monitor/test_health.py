@@ -130,3 +130,52 @@ async def test_overall_status_and_metrics_carry_health(monitor: IntegrationMonit
     exposition = monitor.prometheus.exposition().decode()
     assert 'portico_system_health{system="b"} 0.0' in exposition
     assert 'portico_system_health{system="a"} 2.0' in exposition
+
+
+async def test_systems_not_checked_yet_are_not_healthy(monitor: IntegrationMonitor) -> None:
+    a, b = Switchable("a"), Switchable("b")
+    monitor.register_health_check("a", a)
+    monitor.register_health_check("b", b)
+    assert monitor.overall_status() == "unknown"
+    await monitor.run_health_check("a")
+    assert monitor.overall_status() == "unknown"  # b was never checked
+    await monitor.run_health_check("b")
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_events_without_a_system_do_not_hold_the_status_at_unknown(monitor: IntegrationMonitor) -> None:
+    monitor.register_health_check("a", Switchable("a"))
+    await monitor.run_health_check("a")
+    monitor.emit("job.completed", job="prices", records_imported=3)  # counted under "runtime"
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_an_active_critical_alert_degrades_and_an_emergency_downs_the_status(monitor: IntegrationMonitor) -> None:
+    monitor.register_health_check("a", Switchable("a"))
+    await monitor.run_health_check("a")
+    monitor.alerts.fire("custom", system="a", severity="warning", summary="a warning")
+    assert monitor.overall_status() == "healthy"  # a warning is not an outage
+    monitor.alerts.fire("job_failed", system=None, subject="prices", severity="critical", summary="import failed")
+    assert monitor.overall_status() == "degraded"
+    monitor.alerts.fire("file_late", system=None, subject="eod", severity="emergency", summary="file missing")
+    assert monitor.overall_status() == "down"
+    monitor.alerts.resolve("file_late", system=None, subject="eod")
+    monitor.alerts.resolve("job_failed", system=None, subject="prices")
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_a_disabled_system_does_not_hold_the_status_at_unknown(monitor: IntegrationMonitor) -> None:
+    from types import SimpleNamespace
+
+    from portico.monitor import runtime_probe
+
+    runtime = SimpleNamespace(
+        systems={
+            "on": SimpleNamespace(config=SimpleNamespace(enabled=True), state="connected"),
+            "off": SimpleNamespace(config=SimpleNamespace(enabled=False), state="registered"),
+        }
+    )
+    monitor.add_probe(runtime_probe(runtime))
+    monitor.register_health_check("on", Switchable("on"))
+    await monitor.run_health_check("on")
+    assert monitor.snapshot()["status"] == "healthy"

@@ -219,3 +219,24 @@ async def test_only_the_session_cookie_the_login_set_is_accepted(monitor: Integr
     async with client(server) as c:
         accepted = await c.get("/dashboard/state", headers={"Cookie": f"portico_dashboard={session}"})
         assert accepted.status_code == 200
+
+
+async def test_health_is_not_ready_while_a_system_was_never_checked(monitor: IntegrationMonitor) -> None:
+    async def ok() -> Any:
+        from portico.sdk import CheckResult
+
+        return CheckResult(ok=True, system="alpaca_paper")
+
+    monitor.register_health_check("alpaca_paper", ok)
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    async with client(server) as c:
+        first = await c.get("/health")
+        assert first.status_code == 503
+        assert first.json()["status"] == "unknown"
+        assert first.json()["systems"]["alpaca_paper"]["status"] == "unknown"
+        await monitor.run_health_check("alpaca_paper")
+        after = await c.get("/health")
+        assert after.status_code == 200 and after.json()["status"] == "healthy"
+        monitor.alerts.fire("job_failed", system=None, subject="prices", severity="critical", summary="import failed")
+        degraded = await c.get("/health")
+        assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
