@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -175,6 +176,9 @@ class IntegrationMonitor:
         self._outbox: deque[tuple[AlertNotification, list[str], int]] = deque()
         self._notifications: deque[dict[str, Any]] = deque(maxlen=100)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Health checks in flight, each its own task (one hung check holds up no other system): the
+        # task and when it started on the monitor's clock, which enforces the timeout (a fake clock in tests).
+        self._running_checks: dict[str, tuple[asyncio.Task[HealthReport], float]] = {}
         self._probes: list[Callable[[IntegrationMonitor], None]] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_lock: asyncio.Lock | None = None
@@ -1035,12 +1039,60 @@ class IntegrationMonitor:
                 )
 
     async def run_due_health_checks(self) -> list[HealthReport]:
-        """Run every check whose interval has passed, concurrently."""
-        now = self.clock.monotonic()
-        due = [s for s in self._checks if self._next_check.get(s, now) <= now]
-        if not due:
+        """Start every check whose interval has passed and wait for every check in flight.
+
+        Each check is its own task with its own timeout, so the verdicts (and alerts) of the others
+        never wait for a slow one; this call returns once all of them have a verdict.
+        """
+        self._start_due_checks()
+        running = [task for task, _ in self._running_checks.values()]
+        if not running:
             return []
-        return list(await asyncio.gather(*(self.run_health_check(s) for s in due)))
+        done = await asyncio.gather(*running, return_exceptions=True)
+        return [r for r in done if isinstance(r, HealthReport)]
+
+    def _start_due_checks(self) -> list[asyncio.Task[HealthReport]]:
+        """Start, each in its own task, the due checks that are not already running."""
+        now = self.clock.monotonic()
+        loop = asyncio.get_running_loop()
+        started = []
+        for system_id in list(self._checks):
+            if system_id in self._running_checks or self._next_check.get(system_id, now) > now:
+                continue
+            task = loop.create_task(self._check_and_alert(system_id), name=f"portico-health-{system_id}")
+            self._running_checks[system_id] = (task, now)
+            task.add_done_callback(functools.partial(self._check_finished, system_id))
+            started.append(task)
+        return started
+
+    async def _check_and_alert(self, system_id: str) -> HealthReport:
+        report = await self.run_health_check(system_id)
+        # evaluated as each verdict arrives, not once the slowest check of the round is done
+        self.evaluate_alerts()
+        return report
+
+    def _check_finished(self, system_id: str, task: asyncio.Task[HealthReport]) -> None:
+        entry = self._running_checks.get(system_id)
+        if entry is not None and entry[0] is task:
+            del self._running_checks[system_id]
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._log.error(
+                "health.check_failed",
+                system=system_id,
+                error=self.redactor.redact_text(f"{type(exc).__name__}: {exc}"),
+            )
+
+    def _expire_overdue_checks(self) -> None:
+        """Cancel the checks running longer than the timeout on the monitor's clock; they are down."""
+        timeout = self.config.health_check_timeout
+        now = self.clock.monotonic()
+        for system_id, (task, started) in list(self._running_checks.items()):
+            if now - started < timeout or task.done():
+                continue
+            del self._running_checks[system_id]
+            task.cancel()
+            self.report_health(system_id, "down", f"health check timed out after {timeout:g}s")
+            self.evaluate_alerts()
 
     # -- alerts ------------------------------------------------------------------------------------
 
@@ -1296,10 +1348,19 @@ class IntegrationMonitor:
     # -- the loop ----------------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """One round of periodic work: due health checks, alert rules, queued notifications, history."""
+        """One round of periodic work: due health checks (waited for), alert rules, queued
+        notifications, history."""
+        await self._tick(wait_for_checks=True)
+
+    async def _tick(self, *, wait_for_checks: bool) -> None:
         self.process_pending_calls()
         self._run_probes()
-        await self.run_due_health_checks()
+        self._expire_overdue_checks()
+        if wait_for_checks:
+            await self.run_due_health_checks()
+        else:
+            # the background loop never waits for a check: each reports (and alerts) when it is done
+            self._start_due_checks()
         self.evaluate_alerts()
         if self._outbox:
             await self.flush_notifications()
@@ -1319,14 +1380,15 @@ class IntegrationMonitor:
         return min(5.0, self.config.health_check_interval, self.config.history.sample_interval)
 
     async def start(self) -> None:
-        """Start the background loop (health checks on their interval, alerts, history)."""
+        """Start the background loop: every registered system is checked at once, then on its interval
+        (each check independent of the others), alerts are evaluated and history sampled."""
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="portico-monitor")
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.tick()
+                await self._tick(wait_for_checks=False)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the loop must survive a failing check or channel
@@ -1342,6 +1404,11 @@ class IntegrationMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        running = [task for task, _ in self._running_checks.values()]
+        self._running_checks.clear()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await self.drain()
         if self._outbox:
             await self.flush_notifications()
