@@ -240,3 +240,26 @@ async def test_health_is_not_ready_while_a_system_was_never_checked(monitor: Int
         monitor.alerts.fire("job_failed", system=None, subject="prices", severity="critical", summary="import failed")
         degraded = await c.get("/health")
         assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+
+
+async def test_a_foreign_host_header_is_refused(monitor: IntegrationMonitor) -> None:
+    # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example
+    server = RuntimeServer(monitor, None, token=TOKEN, allowed_hosts=["portico.internal"])
+    async with client(server) as c:
+        for path in ("/health", "/metrics", "/dashboard/state", f"/dashboard?token={TOKEN}"):
+            refused = await c.get(path, headers={"Host": "evil.example", "Authorization": f"Bearer {TOKEN}"})
+            assert refused.status_code == 400, path
+        for host in ("127.0.0.1", "127.0.0.1:8787", "localhost", "localhost:8787", "portico.internal"):
+            assert (await c.get("/health/live", headers={"Host": host})).status_code == 200, host
+
+
+def test_a_non_loopback_bind_is_called_out() -> None:
+    monitor = IntegrationMonitor(redactor=Redactor())
+    assert RuntimeServer(monitor, None, host="127.0.0.1").exposure_warning() is None
+    assert RuntimeServer(monitor, None, host="localhost").exposure_warning() is None
+    warning = RuntimeServer(monitor, None, host="0.0.0.0").exposure_warning()
+    assert warning is not None
+    assert "0.0.0.0" in warning and "plain HTTP" in warning and "monitoring.http.allowed_hosts" in warning
+    assert "\n" not in warning
+    # a specific address is a host the server answers to
+    assert "10.1.2.3" in RuntimeServer(monitor, None, host="10.1.2.3").allowed_hosts
