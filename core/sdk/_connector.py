@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -92,6 +94,13 @@ ClientFactory = Callable[..., "ApiClient"]
 EventSink = Callable[..., None]
 
 
+class CallMeterFactory(Protocol):
+    """Measures one request of a transport that is not HTTP (the runtime gives a
+    :class:`portico.http.CallMeter`): ``async with meter("reqPositions", method="TWS"): ...``."""
+
+    def __call__(self, endpoint: str, *, method: str = ...) -> AbstractAsyncContextManager[None]: ...
+
+
 def _no_events(_event: str, **_data: Any) -> None:
     return None
 
@@ -119,6 +128,8 @@ class ConnectorContext:
         options: other settings (``api_version``, ``features``).
         rate_limiter: the system's shared rate limiter; HTTP clients from :meth:`api_client` use it by
             themselves, socket transports call :meth:`acquire` before each request.
+        call_meter: reports a socket transport's requests to the monitor as HTTP calls are reported;
+            transports use it through :meth:`measure`.
     """
 
     system_id: str
@@ -135,6 +146,19 @@ class ConnectorContext:
     store: Database | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     rate_limiter: Any = None
+    call_meter: CallMeterFactory | None = None
+
+    def measure(self, endpoint: str, *, method: str = "SOCKET") -> AbstractAsyncContextManager[None]:
+        """Wrap one request of a transport that is not HTTP, so the monitor counts and times it.
+
+        ``async with context.measure("reqPositions", method="TWS"): await ...`` reports one call record
+        (the same metrics as an :class:`~portico.http.ApiClient` call) when the block ends; an error
+        raised inside is recorded and passes through. Without a meter (a bare test context) it does
+        nothing.
+        """
+        if self.call_meter is None:
+            return contextlib.nullcontext()
+        return self.call_meter(endpoint, method=method)
 
     async def acquire(self, endpoint: str | None = None) -> float:
         """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP).
