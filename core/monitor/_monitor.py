@@ -19,10 +19,11 @@ import structlog
 
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
+from portico.errors import RateLimited
 from portico.monitor._alerts import SEVERITY_ORDER, Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._channel_plugin import portico_alert_channels as _builtin_channels
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
-from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
+from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify, rate_limited_reason
 from portico.monitor._history import MetricHistory
 from portico.monitor._logging import CachedLogger, configure_logging, fast_json_lines, get_logger
 from portico.monitor._metrics import (
@@ -951,10 +952,15 @@ class IntegrationMonitor:
         with correlation_scope() as cid:
             self._run_probes()
             checks: dict[str, bool] = {}
+            limited_until: datetime | None = None
             try:
                 result = await asyncio.wait_for(check(), timeout=self.config.health_check_timeout)
             except TimeoutError:
                 status, reason = "down", f"health check timed out after {self.config.health_check_timeout:g}s"
+            except RateLimited as exc:
+                # the budget is spent, the venue is not down: degraded until the budget allows a call
+                limited_until = now + timedelta(seconds=exc.retry_after or self.config.health_check_interval)
+                status, reason = "degraded", rate_limited_reason(limited_until)
             except Exception as exc:
                 status, reason = "down", f"{type(exc).__name__}: {exc}"
             else:
@@ -964,10 +970,23 @@ class IntegrationMonitor:
                     stale_streams=self._stale_streams(system_id),
                 )
                 checks = dict(getattr(result, "checks", {}) or {})
+                until = getattr(result, "rate_limited_until", None)
+                limited_until = until if isinstance(until, datetime) else None
+            if limited_until is not None:
+                # asking again before T would be refused and, at most vendors, counted against the quota
+                wait = (limited_until - self.clock.now()).total_seconds()
+                self._next_check[system_id] = max(self._next_check[system_id], self.clock.monotonic() + wait)
             latency = round((self.clock.monotonic() - started) * 1000.0, 3)
             self.process_pending_calls()  # the check's own calls are logged before its verdict
             return self.report_health(
-                system_id, status, reason, checks=checks, latency_ms=latency, at=now, correlation_id=cid
+                system_id,
+                status,
+                reason,
+                checks=checks,
+                latency_ms=latency,
+                at=now,
+                correlation_id=cid,
+                rate_limited_until=limited_until,
             )
 
     def report_health(
@@ -980,6 +999,7 @@ class IntegrationMonitor:
         latency_ms: float | None = None,
         at: datetime | None = None,
         correlation_id: str | None = None,
+        rate_limited_until: datetime | None = None,
     ) -> HealthReport:
         """Record a health verdict reached elsewhere (a failed connect, a stream watchdog)."""
         if status not in HEALTH_VALUES:
@@ -998,6 +1018,7 @@ class IntegrationMonitor:
             latency_ms=latency_ms,
             checks=dict(checks or {}),
             consecutive_failures=0 if ok else previous.consecutive_failures + 1,
+            rate_limited_until=rate_limited_until,
         )
         self._health[system_id] = report
         self._declared.add(system_id)

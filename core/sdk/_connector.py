@@ -88,6 +88,9 @@ class CheckResult(BaseModel):
     detail: str = ""
     checks: dict[str, bool] = {}
     """Named sub-checks (``reachable``, ``authenticated``, ``stream``...) and whether each passed."""
+    rate_limited_until: datetime | None = None
+    """Set when the check could not be made because the rate budget or the vendor's quota is spent:
+    the system is "rate limited until" then (degraded, not down) and is not checked again before."""
 
 
 ClientFactory = Callable[..., "ApiClient"]
@@ -160,15 +163,16 @@ class ConnectorContext:
             return contextlib.nullcontext()
         return self.call_meter(endpoint, method=method)
 
-    async def acquire(self, endpoint: str | None = None) -> float:
-        """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP).
+    async def acquire(self, endpoint: str | None = None, *, max_wait: float | None = None) -> float:
+        """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP, and for
+        health checks, which take their budget with ``max_wait=0``: now or not at all).
 
-        Returns the seconds waited; raises :class:`~portico.errors.RateLimited` past the bounded wait.
-        Without a limiter (a bare test context) it returns at once.
+        Returns the seconds waited; raises :class:`~portico.errors.RateLimited` past the bounded wait
+        (the policy's ``max_wait`` unless given). Without a limiter (a bare test context) it returns at once.
         """
         if self.rate_limiter is None:
             return 0.0
-        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint))
+        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint), max_wait=max_wait)
         return waited
 
     def url(self, key: str) -> str:
