@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -126,3 +127,39 @@ async def test_serve_on_all_interfaces_warns_and_checks_the_host_header(tmp_path
     finally:
         stop.set()
         assert await task == 0
+
+
+async def test_the_demo_dashboard_checks_every_system_at_start(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from portico.cli._demo import _serve
+
+    pm = PluginManager(autoload=False)
+    pm.register(plugin(), name="pulsefeed")
+    config = {
+        "systems": {
+            "pulse": {
+                "type": "market_data",
+                "connector": "pulsefeed",
+                "mock": True,
+                "authentication": {"type": "none", "credentials": {"api_key": CANARY}},
+            }
+        },
+        "monitoring": {"health_check_interval": 3600},  # only the check at start can answer in time
+        "database_url": f"sqlite:///{tmp_path / 'p.db'}",
+    }
+    out = io.StringIO()
+    integration = AsyncIntegration(config, plugins=pm)
+    await integration.start()
+    task = asyncio.create_task(_serve(Console(file=out, width=400), integration, 0))
+    try:
+        await wait_for(lambda: "dashboard: http://127.0.0.1:" in out.getvalue() or task.done(), what="the demo server")
+        await wait_for(lambda: integration.monitor.health("pulse").status == "healthy", what="the check at start")
+        assert integration.monitor.overall_status() == "healthy"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await integration.stop()
