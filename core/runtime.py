@@ -642,6 +642,9 @@ class AsyncIntegration:
             system.clients.add(client)
             return client
 
+        # imported on first connect, as ApiClient is, so importing the runtime stays light
+        from portico.http import CallMeter
+
         return ConnectorContext(
             system_id=system.system_id,
             spec=spec,
@@ -656,6 +659,7 @@ class AsyncIntegration:
             store=self.db,
             options={"api_version": system.config.api_version, "features": dict(system.config.features)},
             rate_limiter=system.limiter,
+            call_meter=CallMeter(system.system_id, observers=self._observers(), clock=self.clock),
         )
 
     @property

@@ -210,8 +210,18 @@ class AlphaVantageClient:
         """The underlying API client."""
         return self._api
 
-    async def query(self, function: str, params: Mapping[str, str | None] | None = None) -> Any:
+    async def query(
+        self,
+        function: str,
+        params: Mapping[str, str | None] | None = None,
+        *,
+        cost: float | None = None,
+        retry: bool | None = None,
+    ) -> Any:
         """One call to ``function``; the JSON body (dict), or the text for ``datatype=csv``.
+
+        ``cost`` and ``retry`` pass to the API client (a health check has taken its budget already and
+        must not retry a throttle for a minute).
 
         Raises:
             RateLimited: the per-minute throttle outlasted the retry budget, or the daily quota is spent.
@@ -232,7 +242,9 @@ class AlphaVantageClient:
             )
         self.calls += 1
         try:
-            response = await self._api.get("", params=query, endpoint=f"GET /query {function}")
+            response = await self._api.get(
+                "", params=query, endpoint=f"GET /query {function}", cost=cost, retry=retry
+            )
         except RateLimited as exc:
             if exc.venue_code == "Information" and exc.retry_after:
                 self._spent_until = now + timedelta(seconds=exc.retry_after)

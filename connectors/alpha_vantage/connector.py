@@ -18,7 +18,7 @@ from portico.connectors.alpha_vantage.mapping import (
     quote_from_body,
 )
 from portico.connectors.alpha_vantage.spec import SPEC, AlphaVantageConnection, rate_limit_policy, tier_of
-from portico.errors import ConfigurationError, PorticoError
+from portico.errors import ConfigurationError, PorticoError, RateLimited
 from portico.models import Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote
 from portico.models._iso import CURRENCY_CODES
 from portico.sdk import CheckResult, Connector, ConnectorContext, RateLimitPolicy
@@ -70,10 +70,30 @@ class AlphaVantageConnector(Connector):
         return self.settings.entitlement
 
     async def check(self) -> CheckResult:
-        """One cheap call (``SYMBOL_SEARCH`` for IBM): reachable and the key accepted."""
+        """The manifest's health-check call (``SYMBOL_SEARCH`` for IBM): reachable and the key accepted.
+
+        Every call spends the key's quota, so the check takes one unit of the system's shared budget
+        now or not at all (never waiting for it) and is never retried; a spent budget or quota is
+        reported as ``rate_limited_until``, not as a failure of the venue.
+        """
+        spec = self.spec.health_check
+        assert spec is not None  # declared in the manifest
+        endpoint = f"GET /query {spec.call}"
         started = _time.perf_counter()
         try:
-            await self.client.query("SYMBOL_SEARCH", {"keywords": "IBM"})
+            await self.context.acquire(endpoint, max_wait=0.0)
+            # cost 0: the unit was taken just above, from the same shared limiter
+            await self.client.query(spec.call, dict(spec.params), cost=0.0, retry=False)
+        except RateLimited as exc:
+            until = self.context.clock.now() + timedelta(seconds=exc.retry_after or 60.0)
+            return CheckResult(
+                ok=False,
+                system=self.system,
+                latency_ms=(_time.perf_counter() - started) * 1000,
+                detail=f"rate limited until {until.isoformat()}: {exc.message}",
+                checks={"reachable": True, "authenticated": True},
+                rate_limited_until=until,
+            )
         except PorticoError as exc:
             return CheckResult(
                 ok=False,

@@ -18,6 +18,7 @@ from portico.sdk import (
     ConnectorSpec,
     CredentialField,
     Environment,
+    HealthCheckSpec,
     MockSpec,
     RateLimitPolicy,
     RateWindow,
@@ -121,6 +122,11 @@ SPEC = ConnectorSpec(
         ),
     ),
     throttling=rate_limit_policy("free"),
+    health_check=HealthCheckSpec(
+        call="SYMBOL_SEARCH",
+        params={"keywords": "IBM"},
+        description="Every call costs one unit of the quota; a search answers with the smallest body.",
+    ),
     capabilities=CapabilitySet(
         operations={
             Capability.GET_BARS: _SUPPORTED,

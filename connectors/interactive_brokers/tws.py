@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from portico.connectors.interactive_brokers import mapping
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from portico.sdk import ConnectorContext
 
 __all__ = ["TwsTransport", "tws_address"]
+
+T = TypeVar("T")
 
 _PENDING = {"PendingSubmit", "ApiPending", ""}
 _DONE = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
@@ -206,6 +208,12 @@ class TwsTransport:
             self._ib.disconnect()
             self._ib = None
 
+    async def _request(self, endpoint: str, answer: Awaitable[T], timeout: float | None) -> T:
+        """Wait for one socket request's answer, measured like an HTTP call (``endpoint`` is the API
+        call's name, so the dashboard shows ``reqPositions`` where it shows ``GET /v2/positions``)."""
+        async with self.context.measure(endpoint, method="TWS"):
+            return await asyncio.wait_for(answer, timeout)
+
     @property
     def ib(self) -> Any:
         """The connected ib_async ``IB`` (reconnecting is the caller's decision: open again)."""
@@ -219,7 +227,7 @@ class TwsTransport:
         started = loop.time()
         try:
             await self._live()
-            await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.ack_timeout)
+            await self._request("reqCurrentTime", self.ib.reqCurrentTimeAsync(), self.ack_timeout)
         except (ConnectionFailed, TimeoutError, ConnectionError) as exc:
             return CheckResult(
                 ok=False,
@@ -245,8 +253,10 @@ class TwsTransport:
         if found is not None:
             return found
         ib_async = self._module()
-        details = await asyncio.wait_for(
-            self.ib.reqContractDetailsAsync(ib_async.Stock(key, "SMART", "USD")), self.ack_timeout * 2
+        details = await self._request(
+            "reqContractDetails",
+            self.ib.reqContractDetailsAsync(ib_async.Stock(key, "SMART", "USD")),
+            self.ack_timeout * 2,
         )
         if not details:
             raise NotFound(f"IB knows no US stock {key!r}", system=self.system, venue_code="200")
@@ -258,7 +268,7 @@ class TwsTransport:
     async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
         """Symbols matching ``query`` (reqMatchingSymbols)."""
         await self._live()
-        found = await self.ib.reqMatchingSymbolsAsync(query) or []
+        found = await self._request("reqMatchingSymbols", self.ib.reqMatchingSymbolsAsync(query), None) or []
         return [mapping.instrument_from_description(d, system=self.system) for d in found[:limit]]
 
     # -- account ---------------------------------------------------------------------------------
@@ -269,7 +279,9 @@ class TwsTransport:
         account = account_id or self.account
         if not account:
             raise NotFound("TWS manages no account", system=self.system)
-        await asyncio.wait_for(self.ib.reqAccountUpdatesMultiAsync(account), self.ack_timeout * 2)
+        await self._request(
+            "reqAccountUpdatesMulti", self.ib.reqAccountUpdatesMultiAsync(account), self.ack_timeout * 2
+        )
         rows = self.ib.accountValues(account)
         base = next((v.value for v in rows if v.tag == "Currency" and v.value), "USD")
         values: dict[str, Decimal] = {}
@@ -286,7 +298,7 @@ class TwsTransport:
         """Positions (reqPositions), with market values where TWS streamed the portfolio."""
         await self._live()
         account = account_id or self.account
-        positions = await asyncio.wait_for(self.ib.reqPositionsAsync(), self.ack_timeout * 2)
+        positions = await self._request("reqPositions", self.ib.reqPositionsAsync(), self.ack_timeout * 2)
         portfolio = {(p.account, p.contract.conId): p for p in self.ib.portfolio()}
         return [
             mapping.position_from_ib(
@@ -377,24 +389,25 @@ class TwsTransport:
         ib = await self._live()
         contract = await self.contract(request.symbol)
         order = self._ib_order(request)
-        try:
-            trade = ib.placeOrder(contract, order)
-        except ConnectionError as exc:
-            # ib_async raises before writing anything when the socket is down: nothing reached TWS.
-            raise ConnectionFailed(
-                f"TWS connection lost before the order was sent: {exc}", system=self.system
-            ) from exc
-        if ref:
-            self._sent_refs[ref] = self._generation
-        acknowledged = await self._wait(
-            trade, lambda t: t.orderStatus.status not in _PENDING, self.ack_timeout
-        )
-        if acknowledged:
-            rejection = self._rejection(trade)
+        # measured from the send to the acknowledgement (or the refusal, or the ack timeout)
+        async with self.context.measure("placeOrder", method="TWS"):
+            try:
+                trade = ib.placeOrder(contract, order)
+            except ConnectionError as exc:
+                # ib_async raises before writing anything when the socket is down: nothing reached TWS.
+                raise ConnectionFailed(
+                    f"TWS connection lost before the order was sent: {exc}", system=self.system
+                ) from exc
+            if ref:
+                self._sent_refs[ref] = self._generation
+            acknowledged = await self._wait(
+                trade, lambda t: t.orderStatus.status not in _PENDING, self.ack_timeout
+            )
+            rejection = self._rejection(trade) if acknowledged else None
             if rejection is not None:
                 raise rejection
-            if trade.order.permId:
-                return mapping.order_from_trade(trade, system=self.system)
+        if acknowledged and trade.order.permId:
+            return mapping.order_from_trade(trade, system=self.system)
         if not ref:
             raise OutcomeUnknown(
                 f"TWS did not acknowledge order {trade.order.orderId} within {self.ack_timeout}s and it has no "
@@ -428,8 +441,12 @@ class TwsTransport:
         for attempt in range(2):
             ib = await self._live()
             try:
-                open_trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout * 2)
-                completed = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), self.ack_timeout * 2)
+                open_trades = await self._request(
+                    "reqAllOpenOrders", ib.reqAllOpenOrdersAsync(), self.ack_timeout * 2
+                )
+                completed = await self._request(
+                    "reqCompletedOrders", ib.reqCompletedOrdersAsync(False), self.ack_timeout * 2
+                )
                 break
             except (ConnectionError, TimeoutError):
                 # the socket died under the request (often just after an order): reconnect and ask again once
@@ -520,20 +537,21 @@ class TwsTransport:
                 system=self.system,
             )
         errors_before = len(trade.log)
-        self.ib.cancelOrder(trade.order)
-        await self._wait(
-            trade,
-            lambda t: (
-                t.orderStatus.status in {"Cancelled", "PendingCancel", "Filled"}
-                or any(getattr(e, "errorCode", 0) in {10147, 10148} for e in t.log[errors_before:])
-            ),
-            self.ack_timeout,
-        )
-        refused = [e for e in trade.log[errors_before:] if getattr(e, "errorCode", 0) in {10147, 10148}]
-        if refused:
-            raise VenueRejected(
-                refused[-1].message, system=self.system, venue_code=str(refused[-1].errorCode)
+        async with self.context.measure("cancelOrder", method="TWS"):
+            self.ib.cancelOrder(trade.order)
+            await self._wait(
+                trade,
+                lambda t: (
+                    t.orderStatus.status in {"Cancelled", "PendingCancel", "Filled"}
+                    or any(getattr(e, "errorCode", 0) in {10147, 10148} for e in t.log[errors_before:])
+                ),
+                self.ack_timeout,
             )
+            refused = [e for e in trade.log[errors_before:] if getattr(e, "errorCode", 0) in {10147, 10148}]
+            if refused:
+                raise VenueRejected(
+                    refused[-1].message, system=self.system, venue_code=str(refused[-1].errorCode)
+                )
 
     async def replace_order(
         self,
@@ -564,11 +582,12 @@ class TwsTransport:
         if time_in_force is not None:
             order.tif = mapping.ib_tif(time_in_force, self.system)
         log_size = len(trade.log)
-        self.ib.placeOrder(trade.contract, order)
-        await self._wait(trade, lambda t: len(t.log) > log_size, self.ack_timeout)
-        errors = [e for e in trade.log[log_size:] if getattr(e, "errorCode", 0) and e.errorCode != 202]
-        if errors:
-            raise VenueRejected(errors[-1].message, system=self.system, venue_code=str(errors[-1].errorCode))
+        async with self.context.measure("modifyOrder", method="TWS"):  # placeOrder on a live order id
+            self.ib.placeOrder(trade.contract, order)
+            await self._wait(trade, lambda t: len(t.log) > log_size, self.ack_timeout)
+            errors = [e for e in trade.log[log_size:] if getattr(e, "errorCode", 0) and e.errorCode != 202]
+            if errors:
+                raise VenueRejected(errors[-1].message, system=self.system, venue_code=str(errors[-1].errorCode))
         return mapping.order_from_trade(trade, system=self.system)
 
     async def get_executions(
@@ -586,7 +605,7 @@ class TwsTransport:
             time=since.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC") if since else "",
             symbol=symbol.upper() if symbol else "",
         )
-        fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(flt), self.ack_timeout * 2)
+        fills = await self._request("reqExecutions", self.ib.reqExecutionsAsync(flt), self.ack_timeout * 2)
         # ib_async answers with fresh Fill objects; the commission report lands on the one it keeps per execId
         known = self.ib.wrapper.fills
         executions = [
@@ -623,7 +642,8 @@ class TwsTransport:
             # raises RateLimited when the 60-per-10-minutes budget cannot be had within max_wait
             await self._history_limiter.acquire(1)
         contract = await self.contract(symbol)
-        bars = await asyncio.wait_for(
+        bars = await self._request(
+            "reqHistoricalData",
             self.ib.reqHistoricalDataAsync(
                 contract,
                 endDateTime=end or "",
@@ -646,7 +666,7 @@ class TwsTransport:
         """One snapshot per symbol (reqMktData snapshot)."""
         await self._live()
         contracts = [await self.contract(s) for s in symbols]
-        tickers = await asyncio.wait_for(self.ib.reqTickersAsync(*contracts), self.ack_timeout * 3)
+        tickers = await self._request("reqTickers", self.ib.reqTickersAsync(*contracts), self.ack_timeout * 3)
         by_conid = {t.contract.conId: t for t in tickers}
         out: dict[str, Quote] = {}
         for symbol, contract in zip(symbols, contracts, strict=True):

@@ -215,6 +215,9 @@ async def _serve(console: Any, integration: Any, http_port: int) -> None:
         console.print("runtime server unavailable; press Ctrl-C to stop")
         await asyncio.Event().wait()
         return
+    # the monitor loop checks every system at once and then on its interval, so the dashboard shows
+    # measured health, never "not checked yet" passed off as healthy
+    await integration.monitor.start()
     server = RuntimeServer(integration.monitor, integration, host="127.0.0.1", port=http_port)
     await server.start()
     console.print(f"dashboard: {server.dashboard_url}  (Ctrl-C to stop)")

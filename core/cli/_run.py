@@ -46,6 +46,7 @@ async def serve(
     http: bool = True,
     echo: Callable[[str], None] = click.echo,
     error: Callable[[str], None] = _echo_error,
+    warn: Callable[[str], None] = lambda line: click.echo(line, err=True),
 ) -> int:
     """Start ``integration`` (an :class:`~portico.runtime.AsyncIntegration`) and its server; run until ``stop``.
 
@@ -57,6 +58,7 @@ async def serve(
         http: serve the HTTP server at all.
         echo: where the start-up lines go (the token is printed here, once).
         error: where a start-up failure's one line goes (standard error).
+        warn: where the warning about a bind beyond loopback goes (standard error).
 
     Returns:
         The exit code: 0 after a clean stop, 2 when the HTTP port cannot be bound.
@@ -101,7 +103,11 @@ async def serve(
                 token=token,
                 protect_metrics=settings.protect_metrics,
                 refresh_seconds=settings.refresh_seconds,
+                allowed_hosts=settings.allowed_hosts,
             )
+            exposed = server.exposure_warning()
+            if exposed is not None:
+                warn(exposed)
             await server.start(sock)
             sock = None  # the server owns it now
             echo(f"metrics:   {server.url}/metrics")
@@ -125,7 +131,7 @@ async def serve(
 @click.command("run")
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
 @click.option("--http-port", type=click.IntRange(0, 65535), default=None, help="Port of the HTTP server (0: any free).")
-@click.option("--http-host", default=None, help="Interface of the HTTP server (default 127.0.0.1).")
+@click.option("--http-host", default=None, help="Interface of the HTTP server (default 127.0.0.1; anything else is warned about: plain HTTP).")
 @click.option("--no-http", is_flag=True, help="Do not serve /metrics, /health and /dashboard.")
 @click.option(
     "--log-format",

@@ -13,6 +13,7 @@ from portico.http._breaker import BreakerListener, BreakerState, CircuitBreaker
 from portico.http._client import ApiClient, TransportChoice
 from portico.http._error_map import ErrorMapper, default_error_for
 from portico.http._graphql import GraphQLClient, GraphQLErrorMapper, GraphQLResult, graphql_error
+from portico.http._meter import CallMeter
 from portico.http._ratelimit import (
     MemoryRateLimitBackend,
     RateLimitBackend,
@@ -42,6 +43,7 @@ __all__ = [
     "ApiClient",
     "BreakerListener",
     "BreakerState",
+    "CallMeter",
     "CallObserver",
     "CallOutcome",
     "CallRecord",

@@ -10,7 +10,8 @@ The plan's keys stay as they were (``log_level``, ``performance_tracking``, ``he
       health_check_interval: 300      # seconds
       alert_on_failure: true          # false: rules are evaluated and shown, nothing is sent
       alert_destinations: [ops_mail, slack]   # names under `channels` (or a channel type)
-      http: {host: 127.0.0.1, port: 8787, token: "${PORTICO_DASHBOARD_TOKEN}", protect_metrics: false}
+      http: {host: 127.0.0.1, port: 8787, token: "${PORTICO_DASHBOARD_TOKEN}", protect_metrics: false,
+             allowed_hosts: [portico.internal]}   # Host names answered besides localhost/127.0.0.1
       history: {sample_interval: 60, raw_retention: 86400, rollup_interval: 3600, rollup_retention: 2592000}
       alerts:
         renotify_interval: 3600
@@ -138,6 +139,9 @@ class HttpServerConfig(_Strict):
     protect_metrics: bool = False
     """Require the token on ``/metrics`` too (Prometheus sends it as a bearer token)."""
     refresh_seconds: float = Field(default=2.0, gt=0)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Names the server answers to (``Host`` header) besides localhost, 127.0.0.1, ::1 and ``host``
+    itself; any other is refused, against DNS rebinding. List the names a proxy or users reach it by."""
 
 
 class HistoryConfig(_Strict):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["HEALTH_VALUES", "HealthCheck", "HealthReport", "HealthStatus", "classify"]
+__all__ = ["HEALTH_VALUES", "HealthCheck", "HealthReport", "HealthStatus", "classify", "rate_limited_reason"]
 
 HealthStatus = Literal["healthy", "degraded", "down", "unknown"]
 HEALTH_VALUES: dict[str, int] = {"healthy": 2, "degraded": 1, "down": 0, "unknown": -1}
@@ -30,6 +30,8 @@ class HealthReport(BaseModel):
         latency_ms: how long the check took.
         checks: the named sub-checks and whether each passed.
         consecutive_failures: failed checks in a row.
+        rate_limited_until: set while the system's rate budget or quota is spent (status degraded,
+            reason "rate limited until T"); it is not checked again before then.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -43,6 +45,7 @@ class HealthReport(BaseModel):
     latency_ms: float | None = None
     checks: dict[str, bool] = {}
     consecutive_failures: int = 0
+    rate_limited_until: datetime | None = None
 
 
 def classify(result: Any, *, breaker: str, stale_streams: list[str]) -> tuple[HealthStatus, str]:
@@ -50,6 +53,10 @@ def classify(result: Any, *, breaker: str, stale_streams: list[str]) -> tuple[He
     ok = bool(getattr(result, "ok", False))
     detail = str(getattr(result, "detail", "") or "")
     checks: dict[str, bool] = dict(getattr(result, "checks", {}) or {})
+    until = getattr(result, "rate_limited_until", None)
+    if isinstance(until, datetime):
+        # a spent budget or quota says nothing about the venue being down: it answers again at T
+        return "degraded", rate_limited_reason(until)
     if not ok:
         failed = [name for name, passed in checks.items() if not passed]
         reason = detail or (f"failed checks: {', '.join(failed)}" if failed else "health check failed")
@@ -62,3 +69,8 @@ def classify(result: Any, *, breaker: str, stale_streams: list[str]) -> tuple[He
     if stale_streams:
         return "degraded", f"stale streams: {', '.join(sorted(stale_streams))}"
     return "healthy", detail or "ok"
+
+
+def rate_limited_reason(until: datetime) -> str:
+    """The reason shown while a system's budget or quota is spent."""
+    return f"rate limited until {until.isoformat()}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -18,10 +19,11 @@ import structlog
 
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
+from portico.errors import RateLimited
 from portico.monitor._alerts import SEVERITY_ORDER, Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._channel_plugin import portico_alert_channels as _builtin_channels
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
-from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify
+from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport, classify, rate_limited_reason
 from portico.monitor._history import MetricHistory
 from portico.monitor._logging import CachedLogger, configure_library_logging, fast_json_lines, get_logger
 from portico.monitor._metrics import (
@@ -158,6 +160,9 @@ class IntegrationMonitor:
         self._pending_calls: deque[tuple[Any, str | None]] = deque()
         self._drain_scheduled = False
         self._health: dict[str, HealthReport] = {}
+        # Systems the runtime declared (or checked): only these make the overall status. Events and
+        # jobs without a system are counted under "runtime", which has no health of its own.
+        self._declared: set[str] = set()
         self._checks: dict[str, HealthCheck] = {}
         self._next_check: dict[str, float] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=200)
@@ -168,6 +173,9 @@ class IntegrationMonitor:
         self._outbox: deque[tuple[AlertNotification, list[str], int]] = deque()
         self._notifications: deque[dict[str, Any]] = deque(maxlen=100)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Health checks in flight, each its own task (one hung check holds up no other system): the
+        # task and when it started on the monitor's clock, which enforces the timeout (a fake clock in tests).
+        self._running_checks: dict[str, tuple[asyncio.Task[HealthReport], float]] = {}
         self._probes: list[Callable[[IntegrationMonitor], None]] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_lock: asyncio.Lock | None = None
@@ -254,7 +262,9 @@ class IntegrationMonitor:
         return stats
 
     def add_system(self, system_id: str) -> None:
-        """Declare a system so it is listed (dashboard, ``/health``) before its first call."""
+        """Declare a system so it is listed (dashboard, ``/health``) before its first call; until its
+        first health verdict it is ``unknown``, and so is the overall status."""
+        self._declared.add(system_id)
         self._system(system_id)
         self.prometheus.health.labels(self._label(system_id)).set(HEALTH_VALUES["unknown"])
 
@@ -897,12 +907,20 @@ class IntegrationMonitor:
         return {s: self.health(s) for s in self.systems()}
 
     def overall_status(self) -> str:
-        """``down`` if any system is down, else ``degraded`` if any is degraded or unknown-with-errors, else ``healthy``."""
-        statuses = {r.status for r in self.health_reports().values()}
-        if "down" in statuses:
+        """The whole runtime's status, the worst of its systems' and its active alerts'.
+
+        ``down`` if a declared system is down or an emergency alert is active; else ``degraded`` if one
+        is degraded or a critical alert is active; else ``unknown`` while a declared system has had no
+        verdict yet (not checked is not healthy); else ``healthy``.
+        """
+        statuses = {self.health(s).status for s in self._declared}
+        severities = {a.severity for a in self.alerts.active()}
+        if "down" in statuses or "emergency" in severities:
             return "down"
-        if "degraded" in statuses:
+        if "degraded" in statuses or "critical" in severities:
             return "degraded"
+        if "unknown" in statuses:
+            return "unknown"
         return "healthy"
 
     def _stale_streams(self, system_id: str) -> list[str]:
@@ -930,10 +948,15 @@ class IntegrationMonitor:
         with correlation_scope() as cid:
             self._run_probes()
             checks: dict[str, bool] = {}
+            limited_until: datetime | None = None
             try:
                 result = await asyncio.wait_for(check(), timeout=self.config.health_check_timeout)
             except TimeoutError:
                 status, reason = "down", f"health check timed out after {self.config.health_check_timeout:g}s"
+            except RateLimited as exc:
+                # the budget is spent, the venue is not down: degraded until the budget allows a call
+                limited_until = now + timedelta(seconds=exc.retry_after or self.config.health_check_interval)
+                status, reason = "degraded", rate_limited_reason(limited_until)
             except Exception as exc:
                 status, reason = "down", f"{type(exc).__name__}: {exc}"
             else:
@@ -943,10 +966,23 @@ class IntegrationMonitor:
                     stale_streams=self._stale_streams(system_id),
                 )
                 checks = dict(getattr(result, "checks", {}) or {})
+                until = getattr(result, "rate_limited_until", None)
+                limited_until = until if isinstance(until, datetime) else None
+            if limited_until is not None:
+                # asking again before T would be refused and, at most vendors, counted against the quota
+                wait = (limited_until - self.clock.now()).total_seconds()
+                self._next_check[system_id] = max(self._next_check[system_id], self.clock.monotonic() + wait)
             latency = round((self.clock.monotonic() - started) * 1000.0, 3)
             self.process_pending_calls()  # the check's own calls are logged before its verdict
             return self.report_health(
-                system_id, status, reason, checks=checks, latency_ms=latency, at=now, correlation_id=cid
+                system_id,
+                status,
+                reason,
+                checks=checks,
+                latency_ms=latency,
+                at=now,
+                correlation_id=cid,
+                rate_limited_until=limited_until,
             )
 
     def report_health(
@@ -959,6 +995,7 @@ class IntegrationMonitor:
         latency_ms: float | None = None,
         at: datetime | None = None,
         correlation_id: str | None = None,
+        rate_limited_until: datetime | None = None,
     ) -> HealthReport:
         """Record a health verdict reached elsewhere (a failed connect, a stream watchdog)."""
         if status not in HEALTH_VALUES:
@@ -977,8 +1014,10 @@ class IntegrationMonitor:
             latency_ms=latency_ms,
             checks=dict(checks or {}),
             consecutive_failures=0 if ok else previous.consecutive_failures + 1,
+            rate_limited_until=rate_limited_until,
         )
         self._health[system_id] = report
+        self._declared.add(system_id)
         self._system(system_id)
         label = self._label(system_id)
         self.prometheus.health.labels(label).set(HEALTH_VALUES[report.status])
@@ -1017,12 +1056,60 @@ class IntegrationMonitor:
                 )
 
     async def run_due_health_checks(self) -> list[HealthReport]:
-        """Run every check whose interval has passed, concurrently."""
-        now = self.clock.monotonic()
-        due = [s for s in self._checks if self._next_check.get(s, now) <= now]
-        if not due:
+        """Start every check whose interval has passed and wait for every check in flight.
+
+        Each check is its own task with its own timeout, so the verdicts (and alerts) of the others
+        never wait for a slow one; this call returns once all of them have a verdict.
+        """
+        self._start_due_checks()
+        running = [task for task, _ in self._running_checks.values()]
+        if not running:
             return []
-        return list(await asyncio.gather(*(self.run_health_check(s) for s in due)))
+        done = await asyncio.gather(*running, return_exceptions=True)
+        return [r for r in done if isinstance(r, HealthReport)]
+
+    def _start_due_checks(self) -> list[asyncio.Task[HealthReport]]:
+        """Start, each in its own task, the due checks that are not already running."""
+        now = self.clock.monotonic()
+        loop = asyncio.get_running_loop()
+        started = []
+        for system_id in list(self._checks):
+            if system_id in self._running_checks or self._next_check.get(system_id, now) > now:
+                continue
+            task = loop.create_task(self._check_and_alert(system_id), name=f"portico-health-{system_id}")
+            self._running_checks[system_id] = (task, now)
+            task.add_done_callback(functools.partial(self._check_finished, system_id))
+            started.append(task)
+        return started
+
+    async def _check_and_alert(self, system_id: str) -> HealthReport:
+        report = await self.run_health_check(system_id)
+        # evaluated as each verdict arrives, not once the slowest check of the round is done
+        self.evaluate_alerts()
+        return report
+
+    def _check_finished(self, system_id: str, task: asyncio.Task[HealthReport]) -> None:
+        entry = self._running_checks.get(system_id)
+        if entry is not None and entry[0] is task:
+            del self._running_checks[system_id]
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._log.error(
+                "health.check_failed",
+                system=system_id,
+                error=self.redactor.redact_text(f"{type(exc).__name__}: {exc}"),
+            )
+
+    def _expire_overdue_checks(self) -> None:
+        """Cancel the checks running longer than the timeout on the monitor's clock; they are down."""
+        timeout = self.config.health_check_timeout
+        now = self.clock.monotonic()
+        for system_id, (task, started) in list(self._running_checks.items()):
+            if now - started < timeout or task.done():
+                continue
+            del self._running_checks[system_id]
+            task.cancel()
+            self.report_health(system_id, "down", f"health check timed out after {timeout:g}s")
+            self.evaluate_alerts()
 
     # -- alerts ------------------------------------------------------------------------------------
 
@@ -1278,10 +1365,19 @@ class IntegrationMonitor:
     # -- the loop ----------------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """One round of periodic work: due health checks, alert rules, queued notifications, history."""
+        """One round of periodic work: due health checks (waited for), alert rules, queued
+        notifications, history."""
+        await self._tick(wait_for_checks=True)
+
+    async def _tick(self, *, wait_for_checks: bool) -> None:
         self.process_pending_calls()
         self._run_probes()
-        await self.run_due_health_checks()
+        self._expire_overdue_checks()
+        if wait_for_checks:
+            await self.run_due_health_checks()
+        else:
+            # the background loop never waits for a check: each reports (and alerts) when it is done
+            self._start_due_checks()
         self.evaluate_alerts()
         if self._outbox:
             await self.flush_notifications()
@@ -1301,14 +1397,15 @@ class IntegrationMonitor:
         return min(5.0, self.config.health_check_interval, self.config.history.sample_interval)
 
     async def start(self) -> None:
-        """Start the background loop (health checks on their interval, alerts, history)."""
+        """Start the background loop: every registered system is checked at once, then on its interval
+        (each check independent of the others), alerts are evaluated and history sampled."""
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="portico-monitor")
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.tick()
+                await self._tick(wait_for_checks=False)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the loop must survive a failing check or channel
@@ -1324,6 +1421,11 @@ class IntegrationMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        running = [task for task, _ in self._running_checks.values()]
+        self._running_checks.clear()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await self.drain()
         if self._outbox:
             await self.flush_notifications()

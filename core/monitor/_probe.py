@@ -17,7 +17,8 @@ def runtime_probe(runtime: Any) -> Callable[[IntegrationMonitor], None]:
     Each ``SystemRuntime`` may offer ``breaker.state``, ``limiter.remaining()`` / ``limiter.windows`` and
     ``state`` / ``last_error``: the probe copies them into the breaker state, the rate-limit gauges, and a
     ``down`` health verdict for a system that failed to connect and has no health check yet. Anything
-    missing is skipped, so it works with any runtime-like object.
+    missing is skipped, so it works with any runtime-like object. Systems disabled in the configuration
+    are left out.
     """
 
     def probe(monitor: IntegrationMonitor) -> None:
@@ -26,6 +27,8 @@ def runtime_probe(runtime: Any) -> Callable[[IntegrationMonitor], None]:
             return
         for system_id, system in systems.items():
             sid = str(system_id)
+            if getattr(getattr(system, "config", None), "enabled", True) is False and not monitor.has_health_check(sid):
+                continue  # switched off in the config: nothing to check, so it cannot hold the status at unknown
             if sid not in monitor.systems():
                 monitor.add_system(sid)
             breaker = getattr(system, "breaker", None)

@@ -1,6 +1,7 @@
 """The runtime's HTTP server: ``/metrics`` (Prometheus), ``/health`` (JSON) and ``/dashboard``.
 
-``/health`` answers 200 while every system is healthy or degraded and 503 when one is down (readiness);
+``/health`` answers 200 while the overall status is healthy or degraded and 503 when it is down, or
+unknown because a system was never checked yet (readiness);
 ``/health/live`` answers 200 as long as the process serves requests (liveness).
 
 Starlette served by uvicorn on 127.0.0.1 by default. The dashboard needs a token (configured, or
@@ -18,6 +19,7 @@ import contextlib
 import hashlib
 import hmac
 import inspect
+import ipaddress
 import json
 import secrets
 import socket
@@ -28,10 +30,13 @@ from typing import Any
 import jinja2
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from portico.monitor._logging import get_logger
 from portico.monitor._monitor import IntegrationMonitor
 from portico.monitor._probe import runtime_probe
 
@@ -52,6 +57,17 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 _TREND_METRICS = ("p95_ms", "error_rate", "requests")
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it resolves who knows where, so it is treated as reachable from outside
 
 
 class _QuietServer(uvicorn.Server):
@@ -80,6 +96,9 @@ class RuntimeServer:
         dead_letter_provider: dead-letter items for the dashboard; default the runtime's, else none.
         protect_metrics: require the token on ``/metrics`` too.
         refresh_seconds: how often the page polls for new state.
+        allowed_hosts: names the server answers to besides ``localhost``, ``127.0.0.1``, ``::1`` and the
+            bound host; a request with any other ``Host`` header is refused (400), so a page whose
+            name was rebound to this machine (DNS rebinding) cannot read it.
     """
 
     def __init__(
@@ -94,6 +113,7 @@ class RuntimeServer:
         dead_letter_provider: Provider | None = None,
         protect_metrics: bool = False,
         refresh_seconds: float = 2.0,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.monitor = monitor
         self.runtime = runtime_like
@@ -116,7 +136,10 @@ class RuntimeServer:
             "app.js": (_template_text("dashboard.js"), "text/javascript; charset=utf-8"),
             "app.css": (_template_text("dashboard.css"), "text/css; charset=utf-8"),
         }
+        bound = [] if host in _WILDCARDS else [host]
+        self.allowed_hosts: list[str] = list(dict.fromkeys([*_LOOPBACK_NAMES, *bound, *allowed_hosts]))
         self.app = Starlette(
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=self.allowed_hosts)],
             routes=[
                 Route("/health", self._health),
                 Route("/health/live", self._live),
@@ -147,13 +170,30 @@ class RuntimeServer:
         """The dashboard URL carrying the token, to open once (print it, never log it)."""
         return f"{self.url}/dashboard?token={self.token}"
 
+    def exposure_warning(self) -> str | None:
+        """One line saying what a bind beyond loopback exposes, or None when the bind is loopback only."""
+        if _is_loopback(self.host):
+            return None
+        metrics = "needs the token" if self.protect_metrics else "is open (set monitoring.http.protect_metrics)"
+        return (
+            f"warning: the HTTP server binds {self.host}, beyond this machine: it speaks plain HTTP (the "
+            f"dashboard token crosses the network in clear; put a TLS proxy in front), /health is open and "
+            f"/metrics {metrics}; only Host headers in {', '.join(self.allowed_hosts)} are answered, "
+            "add this machine's public names to monitoring.http.allowed_hosts"
+        )
+
     async def start(self, sock: socket.socket | None = None) -> None:
         """Bind and serve in the background; returns once the socket accepts connections.
+
+        A bind beyond loopback is logged as a warning (see :meth:`exposure_warning`).
 
         Args:
             sock: a socket already bound and listening (``portico run`` binds before it connects
                 anything, so a port in use fails first); default: bind ``host:port`` here.
         """
+        warning = self.exposure_warning()
+        if warning is not None:
+            get_logger("portico.monitor").warning("http.exposed", host=self.host, detail=warning)
         config = uvicorn.Config(
             self.app, host=self.host, port=self.port, log_config=None, access_log=False, lifespan="off"
         )
@@ -236,7 +276,10 @@ class RuntimeServer:
             "active_alerts": len(snapshot["alerts"]),
         }
         return JSONResponse(
-            body, status_code=503 if body["status"] == "down" else 200, headers={"Cache-Control": "no-store"}
+            # not ready while a system is down or was never checked: an unverified runtime is not healthy
+            body,
+            status_code=503 if body["status"] in {"down", "unknown"} else 200,
+            headers={"Cache-Control": "no-store"},
         )
 
     async def _metrics(self, request: Request) -> Response:

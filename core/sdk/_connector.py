@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -87,10 +89,20 @@ class CheckResult(BaseModel):
     detail: str = ""
     checks: dict[str, bool] = {}
     """Named sub-checks (``reachable``, ``authenticated``, ``stream``...) and whether each passed."""
+    rate_limited_until: datetime | None = None
+    """Set when the check could not be made because the rate budget or the vendor's quota is spent:
+    the system is "rate limited until" then (degraded, not down) and is not checked again before."""
 
 
 ClientFactory = Callable[..., "ApiClient"]
 EventSink = Callable[..., None]
+
+
+class CallMeterFactory(Protocol):
+    """Measures one request of a transport that is not HTTP (the runtime gives a
+    :class:`portico.http.CallMeter`): ``async with meter("reqPositions", method="TWS"): ...``."""
+
+    def __call__(self, endpoint: str, *, method: str = ...) -> AbstractAsyncContextManager[None]: ...
 
 
 def _no_events(_event: str, **_data: Any) -> None:
@@ -122,6 +134,8 @@ class ConnectorContext:
         options: other settings (``api_version``, ``features``).
         rate_limiter: the system's shared rate limiter; HTTP clients from :meth:`api_client` use it by
             themselves, socket transports call :meth:`acquire` before each request.
+        call_meter: reports a socket transport's requests to the monitor as HTTP calls are reported;
+            transports use it through :meth:`measure`.
     """
 
     system_id: str
@@ -138,6 +152,7 @@ class ConnectorContext:
     store: Database | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     rate_limiter: Any = None
+    call_meter: CallMeterFactory | None = None
     settings: ConnectionSettings = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,15 +176,28 @@ class ConnectorContext:
             )
         return self.settings
 
-    async def acquire(self, endpoint: str | None = None) -> float:
-        """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP).
+    def measure(self, endpoint: str, *, method: str = "SOCKET") -> AbstractAsyncContextManager[None]:
+        """Wrap one request of a transport that is not HTTP, so the monitor counts and times it.
 
-        Returns the seconds waited; raises :class:`~portico.errors.RateLimited` past the bounded wait.
-        Without a limiter (a bare test context) it returns at once.
+        ``async with context.measure("reqPositions", method="TWS"): await ...`` reports one call record
+        (the same metrics as an :class:`~portico.http.ApiClient` call) when the block ends; an error
+        raised inside is recorded and passes through. Without a meter (a bare test context) it does
+        nothing.
+        """
+        if self.call_meter is None:
+            return contextlib.nullcontext()
+        return self.call_meter(endpoint, method=method)
+
+    async def acquire(self, endpoint: str | None = None, *, max_wait: float | None = None) -> float:
+        """Wait for rate budget for one call to ``endpoint`` (for transports that are not HTTP, and for
+        health checks, which take their budget with ``max_wait=0``: now or not at all).
+
+        Returns the seconds waited; raises :class:`~portico.errors.RateLimited` past the bounded wait
+        (the policy's ``max_wait`` unless given). Without a limiter (a bare test context) it returns at once.
         """
         if self.rate_limiter is None:
             return 0.0
-        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint))
+        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint), max_wait=max_wait)
         return waited
 
     def url(self, key: str) -> str:

@@ -296,6 +296,26 @@ class MockSpec(_Spec):
     protocols: tuple[str, ...] = ("http",)
 
 
+class HealthCheckSpec(_Spec):
+    """The call a connector's health check makes: the cheapest one that proves the venue answers and
+    accepts the credentials.
+
+    The check spends the system's shared rate budget like any call, but never waits for it: when the
+    budget (or the vendor's quota) is spent, the system is "rate limited until T", not down, and is not
+    checked again before T.
+
+    Attributes:
+        call: the vendor call, as the connector names it (an endpoint ``GET /v2/account``, a function
+            ``SYMBOL_SEARCH``, a socket request ``reqCurrentTime``).
+        params: the parameters it is made with.
+        description: why this call is the cheapest, for people.
+    """
+
+    call: str
+    params: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+
 class ConnectorSpec(_Spec):
     """The manifest of a connector.
 
@@ -310,6 +330,8 @@ class ConnectorSpec(_Spec):
         feature_flags: the plan's ``features`` keys, each naming the capabilities it switches.
         mock: the mock server it ships.
         connection_settings: the typed model of a system's ``connection`` section.
+        health_check: the call its health check makes (see :class:`HealthCheckSpec`); None: the
+            default check (``get_account`` for brokers).
     """
 
     name: str
@@ -329,6 +351,7 @@ class ConnectorSpec(_Spec):
     connection_settings: type[ConnectionSettings] = ConnectionSettings
     """The model of the ``connection`` section: the connector's settings, typed (a subclass of
     :class:`ConnectionSettings`). The base accepts only ``base_url``."""
+    health_check: HealthCheckSpec | None = None
 
     @field_validator("name")
     @classmethod

@@ -78,6 +78,7 @@ class AvHarness:
             connection={"tier": tier},
             client_factory=factory,
             clock=synced,  # type: ignore[arg-type]
+            rate_limiter=limiter,  # shared by the HTTP client and the context, as the runtime does
         )
         connector = AlphaVantageConnector(context)
         self.connectors.append(connector)

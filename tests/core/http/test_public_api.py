@@ -11,6 +11,7 @@ def test_exports_are_pinned() -> None:
         "ApiClient",
         "BreakerListener",
         "BreakerState",
+        "CallMeter",
         "CallObserver",
         "CallOutcome",
         "CallRecord",

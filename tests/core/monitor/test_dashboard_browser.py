@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from portico.clock import system_clock
 
-from .browser import chromium_page, find_or_install_chromium
+from .browser import chromium_page, chromium_verdict, find_chromium
 from .conftest import CANARY
 from .stack import monitored_runtime
 
@@ -19,9 +20,14 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    binary = find_or_install_chromium()
-    if binary is None:
-        pytest.skip("chromium is not installed and `apt-get install -y chromium` failed (no network or no root?)")
+    binary = find_chromium()
+    verdict = chromium_verdict(binary, os.environ)
+    if verdict is not None:
+        action, reason = verdict
+        if action == "fail":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    assert binary is not None
     return binary
 
 

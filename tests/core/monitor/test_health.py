@@ -9,7 +9,7 @@ from portico.clock import FakeClock
 from portico.monitor import IntegrationMonitor, Redactor
 from portico.sdk import CheckResult
 
-from .conftest import CANARY
+from .conftest import CANARY, wait_for
 
 
 class Switchable:
@@ -130,3 +130,86 @@ async def test_overall_status_and_metrics_carry_health(monitor: IntegrationMonit
     exposition = monitor.prometheus.exposition().decode()
     assert 'portico_system_health{system="b"} 0.0' in exposition
     assert 'portico_system_health{system="a"} 2.0' in exposition
+
+
+async def test_systems_not_checked_yet_are_not_healthy(monitor: IntegrationMonitor) -> None:
+    a, b = Switchable("a"), Switchable("b")
+    monitor.register_health_check("a", a)
+    monitor.register_health_check("b", b)
+    assert monitor.overall_status() == "unknown"
+    await monitor.run_health_check("a")
+    assert monitor.overall_status() == "unknown"  # b was never checked
+    await monitor.run_health_check("b")
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_events_without_a_system_do_not_hold_the_status_at_unknown(monitor: IntegrationMonitor) -> None:
+    monitor.register_health_check("a", Switchable("a"))
+    await monitor.run_health_check("a")
+    monitor.emit("job.completed", job="prices", records_imported=3)  # counted under "runtime"
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_an_active_critical_alert_degrades_and_an_emergency_downs_the_status(monitor: IntegrationMonitor) -> None:
+    monitor.register_health_check("a", Switchable("a"))
+    await monitor.run_health_check("a")
+    monitor.alerts.fire("custom", system="a", severity="warning", summary="a warning")
+    assert monitor.overall_status() == "healthy"  # a warning is not an outage
+    monitor.alerts.fire("job_failed", system=None, subject="prices", severity="critical", summary="import failed")
+    assert monitor.overall_status() == "degraded"
+    monitor.alerts.fire("file_late", system=None, subject="eod", severity="emergency", summary="file missing")
+    assert monitor.overall_status() == "down"
+    monitor.alerts.resolve("file_late", system=None, subject="eod")
+    monitor.alerts.resolve("job_failed", system=None, subject="prices")
+    assert monitor.overall_status() == "healthy"
+
+
+async def test_a_disabled_system_does_not_hold_the_status_at_unknown(monitor: IntegrationMonitor) -> None:
+    from types import SimpleNamespace
+
+    from portico.monitor import runtime_probe
+
+    runtime = SimpleNamespace(
+        systems={
+            "on": SimpleNamespace(config=SimpleNamespace(enabled=True), state="connected"),
+            "off": SimpleNamespace(config=SimpleNamespace(enabled=False), state="registered"),
+        }
+    )
+    monitor.add_probe(runtime_probe(runtime))
+    monitor.register_health_check("on", Switchable("on"))
+    await monitor.run_health_check("on")
+    assert monitor.snapshot()["status"] == "healthy"
+
+
+async def test_a_hung_check_delays_no_other_system_and_times_out_on_the_clock(redactor: Redactor) -> None:
+    clock = FakeClock(auto_advance=False)
+    monitor = IntegrationMonitor(
+        clock=clock,
+        redactor=redactor,
+        config={"health_check_interval": 10, "health_check_timeout": 30, "history": {"enabled": False}},
+    )
+    hung, failing, fine = Switchable("hung"), Switchable("failing"), Switchable("fine")
+    hung.mode, failing.mode = "hang", "raise"
+    for name, check in (("hung", hung), ("failing", failing), ("fine", fine)):
+        monitor.register_health_check(name, check)
+    await monitor.start()
+    try:
+        # the failing system's verdict and its alert come at once, not after the hung check's 30 s
+        await wait_for(
+            lambda: monitor.health("failing").status == "down"
+            and any(a.rule == "system_down" and a.system == "failing" for a in monitor.alerts.active())
+            and monitor.health("fine").status == "healthy",
+            what="the other systems' verdicts",
+        )
+        assert monitor.health("hung").status == "unknown" and hung.calls == 1
+
+        clock.advance(10)  # the next interval: the others are checked again, the hung one is not restarted
+        await wait_for(lambda: failing.calls == 2 and fine.calls == 2, what="the second round")
+        assert hung.calls == 1 and monitor.health("hung").status == "unknown"
+
+        clock.advance(20)  # 30 s after the hung check started, on the monitor's clock
+        await wait_for(lambda: monitor.health("hung").status == "down", what="the hung check's timeout")
+        assert monitor.health("hung").reason == "health check timed out after 30s"
+        assert any(a.rule == "system_down" and a.system == "hung" for a in monitor.alerts.active())
+    finally:
+        await monitor.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -103,3 +104,62 @@ def test_the_command_prints_the_token_once_and_stops_on_sigint(tmp_path: Path) -
     assert proc.returncode == 0, err
     assert text.count(token) == 1 and token not in err
 
+
+
+async def test_serve_on_all_interfaces_warns_and_checks_the_host_header(tmp_path: Path) -> None:
+    from portico.cli._run import serve
+
+    config = {"systems": {}, "monitoring": {"http": {"port": 0}}, "database_url": f"sqlite:///{tmp_path / 'p.db'}"}
+    lines: list[str] = []
+    warnings: list[str] = []
+    stop = asyncio.Event()
+    integration = AsyncIntegration(config, plugins=PluginManager(autoload=False))
+    task = asyncio.create_task(serve(integration, stop=stop, host="0.0.0.0", echo=lines.append, warn=warnings.append))
+    try:
+        await wait_for(lambda: any(line.startswith("portico is running") for line in lines) or task.done(), what="the server")
+        [warning] = warnings
+        assert warning.startswith("warning:") and "0.0.0.0" in warning and "plain HTTP" in warning
+        port = re.search(r"health: +http://[^:]+:(\d+)/health", "\n".join(lines)).group(1)  # type: ignore[union-attr]
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"http://127.0.0.1:{port}/health/live")).status_code == 200
+            rebound = await c.get(f"http://127.0.0.1:{port}/health", headers={"Host": f"evil.example:{port}"})
+            assert rebound.status_code == 400
+    finally:
+        stop.set()
+        assert await task == 0
+
+
+async def test_the_demo_dashboard_checks_every_system_at_start(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from portico.cli._demo import _serve
+
+    pm = PluginManager(autoload=False)
+    pm.register(plugin(), name="pulsefeed")
+    config = {
+        "systems": {
+            "pulse": {
+                "type": "market_data",
+                "connector": "pulsefeed",
+                "mock": True,
+                "authentication": {"type": "none", "credentials": {"api_key": CANARY}},
+            }
+        },
+        "monitoring": {"health_check_interval": 3600},  # only the check at start can answer in time
+        "database_url": f"sqlite:///{tmp_path / 'p.db'}",
+    }
+    out = io.StringIO()
+    integration = AsyncIntegration(config, plugins=pm)
+    await integration.start()
+    task = asyncio.create_task(_serve(Console(file=out, width=400), integration, 0))
+    try:
+        await wait_for(lambda: "dashboard: http://127.0.0.1:" in out.getvalue() or task.done(), what="the demo server")
+        await wait_for(lambda: integration.monitor.health("pulse").status == "healthy", what="the check at start")
+        assert integration.monitor.overall_status() == "healthy"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await integration.stop()

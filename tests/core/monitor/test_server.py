@@ -193,3 +193,73 @@ async def test_jobs_and_dead_letters_come_from_a_running_jobs_service(monitor: I
 
     state = await RuntimeServer(monitor, NoJobsYet(), token=TOKEN).state()
     assert state["dead_letters"] == [] and state["jobs"] == []
+
+
+async def test_only_the_session_cookie_the_login_set_is_accepted(monitor: IntegrationMonitor) -> None:
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    other = RuntimeServer(IntegrationMonitor(redactor=Redactor()), None, token="another-token-0123456789abcdef")
+    async with client(server) as c:
+        login = await c.get(f"/dashboard?token={TOKEN}")
+        session = login.cookies["portico_dashboard"]
+    async with client(other) as c:
+        foreign = (await c.get("/dashboard?token=another-token-0123456789abcdef")).cookies["portico_dashboard"]
+    forged = [
+        "x",
+        "1",
+        TOKEN,  # the token itself is not the session
+        foreign,  # a session of another dashboard
+        "0" * len(session),
+        session[:-1] + ("0" if session[-1] != "0" else "1"),
+        session + "0",
+    ]
+    for value in forged:
+        async with client(server) as c:
+            refused = await c.get("/dashboard/state", headers={"Cookie": f"portico_dashboard={value}"})
+            assert refused.status_code == 401, value
+    async with client(server) as c:
+        accepted = await c.get("/dashboard/state", headers={"Cookie": f"portico_dashboard={session}"})
+        assert accepted.status_code == 200
+
+
+async def test_health_is_not_ready_while_a_system_was_never_checked(monitor: IntegrationMonitor) -> None:
+    async def ok() -> Any:
+        from portico.sdk import CheckResult
+
+        return CheckResult(ok=True, system="alpaca_paper")
+
+    monitor.register_health_check("alpaca_paper", ok)
+    server = RuntimeServer(monitor, None, token=TOKEN)
+    async with client(server) as c:
+        first = await c.get("/health")
+        assert first.status_code == 503
+        assert first.json()["status"] == "unknown"
+        assert first.json()["systems"]["alpaca_paper"]["status"] == "unknown"
+        await monitor.run_health_check("alpaca_paper")
+        after = await c.get("/health")
+        assert after.status_code == 200 and after.json()["status"] == "healthy"
+        monitor.alerts.fire("job_failed", system=None, subject="prices", severity="critical", summary="import failed")
+        degraded = await c.get("/health")
+        assert degraded.status_code == 200 and degraded.json()["status"] == "degraded"
+
+
+async def test_a_foreign_host_header_is_refused(monitor: IntegrationMonitor) -> None:
+    # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example
+    server = RuntimeServer(monitor, None, token=TOKEN, allowed_hosts=["portico.internal"])
+    async with client(server) as c:
+        for path in ("/health", "/metrics", "/dashboard/state", f"/dashboard?token={TOKEN}"):
+            refused = await c.get(path, headers={"Host": "evil.example", "Authorization": f"Bearer {TOKEN}"})
+            assert refused.status_code == 400, path
+        for host in ("127.0.0.1", "127.0.0.1:8787", "localhost", "localhost:8787", "portico.internal"):
+            assert (await c.get("/health/live", headers={"Host": host})).status_code == 200, host
+
+
+def test_a_non_loopback_bind_is_called_out() -> None:
+    monitor = IntegrationMonitor(redactor=Redactor())
+    assert RuntimeServer(monitor, None, host="127.0.0.1").exposure_warning() is None
+    assert RuntimeServer(monitor, None, host="localhost").exposure_warning() is None
+    warning = RuntimeServer(monitor, None, host="0.0.0.0").exposure_warning()
+    assert warning is not None
+    assert "0.0.0.0" in warning and "plain HTTP" in warning and "monitoring.http.allowed_hosts" in warning
+    assert "\n" not in warning
+    # a specific address is a host the server answers to
+    assert "10.1.2.3" in RuntimeServer(monitor, None, host="10.1.2.3").allowed_hosts
