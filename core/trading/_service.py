@@ -575,6 +575,13 @@ class TradingService:
                 )
         if after.venue_order_id and before.venue_order_id is None:
             await self._drain_orphans(after.system, after.venue_order_id)
+        if after.filled_quantity > before.filled_quantity:
+            # a fill learned from an order status (a submit answer, a poll, a stream that reports
+            # status only) carries no fill details: fetch them now so the book keeps up
+            try:
+                await self.record_missing_fills(after.system, orders=[after])
+            except PorticoError as exc:
+                log.warning("fills of order %s not recorded yet: %s", after.id, exc)
         return after
 
     async def _apply_order(self, order_id: str, order: Order, *, source: str) -> OrderRecord:
@@ -605,9 +612,10 @@ class TradingService:
         obs = observation_from_order(
             order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
         )
-        after = await self._apply(record.id, obs)
         if event.execution is not None:
+            # recorded before the status moves, so the fill is not fetched a second time
             await self.record_execution(system_id, event.execution, order_id=record.id)
+        after = await self._apply(record.id, obs)
         return self.repo.get(after.id) or after
 
     async def _drain_orphans(self, system_id: str, venue_order_id: str) -> None:
@@ -645,6 +653,46 @@ class TradingService:
                 price=str(execution.price),
             )
         return new
+
+    async def record_missing_fills(
+        self,
+        system_id: str,
+        *,
+        since: datetime | None = None,
+        orders: Iterable[OrderRecord] | None = None,
+    ) -> int:
+        """Record the venue's executions of orders whose filled quantity is ahead of the executions
+        recorded for them; returns how many were new.
+
+        A fill can be learned from an order status alone (a submit answer that is already filled, a
+        poll, a stream that reports status but not the fill): this fetches the fill details of those
+        orders only, so executions of orders portico did not place stay unexpected at reconciliation.
+
+        Args:
+            system_id: the system.
+            since: only orders updated, and fills executed, since then (default: all).
+            orders: only these orders (default: every order of the system short of executions).
+        """
+        connector = self.connector(system_id)
+        if not connector.spec.capabilities.has(Capability.GET_EXECUTIONS):
+            return 0
+        if orders is None:
+            pending = self.repo.unrecorded_fills(system_id, since=since)
+        else:
+            wanted = {r.id for r in orders}
+            pending = [r for r in self.repo.unrecorded_fills(system_id) if r.id in wanted]
+        by_venue_id = {r.venue_order_id: r for r in pending if r.venue_order_id}
+        if not by_venue_id:
+            return 0
+        # asked by order id alone when one order is short: a venue stamps fills on its own clock,
+        # so a time window taken from ours could miss them
+        only = next(iter(by_venue_id)) if len(by_venue_id) == 1 else None
+        count = 0
+        for execution in await connector.get_executions(since=since, order_id=only):
+            record = by_venue_id.get(execution.order_id)
+            if record is not None:
+                count += await self.record_execution(system_id, execution, order_id=record.id)
+        return count
 
     async def sync_executions(
         self, system_id: str, *, since: datetime | None = None, until: datetime | None = None
