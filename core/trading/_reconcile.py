@@ -247,7 +247,7 @@ class Reconciler:
         details could not be fetched then, so they count as the book's, not as unexpected."""
         try:
             await self.service.record_missing_fills(system, since=since)
-        except PorticoError as exc:
+        except Exception as exc:
             # what stays unrecorded shows as breaks, which is the truth of the book
             log.warning("fills of %s not recorded before reconciling: %s", system, exc)
 

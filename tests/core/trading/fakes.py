@@ -219,7 +219,8 @@ class FakeVenue:
         return Order(
             order_id=venue_id,
             client_order_id=req.client_order_id,
-            account_id=self.account_id,
+            # a venue reports the account the order was placed in
+            account_id=req.account_id or self.account_id,
             symbol=req.symbol,
             side=req.side,
             order_type=req.order_type,
