@@ -109,6 +109,7 @@ class AlpacaConnector(Connector):
         self._client: AlpacaClient | None = None
         self._assets: list[Instrument] | None = None
         self._market: MarketDataStream | None = None
+        self._account_id: str | None = None
         settings = context.settings_as(AlpacaConnection)
         self.feed: str = settings.feed
         self.backfill_limit = settings.backfill_limit
@@ -161,12 +162,29 @@ class AlpacaConnector(Connector):
 
     async def get_account(self, account_id: str | None = None) -> Account:
         data = await self.client.get_account()
-        return account_from_wire(parse(WireAccount, data, what="account", system=self.system), system=self.system)
+        account = account_from_wire(parse(WireAccount, data, what="account", system=self.system), system=self.system)
+        self._account_id = account.account_id
+        return account
+
+    async def _account(self) -> str:
+        """The id of the account the API key trades (read once from ``GET /v2/account``).
+
+        Alpaca's positions, fill activities and trade updates do not name the account (a key trades
+        exactly one), so the connector stamps this id on them: the book and the broker's report then
+        agree on which account a holding or a fill belongs to.
+        """
+        if self._account_id is None:
+            await self.get_account()
+        assert self._account_id is not None
+        return self._account_id
 
     async def get_positions(self, account_id: str | None = None) -> list[Position]:
         data = await self.client.list_positions()
+        account = await self._account()
         return [
-            position_from_wire(parse(WirePosition, item, what="position", system=self.system), system=self.system)
+            position_from_wire(
+                parse(WirePosition, item, what="position", system=self.system), system=self.system, account_id=account
+            )
             for item in self._list(data, "GET /v2/positions")
         ]
 
@@ -176,7 +194,9 @@ class AlpacaConnector(Connector):
         return data
 
     def _order(self, data: Any) -> Order:
-        return order_from_wire(parse(WireOrder, data, what="order", system=self.system), system=self.system)
+        return order_from_wire(
+            parse(WireOrder, data, what="order", system=self.system), system=self.system, account_id=self._account_id
+        )
 
     # -- orders ----------------------------------------------------------------------------------
 
@@ -310,12 +330,13 @@ class AlpacaConnector(Connector):
         if until is not None:
             params["until"] = rfc3339(until)
         out: list[Execution] = []
+        account = await self._account()
         while True:
             page = self._list(await self.client.activities(params), "GET /v2/account/activities/FILL")
             for item in page:
                 wire = parse(WireActivity, item, what="activity", system=self.system)
                 if (symbol is None or wire.symbol == symbol.upper()) and (order_id is None or wire.order_id == order_id):
-                    out.append(execution_from_activity(wire, system=self.system))
+                    out.append(execution_from_activity(wire, system=self.system, account_id=account))
             if len(page) < params["page_size"]:
                 return out
             params["page_token"] = page[-1]["id"]
@@ -504,6 +525,7 @@ class AlpacaConnector(Connector):
             backfill=self._backfill,
             clock=self.context.clock,
             emit=self.context.emit,
+            account_id=await self._account(),
         )
         async with contextlib.aclosing(stream.events()) as events:
             async for event in events:

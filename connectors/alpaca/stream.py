@@ -72,6 +72,7 @@ class OrderUpdateStream:
         clock: the time source.
         emit: monitor events (``stream.reconnected``, ``stream.backfilled``).
         ws_options: extra :class:`~portico.http.WebSocketClient` arguments (heartbeat, reconnect policy).
+        account_id: the account the stream's orders and fills belong to (Alpaca's messages do not say).
     """
 
     def __init__(
@@ -84,8 +85,10 @@ class OrderUpdateStream:
         clock: Clock,
         emit: Callable[..., None],
         ws_options: Mapping[str, Any] | None = None,
+        account_id: str | None = None,
     ) -> None:
         self.url = url
+        self.account_id = account_id
         self.system = system
         self._credentials = dict(credentials)
         self._backfill = backfill
@@ -185,7 +188,7 @@ class OrderUpdateStream:
                     self._check_control(message)
                     continue
                 wire = parse(WireTradeUpdate, message.get("data"), what="trade update", system=self.system)
-                event = event_from_trade_update(wire, system=self.system)
+                event = event_from_trade_update(wire, system=self.system, account_id=self.account_id)
                 if wire.order.status not in STATUS_MAP and wire.order.status not in _FILL_DEPENDENT:
                     # mapped as still live (never terminal); say so, so the new status gets a mapping
                     self._emit(

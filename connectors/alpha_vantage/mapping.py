@@ -262,6 +262,20 @@ def quote_from_body(body: Mapping[str, Any], *, now: datetime | None = None) -> 
     )
 
 
+def _search_currency(reported: str) -> str | None:
+    """A search match's ``8. currency`` as an ISO 4217 code, or None when it is not one.
+
+    Alpha Vantage names London listings' currency ``GBX`` (pence), and the market convention writes
+    minor units in mixed case (``GBp``, ``ZAc``): upper-casing those into ``GBP`` or ``ZAC`` would
+    misread every price a hundredfold, so only a code that is already one case is taken.
+    """
+    code = reported.strip()
+    if not (code.isupper() or code.islower()):
+        return None
+    code = code.upper()
+    return code if code in CURRENCY_CODES else None
+
+
 def instruments_from_body(body: Mapping[str, Any]) -> list[Instrument]:
     """``bestMatches`` as Instruments, best match first (the vendor's order)."""
     if "bestMatches" not in body:
@@ -274,13 +288,12 @@ def instruments_from_body(body: Mapping[str, Any]) -> list[Instrument]:
             raise PayloadRejected(
                 f"malformed search match {index}: {exc.errors()[0]['msg']}", field=f"bestMatches[{index}]"
             ) from None
-        currency = wire.currency.upper()
         out.append(
             Instrument(
                 symbol=wire.symbol,
                 asset_class=_ASSET_TYPES.get(wire.type.lower(), AssetClass.OTHER),
                 name=wire.name,
-                currency=currency if currency in CURRENCY_CODES else None,
+                currency=_search_currency(wire.currency),
                 country=_REGIONS.get(wire.region),
                 venue_ids={SOURCE: wire.symbol},
             )

@@ -55,6 +55,7 @@ from portico.models import (
     OrderEvent,
     OrderRequest,
     OrderSide,
+    OrderStatus,
     Position,
     Quote,
     Snapshot,
@@ -507,6 +508,7 @@ class WebTransport:
         if ref:
             self._refs[submitted.order_id] = ref
         self._symbols[conid] = request.symbol.upper()
+        status = mapping.canonical_status(submitted.order_status)
         return Order(
             order_id=submitted.order_id,
             client_order_id=ref,
@@ -516,8 +518,10 @@ class WebTransport:
             side=request.side,
             order_type=request.order_type,
             time_in_force=request.time_in_force,
-            status=mapping.canonical_status(submitted.order_status),
+            status=status,
             quantity=request.quantity,
+            # the reply names the status only; "Filled" means the whole quantity is done
+            filled_quantity=request.quantity if status is OrderStatus.FILLED and request.quantity else Decimal(0),
             limit_price=request.limit_price,
             stop_price=request.stop_price,
             created_at=self.clock.now(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from portico.errors import ConfigurationError, PorticoError
 from portico.sdk import Capability
 from portico.trading import _tables as t
 from portico.trading._book import BookPosition, PositionBook, StoreBook
+from portico.trading._repository import unmapped_instrument_id
 
 if TYPE_CHECKING:
     from portico.trading._service import TradingService
@@ -37,6 +39,9 @@ __all__ = [
     "ReconciliationReport",
     "Tolerance",
 ]
+
+
+log = logging.getLogger("portico.trading")
 
 
 class BreakKind(StrEnum):
@@ -237,6 +242,15 @@ class Reconciler:
         self.book: PositionBook = book or StoreBook(service.repo, service.config.book or "internal")
         self.tolerance = tolerance or Tolerance()
 
+    async def _record_missing_fills(self, system: str, since: datetime | None) -> None:
+        """Record the fills of portico's own orders that were learned from an order status but whose
+        details could not be fetched then, so they count as the book's, not as unexpected."""
+        try:
+            await self.service.record_missing_fills(system, since=since)
+        except Exception as exc:
+            # what stays unrecorded shows as breaks, which is the truth of the book
+            log.warning("fills of %s not recorded before reconciling: %s", system, exc)
+
     # -- positions -------------------------------------------------------------------------------
 
     async def reconcile_positions(
@@ -245,6 +259,7 @@ class Reconciler:
         """Position breaks of one broker (one account when given); returns (breaks, items compared)."""
         connector = self.service.connector(system)
         xref = self.service.xref
+        await self._record_missing_fills(system, None)
         try:
             broker_positions = await connector.get_positions(account_id)
             default_account = account_id
@@ -253,12 +268,20 @@ class Reconciler:
         except PorticoError as exc:
             return [_unavailable(system, account_id, "positions", exc)], 0
         breaks: list[Break] = []
+        book: dict[tuple[str, str], BookPosition] = {}
+        for bp in self.book.positions(system, account_id):
+            if bp.quantity != 0:
+                book[(bp.account_id, bp.instrument_id)] = bp
         broker: dict[tuple[str, str], tuple[Decimal, Decimal | None, str]] = {}
         for pos in broker_positions:
             acct = pos.account_id or default_account or ""
             if account_id is not None and acct != account_id:
                 continue
             iid = xref.resolve(system, venue_id=pos.venue_instrument_id, isin=pos.isin, symbol=pos.symbol)
+            if iid is None and (acct, unmapped_instrument_id(system, pos.symbol)) in book:
+                # the store's book keeps a fill the cross-reference cannot place under the venue's own
+                # ticker; within that one venue the ticker does identify the instrument
+                iid = unmapped_instrument_id(system, pos.symbol)
             if iid is None:
                 breaks.append(
                     Break(
@@ -277,11 +300,9 @@ class Reconciler:
                 continue
             qty, cost, sym = broker.get((acct, iid), (Decimal(0), None, pos.symbol))
             broker[(acct, iid)] = (qty + pos.quantity, pos.average_cost if cost is None else cost, sym)
-        book: dict[tuple[str, str], BookPosition] = {}
-        for bp in self.book.positions(system, account_id):
-            if bp.quantity == 0:
-                continue
-            if bp.instrument_id.startswith("unmapped:"):
+        for key, bp in list(book.items()):
+            if bp.instrument_id.startswith("unmapped:") and key not in broker:
+                del book[key]
                 breaks.append(
                     Break(
                         BreakKind.UNMAPPED_INSTRUMENT,
@@ -295,8 +316,6 @@ class Reconciler:
                         detail=f"the book holds {bp.quantity} {bp.symbol} under no known instrument",
                     )
                 )
-                continue
-            book[(bp.account_id, bp.instrument_id)] = bp
         tol = self.tolerance
         for key in sorted(set(book) | {k for k, v in broker.items() if v[0] != 0}):
             acct, iid = key
@@ -374,6 +393,7 @@ class Reconciler:
     ) -> tuple[list[Break], int]:
         """Execution breaks in ``[since, until)``: the store's executions against the broker's."""
         connector = self.service.connector(system)
+        await self._record_missing_fills(system, since)
         try:
             theirs = {e.execution_id: e for e in await connector.get_executions(since=since, until=until)}
         except PorticoError as exc:

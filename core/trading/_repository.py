@@ -26,6 +26,12 @@ _OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
 _UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
 
 
+def unmapped_instrument_id(system: str, symbol: str) -> str:
+    """The id the store's book files a position under when the cross-reference cannot place its
+    instrument: the venue's own ticker, scoped to that venue."""
+    return f"unmapped:{system}:{symbol}"
+
+
 def signed_quantity(side: OrderSide | str, quantity: Decimal) -> Decimal:
     """Quantity with the sign of its effect on a position (sells negative)."""
     return quantity if OrderSide(side) is OrderSide.BUY else -quantity
@@ -351,7 +357,7 @@ class OrderRepository:
                 )
             )
             if book is not None:
-                iid = instrument_id or f"unmapped:{system}:{execution.symbol}"
+                iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
                 self._move_book(
                     conn,
                     book=book,
@@ -411,6 +417,30 @@ class OrderRepository:
             )
             for r in rows
         ]
+
+    def unrecorded_fills(self, system: str, *, since: datetime | None = None) -> list[OrderRecord]:
+        """Orders of a system (updated since ``since``) whose filled quantity is ahead of the quantity
+        of the executions recorded for them, oldest first: fills the service learned of from an order
+        status (a submit answer, a poll, a stream without fill details) but has no execution for yet."""
+        o, e = t.orders, t.executions
+        q = sa.select(o).where(o.c.system == system, o.c.venue_order_id.is_not(None))
+        if since is not None:
+            q = q.where(o.c.updated_at >= since)
+        with self.db.begin() as conn:
+            rows = [
+                r for r in conn.execute(q.order_by(o.c.created_at, o.c.id)).all() if Decimal(r.filled_quantity) > 0
+            ]
+            recorded: dict[str, Decimal] = {}
+            if rows:
+                fills = conn.execute(
+                    sa.select(e.c.order_id, e.c.quantity).where(
+                        e.c.system == system, e.c.order_id.in_([r.id for r in rows])
+                    )
+                ).all()
+                for fill in fills:
+                    recorded[fill.order_id] = recorded.get(fill.order_id, Decimal(0)) + Decimal(fill.quantity)
+        records = [OrderRecord.from_row(r) for r in rows]
+        return [r for r in records if r.filled_quantity > recorded.get(r.id, Decimal(0))]
 
     def execution_order_ids(self, system: str) -> dict[str, str | None]:
         """execution id -> portico order id, for one system."""

@@ -56,7 +56,7 @@ from portico.trading._errors import (
     RiskCheckFailed,
 )
 from portico.trading._events import OrderEventBus, OrderUpdateCallback
-from portico.trading._fingerprint import canonical_request, differences, fingerprint
+from portico.trading._fingerprint import adoption_differences, canonical_request, differences, fingerprint
 from portico.trading._live import check_live_trading
 from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
@@ -74,6 +74,9 @@ _PRE_SEND = (ConnectTimeout, ConnectionFailed, CircuitOpen)
 
 
 _MAX_ORPHAN_ORDERS = 1000
+
+# background lookups of an order's fill details per filled quantity (see TradingService._catch_up_fills)
+_FILL_LOOKUPS = 3
 
 
 class _KeyLocks:
@@ -189,6 +192,7 @@ class TradingService:
         self._recovery_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._key_locks = _KeyLocks()
         self._inflight: set[str] = set()
+        self._fill_lookups: dict[str, tuple[Decimal, int]] = {}
         self._orphans: dict[tuple[str, str], deque[OrderEvent]] = defaultdict(lambda: deque(maxlen=100))
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
@@ -556,7 +560,11 @@ class TradingService:
                 # never-sent intents of a system not recovered yet are recovery's to send
                 if record.id in self._inflight or (record.sent_at is None and sid not in self._recovered):
                     continue
-                after = await self.resolve(record.id)
+                try:
+                    after = await self.resolve(record.id)
+                except IdempotencyConflict as exc:
+                    log.warning("order %s not linked: %s", record.id, exc.message)
+                    continue
                 count += not after.is_unresolved
         return count
 
@@ -588,7 +596,57 @@ class TradingService:
         return after
 
     async def _apply_order(self, order_id: str, order: Order, *, source: str) -> OrderRecord:
+        record = self.repo.get(order_id)
+        if record is not None and record.venue_order_id is None:
+            await self._check_adoption(record, order)
         return await self._apply(order_id, observation_from_order(order, source=source))
+
+    async def _check_adoption(self, record: OrderRecord, order: Order) -> None:
+        """Refuse to link an intent to a venue order placed with other parameters.
+
+        The client order id derives from the idempotency key, so another store (another process or
+        host) that placed the same key first owns the venue's order: when its parameters differ, this
+        intent was never placed. It is marked rejected, unlinked, and the caller gets the conflict.
+
+        Raises:
+            IdempotencyConflict: the venue's order differs from the intent (the fields are named).
+        """
+        diff = adoption_differences(record.request, order)
+        if not diff:
+            return
+        shown = ", ".join(f"{name} (intent {mine}, venue {theirs})" for name, (mine, theirs) in diff.items())
+        message = (
+            f"idempotency key {record.idempotency_key!r}: the venue already holds order {order.order_id} "
+            f"under client order id {record.client_order_id} with other parameters, so order {record.id} "
+            f"was not placed; differing fields: {shown}"
+        )
+        if record.status is not OrderStatus.REJECTED:
+            await self._apply(
+                record.id,
+                Observation(
+                    status=OrderStatus.REJECTED,
+                    event="rejected",
+                    source="idempotency",
+                    reject_reason=message,
+                    error=f"IdempotencyConflict: {message}",
+                ),
+            )
+            self._emit(
+                "trading.order.idempotency_conflict",
+                system=record.system,
+                severity="error",
+                order_id=record.id,
+                venue_order_id=order.order_id,
+                fields=list(diff),
+            )
+            self._audit(record.system, "place_order", "idempotency_conflict", record, fields=list(diff))
+        raise IdempotencyConflict(
+            message,
+            idempotency_key=record.idempotency_key,
+            existing_id=record.id,
+            differences=diff,
+            system=record.system,
+        )
 
     async def apply_event(self, system_id: str, event: OrderEvent) -> OrderRecord | None:
         """Apply one order event (from a stream, a poll or a lookup) in arrival order.
@@ -615,9 +673,15 @@ class TradingService:
         obs = observation_from_order(
             order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
         )
-        after = await self._apply(record.id, obs)
+        if record.venue_order_id is None and adoption_differences(record.request, order):
+            if record.status is OrderStatus.REJECTED:
+                # refused already: the venue's order belongs to the store that placed it
+                return None
+            await self._check_adoption(record, order)
         if event.execution is not None:
+            # recorded before the status moves, so the fill is not fetched a second time
             await self.record_execution(system_id, event.execution, order_id=record.id)
+        after = await self._apply(record.id, obs)
         return self.repo.get(after.id) or after
 
     async def _drain_orphans(self, system_id: str, venue_order_id: str) -> None:
@@ -655,6 +719,46 @@ class TradingService:
                 price=str(execution.price),
             )
         return new
+
+    async def record_missing_fills(
+        self,
+        system_id: str,
+        *,
+        since: datetime | None = None,
+        orders: Iterable[OrderRecord] | None = None,
+    ) -> int:
+        """Record the venue's executions of orders whose filled quantity is ahead of the executions
+        recorded for them; returns how many were new.
+
+        A fill can be learned from an order status alone (a submit answer that is already filled, a
+        poll, a stream that reports status but not the fill): this fetches the fill details of those
+        orders only, so executions of orders portico did not place stay unexpected at reconciliation.
+
+        Args:
+            system_id: the system.
+            since: only orders updated, and fills executed, since then (default: all).
+            orders: only these orders (default: every order of the system short of executions).
+        """
+        connector = self.connector(system_id)
+        if not connector.spec.capabilities.has(Capability.GET_EXECUTIONS):
+            return 0
+        if orders is None:
+            pending = self.repo.unrecorded_fills(system_id, since=since)
+        else:
+            wanted = {r.id for r in orders}
+            pending = [r for r in self.repo.unrecorded_fills(system_id) if r.id in wanted]
+        by_venue_id = {r.venue_order_id: r for r in pending if r.venue_order_id}
+        if not by_venue_id:
+            return 0
+        # asked by order id alone when one order is short: a venue stamps fills on its own clock,
+        # so a time window taken from ours could miss them
+        only = next(iter(by_venue_id)) if len(by_venue_id) == 1 else None
+        count = 0
+        for execution in await connector.get_executions(since=since, order_id=only):
+            record = by_venue_id.get(execution.order_id)
+            if record is not None:
+                count += await self.record_execution(system_id, execution, order_id=record.id)
+        return count
 
     async def sync_executions(
         self, system_id: str, *, since: datetime | None = None, until: datetime | None = None
@@ -1060,6 +1164,7 @@ class TradingService:
             await self._pause(self.config.resolve_interval)
             try:
                 await self.resolve_pending()
+                await self._catch_up_fills()
                 if self.clock.monotonic() - last_poll >= self.config.poll_interval:
                     last_poll = self.clock.monotonic()
                     for system_id, connector in self.connectors.items():
@@ -1069,6 +1174,30 @@ class TradingService:
                 raise
             except Exception:
                 log.exception("trading resolver round failed")
+
+    async def _catch_up_fills(self) -> None:
+        """One background round of :meth:`record_missing_fills` over the last day's orders.
+
+        An order whose fills the venue does not report (yet) is asked about again only when its filled
+        quantity moves, at most :data:`_FILL_LOOKUPS` times per quantity, so a venue's pacing budget is
+        not spent round after round; reconciliation always asks.
+        """
+        since = self.clock.now() - timedelta(days=1)
+        for system_id in list(self.connectors):
+            due = []
+            for record in self.repo.unrecorded_fills(system_id, since=since):
+                filled, tries = self._fill_lookups.get(record.id, (record.filled_quantity, 0))
+                if filled != record.filled_quantity:
+                    tries = 0
+                if tries < _FILL_LOOKUPS:
+                    self._fill_lookups[record.id] = (record.filled_quantity, tries + 1)
+                    due.append(record)
+            if not due:
+                continue
+            try:
+                await self.record_missing_fills(system_id, orders=due)
+            except Exception as exc:  # best effort: reconciliation records what is still missing
+                log.warning("fills of %s not recorded yet: %s", system_id, exc)
 
     async def _pause(self, seconds: float) -> None:
         """Wait between background rounds. A fake clock that advances itself on every sleep would turn

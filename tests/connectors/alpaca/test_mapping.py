@@ -154,16 +154,55 @@ def test_order_requests_to_wire() -> None:
         order_request_to_wire(request.model_copy(update={"params": {"colour": "red"}}), "x")
 
 
-@pytest.mark.parametrize(
-    ("status", "filled", "expected"),
-    [
-        ("done_for_day", "0", OrderStatus.NEW),
-        ("done_for_day", "3", OrderStatus.PARTIALLY_FILLED),
-        ("stopped", "0", OrderStatus.NEW),
-        ("calculated", "10", OrderStatus.FILLED),
-        *[(s, "0", c) for s, c in STATUS_MAP.items()],
-    ],
-)
+# Every order status of Alpaca's documented enum (alpaca-py ``alpaca/trading/enums.py``: new,
+# partially_filled, filled, done_for_day, canceled, expired, replaced, pending_cancel, pending_replace,
+# pending_review, accepted, pending_new, accepted_for_bidding, stopped, rejected, suspended, calculated,
+# held), with the canonical status it means, written out here rather than read from the mapping.
+# Orders of 10 shares; ``filled`` is filled_qty.
+ALPACA_STATUSES = [
+    ("new", "0", OrderStatus.NEW),
+    ("partially_filled", "4", OrderStatus.PARTIALLY_FILLED),
+    ("filled", "10", OrderStatus.FILLED),
+    # done for the day, may trade tomorrow: still standing
+    ("done_for_day", "0", OrderStatus.NEW),
+    ("done_for_day", "3", OrderStatus.PARTIALLY_FILLED),
+    ("canceled", "0", OrderStatus.CANCELED),
+    ("canceled", "3", OrderStatus.CANCELED),
+    ("expired", "0", OrderStatus.EXPIRED),
+    ("replaced", "0", OrderStatus.REPLACED),
+    # a cancel or replace was asked for and is not confirmed yet: the order can still fill
+    ("pending_cancel", "0", OrderStatus.PENDING_CANCEL),
+    ("pending_replace", "0", OrderStatus.PENDING_REPLACE),
+    # received, not yet live at the exchange
+    ("pending_review", "0", OrderStatus.ACCEPTED),
+    ("accepted", "0", OrderStatus.ACCEPTED),
+    ("pending_new", "0", OrderStatus.ACCEPTED),
+    ("accepted_for_bidding", "0", OrderStatus.ACCEPTED),
+    ("held", "0", OrderStatus.ACCEPTED),
+    ("suspended", "0", OrderStatus.ACCEPTED),
+    # stopped: a fill is guaranteed but not done yet
+    ("stopped", "0", OrderStatus.NEW),
+    ("stopped", "2", OrderStatus.PARTIALLY_FILLED),
+    ("rejected", "0", OrderStatus.REJECTED),
+    # calculated: filled or done for the day, the fill being settled
+    ("calculated", "10", OrderStatus.FILLED),
+    ("calculated", "6", OrderStatus.PARTIALLY_FILLED),
+    ("calculated", "0", OrderStatus.NEW),
+]
+
+
+@pytest.mark.parametrize(("status", "filled", "expected"), ALPACA_STATUSES)
 def test_every_alpaca_status_maps(status: str, filled: str, expected: OrderStatus) -> None:
     wire = parse(WireOrder, {**load("orders_get_by_id.json"), "qty": "10", "status": status, "filled_qty": filled}, what="order")
     assert order_from_wire(wire).status is expected
+
+
+def test_the_status_table_covers_every_documented_alpaca_status() -> None:
+    documented = {
+        "new", "partially_filled", "filled", "done_for_day", "canceled", "expired", "replaced",
+        "pending_cancel", "pending_replace", "pending_review", "accepted", "pending_new",
+        "accepted_for_bidding", "stopped", "rejected", "suspended", "calculated", "held",
+    }  # fmt: skip
+    assert {status for status, _, _ in ALPACA_STATUSES} == documented
+    # the mapping's fixed table holds nothing undocumented (the fill-dependent ones are computed)
+    assert set(STATUS_MAP) <= documented

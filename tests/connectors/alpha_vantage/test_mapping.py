@@ -114,6 +114,34 @@ def test_symbol_search() -> None:
     assert jiujiang.country == "HK" and jiujiang.currency == "HKD"
 
 
+def test_symbol_search_currency_is_iso_4217_or_unknown() -> None:
+    # the documented "tesco" search: London quotes in pence (GBX, not an ISO 4217 code)
+    found = instruments_from_body(load("symbol_search_tesco.json"))
+    assert [(i.symbol, i.currency) for i in found] == [("TSCO.LON", None), ("TSCDF", "USD"), ("TCO2.FRK", "EUR")]
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("USD", "USD"),
+        ("usd", "USD"),
+        (" EUR ", "EUR"),
+        # pence and other minor units: calling them GBP would misread every price a hundredfold
+        ("GBX", None),
+        ("GBp", None),
+        ("ZAc", None),
+        ("BTC", None),
+        ("US Dollar", None),
+        ("", None),
+        ("XXX1", None),
+    ],
+)
+def test_symbol_search_currency_codes(reported: str, expected: str | None) -> None:
+    match = {**load("symbol_search.json")["bestMatches"][0], "8. currency": reported}
+    (instrument,) = instruments_from_body({"bestMatches": [match]})
+    assert instrument.symbol == "BA" and instrument.currency == expected
+
+
 def test_exchange_rate_with_bid_and_ask() -> None:
     rate = fx_rate_from_body(load("currency_exchange_rate.json"))
     assert (rate.base, rate.quote) == ("USD", "JPY")

@@ -78,7 +78,8 @@ class FakeVenue:
 
     Faults: ``refuse_before`` (probability a submit fails before reaching the venue),
     ``drop_after_commit`` (probability the order is committed but the answer lost), or a scripted
-    queue ``script`` of ``"refuse"``, ``"drop"``, ``"server_error_after"``, ``"ok"`` consumed by submits.
+    queue ``script`` of ``"refuse"``, ``"drop"``, ``"server_error_after"``, ``"ok"``, ``"after:<Error>"``
+    (committed, then that error) or ``"lost:<Error>"`` (that error, never committed) consumed by submits.
     ``fill`` decides what happens to a new order: ``"fill"`` (filled at once), ``"none"`` (stays new).
     """
 
@@ -136,6 +137,10 @@ class FakeVenue:
         if fault == "refuse":
             self.journal.append({"op": "submit", "cid": request.client_order_id, "outcome": "refused"})
             raise ConnectionFailed("connection refused")
+        if fault.startswith("lost:"):
+            # sent, but lost on the way in: the sender cannot tell it from an answer lost on the way out
+            self.journal.append({"op": "submit", "cid": request.client_order_id, "outcome": "lost"})
+            raise _AFTER_COMMIT[fault.split(":", 1)[1]]()
         if request.symbol in self.reject_symbols:
             self.journal.append({"op": "submit", "cid": request.client_order_id, "outcome": "rejected"})
             raise VenueRejected(f"{request.symbol} is not tradable", status_code=422)
@@ -219,7 +224,8 @@ class FakeVenue:
         return Order(
             order_id=venue_id,
             client_order_id=req.client_order_id,
-            account_id=self.account_id,
+            # a venue reports the account the order was placed in
+            account_id=req.account_id or self.account_id,
             symbol=req.symbol,
             side=req.side,
             order_type=req.order_type,
@@ -301,6 +307,8 @@ class FakeBroker(Connector):
                 quantity=q,
                 average_cost=self.venue.prices.get(s),
                 market_price=self.venue.prices.get(s),
+                # real brokers mark every position to market
+                market_value=q * self.venue.prices.get(s, Decimal(0)),
             )
             for s, q in sorted(self.venue.positions.items())
             if q != 0

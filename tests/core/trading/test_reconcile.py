@@ -13,7 +13,7 @@ import pytest
 
 from portico.errors import PayloadRejected
 from portico.hookspecs import hookimpl
-from portico.models import Execution, Instrument, Position
+from portico.models import Execution, Instrument, OrderRequest, Position
 from portico.plugins import PluginManager
 from portico.trading import (
     BookPosition,
@@ -288,3 +288,26 @@ async def test_one_fill_under_two_ids_is_one_execution_and_no_break(
     venue.executions = [activity, other_fill.model_copy(update={"execution_id": "ACT-2"})]
     breaks, compared = await service.reconciler().reconcile_trades("fake")
     assert breaks == [] and compared == 2
+
+
+async def test_fills_known_only_from_order_status_are_recorded_before_reconciling(
+    make_service, venue: FakeVenue
+) -> None:
+    # a venue whose answers and stream say "filled" but carry no fill details (IB's order stream)
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)}, xref=_xref())
+    for i, (symbol, qty) in enumerate([("AAPL", 10), ("MSFT", 4)]):
+        record = await service.place_order(
+            "fake", {"symbol": symbol, "side": "buy", "quantity": qty}, idempotency_key=f"s{i}"
+        )
+        assert record.filled_quantity == D(qty)
+    assert service.repo.executions(system="fake") == []
+    # a trade made outside portico stays the broker's alone
+    venue.submit(OrderRequest(symbol="AAPL", side="buy", quantity=D(1), client_order_id="outside"))
+
+    report = await service.reconcile(["fake"])
+
+    recorded = sorted((e.symbol, e.quantity) for e in service.repo.executions(system="fake"))
+    assert recorded == [("AAPL", D(10)), ("MSFT", D(4))]
+    found = sorted((b.kind.value, b.field) for b in report.breaks)
+    assert found == [("quantity_mismatch", "quantity"), ("trade_unexpected_at_broker", "quantity")]
+    assert await service.record_missing_fills("fake") == 0
