@@ -19,10 +19,10 @@ same way a vendor plugin adds its own layout.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -122,40 +122,101 @@ def open_maybe_gzip(path: Path, limits: ReadLimits | None = None, *, file: str |
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        capped = CappedDecompression(gzip.GzipFile(fileobj=raw, mode="rb"), raw, limits or ReadLimits(), file=file or path.name)
-        return io.BufferedReader(capped, buffer_size=1 << 16)  # type: ignore[return-value]
+        return CappedDecompression(raw, limits or ReadLimits(), file=file or path.name)  # type: ignore[return-value]
     return raw
 
 
-class CappedDecompression(io.RawIOBase):
-    """A decompressing stream that refuses to expand past a size or a compression ratio.
+class CappedDecompression(io.BufferedIOBase):
+    """A gzip-decompressing stream that refuses to expand past a size or a compression ratio.
+
+    zlib does the work (and checks each member's CRC and length); every output byte is counted
+    before it is handed on, so a bomb is refused after at most one block of it. Concatenated gzip
+    members are read as one stream, as gzip(1) does.
 
     Args:
-        inner: the decompressing stream (a ``gzip.GzipFile``).
-        compressed: the underlying file, whose position tells how many compressed bytes were used.
+        compressed: the gzip file, opened for binary reading.
         limits: the delivery's limits.
         file: the file's name, for the error.
+
+    Raises:
+        FileRejected: from ``read``, past a limit.
+        EOFError: the file ends inside a member (truncated).
+        OSError: the compressed data is corrupt.
     """
 
-    def __init__(self, inner: io.BufferedIOBase | IO[bytes], compressed: IO[bytes], limits: ReadLimits, *, file: str) -> None:
+    _INPUT = 1 << 16
+
+    def __init__(self, compressed: IO[bytes], limits: ReadLimits, *, file: str) -> None:
         super().__init__()
-        self._inner = inner
         self._compressed = compressed
         self._limits = limits
         self._file = file
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._consumed = 0
+        self._finished = False
         self.expanded = 0
 
     def readable(self) -> bool:
         """Always: this is a read stream."""
         return True
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` decompressed bytes (all that remain when ``size`` is negative); b"" at the end."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read1(1 << 20), b""))
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            data = self.read1(wanted)
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
+        """At most ``size`` decompressed bytes from one step of inflation; b"" at the end."""
+        data = self._inflate_some(size if size and size > 0 else 1 << 20)
+        self.expanded += len(data)
+        self._check()
+        return data
+
     def readinto(self, buffer: Any) -> int:
-        """Decompress into ``buffer``; raises :class:`FileRejected` past a limit."""
+        """Decompress into ``buffer``; 0 at the end of the last member."""
         view = memoryview(buffer).cast("B")
-        data = self._inner.read(len(view))
-        n = len(data)
-        view[:n] = data
-        self.expanded += n
+        data = self.read1(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _inflate_some(self, size: int) -> bytes:
+        while not self._finished:
+            if not self._pending:
+                self._pending = self._compressed.read(self._INPUT)
+                self._consumed += len(self._pending)
+                if not self._pending:
+                    if self._inflate.eof:
+                        self._finished = True
+                        return b""
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            if self._inflate.eof:
+                # another member follows (or NUL padding, which gzip(1) also ignores)
+                rest = self._pending.lstrip(b"\x00")
+                if not rest:
+                    self._pending = b""
+                    continue
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._pending = rest
+            try:
+                out = self._inflate.decompress(self._pending, size)
+            except zlib.error as exc:
+                raise OSError(f"corrupt gzip data: {exc}") from None
+            self._pending = self._inflate.unconsumed_tail or self._inflate.unused_data
+            if out:
+                return out
+        return b""
+
+    def _check(self) -> None:
         limits = self._limits
         if self.expanded > limits.max_decompressed_bytes:
             raise FileRejected(
@@ -163,19 +224,17 @@ class CappedDecompression(io.RawIOBase):
                 file=self._file,
             )
         if self.expanded > RATIO_CHECK_AFTER:
-            used = max(1, self._compressed.tell())
+            used = max(1, self._consumed - len(self._pending))
             if self.expanded > limits.max_compression_ratio * used:
                 raise FileRejected(
                     f"refused as a decompression bomb: {used} compressed bytes expanded to {self.expanded}, "
                     f"past max_compression_ratio ({limits.max_compression_ratio}:1)",
                     file=self._file,
                 )
-        return n
 
     def close(self) -> None:
-        """Close the decompressor and the file under it."""
+        """Close the compressed file."""
         try:
-            self._inner.close()
             self._compressed.close()
         finally:
             super().close()
@@ -949,53 +1008,32 @@ def _check_workbook(stream: IO[bytes], limits: ReadLimits, *, file: str) -> None
                 if override.get("ContentType") == _SHARED_STRINGS_TYPE and override.get("PartName"):
                     shared.add(override.get("PartName", "").lstrip("/"))
         for part in sorted(shared & names):
+            # openpyxl keeps the whole table in memory: its size bounds the strings' total length
+            size = archive.getinfo(part).file_size
+            if size > limits.max_shared_strings_bytes:
+                raise FileRejected(f"{part} expands to {size} bytes, past max_shared_strings_bytes ({limits.max_shared_strings_bytes})", file=file)
             with archive.open(part) as handle:
                 _count_shared_strings(handle, limits, part=part, file=file)
     stream.seek(0)
 
 
+# a shared string's start tag, with any namespace prefix; text that merely looks like one (in a
+# comment) is counted too, which only errs towards refusing
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+
+
 def _count_shared_strings(handle: IO[bytes], limits: ReadLimits, *, part: str, file: str) -> None:
-    from xml.etree.ElementTree import ParseError
-
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import XMLParser
-
-    counter = _SharedStringCounter(limits, part=part, file=file)
-    parser = XMLParser(target=counter, forbid_dtd=True)
-    try:
-        while block := handle.read(1 << 16):
-            parser.feed(block)
-        parser.close()
-    except (DefusedXmlException, ParseError):
-        return  # not a limit problem: openpyxl reports the broken part when it opens the workbook
-
-
-class _SharedStringCounter:
-    """A parser target counting shared strings (``<si>``) and their characters, refusing past the limits."""
-
-    def __init__(self, limits: ReadLimits, *, part: str, file: str) -> None:
-        self.limits = limits
-        self.part = part
-        self.file = file
-        self.count = 0
-        self.chars = 0
-
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        if tag.rpartition("}")[2] == "si":
-            self.count += 1
-            if self.count > self.limits.max_shared_strings:
-                raise FileRejected(f"{self.part} holds more than max_shared_strings ({self.limits.max_shared_strings}) strings", file=self.file)
-
-    def data(self, text: str) -> None:
-        self.chars += len(text)
-        if self.chars > self.limits.max_shared_string_chars:
-            raise FileRejected(f"{self.part} holds more than max_shared_string_chars ({self.limits.max_shared_string_chars}) characters", file=self.file)
-
-    def end(self, tag: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
+    count = 0
+    carry = b""
+    while block := handle.read(1 << 20):
+        data = carry + block
+        count += len(_SHARED_STRING_TAG.findall(data))
+        # keep a tail shorter than any tag, so a tag split across blocks is counted once, in the next
+        keep = data[-64:]
+        cut = keep.rfind(b"<")
+        carry = keep[cut:] if cut >= 0 and not _SHARED_STRING_TAG.match(keep[cut:]) else b""
+        if count > limits.max_shared_strings:
+            raise FileRejected(f"{part} holds more than max_shared_strings ({limits.max_shared_strings}) strings", file=file)
 
 
 class ParquetFormat:

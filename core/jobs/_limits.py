@@ -18,7 +18,7 @@ option                         default         what it bounds
 ``max_xml_token_bytes``        1 MiB           bytes of one XML tag, comment or instruction
 ``max_part_bytes``             512 MiB         uncompressed bytes of one XLSX part (a sheet, the strings)
 ``max_shared_strings``         1,000,000       entries of an XLSX shared-string table
-``max_shared_string_chars``    64 Mi           characters of all shared strings together
+``max_shared_strings_bytes``   128 MiB         uncompressed bytes of that table (all strings together)
 =============================  ==============  ===========================================================
 
 Past a delivery-wide limit the whole delivery is refused (:class:`FileRejected`, nothing loaded);
@@ -49,7 +49,7 @@ class ReadLimits:
     max_xml_token_bytes: int = 1024 * 1024
     max_part_bytes: int = 512 * 1024 * 1024
     max_shared_strings: int = 1_000_000
-    max_shared_string_chars: int = 64 * 1024 * 1024
+    max_shared_strings_bytes: int = 128 * 1024 * 1024
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, format_name: str | None = None) -> ReadLimits:

@@ -123,7 +123,7 @@ def scan_file(
                 if b"\n\n" in block or b"\n\r\n" in block or joined.startswith(b"\n\n") or b"\n\n" in joined:
                     blank = True
                 prev_last = block[-1:]
-                tail = (tail + block)[-4096:]
+                tail = block[-4096:] if len(block) >= 4096 else (tail + block)[-4096:]
                 offset += len(block)
             if decoder is not None:
                 try:
