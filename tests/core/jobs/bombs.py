@@ -13,9 +13,7 @@ import os
 import struct
 import subprocess
 import sys
-import zipfile
 import zlib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
