@@ -21,6 +21,7 @@ __all__ = ["ColumnarPlan", "columnar_plan"]
 
 _CANON_DECIMAL = r"^-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,12})?$"
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_CONTROL = r"[\x00-\x1F\x7F-\x{9F}]"
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 
@@ -35,6 +36,7 @@ class ColumnarPlan:
     presence: dict[str, Any]
     isin_fields: list[str]
     sum_fields: tuple[str, ...]
+    sources: list[str] = field(default_factory=list)
     _isin_checked: dict[str, bool] = field(default_factory=dict)
 
     def run(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
@@ -43,10 +45,18 @@ class ColumnarPlan:
 
         # values first (from source columns), then checks on the mapped columns: no string op runs twice
         okay = pl.all_horizontal(*self.checks).fill_null(False) if self.checks else pl.lit(True)
+        # a control character anywhere in a source value sends the row to the per-record path, which
+        # decides (trimmed edge whitespace is fine, anything else is rejected naming the field)
+        control = pl.any_horizontal(*[pl.col(c).str.contains(_CONTROL) for c in self.sources]).fill_null(False) if self.sources else pl.lit(False)
         out = (
             df.lazy()
-            .select(pl.col("__line"), *[e.alias(f) for f, e in self.exprs.items()], *[e.alias(f"__raw_{f}") for f, e in self.presence.items()])
-            .with_columns(okay.alias("__ok"))
+            .select(
+                pl.col("__line"),
+                *[e.alias(f) for f, e in self.exprs.items()],
+                *[e.alias(f"__raw_{f}") for f, e in self.presence.items()],
+                control.alias("__control"),
+            )
+            .with_columns((okay & pl.col("__control").not_()).alias("__ok"))
             .collect()
         )
         ok = out["__ok"]
@@ -158,7 +168,8 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
             present_ok = pl.lit(True)
         checks.append(pl.when(col.is_null()).then(present_ok).otherwise(valid))
         exprs[target] = value
-    return ColumnarPlan(cm, exprs, checks, presence, isin_fields, rt.sums)
+    sources = sorted({c for target, rule in cm.rules.items() for c in rule.columns(target)})
+    return ColumnarPlan(cm, exprs, checks, presence, isin_fields, rt.sums, sources=sources)
 
 
 def _numeric_constraint(metadata: list[Any], value: Any) -> Any | None:

@@ -5,6 +5,13 @@ per-record parse errors) and writes rows back. Per-file problems (hostile XML, a
 an undecodable byte) raise :class:`FileRejected`; per-record problems (a ragged CSV row, a JSONL line
 that is not JSON) are reported in the chunk and the rest of the file is still read.
 
+Hostile input is bounded while it streams (the limits are in :mod:`portico.jobs._limits`): gzip
+expansion is capped in size and ratio, every line is read with a length bound, XML text is counted as
+expat delivers it, and an XLSX workbook's parts are measured before openpyxl opens it. A record that
+repeats a field (a JSON key, an XML element, or an attribute and an element of one name) is rejected
+with the field named, as a CSV header that repeats a column fails the file. A UTF-8 byte-order mark
+before the first line is dropped in every text format.
+
 The built-ins are registered through the ``portico_formats`` hook by :mod:`portico.jobs.plugin`, the
 same way a vendor plugin adds its own layout.
 """
@@ -12,10 +19,10 @@ same way a vendor plugin adds its own layout.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol, runtime_checkable
 
 from portico.errors import PayloadRejected
+from portico.jobs._limits import RATIO_CHECK_AFTER, ReadLimits
 
 __all__ = [
     "CsvFormat",
@@ -64,11 +72,21 @@ class FileRejected(PayloadRejected):
 
 @dataclass
 class RawChunk:
-    """Records read from a file: ``(line, record)`` pairs and ``(line, message)`` parse errors."""
+    """Records read from a file: ``(line, record)`` pairs and ``(line, message)`` parse errors.
+
+    ``error_fields`` names the field a parse error is about (by its line), when there is one.
+    """
 
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     trailer_count: int | None = None
+    error_fields: dict[int, str] = field(default_factory=dict)
+
+    def reject(self, line: int, message: str, fieldname: str | None = None) -> None:
+        """Record a parse error at ``line``, optionally naming the field it concerns."""
+        self.errors.append((line, message))
+        if fieldname is not None:
+            self.error_fields[line] = fieldname
 
 
 @runtime_checkable
@@ -94,14 +112,180 @@ class Format(Protocol):
         ...
 
 
-def open_maybe_gzip(path: Path) -> IO[bytes]:
-    """Open ``path`` for reading, decompressing it transparently when it is gzip (by magic bytes)."""
+def open_maybe_gzip(path: Path, limits: ReadLimits | None = None, *, file: str | None = None) -> IO[bytes]:
+    """Open ``path`` for reading, decompressing it transparently when it is gzip (by magic bytes).
+
+    The decompressed stream refuses (:class:`FileRejected`) to expand past ``limits``'
+    ``max_decompressed_bytes`` or ``max_compression_ratio`` (the defaults when not given).
+    """
     raw = path.open("rb")
     magic = raw.read(2)
     raw.seek(0)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return CappedDecompression(raw, limits or ReadLimits(), file=file or path.name)  # type: ignore[return-value]
     return raw
+
+
+class CappedDecompression(io.BufferedIOBase):
+    """A gzip-decompressing stream that refuses to expand past a size or a compression ratio.
+
+    zlib does the work (and checks each member's CRC and length); every output byte is counted
+    before it is handed on, so a bomb is refused after at most one block of it. Concatenated gzip
+    members are read as one stream, as gzip(1) does.
+
+    Args:
+        compressed: the gzip file, opened for binary reading.
+        limits: the delivery's limits.
+        file: the file's name, for the error.
+
+    Raises:
+        FileRejected: from ``read``, past a limit.
+        EOFError: the file ends inside a member (truncated).
+        OSError: the compressed data is corrupt.
+    """
+
+    _INPUT = 1 << 16
+
+    def __init__(self, compressed: IO[bytes], limits: ReadLimits, *, file: str) -> None:
+        super().__init__()
+        self._compressed = compressed
+        self._limits = limits
+        self._file = file
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""
+        self._consumed = 0
+        self._finished = False
+        self.expanded = 0
+
+    def readable(self) -> bool:
+        """Always: this is a read stream."""
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` decompressed bytes (all that remain when ``size`` is negative); b"" at the end."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read1(1 << 20), b""))
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            data = self.read1(wanted)
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
+        """At most ``size`` decompressed bytes from one step of inflation; b"" at the end."""
+        data = self._inflate_some(size if size and size > 0 else 1 << 20)
+        self.expanded += len(data)
+        self._check()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        """Decompress into ``buffer``; 0 at the end of the last member."""
+        view = memoryview(buffer).cast("B")
+        data = self.read1(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _inflate_some(self, size: int) -> bytes:
+        while not self._finished:
+            if not self._pending:
+                self._pending = self._compressed.read(self._INPUT)
+                self._consumed += len(self._pending)
+                if not self._pending:
+                    if self._inflate.eof:
+                        self._finished = True
+                        return b""
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            if self._inflate.eof:
+                # another member follows (or NUL padding, which gzip(1) also ignores)
+                rest = self._pending.lstrip(b"\x00")
+                if not rest:
+                    self._pending = b""
+                    continue
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._pending = rest
+            try:
+                out = self._inflate.decompress(self._pending, size)
+            except zlib.error as exc:
+                raise OSError(f"corrupt gzip data: {exc}") from None
+            self._pending = self._inflate.unconsumed_tail or self._inflate.unused_data
+            if out:
+                return out
+        return b""
+
+    def _check(self) -> None:
+        limits = self._limits
+        if self.expanded > limits.max_decompressed_bytes:
+            raise FileRejected(
+                f"refused as a decompression bomb: expands past max_decompressed_bytes ({limits.max_decompressed_bytes} bytes)",
+                file=self._file,
+            )
+        if self.expanded > RATIO_CHECK_AFTER:
+            used = max(1, self._consumed - len(self._pending))
+            if self.expanded > limits.max_compression_ratio * used:
+                raise FileRejected(
+                    f"refused as a decompression bomb: {used} compressed bytes expanded to {self.expanded}, "
+                    f"past max_compression_ratio ({limits.max_compression_ratio}:1)",
+                    file=self._file,
+                )
+
+    def close(self) -> None:
+        """Close the compressed file."""
+        try:
+            self._compressed.close()
+        finally:
+            super().close()
+
+
+class _RecordTooLong(Exception):
+    """The record being read grew past ``max_record_chars``; its physical line was skipped to its end."""
+
+
+class _BoundedLines:
+    """Physical lines of a text stream, read with a length bound: one huge line never sits in memory.
+
+    Each line is read with ``readline(limit)``; a record (the lines since :meth:`start_record`) that
+    grows past ``limit`` characters raises :class:`_RecordTooLong` once the rest of its current line
+    has been consumed in bounded pieces. ``number`` counts the physical lines consumed.
+    """
+
+    def __init__(self, text: IO[str], limit: int) -> None:
+        self.text = text
+        self.limit = limit
+        self.number = 0
+        self._in_record = 0
+        self._after_cr = False
+
+    def start_record(self) -> None:
+        """The next line begins a new record."""
+        self._in_record = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._read(self.limit + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        self._in_record += len(line.rstrip("\r\n"))
+        if self._in_record > self.limit:
+            while line and not line.endswith(("\n", "\r")):
+                line = self._read(1 << 16)
+            self._in_record = 0
+            raise _RecordTooLong
+        return line
+
+    def _read(self, size: int) -> str:
+        line = self.text.readline(size)
+        # a bounded read can end between the \r and \n of one line ending: that \n is no new line
+        if self._after_cr and line.startswith("\n"):
+            line = line[1:] or self.text.readline(size)
+        self._after_cr = line.endswith("\r")
+        return line
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -138,8 +322,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _encoding(options: Mapping[str, Any]) -> str:
+    encoding = str(options.get("encoding", "utf-8"))
+    # utf-8-sig drops a byte-order mark before the first line (spreadsheet exports write one) and
+    # reads everything else exactly as utf-8 does
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
 def _text(stream: IO[bytes], options: Mapping[str, Any]) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding=options.get("encoding", "utf-8"), errors="strict", newline="")
+    return io.TextIOWrapper(stream, encoding=_encoding(options), errors="strict", newline="")
+
+
+def _record_too_long(limits: ReadLimits) -> str:
+    return f"record longer than max_record_chars ({limits.max_record_chars} characters); skipped to the end of its line"
 
 
 def _chunk_rows(options: Mapping[str, Any]) -> int:
@@ -159,9 +354,10 @@ class CsvFormat:
         return str(options.get("delimiter", self.default_delimiter))
 
     def read(self, stream: IO[bytes], options: Mapping[str, Any], *, file: str) -> Iterator[RawChunk]:
-        text = _text(stream, options)
+        limits = ReadLimits.from_options(options, format_name=self.name)
+        lines = _BoundedLines(_text(stream, options), limits.max_record_chars)
         reader = csv.reader(
-            text, delimiter=self.delimiter(options), quotechar=options.get("quotechar", '"'), strict=True
+            lines, delimiter=self.delimiter(options), quotechar=options.get("quotechar", '"'), strict=True
         )
         size = _chunk_rows(options)
         try:
@@ -170,19 +366,26 @@ class CsvFormat:
             return
         except csv.Error as exc:
             raise FileRejected(f"unreadable header: {exc}", file=file, line=1) from None
+        except _RecordTooLong:
+            raise FileRejected(f"header longer than max_record_chars ({limits.max_record_chars} characters)", file=file, line=1) from None
         header = [h.strip().lstrip("\ufeff") for h in header]
         if len(set(header)) != len(header) or any(not h for h in header):
             raise FileRejected(f"header has blank or repeated column names: {header}", file=file, line=1)
         chunk = RawChunk()
         pending: tuple[int, list[str]] | None = None
         while True:
-            line = reader.line_num + 1
+            # our own count of physical lines: the reader's line_num skips a line it was refused
+            line = lines.number + 1
+            lines.start_record()
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
                 chunk.errors.append((line, f"malformed row: {exc}"))
+                continue
+            except _RecordTooLong:
+                chunk.errors.append((line, _record_too_long(limits)))
                 continue
             if pending is not None:
                 self._add(chunk, header, *pending)
@@ -244,15 +447,16 @@ class JsonFormat:
     extensions: tuple[str, ...] = (".json",)
     line_numbers = False
     columnar = False
-    max_bytes = 512 * 1024 * 1024
+    # a document is parsed whole (several times its size in memory): bigger deliveries belong in JSON Lines
+    max_bytes = 64 * 1024 * 1024
 
     def read(self, stream: IO[bytes], options: Mapping[str, Any], *, file: str) -> Iterator[RawChunk]:
         limit = int(options.get("max_bytes", self.max_bytes))
         data = stream.read(limit + 1)
         if len(data) > limit:
-            raise FileRejected(f"JSON document larger than {limit} bytes; use JSON Lines for big files", file=file)
+            raise FileRejected(f"JSON document larger than {limit} bytes (max_bytes); use JSON Lines for big files", file=file)
         try:
-            doc = json.loads(data.decode(options.get("encoding", "utf-8")), parse_float=Decimal)
+            doc = json.loads(data.decode(_encoding(options)), parse_float=Decimal, object_pairs_hook=_object_pairs)
         except UnicodeDecodeError as exc:
             raise FileRejected(f"not valid {options.get('encoding', 'utf-8')} at byte {exc.start}", file=file) from None
         except json.JSONDecodeError as exc:
@@ -272,10 +476,7 @@ class JsonFormat:
         size = _chunk_rows(options)
         chunk = RawChunk()
         for n, item in enumerate(doc, start=1):
-            if isinstance(item, dict):
-                chunk.records.append((n, item))
-            else:
-                chunk.errors.append((n, f"record is a {type(item).__name__}, not an object"))
+            _add_json_record(chunk, n, item)
             if len(chunk.records) + len(chunk.errors) >= size:
                 yield chunk
                 chunk = RawChunk()
@@ -294,6 +495,35 @@ class JsonFormat:
         return count
 
 
+class _JsonObject(dict[str, Any]):
+    """A decoded JSON object that remembers the first key it held twice."""
+
+    __slots__ = ("duplicate",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicate: str | None = None
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    # json.loads keeps the last of repeated keys silently: this hook sees every pair
+    obj = _JsonObject()
+    for key, value in pairs:
+        if key in obj and obj.duplicate is None:
+            obj.duplicate = key
+        obj[key] = value
+    return obj
+
+
+def _add_json_record(chunk: RawChunk, n: int, item: Any) -> None:
+    if not isinstance(item, dict):
+        chunk.reject(n, f"record is a {type(item).__name__}, not an object")
+    elif isinstance(item, _JsonObject) and item.duplicate is not None:
+        chunk.reject(n, f"duplicate field {item.duplicate!r} in the record", item.duplicate)
+    else:
+        chunk.records.append((n, item))
+
+
 class JsonLinesFormat:
     """One JSON object per line; streams any size."""
 
@@ -303,22 +533,30 @@ class JsonLinesFormat:
     columnar = False
 
     def read(self, stream: IO[bytes], options: Mapping[str, Any], *, file: str) -> Iterator[RawChunk]:
+        limits = ReadLimits.from_options(options, format_name=self.name)
+        lines = _BoundedLines(_text(stream, options), limits.max_record_chars)
         size = _chunk_rows(options)
         chunk = RawChunk()
-        for n, raw_line in enumerate(_text(stream, options), start=1):
+        while True:
+            lines.start_record()
+            try:
+                raw_line = next(lines)
+            except StopIteration:
+                break
+            except _RecordTooLong:
+                chunk.errors.append((lines.number, _record_too_long(limits)))
+                continue
+            n = lines.number
             if not raw_line.strip():
                 continue
             try:
-                item = json.loads(raw_line, parse_float=Decimal)
+                item = json.loads(raw_line, parse_float=Decimal, object_pairs_hook=_object_pairs)
             except json.JSONDecodeError as exc:
                 chunk.errors.append((n, f"not valid JSON: {exc.msg} at column {exc.colno}"))
             except RecursionError:
                 chunk.errors.append((n, "JSON nested too deeply"))
             else:
-                if isinstance(item, dict):
-                    chunk.records.append((n, item))
-                else:
-                    chunk.errors.append((n, f"record is a {type(item).__name__}, not an object"))
+                _add_json_record(chunk, n, item)
             if len(chunk.records) + len(chunk.errors) >= size:
                 yield chunk
                 chunk = RawChunk()
@@ -337,8 +575,11 @@ class JsonLinesFormat:
 class XmlFormat:
     """``<records><record><field>value</field>...</record></records>`` (or fields as attributes).
 
-    Parsed with defusedxml: DTDs, entity declarations (billion laughs) and external references are
-    refused, and element depth and text size are bounded.
+    Parsed with defusedxml (DTDs, entity declarations such as billion laughs, and external references
+    are refused) into records directly, as expat streams: no element tree is built, element depth,
+    each field's text (``max_text``), each record's text (``max_record_chars``) and each tag or comment
+    (``max_xml_token_bytes``) are bounded before the text is kept. A field given twice (two elements,
+    or an attribute and an element) rejects its record.
     """
 
     name = "xml"
@@ -352,49 +593,43 @@ class XmlFormat:
         from xml.etree.ElementTree import ParseError
 
         from defusedxml import DefusedXmlException
-        from defusedxml.ElementTree import iterparse
+        from defusedxml.ElementTree import XMLParser
 
-        max_depth = int(options.get("max_depth", self.max_depth))
-        max_text = int(options.get("max_text", self.max_text))
-        record_tag = options.get("record_tag")
+        limits = ReadLimits.from_options(options, format_name=self.name)
+        target = _XmlRecords(
+            record_tag=options.get("record_tag"),
+            max_depth=int(options.get("max_depth", self.max_depth)),
+            max_text=int(options.get("max_text", self.max_text)),
+            max_record=limits.max_record_chars,
+            file=file,
+        )
         size = _chunk_rows(options)
         chunk = RawChunk()
-        depth = 0
-        n = 0
-        root: Any = None
+        fed = quiet_since = seen = 0
         try:
-            for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=True):
-                if event == "start":
-                    depth += 1
-                    if root is None:
-                        root = elem
-                    if depth > max_depth:
-                        raise FileRejected(f"XML nested deeper than {max_depth} elements", file=file)
-                    continue
-                depth -= 1
-                is_record = elem.tag == record_tag if record_tag else depth == 1
-                if not is_record:
-                    continue
-                n += 1
-                record: dict[str, Any] = dict(elem.attrib)
-                problem = None
-                for child in elem:
-                    if len(child):
-                        problem = f"field <{child.tag}> has nested elements"
-                    value = child.text or ""
-                    if len(value) > max_text:
-                        problem = f"field <{child.tag}> longer than {max_text} characters"
-                    record[child.tag] = value.strip()
-                if problem:
-                    chunk.errors.append((n, problem))
+            parser = XMLParser(target=target, forbid_dtd=True)
+            while True:
+                block = stream.read(1 << 16)
+                if block:
+                    parser.feed(block)
                 else:
-                    chunk.records.append((n, record))
-                elem.clear()
-                if root is not None and depth == 1:
-                    root.clear()
-                if len(chunk.records) + len(chunk.errors) >= size:
-                    yield chunk
-                    chunk = RawChunk()
+                    parser.close()
+                fed += len(block)
+                if target.events != seen:
+                    seen, quiet_since = target.events, fed
+                elif fed - quiet_since > limits.max_xml_token_bytes:
+                    # expat holds a tag, comment or instruction whole until it ends: refuse a huge one
+                    raise FileRejected(f"an XML tag, comment or instruction is longer than max_xml_token_bytes ({limits.max_xml_token_bytes})", file=file)
+                for n, record, problem, fieldname in target.take():
+                    if problem is not None:
+                        chunk.reject(n, problem, fieldname)
+                    else:
+                        chunk.records.append((n, record))
+                    if len(chunk.records) + len(chunk.errors) >= size:
+                        yield chunk
+                        chunk = RawChunk()
+                if not block:
+                    break
         except DefusedXmlException as exc:
             raise FileRejected(f"hostile XML refused: {type(exc).__name__}: {exc}", file=file) from None
         except ParseError as exc:
@@ -417,6 +652,109 @@ class XmlFormat:
             count += 1
         stream.write(f"</{root}>\n".encode(encoding))
         return count
+
+
+class _XmlRecords:
+    """An expat parser target that builds flat records as the parser streams, holding bounded text.
+
+    A record is a child of the root (or any element named ``record_tag``); its attributes and its
+    child elements' text are its fields. Finished records wait in :meth:`take`.
+    """
+
+    def __init__(self, *, record_tag: str | None, max_depth: int, max_text: int, max_record: int, file: str) -> None:
+        self.record_tag = record_tag
+        self.max_depth = max_depth
+        self.max_text = max_text
+        self.max_record = max_record
+        self.file = file
+        self.events = 0
+        self._depth = 0
+        self._record_depth: int | None = None
+        self._record: dict[str, Any] = {}
+        self._n = 0
+        self._field: str | None = None
+        self._parts: list[str] = []
+        self._field_chars = 0
+        self._record_chars = 0
+        self._problem: tuple[str, str | None] | None = None
+        self._done: list[tuple[int, dict[str, Any], str | None, str | None]] = []
+
+    def take(self) -> list[tuple[int, dict[str, Any], str | None, str | None]]:
+        """Records finished since the last call: ``(number, record, problem, field)``."""
+        done, self._done = self._done, []
+        return done
+
+    def _flag(self, problem: str, fieldname: str | None = None) -> None:
+        if self._problem is None:
+            self._problem = (problem, fieldname)
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.events += 1
+        self._depth += 1
+        if self._depth > self.max_depth:
+            raise FileRejected(f"XML nested deeper than {self.max_depth} elements", file=self.file)
+        if self._record_depth is None:
+            if (tag == self.record_tag) if self.record_tag else self._depth == 2:
+                self._record_depth = self._depth
+                self._n += 1
+                self._record, self._problem = {}, None
+                self._record_chars = 0
+                for key, value in attrib.items():
+                    self._keep(key, value)
+            return
+        if self._depth == self._record_depth + 1:
+            self._field, self._parts, self._field_chars = tag, [], 0
+            if tag in self._record:
+                self._flag(f"duplicate field {tag!r} in the record", tag)
+        elif self._field is not None:
+            self._flag(f"field <{self._field}> has nested elements", self._field)
+
+    def data(self, text: str) -> None:
+        self.events += 1
+        if self._field is None or self._record_depth is None or self._depth != self._record_depth + 1:
+            return
+        self._field_chars += len(text)
+        self._record_chars += len(text)
+        # count but stop keeping text past a limit: the value is never built
+        if self._field_chars > self.max_text:
+            self._flag(f"field <{self._field}> longer than {self.max_text} characters", self._field)
+        elif self._record_chars > self.max_record:
+            self._flag(f"record longer than max_record_chars ({self.max_record} characters)")
+        else:
+            self._parts.append(text)
+
+    def end(self, tag: str) -> None:
+        self.events += 1
+        depth = self._depth
+        self._depth -= 1
+        if self._record_depth is None:
+            return
+        if depth == self._record_depth + 1 and self._field is not None:
+            if self._field not in self._record:
+                self._record[self._field] = "".join(self._parts).strip()
+            self._field, self._parts = None, []
+        elif depth == self._record_depth:
+            problem, fieldname = self._problem if self._problem is not None else (None, None)
+            self._done.append((self._n, self._record if problem is None else {}, problem, fieldname))
+            self._record_depth, self._record, self._problem = None, {}, None
+
+    def comment(self, text: str) -> None:
+        self.events += 1
+
+    def pi(self, target: str, text: str) -> None:
+        self.events += 1
+
+    def close(self) -> None:
+        return None
+
+    def _keep(self, key: str, value: str) -> None:
+        self._record_chars += len(value)
+        if len(value) > self.max_text:
+            self._flag(f"field {key!r} longer than {self.max_text} characters", key)
+        elif self._record_chars > self.max_record:
+            self._flag(f"record longer than max_record_chars ({self.max_record} characters)")
+        else:
+            self._record[key] = value.strip()
 
 
 def _xml_name(column: str) -> str:
@@ -457,10 +795,21 @@ class FixedWidthFormat:
         spec = self.spec(options)
         end = max(s + w for _, s, w in spec)
         skip = int(options.get("skip_lines", 0))
+        limits = ReadLimits.from_options(options, format_name=self.name)
+        lines = _BoundedLines(_text(stream, options), limits.max_record_chars)
         size = _chunk_rows(options)
         chunk = RawChunk()
         pending: tuple[int, str] | None = None
-        for n, raw_line in enumerate(_text(stream, options), start=1):
+        while True:
+            lines.start_record()
+            try:
+                raw_line = next(lines)
+            except StopIteration:
+                break
+            except _RecordTooLong:
+                chunk.errors.append((lines.number, _record_too_long(limits)))
+                continue
+            n = lines.number
             line = raw_line.rstrip("\r\n")
             if n <= skip or not line.strip():
                 continue
@@ -507,7 +856,11 @@ class FixedWidthFormat:
 
 
 class XlsxFormat:
-    """Excel workbooks (openpyxl, read-only streaming); first row is the header."""
+    """Excel workbooks (openpyxl, read-only streaming); first row is the header.
+
+    Before openpyxl opens a workbook its parts are measured (:func:`_check_workbook`): a zip member
+    too large or too compressed, or a shared-string table too long, refuses the file.
+    """
 
     name = "xlsx"
     extensions: tuple[str, ...] = (".xlsx",)
@@ -520,6 +873,7 @@ class XlsxFormat:
 
         import openpyxl
 
+        _check_workbook(stream, ReadLimits.from_options(options, format_name=self.name), file=file)
         try:
             book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
         except (BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -604,8 +958,86 @@ class XlsxFormat:
         return count
 
 
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_CONTENT_TYPES_LIMIT = 1024 * 1024
+
+
+def _check_workbook(stream: IO[bytes], limits: ReadLimits, *, file: str) -> None:
+    """Refuse a workbook whose uncompressed parts would take unbounded memory or time to parse.
+
+    openpyxl reads the whole shared-string table into memory when it opens a workbook, so its size,
+    its entry count and its total length are bounded here, streaming, before openpyxl sees it. zipfile
+    stops a member at its declared size (a larger one fails its CRC), so the sizes checked are the
+    sizes read. Leaves ``stream`` at its start.
+
+    Raises:
+        FileRejected: a limit is exceeded (the message names the part and the limit).
+    """
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRejected(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}", file=file) from None
+    with archive:
+        members = archive.infolist()
+        total = 0
+        for info in members:
+            total += info.file_size
+            if info.file_size > limits.max_part_bytes:
+                raise FileRejected(f"workbook part {info.filename} expands to {info.file_size} bytes, past max_part_bytes ({limits.max_part_bytes})", file=file)
+            if info.file_size > RATIO_CHECK_AFTER and info.file_size > limits.max_compression_ratio * max(1, info.compress_size):
+                raise FileRejected(
+                    f"workbook part {info.filename} expands {info.compress_size} bytes to {info.file_size}, past max_compression_ratio ({limits.max_compression_ratio}:1)",
+                    file=file,
+                )
+        if total > limits.max_decompressed_bytes:
+            raise FileRejected(f"workbook expands to {total} bytes, past max_decompressed_bytes ({limits.max_decompressed_bytes})", file=file)
+        names = {info.filename for info in members}
+        shared = {n for n in names if n.lower().endswith("sharedstrings.xml")}
+        if "[Content_Types].xml" in names and archive.getinfo("[Content_Types].xml").file_size <= _CONTENT_TYPES_LIMIT:
+            try:
+                types = fromstring(archive.read("[Content_Types].xml"))
+            except (ParseError, DefusedXmlException):
+                types = None  # openpyxl reports a broken manifest in its own words
+            for override in types.iter() if types is not None else ():
+                if override.get("ContentType") == _SHARED_STRINGS_TYPE and override.get("PartName"):
+                    shared.add(override.get("PartName", "").lstrip("/"))
+        for part in sorted(shared & names):
+            # openpyxl keeps the whole table in memory: its size bounds the strings' total length
+            size = archive.getinfo(part).file_size
+            if size > limits.max_shared_strings_bytes:
+                raise FileRejected(f"{part} expands to {size} bytes, past max_shared_strings_bytes ({limits.max_shared_strings_bytes})", file=file)
+            with archive.open(part) as handle:
+                _count_shared_strings(handle, limits, part=part, file=file)
+    stream.seek(0)
+
+
+# a shared string's start tag, with any namespace prefix; text that merely looks like one (in a
+# comment) is counted too, which only errs towards refusing
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+
+
+def _count_shared_strings(handle: IO[bytes], limits: ReadLimits, *, part: str, file: str) -> None:
+    count = 0
+    carry = b""
+    while block := handle.read(1 << 20):
+        data = carry + block
+        count += len(_SHARED_STRING_TAG.findall(data))
+        # keep a tail shorter than any tag, so a tag split across blocks is counted once, in the next
+        keep = data[-64:]
+        cut = keep.rfind(b"<")
+        carry = keep[cut:] if cut >= 0 and not _SHARED_STRING_TAG.match(keep[cut:]) else b""
+        if count > limits.max_shared_strings:
+            raise FileRejected(f"{part} holds more than max_shared_strings ({limits.max_shared_strings}) strings", file=file)
+
+
 class ParquetFormat:
-    """Apache Parquet (pyarrow), read in record batches."""
+    """Apache Parquet: read with polars (a main dependency) in batches; written with pyarrow (the ``parquet`` extra)."""
 
     name = "parquet"
     extensions: tuple[str, ...] = (".parquet", ".pq")
@@ -613,27 +1045,34 @@ class ParquetFormat:
     columnar = True
 
     def read(self, stream: IO[bytes], options: Mapping[str, Any], *, file: str) -> Iterator[RawChunk]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import polars as pl
 
         try:
-            pf = pq.ParquetFile(stream)
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            raise FileRejected(f"not a readable Parquet file: {exc}", file=file) from None
+            schema = pl.read_parquet_schema(stream)
+        except pl.exceptions.DuplicateError as exc:
+            raise FileRejected(f"header has blank or repeated column names: {exc}", file=file, line=1) from None
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise FileRejected(f"not a readable Parquet file: {_first_line(exc)}", file=file) from None
+        if any(not name.strip() for name in schema):
+            raise FileRejected(f"header has blank or repeated column names: {list(schema)}", file=file, line=1)
+        stream.seek(0)
         n = 0
         try:
-            for batch in pf.iter_batches(batch_size=_chunk_rows(options)):
+            for batch in pl.scan_parquet(stream).collect_batches(chunk_size=_chunk_rows(options)):
                 chunk = RawChunk()
-                for record in batch.to_pylist():
+                for record in batch.iter_rows(named=True):
                     n += 1
                     chunk.records.append((n, record))
                 yield chunk
-        except (pa.ArrowException, OSError) as exc:
-            raise FileRejected(f"corrupt Parquet data after record {n}: {exc}", file=file) from None
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise FileRejected(f"corrupt Parquet data after record {n}: {_first_line(exc)}", file=file) from None
 
     def write(self, rows: Iterable[Mapping[str, Any]], columns: list[str], stream: IO[bytes], options: Mapping[str, Any]) -> int:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise PayloadRejected("writing parquet needs pyarrow: pip install 'portico[parquet]'") from None
 
         writer = None
         count = 0
@@ -662,6 +1101,10 @@ class ParquetFormat:
         assert writer is not None
         writer.close()
         return count
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _parquet_cell(value: Any) -> Any:

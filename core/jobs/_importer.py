@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from portico.errors import ConfigurationError, PorticoError
 from portico.jobs._formats import FileRejected, RawChunk, _trailer_count, open_maybe_gzip
+from portico.jobs._limits import ReadLimits
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
 from portico.jobs._records import RecordType, record_type
 from portico.jobs._scan import FileScan, scan_file
@@ -525,6 +526,7 @@ class DataImporter:
             delimiter=str(opts.get("delimiter", getattr(fmt, "default_delimiter", ","))),
             quotechar=str(opts.get("quotechar", '"')),
             file=path.name,
+            limits=ReadLimits.from_options(opts, format_name=fmt.name),
         )
         result.checksum = scan.sha256
         sidecar = path.with_name(path.name + ".sha256")
@@ -575,7 +577,7 @@ class DataImporter:
                 result.quarantine.clear()
 
         def chunks() -> Iterator[RawChunk]:
-            with open_maybe_gzip(path) as stream:
+            with open_maybe_gzip(path, ReadLimits.from_options(opts, format_name=fmt.name)) as stream:
                 yield from fmt.read(stream, opts, file=path.name)
 
         self._load(result, rt, cm, chunks(), None, dry_run, progress, expected_records, scan.sha256, path=path, fmt=fmt, opts=opts)
@@ -583,7 +585,7 @@ class DataImporter:
     def _fast_plan(self, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: Mapping[str, Any], path: Path, scan: FileScan) -> Any:
         from portico.jobs._columnar import columnar_plan
 
-        if not self.columnar or fmt.name not in ("csv", "psv") or scan.gzip or scan.has_quote or scan.has_blank_line or self.validators:
+        if not self.columnar or fmt.name not in ("csv", "psv") or scan.gzip or scan.has_quote or scan.has_blank_line or scan.has_long_line or self.validators:
             return None
         if str(opts.get("encoding", "utf-8")).lower().replace("_", "-") not in ("utf-8", "utf8"):
             return None
@@ -772,7 +774,7 @@ class DataImporter:
                     header_checked = True
                 result.records += len(chunk.records) + len(chunk.errors)
                 for line, message in chunk.errors:
-                    acct.reject(line, None, message, None)
+                    acct.reject(line, chunk.error_fields.get(line), message, None)
                 rows, lines = self._row_records(rt, cm, chunk.records, acct, validation, mapping_stage)
                 self._dedupe_and_write(rt, rows, lines, acct, session, keys, loading, sums_for=rows)
                 if progress:

@@ -37,10 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from portico.jobs._records import MAX_TEXT, Kind, RecordType
 from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
-__all__ = ["CompiledMapping", "FieldMapping", "FieldRule", "MappingError", "UnmappedCode", "default_mapping"]
+__all__ = ["CONTROL_CHARS", "CompiledMapping", "FieldMapping", "FieldRule", "MappingError", "UnmappedCode", "default_mapping"]
 
 FieldType = Literal["text", "decimal", "date", "bool", "currency", "country", "isin"]
 
+# C0 and C1 controls and DEL; tab, CR and LF only at a value's edges, where they are trimmed like spaces
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -219,6 +221,11 @@ class CompiledMapping:
         return _blank_to_none(raw.get(rule.source or target))
 
     def _normalise(self, target: str, rule: FieldRule, value: Any) -> Any:
+        if isinstance(value, str):
+            control = CONTROL_CHARS.search(value.strip(" \t\r\n"))
+            if control is not None:
+                # no canonical field holds multi-line or control text; a NUL or ESC would reach the store and every export
+                raise MappingError(target, value, f"control character U+{ord(control.group()):04X} in the value")
         if rule.lookup is not None:
             table = self.mapping.lookups[rule.lookup]
             key = str(value).strip()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portico.jobs._formats import FileRejected, open_maybe_gzip
+from portico.jobs._limits import ReadLimits
 
 __all__ = ["FileScan", "scan_file"]
 
@@ -27,6 +28,8 @@ class FileScan:
         has_blank_line: whether an empty line occurs.
         delimiters: occurrences of the delimiter.
         last_line: the last non-empty line (for trailer detection), decoded.
+        has_long_line: whether a line is longer (in bytes) than the limits' ``max_record_chars``:
+            such a file is read record by record, which rejects that record without holding it.
     """
 
     sha256: str
@@ -37,15 +40,29 @@ class FileScan:
     has_blank_line: bool
     delimiters: int
     last_line: str
+    has_long_line: bool = False
 
 
-def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotechar: str = '"', file: str | None = None) -> FileScan:
+def scan_file(
+    path: Path,
+    *,
+    encoding: str | None,
+    delimiter: str = ",",
+    quotechar: str = '"',
+    file: str | None = None,
+    limits: ReadLimits | None = None,
+) -> FileScan:
     """Read ``path`` once: checksum, decode check (when ``encoding`` is given), counts.
 
+    Memory stays at one block whatever the file holds; a gzip file is refused as soon as it expands
+    past ``limits`` (defaults when not given).
+
     Raises:
-        FileRejected: the file is missing, unreadable, truncated gzip, or not valid in ``encoding``
-            (the message names the line and byte offset).
+        FileRejected: the file is missing, unreadable, truncated gzip, a decompression bomb, or not
+            valid in ``encoding`` (the message names the line and byte offset).
     """
+    limits = limits or ReadLimits()
+    max_line = limits.max_record_chars
     name = file or path.name
     digest = hashlib.sha256()
     try:
@@ -68,8 +85,10 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
     delimiters = 0
     tail = b""
     prev_last = b"\n"
+    run = 0  # bytes since the last newline
+    long_line = False
     try:
-        stream = open_maybe_gzip(path)
+        stream = open_maybe_gzip(path, limits, file=name)
         with stream:
             while True:
                 block = stream.read(_BLOCK)
@@ -87,6 +106,15 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
                             f"not valid {encoding}: byte {offset + exc.start} ({exc.reason})", file=name, line=line
                         ) from None
                 lines += block.count(b"\n")
+                if not long_line:
+                    first, last = block.find(b"\n"), block.rfind(b"\n")
+                    if first < 0:
+                        run += len(block)
+                    else:
+                        inner = max_line < _BLOCK and any(len(piece) > max_line for piece in block[first + 1 : last].split(b"\n"))
+                        long_line = run + first > max_line or inner
+                        run = len(block) - last - 1
+                    long_line = long_line or run > max_line
                 if quote and not has_quote and quote in block:
                     has_quote = True
                 if delim:
@@ -95,7 +123,7 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
                 if b"\n\n" in block or b"\n\r\n" in block or joined.startswith(b"\n\n") or b"\n\n" in joined:
                     blank = True
                 prev_last = block[-1:]
-                tail = (tail + block)[-4096:]
+                tail = block[-4096:] if len(block) >= 4096 else (tail + block)[-4096:]
                 offset += len(block)
             if decoder is not None:
                 try:
@@ -117,6 +145,7 @@ def scan_file(path: Path, *, encoding: str | None, delimiter: str = ",", quotech
         has_blank_line=blank,
         delimiters=delimiters,
         last_line=last.decode(encoding or "utf-8", errors="replace"),
+        has_long_line=long_line,
     )
 
 

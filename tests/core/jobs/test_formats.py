@@ -63,7 +63,8 @@ def test_csv_quoted_field_spanning_lines_keeps_line_numbers_exact(service, tmp_p
     path = write(tmp_path / "p.csv", "account,isin,symbol,quantity,price,currency,date", '"A\nB",US0378331005,AAPL,1,1,USD,2026-01-05', "A2,US0378331005,AAPL,x,1,USD,2026-01-05")
     result = service.importer.import_file(path, "positions")
     assert result.fast_path is False
-    assert result.rejects[0]["line"] == 4
+    # the quoted line break itself is refused (no canonical field is multi-line); numbering stays physical
+    assert [(r["line"], r["field"]) for r in result.rejects] == [(2, "account"), (4, "quantity")]
 
 
 def test_malformed_rows_are_rejected_and_the_rest_loads(service, db, tmp_path: Path) -> None:
