@@ -1,0 +1,130 @@
+"""Import integrity: the safety checks trip, sums are exact, and nothing wrong is kept.
+
+Each safety check of the pipeline (records read = loaded + rejected + quarantined; the destination
+holds what was accepted; status ``partial`` whenever something did not load) has a test here that
+fails when the check is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from portico.jobs import JobService
+from portico.jobs._importer import DataImporter
+from portico.jobs._sinks import LoadContext
+from portico.jobs._tables import job_tables
+from tests.core.jobs.conftest import GOOD, HEADER, stored, write
+
+
+def _committed_loads(db: Any) -> list[Any]:
+    loads = job_tables()["loads"]
+    with db.begin() as conn:
+        return conn.execute(sa.select(loads.c.load_id, loads.c.source_key).where(loads.c.status == "committed")).all()
+
+
+# -- status: quarantined records make a delivery partial ----------------------------------------------
+
+
+@pytest.mark.parametrize("columnar", [True, False])
+def test_a_file_whose_only_problem_is_quarantined_records_is_partial(service, db, tmp_path: Path, columnar: bool) -> None:
+    service.importer.columnar = columnar
+    path = write(tmp_path / "p.psv", HEADER, GOOD[0], "A5|US0378331005|AAPL|1|1|XXY|2026-01-05")
+    result = service.importer.import_file(path, "positions")
+    assert (result.loaded, result.rejected, result.quarantined) == (1, 0, 1)
+    assert result.status == "partial" and result.exit_code == 3
+
+
+def test_a_file_of_nothing_but_quarantined_records_is_partial_not_loaded(service, db, tmp_path: Path) -> None:
+    path = write(tmp_path / "p.psv", HEADER, "A5|US0378331005|AAPL|1|1|XXY|2026-01-05", "A6|US0378331005|AAPL|2|1|XXZ|2026-01-05")
+    result = service.importer.import_file(path, "positions")
+    assert (result.records, result.loaded, result.rejected, result.quarantined) == (2, 0, 0, 2)
+    assert result.status == "partial" and result.exit_code == 3
+    assert stored(db) == []
+
+
+# -- the destination must hold what was accepted -------------------------------------------------------
+
+
+class _ListSession:
+    """A sink session keeping rows in a list, with a fault: ``drop`` rows lost, or every row written twice."""
+
+    def __init__(self, *, drop: int = 0, twice: bool = False) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+        self.drop = drop
+        self.twice = twice
+        self.committed = False
+
+    def back_out(self, previous_load_id: str) -> None:
+        return None
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        kept = list(rows)[self.drop :]
+        self.drop = max(0, self.drop - len(rows))
+        self.rows.extend(kept * 2 if self.twice else kept)
+
+    def loaded_count(self) -> int:
+        return len(self.rows)
+
+    def commit(self) -> None:
+        self.committed = True
+
+    def abort(self) -> None:
+        self.rows.clear()
+
+
+class _FaultySink:
+    name = "faulty"
+
+    def __init__(self, session: _ListSession) -> None:
+        self.session = session
+
+    def matches(self, destination: str) -> bool:
+        return destination.startswith("faulty://")
+
+    def open(self, ctx: LoadContext) -> _ListSession:
+        return self.session
+
+
+@pytest.mark.parametrize(("session", "holds"), [(_ListSession(drop=1), 2), (_ListSession(twice=True), 6)], ids=["drops-a-row", "writes-twice"])
+def test_a_destination_that_does_not_hold_what_was_accepted_fails_the_load(service, db, tmp_path: Path, session: _ListSession, holds: int) -> None:
+    session.rows.clear()
+    session.committed = False
+    service.importer.sinks.add(_FaultySink(session))
+    result = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions", destination="faulty://x")
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.error == f"p.psv: 3 records accepted but the destination holds {holds}"
+    assert result.loaded == 0 and not session.committed
+    assert _committed_loads(db) == []
+
+
+# -- every record read is accounted for ----------------------------------------------------------------
+
+
+class _LosingImporter(DataImporter):
+    """An importer whose record stage silently loses its first record of each chunk (a bug to catch)."""
+
+    def _row_records(self, *args: Any, **kwargs: Any) -> tuple[list[tuple[Any, ...]], list[int]]:
+        rows, lines = super()._row_records(*args, **kwargs)
+        return rows[1:], lines[1:]
+
+
+class _DoublingImporter(DataImporter):
+    """An importer whose record stage emits its first record of each chunk twice (a bug to catch)."""
+
+    def _row_records(self, *args: Any, **kwargs: Any) -> tuple[list[tuple[Any, ...]], list[int]]:
+        rows, lines = super()._row_records(*args, **kwargs)
+        return rows + rows[:1], lines + lines[:1]
+
+
+@pytest.mark.parametrize(("importer_type", "accounted"), [(_LosingImporter, 2), (_DoublingImporter, 4)], ids=["loses-a-record", "counts-one-twice"])
+def test_records_read_must_equal_loaded_rejected_and_quarantined(service: JobService, db, clock, tmp_path: Path, importer_type: type[DataImporter], accounted: int) -> None:
+    importer = importer_type(db=db, clock=clock, formats=service.formats, sinks=service.sinks, columnar=False)
+    result = importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions")
+    assert result.status == "failed"
+    assert result.error == f"p.psv: 3 records read but {accounted} accounted for"
+    assert stored(db) == [] and _committed_loads(db) == []
