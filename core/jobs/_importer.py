@@ -31,7 +31,7 @@ from portico.jobs._formats import FileRejected, RawChunk, _trailer_count, open_m
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
 from portico.jobs._records import RecordType, record_type
 from portico.jobs._scan import FileScan, scan_file
-from portico.jobs._sinks import LoadContext, SinkSession, loaded_sums
+from portico.jobs._sinks import LoadContext, SinkSession, exact_sum, loaded_sums
 from portico.jobs._tables import ensure_job_tables, job_tables
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class _Accounting:
 
     def add_sums(self, sums: Mapping[str, Decimal]) -> None:
         for k, v in sums.items():
-            self.sums[k] = self.sums.get(k, Decimal(0)) + v
+            self.sums[k] = exact_sum((v,), self.sums.get(k, Decimal(0)))
 
 
 class _KeyIndex:
@@ -979,7 +979,7 @@ class DataImporter:
                         acct.reject(line, None, f"duplicate record ({key}) of line {dups[pos]}", dict(zip(fields, row, strict=True)))
                         if id(row) not in sums_ids:
                             # the columnar path already counted this row's sums: take them back out
-                            acct.add_sums({f: -Decimal(row[i]) for f, i in zip(rt.sums, sum_idx, strict=True) if row[i] is not None})
+                            acct.add_sums({f: Decimal(row[i]).copy_negate() for f, i in zip(rt.sums, sum_idx, strict=True) if row[i] is not None})
                     else:
                         kept_rows.append(row)
                         kept_lines.append(line)
@@ -987,7 +987,7 @@ class DataImporter:
                 sums_for = [r for r in sums_for if id(r) in kept_ids]
                 rows, lines = kept_rows, kept_lines
         if sums_for and sum_idx:
-            acct.add_sums({f: sum((Decimal(r[i]) for r in sums_for if r[i] is not None), Decimal(0)) for f, i in zip(rt.sums, sum_idx, strict=True)})
+            acct.add_sums({f: exact_sum(r[i] for r in sums_for if r[i] is not None) for f, i in zip(rt.sums, sum_idx, strict=True)})
         t0 = time.perf_counter()
         if session is not None:
             session.write(rows, lines)
@@ -1022,11 +1022,9 @@ class DataImporter:
             if count != result.loaded:
                 raise ControlTotalsMismatch(f"{result.loaded} records accepted but the destination holds {count}", file=result.source_key)
             if sums is not None:
-                approximate = bool(getattr(session, "approximate_sums", False))
                 for k, v in sums.items():
-                    want = acct.sums.get(k, Decimal(0))
-                    tolerance = abs(want) * Decimal("1e-12") + Decimal("1e-6") if approximate else Decimal(0)
-                    if abs(v - want) > tolerance:
+                    # exact on every engine (the sinks sum decimals exactly): any difference is a lost or altered row
+                    if v != acct.sums.get(k, Decimal(0)):
                         raise ControlTotalsMismatch(f"sum of {k}: source {acct.sums.get(k)} != loaded {v}", file=result.source_key)
         result.control_totals = totals
         stage.status = "ok"
@@ -1205,7 +1203,10 @@ class DataImporter:
 
 
 def _plain_decimal(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    # normalize() rounds to its context's precision: strip trailing zeros without rounding instead
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -37,8 +37,25 @@ __all__ = [
     "SinkSession",
     "StoreSink",
     "atomic_write",
+    "exact_sum",
     "file_destination",
 ]
+
+# Loaded values fit 38 digits with 12 decimals and a load has fewer than 10**12 rows: 60 digits sum
+# them without rounding, and a trap turns any rounding that still happens into an error, never a wrong total.
+_EXACT = Context(prec=60, traps=[Inexact, InvalidOperation, Overflow])
+
+
+def exact_sum(values: Iterable[Decimal | str], start: Decimal = Decimal(0)) -> Decimal:
+    """The exact sum of decimal values (or their text), added to ``start``.
+
+    Raises:
+        decimal.Inexact: the sum needs more than 60 significant digits (never for loadable values).
+    """
+    total = start
+    for value in values:
+        total = _EXACT.add(total, value if isinstance(value, Decimal) else Decimal(value))
+    return total
 
 
 @dataclass
@@ -202,21 +219,29 @@ class _StoreSession:
         )
 
     def loaded_sums(self, fields: Sequence[str]) -> dict[str, Decimal]:
-        """Sums of decimal fields as stored, computed by the database.
+        """Exact sums of decimal fields as stored.
 
-        PostgreSQL sums exactly as NUMERIC. SQLite has no decimal type: it sums as double, which the
-        control-total check compares within double precision (any lost or altered row still shows).
+        PostgreSQL sums exactly as NUMERIC. SQLite has no decimal type (its SUM is a double, off by
+        rounding over many rows), so the stored text is read back and summed as :class:`Decimal`.
         """
         import sqlalchemy as sa
 
         if not fields:
             return {}
-        kind = sa.Float if self._sqlite else sa.Numeric
-        stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], kind)) for f in fields]).where(self._where)
-        row = self.ctx.conn.execute(stmt).one()
-        return {f: Decimal(repr(v)) if isinstance(v, float) else Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
-
-    approximate_sums = property(lambda self: self._sqlite)
+        if not self._sqlite:
+            stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], sa.Numeric)) for f in fields]).where(self._where)
+            row = self.ctx.conn.execute(stmt).one()
+            return {f: Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
+        totals = [Decimal(0)] * len(fields)
+        cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {self.table.name} WHERE load_no = ?", (self.load_no,))
+            while batch := cursor.fetchmany(10_000):
+                for i in range(len(fields)):
+                    totals[i] = exact_sum((r[i] for r in batch if r[i] is not None), totals[i])
+        finally:
+            cursor.close()
+        return dict(zip(fields, totals, strict=True))
 
     def commit(self) -> None:
         return None

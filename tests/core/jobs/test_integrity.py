@@ -128,3 +128,61 @@ def test_records_read_must_equal_loaded_rejected_and_quarantined(service: JobSer
     assert result.status == "failed"
     assert result.error == f"p.psv: 3 records read but {accounted} accounted for"
     assert stored(db) == [] and _committed_loads(db) == []
+
+
+# -- control totals are exact on every engine ----------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_db(request: pytest.FixtureRequest, portico_home: Path) -> Any:
+    """The embedded SQLite store, or a fresh PostgreSQL database (needs ``PORTICO_TEST_POSTGRES_URL``)."""
+    import os
+    import uuid
+
+    from portico.store import Database
+
+    if request.param == "sqlite":
+        database = Database()
+        yield database
+        database.dispose()
+        return
+    base = os.environ.get("PORTICO_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PORTICO_TEST_POSTGRES_URL is not set")
+    psycopg = pytest.importorskip("psycopg")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base if "+" in base.split("://", 1)[0] else base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"portico_jobs_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database = Database(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_control_totals_of_many_decimals_are_exact_on_every_engine(engine_db, clock, tmp_path: Path) -> None:
+    path = tmp_path / "prices_20260105.csv"
+    path.write_text("symbol,date,close,currency\n" + "".join(f"S{i:06d},2026-01-05,123.45,USD\n" for i in range(100_000)))
+    svc = JobService(db=engine_db, clock=clock, config={})
+    result = svc.importer.import_file(path, "prices")
+    assert result.error is None and result.status == "loaded" and result.loaded == 100_000
+    assert result.control_totals["source"]["sums"] == {"close": "12345000"}
+    assert result.control_totals["loaded"] == {"records": 100_000, "sums": {"close": "12345000"}}
+
+
+@pytest.mark.parametrize("columnar", [True, False], ids=["columnar", "per-record"])
+def test_control_totals_keep_every_digit_of_wide_decimals(service, tmp_path: Path, columnar: bool) -> None:
+    service.importer.columnar = columnar
+    wide = "12345678901234567890123.123456789012"  # 35 digits: beyond Decimal's default 28-digit precision
+    lines = [f"A{i}|US0378331005|AAPL|{wide}|1|USD|2026-01-05" for i in range(3)]
+    result = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *lines), "positions")
+    assert result.error is None and result.status == "loaded"
+    want = "37037036703703703670369.370370367036"
+    assert result.control_totals["source"]["sums"] == {"quantity": want}
+    assert result.control_totals["loaded"]["sums"] == {"quantity": want}
