@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from portico.errors import ConfigurationError, PorticoError
-from portico.jobs._formats import FileRejected, RawChunk, _trailer_count, open_maybe_gzip
+from portico.jobs._formats import FileRejected, RawChunk, _trailer_count
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
+from portico.jobs._readguard import ReadGuard, file_identity
 from portico.jobs._records import RecordType, record_type
 from portico.jobs._scan import FileScan, scan_file
 from portico.jobs._sinks import LoadContext, SinkSession, exact_sum, loaded_sums
@@ -439,10 +440,10 @@ class DataImporter:
             fm = self.resolve_mapping(mapping, rt)
             cm = fm.compile(rt)
             result.mapping, result.mapping_version = fm.name, fm.version
-            scan = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
+            scan, guard = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
             if self._already_loaded(result, scan.sha256):
                 return self._finish(result)
-            self._run(result, rt, cm, fmt, opts, path, scan, dry_run, progress)
+            self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:  # the process never crashes on input; the manifest names the failure
@@ -501,13 +502,18 @@ class DataImporter:
 
     # -- stages ------------------------------------------------------------------------------------
 
-    def _arrive_and_validate(self, path: Path, fmt: Any, opts: Mapping[str, Any], result: ImportResult, expected: str | None) -> FileScan:
+    def _arrive_and_validate(self, path: Path, fmt: Any, opts: Mapping[str, Any], result: ImportResult, expected: str | None) -> tuple[FileScan, ReadGuard]:
         arrival = result.stage("arrival")
         t0 = time.perf_counter()
         if not path.is_file():
             arrival.status = "failed"
             raise FileRejected("file not found", file=str(path))
-        size = path.stat().st_size
+        try:
+            identity = file_identity(path)
+        except OSError as exc:
+            arrival.status = "failed"
+            raise FileRejected(f"cannot read file: {exc.strerror or exc}", file=path.name) from None
+        size = identity.size
         arrival.detail = {"size": size}
         if size == 0:
             arrival.status = "failed"
@@ -526,6 +532,13 @@ class DataImporter:
             quotechar=str(opts.get("quotechar", '"')),
             file=path.name,
         )
+        guard = ReadGuard(path, scan.sha256, identity, file=path.name)
+        try:
+            unchanged = file_identity(path) == identity
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise FileRejected("the file changed while it was being validated; nothing was loaded: import it again once it is complete", file=path.name)
         result.checksum = scan.sha256
         sidecar = path.with_name(path.name + ".sha256")
         if expected is None and sidecar.is_file():
@@ -538,7 +551,7 @@ class DataImporter:
         check.detail = {"sha256": scan.sha256, "bytes": scan.size, "lines": scan.lines, "gzip": scan.gzip, "checksum_verified": expected is not None}
         check.status = "ok"
         check.seconds = time.perf_counter() - t0
-        return scan
+        return scan, guard
 
     def _already_loaded(self, result: ImportResult, checksum: str) -> bool:
         import sqlalchemy as sa
@@ -560,12 +573,14 @@ class DataImporter:
             s.status = "skipped"
         return True
 
-    def _run(self, result: ImportResult, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: dict[str, Any], path: Path, scan: FileScan, dry_run: bool, progress: Callable[[int, int | None], None] | None) -> None:
+    def _run(
+        self, result: ImportResult, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: dict[str, Any], path: Path, scan: FileScan, guard: ReadGuard, dry_run: bool, progress: Callable[[int, int | None], None] | None
+    ) -> None:
         expected_records = max(0, scan.lines - (1 if fmt.name in ("csv", "psv", "xlsx") else 0)) or None
         fast = self._fast_plan(rt, cm, fmt, opts, path, scan)
         if fast is not None:
             try:
-                self._load(result, rt, cm, None, fast, dry_run, progress, expected_records, scan.sha256, path=path, fmt=fmt, opts=opts)
+                self._load(result, rt, cm, None, fast, dry_run, progress, expected_records, scan.sha256, guard=guard, fmt=fmt, opts=opts)
                 result.fast_path = True
                 return
             except _FallBack as exc:
@@ -575,10 +590,10 @@ class DataImporter:
                 result.quarantine.clear()
 
         def chunks() -> Iterator[RawChunk]:
-            with open_maybe_gzip(path) as stream:
+            with guard.open() as stream:
                 yield from fmt.read(stream, opts, file=path.name)
 
-        self._load(result, rt, cm, chunks(), None, dry_run, progress, expected_records, scan.sha256, path=path, fmt=fmt, opts=opts)
+        self._load(result, rt, cm, chunks(), None, dry_run, progress, expected_records, scan.sha256, guard=guard, fmt=fmt, opts=opts)
 
     def _fast_plan(self, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: Mapping[str, Any], path: Path, scan: FileScan) -> Any:
         from portico.jobs._columnar import columnar_plan
@@ -614,7 +629,7 @@ class DataImporter:
         expected: int | None,
         checksum: str,
         *,
-        path: Path | None = None,
+        guard: ReadGuard | None = None,
         fmt: Any = None,
         opts: Mapping[str, Any] | None = None,
     ) -> None:
@@ -669,10 +684,18 @@ class DataImporter:
                 gc_enabled = gc.isenabled()
                 gc.disable()
                 try:
-                    trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, path, opts)
+                    trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, guard, opts)
                 finally:
                     if gc_enabled:
                         gc.enable()
+                if guard is not None:
+                    # the rows are written but not committed: loading bytes other than the ones the
+                    # checksum (and so the delivery's idempotency) was computed from must load nothing
+                    try:
+                        guard.verify()
+                    except FileRejected:
+                        result.stage("parsing").status = "failed"
+                        raise
                 acct.flush()
                 self._control_totals(result, rt, acct, session, trailer, fmt)
                 if session is not None:
@@ -720,7 +743,7 @@ class DataImporter:
         session: SinkSession | None,
         progress: Callable[[int, int | None], None] | None,
         expected: int | None,
-        path: Path | None,
+        guard: ReadGuard | None,
         opts: Mapping[str, Any] | None,
     ) -> int | None:
         keys = _KeyIndex()
@@ -732,7 +755,7 @@ class DataImporter:
             plan, header, delim, data_rows, trailer = fast
             result.stage("parsing").detail["columnar"] = True
             def parsed_and_mapped() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.Series, float]]:
-                for frame in self._fast_frames(path, header, delim, data_rows, opts or {}):
+                for frame in self._fast_frames(guard, header, delim, data_rows, opts or {}):
                     t0 = time.perf_counter()
                     mapped_frame, accepted = plan.run(frame)
                     yield frame, mapped_frame, accepted, time.perf_counter() - t0
@@ -784,7 +807,7 @@ class DataImporter:
         mapping_stage.detail = {"quarantined": result.quarantined, "mapping": result.mapping, "version": result.mapping_version}
         return trailer
 
-    def _fast_frames(self, path: Path | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
+    def _fast_frames(self, guard: ReadGuard | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
         """Frames of ``chunk_rows`` records, each parsed by polars from one block of whole lines.
 
         Reading blocks ourselves (instead of a streaming scan) bounds memory to one block and one frame,
@@ -792,11 +815,11 @@ class DataImporter:
         """
         import polars as pl
 
-        assert path is not None
+        assert guard is not None
         chunk = int(opts.get("chunk_rows", self.chunk_rows))
         line_no = 2
         remaining = data_rows
-        with path.open("rb") as handle:
+        with guard.open(decompress=False) as handle:
             handle.readline()
             leftover = b""
             while remaining > 0:

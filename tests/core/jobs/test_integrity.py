@@ -186,3 +186,93 @@ def test_control_totals_keep_every_digit_of_wide_decimals(service, tmp_path: Pat
     want = "37037036703703703670369.370370367036"
     assert result.control_totals["source"]["sums"] == {"quantity": want}
     assert result.control_totals["loaded"]["sums"] == {"quantity": want}
+
+
+# -- a file that changes while it is imported loads nothing ----------------------------------------------
+
+_ORIGINAL = [HEADER, *(f"A{i}|US0378331005|AAPL|{100 + i}|190.5|USD|2026-01-05" for i in range(6))]
+# the same size, other quantities: only the bytes tell them apart
+_CHANGED = [HEADER, *(f"A{i}|US0378331005|AAPL|{900 + i}|190.5|USD|2026-01-05" for i in range(6))]
+
+
+class _RewritingMonitor:
+    """Rewrites the delivery in place when the first chunk has been loaded: a producer writing mid-import."""
+
+    def __init__(self, path: Path, lines: list[str]) -> None:
+        self.path, self.lines, self.done = path, lines, False
+
+    def emit(self, event: str, *, system: str | None = None, severity: str = "info", **data: Any) -> None:
+        if event == "jobs.chunk_loaded" and not self.done:
+            self.done = True
+            write(self.path, *self.lines)
+
+
+class _RewritingFormat:
+    """The pipe format, rewriting the delivery just before parsing starts (after it was validated)."""
+
+    def __init__(self, inner: Any, path: Path, lines: list[str]) -> None:
+        self.inner, self.path, self.lines = inner, path, lines
+        self.name, self.extensions = inner.name, inner.extensions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def read(self, stream: Any, options: Any, *, file: str) -> Any:
+        write(self.path, *self.lines)
+        return self.inner.read(stream, options, file=file)
+
+
+def _assert_changed_file_loaded_nothing(result: Any, db: Any) -> None:
+    assert result.status == "failed" and result.loaded == 0
+    assert result.error.startswith("p.psv: the file changed while it was being imported"), result.error
+    assert stored(db) == [] and _committed_loads(db) == []
+
+
+@pytest.mark.parametrize("columnar", [True, False], ids=["columnar", "per-record"])
+def test_a_file_rewritten_during_the_import_loads_nothing_and_its_original_still_loads(db, clock, tmp_path: Path, columnar: bool) -> None:
+    path = write(tmp_path / "p.psv", *_ORIGINAL)
+    svc = JobService(db=db, clock=clock, monitor=_RewritingMonitor(path, _CHANGED), config={"data_import": {"chunk_rows": 2}})
+    svc.importer.columnar = columnar
+    _assert_changed_file_loaded_nothing(svc.importer.import_file(path, "positions"), db)
+
+    write(path, *_ORIGINAL)  # the original again: not a "duplicate", it loads
+    again = svc.importer.import_file(path, "positions")
+    assert again.status == "loaded" and again.supersedes is None
+    assert [r["quantity"] for r in stored(db)] == ["100", "101", "102", "103", "104", "105"]
+
+
+def test_a_file_rewritten_between_validation_and_parsing_loads_nothing(service, db, tmp_path: Path) -> None:
+    path = write(tmp_path / "p.psv", *_ORIGINAL)
+    service.importer.columnar = False
+    service.importer.formats.add(_RewritingFormat(service.importer.formats.get("psv"), path, _CHANGED))
+    _assert_changed_file_loaded_nothing(service.importer.import_file(path, "positions"), db)
+
+
+def test_a_gzip_file_rewritten_between_validation_and_parsing_loads_nothing(service, db, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "p.psv.gz"
+    path.write_bytes(gzip.compress(("\n".join(_ORIGINAL) + "\n").encode(), mtime=0))
+    changed = ("\n".join(_CHANGED) + "\n").encode()
+
+    class _GzipRewrite(_RewritingFormat):
+        def read(self, stream: Any, options: Any, *, file: str) -> Any:
+            path.write_bytes(gzip.compress(changed, mtime=0))
+            return self.inner.read(stream, options, file=file)
+
+    service.importer.formats.add(_GzipRewrite(service.importer.formats.get("psv"), path, []))
+    result = service.importer.import_file(path, "positions")
+    assert result.status == "failed" and "the file changed while it was being imported" in result.error
+    assert stored(db) == [] and _committed_loads(db) == []
+
+
+def test_an_unchanged_file_read_by_seeking_parsers_still_loads(service, db, tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for line in [HEADER, *GOOD]:
+        sheet.append(line.split("|"))
+    path = tmp_path / "p.xlsx"
+    book.save(path)
+    result = service.importer.import_file(path, "positions")
+    assert result.error is None and result.status == "loaded" and result.loaded == 3
