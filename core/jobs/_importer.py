@@ -60,6 +60,14 @@ class _FallBack(Exception):
     """The columnar path met input only the per-record path can read exactly; redo the file that way."""
 
 
+class _LostRace(FileRejected):
+    """A concurrent import committed other bytes of this delivery while this one loaded: load again on top."""
+
+    def __init__(self, winner: str) -> None:
+        super().__init__(f"another import committed this delivery (load {winner}) while this one was loading, twice; nothing was loaded by this run: run it again")
+        self.winner = winner
+
+
 @dataclass
 class Stage:
     """One pipeline stage of a run: status, timing and what it found."""
@@ -443,7 +451,11 @@ class DataImporter:
             scan, guard = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
             if self._already_loaded(result, scan.sha256):
                 return self._finish(result)
-            self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
+            try:
+                self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
+            except _LostRace:
+                # a sequential re-run would replace the winner's load with these bytes: do just that, once
+                self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:  # the process never crashes on input; the manifest names the failure
@@ -493,7 +505,10 @@ class DataImporter:
             def chunks() -> Iterator[RawChunk]:
                 yield RawChunk(records=list(enumerate(rows, start=1)))
 
-            self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
+            try:
+                self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
+            except _LostRace:
+                self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:
@@ -585,9 +600,7 @@ class DataImporter:
                 return
             except _FallBack as exc:
                 result.stage("parsing").detail["columnar_fallback"] = str(exc)
-                result.loaded = result.rejected = result.quarantined = result.records = 0
-                result.rejects.clear()
-                result.quarantine.clear()
+                _reset_counts(result)
 
         def chunks() -> Iterator[RawChunk]:
             with guard.open() as stream:
@@ -638,99 +651,133 @@ class DataImporter:
         tables = job_tables()
         loads = tables["loads"]
         load_id = uuid.uuid4().hex
-        with self.db.begin() as conn:
-            previous = None
-            if not dry_run:
-                # lock the delivery's ledger rows first: a concurrent import of the same delivery waits here
-                prev = conn.execute(
-                    sa.select(loads.c.load_id, loads.c.checksum)
-                    .where(loads.c.data_type == rt.name, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
-                    .with_for_update()
-                ).first()
-                if prev is not None and prev.checksum == checksum:
-                    # another process loaded these very bytes while we parsed: nothing to do
-                    self._already_loaded(result, checksum)
-                    return
-                previous = prev.load_id if prev is not None else None
-            acct = _Accounting(self, None if dry_run else conn, result, {"load_id": load_id})
-            acct.sums = {f: Decimal(0) for f in rt.sums}
-            session: SinkSession | None = None
-            if not dry_run:
-                sink = self.sinks.for_destination(result.destination)
-                session = sink.open(
-                    LoadContext(
-                        load_id=load_id,
-                        rt=rt,
-                        destination=result.destination,
-                        source_key=result.source_key,
-                        conn=conn,
-                        db=self.db,
-                        options=dict(opts or {}),
-                        formats=self.formats,
-                        market_data=self.market_data,
-                        http_transport=self.http_transport,
-                    )
-                )
-            try:
-                if previous is not None and session is not None:
-                    session.back_out(previous)
-                    conn.execute(sa.update(loads).where(loads.c.load_id == previous).values(status="superseded", superseded_by=load_id))
-                    conn.execute(
-                        sa.update(tables["dlq"]).where(tables["dlq"].c.load_id == previous, tables["dlq"].c.status == "open").values(status="superseded", updated_at=self.clock.now())
-                    )
-                    result.supersedes = previous
-                # a bulk load allocates millions of short-lived tuples and no cycles: the cyclic GC's
-                # repeated full scans would cost more than the load itself
-                gc_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, guard, opts)
-                finally:
-                    if gc_enabled:
-                        gc.enable()
-                if guard is not None:
-                    # the rows are written but not committed: loading bytes other than the ones the
-                    # checksum (and so the delivery's idempotency) was computed from must load nothing
-                    try:
-                        guard.verify()
-                    except FileRejected:
-                        result.stage("parsing").status = "failed"
-                        raise
-                acct.flush()
-                self._control_totals(result, rt, acct, session, trailer, fmt)
-                if session is not None:
-                    t0 = time.perf_counter()
-                    session.commit()
-                    result.stage("loading").seconds += time.perf_counter() - t0
-                    conn.execute(
-                        loads.insert().values(
+        try:
+            with self.db.begin() as conn:
+                previous = None
+                if not dry_run:
+                    # lock the delivery's ledger rows first: a concurrent import of the same delivery waits here
+                    prev = conn.execute(
+                        sa.select(loads.c.load_id, loads.c.checksum)
+                        .where(loads.c.data_type == rt.name, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
+                        .with_for_update()
+                    ).first()
+                    if prev is not None and prev.checksum == checksum:
+                        # another process loaded these very bytes while we parsed: nothing to do
+                        self._already_loaded(result, checksum)
+                        return
+                    previous = prev.load_id if prev is not None else None
+                acct = _Accounting(self, None if dry_run else conn, result, {"load_id": load_id})
+                acct.sums = {f: Decimal(0) for f in rt.sums}
+                session: SinkSession | None = None
+                if not dry_run:
+                    sink = self.sinks.for_destination(result.destination)
+                    session = sink.open(
+                        LoadContext(
                             load_id=load_id,
-                            data_type=rt.name,
-                            source_key=result.source_key,
+                            rt=rt,
                             destination=result.destination,
-                            checksum=checksum,
-                            status="committed",
-                            file=result.source,
-                            mapping=result.mapping,
-                            mapping_version=result.mapping_version,
-                            rows_source=result.records,
-                            rows_loaded=result.loaded,
-                            rows_rejected=result.rejected,
-                            rows_quarantined=result.quarantined,
-                            run_id=result.run_id,
-                            load_no=getattr(session, "load_no", None),
-                            feed=result.feed,
-                            created_at=self.clock.now(),
+                            source_key=result.source_key,
+                            conn=conn,
+                            db=self.db,
+                            options=dict(opts or {}),
+                            formats=self.formats,
+                            market_data=self.market_data,
+                            http_transport=self.http_transport,
                         )
                     )
-                    result.load_id = load_id
-            except BaseException:
-                if session is not None:
-                    session.abort()
-                raise
+                try:
+                    if previous is not None and session is not None:
+                        session.back_out(previous)
+                        conn.execute(sa.update(loads).where(loads.c.load_id == previous).values(status="superseded", superseded_by=load_id))
+                        conn.execute(
+                            sa.update(tables["dlq"]).where(tables["dlq"].c.load_id == previous, tables["dlq"].c.status == "open").values(status="superseded", updated_at=self.clock.now())
+                        )
+                        result.supersedes = previous
+                    # a bulk load allocates millions of short-lived tuples and no cycles: the cyclic GC's
+                    # repeated full scans would cost more than the load itself
+                    gc_enabled = gc.isenabled()
+                    gc.disable()
+                    try:
+                        trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, guard, opts)
+                    finally:
+                        if gc_enabled:
+                            gc.enable()
+                    if guard is not None:
+                        # the rows are written but not committed: loading bytes other than the ones the
+                        # checksum (and so the delivery's idempotency) was computed from must load nothing
+                        try:
+                            guard.verify()
+                        except FileRejected:
+                            result.stage("parsing").status = "failed"
+                            raise
+                    acct.flush()
+                    self._control_totals(result, rt, acct, session, trailer, fmt)
+                    if session is not None:
+                        t0 = time.perf_counter()
+                        session.commit()
+                        result.stage("loading").seconds += time.perf_counter() - t0
+                        conn.execute(
+                            loads.insert().values(
+                                load_id=load_id,
+                                data_type=rt.name,
+                                source_key=result.source_key,
+                                destination=result.destination,
+                                checksum=checksum,
+                                status="committed",
+                                file=result.source,
+                                mapping=result.mapping,
+                                mapping_version=result.mapping_version,
+                                rows_source=result.records,
+                                rows_loaded=result.loaded,
+                                rows_rejected=result.rejected,
+                                rows_quarantined=result.quarantined,
+                                run_id=result.run_id,
+                                load_no=getattr(session, "load_no", None),
+                                feed=result.feed,
+                                created_at=self.clock.now(),
+                            )
+                        )
+                        result.load_id = load_id
+                except BaseException:
+                    if session is not None:
+                        session.abort()
+                    raise
+        except sa.exc.IntegrityError:
+            # the ledger admits one committed load per delivery: a concurrent import committed it first
+            if self._lost_race(result, load_id, checksum):
+                return
+            raise
         result.status = "dry_run" if dry_run else ("loaded" if not (result.rejected or result.quarantined) else "partial")
         if not dry_run and result.destination == "market_data_service":
             self._hand_to_market_data(rt, load_id)
+
+    def _lost_race(self, result: ImportResult, load_id: str, checksum: str) -> bool:
+        """After the ledger refused this load: whether a concurrent import committed the delivery first.
+
+        The same bytes make this run a duplicate, as a sequential re-run would be (returns True);
+        different bytes raise :class:`_LostRace` so the caller loads them again as a corrected
+        redelivery of the winner's load. Anything else was another integrity error (returns False).
+        """
+        import sqlalchemy as sa
+
+        loads = job_tables()["loads"]
+        with self.db.begin() as conn:
+            winner = conn.execute(
+                sa.select(loads.c.load_id, loads.c.checksum).where(
+                    loads.c.data_type == result.data_type,
+                    loads.c.source_key == result.source_key,
+                    loads.c.destination == result.destination,
+                    loads.c.status == "committed",
+                )
+            ).first()
+        if winner is None or winner.load_id == load_id:
+            return False
+        _reset_counts(result)
+        self._emit("jobs.import_raced", severity="info", run_id=result.run_id, file=result.source, winner=winner.load_id)
+        if winner.checksum == checksum:
+            self._already_loaded(result, checksum)
+            return True
+        raise _LostRace(winner.load_id)
 
     def _process(
         self,
@@ -1223,6 +1270,15 @@ class DataImporter:
             self.monitor.emit(event, system="jobs", severity=severity, **data)
         except Exception:  # a broken monitor must not break a load
             return
+
+
+def _reset_counts(result: ImportResult) -> None:
+    """Forget what an abandoned attempt of this run counted (its transaction was rolled back)."""
+    result.loaded = result.rejected = result.quarantined = result.records = 0
+    result.rejects.clear()
+    result.quarantine.clear()
+    result.supersedes = None
+    result.load_id = None
 
 
 def _plain_decimal(value: Decimal) -> str:

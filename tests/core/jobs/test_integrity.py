@@ -276,3 +276,62 @@ def test_an_unchanged_file_read_by_seeking_parsers_still_loads(service, db, tmp_
     book.save(path)
     result = service.importer.import_file(path, "positions")
     assert result.error is None and result.status == "loaded" and result.loaded == 3
+
+
+# -- concurrent imports of one delivery ------------------------------------------------------------------
+
+
+class _RacingStoreSink:
+    """The store sink, but another importer loads ``path`` as the same delivery (and commits) just as
+    this load opens: the two ledger checks both passed, and this load is the one to commit second."""
+
+    name = "store"
+
+    def __init__(self, rival: DataImporter, path: Path) -> None:
+        from portico.jobs._sinks import StoreSink
+
+        self.rival, self.path, self.inner, self.rival_result = rival, path, StoreSink(), None
+
+    def matches(self, destination: str) -> bool:
+        return destination == "store"
+
+    def open(self, ctx: LoadContext) -> Any:
+        if self.rival_result is None:
+            self.rival_result = self.rival.import_file(self.path, "positions", source_key=ctx.source_key)
+        return self.inner.open(ctx)
+
+
+def _racing_importers(db: Any, clock: Any, service: JobService, rival_file: Path, monitor: Any) -> tuple[DataImporter, _RacingStoreSink]:
+    from portico.jobs._registry import SinkRegistry
+
+    rival = DataImporter(db=db, clock=clock, formats=service.formats, sinks=service.sinks)
+    sink = _RacingStoreSink(rival, rival_file)
+    return DataImporter(db=db, clock=clock, formats=service.formats, sinks=SinkRegistry([sink]), monitor=monitor), sink
+
+
+def test_the_loser_of_two_concurrent_imports_of_one_delivery_reports_a_duplicate(engine_db, clock, monitor, tmp_path: Path) -> None:
+    service = JobService(db=engine_db, clock=clock, config={})
+    path = write(tmp_path / "p.psv", HEADER, *GOOD)
+    importer, sink = _racing_importers(engine_db, clock, service, path, monitor)
+    result = importer.import_file(path, "positions")
+    assert sink.rival_result is not None and sink.rival_result.status == "loaded"
+    assert result.error is None and result.status == "duplicate" and result.exit_code == 0
+    assert result.load_id == sink.rival_result.load_id and (result.loaded, result.rejected, result.quarantined) == (0, 0, 0)
+    assert [r["line"] for r in stored(engine_db)] == [2, 3, 4]
+    assert [(s, d["winner"]) for e, s, d in monitor.events if e == "jobs.import_raced"] == [("info", sink.rival_result.load_id)]
+    assert not [e for e in monitor.events if e[1] in ("error", "critical")]
+
+
+def test_concurrent_imports_of_different_bytes_end_as_a_corrected_redelivery(engine_db, clock, monitor, tmp_path: Path) -> None:
+    service = JobService(db=engine_db, clock=clock, config={})
+    path = write(tmp_path / "p.psv", HEADER, *GOOD)
+    (tmp_path / "rival").mkdir()
+    rival_file = write(tmp_path / "rival" / "p.psv", HEADER, GOOD[0])
+    importer, sink = _racing_importers(engine_db, clock, service, rival_file, monitor)
+    result = importer.import_file(path, "positions")
+    assert sink.rival_result is not None and sink.rival_result.status == "loaded"
+    # as if run one after the other: this run's bytes replace the rival's load
+    assert result.error is None and result.status == "loaded" and result.loaded == 3
+    assert result.supersedes == sink.rival_result.load_id
+    assert [r["line"] for r in stored(engine_db)] == [2, 3, 4]
+    assert [(load_id, key) for load_id, key in _committed_loads(engine_db)] == [(result.load_id, "p.psv")]
