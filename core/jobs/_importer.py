@@ -32,7 +32,7 @@ from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, U
 from portico.jobs._readguard import ReadGuard, file_identity
 from portico.jobs._records import RecordType, record_type
 from portico.jobs._scan import FileScan, scan_file
-from portico.jobs._sinks import LoadContext, SinkSession, exact_sum, loaded_sums
+from portico.jobs._sinks import LoadContext, SinkSession, atomic_write, exact_sum, loaded_sums
 from portico.jobs._tables import ensure_job_tables, job_tables
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ class ImportResult:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     manifest_path: str | None = None
+    manifest_error: str | None = None
     fast_path: bool = False
     started_at: str | None = None
     finished_at: str | None = None
@@ -324,6 +325,9 @@ class DataImporter:
         http_transport: an httpx transport for HTTP sinks (tests inject one).
         chunk_rows: records per chunk (memory is bounded by a few chunks).
         columnar: allow the polars fast path for plain delimited files (False: always per record).
+        write_file: writes a file under ``home`` atomically, as ``write_file(path, produce)`` with
+            ``produce(handle)`` writing the bytes (default :func:`~portico.jobs._sinks.atomic_write`;
+            tests inject a full disk).
     """
 
     def __init__(
@@ -342,6 +346,7 @@ class DataImporter:
         http_transport: Any = None,
         chunk_rows: int = 100_000,
         columnar: bool = True,
+        write_file: Callable[[Path, Callable[[Any], None]], None] = atomic_write,
     ) -> None:
         from portico.home import portico_home
 
@@ -358,8 +363,12 @@ class DataImporter:
         self.http_transport = http_transport
         self.chunk_rows = chunk_rows
         self.columnar = columnar
+        self.write_file = write_file
         # set by the JobService: runs a coroutine on the runtime's event loop (services live there)
         self.run_coroutine: Callable[[Any], Any] | None = None
+        # set by the JobService: records the run in its history inside the load's own transaction, so a
+        # load that commits always has its run record (a crash right after the commit loses nothing)
+        self.record_run: Callable[[sa.Connection, ImportResult], None] | None = None
         ensure_job_tables(db)
 
     # -- public ------------------------------------------------------------------------------------
@@ -574,8 +583,9 @@ class DataImporter:
         loads = job_tables()["loads"]
         with self.db.begin() as conn:
             row = conn.execute(
-                sa.select(loads.c.load_id, loads.c.checksum, loads.c.rows_source, loads.c.rows_loaded, loads.c.rows_rejected, loads.c.rows_quarantined)
-                .where(loads.c.data_type == result.data_type, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
+                sa.select(loads).where(
+                    loads.c.data_type == result.data_type, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed"
+                )
             ).first()
         if row is None or row.checksum != checksum:
             return False
@@ -586,7 +596,52 @@ class DataImporter:
         result.control_totals = {"note": f"identical delivery already loaded as load {row.load_id}; nothing changed"}
         for s in result.stages[2:]:
             s.status = "skipped"
+        restored = self._restore_manifest(row)
+        if restored is not None:
+            result.control_totals["restored_manifest"] = str(restored)
         return True
+
+    def _restore_manifest(self, load: Any) -> Path | None:
+        """Write the manifest of a committed load whose run died before writing it; the path, or None.
+
+        The run record committed with the load holds the manifest's summary; a load without one (made
+        by a bare importer) gets a summary rebuilt from its ledger row.
+        """
+        import sqlalchemy as sa
+
+        if not load.run_id or self._manifest_path(load.run_id).exists():
+            return None
+        runs = job_tables()["runs"]
+        with self.db.begin() as conn:
+            stored = conn.execute(sa.select(runs.c.manifest).where(runs.c.run_id == load.run_id)).scalar()
+        summary: dict[str, Any] = json.loads(stored) if stored else {}
+        if not summary.get("load_id"):
+            summary = {
+                "run_id": load.run_id,
+                "data_type": load.data_type,
+                "source": load.file,
+                "source_key": load.source_key,
+                "destination": load.destination,
+                "status": "loaded" if not (load.rows_rejected or load.rows_quarantined) else "partial",
+                "load_id": load.load_id,
+                "checksum": load.checksum,
+                "mapping": load.mapping,
+                "mapping_version": load.mapping_version,
+                "feed": load.feed,
+                "records": load.rows_source,
+                "loaded": load.rows_loaded,
+                "rejected": load.rows_rejected,
+                "quarantined": load.rows_quarantined,
+                "rebuilt_from": "the load ledger (no run record)",
+            }
+        summary["manifest_path"] = str(self._manifest_path(load.run_id))
+        try:
+            path = self._write_manifest_file(load.run_id, load.load_id, summary)
+        except OSError as exc:
+            self._emit("jobs.manifest_failed", severity="error", run_id=load.run_id, error=_os_error(exc))
+            return None
+        self._emit("jobs.manifest_restored", severity="warning", run_id=load.run_id, load_id=load.load_id, path=str(path))
+        return path
 
     def _run(
         self, result: ImportResult, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: dict[str, Any], path: Path, scan: FileScan, guard: ReadGuard, dry_run: bool, progress: Callable[[int, int | None], None] | None
@@ -738,6 +793,11 @@ class DataImporter:
                             )
                         )
                         result.load_id = load_id
+                        result.status = "loaded" if not (result.rejected or result.quarantined) else "partial"
+                        if self.record_run is not None:
+                            result.finished_at = self.clock.now().isoformat()
+                            result.manifest_path = str(self._manifest_path(result.run_id))
+                            self.record_run(conn, result)
                 except BaseException:
                     if session is not None:
                         session.abort()
@@ -748,6 +808,8 @@ class DataImporter:
                 return
             raise
         result.status = "dry_run" if dry_run else ("loaded" if not (result.rejected or result.quarantined) else "partial")
+        if not dry_run:
+            self._emit("jobs.load_committed", run_id=result.run_id, load_id=load_id, file=result.source, data_type=result.data_type)
         if not dry_run and result.destination == "market_data_service":
             self._hand_to_market_data(rt, load_id)
 
@@ -1182,7 +1244,13 @@ class DataImporter:
         if result.status in ("loaded", "partial") and not dry_run:
             self._check_row_count(result, tolerance)
         if result.status in ("loaded", "partial", "failed") and not dry_run:
-            result.manifest_path = str(self._write_manifest(result))
+            try:
+                result.manifest_path = str(self._write_manifest(result))
+            except OSError as exc:
+                # the load (when there is one) committed with its run record: this is only the file copy
+                result.manifest_path = None
+                result.manifest_error = f"manifest not written: {_os_error(exc)}"
+                self._emit("jobs.manifest_failed", severity="error", run_id=result.run_id, file=result.source, load_id=result.load_id, error=result.manifest_error)
         if result.status in ("loaded", "partial"):
             self._emit(
                 "jobs.import_completed",
@@ -1227,40 +1295,41 @@ class DataImporter:
                     change_pct=round(change * 100, 1),
                 )
 
+    def _manifest_path(self, run_id: str) -> Path:
+        return self.home / "manifests" / f"{run_id}.json"
+
     def _write_manifest(self, result: ImportResult) -> Path:
         """Write the full manifest (every reject and quarantined record, streamed from the store)."""
+        return self._write_manifest_file(result.run_id, result.load_id, result.to_dict())
+
+    def _write_manifest_file(self, run_id: str, load_id: str | None, summary: dict[str, Any]) -> Path:
         import sqlalchemy as sa
 
-        from portico.jobs._sinks import atomic_write
-
-        folder = self.home / "manifests"
-        path = folder / f"{result.run_id}.json"
+        path = self._manifest_path(run_id)
         tables = job_tables()
-        summary = result.to_dict()
-        summary.pop("rejects", None)
-        summary.pop("quarantine", None)
+        summary = {k: v for k, v in summary.items() if k not in ("rejects", "quarantine")}
 
         def produce(handle: Any) -> None:
             body = json.dumps(summary, indent=2)[:-2]
             handle.write(body.encode() + b',\n  "rejects": [')
-            if result.load_id:
+            if load_id:
                 with self.db.begin() as conn:
                     t = tables["rejects"]
                     first = True
-                    for row in conn.execute(sa.select(t.c.line, t.c.field, t.c.reason).where(t.c.load_id == result.load_id).order_by(t.c.id)):
+                    for row in conn.execute(sa.select(t.c.line, t.c.field, t.c.reason).where(t.c.load_id == load_id).order_by(t.c.id)):
                         handle.write((("" if first else ",") + "\n    " + json.dumps(dict(row._mapping))).encode())
                         first = False
                     handle.write(b'\n  ],\n  "quarantine": [')
                     d = tables["dlq"]
                     first = True
-                    for row in conn.execute(sa.select(d.c.id, d.c.line, d.c.field, d.c.value, d.c.reason).where(d.c.load_id == result.load_id).order_by(d.c.id)):
+                    for row in conn.execute(sa.select(d.c.id, d.c.line, d.c.field, d.c.value, d.c.reason).where(d.c.load_id == load_id).order_by(d.c.id)):
                         handle.write((("" if first else ",") + "\n    " + json.dumps(dict(row._mapping))).encode())
                         first = False
             else:
                 handle.write(b'],\n  "quarantine": [')
             handle.write(b"]\n}\n")
 
-        atomic_write(path, produce)
+        self.write_file(path, produce)
         return path
 
     def _emit(self, event: str, *, severity: str = "info", **data: Any) -> None:
@@ -1270,6 +1339,12 @@ class DataImporter:
             self.monitor.emit(event, system="jobs", severity=severity, **data)
         except Exception:  # a broken monitor must not break a load
             return
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError in one line: what failed and where (``No space left on device: /home/.../x.json``)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or type(exc).__name__}{where}"
 
 
 def _reset_counts(result: ImportResult) -> None:

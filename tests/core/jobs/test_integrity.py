@@ -335,3 +335,58 @@ def test_concurrent_imports_of_different_bytes_end_as_a_corrected_redelivery(eng
     assert result.supersedes == sink.rival_result.load_id
     assert [r["line"] for r in stored(engine_db)] == [2, 3, 4]
     assert [(load_id, key) for load_id, key in _committed_loads(engine_db)] == [(result.load_id, "p.psv")]
+
+
+# -- a full disk after the load committed ------------------------------------------------------------------
+
+
+class _FullDisk:
+    """A file writer for PORTICO_HOME that fails as a full disk does (ENOSPC), until ``freed``."""
+
+    def __init__(self) -> None:
+        self.freed = False
+
+    def __call__(self, path: Path, produce: Any) -> None:
+        import errno
+        import os
+
+        from portico.jobs._sinks import atomic_write
+
+        if not self.freed:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        atomic_write(path, produce)
+
+
+def test_a_full_disk_after_the_commit_reports_the_load_and_the_manifest_failure_apart(service, db, monitor, portico_home: Path, tmp_path: Path) -> None:
+    disk = _FullDisk()
+    service.importer.write_file = disk
+    result = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions")  # never raises
+    assert result.status == "loaded" and result.error is None and result.exit_code == 0 and result.loaded == 3
+    manifest = portico_home / "manifests" / f"{result.run_id}.json"
+    assert result.manifest_path is None
+    assert result.manifest_error == f"manifest not written: No space left on device: {manifest}"
+    assert [(s, d["error"]) for e, s, d in monitor.events if e == "jobs.manifest_failed"] == [("error", result.manifest_error)]
+    assert [r["line"] for r in stored(db)] == [2, 3, 4] and _committed_loads(db) == [(result.load_id, "p.psv")]
+    (run,) = service.history()  # committed with the load, before the manifest was attempted
+    assert (run["run_id"], run["status"], run["loaded"]) == (result.run_id, "loaded", 3)
+
+    disk.freed = True
+    again = service.importer.import_file(tmp_path / "p.psv", "positions")
+    assert again.status == "duplicate" and again.control_totals["restored_manifest"] == str(manifest)
+    assert '"loaded": 3' in manifest.read_text()
+
+
+def test_portico_import_with_no_room_for_the_manifest_says_the_load_committed(portico_home: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from portico.cli import cli
+
+    (portico_home / "manifests").write_text("not a folder")  # every manifest write fails, for real
+    path = write(tmp_path / "p.psv", HEADER, *GOOD)
+    outcome = CliRunner().invoke(cli, ["import", str(path), "--type", "positions"])
+    assert outcome.exception is None or isinstance(outcome.exception, SystemExit), outcome.output
+    assert outcome.exit_code == 0, outcome.output
+    assert "p.psv: loaded" in outcome.stdout and "loaded 3  rejected 0  quarantined 0" in outcome.stdout
+    (warning,) = [line for line in outcome.stderr.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: manifest not written: ") and str(portico_home / "manifests") in warning
+    assert "Traceback" not in outcome.output
