@@ -8,8 +8,11 @@ as its idempotency key), so a crash between their commit and the store's is repa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from portico.errors import ConfigurationError, PorticoError
 from portico.jobs._records import RecordType
+from portico.jobs._scheduler import _owner_alive
 from portico.jobs._tables import data_table
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ __all__ = [
     "atomic_write",
     "exact_sum",
     "file_destination",
+    "remove_stale_temp_files",
 ]
 
 # Loaded values fit 38 digits with 12 decimals and a load has fewer than 10**12 rows: 60 digits sum
@@ -259,14 +264,49 @@ def file_destination(destination: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _temp_file(target: Path, suffix: str) -> tuple[int, str]:
+    """A new temporary file beside ``target``, named after it and this process (``.x.csv.<pid>@<host>.<random><suffix>``).
+
+    The owner in the name lets a later run tell a dead process's leftover (``kill -9``) from a file a
+    live process is still writing: see :func:`remove_stale_temp_files`.
+    """
+    prefix = f".{target.name}.{os.getpid()}@{socket.gethostname()}."
+    return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+
+
+def remove_stale_temp_files(target: Path, suffix: str) -> list[Path]:
+    """Delete the temporary files of ``target`` (made by :func:`_temp_file`) whose process is gone.
+
+    Files of live processes, of other machines (a shared folder) and of unknown shape stay.
+
+    Returns:
+        The files removed.
+    """
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)@(.+)\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.match(entry.name)
+        if found is None or _owner_alive(f"{found.group(2)}:{found.group(1)}"):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
 def atomic_write(path: Path, produce: Callable[[Any], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename it into place.
 
     A reader never sees a half-written file; a crash leaves the previous version (and at worst a
-    stray ``.tmp`` file, cleaned by the next write).
+    stray ``.tmp`` file, removed by the next write of the same path once its process is gone).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path, ".tmp")
+    fd, tmp = _temp_file(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             produce(handle)
@@ -295,7 +335,9 @@ class _FileSession:
         self.ctx = ctx
         self.path = file_destination(ctx.destination)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".rows", dir=self.path.parent)
+        # an earlier run killed mid-load (kill -9) left its spool behind: nothing else would ever remove it
+        remove_stale_temp_files(self.path, ".rows")
+        fd, tmp = _temp_file(self.path, ".rows")
         os.close(fd)
         # rows are spooled as JSON Lines, then rendered in the target format at commit
         self.spool = Path(tmp)

@@ -390,3 +390,25 @@ def test_portico_import_with_no_room_for_the_manifest_says_the_load_committed(po
     (warning,) = [line for line in outcome.stderr.splitlines() if line.startswith("warning:")]
     assert warning.startswith("warning: manifest not written: ") and str(portico_home / "manifests") in warning
     assert "Traceback" not in outcome.output
+
+
+# -- temporary files of dead runs are removed, those of live runs kept ---------------------------------
+
+
+def test_a_spool_left_by_a_live_process_is_kept_and_one_of_a_dead_process_removed(service, tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    live = tmp_path / f".out.jsonl.{os.getpid()}@{host}.abcd1234.rows"  # this very process: still writing
+    gone = tmp_path / f".out.jsonl.{int(dead.stdout)}@{host}.efgh5678.rows"
+    gone_tmp = tmp_path / f".out.jsonl.{int(dead.stdout)}@{host}.ijkl9012.tmp"
+    elsewhere = tmp_path / f".out.jsonl.{int(dead.stdout)}@another-host.mnop3456.rows"  # a shared folder: not ours to judge
+    for path in (live, gone, gone_tmp, elsewhere):
+        path.write_text("{}\n")
+    result = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions", destination=f"file://{tmp_path / 'out.jsonl'}")
+    assert result.status == "loaded"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")) == sorted([live.name, elsewhere.name])
