@@ -412,3 +412,25 @@ def test_a_spool_left_by_a_live_process_is_kept_and_one_of_a_dead_process_remove
     result = service.importer.import_file(write(tmp_path / "p.psv", HEADER, *GOOD), "positions", destination=f"file://{tmp_path / 'out.jsonl'}")
     assert result.status == "loaded"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")) == sorted([live.name, elsewhere.name])
+
+
+def test_an_integrity_error_that_is_no_race_fails_the_file_and_is_not_retried(service, db, tmp_path: Path) -> None:
+    class _RefusingSession(_ListSession):
+        commits = 0
+
+        def commit(self) -> None:
+            _RefusingSession.commits += 1
+            if _RefusingSession.commits > 1:  # the corrected redelivery's commit: the destination refuses it
+                raise sa.exc.IntegrityError("INSERT ...", {}, Exception("destination constraint"))
+
+    session = _RefusingSession()
+    service.importer.sinks.add(_FaultySink(session))
+    path = write(tmp_path / "p.psv", HEADER, *GOOD)
+    first = service.importer.import_file(path, "positions", destination="faulty://x")
+    assert first.status == "loaded"
+    session.rows.clear()
+    write(path, HEADER, GOOD[0])
+    second = service.importer.import_file(path, "positions", destination="faulty://x")
+    assert second.status == "failed" and second.error.startswith("p.psv: unexpected IntegrityError") and "destination constraint" in second.error
+    assert _RefusingSession.commits == 2  # tried once: no retry of a failure that no rival caused
+    assert _committed_loads(db) == [(first.load_id, "p.psv")]
