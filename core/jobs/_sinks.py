@@ -16,7 +16,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -57,9 +57,8 @@ def exact_sum(values: Iterable[Decimal | str], start: Decimal = Decimal(0)) -> D
     Raises:
         decimal.Inexact: the sum needs more than 60 significant digits (never for loadable values).
     """
-    total = start
-    for value in values:
-        total = _EXACT.add(total, value if isinstance(value, Decimal) else Decimal(value))
+    with localcontext(_EXACT):
+        total: Decimal = sum(map(Decimal, values), start)
     return total
 
 
