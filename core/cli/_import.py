@@ -60,12 +60,15 @@ def command(file: str, data_type: str, fmt: str | None, mapping: str | None, des
         result = service.importer.import_file(
             file, data_type, format=fmt, mapping=mapping, destination=destination, source_key=delivery_key, dry_run=dry_run, progress=progress
         )
-    if not dry_run:
-        service.record_import(result)
+    history_error = service.record_import(result) if not dry_run else None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         _summary(result)
+    # the load's outcome decides the exit code; failing to write its paperwork is said apart, on stderr
+    for problem in (result.manifest_error, history_error):
+        if problem:
+            click.secho(f"warning: {problem}", fg="yellow", err=True)
     sys.exit(result.exit_code)
 
 

@@ -18,7 +18,7 @@ from portico.errors import ConfigurationError
 from portico.jobs._importer import DataImporter, storage_value
 from portico.jobs._mapping import MappingError, UnmappedCode
 from portico.jobs._records import record_type
-from portico.jobs._sinks import LoadContext
+from portico.jobs._sinks import LoadContext, StoreSink
 from portico.jobs._tables import job_tables
 
 __all__ = ["DeadLetterQueue"]
@@ -120,7 +120,7 @@ class DeadLetterQueue:
             now = self.importer.clock.now()
             with self.db.begin() as conn:
                 if reason is not None or row is None:
-                    conn.execute(sa.update(t).where(t.c.id == entry_id).values(attempts=t.c.attempts + 1, reason=reason, updated_at=now))
+                    conn.execute(sa.update(t).where(t.c.id == entry_id, t.c.status == "open").values(attempts=t.c.attempts + 1, reason=reason, updated_at=now))
                     failing[entry_id] = reason or "unknown"
                     continue
                 load = conn.execute(sa.select(loads.c.status).where(loads.c.load_id == entry["load_id"])).first()
@@ -128,10 +128,20 @@ class DeadLetterQueue:
                     failing[entry_id] = f"its load {entry['load_id']} is {load.status if load else 'gone'}; replay the corrected delivery instead"
                     continue
                 sink = self.importer.sinks.for_destination(entry["destination"])
+                if not isinstance(sink, StoreSink):
+                    # a file is rendered whole from one load's rows, and an HTTP receiver got the load's
+                    # closing count: adding one record would replace the file with it, or contradict the count
+                    failing[entry_id] = f"its destination {entry['destination']} is written whole by each load, so one record cannot be added to it; import the corrected delivery instead"
+                    continue
+                # claim the entry first: of two replays running at once, only one may load it
+                claimed = conn.execute(sa.update(t).where(t.c.id == entry_id, t.c.status == "open").values(status="replayed", attempts=t.c.attempts + 1, updated_at=now))
+                if claimed.rowcount != 1:
+                    status = conn.execute(sa.select(t.c.status).where(t.c.id == entry_id)).scalar()
+                    failing[entry_id] = f"entry is {status or 'gone'}, not open"
+                    continue
                 session = sink.open(LoadContext(load_id=entry["load_id"], rt=rt, destination=entry["destination"], source_key=entry["source_key"], conn=conn, db=self.db, formats=self.importer.formats))
                 session.write([row], [entry["line"] or 0])
                 session.commit()
-                conn.execute(sa.update(t).where(t.c.id == entry_id).values(status="replayed", attempts=t.c.attempts + 1, updated_at=now))
                 conn.execute(
                     sa.update(loads).where(loads.c.load_id == entry["load_id"]).values(rows_loaded=loads.c.rows_loaded + 1, rows_quarantined=loads.c.rows_quarantined - 1)
                 )

@@ -2,8 +2,10 @@
 
 Stages (each recorded in the result manifest): arrival, file validation, parsing, record validation,
 mapping, loading, control totals. The load runs in one store transaction: data, the load ledger,
-rejects and quarantined records commit together or not at all, so a crash (even ``kill -9``) at any
-point leaves the state of before the run, and the re-run ends where a clean run would.
+rejects, quarantined records and (under a JobService) the run record commit together or not at all,
+so a crash (even ``kill -9``) at any point leaves the state of before the run, or a load whose
+history is complete and whose manifest file the re-run restores; the re-run ends where a clean run would.
+The bytes loaded are proven to be the bytes validated (see :mod:`portico.jobs._readguard`).
 
 Idempotency is by delivery: ``(data_type, source_key, destination)``. The same bytes again is a
 no-op; different bytes under the same key is a corrected redelivery, which backs the earlier load out
@@ -27,12 +29,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from portico.errors import ConfigurationError, PorticoError
-from portico.jobs._formats import FileRejected, RawChunk, _trailer_count, open_maybe_gzip
+from portico.jobs._formats import FileRejected, RawChunk, _trailer_count
 from portico.jobs._limits import ReadLimits
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
+from portico.jobs._readguard import ReadGuard, file_identity
 from portico.jobs._records import RecordType, record_type
 from portico.jobs._scan import FileScan, scan_file
-from portico.jobs._sinks import LoadContext, SinkSession, loaded_sums
+from portico.jobs._sinks import LoadContext, SinkSession, atomic_write, exact_sum, loaded_sums
 from portico.jobs._tables import ensure_job_tables, job_tables
 
 if TYPE_CHECKING:
@@ -60,6 +63,14 @@ class _FallBack(Exception):
     """The columnar path met input only the per-record path can read exactly; redo the file that way."""
 
 
+class _LostRace(FileRejected):
+    """A concurrent import committed other bytes of this delivery while this one loaded: load again on top."""
+
+    def __init__(self, winner: str) -> None:
+        super().__init__(f"another import committed this delivery (load {winner}) while this one was loading, twice; nothing was loaded by this run: run it again")
+        self.winner = winner
+
+
 @dataclass
 class Stage:
     """One pipeline stage of a run: status, timing and what it found."""
@@ -76,7 +87,8 @@ class ImportResult:
 
     ``status`` is ``loaded`` (every record loaded), ``partial`` (some rejected or quarantined),
     ``duplicate`` (this exact delivery was already loaded: nothing changed), ``failed`` (the file
-    itself failed: nothing loaded) or ``dry_run``.
+    itself failed: nothing loaded) or ``dry_run``. ``manifest_error`` says why the manifest file could
+    not be written (a full disk): the status still tells what the load did.
     """
 
     run_id: str
@@ -102,6 +114,7 @@ class ImportResult:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     manifest_path: str | None = None
+    manifest_error: str | None = None
     fast_path: bool = False
     started_at: str | None = None
     finished_at: str | None = None
@@ -219,7 +232,7 @@ class _Accounting:
 
     def add_sums(self, sums: Mapping[str, Decimal]) -> None:
         for k, v in sums.items():
-            self.sums[k] = self.sums.get(k, Decimal(0)) + v
+            self.sums[k] = exact_sum((v,), self.sums.get(k, Decimal(0)))
 
 
 class _KeyIndex:
@@ -316,6 +329,9 @@ class DataImporter:
         http_transport: an httpx transport for HTTP sinks (tests inject one).
         chunk_rows: records per chunk (memory is bounded by a few chunks).
         columnar: allow the polars fast path for plain delimited files (False: always per record).
+        write_file: writes a file under ``home`` atomically, as ``write_file(path, produce)`` with
+            ``produce(handle)`` writing the bytes (default :func:`~portico.jobs._sinks.atomic_write`;
+            tests inject a full disk).
     """
 
     def __init__(
@@ -334,6 +350,7 @@ class DataImporter:
         http_transport: Any = None,
         chunk_rows: int = 100_000,
         columnar: bool = True,
+        write_file: Callable[[Path, Callable[[Any], None]], None] = atomic_write,
     ) -> None:
         from portico.home import portico_home
 
@@ -350,8 +367,12 @@ class DataImporter:
         self.http_transport = http_transport
         self.chunk_rows = chunk_rows
         self.columnar = columnar
+        self.write_file = write_file
         # set by the JobService: runs a coroutine on the runtime's event loop (services live there)
         self.run_coroutine: Callable[[Any], Any] | None = None
+        # set by the JobService: records the run in its history inside the load's own transaction, so a
+        # load that commits always has its run record (a crash right after the commit loses nothing)
+        self.record_run: Callable[[sa.Connection, ImportResult], None] | None = None
         ensure_job_tables(db)
 
     # -- public ------------------------------------------------------------------------------------
@@ -440,10 +461,14 @@ class DataImporter:
             fm = self.resolve_mapping(mapping, rt)
             cm = fm.compile(rt)
             result.mapping, result.mapping_version = fm.name, fm.version
-            scan = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
+            scan, guard = self._arrive_and_validate(path, fmt, opts, result, expected_checksum)
             if self._already_loaded(result, scan.sha256):
                 return self._finish(result)
-            self._run(result, rt, cm, fmt, opts, path, scan, dry_run, progress)
+            try:
+                self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
+            except _LostRace:
+                # a sequential re-run would replace the winner's load with these bytes: do just that, once
+                self._run(result, rt, cm, fmt, opts, path, scan, guard, dry_run, progress)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:  # the process never crashes on input; the manifest names the failure
@@ -493,7 +518,10 @@ class DataImporter:
             def chunks() -> Iterator[RawChunk]:
                 yield RawChunk(records=list(enumerate(rows, start=1)))
 
-            self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
+            try:
+                self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
+            except _LostRace:
+                self._load(result, rt, fm.compile(rt), chunks(), None, False, None, None, checksum)
         except PorticoError as exc:
             self._fail(result, exc)
         except Exception as exc:
@@ -502,13 +530,18 @@ class DataImporter:
 
     # -- stages ------------------------------------------------------------------------------------
 
-    def _arrive_and_validate(self, path: Path, fmt: Any, opts: Mapping[str, Any], result: ImportResult, expected: str | None) -> FileScan:
+    def _arrive_and_validate(self, path: Path, fmt: Any, opts: Mapping[str, Any], result: ImportResult, expected: str | None) -> tuple[FileScan, ReadGuard]:
         arrival = result.stage("arrival")
         t0 = time.perf_counter()
         if not path.is_file():
             arrival.status = "failed"
             raise FileRejected("file not found", file=str(path))
-        size = path.stat().st_size
+        try:
+            identity = file_identity(path)
+        except OSError as exc:
+            arrival.status = "failed"
+            raise FileRejected(f"cannot read file: {exc.strerror or exc}", file=path.name) from None
+        size = identity.size
         arrival.detail = {"size": size}
         if size == 0:
             arrival.status = "failed"
@@ -528,6 +561,13 @@ class DataImporter:
             file=path.name,
             limits=ReadLimits.from_options(opts, format_name=fmt.name),
         )
+        guard = ReadGuard(path, scan.sha256, identity, file=path.name)
+        try:
+            unchanged = file_identity(path) == identity
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise FileRejected("the file changed while it was being validated; nothing was loaded: import it again once it is complete", file=path.name)
         result.checksum = scan.sha256
         sidecar = path.with_name(path.name + ".sha256")
         if expected is None and sidecar.is_file():
@@ -540,7 +580,7 @@ class DataImporter:
         check.detail = {"sha256": scan.sha256, "bytes": scan.size, "lines": scan.lines, "gzip": scan.gzip, "checksum_verified": expected is not None}
         check.status = "ok"
         check.seconds = time.perf_counter() - t0
-        return scan
+        return scan, guard
 
     def _already_loaded(self, result: ImportResult, checksum: str) -> bool:
         import sqlalchemy as sa
@@ -548,8 +588,9 @@ class DataImporter:
         loads = job_tables()["loads"]
         with self.db.begin() as conn:
             row = conn.execute(
-                sa.select(loads.c.load_id, loads.c.checksum, loads.c.rows_source, loads.c.rows_loaded, loads.c.rows_rejected, loads.c.rows_quarantined)
-                .where(loads.c.data_type == result.data_type, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
+                sa.select(loads).where(
+                    loads.c.data_type == result.data_type, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed"
+                )
             ).first()
         if row is None or row.checksum != checksum:
             return False
@@ -560,27 +601,72 @@ class DataImporter:
         result.control_totals = {"note": f"identical delivery already loaded as load {row.load_id}; nothing changed"}
         for s in result.stages[2:]:
             s.status = "skipped"
+        restored = self._restore_manifest(row)
+        if restored is not None:
+            result.control_totals["restored_manifest"] = str(restored)
         return True
 
-    def _run(self, result: ImportResult, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: dict[str, Any], path: Path, scan: FileScan, dry_run: bool, progress: Callable[[int, int | None], None] | None) -> None:
+    def _restore_manifest(self, load: Any) -> Path | None:
+        """Write the manifest of a committed load whose run died before writing it; the path, or None.
+
+        The run record committed with the load holds the manifest's summary; a load without one (made
+        by a bare importer) gets a summary rebuilt from its ledger row.
+        """
+        import sqlalchemy as sa
+
+        if not load.run_id or self._manifest_path(load.run_id).exists():
+            return None
+        runs = job_tables()["runs"]
+        with self.db.begin() as conn:
+            stored = conn.execute(sa.select(runs.c.manifest).where(runs.c.run_id == load.run_id)).scalar()
+        summary: dict[str, Any] = json.loads(stored) if stored else {}
+        if not summary.get("load_id"):
+            summary = {
+                "run_id": load.run_id,
+                "data_type": load.data_type,
+                "source": load.file,
+                "source_key": load.source_key,
+                "destination": load.destination,
+                "status": "loaded" if not (load.rows_rejected or load.rows_quarantined) else "partial",
+                "load_id": load.load_id,
+                "checksum": load.checksum,
+                "mapping": load.mapping,
+                "mapping_version": load.mapping_version,
+                "feed": load.feed,
+                "records": load.rows_source,
+                "loaded": load.rows_loaded,
+                "rejected": load.rows_rejected,
+                "quarantined": load.rows_quarantined,
+                "rebuilt_from": "the load ledger (no run record)",
+            }
+        summary["manifest_path"] = str(self._manifest_path(load.run_id))
+        try:
+            path = self._write_manifest_file(load.run_id, load.load_id, summary)
+        except OSError as exc:
+            self._emit("jobs.manifest_failed", severity="error", run_id=load.run_id, error=_os_error(exc))
+            return None
+        self._emit("jobs.manifest_restored", severity="warning", run_id=load.run_id, load_id=load.load_id, path=str(path))
+        return path
+
+    def _run(
+        self, result: ImportResult, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: dict[str, Any], path: Path, scan: FileScan, guard: ReadGuard, dry_run: bool, progress: Callable[[int, int | None], None] | None
+    ) -> None:
         expected_records = max(0, scan.lines - (1 if fmt.name in ("csv", "psv", "xlsx") else 0)) or None
         fast = self._fast_plan(rt, cm, fmt, opts, path, scan)
         if fast is not None:
             try:
-                self._load(result, rt, cm, None, fast, dry_run, progress, expected_records, scan.sha256, path=path, fmt=fmt, opts=opts)
+                self._load(result, rt, cm, None, fast, dry_run, progress, expected_records, scan.sha256, guard=guard, fmt=fmt, opts=opts)
                 result.fast_path = True
                 return
             except _FallBack as exc:
                 result.stage("parsing").detail["columnar_fallback"] = str(exc)
-                result.loaded = result.rejected = result.quarantined = result.records = 0
-                result.rejects.clear()
-                result.quarantine.clear()
+                _reset_counts(result)
 
         def chunks() -> Iterator[RawChunk]:
-            with open_maybe_gzip(path, ReadLimits.from_options(opts, format_name=fmt.name)) as stream:
+            with guard.open(limits=ReadLimits.from_options(opts, format_name=fmt.name)) as stream:
                 yield from fmt.read(stream, opts, file=path.name)
 
-        self._load(result, rt, cm, chunks(), None, dry_run, progress, expected_records, scan.sha256, path=path, fmt=fmt, opts=opts)
+        self._load(result, rt, cm, chunks(), None, dry_run, progress, expected_records, scan.sha256, guard=guard, fmt=fmt, opts=opts)
 
     def _fast_plan(self, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: Mapping[str, Any], path: Path, scan: FileScan) -> Any:
         from portico.jobs._columnar import columnar_plan
@@ -616,7 +702,7 @@ class DataImporter:
         expected: int | None,
         checksum: str,
         *,
-        path: Path | None = None,
+        guard: ReadGuard | None = None,
         fmt: Any = None,
         opts: Mapping[str, Any] | None = None,
     ) -> None:
@@ -625,91 +711,141 @@ class DataImporter:
         tables = job_tables()
         loads = tables["loads"]
         load_id = uuid.uuid4().hex
-        with self.db.begin() as conn:
-            previous = None
-            if not dry_run:
-                # lock the delivery's ledger rows first: a concurrent import of the same delivery waits here
-                prev = conn.execute(
-                    sa.select(loads.c.load_id, loads.c.checksum)
-                    .where(loads.c.data_type == rt.name, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
-                    .with_for_update()
-                ).first()
-                if prev is not None and prev.checksum == checksum:
-                    # another process loaded these very bytes while we parsed: nothing to do
-                    self._already_loaded(result, checksum)
-                    return
-                previous = prev.load_id if prev is not None else None
-            acct = _Accounting(self, None if dry_run else conn, result, {"load_id": load_id})
-            acct.sums = {f: Decimal(0) for f in rt.sums}
-            session: SinkSession | None = None
-            if not dry_run:
-                sink = self.sinks.for_destination(result.destination)
-                session = sink.open(
-                    LoadContext(
-                        load_id=load_id,
-                        rt=rt,
-                        destination=result.destination,
-                        source_key=result.source_key,
-                        conn=conn,
-                        db=self.db,
-                        options=dict(opts or {}),
-                        formats=self.formats,
-                        market_data=self.market_data,
-                        http_transport=self.http_transport,
-                    )
-                )
-            try:
-                if previous is not None and session is not None:
-                    session.back_out(previous)
-                    conn.execute(sa.update(loads).where(loads.c.load_id == previous).values(status="superseded", superseded_by=load_id))
-                    conn.execute(
-                        sa.update(tables["dlq"]).where(tables["dlq"].c.load_id == previous, tables["dlq"].c.status == "open").values(status="superseded", updated_at=self.clock.now())
-                    )
-                    result.supersedes = previous
-                # a bulk load allocates millions of short-lived tuples and no cycles: the cyclic GC's
-                # repeated full scans would cost more than the load itself
-                gc_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, path, opts)
-                finally:
-                    if gc_enabled:
-                        gc.enable()
-                acct.flush()
-                self._control_totals(result, rt, acct, session, trailer, fmt)
-                if session is not None:
-                    t0 = time.perf_counter()
-                    session.commit()
-                    result.stage("loading").seconds += time.perf_counter() - t0
-                    conn.execute(
-                        loads.insert().values(
+        previous: str | None = None
+        try:
+            with self.db.begin() as conn:
+                if not dry_run:
+                    # lock the delivery's ledger rows first: a concurrent import of the same delivery waits here
+                    prev = conn.execute(
+                        sa.select(loads.c.load_id, loads.c.checksum)
+                        .where(loads.c.data_type == rt.name, loads.c.source_key == result.source_key, loads.c.destination == result.destination, loads.c.status == "committed")
+                        .with_for_update()
+                    ).first()
+                    if prev is not None and prev.checksum == checksum:
+                        # another process loaded these very bytes while we parsed: nothing to do
+                        self._already_loaded(result, checksum)
+                        return
+                    previous = prev.load_id if prev is not None else None
+                acct = _Accounting(self, None if dry_run else conn, result, {"load_id": load_id})
+                acct.sums = {f: Decimal(0) for f in rt.sums}
+                session: SinkSession | None = None
+                if not dry_run:
+                    sink = self.sinks.for_destination(result.destination)
+                    session = sink.open(
+                        LoadContext(
                             load_id=load_id,
-                            data_type=rt.name,
-                            source_key=result.source_key,
+                            rt=rt,
                             destination=result.destination,
-                            checksum=checksum,
-                            status="committed",
-                            file=result.source,
-                            mapping=result.mapping,
-                            mapping_version=result.mapping_version,
-                            rows_source=result.records,
-                            rows_loaded=result.loaded,
-                            rows_rejected=result.rejected,
-                            rows_quarantined=result.quarantined,
-                            run_id=result.run_id,
-                            load_no=getattr(session, "load_no", None),
-                            feed=result.feed,
-                            created_at=self.clock.now(),
+                            source_key=result.source_key,
+                            conn=conn,
+                            db=self.db,
+                            options=dict(opts or {}),
+                            formats=self.formats,
+                            market_data=self.market_data,
+                            http_transport=self.http_transport,
                         )
                     )
-                    result.load_id = load_id
-            except BaseException:
-                if session is not None:
-                    session.abort()
-                raise
+                try:
+                    if previous is not None and session is not None:
+                        session.back_out(previous)
+                        conn.execute(sa.update(loads).where(loads.c.load_id == previous).values(status="superseded", superseded_by=load_id))
+                        conn.execute(
+                            sa.update(tables["dlq"]).where(tables["dlq"].c.load_id == previous, tables["dlq"].c.status == "open").values(status="superseded", updated_at=self.clock.now())
+                        )
+                        result.supersedes = previous
+                    # a bulk load allocates millions of short-lived tuples and no cycles: the cyclic GC's
+                    # repeated full scans would cost more than the load itself
+                    gc_enabled = gc.isenabled()
+                    gc.disable()
+                    try:
+                        trailer = self._process(result, rt, cm, chunks, fast, acct, session, progress, expected, guard, opts)
+                    finally:
+                        if gc_enabled:
+                            gc.enable()
+                    if guard is not None:
+                        # the rows are written but not committed: loading bytes other than the ones the
+                        # checksum (and so the delivery's idempotency) was computed from must load nothing
+                        try:
+                            guard.verify()
+                        except FileRejected:
+                            result.stage("parsing").status = "failed"
+                            raise
+                    acct.flush()
+                    self._control_totals(result, rt, acct, session, trailer, fmt)
+                    if session is not None:
+                        t0 = time.perf_counter()
+                        session.commit()
+                        result.stage("loading").seconds += time.perf_counter() - t0
+                        conn.execute(
+                            loads.insert().values(
+                                load_id=load_id,
+                                data_type=rt.name,
+                                source_key=result.source_key,
+                                destination=result.destination,
+                                checksum=checksum,
+                                status="committed",
+                                file=result.source,
+                                mapping=result.mapping,
+                                mapping_version=result.mapping_version,
+                                rows_source=result.records,
+                                rows_loaded=result.loaded,
+                                rows_rejected=result.rejected,
+                                rows_quarantined=result.quarantined,
+                                run_id=result.run_id,
+                                load_no=getattr(session, "load_no", None),
+                                feed=result.feed,
+                                created_at=self.clock.now(),
+                            )
+                        )
+                        result.load_id = load_id
+                        result.status = "loaded" if not (result.rejected or result.quarantined) else "partial"
+                        if self.record_run is not None:
+                            result.finished_at = self.clock.now().isoformat()
+                            result.manifest_path = str(self._manifest_path(result.run_id))
+                            self.record_run(conn, result)
+                except BaseException:
+                    if session is not None:
+                        session.abort()
+                    raise
+        except sa.exc.IntegrityError:
+            # the ledger admits one committed load per delivery: a concurrent import committed it first
+            if self._lost_race(result, load_id, checksum, previous):
+                return
+            raise
         result.status = "dry_run" if dry_run else ("loaded" if not (result.rejected or result.quarantined) else "partial")
+        if not dry_run:
+            self._emit("jobs.load_committed", run_id=result.run_id, load_id=load_id, file=result.source, data_type=result.data_type)
         if not dry_run and result.destination == "market_data_service":
             self._hand_to_market_data(rt, load_id)
+
+    def _lost_race(self, result: ImportResult, load_id: str, checksum: str, previous: str | None) -> bool:
+        """After the ledger refused this load: whether a concurrent import committed the delivery first.
+
+        The same bytes make this run a duplicate, as a sequential re-run would be (returns True);
+        different bytes raise :class:`_LostRace` so the caller loads them again as a corrected
+        redelivery of the winner's load. Anything else was another integrity error (returns False):
+        no committed load, or only the one this load found (``previous``) and was replacing.
+        """
+        import sqlalchemy as sa
+
+        loads = job_tables()["loads"]
+        with self.db.begin() as conn:
+            winner = conn.execute(
+                sa.select(loads.c.load_id, loads.c.checksum).where(
+                    loads.c.data_type == result.data_type,
+                    loads.c.source_key == result.source_key,
+                    loads.c.destination == result.destination,
+                    loads.c.status == "committed",
+                )
+            ).first()
+        if winner is None or winner.load_id in (load_id, previous):
+            return False
+        _reset_counts(result)
+        self._emit("jobs.import_raced", severity="info", run_id=result.run_id, file=result.source, winner=winner.load_id)
+        if winner.checksum == checksum:
+            self._already_loaded(result, checksum)
+            return True
+        raise _LostRace(winner.load_id)
 
     def _process(
         self,
@@ -722,7 +858,7 @@ class DataImporter:
         session: SinkSession | None,
         progress: Callable[[int, int | None], None] | None,
         expected: int | None,
-        path: Path | None,
+        guard: ReadGuard | None,
         opts: Mapping[str, Any] | None,
     ) -> int | None:
         keys = _KeyIndex()
@@ -734,7 +870,7 @@ class DataImporter:
             plan, header, delim, data_rows, trailer = fast
             result.stage("parsing").detail["columnar"] = True
             def parsed_and_mapped() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.Series, float]]:
-                for frame in self._fast_frames(path, header, delim, data_rows, opts or {}):
+                for frame in self._fast_frames(guard, header, delim, data_rows, opts or {}):
                     t0 = time.perf_counter()
                     mapped_frame, accepted = plan.run(frame)
                     yield frame, mapped_frame, accepted, time.perf_counter() - t0
@@ -786,7 +922,7 @@ class DataImporter:
         mapping_stage.detail = {"quarantined": result.quarantined, "mapping": result.mapping, "version": result.mapping_version}
         return trailer
 
-    def _fast_frames(self, path: Path | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
+    def _fast_frames(self, guard: ReadGuard | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
         """Frames of ``chunk_rows`` records, each parsed by polars from one block of whole lines.
 
         Reading blocks ourselves (instead of a streaming scan) bounds memory to one block and one frame,
@@ -794,11 +930,11 @@ class DataImporter:
         """
         import polars as pl
 
-        assert path is not None
+        assert guard is not None
         chunk = int(opts.get("chunk_rows", self.chunk_rows))
         line_no = 2
         remaining = data_rows
-        with path.open("rb") as handle:
+        with guard.open(decompress=False) as handle:
             handle.readline()
             leftover = b""
             while remaining > 0:
@@ -981,7 +1117,7 @@ class DataImporter:
                         acct.reject(line, None, f"duplicate record ({key}) of line {dups[pos]}", dict(zip(fields, row, strict=True)))
                         if id(row) not in sums_ids:
                             # the columnar path already counted this row's sums: take them back out
-                            acct.add_sums({f: -Decimal(row[i]) for f, i in zip(rt.sums, sum_idx, strict=True) if row[i] is not None})
+                            acct.add_sums({f: Decimal(row[i]).copy_negate() for f, i in zip(rt.sums, sum_idx, strict=True) if row[i] is not None})
                     else:
                         kept_rows.append(row)
                         kept_lines.append(line)
@@ -989,7 +1125,7 @@ class DataImporter:
                 sums_for = [r for r in sums_for if id(r) in kept_ids]
                 rows, lines = kept_rows, kept_lines
         if sums_for and sum_idx:
-            acct.add_sums({f: sum((Decimal(r[i]) for r in sums_for if r[i] is not None), Decimal(0)) for f, i in zip(rt.sums, sum_idx, strict=True)})
+            acct.add_sums({f: exact_sum(r[i] for r in sums_for if r[i] is not None) for f, i in zip(rt.sums, sum_idx, strict=True)})
         t0 = time.perf_counter()
         if session is not None:
             session.write(rows, lines)
@@ -1024,11 +1160,9 @@ class DataImporter:
             if count != result.loaded:
                 raise ControlTotalsMismatch(f"{result.loaded} records accepted but the destination holds {count}", file=result.source_key)
             if sums is not None:
-                approximate = bool(getattr(session, "approximate_sums", False))
                 for k, v in sums.items():
-                    want = acct.sums.get(k, Decimal(0))
-                    tolerance = abs(want) * Decimal("1e-12") + Decimal("1e-6") if approximate else Decimal(0)
-                    if abs(v - want) > tolerance:
+                    # exact on every engine (the sinks sum decimals exactly): any difference is a lost or altered row
+                    if v != acct.sums.get(k, Decimal(0)):
                         raise ControlTotalsMismatch(f"sum of {k}: source {acct.sums.get(k)} != loaded {v}", file=result.source_key)
         result.control_totals = totals
         stage.status = "ok"
@@ -1114,9 +1248,18 @@ class DataImporter:
     def _finish(self, result: ImportResult, *, dry_run: bool = False, tolerance: float = 0.10) -> ImportResult:
         result.finished_at = self.clock.now().isoformat()
         if result.status in ("loaded", "partial") and not dry_run:
-            self._check_row_count(result, tolerance)
+            try:
+                self._check_row_count(result, tolerance)
+            except Exception as exc:  # an advisory check: the load stands, and import_file never raises
+                self._emit("jobs.row_count_check_failed", severity="warning", run_id=result.run_id, error=f"{type(exc).__name__}: {exc}")
         if result.status in ("loaded", "partial", "failed") and not dry_run:
-            result.manifest_path = str(self._write_manifest(result))
+            try:
+                result.manifest_path = str(self._write_manifest(result))
+            except OSError as exc:
+                # the load (when there is one) committed with its run record: this is only the file copy
+                result.manifest_path = None
+                result.manifest_error = f"manifest not written: {_os_error(exc)}"
+                self._emit("jobs.manifest_failed", severity="error", run_id=result.run_id, file=result.source, load_id=result.load_id, error=result.manifest_error)
         if result.status in ("loaded", "partial"):
             self._emit(
                 "jobs.import_completed",
@@ -1161,40 +1304,41 @@ class DataImporter:
                     change_pct=round(change * 100, 1),
                 )
 
+    def _manifest_path(self, run_id: str) -> Path:
+        return self.home / "manifests" / f"{run_id}.json"
+
     def _write_manifest(self, result: ImportResult) -> Path:
         """Write the full manifest (every reject and quarantined record, streamed from the store)."""
+        return self._write_manifest_file(result.run_id, result.load_id, result.to_dict())
+
+    def _write_manifest_file(self, run_id: str, load_id: str | None, summary: dict[str, Any]) -> Path:
         import sqlalchemy as sa
 
-        from portico.jobs._sinks import atomic_write
-
-        folder = self.home / "manifests"
-        path = folder / f"{result.run_id}.json"
+        path = self._manifest_path(run_id)
         tables = job_tables()
-        summary = result.to_dict()
-        summary.pop("rejects", None)
-        summary.pop("quarantine", None)
+        summary = {k: v for k, v in summary.items() if k not in ("rejects", "quarantine")}
 
         def produce(handle: Any) -> None:
             body = json.dumps(summary, indent=2)[:-2]
             handle.write(body.encode() + b',\n  "rejects": [')
-            if result.load_id:
+            if load_id:
                 with self.db.begin() as conn:
                     t = tables["rejects"]
                     first = True
-                    for row in conn.execute(sa.select(t.c.line, t.c.field, t.c.reason).where(t.c.load_id == result.load_id).order_by(t.c.id)):
+                    for row in conn.execute(sa.select(t.c.line, t.c.field, t.c.reason).where(t.c.load_id == load_id).order_by(t.c.id)):
                         handle.write((("" if first else ",") + "\n    " + json.dumps(dict(row._mapping))).encode())
                         first = False
                     handle.write(b'\n  ],\n  "quarantine": [')
                     d = tables["dlq"]
                     first = True
-                    for row in conn.execute(sa.select(d.c.id, d.c.line, d.c.field, d.c.value, d.c.reason).where(d.c.load_id == result.load_id).order_by(d.c.id)):
+                    for row in conn.execute(sa.select(d.c.id, d.c.line, d.c.field, d.c.value, d.c.reason).where(d.c.load_id == load_id).order_by(d.c.id)):
                         handle.write((("" if first else ",") + "\n    " + json.dumps(dict(row._mapping))).encode())
                         first = False
             else:
                 handle.write(b'],\n  "quarantine": [')
             handle.write(b"]\n}\n")
 
-        atomic_write(path, produce)
+        self.write_file(path, produce)
         return path
 
     def _emit(self, event: str, *, severity: str = "info", **data: Any) -> None:
@@ -1206,8 +1350,26 @@ class DataImporter:
             return
 
 
+def _os_error(exc: OSError) -> str:
+    """An OSError in one line: what failed and where (``No space left on device: /home/.../x.json``)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or type(exc).__name__}{where}"
+
+
+def _reset_counts(result: ImportResult) -> None:
+    """Forget what an abandoned attempt of this run counted (its transaction was rolled back)."""
+    result.loaded = result.rejected = result.quarantined = result.records = 0
+    result.rejects.clear()
+    result.quarantine.clear()
+    result.supersedes = None
+    result.load_id = None
+
+
 def _plain_decimal(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    # normalize() rounds to its context's precision: strip trailing zeros without rounding instead
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 

@@ -120,6 +120,7 @@ class JobService:
             http_transport=http_transport,
         )
         self.importer.run_coroutine = self._run_coroutine
+        self.importer.record_run = self._record_committed_import
         self._key = uuid.uuid4().hex
         # reconciliation jobs run a callable of the live runtime, so only their settings are persisted
         self._reconcilers: dict[str, tuple[Any, ReconcileRunner]] = {}
@@ -163,18 +164,31 @@ class JobService:
         self.record_import(result)
         return result
 
-    def record_import(self, result: ImportResult, *, job_id: str | None = None) -> None:
-        """Put an ad-hoc import (``import_data``, ``portico import``) in the run history with its manifest."""
-        self._record_run(
-            result.run_id,
-            job_id or f"adhoc:{result.data_type}",
-            "import",
-            result.status,
-            counts=(result.loaded, result.rejected, result.quarantined),
-            manifest=result.to_dict(),
-            error=result.error,
-            finished=True,
-        )
+    def record_import(self, result: ImportResult, *, job_id: str | None = None) -> str | None:
+        """Put an ad-hoc import (``import_data``, ``portico import``) in the run history with its manifest.
+
+        Returns:
+            None, or why the history could not be written (a full disk, a broken store): a committed
+            load's run record was already written with the load, so only this final update is lost.
+        """
+        import sqlalchemy as sa
+
+        try:
+            self._record_run(
+                result.run_id,
+                job_id or f"adhoc:{result.data_type}",
+                "import",
+                result.status,
+                counts=(result.loaded, result.rejected, result.quarantined),
+                manifest=result.to_dict(),
+                error=result.error,
+                finished=True,
+            )
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            problem = f"run history not updated: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+            self._emit("jobs.history_failed", severity="error", run_id=result.run_id, error=problem)
+            return problem
+        return None
 
     async def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> ExportResult:
         """Export ``data_type`` to ``destination`` (see :meth:`DataExporter.export` for the options)."""
@@ -557,9 +571,6 @@ class JobService:
         error: str | None = None,
         finished: bool = False,
     ) -> dict[str, Any]:
-        import sqlalchemy as sa
-
-        runs = job_tables()["runs"]
         now = self.clock.now()
         values = {
             "status": status,
@@ -571,12 +582,35 @@ class JobService:
             "finished_at": now if finished else None,
         }
         with self.db.begin() as conn:
-            exists = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
-            if exists is None:
-                conn.execute(runs.insert().values(run_id=run_id, job_id=job_id, kind=kind, started_at=now, owner=owner_id(), **values))
-            else:
-                conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+            self._write_run(conn, run_id, job_id, kind, values)
         return {"run_id": run_id, "job_id": job_id, "kind": kind, "status": status, "loaded": counts[0], "rejected": counts[1], "quarantined": counts[2], "error": error, "manifest": manifest}
+
+    def _write_run(self, conn: Any, run_id: str, job_id: str, kind: str, values: Mapping[str, Any]) -> None:
+        import sqlalchemy as sa
+
+        runs = job_tables()["runs"]
+        exists = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+        if exists is None:
+            conn.execute(runs.insert().values(run_id=run_id, job_id=job_id, kind=kind, started_at=self.clock.now(), owner=owner_id(), **values))
+        else:
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+
+    def _record_committed_import(self, conn: Any, result: ImportResult) -> None:
+        """Record an import's run inside its load's transaction (the importer calls this just before commit).
+
+        A committed load then always has its run record, whatever happens to the process after the
+        commit (``kill -9``, a full disk); a scheduled run's ``running`` record is completed in place.
+        """
+        values = {
+            "status": result.status,
+            "loaded": result.loaded,
+            "rejected": result.rejected,
+            "quarantined": result.quarantined,
+            "manifest": json.dumps(result.to_dict(), default=str),
+            "error": result.error,
+            "finished_at": self.clock.now(),
+        }
+        self._write_run(conn, result.run_id, f"adhoc:{result.data_type}", "import", values)
 
     def _mark_crashed_runs(self) -> None:
         import sqlalchemy as sa

@@ -8,12 +8,15 @@ as its idempotency key), so a crash between their commit and the store's is repa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -21,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from portico.errors import ConfigurationError, PorticoError
 from portico.jobs._records import RecordType
+from portico.jobs._scheduler import _owner_alive
 from portico.jobs._tables import data_table
 
 if TYPE_CHECKING:
@@ -37,8 +41,25 @@ __all__ = [
     "SinkSession",
     "StoreSink",
     "atomic_write",
+    "exact_sum",
     "file_destination",
+    "remove_stale_temp_files",
 ]
+
+# Loaded values fit 38 digits with 12 decimals and a load has fewer than 10**12 rows: 60 digits sum
+# them without rounding, and a trap turns any rounding that still happens into an error, never a wrong total.
+_EXACT = Context(prec=60, traps=[Inexact, InvalidOperation, Overflow])
+
+
+def exact_sum(values: Iterable[Decimal | str], start: Decimal = Decimal(0)) -> Decimal:
+    """The exact sum of decimal values (or their text), added to ``start``.
+
+    Raises:
+        decimal.Inexact: the sum needs more than 60 significant digits (never for loadable values).
+    """
+    with localcontext(_EXACT):
+        total: Decimal = sum(map(Decimal, values), start)
+    return total
 
 
 @dataclass
@@ -202,21 +223,29 @@ class _StoreSession:
         )
 
     def loaded_sums(self, fields: Sequence[str]) -> dict[str, Decimal]:
-        """Sums of decimal fields as stored, computed by the database.
+        """Exact sums of decimal fields as stored.
 
-        PostgreSQL sums exactly as NUMERIC. SQLite has no decimal type: it sums as double, which the
-        control-total check compares within double precision (any lost or altered row still shows).
+        PostgreSQL sums exactly as NUMERIC. SQLite has no decimal type (its SUM is a double, off by
+        rounding over many rows), so the stored text is read back and summed as :class:`Decimal`.
         """
         import sqlalchemy as sa
 
         if not fields:
             return {}
-        kind = sa.Float if self._sqlite else sa.Numeric
-        stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], kind)) for f in fields]).where(self._where)
-        row = self.ctx.conn.execute(stmt).one()
-        return {f: Decimal(repr(v)) if isinstance(v, float) else Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
-
-    approximate_sums = property(lambda self: self._sqlite)
+        if not self._sqlite:
+            stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], sa.Numeric)) for f in fields]).where(self._where)
+            row = self.ctx.conn.execute(stmt).one()
+            return {f: Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
+        totals = [Decimal(0)] * len(fields)
+        cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {', '.join(fields)} FROM {self.table.name} WHERE load_no = ?", (self.load_no,))
+            while batch := cursor.fetchmany(10_000):
+                for i in range(len(fields)):
+                    totals[i] = exact_sum((r[i] for r in batch if r[i] is not None), totals[i])
+        finally:
+            cursor.close()
+        return dict(zip(fields, totals, strict=True))
 
     def commit(self) -> None:
         return None
@@ -234,14 +263,49 @@ def file_destination(destination: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _temp_file(target: Path, suffix: str) -> tuple[int, str]:
+    """A new temporary file beside ``target``, named after it and this process (``.x.csv.<pid>@<host>.<random><suffix>``).
+
+    The owner in the name lets a later run tell a dead process's leftover (``kill -9``) from a file a
+    live process is still writing: see :func:`remove_stale_temp_files`.
+    """
+    prefix = f".{target.name}.{os.getpid()}@{socket.gethostname()}."
+    return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+
+
+def remove_stale_temp_files(target: Path, suffix: str) -> list[Path]:
+    """Delete the temporary files of ``target`` (made by :func:`_temp_file`) whose process is gone.
+
+    Files of live processes, of other machines (a shared folder) and of unknown shape stay.
+
+    Returns:
+        The files removed.
+    """
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)@(.+)\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.match(entry.name)
+        if found is None or _owner_alive(f"{found.group(2)}:{found.group(1)}"):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
 def atomic_write(path: Path, produce: Callable[[Any], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename it into place.
 
     A reader never sees a half-written file; a crash leaves the previous version (and at worst a
-    stray ``.tmp`` file, cleaned by the next write).
+    stray ``.tmp`` file, removed by the next write of the same path once its process is gone).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path, ".tmp")
+    fd, tmp = _temp_file(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             produce(handle)
@@ -270,7 +334,9 @@ class _FileSession:
         self.ctx = ctx
         self.path = file_destination(ctx.destination)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".rows", dir=self.path.parent)
+        # an earlier run killed mid-load (kill -9) left its spool behind: nothing else would ever remove it
+        remove_stale_temp_files(self.path, ".rows")
+        fd, tmp = _temp_file(self.path, ".rows")
         os.close(fd)
         # rows are spooled as JSON Lines, then rendered in the target format at commit
         self.spool = Path(tmp)

@@ -23,6 +23,7 @@ SCRIPT = textwrap.dedent(
     from portico.store import Database
 
     path, kill_event, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    destination = sys.argv[4] if len(sys.argv) > 4 else "store"
 
     class KillingMonitor:
         seen = 0
@@ -34,7 +35,8 @@ SCRIPT = textwrap.dedent(
                     os.kill(os.getpid(), signal.SIGKILL)
 
     service = JobService(db=Database(), clock=SystemClock(), monitor=KillingMonitor(), config={"data_import": {"chunk_rows": 500}})
-    result = service.importer.import_file(path, "positions")
+    result = service.importer.import_file(path, "positions", destination=destination)
+    service.record_import(result)  # what `portico import` does next
     print(result.status)
     """
 )
@@ -49,9 +51,9 @@ def _file(path: Path, rows: int, *, version: int = 1) -> Path:
     return path
 
 
-def _run(path: Path, home: Path, kill_event: str = "never", kill_after: int = 1) -> int:
+def _run(path: Path, home: Path, kill_event: str = "never", kill_after: int = 1, destination: str = "store") -> int:
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(path), kill_event, str(kill_after)],
+        [sys.executable, "-c", SCRIPT, str(path), kill_event, str(kill_after), destination],
         env={**os.environ, "PORTICO_HOME": str(home)},
         capture_output=True,
         text=True,
@@ -112,3 +114,46 @@ def test_kill_during_a_corrected_redelivery_keeps_the_earlier_load_whole(tmp_pat
     path.write_text(v2)
     assert _run(path, clean_home) == 0
     assert _state(crash_home) == _state(clean_home)
+
+
+def _runs(home: Path) -> list[tuple[Any, ...]]:
+    db = Database(f"sqlite:///{home / 'portico.db'}")
+    with db.begin() as conn:
+        rows = conn.execute(sa.text("SELECT status, loaded, rejected, quarantined, run_id FROM portico_job_runs ORDER BY status")).all()
+    db.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_kill_minus_nine_just_after_the_load_commits_keeps_its_history_and_manifest(tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "home"
+    home.mkdir()
+    data = _file(tmp_path / "positions_20260105.psv", 2500)
+    assert _run(data, home, "jobs.load_committed", 1) == -signal.SIGKILL
+    assert len(_state(home)["rows"]) == 2500 - 26  # the load is in
+    ((status, loaded, rejected, quarantined, run_id),) = _runs(home)  # ... and so is its run record
+    assert (status, loaded, rejected, quarantined) == ("partial", 2474, 0, 26)
+    manifest = home / "manifests" / f"{run_id}.json"
+    assert not manifest.exists()  # the process died before writing it
+
+    assert _run(data, home) == 0  # the re-run: nothing to load, the manifest restored
+    assert [r[:4] for r in _runs(home)] == [("duplicate", 0, 0, 0), ("partial", 2474, 0, 26)]
+    restored = json.loads(manifest.read_text())
+    assert (restored["run_id"], restored["status"], restored["records"], restored["loaded"], restored["quarantined"]) == (run_id, "partial", 2500, 2474, 26)
+    assert len(restored["quarantine"]) == 26 and restored["quarantine"][0]["line"] == 2 and restored["rejects"] == []
+
+
+def test_kill_minus_nine_during_an_import_to_a_file_leaves_no_spool_after_the_next_run(tmp_path: Path) -> None:
+    home, out = tmp_path / "home", tmp_path / "out"
+    home.mkdir()
+    out.mkdir()
+    data = _file(tmp_path / "positions_20260105.psv", 2500)
+    destination = f"file://{out / 'positions.jsonl'}"
+    assert _run(data, home, "jobs.chunk_loaded", 2, destination) == -signal.SIGKILL
+    (spool,) = out.iterdir()  # the killed run's spool of rows
+    assert spool.name.startswith(".positions.jsonl.") and spool.name.endswith(".rows") and spool.stat().st_size > 0
+
+    assert _run(data, home, destination=destination) == 0
+    assert [p.name for p in out.iterdir()] == ["positions.jsonl"]
+    assert len((out / "positions.jsonl").read_text().splitlines()) == 2500 - 26

@@ -104,3 +104,59 @@ def test_watched_feed_row_count_change_uses_the_watch_tolerance(db, monitor, tmp
     assert svc.check_watch("custodian") == "loaded"
     event = next(e for e in monitor.events if e[0] == "jobs.row_count_changed")
     assert (event[2]["previous"], event[2]["current"], event[2]["change_pct"]) == (20, 15, -25.0)
+
+
+def _quarantined_us_dollar(db, monitor, tmp_path: Path, clock: FakeClock, destination: str = "store") -> tuple[JobService, JobService]:
+    path = write(tmp_path / "p.psv", HEADER, GOOD[0], GOOD[1], "A2|US0378331005|AAPL|5|1|US$|2026-01-05")
+    svc = _service(db, monitor, tmp_path, clock)
+    assert svc.importer.import_file(path, "positions", destination=destination).quarantined == 1
+    fixed = _service(db, monitor, tmp_path, clock, identity={"version": 2, "fields": {"currency": {"source": "currency", "translate": {"US$": "USD"}}}})
+    return svc, fixed
+
+
+def test_replaying_into_a_file_destination_is_refused_and_leaves_the_file_whole(db, monitor, tmp_path: Path, clock) -> None:
+    out = tmp_path / "out.jsonl"
+    _, fixed = _quarantined_us_dollar(db, monitor, tmp_path, clock, destination=f"file://{out}")
+    before = out.read_text()
+    assert len(before.splitlines()) == 2
+    dlq = DeadLetterQueue(fixed.importer)
+    (entry,) = dlq.list()
+    outcome = dlq.replay()
+    assert outcome["replayed"] == []
+    assert outcome["still_failing"] == {entry["id"]: f"its destination file://{out} is written whole by each load, so one record cannot be added to it; import the corrected delivery instead"}
+    assert out.read_text() == before and dlq.list()[0]["status"] == "open"
+
+
+def test_an_entry_replayed_twice_at_once_loads_once(db, monitor, tmp_path: Path, clock) -> None:
+    from portico.jobs import DataImporter
+
+    _, fixed = _quarantined_us_dollar(db, monitor, tmp_path, clock)
+
+    class _RivalReplay:
+        """A reference check that, the first time it runs, lets another replay of the same entry finish first."""
+
+        data_types = ("positions",)
+
+        def __init__(self) -> None:
+            self.dlq: DeadLetterQueue | None = None
+            self.entry: int | None = None
+
+        def validate(self, data_type: str, rows: list[dict]) -> dict:
+            if self.dlq is not None and self.entry is not None:
+                rival, self.dlq = self.dlq, None
+                assert rival.replay([self.entry])["replayed"] == [self.entry]
+            return {}
+
+    check = _RivalReplay()
+    importer = DataImporter(db=db, clock=clock, formats=fixed.formats, sinks=fixed.sinks, validators=[check], mappings=fixed.importer.mappings)
+    dlq = DeadLetterQueue(importer)
+    (entry,) = dlq.list()
+    check.dlq, check.entry = DeadLetterQueue(importer), entry["id"]
+    outcome = dlq.replay([entry["id"]])
+    assert outcome == {"replayed": [], "still_failing": {entry["id"]: "entry is replayed, not open"}}
+    assert sorted(r["line"] for r in stored(db)) == [2, 3, 4]
+    import sqlalchemy as sa
+
+    with db.begin() as conn:
+        counts = conn.execute(sa.text("SELECT rows_loaded, rows_quarantined FROM portico_import_loads WHERE status='committed'")).one()
+    assert tuple(counts) == (3, 0)
