@@ -18,6 +18,12 @@ from portico.jobs import JobService
 from tests.core.jobs.conftest import GOOD, HEADER, write
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # file:// exports are confined to the working directory and PORTICO_HOME/exports by default
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def loaded(service, tmp_path: Path):
     service.importer.import_file(write(tmp_path / "in.psv", HEADER, *GOOD), "positions")
@@ -62,9 +68,12 @@ def test_atomic_write_leaves_the_previous_file_when_writing_fails(loaded, tmp_pa
 def test_portfolio_summary_as_the_plan_configures_it(loaded, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = asyncio.run(loaded.export_data("portfolio_summary", "file://reports/portfolio_summary.json", {"format": "json"}))
-    doc = json.loads((tmp_path / "reports" / "portfolio_summary.json").read_text())
+    doc = json.loads((tmp_path / "reports" / "portfolio_summary.json").read_text(), parse_float=Decimal)
     assert result.rows == 2
-    assert {(d["account"], d["currency"], d["market_value"]) for d in doc} == {("A1", "USD", "17050.0"), ("A2", "EUR", "47672.625")}
+    assert {(d["source"], d["account"], d["currency"], d["market_value"]) for d in doc} == {
+        ("import", "A1", "USD", Decimal("17050.0")),
+        ("import", "A2", "EUR", Decimal("47672.625")),
+    }
 
 
 def test_formatted_xlsx_report_and_pdf_report(loaded, tmp_path: Path) -> None:
