@@ -2,7 +2,8 @@
 
 Rows come from an export source (the store's imported records, the trading tables through
 :func:`portico.trading.trading_export_rows`, or a source the runtime registers), pass column selection, renaming, filters and formatting, and are written through a
-format to a destination: ``file://`` (atomic: temporary file then rename), ``http(s)://`` (POST), or
+format to a destination: ``file://`` (atomic: temporary file then rename; only inside the allowed
+export roots, see :mod:`portico.jobs._export_paths`), ``http(s)://`` (POST), or
 ``mailto:`` (an attachment sent through SMTP). ``xlsx`` with ``report: true`` is a formatted workbook;
 ``pdf`` renders an HTML template (Jinja2) with xhtml2pdf, pure Python.
 """

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from portico.errors import ConfigurationError
-from portico.jobs import JobService
+from portico.jobs import DataExporter, JobService
 from tests.core.jobs.conftest import GOOD, HEADER, write
 
 
@@ -163,3 +163,25 @@ def test_registered_source_and_scheduled_export_run_now(db, clock, tmp_path: Pat
     record = asyncio.run(svc.run_now(job_id))
     assert record["status"] == "exported" and (tmp_path / "risk.csv").read_text() == "desk,var\nEQ,1.5\n"
     assert svc.history(job_id)[0]["manifest"]["rows"] == 1
+
+
+def test_portfolio_summary_adds_broker_positions_by_source(db, clock, tmp_path: Path) -> None:
+    """Broker positions are grouped per system and account next to the imported ones; a position the
+    venue gives no value for makes that group's value unknown (null), never silently smaller."""
+    held = [
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "quantity": Decimal(3), "market_value": Decimal("558.33"), "as_of": clock.now().date()},
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "quantity": Decimal(1), "market_value": Decimal("0.67"), "as_of": clock.now().date()},
+        {"source": "interactive_brokers", "account": "DU1", "currency": "USD", "quantity": Decimal(4), "market_value": None, "as_of": clock.now().date()},
+    ]
+    svc = JobService(db=db, clock=clock, config={})
+    svc.importer.import_file(write(tmp_path / "in.psv", HEADER, *GOOD), "positions")
+    exporter = DataExporter(db=db, clock=clock, formats=svc.formats, broker_positions=lambda: held)
+    exporter.export("portfolio_summary", "file://summary.json")
+    rows = json.loads((tmp_path / "summary.json").read_text(), parse_float=Decimal)
+    today = clock.now().date().isoformat()
+    assert rows == [
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "as_of": today, "positions": 2, "market_value": Decimal("559.00")},
+        {"source": "import", "account": "A1", "currency": "USD", "as_of": "2026-01-05", "positions": 2, "market_value": Decimal("17050.0")},
+        {"source": "import", "account": "A2", "currency": "EUR", "as_of": "2026-01-05", "positions": 1, "market_value": Decimal("47672.625")},
+        {"source": "interactive_brokers", "account": "DU1", "currency": "USD", "as_of": today, "positions": 1, "market_value": None},
+    ]
