@@ -346,6 +346,7 @@ class AsyncIntegration:
                 config={"data_import": self.config.data_import, "data_export": self.config.data_export},
                 plugins=self.plugins,
                 integration=self,
+                broker_positions=self._brokerage_positions,
             )
             settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
             if settings is not None and settings.enabled:
@@ -801,6 +802,25 @@ class AsyncIntegration:
         connector = self._connector(system_id, Capability.GET_POSITIONS)
         with correlation_scope():
             return await connector.get_positions(account_id)
+
+    async def _brokerage_positions(self) -> list[tuple[str, Position]]:
+        """The positions of every enabled brokerage system that reports them (the portfolio summary).
+
+        A system whose ``position_reporting`` is switched off is left out; one never connected is
+        connected now; one that cannot be reached fails the call (a summary silently missing a broker
+        would understate the portfolio).
+        """
+        held: list[tuple[str, Position]] = []
+        for system_id, system in self.systems.items():
+            if not system.config.enabled or system.config.type.value != "brokerage":
+                continue
+            if not system.spec.capabilities.has(Capability.GET_POSITIONS) or Capability.GET_POSITIONS in system.disabled:
+                continue
+            if system.state == "registered":
+                # never connected (an export run from the command line): connect now, as a run would have
+                await self.connect_external_system(system_id)
+            held.extend((system_id, p) for p in await self.get_external_positions(system_id))
+        return held
 
     # -- market data -----------------------------------------------------------------------------
 

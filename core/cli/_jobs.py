@@ -5,12 +5,35 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 import click
 
 __all__ = ["command"]
 
 _config_option = click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False), help="Configuration file.")
+
+
+def _persist_configured_jobs(service: Any) -> None:
+    """Store the config's scheduled imports and exports, so they can be listed and run by id."""
+    for spec in service.import_config.scheduled_imports:
+        service._schedule("import", spec)
+    for spec in service.export_config.scheduled_exports:
+        service._schedule("export", spec)
+
+
+async def _run_in_runtime(config_file: str, job_id: str) -> dict[str, Any]:
+    """Run ``job_id`` the way ``Integration.run_job_now`` does: with the config's systems connected.
+
+    A job whose source is a system (the plan's Alpha Vantage import) pulls through that system's
+    connector, and a portfolio summary asks the brokers for their positions: both need the runtime
+    started, not just its job tables.
+    """
+    from portico.runtime import AsyncIntegration
+
+    async with AsyncIntegration.from_config(config_file) as integration:
+        _persist_configured_jobs(integration.jobs)
+        return await integration.run_job_now(job_id)
 
 
 @click.group("jobs")
@@ -25,10 +48,7 @@ def list_jobs(config_file: str | None) -> None:
     from portico.jobs import JobService
 
     service = JobService.standalone(config_file)
-    for spec in service.import_config.scheduled_imports:
-        service._schedule("import", spec)
-    for spec in service.export_config.scheduled_exports:
-        service._schedule("export", spec)
+    _persist_configured_jobs(service)
     jobs = service.list_jobs()
     if not jobs:
         click.echo("no jobs")
@@ -47,12 +67,11 @@ def run(job_id: str, config_file: str | None) -> None:
     """Run JOB_ID now; exit 0 on success, 3 with rejects/quarantine, 1 on failure."""
     from portico.jobs import JobService
 
-    service = JobService.standalone(config_file)
-    for spec in service.import_config.scheduled_imports:
-        service._schedule("import", spec)
-    for spec in service.export_config.scheduled_exports:
-        service._schedule("export", spec)
-    record = asyncio.run(service.run_now(job_id))
+    if config_file:
+        record = asyncio.run(_run_in_runtime(config_file, job_id))
+    else:
+        service = JobService.standalone(None)
+        record = asyncio.run(service.run_now(job_id))
     click.echo(f"{job_id}: {record['status']} loaded {record['loaded']} rejected {record['rejected']} quarantined {record['quarantined']}")
     if record.get("error"):
         click.secho(f"  error: {record['error']}", fg="red")

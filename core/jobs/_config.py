@@ -16,7 +16,9 @@ The plan's example validates as is::
 
 Extensions (all optional): ``mappings`` (named, versioned field mappings), ``watches`` (expected files
 with deadlines), per-job ``misfire_grace_time``/``coalesce``/``timezone``/``interval_seconds``/``run_at``,
-export ``columns``/``filters``/``format_options``, and ``smtp`` for ``mailto:`` destinations.
+export ``columns``/``filters``/``format_options``, ``smtp`` for ``mailto:`` destinations, and
+``allowed_roots``: the folders ``file://`` exports may write in (default ``PORTICO_HOME/exports`` and
+the working directory; every other destination is refused).
 """
 
 from __future__ import annotations
@@ -242,6 +244,10 @@ class DataExportConfig(BaseModel):
     scheduled_exports: list[ScheduledExport] = Field(default_factory=list)
     formats: dict[str, dict[str, Any]] = Field(default_factory=dict)
     smtp: SmtpSettings | None = None
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="folders file:// exports may write in (links resolved); empty: PORTICO_HOME/exports and the working directory",
+    )
 
 
 class JobsConfig(BaseModel):

@@ -2,16 +2,19 @@
 
 Rows come from an export source (the store's imported records, the trading tables through
 :func:`portico.trading.trading_export_rows`, or a source the runtime registers), pass column selection, renaming, filters and formatting, and are written through a
-format to a destination: ``file://`` (atomic: temporary file then rename), ``http(s)://`` (POST), or
+format to a destination: ``file://`` (atomic: temporary file then rename; only inside the allowed
+export roots, see :mod:`portico.jobs._export_paths`), ``http(s)://`` (POST), or
 ``mailto:`` (an attachment sent through SMTP). ``xlsx`` with ``report: true`` is a formatted workbook;
 ``pdf`` renders an HTML template (Jinja2) with xhtml2pdf, pure Python.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -20,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from portico.errors import ConfigurationError, PayloadRejected, PorticoError
+from portico.jobs._export_paths import confined_export_path, export_roots
 from portico.jobs._records import RECORD_TYPES, Kind, record_type
-from portico.jobs._sinks import atomic_write, file_destination
+from portico.jobs._sinks import atomic_write
 from portico.jobs._tables import data_table
 
 if TYPE_CHECKING:
@@ -30,10 +34,18 @@ if TYPE_CHECKING:
     from portico.jobs._registry import FormatRegistry
     from portico.store import Database
 
-__all__ = ["DEFAULT_REPORT_TEMPLATE", "DataExporter", "ExportResult", "ExportSource"]
+__all__ = ["DEFAULT_REPORT_TEMPLATE", "DataExporter", "ExportResult", "ExportSource", "PositionSource"]
 
 ExportSource = Callable[[], Iterable[Mapping[str, Any]]]
 """A callable returning the rows of one exportable data type."""
+
+PositionSource = Callable[[], Iterable[Mapping[str, Any]]]
+"""A callable returning the positions held at the brokers, one mapping per position: ``source`` (the
+system id), ``account``, ``currency``, ``quantity``, ``market_value`` (None when the venue gives none)
+and ``as_of`` (a date)."""
+
+_AMBIGUOUS_EXTENSIONS = frozenset({".dat", ".txt"})
+"""Suffixes that name no layout: an export to one must say its format rather than be guessed pipe-separated."""
 
 DEFAULT_REPORT_TEMPLATE = """<html><head><style>
 body { font-family: Helvetica; font-size: 9pt; }
@@ -76,7 +88,13 @@ class DataExporter:
         formats: the format registry (every format with ``write``, plus ``pdf``).
         sources: extra or overriding export sources by data type.
         smtp: SMTP settings for ``mailto:`` destinations.
+        format_options: options per format name (``data_export.formats``).
         http_transport: an httpx transport for ``http(s)://`` destinations (tests inject one).
+        allowed_roots: folders ``file://`` exports may write in (``data_export.allowed_roots``);
+            default ``PORTICO_HOME/exports`` and the working directory at the time of the export.
+        broker_positions: the brokers' positions for ``portfolio_summary`` (the runtime gives the
+            positions of every configured brokerage system); without it the summary holds imported
+            positions only.
     """
 
     def __init__(
@@ -89,6 +107,8 @@ class DataExporter:
         smtp: SmtpSettings | None = None,
         format_options: Mapping[str, Mapping[str, Any]] | None = None,
         http_transport: Any = None,
+        allowed_roots: Sequence[str | os.PathLike[str]] | None = None,
+        broker_positions: PositionSource | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -97,6 +117,9 @@ class DataExporter:
         self.smtp = smtp
         self.format_options = dict(format_options or {})
         self.http_transport = http_transport
+        self.allowed_roots = list(allowed_roots) if allowed_roots else None
+        self.broker_positions = broker_positions
+        self._format_problems: dict[str, str | None] = {}
 
     @property
     def data_types(self) -> list[str]:
@@ -105,8 +128,43 @@ class DataExporter:
 
         return sorted({*RECORD_TYPES, "market_data", *TRADING_EXPORT_TYPES, "portfolio_summary", *self.sources})
 
+    @property
+    def export_formats(self) -> list[str]:
+        """The formats an export can be written in with the configured format options (and ``pdf``)."""
+        return sorted(["pdf", *(name for name in self.formats.names if self._format_problem(name) is None)])
+
+    def _format_problem(self, name: str, options: Mapping[str, Any] | None = None) -> str | None:
+        """Why format ``name`` cannot write with the configured options (plus ``options``), or None."""
+        if options:
+            return self._probe(name, {**self.format_options.get(name, {}), **options})
+        if name not in self._format_problems:
+            self._format_problems[name] = self._probe(name, self.format_options.get(name, {}))
+        return self._format_problems[name]
+
+    def _probe(self, name: str, options: Mapping[str, Any]) -> str | None:
+        # a format plugin declares no write requirements: writing nothing is the one honest probe
+        # (fixed_width, for one, needs a layout that only its options can give)
+        try:
+            self.formats.get(name).write(iter(()), [], io.BytesIO(), options)
+        except ConfigurationError as exc:
+            return f"the {name} format needs its settings in data_export.formats.{name} to export ({exc.message})"
+        except ImportError as exc:
+            return f"the {name} format needs a package that is not installed ({exc.name or exc})"
+        except Exception:  # a failure that is not about setup shows in the real write, and is reported there
+            return None
+        return None
+
+    def _check_type(self, data_type: str) -> None:
+        if data_type in self.data_types:
+            return
+        try:
+            record_type(data_type)  # an alias of a record type (daily_prices) exports that type
+        except ConfigurationError:
+            raise ConfigurationError(f"unknown export type {data_type!r}; export types: {', '.join(self.data_types)}", path="type") from None
+
     def rows(self, data_type: str) -> Iterator[dict[str, Any]]:
         """The rows of ``data_type`` with typed values (Decimal, date, bool)."""
+        self._check_type(data_type)
         if data_type in self.sources:
             yield from (dict(r) for r in self.sources[data_type]())
             return
@@ -132,18 +190,28 @@ class DataExporter:
                 yield {f: _typed(rt.kinds[f], v) for f, v in zip(rt.fields, row, strict=True)}
 
     def _portfolio_summary(self) -> Iterator[dict[str, Any]]:
-        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        """One row per (source, account, currency): the brokers' positions now, and the latest imported
+        position file of each account (source ``import``)."""
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+        def add(source: str, account: str | None, currency: str, as_of: date, value: Decimal | None) -> None:
+            g = groups.setdefault(
+                (source, account or "", currency),
+                {"source": source, "account": account, "currency": currency, "as_of": as_of, "positions": 0, "market_value": Decimal(0)},
+            )
+            g["positions"] += 1
+            # a position the venue gives no value for makes the total unknown, never silently smaller
+            g["market_value"] = None if value is None or g["market_value"] is None else g["market_value"] + value
+
+        for p in self.broker_positions() if self.broker_positions is not None else ():
+            add(str(p["source"]), p.get("account"), str(p["currency"]), p["as_of"], p.get("market_value"))
         latest: dict[str, date] = {}
         rows = list(self._records(RECORD_TYPES["positions"]))
         for r in rows:
             latest[r["account"]] = max(latest.get(r["account"], r["date"]), r["date"])
         for r in rows:
-            if r["date"] != latest[r["account"]]:
-                continue
-            key = (r["account"], r["currency"])
-            g = groups.setdefault(key, {"account": r["account"], "currency": r["currency"], "as_of": r["date"], "positions": 0, "market_value": Decimal(0)})
-            g["positions"] += 1
-            g["market_value"] += r["quantity"] * r["price"]
+            if r["date"] == latest[r["account"]]:
+                add("import", r["account"], r["currency"], r["date"], r["quantity"] * r["price"])
         yield from (groups[k] for k in sorted(groups))
 
     def export(self, data_type: str, destination: str, options: Mapping[str, Any] | None = None) -> ExportResult:
@@ -155,17 +223,21 @@ class DataExporter:
         ``title``/``template`` (PDF), ``subject``/``body`` (mailto), plus the format's own options.
         """
         opts = dict(options or {})
-        fmt_name = opts.pop("format", None) or self._format_from_destination(destination)
+        given_format = opts.pop("format", None)
         columns_opt = opts.pop("columns", None)
         filters = opts.pop("filters", None) or {}
         decimals = opts.pop("decimals", None)
         date_format = opts.pop("date_format", None)
+        # every check before the first row is read: a refused export writes nothing
+        self._check_type(data_type)
+        fmt_name = self._format_name(given_format, destination, opts)
+        path = confined_export_path(destination, export_roots(self.allowed_roots)) if destination.startswith("file://") else None
         rows = self._shape(self.rows(data_type), columns_opt, filters, decimals, date_format)
         first = next(rows, None)
         columns = self._columns(data_type, columns_opt, first)
         all_rows = _chain(first, rows)
         fmt_opts = {**self.format_options.get(fmt_name, {}), **opts}
-        payload_name = Path(urlparse(destination).path).name or f"{data_type}.{fmt_name}"
+        payload_name = _destination_name(destination) or f"{data_type}.{fmt_name}"
         count = 0
 
         def produce(handle: Any) -> None:
@@ -183,10 +255,13 @@ class DataExporter:
                 if target is not handle:
                     target.close()
 
-        if destination.startswith("file://"):
-            path = file_destination(destination)
-            atomic_write(path, produce)
-            data = path.read_bytes()
+        if path is not None:
+            try:
+                atomic_write(path, produce)
+                data = path.read_bytes()
+            except OSError as exc:
+                # atomic_write has removed its temporary file: the previous export, if any, is intact
+                raise PorticoError(f"cannot write the export to {path}: {_os_reason(exc, path)}") from None
             return ExportResult(data_type, fmt_name, destination, count, len(data), hashlib.sha256(data).hexdigest(), str(path))
         buffer = io.BytesIO()
         produce(buffer)
@@ -201,15 +276,37 @@ class DataExporter:
 
     # -- shaping ---------------------------------------------------------------------------------
 
+    def _format_name(self, given: str | None, destination: str, options: Mapping[str, Any]) -> str:
+        """The export format: ``given``, else the one the destination's extension names; one that works."""
+        if given:
+            try:
+                name = "pdf" if given == "pdf" else self.formats.get(given).name
+            except ConfigurationError:
+                raise ConfigurationError(f"unknown export format {given!r}; export formats: {', '.join(self.export_formats)}", path="format") from None
+        else:
+            name = self._format_from_destination(destination)
+        problem = None if name == "pdf" else self._format_problem(name, options)
+        if problem is not None:
+            raise ConfigurationError(problem, path="format")
+        return name
+
     def _format_from_destination(self, destination: str) -> str:
-        parsed = urlparse(destination)
-        name = Path(parsed.path).name
-        if name.endswith(".pdf"):
+        name = _destination_name(destination)
+        suffixes = [s.lower() for s in Path(name).suffixes]
+        if suffixes[-1:] == [".gz"]:
+            suffixes = suffixes[:-1]
+        ext = suffixes[-1] if suffixes else ""
+        if ext == ".pdf":
             return "pdf"
-        try:
-            return self.formats.for_path(Path(name)).name
-        except ConfigurationError:
-            raise ConfigurationError(f"give a format for {destination!r} (format: csv, json, xlsx, pdf, ...)", path="format") from None
+        if ext not in _AMBIGUOUS_EXTENSIONS:
+            try:
+                return self.formats.for_path(Path(name)).name
+            except ConfigurationError:
+                pass
+        raise ConfigurationError(
+            f"cannot tell the export format of {name or destination!r} from its extension; give --format (format: {', '.join(self.export_formats)})",
+            path="format",
+        )
 
     @staticmethod
     def _columns(data_type: str, columns_opt: Any, first: Mapping[str, Any] | None) -> list[str]:
@@ -308,6 +405,23 @@ class DataExporter:
             raise PorticoError(f"POST of the export failed: {type(exc).__name__}") from None
         if response.status_code >= 300:
             raise PorticoError(f"export destination answered HTTP {response.status_code}", status_code=response.status_code)
+
+
+def _destination_name(destination: str) -> str:
+    """The file name a destination ends in (``file://out.csv`` keeps its name in the URL's host part)."""
+    if destination.startswith("file://"):
+        with_host = urlparse(destination)
+        return Path(unquote(with_host.netloc + with_host.path)).name
+    return Path(urlparse(destination).path).name
+
+
+def _os_reason(exc: OSError, path: Path) -> str:
+    """What went wrong, in words: mkdir reports a parent that is a file as "File exists"."""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return f"{blocker} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 _TRADING_TYPES = frozenset({"orders", "executions", "trade_confirmations", "reconciliation_breaks", "book_positions", "book_cash"})

@@ -314,6 +314,30 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _json_record(row: Mapping[str, Any], columns: list[str], indent: int | str | None) -> str:
+    """``row`` as a JSON object, laid out as ``json.dumps`` lays out a flat object.
+
+    Decimals are written as JSON numbers with their exact digits: ``json`` can write a number only
+    from a float, which would round 12345678901234.123456789012.
+    """
+    members = [f"{json.dumps(c, ensure_ascii=False)}: {_json_value(row.get(c), c)}" for c in columns]
+    if not members:
+        return "{}"
+    if indent is None:
+        return "{" + ", ".join(members) + "}"
+    pad = indent if isinstance(indent, str) else " " * indent
+    return "{\n" + ",\n".join(pad + m for m in members) + "\n}"
+
+
+def _json_value(value: Any, column: str) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PayloadRejected(f"{column}: {value} cannot be written as a JSON number", field=column)
+        # plain digits where that stays short; exponent form (valid JSON) for extreme magnitudes
+        return format(value, "f") if -30 < value.adjusted() < 30 else str(value)
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -488,7 +512,7 @@ class JsonFormat:
         count = 0
         stream.write(b"[")
         for row in rows:
-            body = json.dumps({c: row.get(c) for c in columns}, default=_json_default, indent=indent, ensure_ascii=False)
+            body = _json_record(row, columns, indent)
             stream.write((("," if count else "") + ("\n" if indent is not None else "") + body).encode(encoding))
             count += 1
         stream.write(b"\n]\n" if indent is not None else b"]\n")
@@ -566,7 +590,7 @@ class JsonLinesFormat:
         encoding = options.get("encoding", "utf-8")
         count = 0
         for row in rows:
-            line = json.dumps({c: row.get(c) for c in columns}, default=_json_default, ensure_ascii=False)
+            line = _json_record(row, columns, None)
             stream.write((line + "\n").encode(encoding))
             count += 1
         return count
@@ -1072,7 +1096,8 @@ class ParquetFormat:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            raise PayloadRejected("writing parquet needs pyarrow: pip install 'portico[parquet]'") from None
+            # pyarrow is an extra; polars (a dependency) writes Parquet itself, in one piece
+            return _write_parquet_with_polars(rows, columns, stream)
 
         writer = None
         count = 0
@@ -1105,6 +1130,26 @@ class ParquetFormat:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _write_parquet_with_polars(rows: Iterable[Mapping[str, Any]], columns: list[str], stream: IO[bytes]) -> int:
+    import polars as pl
+
+    frames: list[pl.DataFrame] = []
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for row in rows:
+        batch.append({c: _parquet_cell(row.get(c)) for c in columns})
+        count += 1
+        if len(batch) >= 50_000:
+            frames.append(pl.DataFrame(batch, schema=columns, infer_schema_length=None))
+            batch = []
+    if batch:
+        frames.append(pl.DataFrame(batch, schema=columns, infer_schema_length=None))
+    # the same cells pyarrow would write: decimals as exact text, an empty export as text columns
+    frame = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    frame.write_parquet(stream)
+    return count
 
 
 def _parquet_cell(value: Any) -> Any:

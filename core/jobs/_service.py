@@ -7,7 +7,7 @@ import contextlib
 import glob
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,14 @@ from portico.jobs._scheduler import (
 )
 from portico.jobs._tables import ensure_job_tables, job_tables
 
-__all__ = ["JobService", "ReconcileRunner"]
+__all__ = ["BrokerPositions", "JobService", "ReconcileRunner"]
 
 ReconcileRunner = Callable[[], Awaitable[Any]]
 """Runs one reconciliation on the runtime's loop; returns a report with ``summary() -> dict`` (holding
 ``breaks``, the break count) or such a dict."""
+
+BrokerPositions = Callable[[], Awaitable[Iterable[tuple[str, Any]]]]
+"""Fetches the positions of every brokerage system on the runtime's loop: ``(system_id, Position)`` pairs."""
 
 
 def _validated(model: type[BaseModel], data: Any, path: str) -> Any:
@@ -67,6 +70,8 @@ class JobService:
         sources: extra export sources by data type.
         http_transport: an httpx transport for HTTP sinks/destinations (tests).
         integration: the runtime facade, when built by it (unused beyond reference).
+        home: the state directory (manifests, spools); default ``PORTICO_HOME``.
+        broker_positions: the brokers' positions for ``portfolio_summary`` (see :data:`BrokerPositions`).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class JobService:
         http_transport: Any = None,
         integration: Any = None,
         home: Path | None = None,
+        broker_positions: BrokerPositions | None = None,
     ) -> None:
         cfg = dict(config or {})
         self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
@@ -118,7 +124,10 @@ class JobService:
             smtp=smtp,
             format_options={**self.import_config.formats, **self.export_config.formats},
             http_transport=http_transport,
+            allowed_roots=self.export_config.allowed_roots,
+            broker_positions=self._broker_position_rows if broker_positions is not None else None,
         )
+        self._broker_positions = broker_positions
         self.importer.run_coroutine = self._run_coroutine
         self.importer.record_run = self._record_committed_import
         self._key = uuid.uuid4().hex
@@ -192,6 +201,7 @@ class JobService:
 
     async def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> ExportResult:
         """Export ``data_type`` to ``destination`` (see :meth:`DataExporter.export` for the options)."""
+        self._remember_loop()
         return await asyncio.to_thread(self.exporter.export, data_type, destination, dict(format_options or {}))
 
     async def schedule_import(self, import_config: Mapping[str, Any] | ScheduledImport) -> str:
@@ -351,9 +361,20 @@ class JobService:
         elif conns is not None:
             with contextlib.suppress(KeyError, PorticoError):
                 found = conns.get(source, None)
-        if found is None and required:
+        if found is None and (required or source in getattr(self.integration, "systems", {})):
+            # a configured system that is not connected is no file name: say so, not "unknown extension"
             raise ConfigurationError(f"no connected system {source!r} to import from", path="source")
         return found
+
+    def _broker_position_rows(self) -> list[dict[str, Any]]:
+        """The brokers' positions as the exporter's summary rows (called from its worker thread)."""
+        assert self._broker_positions is not None
+        as_of = self.clock.now().date()
+        rows = []
+        for system_id, p in self._run_coroutine(self._broker_positions()):
+            value = p.market_value if p.market_value is not None else (p.quantity * p.market_price if p.market_price is not None else None)
+            rows.append({"source": system_id, "account": p.account_id, "currency": p.currency, "quantity": p.quantity, "market_value": value, "as_of": as_of})
+        return rows
 
     def _import_file(self, source: str, data_type: str, params: Mapping[str, Any], *, run_id: str | None = None) -> ImportResult:
         path = source[len("file://") :] if source.startswith("file://") else source

@@ -57,7 +57,8 @@ def test_dlq_commands(tmp_path: Path) -> None:
     assert _run("dlq", "replay").exit_code == 2  # usage: ids or --all
 
 
-def test_export_and_jobs_commands(tmp_path: Path) -> None:
+def test_export_and_jobs_commands(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # exports are confined to the working directory by default
     write(tmp_path / "a.psv", HEADER, *GOOD)
     _run("import", str(tmp_path / "a.psv"), "--type", "positions")
     out = tmp_path / "out.csv"

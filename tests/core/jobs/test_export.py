@@ -14,8 +14,14 @@ import httpx
 import pytest
 
 from portico.errors import ConfigurationError
-from portico.jobs import JobService
+from portico.jobs import DataExporter, JobService
 from tests.core.jobs.conftest import GOOD, HEADER, write
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # file:// exports are confined to the working directory and PORTICO_HOME/exports by default
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -62,9 +68,12 @@ def test_atomic_write_leaves_the_previous_file_when_writing_fails(loaded, tmp_pa
 def test_portfolio_summary_as_the_plan_configures_it(loaded, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = asyncio.run(loaded.export_data("portfolio_summary", "file://reports/portfolio_summary.json", {"format": "json"}))
-    doc = json.loads((tmp_path / "reports" / "portfolio_summary.json").read_text())
+    doc = json.loads((tmp_path / "reports" / "portfolio_summary.json").read_text(), parse_float=Decimal)
     assert result.rows == 2
-    assert {(d["account"], d["currency"], d["market_value"]) for d in doc} == {("A1", "USD", "17050.0"), ("A2", "EUR", "47672.625")}
+    assert {(d["source"], d["account"], d["currency"], d["market_value"]) for d in doc} == {
+        ("import", "A1", "USD", Decimal("17050.0")),
+        ("import", "A2", "EUR", Decimal("47672.625")),
+    }
 
 
 def test_formatted_xlsx_report_and_pdf_report(loaded, tmp_path: Path) -> None:
@@ -154,3 +163,25 @@ def test_registered_source_and_scheduled_export_run_now(db, clock, tmp_path: Pat
     record = asyncio.run(svc.run_now(job_id))
     assert record["status"] == "exported" and (tmp_path / "risk.csv").read_text() == "desk,var\nEQ,1.5\n"
     assert svc.history(job_id)[0]["manifest"]["rows"] == 1
+
+
+def test_portfolio_summary_adds_broker_positions_by_source(db, clock, tmp_path: Path) -> None:
+    """Broker positions are grouped per system and account next to the imported ones; a position the
+    venue gives no value for makes that group's value unknown (null), never silently smaller."""
+    held = [
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "quantity": Decimal(3), "market_value": Decimal("558.33"), "as_of": clock.now().date()},
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "quantity": Decimal(1), "market_value": Decimal("0.67"), "as_of": clock.now().date()},
+        {"source": "interactive_brokers", "account": "DU1", "currency": "USD", "quantity": Decimal(4), "market_value": None, "as_of": clock.now().date()},
+    ]
+    svc = JobService(db=db, clock=clock, config={})
+    svc.importer.import_file(write(tmp_path / "in.psv", HEADER, *GOOD), "positions")
+    exporter = DataExporter(db=db, clock=clock, formats=svc.formats, broker_positions=lambda: held)
+    exporter.export("portfolio_summary", "file://summary.json")
+    rows = json.loads((tmp_path / "summary.json").read_text(), parse_float=Decimal)
+    today = clock.now().date().isoformat()
+    assert rows == [
+        {"source": "alpaca", "account": "PA-1", "currency": "USD", "as_of": today, "positions": 2, "market_value": Decimal("559.00")},
+        {"source": "import", "account": "A1", "currency": "USD", "as_of": "2026-01-05", "positions": 2, "market_value": Decimal("17050.0")},
+        {"source": "import", "account": "A2", "currency": "EUR", "as_of": "2026-01-05", "positions": 1, "market_value": Decimal("47672.625")},
+        {"source": "interactive_brokers", "account": "DU1", "currency": "USD", "as_of": today, "positions": 1, "market_value": None},
+    ]

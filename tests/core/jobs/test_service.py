@@ -203,13 +203,14 @@ def test_concurrent_run_now_calls_one_wins(db, clock, tmp_path: Path) -> None:
     assert len(stored(db)) == 3
 
 
-async def test_import_data_from_file_and_export_data(service, db, tmp_path: Path) -> None:
+async def test_import_data_from_file_and_export_data(service, db, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # exports are confined to the working directory by default
     result = await service.import_data(str(write(tmp_path / "p.psv", HEADER, *GOOD)), "positions", {})
     assert result.status == "loaded"
     run = service.history("adhoc:positions")[0]
     assert run["run_id"] == result.run_id and run["loaded"] == 3 and run["manifest"]["stages"][0]["name"] == "arrival"
     out = await service.export_data("positions", f"file://{tmp_path / 'out.json'}", {"columns": {"account": "Account", "quantity": "Qty"}})
-    assert out.rows == 3 and (tmp_path / "out.json").read_text().startswith('[{"Account": "A1", "Qty": "100"}')
+    assert out.rows == 3 and (tmp_path / "out.json").read_text().startswith('[{"Account": "A1", "Qty": 100}')
     with pytest.raises(ConfigurationError, match="unknown import parameters"):
         await service.import_data(str(tmp_path / "p.psv"), "positions", {"colour": "blue"})
 

@@ -86,7 +86,8 @@ async def test_trading_on_postgres(pg_url: str) -> None:
         db.dispose()
 
 
-async def test_breaks_and_orders_export_from_postgres(pg_url: str, tmp_path) -> None:
+async def test_breaks_and_orders_export_from_postgres(pg_url: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # file:// exports are confined to the working directory by default
     import csv
     import io
 

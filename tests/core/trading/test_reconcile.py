@@ -230,8 +230,9 @@ def test_file_book_errors_name_file_and_line(tmp_path: Path) -> None:
 
 
 async def test_stored_breaks_export_through_the_jobs_exporter(
-    make_service, venue: FakeVenue, book_file: Path, tmp_path: Path
+    make_service, venue: FakeVenue, book_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # file:// exports are confined to the working directory by default
     from portico.jobs import DataExporter, FormatRegistry
     from portico.jobs import plugin as jobs_plugin
 

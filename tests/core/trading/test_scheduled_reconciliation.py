@@ -203,7 +203,8 @@ def _alpaca(seed: int) -> dict[str, Any]:
     }
 
 
-async def test_runtime_schedules_reconciliation_and_exports_the_trading_data(tmp_path: Path) -> None:
+async def test_runtime_schedules_reconciliation_and_exports_the_trading_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # file:// exports are confined to the working directory by default
     xref = tmp_path / "instruments.csv"
     xref.write_text("instrument_id,system,symbol\nID-AAPL,alpaca_a,AAPL\nID-X,alpaca_a,XX\n", encoding="utf-8")
     book = tmp_path / "book.json"
@@ -288,7 +289,7 @@ async def test_runtime_schedules_reconciliation_and_exports_the_trading_data(tmp
         assert "request_json" not in order
         fills = tmp_path / "executions.json"
         assert (await integration.export_data("executions", f"file://{fills}", {"format": "json"})).rows == 1
-        (fill,) = json.loads(fills.read_text())
+        (fill,) = json.loads(fills.read_text(), parse_float=D)  # JSON numbers keep their exact digits
         assert fill["client_order_id"] == cid and D(str(fill["quantity"])) == 3
         confirms = tmp_path / "confirmations.csv"
         assert (await integration.export_data("trade_confirmations", f"file://{confirms}", {"format": "csv"})).rows == 1
