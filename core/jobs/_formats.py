@@ -1061,7 +1061,7 @@ def _count_shared_strings(handle: IO[bytes], limits: ReadLimits, *, part: str, f
 
 
 class ParquetFormat:
-    """Apache Parquet: read with polars (a main dependency) in batches; written with pyarrow (the ``parquet`` extra)."""
+    """Apache Parquet: read with polars (a main dependency) in batches; written with pyarrow when it is installed, else with polars."""
 
     name = "parquet"
     extensions: tuple[str, ...] = (".parquet", ".pq")
