@@ -99,6 +99,7 @@ async def test_429_waits_for_retry_after_then_succeeds(
             httpx.Response(200, json=captured("positions_get.json")),
         ]
     )
+    router.get("/v2/account").respond(200, json=captured("account_get.json"))  # positions carry its id
     positions = await connector.get_positions()
     assert [p.symbol for p in positions] == ["AAPL"]
     assert route.call_count == 2
