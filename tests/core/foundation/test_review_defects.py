@@ -164,7 +164,7 @@ async def test_events_are_redacted_even_when_the_first_event_comes_before_the_mo
                 "type": "brokerage",
                 "connector": "failingopen",
                 "mock": True,
-                "mock_options": {"unknown_option": 1},  # the mock cannot start: the first event is connect_failed
+                # the connector refuses to open: the first event is connect_failed
                 "authentication": {"credentials": {"api_key": "sk_live_TOPSECRET_1234"}},
             }
         },

@@ -88,6 +88,8 @@ async def test_the_trading_service_trades_live_money_for_the_systems_opted_in() 
 
 
 def _config(**system: Any) -> dict[str, Any]:
+    # the fake venue lives in this process (memory:// URLs): no network to encrypt, so it opts out of TLS
+    system.setdefault("allow_insecure", True)
     return {"systems": {"desk_live": {"type": "brokerage", "connector": "livebroker", **system}}}
 
 
