@@ -41,7 +41,7 @@ def _config() -> dict[str, Any]:
 
 
 async def test_a_key_echoed_in_a_403_body_is_masked_in_errors_store_history_and_export(
-    portico_home: Path, tmp_path: Path
+    portico_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with AsyncIntegration(_config(), plugins=PluginManager()) as integration:
         integration.systems["alpaca_paper"].mock.app.faults.add(
@@ -66,6 +66,7 @@ async def test_a_key_echoed_in_a_403_body_is_masked_in_errors_store_history_and_
         kept = [repr(integration.trading.get_order(record.id)), *(repr(h) for h in history)]
 
     db_bytes = b"".join(p.read_bytes() for p in portico_home.iterdir() if p.name.startswith("portico.db"))
+    monkeypatch.chdir(tmp_path)  # exports are confined to the working directory and the home's exports
     out = tmp_path / "orders.csv"
     result = CliRunner().invoke(cli, ["export", "--type", "orders", "--destination", f"file://{out}"])
     assert result.exit_code == 0, result.output

@@ -61,6 +61,8 @@ async def test_query_string_key_is_redacted_from_httpx_logs(
 ) -> None:
     auth = manager.build("av", "api_key", {"api_key": "AVQUERYKEY123"}, {"location": "query"})
     caplog.set_level(logging.DEBUG)
+    # the CLI's logging set-up (run by earlier tests in this process) quiets httpx to WARNING
+    caplog.set_level(logging.DEBUG, logger="httpx")
     async with httpx.AsyncClient(base_url=oauth_mock.base_url, auth=auth) as client:
         await client.get("/apikey/echo", params={"function": "TIME_SERIES_DAILY"})
     assert "AVQUERYKEY123" not in caplog.text
