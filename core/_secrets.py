@@ -122,6 +122,14 @@ class SecretRegistry:
         """An opaque token that changes whenever the set of values does (to invalidate caches)."""
         return self._snapshot
 
+    def restore(self, snapshot: object) -> None:
+        """Go back to the values of an earlier :attr:`snapshot` (a test suite forgets what one test
+        taught the process, so a value registered there masks nothing in the next test)."""
+        if not isinstance(snapshot, _Snapshot):
+            raise TypeError("restore() takes a value of SecretRegistry.snapshot")
+        with self._write_lock:
+            self._snapshot = snapshot
+
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and value in self._snapshot.values
 
@@ -258,6 +266,11 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._own)} secrets)"
+
+    @property
+    def registry(self) -> SecretRegistry:
+        """The values this redactor was given itself (the shared :data:`known_secrets` is masked too)."""
+        return self._own
 
     def add_secret(self, value: str | SecretStr | SecretBytes | bytes | None) -> None:
         """Register a secret value: it is masked wherever it appears, also URL-encoded."""

@@ -24,3 +24,17 @@ def portico_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def fake_clock() -> FakeClock:
     """A clock that moves only when told to (auto-advancing on sleep)."""
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def secrets_forgotten() -> Iterator[None]:
+    """What one test registered as secret is not masked in the next: the process-wide registries
+    are put back as they were (a test credential such as ``secret`` would otherwise mask every later
+    message naming ``api_secret_key``)."""
+    from portico._secrets import default_redactor, known_secrets
+
+    shared, own = known_secrets.snapshot, default_redactor().registry.snapshot
+    yield
+    known_secrets.restore(shared)
+    default_redactor().registry.restore(own)
+
