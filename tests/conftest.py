@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,3 +27,22 @@ def portico_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def fake_clock() -> FakeClock:
     """A clock that moves only when told to (auto-advancing on sleep)."""
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _no_unclosed_client_session() -> Iterator[None]:
+    """Fail the test that leaves an aiohttp ``ClientSession`` (or connector) unclosed for the GC.
+
+    aiohttp's finalizer logs "Unclosed client session" from inside whatever the process is doing when
+    the collector runs (issue 13, item 1). Collecting at each test's end makes the warning land on the
+    test that leaked the session, not on an innocent later one.
+    """
+    yield
+    if "aiohttp" not in sys.modules:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    leaks = [str(w.message) for w in caught if "Unclosed" in str(w.message)]
+    if leaks:
+        pytest.fail(f"the test left {len(leaks)} aiohttp session(s) or connector(s) unclosed: {leaks[0]}", pytrace=False)
