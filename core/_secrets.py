@@ -122,6 +122,13 @@ class SecretRegistry:
         """An opaque token that changes whenever the set of values does (to invalidate caches)."""
         return self._snapshot
 
+    def restore(self, snapshot: object) -> None:
+        """Go back to the values of an earlier :attr:`snapshot` (test isolation; nothing else needs it)."""
+        if not isinstance(snapshot, _Snapshot):
+            raise TypeError("restore() takes a value read from SecretRegistry.snapshot")
+        with self._write_lock:
+            self._snapshot = snapshot
+
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and value in self._snapshot.values
 
@@ -280,6 +287,11 @@ class Redactor:
     def is_secret(self, value: str) -> bool:
         """Whether ``value`` is exactly a registered secret (here or in the shared registry)."""
         return value in self._own or value in self._linked
+
+    @property
+    def secrets(self) -> SecretRegistry:
+        """This redactor's own registered values (the shared registry's are not among them)."""
+        return self._own
 
     @property
     def secret_count(self) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from portico._secrets import default_redactor, known_secrets
 from portico.clock import FakeClock
 
 
@@ -21,6 +22,19 @@ def portico_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.delenv("PORTICO_PLUGINS", raising=False)
     monkeypatch.delenv("PORTICO_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_registries() -> Iterator[None]:
+    """Secrets registered by one test (often short ones such as "secret") are not masked in the next.
+
+    Errors redact their message through the process-wide registries when they are built, so a value a
+    previous test registered would otherwise change the text a later test asserts.
+    """
+    shared, own = known_secrets.snapshot, default_redactor().secrets.snapshot
+    yield
+    known_secrets.restore(shared)
+    default_redactor().secrets.restore(own)
 
 
 @pytest.fixture
