@@ -44,7 +44,7 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _no_unclosed_client_session() -> Iterator[None]:
+def _no_unclosed_client_session(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test that leaves an aiohttp ``ClientSession`` (or connector) unclosed for the GC.
 
     aiohttp's finalizer logs "Unclosed client session" from inside whatever the process is doing when
@@ -58,5 +58,6 @@ def _no_unclosed_client_session() -> Iterator[None]:
         warnings.simplefilter("always", ResourceWarning)
         gc.collect()
     leaks = [str(w.message) for w in caught if "Unclosed" in str(w.message)]
-    if leaks:
+    # collected above either way, so a known leak does not surface in the next test
+    if leaks and not request.node.get_closest_marker("known_unclosed_client_session"):
         pytest.fail(f"the test left {len(leaks)} aiohttp session(s) or connector(s) unclosed: {leaks[0]}", pytrace=False)
