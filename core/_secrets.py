@@ -123,10 +123,9 @@ class SecretRegistry:
         return self._snapshot
 
     def restore(self, snapshot: object) -> None:
-        """Go back to the values of an earlier :attr:`snapshot` (a test suite forgets what one test
-        taught the process, so a value registered there masks nothing in the next test)."""
+        """Go back to the values of an earlier :attr:`snapshot` (test isolation; nothing else needs it)."""
         if not isinstance(snapshot, _Snapshot):
-            raise TypeError("restore() takes a value of SecretRegistry.snapshot")
+            raise TypeError("restore() takes a value read from SecretRegistry.snapshot")
         with self._write_lock:
             self._snapshot = snapshot
 
@@ -267,11 +266,6 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor({len(self._own)} secrets)"
 
-    @property
-    def registry(self) -> SecretRegistry:
-        """The values this redactor was given itself (the shared :data:`known_secrets` is masked too)."""
-        return self._own
-
     def add_secret(self, value: str | SecretStr | SecretBytes | bytes | None) -> None:
         """Register a secret value: it is masked wherever it appears, also URL-encoded."""
         if value is None:
@@ -293,6 +287,11 @@ class Redactor:
     def is_secret(self, value: str) -> bool:
         """Whether ``value`` is exactly a registered secret (here or in the shared registry)."""
         return value in self._own or value in self._linked
+
+    @property
+    def secrets(self) -> SecretRegistry:
+        """This redactor's own registered values (the shared registry's are not among them)."""
+        return self._own
 
     @property
     def secret_count(self) -> int:

@@ -368,10 +368,6 @@ class AuditLog:
             return AuditBreak(anchored, f"it is not the head recorded in the anchor {self.anchor_path}")
         return None
 
-    def exists(self) -> bool:
-        """Whether anything was ever audited here (the anchor records this database)."""
-        return self._anchor_id in self._anchors()
-
     def tail(self, n: int = 20) -> list[AuditEntry]:
         """The last ``n`` entries, oldest first."""
         return [self._entry(r) for r in reversed(self._rows(descending=True, limit=n))]

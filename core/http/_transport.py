@@ -130,6 +130,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._verify = verify
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._yarl_urls: dict[str, URL] = {}
         self._last_spec: Any = None
@@ -179,6 +180,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     async def _start(self, request: httpx.Request, wire: tuple[str, list[tuple[str, str]]] | None = None) -> aiohttp.ClientResponse:
+        if self._closed:
+            # A late call (a health check racing shutdown) would otherwise open a fresh session that
+            # nothing closes, left for the GC and its "Unclosed client session" finalizer.
+            raise httpx.ConnectError("the transport is closed: no new connection is opened", request=request)
         session = self._get_session()
         if wire is None:
             url_text = str(request.url)
@@ -256,6 +261,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return result
 
     async def aclose(self) -> None:
-        """Close the session (and its pooled connections) when the transport created it."""
+        """Close the session (and its pooled connections) when the transport created it; later calls fail."""
+        self._closed = True
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()

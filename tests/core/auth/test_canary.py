@@ -162,8 +162,8 @@ async def _run_every_flow(
     await _fails(ConfigurationError, "mtls|certificate",
                  lambda: manager.build("bank", "mtls", {"certificate": c["secret"], "private_key": c["password"]}, {}),
                  errors)
-    await _fails(ConfigurationError, "secret", lambda: manager.build("x", "api_key_pair", {"api_key": c["apikey"]}, {}),
-                 errors)
+    await _fails(ConfigurationError, "needs credential",
+                 lambda: manager.build("x", "api_key_pair", {"api_key": c["apikey"]}, {}), errors)
 
 
 async def test_no_canary_secret_appears_anywhere(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from portico.auth import AuditLog, CredentialVault
 from portico.home import portico_home
@@ -47,8 +48,19 @@ def test_database_wal_audit_vault_and_logs_are_private_in_an_open_home(open_home
 
     from portico.cli._demo import _log_to_file
 
-    log_path = _log_to_file()
-    logging.getLogger("portico").handlers.clear()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")})
+    try:
+        log_path = _log_to_file()
+    finally:  # the demo configures process-wide logging: put it back for the tests that follow
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+        structlog.reset_defaults()
     assert _mode(log_path) == 0o600 and _mode(log_path.parent) == 0o700
 
 

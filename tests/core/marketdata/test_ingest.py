@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from portico.clock import FakeClock
@@ -145,6 +146,9 @@ async def test_bars_without_a_system_are_refused(systems: Systems, make_service:
     assert service.ingest_bars([_bar("AAPL", DAYS[0], "10", source=None)], source="av_primary") == 1
 
 
+@pytest.mark.known_unclosed_client_session(
+    "health checks keep calling Alpha Vantage after the integration stopped, through a client nothing closes"
+)
 async def test_plan_scheduled_import_feeds_the_market_data_service(tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("PORTICO_HOME", str(tmp_path))
     clock = FakeClock(AFTER_IMPORT)
