@@ -547,3 +547,11 @@ def test_portico_check_refuses_a_plain_http_live_system(tmp_path: Path, capsys: 
         in err
     )
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.yaml"])
+def test_deeply_nested_config_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, '{"systems": ' + "[" * 50_000 + "]" * 50_000 + "}", name=name)
+    code, lines, _ = validate(path, "--no-plugins")
+    assert code == 1
+    assert lines == [f"{path}: nested too deeply to be a configuration (more than Python's recursion limit)"]
