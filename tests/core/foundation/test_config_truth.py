@@ -555,3 +555,31 @@ def test_deeply_nested_config_is_a_clear_error(tmp_path: Path, name: str) -> Non
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
     assert lines == [f"{path}: nested too deeply to be a configuration (more than Python's recursion limit)"]
+
+
+def test_a_plain_http_environment_url_is_reported_at_the_environment() -> None:
+    from portico.plugins import PluginManager
+    from portico.sdk import Environment
+    from tests.core.foundation.fakes import FAKE_SPEC, FakeBroker, plugin_with
+
+    class PlainBroker(FakeBroker):
+        spec = FAKE_SPEC.model_copy(
+            update={
+                "name": "plainbroker",
+                "environments": (Environment(name="live", urls={"base": "http://api.plain.test"}, live_money=True),),
+            }
+        )
+
+    plugins = PluginManager(autoload=False)
+    plugins.register(plugin_with(PlainBroker), name="plain")
+    system = {"type": "brokerage", "connector": "plainbroker", "environment": "live"}
+    with pytest.raises(ConfigurationError) as info:
+        load_config({"systems": {"plain": system}}, plugins=plugins)
+    assert info.value.problems == [
+        (
+            "systems.plain.environment",
+            "systems.plain.environment: environment 'live' URL 'base' is not encrypted (http://api.plain.test) on a "
+            "system that is not a mock; use https://, or set allow_insecure: true on this system",
+        )
+    ]
+    assert load_config({"systems": {"plain": {**system, "allow_insecure": True}}}, plugins=plugins)
