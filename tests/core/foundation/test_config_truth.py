@@ -19,8 +19,14 @@ from portico.errors import ConfigurationError
 from portico.runtime import AsyncIntegration
 
 
+BUILT_INS = "alpaca,alpha_vantage,interactive_brokers,oauth_mock"
+"""Only the built-in plugins load, so the "installed connectors" a message lists is known (another test
+may have installed the example third-party plugin into this environment)."""
+
+
 def validate(path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
     """Run ``portico config validate``; the exit code, the problem lines (indent stripped), stdout."""
+    env = {"PORTICO_PLUGINS": BUILT_INS, **(env or {})}
     result = CliRunner().invoke(cli, ["config", "validate", str(path), *args], env=env, catch_exceptions=False)
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
     assert "Traceback" not in result.output
