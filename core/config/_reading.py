@@ -158,6 +158,14 @@ def read_config_file(path: Path) -> tuple[Any, Lines]:
             file=str(path),
         )
     text = _read_text(path)
+    try:
+        return _parse(path, suffix, text)
+    except RecursionError:
+        # "[[[[..." a few thousand deep: the parsers recurse, and a traceback is no answer to a user
+        raise _fail(path, "nested too deeply to be a configuration (more than Python's recursion limit)") from None
+
+
+def _parse(path: Path, suffix: str, text: str) -> tuple[Any, Lines]:
     if suffix in {".yaml", ".yml"}:
         return _read_yaml(path, text)
     if suffix == ".json":

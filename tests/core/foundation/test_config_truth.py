@@ -19,8 +19,14 @@ from portico.errors import ConfigurationError
 from portico.runtime import AsyncIntegration
 
 
+BUILT_INS = "alpaca,alpha_vantage,interactive_brokers,oauth_mock"
+"""Only the built-in plugins load, so the "installed connectors" a message lists is known (another test
+may have installed the example third-party plugin into this environment)."""
+
+
 def validate(path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
     """Run ``portico config validate``; the exit code, the problem lines (indent stripped), stdout."""
+    env = {"PORTICO_PLUGINS": BUILT_INS, **(env or {})}
     result = CliRunner().invoke(cli, ["config", "validate", str(path), *args], env=env, catch_exceptions=False)
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
     assert "Traceback" not in result.output
@@ -547,3 +553,39 @@ def test_portico_check_refuses_a_plain_http_live_system(tmp_path: Path, capsys: 
         in err
     )
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["deep.json", "deep.yaml"])
+def test_deeply_nested_config_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, '{"systems": ' + "[" * 50_000 + "]" * 50_000 + "}", name=name)
+    code, lines, _ = validate(path, "--no-plugins")
+    assert code == 1
+    assert lines == [f"{path}: nested too deeply to be a configuration (more than Python's recursion limit)"]
+
+
+def test_a_plain_http_environment_url_is_reported_at_the_environment() -> None:
+    from portico.plugins import PluginManager
+    from portico.sdk import Environment
+    from tests.core.foundation.fakes import FAKE_SPEC, FakeBroker, plugin_with
+
+    class PlainBroker(FakeBroker):
+        spec = FAKE_SPEC.model_copy(
+            update={
+                "name": "plainbroker",
+                "environments": (Environment(name="live", urls={"base": "http://api.plain.test"}, live_money=True),),
+            }
+        )
+
+    plugins = PluginManager(autoload=False)
+    plugins.register(plugin_with(PlainBroker), name="plain")
+    system = {"type": "brokerage", "connector": "plainbroker", "environment": "live"}
+    with pytest.raises(ConfigurationError) as info:
+        load_config({"systems": {"plain": system}}, plugins=plugins)
+    assert info.value.problems == [
+        (
+            "systems.plain.environment",
+            "systems.plain.environment: environment 'live' URL 'base' is not encrypted (http://api.plain.test) on a "
+            "system that is not a mock; use https://, or set allow_insecure: true on this system",
+        )
+    ]
+    assert load_config({"systems": {"plain": {**system, "allow_insecure": True}}}, plugins=plugins)
