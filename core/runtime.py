@@ -205,8 +205,9 @@ class AsyncIntegration:
 
     @property
     def instance(self) -> str:
-        """The name this runtime's stored jobs and schedules are kept under (config ``instance:``, else
-        the config file's stem, else ``default``): configurations sharing a store never see each other's."""
+        """The name this runtime's stored jobs, schedules and order intents are kept under (config
+        ``instance:``, else the config file's stem, else ``default``): configurations sharing a store never
+        see each other's."""
         if self.config.instance:
             return self.config.instance
         if self.config.source:
