@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Mapping
@@ -203,6 +204,19 @@ class AsyncIntegration:
         """Build a runtime from a configuration file."""
         return cls(Path(path), **kwargs)
 
+    @property
+    def instance(self) -> str:
+        """The name this runtime's stored jobs, schedules and order intents are kept under (config
+        ``instance:``, else the config file's stem, else ``default``): configurations sharing a store never
+        see each other's."""
+        if self.config.instance:
+            return self.config.instance
+        if self.config.source:
+            stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(self.config.source).stem).lstrip("._-")[:64]
+            if stem:
+                return stem
+        return "default"
+
     async def __aenter__(self) -> AsyncIntegration:
         await self.start()  # stops what it started when it raises
         return self
@@ -326,6 +340,7 @@ class AsyncIntegration:
                 config=self.config.trading,
                 plugins=self.plugins,
                 live_trading_systems=self._live_trading,
+                instance=self.instance,
             )
 
         return self._service("trading", build)
@@ -347,6 +362,7 @@ class AsyncIntegration:
                 plugins=self.plugins,
                 integration=self,
                 broker_positions=self._brokerage_positions,
+                instance=self.instance,
             )
             settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
             if settings is not None and settings.enabled:

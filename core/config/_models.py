@@ -189,6 +189,9 @@ class IntegrationConfig(_MasksUrls):
     scale_out: ScaleOutConfig = Field(default_factory=ScaleOutConfig)
     database_url: str | None = None
     """SQLAlchemy URL of the store; default the SQLite file under ``PORTICO_HOME``."""
+    instance: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+    """The name stored jobs and schedules are kept under, so configurations sharing one store never see
+    each other's; default the config file's stem (``desk.yaml``: ``desk``), else ``default``."""
     source: str | None = Field(default=None, exclude=True)
     """The file this configuration came from, for error messages."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import hashlib
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -36,7 +38,10 @@ from portico.jobs._scheduler import (
 )
 from portico.jobs._tables import ensure_job_tables, job_tables
 
-__all__ = ["BrokerPositions", "JobService", "ReconcileRunner"]
+__all__ = ["DEFAULT_INSTANCE", "BrokerPositions", "JobService", "ReconcileRunner"]
+
+DEFAULT_INSTANCE = "default"
+"""The instance of a service built without one (and of jobs stored before instances existed)."""
 
 ReconcileRunner = Callable[[], Awaitable[Any]]
 """Runs one reconciliation on the runtime's loop; returns a report with ``summary() -> dict`` (holding
@@ -72,6 +77,8 @@ class JobService:
         integration: the runtime facade, when built by it (unused beyond reference).
         home: the state directory (manifests, spools); default ``PORTICO_HOME``.
         broker_positions: the brokers' positions for ``portfolio_summary`` (see :data:`BrokerPositions`).
+        instance: the configuration this service's jobs belong to: only they are listed, run and
+            scheduled (the runtime passes :attr:`~portico.runtime.AsyncIntegration.instance`).
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class JobService:
         integration: Any = None,
         home: Path | None = None,
         broker_positions: BrokerPositions | None = None,
+        instance: str = DEFAULT_INSTANCE,
     ) -> None:
         cfg = dict(config or {})
         self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
@@ -99,6 +107,7 @@ class JobService:
         self.connectors = connectors
         self.market_data = market_data
         self.integration = integration
+        self.instance = instance
         self.formats, self.sinks, validators = collect(plugins)
         ensure_job_tables(db)
         self.importer = DataImporter(
@@ -238,7 +247,9 @@ class JobService:
 
         t = job_tables()
         with self.db.begin() as conn:
-            jobs = conn.execute(sa.select(t["jobs"]).order_by(t["jobs"].c.job_id)).mappings().all()
+            jobs = conn.execute(
+                sa.select(t["jobs"]).where(self._in_instance(t["jobs"])).order_by(t["jobs"].c.job_id)
+            ).mappings().all()
             out = []
             for job in jobs:
                 last = conn.execute(
@@ -306,7 +317,8 @@ class JobService:
             self._loop = asyncio.get_running_loop()
         self._mark_crashed_runs()
         register_service(self._key, self)
-        store = SQLAlchemyJobStore(engine=self.db.engine, tablename="portico_apscheduler_jobs")
+        # one schedule table per instance: APScheduler runs every job of its table
+        store = SQLAlchemyJobStore(engine=self.db.engine, tablename=_schedule_table(self.instance))
         self._scheduler = BackgroundScheduler(
             jobstores={"default": store},
             executors={"default": ThreadPoolExecutor(4)},
@@ -461,16 +473,29 @@ class JobService:
     def _schedule(self, kind: str, spec: Any) -> str:
         import sqlalchemy as sa
 
-        job_id = spec.job_id(kind)
+        job_id = self._job_id(kind, spec)
         make_trigger(spec)  # validate now, even when the scheduler is not running
         jobs = job_tables()["jobs"]
         body = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
         with self.db.begin() as conn:
-            existing = conn.execute(sa.select(jobs.c.job_id).where(jobs.c.job_id == job_id)).first()
+            existing = conn.execute(sa.select(jobs.c.job_id, jobs.c.instance).where(jobs.c.job_id == job_id)).first()
             if existing is None:
-                conn.execute(jobs.insert().values(job_id=job_id, kind=kind, config=body, created_at=self.clock.now()))
+                conn.execute(
+                    jobs.insert().values(
+                        job_id=job_id, kind=kind, config=body, created_at=self.clock.now(), instance=self.instance
+                    )
+                )
             else:
-                conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(kind=kind, config=body))
+                owner = existing.instance or DEFAULT_INSTANCE
+                if owner != self.instance:
+                    raise ConfigurationError(
+                        f"job id {job_id!r} already belongs to instance {owner!r} in this store; give this "
+                        f"configuration's job another id, or set a different instance:",
+                        path="id",
+                    )
+                conn.execute(
+                    jobs.update().where(jobs.c.job_id == job_id).values(kind=kind, config=body, instance=self.instance)
+                )
         if self._scheduler is not None:
             self._scheduler.add_job(
                 dispatch,
@@ -485,14 +510,31 @@ class JobService:
             )
         return job_id
 
+    def _job_id(self, kind: str, spec: Any) -> str:
+        """The job's id: the configured one, else derived from its content and, outside the default
+        instance, from the instance too (the same job in two configurations is two jobs)."""
+        if getattr(spec, "id", None) or self.instance == DEFAULT_INSTANCE:
+            return str(spec.job_id(kind))
+        body = {"instance": self.instance, **spec.model_dump(mode="json", exclude={"id"})}
+        return f"{kind}-{hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]}"
+
+    def _in_instance(self, jobs: Any) -> Any:
+        """The SQL condition "this job belongs to this service's instance" (rows from before the
+        column existed belong to the default instance)."""
+        if self.instance == DEFAULT_INSTANCE:
+            return jobs.c.instance.is_(None) | (jobs.c.instance == DEFAULT_INSTANCE)
+        return jobs.c.instance == self.instance
+
     def _job_spec(self, job_id: str) -> tuple[str, Any]:
         import sqlalchemy as sa
 
         jobs = job_tables()["jobs"]
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).mappings().first()
+            row = conn.execute(
+                sa.select(jobs).where(jobs.c.job_id == job_id, self._in_instance(jobs))
+            ).mappings().first()
         if row is None:
-            raise ConfigurationError(f"no job {job_id!r}", path="job_id")
+            raise ConfigurationError(f"no job {job_id!r} in instance {self.instance!r}", path="job_id")
         if row["kind"] == "reconcile":
             return row["kind"], json.loads(row["config"])
         model = ScheduledImport if row["kind"] == "import" else ScheduledExport
@@ -715,6 +757,14 @@ class JobService:
             return
         with contextlib.suppress(Exception):
             self.monitor.emit(event, system="jobs", severity=severity, **data)
+
+
+def _schedule_table(instance: str) -> str:
+    """The APScheduler table of ``instance`` (the default instance keeps the original name)."""
+    if instance == DEFAULT_INSTANCE:
+        return "portico_apscheduler_jobs"
+    slug = re.sub(r"[^a-z0-9_]", "_", instance.lower())[:24]
+    return f"portico_apscheduler_jobs_{slug}_{hashlib.sha256(instance.encode()).hexdigest()[:8]}"
 
 
 def _iso_utc(value: datetime | None) -> str | None:

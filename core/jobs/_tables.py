@@ -103,6 +103,8 @@ def job_tables() -> dict[str, sa.Table]:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("config", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        # the configuration (runtime instance) the job belongs to; NULL in stores older than the column
+        sa.Column("instance", sa.String(64)),
     )
     _tables["runs"] = table(
         "portico_job_runs",
@@ -160,5 +162,6 @@ def data_table(rt: RecordType) -> sa.Table:
 
 
 def ensure_job_tables(db: Database) -> None:
-    """Create the jobs tables if missing."""
+    """Create the jobs tables if missing (and the columns added since a store was created)."""
     db.ensure_tables(*job_tables().values())
+    db.ensure_column(job_tables()["jobs"], "instance")

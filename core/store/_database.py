@@ -77,6 +77,26 @@ class Database:
             metadata().create_all(self.engine, tables=todo, checkfirst=True)
             self._created.update(t.name for t in todo)
 
+    def ensure_column(self, table: sa.Table, name: str) -> None:
+        """Add column ``name`` of ``table`` to a database created before the column existed.
+
+        ``create_all`` creates missing tables only; a store written by an older portico keeps its old
+        columns. The column must be nullable (old rows get NULL). Checked once per table and column.
+        """
+        key = f"{table.name}.{name}"
+        if key in self._created:
+            return
+        import sqlalchemy as sa
+
+        with self._lock:
+            present = {c["name"] for c in sa.inspect(self.engine).get_columns(table.name)}
+            if name not in present:
+                column = table.c[name]
+                kind = column.type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+            self._created.add(key)
+
     @contextlib.contextmanager
     def begin(self) -> Iterator[sa.Connection]:
         """A connection inside one transaction, committed on success and rolled back on error."""

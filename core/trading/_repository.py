@@ -44,9 +44,30 @@ class OrderRepository:
     row is locked while it changes (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, instance: str | None = None) -> None:
         self.db = db
+        # with an instance, only its orders are read (configurations sharing a store never recover,
+        # replay or list each other's); "default" also owns the rows stored before instances existed
+        self.instance = instance
         db.ensure_tables(*t.trading_tables())
+        db.ensure_column(t.orders, "instance")
+
+    def _scope(self) -> list[Any]:
+        if self.instance is None:
+            return []
+        if self.instance == "default":
+            return [t.orders.c.instance.is_(None) | (t.orders.c.instance == "default")]
+        return [t.orders.c.instance == self.instance]
+
+    def key_owner(self, system: str, idempotency_key: str) -> str | None:
+        """The instance whose order holds ``idempotency_key`` on ``system`` (any instance), if one does."""
+        with self.db.begin() as conn:
+            row = conn.execute(
+                sa.select(t.orders.c.instance).where(
+                    t.orders.c.system == system, t.orders.c.idempotency_key == idempotency_key
+                )
+            ).first()
+        return None if row is None else (row.instance or "default")
 
     # -- intents ---------------------------------------------------------------------------------
 
@@ -87,6 +108,7 @@ class OrderRepository:
             "parent_id": parent_id,
             "created_at": now,
             "updated_at": now,
+            "instance": self.instance,
         }
         with self.db.begin() as conn:
             conn.execute(t.orders.insert().values(**row))
@@ -137,7 +159,7 @@ class OrderRepository:
 
     def _one(self, *where: Any) -> OrderRecord | None:
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(t.orders).where(*where)).one_or_none()
+            row = conn.execute(sa.select(t.orders).where(*where, *self._scope())).one_or_none()
         return None if row is None else OrderRecord.from_row(row)
 
     def query(
@@ -149,7 +171,7 @@ class OrderRepository:
         origin: str | None = None,
     ) -> list[OrderRecord]:
         """Orders matching every filter given, oldest first."""
-        q = sa.select(t.orders)
+        q = sa.select(t.orders).where(*self._scope())
         if system is not None:
             q = q.where(t.orders.c.system == system)
         if statuses is not None:

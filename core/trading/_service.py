@@ -143,6 +143,8 @@ class TradingService:
         live_trading_systems: the systems allowed to place and cancel orders on an environment the
             manifest marks ``live_money`` (``PORTICO_ALLOW_LIVE_TRADING`` adds to them); see
             :func:`~portico.trading._live.check_live_trading`.
+        instance: the configuration whose orders this service reads (the runtime passes its instance);
+            None reads every order of the store.
     """
 
     def __init__(
@@ -159,6 +161,7 @@ class TradingService:
         plugins: Any = None,
         actor: str = "portico",
         live_trading_systems: Collection[str] = (),
+        instance: str | None = None,
     ) -> None:
         self.db = db
         self.clock = clock or system_clock
@@ -180,7 +183,7 @@ class TradingService:
                 raise ConfigurationError(f"{path}: {first['msg']}", path=path) from None
         self.xref = xref or _configured_xref(self.config)
         self.plugins = plugins
-        self.repo = OrderRepository(db)
+        self.repo = OrderRepository(db, instance=instance)
         checks: list[RiskCheck] = list(builtin_risk_checks())
         if plugins is not None:
             for contributed in plugins.hooks.hook.portico_risk_checks():
@@ -327,6 +330,13 @@ class TradingService:
                     existing = self.repo.by_key(system_id, key)
                     if existing is not None:
                         return self._replay(existing, canon)
+                    owner = self.repo.key_owner(system_id, key)
+                    if owner is not None and owner != self.repo.instance:
+                        raise PayloadRejected(
+                            f"idempotency key {key!r} of {system_id} is already used by instance {owner!r} "
+                            "sharing this store: use another key (or the same instance)",
+                            field="idempotency_key",
+                        ) from None
                     raise PayloadRejected(
                         f"client_order_id {client_order_id!r} is already used by another order",
                         field="client_order_id",

@@ -107,6 +107,8 @@ def _build() -> dict[str, sa.Table]:
         sa.Column("sent_at", UtcDateTime),
         sa.Column("resolved_at", UtcDateTime),
         sa.Column("status_at", UtcDateTime),
+        # the configuration (runtime instance) that placed the order; NULL in stores older than the column
+        sa.Column("instance", sa.String(64)),
         sa.UniqueConstraint("system", "idempotency_key", name="uq_trading_orders_key"),
         sa.UniqueConstraint("system", "client_order_id", name="uq_trading_orders_client_id"),
         sa.Index("ix_trading_orders_system_status", "system", "status"),

@@ -7,6 +7,7 @@ one. A resting limit order is then cancelled.
 from __future__ import annotations
 
 import threading
+import uuid
 
 from portico import Integration
 
@@ -22,6 +23,10 @@ CONFIG = {
     "monitoring": {"log_level": "WARNING", "log_format": "console"},
 }
 
+# The mock starts empty on every run while PORTICO_HOME keeps the stored order intents, and a business
+# key names one intent: each run of this script is a new intent, so its keys carry the run's id.
+RUN = uuid.uuid4().hex[:8]
+
 
 def main() -> None:
     with Integration(CONFIG) as integration:
@@ -30,19 +35,19 @@ def main() -> None:
 
         def on_event(update) -> None:  # runs on the runtime's thread
             seen.append(update.record.status.value)
-            if update.record.idempotency_key == "rebalance-2026-11-21-aapl" and update.record.is_terminal:
+            if update.record.idempotency_key == f"rebalance-2026-11-21-aapl-{RUN}" and update.record.is_terminal:
                 filled.set()
 
         integration.trading.on_order_event(on_event)
         order_id = integration.place_external_order(
             "alpaca_paper",
             {"symbol": "AAPL", "side": "buy", "quantity": "25", "order_type": "market"},
-            idempotency_key="rebalance-2026-11-21-aapl",
+            idempotency_key=f"rebalance-2026-11-21-aapl-{RUN}",
         )
         again = integration.place_external_order(
             "alpaca_paper",
             {"symbol": "AAPL", "side": "buy", "quantity": "25", "order_type": "market"},
-            idempotency_key="rebalance-2026-11-21-aapl",
+            idempotency_key=f"rebalance-2026-11-21-aapl-{RUN}",
         )
         assert again == order_id, "the same key returns the same order"
         assert filled.wait(15), f"no terminal event (saw {seen})"
@@ -52,7 +57,7 @@ def main() -> None:
         resting = integration.place_external_order(
             "alpaca_paper",
             {"symbol": "MSFT", "side": "buy", "quantity": "1", "order_type": "limit", "limit_price": "1.00"},
-            idempotency_key="bargain-msft",
+            idempotency_key=f"bargain-msft-{RUN}",
         )
         print("resting:", integration.get_external_order_status("alpaca_paper", resting).status.value)
         integration.cancel_external_order("alpaca_paper", resting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from portico import AsyncIntegration
 
@@ -25,10 +26,14 @@ CONFIG = {
     "monitoring": {"log_level": "WARNING", "log_format": "console"},
 }
 
+# The mock starts empty on every run while PORTICO_HOME keeps the stored order intents, and a business
+# key names one intent: each run of this script is a new intent, so its keys carry the run's id.
+RUN = uuid.uuid4().hex[:8]
+
 
 async def main() -> None:
     async with AsyncIntegration(CONFIG) as integration:
-        keys = {"alpaca_paper": "async-demo-alpaca", "ib": "async-demo-ib"}
+        keys = {"alpaca_paper": f"async-demo-alpaca-{RUN}", "ib": f"async-demo-ib-{RUN}"}
         events = integration.trading.order_events()
         terminal: dict[str, str] = {}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from portico import Integration
 
 CONFIG = {
@@ -20,6 +22,10 @@ CONFIG = {
     "monitoring": {"log_level": "WARNING", "log_format": "console"},
 }
 
+# The mock starts empty on every run while PORTICO_HOME keeps the stored order intents, and a business
+# key names one intent: each run of this script is a new intent, so its keys carry the run's id.
+RUN = uuid.uuid4().hex[:8]
+
 
 def main() -> None:
     with Integration(CONFIG) as integration:
@@ -27,7 +33,7 @@ def main() -> None:
         print(f"{status.system_id}: {status.state} ({status.environment}) at {status.urls['trading']}")
 
         integration.place_external_order(
-            "alpaca_paper", {"symbol": "AAPL", "side": "buy", "quantity": "12"}, idempotency_key="example-buy-aapl"
+            "alpaca_paper", {"symbol": "AAPL", "side": "buy", "quantity": "12"}, idempotency_key=f"example-buy-aapl-{RUN}"
         )
         for position in integration.get_external_positions("alpaca_paper"):
             print(f"{position.symbol:6} {position.quantity:>8} @ {position.average_cost}  value {position.market_value}")

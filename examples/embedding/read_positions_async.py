@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from portico import AsyncIntegration
 
@@ -19,11 +20,15 @@ CONFIG = {
     "monitoring": {"log_level": "WARNING", "log_format": "console"},
 }
 
+# The mock starts empty on every run while PORTICO_HOME keeps the stored order intents, and a business
+# key names one intent: each run of this script is a new intent, so its keys carry the run's id.
+RUN = uuid.uuid4().hex[:8]
+
 
 async def main() -> None:
     async with AsyncIntegration(CONFIG) as integration:
         await integration.place_external_order(
-            "ib", {"symbol": "MSFT", "side": "buy", "quantity": "3"}, idempotency_key="example-buy-msft"
+            "ib", {"symbol": "MSFT", "side": "buy", "quantity": "3"}, idempotency_key=f"example-buy-msft-{RUN}"
         )
         account = await integration.get_external_account("ib")
         print(f"account {account.account_id}: cash {account.cash} {account.currency}, equity {account.equity}")

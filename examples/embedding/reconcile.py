@@ -7,10 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from portico import AsyncIntegration
 from portico.trading import FileBook, XrefEntry
+
+# The mock starts empty on every run while PORTICO_HOME keeps the stored orders and executions: each run
+# is a new session, so its order keys carry the run's id, its mock a seed of its own (execution ids are
+# the seed's), and the trades compared are this session's (since it started).
+RUN = uuid.uuid4().hex[:8]
+STARTED = datetime.now(UTC)
 
 CONFIG = {
     "systems": {
@@ -18,6 +26,7 @@ CONFIG = {
             "type": "brokerage",
             "connector": "alpaca",
             "mock": True,
+            "mock_seed": int(RUN, 16),
             "authentication": {"type": "api_key_pair", "credentials": {"api_key_id": "k", "api_secret_key": "s"}},
         }
     },
@@ -29,7 +38,7 @@ async def main() -> None:
     async with AsyncIntegration(CONFIG) as integration:
         for symbol, quantity in (("AAPL", "10"), ("MSFT", "5"), ("NVDA", "2")):
             await integration.place_external_order(
-                "alpaca_paper", {"symbol": symbol, "side": "buy", "quantity": quantity}, idempotency_key=f"recon-{symbol}"
+                "alpaca_paper", {"symbol": symbol, "side": "buy", "quantity": quantity}, idempotency_key=f"recon-{symbol}-{RUN}"
             )
         account = await integration.get_external_account("alpaca_paper")
 
@@ -49,7 +58,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "book.json"
             path.write_text(json.dumps(book))
-            report = await integration.reconcile(["alpaca_paper"], book=FileBook(path))
+            report = await integration.reconcile(["alpaca_paper"], book=FileBook(path), since=STARTED)
 
         print(f"compared {report.compared}; {len(report.breaks)} breaks")
         for item in report.breaks:

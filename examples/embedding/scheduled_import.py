@@ -45,6 +45,8 @@ def main() -> None:
     with Integration(CONFIG) as integration:
         integration.start(schedule=True)
         jobs = integration.list_jobs()
+        # only this configuration's job: another config's jobs in the same PORTICO_HOME are not listed
+        assert [(j["kind"], j["config"]["source"]) for j in jobs] == [("import", "alpha_vantage")], jobs
         for job in jobs:
             print(f"job {job['job_id']}: {job['kind']} next run {job['next_run']}")
         run = integration.run_job_now(jobs[0]["job_id"])
@@ -57,6 +59,10 @@ def main() -> None:
             path.write_text(POSITIONS)
             result = integration.import_data(str(path), "positions", {"format": "psv"})
         print(f"positions file: {result.status}: {result.loaded} loaded, {result.rejected} rejected, {result.quarantined} quarantined")
+        if result.status == "duplicate":
+            # run again in the same PORTICO_HOME: the same file with the same bytes is never loaded twice
+            assert result.loaded == result.rejected == result.quarantined == 0
+            return
         for reject in result.rejects + result.quarantine:
             print("  ", {k: reject.get(k) for k in ("line", "field", "reason", "value") if reject.get(k) is not None})
         assert result.loaded + result.rejected + result.quarantined == result.records == 4
