@@ -322,6 +322,8 @@ class WebTransport:
         started = self.clock.monotonic()
         try:
             status = await self._auth_status()
+        except RateLimited:
+            raise  # the shared budget is spent, the gateway is not dead: the monitor says "rate limited until T"
         except PorticoError as exc:
             return CheckResult(
                 ok=False,
