@@ -690,6 +690,12 @@ class TradingService:
             if match is None and execution.order_id:
                 match = self.repo.by_venue_id(system_id, execution.order_id)
             order_id = None if match is None else match.id
+        if order_id is not None and execution.client_order_id is None:
+            # a venue's fill report may not name the client order id (Alpaca's REST activities do
+            # not): the fill of a known order carries it, whichever report arrives first
+            owner = self.repo.get(order_id)
+            if owner is not None:
+                execution = execution.model_copy(update={"client_order_id": owner.client_order_id})
         instrument_id = self.xref.resolve(system_id, symbol=execution.symbol)
         new = self.repo.record_execution(
             system_id,

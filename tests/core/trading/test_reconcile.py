@@ -365,3 +365,19 @@ async def test_background_fill_lookups_stop_after_three_per_filled_quantity(make
     assert await service.record_missing_fills("fake") == 1
     await service._catch_up_fills()
     assert lookups() == 4 and service._fill_lookups == {}
+
+
+async def test_a_fill_reported_without_client_order_id_is_stored_with_its_orders(
+    make_service, venue: FakeVenue
+) -> None:
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)})
+    record = await service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": 2}, idempotency_key="c")
+    # Alpaca's REST fill activities name the order id but not the client order id
+    (fill,) = [e.model_copy(update={"client_order_id": None}) for e in venue.executions]
+
+    assert await service.record_execution("fake", fill) is True
+
+    (stored,) = service.repo.executions(system="fake")
+    assert stored.client_order_id == record.client_order_id and record.client_order_id.startswith("pt-")
+    (confirmation,) = service.confirmations(system_id="fake")
+    assert confirmation.order_id == record.id
