@@ -710,6 +710,12 @@ class TradingService:
             if match is None and execution.order_id:
                 match = self.repo.by_venue_id(system_id, execution.order_id)
             order_id = None if match is None else match.id
+        if order_id is not None and execution.client_order_id is None:
+            # a venue's fill report may not name the client order id (Alpaca's REST activities do
+            # not): the fill of a known order carries it, whichever report arrives first
+            owner = self.repo.get(order_id)
+            if owner is not None:
+                execution = execution.model_copy(update={"client_order_id": owner.client_order_id})
         instrument_id = self.xref.resolve(system_id, symbol=execution.symbol)
         new = self.repo.record_execution(
             system_id,
@@ -746,7 +752,8 @@ class TradingService:
 
         Args:
             system_id: the system.
-            since: only orders updated, and fills executed, since then (default: all).
+            since: only fills executed since then and, without ``orders``, only orders updated since
+                then (default: all).
             orders: only these orders (default: every order of the system short of executions).
         """
         connector = self.connector(system_id)
@@ -1193,9 +1200,11 @@ class TradingService:
         not spent round after round; reconciliation always asks.
         """
         since = self.clock.now() - timedelta(days=1)
+        short: set[str] = set()
         for system_id in list(self.connectors):
             due = []
             for record in self.repo.unrecorded_fills(system_id, since=since):
+                short.add(record.id)
                 filled, tries = self._fill_lookups.get(record.id, (record.filled_quantity, 0))
                 if filled != record.filled_quantity:
                     tries = 0
@@ -1204,10 +1213,14 @@ class TradingService:
                     due.append(record)
             if not due:
                 continue
+            # a day before the oldest order bounds the venue's answer yet tolerates its clock's skew
+            window = min(r.created_at for r in due) - timedelta(days=1)
             try:
-                await self.record_missing_fills(system_id, orders=due)
+                await self.record_missing_fills(system_id, since=window, orders=due)
             except Exception as exc:  # best effort: reconciliation records what is still missing
                 log.warning("fills of %s not recorded yet: %s", system_id, exc)
+        # forget orders whose fills are recorded (or that left the window)
+        self._fill_lookups = {k: v for k, v in self._fill_lookups.items() if k in short}
 
     async def _pause(self, seconds: float) -> None:
         """Wait between background rounds. A fake clock that advances itself on every sleep would turn

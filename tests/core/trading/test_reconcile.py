@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from portico.clock import FakeClock
 from portico.errors import PayloadRejected
 from portico.hookspecs import hookimpl
 from portico.models import Execution, Instrument, OrderRequest, Position
 from portico.plugins import PluginManager
+from portico.testing import wait_for_async
 from portico.trading import (
     BookPosition,
     BreakKind,
@@ -312,3 +314,71 @@ async def test_fills_known_only_from_order_status_are_recorded_before_reconcilin
     found = sorted((b.kind.value, b.field) for b in report.breaks)
     assert found == [("quantity_mismatch", "quantity"), ("trade_unexpected_at_broker", "quantity")]
     assert await service.record_missing_fills("fake") == 0
+
+
+async def test_the_resolver_loop_records_fills_known_only_from_order_status(db) -> None:
+    # time moves only when the test says: the loop's round runs after one resolve interval
+    clock = FakeClock(auto_advance=False)
+    venue = FakeVenue(clock=clock)
+    service = TradingService(db=db, clock=clock, connectors={"fake": FakeBroker.create(venue)})
+    # placed before the order stream is followed: the submit answers say filled, with no fill details
+    for i, (symbol, qty) in enumerate([("AAPL", 10), ("MSFT", 4)]):
+        await service.place_order("fake", {"symbol": symbol, "side": "buy", "quantity": qty}, idempotency_key=f"b{i}")
+    assert service.repo.executions(system="fake") == []
+    await service.start(recover=False)
+    try:
+        # the resolver loop is waiting out its interval: let the interval pass
+        await wait_for_async(lambda: service.config.resolve_interval in clock.sleeps, timeout=10)
+        clock.advance(service.config.resolve_interval)
+        await wait_for_async(lambda: len(service.repo.executions(system="fake")) == 2, timeout=10)
+    finally:
+        await service.stop()
+    assert sorted((e.symbol, e.quantity) for e in service.repo.executions(system="fake")) == [
+        ("AAPL", D(10)),
+        ("MSFT", D(4)),
+    ]
+
+
+async def test_background_fill_lookups_stop_after_three_per_filled_quantity(make_service, venue: FakeVenue) -> None:
+    broker = FakeBroker.create(venue)
+    service: TradingService = make_service({"fake": broker})
+    record = await service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": 10}, idempotency_key="q")
+    venue.executions.clear()  # the venue does not report this fill (yet)
+
+    def lookups() -> int:
+        return broker.calls.count("get_executions")
+
+    for _ in range(5):
+        await service._catch_up_fills()
+    assert lookups() == 3
+    # the venue reports it at last; reconciliation asks whatever the background did
+    venue.executions.append(
+        Execution(
+            execution_id="late",
+            order_id=record.venue_order_id or "",
+            symbol="AAPL",
+            side="buy",
+            quantity=D(10),
+            price=D(100),
+            executed_at=venue.clock.now(),
+        )
+    )
+    assert await service.record_missing_fills("fake") == 1
+    await service._catch_up_fills()
+    assert lookups() == 4 and service._fill_lookups == {}
+
+
+async def test_a_fill_reported_without_client_order_id_is_stored_with_its_orders(
+    make_service, venue: FakeVenue
+) -> None:
+    service: TradingService = make_service({"fake": FakeBroker.create(venue)})
+    record = await service.place_order("fake", {"symbol": "AAPL", "side": "buy", "quantity": 2}, idempotency_key="c")
+    # Alpaca's REST fill activities name the order id but not the client order id
+    (fill,) = [e.model_copy(update={"client_order_id": None}) for e in venue.executions]
+
+    assert await service.record_execution("fake", fill) is True
+
+    (stored,) = service.repo.executions(system="fake")
+    assert stored.client_order_id == record.client_order_id and record.client_order_id.startswith("pt-")
+    (confirmation,) = service.confirmations(system_id="fake")
+    assert confirmation.order_id == record.id
