@@ -47,6 +47,20 @@ result = service.importer.import_file(path, data_type, options=options)
 rows = result.loaded
 service.shutdown()
 db.dispose()
+
+
+def peak_rss_mb():
+    # VmHWM is this address space's own peak; ru_maxrss would carry the parent's peak over the exec
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 print(json.dumps({
     "status": result.status, "error": result.error, "loaded": rows, "rejected": result.rejected,
     "rejects": result.rejects[:5], "peak_rss_mb": peak_rss_mb(),

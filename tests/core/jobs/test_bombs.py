@@ -1,7 +1,7 @@
 """Decompression bombs and huge records: refused or rejected with memory bounded (issue 14 items 8, 9).
 
 Each bomb is built small at test time (the attack is a ratio; see ``bombs.py``) and imported in a
-child interpreter whose peak RSS is measured. A child that imports one small file peaks near 90 MB;
+child interpreter whose own peak RSS (VmHWM) is measured. A child importing one small file peaks near 60 MB;
 every bomb below must stay under ``PEAK_RSS_MB`` however far it would expand (the huge records are
 sized so that holding one of them whole would pass it), and end with the reason stated.
 """
