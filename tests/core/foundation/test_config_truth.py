@@ -18,7 +18,6 @@ from portico.config import IntegrationConfig, load_config
 from portico.errors import ConfigurationError
 from portico.runtime import AsyncIntegration
 
-
 BUILT_INS = "alpaca,alpha_vantage,interactive_brokers,oauth_mock"
 """Only the built-in plugins load, so the "installed connectors" a message lists is known (another test
 may have installed the example third-party plugin into this environment)."""
