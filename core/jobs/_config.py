@@ -188,6 +188,14 @@ class FormatOptions(BaseModel):
     sheet: str | int | None = None
     report: bool | None = None
     number_format: str | None = None
+    # size limits of hostile input (portico.jobs._limits.ReadLimits)
+    max_decompressed_bytes: int | None = Field(default=None, ge=1)
+    max_compression_ratio: int | None = Field(default=None, ge=1)
+    max_record_chars: int | None = Field(default=None, ge=1)
+    max_xml_token_bytes: int | None = Field(default=None, ge=1)
+    max_part_bytes: int | None = Field(default=None, ge=1)
+    max_shared_strings: int | None = Field(default=None, ge=1)
+    max_shared_strings_bytes: int | None = Field(default=None, ge=1)
 
     @field_validator("encoding")
     @classmethod

@@ -190,6 +190,21 @@ def test_import_format_options_are_typed(tmp_path: Path) -> None:
     ]
 
 
+def test_import_size_limits_are_format_options(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "systems: {}\n"
+        "data_import:\n"
+        "  formats:\n"
+        "    csv: {max_record_chars: 4096, max_decompressed_bytes: 1048576, max_compression_ratio: 50}\n"
+        "    xlsx: {max_part_bytes: 1048576, max_shared_strings: 1000, max_shared_strings_bytes: 65536}\n"
+        "    xml: {max_xml_token_bytes: 0}\n",
+    )
+    code, lines, _ = validate(path, "--no-plugins")
+    assert code == 1
+    assert lines == [f"{path}:6: data_import.formats.xml.max_xml_token_bytes: Input should be greater than or equal to 1 (got 0)"]
+
+
 # -- 14.14: secrets of the service sections never show in repr, str or a JSON dump -----------------
 
 
