@@ -89,7 +89,7 @@ async def test_order_intents_belong_to_their_instance(tmp_path: Path) -> None:
         return {
             "instance": instance,
             "database_url": db_url,
-            "systems": {"desk_live": {"type": "brokerage", "connector": "livebroker", "environment": "paper", "allow_insecure": True}},  # an in-process fake venue,
+            "systems": {"desk_live": {"type": "brokerage", "connector": "livebroker", "environment": "paper", "allow_insecure": True}},  # in-process fake venue
         }
 
     async with AsyncIntegration(config("desk_a"), plugins=_plugins()) as a:
