@@ -52,7 +52,9 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
-            path = self.url.split("///", 1)[-1].split("?", 1)[0]
+            # SQLAlchemy's own parse: "sqlite://" (in memory) has no database, and must not become a
+            # file named "sqlite:" in the working directory
+            path = sa.engine.make_url(self.url).database or ""
             if path and path != ":memory:" and not path.startswith("file:"):
                 # SQLite creates the file 0644 and gives its -wal, -shm and -journal files the same mode:
                 # the database holds the audit log and order reject reasons, so it is created 0600 first.
