@@ -26,7 +26,6 @@ What this protects against, plainly:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -34,7 +33,7 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from portico.auth._redaction import MASK, SENSITIVE_PARAMS, redact
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
-from portico.home import portico_home
+from portico.home import exclusive_lock, portico_home
 from portico.store import Database, metadata
 
 if TYPE_CHECKING:
@@ -131,17 +130,6 @@ def _entry_hash(key: bytes, prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hmac.new(key, (prev_hash + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _database_id(db: Database) -> str:
     from sqlalchemy.engine import make_url
 
@@ -224,7 +212,7 @@ class AuditLog:
     def _advance_anchor(self, count: int, head: str) -> None:
         """Record ``count`` and ``head`` unless the anchor already records a later entry (another process)."""
         self.anchor_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _file_lock(self.anchor_path.with_name(self.anchor_path.name + ".lock")):
+        with exclusive_lock(self.anchor_path.with_name(self.anchor_path.name + ".lock")):
             data = self._anchors()
             current = data.get(self._anchor_id)
             if isinstance(current, dict) and int(current.get("count", 0)) >= count:

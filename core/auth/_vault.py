@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -60,7 +59,7 @@ from portico.auth._errors import (
 )
 from portico.auth._redaction import known_secrets, reveal
 from portico.context import current_correlation_id
-from portico.home import portico_home
+from portico.home import exclusive_lock, portico_home
 
 if TYPE_CHECKING:
     from portico.auth._audit import AuditLog
@@ -269,14 +268,8 @@ class CredentialVault:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self.path.with_name(self.path.name + ".lock")):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _read(self) -> dict[str, Any]:
         try:
