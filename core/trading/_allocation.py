@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -731,7 +732,7 @@ def allocate_block(
     if price_method == "average":
         prices = {k: (block_avg if q > 0 else None) for k, q in quantities.items()}
     elif price_method == "fifo":
-        queue = [[f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id))]
+        queue = deque([f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id)))
         for account in sorted(quantities, key=lambda k: (-quantities[k], k)):
             need, spent = quantities[account], ZERO
             while need > 0:
@@ -740,7 +741,7 @@ def allocate_block(
                 queue[0][0] -= take
                 need -= take
                 if queue[0][0] == 0:
-                    queue.pop(0)
+                    queue.popleft()
             prices[account] = (
                 (spent / quantities[account]).quantize(quantum, rounding=ROUND_HALF_EVEN)
                 if quantities[account]

@@ -406,11 +406,17 @@ class Reconciler:
         tol = self.tolerance
         # venues may report one fill under two ids (stream execution id, REST activity id): pair the
         # leftovers by order, side, quantity, price and time before calling anything missing
-        only_theirs = set(theirs) - set(mine)
+        # (indexed by the fields a twin must share exactly, so pairing stays linear in the fills)
+        candidates: dict[tuple[Any, ...], list[str]] = {}
+        for b in sorted(set(theirs) - set(mine)):
+            candidates.setdefault(_fill_key(theirs[b]), []).append(b)
         for exec_id in sorted(set(mine) - set(theirs)):
-            twin = next((b for b in sorted(only_theirs) if _same_fill(mine[exec_id], theirs[b], tol)), None)
+            bucket = candidates.get(_fill_key(mine[exec_id]))
+            if not bucket:
+                continue
+            twin = next((b for b in bucket if _same_fill(mine[exec_id], theirs[b], tol)), None)
             if twin is not None:
-                only_theirs.discard(twin)
+                bucket.remove(twin)
                 theirs[exec_id] = theirs.pop(twin)
         compared = len(set(mine) | set(theirs))
         for exec_id in sorted(set(mine) | set(theirs)):
@@ -654,6 +660,11 @@ class DailyReconciliationJob:
             self.last_export = report.export(self.export_dir / name, self.format)
             report.exported_to = str(self.last_export)
         return report
+
+
+def _fill_key(e: Any) -> tuple[Any, ...]:
+    """What two reports of one fill share exactly (see :func:`_same_fill`)."""
+    return (e.order_id, e.side, e.quantity)
 
 
 def _same_fill(a: Any, b: Any, tol: Tolerance) -> bool:
