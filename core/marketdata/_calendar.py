@@ -100,14 +100,9 @@ class TradingCalendar:
         )
 
     def trading_days(self, start: date, end: date) -> list[date]:
-        """Every trading day in ``[start, end]``."""
-        out: list[date] = []
-        day = start
-        while day <= end:
-            if self.is_trading_day(day):
-                out.append(day)
-            day += timedelta(days=1)
-        return out
+        """Every trading day in ``[start, end]`` (computed once per calendar and range: the quality
+        checks ask for the same ranges on every series)."""
+        return list(_trading_days(self.name, start, end))
 
     def previous_trading_day(self, day: date) -> date:
         """The last trading day strictly before ``day``."""
@@ -130,3 +125,15 @@ class TradingCalendar:
             return False
         open_, close = self.session(day)
         return open_ <= now < close
+
+
+@lru_cache(maxsize=1024)
+def _trading_days(name: str, start: date, end: date) -> tuple[date, ...]:
+    calendar = TradingCalendar(name)
+    out: list[date] = []
+    day = start
+    while day <= end:
+        if calendar.is_trading_day(day):
+            out.append(day)
+        day += timedelta(days=1)
+    return tuple(out)
