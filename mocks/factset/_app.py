@@ -14,10 +14,10 @@ import random
 import secrets
 import time
 import uuid
-from urllib.parse import parse_qs
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey

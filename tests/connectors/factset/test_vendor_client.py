@@ -94,9 +94,8 @@ def test_batch_request_202_then_200(served: RunningMock) -> None:
 
 
 def test_invalid_id_is_an_api_exception_with_the_error_envelope(served: RunningMock) -> None:
-    with _basic(served) as client:
-        with pytest.raises(fp.ApiException) as caught:
-            PricesApi(client).get_security_prices(["NOSUCH-XX"], start_date="2024-03-04", end_date="2024-03-05")
+    with _basic(served) as client, pytest.raises(fp.ApiException) as caught:
+        PricesApi(client).get_security_prices(["NOSUCH-XX"], start_date="2024-03-04", end_date="2024-03-05")
     assert caught.value.status == 400
     body = json.loads(caught.value.body)
     assert body["subErrors"]["rejectedValue"] == ["NOSUCH-XX"]
