@@ -82,7 +82,21 @@ def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> 
     return problems
 
 
+# connectors whose vendor API is gone: the name is refused with what replaced it
+RETIRED_CONNECTORS: dict[str, str] = {
+    "td_ameritrade": (
+        "TD Ameritrade's API was retired in May 2024 and its accounts moved to Charles Schwab; "
+        "configure connector 'schwab' instead (the Schwab Trader API): the TD Ameritrade consumer key becomes "
+        "a Schwab app key and secret registered on Schwab's developer portal, authentication is oauth2 "
+        "authorization code (run `portico credentials login` again), and accounts are addressed by the hash "
+        "Schwab returns, not by the plain account number"
+    ),
+}
+
+
 def _unknown_connector(name: str, installed: list[str]) -> str:
+    if name in RETIRED_CONNECTORS:
+        return RETIRED_CONNECTORS[name]
     return f"unknown connector {name!r}{did_you_mean(name, installed)}; installed connectors: {', '.join(installed) or 'none'}"
 
 

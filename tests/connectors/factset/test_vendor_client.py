@@ -1,0 +1,110 @@
+"""FactSet's own SDK (fds.sdk.FactSetPrices, fds.sdk.utils) unchanged against the mock over TCP."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import date
+
+import fds.sdk.FactSetPrices as fp
+import pytest
+from fds.sdk.FactSetPrices.api.batch_processing_api import BatchProcessingApi
+from fds.sdk.FactSetPrices.api.prices_api import PricesApi
+from fds.sdk.FactSetPrices.api.returns_api import ReturnsApi
+from fds.sdk.utils.authentication import ConfidentialClient
+
+from portico.mocks import RunningMock, start_mock
+from portico.mocks._kit import MockClock
+from portico.mocks.factset import create_app
+from tests.connectors.factset.keys import API_KEY, CLIENT_ID, USER, private_jwk, public_jwk
+
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 1500))  # the SDK's documented note for large packages
+
+
+@pytest.fixture
+def served() -> Iterator[RunningMock]:
+    clock = MockClock()
+    running = start_mock(create_app(seed=7, clock=clock, users={USER: API_KEY}, clients={CLIENT_ID: public_jwk()}))
+    yield running
+    import asyncio
+
+    asyncio.run(running.stop())
+
+
+def _basic(running: RunningMock) -> fp.ApiClient:
+    cfg = fp.Configuration(host=running.urls["base"], username=USER, password=API_KEY)
+    return fp.ApiClient(cfg)
+
+
+def test_prices_and_returns_for_two_ids_over_a_date_range_with_basic_auth(served: RunningMock) -> None:
+    with _basic(served) as client:
+        prices = PricesApi(client).get_security_prices(
+            ["AAPL-US", "MH33D6-R"], start_date="2024-03-04", end_date="2024-03-08", frequency="D"
+        )
+        rows = prices.get_response_200().data
+        # 5 business days x 2 ids; both ids resolve to Apple's fsymId
+        assert len(rows) == 10
+        assert {r.fsym_id for r in rows} == {"MH33D6-R"}
+        assert {r.request_id for r in rows} == {"AAPL-US", "MH33D6-R"}
+        assert rows[0].date == date(2024, 3, 4)
+        assert rows[0].currency == "USD"
+        returns = ReturnsApi(client).get_security_returns(["AAPL-US", "MSFT-US"], start_date="2024-03-04", end_date="2024-03-08")
+        data = returns.data
+        assert len(data) == 10
+        assert {r.fsym_id for r in data} == {"MH33D6-R", "P8R3C2-R"}
+
+
+def test_oauth_confidential_client_with_well_known_uri(served: RunningMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # oauthlib's own switch for a plain-HTTP loopback server
+    base = served.urls["base"].removesuffix("/content")
+    cc = ConfidentialClient(config={
+        "name": "portico", "clientId": CLIENT_ID, "clientAuthType": "Confidential",
+        "wellKnownUri": f"{base}/.well-known/openid-configuration", "jwk": private_jwk(),
+    })
+    cfg = fp.Configuration(host=served.urls["base"], fds_oauth_client=cc)
+    with fp.ApiClient(cfg) as client:
+        api = PricesApi(client)
+        first = api.get_security_prices(["FDS-US"], start_date="2024-03-04", end_date="2024-03-05")
+        second = api.get_security_prices(["FDS-US"], start_date="2024-03-06", end_date="2024-03-06")
+    assert len(first.get_response_200().data) == 2
+    assert len(second.get_response_200().data) == 1
+    assert served.app.state.mock.token_requests == 1  # the client cached its token
+
+
+def test_batch_request_202_then_200(served: RunningMock) -> None:
+    with _basic(served) as client:
+        started = PricesApi(client).get_security_prices(["AAPL-US", "MSFT-US"], start_date="2024-03-04",
+                                                        end_date="2024-03-05", batch="Y")
+        status = started.get_response_202().data
+        assert status.status == "EXECUTING"
+        batch = BatchProcessingApi(client)
+        running, code, _ = batch.get_batch_status_with_http_info(id=status.id)
+        assert (code, running.data.status) == (202, "EXECUTING")
+        served.app.clock.advance(5)
+        done, code, _ = batch.get_batch_status_with_http_info(id=status.id)
+        assert (code, done.data.status) == (201, "DONE")
+        # the generated BatchResult is a oneOf whose members all accept a price row, so the SDK cannot pick one
+        # when it deserializes; its own _preload_content=False hands back the raw answer instead
+        raw = batch.get_batch_data(id=status.id, _preload_content=False)
+        assert raw.status == 200
+        result = json.loads(raw.data)["data"]
+        assert len(result) == 4
+        assert {r["requestId"] for r in result} == {"AAPL-US", "MSFT-US"}
+
+
+def test_invalid_id_is_an_api_exception_with_the_error_envelope(served: RunningMock) -> None:
+    with _basic(served) as client, pytest.raises(fp.ApiException) as caught:
+        PricesApi(client).get_security_prices(["NOSUCH-XX"], start_date="2024-03-04", end_date="2024-03-05")
+    assert caught.value.status == 400
+    body = json.loads(caught.value.body)
+    assert body["subErrors"]["rejectedValue"] == ["NOSUCH-XX"]
+    assert body["path"] == "/content/factset-prices/v1/prices"
+    assert body["status"] == "Bad Request"
+
+
+def test_wrong_api_key_is_401(served: RunningMock) -> None:
+    cfg = fp.Configuration(host=served.urls["base"], username=USER, password="wrong")
+    with fp.ApiClient(cfg) as client, pytest.raises(fp.ApiException) as caught:
+        PricesApi(client).get_security_prices(["AAPL-US"])
+    assert caught.value.status == 401
