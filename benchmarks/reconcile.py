@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,9 +27,7 @@ from portico.models import Execution
 from portico.store import Database
 from portico.trading import TradingService, allocate_block
 from portico.trading import _tables as t
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.core.trading.fakes import FakeBroker, FakeVenue
+from tests.core.trading.fakes import FakeBroker, FakeVenue  # run from the repository root (python -m)
 
 SIZES = (1_000, 10_000, 100_000)
 START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)

@@ -96,7 +96,8 @@ RETIRED_CONNECTORS: dict[str, str] = {
 
 def _unknown_connector(name: str, installed: list[str]) -> str:
     if name in RETIRED_CONNECTORS:
-        return RETIRED_CONNECTORS[name]
+        missing = "" if "schwab" in installed else " (no schwab connector is installed in this portico yet)"
+        return RETIRED_CONNECTORS[name] + missing
     return f"unknown connector {name!r}{did_you_mean(name, installed)}; installed connectors: {', '.join(installed) or 'none'}"
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -264,12 +265,10 @@ def create_app(
             return json_response({"error": "invalid_request"}, 400)
         assertion = str(form.get("client_assertion", ""))
         try:
-            kid = _kid(assertion)
-            public = next((k for k in mock.clients.values() if k.get("kid") == kid), None)
-            if public is None:
-                return json_response({"error": "invalid_client", "error_description": "unknown key"}, 401)
-            decoded = jwt.decode(assertion, RSAKey.import_key(public), algorithms=["RS256"])
-        except Exception:
+            # joserfc picks the registered public key by the assertion header's kid
+            keys = KeySet.import_key_set({"keys": list(mock.clients.values())})
+            decoded = jwt.decode(assertion, keys, algorithms=["RS256"])
+        except (JoseError, ValueError):
             return json_response({"error": "invalid_client", "error_description": "bad signature"}, 401)
         claims = decoded.claims
         # the client signs with its own (wall) clock, so the assertion's window is checked against wall time;
@@ -296,9 +295,3 @@ def create_app(
     app.state.mock = mock
     return app
 
-
-def _kid(token: str) -> str | None:
-    import json
-
-    head = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))).get("kid")
