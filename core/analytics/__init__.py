@@ -2,6 +2,15 @@
 RiskMetrics-method risk (EWMA, VaR, expected shortfall, scenarios), risk limits, and the exports
 analytics platforms read (PerformanceAnalytics / PortfolioAnalytics, FactorAnalytics, RiskMetrics-style)."""
 
+from portico.analytics._limits import (
+    MaxCurrencyExposure,
+    MaxGrossExposure,
+    MaxIssuerConcentration,
+    MaxNetExposure,
+    MaxSectorConcentration,
+    MaxVar,
+    analytics_risk_checks,
+)
 from portico.analytics._returns import (
     DailyReturn,
     FlowTiming,
@@ -24,15 +33,34 @@ from portico.analytics._risk import (
     parametric_var,
     scenario_pnl,
 )
+from portico.analytics._service import (
+    ANALYTICS_EXPORT_TYPES,
+    AnalyticsService,
+    PerformanceReport,
+    RiskReport,
+    Valuation,
+)
 
 __all__ = [
+    "ANALYTICS_EXPORT_TYPES",
     "DAILY_LAMBDA",
     "MONTHLY_LAMBDA",
+    "AnalyticsService",
     "DailyReturn",
     "EwmaEstimate",
     "FlowTiming",
+    "MaxCurrencyExposure",
+    "MaxGrossExposure",
+    "MaxIssuerConcentration",
+    "MaxNetExposure",
+    "MaxSectorConcentration",
+    "MaxVar",
+    "PerformanceReport",
     "RiskFigures",
+    "RiskReport",
+    "Valuation",
     "active_return",
+    "analytics_risk_checks",
     "annualize",
     "blend_returns",
     "ewma",
