@@ -215,6 +215,7 @@ class MaxVar:
                 horizon_days=int(context.settings.get("horizon_days", 1)),
                 lookback=int(context.settings.get("lookback", 250)),
                 extra={order.symbol: delta},
+                new_account=True,
             )
         except PayloadRejected as exc:
             return f"VaR cannot be measured: {exc.message}"

@@ -252,13 +252,21 @@ class AnalyticsService:
             cash = sum((amount * data.fx_rate(c, base, day) for c, amount in sorted(h.cash.items())), ZERO)
             values[day] = sum(marks.values(), ZERO) + cash
             detail[day] = marks
+        # performance starts when the account first has a value (GIPS: from funding), not before
+        funded = [d for d in ordered if values[d] != 0]
+        if len(funded) < 2 or funded[0] == end:
+            raise PayloadRejected(
+                f"account {key} has a value on fewer than two days between {start} and {end}: nothing to measure",
+                field="account",
+            )
+        first = funded[0]
+        ordered = [d for d in ordered if d >= first]
+        values = {d: values[d] for d in ordered}
         flow_by_day: dict[date, Decimal] = defaultdict(Decimal)
         for d, amount, currency in flows:
-            if start < d <= end:
+            # a flow on the first day is part of the opening value, not of the measured period
+            if first < d <= end:
                 flow_by_day[d] += amount * data.fx_rate(currency, base, d)
-            elif d == start:
-                # a flow on the first day is part of the opening value, not of the measured period
-                continue
         daily = {r.day: r.value for r in time_weighted_returns(values, flow_by_day, flow_timing=flow_timing)}
         out = [Valuation(d, values[d], flow_by_day.get(d, ZERO), daily.get(d), detail[d]) for d in ordered]
         return key, base, out
@@ -299,6 +307,7 @@ class AnalyticsService:
         """
         data = self._data()
         key, base, vals = self._valuations(data, account, start, end, system, base_currency, flow_timing)
+        start = vals[0].day  # the account's first valued day when it was funded after ``start``
         twr = link(v.daily_return for v in vals if v.daily_return is not None)
         flows = [(v.day, v.flow) for v in vals if v.flow]
         begin_value, end_value = vals[0].value, vals[-1].value
@@ -387,6 +396,7 @@ class AnalyticsService:
         decay: float = DAILY_LAMBDA,
         scenario: str | None = None,
         extra: Mapping[str, Decimal] | None = None,
+        new_account: bool = False,
     ) -> RiskReport:
         """RiskMetrics-method risk of ``account``'s book at the end of ``as_of`` (default: today).
 
@@ -394,10 +404,14 @@ class AnalyticsService:
         return; with fewer than 21 such days they are None (too little history to estimate), and the
         exposures are still given. ``scenario`` names an imported scenario (``scenarios``): its shocks
         apply per symbol, or per factor through imported ``factor_exposures``. ``extra`` adds market
-        values per symbol (a pre-trade check's proposed order).
+        values per symbol (a pre-trade check's proposed order); ``new_account`` lets an account with
+        ``system`` that the book does not know yet be measured as empty (its first order).
         """
         data = self._data()
-        key = data.resolve(account, system)
+        if new_account and system is not None and AccountKey(system, account) not in data.accounts():
+            key = AccountKey(system, account)
+        else:
+            key = data.resolve(account, system)
         day = as_of or self.clock.now().date()
         holdings = data.holdings_by_day(key, [day])[day]
         base = base_currency or self._main_currency(holdings) or "USD"
