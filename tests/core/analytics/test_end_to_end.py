@@ -117,6 +117,12 @@ async def test_from_mock_trades_to_r_var_limit_and_pdf(
 
             await wait_for_async(filled, timeout=15)
 
+        # a fill's execution reaches the book from the order stream, possibly after the status
+        async def booked() -> bool:
+            return len(trading.repo.executions(system="broker")) == 2
+
+        await wait_for_async(booked, timeout=15)
+
         # -- VaR against an independent computation over the same files ---------------------------
         report = await integration.get_risk(account, confidence=0.95, scenario="crash")
         values = {"AAPL": 10 * float(closes["AAPL"][today]), "MSFT": 5 * float(closes["MSFT"][today])}
