@@ -355,7 +355,18 @@ class AsyncIntegration:
         def build() -> AnalyticsService:
             from portico.analytics import AnalyticsService
 
-            return AnalyticsService(db=self.db, clock=self.clock, repo=self.trading.repo)
+            def alert(rule: str, **fields: Any) -> None:
+                with contextlib.suppress(ImportError):
+                    self.monitor.alerts.fire(rule, **fields)
+
+            trading = self.trading
+            return AnalyticsService(
+                db=self.db,
+                clock=self.clock,
+                repo=trading.repo,
+                limits=trading.risk_settings,
+                alert=alert,
+            )
 
         return self._service("analytics", build)
 

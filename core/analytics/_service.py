@@ -9,7 +9,7 @@ explained; nothing is cached between calls.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -45,6 +45,7 @@ __all__ = ["ANALYTICS_EXPORT_TYPES", "AnalyticsService", "PerformanceReport", "R
 
 ANALYTICS_EXPORT_TYPES = (
     "performance",
+    "limit_breaches",
     "risk",
     "asset_returns",
     "attribution_inputs",
@@ -187,10 +188,20 @@ class AnalyticsService:
         repo: the trading repository holding the book; built from ``db`` when not given.
     """
 
-    def __init__(self, *, db: Database, clock: Clock, repo: OrderRepository | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        repo: OrderRepository | None = None,
+        limits: Callable[[str, str], Mapping[str, Mapping[str, Any]]] | None = None,
+        alert: Callable[..., Any] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.repo = repo if repo is not None else OrderRepository(db)
+        self.limits = limits
+        self.alert = alert
 
     def _data(self) -> AnalyticsData:
         return AnalyticsData(self.db, self.repo)
@@ -496,12 +507,114 @@ class AnalyticsService:
             )
         return scenario_pnl(positions, shocks, exposures=exposures)
 
+    # -- post-trade limits ------------------------------------------------------------------------
+
+    def check_limits(self) -> list[dict[str, Any]]:
+        """Every account's configured limits measured on its book now (post-trade), one row per limit.
+
+        A breached limit fires the ``risk_limit`` alert (severity critical) naming the account, the
+        limit, the figure and the threshold. Run it on a schedule as the ``limit_breaches`` export.
+        """
+        rows: list[dict[str, Any]] = []
+        if self.limits is None:
+            return rows
+        for key in self._data().accounts():
+            settings = self.limits(key.system, key.account_id)
+            if not settings:
+                continue
+            var = settings.get("max_var") or {}
+            report = self.risk(
+                key.account_id,
+                system=key.system,
+                confidence=float(var.get("confidence", 0.99)),
+                horizon_days=int(var.get("horizon_days", 1)),
+                lookback=int(var.get("lookback", 250)),
+            )
+            rows.extend(self._measure(key, report, settings))
+        for row in rows:
+            if row["breached"] and self.alert is not None:
+                self.alert(
+                    "risk_limit",
+                    system=row["system"],
+                    subject=f"{row['account']}:{row['limit']}",
+                    severity="critical",
+                    summary=f"{row['account']}: {row['measure']} {row['value']} breaches {row['limit']} {row['threshold']}",
+                    details={k: str(v) for k, v in row.items()},
+                )
+        return rows
+
+    @staticmethod
+    def _measure(
+        key: AccountKey, report: RiskReport, settings: Mapping[str, Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        equity = report.net_exposure + report.cash
+        measured: list[tuple[str, str, Decimal | None, Decimal]] = []
+        if "max_gross_exposure" in settings:
+            measured.append(
+                (
+                    "max_gross_exposure",
+                    "gross exposure",
+                    report.gross_exposure,
+                    Decimal(str(settings["max_gross_exposure"]["limit"])),
+                )
+            )
+        if "max_net_exposure" in settings:
+            measured.append(
+                (
+                    "max_net_exposure",
+                    "net exposure",
+                    abs(report.net_exposure),
+                    Decimal(str(settings["max_net_exposure"]["limit"])),
+                )
+            )
+        for name, groups_key in (
+            ("max_issuer_concentration", "issuers"),
+            ("max_sector_concentration", "sectors"),
+        ):
+            if name in settings:
+                groups = {str(k).upper(): str(v) for k, v in (settings[name].get(groups_key) or {}).items()}
+                totals: dict[str, Decimal] = defaultdict(Decimal)
+                for symbol, value in report.positions.items():
+                    totals[groups.get(symbol.upper(), symbol.upper())] += abs(value)
+                limit = Decimal(str(settings[name]["max_fraction"]))
+                for group, total in sorted(totals.items()):
+                    fraction = (total / equity).quantize(Decimal("0.0001")) if equity > 0 else None
+                    measured.append((name, f"{groups_key[:-1]} {group} fraction of equity", fraction, limit))
+        if "max_currency_exposure" in settings:
+            for currency, limit in sorted((settings["max_currency_exposure"].get("limits") or {}).items()):
+                exposure = report.currency_exposure.get(str(currency).upper(), ZERO)
+                measured.append(
+                    ("max_currency_exposure", f"{currency} exposure", abs(exposure), Decimal(str(limit)))
+                )
+        if "max_var" in settings:
+            method = str(settings["max_var"].get("method", "historical"))
+            figures = report.historical if method == "historical" else report.parametric
+            var_value = Decimal(f"{figures.var:.2f}") if figures else None
+            measured.append(
+                ("max_var", f"{method} VaR", var_value, Decimal(str(settings["max_var"]["limit"])))
+            )
+        return [
+            {
+                "system": key.system,
+                "account": key.account_id,
+                "as_of": report.as_of,
+                "limit": name,
+                "measure": what,
+                "value": value,
+                "threshold": threshold,
+                # a figure that cannot be measured is a breach: the limit cannot be shown to hold
+                "breached": value is None or value > threshold,
+            }
+            for name, what, value, threshold in measured
+        ]
+
     # -- exports ---------------------------------------------------------------------------------
 
     def export_sources(self) -> dict[str, Any]:
         """The export sources of :data:`ANALYTICS_EXPORT_TYPES`, for the exporter."""
         return {
             "performance": self._export_performance,
+            "limit_breaches": self.check_limits,
             "risk": self._export_risk,
             "asset_returns": self._export_asset_returns,
             "attribution_inputs": self._export_attribution_inputs,

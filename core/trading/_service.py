@@ -1040,7 +1040,7 @@ class TradingService:
         if request.extended_hours and not caps.extended_hours:
             raise OrderValidationError(f"{where} does not trade extended hours", field="extended_hours")
 
-        risk_settings = self._risk_settings(system_id, request.account_id)
+        risk_settings = self.risk_settings(system_id, request.account_id)
         # account-specific limits apply to orders without an account id too (the default account)
         needs_account = (
             self.config.validate_account
@@ -1056,7 +1056,7 @@ class TradingService:
         if account_id != request.account_id and request.account_id is None and (
             self.config.risk.accounts or self._external_limits
         ):
-            risk_settings = self._risk_settings(system_id, account_id)
+            risk_settings = self.risk_settings(system_id, account_id)
         wants_positions = request.side is not OrderSide.BUY or any(
             getattr(self.risk_checks.get(name), "needs_positions", False) for name in risk_settings
         )
@@ -1124,7 +1124,7 @@ class TradingService:
                     )
                     raise RiskCheckFailed(f"risk check {name} refused the order: {reason}", check=name)
 
-    def _risk_settings(self, system_id: str, account_id: str | None) -> dict[str, dict[str, Any]]:
+    def risk_settings(self, system_id: str, account_id: str | None) -> dict[str, dict[str, Any]]:
         """Check name -> settings for an account: the configuration's, with the limits an external
         limits system gives through ``portico_risk_limits`` laid over them."""
         settings = self.config.risk.settings_for(account_id)

@@ -174,6 +174,20 @@ async def test_from_mock_trades_to_r_var_limit_and_pdf(
         await integration.export_data("risk", "file://risk.pdf", {"format": "pdf"})
         exported = await integration.get_risk(account)  # the export's figures: 99%, one day
 
+    # -- post-trade: a stricter configuration on the same book, checked as the limit_breaches export -
+    strict = _alpaca(limit=2000)
+    strict["trading"]["risk"]["default"]["max_gross_exposure"] = {"limit": 3000}
+    async with AsyncIntegration(strict, plugins=PluginManager()) as integration:
+        await integration.export_data("limit_breaches", "file://breaches.csv", {"format": "csv"})
+        alerts = [a for a in integration.monitor.alerts.active() if a.rule == "risk_limit"]
+    gross = f"{values['AAPL'] + values['MSFT']:.2f}"
+    assert (tmp_path / "breaches.csv").read_text().splitlines()[1:] == [
+        f"broker,{account},{today.isoformat()},max_gross_exposure,gross exposure,{gross},3000,true",
+        f"broker,{account},{today.isoformat()},max_var,historical VaR,{losses[tail - 1]:.2f},2000,false",
+    ]
+    assert [(a.subject, a.severity) for a in alerts] == [(f"{account}:max_gross_exposure", "critical")]
+    assert alerts[0].summary == f"{account}: gross exposure {gross} breaches max_gross_exposure 3000"
+
     script = (
         "suppressMessages(library(xts)); "
         'R <- as.xts(read.zoo("returns.csv", header=TRUE, sep=",", format="%Y-%m-%d")); '
