@@ -14,6 +14,7 @@ import random
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -80,6 +81,9 @@ class FactSetMock:
     token_lifetime: int = 3600
     issuer: str = "https://auth.factset.mock"
     token_requests: int = 0
+    seen_jti: set[str] = field(default_factory=set)
+    assertions: list[dict[str, Any]] = field(default_factory=list)
+    """Header and claims of every accepted client assertion (tests read what the client signed)."""
     requests_per_second: int | None = None
     """When set, more content calls than this in one second of the mock's clock are answered 429."""
     _window: tuple[int, int] = (0, 0)
@@ -191,11 +195,14 @@ def create_app(
     clients: dict[str, dict[str, Any]] | None = None,
     batch_seconds: float = 2.0,
     requests_per_second: int | None = None,
+    assertion_time: Callable[[], float] = time.time,
 ) -> MockApp:
     """The FactSet mock app; ``users`` maps USERNAME-SERIAL to API key, ``clients`` clientId to public JWK.
 
     ``batch_seconds`` is how long a batch request runs on the mock's clock; ``requests_per_second``
     (off by default) answers calls beyond it within one second with 429, as the API's 25/s limit does.
+    ``assertion_time`` is the clock a client assertion's ``nbf``/``exp`` are checked against: wall time
+    (the vendor SDK signs with it), or a test's fake clock.
     """
     clock = clock or MockClock()
     mock = FactSetMock(
@@ -488,9 +495,9 @@ def create_app(
         except (JoseError, ValueError):
             return json_response({"error": "invalid_client", "error_description": "bad signature"}, 401)
         claims = decoded.claims
-        # the client signs with its own (wall) clock, so the assertion's window is checked against wall time;
-        # the token's lifetime runs on the mock's clock
-        now = time.time()
+        # the client signs with its own clock (wall time for the vendor SDK), so the assertion's window is
+        # checked against that; the token's lifetime runs on the mock's clock
+        now = assertion_time()
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
         if (
@@ -500,6 +507,11 @@ def create_app(
             or not (claims.get("nbf", 0) - 60 <= now < claims.get("exp", 0) + 60)
         ):
             return json_response({"error": "invalid_client", "error_description": "assertion rejected"}, 401)
+        jti = str(claims.get("jti") or "")
+        if not jti or jti in mock.seen_jti:
+            return json_response({"error": "invalid_client", "error_description": "assertion replayed"}, 401)
+        mock.seen_jti.add(jti)
+        mock.assertions.append({"header": dict(decoded.header), "claims": dict(claims)})
         access = secrets.token_urlsafe(24)
         mock.tokens[access] = clock.now() + timedelta(seconds=mock.token_lifetime)
         return json_response(
@@ -516,6 +528,8 @@ def create_app(
         Route("/.well-known/openid-configuration", well_known),
         Route(_TOKEN_PATH, token, methods=["POST"]),
     ]
-    app = MockApp(routes, name="factset", seed=seed, faults=faults, clock=clock, url_keys={"base": _PREFIX})
+    app = MockApp(
+        routes, name="factset", seed=seed, faults=faults, clock=clock, url_keys={"base": _PREFIX, "auth": ""}
+    )
     app.state.mock = mock
     return app
