@@ -11,7 +11,8 @@ Conventions (written here because the API leaves them implicit):
   Some securities (indices, funds) have a close and no open, high or low: those take the close, so the
   bar is a flat one rather than none.
 * ``splitFactor`` multiplies a price to adjust it (0.25 for a 4-for-1 split): the action's
-  ``ratio_from : ratio_to`` is ``1 : 4``; a factor above 1 is a reverse split (``10 : 1``).
+  ``ratio_from : ratio_to`` is ``1 : 4``; a factor above 1 is a reverse split (``10 : 1``). Factors are
+  rounded to six places (0.142857), so a ratio within 0.01 % of a whole number is taken as that number.
 * ``totalReturn`` is in percent over the row's period; :class:`PeriodReturn` keeps the percent and the
   simple return (the fraction).
 """
@@ -178,14 +179,20 @@ def returns_from_rows(rows: Iterable[WireReturn]) -> list[PeriodReturn]:
     return out
 
 
+def _whole(ratio: Decimal) -> Decimal:
+    # FactSet rounds factors to six places (0.142857 for 7-for-1): a ratio that close to a whole number is one
+    nearest = ratio.to_integral_value()
+    return nearest if abs(ratio - nearest) < Decimal("0.0001") * nearest else ratio.normalize()
+
+
 def _split_action(row: WireSplit, symbol: str) -> CorporateAction | None:
     if row.split_factor is None or row.date is None or row.split_factor <= 0:
         return None
     factor = row.split_factor
     if factor < 1:
-        ratio_from, ratio_to, kind = Decimal(1), (Decimal(1) / factor).normalize(), CorporateActionType.SPLIT
+        ratio_from, ratio_to, kind = Decimal(1), _whole(Decimal(1) / factor), CorporateActionType.SPLIT
     else:
-        ratio_from, ratio_to, kind = factor.normalize(), Decimal(1), CorporateActionType.REVERSE_SPLIT
+        ratio_from, ratio_to, kind = _whole(factor), Decimal(1), CorporateActionType.REVERSE_SPLIT
     return CorporateAction(
         symbol=symbol,
         action_type=kind,
