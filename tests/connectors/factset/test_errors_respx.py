@@ -196,7 +196,7 @@ async def test_many_ids_run_as_a_batch_polled_until_done(router: respx.Router, c
         ]
     )
     result = router.get(RESULT).mock(return_value=httpx.Response(200, json=captured("prices.json")))
-    bars = await connector.get_prices(_many(3) + ["FDS-US"], start=START, end=END)
+    bars = await connector.get_prices([*_many(3), "FDS-US"], start=START, end=END)
     await connector.close()
     body = json.loads(submit.calls.last.request.content)
     assert body["batch"] == "Y" and len(body["ids"]) == 4
