@@ -4,6 +4,10 @@ token endpoint that verifies private_key_jwt client assertions with the register
 Prices are seeded per id from ``seed`` (business days, deterministic); tickers resolve to FactSet
 permanent ids (``XXXXXX-R``) through the mock's symbology table. Errors use FactSet's envelope
 ``{status, timestamp, path, message, subErrors}``.
+
+OAuth clients are registered with ``create_app(clients={clientId: public JWK})`` or, on a served mock
+(``portico mock factset``), by ``POST /__mock__/factset/clients`` with ``{"clientId", "jwk"}``; only the
+public members of the JWK are kept.
 """
 
 from __future__ import annotations
@@ -518,6 +522,26 @@ def create_app(
             {"access_token": access, "token_type": "Bearer", "expires_in": mock.token_lifetime}
         )
 
+    async def register_client(request: Request) -> Response:
+        # lets `portico mock factset` serve OAuth: register a client's public JWK as FactSet's portal does
+        if request.method == "GET":
+            return json_response({"clients": sorted(mock.clients)})
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_response({"error": "body must be JSON {clientId, jwk}"}, 400)
+        client_id = body.get("clientId") if isinstance(body, dict) else None
+        jwk = body.get("jwk") if isinstance(body, dict) else None
+        if not isinstance(client_id, str) or not client_id or not isinstance(jwk, dict) or not jwk.get("kid"):
+            return json_response({"error": "give clientId and a public RSA jwk with a kid"}, 400)
+        public = {k: v for k, v in jwk.items() if k in ("kty", "kid", "alg", "use", "n", "e")}
+        try:
+            KeySet.import_key_set({"keys": [public]})
+        except (JoseError, ValueError):
+            return json_response({"error": "jwk is not a valid RSA public key"}, 400)
+        mock.clients[client_id] = public
+        return json_response({"clientId": client_id, "kid": public["kid"]}, 201)
+
     kinds = ("prices", "returns", "dividends", "splits", "shares", "market-value", "references")
     routes = [
         Route(f"{_PREFIX}/factset-prices/v1/{k}", content_route(k), methods=["GET", "POST"]) for k in kinds
@@ -527,6 +551,7 @@ def create_app(
         Route(f"{_PREFIX}/batch/v1/result", batch_handler, methods=["GET", "POST"]),
         Route("/.well-known/openid-configuration", well_known),
         Route(_TOKEN_PATH, token, methods=["POST"]),
+        Route("/__mock__/factset/clients", register_client, methods=["GET", "POST"]),
     ]
     app = MockApp(
         routes, name="factset", seed=seed, faults=faults, clock=clock, url_keys={"base": _PREFIX, "auth": ""}

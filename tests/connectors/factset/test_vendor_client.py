@@ -159,3 +159,36 @@ def test_weekly_prices_in_another_currency_dividends_and_references(served: Runn
         assert [(s.date, s.split_factor) for s in splits] == [(date(2024, 6, 10), 0.5)]
         refs = ReferenceApi(client).get_security_references(["VOD-GB"]).data
         assert (refs[0].fsym_id, refs[0].currency, refs[0].country) == ("R7DHYB-R", "GBP", "GB")
+
+
+def test_a_client_registered_on_a_served_mock_gets_tokens_for_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import httpx
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    running = start_mock("factset", seed=3)  # as `portico mock factset` serves it: no client registered
+    try:
+        base = running.urls["auth"]
+        refused = httpx.post(
+            f"{base}/__mock__/factset/clients", json={"clientId": CLIENT_ID, "jwk": {"kty": "RSA"}}
+        )
+        assert refused.status_code == 400
+        registered = httpx.post(
+            f"{base}/__mock__/factset/clients", json={"clientId": CLIENT_ID, "jwk": private_jwk()}
+        )
+        assert registered.status_code == 201
+        assert "d" not in running.app.state.mock.clients[CLIENT_ID]  # only the public half is kept
+        cc = ConfidentialClient(config={
+            "name": "portico", "clientId": CLIENT_ID, "clientAuthType": "Confidential",
+            "wellKnownUri": f"{base}/.well-known/openid-configuration", "jwk": private_jwk(),
+        })  # fmt: skip
+        with fp.ApiClient(fp.Configuration(host=running.urls["base"], fds_oauth_client=cc)) as client:
+            rows = PricesApi(client).get_security_prices(
+                ["MSFT-US"], start_date="2024-03-04", end_date="2024-03-04"
+            )
+        assert [r.fsym_id for r in rows.get_response_200().data] == ["P8R3C2-R"]
+    finally:
+        asyncio.run(running.stop())
