@@ -12,12 +12,16 @@ from zoneinfo import ZoneInfo
 from portico.connectors.factset.client import FactSetClient
 from portico.connectors.factset.mapping import (
     FREQUENCY_OF,
+    MarketValue,
     PeriodReturn,
+    SharesOutstanding,
     bars_from_prices,
     corporate_actions_from_rows,
     fundamentals_from_rows,
     instrument_from_reference,
+    market_values_from_rows,
     returns_from_rows,
+    shares_from_rows,
 )
 from portico.connectors.factset.spec import FREQUENCIES, SPEC, FactSetConnection
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
@@ -38,7 +42,8 @@ class FactSetConnector(Connector):
     Beyond the canonical capabilities (:meth:`get_bars`, :meth:`get_corporate_actions`,
     :meth:`get_fundamentals`) it offers FactSet's own shapes: :meth:`get_prices` (many ids at once, run
     as a batch request past ``connection.batch_ids_over`` ids), :meth:`get_returns`,
-    :meth:`get_references` and :meth:`resolve_ids` (the cached ticker -> FactSet id symbology).
+    :meth:`get_shares`, :meth:`get_market_values`, :meth:`get_references` and :meth:`resolve_ids` (the
+    cached ticker -> FactSet id symbology).
     """
 
     spec: ClassVar = SPEC
@@ -268,6 +273,49 @@ class FactSetConnector(Connector):
             },
         )
         return returns_from_rows(rows)
+
+    # -- shares and market value -----------------------------------------------------------------
+
+    async def get_shares(
+        self,
+        ids: str | Sequence[str],
+        *,
+        start: datetime | date | None = None,
+        end: datetime | date | None = None,
+        frequency: str = "D",
+    ) -> list[SharesOutstanding]:
+        """Shares outstanding per period end (``frequency`` as for :meth:`get_returns`), per id then by date."""
+        wanted = self._ids(ids)
+        first, last = self._range(start, end, 30)
+        rows = await self.client.rows(
+            "shares",
+            wanted,
+            {"startDate": first.isoformat(), "endDate": last.isoformat(), "frequency": self._frequency(frequency),
+             "calendar": self.settings.calendar},
+        )  # fmt: skip
+        return shares_from_rows(rows)
+
+    async def get_market_values(
+        self,
+        ids: str | Sequence[str],
+        *,
+        start: datetime | date | None = None,
+        end: datetime | date | None = None,
+        frequency: str = "D",
+        currency: str | None = None,
+        batch: bool | None = None,
+    ) -> list[MarketValue]:
+        """Security and company market values per period end, per id then by date (batch for many ids)."""
+        wanted = self._ids(ids)
+        first, last = self._range(start, end, 30)
+        rows = await self.client.rows(
+            "market-value",
+            wanted,
+            {"startDate": first.isoformat(), "endDate": last.isoformat(), "frequency": self._frequency(frequency),
+             "calendar": self.settings.calendar, "currency": self._currency(currency)},
+            batch=batch,
+        )  # fmt: skip
+        return market_values_from_rows(rows)
 
     # -- corporate actions, references, overview -------------------------------------------------
 

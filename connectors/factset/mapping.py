@@ -50,13 +50,17 @@ from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 __all__ = [
     "FREQUENCY_OF",
     "SOURCE",
+    "MarketValue",
     "PeriodReturn",
+    "SharesOutstanding",
     "bars_from_prices",
     "corporate_actions_from_rows",
     "fundamentals_from_rows",
     "instrument_from_reference",
+    "market_values_from_rows",
     "period_start",
     "returns_from_rows",
+    "shares_from_rows",
 ]
 
 SOURCE = "factset"
@@ -98,6 +102,50 @@ class PeriodReturn(BaseModel):
     currency: str | None
     return_percent: Decimal
     simple_return: Decimal
+    source: str = SOURCE
+
+
+class SharesOutstanding(BaseModel):
+    """Shares outstanding of a security on a day (``/shares``), in shares.
+
+    Attributes:
+        symbol: the id it was asked for.
+        fsym_id: FactSet's permanent security id.
+        date: the day.
+        security: security-level common shares outstanding.
+        company: company-level shares outstanding (all share classes).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    fsym_id: str | None
+    date: date
+    security: Decimal | None
+    company: Decimal | None
+    source: str = SOURCE
+
+
+class MarketValue(BaseModel):
+    """Market value of a security and of its company on a day (``/market-value``).
+
+    Attributes:
+        symbol: the id it was asked for.
+        fsym_id: FactSet's permanent security id.
+        date: the day.
+        currency: the currency of both values.
+        security: price times security-level shares.
+        entity: the company's value (all share classes).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    symbol: str
+    fsym_id: str | None
+    date: date
+    currency: str | None
+    security: Decimal | None
+    entity: Decimal | None
     source: str = SOURCE
 
 
@@ -183,6 +231,41 @@ def _whole(ratio: Decimal) -> Decimal:
     # FactSet rounds factors to six places (0.142857 for 7-for-1): a ratio that close to a whole number is one
     nearest = ratio.to_integral_value()
     return nearest if abs(ratio - nearest) < Decimal("0.0001") * nearest else ratio.normalize()
+
+
+def shares_from_rows(rows: Iterable[WireShares]) -> list[SharesOutstanding]:
+    """Shares outstanding per requested id then by day; rows without a date are left out."""
+    out = [
+        SharesOutstanding(
+            symbol=r.request_id,
+            fsym_id=r.fsym_id,
+            date=r.date,
+            security=r.shares_security,
+            company=r.shares_company,
+        )
+        for r in rows
+        if r.date is not None
+    ]
+    out.sort(key=lambda r: (r.symbol, r.date))
+    return out
+
+
+def market_values_from_rows(rows: Iterable[WireMarketValue]) -> list[MarketValue]:
+    """Market values per requested id then by day; rows without a date are left out."""
+    out = [
+        MarketValue(
+            symbol=r.request_id,
+            fsym_id=r.fsym_id,
+            date=r.date,
+            currency=_currency(r.currency),
+            security=r.security_market_value,
+            entity=r.entity_market_value,
+        )
+        for r in rows
+        if r.date is not None
+    ]
+    out.sort(key=lambda r: (r.symbol, r.date))
+    return out
 
 
 def _split_action(row: WireSplit, symbol: str) -> CorporateAction | None:

@@ -214,3 +214,17 @@ async def test_the_health_check_does_not_wait_for_spent_budget(fs: FactSetHarnes
     result = await connector.check()
     assert not result.ok and result.rate_limited_until is not None
     assert fs.app.journal.entries() == []
+
+
+async def test_shares_and_market_values_from_the_mock(fs: FactSetHarness) -> None:
+    connector = fs.connector()
+    shares = await connector.get_shares(["FDS", "AAPL"], start=START, end=END, frequency="W")
+    assert [(s.symbol, s.date, s.security) for s in shares] == [
+        ("AAPL", date(2024, 3, 8), Decimal("15204137000.0")),
+        ("FDS", date(2024, 3, 8), Decimal("38050000.0")),
+    ]
+    values = await connector.get_market_values(["FDS"], start=START, end=START, currency="EUR")
+    (value,) = values
+    close = (await connector.get_prices(["FDS"], start=START, end=START, currency="EUR"))["FDS"][0].close
+    assert value.currency == "EUR"
+    assert value.security == pytest.approx(close * Decimal("38050000"), rel=Decimal("1e-6"))

@@ -16,8 +16,10 @@ from portico.connectors.factset.mapping import (
     corporate_actions_from_rows,
     fundamentals_from_rows,
     instrument_from_reference,
+    market_values_from_rows,
     period_start,
     returns_from_rows,
+    shares_from_rows,
 )
 from portico.connectors.factset.wire import (
     WireDividend,
@@ -165,3 +167,16 @@ def test_the_error_envelope_names_rejected_values_and_field() -> None:
     assert frequency.rejected_values() == ["Q"] and frequency.field() == "frequency"
     bare = WireError.model_validate(json.loads((DATA / "error_unauthorized.json").read_text()))
     assert bare.rejected_values() == [] and bare.field() is None
+
+
+def test_shares_and_market_values_by_id_then_day() -> None:
+    shares = shares_from_rows(rows("shares.json", WireShares))
+    assert [(s.date, s.security) for s in shares] == [
+        (date(2024, 3, 7), Decimal("27033459000.0")),
+        (date(2024, 3, 8), Decimal("27028111000.0")),
+    ]
+    values = market_values_from_rows(rows("market_value.json", WireMarketValue))
+    assert [(v.date, v.security, v.entity, v.currency) for v in values] == [
+        (date(2024, 3, 7), Decimal("18547.3"), Decimal("18550.0"), "GBP"),
+        (date(2024, 3, 8), Decimal("18780.11"), Decimal("18783.52"), "GBP"),
+    ]
