@@ -212,6 +212,7 @@ class FactSetClient:
         """Every row of ``endpoint`` for ``ids``, as the endpoint's wire model, in FactSet's order.
 
         ``batch``: True forces a batch request, False forbids it, None decides by ``batch_ids_over``.
+        Ids FactSet does not know have no rows (the API answers for the others).
 
         Raises:
             PayloadRejected: no ids, an unknown endpoint, or rows that do not fit the endpoint's model.
@@ -237,9 +238,18 @@ class FactSetClient:
             raw = await self._batch(endpoint, wanted, query)
         else:
             raw = []
-            for start in range(0, len(wanted), GET_CHUNK):
-                chunk = wanted[start : start + GET_CHUNK]
-                raw.extend(await self._get(endpoint, chunk, query))
+            unknown: NotFound | None = None
+            chunks = [wanted[i : i + GET_CHUNK] for i in range(0, len(wanted), GET_CHUNK)]
+            for chunk in chunks:
+                try:
+                    raw.extend(await self._get(endpoint, chunk, query))
+                except NotFound as exc:
+                    # a chunk of only unknown ids is refused whole; the other chunks still answer
+                    if len(chunks) == 1:
+                        raise
+                    unknown = exc
+            if unknown is not None and not raw:
+                raise unknown
         try:
             rows = [model.model_validate(r) for r in raw]
         except ValidationError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,32 @@ async def test_endpoints_without_batch_processing_are_asked_in_chunks(
     await connector.close()
     sizes = [len(call.request.url.params["ids"].split(",")) for call in route.calls]
     assert sizes == [200, 200, 50]
+
+
+async def test_a_chunk_of_unknown_ids_does_not_lose_the_other_chunks(
+    router: respx.Router, clock: FakeClock
+) -> None:
+    connector = make(router, clock)
+    known = {
+        "data": [{"fsymId": "P8R3C2-R", "date": "2024-03-04", "totalReturn": 1.5, "requestId": "ID0000-US"}]
+    }
+    router.get(RETURNS).mock(
+        side_effect=[
+            httpx.Response(200, json=known),
+            httpx.Response(400, json=captured("error_invalid_ids.json")),
+        ]
+    )
+    returns = await connector.get_returns(_many(201), start=START, end=END)
+    await connector.close()
+    assert [(r.symbol, r.return_percent) for r in returns] == [("ID0000-US", Decimal("1.5"))]
+
+
+async def test_every_chunk_unknown_is_not_found(router: respx.Router, clock: FakeClock) -> None:
+    connector = make(router, clock)
+    route = router.get(RETURNS).mock(
+        return_value=httpx.Response(400, json=captured("error_invalid_ids.json"))
+    )
+    with pytest.raises(NotFound):
+        await connector.get_returns(_many(201), start=START, end=END)
+    await connector.close()
+    assert route.call_count == 2
