@@ -228,3 +228,41 @@ async def test_shares_and_market_values_from_the_mock(fs: FactSetHarness) -> Non
     close = (await connector.get_prices(["FDS"], start=START, end=START, currency="EUR"))["FDS"][0].close
     assert value.currency == "EUR"
     assert value.security == pytest.approx(close * Decimal("38050000"), rel=Decimal("1e-6"))
+
+
+async def test_a_server_error_from_the_mock_is_retried(fs: FactSetHarness) -> None:
+    fs.app.faults.add(
+        {"route": "/content/factset-prices/v1/prices", "kind": "error", "status": 503, "times": 1}
+    )
+    connector = fs.connector()
+    bars = await connector.get_prices(["AAPL"], start=START, end=END)
+    assert len(bars["AAPL"]) == 5
+    assert [e.status for e in fs.app.journal.entries()] == [503, 200]
+
+
+async def test_a_malformed_answer_from_the_mock_is_payload_rejected(fs: FactSetHarness) -> None:
+    fs.app.faults.add({"route": "/content/factset-prices/v1/prices", "kind": "malformed"})
+    connector = fs.connector()
+    with pytest.raises(PayloadRejected, match="not JSON"):
+        await connector.get_prices(["AAPL"], start=START, end=END)
+
+
+async def test_no_secret_reaches_the_logs(fs: FactSetHarness, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    from tests.connectors.factset.keys import private_jwk
+
+    caplog.set_level(logging.DEBUG)
+    oauth = fs.connector(oauth=True, system_id="factset_oauth")
+    await oauth.get_prices(["AAPL"], start=START, end=END)
+    basic = fs.connector(credentials={"username": USER, "password": API_KEY})
+    await basic.get_prices(["AAPL"], start=START, end=END)
+    auth = oauth.context.auth
+    token = auth.current_token.access_token.get_secret_value()  # type: ignore[union-attr]
+    logged = "\n".join(r.getMessage() for r in caplog.records) + json.dumps(
+        [str(r.__dict__) for r in caplog.records]
+    )
+    assert caplog.records, "the calls log nothing: this test would prove nothing"
+    for secret in (API_KEY, private_jwk()["d"], token):
+        assert secret not in logged

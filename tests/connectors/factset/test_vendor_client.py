@@ -192,3 +192,27 @@ def test_a_client_registered_on_a_served_mock_gets_tokens_for_the_sdk(
         assert [r.fsym_id for r in rows.get_response_200().data] == ["P8R3C2-R"]
     finally:
         asyncio.run(running.stop())
+
+
+def test_a_batch_posted_with_the_request_object_is_the_body_the_connector_sends(served: RunningMock) -> None:
+    from fds.sdk.FactSetPrices.model.batch import Batch
+    from fds.sdk.FactSetPrices.model.prices_ids import PricesIds
+    from fds.sdk.FactSetPrices.model.prices_request import PricesRequest
+
+    with _basic(served) as client:
+        request = PricesRequest(
+            ids=PricesIds(["AAPL-US", "MSFT-US"]),
+            start_date="2024-03-04",
+            end_date="2024-03-05",
+            batch=Batch("Y"),
+        )
+        started = PricesApi(client).get_security_prices_for_list(request).get_response_202().data
+        assert started.status == "EXECUTING"
+        served.app.clock.advance(5)
+        raw = BatchProcessingApi(client).get_batch_data(id=started.id, _preload_content=False)
+    (post,) = [e for e in served.app.journal.entries() if e.method == "POST"]
+    # top-level fields, camelCase, ids as a list: what FactSetClient posts for a batch
+    assert json.loads(post.body) == {
+        "ids": ["AAPL-US", "MSFT-US"], "startDate": "2024-03-04", "endDate": "2024-03-05", "batch": "Y",
+    }  # fmt: skip
+    assert len(json.loads(raw.data)["data"]) == 4
