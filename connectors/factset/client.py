@@ -41,6 +41,7 @@ from portico.errors import (
     ReadTimeout,
     VenueRejected,
 )
+from portico.sdk import resolve_url_templates
 
 if TYPE_CHECKING:
     from portico.clock import Clock
@@ -152,16 +153,16 @@ class SymbologyCache:
 
 def _auth_without_manager(context: ConnectorContext) -> httpx.Auth:
     """The auth flow built from the context's credentials when the runtime built none (tests, scripts)."""
-    ctx = AuthContext(system_id=context.system_id, scheme=context.auth_scheme or "basic", clock=context.clock)
     credentials = dict(context.credentials)
-    if context.auth_scheme == SCHEME or ("jwk" in credentials and "password" not in credentials):
-        ctx.scheme = SCHEME
-        scheme = context.spec.auth_scheme(SCHEME)
-        template = dict(scheme.options) if scheme else {}
-        well_known = str(template.get("well_known_uri", "")).replace(
-            "{auth}", context.url("auth").rstrip("/")
+    oauth = context.auth_scheme == SCHEME or ("jwk" in credentials and "password" not in credentials)
+    scheme = SCHEME if oauth else "basic"
+    ctx = AuthContext(system_id=context.system_id, scheme=scheme, clock=context.clock)
+    if oauth:
+        declared = context.spec.auth_scheme(SCHEME)
+        options = resolve_url_templates(
+            dict(declared.options) if declared else {}, dict(context.environment.urls)
         )
-        return FactSetPrivateKeyJwtAuth(ctx, credentials, {"well_known_uri": well_known})
+        return FactSetPrivateKeyJwtAuth(ctx, credentials, options)
     if "username" not in credentials or "password" not in credentials:
         raise ConfigurationError(
             f"{context.system_id}: FactSet needs credentials username and password (API key), or client_id and jwk",

@@ -24,6 +24,7 @@ from portico.connectors.factset.mapping import (
     shares_from_rows,
 )
 from portico.connectors.factset.spec import FREQUENCIES, SPEC, FactSetConnection
+from portico.connectors.factset.wire import WirePrice
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
 from portico.models import Bar, BarInterval, CorporateAction, Fundamentals, Instrument
 from portico.models._iso import CURRENCY_CODES
@@ -201,10 +202,10 @@ class FactSetConnector(Connector):
             },
             batch=batch,
         )
-        by_id: dict[str, list[object]] = {i: [] for i in wanted}
+        by_id: dict[str, list[WirePrice]] = {i: [] for i in wanted}  # ids FactSet does not know get no bars
         for row in rows:
             by_id.setdefault(row.request_id.upper(), []).append(row)
-        return {i: bars_from_prices(r, i, interval) for i, r in by_id.items()}  # type: ignore[arg-type]
+        return {i: bars_from_prices(r, i, interval) for i, r in by_id.items()}
 
     async def get_bars(
         self,
