@@ -35,6 +35,7 @@ __all__ = [
     "EwmaEstimate",
     "RiskFigures",
     "ewma",
+    "factor_var",
     "historical_var",
     "parametric_var",
     "scenario_pnl",
@@ -150,6 +151,44 @@ def parametric_var(
     z = NormalDist().inv_cdf(confidence)
     es = sigma * NormalDist().pdf(z) / (1 - confidence)
     return RiskFigures("parametric", confidence, horizon_days, z * sigma, es, estimate.observations)
+
+
+def factor_var(
+    positions: Mapping[str, Decimal | float],
+    exposures: Mapping[str, Mapping[str, Decimal | float]],
+    covariance: Mapping[tuple[str, str], Decimal | float],
+    *,
+    confidence: float = 0.99,
+    horizon_days: int = 1,
+) -> RiskFigures:
+    """Delta-normal VaR under a factor model: the book's factor exposures ``x = sum_i v_i b_i`` and an
+    imported factor covariance ``F`` (per period) give ``sigma = sqrt(h * x' F x)``; specific risk is
+    not modelled. ``covariance`` may give either triangle; a missing pair is refused, not taken as 0.
+
+    Raises:
+        PayloadRejected: a position with no exposures, or a factor pair the covariance lacks.
+    """
+    _confidence(confidence)
+    missing = sorted(n for n in positions if n not in exposures)
+    if missing:
+        raise PayloadRejected(f"positions with no factor exposures: {missing}")
+    factors = sorted({f for n in positions for f in exposures[n]})
+    x = np.zeros(len(factors))
+    for name, value in positions.items():
+        for f, loading in exposures[name].items():
+            x[factors.index(f)] += float(value) * float(loading)
+    cov = np.zeros((len(factors), len(factors)))
+    for i, first in enumerate(factors):
+        for j, second in enumerate(factors):
+            entry = covariance.get((first, second), covariance.get((second, first)))
+            if entry is None:
+                raise PayloadRejected(f"the factor covariance has no entry for ({first}, {second})")
+            cov[i, j] = float(entry)
+    sigma = math.sqrt(max(float(x @ cov @ x), 0.0) * horizon_days)
+    z = NormalDist().inv_cdf(confidence)
+    return RiskFigures(
+        "factor", confidence, horizon_days, z * sigma, sigma * NormalDist().pdf(z) / (1 - confidence), 1
+    )
 
 
 def historical_var(

@@ -32,6 +32,7 @@ from portico.analytics._risk import (
     DAILY_LAMBDA,
     RiskFigures,
     ewma,
+    factor_var,
     historical_var,
     parametric_var,
     scenario_pnl,
@@ -140,6 +141,8 @@ class RiskReport:
     historical: RiskFigures | None
     scenario: str | None = None
     scenario_pnl: Mapping[str, Decimal] | None = None
+    factor: RiskFigures | None = None
+    """Delta-normal VaR under an imported factor model (``factor_model=``), when asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -168,6 +171,7 @@ class RiskReport:
             "volatility": {k: round(v, 8) for k, v in self.volatility.items()},
             "parametric": figures(self.parametric),
             "historical": figures(self.historical),
+            "factor": figures(self.factor),
             "scenario": self.scenario,
             "scenario_pnl": None
             if self.scenario_pnl is None
@@ -408,6 +412,7 @@ class AnalyticsService:
         scenario: str | None = None,
         extra: Mapping[str, Decimal] | None = None,
         new_account: bool = False,
+        factor_model: str | None = None,
     ) -> RiskReport:
         """RiskMetrics-method risk of ``account``'s book at the end of ``as_of`` (default: today).
 
@@ -416,7 +421,9 @@ class AnalyticsService:
         exposures are still given. ``scenario`` names an imported scenario (``scenarios``): its shocks
         apply per symbol, or per factor through imported ``factor_exposures``. ``extra`` adds market
         values per symbol (a pre-trade check's proposed order); ``new_account`` lets an account with
-        ``system`` that the book does not know yet be measured as empty (its first order).
+        ``system`` that the book does not know yet be measured as empty (its first order);
+        ``factor_model`` names an imported covariance model (``covariances``) for a factor VaR through the
+        latest imported ``factor_exposures``.
         """
         data = self._data()
         if new_account and system is not None and AccountKey(system, account) not in data.accounts():
@@ -459,6 +466,15 @@ class AnalyticsService:
         pnl = None
         if scenario is not None:
             pnl = self._scenario(data, scenario, positions, day)
+        factor = None
+        if factor_model is not None and live:
+            factor = factor_var(
+                live,
+                self._exposures(data, day),
+                self._covariance(data, factor_model, day),
+                confidence=confidence,
+                horizon_days=horizon_days,
+            )
         return RiskReport(
             account=key.account_id,
             system=key.system,
@@ -474,7 +490,39 @@ class AnalyticsService:
             historical=historical,
             scenario=scenario,
             scenario_pnl=pnl,
+            factor=factor,
         )
+
+    @staticmethod
+    def _exposures(data: AnalyticsData, day: date) -> dict[str, dict[str, Decimal]]:
+        """Each symbol's latest imported exposure per factor on or before ``day``."""
+        latest: dict[tuple[str, str], tuple[date, Decimal]] = {}
+        for r in data.records("factor_exposures"):
+            d = date.fromisoformat(r["date"])
+            k = (r["symbol"], r["factor"])
+            if d <= day and (k not in latest or latest[k][0] < d):
+                latest[k] = (d, Decimal(r["exposure"]))
+        out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        for (symbol, factor), (_, value) in latest.items():
+            out[symbol][factor] = value
+        return dict(out)
+
+    @staticmethod
+    def _covariance(data: AnalyticsData, model: str, day: date) -> dict[tuple[str, str], Decimal]:
+        """The model's latest imported covariance matrix on or before ``day``."""
+        rows = [
+            r
+            for r in data.records("covariances")
+            if r["model"] == model and date.fromisoformat(r["date"]) <= day
+        ]
+        if not rows:
+            known = sorted({r["model"] for r in data.records("covariances")})
+            raise PayloadRejected(
+                f"no covariance of model {model!r} on or before {day}; imported models: {known or 'none'}",
+                field="factor_model",
+            )
+        as_of = max(r["date"] for r in rows)
+        return {(r["factor_1"], r["factor_2"]): Decimal(r["covariance"]) for r in rows if r["date"] == as_of}
 
     @staticmethod
     def _scenario(
@@ -490,15 +538,7 @@ class AnalyticsService:
             )
         if set(shocks) & set(positions):
             return scenario_pnl(positions, shocks)
-        latest: dict[tuple[str, str], tuple[date, Decimal]] = {}
-        for r in data.records("factor_exposures"):
-            d = date.fromisoformat(r["date"])
-            k = (r["symbol"], r["factor"])
-            if d <= day and (k not in latest or latest[k][0] < d):
-                latest[k] = (d, Decimal(r["exposure"]))
-        exposures: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        for (symbol, factor), (_, value) in latest.items():
-            exposures[symbol][factor] = value
+        exposures = AnalyticsService._exposures(data, day)
         if not exposures:
             raise PayloadRejected(
                 f"scenario {name!r} shocks factors {sorted(shocks)} but no factor_exposures are imported "

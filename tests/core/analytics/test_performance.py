@@ -155,3 +155,29 @@ async def test_what_cannot_be_valued_is_refused_by_name(integration: AsyncIntegr
         await integration.get_performance("PA-1", DAYS[0], DAYS[4], benchmark="NDX")
     with pytest.raises(PayloadRejected, match="must end after it starts"):
         await integration.get_performance("PA-1", DAYS[4], DAYS[0])
+
+
+async def test_factor_var_from_imported_exposures_and_covariance(
+    integration: AsyncIntegration, tmp_path: Path
+) -> None:
+    exposures = _csv(
+        tmp_path / "exp.csv",
+        "date,symbol,factor,exposure",
+        "2026-03-01,AAPL,MKT,1.0",
+        "2026-03-01,SAP,MKT,0.8",
+    )
+    cov = _csv(
+        tmp_path / "cov.csv", "model,date,factor_1,factor_2,covariance", "world,2026-03-01,MKT,MKT,0.0001"
+    )
+    for source, data_type in ((exposures, "factor_exposures"), (cov, "covariances")):
+        assert (await integration.import_data(source, data_type)).status == "loaded"
+    report = await integration.get_risk("PA-1", as_of=DAYS[4], base_currency="USD", factor_model="world")
+    # AAPL 50 x 110 = 5,500; SAP 100 x 55 EUR x 1.20 = 6,600 USD; cash is not at risk
+    assert report.positions == {"AAPL": D("5500"), "SAP": D("6600.00")}
+    # x = 5,500 x 1.0 + 6,600 x 0.8 = 10,780 MKT; sigma = 10,780 x 0.01 = 107.8; VaR 99% = 2.3263478740 x 107.8
+    assert report.factor is not None
+    assert report.factor.var == pytest.approx(2.3263478740 * 107.8, rel=1e-9)
+    with pytest.raises(
+        PayloadRejected, match=r"no covariance of model 'barra'.*imported models: \['world'\]"
+    ):
+        await integration.get_risk("PA-1", as_of=DAYS[4], factor_model="barra")

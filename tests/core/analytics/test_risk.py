@@ -102,3 +102,19 @@ def test_scenario_pnl_by_instrument_and_by_factor() -> None:
 def test_correlation_of_a_flat_series_is_zero_not_nan() -> None:
     estimate = ewma({"A": [0.01, -0.01, 0.02, 0.0], "FLAT": [0.0] * 4}, seed=2)
     assert np.array_equal(estimate.correlation, np.array([[1.0, 0.0], [0.0, 1.0]]))
+
+
+def test_factor_var_by_hand() -> None:
+    from portico.analytics import factor_var
+
+    # 100k of AAPL (beta 1.2 to MKT) and 50k of TLT (-17 to RATES): x = (120k MKT, -850k RATES)
+    # F = [[0.0001, -0.000002], [-0.000002, 0.0000004]] (daily): x'Fx = 1.44e6 + 2 x 120k x -850k x -2e-6
+    # + 7.225e11 x 4e-7 = 1,440,000 + 408,000 + 289,000 = 2,137,000 -> sigma 1461.85; x 2.3263478740
+    exposures = {"AAPL": {"MKT": D("1.2")}, "TLT": {"RATES": D(-17)}}
+    cov = {("MKT", "MKT"): D("0.0001"), ("MKT", "RATES"): D("-0.000002"), ("RATES", "RATES"): D("0.0000004")}
+    figures = factor_var({"AAPL": D(100_000), "TLT": D(50_000)}, exposures, cov, confidence=0.99)
+    assert figures.var == pytest.approx(2.3263478740 * math.sqrt(2_137_000), rel=1e-9)
+    with pytest.raises(PayloadRejected, match=r"no entry for \(MKT, RATES\)"):
+        factor_var({"AAPL": D(1), "TLT": D(1)}, exposures, {("MKT", "MKT"): D(1), ("RATES", "RATES"): D(1)})
+    with pytest.raises(PayloadRejected, match=r"no factor exposures: \['XYZ'\]"):
+        factor_var({"XYZ": D(1)}, exposures, cov)
