@@ -6,8 +6,9 @@ The service answers data requests with a task: ``POST v1/<function>`` returns ``
 shared :class:`~portico.http.ApiClient` (throttling, retries, breaker, call records) with these checks:
 
 - the token is a JWT; an expired one is refused before any call (the vendor's tokens expire and must be
-  copied again from Analytics Lab), and the token never leaves the API's own origin: a ``poll_url`` on
-  another origin is refused, and result files go through a second client that sends no credentials;
+  copied again from Analytics Lab), and it goes only to the API's origin or over HTTPS to a trusted
+  Morningstar host (the package's documentation shows poll URLs on ``datalab.morningstar.com``): any
+  other ``poll_url`` is refused, and result files go through a second client that sends no credentials;
 - a result file must be HTTPS (or on the API's own origin, as a mock serves it), and is read only up to
   ``max_result_bytes`` after decompression;
 - polling is bounded by ``task_timeout`` (and the task's own ``task_timeout_seconds``) on the context's
@@ -137,7 +138,14 @@ class MorningstarClient:
         max_result_bytes: the largest result file accepted (after decompression).
     """
 
-    def __init__(self, context: ConnectorContext, *, task_timeout: float, max_result_bytes: int) -> None:
+    def __init__(
+        self,
+        context: ConnectorContext,
+        *,
+        task_timeout: float,
+        max_result_bytes: int,
+        token_hosts: tuple[str, ...] = ("morningstar.com",),
+    ) -> None:
         self.context = context
         token = context.secret("token").strip()
         self._expires = token_expiry(token)
@@ -151,6 +159,7 @@ class MorningstarClient:
         self._base = httpx.URL(context.url("base"))
         self.task_timeout = task_timeout
         self.max_result_bytes = max_result_bytes
+        self.token_hosts = tuple(h.strip(".").lower() for h in token_hosts if h.strip("."))
         self.polls = 0
 
     @property
@@ -226,15 +235,7 @@ class MorningstarClient:
                     system=self.context.system_id,
                     request=request,
                 )
-            poll = httpx.URL(task.poll_url)
-            if _origin(poll) != _origin(self._base):
-                # the token goes only to the API it was configured for
-                raise PayloadRejected(
-                    f"Morningstar named a task poll URL on another origin ({poll.scheme}://{poll.host}); "
-                    "refused so the token is not sent there",
-                    system=self.context.system_id,
-                    request=request,
-                )
+            poll = self._poll_url(task.poll_url, request)
             await clock.sleep(task.next_poll_delay_milliseconds / 1000.0)
             self._check_expiry()
             self.polls += 1
@@ -247,6 +248,23 @@ class MorningstarClient:
         if task.status == "failure":
             raise error_for_task(task, request)
         return task.result or WireTaskResult()
+
+    def _poll_url(self, url: str, request: str) -> httpx.URL:
+        """A task's poll URL, when the token may go there: the API's own origin, or HTTPS on a token host."""
+        poll = httpx.URL(url)
+        if _origin(poll) == _origin(self._base):
+            return poll
+        host = (poll.host or "").lower()
+        trusted = any(host == h or host.endswith("." + h) for h in self.token_hosts)
+        if not trusted or poll.scheme != "https":
+            why = "not HTTPS" if trusted else "not one of connection.token_hosts"
+            raise PayloadRejected(
+                f"Morningstar named a task poll URL on {poll.scheme}://{host} ({why}); refused so the token is "
+                "not sent there",
+                system=self.context.system_id,
+                request=request,
+            )
+        return poll
 
     def _file_url(self, url: str) -> httpx.URL:
         parsed = httpx.URL(url)

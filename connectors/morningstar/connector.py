@@ -63,6 +63,7 @@ class MorningstarConnector(Connector):
                 self.context,
                 task_timeout=self.settings.task_timeout,
                 max_result_bytes=self.settings.max_result_bytes,
+                token_hosts=self.settings.token_hosts,
             )
         return self._client
 

@@ -75,6 +75,11 @@ class MorningstarConnection(ConnectionSettings):
         description="what the service does with investments it cannot find: WARNING (skip them, report a "
         "warning), IGNORE (skip silently) or FAIL (fail the whole request); all unknown always fails",
     )
+    token_hosts: tuple[str, ...] = Field(
+        default=("morningstar.com",),
+        description="hosts (each with its subdomains) a task's poll URL may name, over HTTPS; the bearer token "
+        "is sent to no other host (the API's own origin is always allowed)",
+    )
     symbol_cache_size: int = Field(
         default=4096,
         ge=0,

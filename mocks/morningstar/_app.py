@@ -109,6 +109,8 @@ class MorningstarMock:
     pending_polls: int = 1
     poll_delay_ms: int = 20
     file_lifetime: int = 900
+    poll_base: str | None = None
+    """Where poll URLs point (``https://datalab.morningstar.com``); None: the request's own origin."""
     tasks: dict[str, _Task] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
@@ -402,7 +404,7 @@ def create_app(
         status = "pending" if task.polls_left > 0 else ("failure" if task.error else "success")
         out: dict[str, Any] = {
             "id": task.id,
-            "poll_url": f"{origin(request)}{_PREFIX}/v1/task/{task.id}",
+            "poll_url": f"{mock.poll_base or origin(request)}{_PREFIX}/v1/task/{task.id}",
             "status": status,
             "next_poll_delay_milliseconds": mock.poll_delay_ms,
             "task_timeout_seconds": 900,
