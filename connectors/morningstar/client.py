@@ -98,7 +98,7 @@ _CLASS_ERRORS: dict[str, type[PorticoError]] = {
 def _error(error_class: str, message: str, **kwargs: Any) -> PorticoError:
     kind = _CLASS_ERRORS.get(error_class, VenueRejected)
     what = {
-        AuthError: "Morningstar refused the token",
+        AuthError: "Morningstar denied access",
         NotFound: "Morningstar found nothing",
     }.get(kind, "Morningstar refused the request")
     return kind(f"{what}: {message or error_class or 'no detail'}", venue_code=error_class or None, **kwargs)
@@ -115,7 +115,7 @@ def error_for_response(response: httpx.Response) -> PorticoError | None:
     if not body.error_class and not body.error_message:
         return None
     if response.status_code in (401, 403) and body.error_class not in _CLASS_ERRORS:
-        return AuthError(f"Morningstar refused the token: {body.error_message}", venue_code=body.error_class or None,
+        return AuthError(f"Morningstar denied access: {body.error_message}", venue_code=body.error_class or None,
                          status_code=response.status_code)  # fmt: skip
     return _error(body.error_class, body.error_message, status_code=response.status_code)
 
