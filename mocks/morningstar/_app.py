@@ -146,7 +146,9 @@ class MorningstarMock:
         if token in self.revoked:
             raise _Refused(401, "AccessDeniedError", "The token has been revoked.")
         try:
-            decoded = jwt.decode(token, KeySet.import_key_set(self.jwks()), algorithms=["RS256"])
+            # verified with what the JWKS publishes, as a client of the JWKS would
+            published = KeySet([RSAKey.import_key(key) for key in self.jwks()["keys"]])
+            decoded = jwt.decode(token, published, algorithms=["RS256"])
         except (JoseError, ValueError):
             raise _Refused(401, "AccessDeniedError", "Invalid token signature.") from None
         claims = decoded.claims
