@@ -1,7 +1,7 @@
 """Morningstar file feeds: versioned field mappings for Direct's exports, for the import pipeline.
 
 Morningstar data also arrives as files exported from Direct (holdings, return indexes) rather than through
-the API. Each mapping here is a YAML file beside this module, loadable by name or by path::
+the API. Each mapping here is a YAML file beside this module (``feed_<name>.yaml``), loadable by name or by path::
 
     portico import holdings.csv --type positions --mapping <path of morningstar_holdings.yaml>
 
@@ -22,7 +22,7 @@ from portico.jobs import FieldMapping
 
 __all__ = ["FEEDS", "feed_mapping", "mapping_path"]
 
-_DIR = Path(__file__).with_name("mappings")
+_DIR = Path(__file__).parent  # feed_<name>.yaml, shipped as package data
 
 FEEDS: dict[str, str] = {
     "morningstar_holdings": "positions",
@@ -37,7 +37,7 @@ def mapping_path(name: str) -> Path:
         raise ConfigurationError(
             f"unknown Morningstar feed mapping {name!r}; known: {sorted(FEEDS)}", path="mapping"
         )
-    return _DIR / f"{name}.yaml"
+    return _DIR / f"feed_{name}.yaml"
 
 
 @cache
