@@ -291,3 +291,39 @@ async def test_an_unknown_data_point_is_the_vendors_refusal(ms: MsHarness) -> No
 async def test_unknown_connection_setting_is_a_configuration_error(ms: MsHarness) -> None:
     with pytest.raises(ConfigurationError, match="task_timeout"):
         ms.connector(connection={"task_timeout": -1})
+
+
+# -- plugin and secrets ----------------------------------------------------------------------------
+
+
+def test_the_plugin_loads_through_its_entry_point() -> None:
+    from portico.connectors.morningstar import MorningstarConnector
+    from portico.plugins import PluginManager
+
+    assert PluginManager().connectors["morningstar"] is MorningstarConnector
+
+
+async def test_the_token_is_in_no_repr(ms: MsHarness) -> None:
+    token = ms.mock.issue_token()
+    connector = ms.connector(token=token)
+    await connector.open()
+    client = connector.client
+    for text in (repr(connector), repr(client._api), repr(client._files), repr(connector.context)):
+        assert token not in text
+    from portico.connectors.morningstar.client import BearerTokenAuth
+
+    assert repr(BearerTokenAuth(token)) == "BearerTokenAuth(token=***)"
+
+
+async def test_health_check_passes_and_reports_the_token_expiry(ms: MsHarness) -> None:
+    result = await ms.connector(token=ms.mock.issue_token(lifetime=7200)).check()
+    assert result.ok, result.detail
+    assert "token valid until 2026-01-05T16:30:00+00:00" in result.detail
+
+
+async def test_health_check_fails_on_a_refused_token(ms: MsHarness) -> None:
+    token = ms.mock.issue_token()
+    ms.mock.revoked.add(token)
+    result = await ms.connector(token=token).check()
+    assert not result.ok
+    assert result.checks == {"reachable": True, "authenticated": False}
