@@ -228,6 +228,7 @@ class MorningstarClient:
         clock = self.context.clock
         timeout = min(self.task_timeout, float(task.task_timeout_seconds or self.task_timeout))
         started = clock.monotonic()
+        started_at = int(clock.now().timestamp())  # the package sends the epoch second it started waiting
         while task.status == "pending":
             if clock.monotonic() - started >= timeout:
                 raise ReadTimeout(
@@ -241,7 +242,7 @@ class MorningstarClient:
             self.polls += 1
             response = await self._api.get(
                 str(poll.copy_with(query=None)),
-                params={"task_start_time": int(started)},
+                params={"task_start_time": started_at},
                 endpoint="GET v1/task/{id}",
             )
             task = self._task(self._json(response, "GET v1/task/{id}"), "GET v1/task/{id}")

@@ -142,7 +142,11 @@ SPEC = ConnectorSpec(
     mock=MockSpec(
         app="portico.mocks.morningstar:create_app",
         url_keys={"base": "/md-api/", "jwks": "/.well-known/jwks.json"},
-        description="the md-api v1 functions, task polling, signed result files and the JWKS verifying its tokens",
+        description="the md-api v1 functions, task polling, signed result files and the JWKS verifying its tokens. "
+        "Verified against morningstar-data 1.13.0 (its source): paths, request bodies, the task envelope, feather "
+        "and gzipped JSON-lines results fetched without the token, the error body, the RS256 token and its JWKS "
+        "user id claim. Assumed (no public catalogue): result column names beyond the package's documentation, "
+        "the keys inside holdingDetails, error statuses, and request limits.",
     ),
     connection_settings=MorningstarConnection,
 )
