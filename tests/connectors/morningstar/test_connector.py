@@ -238,6 +238,19 @@ async def test_a_holdings_page_larger_than_the_limit_is_refused(ms: MsHarness) -
         await connector.client.lines(url)
 
 
+async def test_a_holdings_page_that_is_not_gzip_is_refused(ms: MsHarness) -> None:
+    connector = ms.connector()
+    url, _ = ms.mock.store_file("http://morningstar.mock", "plain.jsonl.gz", b'{"secIds": ["X"]}\n')
+    with pytest.raises(PayloadRejected, match="not gzip"):
+        await connector.client.lines(url)
+
+
+async def test_a_feather_file_larger_than_the_limit_is_refused(ms: MsHarness) -> None:
+    connector = ms.connector(connection={"max_result_bytes": 64})
+    with pytest.raises(PayloadRejected, match="max_result_bytes"):
+        await connector.get_fund_data(["F00000YOOK"])
+
+
 async def test_a_task_still_pending_after_the_timeout_stops_waiting(ms: MsHarness) -> None:
     ms.mock.pending_polls = 10_000
     ms.mock.poll_delay_ms = 1000
