@@ -109,6 +109,8 @@ class MorningstarMock:
     pending_polls: int = 1
     poll_delay_ms: int = 20
     file_lifetime: int = 900
+    page_size: int = 1000
+    """Holdings lines per result page."""
     poll_base: str | None = None
     """Where poll URLs point (``https://datalab.morningstar.com``); None: the request's own origin."""
     tasks: dict[str, _Task] = field(default_factory=dict)
@@ -332,9 +334,11 @@ def investment_data_frame(
     return _feather(columns, schema)
 
 
-def holdings_lines(mock: MorningstarMock, investments: list[MockInvestment], dates: list[date]) -> bytes:
-    """Gzipped JSON lines of holdings: one line per position, ``holdingDetails`` nested as the package
-    flattens it (``{"code", "value"}`` pairs lose their code)."""
+def holdings_pages(
+    mock: MorningstarMock, investments: list[MockInvestment], dates: list[date]
+) -> list[bytes]:
+    """Gzipped JSON-lines pages of holdings (``page_size`` lines each): one line per position,
+    ``holdingDetails`` nested as the package flattens it (``{"code", "value"}`` pairs lose their code)."""
     lines = []
     for inv in investments:
         for on in dates:
@@ -345,7 +349,9 @@ def holdings_lines(mock: MorningstarMock, investments: list[MockInvestment], dat
                     "portfolioDate": on.isoformat(),
                     "holdingDetails": detail,
                 }))  # fmt: skip
-    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    size = max(1, mock.page_size)
+    chunks = [lines[i : i + size] for i in range(0, len(lines), size)] or [[]]
+    return [gzip.compress(("\n".join(chunk) + "\n").encode(), mtime=0) for chunk in chunks]
 
 
 # -- the app -------------------------------------------------------------------------------------
@@ -492,13 +498,17 @@ def create_app(
                     f"No holdings on {', '.join(d.isoformat() for d in dates)}.",
                 )
             else:
-                content = holdings_lines(mock, with_holdings, wanted)
-                url, expiry = mock.store_file(origin(request), f"{task.id}-page-1.jsonl.gz", content)
+                pages = []
+                for number, content in enumerate(holdings_pages(mock, with_holdings, wanted), start=1):
+                    url, expiry = mock.store_file(
+                        origin(request), f"{task.id}-page-{number}.jsonl.gz", content
+                    )
+                    pages.append({"url": url, "id": number, "expiry_time": expiry})
                 task.result = {
                     "dataframe_file_url": "",
                     "columns_with_list_values": [],
                     "warning_messages": warnings or None,
-                    "pages": [{"url": url, "id": 1, "expiry_time": expiry}],
+                    "pages": pages,
                 }
         return json_response(task_json(request, task))
 

@@ -120,6 +120,15 @@ async def test_holdings_of_two_funds_on_a_date(ms: MsHarness) -> None:
     assert abs(total - 100) < Decimal("0.01")
 
 
+async def test_holdings_over_several_pages_are_merged(ms: MsHarness) -> None:
+    ms.mock.page_size = 2
+    holdings = await ms.connector().get_holdings(["F00000YOOK", "FOUSA00D6E"], date(2025, 12, 31))
+    task = next(t for t in ms.mock.tasks.values() if t.kind == "get_holdings_task")
+    assert task.result is not None and len(task.result["pages"]) == 5  # 9 positions, 2 a page
+    assert [h.name for h in holdings][:3] == ["Microsoft Corp", "Apple Inc", "Alphabet Inc Class A"]
+    assert len(holdings) == 9
+
+
 async def test_latest_holdings_by_default_and_holding_dates(ms: MsHarness) -> None:
     connector = ms.connector()
     holdings = await connector.get_holdings(["SPY"])

@@ -31,6 +31,7 @@ def package() -> Iterator[dict[str, Any]]:
     """Every scenario of ``md_client_run.py``, run once against one mock."""
     app = create_app(seed=7)
     mock = app.state.mock
+    mock.page_size = 4  # 9 positions of the two funds: three pages for the package to merge
     foreign = create_app(seed=1).state.mock  # another issuer's key: not in the mock's JWKS
     with start_mock(app) as running:
         env = {
@@ -47,7 +48,11 @@ def package() -> Iterator[dict[str, Any]]:
             [sys.executable, str(RUNNER)], env=env, capture_output=True, text=True, timeout=120, check=False
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        yield json.loads(done.stdout)
+        results = json.loads(done.stdout)
+        results["holdings_pages_fetched"] = len(
+            [e for e in running.app.journal.entries("GET", None) if "-page-" in e.path]
+        )
+        yield results
 
 
 def test_data_points_of_two_funds(package: dict[str, Any]) -> None:
@@ -121,6 +126,7 @@ def test_holdings_of_two_funds(package: dict[str, Any]) -> None:
         "United States",
         "EQUITY",
     )
+    assert package["holdings_pages_fetched"] == 3
     for fund in ("F00000YOOK", "FOUSA00D6E"):
         assert abs(sum(r["weight"] for r in rows if r["investmentId"] == fund) - 100) < 0.01
 
