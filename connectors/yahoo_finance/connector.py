@@ -215,10 +215,14 @@ class YahooFinanceConnector(Connector):
                 spans.append((cursor, min(last, cursor + _ONE_MINUTE_SPAN)))
                 cursor += _ONE_MINUTE_SPAN
         bars: list[Bar] = []
+        # a daily bar is stamped at midnight but starts trading at the open: ask to the end of the last day
+        reach = timedelta(seconds=1) if interval in _MINUTES else timedelta(days=1)
         for span_start, span_end in spans:
             params = {
                 "period1": str(int(span_start.timestamp())),
-                "period2": str(math.ceil(span_end.timestamp()) + (1 if span_end == last else 0)),
+                "period2": str(
+                    math.ceil((span_end + (reach if span_end == last else timedelta(0))).timestamp())
+                ),
                 "interval": yahoo_interval,
                 "includePrePost": "true"
                 if self.settings.include_prepost and interval in _MINUTES
