@@ -15,7 +15,7 @@ import pytest
 
 from portico.clock import FakeClock
 from portico.connectors.yahoo_finance import YahooFinanceConnector, rate_limit_policy
-from portico.http import ApiClient, RateLimiter
+from portico.http import ApiClient, CallRecord, RateLimiter
 from portico.mocks._kit import MockClock
 from portico.mocks.yahoo_finance import create_app
 from portico.sdk import ConnectorContext
@@ -38,6 +38,7 @@ class YahooHarness:
         self.app = create_app(seed=3, clock=self.mock_clock, **mock_options)
         self.mock = self.app.state.mock
         self.connectors: list[YahooFinanceConnector] = []
+        self.records: list[CallRecord] = []
 
     def advance(self, seconds: float) -> None:
         """Move the runtime's and the mock's clocks together."""
@@ -74,6 +75,7 @@ class YahooHarness:
                 "clock": synced,
                 "retry": policy.retry,
                 "rate_limiter": limiter,
+                "observers": (self.records.append,),
             }
             kwargs.update(overrides)
             return ApiClient(base_url, **kwargs)

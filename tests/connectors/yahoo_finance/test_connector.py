@@ -141,6 +141,23 @@ async def test_quotes_use_one_session_for_concurrent_calls(yahoo: YahooHarness) 
     assert quote.timestamp == datetime(2026, 11, 20, 21, 0, tzinfo=UTC)  # the close of the last session
 
 
+async def test_cookie_and_crumb_stay_out_of_call_records_and_errors(yahoo: YahooHarness) -> None:
+    connector = yahoo.connector()
+    await connector.get_latest_quotes(["AAPL"])
+    [(cookie, (crumb, _))] = yahoo.mock.crumbs.items()
+    yahoo.mock.expire_crumbs()
+    yahoo.mock.rate_limit = 0  # the refresh is throttled: the call fails after its retries
+    with pytest.raises(RateLimited) as caught:
+        await connector.get_latest_quotes(["MSFT"])
+    texts = [repr(r) for r in yahoo.records] + [
+        str(caught.value),
+        repr(caught.value),
+        repr(connector.client.session),
+    ]
+    assert yahoo.records and all(crumb not in t and cookie not in t for t in texts)
+    assert {r.endpoint for r in yahoo.records} == {"GET /v7/finance/quote"}
+
+
 async def test_an_expired_crumb_is_replaced_without_failing_the_call(yahoo: YahooHarness) -> None:
     connector = yahoo.connector()
     await connector.get_latest_quotes(["AAPL"])

@@ -216,3 +216,20 @@ async def test_fundamentals_ask_query2_with_the_crumb(
     params = route.calls.last.request.url.params
     assert params["crumb"] == CRUMB
     assert params["modules"] == "price,summaryDetail,assetProfile,defaultKeyStatistics"
+
+
+async def test_more_than_fifty_quotes_go_in_batches_of_fifty(
+    connector: YahooFinanceConnector, router: respx.Router
+) -> None:
+    session_routes(router)
+    template = captured("quote_aapl_msft.json")["quoteResponse"]["result"][0]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        rows = [{**template, "symbol": s} for s in request.url.params["symbols"].split(",")]
+        return httpx.Response(200, json={"quoteResponse": {"result": rows, "error": None}})
+
+    route = router.get(f"{Q1}/v7/finance/quote").mock(side_effect=answer)
+    symbols = [f"S{i:02d}" for i in range(60)]
+    quotes = await connector.get_latest_quotes(symbols)
+    assert list(quotes) == symbols
+    assert [len(c.request.url.params["symbols"].split(",")) for c in route.calls] == [50, 10]
