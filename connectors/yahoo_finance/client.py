@@ -63,7 +63,7 @@ def _is_invalid_crumb(response: httpx.Response) -> bool:
 def error_for_response(response: httpx.Response) -> PorticoError | None:
     """The typed error of one of Yahoo's non-2xx answers (None: the default status map)."""
     status = response.status_code
-    if status == 429 or (status == 200 and response.content.strip() == _TOO_MANY.encode()):
+    if status == 429:
         return RateLimited(
             "Yahoo throttled the call (429 Too Many Requests; its limits are unpublished, lower "
             "connection.requests_per_minute if this repeats)",
@@ -183,7 +183,8 @@ class YahooFinanceClient:
         self._crumbed = context.api_client("query1", auth=self.session, error_mapper=error_for_response)
         self._query2 = context.url("query2").rstrip("/")
 
-    async def _json(self, response: httpx.Response, endpoint: str) -> Any:
+    @staticmethod
+    def _json(response: httpx.Response, endpoint: str) -> Any:
         if response.content.strip() == _TOO_MANY.encode():
             raise RateLimited(f"Yahoo throttled {endpoint} (Too Many Requests)", venue_code="429")
         try:
@@ -202,19 +203,19 @@ class YahooFinanceClient:
         response = await self._open.get(
             f"/v8/finance/chart/{symbol}", params=dict(params), endpoint=endpoint, retry=retry, cost=cost
         )
-        return await self._json(response, endpoint)
+        return self._json(response, endpoint)
 
     async def search(self, params: Mapping[str, str]) -> Any:
         """``GET /v1/finance/search`` (no session needed)."""
         endpoint = "GET /v1/finance/search"
-        return await self._json(
+        return self._json(
             await self._open.get("/v1/finance/search", params=dict(params), endpoint=endpoint), endpoint
         )
 
     async def quote(self, params: Mapping[str, str]) -> Any:
         """``GET /v7/finance/quote`` with the session's cookie and crumb."""
         endpoint = "GET /v7/finance/quote"
-        return await self._json(
+        return self._json(
             await self._crumbed.get("/v7/finance/quote", params=dict(params), endpoint=endpoint), endpoint
         )
 
@@ -224,7 +225,7 @@ class YahooFinanceClient:
         response = await self._crumbed.get(
             f"{self._query2}/v10/finance/quoteSummary/{symbol}", params=dict(params), endpoint=endpoint
         )
-        return await self._json(response, endpoint)
+        return self._json(response, endpoint)
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

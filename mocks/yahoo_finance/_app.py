@@ -296,7 +296,7 @@ class YahooFinanceMock:
             "exchange": listing.exchange,
             "shortName": listing.short_name,
             "longName": listing.long_name,
-            "messageBoardId": f"finmb_{abs(hash(symbol)) % 10**8}",
+            "messageBoardId": f"finmb_{int.from_bytes(_digest(self.seed, symbol, 'board')[:4], 'big') % 10**8}",
             "exchangeTimezoneName": "America/New_York",
             "exchangeTimezoneShortName": now.astimezone(NEW_YORK).tzname(),
             "gmtOffSetMilliseconds": int(offset.total_seconds() * 1000),
