@@ -220,3 +220,19 @@ def test_throttling_is_a_rate_limit_error(served: RunningMock, session: requests
 def test_cookie_lands_in_the_yahoo_domain(session: requests.Session, tmp_path: Path) -> None:
     session.get("https://fc.yahoo.com")
     assert any(c.name == "A3" and c.domain == ".yahoo.com" for c in session.cookies)
+
+
+def test_thirty_minute_history_is_fetched_as_fifteen_and_resampled(
+    served: RunningMock, session: requests.Session
+) -> None:
+    frame = yf.Ticker("QQQ", session=session).history(period="1d", interval="30m")
+    assert len(frame) == 13  # 09:30 to 15:30 New York on Friday 20 November 2026
+    assert frame.index[0] == pd.Timestamp("2026-11-20 09:30", tz="America/New_York")
+    [entry] = served.app.journal.entries(path="/v8/finance/chart/QQQ")[-1:]
+    assert "interval=15m" in entry.query  # yfinance's own workaround, served by the mock as asked
+
+
+def test_one_minute_history_of_the_last_session(session: requests.Session) -> None:
+    frame = yf.Ticker("TSLA", session=session).history(period="1d", interval="1m")
+    assert len(frame) == 390
+    assert frame.index[-1] == pd.Timestamp("2026-11-20 15:59", tz="America/New_York")
