@@ -6,6 +6,7 @@ fake clock; seed 3 gives AAPL a 4:1 split on 2025-01-02 and a 0.77 dividend on 2
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -76,6 +77,7 @@ class YahooHarness:
                 "retry": policy.retry,
                 "rate_limiter": limiter,
                 "observers": (self.records.append,),
+                "rng": random.Random(11),  # seeded backoff jitter: retries wait the same every run
             }
             kwargs.update(overrides)
             return ApiClient(base_url, **kwargs)

@@ -189,12 +189,15 @@ async def test_yahoos_throttle_is_rate_limited_after_the_retries(yahoo: YahooHar
 
 
 async def test_the_throttle_lifts_as_its_window_passes(yahoo: YahooHarness) -> None:
-    yahoo.mock.rate_limit, yahoo.mock.rate_window = 1, 5.0
+    yahoo.mock.rate_limit, yahoo.mock.rate_window = 1, 0.5
     connector = yahoo.connector()
     await connector.get_bars("AAPL", limit=2)
-    bars = await connector.get_bars("MSFT", limit=2)  # 429 first, then the backoff outlasts the window
+    bars = await connector.get_bars(
+        "MSFT", limit=2
+    )  # 429 first, then the (seeded) backoff outlasts the window
     assert len(bars) == 2
-    assert yahoo.mock.throttled >= 1
+    assert yahoo.mock.throttled == 1
+    assert len(yahoo.clock.sleeps) == 1 and yahoo.clock.sleeps[0] > 0.5
 
 
 async def test_fundamentals_and_statements(yahoo: YahooHarness) -> None:
