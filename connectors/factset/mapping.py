@@ -149,6 +149,13 @@ class MarketValue(BaseModel):
     source: str = SOURCE
 
 
+
+def _shares(value: Decimal) -> Decimal:
+    """A share count without trailing zeros from the thousands scaling (4027.08 x 1000 is 4027080, not
+    4027080.00), and without an exponent (``normalize`` alone gives 4.02708E+6)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
 def period_start(day: date, interval: BarInterval) -> date:
     """The first day of the period of ``interval`` that ``day`` ends."""
     if interval is BarInterval.WEEK:
@@ -200,7 +207,7 @@ def bars_from_prices(
                 high=max(high, open_, close),
                 low=min(low, open_, close),
                 close=close,
-                volume=(row.volume or Decimal(0)) * _THOUSAND,
+                volume=_shares((row.volume or Decimal(0)) * _THOUSAND),
                 currency=_currency(row.currency),
                 source=SOURCE,
             )

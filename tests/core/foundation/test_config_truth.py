@@ -338,7 +338,8 @@ def test_mock_options_unknown_to_the_mock_factory_are_reported(tmp_path: Path) -
 
 def test_the_example_config_validates_and_says_alerts_are_off() -> None:
     example = Path(__file__).resolve().parents[3] / "examples" / "config" / "portico.yaml"
-    code, lines, out = validate(example)
+    # every installed plugin: the example configures connectors beyond the three the messages above list
+    code, lines, out = validate(example, env={"PORTICO_PLUGINS": ""})
     assert code == 0, lines
     assert out.startswith(f"{example}: valid")
     text = example.read_text()
