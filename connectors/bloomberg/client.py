@@ -14,10 +14,10 @@ import io
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from portico.connectors.bloomberg.spec import BloombergConnection
 from portico.connectors.bloomberg.wire import (
@@ -46,6 +46,7 @@ __all__ = ["API_VERSION", "BloombergClient", "error_for_response", "parse_output
 API_VERSION = "2"
 
 Row = dict[str, Any]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def error_for_response(response: httpx.Response) -> PorticoError | None:
@@ -199,7 +200,7 @@ class BloombergClient:
             response = await self._api.get(
                 f"/eap/catalogs/{catalog}/content/responses/", params=params, endpoint=endpoint
             )
-            listing = ContentResponseCollection.model_validate(self._json(response, endpoint))
+            listing = self._model(ContentResponseCollection, response, endpoint)
             mine = [c for c in listing.contains if c.requestIdentifier in (None, document.identifier)]
             if mine:
                 return mine[0]
@@ -223,6 +224,17 @@ class BloombergClient:
         )
         kind = response.headers.get("content-type", output.contentType or "")
         return parse_output(response.content, kind, what=what)
+
+    def _model(self, model: type[ModelT], response: httpx.Response, endpoint: str) -> ModelT:
+        try:
+            return model.model_validate(self._json(response, endpoint))
+        except ValidationError as exc:
+            where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "body"
+            raise PayloadRejected(
+                f"Bloomberg answered {endpoint} with an unexpected document ({where}: {exc.errors()[0]['msg']})",
+                system=self.context.system_id,
+                request=endpoint,
+            ) from None
 
     def _json(self, response: httpx.Response, endpoint: str) -> Mapping[str, Any] | Any:
         try:

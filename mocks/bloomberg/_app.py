@@ -53,6 +53,7 @@ from portico.mocks._kit import MockApp, MockClock, MockFaultSource, json_respons
 from portico.mocks._kit._faults import FaultRule
 from portico.mocks.bloomberg._data import (
     DATA_FIELDS,
+    EQUITIES,
     HISTORY_FIELDS,
     IDENTIFIER_TYPES,
     Security,
@@ -133,6 +134,8 @@ class BloombergMock:
     requests: dict[tuple[str, str], _DataRequest] = field(default_factory=dict)
     outputs: dict[tuple[str, str], _Output] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    equities: set[str] = field(default_factory=lambda: set(EQUITIES))
+    """The equity tickers the mock knows (others are unknown securities, RC 10)."""
     unknown_identifiers: set[str] = field(default_factory=set)
     """Identifier values answered as unknown securities (RC 10), to simulate a vendor gap."""
     token_requests: int = 0
@@ -323,7 +326,11 @@ def parse_request(mock: BloombergMock, catalog: str, body: Any, now: datetime) -
         value = _expect(item, "identifierValue", pointer, str)
         if not value.strip():
             raise _Invalid("identifierValue is empty", f"{pointer}/identifierValue")
-        known = None if value in mock.unknown_identifiers else resolve(id_type, value, mock.currencies)
+        known = (
+            None
+            if value in mock.unknown_identifiers
+            else resolve(id_type, value, mock.currencies, mock.equities)
+        )
         members.append((value, known))
 
     field_list = _expect(body, "fieldList", "")
@@ -423,6 +430,7 @@ def create_app(
     token_lifetime: int = 3600,
     per_minute: int = 1200,
     unknown_identifiers: Iterable[str] = (),
+    equities: Iterable[str] = EQUITIES,
 ) -> MockApp:
     """The Bloomberg Data License REST mock as an ASGI app.
 
@@ -436,6 +444,7 @@ def create_app(
         token_lifetime: seconds an access token lives.
         per_minute: calls a minute one application may make before 429.
         unknown_identifiers: identifier values answered as unknown securities (RC 10).
+        equities: the equity tickers it knows (``AAPL US Equity`` resolves when ``AAPL`` is one).
 
     Returns:
         The app; ``app.state.mock`` is the :class:`BloombergMock`.
@@ -444,7 +453,7 @@ def create_app(
     mock = BloombergMock(
         seed=seed, clock=clock, clients=dict(clients if clients is not None else {"portico-mock-client": "portico-mock-secret"}),
         processing_seconds=processing_seconds, token_lifetime=token_lifetime, per_minute=per_minute,
-        unknown_identifiers=set(unknown_identifiers),
+        unknown_identifiers=set(unknown_identifiers), equities={e.upper() for e in equities},
     )  # fmt: skip
     clock.on_advance(mock.publish_due)
 

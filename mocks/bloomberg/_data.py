@@ -20,6 +20,7 @@ from portico.mocks._kit import NEW_YORK, BarData, MarketDataGenerator
 
 __all__ = [
     "DATA_FIELDS",
+    "EQUITIES",
     "EQUITY_IDS",
     "HISTORY_FIELDS",
     "IDENTIFIER_TYPES",
@@ -36,6 +37,9 @@ RC_UNKNOWN_SECURITY = 10
 """The return code of a universe member Data License could not identify."""
 
 IDENTIFIER_TYPES = ("TICKER", "ISIN", "CUSIP", "BB_GLOBAL", "SEDOL")
+
+EQUITIES = ("AAPL", "MSFT", "TSLA", "SPY", "QQQ", "AMZN", "GOOGL", "NVDA", "META", "IBM", "JPM", "BAC")
+"""The equity tickers the mock knows by default (the kit generator's named symbols)."""
 
 EQUITY_IDS: dict[str, dict[str, str]] = {
     # symbol: the identifiers Data License knows it by (public ISIN/CUSIP/FIGI of these companies)
@@ -57,7 +61,7 @@ class Security:
     quote: str = ""
 
 
-def resolve(identifier_type: str, value: str, currencies: set[str]) -> Security | None:
+def resolve(identifier_type: str, value: str, currencies: set[str], equities: set[str]) -> Security | None:
     """The security an identifier names, None when the mock does not know it."""
     text = value.strip()
     if identifier_type == "TICKER":
@@ -67,7 +71,7 @@ def resolve(identifier_type: str, value: str, currencies: set[str]) -> Security 
             if len(pair) == 6 and pair[:3] in currencies and pair[3:] in currencies and pair[:3] != pair[3:]:
                 return Security(text, "fx", base=pair[:3], quote=pair[3:])
             return None
-        if len(parts) >= 2 and parts[-1].lower() == "equity" and parts[0].isalnum():
+        if len(parts) >= 2 and parts[-1].lower() == "equity" and parts[0].upper() in equities:
             return Security(text, "equity", symbol=parts[0].upper())
         return None
     for symbol, ids in EQUITY_IDS.items():
