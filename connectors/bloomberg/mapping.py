@@ -171,7 +171,8 @@ def require_answered(row: dict[str, Any], symbol: str) -> None:
 
 
 def _currency(row: dict[str, Any]) -> str | None:
-    code = (_text(row, "CRNCY") or "").upper()
+    # not upper-cased: Bloomberg's "GBp" is pence, and calling it GBP would misstate prices a hundredfold
+    code = _text(row, "CRNCY") or ""
     return code if code in CURRENCY_CODES else None
 
 
