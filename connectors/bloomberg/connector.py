@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
+from portico.connectors.bloomberg.blpapi_session import (
+    BlpapiSession,
+    BlpSession,
+    blpapi_identifier,
+    load_blpapi,
+)
 from portico.connectors.bloomberg.client import BloombergClient
 from portico.connectors.bloomberg.mapping import (
     BAR_FIELDS,
@@ -81,6 +87,7 @@ class BloombergConnector(Connector):
         super().__init__(context)
         self.settings = context.settings_as(BloombergConnection)
         self._client: BloombergClient | None = None
+        self._blp: BlpSession | None = None
 
     @property
     def client(self) -> BloombergClient:
@@ -89,13 +96,30 @@ class BloombergConnector(Connector):
             self._client = BloombergClient(self.context, self.settings)
         return self._client
 
+    @property
+    def blp(self) -> BlpSession:
+        """The BLPAPI session (``connection.api: blpapi``), created on first use."""
+        if self._blp is None:
+            module = load_blpapi(self.context.options.get("blpapi_module"))
+            self._blp = BlpapiSession(
+                module, self.settings.blpapi_host, self.settings.blpapi_port,
+                timeout=self.settings.blpapi_timeout, clock_now=self.context.clock.now,
+            )  # fmt: skip
+        return self._blp
+
     async def open(self) -> None:
-        self.client  # noqa: B018 - build the client (and fail on missing credentials) at connect time
+        if self.settings.api == "blpapi":
+            self.blp  # noqa: B018 - fail at connect time when blpapi is missing
+        else:
+            self.client  # noqa: B018 - build the client (and fail on missing credentials) at connect time
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._blp is not None:
+            await self._blp.aclose()
+            self._blp = None
 
     async def check(self) -> CheckResult:
         """``GET /eap/catalogs/``: the token is accepted and the account's scheduled catalog is listed.
@@ -105,6 +129,8 @@ class BloombergConnector(Connector):
         """
         started = _time.perf_counter()
         endpoint = "GET /eap/catalogs/"
+        if self.settings.api == "blpapi":
+            return await self._check_blpapi(started)
 
         def result(
             ok: bool, detail: str, checks: dict[str, bool], until: datetime | None = None
@@ -152,6 +178,19 @@ class BloombergConnector(Connector):
             {"reachable": True, "authenticated": True, "catalog": True},
         )
 
+    async def _check_blpapi(self, started: float) -> CheckResult:
+        try:
+            where = await self.blp.ping()
+        except PorticoError as exc:
+            return CheckResult(
+                ok=False, system=self.system, latency_ms=(_time.perf_counter() - started) * 1000,
+                detail=f"{type(exc).__name__}: {exc.message}", checks={"reachable": False, "authenticated": False},
+            )  # fmt: skip
+        return CheckResult(
+            ok=True, system=self.system, latency_ms=(_time.perf_counter() - started) * 1000,
+            detail=f"BLPAPI session at {where} with //blp/refdata open", checks={"reachable": True, "authenticated": True},
+        )  # fmt: skip
+
     # -- requests --------------------------------------------------------------------------------
 
     def _document(
@@ -197,6 +236,8 @@ class BloombergConnector(Connector):
         history: tuple[date, date, str] | None = None,
     ) -> dict[str, list[Row]]:
         """Rows by identifier value; universes beyond ``max_universe`` go as several requests at once."""
+        if self.settings.api == "blpapi":
+            return await self._blp_rows(members, fields, history)
         size = self.settings.max_universe
         chunks = [members[i : i + size] for i in range(0, len(members), size)]
         answers = await asyncio.gather(
@@ -206,6 +247,25 @@ class BloombergConnector(Connector):
         for answer in answers:
             for identifier, found in rows_by_identifier(answer).items():
                 rows.setdefault(identifier, []).extend(found)
+        return rows
+
+    async def _blp_rows(
+        self,
+        members: Sequence[tuple[IdentifierType, str]],
+        fields: Sequence[str],
+        history: tuple[date, date, str] | None,
+    ) -> dict[str, list[Row]]:
+        """The same rows through BLPAPI, keyed by the identifier values the Data License path uses."""
+        by_security = {blpapi_identifier(t, v): v for t, v in members}
+        securities = list(by_security)
+        if history is None:
+            answer = await self.blp.reference_rows(securities, list(fields))
+        else:
+            answer = await self.blp.history_rows(securities, list(fields), *history)
+        rows: dict[str, list[Row]] = {}
+        for row in answer:
+            value = by_security.get(row["IDENTIFIER"], row["IDENTIFIER"])
+            rows.setdefault(value, []).append({**row, "IDENTIFIER": value})
         return rows
 
     def _fields(self, fields: Iterable[str]) -> list[str]:

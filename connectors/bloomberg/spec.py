@@ -76,6 +76,24 @@ class BloombergConnection(ConnectionSettings):
     max_universe: int = Field(
         default=500, ge=1, le=MAX_UNIVERSE, description="securities per request; larger universes are split"
     )
+    api: Literal["dl_rest", "blpapi"] = Field(
+        default="dl_rest",
+        description="dl_rest: Data License REST over HTTPS (tested against portico's mock); blpapi: the Desktop/Server "
+        "API through the blpapi package, which must be installed from Bloomberg's index (tested only against an "
+        "in-process fake)",
+    )
+    blpapi_host: str = Field(
+        default="localhost", description="the Desktop API / Server API host (api: blpapi)"
+    )
+    blpapi_port: int = Field(
+        default=8194, ge=1, le=65535, description="the Desktop API / Server API port (api: blpapi)"
+    )
+    blpapi_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="seconds to wait for each BLPAPI event before a request is given up",
+    )
 
     @field_validator("catalog")
     @classmethod
@@ -99,8 +117,9 @@ SPEC = ConnectorSpec(
     display_name="Bloomberg Data License",
     kinds=(ConnectorKind.DATA_SERVICE, ConnectorKind.MARKET_DATA),
     description="Reference data, price history and FX rates from Bloomberg Data License REST (/eap): a "
-    "DataRequest or HistoryRequest per call, followed to its output file. Tested against portico's mock of "
-    "DL REST and Bloomberg's requests-oauthlib sample flow; BLPAPI (Terminal/B-PIPE) is not part of it.",
+    "DataRequest or HistoryRequest per call, followed to its output file. DL REST is tested against portico's "
+    "mock and Bloomberg's requests-oauthlib sample flow; with connection.api=blpapi the same calls go through "
+    "the blpapi package (//blp/refdata), tested only against an in-process fake with blpapi's message shapes.",
     docs_url="https://developer.bloomberg.com/portal/products/dlrestapi",
     environments=(
         Environment(
