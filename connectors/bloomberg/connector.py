@@ -421,12 +421,17 @@ class BloombergConnector(Connector):
             raise PayloadRejected(f"{pair[0]}/{pair[1]} is not a currency pair", field="currency")
         return pair
 
-    async def get_fx_rates(self, pairs: Iterable[tuple[str, str]]) -> FxRates:
+    async def get_fx_rates(
+        self, pairs: Iterable[tuple[str, str]], *, max_age: float | None = None
+    ) -> FxRates:
         """Spot bid, ask and mid of many pairs in one DataRequest (``EURUSD Curncy``...).
 
-        A pair Bloomberg does not answer, or answers with a crossed or empty quote, is in ``missing``
-        with the reason; the others are in ``rates``.
+        A pair Bloomberg does not answer, answers with a crossed or empty quote, or (with ``max_age``)
+        answers with a snapshot older than ``max_age`` seconds, is in ``missing`` with the reason; the
+        others are in ``rates``.
         """
+        if max_age is not None and max_age <= 0:
+            raise PayloadRejected(f"max_age must be positive seconds, got {max_age}", field="max_age")
         wanted = list(dict.fromkeys(self._pair(b, q) for b, q in pairs))
         if not wanted:
             raise PayloadRejected("name at least one currency pair", field="pairs")
@@ -439,9 +444,17 @@ class BloombergConnector(Connector):
                 answer.missing[(base, quote)] = f"no row for {identifier!r} in Bloomberg's output"
                 continue
             try:
-                answer.rates[(base, quote)] = fx_rate_from_row(found[0], base, quote)
+                rate = fx_rate_from_row(found[0], base, quote)
             except (NotFound, PayloadRejected) as exc:
                 answer.missing[(base, quote)] = exc.message
+                continue
+            age = (self.context.clock.now() - rate.timestamp).total_seconds()
+            if max_age is not None and age > max_age:
+                answer.missing[(base, quote)] = (
+                    f"stale: snapshot {rate.timestamp.isoformat()} is {age:.0f}s old"
+                )
+                continue
+            answer.rates[(base, quote)] = rate
         return answer
 
     async def get_fx_rate(self, base: str, quote: str) -> FxRate:

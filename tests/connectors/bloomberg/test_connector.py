@@ -301,3 +301,30 @@ def test_bad_connection_settings_name_the_key(
 
 def test_every_mock_currency_is_iso_4217() -> None:
     assert set(MOCK_CURRENCIES) <= CURRENCY_CODES
+
+
+async def test_a_snapshot_older_than_max_age_is_reported_stale(bbg: BbgHarness) -> None:
+    # the output is produced 100 s after submission and found at the 120 s poll: 20 s old when read
+    connector = bbg.connector()
+    fresh = await connector.get_fx_rates([("EUR", "USD")], max_age=60)
+    assert ("EUR", "USD") in fresh.rates
+    stale = await connector.get_fx_rates([("EUR", "USD")], max_age=10)
+    assert ("EUR", "USD") not in stale.rates
+    assert stale.missing[("EUR", "USD")].startswith("stale: snapshot")
+    with pytest.raises(PayloadRejected, match="max_age"):
+        await connector.get_fx_rates([("EUR", "USD")], max_age=0)
+
+
+async def test_156_pairs_fit_in_one_15_minute_cycle_under_the_throttle(
+    bbg_factory: Callable[..., BbgHarness],
+) -> None:
+    # the vendor's 1200 calls/minute budget is spent one call per poll: with a 5-minute processing time and
+    # 30 s polls the whole pull is 1 token + 1 listing + 1 POST + 11 polls + 1 download, in simulated time
+    harness = bbg_factory(processing_seconds=300.0)
+    pairs = [(b, q) for b in MOCK_CURRENCIES for q in MOCK_CURRENCIES if b != q]
+    started = harness.clock.now()
+    found = await harness.connector().get_fx_rates(pairs)
+    elapsed = (harness.clock.now() - started).total_seconds()
+    assert len(found.rates) == 156
+    assert elapsed <= 15 * 60
+    assert len([e for e in harness.app.journal.entries() if e.path.startswith("/eap/")]) == 14
