@@ -34,6 +34,11 @@ class BbgHarness:
         self.records: list[CallRecord] = []
         self.connectors: list[BloombergConnector] = []
 
+    def advance(self, seconds: float) -> None:
+        """Move the runtime's and the mock's clocks together."""
+        self.clock.advance(seconds)
+        self.mock_clock.advance(seconds)
+
     def connector(
         self, connection: dict[str, Any] | None = None, *, secret: str = CLIENT_SECRET, system_id: str = "bbg"
     ) -> BloombergConnector:
