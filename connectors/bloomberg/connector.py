@@ -379,8 +379,8 @@ class BloombergConnector(Connector):
         if not found:
             raise NotFound(f"Bloomberg's history has no rows for {identifier[1]!r} (asked for {symbol!r})")
         bars = bars_from_rows(found, symbol=symbol, interval=interval, currency=currency)
-        bars = [b for b in bars if (start is None or b.timestamp >= start.replace(hour=0, minute=0, second=0, microsecond=0))
-                and (end is None or b.timestamp <= end)]  # fmt: skip
+        first, last, _ = window  # bars are labelled by their date: keep the dates asked for
+        bars = [b for b in bars if first <= b.timestamp.date() <= last]
         return bars[-limit:] if limit else bars
 
     async def get_bars(
