@@ -250,3 +250,37 @@ def test_an_expired_token_is_401_and_a_plain_call_without_one_too(served: Runnin
     anonymous = requests.get(urljoin(host, "/eap/catalogs/"), headers={"api-version": "2"}, timeout=10)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"] == "unauthorized_client"
+
+
+def test_the_per_application_rate_limit_answers_429_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    running = start_mock(
+        create_app(seed=1, clock=MockClock(START), clients={CLIENT_ID: CLIENT_SECRET}, per_minute=3)
+    )
+    try:
+        session, host = _session(running)
+        codes = [session.get(urljoin(host, "/eap/catalogs/")).status_code for _ in range(4)]
+        limited = session.get(urljoin(host, "/eap/catalogs/"))
+        assert codes == [200, 200, 200, 429]
+        assert int(limited.headers["Retry-After"]) == 60  # the mock's clock has not moved: a full minute
+        assert limited.json()["errors"][0]["status"] == "429"
+        running.app.clock.advance(60)
+        assert session.get(urljoin(host, "/eap/catalogs/")).status_code == 200
+    finally:
+        running.stop_sync()
+
+
+def test_requests_may_only_be_created_in_the_account_catalog(served: RunningMock) -> None:
+    session, host = _session(served)
+    response = session.post(
+        urljoin(host, "/eap/catalogs/bbg/requests/"), json=_payload("PorticoBbg", "porticobbg1", "text/csv")
+    )
+    assert response.status_code == 403
+    again = session.post(
+        urljoin(host, "/eap/catalogs/1234/requests/"), json=_payload("PorticoDup", "porticodup1", "text/csv")
+    )
+    duplicate = session.post(
+        urljoin(host, "/eap/catalogs/1234/requests/"), json=_payload("PorticoDup", "porticodup1", "text/csv")
+    )
+    assert (again.status_code, duplicate.status_code) == (201, 409)
+    assert duplicate.json()["errors"][0]["source"]["pointer"] == "/identifier"
