@@ -280,13 +280,16 @@ class FxRateFeed:
             return f"stale quote from {rate.timestamp.isoformat()}"
         return None
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run cycles every ``interval`` seconds (from each cycle's start) until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, max_cycles: int | None = None) -> None:
+        """Run cycles every ``interval`` seconds (from each cycle's start) until ``stop`` is set (or
+        ``max_cycles`` have run). A cycle that overruns the interval is followed at once by the next."""
+        done = 0
         while not stop.is_set():
             cycle = await self.run_cycle()
-            spent = (self.clock.now() - cycle.started).total_seconds()
-            if stop.is_set():
+            done += 1
+            if stop.is_set() or (max_cycles is not None and done >= max_cycles):
                 return
+            spent = (self.clock.now() - cycle.started).total_seconds()
             await self.clock.sleep(max(0.0, self.interval - spent))
 
 

@@ -33,19 +33,10 @@ class BbgHarness:
         self.mock = self.app.state.mock
         self.records: list[CallRecord] = []
         self.connectors: list[BloombergConnector] = []
-
-    def advance(self, seconds: float) -> None:
-        """Move the runtime's and the mock's clocks together."""
-        self.clock.advance(seconds)
-        self.mock_clock.advance(seconds)
-
-    def connector(
-        self, connection: dict[str, Any] | None = None, *, secret: str = CLIENT_SECRET, system_id: str = "bbg"
-    ) -> BloombergConnector:
         harness = self
 
         class _SyncedClock:
-            # the mock's clock follows every sleep the connector takes (polls, retries, limiter waits)
+            # the mock's clock follows every sleep taken on it (polls, retries, limiter waits, feed cycles)
             def now(self) -> Any:
                 return harness.clock.now()
 
@@ -56,7 +47,17 @@ class BbgHarness:
                 harness.mock_clock.advance(max(0.0, seconds))
                 await harness.clock.sleep(seconds)
 
-        synced = _SyncedClock()
+        self.synced = _SyncedClock()
+
+    def advance(self, seconds: float) -> None:
+        """Move the runtime's and the mock's clocks together."""
+        self.clock.advance(seconds)
+        self.mock_clock.advance(seconds)
+
+    def connector(
+        self, connection: dict[str, Any] | None = None, *, secret: str = CLIENT_SECRET, system_id: str = "bbg"
+    ) -> BloombergConnector:
+        synced = self.synced
         policy = SPEC.throttling
         limiter = RateLimiter(policy, clock=synced, name=system_id)  # type: ignore[arg-type]
         transport = httpx.ASGITransport(app=self.app)

@@ -193,3 +193,23 @@ def test_a_feed_without_pairs_or_with_bad_settings_is_refused(fake_clock: FakeCl
             alert=Alerts(),
             attempts=0,
         )  # type: ignore[arg-type]
+
+
+async def test_cycles_start_every_interval(fake_clock: FakeClock) -> None:
+    import asyncio
+
+    bloomberg = BbgHarness(fake_clock)
+    primary = bloomberg.connector()
+    feed = FxRateFeed(
+        primary, None, PAIRS, book=FxRateBook(), clock=bloomberg.synced, alert=Alerts(), interval=900.0
+    )  # type: ignore[arg-type]
+    try:
+        await feed.run(asyncio.Event(), max_cycles=3)
+    finally:
+        await primary.close()
+    starts = [c.started for c in feed.cycles]
+    assert [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)] == [900.0, 900.0]
+    assert all(len(c.from_primary) == 156 for c in feed.cycles)
+    # each cycle's rates are fresh: three snapshots per pair, 900 s apart
+    eur = [r for r in feed.book.export() if (r["base"], r["quote"]) == ("EUR", "USD")]
+    assert len(eur) == 3
