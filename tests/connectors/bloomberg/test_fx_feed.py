@@ -5,6 +5,8 @@ and the rate book's lookups (inverse, through USD, as of a time) and export."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -208,7 +210,7 @@ async def test_cycles_start_every_interval(fake_clock: FakeClock) -> None:
     finally:
         await primary.close()
     starts = [c.started for c in feed.cycles]
-    assert [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)] == [900.0, 900.0]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(starts)] == [900.0, 900.0]
     assert all(len(c.from_primary) == 156 for c in feed.cycles)
     # each cycle's rates are fresh: three snapshots per pair, 900 s apart
     eur = [r for r in feed.book.export() if (r["base"], r["quote"]) == ("EUR", "USD")]
