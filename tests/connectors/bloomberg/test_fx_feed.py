@@ -198,7 +198,6 @@ def test_a_feed_without_pairs_or_with_bad_settings_is_refused(fake_clock: FakeCl
 
 
 async def test_cycles_start_every_interval(fake_clock: FakeClock) -> None:
-    import asyncio
 
     bloomberg = BbgHarness(fake_clock)
     primary = bloomberg.connector()
