@@ -40,9 +40,9 @@ from portico.connectors.bloomberg.wire import (
     HistoryRequest,
     HistoryRuntimeOptions,
     IdentifierType,
+    PricingSourceOptions,
     SecurityIdentifier,
     Universe,
-    _PricingSource,
 )
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
 from portico.models import Bar, BarInterval, Fundamentals, FxRate, Quote
@@ -218,7 +218,7 @@ class BloombergConnector(Connector):
             },
         }
         if self.settings.pricing_source:
-            common["pricingSourceOptions"] = _PricingSource(
+            common["pricingSourceOptions"] = PricingSourceOptions(
                 type_="HistoryPricingSourceOptions" if history else "DataPricingSourceOptions",
                 prefer=FieldMnemonic(mnemonic=self.settings.pricing_source),
             )

@@ -20,6 +20,7 @@ __all__ = [
     "HistoryRequest",
     "HistoryRuntimeOptions",
     "IdentifierType",
+    "PricingSourceOptions",
     "SecurityIdentifier",
     "Universe",
 ]
@@ -72,7 +73,9 @@ class _MediaType(_Document):
     outputMediaType: Literal["application/json", "text/csv"] = "application/json"
 
 
-class _PricingSource(_Document):
+class PricingSourceOptions(_Document):
+    """A preferred pricing source (``BGN``, ``BVAL``...) for a request's prices."""
+
     type_: Literal["DataPricingSourceOptions", "HistoryPricingSourceOptions"] = Field(
         default="DataPricingSourceOptions", alias="@type"
     )
@@ -105,7 +108,7 @@ class DataRequest(_Document):
     fieldList: DataFieldList
     trigger: _Trigger = _Trigger()
     formatting: _MediaType = _MediaType()
-    pricingSourceOptions: _PricingSource | None = None
+    pricingSourceOptions: PricingSourceOptions | None = None
 
     def body(self) -> dict[str, Any]:
         """The JSON body (aliases, no empty options, dates as xsd:date)."""

@@ -328,3 +328,15 @@ async def test_156_pairs_fit_in_one_15_minute_cycle_under_the_throttle(
     assert len(found.rates) == 156
     assert elapsed <= 15 * 60
     assert len([e for e in harness.app.journal.entries() if e.path.startswith("/eap/")]) == 14
+
+
+async def test_a_pricing_source_is_sent_as_pricing_source_options(bbg: BbgHarness) -> None:
+    connector = bbg.connector({"pricing_source": "BGN"})
+    await connector.get_latest_quotes(["AAPL"])
+    await connector.get_bars("AAPL", limit=3)
+    data, history = bbg.posted()
+    assert data["pricingSourceOptions"] == {
+        "@type": "DataPricingSourceOptions",
+        "prefer": {"mnemonic": "BGN"},
+    }
+    assert history["pricingSourceOptions"]["@type"] == "HistoryPricingSourceOptions"
