@@ -95,6 +95,14 @@ class BloombergConnection(ConnectionSettings):
         description="seconds to wait for each BLPAPI event before a request is given up",
     )
 
+    def endpoints(self, urls: dict[str, str]) -> dict[str, str]:
+        """The environment's URLs, plus the BLPAPI socket (``tcp://host:port``) when ``api`` is ``blpapi``,
+        so the transport check sees that plain TCP socket (allowed on loopback, where a Terminal runs)."""
+        out = super().endpoints(urls)
+        if self.api == "blpapi":
+            out["blpapi"] = f"tcp://{self.blpapi_host}:{self.blpapi_port}"
+        return out
+
     @field_validator("catalog")
     @classmethod
     def _account_number(cls, value: str | None) -> str | None:

@@ -169,3 +169,26 @@ def test_without_the_package_api_blpapi_is_a_configuration_error_saying_where_it
 )  # fmt: skip
 def test_blpapi_identifier(kind: str, value: str, expected: str) -> None:
     assert blpapi_identifier(kind, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("connection", "problem"),
+    [
+        ({"api": "blpapi"}, None),  # a Terminal on this machine: the bytes never leave it
+        ({"api": "blpapi", "blpapi_host": "bpipe.example.net"}, "tcp://bpipe.example.net"),
+        ({"api": "dl_rest"}, None),  # https only
+    ],
+)
+def test_the_transport_check_sees_the_blpapi_socket(connection: dict[str, Any], problem: str | None) -> None:
+    from portico.config import insecure_transport_problems
+    from portico.config._models import SystemConfig
+    from portico.connectors.bloomberg import SPEC
+
+    system = SystemConfig.model_validate(
+        {"type": "data_service", "connector": "bloomberg", "connection": connection}
+    )
+    found = insecure_transport_problems("bbg", system, SPEC)
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and "not encrypted" in found[0][1] and "bpipe.example.net" in found[0][1]
