@@ -7,6 +7,8 @@ Portico's core has no FX rate service yet, so the feed lives beside the connecto
 It is generic over its sources: the primary needs ``get_fx_rates(pairs, max_age=)`` (this connector),
 the secondary only ``get_fx_rate(base, quote)`` (any market data connector: Refinitiv in the integration
 plan, anything declaring ``get_fx_rate`` meanwhile). Stale and crossed quotes are refused from either.
+:class:`FxRateBook` keeps rates in memory; :class:`StoredFxRateBook` also keeps them in portico's store
+(table ``fx_feed_rates``, decimals as text) and loads them back on start.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ import asyncio
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from portico.clock import Clock
 from portico.errors import NotFound, PayloadRejected, PorticoError
 from portico.models import FxRate
 
-__all__ = ["FeedCycle", "FxRateBook", "FxRateFeed", "RateAnswer", "StoredRate"]
+__all__ = ["FeedCycle", "FxRateBook", "FxRateFeed", "RateAnswer", "StoredFxRateBook", "StoredRate"]
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from portico.store import Database
 
 Pair = tuple[str, str]
 AlertSink = Callable[..., None]
@@ -153,6 +160,78 @@ class FxRateBook:
             for pair in sorted(self._rates)
             for r in self._rates[pair]
         ]
+
+
+_TABLE: Any = None
+
+
+def _fx_feed_table() -> sa.Table:
+    """``fx_feed_rates``: one row per pair and quote time (declared on first use: SQLAlchemy is slow to import)."""
+    global _TABLE
+    if _TABLE is None:
+        import sqlalchemy as sa
+
+        from portico.store import metadata
+
+        _TABLE = sa.Table(
+            "fx_feed_rates",
+            metadata(),
+            sa.Column("base", sa.String(3), primary_key=True),
+            sa.Column("quote", sa.String(3), primary_key=True),
+            sa.Column("timestamp", sa.String(40), primary_key=True),  # ISO 8601 UTC: sorts as text
+            sa.Column("mid", sa.String(40), nullable=False),  # Decimal as text: no float rounding
+            sa.Column("bid", sa.String(40)),
+            sa.Column("ask", sa.String(40)),
+            sa.Column("source", sa.String(64), nullable=False),
+            sa.Column("fallback", sa.Boolean, nullable=False),
+        )
+    return _TABLE
+
+
+class StoredFxRateBook(FxRateBook):
+    """A rate book kept in portico's store (SQLite by default), loaded back when created.
+
+    Args:
+        database: the embedded database (the runtime's ``context.store``).
+    """
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self._db = database
+        self._table = _fx_feed_table()
+        database.ensure_tables(self._table)
+        import sqlalchemy as sa
+
+        with database.begin() as conn:
+            for row in conn.execute(sa.select(self._table)).mappings():
+                super().add(
+                    StoredRate(
+                        row["base"], row["quote"], Decimal(row["mid"]),
+                        None if row["bid"] is None else Decimal(row["bid"]),
+                        None if row["ask"] is None else Decimal(row["ask"]),
+                        datetime.fromisoformat(row["timestamp"]), row["source"], bool(row["fallback"]),
+                    )
+                )  # fmt: skip
+
+    def add(self, rate: StoredRate) -> None:
+        """Keep ``rate`` in memory and in the store (the same pair and time is replaced)."""
+        import sqlalchemy as sa
+
+        stamp = rate.timestamp.astimezone(UTC).isoformat()
+        key = (
+            (self._table.c.base == rate.base)
+            & (self._table.c.quote == rate.quote)
+            & (self._table.c.timestamp == stamp)
+        )
+        values = {
+            "base": rate.base, "quote": rate.quote, "timestamp": stamp, "mid": str(rate.mid),
+            "bid": None if rate.bid is None else str(rate.bid), "ask": None if rate.ask is None else str(rate.ask),
+            "source": rate.source, "fallback": rate.fallback,
+        }  # fmt: skip
+        with self._db.begin() as conn:
+            conn.execute(sa.delete(self._table).where(key))
+            conn.execute(sa.insert(self._table).values(**values))
+        super().add(rate)
 
 
 @dataclass

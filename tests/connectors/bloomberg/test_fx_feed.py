@@ -214,3 +214,31 @@ async def test_cycles_start_every_interval(fake_clock: FakeClock) -> None:
     # each cycle's rates are fresh: three snapshots per pair, 900 s apart
     eur = [r for r in feed.book.export() if (r["base"], r["quote"]) == ("EUR", "USD")]
     assert len(eur) == 3
+
+
+def test_a_stored_book_keeps_rates_across_restarts_as_exact_decimals(tmp_path) -> None:
+    from portico.connectors.bloomberg.fx_feed import StoredFxRateBook
+    from portico.store import Database
+
+    url = f"sqlite:///{tmp_path / 'portico.db'}"
+    book = StoredFxRateBook(Database(url))
+    book.add(StoredRate("EUR", "USD", Decimal("1.084215"), Decimal("1.08412"), Decimal("1.08431"),
+                        datetime(2026, 3, 10, 15, 0, tzinfo=UTC), "bbg"))  # fmt: skip
+    book.add(
+        StoredRate(
+            "USD", "JPY", Decimal("147.225"), None, None, datetime(2026, 3, 10, 15, 0, tzinfo=UTC), "av", True
+        )
+    )
+    book.add(
+        StoredRate(
+            "EUR", "USD", Decimal("1.0843"), None, None, datetime(2026, 3, 10, 15, 0, tzinfo=UTC), "bbg"
+        )
+    )  # replaces
+
+    reopened = StoredFxRateBook(Database(url))
+    assert reopened.export() == book.export()
+    assert len(reopened.export()) == 2
+    assert reopened.get_fx_rate("EUR", "USD").rate == Decimal("1.0843")
+    cross = reopened.get_fx_rate("EUR", "JPY")
+    assert cross.how == "triangulated" and cross.rate == Decimal("1.0843") * Decimal("147.225")
+    assert [leg.fallback for leg in cross.legs] == [False, True]
