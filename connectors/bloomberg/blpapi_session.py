@@ -3,9 +3,10 @@
 ``blpapi`` is Bloomberg's binding over its C++ SDK; it is published on Bloomberg's own package index,
 not the public registry, so portico never depends on it. When ``connection.api`` is ``blpapi`` the
 connector imports it (or uses the module given in the context's ``options["blpapi_module"]``) and sends
-``//blp/refdata`` ``ReferenceDataRequest`` and ``HistoricalDataRequest`` through it. Answers are read
-from ``Message.toPy()`` dictionaries and turned into the same rows a Data License output has
-(``IDENTIFIER``, ``RC``, ``DATE``, one key per field), so one mapping serves both APIs.
+``//blp/refdata`` ``ReferenceDataRequest`` and ``HistoricalDataRequest`` through it, and subscribes to
+``//blp/mktdata`` for live quotes. Answers are read from ``Message.toPy()`` dictionaries and turned into
+the same rows a Data License output has (``IDENTIFIER``, ``RC``, ``DATE``, one key per field), so one
+mapping serves both APIs.
 
 What is tested against what: this module runs in portico's tests against
 :mod:`portico.mocks.bloomberg.blpapi_fake`, an in-process fake with blpapi's call surface and message
@@ -18,15 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from portico.errors import ConfigurationError, ConnectionFailed, PayloadRejected, ReadTimeout, VenueRejected
+from portico.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    NotFound,
+    PayloadRejected,
+    ReadTimeout,
+    VenueRejected,
+)
 
 __all__ = ["BlpSession", "BlpapiSession", "blpapi_identifier", "load_blpapi"]
 
 REFDATA = "//blp/refdata"
+MKTDATA = "//blp/mktdata"
 RC_BAD_SECURITY = 10
 """The row return code a security error gets (the code Data License uses for an unknown security)."""
 
@@ -48,6 +57,12 @@ class BlpSession(Protocol):
 
     async def ping(self) -> str:
         """Start the session and open ``//blp/refdata``; returns where it is connected."""
+        ...
+
+    def subscribe(
+        self, securities: Sequence[str], fields: Sequence[str]
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """``//blp/mktdata`` updates as ``(security, values)`` until the iterator is closed."""
         ...
 
     async def aclose(self) -> None:
@@ -105,19 +120,9 @@ class BlpapiSession:
         self._lock = asyncio.Lock()
 
     def _start(self) -> Any:
-        if self._session is not None:
-            return self._session
-        options = self._blp.SessionOptions()
-        options.setServerHost(self._host)
-        options.setServerPort(self._port)
-        session = self._blp.Session(options)
-        if not session.start():
-            raise ConnectionFailed(f"could not start a Bloomberg session at {self._host}:{self._port}")
-        if not session.openService(REFDATA):
-            session.stop()
-            raise ConnectionFailed(f"could not open {REFDATA} at {self._host}:{self._port}")
-        self._session = session
-        return session
+        if self._session is None:
+            self._session = self._open(REFDATA)
+        return self._session
 
     def _request(
         self, kind: str, securities: Sequence[str], fields: Sequence[str], **values: str
@@ -198,10 +203,67 @@ class BlpapiSession:
             await asyncio.to_thread(self._start)
         return f"{self._host}:{self._port}"
 
+    def _open(self, service: str) -> Any:
+        options = self._blp.SessionOptions()
+        options.setServerHost(self._host)
+        options.setServerPort(self._port)
+        session = self._blp.Session(options)
+        if not session.start():
+            raise ConnectionFailed(f"could not start a Bloomberg session at {self._host}:{self._port}")
+        if not session.openService(service):
+            session.stop()
+            raise ConnectionFailed(f"could not open {service} at {self._host}:{self._port}")
+        return session
+
+    async def subscribe(
+        self, securities: Sequence[str], fields: Sequence[str]
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Subscribe on a session of its own (a request's answer never waits behind market data).
+
+        Raises:
+            NotFound: Bloomberg refused a subscription (``SubscriptionFailure``), naming the security.
+        """
+        session = await asyncio.to_thread(self._open, MKTDATA)
+        subscriptions = self._blp.SubscriptionList()
+        for security in securities:
+            subscriptions.add(security, ",".join(fields), "", self._blp.CorrelationId(security))
+        event_type = self._blp.Event
+        try:
+            await asyncio.to_thread(session.subscribe, subscriptions)
+            while True:
+                event = await asyncio.to_thread(session.nextEvent, self._timeout_ms)
+                kind = event.eventType()
+                if kind == event_type.TIMEOUT:
+                    raise ReadTimeout(
+                        f"no market data within {self._timeout_ms / 1000:g}s for {', '.join(securities)}"
+                    )
+                for message in event:
+                    topic = str(message.correlationId().value())
+                    if (
+                        kind == event_type.SUBSCRIPTION_STATUS
+                        and str(message.messageType()) == "SubscriptionFailure"
+                    ):
+                        reason = message.toPy().get("reason", {})
+                        raise NotFound(
+                            f"Bloomberg refused the subscription to {topic!r}: {reason.get('description', reason)}",
+                            venue_code=reason.get("category"),
+                        )
+                    if kind == event_type.SUBSCRIPTION_DATA:
+                        yield topic, message.toPy()
+        finally:
+            await asyncio.to_thread(_unsubscribe, session, subscriptions)
+
     async def aclose(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await asyncio.to_thread(session.stop)
+
+
+def _unsubscribe(session: Any, subscriptions: Any) -> None:
+    try:
+        session.unsubscribe(subscriptions)
+    finally:
+        session.stop()
 
 
 def _base_row(data: dict[str, Any], fields: Sequence[str]) -> Row:

@@ -7,7 +7,8 @@ import asyncio
 import re
 import time as _time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -25,6 +26,7 @@ from portico.connectors.bloomberg.mapping import (
     FX_FIELDS,
     QUOTE_FIELDS,
     bars_from_rows,
+    decimal_of,
     fundamentals_from_row,
     fx_identifier,
     fx_rate_from_row,
@@ -409,6 +411,39 @@ class BloombergConnector(Connector):
         interval = BarInterval(interval)
         member = self._members([symbol])[0]
         return await self._history(member, symbol, interval, start, end, limit)
+
+    # -- live quotes (BLPAPI) ----------------------------------------------------------------------
+
+    async def stream_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Live BID, ASK and LAST_PRICE from ``//blp/mktdata`` until the iterator is closed.
+
+        Only with ``connection.api: blpapi``; Data License REST has no live data, so ``subscribe_quotes``
+        is not among the manifest's capabilities.
+
+        Raises:
+            NotSupported: ``connection.api`` is ``dl_rest``.
+            NotFound: Bloomberg refused a subscription (unknown security).
+        """
+        if self.settings.api != "blpapi":
+            raise NotSupported(
+                f"{self.system} (bloomberg) streams quotes only with connection.api: blpapi; Data License REST "
+                "answers requests, it does not stream",
+                capability="subscribe_quotes",
+                system=self.system,
+            )
+        members = self._members(symbols)
+        by_security = {blpapi_identifier(t, v): s for s, (t, v) in zip(symbols, members, strict=True)}
+        # aclosing: closing this stream must unsubscribe and stop the session now, not when collected
+        async with aclosing(self.blp.subscribe(list(by_security), ["BID", "ASK", "LAST_PRICE"])) as updates:
+            async for security, values in updates:
+                yield Quote(
+                    symbol=by_security.get(security, security),
+                    timestamp=self.context.clock.now(),
+                    bid_price=decimal_of(values, "BID"),
+                    ask_price=decimal_of(values, "ASK"),
+                    last_price=decimal_of(values, "LAST_PRICE"),
+                    source="bloomberg",
+                )
 
     # -- FX --------------------------------------------------------------------------------------
 

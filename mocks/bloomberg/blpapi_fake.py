@@ -53,10 +53,33 @@ class _Event:
         return iter(self._messages)
 
 
+class _CorrelationId:
+    def __init__(self, value: Any = None) -> None:
+        self._value = value
+
+    def value(self) -> Any:
+        return self._value
+
+
+class _SubscriptionList:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, list[str], _CorrelationId]] = []
+
+    def add(
+        self, topic: str, fields: str = "", options: str = "", correlationId: _CorrelationId | None = None
+    ) -> None:
+        wanted = [f.strip().upper() for f in fields.split(",") if f.strip()]
+        self.items.append((topic, wanted, correlationId or _CorrelationId(topic)))
+
+
 @dataclass
 class _Message:
     name: str
     body: dict[str, Any]
+    correlation: _CorrelationId = field(default_factory=_CorrelationId)
+
+    def correlationId(self) -> _CorrelationId:
+        return self.correlation
 
     def messageType(self) -> str:
         return self.name
@@ -125,6 +148,8 @@ class FakeBlpapi:
 
     Event = _Event
     SessionOptions = _SessionOptions
+    SubscriptionList = _SubscriptionList
+    CorrelationId = _CorrelationId
 
     def __init__(
         self,
@@ -148,6 +173,8 @@ class FakeBlpapi:
                 self.started = False
                 self.stopped = False
                 self._queue: deque[_Event] = deque()
+                self.subscribed: list[tuple[str, list[str], _CorrelationId]] = []
+                self.unsubscribed = False
                 fake.sessions.append(self)
 
             def start(self) -> bool:
@@ -158,7 +185,7 @@ class FakeBlpapi:
                 return True
 
             def openService(self, name: str) -> bool:
-                ok = name == "//blp/refdata"
+                ok = name in ("//blp/refdata", "//blp/mktdata")
                 kind = "ServiceOpened" if ok else "ServiceOpenFailure"
                 self._queue.append(_Event(_Event.SERVICE_STATUS, [_Message(kind, {"serviceName": name})]))
                 return ok
@@ -171,9 +198,32 @@ class FakeBlpapi:
                 if not fake.silent:
                     self._queue.extend(fake.answer(request))
 
+            def subscribe(self, subscriptions: _SubscriptionList) -> None:
+                for topic, fields, correlation in subscriptions.items:
+                    if fake._members([topic])[0][1] is None:
+                        reason = {
+                            "source": "fake",
+                            "errorCode": 2,
+                            "category": "BAD_SEC",
+                            "description": "Invalid security",
+                        }
+                        failure = _Message("SubscriptionFailure", {"reason": reason}, correlation)
+                        self._queue.append(_Event(_Event.SUBSCRIPTION_STATUS, [failure]))
+                        continue
+                    self.subscribed.append((topic, fields, correlation))
+                    started = _Message("SubscriptionStarted", {}, correlation)
+                    self._queue.append(_Event(_Event.SUBSCRIPTION_STATUS, [started]))
+
+            def unsubscribe(self, subscriptions: _SubscriptionList) -> None:
+                self.unsubscribed = True
+                self.subscribed = []
+
             def nextEvent(self, timeout: int = 0) -> _Event:
                 if self._queue:
                     return self._queue.popleft()
+                if self.subscribed and not fake.silent:
+                    fake.clock.advance(1.0)  # one tick a simulated second
+                    return fake.tick(self.subscribed)
                 return _Event(_Event.TIMEOUT, [])
 
             def stop(self) -> bool:
@@ -191,6 +241,25 @@ class FakeBlpapi:
                     kind, value = name, security[len(prefix) :]
             members.append((security, resolve(kind, value, set(self.data.currencies()), set(EQUITIES))))
         return members
+
+    def tick(self, subscribed: list[tuple[str, list[str], _CorrelationId]]) -> _Event:
+        """One ``MarketDataEvents`` message per subscription at the clock's time."""
+        names = {"BID": "PX_BID", "ASK": "PX_ASK", "LAST_PRICE": "PX_LAST", "MID": "PX_MID"}
+        messages = []
+        for topic, fields, correlation in subscribed:
+            members = self._members([topic])
+            wanted = [names[f] for f in fields if f in names]
+            (row,) = reference_rows(self.data, members, wanted, self.clock.now())
+            body: dict[str, Any] = {"MKTDATA_EVENT_TYPE": "QUOTE", "MKTDATA_EVENT_SUBTYPE": "BID"}
+            body.update(
+                {
+                    f: _to_wire(row[names[f]], names[f])
+                    for f in fields
+                    if f in names and row[names[f]] is not None
+                }
+            )
+            messages.append(_Message("MarketDataEvents", body, correlation))
+        return _Event(_Event.SUBSCRIPTION_DATA, messages)
 
     def answer(self, request: _Request) -> list[_Event]:
         """The events answering ``request``: partial responses, then the final one."""

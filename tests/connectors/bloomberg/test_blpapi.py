@@ -192,3 +192,44 @@ def test_the_transport_check_sees_the_blpapi_socket(connection: dict[str, Any], 
         assert found == []
     else:
         assert len(found) == 1 and "not encrypted" in found[0][1] and "bpipe.example.net" in found[0][1]
+
+
+async def test_live_quotes_stream_from_mktdata_until_closed(fake_clock: FakeClock) -> None:
+    fake = FakeBlpapi(seed=5, clock=MockClock(fake_clock.now()))
+    connector = _connector(fake, fake_clock)
+    quotes = []
+    stream = connector.stream_quotes(["IBM", "EURUSD Curncy"])
+    try:
+        async for quote in stream:
+            quotes.append(quote)
+            if len(quotes) == 4:
+                break
+    finally:
+        await stream.aclose()
+        await connector.close()
+    assert [q.symbol for q in quotes] == ["IBM", "EURUSD Curncy", "IBM", "EURUSD Curncy"]
+    assert all(
+        q.bid_price is not None and q.ask_price is not None and q.bid_price <= q.ask_price for q in quotes
+    )
+    session = fake.sessions[0]
+    assert session.options.host == "terminal.local"
+    assert session.unsubscribed and session.stopped  # closing the stream unsubscribes and stops its session
+
+
+async def test_a_refused_subscription_is_not_found(fake_clock: FakeClock) -> None:
+    connector = _connector(FakeBlpapi(), fake_clock)
+    try:
+        with pytest.raises(NotFound, match="ZZZZ9 US Equity") as caught:
+            async for _ in connector.stream_quotes(["ZZZZ9"]):
+                pass
+    finally:
+        await connector.close()
+    assert caught.value.venue_code == "BAD_SEC"
+
+
+async def test_streaming_needs_the_blpapi_api(bbg: BbgHarness) -> None:
+    from portico.errors import NotSupported
+
+    with pytest.raises(NotSupported, match="connection.api: blpapi"):
+        async for _ in bbg.connector().stream_quotes(["AAPL"]):
+            pass
