@@ -92,7 +92,8 @@ def parse_order(payload: dict[str, Any], root: str) -> dict[str, Any]:
     if len(instruments) != 1 or not isinstance(instruments[0], dict):
         raise BadRequest(1001, "Exactly one Instrument is required for an equity order")
     instrument = instruments[0]
-    product = instrument.get("Product") if isinstance(instrument.get("Product"), dict) else {}
+    raw_product = instrument.get("Product")
+    product: dict[str, Any] = raw_product if isinstance(raw_product, dict) else {}
     symbol = str(product.get("symbol") or "").strip().upper()
     if not symbol:
         raise BadRequest(1001, "Product.symbol is required")

@@ -241,3 +241,28 @@ def test_the_renew_window_follows_the_options() -> None:
     assert scheme.lifecycle.alert_before == timedelta(minutes=10)
     with pytest.raises(ConfigurationError, match="renew_margin"):
         EtradeOAuth1Scheme(ctx, creds, {"renew_margin": "soon"})
+
+
+async def test_keep_alive_renews_only_when_due(served: Callable[..., RunningMock]) -> None:
+    running = served()
+    clock = FakeClock(DEFAULT_START)
+    connector = make_connector(running, clock=clock)
+    await connector.get_account()
+    assert await connector.keep_alive() is False
+    advance(running, clock, 3600 + 52 * 60)
+    assert await connector.keep_alive() is True
+    assert await connector.keep_alive() is False
+    assert calls(running, "/oauth/renew_access_token") == [200]
+    await connector.close()
+
+
+async def test_revoke_ends_the_token_at_the_venue_and_here(served: Callable[..., RunningMock]) -> None:
+    running = served()
+    connector = make_connector(running)
+    await connector.get_account()
+    await connector.auth.revoke_remote()
+    assert running.app.oauth.access_tokens[ACCESS_TOKEN].revoked
+    assert not connector.auth.authorized
+    with pytest.raises(AuthError, match="not authorized: run `portico credentials login etrade`"):
+        await connector.get_account()
+    await connector.close()

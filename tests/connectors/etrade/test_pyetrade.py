@@ -116,6 +116,17 @@ def test_pyetrade_trades_through_the_mock(served: Callable[..., RunningMock]) ->
     with pytest.raises(Exception, match=r"Etrade API Error - Code: 1078"):
         orders.place_equity_order(**_order(key, "pyetrade-lmt-1"))
 
+    # change: preview the change, then place it with that preview id; the order keeps its id
+    change = _order(key, "pyetrade-lmt-1", limitPrice=1.25)
+    changed_preview = orders.change_preview_equity_order(key, order_id, **change)
+    change_id = changed_preview["PreviewOrderResponse"]["PreviewIds"]["previewId"]
+    changed = orders.place_changed_equity_order(**change, orderId=order_id, previewId=change_id)
+    assert int(changed["PlaceOrderResponse"]["OrderIds"]["orderId"]) == order_id
+    relisted = {
+        o["orderId"]: o for o in orders.list_orders(key, resp_format="json")["OrdersResponse"]["Order"]
+    }
+    assert relisted[order_id]["OrderDetail"][0]["limitPrice"] == 1.25
+
     canceled = orders.cancel_order(key, order_id)
     assert int(canceled["CancelOrderResponse"]["orderId"]) == order_id
     after = orders.list_orders(key, resp_format="json", status="CANCELLED")["OrdersResponse"]["Order"]
