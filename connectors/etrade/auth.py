@@ -19,12 +19,14 @@ import contextlib
 import inspect
 import json
 import re
+import webbrowser
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from authlib.integrations.base_client import OAuthError
 from pydantic import SecretStr
 
 from portico.auth import AuthContext, LoopbackRedirect, OAuth1Scheme, known_secrets
@@ -247,10 +249,6 @@ class EtradeOAuth1Scheme(OAuth1Scheme):
             AuthError: a leg was refused.
             ConfigurationError: an OAuth URL option is missing.
         """
-        import webbrowser
-
-        from authlib.integrations.base_client import OAuthError
-
         for name in ("request_token_url", "authorize_url", "access_token_url"):
             if not getattr(self, name):
                 raise ConfigurationError(

@@ -141,7 +141,7 @@ async def portfolio(request: Request, call: Call) -> Response:
         cost = pos.qty * pos.avg_entry_price
         positions.append(
             {
-                "positionId": int(pos.asset_id.replace("-", "")[:12], 16),
+                "positionId": numeric_id(pos.asset_id),
                 "symbolDescription": pos.symbol,
                 "dateAcquired": epoch_ms(now),
                 "pricePaid": pos.avg_entry_price,
@@ -202,7 +202,7 @@ async def transactions(request: Request, call: Call) -> Response:
         amount = fill.qty * fill.price
         items.append(
             {
-                "transactionId": hashlib_id(fill.id),
+                "transactionId": numeric_id(fill.id),
                 "accountId": app.account_numbers[account_id],
                 "transactionDate": epoch_ms(fill.timestamp),
                 "postDate": epoch_ms(fill.timestamp),
@@ -240,7 +240,7 @@ async def transactions(request: Request, call: Call) -> Response:
     return render({"TransactionListResponse": body}, call.as_json)
 
 
-def hashlib_id(value: str) -> int:
+def numeric_id(value: str) -> int:
     """A stable numeric id for a venue id (E*TRADE's ids are numbers)."""
     return int.from_bytes(hashlib.sha256(value.encode()).digest()[:6], "big")
 

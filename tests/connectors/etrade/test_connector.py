@@ -268,3 +268,17 @@ async def test_time_in_force_reaches_the_venue(served: Callable[..., RunningMock
     (venue_order,) = running.app.venue.orders.values()
     assert venue_order.time_in_force == "gtc"
     await connector.close()
+
+
+async def test_transactions_follow_the_marker(served: Callable[..., RunningMock]) -> None:
+    running = served(starting_cash=10_000_000)
+    for i in range(60):
+        running.app.venue.place_order(symbol="F", side="buy", qty=Decimal(i + 1))
+    connector = make_connector(running)
+    transactions = await connector.get_transactions()
+    assert sorted(t.brokerage.quantity for t in transactions if t.brokerage) == [
+        Decimal(i + 1) for i in range(60)
+    ]
+    queries = [e.query for e in journal(running, "/transactions.json")]
+    assert len(queries) == 2 and "marker=50" in queries[1]
+    await connector.close()
