@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from portico.auth import AuthContext
 from portico.connectors.etrade.auth import SCHEME_NAME, EtradeOAuth1Scheme
 from portico.connectors.etrade.client import EtradeClient, etrade_error_mapper, is_duplicate_client_order_id
+from portico.connectors.etrade.client_ids import ClientOrderIds
 from portico.connectors.etrade.lifecycle import EASTERN
 from portico.connectors.etrade.mapping import (
     account_from_wire,
@@ -78,8 +79,7 @@ class EtradeConnector(Connector):
         self.settings = settings
         self._client: EtradeClient | None = None
         self._account_key: str | None = settings.account_id_key
-        self._client_ids: dict[str, str] = {}
-        """The caller's client order id by the wire id E*TRADE holds, where they differ."""
+        self._client_ids = ClientOrderIds(self.system, context.store)
         self._auth = context.auth if context.auth is not None else self._own_auth()
 
     def _own_auth(self) -> EtradeOAuth1Scheme | None:
@@ -231,7 +231,7 @@ class EtradeConnector(Connector):
     # -- orders ----------------------------------------------------------------------------------
 
     def _order(self, wire: WireOrder, key: str) -> Order:
-        caller_id = self._client_ids.get(wire.client_order_id or "")
+        caller_id = self._client_ids.caller(wire.client_order_id)
         return order_from_wire(wire, system=self.system, account_id=key, client_order_id=caller_id)
 
     async def _pages(self, key: str, params: dict[str, Any], pages: int) -> AsyncIterator[list[WireOrder]]:
@@ -285,8 +285,7 @@ class EtradeConnector(Connector):
         key = await self._key(request.account_id)
         caller_id = request.client_order_id or self.context.clock.now().strftime("pt%Y%m%d%H%M%S%f")[:20]
         wire_id = wire_client_order_id(caller_id)
-        if wire_id != caller_id:
-            self._client_ids[wire_id] = caller_id
+        self._client_ids.remember(wire_id, caller_id)
         body = order_body(request, wire_id, system=self.system)
         try:
             preview = await self.client.preview(key, {"PreviewOrderRequest": body})
@@ -378,8 +377,7 @@ class EtradeConnector(Connector):
             raise NotFound(
                 f"E*TRADE has no order with client order id {client_order_id!r}", system=self.system
             )
-        if wire_id != client_order_id:
-            self._client_ids[wire_id] = client_order_id
+        self._client_ids.remember(wire_id, client_order_id)
         return self._order(found, key)
 
     async def list_orders(
@@ -449,8 +447,7 @@ class EtradeConnector(Connector):
         key = await self._key()
         caller_id = client_order_id or current.client_order_id or order_id
         wire_id = wire_client_order_id(caller_id)
-        if wire_id != caller_id:
-            self._client_ids[wire_id] = caller_id
+        self._client_ids.remember(wire_id, caller_id)
         changed = OrderRequest(
             symbol=current.symbol,
             side=current.side,

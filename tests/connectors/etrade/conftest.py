@@ -55,6 +55,7 @@ def make_connector(
     connection: dict[str, Any] | None = None,
     events: list[tuple[str, dict[str, Any]]] | None = None,
     interactive: Any = None,
+    store: Any = None,
 ) -> EtradeConnector:
     """A connector on ``running`` whose auth comes from an AuthenticationManager (plugins loaded), as
     the runtime builds it; ``clock`` drives the token lifecycle (keep it level with the mock's)."""
@@ -81,5 +82,6 @@ def make_connector(
         auth=auth,
         clock=clock,
         emit=emit,
+        store=store,
     )
     return EtradeConnector(context)

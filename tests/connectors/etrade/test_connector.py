@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from portico.clock import FakeClock
 from portico.errors import NotFound, PayloadRejected, VenueRejected
 from portico.mocks import DEFAULT_START, RunningMock
 from portico.models import OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
+from portico.store import Database
 from tests.connectors.etrade.conftest import make_connector
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -282,3 +284,19 @@ async def test_transactions_follow_the_marker(served: Callable[..., RunningMock]
     queries = [e.query for e in journal(running, "/transactions.json")]
     assert len(queries) == 2 and "marker=50" in queries[1]
     await connector.close()
+
+
+async def test_with_a_store_the_caller_ids_survive_a_restart(
+    served: Callable[..., RunningMock], tmp_path: Path
+) -> None:
+    running = served()
+    store = Database(f"sqlite:///{tmp_path / 'portico.db'}")
+    caller_id = "portico-" + "cd" * 16
+    first = make_connector(running, store=store)
+    placed = await first.place_order(limit(cid=caller_id))
+    await first.close()
+    restarted = make_connector(running, store=Database(f"sqlite:///{tmp_path / 'portico.db'}"))
+    (listed,) = await restarted.list_orders(status="all")
+    assert (listed.order_id, listed.client_order_id) == (placed.order_id, caller_id)
+    await restarted.close()
+    store.dispose()
