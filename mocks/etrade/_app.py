@@ -8,7 +8,7 @@ import html
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from portico.mocks._kit import FaultRule, MockApp, MockClock, MockFaultSource, SimulatedVenue
+from portico.mocks._kit import BarData, FaultRule, MockApp, MockClock, MockFaultSource, SimulatedVenue
 from portico.mocks.etrade._accounts import account_routes
 from portico.mocks.etrade._market import market_routes
 from portico.mocks.etrade._oauth import DEFAULT_ACCESS_TOKENS, DEFAULT_CONSUMERS, OAuthProblem, OAuthProvider
@@ -68,10 +68,18 @@ class EtradeMockApp(MockApp):
         self.previews: dict[int, dict[str, Any]] = {}
         self.client_ids: dict[int, str] = {}
         """The client order id each ``orderId`` was placed (or last changed) with."""
+        self._daily_bars: dict[tuple[str, date], BarData | None] = {}
         self._next_order = 1000 + venue.seed % 1000
         self._next_preview = 168_000_000 + venue.seed
         for account_id in venue.accounts:
             self.register_account(account_id)
+
+    def daily_bar(self, symbol: str, day: date) -> BarData | None:
+        """The day's bar of ``symbol`` (built once per symbol and day: it sums the day's minute bars)."""
+        key = (symbol, day)
+        if key not in self._daily_bars:
+            self._daily_bars[key] = self.venue.data.daily_bar(symbol, day)
+        return self._daily_bars[key]
 
     def register_account(self, account_id: str) -> str:
         """Give a venue account its E*TRADE ``accountIdKey`` and 8-digit ``accountId``."""

@@ -37,7 +37,7 @@ def _quote(app: EtradeMockApp, symbol: str) -> dict[str, Any]:
     last = app.venue.price(symbol)
     prev = app.venue.lastday_price(symbol)
     day: date = now.astimezone(NEW_YORK).date()
-    bar = data.daily_bar(symbol, day) or data.daily_bar(symbol, day - timedelta(days=1))
+    bar = app.daily_bar(symbol, day) or app.daily_bar(symbol, day - timedelta(days=1))
     change = last - prev
     local = now.astimezone(NEW_YORK)
     quote: dict[str, Any] = {
