@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from portico.clock import FakeClock
+from portico.connectors.etrade import EtradeConnector
+from portico.connectors.etrade.auth import EtradeOAuth1Scheme
 from portico.errors import NotFound, PayloadRejected, VenueRejected
 from portico.mocks import DEFAULT_START, RunningMock
 from portico.models import OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
+from portico.sdk import ConnectorContext
 from portico.store import Database
-from tests.connectors.etrade.conftest import make_connector
+from tests.connectors.etrade.conftest import CREDENTIALS, FAST_LIMITS, make_connector
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -300,3 +304,16 @@ async def test_with_a_store_the_caller_ids_survive_a_restart(
     assert (listed.order_id, listed.client_order_id) == (placed.order_id, caller_id)
     await restarted.close()
     store.dispose()
+
+
+async def test_a_bare_context_signs_with_its_own_scheme(served: Callable[..., RunningMock]) -> None:
+    running = served()
+    context = ConnectorContext.for_testing(
+        EtradeConnector, urls=running.urls, credentials={k: SecretStr(v) for k, v in CREDENTIALS.items()},
+        connection={"rate_limits": FAST_LIMITS}, clock=FakeClock(DEFAULT_START),
+    )  # fmt: skip
+    connector = EtradeConnector(context)
+    assert isinstance(connector.auth, EtradeOAuth1Scheme)
+    assert connector.auth.renew_url == running.urls["auth"].rstrip("/") + "/oauth/renew_access_token"
+    assert (await connector.get_account()).cash == 100_000
+    await connector.close()
