@@ -1,0 +1,981 @@
+"""The Polygon (Massive) mock: the stocks REST API in the vendor's JSON envelopes, keys, plans and errors.
+
+Routes (as ``massive.RESTClient`` builds them):
+
+* aggregates ``/v2/aggs/ticker/{t}/range/{multiplier}/{timespan}/{from}/{to}`` (second .. year, ``adjusted``,
+  ``sort``, ``limit`` <= 50000, ``next_url`` paging), grouped daily ``/v2/aggs/grouped/locale/us/market/stocks/{date}``,
+  previous close ``/v2/aggs/ticker/{t}/prev``
+* ``/v3/trades/{t}``, ``/v3/quotes/{t}`` (``timestamp`` and ``timestamp.gte|gt|lte|lt``, ``order``, ``limit``,
+  paged), ``/v2/last/trade/{t}``, ``/v2/last/nbbo/{t}``
+* snapshots ``/v2/snapshot/locale/us/markets/stocks/tickers`` (``tickers=A,B``) and ``.../tickers/{t}``
+* reference ``/v3/reference/tickers`` (paged), ``/v3/reference/tickers/{t}``, ``/v3/reference/dividends``,
+  ``/v3/reference/splits``, ``/v2/reference/news``, ``/v1/marketstatus/now``
+
+Every answer carries ``status`` and ``request_id``; lists carry ``results``, ``count`` or ``resultsCount``
+and ``next_url`` while more pages remain. ``next_url`` is an absolute URL on the host the request came to,
+with a ``cursor`` holding the rest of the query (never the API key): clients re-send their key with it.
+The key is accepted as the ``apiKey`` query parameter or an ``Authorization: Bearer`` header. Errors:
+401 ``{"status": "ERROR", "error": ...}`` without a key, 403 ``NOT_AUTHORIZED`` outside the key's plan,
+404 ``NOT_FOUND``, 400 ``ERROR`` for bad parameters and 429 over the free plan's 5 calls a minute.
+
+Admin: ``GET|POST /__mock__/polygon/keys/{key}`` (a key's plan and usage; POST ``{"plan": "free"}`` moves it).
+The kit's HTTP faults, journal and clock endpoints apply as on every mock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from portico.mocks._kit import (
+    NEW_YORK,
+    BarData,
+    MarketDataGenerator,
+    MockApp,
+    MockClock,
+    MockFaultSource,
+    QuoteData,
+    TradeData,
+    is_trading_day,
+    json_response,
+    session_bounds,
+)
+from portico.mocks._kit._faults import FaultRule
+from portico.mocks.polygon._plans import DEFAULT_PLANS, Plan, PlanBook
+from portico.mocks.polygon._stream import PolygonStream
+from portico.mocks.polygon._universe import DEFAULT_TICKERS, EXCHANGE_IDS, TickerInfo, ticker_info
+
+__all__ = ["EXCHANGE_IDS", "TIMESPANS", "PolygonMock", "create_app"]
+
+PRICING = "https://massive.com/pricing"
+TIMESPANS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
+_TAPES = {"A": 1, "B": 2, "C": 3}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_LIMIT = 50000
+_TRADE_STEP = 7.0  # seconds between the generator's prints
+_QUOTE_STEP = 5.0
+_DIVIDEND_SORTS = ("ex_dividend_date", "pay_date", "declaration_date", "record_date", "cash_amount", "ticker")
+_LOOKBACK_DAYS = 30  # how far back a trades/quotes query without a lower bound looks
+
+
+class PolygonRefusal(Exception):
+    """Stop handling and answer with the vendor's error envelope."""
+
+    def __init__(self, status: int, message: str, kind: str = "ERROR") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+
+
+def _ms(when: datetime) -> int:
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _ns(when: datetime) -> int:
+    return ((when - _EPOCH) // timedelta(microseconds=1)) * 1000
+
+
+def _from_ns(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value // 1000)
+
+
+def _digest(*parts: object) -> int:
+    return int.from_bytes(hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest(), "big")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
+
+
+def _day_end(day: date) -> datetime:
+    return _day_start(day + timedelta(days=1)) - timedelta(microseconds=1)
+
+
+def _agg(bar: BarData) -> dict[str, Any]:
+    return {"v": bar.volume, "vw": bar.vwap, "o": bar.open, "c": bar.close, "h": bar.high, "l": bar.low,
+            "t": _ms(bar.timestamp), "n": bar.trade_count}  # fmt: skip
+
+
+def _combine(bars: list[BarData]) -> BarData:
+    volume = sum(b.volume for b in bars)
+    vwap = sum(b.vwap * b.volume for b in bars) / volume if volume else bars[-1].close
+    return BarData(
+        bars[0].symbol, bars[0].timestamp, bars[0].open, max(b.high for b in bars), min(b.low for b in bars),
+        bars[-1].close, volume, sum(b.trade_count for b in bars), round(vwap, 4),
+    )  # fmt: skip
+
+
+def _group(bars: list[BarData], key: Callable[[BarData], object], size: int) -> list[BarData]:
+    """Bars merged by ``key`` (a period), then ``size`` consecutive periods merged into one bar."""
+    periods: dict[object, list[BarData]] = {}
+    for bar in bars:
+        periods.setdefault(key(bar), []).append(bar)
+    merged = [_combine(group) for group in periods.values()]
+    if size == 1:
+        return merged
+    return [_combine(merged[i : i + size]) for i in range(0, len(merged), size)]
+
+
+def _local(bar: BarData) -> date:
+    return bar.timestamp.astimezone(NEW_YORK).date()
+
+
+def _encode_cursor(params: Mapping[str, Any]) -> str:
+    raw = json.dumps(dict(params), sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise PolygonRefusal(400, "The cursor parameter is invalid.") from None
+    if not isinstance(data, dict):
+        raise PolygonRefusal(400, "The cursor parameter is invalid.")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _limit(params: Mapping[str, str], default: int, top: int) -> int:
+    text = params.get("limit")
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise PolygonRefusal(400, f"The parameter 'limit' must be an integer, got {text!r}.") from None
+    if value < 1:
+        raise PolygonRefusal(400, "The parameter 'limit' must be at least 1.")
+    return min(value, top)
+
+
+def _order(params: Mapping[str, str], name: str, default: str) -> bool:
+    """True for ascending."""
+    value = params.get(name, default).lower()
+    if value not in ("asc", "desc"):
+        raise PolygonRefusal(400, f"The parameter '{name}' must be 'asc' or 'desc', got {value!r}.")
+    return value == "asc"
+
+
+def _matches(value: str, params: Mapping[str, str], name: str) -> bool:
+    """``value`` against ``name`` and its ``.gte|.gt|.lte|.lt`` filters (ISO dates and tickers compare as text)."""
+    checks = (
+        (name, lambda v, p: v == p), (f"{name}.gte", lambda v, p: v >= p), (f"{name}.gt", lambda v, p: v > p),
+        (f"{name}.lte", lambda v, p: v <= p), (f"{name}.lt", lambda v, p: v < p),
+    )  # fmt: skip
+    return all(test(value, params[key]) for key, test in checks if key in params)
+
+
+def _parse_bound(text: str, name: str, *, end: bool) -> datetime:
+    """A ``from``/``to`` or ``timestamp`` value: ``YYYY-MM-DD`` (the whole New York day) or epoch digits."""
+    text = text.strip()
+    if text.isdigit():
+        number = int(text)
+        # aggregates take milliseconds, trades and quotes nanoseconds: the size tells which
+        return _from_ns(number) if number > 10**14 else _EPOCH + timedelta(milliseconds=number)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise PolygonRefusal(400, f"Could not parse the time parameter: '{name}'.") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    start = _day_start(day)
+    return _day_end(day) if end else start
+
+
+@dataclass(frozen=True)
+class _Route:
+    feature: str
+    handler: Callable[[PolygonMock, Request, dict[str, str]], dict[str, Any]]
+
+
+class PolygonMock:
+    """The mock's state: generator, tickers, plans per API key and the clock.
+
+    Args:
+        seed: the data seed.
+        clock: the mock's clock.
+        symbols: extra tickers the mock knows.
+        key_plans: plan name per API key (``{"free-key": "free"}``); other keys are on ``default_plan``.
+        default_plan: the plan of unlisted keys (``advanced``: everything, no call limit).
+        plans: plan definitions overriding or extending the defaults.
+        known_keys_only: answer 401 ``Unknown API Key`` for keys not in ``key_plans``.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        clock: MockClock | None = None,
+        symbols: Iterable[str] = (),
+        key_plans: Mapping[str, str] | None = None,
+        default_plan: str = "advanced",
+        plans: Mapping[str, Plan] | None = None,
+        known_keys_only: bool = False,
+    ) -> None:
+        self.seed = seed
+        self.clock = clock or MockClock()
+        self.generator = MarketDataGenerator(seed)
+        self.tickers: dict[str, TickerInfo] = {t.ticker: t for t in DEFAULT_TICKERS}
+        for symbol in symbols:
+            self.tickers.setdefault(symbol.upper(), ticker_info(symbol))
+        self.plans = PlanBook(
+            {**DEFAULT_PLANS, **(plans or {})},
+            dict(key_plans or {}),
+            default_plan,
+            known_keys_only=known_keys_only,
+        )
+        self._requests = 0
+
+    # -- the envelope ----------------------------------------------------------------------------
+
+    def request_id(self) -> str:
+        """A fresh request id (hex, as the vendor's look), deterministic per seed."""
+        self._requests += 1
+        return (
+            f"{_digest(self.seed, 'request', self._requests):016x}{_digest(self._requests, self.seed):016x}"
+        )
+
+    def error(self, status: int, message: str, kind: str = "ERROR") -> Response:
+        """The vendor's error envelope: ``error`` for ``ERROR``, ``message`` for the other statuses."""
+        key = "error" if kind == "ERROR" else "message"
+        return json_response({"status": kind, "request_id": self.request_id(), key: message}, status)
+
+    @staticmethod
+    def api_key(request: Request) -> str:
+        """The key of a request: ``apiKey`` in the query, else an ``Authorization: Bearer`` header."""
+        key = request.query_params.get("apiKey", "")
+        if key:
+            return key
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+
+    async def dispatch(self, request: Request, route: _Route) -> Response:
+        """Authenticate, count against the plan, check entitlement, answer with ``route``'s handler."""
+        key = self.api_key(request)
+        if not key:
+            return self.error(401, "API Key was not provided")
+        if not self.plans.knows(key):
+            return self.error(401, "Unknown API Key")
+        if not self.plans.take(key, self.clock.now()):
+            return self.error(
+                429,
+                "You've exceeded the maximum requests per minute, please wait or upgrade your subscription "
+                f"to continue. {PRICING}",
+            )
+        plan = self.plans.plan_of(key)
+        if route.feature not in plan.features:
+            return self.error(
+                403,
+                f"You are not entitled to this data. Please upgrade your plan at {PRICING}",
+                "NOT_AUTHORIZED",
+            )
+        params = {k: v for k, v in request.query_params.items() if k != "apiKey"}
+        if "cursor" in params:
+            params = _decode_cursor(params["cursor"])
+        try:
+            body = route.handler(self, request, params)
+        except PolygonRefusal as refusal:
+            return self.error(refusal.status, refusal.message, refusal.kind)
+        if "status" not in body and "market" not in body:
+            body["status"] = "OK"
+        if "market" not in body:  # the market status answer has no envelope
+            body["request_id"] = self.request_id()
+        return json_response(body)
+
+    def next_url(self, request: Request, params: Mapping[str, Any]) -> str:
+        """The absolute URL of the next page: this path with a cursor holding the rest of the query."""
+        base = str(request.base_url).rstrip("/")
+        return f"{base}{request.url.path}?cursor={_encode_cursor(params)}"
+
+    def _page(
+        self, request: Request, params: dict[str, str], rows: list[dict[str, Any]], limit: int
+    ) -> dict[str, Any]:
+        offset = int(params.get("_offset", "0"))
+        page = rows[offset : offset + limit]
+        body: dict[str, Any] = {"results": page, "count": len(page)}
+        if offset + limit < len(rows):
+            body["next_url"] = self.next_url(request, {**params, "_offset": offset + limit})
+        return body
+
+    def _known(self, ticker: str) -> str | None:
+        symbol = ticker.upper()
+        return symbol if symbol in self.tickers else None
+
+    # -- aggregates -----------------------------------------------------------------------------
+
+    def bars(
+        self, symbol: str, multiplier: int, timespan: str, start: datetime, end: datetime, *, adjusted: bool
+    ) -> list[BarData]:
+        """Bars of ``multiplier`` x ``timespan`` starting in ``[start, end]``, cut at the simulated now."""
+        now = self.clock.now()
+        gen = self.generator
+        if timespan == "second":
+            return self._second_bars(symbol, multiplier, start, min(end, now), adjusted=adjusted)
+        if timespan == "minute" and multiplier < 60:
+            return gen.bars(symbol, f"{multiplier}min", start, end, adjusted=adjusted, until=now)
+        if timespan == "hour" and multiplier < 24:
+            return gen.bars(symbol, f"{multiplier}hour", start, end, adjusted=adjusted, until=now)
+        if timespan in ("minute", "hour"):
+            per = multiplier * (60 if timespan == "hour" else 1)
+            minutes = gen.bars(symbol, "1min", start, end, adjusted=adjusted, until=now)
+            return _group(
+                minutes,
+                lambda b: (_local(b), (b.timestamp - session_bounds(_local(b))[0]).seconds // 60 // per),
+                1,
+            )
+        if timespan == "day":
+            return _group(
+                gen.bars(symbol, "1day", start, end, adjusted=adjusted, until=now), _local, multiplier
+            )
+        if timespan == "week":
+            return _group(
+                gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), _local, multiplier
+            )
+        months = gen.bars(symbol, "1month", start, end, adjusted=adjusted, until=now)
+        if timespan == "month":
+            return _group(months, _local, multiplier)
+        if timespan == "quarter":
+            return _group(months, lambda b: (_local(b).year, (_local(b).month - 1) // 3), multiplier)
+        return _group(months, lambda b: _local(b).year, multiplier)
+
+    def _second_bars(
+        self, symbol: str, multiplier: int, start: datetime, end: datetime, *, adjusted: bool
+    ) -> list[BarData]:
+        out: list[BarData] = []
+        gen = self.generator
+        for minute in gen.bars(symbol, "1min", start - timedelta(minutes=1), end, adjusted=adjusted):
+            for first in range(0, 60, multiplier):
+                at = minute.timestamp + timedelta(seconds=first)
+                if not start <= at <= end:
+                    continue
+                points = [gen.price(symbol, at + timedelta(seconds=s), adjusted=adjusted)
+                          for s in range(0, min(multiplier, 60 - first) + 1)]  # fmt: skip
+                volume = max(1, minute.volume * len(points[1:]) // 60)
+                out.append(BarData(symbol, at, points[0], max(points), min(points), points[-1], volume,
+                                   max(1, volume // 120), round(sum(points) / len(points), 4)))  # fmt: skip
+        return out
+
+    def aggregates(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        path = request.path_params
+        ticker = str(path["ticker"]).upper()
+        timespan = str(path["timespan"])
+        if timespan not in TIMESPANS:
+            raise PolygonRefusal(400, f"Invalid timespan {timespan!r}; use one of {', '.join(TIMESPANS)}.")
+        try:
+            multiplier = int(path["multiplier"])
+        except ValueError:
+            raise PolygonRefusal(400, "The parameter 'multiplier' must be a positive integer.") from None
+        if multiplier < 1:
+            raise PolygonRefusal(400, "The parameter 'multiplier' must be a positive integer.")
+        start = _parse_bound(str(path["from"]), "from", end=False)
+        end = _parse_bound(str(path["to"]), "to", end=True)
+        if end < start:
+            raise PolygonRefusal(400, "The parameter 'to' cannot be a time that occurs before 'from'")
+        adjusted = params.get("adjusted", "true").lower() != "false"
+        ascending = _order(params, "sort", "asc")
+        limit = _limit(params, 5000, _MAX_LIMIT)
+        symbol = self._known(ticker)
+        rows = (
+            []
+            if symbol is None
+            else [_agg(b) for b in self.bars(symbol, multiplier, timespan, start, end, adjusted=adjusted)]
+        )
+        if not ascending:
+            rows.reverse()
+        page = self._page(request, params, rows, limit)
+        body: dict[str, Any] = {"ticker": ticker, "queryCount": page["count"], "resultsCount": page["count"],
+                                "adjusted": adjusted}  # fmt: skip
+        if page["results"]:
+            body["results"] = page["results"]
+        if "next_url" in page:
+            body["next_url"] = page["next_url"]
+        return body
+
+    def grouped_daily(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            day = date.fromisoformat(str(request.path_params["date"]))
+        except ValueError:
+            raise PolygonRefusal(400, "Could not parse the time parameter: 'date'. Use YYYY-MM-DD.") from None
+        adjusted = params.get("adjusted", "true").lower() != "false"
+        start, end = _day_start(day), _day_end(day)
+        rows = []
+        for symbol in sorted(self.tickers):
+            for bar in self.bars(symbol, 1, "day", start, end, adjusted=adjusted):
+                rows.append({"T": symbol, **_agg(bar)})
+        body: dict[str, Any] = {"queryCount": len(rows), "resultsCount": len(rows), "adjusted": adjusted}
+        if rows:
+            body["results"] = rows
+        return body
+
+    def previous_close(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        ticker = str(request.path_params["ticker"]).upper()
+        adjusted = params.get("adjusted", "true").lower() != "false"
+        day = self.clock.now().astimezone(NEW_YORK).date() - timedelta(days=1)
+        while not is_trading_day(day):
+            day -= timedelta(days=1)
+        symbol = self._known(ticker)
+        bars = (
+            []
+            if symbol is None
+            else self.bars(symbol, 1, "day", _day_start(day), _day_end(day), adjusted=adjusted)
+        )
+        body: dict[str, Any] = {
+            "ticker": ticker,
+            "queryCount": len(bars),
+            "resultsCount": len(bars),
+            "adjusted": adjusted,
+        }
+        if bars:
+            body["results"] = [{"T": ticker, **_agg(bars[0])}]
+        return body
+
+    # -- trades and quotes ----------------------------------------------------------------------
+
+    def _window(self, params: dict[str, str]) -> tuple[datetime, datetime]:
+        now = self.clock.now()
+        lower: datetime | None = None
+        upper = now
+        if "timestamp" in params:
+            lower = _parse_bound(params["timestamp"], "timestamp", end=False)
+            upper = min(upper, _parse_bound(params["timestamp"], "timestamp", end=True))
+        for key, is_lower, shift in (("timestamp.gte", True, 0), ("timestamp.gt", True, 1),
+                                     ("timestamp.lte", False, 0), ("timestamp.lt", False, -1),
+                                     ("_after", True, 1), ("_before", False, -1)):  # fmt: skip
+            if key not in params:
+                continue
+            bound = _parse_bound(params[key], key, end=not is_lower) + timedelta(microseconds=shift)
+            if is_lower:
+                lower = bound if lower is None else max(lower, bound)
+            else:
+                upper = min(upper, bound)
+        if lower is None:
+            lower = upper - timedelta(days=_LOOKBACK_DAYS)
+        return lower, upper
+
+    def _ticks(
+        self, symbol: str, params: dict[str, str], kind: str, limit: int
+    ) -> tuple[list[TradeData] | list[QuoteData], bool]:
+        """Up to ``limit`` prints or quotes in the query's window, and whether more remain."""
+        lower, upper = self._window(params)
+        ascending = _order(params, "order", "desc")
+        first, last = lower.astimezone(NEW_YORK).date(), upper.astimezone(NEW_YORK).date()
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)] if last >= first else []
+        if not ascending:
+            days.reverse()
+        out: list[Any] = []
+        for day in days:
+            if not is_trading_day(day):
+                continue
+            open_, close = session_bounds(day)
+            a, b = max(lower, open_), min(upper, close - timedelta(microseconds=1))
+            if a > b:
+                continue
+            ticks = (self.generator.trades(symbol, a, b, step=_TRADE_STEP) if kind == "trades"
+                     else self.generator.quotes(symbol, a, b, step=_QUOTE_STEP))  # fmt: skip
+            out.extend(ticks if ascending else reversed(ticks))
+            if len(out) > limit:
+                break
+        return out[:limit], len(out) > limit
+
+    def _tick_page(self, request: Request, params: dict[str, str], kind: str) -> dict[str, Any]:
+        ticker = str(request.path_params["ticker"]).upper()
+        limit = _limit(params, 1000, _MAX_LIMIT)
+        symbol = self._known(ticker)
+        if symbol is None:
+            return {"results": []}
+        ticks, more = self._ticks(symbol, params, kind, limit)
+        rows = [_trade_row(t) if isinstance(t, TradeData) else _quote_row(t) for t in ticks]
+        body: dict[str, Any] = {"results": rows}
+        if more and ticks:
+            ascending = _order(params, "order", "desc")
+            edge = "_after" if ascending else "_before"
+            # the generator's ticks sit on whole seconds and are stamped a few milliseconds later: the
+            # cursor holds the tick's second, so the next page neither repeats nor skips one
+            tick = ticks[-1].timestamp.replace(microsecond=0)
+            body["next_url"] = self.next_url(request, {**params, edge: str(_ns(tick))})
+        return body
+
+    def trades(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return self._tick_page(request, params, "trades")
+
+    def quotes(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        return self._tick_page(request, params, "quotes")
+
+    def _last_tick(self, step: float) -> datetime:
+        """The time of the latest tick on the generator's grid at or before now."""
+        now = self.clock.now()
+        day = now.astimezone(NEW_YORK).date()
+        while True:
+            if is_trading_day(day):
+                open_, close = session_bounds(day)
+                if now >= open_:
+                    at = min(now, close - timedelta(microseconds=1))
+                    return open_ + timedelta(seconds=math.floor((at - open_).total_seconds() / step) * step)
+            day -= timedelta(days=1)
+
+    def _require(self, ticker: str) -> str:
+        symbol = self._known(ticker)
+        if symbol is None:
+            raise PolygonRefusal(404, "Data not found.", "NOT_FOUND")
+        return symbol
+
+    def last_trade(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self._require(str(request.path_params["ticker"]))
+        trade = self.generator.trade(symbol, self._last_tick(_TRADE_STEP))
+        row = _trade_row(trade)
+        return {"results": {"T": symbol, "i": row["id"], "p": row["price"], "s": row["size"], "x": row["exchange"],
+                            "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
+                            "z": row["tape"]}}  # fmt: skip
+
+    def last_quote(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self._require(str(request.path_params["ticker"]))
+        row = _quote_row(self.generator.quote(symbol, self._last_tick(_QUOTE_STEP)))
+        return {"results": {"T": symbol, "P": row["ask_price"], "S": row["ask_size"], "X": row["ask_exchange"],
+                            "p": row["bid_price"], "s": row["bid_size"], "x": row["bid_exchange"],
+                            "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
+                            "z": row["tape"]}}  # fmt: skip
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def snapshot_of(self, symbol: str) -> dict[str, Any]:
+        """One ticker's snapshot: today's bar, the last minute, the previous day, last trade and quote."""
+        now = self.clock.now()
+        trade_at = self._last_tick(_TRADE_STEP)
+        session_day = trade_at.astimezone(NEW_YORK).date()
+        prev = session_day - timedelta(days=1)
+        while not is_trading_day(prev):
+            prev -= timedelta(days=1)
+        gen = self.generator
+        day_bar = gen.bars(symbol, "1day", _day_start(session_day), _day_end(session_day), until=now)[0]
+        prev_bar = gen.bars(symbol, "1day", _day_start(prev), _day_end(prev))[0]
+        minutes = gen.bars(symbol, "1min", trade_at - timedelta(minutes=1), trade_at, until=now)
+        trade = gen.trade(symbol, trade_at)
+        quote = gen.quote(symbol, self._last_tick(_QUOTE_STEP))
+        change = round(trade.price - prev_bar.close, 4)
+
+        def ohlc(bar: BarData) -> dict[str, Any]:
+            return {
+                "o": bar.open,
+                "h": bar.high,
+                "l": bar.low,
+                "c": bar.close,
+                "v": bar.volume,
+                "vw": bar.vwap,
+            }
+
+        body: dict[str, Any] = {
+            "ticker": symbol,
+            "todaysChange": change,
+            "todaysChangePerc": round(change / prev_bar.close * 100, 4),
+            "updated": _ns(trade.timestamp),
+            "day": ohlc(day_bar),
+            "prevDay": ohlc(prev_bar),
+            "lastTrade": {
+                "i": str(trade.trade_id),
+                "p": trade.price,
+                "s": trade.size,
+                "t": _ns(trade.timestamp),
+                "x": EXCHANGE_IDS[trade.exchange],
+            },
+            "lastQuote": {
+                "P": quote.ask_price,
+                "S": quote.ask_size,
+                "p": quote.bid_price,
+                "s": quote.bid_size,
+                "t": _ns(quote.timestamp),
+            },
+        }
+        if minutes:
+            last = minutes[-1]
+            body["min"] = {
+                **ohlc(last),
+                "av": day_bar.volume,
+                "t": _ms(last.timestamp),
+                "n": last.trade_count,
+            }
+        return body
+
+    def snapshot_all(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        wanted = [t.strip().upper() for t in params.get("tickers", "").split(",") if t.strip()]
+        symbols = [s for s in (wanted or sorted(self.tickers)) if s in self.tickers]
+        rows = [self.snapshot_of(s) for s in symbols]
+        return {"count": len(rows), "tickers": rows}
+
+    def snapshot_one(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self._known(str(request.path_params["ticker"]))
+        if symbol is None:
+            raise PolygonRefusal(404, "Ticker not found.", "NOT_FOUND")
+        return {"ticker": self.snapshot_of(symbol)}
+
+    # -- reference ------------------------------------------------------------------------------
+
+    def _figi(self, symbol: str, kind: str) -> str:
+        alphabet = "BCDFGHJKLMNPQRSTVWXYZ0123456789"
+        h = _digest(self.seed, symbol, kind)
+        return "BBG00" + "".join(alphabet[(h >> (5 * i)) % len(alphabet)] for i in range(7))
+
+    def ticker_row(self, info: TickerInfo) -> dict[str, Any]:
+        """The ``/v3/reference/tickers`` row of a ticker."""
+        return {
+            "ticker": info.ticker,
+            "name": info.name,
+            "market": "stocks",
+            "locale": "us",
+            "primary_exchange": info.primary_exchange,
+            "type": info.type,
+            "active": True,
+            "currency_name": "usd",
+            "cik": f"{_digest(self.seed, info.ticker, 'cik') % 10**10:010d}",
+            "composite_figi": self._figi(info.ticker, "composite"),
+            "share_class_figi": self._figi(info.ticker, "share"),
+            "last_updated_utc": _day_start(self.clock.now().date()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
+            + "Z",
+        }
+
+    def list_tickers(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        limit = _limit(params, 100, 1000)
+        ascending = _order(params, "order", "asc")
+        sort = params.get("sort", "ticker")
+        if sort not in ("ticker", "name", "type", "primary_exchange"):
+            raise PolygonRefusal(400, f"The parameter 'sort' cannot be {sort!r}.")
+        rows = []
+        market = params.get("market", "stocks")
+        active = params.get("active", "true").lower() != "false"
+        search = params.get("search", "").lower()
+        for info in self.tickers.values():
+            if market != "stocks" or not active or not _matches(info.ticker, params, "ticker"):
+                continue
+            if "type" in params and info.type != params["type"]:
+                continue
+            if "exchange" in params and info.primary_exchange != params["exchange"]:
+                continue
+            if search and search not in info.ticker.lower() and search not in info.name.lower():
+                continue
+            rows.append(self.ticker_row(info))
+        if search and "sort" not in params:
+            # a search ranks by relevance: the exact ticker, then ticker prefixes, then names
+            rows.sort(
+                key=lambda r: (
+                    r["ticker"].lower() != search,
+                    not r["ticker"].lower().startswith(search),
+                    r["ticker"],
+                )
+            )
+        else:
+            rows.sort(key=lambda r: str(r[sort]), reverse=not ascending)
+        return self._page(request, params, rows, limit)
+
+    def ticker_details(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        symbol = self._known(str(request.path_params["ticker"]))
+        if symbol is None:
+            raise PolygonRefusal(404, "Ticker not found.", "NOT_FOUND")
+        info = self.tickers[symbol]
+        figures = self.generator.fundamentals(symbol, self.clock.now())
+        shares = int(figures["shares_outstanding"])  # type: ignore[call-overload]
+        row = self.ticker_row(info)
+        row.pop("last_updated_utc")
+        slug = symbol.lower()
+        row.update({
+            "market_cap": float(figures["market_capitalization"]),  # type: ignore[arg-type]
+            "phone_number": f"(555) {_digest(symbol, 'phone') % 900 + 100}-{_digest(symbol, 'line') % 9000 + 1000}",
+            "address": {"address1": f"{_digest(symbol, 'street') % 900 + 1} Market Street", "city": "NEW YORK",
+                        "state": "NY", "postal_code": "10004"},
+            "description": f"{info.name} is a company simulated by the portico Polygon mock.",
+            "sic_code": info.sic_code or None,
+            "sic_description": info.sic_description or None,
+            "ticker_root": symbol.split(".")[0],
+            "homepage_url": f"https://www.{slug}.example",
+            "total_employees": _digest(self.seed, symbol, "employees") % 200000 + 500,
+            "list_date": (date(1980, 12, 12) + timedelta(days=_digest(symbol, "listed") % 12000)).isoformat(),
+            "branding": {"logo_url": f"https://api.massive.com/v1/reference/company-branding/{slug}/images/logo.svg",
+                         "icon_url": f"https://api.massive.com/v1/reference/company-branding/{slug}/images/icon.png"},
+            "share_class_shares_outstanding": shares,
+            "weighted_shares_outstanding": shares,
+            "round_lot": 100,
+        })  # fmt: skip
+        if info.type == "ETF":
+            for key in ("sic_code", "sic_description", "total_employees"):
+                row.pop(key, None)
+        return {"results": row}
+
+    def _actions(self, params: dict[str, str], kind: str) -> Iterator[tuple[str, Any]]:
+        today = self.clock.now().astimezone(NEW_YORK).date()
+        start, end = today - timedelta(days=3 * 366), today + timedelta(days=60)
+        wanted = params.get("ticker")
+        for symbol in sorted(self.tickers):
+            if (wanted is not None and symbol != wanted.upper()) or not _matches(symbol, params, "ticker"):
+                continue
+            for action in self.generator.corporate_actions(symbol, start, end):
+                if action.kind == kind:
+                    yield symbol, action
+
+    def dividends(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        limit = _limit(params, 10, 1000)
+        ascending = _order(params, "order", "desc")
+        sort = params.get("sort", "ex_dividend_date")
+        rows = []
+        for symbol, a in self._actions(params, "cash_dividend"):
+            row = {
+                "cash_amount": a.cash_amount, "currency": "USD",
+                "declaration_date": (a.ex_date - timedelta(days=14)).isoformat(), "dividend_type": "CD",
+                "ex_dividend_date": a.ex_date.isoformat(), "frequency": 4, "pay_date": a.pay_date.isoformat(),
+                "record_date": a.record_date.isoformat(), "ticker": symbol,
+                "id": f"E{_digest(self.seed, symbol, a.ex_date):016x}",
+            }  # fmt: skip
+            if all(_matches(str(row[k]), params, k) for k in ("ex_dividend_date", "record_date", "pay_date",
+                                                                "declaration_date")):  # fmt: skip
+                rows.append(row)
+        if sort not in _DIVIDEND_SORTS:
+            raise PolygonRefusal(400, f"The parameter 'sort' cannot be {sort!r}.")
+        rows.sort(key=lambda r: (r[sort], r["ticker"]), reverse=not ascending)
+        return self._page(request, params, rows, limit)
+
+    def splits(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        limit = _limit(params, 10, 1000)
+        ascending = _order(params, "order", "desc")
+        rows = []
+        for symbol, a in self._actions(params, "split"):
+            row = {"execution_date": a.ex_date.isoformat(), "split_from": a.ratio_from, "split_to": a.ratio_to,
+                   "ticker": symbol, "id": f"P{_digest(self.seed, symbol, 'split', a.ex_date):016x}"}  # fmt: skip
+            if _matches(row["execution_date"], params, "execution_date"):
+                rows.append(row)
+        rows.sort(key=lambda r: (r["execution_date"], r["ticker"]), reverse=not ascending)
+        return self._page(request, params, rows, limit)
+
+    def news(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        limit = _limit(params, 10, 1000)
+        ascending = _order(params, "order", "desc")
+        now = self.clock.now()
+        wanted = params.get("ticker")
+        rows = []
+        for symbol in sorted(self.tickers):
+            if (wanted is not None and symbol != wanted.upper()) or not _matches(symbol, params, "ticker"):
+                continue
+            for back in range(0, 180):
+                day = now.date() - timedelta(days=back)
+                h = _digest(self.seed, symbol, "news", day)
+                if h % 4:
+                    continue
+                published = datetime.combine(day, time(12 + h % 8, (h >> 8) % 60), UTC)
+                if published > now:
+                    continue
+                stamp = published.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if not _matches(stamp, params, "published_utc"):
+                    continue
+                rows.append(_article(symbol, self.tickers[symbol].name, published, h))
+        rows.sort(key=lambda r: (r["published_utc"], r["id"]), reverse=not ascending)
+        return self._page(request, params, rows, limit)
+
+    def market_status(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
+        now = self.clock.now().astimezone(NEW_YORK)
+        trading = is_trading_day(now.date())
+        clock = now.time()
+        regular = trading and time(9, 30) <= clock < time(16, 0)
+        early = trading and time(4, 0) <= clock < time(9, 30)
+        after = trading and time(16, 0) <= clock < time(20, 0)
+        market = "open" if regular else "extended-hours" if (early or after) else "closed"
+        exchange = "open" if regular else "extended-hours" if (early or after) else "closed"
+        return {
+            "afterHours": after,
+            "currencies": {"crypto": "open", "fx": "open" if now.weekday() < 5 else "closed"},
+            "earlyHours": early,
+            "exchanges": {"nasdaq": exchange, "nyse": exchange, "otc": exchange},
+            "market": market,
+            "serverTime": now.replace(microsecond=0).isoformat(),
+        }
+
+    # -- admin ----------------------------------------------------------------------------------
+
+    async def admin_key(self, request: Request) -> Response:
+        """``GET|POST /__mock__/polygon/keys/{key}``: a key's plan and usage; POST ``{"plan": ...}`` moves it."""
+        key = str(request.path_params["key"])
+        if request.method == "POST":
+            try:
+                data = await request.json()
+                self.plans.set_plan(key, str(data["plan"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                return json_response(
+                    {"message": f"give {{'plan': one of {sorted(self.plans.plans)}}}: {exc}"}, 422
+                )
+        return json_response(self.plans.usage(key))
+
+
+def _trade_row(trade: TradeData) -> dict[str, Any]:
+    ns = _ns(trade.timestamp)
+    return {
+        "exchange": EXCHANGE_IDS[trade.exchange],
+        "id": str(trade.trade_id),
+        "participant_timestamp": ns - 137_000,
+        "price": trade.price,
+        "sequence_number": (ns // 1000) % 10**10,
+        "sip_timestamp": ns,
+        "size": trade.size,
+        "tape": _TAPES.get(trade.tape, 3),
+    }
+
+
+def _quote_row(quote: QuoteData) -> dict[str, Any]:
+    ns = _ns(quote.timestamp)
+    return {
+        "ask_exchange": EXCHANGE_IDS[quote.ask_exchange],
+        "ask_price": quote.ask_price,
+        "ask_size": quote.ask_size,
+        "bid_exchange": EXCHANGE_IDS[quote.bid_exchange],
+        "bid_price": quote.bid_price,
+        "bid_size": quote.bid_size,
+        "participant_timestamp": ns - 91_000,
+        "sequence_number": (ns // 1000) % 10**10,
+        "sip_timestamp": ns,
+        "tape": _TAPES.get(quote.tape, 3),
+    }
+
+
+_HEADLINES = (
+    ("{name} shares move as analysts revisit estimates", "positive"),
+    ("{name} faces questions over quarterly guidance", "negative"),
+    ("What to watch as {ticker} heads into earnings", "neutral"),
+    ("{name} announces new product line", "positive"),
+)
+
+
+def _article(symbol: str, name: str, published: datetime, h: int) -> dict[str, Any]:
+    title, sentiment = _HEADLINES[(h >> 16) % len(_HEADLINES)]
+    article_id = f"{h:016x}{_digest(symbol, published):016x}"
+    return {
+        "id": article_id,
+        "publisher": {
+            "name": "Portico Wire",
+            "homepage_url": "https://wire.portico.example/",
+            "logo_url": "https://wire.portico.example/logo.png",
+            "favicon_url": "https://wire.portico.example/favicon.ico",
+        },
+        "title": title.format(name=name, ticker=symbol),
+        "author": "Mock Newsroom",
+        "published_utc": published.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "article_url": f"https://wire.portico.example/{symbol.lower()}/{article_id}",
+        "tickers": [symbol],
+        "image_url": f"https://wire.portico.example/{symbol.lower()}/{article_id}.jpg",
+        "description": f"A simulated article about {name} ({symbol}).",
+        "keywords": [symbol, "markets"],
+        "insights": [
+            {
+                "ticker": symbol,
+                "sentiment": sentiment,
+                "sentiment_reasoning": f"The simulated article reads {sentiment} for {symbol}.",
+            }
+        ],
+    }
+
+
+_ROUTES: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
+    (
+        "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}",
+        "aggregates",
+        PolygonMock.aggregates,
+    ),
+    ("/v2/aggs/grouped/locale/us/market/stocks/{date}", "aggregates", PolygonMock.grouped_daily),
+    ("/v2/aggs/ticker/{ticker}/prev", "aggregates", PolygonMock.previous_close),
+    ("/v3/trades/{ticker}", "trades", PolygonMock.trades),
+    ("/v3/quotes/{ticker}", "quotes", PolygonMock.quotes),
+    ("/v2/last/trade/{ticker}", "trades", PolygonMock.last_trade),
+    ("/v2/last/nbbo/{ticker}", "quotes", PolygonMock.last_quote),
+    ("/v2/snapshot/locale/us/markets/stocks/tickers", "snapshots", PolygonMock.snapshot_all),
+    ("/v2/snapshot/locale/us/markets/stocks/tickers/{ticker}", "snapshots", PolygonMock.snapshot_one),
+    ("/v3/reference/tickers", "reference", PolygonMock.list_tickers),
+    ("/v3/reference/tickers/{ticker}", "reference", PolygonMock.ticker_details),
+    ("/v3/reference/dividends", "reference", PolygonMock.dividends),
+    ("/v3/reference/splits", "reference", PolygonMock.splits),
+    ("/v2/reference/news", "reference", PolygonMock.news),
+    ("/v1/marketstatus/now", "reference", PolygonMock.market_status),
+]
+
+
+class PolygonMockApp(MockApp):
+    """The kit's app speaking the vendor's error envelope for injected 429s and errors."""
+
+    mock: PolygonMock
+
+    def rate_limited_response(self, retry_after: str, rule: FaultRule) -> Any:
+        return self.mock.error(
+            429, "You've exceeded the maximum requests per minute, please wait or upgrade your subscription "
+            f"to continue. {PRICING}"
+        )  # fmt: skip
+
+    def error_response(self, rule: FaultRule) -> Any:
+        if rule.body is not None:
+            return super().error_response(rule)
+        return self.mock.error(rule.status, "Internal server error (injected fault)")
+
+
+def create_app(
+    seed: int = 0,
+    faults: MockFaultSource = None,
+    *,
+    clock: MockClock | None = None,
+    start: datetime | None = None,
+    realtime: bool | None = None,
+    stream_interval: float = 0.05,
+    **options: Any,
+) -> MockApp:
+    """The Polygon (Massive) mock as an ASGI app.
+
+    Args:
+        seed: the data seed (same seed, same numbers).
+        faults: the kit's HTTP-level fault rules.
+        clock: the simulated clock; without one, a clock starting at ``start`` (default: now) that follows
+            wall time unless ``start`` is pinned, so served data looks live.
+        start: simulated time at start.
+        realtime: whether the clock runs with wall time (default: when ``start`` is not given).
+        stream_interval: real seconds between the WebSocket stream's ticks.
+        **options: :class:`PolygonMock` options (``symbols``, ``key_plans``, ``default_plan``, ``plans``,
+            ``known_keys_only``).
+
+    Returns:
+        The app; ``app.state.mock`` (and ``app.mock``) is the :class:`PolygonMock`.
+    """
+    if clock is None:
+        if realtime is None:
+            realtime = start is None
+        clock = MockClock(start or datetime.now(UTC).replace(microsecond=0), realtime=realtime)
+    mock = PolygonMock(seed, clock=clock, **options)
+    stream = PolygonStream(mock, interval=stream_interval)
+
+    def endpoint(route: _Route) -> Callable[[Request], Any]:
+        async def call(request: Request) -> Response:
+            return await mock.dispatch(request, route)
+
+        return call
+
+    routes: list[Any] = [
+        Route(path, endpoint(_Route(feature, handler)), methods=["GET"]) for path, feature, handler in _ROUTES
+    ]
+    routes += [
+        Route("/__mock__/polygon/keys/{key}", mock.admin_key, methods=["GET", "POST"]),
+        WebSocketRoute("/stocks", stream.serve),
+    ]
+    app = PolygonMockApp(
+        routes,
+        name="polygon",
+        seed=seed,
+        faults=faults,
+        clock=clock,
+        url_keys={"base": "", "stream": "/stocks"},
+    )
+    app.mock = mock
+    app.state.mock = mock
+    app.state.stream = stream
+    return app
