@@ -124,7 +124,8 @@ class PolygonStream:
         if action not in ("subscribe", "unsubscribe") or not isinstance(message.get("params"), str):
             await websocket.send_text(json.dumps([_status("error", "invalid action")]))
             return
-        replies = []
+        replies: list[dict[str, Any]] = []
+        fresh: list[str] = []
         for item in (part.strip() for part in message["params"].split(",")):
             channel, _, symbol = item.partition(".")
             if channel not in CHANNELS or not symbol:
@@ -134,10 +135,17 @@ class PolygonStream:
             if action == "subscribe":
                 subscriptions.add(topic)
                 replies.append(_status("success", f"subscribed to: {topic}"))
+                if channel == "AM":
+                    fresh.append(topic)
             else:
                 subscriptions.discard(topic)
                 replies.append(_status("success", f"unsubscribed to: {topic}"))
         await websocket.send_text(json.dumps(replies))
+        # a mock convenience: a new minute-aggregate subscriber gets the last completed minute at once, so
+        # a test need not wait up to a minute of wall time (the vendor sends it when the next one closes)
+        latest = self._minute_events(set(fresh), self.mock.clock.now(), latest=True) if fresh else []
+        if latest:
+            await websocket.send_text(json.dumps(latest))
 
     def _symbols(self, subscriptions: set[str], channel: str) -> list[str]:
         wanted = {topic.split(".", 1)[1] for topic in subscriptions if topic.startswith(f"{channel}.")}
@@ -167,25 +175,37 @@ class PolygonStream:
                           "vw": round(sum(prices) / 2, 4), "o": prices[0], "c": prices[1], "h": max(prices),
                           "l": min(prices), "a": round(sum(prices) / 2, 4), "z": 100, "s": _ms(previous),
                           "e": _ms(at)})  # fmt: skip
+        if at.replace(second=0, microsecond=0) > previous.replace(second=0, microsecond=0):
+            batch.extend(self._minute_events(subscriptions, at))
+        return batch
+
+    def _minute_events(
+        self, subscriptions: set[str], at: datetime, *, latest: bool = False
+    ) -> list[dict[str, Any]]:
+        """``AM`` events of the minute that closed just before ``at``; with ``latest``, of the last minute
+        of any session before ``at`` (outside a session that is the previous close)."""
         minute = at.replace(second=0, microsecond=0)
-        if minute > previous.replace(second=0, microsecond=0):
-            for symbol in self._symbols(subscriptions, "AM"):
-                bars = gen.bars(
-                    symbol, "1min", minute - timedelta(minutes=1), minute - timedelta(microseconds=1)
-                )
-                for bar in bars:
-                    batch.append({"ev": "AM", "sym": symbol, "v": bar.volume, "av": bar.volume, "op": bar.open,
-                                  "vw": bar.vwap, "o": bar.open, "c": bar.close, "h": bar.high, "l": bar.low,
-                                  "a": bar.vwap, "z": max(1, bar.volume // max(1, bar.trade_count)),
-                                  "s": _ms(bar.timestamp), "e": _ms(bar.timestamp + timedelta(minutes=1))})  # fmt: skip
+        batch: list[dict[str, Any]] = []
+        since = minute - timedelta(days=5 if latest else 0, minutes=1)
+        for symbol in self._symbols(subscriptions, "AM"):
+            bars = self.mock.generator.bars(symbol, "1min", since, minute - timedelta(microseconds=1))[-1:]
+            for bar in bars:
+                batch.append({"ev": "AM", "sym": symbol, "v": bar.volume, "av": bar.volume, "op": bar.open,
+                              "vw": bar.vwap, "o": bar.open, "c": bar.close, "h": bar.high, "l": bar.low,
+                              "a": bar.vwap, "z": max(1, bar.volume // max(1, bar.trade_count)),
+                              "s": _ms(bar.timestamp), "e": _ms(bar.timestamp + timedelta(minutes=1))})  # fmt: skip
         return batch
 
     async def _produce(self, websocket: WebSocket, subscriptions: set[str]) -> None:
-        cursor = self.mock.clock.now()
+        clock = self.mock.clock
+        cursor = clock.now()
         while True:
             await asyncio.sleep(self.interval)
             previous = cursor
-            cursor = max(self.mock.clock.now(), cursor + timedelta(seconds=1))
+            # a clock following wall time is followed; a frozen one is stepped a second a tick
+            cursor = clock.now() if clock.realtime else max(clock.now(), cursor + timedelta(seconds=1))
+            if cursor <= previous:
+                continue
             batch = self.events(subscriptions, cursor, previous)
             if batch:
                 await websocket.send_text(json.dumps(batch))
