@@ -168,7 +168,7 @@ def trade_from_v3(row: Mapping[str, Any], symbol: str) -> Trade:
         size=wire.size,
         exchange=_exchange(wire.exchange),
         trade_id=wire.id,
-        conditions=[str(c) for c in wire.conditions],
+        conditions=[str(c) for c in wire.conditions or ()],
         source=SOURCE,
     )
 
@@ -198,7 +198,7 @@ def trade_from_last(results: Mapping[str, Any]) -> Trade:
         size=wire.size,
         exchange=_exchange(wire.exchange),
         trade_id=wire.id,
-        conditions=[str(c) for c in wire.conditions],
+        conditions=[str(c) for c in wire.conditions or ()],
         source=SOURCE,
     )
 
@@ -237,7 +237,7 @@ def snapshot_from_wire(row: Mapping[str, Any]) -> Snapshot:
     if wire.last_trade is not None:
         t = wire.last_trade
         trade = Trade(symbol=symbol, timestamp=from_ns(t.timestamp_ns), price=t.price, size=t.size,
-                      exchange=_exchange(t.exchange), trade_id=t.id, conditions=[str(c) for c in t.conditions],
+                      exchange=_exchange(t.exchange), trade_id=t.id, conditions=[str(c) for c in t.conditions or ()],
                       source=SOURCE)  # fmt: skip
     if wire.last_quote is not None:
         q = wire.last_quote
@@ -351,7 +351,7 @@ def trade_from_stream(message: Mapping[str, Any]) -> Trade:
     """A ``T`` stream event as a Trade."""
     wire = parse(WireStreamTrade, message, what="stream trade")
     return Trade(symbol=wire.symbol, timestamp=from_ms(wire.timestamp_ms), price=wire.price, size=wire.size,
-                 exchange=_exchange(wire.exchange), trade_id=wire.id, conditions=[str(c) for c in wire.conditions],
+                 exchange=_exchange(wire.exchange), trade_id=wire.id, conditions=[str(c) for c in wire.conditions or ()],
                  source=SOURCE)  # fmt: skip
 
 

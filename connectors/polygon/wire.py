@@ -69,7 +69,7 @@ class WireTrade(_Wire):
     size: Decimal
     exchange: int | None = None
     id: str | None = None
-    conditions: list[int] = Field(default_factory=list)
+    conditions: list[int] | None = None
     sip_timestamp: int
     participant_timestamp: int | None = None
     sequence_number: int | None = None
@@ -99,7 +99,7 @@ class WireLastTrade(_Wire):
     size: Decimal = Field(alias="s")
     exchange: int | None = Field(default=None, alias="x")
     id: str | None = Field(default=None, alias="i")
-    conditions: list[int] = Field(default_factory=list, alias="c")
+    conditions: list[int] | None = Field(default=None, alias="c")
     sip_timestamp: int = Field(alias="t")
 
 
@@ -135,7 +135,7 @@ class _SnapshotTrade(_Wire):
     size: Decimal = Field(alias="s")
     exchange: int | None = Field(default=None, alias="x")
     id: str | None = Field(default=None, alias="i")
-    conditions: list[int] = Field(default_factory=list, alias="c")
+    conditions: list[int] | None = Field(default=None, alias="c")
     timestamp_ns: int = Field(alias="t")
 
 
@@ -250,7 +250,7 @@ class WireStreamTrade(_Wire):
     size: Decimal = Field(alias="s")
     exchange: int | None = Field(default=None, alias="x")
     id: str | None = Field(default=None, alias="i")
-    conditions: list[int] = Field(default_factory=list, alias="c")
+    conditions: list[int] | None = Field(default=None, alias="c")
     timestamp_ms: int = Field(alias="t")
 
 

@@ -401,6 +401,7 @@ class PolygonMock:
                                 "adjusted": adjusted}  # fmt: skip
         if page["results"]:
             body["results"] = page["results"]
+        body["count"] = page["count"]
         if "next_url" in page:
             body["next_url"] = page["next_url"]
         return body
@@ -486,7 +487,9 @@ class PolygonMock:
                 continue
             ticks = (self.generator.trades(symbol, a, b, step=_TRADE_STEP) if kind == "trades"
                      else self.generator.quotes(symbol, a, b, step=_QUOTE_STEP))  # fmt: skip
-            out.extend(ticks if ascending else reversed(ticks))
+            # a tick is stamped a few milliseconds after its grid time: keep what the window holds
+            inside = [t for t in ticks if lower <= t.timestamp <= upper]
+            out.extend(inside if ascending else reversed(inside))
             if len(out) > limit:
                 break
         return out[:limit], len(out) > limit
@@ -527,6 +530,22 @@ class PolygonMock:
                     return open_ + timedelta(seconds=math.floor((at - open_).total_seconds() / step) * step)
             day -= timedelta(days=1)
 
+    def latest_trade(self, symbol: str) -> TradeData:
+        """The last print stamped at or before now (prints are stamped a few ms after their tick)."""
+        tick = self._last_tick(_TRADE_STEP)
+        trade = self.generator.trade(symbol, tick)
+        if trade.timestamp > self.clock.now():
+            trade = self.generator.trade(symbol, tick - timedelta(seconds=_TRADE_STEP))
+        return trade
+
+    def latest_quote(self, symbol: str) -> QuoteData:
+        """The NBBO standing now: the last quote stamped at or before now."""
+        tick = self._last_tick(_QUOTE_STEP)
+        quote = self.generator.quote(symbol, tick)
+        if quote.timestamp > self.clock.now():
+            quote = self.generator.quote(symbol, tick - timedelta(seconds=_QUOTE_STEP))
+        return quote
+
     def _require(self, ticker: str) -> str:
         symbol = self._known(ticker)
         if symbol is None:
@@ -535,15 +554,14 @@ class PolygonMock:
 
     def last_trade(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
         symbol = self._require(str(request.path_params["ticker"]))
-        trade = self.generator.trade(symbol, self._last_tick(_TRADE_STEP))
-        row = _trade_row(trade)
+        row = _trade_row(self.latest_trade(symbol))
         return {"results": {"T": symbol, "i": row["id"], "p": row["price"], "s": row["size"], "x": row["exchange"],
                             "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
                             "z": row["tape"]}}  # fmt: skip
 
     def last_quote(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
         symbol = self._require(str(request.path_params["ticker"]))
-        row = _quote_row(self.generator.quote(symbol, self._last_tick(_QUOTE_STEP)))
+        row = _quote_row(self.latest_quote(symbol))
         return {"results": {"T": symbol, "P": row["ask_price"], "S": row["ask_size"], "X": row["ask_exchange"],
                             "p": row["bid_price"], "s": row["bid_size"], "x": row["bid_exchange"],
                             "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
@@ -554,7 +572,8 @@ class PolygonMock:
     def snapshot_of(self, symbol: str) -> dict[str, Any]:
         """One ticker's snapshot: today's bar, the last minute, the previous day, last trade and quote."""
         now = self.clock.now()
-        trade_at = self._last_tick(_TRADE_STEP)
+        trade = self.latest_trade(symbol)
+        trade_at = trade.timestamp
         session_day = trade_at.astimezone(NEW_YORK).date()
         prev = session_day - timedelta(days=1)
         while not is_trading_day(prev):
@@ -563,8 +582,7 @@ class PolygonMock:
         day_bar = gen.bars(symbol, "1day", _day_start(session_day), _day_end(session_day), until=now)[0]
         prev_bar = gen.bars(symbol, "1day", _day_start(prev), _day_end(prev))[0]
         minutes = gen.bars(symbol, "1min", trade_at - timedelta(minutes=1), trade_at, until=now)
-        trade = gen.trade(symbol, trade_at)
-        quote = gen.quote(symbol, self._last_tick(_QUOTE_STEP))
+        quote = self.latest_quote(symbol)
         change = round(trade.price - prev_bar.close, 4)
 
         def ohlc(bar: BarData) -> dict[str, Any]:
@@ -642,8 +660,7 @@ class PolygonMock:
             "cik": f"{_digest(self.seed, info.ticker, 'cik') % 10**10:010d}",
             "composite_figi": self._figi(info.ticker, "composite"),
             "share_class_figi": self._figi(info.ticker, "share"),
-            "last_updated_utc": _day_start(self.clock.now().date()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4]
-            + "Z",
+            "last_updated_utc": self.clock.now().strftime("%Y-%m-%dT00:00:00Z"),
         }
 
     def list_tickers(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
