@@ -990,7 +990,7 @@ def create_app(
         seed=seed,
         faults=faults,
         clock=clock,
-        url_keys={"base": "", "stream": "/stocks"},
+        url_keys={"base": "", "stream": "/stocks", "delayed_stream": "/stocks"},
     )
     app.mock = mock
     app.state.mock = mock
