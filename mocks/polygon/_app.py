@@ -284,9 +284,9 @@ class PolygonMock:
                 "NOT_AUTHORIZED",
             )
         params = {k: v for k, v in request.query_params.items() if k != "apiKey"}
-        if "cursor" in params:
-            params = _decode_cursor(params["cursor"])
         try:
+            if "cursor" in params:
+                params = _decode_cursor(params["cursor"])
             body = route.handler(self, request, params)
         except PolygonRefusal as refusal:
             return self.error(refusal.status, refusal.message, refusal.kind)
