@@ -24,10 +24,6 @@ The kit's HTTP faults, journal and clock endpoints apply as on every mock.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -55,145 +51,36 @@ from portico.mocks._kit._faults import FaultRule
 from portico.mocks.polygon._plans import DEFAULT_PLANS, Plan, PlanBook
 from portico.mocks.polygon._stream import PolygonStream
 from portico.mocks.polygon._universe import DEFAULT_TICKERS, EXCHANGE_IDS, TickerInfo, ticker_info
+from portico.mocks.polygon._wire import (
+    PolygonRefusal,
+    agg_row,
+    article,
+    day_end,
+    day_start,
+    decode_cursor,
+    digest,
+    encode_cursor,
+    group_bars,
+    local_day,
+    matches,
+    parse_bound,
+    parse_limit,
+    parse_order,
+    quote_row,
+    to_ms,
+    to_ns,
+    trade_row,
+)
 
 __all__ = ["EXCHANGE_IDS", "TIMESPANS", "PolygonMock", "create_app"]
 
 PRICING = "https://massive.com/pricing"
 TIMESPANS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
-_TAPES = {"A": 1, "B": 2, "C": 3}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_LIMIT = 50000
 _TRADE_STEP = 7.0  # seconds between the generator's prints
 _QUOTE_STEP = 5.0
 _DIVIDEND_SORTS = ("ex_dividend_date", "pay_date", "declaration_date", "record_date", "cash_amount", "ticker")
 _LOOKBACK_DAYS = 30  # how far back a trades/quotes query without a lower bound looks
-
-
-class PolygonRefusal(Exception):
-    """Stop handling and answer with the vendor's error envelope."""
-
-    def __init__(self, status: int, message: str, kind: str = "ERROR") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
-
-
-def _ms(when: datetime) -> int:
-    return (when - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _ns(when: datetime) -> int:
-    return ((when - _EPOCH) // timedelta(microseconds=1)) * 1000
-
-
-def _from_ns(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value // 1000)
-
-
-def _digest(*parts: object) -> int:
-    return int.from_bytes(hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest(), "big")
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
-
-
-def _day_end(day: date) -> datetime:
-    return _day_start(day + timedelta(days=1)) - timedelta(microseconds=1)
-
-
-def _agg(bar: BarData) -> dict[str, Any]:
-    return {"v": bar.volume, "vw": bar.vwap, "o": bar.open, "c": bar.close, "h": bar.high, "l": bar.low,
-            "t": _ms(bar.timestamp), "n": bar.trade_count}  # fmt: skip
-
-
-def _combine(bars: list[BarData]) -> BarData:
-    volume = sum(b.volume for b in bars)
-    vwap = sum(b.vwap * b.volume for b in bars) / volume if volume else bars[-1].close
-    return BarData(
-        bars[0].symbol, bars[0].timestamp, bars[0].open, max(b.high for b in bars), min(b.low for b in bars),
-        bars[-1].close, volume, sum(b.trade_count for b in bars), round(vwap, 4),
-    )  # fmt: skip
-
-
-def _group(bars: list[BarData], key: Callable[[BarData], object], size: int) -> list[BarData]:
-    """Bars merged by ``key`` (a period), then ``size`` consecutive periods merged into one bar."""
-    periods: dict[object, list[BarData]] = {}
-    for bar in bars:
-        periods.setdefault(key(bar), []).append(bar)
-    merged = [_combine(group) for group in periods.values()]
-    if size == 1:
-        return merged
-    return [_combine(merged[i : i + size]) for i in range(0, len(merged), size)]
-
-
-def _local(bar: BarData) -> date:
-    return bar.timestamp.astimezone(NEW_YORK).date()
-
-
-def _encode_cursor(params: Mapping[str, Any]) -> str:
-    raw = json.dumps(dict(params), sort_keys=True, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> dict[str, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise PolygonRefusal(400, "The cursor parameter is invalid.") from None
-    if not isinstance(data, dict):
-        raise PolygonRefusal(400, "The cursor parameter is invalid.")
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def _limit(params: Mapping[str, str], default: int, top: int) -> int:
-    text = params.get("limit")
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise PolygonRefusal(400, f"The parameter 'limit' must be an integer, got {text!r}.") from None
-    if value < 1:
-        raise PolygonRefusal(400, "The parameter 'limit' must be at least 1.")
-    return min(value, top)
-
-
-def _order(params: Mapping[str, str], name: str, default: str) -> bool:
-    """True for ascending."""
-    value = params.get(name, default).lower()
-    if value not in ("asc", "desc"):
-        raise PolygonRefusal(400, f"The parameter '{name}' must be 'asc' or 'desc', got {value!r}.")
-    return value == "asc"
-
-
-def _matches(value: str, params: Mapping[str, str], name: str) -> bool:
-    """``value`` against ``name`` and its ``.gte|.gt|.lte|.lt`` filters (ISO dates and tickers compare as text)."""
-    checks = (
-        (name, lambda v, p: v == p), (f"{name}.gte", lambda v, p: v >= p), (f"{name}.gt", lambda v, p: v > p),
-        (f"{name}.lte", lambda v, p: v <= p), (f"{name}.lt", lambda v, p: v < p),
-    )  # fmt: skip
-    return all(test(value, params[key]) for key, test in checks if key in params)
-
-
-def _parse_bound(text: str, name: str, *, end: bool) -> datetime:
-    """A ``from``/``to`` or ``timestamp`` value: ``YYYY-MM-DD`` (the whole New York day) or epoch digits."""
-    text = text.strip()
-    if text.isdigit():
-        number = int(text)
-        # aggregates take milliseconds, trades and quotes nanoseconds: the size tells which
-        return _from_ns(number) if number > 10**14 else _EPOCH + timedelta(milliseconds=number)
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise PolygonRefusal(400, f"Could not parse the time parameter: '{name}'.") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    start = _day_start(day)
-    return _day_end(day) if end else start
 
 
 @dataclass(frozen=True)
@@ -245,9 +132,7 @@ class PolygonMock:
     def request_id(self) -> str:
         """A fresh request id (hex, as the vendor's look), deterministic per seed."""
         self._requests += 1
-        return (
-            f"{_digest(self.seed, 'request', self._requests):016x}{_digest(self._requests, self.seed):016x}"
-        )
+        return f"{digest(self.seed, 'request', self._requests):016x}{digest(self._requests, self.seed):016x}"
 
     def error(self, status: int, message: str, kind: str = "ERROR") -> Response:
         """The vendor's error envelope: ``error`` for ``ERROR``, ``message`` for the other statuses."""
@@ -286,7 +171,7 @@ class PolygonMock:
         params = {k: v for k, v in request.query_params.items() if k != "apiKey"}
         try:
             if "cursor" in params:
-                params = _decode_cursor(params["cursor"])
+                params = decode_cursor(params["cursor"])
             body = route.handler(self, request, params)
         except PolygonRefusal as refusal:
             return self.error(refusal.status, refusal.message, refusal.kind)
@@ -299,7 +184,7 @@ class PolygonMock:
     def next_url(self, request: Request, params: Mapping[str, Any]) -> str:
         """The absolute URL of the next page: this path with a cursor holding the rest of the query."""
         base = str(request.base_url).rstrip("/")
-        return f"{base}{request.url.path}?cursor={_encode_cursor(params)}"
+        return f"{base}{request.url.path}?cursor={encode_cursor(params)}"
 
     def _page(
         self, request: Request, params: dict[str, str], rows: list[dict[str, Any]], limit: int
@@ -332,25 +217,30 @@ class PolygonMock:
         if timespan in ("minute", "hour"):
             per = multiplier * (60 if timespan == "hour" else 1)
             minutes = gen.bars(symbol, "1min", start, end, adjusted=adjusted, until=now)
-            return _group(
+            return group_bars(
                 minutes,
-                lambda b: (_local(b), (b.timestamp - session_bounds(_local(b))[0]).seconds // 60 // per),
+                lambda b: (
+                    local_day(b),
+                    (b.timestamp - session_bounds(local_day(b))[0]).seconds // 60 // per,
+                ),
                 1,
             )
         if timespan == "day":
-            return _group(
-                gen.bars(symbol, "1day", start, end, adjusted=adjusted, until=now), _local, multiplier
+            return group_bars(
+                gen.bars(symbol, "1day", start, end, adjusted=adjusted, until=now), local_day, multiplier
             )
         if timespan == "week":
-            return _group(
-                gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), _local, multiplier
+            return group_bars(
+                gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), local_day, multiplier
             )
         months = gen.bars(symbol, "1month", start, end, adjusted=adjusted, until=now)
         if timespan == "month":
-            return _group(months, _local, multiplier)
+            return group_bars(months, local_day, multiplier)
         if timespan == "quarter":
-            return _group(months, lambda b: (_local(b).year, (_local(b).month - 1) // 3), multiplier)
-        return _group(months, lambda b: _local(b).year, multiplier)
+            return group_bars(
+                months, lambda b: (local_day(b).year, (local_day(b).month - 1) // 3), multiplier
+            )
+        return group_bars(months, lambda b: local_day(b).year, multiplier)
 
     def _second_bars(
         self, symbol: str, multiplier: int, start: datetime, end: datetime, *, adjusted: bool
@@ -381,18 +271,18 @@ class PolygonMock:
             raise PolygonRefusal(400, "The parameter 'multiplier' must be a positive integer.") from None
         if multiplier < 1:
             raise PolygonRefusal(400, "The parameter 'multiplier' must be a positive integer.")
-        start = _parse_bound(str(path["from"]), "from", end=False)
-        end = _parse_bound(str(path["to"]), "to", end=True)
+        start = parse_bound(str(path["from"]), "from", end=False)
+        end = parse_bound(str(path["to"]), "to", end=True)
         if end < start:
             raise PolygonRefusal(400, "The parameter 'to' cannot be a time that occurs before 'from'")
         adjusted = params.get("adjusted", "true").lower() != "false"
-        ascending = _order(params, "sort", "asc")
-        limit = _limit(params, 5000, _MAX_LIMIT)
+        ascending = parse_order(params, "sort", "asc")
+        limit = parse_limit(params, 5000, _MAX_LIMIT)
         symbol = self._known(ticker)
         rows = (
             []
             if symbol is None
-            else [_agg(b) for b in self.bars(symbol, multiplier, timespan, start, end, adjusted=adjusted)]
+            else [agg_row(b) for b in self.bars(symbol, multiplier, timespan, start, end, adjusted=adjusted)]
         )
         if not ascending:
             rows.reverse()
@@ -412,11 +302,11 @@ class PolygonMock:
         except ValueError:
             raise PolygonRefusal(400, "Could not parse the time parameter: 'date'. Use YYYY-MM-DD.") from None
         adjusted = params.get("adjusted", "true").lower() != "false"
-        start, end = _day_start(day), _day_end(day)
+        start, end = day_start(day), day_end(day)
         rows = []
         for symbol in sorted(self.tickers):
             for bar in self.bars(symbol, 1, "day", start, end, adjusted=adjusted):
-                rows.append({"T": symbol, **_agg(bar)})
+                rows.append({"T": symbol, **agg_row(bar)})
         body: dict[str, Any] = {"queryCount": len(rows), "resultsCount": len(rows), "adjusted": adjusted}
         if rows:
             body["results"] = rows
@@ -432,7 +322,7 @@ class PolygonMock:
         bars = (
             []
             if symbol is None
-            else self.bars(symbol, 1, "day", _day_start(day), _day_end(day), adjusted=adjusted)
+            else self.bars(symbol, 1, "day", day_start(day), day_end(day), adjusted=adjusted)
         )
         body: dict[str, Any] = {
             "ticker": ticker,
@@ -441,7 +331,7 @@ class PolygonMock:
             "adjusted": adjusted,
         }
         if bars:
-            body["results"] = [{"T": ticker, **_agg(bars[0])}]
+            body["results"] = [{"T": ticker, **agg_row(bars[0])}]
         return body
 
     # -- trades and quotes ----------------------------------------------------------------------
@@ -451,14 +341,14 @@ class PolygonMock:
         lower: datetime | None = None
         upper = now
         if "timestamp" in params:
-            lower = _parse_bound(params["timestamp"], "timestamp", end=False)
-            upper = min(upper, _parse_bound(params["timestamp"], "timestamp", end=True))
+            lower = parse_bound(params["timestamp"], "timestamp", end=False)
+            upper = min(upper, parse_bound(params["timestamp"], "timestamp", end=True))
         for key, is_lower, shift in (("timestamp.gte", True, 0), ("timestamp.gt", True, 1),
                                      ("timestamp.lte", False, 0), ("timestamp.lt", False, -1),
                                      ("_after", True, 1), ("_before", False, -1)):  # fmt: skip
             if key not in params:
                 continue
-            bound = _parse_bound(params[key], key, end=not is_lower) + timedelta(microseconds=shift)
+            bound = parse_bound(params[key], key, end=not is_lower) + timedelta(microseconds=shift)
             if is_lower:
                 lower = bound if lower is None else max(lower, bound)
             else:
@@ -472,7 +362,7 @@ class PolygonMock:
     ) -> tuple[list[TradeData] | list[QuoteData], bool]:
         """Up to ``limit`` prints or quotes in the query's window, and whether more remain."""
         lower, upper = self._window(params)
-        ascending = _order(params, "order", "desc")
+        ascending = parse_order(params, "order", "desc")
         first, last = lower.astimezone(NEW_YORK).date(), upper.astimezone(NEW_YORK).date()
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)] if last >= first else []
         if not ascending:
@@ -496,20 +386,20 @@ class PolygonMock:
 
     def _tick_page(self, request: Request, params: dict[str, str], kind: str) -> dict[str, Any]:
         ticker = str(request.path_params["ticker"]).upper()
-        limit = _limit(params, 1000, _MAX_LIMIT)
+        limit = parse_limit(params, 1000, _MAX_LIMIT)
         symbol = self._known(ticker)
         if symbol is None:
             return {"results": []}
         ticks, more = self._ticks(symbol, params, kind, limit)
-        rows = [_trade_row(t) if isinstance(t, TradeData) else _quote_row(t) for t in ticks]
+        rows = [trade_row(t) if isinstance(t, TradeData) else quote_row(t) for t in ticks]
         body: dict[str, Any] = {"results": rows}
         if more and ticks:
-            ascending = _order(params, "order", "desc")
+            ascending = parse_order(params, "order", "desc")
             edge = "_after" if ascending else "_before"
             # the generator's ticks sit on whole seconds and are stamped a few milliseconds later: the
             # cursor holds the tick's second, so the next page neither repeats nor skips one
             tick = ticks[-1].timestamp.replace(microsecond=0)
-            body["next_url"] = self.next_url(request, {**params, edge: str(_ns(tick))})
+            body["next_url"] = self.next_url(request, {**params, edge: str(to_ns(tick))})
         return body
 
     def trades(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
@@ -554,14 +444,14 @@ class PolygonMock:
 
     def last_trade(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
         symbol = self._require(str(request.path_params["ticker"]))
-        row = _trade_row(self.latest_trade(symbol))
+        row = trade_row(self.latest_trade(symbol))
         return {"results": {"T": symbol, "i": row["id"], "p": row["price"], "s": row["size"], "x": row["exchange"],
                             "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
                             "z": row["tape"]}}  # fmt: skip
 
     def last_quote(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
         symbol = self._require(str(request.path_params["ticker"]))
-        row = _quote_row(self.latest_quote(symbol))
+        row = quote_row(self.latest_quote(symbol))
         return {"results": {"T": symbol, "P": row["ask_price"], "S": row["ask_size"], "X": row["ask_exchange"],
                             "p": row["bid_price"], "s": row["bid_size"], "x": row["bid_exchange"],
                             "q": row["sequence_number"], "t": row["sip_timestamp"], "y": row["participant_timestamp"],
@@ -579,8 +469,8 @@ class PolygonMock:
         while not is_trading_day(prev):
             prev -= timedelta(days=1)
         gen = self.generator
-        day_bar = gen.bars(symbol, "1day", _day_start(session_day), _day_end(session_day), until=now)[0]
-        prev_bar = gen.bars(symbol, "1day", _day_start(prev), _day_end(prev))[0]
+        day_bar = gen.bars(symbol, "1day", day_start(session_day), day_end(session_day), until=now)[0]
+        prev_bar = gen.bars(symbol, "1day", day_start(prev), day_end(prev))[0]
         minutes = gen.bars(symbol, "1min", trade_at - timedelta(minutes=1), trade_at, until=now)
         quote = self.latest_quote(symbol)
         change = round(trade.price - prev_bar.close, 4)
@@ -599,14 +489,14 @@ class PolygonMock:
             "ticker": symbol,
             "todaysChange": change,
             "todaysChangePerc": round(change / prev_bar.close * 100, 4),
-            "updated": _ns(trade.timestamp),
+            "updated": to_ns(trade.timestamp),
             "day": ohlc(day_bar),
             "prevDay": ohlc(prev_bar),
             "lastTrade": {
                 "i": str(trade.trade_id),
                 "p": trade.price,
                 "s": trade.size,
-                "t": _ns(trade.timestamp),
+                "t": to_ns(trade.timestamp),
                 "x": EXCHANGE_IDS[trade.exchange],
             },
             "lastQuote": {
@@ -614,7 +504,7 @@ class PolygonMock:
                 "S": quote.ask_size,
                 "p": quote.bid_price,
                 "s": quote.bid_size,
-                "t": _ns(quote.timestamp),
+                "t": to_ns(quote.timestamp),
             },
         }
         if minutes:
@@ -622,7 +512,7 @@ class PolygonMock:
             body["min"] = {
                 **ohlc(last),
                 "av": day_bar.volume,
-                "t": _ms(last.timestamp),
+                "t": to_ms(last.timestamp),
                 "n": last.trade_count,
             }
         return body
@@ -643,7 +533,7 @@ class PolygonMock:
 
     def _figi(self, symbol: str, kind: str) -> str:
         alphabet = "BCDFGHJKLMNPQRSTVWXYZ0123456789"
-        h = _digest(self.seed, symbol, kind)
+        h = digest(self.seed, symbol, kind)
         return "BBG00" + "".join(alphabet[(h >> (5 * i)) % len(alphabet)] for i in range(7))
 
     def ticker_row(self, info: TickerInfo) -> dict[str, Any]:
@@ -657,15 +547,15 @@ class PolygonMock:
             "type": info.type,
             "active": True,
             "currency_name": "usd",
-            "cik": f"{_digest(self.seed, info.ticker, 'cik') % 10**10:010d}",
+            "cik": f"{digest(self.seed, info.ticker, 'cik') % 10**10:010d}",
             "composite_figi": self._figi(info.ticker, "composite"),
             "share_class_figi": self._figi(info.ticker, "share"),
             "last_updated_utc": self.clock.now().strftime("%Y-%m-%dT00:00:00Z"),
         }
 
     def list_tickers(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
-        limit = _limit(params, 100, 1000)
-        ascending = _order(params, "order", "asc")
+        limit = parse_limit(params, 100, 1000)
+        ascending = parse_order(params, "order", "asc")
         sort = params.get("sort", "ticker")
         if sort not in ("ticker", "name", "type", "primary_exchange"):
             raise PolygonRefusal(400, f"The parameter 'sort' cannot be {sort!r}.")
@@ -674,7 +564,7 @@ class PolygonMock:
         active = params.get("active", "true").lower() != "false"
         search = params.get("search", "").lower()
         for info in self.tickers.values():
-            if market != "stocks" or not active or not _matches(info.ticker, params, "ticker"):
+            if market != "stocks" or not active or not matches(info.ticker, params, "ticker"):
                 continue
             if "type" in params and info.type != params["type"]:
                 continue
@@ -708,16 +598,16 @@ class PolygonMock:
         slug = symbol.lower()
         row.update({
             "market_cap": float(figures["market_capitalization"]),  # type: ignore[arg-type]
-            "phone_number": f"(555) {_digest(symbol, 'phone') % 900 + 100}-{_digest(symbol, 'line') % 9000 + 1000}",
-            "address": {"address1": f"{_digest(symbol, 'street') % 900 + 1} Market Street", "city": "NEW YORK",
+            "phone_number": f"(555) {digest(symbol, 'phone') % 900 + 100}-{digest(symbol, 'line') % 9000 + 1000}",
+            "address": {"address1": f"{digest(symbol, 'street') % 900 + 1} Market Street", "city": "NEW YORK",
                         "state": "NY", "postal_code": "10004"},
             "description": f"{info.name} is a company simulated by the portico Polygon mock.",
             "sic_code": info.sic_code or None,
             "sic_description": info.sic_description or None,
             "ticker_root": symbol.split(".")[0],
             "homepage_url": f"https://www.{slug}.example",
-            "total_employees": _digest(self.seed, symbol, "employees") % 200000 + 500,
-            "list_date": (date(1980, 12, 12) + timedelta(days=_digest(symbol, "listed") % 12000)).isoformat(),
+            "total_employees": digest(self.seed, symbol, "employees") % 200000 + 500,
+            "list_date": (date(1980, 12, 12) + timedelta(days=digest(symbol, "listed") % 12000)).isoformat(),
             "branding": {"logo_url": f"https://api.massive.com/v1/reference/company-branding/{slug}/images/logo.svg",
                          "icon_url": f"https://api.massive.com/v1/reference/company-branding/{slug}/images/icon.png"},
             "share_class_shares_outstanding": shares,
@@ -734,15 +624,15 @@ class PolygonMock:
         start, end = today - timedelta(days=3 * 366), today + timedelta(days=60)
         wanted = params.get("ticker")
         for symbol in sorted(self.tickers):
-            if (wanted is not None and symbol != wanted.upper()) or not _matches(symbol, params, "ticker"):
+            if (wanted is not None and symbol != wanted.upper()) or not matches(symbol, params, "ticker"):
                 continue
             for action in self.generator.corporate_actions(symbol, start, end):
                 if action.kind == kind:
                     yield symbol, action
 
     def dividends(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
-        limit = _limit(params, 10, 1000)
-        ascending = _order(params, "order", "desc")
+        limit = parse_limit(params, 10, 1000)
+        ascending = parse_order(params, "order", "desc")
         sort = params.get("sort", "ex_dividend_date")
         rows = []
         for symbol, a in self._actions(params, "cash_dividend"):
@@ -751,9 +641,9 @@ class PolygonMock:
                 "declaration_date": (a.ex_date - timedelta(days=14)).isoformat(), "dividend_type": "CD",
                 "ex_dividend_date": a.ex_date.isoformat(), "frequency": 4, "pay_date": a.pay_date.isoformat(),
                 "record_date": a.record_date.isoformat(), "ticker": symbol,
-                "id": f"E{_digest(self.seed, symbol, a.ex_date):016x}",
+                "id": f"E{digest(self.seed, symbol, a.ex_date):016x}",
             }  # fmt: skip
-            if all(_matches(str(row[k]), params, k) for k in ("ex_dividend_date", "record_date", "pay_date",
+            if all(matches(str(row[k]), params, k) for k in ("ex_dividend_date", "record_date", "pay_date",
                                                                 "declaration_date")):  # fmt: skip
                 rows.append(row)
         if sort not in _DIVIDEND_SORTS:
@@ -762,38 +652,38 @@ class PolygonMock:
         return self._page(request, params, rows, limit)
 
     def splits(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
-        limit = _limit(params, 10, 1000)
-        ascending = _order(params, "order", "desc")
+        limit = parse_limit(params, 10, 1000)
+        ascending = parse_order(params, "order", "desc")
         rows = []
         for symbol, a in self._actions(params, "split"):
             row = {"execution_date": a.ex_date.isoformat(), "split_from": a.ratio_from, "split_to": a.ratio_to,
-                   "ticker": symbol, "id": f"P{_digest(self.seed, symbol, 'split', a.ex_date):016x}"}  # fmt: skip
-            if _matches(row["execution_date"], params, "execution_date"):
+                   "ticker": symbol, "id": f"P{digest(self.seed, symbol, 'split', a.ex_date):016x}"}  # fmt: skip
+            if matches(row["execution_date"], params, "execution_date"):
                 rows.append(row)
         rows.sort(key=lambda r: (r["execution_date"], r["ticker"]), reverse=not ascending)
         return self._page(request, params, rows, limit)
 
     def news(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
-        limit = _limit(params, 10, 1000)
-        ascending = _order(params, "order", "desc")
+        limit = parse_limit(params, 10, 1000)
+        ascending = parse_order(params, "order", "desc")
         now = self.clock.now()
         wanted = params.get("ticker")
         rows = []
         for symbol in sorted(self.tickers):
-            if (wanted is not None and symbol != wanted.upper()) or not _matches(symbol, params, "ticker"):
+            if (wanted is not None and symbol != wanted.upper()) or not matches(symbol, params, "ticker"):
                 continue
             for back in range(0, 180):
                 day = now.date() - timedelta(days=back)
-                h = _digest(self.seed, symbol, "news", day)
+                h = digest(self.seed, symbol, "news", day)
                 if h % 4:
                     continue
                 published = datetime.combine(day, time(12 + h % 8, (h >> 8) % 60), UTC)
                 if published > now:
                     continue
                 stamp = published.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if not _matches(stamp, params, "published_utc"):
+                if not matches(stamp, params, "published_utc"):
                     continue
-                rows.append(_article(symbol, self.tickers[symbol].name, published, h))
+                rows.append(article(symbol, self.tickers[symbol].name, published, h))
         rows.sort(key=lambda r: (r["published_utc"], r["id"]), reverse=not ascending)
         return self._page(request, params, rows, limit)
 
@@ -829,73 +719,6 @@ class PolygonMock:
                     {"message": f"give {{'plan': one of {sorted(self.plans.plans)}}}: {exc}"}, 422
                 )
         return json_response(self.plans.usage(key))
-
-
-def _trade_row(trade: TradeData) -> dict[str, Any]:
-    ns = _ns(trade.timestamp)
-    return {
-        "exchange": EXCHANGE_IDS[trade.exchange],
-        "id": str(trade.trade_id),
-        "participant_timestamp": ns - 137_000,
-        "price": trade.price,
-        "sequence_number": (ns // 1000) % 10**10,
-        "sip_timestamp": ns,
-        "size": trade.size,
-        "tape": _TAPES.get(trade.tape, 3),
-    }
-
-
-def _quote_row(quote: QuoteData) -> dict[str, Any]:
-    ns = _ns(quote.timestamp)
-    return {
-        "ask_exchange": EXCHANGE_IDS[quote.ask_exchange],
-        "ask_price": quote.ask_price,
-        "ask_size": quote.ask_size,
-        "bid_exchange": EXCHANGE_IDS[quote.bid_exchange],
-        "bid_price": quote.bid_price,
-        "bid_size": quote.bid_size,
-        "participant_timestamp": ns - 91_000,
-        "sequence_number": (ns // 1000) % 10**10,
-        "sip_timestamp": ns,
-        "tape": _TAPES.get(quote.tape, 3),
-    }
-
-
-_HEADLINES = (
-    ("{name} shares move as analysts revisit estimates", "positive"),
-    ("{name} faces questions over quarterly guidance", "negative"),
-    ("What to watch as {ticker} heads into earnings", "neutral"),
-    ("{name} announces new product line", "positive"),
-)
-
-
-def _article(symbol: str, name: str, published: datetime, h: int) -> dict[str, Any]:
-    title, sentiment = _HEADLINES[(h >> 16) % len(_HEADLINES)]
-    article_id = f"{h:016x}{_digest(symbol, published):016x}"
-    return {
-        "id": article_id,
-        "publisher": {
-            "name": "Portico Wire",
-            "homepage_url": "https://wire.portico.example/",
-            "logo_url": "https://wire.portico.example/logo.png",
-            "favicon_url": "https://wire.portico.example/favicon.ico",
-        },
-        "title": title.format(name=name, ticker=symbol),
-        "author": "Mock Newsroom",
-        "published_utc": published.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "article_url": f"https://wire.portico.example/{symbol.lower()}/{article_id}",
-        "tickers": [symbol],
-        "image_url": f"https://wire.portico.example/{symbol.lower()}/{article_id}.jpg",
-        "description": f"A simulated article about {name} ({symbol}).",
-        "keywords": [symbol, "markets"],
-        "insights": [
-            {
-                "ticker": symbol,
-                "sentiment": sentiment,
-                "sentiment_reasoning": f"The simulated article reads {sentiment} for {symbol}.",
-            }
-        ],
-    }
 
 
 _ROUTES: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [

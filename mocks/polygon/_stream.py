@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from portico.mocks._kit import NEW_YORK, session_bounds
 from portico.mocks.polygon._universe import EXCHANGE_IDS
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class PolygonStream:
                           "z": 3})  # fmt: skip
         for symbol in self._symbols(subscriptions, "A"):
             prices = [gen.price(symbol, previous), gen.price(symbol, at)]
-            day_open = gen.price(symbol, at.replace(hour=14, minute=30, second=0, microsecond=0))
+            day_open = gen.price(symbol, session_bounds(at.astimezone(NEW_YORK).date())[0])
             batch.append({"ev": "A", "sym": symbol, "v": 100, "av": 100_000, "op": day_open,
                           "vw": round(sum(prices) / 2, 4), "o": prices[0], "c": prices[1], "h": max(prices),
                           "l": min(prices), "a": round(sum(prices) / 2, 4), "z": 100, "s": _ms(previous),
