@@ -148,6 +148,10 @@ class PolygonClient:
         """The first page and then every ``next_url`` page, at most ``max_pages`` in all.
 
         The caller stops iterating once it has what it needs, so no page beyond it is fetched.
+
+        Raises:
+            PayloadRejected: the caller wanted more after ``max_pages`` pages and the vendor has more: a
+                partial answer would pass for a complete one, so the call fails and says how to narrow it.
         """
         body = await self.get(path, params, endpoint=endpoint)
         fetched = 1
@@ -158,8 +162,15 @@ class PolygonClient:
                 )
             yield body
             next_url = body.get("next_url")
-            if not next_url or fetched >= max_pages:
+            if not next_url:
                 return
+            if fetched >= max_pages:
+                raise PayloadRejected(
+                    f"{endpoint} needs more than connection.max_pages={max_pages} pages; narrow the window, "
+                    "give a limit, or raise max_pages (each page is one call of the plan's budget)",
+                    system=self.context.system_id,
+                    request=endpoint,
+                )
             parts = urlsplit(str(next_url))
             body = await self.get(parts.path, dict(parse_qsl(parts.query)), endpoint=endpoint)
             fetched += 1

@@ -59,13 +59,16 @@ async def test_adjusted_bars_carry_their_close_as_adjusted_close(polygon: Polygo
     assert "adjusted=true" in polygon.calls(AGGS)[0]
 
 
-async def test_max_pages_bounds_a_long_window(polygon: PolygonHarness) -> None:
+async def test_max_pages_refuses_to_pass_a_partial_window_for_a_whole_one(polygon: PolygonHarness) -> None:
     connector = polygon.connector(page_size=5, max_pages=2)
-    bars = await connector.get_bars(
-        "AAPL", start=datetime(2025, 10, 1, tzinfo=NY), end=datetime(2025, 12, 31, tzinfo=NY)
-    )
-    assert len(bars) == 10
-    assert len(polygon.calls(AGGS)) == 2
+    with pytest.raises(PayloadRejected, match="needs more than connection.max_pages=2 pages"):
+        await connector.get_bars(
+            "AAPL", start=datetime(2025, 10, 1, tzinfo=NY), end=datetime(2025, 12, 31, tzinfo=NY)
+        )
+    assert len(polygon.calls(AGGS)) == 2  # and never a third call
+    # a limit the pages can satisfy is no problem: paging stops once there are enough
+    bars = await connector.get_bars("AAPL", start=datetime(2025, 10, 1, tzinfo=NY), limit=10)
+    assert len(bars) == 10 and len(polygon.calls(AGGS)) == 4
 
 
 async def test_an_unknown_ticker_has_no_bars(polygon: PolygonHarness) -> None:

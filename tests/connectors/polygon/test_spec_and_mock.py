@@ -48,6 +48,17 @@ def test_bad_connection_settings_are_named(connection: dict[str, object], messag
         ConnectorContext.for_testing(PolygonConnector, connection=connection, credentials={"api_key": "k"})
 
 
+def test_the_delayed_feed_streams_from_the_delayed_host() -> None:
+    def url(feed: str) -> str:
+        context = ConnectorContext.for_testing(
+            PolygonConnector, credentials={"api_key": "k"}, connection={"plan": "starter", "feed": feed}
+        )
+        return PolygonConnector(context)._market_stream().url
+
+    assert url("delayed") == "wss://delayed.massive.com/stocks"
+    assert url("realtime") == "wss://socket.massive.com/stocks"
+
+
 async def test_the_health_check_spends_no_call_when_the_free_minute_is_used_up(
     polygon: PolygonHarness,
 ) -> None:
