@@ -25,6 +25,7 @@ The kit's HTTP faults, journal and clock endpoints apply as on every mock.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -126,6 +127,7 @@ class PolygonMock:
             known_keys_only=known_keys_only,
         )
         self._requests = 0
+        self._closed_days: OrderedDict[tuple[str, date, bool], BarData | None] = OrderedDict()
 
     # -- the envelope ----------------------------------------------------------------------------
 
@@ -226,9 +228,7 @@ class PolygonMock:
                 1,
             )
         if timespan == "day":
-            return group_bars(
-                gen.bars(symbol, "1day", start, end, adjusted=adjusted, until=now), local_day, multiplier
-            )
+            return group_bars(self.daily_bars(symbol, start, end, adjusted=adjusted), local_day, multiplier)
         if timespan == "week":
             return group_bars(
                 gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), local_day, multiplier
@@ -241,6 +241,34 @@ class PolygonMock:
                 months, lambda b: (local_day(b).year, (local_day(b).month - 1) // 3), multiplier
             )
         return group_bars(months, lambda b: local_day(b).year, multiplier)
+
+    def daily_bars(self, symbol: str, start: datetime, end: datetime, *, adjusted: bool) -> list[BarData]:
+        """Daily bars starting in ``[start, end]``, the running session's cut at now.
+
+        The same bars as the generator's ``1day`` series; a closed session's bar is kept (it can no longer
+        change), so a benchmark of many daily series measures the client rather than the mock.
+        """
+        now = self.clock.now()
+        end = min(end, now)
+        today = now.astimezone(NEW_YORK).date()
+        day, last = start.astimezone(NEW_YORK).date(), end.astimezone(NEW_YORK).date()
+        out: list[BarData] = []
+        while day <= last:
+            if day < today:
+                key = (symbol, day, adjusted)
+                if key not in self._closed_days:
+                    self._closed_days[key] = self.generator.daily_bar(symbol, day, adjusted=adjusted)
+                    if len(self._closed_days) > 200_000:
+                        self._closed_days.popitem(last=False)
+                bar = self._closed_days[key]
+                bars = [bar] if bar is not None else []
+            else:
+                bars = self.generator.bars(
+                    symbol, "1day", day_start(day), day_end(day), adjusted=adjusted, until=now
+                )
+            out.extend(b for b in bars if start <= b.timestamp <= end)
+            day += timedelta(days=1)
+        return out
 
     def _second_bars(
         self, symbol: str, multiplier: int, start: datetime, end: datetime, *, adjusted: bool

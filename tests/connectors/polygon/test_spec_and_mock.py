@@ -165,3 +165,14 @@ async def test_the_mock_admin_endpoint_moves_a_key_between_plans(http: httpx.Asy
     assert moved.json()["plan"] == "free" and moved.json()["per_minute"] == 5
     refused = await http.post("/__mock__/polygon/keys/some-key", json={"plan": "platinum"})
     assert refused.status_code == 422 and "platinum" in refused.text
+
+
+def test_the_mocks_kept_daily_bars_equal_the_generators_series() -> None:
+    app = create_app(seed=4, clock=MockClock(NOW))
+    mock = app.state.mock
+    start, end = datetime(2025, 11, 20, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC)
+    for adjusted in (False, True):
+        expected = mock.generator.bars("DIS", "1day", start, end, adjusted=adjusted, until=NOW)
+        assert mock.daily_bars("DIS", start, end, adjusted=adjusted) == expected
+        assert mock.daily_bars("DIS", start, end, adjusted=adjusted) == expected  # kept, still equal
+    assert mock.daily_bars("DIS", start, end, adjusted=False)[-1].timestamp.date().isoformat() == "2026-01-05"
