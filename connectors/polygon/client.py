@@ -14,7 +14,7 @@ another host never receives the key, and the key never travels in a URL.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,7 +34,7 @@ from portico.errors import (
 if TYPE_CHECKING:
     from portico.sdk import ConnectorContext
 
-__all__ = ["BearerKeyAuth", "PolygonClient", "error_for_response", "read_json"]
+__all__ = ["BearerKeyAuth", "MinuteRetryAfter", "PolygonClient", "error_for_response", "read_json"]
 
 _FREE_WINDOW = 60.0  # the free plan counts calls per minute
 
@@ -100,16 +100,55 @@ def error_for_response(response: httpx.Response) -> PorticoError | None:
     return None
 
 
+class MinuteRetryAfter(httpx.Auth):
+    """Wraps the key's auth flow and gives a 429 without ``Retry-After`` the free plan's minute.
+
+    Polygon sends no ``Retry-After``; on the free plan a 429 means the minute's five calls are spent, so the
+    shared retry (and the limiter, which holds every caller) waits the window out instead of backing off
+    for a second or two into another 429.
+
+    Args:
+        inner: the auth flow that adds the API key.
+        seconds: the wait a bare 429 asks for.
+    """
+
+    def __init__(self, inner: httpx.Auth, seconds: float = _FREE_WINDOW) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise NotImplementedError("the Polygon client is async only")
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._inner.async_auth_flow(request)
+        outgoing = await flow.__anext__()
+        while True:
+            response = yield outgoing
+            if response.status_code == 429 and "retry-after" not in response.headers:
+                response.headers["retry-after"] = f"{self._seconds:g}"
+            try:
+                outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return
+
+    def __repr__(self) -> str:
+        return f"MinuteRetryAfter({self._inner!r})"
+
+
 class PolygonClient:
     """Calls to the vendor through the system's shared :class:`~portico.http.ApiClient`.
 
     Args:
         context: the connector's context (its ``base`` URL is the API host).
+        minute_window: the key is on the free plan: a bare 429 waits out the minute (see
+            :class:`MinuteRetryAfter`).
     """
 
-    def __init__(self, context: ConnectorContext) -> None:
+    def __init__(self, context: ConnectorContext, *, minute_window: bool = False) -> None:
         self.context = context
         auth = context.auth if context.auth is not None else BearerKeyAuth(context.secret("api_key"))
+        if minute_window:
+            auth = MinuteRetryAfter(auth)
         self._api = context.api_client("base", auth=auth, error_mapper=error_for_response)
         self.calls = 0
 

@@ -113,7 +113,7 @@ class PolygonConnector(Connector):
     def client(self) -> PolygonClient:
         """The HTTP client (created on first use)."""
         if self._client is None:
-            self._client = PolygonClient(self.context)
+            self._client = PolygonClient(self.context, minute_window=self.plan == "free")
         return self._client
 
     async def open(self) -> None:

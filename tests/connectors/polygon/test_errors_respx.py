@@ -185,3 +185,20 @@ async def test_the_health_check_takes_no_retry(connector: PolygonConnector, rout
     result = await connector.check()
     assert not result.ok and result.checks["reachable"] is True
     assert route.call_count == 1
+
+
+async def test_on_the_free_plan_a_bare_429_waits_out_the_minute(
+    router: respx.Router, clock: FakeClock
+) -> None:
+    connector = respx_connector(
+        PolygonConnector, router, urls={"base": BASE}, clock=clock, credentials={"api_key": KEY},
+        connection={"plan": "free"},
+    )  # fmt: skip
+    route = router.get(f"{BASE}/v2/aggs/ticker/AAPL/prev").mock(
+        side_effect=[httpx.Response(429, json=error_body("ERROR", "slow down")),
+                     httpx.Response(200, json=captured("aggs_prev.json"))]
+    )  # fmt: skip
+    bar = await connector.get_previous_close("AAPL")
+    assert bar.close == Decimal("156.8") and route.call_count == 2
+    assert clock.sleeps == [60.0]  # the free plan's window, not a one-second backoff into another 429
+    await connector.close()
