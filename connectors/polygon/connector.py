@@ -8,8 +8,9 @@ import re
 import time as _time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from portico.connectors.polygon.client import PolygonClient
 from portico.connectors.polygon.mapping import (
@@ -26,7 +27,14 @@ from portico.connectors.polygon.mapping import (
     trade_from_last,
     trade_from_v3,
 )
-from portico.connectors.polygon.spec import PLAN_FEATURES, SPEC, PolygonConnection, plan_of, rate_limit_policy
+from portico.connectors.polygon.spec import (
+    END_OF_DAY_PLANS,
+    PLAN_FEATURES,
+    SPEC,
+    PolygonConnection,
+    plan_of,
+    rate_limit_policy,
+)
 from portico.connectors.polygon.stream import PolygonStream
 from portico.connectors.polygon.wire import WireMarketStatus, WireNews
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
@@ -35,6 +43,8 @@ from portico.sdk import CheckResult, Connector, ConnectorContext, RateLimitPolic
 
 __all__ = ["MarketStatus", "NewsArticle", "PolygonConnector"]
 
+_NEW_YORK = ZoneInfo("America/New_York")
+_CLOSE = time(16, 0)
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INTERVAL_SECONDS = {
@@ -92,7 +102,8 @@ class PolygonConnector(Connector):
     ``free``) and which calls are refused with :class:`~portico.errors.NotSupported` before they are sent
     (trades need ``developer``, quotes ``advanced``, snapshots and the stream ``starter``). Lists follow
     ``next_url`` up to ``connection.max_pages`` pages. ``limit`` on bars, trades and quotes means the
-    latest ``limit`` items of the window, returned oldest first.
+    latest ``limit`` items of the window, returned oldest first. On the free plan (end-of-day data) bars
+    without an ``end`` stop at the last closed session, since the vendor refuses today's before the close.
     """
 
     spec: ClassVar = SPEC
@@ -163,6 +174,16 @@ class PolygonConnector(Connector):
             )
         return start, end
 
+    def _bars_end(self) -> datetime:
+        """Now; on an end-of-day plan while a session runs, the end of yesterday (New York)."""
+        now = self.context.clock.now()
+        if self.plan not in END_OF_DAY_PLANS:
+            return now
+        local = now.astimezone(_NEW_YORK)
+        if local.time() >= _CLOSE:
+            return now
+        return datetime.combine(local.date(), time(0), _NEW_YORK) - timedelta(microseconds=1)
+
     # -- health ----------------------------------------------------------------------------------
 
     async def check(self) -> CheckResult:
@@ -222,7 +243,7 @@ class PolygonConnector(Connector):
                 f"{interval!r} is not a bar interval; use one of {[i.value for i in BarInterval]}",
                 system=self.system,
             ) from None
-        start, end = self._window(start, end, limit)
+        start, end = self._window(start, end if end is not None else self._bars_end(), limit)
         if limit == 0:
             return []
         if start is None:

@@ -35,6 +35,7 @@ from portico.sdk import (
 
 __all__ = [
     "ALIASES",
+    "END_OF_DAY_PLANS",
     "PLANS",
     "PLAN_FEATURES",
     "SPEC",
@@ -58,6 +59,10 @@ PLAN_FEATURES: dict[str, frozenset[str]] = {
     "advanced": frozenset({"aggregates", "reference", "snapshots", "stream", "trades", "quotes"}),
 }
 """What each plan may read: the connector refuses the rest before spending a call of the plan's budget."""
+
+END_OF_DAY_PLANS = frozenset({"free"})
+"""Plans that see a session's aggregates only once it has closed (the vendor refuses "today's data before
+end of day"): bars without an ``end`` stop at the last closed session."""
 
 # A 429 on the free plan means the minute's five calls are spent (another process shares the key):
 # waiting for the window to slide is the only cure, so a retry may wait up to a minute.

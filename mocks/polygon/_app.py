@@ -170,6 +170,7 @@ class PolygonMock:
                 f"You are not entitled to this data. Please upgrade your plan at {PRICING}",
                 "NOT_AUTHORIZED",
             )
+        request.state.plan = plan
         params = {k: v for k, v in request.query_params.items() if k != "apiKey"}
         try:
             if "cursor" in params:
@@ -205,10 +206,18 @@ class PolygonMock:
     # -- aggregates -----------------------------------------------------------------------------
 
     def bars(
-        self, symbol: str, multiplier: int, timespan: str, start: datetime, end: datetime, *, adjusted: bool
+        self,
+        symbol: str,
+        multiplier: int,
+        timespan: str,
+        start: datetime,
+        end: datetime,
+        *,
+        adjusted: bool,
+        until: datetime | None = None,
     ) -> list[BarData]:
-        """Bars of ``multiplier`` x ``timespan`` starting in ``[start, end]``, cut at the simulated now."""
-        now = self.clock.now()
+        """Bars of ``multiplier`` x ``timespan`` starting in ``[start, end]``, cut at ``until`` (default: now)."""
+        now = until or self.clock.now()
         gen = self.generator
         if timespan == "second":
             return self._second_bars(symbol, multiplier, start, min(end, now), adjusted=adjusted)
@@ -228,7 +237,9 @@ class PolygonMock:
                 1,
             )
         if timespan == "day":
-            return group_bars(self.daily_bars(symbol, start, end, adjusted=adjusted), local_day, multiplier)
+            return group_bars(
+                self.daily_bars(symbol, start, end, adjusted=adjusted, until=now), local_day, multiplier
+            )
         if timespan == "week":
             return group_bars(
                 gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), local_day, multiplier
@@ -242,15 +253,17 @@ class PolygonMock:
             )
         return group_bars(months, lambda b: local_day(b).year, multiplier)
 
-    def daily_bars(self, symbol: str, start: datetime, end: datetime, *, adjusted: bool) -> list[BarData]:
-        """Daily bars starting in ``[start, end]``, the running session's cut at now.
+    def daily_bars(
+        self, symbol: str, start: datetime, end: datetime, *, adjusted: bool, until: datetime | None = None
+    ) -> list[BarData]:
+        """Daily bars starting in ``[start, end]``, the running session's cut at ``until`` (default: now).
 
         The same bars as the generator's ``1day`` series; a closed session's bar is kept (it can no longer
         change), so a benchmark of many daily series measures the client rather than the mock.
         """
-        now = self.clock.now()
+        now = until or self.clock.now()
         end = min(end, now)
-        today = now.astimezone(NEW_YORK).date()
+        today = min(now, self.clock.now()).astimezone(NEW_YORK).date()
         day, last = start.astimezone(NEW_YORK).date(), end.astimezone(NEW_YORK).date()
         out: list[BarData] = []
         while day <= last:
@@ -306,23 +319,40 @@ class PolygonMock:
         adjusted = params.get("adjusted", "true").lower() != "false"
         ascending = parse_order(params, "sort", "asc")
         limit = parse_limit(params, 5000, _MAX_LIMIT)
+        plan: Plan = request.state.plan
+        now = self.clock.now()
+        if (
+            plan.end_of_day
+            and self._session_running(now)
+            and end >= day_start(now.astimezone(NEW_YORK).date())
+        ):
+            raise PolygonRefusal(
+                403, f"Attempted to request today's data before end of day. Please upgrade your plan at {PRICING}",
+                "NOT_AUTHORIZED",
+            )  # fmt: skip
+        until = now - timedelta(minutes=plan.delay_minutes)
         symbol = self._known(ticker)
-        rows = (
-            []
-            if symbol is None
-            else [agg_row(b) for b in self.bars(symbol, multiplier, timespan, start, end, adjusted=adjusted)]
-        )
+        bars = [] if symbol is None else self.bars(symbol, multiplier, timespan, start, end, adjusted=adjusted,
+                                                   until=until)  # fmt: skip
+        rows = [agg_row(b) for b in bars]
         if not ascending:
             rows.reverse()
         page = self._page(request, params, rows, limit)
         body: dict[str, Any] = {"ticker": ticker, "queryCount": page["count"], "resultsCount": page["count"],
                                 "adjusted": adjusted}  # fmt: skip
+        if plan.delay_minutes and end > until:
+            body["status"] = "DELAYED"  # the answer stops short of the window, by the plan's delay
         if page["results"]:
             body["results"] = page["results"]
         body["count"] = page["count"]
         if "next_url" in page:
             body["next_url"] = page["next_url"]
         return body
+
+    @staticmethod
+    def _session_running(now: datetime) -> bool:
+        day = now.astimezone(NEW_YORK).date()
+        return is_trading_day(day) and now < session_bounds(day)[1]
 
     def grouped_daily(self, request: Request, params: dict[str, str]) -> dict[str, Any]:
         try:

@@ -21,11 +21,15 @@ FEATURES = ("aggregates", "reference", "snapshots", "trades", "quotes", "stream"
 
 @dataclass(frozen=True)
 class Plan:
-    """A plan's call limit (``None``: unlimited) and the features it is entitled to."""
+    """A plan's call limit (``None``: unlimited), the features it is entitled to, and how fresh its data is:
+    ``delay_minutes`` behind the clock (answered with ``status: "DELAYED"``), or ``end_of_day`` only (today's
+    aggregates are refused until the session has closed)."""
 
     name: str
     per_minute: int | None
     features: frozenset[str]
+    delay_minutes: int = 0
+    end_of_day: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.features) - set(FEATURES)
@@ -35,12 +39,13 @@ class Plan:
 
 _BASIC = frozenset({"aggregates", "reference"})
 DEFAULT_PLANS: dict[str, Plan] = {
-    "free": Plan("free", 5, _BASIC),
-    "starter": Plan("starter", None, _BASIC | {"snapshots", "stream"}),
-    "developer": Plan("developer", None, _BASIC | {"snapshots", "stream", "trades"}),
+    "free": Plan("free", 5, _BASIC, end_of_day=True),
+    "starter": Plan("starter", None, _BASIC | {"snapshots", "stream"}, delay_minutes=15),
+    "developer": Plan("developer", None, _BASIC | {"snapshots", "stream", "trades"}, delay_minutes=15),
     "advanced": Plan("advanced", None, frozenset(FEATURES)),
 }
-"""The stocks plans: free (5 calls/minute) and the paid plans (no call limit)."""
+"""The stocks plans: free (5 calls/minute, end of day), Starter and Developer (15 minutes delayed) and
+Advanced (real time); the paid plans have no call limit."""
 
 
 @dataclass

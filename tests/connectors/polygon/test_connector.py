@@ -292,3 +292,21 @@ async def test_the_key_travels_in_a_header_never_in_a_url_or_a_repr(polygon: Pol
     assert all(PAID_KEY not in e.query and "apiKey" not in e.query for e in entries)
     assert PAID_KEY not in repr(connector) and PAID_KEY not in repr(connector.client.api)
     assert PAID_KEY not in repr(connector.context)
+
+
+async def test_on_the_free_plan_bars_stop_at_the_last_closed_session(polygon: PolygonHarness) -> None:
+    connector = polygon.connector(key=FREE_KEY, plan="free")
+    bars = await connector.get_bars("AAPL", BarInterval.DAY, limit=5)
+    # Monday 10:00 New York: today's session is running, so Friday 2026-01-02 is the newest the plan sees
+    assert len(bars) == 5 and bars[-1].timestamp == datetime(2026, 1, 2, tzinfo=NY)
+    with pytest.raises(NotSupported, match="today's data before end of day"):
+        await connector.get_bars("AAPL", BarInterval.DAY, limit=5, end=NOW)
+
+
+async def test_a_delayed_plan_sees_bars_fifteen_minutes_late(polygon: PolygonHarness) -> None:
+    polygon.mock.plans.set_plan("starter-key", "starter")
+    bars = await polygon.connector(key="starter-key", plan="starter").get_bars(
+        "SPY", BarInterval.MIN_1, limit=3
+    )
+    # the clock says 10:00 New York; a 15-minute delayed plan's newest minute opened at 09:45
+    assert bars[-1].timestamp == datetime(2026, 1, 5, 9, 45, tzinfo=NY)

@@ -172,6 +172,22 @@ def test_errors_reach_the_client_as_the_vendor_sends_them(running: RunningMock) 
         free.get_last_quote("AAPL")  # quotes are not in the free plan
 
 
+def test_data_freshness_follows_the_plan(client: RESTClient, running: RunningMock) -> None:
+    live = client.get_aggs("AAPL", 1, "minute", "2026-01-05", "2026-01-05", raw=True).json()
+    assert live["status"] == "OK" and live["results"][-1]["t"] == 1767625200000  # 10:00 New York
+    running.app.mock.plans.set_plan("starter-plan-key", "starter")
+    starter = RESTClient(api_key="starter-plan-key", base=running.base_url, retries=0)
+    delayed = starter.get_aggs("AAPL", 1, "minute", "2026-01-05", "2026-01-05", raw=True).json()
+    assert delayed["status"] == "DELAYED" and delayed["results"][-1]["t"] == 1767624300000  # 09:45
+    running.app.mock.plans.set_plan("eod-plan-key", "free")
+    free = RESTClient(api_key="eod-plan-key", base=running.base_url, retries=0)
+    with pytest.raises(BadResponse, match="today's data before end of day"):
+        free.get_aggs("AAPL", 1, "day", "2026-01-02", "2026-01-05")
+    assert [a.timestamp for a in free.get_aggs("AAPL", 1, "day", "2026-01-01", "2026-01-02")] == [
+        1767330000000
+    ]
+
+
 def test_free_plan_is_refused_past_five_calls_a_minute(running: RunningMock) -> None:
     key = "free-burst-key"
     running.app.mock.plans.set_plan(key, "free")
