@@ -253,3 +253,18 @@ async def test_websocket_client_raises_auth_error_for_a_plan_without_the_stream(
 
     with pytest.raises(MassiveAuthError, match="websocket access"):
         await asyncio.wait_for(ws.connect(ignore), 10)
+
+
+async def test_websocket_client_reconnects_and_resubscribes_after_a_drop(running: RunningMock) -> None:
+    stream = running.app.state.stream
+    before = stream.connections
+    running.app.journal.clear()
+    running.app.faults.add({"route": "/stocks", "kind": "ws_disconnect", "after_messages": 5, "times": 1})
+    ws = WebSocketClient(api_key=PAID_KEY, feed=f"127.0.0.1:{running.port}", market="stocks", secure=False,
+                         subscriptions=["T.AAPL"])  # fmt: skip
+    got = await _collect(ws, 20)
+    assert len([m for m in got if isinstance(m, EquityTrade)]) >= 20
+    assert stream.connections - before == 2  # dropped once, reconnected by the client itself
+    subscribes = [m for e in running.app.journal.entries("WS", None) for m in e.messages
+                  if isinstance(m, dict) and m.get("action") == "subscribe"]  # fmt: skip
+    assert subscribes == [{"action": "subscribe", "params": "T.AAPL"}] * 2
