@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from portico.clock import FakeClock
 from portico.errors import AuthError, NotFound, NotSupported, PayloadRejected, RateLimited
 from portico.models import BarInterval, CorporateActionType
 from tests.connectors.polygon.conftest import FREE_KEY, NOW, PAID_KEY, PolygonHarness
@@ -195,7 +196,7 @@ async def test_check_reports_the_market_and_the_plan(polygon: PolygonHarness) ->
     assert result.ok and result.detail == "market open (advanced plan)"
 
 
-async def test_check_reports_a_refused_key(fake_clock) -> None:  # type: ignore[no-untyped-def]
+async def test_check_reports_a_refused_key(fake_clock: FakeClock) -> None:
     harness = PolygonHarness(fake_clock, known_keys_only=True)
     connector = harness.connector(key="nobody-knows-this-key")
     result = await connector.check()

@@ -11,7 +11,7 @@ import pytest
 from portico.clock import FakeClock
 from portico.connectors.polygon import ALIASES, SPEC, PolygonConnector, rate_limit_policy
 from portico.errors import ConfigurationError
-from portico.mocks._kit import MockClock
+from portico.mocks._kit import MockApp, MockClock
 from portico.mocks.polygon import create_app
 from portico.sdk import ConnectorContext, RateWindow
 from tests.connectors.polygon.conftest import FREE_KEY, NOW, PolygonHarness
@@ -75,12 +75,15 @@ async def test_the_health_check_spends_no_call_when_the_free_minute_is_used_up(
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(seed=1, clock=MockClock(NOW), key_plans={"free-k": "free"})
+def app() -> MockApp:
+    return create_app(seed=1, clock=MockClock(NOW), key_plans={"free-k": "free"})
+
+
+@pytest.fixture
+async def http(app: MockApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://polygon.mock"
     ) as client:
-        client.app = app  # type: ignore[attr-defined]
         yield client
 
 
@@ -138,11 +141,11 @@ async def test_the_mock_pages_carry_no_key_and_resume_from_the_cursor(http: http
     assert second["results"][0]["ticker"] == "DIS"
 
 
-async def test_the_mock_enforces_plan_entitlements(http: httpx.AsyncClient) -> None:
+async def test_the_mock_enforces_plan_entitlements(http: httpx.AsyncClient, app: MockApp) -> None:
     for path in ("/v3/quotes/AAPL", "/v3/trades/AAPL", "/v2/snapshot/locale/us/markets/stocks/tickers/AAPL"):
         answer = await http.get(path, params={"apiKey": "free-k"})
         assert answer.status_code == 403 and answer.json()["status"] == "NOT_AUTHORIZED"
-    http.app.clock.advance(61)  # type: ignore[attr-defined]
+    app.clock.advance(61)
     assert (await http.get("/v3/reference/tickers/AAPL", params={"apiKey": "free-k"})).status_code == 200
 
 
