@@ -178,7 +178,6 @@ SPEC = ConnectorSpec(
         },
         asset_classes=(AssetClass.EQUITY, AssetClass.ETF),
         bar_intervals=tuple(BarInterval),
-        extended_hours=True,
         max_symbols_per_request=1,
     ),
     streams=(StreamKind.QUOTES, StreamKind.TRADES, StreamKind.BARS),
