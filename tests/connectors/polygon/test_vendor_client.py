@@ -28,7 +28,7 @@ PAID_KEY = "paid-secret-key-1"
 FREE_KEY = "free-secret-key-2"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def running() -> Iterator[RunningMock]:
     app = create_app(seed=7, clock=MockClock(NOW), key_plans={FREE_KEY: "free"}, stream_interval=0.02)
     server = start_mock(app)
@@ -44,7 +44,6 @@ def client(running: RunningMock) -> RESTClient:
 
 
 def test_list_aggs_follows_next_url_across_pages(client: RESTClient, running: RunningMock) -> None:
-    running.app.journal.clear()
     bars = list(client.list_aggs("AAPL", 1, "day", "2025-10-01", "2025-12-31", limit=10))
     # 2025-10-01 .. 2025-12-31 holds 64 NYSE sessions (Thanksgiving and Christmas closed)
     assert len(bars) == 64
@@ -258,7 +257,6 @@ async def test_websocket_client_raises_auth_error_for_a_plan_without_the_stream(
 async def test_websocket_client_reconnects_and_resubscribes_after_a_drop(running: RunningMock) -> None:
     stream = running.app.state.stream
     before = stream.connections
-    running.app.journal.clear()
     running.app.faults.add({"route": "/stocks", "kind": "ws_disconnect", "after_messages": 5, "times": 1})
     ws = WebSocketClient(api_key=PAID_KEY, feed=f"127.0.0.1:{running.port}", market="stocks", secure=False,
                          subscriptions=["T.AAPL"])  # fmt: skip
