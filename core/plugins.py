@@ -332,15 +332,25 @@ class PluginManager:
         """Installed mocks by name: a connector's :class:`~portico.sdk.MockSpec` or a plugin's mock server."""
         return dict(self._mocks)
 
+    def find_connector(self, name: str) -> type[Connector] | None:
+        """The connector class called ``name`` or having it among its manifest's ``aliases``, or None."""
+        found = self._connectors.get(name)
+        if found is not None:
+            return found
+        for cls in self._connectors.values():
+            if name in cls.spec.aliases:
+                return cls
+        return None
+
     def connector(self, name: str) -> type[Connector]:
-        """The connector class called ``name``; the error lists what is installed."""
-        try:
-            return self._connectors[name]
-        except KeyError:
-            if name in self._conflicts:
-                raise ConfigurationError(self._conflicts[name]) from None
-            installed = ", ".join(sorted(self._connectors)) or "none"
-            raise ConfigurationError(f"unknown connector {name!r}; installed connectors: {installed}") from None
+        """The connector class called ``name`` (or aliased so); the error lists what is installed."""
+        found = self.find_connector(name)
+        if found is not None:
+            return found
+        if name in self._conflicts:
+            raise ConfigurationError(self._conflicts[name])
+        installed = ", ".join(sorted(self._connectors)) or "none"
+        raise ConfigurationError(f"unknown connector {name!r}; installed connectors: {installed}")
 
     def spec(self, name: str) -> ConnectorSpec:
         """The manifest of connector ``name``."""

@@ -2,8 +2,7 @@
 
 Polygon.io renamed itself Massive on 2025-10-30 (``api.massive.com``; the ``polygon-api-client`` package
 became ``massive``). The connector keeps the name users know, ``polygon``; ``massive`` is its alias
-(:data:`ALIASES`). The SDK has no alias field, so the manifest says it in its display name and
-description.
+(:data:`ALIASES`, the manifest's ``aliases``: ``connector: massive`` in a config finds it).
 """
 
 from __future__ import annotations
@@ -124,6 +123,7 @@ SPEC = ConnectorSpec(
     name="polygon",
     display_name="Polygon.io (Massive)",
     kinds=(ConnectorKind.MARKET_DATA,),
+    aliases=ALIASES,
     description="US stocks market data from Polygon.io, renamed Massive in 2025 (alias: massive): aggregates "
     "for every timespan, trades, NBBO quotes, last trade and quote, snapshots, reference tickers, ticker "
     "details, dividends, splits, news, market status and the real-time WebSocket stream.",

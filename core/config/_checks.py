@@ -46,7 +46,7 @@ def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> 
     for system_id, system in config.systems.items():
         base = f"systems.{system_id}"
         name = system.connector or system_id
-        cls = plugins.connectors.get(name)
+        cls = plugins.find_connector(name)
         if cls is None:
             key = f"{base}.connector" if system.connector else base
             problems.append((key, _unknown_connector(name, installed)))
@@ -159,7 +159,7 @@ def systems_problems(
             problems.extend(_raw_system_problems(base, system_id, raw, plugins, installed))
             continue
         problems.extend(check_against_plugins(IntegrationConfig(systems={system_id: system}), plugins))
-        cls = plugins.connectors.get(system.connector or system_id)
+        cls = plugins.find_connector(system.connector or system_id)
         if cls is None:
             continue
         spec = cls.spec
@@ -192,7 +192,7 @@ def _raw_system_problems(
 ) -> list[Problem]:
     connector = raw.get("connector")
     name = connector if isinstance(connector, str) and connector else system_id
-    cls = plugins.connectors.get(name)
+    cls = plugins.find_connector(name)
     if cls is None:
         return [(f"{base}.connector" if connector else base, _unknown_connector(name, installed))]
     auth = raw.get("authentication")

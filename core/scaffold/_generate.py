@@ -81,8 +81,10 @@ def _check_name(name: str) -> str:
 
 def _refuse_installed(name: str, plugins: PluginManager) -> None:
     """A scaffold named like an installed connector would be refused when loaded: refuse it now."""
-    if name not in plugins.connectors:
+    found = plugins.find_connector(name)
+    if found is None:
         return
+    name = found.spec.name  # an alias names the connector that has it
     plugin = plugins.plugin_of(name)
     info = plugins.plugins.get(plugin or "")
     source = f" of {info.distribution}" if info is not None and info.distribution else ""

@@ -337,6 +337,8 @@ class ConnectorSpec(_Spec):
     name: str
     display_name: str
     kinds: tuple[ConnectorKind, ...]
+    aliases: tuple[str, ...] = ()
+    """Other names a config may give as ``connector:`` (a vendor's new brand: ``polygon`` is also ``massive``)."""
     version: str = "0.1.0"
     description: str = ""
     docs_url: str | None = None
