@@ -187,20 +187,25 @@ def login(system: str, config_file: str, no_browser: bool, vault_path: str | Non
         raise ConfigurationError(f"no system {system!r} in {config_file}; configured: {known}", path=f"systems.{system}")
     auth_config = config.systems[system].authentication
     options: dict[str, object] = {}
-    connector = config.systems[system].connector
-    if connector:
-        from portico.plugins import PluginManager
+    from portico.plugins import PluginManager
+    from portico.sdk import resolve_url_templates
 
-        try:
-            scheme_spec = PluginManager().spec(connector).auth_scheme(auth_config.type or "")
-        except ConfigurationError:
-            scheme_spec = None
+    plugins = PluginManager()
+    # the connector's own auth schemes (a plugin's, like etrade_oauth1) and its URL templates ({auth})
+    cls = plugins.find_connector(config.systems[system].connector or system)
+    if cls is not None:
+        scheme_spec = cls.spec.auth_scheme(auth_config.type or "")
         if scheme_spec is not None:
             options.update(scheme_spec.options)
+        try:
+            urls = dict(cls.spec.environment(config.systems[system].environment).urls)
+        except ConfigurationError:
+            urls = {}
+        options = resolve_url_templates(options, urls)
     options.update(auth_config.options)
     vault = _open(vault_path)
     manager = AuthenticationManager(vault=vault, audit=AuditLog(Database()), actor=f"cli:{getpass.getuser()}",
-                                    interactive=lambda _system, prompt: click.prompt(prompt))
+                                    interactive=lambda _system, prompt: click.prompt(prompt), plugins=plugins)
     auth = manager.build(system, auth_config.type or "none", dict(auth_config.credentials), options)
     start = getattr(auth, "login", None)
     if start is None:
