@@ -110,18 +110,6 @@ class EtradeOAuth1Scheme(OAuth1Scheme):
 
     # -- the signing flow ----------------------------------------------------------------------
 
-    def _sign(self, request: httpx.Request) -> httpx.Request:
-        signed: httpx.Request = next(self._signer().auth_flow(request))
-        if not request.content or signed.content == request.content:
-            return signed
-        # authlib signs a JSON or XML body without it (RFC 5849 covers form bodies only) and then drops
-        # it from the request it builds; send the body the caller gave, under the signed headers
-        headers = httpx.Headers(signed.headers)
-        headers["Content-Length"] = str(len(request.content))
-        rebuilt = httpx.Request(request.method, signed.url, headers=headers, content=request.content)
-        rebuilt.extensions = request.extensions
-        return rebuilt
-
     def _before_send(self, now: datetime) -> TokenState:
         if not self.authorized:
             raise self.ctx.error(f"not authorized: run `portico credentials login {self.ctx.system_id}`")
@@ -146,7 +134,7 @@ class EtradeOAuth1Scheme(OAuth1Scheme):
         now = self.ctx.clock.now()
         if self._before_send(now) is TokenState.RENEW_DUE:
             await self.renew_if_due()
-        response = yield self._sign(request)
+        response = yield self.sign(request)
         if response.status_code == 401:
             problem = oauth_problem(response)
             if problem == "token_expired":
@@ -156,7 +144,7 @@ class EtradeOAuth1Scheme(OAuth1Scheme):
             if problem == "token_rejected":
                 # inactive despite our bookkeeping (another process, a clock apart): one renew, one resend
                 await self.renew(force=True)
-                response = yield self._sign(request)
+                response = yield self.sign(request)
         if response.status_code < 400:
             self.lifecycle.touch(self.ctx.clock.now())
 
@@ -227,7 +215,7 @@ class EtradeOAuth1Scheme(OAuth1Scheme):
     async def _signed_get(self, url: str, what: str) -> httpx.Response:
         try:
             async with self.ctx.http_client(timeout=self.timeout) as client:
-                return await client.send(self._sign(client.build_request("GET", url)))
+                return await client.send(self.sign(client.build_request("GET", url)))
         except httpx.HTTPError as exc:
             raise ConnectionFailed(
                 f"{self.ctx.system_id}: the E*TRADE {what} call failed ({type(exc).__name__})",

@@ -80,11 +80,25 @@ class OAuth1Scheme(httpx.Auth):
             signature_type=self.signature_type,
         )
 
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        """``request`` signed, its body kept.
+
+        authlib signs a JSON or XML body without it (RFC 5849 covers form bodies only) and then drops it
+        from the request it builds; the body the caller gave is sent under the signed headers.
+        """
+        signed: httpx.Request = next(self._signer().auth_flow(request))
+        if not request.content or signed.content == request.content:
+            return signed
+        headers = httpx.Headers(signed.headers)
+        headers["Content-Length"] = str(len(request.content))
+        rebuilt = httpx.Request(request.method, signed.url, headers=headers, content=request.content)
+        rebuilt.extensions = request.extensions
+        return rebuilt
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self.authorized:
             raise self.ctx.error(f"not authorized: run `portico credentials login {self.ctx.system_id}`")
-        signed = yield from self._signer().auth_flow(request)
-        return signed
+        yield self.sign(request)
 
     def _client(self, **kwargs: Any) -> Any:
         AsyncOAuth1Client = authlib_httpx().AsyncOAuth1Client
