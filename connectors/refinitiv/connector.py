@@ -1,0 +1,434 @@
+"""The Refinitiv (LSEG Data Platform) connector: history, snapshots, FX spot rates and reference fields."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time as _time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from portico.connectors.refinitiv.auth import RefinitivPasswordAuth
+from portico.connectors.refinitiv.client import RefinitivClient
+from portico.connectors.refinitiv.mapping import (
+    FUNDAMENTAL_FIELDS,
+    INTERVALS,
+    bars_from_summaries,
+    check_ric,
+    decimal_or_none,
+    fundamentals_from_row,
+    fx_rate_from_snapshot,
+    fx_ric,
+    invert_bars,
+    quote_from_snapshot,
+    quotes_and_trades_from_events,
+    snapshot_from_message,
+)
+from portico.connectors.refinitiv.spec import SPEC, RefinitivConnection
+from portico.connectors.refinitiv.wire import WireSnapshotMessage, WireSummaries
+from portico.errors import AuthError, NotFound, PayloadRejected, PorticoError, error_context
+from portico.models import Bar, BarInterval, Fundamentals, FxRate, Quote, Snapshot, Trade
+from portico.sdk import CheckResult, Connector, ConnectorContext
+
+__all__ = ["FxRates", "RefinitivConnector"]
+
+_RECENT = 100  # bars returned when neither start nor limit is given
+_FX_FIELDS = ("BID", "ASK", "QUOTE_DATE", "QUOTIM", "VALUE_DT1", "VALUE_TS1")
+
+
+@dataclass
+class FxRates:
+    """The answer of :meth:`RefinitivConnector.get_fx_rates`: every pair either has a rate or an error.
+
+    Attributes:
+        rates: ``BASE/QUOTE`` to its rate.
+        errors: ``BASE/QUOTE`` to why it has none (unknown RIC, no permission, crossed quote...).
+    """
+
+    rates: dict[str, FxRate] = field(default_factory=dict)
+    errors: dict[str, PorticoError] = field(default_factory=dict)
+
+
+def _time_param(when: datetime, *, interday: bool) -> str:
+    when = when.astimezone(UTC)
+    return when.date().isoformat() if interday else when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _oldest(page: WireSummaries, *, interday: bool) -> datetime | None:
+    name = "DATE" if interday else "DATE_TIME"
+    stamps = []
+    for row in page.rows():
+        value = row.get(name)
+        if not value:
+            continue
+        text = str(value)
+        if interday:
+            stamps.append(datetime.fromisoformat(text[:10]).replace(tzinfo=UTC))
+        else:
+            stamps.append(datetime.fromisoformat(text[:26].rstrip("Z")).replace(tzinfo=UTC))
+    return min(stamps) if stamps else None
+
+
+def _status_error(message: WireSnapshotMessage, request: str) -> PorticoError:
+    code = message.state.code or "Status"
+    text = message.state.text or code
+    ric = message.key.name
+    if code == "NotEntitled":
+        return AuthError(
+            f"the LSEG account is not entitled to {ric}: {text}", venue_code=code, request=request
+        )
+    return NotFound(f"LSEG has no data for {ric}: {text}", venue_code=code, request=request)
+
+
+class RefinitivConnector(Connector):
+    """LSEG Data Platform as a data service and market data connector.
+
+    History is paged: one call asks for at most ``interday_rows_per_request`` / ``intraday_rows_per_request``
+    rows, and a longer range is fetched page by page backwards from ``end`` (each page ends just before the
+    oldest row of the previous one), so no answer hits the platform's row caps. Snapshots are batched
+    ``rics_per_snapshot`` RICs a call. Every call goes through the system's shared limiter (5 a second).
+    """
+
+    spec: ClassVar = SPEC
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.settings = context.settings_as(RefinitivConnection)
+        self._client: RefinitivClient | None = None
+
+    @property
+    def client(self) -> RefinitivClient:
+        """The HTTP client (created on first use)."""
+        if self._client is None:
+            self._client = RefinitivClient(self.context)
+        return self._client
+
+    async def open(self) -> None:
+        self.client  # noqa: B018 - build the client (and its auth) at connect time
+
+    async def close(self) -> None:
+        if self._client is not None:
+            auth = self._client.auth
+            if isinstance(auth, RefinitivPasswordAuth):
+                # the platform allows one session per user: end ours so the next login is not refused
+                with contextlib.suppress(
+                    PorticoError
+                ):  # the session times out by itself; closing must not fail
+                    await auth.revoke()
+            await self._client.aclose()
+            self._client = None
+
+    async def check(self) -> CheckResult:
+        """The manifest's health-check call: a one-field snapshot of ``EUR=``."""
+        spec = self.spec.health_check
+        assert spec is not None  # declared in the manifest
+        started = _time.perf_counter()
+        try:
+            await self.client.snapshots([spec.params["universe"]], [spec.params["fields"]])
+        except PorticoError as exc:
+            return CheckResult(
+                ok=False,
+                system=self.system,
+                latency_ms=(_time.perf_counter() - started) * 1000,
+                detail=f"{type(exc).__name__}: {exc.message}",
+                checks={
+                    "reachable": exc.status_code is not None,
+                    "authenticated": not isinstance(exc, AuthError),
+                },
+            )
+        return CheckResult(
+            ok=True,
+            system=self.system,
+            latency_ms=(_time.perf_counter() - started) * 1000,
+            detail="snapshot answered",
+            checks={"reachable": True, "authenticated": True},
+        )
+
+    # -- history ---------------------------------------------------------------------------------
+
+    async def _pages(
+        self,
+        view: str,
+        ric: str,
+        params: dict[str, str],
+        *,
+        interday: bool,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int | None,
+    ) -> WireSummaries:
+        """Every page of one RIC's history in [start, end], merged (newest first), at most ``limit`` rows."""
+        if start is not None and end is not None and start > end:
+            raise PayloadRejected(f"start {start.isoformat()} is after end {end.isoformat()}", field="start")
+        if limit is not None and limit < 1:
+            raise PayloadRejected(f"limit must be at least 1, got {limit}", field="limit")
+        page_rows = (
+            self.settings.interday_rows_per_request if interday else self.settings.intraday_rows_per_request
+        )
+        step = timedelta(days=1) if interday else timedelta(microseconds=1)
+        cursor = end
+        remaining = limit
+        merged: WireSummaries | None = None
+        seen: set[str] = set()
+        for _ in range(self.settings.max_pages):
+            query = dict(params)
+            query["count"] = str(min(page_rows, remaining) if remaining is not None else page_rows)
+            if start is not None:
+                query["start"] = _time_param(start, interday=interday)
+            if cursor is not None:
+                query["end"] = _time_param(cursor, interday=interday)
+            page = await self.client.summaries(view, ric, query)
+            fresh = [row for row in page.data if row and str(row[0]) not in seen]
+            if merged is None:
+                merged = page.model_copy(update={"data": []})
+            if not fresh:
+                break
+            seen.update(str(row[0]) for row in fresh)
+            merged.data.extend(fresh)
+            if remaining is not None:
+                remaining -= len(fresh)
+                if remaining <= 0:
+                    break
+            oldest = _oldest(page, interday=interday)
+            if oldest is None or (start is not None and oldest <= start):
+                break
+            cursor = oldest - step
+        else:
+            with error_context(system=self.system, request=f"GET {view}/{ric}"):
+                raise PayloadRejected(
+                    f"{ric}: the history did not end after {self.settings.max_pages} pages; narrow the range "
+                    "or raise connection.max_pages"
+                )
+        assert merged is not None
+        return merged
+
+    async def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval = BarInterval.DAY,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        adjusted: bool = True,
+    ) -> list[Bar]:
+        """Bars oldest first from the interday or intraday summaries of a RIC (100 when neither ``start``
+        nor ``limit`` is given). ``adjusted`` applies corporate-action adjustments (LSEG's default)."""
+        ric = check_ric(symbol)
+        interval = BarInterval(interval)
+        if interval not in INTERVALS:
+            raise PayloadRejected(
+                f"LSEG has no {interval.value} summaries; use one of {[i.value for i in INTERVALS]}",
+                field="interval",
+            )
+        view, rdp_interval = INTERVALS[interval]
+        adjustments = "exchangeCorrection,manualCorrection" + (",CCH,CRE,RPO,RTS" if adjusted else "")
+        if start is None and limit is None:
+            limit = _RECENT
+        body = await self._pages(
+            view, ric, {"interval": rdp_interval, "adjustments": adjustments},
+            interday=view == "interday-summaries", start=start, end=end, limit=limit,
+        )  # fmt: skip
+        bars = bars_from_summaries(body, symbol=ric, interval=interval)
+        return _window(bars, limit)
+
+    async def get_fx_series(
+        self,
+        base: str,
+        quote: str,
+        interval: BarInterval = BarInterval.DAY,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Bar]:
+        """Bid-side bars of the pair's spot RIC, named ``BASE/QUOTE`` (inverted when the RIC quotes the
+        pair the other way round)."""
+        ric, inverted = fx_ric(base, quote, cross_suffix=self.settings.cross_ric_suffix)
+        pair = f"{base.strip().upper()}/{quote.strip().upper()}"
+        bars = await self.get_bars(ric, interval, start=start, end=end, limit=limit)
+        currency = quote.strip().upper()
+        if inverted:
+            return invert_bars(bars, symbol=pair, currency=currency)
+        return [b.model_copy(update={"symbol": pair, "currency": currency}) for b in bars]
+
+    async def _events(
+        self, symbol: str, kind: str, start: datetime | None, end: datetime | None, limit: int | None
+    ) -> WireSummaries:
+        ric = check_ric(symbol)
+        if start is None and limit is None:
+            limit = _RECENT
+        return await self._pages(
+            "events", ric, {"eventTypes": kind}, interday=False, start=start, end=end, limit=limit
+        )
+
+    async def get_quotes(
+        self,
+        symbol: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Quote]:
+        """Quote events oldest first (historical pricing ``events`` view, ``eventTypes=quote``)."""
+        body = await self._events(symbol, "quote", start, end, limit)
+        quotes, _ = quotes_and_trades_from_events(body, symbol=symbol.strip())
+        return quotes[-limit:] if limit else quotes
+
+    async def get_trades(
+        self,
+        symbol: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Trade]:
+        """Trade events oldest first (historical pricing ``events`` view, ``eventTypes=trade``)."""
+        body = await self._events(symbol, "trade", start, end, limit)
+        _, trades = quotes_and_trades_from_events(body, symbol=symbol.strip())
+        return trades[-limit:] if limit else trades
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    async def _snapshot_messages(
+        self, rics: Sequence[str], fields: Sequence[str] = ()
+    ) -> list[WireSnapshotMessage]:
+        size = self.settings.rics_per_snapshot
+        batches = [list(rics[i : i + size]) for i in range(0, len(rics), size)]
+        answers = await asyncio.gather(*(self.client.snapshots(batch, fields) for batch in batches))
+        return [message for answer in answers for message in answer]
+
+    async def _refreshes(
+        self, symbols: list[str], fields: Sequence[str] = ()
+    ) -> dict[str, WireSnapshotMessage]:
+        rics = list(dict.fromkeys(check_ric(s) for s in symbols))
+        if not rics:
+            raise PayloadRejected("no RICs given", field="symbols")
+        messages = {m.key.name: m for m in await self._snapshot_messages(rics, fields)}
+        missing = [r for r in rics if r not in messages or messages[r].type != "Refresh"]
+        if missing:
+            errors = [
+                _status_error(messages[r], "GET /data/pricing/snapshots/v1/")
+                if r in messages
+                else NotFound(f"LSEG answered nothing for {r}")
+                for r in missing
+            ]
+            first = errors[0]
+            with error_context(system=self.system, request="GET /data/pricing/snapshots/v1/"):
+                raise type(first)(
+                    f"no snapshot for {', '.join(missing)}: " + "; ".join(e.message for e in errors),
+                    venue_code=first.venue_code,
+                )
+        return {r: messages[r] for r in rics}
+
+    async def get_latest_quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        """The latest quote of each RIC from pricing snapshots (``rics_per_snapshot`` RICs a call).
+
+        Raises:
+            NotFound: some RICs have no data (all are named); AuthError when the account is not entitled.
+        """
+        refreshes = await self._refreshes(symbols)
+        now = self.context.clock.now()
+        return {ric: quote_from_snapshot(message, now=now) for ric, message in refreshes.items()}
+
+    async def get_snapshots(self, symbols: list[str]) -> dict[str, Snapshot]:
+        """Quote, last trade and today's bar of each RIC from pricing snapshots."""
+        refreshes = await self._refreshes(symbols)
+        now = self.context.clock.now()
+        return {ric: snapshot_from_message(message, now=now) for ric, message in refreshes.items()}
+
+    # -- FX --------------------------------------------------------------------------------------
+
+    async def get_fx_rate(self, base: str, quote: str) -> FxRate:
+        """The pair's spot rate (bid/ask mid) from its RIC's snapshot (``EUR=``, ``JPY=`` inverted...)."""
+        ric, inverted = fx_ric(base, quote, cross_suffix=self.settings.cross_ric_suffix)
+        message = (await self._refreshes([ric], _FX_FIELDS))[ric]
+        with error_context(system=self.system, request="GET /data/pricing/snapshots/v1/"):
+            return fx_rate_from_snapshot(
+                message, base=base.strip().upper(), quote=quote.strip().upper(), inverted=inverted,
+                now=self.context.clock.now(),
+            )  # fmt: skip
+
+    async def get_fx_rates(self, pairs: Sequence[tuple[str, str]]) -> FxRates:
+        """Spot rates of many pairs in as few snapshot calls as the batch size allows (the FX feed's pull).
+
+        A pair that cannot be served (unknown RIC, no entitlement, crossed or empty quote) lands in
+        ``errors`` with its reason; the others are not held back by it. Bad currency codes are refused
+        up front with :class:`~portico.errors.PayloadRejected`.
+        """
+        wanted: dict[str, tuple[str, str, str, bool]] = {}
+        for base, quote in pairs:
+            ric, inverted = fx_ric(base, quote, cross_suffix=self.settings.cross_ric_suffix)
+            b, q = base.strip().upper(), quote.strip().upper()
+            wanted[f"{b}/{q}"] = (b, q, ric, inverted)
+        rics = list(dict.fromkeys(ric for _, _, ric, _ in wanted.values()))
+        result = FxRates()
+        if not rics:
+            return result
+        messages = {m.key.name: m for m in await self._snapshot_messages(rics, _FX_FIELDS)}
+        now = self.context.clock.now()
+        request = "GET /data/pricing/snapshots/v1/"
+        for name, (b, q, ric, inverted) in wanted.items():
+            message = messages.get(ric)
+            if message is None:
+                result.errors[name] = NotFound(
+                    f"LSEG answered nothing for {ric}", system=self.system, request=request
+                )
+                continue
+            if message.type != "Refresh":
+                error = _status_error(message, request)
+                error.system = self.system
+                result.errors[name] = error
+                continue
+            try:
+                with error_context(system=self.system, request=request):
+                    result.rates[name] = fx_rate_from_snapshot(
+                        message, base=b, quote=q, inverted=inverted, now=now
+                    )
+            except PayloadRejected as exc:
+                result.errors[name] = exc
+        return result
+
+    # -- reference data --------------------------------------------------------------------------
+
+    async def get_reference_data(
+        self, symbols: list[str], fields: list[str], *, parameters: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Datagrid (TR) fields of each RIC: ``{ric: {field as asked: value}}``; numbers as Decimal."""
+        rics = list(dict.fromkeys(check_ric(s) for s in symbols))
+        names = [f.strip() for f in fields if isinstance(f, str) and f.strip()]
+        if not rics or not names:
+            raise PayloadRejected(
+                "give at least one RIC and one field", field="fields" if rics else "symbols"
+            )
+        grid = await self.client.datagrid(rics, names, parameters)
+        out: dict[str, dict[str, Any]] = {}
+        for row in grid.rows():
+            ric = str(row.get("INSTRUMENT", ""))
+            values: dict[str, Any] = {}
+            for name in names:
+                value = row.get(name.upper())
+                values[name] = decimal_or_none(value) if isinstance(value, int | float) else value
+            out[ric] = values
+        return out
+
+    async def get_fundamentals(self, symbol: str, *, statements: bool = False) -> Fundamentals:
+        """Company figures from the datagrid (see :data:`~portico.connectors.refinitiv.mapping.FUNDAMENTAL_FIELDS`).
+
+        Statements are not fetched (``statements=True`` still returns the overview).
+        """
+        ric = check_ric(symbol)
+        grid = await self.client.datagrid([ric], list(FUNDAMENTAL_FIELDS.values()))
+        rows = [r for r in grid.rows() if str(r.get("INSTRUMENT", "")) == ric] or grid.rows()
+        if not rows:
+            with error_context(system=self.system, request="POST /data/datagrid/beta1/"):
+                raise NotFound(f"LSEG's datagrid answered no row for {ric}")
+        return fundamentals_from_row(rows[0], symbol=ric)
+
+
+def _window(bars: list[Bar], limit: int | None) -> list[Bar]:
+    # the platform already cut the range to [start, end] (an interday bar stamped at its period start may
+    # begin before ``start``: it is still the bar of a date inside the range), so only the count is applied
+    return bars[-limit:] if limit is not None else bars
