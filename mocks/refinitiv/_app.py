@@ -238,13 +238,12 @@ class RefinitivMock:
         available = _FX_FIELDS if isinstance(found, FxRic) else _EQUITY_FIELDS
         fields = self._fields(query, available)
         now = self.clock.now()
-        if intraday:
-            rows = self._intraday_rows(found, _INTRADAY[interval], start, end, now)
-            cap = max(1, self.intraday_datapoint_cap // (len(fields) + 1))
-        else:
-            rows = self._interday_rows(found, interval, start, end, now)
-            cap = self.interday_row_cap
+        cap = max(1, self.intraday_datapoint_cap // (len(fields) + 1)) if intraday else self.interday_row_cap
         wanted = min(count or (cap if start is not None else _DEFAULT_COUNT), cap)
+        if intraday:
+            rows = self._intraday_rows(found, _INTRADAY[interval], start, end, now, wanted)
+        else:
+            rows = self._interday_rows(found, interval, start, end, now, wanted)
         rows = sorted(rows, key=lambda r: r["start"], reverse=True)[:wanted]
         label = "startPeriod" if intraday else "endPeriod"
         stamp_name = "DATE_TIME" if intraday else "DATE"
@@ -266,11 +265,14 @@ class RefinitivMock:
         return json_response([body])
 
     def _interday_rows(
-        self, found: Equity | FxRic, interval: str, start: datetime | None, end: datetime, now: datetime
+        self, found: Equity | FxRic, interval: str, start: datetime | None, end: datetime, now: datetime, wanted: int
     ) -> list[dict[str, Any]]:
         timeframe = _INTERDAY[interval]
         last = end.astimezone(UTC).date()
-        first = start.astimezone(UTC).date() if start else last - timedelta(days=_DEFAULT_COUNT * 45)
+        # without a start, only as far back as the newest ``wanted`` periods can reach (holidays included)
+        days_per_period = {"1day": 1.6, "1week": 7.5, "1month": 31.5}[timeframe]
+        lookback = timedelta(days=int(wanted * days_per_period) + 10)
+        first = start.astimezone(UTC).date() if start else last - lookback
         first = max(first, last - timedelta(days=365 * 30))
         if isinstance(found, FxRic):
             days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -316,10 +318,12 @@ class RefinitivMock:
         return out
 
     def _intraday_rows(
-        self, found: Equity | FxRic, minutes: int, start: datetime | None, end: datetime, now: datetime
+        self, found: Equity | FxRic, minutes: int, start: datetime | None, end: datetime, now: datetime, wanted: int
     ) -> list[dict[str, Any]]:
         step = timedelta(minutes=minutes)
-        first = start or end - step * _DEFAULT_COUNT * 30
+        # equities trade 390 minutes a weekday, FX around the clock on weekdays
+        per_day = 1440 // minutes if isinstance(found, FxRic) else max(1, 390 // minutes)
+        first = start or end - timedelta(days=int(wanted / per_day * 1.5) + 4)
         first = max(first, end - timedelta(days=400))
         if isinstance(found, FxRic):
             epoch = datetime(2000, 1, 3, tzinfo=UTC)
