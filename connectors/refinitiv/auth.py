@@ -200,7 +200,7 @@ class RefinitivPasswordAuth(TokenAuth):
 
     async def revoke(self) -> None:
         """End the session at the platform (frees the user's session quota) and forget the token."""
-        token = self._token
+        token: OAuthToken | None = self.current_token
         self._token = None
         if token is None or not self.revocation_url:
             self.ctx.record("auth.revoke", outcome="local_only")
