@@ -50,6 +50,7 @@ __all__ = ["HP_VIEWS", "RefinitivClient", "error_for_response", "error_for_statu
 HP_VIEWS = "/data/historical-pricing/v1/views"
 _SNAPSHOTS = "/data/pricing/snapshots/v1/"
 _DATAGRID = "/data/datagrid/beta1/"
+_SEARCH = "/discovery/search/v1/"
 _NO_PERMISSION = re.compile(r"TS[A-Z]*\.(Interday|Intraday|QS)\.UserNotPermission\.\d{5}")
 _NOT_FOUND = {"TS.Interday.UserRequestError.70005", "TS.Intraday.UserRequestError.90001"}
 
@@ -254,6 +255,19 @@ class RefinitivClient:
                     )
                 raise VenueRejected(f"LSEG's datagrid refused the request: {message}", venue_code=code)
         return grid
+
+    async def search(self, query: str, *, view: str, top: int, select: Sequence[str]) -> list[dict[str, Any]]:
+        """One discovery search: the hits' selected properties, best match first."""
+        endpoint = f"POST {_SEARCH}"
+        payload = {"Query": query, "View": view, "Top": top, "Select": ",".join(select)}
+        response = await self._api.post(_SEARCH, json=payload, endpoint=endpoint, retry=True)  # a read
+        body = self._json(response, endpoint)
+        hits = body.get("Hits") if isinstance(body, dict) else None
+        if not isinstance(hits, list) or not all(isinstance(h, dict) for h in hits):
+            raise PayloadRejected(
+                "LSEG's search answer has no list of Hits", system=self.context.system_id, request=endpoint
+            )
+        return hits
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

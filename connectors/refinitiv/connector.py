@@ -21,6 +21,7 @@ from portico.connectors.refinitiv.mapping import (
     fundamentals_from_row,
     fx_rate_from_snapshot,
     fx_ric,
+    instrument_from_hit,
     invert_bars,
     quote_from_snapshot,
     quotes_and_trades_from_events,
@@ -29,13 +30,14 @@ from portico.connectors.refinitiv.mapping import (
 from portico.connectors.refinitiv.spec import SPEC, RefinitivConnection
 from portico.connectors.refinitiv.wire import WireSnapshotMessage, WireSummaries
 from portico.errors import AuthError, NotFound, PayloadRejected, PorticoError, error_context
-from portico.models import Bar, BarInterval, Fundamentals, FxRate, Quote, Snapshot, Trade
+from portico.models import Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote, Snapshot, Trade
 from portico.sdk import CheckResult, Connector, ConnectorContext
 
 __all__ = ["FxRates", "RefinitivConnector"]
 
 _RECENT = 100  # bars returned when neither start nor limit is given
 _FX_FIELDS = ("BID", "ASK", "QUOTE_DATE", "QUOTIM", "VALUE_DT1", "VALUE_TS1")
+_SEARCH_SELECT = ("RIC", "DocumentTitle", "CommonName", "ExchangeName", "PermID")
 
 
 @dataclass
@@ -392,6 +394,17 @@ class RefinitivConnector(Connector):
         return result
 
     # -- reference data --------------------------------------------------------------------------
+
+    async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
+        """Discovery search (``EquityQuotes`` view), best match first: RICs with their names and exchanges."""
+        text = query.strip() if isinstance(query, str) else ""
+        if not text:
+            raise PayloadRejected("the search text is empty", field="query")
+        if not 1 <= limit <= 10000:
+            raise PayloadRejected(f"limit must be 1-10000, got {limit}", field="limit")
+        hits = await self.client.search(text, view="EquityQuotes", top=limit, select=_SEARCH_SELECT)
+        found = (instrument_from_hit(hit) for hit in hits)
+        return [i for i in found if i is not None]
 
     async def get_reference_data(
         self, symbols: list[str], fields: list[str], *, parameters: dict[str, Any] | None = None

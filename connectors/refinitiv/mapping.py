@@ -25,7 +25,17 @@ from typing import Any
 
 from portico.connectors.refinitiv.wire import WireSnapshotMessage, WireSummaries
 from portico.errors import PayloadRejected
-from portico.models import Bar, BarInterval, Fundamentals, FxRate, Quote, Snapshot, Trade
+from portico.models import (
+    AssetClass,
+    Bar,
+    BarInterval,
+    Fundamentals,
+    FxRate,
+    Instrument,
+    Quote,
+    Snapshot,
+    Trade,
+)
 from portico.models._iso import CURRENCY_CODES
 
 __all__ = [
@@ -39,6 +49,7 @@ __all__ = [
     "fundamentals_from_row",
     "fx_rate_from_snapshot",
     "fx_ric",
+    "instrument_from_hit",
     "invert_bars",
     "quote_from_snapshot",
     "quotes_and_trades_from_events",
@@ -342,6 +353,21 @@ def fundamentals_from_row(row: Mapping[str, Any], *, symbol: str) -> Fundamental
         dividend_yield=decimal_or_none(value("dividend_yield")),
         beta=decimal_or_none(value("beta")),
         source=SOURCE,
+    )
+
+
+def instrument_from_hit(hit: Mapping[str, Any]) -> Instrument | None:
+    """A discovery search hit as an instrument (None for a hit without a RIC)."""
+    ric = str(hit.get("RIC") or "").strip()
+    if not ric:
+        return None
+    name = hit.get("CommonName") or hit.get("DocumentTitle")
+    return Instrument(
+        symbol=ric,
+        asset_class=AssetClass.FX if "=" in ric else AssetClass.EQUITY,
+        name=str(name) if name else None,
+        exchange=str(hit["ExchangeName"]) if hit.get("ExchangeName") else None,
+        venue_ids={SOURCE: ric, **({"permid": str(hit["PermID"])} if hit.get("PermID") else {})},
     )
 
 

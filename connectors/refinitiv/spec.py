@@ -80,7 +80,8 @@ SPEC = ConnectorSpec(
     display_name="Refinitiv (LSEG Data Platform)",
     kinds=(ConnectorKind.DATA_SERVICE, ConnectorKind.MARKET_DATA),
     description="LSEG Data Platform (RDP) REST: historical pricing (interday and intraday summaries, events), "
-    "pricing snapshots (equities and FX spot RICs with bid/ask) and datagrid reference and fundamental fields.",
+    "pricing snapshots (equities and FX spot RICs with bid/ask), datagrid reference and fundamental fields and "
+    "discovery search.",
     docs_url="https://developers.lseg.com/en/api-catalog/refinitiv-data-platform/refinitiv-data-platform-apis",
     environments=(
         Environment(
@@ -153,6 +154,7 @@ SPEC = ConnectorSpec(
             Capability.GET_TRADES: _SUPPORTED,
             Capability.GET_LATEST_QUOTES: _SUPPORTED,
             Capability.GET_SNAPSHOTS: _SUPPORTED,
+            Capability.SEARCH_INSTRUMENTS: _SUPPORTED,
             Capability.GET_FUNDAMENTALS: _SUPPORTED,
             Capability.GET_FX_RATE: _SUPPORTED,
             Capability.GET_FX_SERIES: _SUPPORTED,

@@ -13,6 +13,8 @@ Routes (relative to the platform's base URL, as lseg-data's config names them):
   ``Fields``), ``Status`` messages for RICs that are not found.
 * ``POST /data/datagrid/beta1/`` (``{"universe", "fields", "parameters"}``): the RDP datagrid answer
   ``{"headers", "data", "messages", "totalRowsCount", "totalColumnsCount"}``.
+* ``POST /discovery/search/v1/`` (``{"Query", "View", "Top", "Skip", "Select"}``): ``{"Total", "Hits"}`` with the
+  selected properties of each matching equity (``RIC``, ``DocumentTitle``, ``CommonName``, ``ExchangeName``...).
 
 Data calls need ``Authorization: Bearer``; gateway errors use LSEG's envelope
 ``{"error": {"id", "code", "message", "status", "errors"?}}``. Each user may make ``requests_per_second``
@@ -60,6 +62,8 @@ _INTEGER_FIELDS = {
 _STRING_FIELDS = {"DSPLY_NAME", "CURRENCY", "TRADE_DATE", "QUOTIM", "QUOTE_DATE", "TRDTIM_1", "VALUE_TS1",
                   "VALUE_DT1", "EVENT_TYPE"}  # fmt: skip
 _DEFAULT_COUNT = 20
+_SEARCH_VIEWS = {"SearchAll", "EquityQuotes", "Entities", "Instruments", "Quotes", "QuotesAndSTIRs"}
+_SEARCH_DEFAULT = ("BusinessEntity", "DocumentTitle", "PermID", "PI", "RIC")
 _MAX_COUNT = 10000
 _NANOS = re.compile(r"(\.\d{6})\d+")
 
@@ -265,7 +269,13 @@ class RefinitivMock:
         return json_response([body])
 
     def _interday_rows(
-        self, found: Equity | FxRic, interval: str, start: datetime | None, end: datetime, now: datetime, wanted: int
+        self,
+        found: Equity | FxRic,
+        interval: str,
+        start: datetime | None,
+        end: datetime,
+        now: datetime,
+        wanted: int,
     ) -> list[dict[str, Any]]:
         timeframe = _INTERDAY[interval]
         last = end.astimezone(UTC).date()
@@ -318,7 +328,13 @@ class RefinitivMock:
         return out
 
     def _intraday_rows(
-        self, found: Equity | FxRic, minutes: int, start: datetime | None, end: datetime, now: datetime, wanted: int
+        self,
+        found: Equity | FxRic,
+        minutes: int,
+        start: datetime | None,
+        end: datetime,
+        now: datetime,
+        wanted: int,
     ) -> list[dict[str, Any]]:
         step = timedelta(minutes=minutes)
         # equities trade 390 minutes a weekday, FX around the clock on weekdays
@@ -497,6 +513,64 @@ class RefinitivMock:
         }
         return json_response(answer)
 
+    # -- search ----------------------------------------------------------------------------------
+
+    async def search(self, request: Request) -> Response:
+        _, refused = self.authorize(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_response(gateway_error(400, "Malformed JSON body"), 400)
+        if not isinstance(body, dict):
+            return json_response(
+                gateway_error(400, "Validation error", errors=[{"key": "body", "reason": "an object"}]), 400
+            )
+        view = str(body.get("View") or "SearchAll")
+        if view not in _SEARCH_VIEWS:
+            return json_response(
+                gateway_error(
+                    400, "Validation error", errors=[{"key": "View", "reason": f"unknown view {view!r}"}]
+                ),
+                400,
+            )
+        try:
+            top = int(body.get("Top", 10))
+            skip = int(body.get("Skip", 0))
+        except (TypeError, ValueError):
+            return json_response(
+                gateway_error(400, "Validation error", errors=[{"key": "Top", "reason": "an integer"}]), 400
+            )
+        select = [
+            p.strip() for p in str(body.get("Select") or ",".join(_SEARCH_DEFAULT)).split(",") if p.strip()
+        ]
+        words = str(body.get("Query") or "").lower().split()
+        hits = []
+        for equity in EQUITIES.values():
+            text = f"{equity.ric} {equity.name} {equity.exchange}".lower()
+            if all(word in text for word in words):
+                hits.append(_search_document(equity, self.seed))
+        # an exact RIC match ranks first
+        hits.sort(key=lambda d: (d["RIC"].lower() not in words, d["RIC"]))
+        page = [
+            {k: doc[k] for k in select if k in doc} for doc in hits[skip : skip + max(0, min(top, 10000))]
+        ]
+        return json_response({"Total": len(hits), "Hits": page, "Warnings": []})
+
+
+def _search_document(equity: Equity, seed: int) -> dict[str, Any]:
+    permid = str(4295900000 + sum(map(ord, equity.ric)) * 7 + seed)
+    return {
+        "RIC": equity.ric,
+        "DocumentTitle": f"{equity.name}, Ordinary Share, {equity.exchange}",
+        "CommonName": equity.name,
+        "ExchangeName": equity.exchange,
+        "PermID": permid,
+        "BusinessEntity": "QUOTExEQUITY",
+        "PI": permid,
+    }
+
 
 def _period_end(day: date, timeframe: str) -> date:
     if timeframe == "1week":
@@ -581,6 +655,8 @@ def create_app(
         Route("/data/pricing/snapshots/v1", mock.snapshots, methods=["GET"]),
         Route("/data/datagrid/beta1/", mock.datagrid, methods=["POST"]),
         Route("/data/datagrid/beta1", mock.datagrid, methods=["POST"]),
+        Route("/discovery/search/v1/", mock.search, methods=["POST"]),
+        Route("/discovery/search/v1", mock.search, methods=["POST"]),
     ]
     # events share the path shape of the summaries views; route them first
     routes.insert(3, Route(HP_PREFIX + "/events/{ric:str}", mock.events, methods=["GET"]))

@@ -258,3 +258,21 @@ async def test_an_intraday_fx_series_is_inverted_for_the_other_direction(lseg: L
     assert [b.symbol for b in jpy_usd] == ["JPY/USD"] * 7
     for straight, inverse in zip(usd_jpy, jpy_usd, strict=True):
         assert abs(straight.close * inverse.close - 1) < Decimal("1e-6")
+
+
+async def test_search_finds_instruments_best_match_first(lseg: LsegHarness) -> None:
+    connector = lseg.connector()
+    found = await connector.search_instruments("technology ibm.n")
+    assert found == []  # every word must match
+    found = await connector.search_instruments("New York")
+    assert [i.symbol for i in found] == ["GS.N", "IBM.N", "JPM.N"]
+    exact = await connector.search_instruments("IBM.N")
+    assert exact[0].symbol == "IBM.N" and exact[0].name == "International Business Machines Corp"
+    assert exact[0].venue_ids["refinitiv"] == "IBM.N"
+    search = lseg.app.journal.entries(path="/discovery/search/v1/")[-1]
+    assert search.json()["View"] == "EquityQuotes"
+
+
+async def test_an_empty_search_is_refused(lseg: LsegHarness) -> None:
+    with pytest.raises(PayloadRejected, match="search text is empty"):
+        await lseg.connector().search_instruments("  ")

@@ -142,3 +142,9 @@ def test_the_library_refreshes_its_token_and_keeps_working(served: RunningMock, 
     assert isinstance(frame, pd.DataFrame) and len(frame) == 2
     # the spent refresh token no longer works: the mock rotated it
     assert grants.count("password") == 1
+
+
+def test_discovery_search_finds_a_ric(session: Any) -> None:
+    frame = ld.discovery.search(query="vodafone", select="RIC,DocumentTitle", top=5)
+    assert list(frame["RIC"]) == ["VOD.L"]
+    assert frame["DocumentTitle"][0] == "Vodafone Group PLC, Ordinary Share, London Stock Exchange"
