@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from portico.connectors.refinitiv.auth import RefinitivPasswordAuth
@@ -23,6 +24,8 @@ from portico.connectors.refinitiv.mapping import (
     fx_ric,
     instrument_from_hit,
     invert_bars,
+    parse_date,
+    parse_instant,
     quote_from_snapshot,
     quotes_and_trades_from_events,
     snapshot_from_message,
@@ -58,18 +61,12 @@ def _time_param(when: datetime, *, interday: bool) -> str:
     return when.date().isoformat() if interday else when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _row_time(value: Any, *, interday: bool) -> datetime:
+    return datetime.combine(parse_date(value), time(0), UTC) if interday else parse_instant(value)
+
+
 def _oldest(page: WireSummaries, *, interday: bool) -> datetime | None:
-    name = "DATE" if interday else "DATE_TIME"
-    stamps = []
-    for row in page.rows():
-        value = row.get(name)
-        if not value:
-            continue
-        text = str(value)
-        if interday:
-            stamps.append(datetime.fromisoformat(text[:10]).replace(tzinfo=UTC))
-        else:
-            stamps.append(datetime.fromisoformat(text[:26].rstrip("Z")).replace(tzinfo=UTC))
+    stamps = [_row_time(row[0], interday=interday) for row in page.data if row and row[0]]
     return min(stamps) if stamps else None
 
 
@@ -169,25 +166,37 @@ class RefinitivConnector(Connector):
         page_rows = (
             self.settings.interday_rows_per_request if interday else self.settings.intraday_rows_per_request
         )
-        step = timedelta(days=1) if interday else timedelta(microseconds=1)
         cursor = end
         remaining = limit
         merged: WireSummaries | None = None
         seen: set[str] = set()
+        overlap = 0
+        stepped = False
+        step = timedelta(days=1) if interday else timedelta(microseconds=1)
         for _ in range(self.settings.max_pages):
             query = dict(params)
-            query["count"] = str(min(page_rows, remaining) if remaining is not None else page_rows)
+            # each later page ends *at* the oldest row seen (inclusive), so rows sharing that timestamp are
+            # never skipped; the repeated rows are dropped below and asked for on top of what is missing
+            query["count"] = str(min(page_rows, remaining + overlap) if remaining is not None else page_rows)
             if start is not None:
                 query["start"] = _time_param(start, interday=interday)
             if cursor is not None:
                 query["end"] = _time_param(cursor, interday=interday)
             page = await self.client.summaries(view, ric, query)
-            fresh = [row for row in page.data if row and str(row[0]) not in seen]
             if merged is None:
                 merged = page.model_copy(update={"data": []})
+            fresh = [row for row in page.data if row and json.dumps(row, default=str) not in seen]
             if not fresh:
-                break
-            seen.update(str(row[0]) for row in fresh)
+                if not page.data or cursor is None or stepped:
+                    break
+                # a page of nothing but rows already seen: more rows share the boundary timestamp than a
+                # page holds (or the history has ended); step just past that timestamp once
+                cursor -= step
+                stepped = True
+                overlap = 0
+                continue
+            stepped = False
+            seen.update(json.dumps(row, default=str) for row in fresh)
             merged.data.extend(fresh)
             if remaining is not None:
                 remaining -= len(fresh)
@@ -196,7 +205,8 @@ class RefinitivConnector(Connector):
             oldest = _oldest(page, interday=interday)
             if oldest is None or (start is not None and oldest <= start):
                 break
-            cursor = oldest - step
+            cursor = oldest
+            overlap = sum(1 for row in page.data if row and _row_time(row[0], interday=interday) == oldest)
         else:
             with error_context(system=self.system, request=f"GET {view}/{ric}"):
                 raise PayloadRejected(

@@ -51,6 +51,8 @@ __all__ = [
     "fx_ric",
     "instrument_from_hit",
     "invert_bars",
+    "parse_date",
+    "parse_instant",
     "quote_from_snapshot",
     "quotes_and_trades_from_events",
     "snapshot_from_message",
@@ -139,14 +141,16 @@ def decimal_or_none(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _parse_date(value: Any) -> date:
+def parse_date(value: Any) -> date:
+    """An interday ``DATE`` (``2026-01-06``)."""
     try:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         raise PayloadRejected(f"LSEG sent {value!r} where a date belongs", field="DATE") from None
 
 
-def _parse_instant(value: Any) -> datetime:
+def parse_instant(value: Any) -> datetime:
+    """An intraday ``DATE_TIME`` (``2026-01-06T15:00:00.000000000Z``, nanoseconds cut to microseconds) in UTC."""
     text = re.sub(r"(\.\d{6})\d+", r"\1", str(value)).replace("Z", "+00:00")
     try:
         when = datetime.fromisoformat(text)
@@ -189,9 +193,9 @@ def bars_from_summaries(
         high = max(high, open_, close)
         low = min(low, open_, close)
         if intraday:
-            stamp = _parse_instant(row.get("DATE_TIME")) - shift
+            stamp = parse_instant(row.get("DATE_TIME")) - shift
         else:
-            stamp = _interday_start(_parse_date(row.get("DATE")), interval)
+            stamp = _interday_start(parse_date(row.get("DATE")), interval)
         volume = decimal_or_none(row.get("ACVOL_UNS")) if trade_close is not None else None
         moves = row.get("NUM_MOVES") if trade_close is not None else row.get("NUM_BIDS")
         bars.append(
@@ -292,7 +296,7 @@ def snapshot_from_message(message: WireSnapshotMessage, *, now: datetime) -> Sna
     ):
         bar = Bar(
             symbol=ric,
-            timestamp=datetime.combine(_parse_date(f["TRADE_DATE"]), time(0), UTC),
+            timestamp=datetime.combine(parse_date(f["TRADE_DATE"]), time(0), UTC),
             open=opening,
             high=max(high, opening, price),
             low=min(low, opening, price),
@@ -377,7 +381,7 @@ def quotes_and_trades_from_events(body: WireSummaries, *, symbol: str) -> tuple[
     trades: list[Trade] = []
     for row in body.rows():
         kind = str(row.get("EVENT_TYPE") or "").lower()
-        stamp = _parse_instant(row.get("DATE_TIME"))
+        stamp = parse_instant(row.get("DATE_TIME"))
         if kind == "quote":
             quotes.append(
                 Quote(

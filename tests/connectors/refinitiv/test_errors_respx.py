@@ -204,3 +204,50 @@ async def test_the_datagrid_request_body_is_lsegs(
     assert values == {
         "IBM.N": {"TR.CommonName": "International Business Machines Corp", "TR.PE": Decimal("21.37")}
     }
+
+
+def _events(rows: list[list[Any]]) -> dict[str, Any]:
+    names = ["DATE_TIME", "EVENT_TYPE", "TRDPRC_1", "TRDVOL_1", "SEQNUM"]
+    return [{"universe": {"ric": "AAPL.O"}, "headers": [{"name": n} for n in names], "data": rows}]  # type: ignore[return-value]
+
+
+async def test_event_pages_overlap_so_rows_sharing_the_boundary_time_are_not_lost(
+    router: respx.Router, clock: FakeClock
+) -> None:
+    t3, t2, t1 = (
+        "2026-01-06T15:00:03.000000000Z",
+        "2026-01-06T15:00:02.000000000Z",
+        "2026-01-06T15:00:01.000000000Z",
+    )
+    a, b, c, d = (
+        [t3, "trade", 10, 1, 4],
+        [t2, "trade", 11, 1, 3],
+        [t2, "trade", 12, 1, 2],
+        [t2, "trade", 13, 1, 1],
+    )
+    e = [t1, "trade", 14, 1, 0]
+    route = router.get(f"{HP}/events/AAPL.O").mock(
+        side_effect=[
+            httpx.Response(200, json=_events([a, b, c])),  # cut in the middle of the three t2 events
+            httpx.Response(200, json=_events([b, c, d])),  # end=t2 inclusive: one new row
+            httpx.Response(200, json=_events([b, c, d])),  # nothing new: the connector steps just past t2
+            httpx.Response(200, json=_events([e])),
+            httpx.Response(200, json=_events([])),
+        ]
+    )
+    connector = respx_connector(
+        RefinitivConnector, router, urls={"base": BASE}, clock=clock, auth=_auth(router, clock),
+        connection={"intraday_rows_per_request": 3},
+    )  # fmt: skip
+    try:
+        trades = await connector.get_trades(
+            "AAPL.O",
+            start=datetime(2026, 1, 6, 15, 0, tzinfo=UTC),
+            end=datetime(2026, 1, 6, 15, 1, tzinfo=UTC),
+        )
+    finally:
+        await connector.close()
+    assert sorted(t.price for t in trades) == [Decimal(p) for p in ("10", "11", "12", "13", "14")]
+    ends = [call.request.url.params["end"] for call in route.calls]
+    assert ends[1] == ends[2] == "2026-01-06T15:00:02.000000Z"
+    assert ends[3] == "2026-01-06T15:00:01.999999Z"  # one microsecond before the crowded timestamp
