@@ -276,3 +276,37 @@ async def test_search_finds_instruments_best_match_first(lseg: LsegHarness) -> N
 async def test_an_empty_search_is_refused(lseg: LsegHarness) -> None:
     with pytest.raises(PayloadRejected, match="search text is empty"):
         await lseg.connector().search_instruments("  ")
+
+
+async def test_the_platforms_login_rate_answer_is_an_auth_error_that_says_wait(
+    lseg_factory: Callable[..., LsegHarness],
+) -> None:
+    harness = lseg_factory(login_limit=1, access_lifetime=30)
+    connector = harness.connector()
+    try:
+        await connector.get_fx_rate("EUR", "USD")
+        with pytest.raises(AuthError, match="login-rate protection answered; wait a minute"):
+            await connector.get_fx_rate("EUR", "USD")
+    finally:
+        await connector.close()
+
+
+async def test_a_server_fault_is_retried_and_the_call_succeeds(lseg: LsegHarness) -> None:
+    lseg.app.faults.add({"route": "/data/pricing/snapshots/v1/", "kind": "error", "status": 503, "times": 1})
+    connector = lseg.connector()
+    rate = await connector.get_fx_rate("GBP", "USD")
+    assert rate.base == "GBP"
+    statuses = [e.status for e in lseg.app.journal.entries(path="/data/pricing/snapshots/v1/")]
+    assert statuses == [503, 200]
+
+
+async def test_the_health_check_reports_refused_credentials(lseg_factory: Callable[..., LsegHarness]) -> None:
+    harness = lseg_factory(users={"test-user": "another-password"})
+    connector = harness.connector()
+    try:
+        result = await connector.check()
+    finally:
+        await connector.close()
+    assert not result.ok
+    assert result.checks["authenticated"] is False
+    assert "Invalid username or password" in result.detail
