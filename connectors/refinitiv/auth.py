@@ -36,7 +36,9 @@ SCHEME = "refinitiv_password"
 _QUOTA = "Session quota is reached."
 
 
-def _credential(ctx: AuthContext, credentials: Mapping[str, SecretStr | str], name: str) -> SecretStr:
+def _credential(
+    ctx: AuthContext, credentials: Mapping[str, SecretStr | str], name: str, *, secret: bool = True
+) -> SecretStr:
     value = credentials.get(name)
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     if not text:
@@ -44,9 +46,10 @@ def _credential(ctx: AuthContext, credentials: Mapping[str, SecretStr | str], na
             f"{ctx.system_id}: auth scheme {SCHEME!r} needs credential {name!r}",
             path=f"systems.{ctx.system_id}.authentication.credentials.{name}",
         )
-    secret = SecretStr(text)
-    known_secrets.register(secret)
-    return secret
+    value_secret = SecretStr(text)
+    if secret:  # the user name is not a secret: masking it would blank it out of every message
+        known_secrets.register(value_secret)
+    return value_secret
 
 
 def _option(ctx: AuthContext, options: Mapping[str, Any], name: str, default: Any, kind: type) -> Any:
@@ -85,7 +88,7 @@ class RefinitivPasswordAuth(TokenAuth):
     ) -> None:
         super().__init__(ctx, skew=float(_option(ctx, options, "refresh_skew", 60.0, float)), persist=False)
         self.app_key = _credential(ctx, credentials, "app_key")
-        self.username = _credential(ctx, credentials, "username")
+        self.username = _credential(ctx, credentials, "username", secret=False)
         self.password = _credential(ctx, credentials, "password")
         self.token_url = str(_option(ctx, options, "token_url", None, str))
         self.revocation_url: str | None = options.get("revocation_url") or None
