@@ -65,8 +65,19 @@ def _row_time(value: Any, *, interday: bool) -> datetime:
     return datetime.combine(parse_date(value), time(0), UTC) if interday else parse_instant(value)
 
 
+def _stamp_column(page: WireSummaries) -> int:
+    names = [h.name for h in page.headers]
+    for name in ("DATE_TIME", "DATE"):
+        if name in names:
+            return names.index(name)
+    return 0
+
+
 def _oldest(page: WireSummaries, *, interday: bool) -> datetime | None:
-    stamps = [_row_time(row[0], interday=interday) for row in page.data if row and row[0]]
+    column = _stamp_column(page)
+    stamps = [
+        _row_time(row[column], interday=interday) for row in page.data if len(row) > column and row[column]
+    ]
     return min(stamps) if stamps else None
 
 
@@ -159,6 +170,11 @@ class RefinitivConnector(Connector):
         limit: int | None,
     ) -> WireSummaries:
         """Every page of one RIC's history in [start, end], merged (newest first), at most ``limit`` rows."""
+        for name, when in (("start", start), ("end", end)):
+            if when is not None and when.utcoffset() is None:
+                raise PayloadRejected(
+                    f"{name} {when.isoformat()} has no time zone; give an aware datetime", field=name
+                )
         if start is not None and end is not None and start > end:
             raise PayloadRejected(f"start {start.isoformat()} is after end {end.isoformat()}", field="start")
         if limit is not None and limit < 1:
@@ -206,7 +222,12 @@ class RefinitivConnector(Connector):
             if oldest is None or (start is not None and oldest <= start):
                 break
             cursor = oldest
-            overlap = sum(1 for row in page.data if row and _row_time(row[0], interday=interday) == oldest)
+            column = _stamp_column(page)
+            overlap = sum(
+                1
+                for row in page.data
+                if len(row) > column and _row_time(row[column], interday=interday) == oldest
+            )
         else:
             with error_context(system=self.system, request=f"GET {view}/{ric}"):
                 raise PayloadRejected(

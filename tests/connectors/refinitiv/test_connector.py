@@ -204,6 +204,7 @@ def test_the_plugin_contributes_the_password_scheme() -> None:
         (lambda c: c.get_bars("AAPL.O", BarInterval.MIN_15, limit=5), "no 15min summaries"),
         (lambda c: c.get_bars("AAPL.O", BarInterval.DAY, start=Q4_END, end=Q4_START), "is after end"),
         (lambda c: c.get_bars("AAPL.O", BarInterval.DAY, limit=0), "limit must be at least 1"),
+        (lambda c: c.get_bars("AAPL.O", BarInterval.DAY, start=datetime(2026, 1, 2)), "has no time zone"),
         (lambda c: c.get_bars("not a ric", BarInterval.DAY, limit=1), "is not a RIC"),
         (lambda c: c.get_fx_rate("EUR", "EUR"), "not a currency pair"),
         (lambda c: c.get_latest_quotes([]), "no RICs given"),
