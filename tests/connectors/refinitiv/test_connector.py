@@ -14,9 +14,10 @@ import pytest
 from portico.auth import AuthContext, AuthenticationManager, ClientCredentialsAuth
 from portico.connectors.refinitiv import SCHEME, RefinitivConnector
 from portico.connectors.refinitiv import plugin as refinitiv_plugin
-from portico.errors import AuthError, PayloadRejected
+from portico.errors import AuthError, ConfigurationError, PayloadRejected
 from portico.models import BarInterval
 from portico.plugins import PluginManager
+from portico.sdk import ConnectorContext
 from tests.connectors.refinitiv.conftest import APP_KEY, PASSWORD, LsegHarness
 
 Q4_START = datetime(2025, 10, 1, tzinfo=UTC)
@@ -311,3 +312,22 @@ async def test_the_health_check_reports_refused_credentials(lseg_factory: Callab
     assert not result.ok
     assert result.checks["authenticated"] is False
     assert "Invalid username or password" in result.detail
+
+
+async def test_a_search_limit_out_of_range_is_refused(lseg: LsegHarness) -> None:
+    with pytest.raises(PayloadRejected, match="limit must be 1-10000"):
+        await lseg.connector().search_instruments("apple", limit=0)
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        ({"cross_ric_suffix": "R"}, "cross_ric_suffix"),
+        ({"interday_rows_per_request": 20000}, "interday_rows_per_request"),
+        ({"rics_per_snapshot": 0}, "rics_per_snapshot"),
+        ({"rows_per_request": 10}, "unknown key"),
+    ],
+)
+def test_bad_connection_settings_name_the_key(connection: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ConnectorContext.for_testing(RefinitivConnector, connection=connection)
