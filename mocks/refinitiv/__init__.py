@@ -1,5 +1,5 @@
 """The LSEG Data Platform (Refinitiv RDP) mock: OAuth v1/v2 token service, historical pricing, pricing
-snapshots and the datagrid.
+snapshots, the datagrid, discovery search and streaming pricing (OMM over WebSocket).
 
 ``create_app(seed=0, faults=None, **options)`` returns the ASGI app; LSEG's own ``lseg-data`` library works
 against it unchanged, pointed at it by its config file's ``sessions.platform.<name>.base-url``.

@@ -13,6 +13,7 @@ Routes (relative to the platform's base URL, as lseg-data's config names them):
   ``Fields``), ``Status`` messages for RICs that are not found.
 * ``POST /data/datagrid/beta1/`` (``{"universe", "fields", "parameters"}``): the RDP datagrid answer
   ``{"headers", "data", "messages", "totalRowsCount", "totalColumnsCount"}``.
+* ``GET /streaming/pricing/v1/`` and the OMM WebSocket ``/WebSocket`` (see :mod:`._stream`).
 * ``POST /discovery/search/v1/`` (``{"Query", "View", "Top", "Skip", "Select"}``): ``{"Total", "Hits"}`` with the
   selected properties of each matching equity (``RIC``, ``DocumentTitle``, ``CommonName``, ``ExchangeName``...).
 
@@ -34,11 +35,12 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from portico.mocks._kit import NEW_YORK, MockApp, MockClock, is_trading_day, json_response
 from portico.mocks.refinitiv._auth import TokenService, oauth_error
 from portico.mocks.refinitiv._data import EQUITIES, Equity, FxRic, PriceBook, parse_fx_ric
+from portico.mocks.refinitiv._stream import PricingStream
 
 __all__ = ["HP_PREFIX", "RefinitivMock", "create_app", "gateway_error"]
 
@@ -185,8 +187,16 @@ class RefinitivMock:
 
     # -- historical pricing ----------------------------------------------------------------------
 
-    def _resolve(self, ric: str) -> Equity | FxRic | None:
+    def resolve(self, ric: str) -> Equity | FxRic | None:
+        """The equity or FX pair a RIC names, None when the mock does not know it."""
         return EQUITIES.get(ric) or parse_fx_ric(ric)
+
+    def snapshot_fields(self, found: Equity | FxRic) -> dict[str, Any]:
+        """Every snapshot field of an instrument now."""
+        now = self.clock.now()
+        if isinstance(found, FxRic):
+            return self.prices.fx_snapshot(found, now)
+        return self.prices.equity_snapshot(found, now)
 
     @staticmethod
     def _status(ric: str, code: str, message: str) -> Response:
@@ -226,7 +236,7 @@ class RefinitivMock:
         if (intraday and interval not in _INTRADAY) or (not intraday and interval not in _INTERDAY):
             return self._status(ric, f"TS.{family}.UserRequestError.{'90006' if intraday else '70006'}",
                                 f"The interval {interval} is not supported by the {view} view.")  # fmt: skip
-        found = self._resolve(ric)
+        found = self.resolve(ric)
         if found is None:
             code = "90001" if intraday else "70005"
             return self._status(ric, f"TS.{family}.UserRequestError.{code}", "The universe is not found.")
@@ -360,7 +370,7 @@ class RefinitivMock:
         if refused is not None:
             return refused
         ric = request.path_params["ric"]
-        found = self._resolve(ric)
+        found = self.resolve(ric)
         if not isinstance(found, Equity):
             return self._status(ric, "TS.Intraday.UserRequestError.90001", "The universe is not found.")
         if ric in self.unpermitted:
@@ -415,10 +425,9 @@ class RefinitivMock:
         fields = [
             f.strip().upper() for f in str(request.query_params.get("fields") or "").split(",") if f.strip()
         ]
-        now = self.clock.now()
         out = []
         for i, ric in enumerate(universe):
-            found = self._resolve(ric)
+            found = self.resolve(ric)
             key = {"Service": "IDN_RDF", "Name": ric}
             if found is None or ric in self.unpermitted:
                 code, text = ("NotFound", "**The record could not be found") if found is None else (
@@ -426,11 +435,7 @@ class RefinitivMock:
                 out.append({"Type": "Status", "ID": i, "Key": {"Name": ric},
                             "State": {"Stream": "Closed", "Data": "Suspect", "Code": code, "Text": text}})  # fmt: skip
                 continue
-            values = (
-                self.prices.fx_snapshot(found, now)
-                if isinstance(found, FxRic)
-                else self.prices.equity_snapshot(found, now)
-            )
+            values = self.snapshot_fields(found)
             if fields:
                 values = {f: values.get(f) for f in fields if f in values}
             out.append({"Type": "Refresh", "ID": i, "Key": key,
@@ -646,10 +651,16 @@ def create_app(
         interday_row_cap=interday_row_cap,
         intraday_datapoint_cap=intraday_datapoint_cap,
     )
+    stream = PricingStream(mock)
     routes = [
+        Route("/streaming/pricing/v1/", stream.discovery, methods=["GET"]),
+        Route("/streaming/pricing/v1", stream.discovery, methods=["GET"]),
+        WebSocketRoute("/WebSocket", stream.websocket),
         Route("/auth/oauth2/v1/token", mock.token_v1, methods=["POST"]),
         Route("/auth/oauth2/v2/token", mock.token_v2, methods=["POST"]),
         Route("/auth/oauth2/v1/revoke", mock.revoke, methods=["POST"]),
+        # events share the path shape of the summaries views: routed first
+        Route(HP_PREFIX + "/events/{ric:str}", mock.events, methods=["GET"]),
         Route(HP_PREFIX + "/{view:str}/{ric:str}", mock.summaries, methods=["GET"]),
         Route("/data/pricing/snapshots/v1/", mock.snapshots, methods=["GET"]),
         Route("/data/pricing/snapshots/v1", mock.snapshots, methods=["GET"]),
@@ -658,8 +669,6 @@ def create_app(
         Route("/discovery/search/v1/", mock.search, methods=["POST"]),
         Route("/discovery/search/v1", mock.search, methods=["POST"]),
     ]
-    # events share the path shape of the summaries views; route them first
-    routes.insert(3, Route(HP_PREFIX + "/events/{ric:str}", mock.events, methods=["GET"]))
     app = MockApp(routes, name="refinitiv", seed=seed, faults=faults, clock=clock, url_keys={"base": ""})
     app.state.mock = mock
     return app

@@ -140,9 +140,9 @@ class PriceBook:
         return level * math.exp(drift(day) + (drift(day + timedelta(days=1)) - drift(day)) * frac)
 
     def fx_mid(self, pair: FxRic, when: datetime) -> float:
-        """Units of ``quote`` per ``base`` at ``when``: the daily path plus a seeded wiggle per minute."""
-        minute = int(when.timestamp() // 60)
-        wiggle = random.Random(_digest(self.seed, pair.base, pair.quote, minute)).gauss(0.0, 0.00008)
+        """Units of ``quote`` per ``base`` at ``when``: the daily path plus a seeded wiggle per second."""
+        second = int(when.timestamp())
+        wiggle = random.Random(_digest(self.seed, pair.base, pair.quote, second)).gauss(0.0, 0.00008)
         return self._usd_per_unit(pair.base, when) / self._usd_per_unit(pair.quote, when) * (1 + wiggle)
 
     def fx_quote(self, pair: FxRic, when: datetime) -> tuple[float, float]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from portico.mocks._kit import MockClock
 from portico.mocks.refinitiv import create_app, parse_fx_ric
@@ -171,3 +172,33 @@ async def test_the_interday_row_cap_holds_whatever_the_count(clock: MockClock) -
 def test_fx_rics_resolve_to_pairs(ric: str, pair: tuple[str, str] | None) -> None:
     found = parse_fx_ric(ric)
     assert (found.base, found.quote) == pair if pair else found is None
+
+
+def test_the_omm_websocket_logs_in_with_the_token_and_answers_items(clock: MockClock) -> None:
+    app = create_app(seed=1, clock=clock, users={"u": "p"}, app_keys={"k"})
+    with TestClient(app) as http:
+        token = http.post("/auth/oauth2/v1/token", data=PASSWORD_FORM).json()["access_token"]
+        discovery = http.get("/streaming/pricing/v1/", headers={"Authorization": f"Bearer {token}"}).json()
+        assert discovery["services"][0]["transport"] == "websocket"
+        assert discovery["services"][0]["dataFormat"] == ["tr_json2"]
+        login = {
+            "ID": 2,
+            "Domain": "Login",
+            "Key": {"NameType": "AuthnToken", "Elements": {"AuthenticationToken": "x"}},
+        }
+        with http.websocket_connect("/WebSocket", subprotocols=["tr_json2"]) as socket:
+            socket.send_json(login)
+            rejected = socket.receive_json()[0]
+            assert rejected["Type"] == "Status" and rejected["State"]["Text"].startswith("Login Rejected.")
+            login["Key"]["Elements"]["AuthenticationToken"] = token  # type: ignore[index]
+            socket.send_json(login)
+            accepted = socket.receive_json()[0]
+            assert (accepted["Type"], accepted["State"]["Stream"]) == ("Refresh", "Open")
+            socket.send_json([{"ID": 5, "Domain": "MarketPrice", "Key": {"Name": "EUR="}, "View": ["BID", "ASK"],
+                               "Streaming": False},
+                              {"ID": 6, "Domain": "MarketPrice", "Key": {"Name": "NOSUCH.X"}}, {"Type": "Ping"}])  # fmt: skip
+            item, missing, pong = socket.receive_json()
+            assert item["Type"] == "Refresh" and set(item["Fields"]) == {"BID", "ASK"}
+            assert item["State"]["Stream"] == "NonStreaming" and item["Complete"] is True
+            assert missing["State"]["Code"] == "NotFound"
+            assert pong == {"Type": "Pong"}

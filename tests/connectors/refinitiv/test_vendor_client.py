@@ -148,3 +148,30 @@ def test_discovery_search_finds_a_ric(session: Any) -> None:
     frame = ld.discovery.search(query="vodafone", select="RIC,DocumentTitle", top=5)
     assert list(frame["RIC"]) == ["VOD.L"]
     assert frame["DocumentTitle"][0] == "Vodafone Group PLC, Ordinary Share, London Stock Exchange"
+
+
+def test_get_data_takes_pricing_fields_from_the_stream_and_tr_fields_from_the_datagrid(session: Any) -> None:
+    frame = ld.get_data(["EUR=", "IBM.N", "NOSUCH.X"], ["BID", "ASK", "TR.CommonName"])
+    assert list(frame["Instrument"]) == ["EUR=", "IBM.N", "NOSUCH.X"]
+    assert frame["Company Common Name"][1] == "International Business Machines Corp"
+    assert frame["BID"][0] < frame["ASK"][0] and frame["BID"][1] < frame["ASK"][1]
+    assert pd.isna(frame["BID"][2])
+
+
+def test_a_pricing_stream_gets_its_refresh_and_then_updates(served: RunningMock, session: Any) -> None:
+    updates: list[Any] = []
+    stream = ld.open_pricing_stream(
+        universe=["GBP="],
+        fields=["BID", "ASK"],
+        on_data=lambda data, name, _stream: updates.append((name, data)),
+    )
+    try:
+        snapshot = stream.get_snapshot()
+        assert list(snapshot["Instrument"]) == ["GBP="]
+        assert snapshot["BID"][0] < snapshot["ASK"][0]
+        _wait_for(lambda: len(updates) >= 3)  # the refresh, then updates
+    finally:
+        stream.close()
+    assert {name for name, _ in updates} == {"GBP="}
+    socket = served.app.journal.entries(path="/WebSocket")
+    assert socket and socket[0].status == 101
