@@ -3,13 +3,16 @@ gateway errors and in-body statuses."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
+from portico.mocks import start_mock
 from portico.mocks._kit import MockClock
 from portico.mocks.refinitiv import create_app, parse_fx_ric
 
@@ -175,30 +178,40 @@ def test_fx_rics_resolve_to_pairs(ric: str, pair: tuple[str, str] | None) -> Non
 
 
 def test_the_omm_websocket_logs_in_with_the_token_and_answers_items(clock: MockClock) -> None:
-    app = create_app(seed=1, clock=clock, users={"u": "p"}, app_keys={"k"})
-    with TestClient(app) as http:
-        token = http.post("/auth/oauth2/v1/token", data=PASSWORD_FORM).json()["access_token"]
-        discovery = http.get("/streaming/pricing/v1/", headers={"Authorization": f"Bearer {token}"}).json()
-        assert discovery["services"][0]["transport"] == "websocket"
-        assert discovery["services"][0]["dataFormat"] == ["tr_json2"]
-        login = {
-            "ID": 2,
-            "Domain": "Login",
-            "Key": {"NameType": "AuthnToken", "Elements": {"AuthenticationToken": "x"}},
-        }
-        with http.websocket_connect("/WebSocket", subprotocols=["tr_json2"]) as socket:
-            socket.send_json(login)
-            rejected = socket.receive_json()[0]
+    running = start_mock(create_app(seed=1, clock=clock, users={"u": "p"}, app_keys={"k"}))
+    try:
+        with httpx.Client(base_url=running.base_url) as http:
+            token = http.post("/auth/oauth2/v1/token", data=PASSWORD_FORM).json()["access_token"]
+            discovery = http.get(
+                "/streaming/pricing/v1/", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+        service = discovery["services"][0]
+        assert (service["transport"], service["dataFormat"], service["port"]) == (
+            "websocket",
+            ["tr_json2"],
+            running.port,
+        )
+        login: dict[str, Any] = {"ID": 2, "Domain": "Login",
+                                 "Key": {"NameType": "AuthnToken", "Elements": {"AuthenticationToken": "x"}}}  # fmt: skip
+        url = f"ws://127.0.0.1:{running.port}/WebSocket"
+        with connect(url, subprotocols=[Subprotocol("tr_json2")], open_timeout=10) as socket:
+            assert socket.subprotocol == "tr_json2"
+            socket.send(json.dumps(login))
+            rejected = json.loads(socket.recv(timeout=10))[0]
             assert rejected["Type"] == "Status" and rejected["State"]["Text"].startswith("Login Rejected.")
-            login["Key"]["Elements"]["AuthenticationToken"] = token  # type: ignore[index]
-            socket.send_json(login)
-            accepted = socket.receive_json()[0]
+            login["Key"]["Elements"]["AuthenticationToken"] = token
+            socket.send(json.dumps(login))
+            accepted = json.loads(socket.recv(timeout=10))[0]
             assert (accepted["Type"], accepted["State"]["Stream"]) == ("Refresh", "Open")
-            socket.send_json([{"ID": 5, "Domain": "MarketPrice", "Key": {"Name": "EUR="}, "View": ["BID", "ASK"],
-                               "Streaming": False},
-                              {"ID": 6, "Domain": "MarketPrice", "Key": {"Name": "NOSUCH.X"}}, {"Type": "Ping"}])  # fmt: skip
-            item, missing, pong = socket.receive_json()
-            assert item["Type"] == "Refresh" and set(item["Fields"]) == {"BID", "ASK"}
-            assert item["State"]["Stream"] == "NonStreaming" and item["Complete"] is True
-            assert missing["State"]["Code"] == "NotFound"
-            assert pong == {"Type": "Pong"}
+            socket.send(json.dumps([
+                {"ID": 5, "Domain": "MarketPrice", "Key": {"Name": "EUR="}, "View": ["BID", "ASK"], "Streaming": False},
+                {"ID": 6, "Domain": "MarketPrice", "Key": {"Name": "NOSUCH.X"}},
+                {"Type": "Ping"},
+            ]))  # fmt: skip
+            item, missing, pong = json.loads(socket.recv(timeout=10))
+        assert item["Type"] == "Refresh" and set(item["Fields"]) == {"BID", "ASK"}
+        assert item["State"]["Stream"] == "NonStreaming" and item["Complete"] is True
+        assert missing["State"]["Code"] == "NotFound"
+        assert pong == {"Type": "Pong"}
+    finally:
+        running.stop_sync()
