@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time as _time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
@@ -31,6 +31,7 @@ from portico.connectors.refinitiv.mapping import (
     snapshot_from_message,
 )
 from portico.connectors.refinitiv.spec import SPEC, RefinitivConnection
+from portico.connectors.refinitiv.stream import PricingStream
 from portico.connectors.refinitiv.wire import WireSnapshotMessage, WireSummaries
 from portico.errors import AuthError, NotFound, PayloadRejected, PorticoError, error_context
 from portico.models import Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote, Snapshot, Trade
@@ -371,6 +372,18 @@ class RefinitivConnector(Connector):
         refreshes = await self._refreshes(symbols)
         now = self.context.clock.now()
         return {ric: snapshot_from_message(message, now=now) for ric, message in refreshes.items()}
+
+    async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
+        """Live quotes over LSEG's OMM WebSocket (see :mod:`~portico.connectors.refinitiv.stream`): each RIC's
+        full image first, then every update merged into it, until the iterator is closed."""
+        rics = list(dict.fromkeys(check_ric(s) for s in symbols))
+        if not rics:
+            raise PayloadRejected("no RICs given", field="symbols")
+        stream = PricingStream(self.context, self.client, self.client.auth)
+        # close the socket at once when this iterator is closed (not whenever it is collected)
+        async with contextlib.aclosing(stream.quotes(rics)) as quotes:
+            async for quote in quotes:
+                yield quote
 
     # -- FX --------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from portico.sdk import (
     RateLimitPolicy,
     RateWindow,
     RetryPolicy,
+    StreamKind,
     Support,
 )
 
@@ -158,6 +159,7 @@ SPEC = ConnectorSpec(
             Capability.GET_FUNDAMENTALS: _SUPPORTED,
             Capability.GET_FX_RATE: _SUPPORTED,
             Capability.GET_FX_SERIES: _SUPPORTED,
+            Capability.SUBSCRIBE_QUOTES: _SUPPORTED,
         },
         asset_classes=(AssetClass.EQUITY, AssetClass.ETF, AssetClass.FX),
         bar_intervals=(
@@ -171,11 +173,13 @@ SPEC = ConnectorSpec(
         ),
         max_symbols_per_request=100,
     ),
+    streams=(StreamKind.QUOTES,),
     mock=MockSpec(
         app="portico.mocks.refinitiv:create_app",
         url_keys={"base": ""},
         description="v1/v2 token service with session quota and login-rate protection, historical pricing "
-        "(interday, intraday, events), pricing snapshots and the datagrid, over LSEG's wire format",
+        "(interday, intraday, events), pricing snapshots, the datagrid, discovery search and streaming pricing "
+        "(OMM over WebSocket), over LSEG's wire format",
     ),
     connection_settings=RefinitivConnection,
 )
