@@ -100,3 +100,38 @@ def test_the_websocket_url_comes_from_discovery(discovery: dict[str, Any], url: 
 def test_a_discovery_without_a_websocket_service_is_refused() -> None:
     with pytest.raises(PayloadRejected, match="no websocket service"):
         streaming_url({"services": [{"transport": "tcp", "endpoint": "h", "port": 14002}]})
+
+
+async def test_a_dropped_socket_reconnects_logs_in_again_and_keeps_streaming(
+    connector: RefinitivConnector, served: RunningMock
+) -> None:
+    # the first connection dies after two server messages (the login answer and the image)
+    served.app.faults.add({"route": "/WebSocket", "kind": "ws_disconnect", "after_messages": 2, "times": 1})
+    quotes = await _take(connector.subscribe_quotes(["GBP="]), 3)
+    assert [q.symbol for q in quotes] == ["GBP="] * 3
+    sockets = served.app.journal.entries(path="/WebSocket")
+    assert len(sockets) == 2
+    for socket in sockets:  # each connection opened with a Login, then the item request
+        assert socket.messages[0]["Domain"] == "Login"
+        assert socket.messages[1][0]["Key"] == {"Name": "GBP="}
+
+
+async def test_the_login_is_renewed_on_the_socket_before_the_token_expires() -> None:
+    running = await asyncio.to_thread(start_mock, create_app(seed=4, access_lifetime=3))
+    base = running.base_url
+    auth = RefinitivPasswordAuth(AuthContext(system_id="lseg", scheme=SCHEME), CREDENTIALS,
+                                 {"token_url": f"{base}/auth/oauth2/v1/token", "refresh_skew": 1})  # fmt: skip
+    context = ConnectorContext.for_testing(
+        RefinitivConnector, urls={"base": base}, system_id="lseg", auth=auth
+    )
+    connector = RefinitivConnector(context)
+    try:
+        await _take(connector.subscribe_quotes(["EUR="]), 8)  # updates every 0.5 s: past the 2 s mark
+        logins = [m for m in running.app.journal.entries(path="/WebSocket")[0].messages
+                  if isinstance(m, dict) and m.get("Domain") == "Login"]  # fmt: skip
+        assert len(logins) >= 2
+        assert "Refresh" not in logins[0] and logins[1]["Refresh"] is False
+        assert running.app.state.mock.tokens.grants[:2] == ["password", "refresh_token"]
+    finally:
+        await connector.close()
+        await running.stop()
