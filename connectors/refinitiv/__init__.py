@@ -1,4 +1,5 @@
-"""Refinitiv / LSEG Data Platform: historical pricing, pricing snapshots, FX spot rates and datagrid fields."""
+"""Refinitiv / LSEG Data Platform: historical pricing, pricing snapshots, FX spot rates, datagrid fields, search
+and streaming quotes."""
 
 from __future__ import annotations
 

@@ -97,9 +97,10 @@ class RefinitivConnector(Connector):
     """LSEG Data Platform as a data service and market data connector.
 
     History is paged: one call asks for at most ``interday_rows_per_request`` / ``intraday_rows_per_request``
-    rows, and a longer range is fetched page by page backwards from ``end`` (each page ends just before the
-    oldest row of the previous one), so no answer hits the platform's row caps. Snapshots are batched
-    ``rics_per_snapshot`` RICs a call. Every call goes through the system's shared limiter (5 a second).
+    rows, and a longer range is fetched page by page backwards from ``end`` (each page ends at the oldest row
+    of the previous one, whose repeats are dropped), so no answer hits the platform's row caps. Snapshots are
+    batched ``rics_per_snapshot`` RICs a call; quotes stream over the OMM WebSocket. Every HTTP call goes
+    through the system's shared limiter (5 a second).
     """
 
     spec: ClassVar = SPEC
@@ -123,10 +124,9 @@ class RefinitivConnector(Connector):
         if self._client is not None:
             auth = self._client.auth
             if isinstance(auth, RefinitivPasswordAuth):
-                # the platform allows one session per user: end ours so the next login is not refused
-                with contextlib.suppress(
-                    PorticoError
-                ):  # the session times out by itself; closing must not fail
+                # the platform allows one session per user: end ours so the next login is not refused;
+                # a failed revocation is not an error of closing (the session times out by itself)
+                with contextlib.suppress(PorticoError):
                     await auth.revoke()
             await self._client.aclose()
             self._client = None
