@@ -371,7 +371,7 @@ class RefinitivMock:
             return refused
         ric = request.path_params["ric"]
         found = self.resolve(ric)
-        if not isinstance(found, Equity):
+        if found is None:
             return self._status(ric, "TS.Intraday.UserRequestError.90001", "The universe is not found.")
         if ric in self.unpermitted:
             return self._status(ric, "TS.Intraday.UserNotPermission.92000", "User has no permission.")
@@ -386,24 +386,38 @@ class RefinitivMock:
         }
         wanted = min(count or _DEFAULT_COUNT, _MAX_COUNT)
         first = start or end - timedelta(hours=2)
-        root = PriceBook.root(ric)
         events: list[tuple[datetime, list[Any]]] = []
-        generator = self.prices.generator
-        if "trade" in kinds:
-            for t in generator.trades(root, first, end, limit=None):
-                events.append((t.timestamp, ["trade", t.price, t.size, None, None, None, None]))
-        if "quote" in kinds:
-            for q in generator.quotes(root, first, end, limit=None):
-                events.append(
-                    (q.timestamp, ["quote", None, None, q.bid_price, q.bid_size, q.ask_price, q.ask_size])
-                )
+        if isinstance(found, FxRic):
+            # FX has quotes only: one every three seconds on weekdays, the newest ``wanted`` of the range
+            if "quote" in kinds:
+                tick = datetime.fromtimestamp(int(end.timestamp()) // 3 * 3, UTC)
+                while tick >= first and len(events) < wanted:
+                    if is_trading_day(tick.date()):
+                        bid, ask = self.prices.fx_quote(found, tick)
+                        events.append((tick, ["quote", None, None, bid, None, ask, None]))
+                    tick -= timedelta(seconds=3)
+        else:
+            root = PriceBook.root(ric)
+            generator = self.prices.generator
+            if "trade" in kinds:
+                for t in generator.trades(root, first, end, limit=None):
+                    events.append((t.timestamp, ["trade", t.price, t.size, None, None, None, None]))
+            if "quote" in kinds:
+                for q in generator.quotes(root, first, end, limit=None):
+                    events.append(
+                        (q.timestamp, ["quote", None, None, q.bid_price, q.bid_size, q.ask_price, q.ask_size])
+                    )
         events.sort(key=lambda e: e[0], reverse=True)
-        data = [[_stamp(when), *values, i + 1] for i, (when, values) in enumerate(events[:wanted])]
+        # a sequence number that stays the event's own from page to page (the feed's, not the answer's)
+        data = [
+            [_stamp(when), *values, int(when.timestamp() * 1000) * 2 + (values[0] == "quote")]
+            for when, values in events[:wanted]
+        ]
         names = ("EVENT_TYPE", "TRDPRC_1", "TRDVOL_1", "BID", "BIDSIZE", "ASK", "ASKSIZE", "SEQNUM")
         body = {
             "universe": {"ric": ric},
             "adjustments": ["exchangeCorrection", "manualCorrection"],
-            "defaultPricingField": "TRDPRC_1",
+            "defaultPricingField": "BID" if isinstance(found, FxRic) else "TRDPRC_1",
             "qos": {"timeliness": "delayed"},
             "headers": [{"name": "DATE_TIME", "type": "string"}, *(_header(n) for n in names)],
             "data": data,

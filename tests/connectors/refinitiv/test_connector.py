@@ -331,3 +331,28 @@ async def test_a_search_limit_out_of_range_is_refused(lseg: LsegHarness) -> None
 def test_bad_connection_settings_name_the_key(connection: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ConnectorContext.for_testing(RefinitivConnector, connection=connection)
+
+
+async def test_a_ric_the_account_is_not_entitled_to_is_an_auth_error(lseg: LsegHarness) -> None:
+    lseg.mock.unpermitted.add("VOD.L")
+    connector = lseg.connector()
+    with pytest.raises(AuthError, match="not entitled to VOD.L") as caught:
+        await connector.get_latest_quotes(["AAPL.O", "VOD.L"])
+    assert caught.value.venue_code == "NotEntitled"
+    result = await connector.get_fx_rates([("EUR", "USD")])
+    assert list(result.rates) == ["EUR/USD"]  # other instruments are unaffected
+    with pytest.raises(AuthError, match="no permission for VOD.L"):
+        await connector.get_bars("VOD.L", BarInterval.DAY, limit=3)
+
+
+async def test_fx_quote_events_page_without_repeats(lseg: LsegHarness) -> None:
+    connector = lseg.connector(connection={"intraday_rows_per_request": 7})
+    start, end = datetime(2026, 1, 6, 15, 0, tzinfo=UTC), datetime(2026, 1, 6, 15, 1, tzinfo=UTC)
+    quotes = await connector.get_quotes("EUR=", start=start, end=end)
+    stamps = [q.timestamp for q in quotes]
+    assert len(stamps) == 21  # one every three seconds, both ends included
+    assert stamps == sorted(set(stamps))
+    assert stamps[0] == start and stamps[-1] == end
+    assert all(
+        q.bid_price is not None and q.ask_price is not None and q.bid_price < q.ask_price for q in quotes
+    )
