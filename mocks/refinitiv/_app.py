@@ -17,6 +17,9 @@ Routes (relative to the platform's base URL, as lseg-data's config names them):
 * ``POST /discovery/search/v1/`` (``{"Query", "View", "Top", "Skip", "Select"}``): ``{"Total", "Hits"}`` with the
   selected properties of each matching equity (``RIC``, ``DocumentTitle``, ``CommonName``, ``ExchangeName``...).
 
+Admin (never faulted): ``GET|POST /__mock__/refinitiv/permissions`` (RICs answered ``UserNotPermission``),
+``GET|DELETE /__mock__/refinitiv/sessions`` (open sessions per user; DELETE frees every user's quota).
+
 Data calls need ``Authorization: Bearer``; gateway errors use LSEG's envelope
 ``{"error": {"id", "code", "message", "status", "errors"?}}``. Each user may make ``requests_per_second``
 data calls per second (429 past it) and a summaries answer holds at most ``interday_row_cap`` rows
@@ -532,6 +535,32 @@ class RefinitivMock:
         }
         return json_response(answer)
 
+    # -- admin -----------------------------------------------------------------------------------
+
+    async def admin_permissions(self, request: Request) -> Response:
+        """``GET``: the RICs nobody may see; ``POST {"deny": [...], "allow": [...]}`` changes them."""
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                return json_response({"message": "give a JSON object with 'deny' and/or 'allow' lists"}, 422)
+            deny, allow = (body.get(k, []) if isinstance(body, dict) else None for k in ("deny", "allow"))
+            if not isinstance(deny, list) or not isinstance(allow, list):
+                return json_response({"message": "'deny' and 'allow' must be lists of RICs"}, 422)
+            self.unpermitted.update(str(r) for r in deny)
+            self.unpermitted.difference_update(str(r) for r in allow)
+        return json_response({"unpermitted": sorted(self.unpermitted)})
+
+    async def admin_sessions(self, request: Request) -> Response:
+        """``GET``: the open v1 sessions per user; ``DELETE``: end them all (what a crashed script leaves behind)."""
+        if request.method == "DELETE":
+            for session in list(self.tokens.sessions):
+                self.tokens.end(session)
+        users: dict[str, int] = {}
+        for session in self.tokens.sessions:
+            users[session.user] = users.get(session.user, 0) + 1
+        return json_response({"sessions": users})
+
     # -- search ----------------------------------------------------------------------------------
 
     async def search(self, request: Request) -> Response:
@@ -682,6 +711,8 @@ def create_app(
         Route("/data/datagrid/beta1", mock.datagrid, methods=["POST"]),
         Route("/discovery/search/v1/", mock.search, methods=["POST"]),
         Route("/discovery/search/v1", mock.search, methods=["POST"]),
+        Route("/__mock__/refinitiv/permissions", mock.admin_permissions, methods=["GET", "POST"]),
+        Route("/__mock__/refinitiv/sessions", mock.admin_sessions, methods=["GET", "DELETE"]),
     ]
     app = MockApp(routes, name="refinitiv", seed=seed, faults=faults, clock=clock, url_keys={"base": ""})
     app.state.mock = mock

@@ -104,6 +104,10 @@ class TokenService:
             body["refresh_token"] = session.refresh
         return body
 
+    def end(self, session: _Session) -> None:
+        """End a session: its tokens stop working and its user's quota is free again."""
+        self._close(session)
+
     def _close(self, session: _Session) -> None:
         session.open = False
         for access in session.access:

@@ -215,3 +215,17 @@ def test_the_omm_websocket_logs_in_with_the_token_and_answers_items(clock: MockC
         assert pong == {"Type": "Pong"}
     finally:
         running.stop_sync()
+
+
+async def test_admin_endpoints_set_permissions_and_free_a_held_session(client: httpx.AsyncClient) -> None:
+    denied = await client.post("/__mock__/refinitiv/permissions", json={"deny": ["VOD.L", "IBM.N"]})
+    assert denied.json() == {"unpermitted": ["IBM.N", "VOD.L"]}
+    allowed = await client.post("/__mock__/refinitiv/permissions", json={"allow": ["IBM.N"]})
+    assert allowed.json() == {"unpermitted": ["VOD.L"]}
+    bad = await client.post("/__mock__/refinitiv/permissions", json={"deny": "VOD.L"})
+    assert bad.status_code == 422
+    assert (await _login(client)).status_code == 200
+    assert (await client.get("/__mock__/refinitiv/sessions")).json() == {"sessions": {"u": 1}}
+    assert (await _login(client)).status_code == 401  # the quota is held
+    assert (await client.delete("/__mock__/refinitiv/sessions")).json() == {"sessions": {}}
+    assert (await _login(client)).status_code == 200  # freed
