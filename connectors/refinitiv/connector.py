@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time as _time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
@@ -44,17 +44,23 @@ _FX_FIELDS = ("BID", "ASK", "QUOTE_DATE", "QUOTIM", "VALUE_DT1", "VALUE_TS1")
 _SEARCH_SELECT = ("RIC", "DocumentTitle", "CommonName", "ExchangeName", "PermID")
 
 
+Pair = tuple[str, str]
+"""A currency pair ``(base, quote)``."""
+
+
 @dataclass
 class FxRates:
-    """The answer of :meth:`RefinitivConnector.get_fx_rates`: every pair either has a rate or an error.
+    """The answer of :meth:`RefinitivConnector.get_fx_rates`: every pair either has a rate or a reason.
 
     Attributes:
-        rates: ``BASE/QUOTE`` to its rate.
-        errors: ``BASE/QUOTE`` to why it has none (unknown RIC, no permission, crossed quote...).
+        rates: ``(base, quote)`` to its rate.
+        missing: ``(base, quote)`` to why it has none, as text (unknown RIC, no entitlement, crossed, stale...).
+        errors: the same, as the typed errors.
     """
 
-    rates: dict[str, FxRate] = field(default_factory=dict)
-    errors: dict[str, PorticoError] = field(default_factory=dict)
+    rates: dict[Pair, FxRate] = field(default_factory=dict)
+    missing: dict[Pair, str] = field(default_factory=dict)
+    errors: dict[Pair, PorticoError] = field(default_factory=dict)
 
 
 def _time_param(when: datetime, *, interday: bool) -> str:
@@ -397,44 +403,52 @@ class RefinitivConnector(Connector):
                 now=self.context.clock.now(),
             )  # fmt: skip
 
-    async def get_fx_rates(self, pairs: Sequence[tuple[str, str]]) -> FxRates:
+    async def get_fx_rates(self, pairs: Iterable[Pair], *, max_age: float | None = None) -> FxRates:
         """Spot rates of many pairs in as few snapshot calls as the batch size allows (the FX feed's pull).
 
-        A pair that cannot be served (unknown RIC, no entitlement, crossed or empty quote) lands in
-        ``errors`` with its reason; the others are not held back by it. Bad currency codes are refused
-        up front with :class:`~portico.errors.PayloadRejected`.
+        A pair that cannot be served (unknown RIC, no entitlement, crossed or empty quote, or a quote older
+        than ``max_age`` seconds) lands in ``missing`` with its reason (and in ``errors`` as a typed error);
+        the others are not held back by it. Bad currency codes, no pairs or a non-positive ``max_age`` are
+        refused up front with :class:`~portico.errors.PayloadRejected`. The answer has the shape the FX
+        feed reads from Bloomberg's connector, so either can be the feed's primary.
         """
-        wanted: dict[str, tuple[str, str, str, bool]] = {}
+        if max_age is not None and max_age <= 0:
+            raise PayloadRejected(
+                f"max_age must be a positive number of seconds, got {max_age}", field="max_age"
+            )
+        wanted: dict[Pair, tuple[str, bool]] = {}
         for base, quote in pairs:
             ric, inverted = fx_ric(base, quote, cross_suffix=self.settings.cross_ric_suffix)
-            b, q = base.strip().upper(), quote.strip().upper()
-            wanted[f"{b}/{q}"] = (b, q, ric, inverted)
-        rics = list(dict.fromkeys(ric for _, _, ric, _ in wanted.values()))
-        result = FxRates()
-        if not rics:
-            return result
+            wanted[(base.strip().upper(), quote.strip().upper())] = (ric, inverted)
+        if not wanted:
+            raise PayloadRejected("give at least one currency pair", field="pairs")
+        rics = list(dict.fromkeys(ric for ric, _ in wanted.values()))
         messages = {m.key.name: m for m in await self._snapshot_messages(rics, _FX_FIELDS)}
         now = self.context.clock.now()
         request = "GET /data/pricing/snapshots/v1/"
-        for name, (b, q, ric, inverted) in wanted.items():
-            message = messages.get(ric)
-            if message is None:
-                result.errors[name] = NotFound(
-                    f"LSEG answered nothing for {ric}", system=self.system, request=request
-                )
-                continue
-            if message.type != "Refresh":
-                error = _status_error(message, request)
-                error.system = self.system
-                result.errors[name] = error
-                continue
-            try:
-                with error_context(system=self.system, request=request):
-                    result.rates[name] = fx_rate_from_snapshot(
-                        message, base=b, quote=q, inverted=inverted, now=now
+        result = FxRates()
+        with error_context(system=self.system, request=request):
+            for pair, (ric, inverted) in wanted.items():
+                message = messages.get(ric)
+                try:
+                    if message is None:
+                        raise NotFound(f"LSEG answered nothing for {ric}")
+                    if message.type != "Refresh":
+                        raise _status_error(message, request)
+                    rate = fx_rate_from_snapshot(
+                        message, base=pair[0], quote=pair[1], inverted=inverted, now=now
                     )
-            except PayloadRejected as exc:
-                result.errors[name] = exc
+                    age = (now - rate.timestamp).total_seconds()
+                    if max_age is not None and age > max_age:
+                        raise PayloadRejected(
+                            f"{ric} is stale: quoted at {rate.timestamp.isoformat()}, {age:.0f}s ago (max_age {max_age:g}s)"
+                        )
+                except PorticoError as exc:
+                    exc.system = exc.system or self.system
+                    result.errors[pair] = exc
+                    result.missing[pair] = f"{type(exc).__name__}: {exc.message}"
+                    continue
+                result.rates[pair] = rate
         return result
 
     # -- reference data --------------------------------------------------------------------------

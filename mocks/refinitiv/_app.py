@@ -134,6 +134,7 @@ class RefinitivMock:
         tokens: the token service (accounts, sessions, tokens).
         prices: seeded prices.
         unpermitted: RICs every user lacks permission for (``UserNotPermission`` answers).
+        quiet: RICs whose feed went quiet, with the time of their last quote (snapshots keep showing it).
         requests_per_second: data calls each user may make per second.
         interday_row_cap: rows one interday answer holds at most.
         intraday_datapoint_cap: rows times fields one intraday answer holds at most.
@@ -144,6 +145,7 @@ class RefinitivMock:
     tokens: TokenService
     prices: PriceBook
     unpermitted: set[str] = field(default_factory=set)
+    quiet: dict[str, datetime] = field(default_factory=dict)
     requests_per_second: int = 5
     interday_row_cap: int = 3000
     intraday_datapoint_cap: int = 50000
@@ -195,11 +197,18 @@ class RefinitivMock:
         return EQUITIES.get(ric) or parse_fx_ric(ric)
 
     def snapshot_fields(self, found: Equity | FxRic) -> dict[str, Any]:
-        """Every snapshot field of an instrument now."""
+        """Every snapshot field of an instrument now (at its last quote time when its feed went quiet)."""
         now = self.clock.now()
-        if isinstance(found, FxRic):
-            return self.prices.fx_snapshot(found, now)
-        return self.prices.equity_snapshot(found, now)
+        fields = (
+            self.prices.fx_snapshot(found, now)
+            if isinstance(found, FxRic)
+            else self.prices.equity_snapshot(found, now)
+        )
+        quiet = self.quiet.get(found.ric)
+        if quiet is not None:
+            stamp, day = quiet.strftime("%H:%M:%S"), quiet.date().isoformat()
+            fields.update({"QUOTIM": stamp, "VALUE_TS1": stamp, "QUOTE_DATE": day, "VALUE_DT1": day})
+        return fields
 
     @staticmethod
     def _status(ric: str, code: str, message: str) -> Response:

@@ -14,7 +14,7 @@ import pytest
 from portico.auth import AuthContext, AuthenticationManager, ClientCredentialsAuth
 from portico.connectors.refinitiv import SCHEME, RefinitivConnector
 from portico.connectors.refinitiv import plugin as refinitiv_plugin
-from portico.errors import AuthError, ConfigurationError, PayloadRejected
+from portico.errors import AuthError, ConfigurationError, NotFound, PayloadRejected
 from portico.models import BarInterval
 from portico.plugins import PluginManager
 from portico.sdk import ConnectorContext
@@ -106,10 +106,11 @@ async def test_150_pairs_in_two_snapshot_calls_with_errors_per_pair(lseg: LsegHa
     assert len(pairs) == 151
     result = await connector.get_fx_rates(pairs)
     assert len(result.rates) == 150
-    assert list(result.errors) == ["USD/XAU"]
-    assert "XAU=" in result.errors["USD/XAU"].message
+    assert list(result.missing) == [("USD", "XAU")]
+    assert "XAU=" in result.missing[("USD", "XAU")]
+    assert isinstance(result.errors[("USD", "XAU")], NotFound)
     assert len(lseg.app.journal.entries(path="/data/pricing/snapshots/v1/")) == 2  # 100 RICs a call
-    cross = result.rates["EUR/CHF"]  # a cross: EURCHF=R
+    cross = result.rates[("EUR", "CHF")]  # a cross: EURCHF=R
     assert cross.bid is not None and cross.ask is not None and cross.bid < cross.ask
 
 
@@ -340,7 +341,7 @@ async def test_a_ric_the_account_is_not_entitled_to_is_an_auth_error(lseg: LsegH
         await connector.get_latest_quotes(["AAPL.O", "VOD.L"])
     assert caught.value.venue_code == "NotEntitled"
     result = await connector.get_fx_rates([("EUR", "USD")])
-    assert list(result.rates) == ["EUR/USD"]  # other instruments are unaffected
+    assert list(result.rates) == [("EUR", "USD")]  # other instruments are unaffected
     with pytest.raises(AuthError, match="no permission for VOD.L"):
         await connector.get_bars("VOD.L", BarInterval.DAY, limit=3)
 
@@ -356,3 +357,19 @@ async def test_fx_quote_events_page_without_repeats(lseg: LsegHarness) -> None:
     assert all(
         q.bid_price is not None and q.ask_price is not None and q.bid_price < q.ask_price for q in quotes
     )
+
+
+async def test_stale_fx_quotes_are_missing_with_the_reason(lseg: LsegHarness) -> None:
+    connector = lseg.connector()
+    fresh = await connector.get_fx_rates([("EUR", "USD")], max_age=60)
+    assert list(fresh.rates) == [("EUR", "USD")]
+    lseg.mock.quiet["EUR="] = datetime(2026, 1, 6, 15, 58, tzinfo=UTC)  # its feed went quiet two minutes ago
+    stale = await connector.get_fx_rates([("EUR", "USD"), ("USD", "JPY")], max_age=60)
+    assert list(stale.rates) == [("USD", "JPY")]
+    assert stale.missing[("EUR", "USD")].startswith(
+        "PayloadRejected: EUR= is stale: quoted at 2026-01-06T15:58:00"
+    )
+    with pytest.raises(PayloadRejected, match="max_age must be a positive"):
+        await connector.get_fx_rates([("EUR", "USD")], max_age=0)
+    with pytest.raises(PayloadRejected, match="at least one currency pair"):
+        await connector.get_fx_rates([])
