@@ -12,6 +12,7 @@ except ``portico_position_book``: there is one reference book.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -132,6 +133,23 @@ def portico_risk_checks() -> list[RiskCheck]:
     Returns:
         A list of :class:`portico.trading.RiskCheck` objects (``name`` and
         ``check(order, context) -> str | None``, returning the refusal reason).
+    """
+
+
+@hookspec
+def portico_risk_limits(system: str, account_id: str | None) -> Mapping[str, Mapping[str, Any] | None] | None:
+    """Risk limits of one account from an external limits system, asked before each order is checked.
+
+    Called for every order of an account while any plugin implements it. Each result maps a risk
+    check's name to its settings, laid over the ``trading.risk`` configuration's (``None`` switches the
+    check off for the account); results of several plugins apply in turn.
+
+    Args:
+        system: the system the order goes to.
+        account_id: the order's account (the connector's default account when the order names none).
+
+    Returns:
+        Check name -> settings (for example ``{"max_var": {"limit": 25000}}``), or None for no change.
     """
 
 

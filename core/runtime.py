@@ -17,7 +17,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -47,6 +47,7 @@ from portico.sdk import (
 )
 
 if TYPE_CHECKING:
+    from portico.analytics import AnalyticsService, PerformanceReport, RiskReport
     from portico.store import Database
 
 __all__ = ["AsyncIntegration", "Integration", "SystemState", "SystemStatus"]
@@ -329,6 +330,7 @@ class AsyncIntegration:
         """The trading service (durable routing, order tracking, reconciliation, allocation)."""
 
         def build() -> Any:
+            from portico.analytics import analytics_risk_checks
             from portico.trading import TradingService
 
             return TradingService(
@@ -339,11 +341,34 @@ class AsyncIntegration:
                 audit=self.audit,
                 config=self.config.trading,
                 plugins=self.plugins,
+                risk_checks=analytics_risk_checks(lambda: self.analytics),
                 live_trading_systems=self._live_trading,
                 instance=self.instance,
             )
 
         return self._service("trading", build)
+
+    @property
+    def analytics(self) -> AnalyticsService:
+        """The analytics service (performance, risk, analytics exports) over the book and imported data."""
+
+        def build() -> AnalyticsService:
+            from portico.analytics import AnalyticsService
+
+            def alert(rule: str, **fields: Any) -> None:
+                with contextlib.suppress(ImportError):
+                    self.monitor.alerts.fire(rule, **fields)
+
+            trading = self.trading
+            return AnalyticsService(
+                db=self.db,
+                clock=self.clock,
+                repo=trading.repo,
+                limits=trading.risk_settings,
+                alert=alert,
+            )
+
+        return self._service("analytics", build)
 
     @property
     def jobs(self) -> Any:
@@ -360,6 +385,7 @@ class AsyncIntegration:
                 market_data=self.market_data,
                 config={"data_import": self.config.data_import, "data_export": self.config.data_export},
                 plugins=self.plugins,
+                sources=self.analytics.export_sources(),
                 integration=self,
                 broker_positions=self._brokerage_positions,
                 instance=self.instance,
@@ -893,6 +919,20 @@ class AsyncIntegration:
         """Export data to a destination URL."""
         return await self._maybe(self.jobs, "export_data", data_type, destination, dict(format_options or {}))
 
+    # -- analytics -------------------------------------------------------------------------------
+
+    async def get_performance(self, account: str, start: date, end: date, **options: Any) -> PerformanceReport:
+        """Performance of a book account from ``start`` to ``end``: daily valuations, time- and
+        money-weighted returns, and benchmark and active return when ``benchmark=`` names one (see
+        :meth:`portico.analytics.AnalyticsService.performance` for the options)."""
+        return await asyncio.to_thread(self.analytics.performance, account, start, end, **options)
+
+    async def get_risk(self, account: str, **options: Any) -> RiskReport:
+        """RiskMetrics-method risk of a book account: exposures, EWMA volatility, parametric and
+        historical VaR and expected shortfall, and a scenario's P&L when ``scenario=`` names one (see
+        :meth:`portico.analytics.AnalyticsService.risk`)."""
+        return await asyncio.to_thread(self.analytics.risk, account, **options)
+
     async def schedule_import(self, import_config: Mapping[str, Any]) -> str:
         """Schedule a recurring import; returns the job id."""
         result: str = await self._maybe(self.jobs, "schedule_import", dict(import_config))
@@ -1127,6 +1167,14 @@ class Integration:
     def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> Any:
         """See :meth:`AsyncIntegration.export_data`."""
         return self._run(self.runtime.export_data(data_type, destination, format_options))
+
+    def get_performance(self, account: str, start: date, end: date, **options: Any) -> PerformanceReport:
+        """See :meth:`AsyncIntegration.get_performance`."""
+        return self._run(self.runtime.get_performance(account, start, end, **options))
+
+    def get_risk(self, account: str, **options: Any) -> RiskReport:
+        """See :meth:`AsyncIntegration.get_risk`."""
+        return self._run(self.runtime.get_risk(account, **options))
 
     def schedule_import(self, import_config: Mapping[str, Any]) -> str:
         """See :meth:`AsyncIntegration.schedule_import`."""

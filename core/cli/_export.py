@@ -58,6 +58,13 @@ def command(data_type: str, fmt: str | None, destination: str, columns: str | No
     if config_file:
         result = asyncio.run(_export_in_runtime(config_file, data_type, destination, options))
     else:
-        result = JobService.standalone(None).exporter.export(data_type, destination, options)
+        from portico.analytics import AnalyticsService
+        from portico.clock import system_clock
+        from portico.store import Database
+
+        db = Database()
+        analytics = AnalyticsService(db=db, clock=system_clock)
+        service = JobService.standalone(None, db=db, sources=analytics.export_sources())
+        result = service.exporter.export(data_type, destination, options)
     where = result.path or result.destination
     click.echo(f"exported {result.rows} {data_type} rows as {result.format} to {where} ({result.bytes} bytes, sha256 {result.sha256[:12]})")

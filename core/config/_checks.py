@@ -91,13 +91,37 @@ RETIRED_CONNECTORS: dict[str, str] = {
         "authorization code (run `portico credentials login` again), and accounts are addressed by the hash "
         "Schwab returns, not by the plain account number"
     ),
+    "iex_cloud": (
+        "IEX Cloud shut down on 31 August 2024 and its API no longer answers; configure one of portico's market "
+        "data connectors instead: 'polygon' (Polygon.io, now Massive), 'alpaca' (Alpaca market data) or "
+        "'alpha_vantage' ('yahoo_finance' is unofficial, for research only). The IEX token has no successor: "
+        "each provider needs its own key. IEX endpoint -> portico call: /stock/{symbol}/quote and "
+        "/stock/market/batch?types=quote -> get_latest_quotes([symbols]); /stock/{symbol}/chart/{range} -> "
+        "get_bars(symbol, '1day', start=..., end=...); /stock/{symbol}/intraday-prices -> get_bars(symbol, "
+        "'1min'); /stock/{symbol}/dividends and /splits -> get_corporate_actions(symbol); /stock/{symbol}/company "
+        "and /stats -> get_fundamentals(symbol); /search/{text} -> search_instruments(text); /fx/latest -> "
+        "get_fx_rate(base, quote)"
+    ),
+}
+
+# the connectors each retired name points to, checked against what is installed
+_RETIRED_REPLACEMENTS: dict[str, tuple[str, ...]] = {
+    "td_ameritrade": ("schwab",),
+    "iex_cloud": ("polygon", "alpaca", "alpha_vantage"),
 }
 
 
 def _unknown_connector(name: str, installed: list[str]) -> str:
     if name in RETIRED_CONNECTORS:
-        missing = "" if "schwab" in installed else " (no schwab connector is installed in this portico yet)"
-        return RETIRED_CONNECTORS[name] + missing
+        wanted = _RETIRED_REPLACEMENTS.get(name, ())
+        missing = [connector for connector in wanted if connector not in installed]
+        if missing and len(missing) == len(wanted):
+            note = f" (no {' or '.join(missing)} connector is installed in this portico yet)"
+        elif missing:
+            note = f" (not installed in this portico yet: {', '.join(missing)})"
+        else:
+            note = ""
+        return RETIRED_CONNECTORS[name] + note
     return f"unknown connector {name!r}{did_you_mean(name, installed)}; installed connectors: {', '.join(installed) or 'none'}"
 
 

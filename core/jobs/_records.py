@@ -21,15 +21,21 @@ from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
 __all__ = [
     "RECORD_TYPES",
+    "AttributionResultRecord",
+    "BenchmarkReturnRecord",
     "CalendarHolidayRecord",
+    "CashFlowRecord",
     "CounterpartyRecord",
     "CountryRecord",
+    "CovarianceRecord",
     "CurrencyRecord",
+    "FactorExposureRecord",
     "FxRateRecord",
     "Kind",
     "PositionRecord",
     "PriceRecord",
     "RecordType",
+    "ScenarioShockRecord",
     "TransactionRecord",
     "isin_is_valid",
     "record_type",
@@ -211,6 +217,77 @@ class CounterpartyRecord(_Record):
     active: Flag = True
 
 
+class CashFlowRecord(_Record):
+    """An external cash flow of an account (deposit: positive, withdrawal: negative): the flows that
+    time-weighted returns take out of performance. Trades, dividends and fees are not external flows."""
+
+    flow_id: Text
+    account: Text
+    date: Day
+    amount: Num
+    currency: Currency
+    type: Text | None = None
+
+
+class BenchmarkReturnRecord(_Record):
+    """A benchmark's (index's) simple return for the period ending on ``date``."""
+
+    benchmark: Text
+    date: Day
+    simple_return: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=-1)]
+    currency: Currency | None = None
+
+
+class FactorExposureRecord(_Record):
+    """An instrument's exposure (loading, beta, duration) to a risk factor on a date."""
+
+    date: Day
+    symbol: Text
+    factor: Text
+    exposure: Num
+
+
+class CovarianceRecord(_Record):
+    """One entry of a factor covariance matrix on a date (either triangle may be given)."""
+
+    model: Text
+    date: Day
+    factor_1: Text
+    factor_2: Text
+    covariance: Num
+
+
+class ScenarioShockRecord(_Record):
+    """The shock a stress scenario applies to one risk factor or instrument (a relative move: -0.2 is down 20%)."""
+
+    scenario: Text
+    factor: Text
+    shock: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=-1)]
+    description: Text | None = None
+
+
+class AttributionResultRecord(_Record):
+    """A Brinson attribution result of one segment for one period, as an attribution system reports it."""
+
+    portfolio: Text
+    period_start: Day
+    period_end: Day
+    segment: Text
+    allocation: Num
+    selection: Num
+    interaction: Num
+    portfolio_weight: Num | None = None
+    benchmark_weight: Num | None = None
+    portfolio_return: Num | None = None
+    benchmark_return: Num | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> AttributionResultRecord:
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
 @dataclass(frozen=True)
 class RecordType:
     """A canonical record type and what the pipeline needs to know about it.
@@ -272,6 +349,12 @@ RECORD_TYPES: dict[str, RecordType] = {
         _make("countries", CountryRecord, ("code",)),
         _make("calendars", CalendarHolidayRecord, ("calendar", "date"), (), ("holidays",)),
         _make("counterparties", CounterpartyRecord, ("counterparty_id",)),
+        _make("cash_flows", CashFlowRecord, ("flow_id",), ("amount",)),
+        _make("benchmark_returns", BenchmarkReturnRecord, ("benchmark", "date"), (), ("benchmarks",)),
+        _make("factor_exposures", FactorExposureRecord, ("date", "symbol", "factor"), ("exposure",)),
+        _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
+        _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
+        _make("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
     )
 }
 

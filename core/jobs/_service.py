@@ -162,7 +162,9 @@ class JobService:
             integration = AsyncIntegration.from_config(config_file)
             service: JobService = integration.jobs
             return service
-        return cls(db=Database(), clock=system_clock, **overrides)
+        overrides.setdefault("db", Database())
+        overrides.setdefault("clock", system_clock)
+        return cls(**overrides)
 
     # -- facade: the plan's four methods -------------------------------------------------------------
 

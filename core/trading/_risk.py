@@ -101,6 +101,7 @@ class MaxPositionConcentration:
     """
 
     name = "max_position_concentration"
+    needs_positions = True
 
     def check(self, order: OrderRequest, context: RiskContext) -> str | None:
         if order.side is not OrderSide.BUY:

@@ -190,6 +190,8 @@ class TradingService:
                 checks.extend(contributed or [])
         checks.extend(risk_checks)
         self.risk_checks: dict[str, RiskCheck] = {c.name: c for c in checks}
+        # limits from an external limits system, asked per order only when some plugin provides them
+        self._external_limits = plugins is not None and bool(plugins.hooks.hook.portico_risk_limits.get_hookimpls())
         self.events = OrderEventBus()
         self._recovered: set[str] = set()
         self._recovery_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -1038,17 +1040,26 @@ class TradingService:
         if request.extended_hours and not caps.extended_hours:
             raise OrderValidationError(f"{where} does not trade extended hours", field="extended_hours")
 
-        risk_settings = self.config.risk.settings_for(request.account_id)
+        risk_settings = self.risk_settings(system_id, request.account_id)
         # account-specific limits apply to orders without an account id too (the default account)
-        needs_account = self.config.validate_account or bool(risk_settings) or bool(self.config.risk.accounts)
+        needs_account = (
+            self.config.validate_account
+            or bool(risk_settings)
+            or bool(self.config.risk.accounts)
+            or self._external_limits
+        )
         account: Account | None = None
         positions: list[Position] = []
         if needs_account and caps.has(Capability.GET_ACCOUNT):
             account = await connector.get_account(request.account_id)
         account_id = request.account_id or (account.account_id if account else None)
-        if account_id != request.account_id and request.account_id is None and self.config.risk.accounts:
-            risk_settings = self.config.risk.settings_for(account_id)
-        wants_positions = request.side is not OrderSide.BUY or "max_position_concentration" in risk_settings
+        if account_id != request.account_id and request.account_id is None and (
+            self.config.risk.accounts or self._external_limits
+        ):
+            risk_settings = self.risk_settings(system_id, account_id)
+        wants_positions = request.side is not OrderSide.BUY or any(
+            getattr(self.risk_checks.get(name), "needs_positions", False) for name in risk_settings
+        )
         if needs_account and wants_positions and caps.has(Capability.GET_POSITIONS):
             positions = await connector.get_positions(request.account_id)
         price = await self._estimate_price(connector, request, positions) if needs_account else None
@@ -1112,6 +1123,19 @@ class TradingService:
                         account_id=account_id,
                     )
                     raise RiskCheckFailed(f"risk check {name} refused the order: {reason}", check=name)
+
+    def risk_settings(self, system_id: str, account_id: str | None) -> dict[str, dict[str, Any]]:
+        """Check name -> settings for an account: the configuration's, with the limits an external
+        limits system gives through ``portico_risk_limits`` laid over them."""
+        settings = self.config.risk.settings_for(account_id)
+        if self._external_limits:
+            for given in self.plugins.hooks.hook.portico_risk_limits(system=system_id, account_id=account_id):
+                for name, value in (given or {}).items():
+                    if value is None:
+                        settings.pop(name, None)
+                    else:
+                        settings[name] = {**settings.get(name, {}), **dict(value)}
+        return settings
 
     def _open_sell_quantity(self, system_id: str, request: OrderRequest) -> Decimal:
         total = Decimal(0)

@@ -14,7 +14,9 @@ API_KEY = "mock-api-key"
 
 @cache
 def private_jwk() -> dict[str, Any]:
-    key = RSAKey.generate_key(2048, parameters={"kid": "portico-kid-1", "alg": "RS256", "use": "sig"}, private=True)
+    key = RSAKey.generate_key(
+        2048, parameters={"kid": "portico-kid-1", "alg": "RS256", "use": "sig"}, private=True
+    )
     return dict(key.as_dict(private=True))
 
 

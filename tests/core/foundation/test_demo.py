@@ -26,7 +26,8 @@ def test_the_demo_runs_end_to_end_on_the_example_config(tmp_path: Path) -> None:
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     out = result.stdout
     for heading in ("interactive_brokers: paper trading on its mock", "alpaca: paper trading on its mock",
-                    "alpha_vantage: market data"):
+                    "alpha_vantage: market data", "yahoo_finance: market data", "factset: market data",
+                    "polygon: market data"):
         assert heading in out, out
     # three orders on each broker, every one filled
     assert out.count("filled") >= 6, out

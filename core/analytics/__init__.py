@@ -1,0 +1,77 @@
+"""Portfolio analytics: performance (time- and money-weighted returns, benchmarks, active return),
+RiskMetrics-method risk (EWMA, VaR, expected shortfall, scenarios), risk limits, and the exports
+analytics platforms read (PerformanceAnalytics / PortfolioAnalytics, FactorAnalytics, RiskMetrics-style)."""
+
+from portico.analytics._limits import (
+    MaxCurrencyExposure,
+    MaxGrossExposure,
+    MaxIssuerConcentration,
+    MaxNetExposure,
+    MaxSectorConcentration,
+    MaxVar,
+    analytics_risk_checks,
+)
+from portico.analytics._returns import (
+    DailyReturn,
+    FlowTiming,
+    active_return,
+    annualize,
+    blend_returns,
+    link,
+    modified_dietz,
+    money_weighted_return,
+    returns_from_prices,
+    time_weighted_returns,
+)
+from portico.analytics._risk import (
+    DAILY_LAMBDA,
+    MONTHLY_LAMBDA,
+    EwmaEstimate,
+    RiskFigures,
+    ewma,
+    factor_var,
+    historical_var,
+    parametric_var,
+    scenario_pnl,
+)
+from portico.analytics._service import (
+    ANALYTICS_EXPORT_TYPES,
+    AnalyticsService,
+    PerformanceReport,
+    RiskReport,
+    Valuation,
+)
+
+__all__ = [
+    "ANALYTICS_EXPORT_TYPES",
+    "DAILY_LAMBDA",
+    "MONTHLY_LAMBDA",
+    "AnalyticsService",
+    "DailyReturn",
+    "EwmaEstimate",
+    "FlowTiming",
+    "MaxCurrencyExposure",
+    "MaxGrossExposure",
+    "MaxIssuerConcentration",
+    "MaxNetExposure",
+    "MaxSectorConcentration",
+    "MaxVar",
+    "PerformanceReport",
+    "RiskFigures",
+    "RiskReport",
+    "Valuation",
+    "active_return",
+    "analytics_risk_checks",
+    "annualize",
+    "blend_returns",
+    "ewma",
+    "factor_var",
+    "historical_var",
+    "link",
+    "modified_dietz",
+    "money_weighted_return",
+    "parametric_var",
+    "returns_from_prices",
+    "scenario_pnl",
+    "time_weighted_returns",
+]
