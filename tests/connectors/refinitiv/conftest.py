@@ -49,9 +49,11 @@ class SyncedClock:
 class LsegHarness:
     """A mock app, the clock both share, and a factory of connectors (with their auth) against the mock."""
 
-    def __init__(self, **mock_options: Any) -> None:
-        self.fake = FakeClock(START)
-        self.mock_clock = MockClock(START)
+    def __init__(
+        self, clock: FakeClock | None = None, mock_clock: MockClock | None = None, **mock_options: Any
+    ) -> None:
+        self.fake = clock or FakeClock(START)
+        self.mock_clock = mock_clock or MockClock(self.fake.now())
         self.clock = SyncedClock(self.fake, self.mock_clock)
         mock_options.setdefault("users", {USER: PASSWORD})
         mock_options.setdefault("app_keys", {APP_KEY})
