@@ -391,6 +391,16 @@ class RefinitivConnector(Connector):
             async for quote in quotes:
                 yield quote
 
+    async def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:  # type: ignore[override]
+        """Live trades over the OMM WebSocket: one per new print (last price, size or time changed)."""
+        rics = list(dict.fromkeys(check_ric(s) for s in symbols))
+        if not rics:
+            raise PayloadRejected("no RICs given", field="symbols")
+        stream = PricingStream(self.context, self.client, self.client.auth)
+        async with contextlib.aclosing(stream.trades(rics)) as trades:
+            async for trade in trades:
+                yield trade
+
     # -- FX --------------------------------------------------------------------------------------
 
     async def get_fx_rate(self, base: str, quote: str) -> FxRate:

@@ -160,6 +160,7 @@ SPEC = ConnectorSpec(
             Capability.GET_FX_RATE: _SUPPORTED,
             Capability.GET_FX_SERIES: _SUPPORTED,
             Capability.SUBSCRIBE_QUOTES: _SUPPORTED,
+            Capability.SUBSCRIBE_TRADES: _SUPPORTED,
         },
         asset_classes=(AssetClass.EQUITY, AssetClass.ETF, AssetClass.FX),
         bar_intervals=(
@@ -173,7 +174,7 @@ SPEC = ConnectorSpec(
         ),
         max_symbols_per_request=100,
     ),
-    streams=(StreamKind.QUOTES,),
+    streams=(StreamKind.QUOTES, StreamKind.TRADES),
     mock=MockSpec(
         app="portico.mocks.refinitiv:create_app",
         url_keys={"base": ""},

@@ -1,4 +1,4 @@
-"""Streaming quotes over LSEG's OMM WebSocket (``tr_json2``), through portico's :class:`~portico.http.WebSocketClient`.
+"""Streaming quotes and trades over LSEG's OMM WebSocket (``tr_json2``), through portico's :class:`~portico.http.WebSocketClient`.
 
 The flow is the one lseg-data follows on a platform session:
 
@@ -16,28 +16,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from portico.auth import TokenAuth
-from portico.connectors.refinitiv.mapping import quote_from_snapshot
+from portico.connectors.refinitiv.mapping import SOURCE, decimal_or_none, quote_from_snapshot
 from portico.connectors.refinitiv.wire import WireSnapshotMessage
 from portico.errors import AuthError, ConfigurationError, NotFound, PayloadRejected, error_context
 from portico.http import WebSocketClient
-from portico.models import Quote
+from portico.models import Quote, Trade
 
 if TYPE_CHECKING:
     from portico.connectors.refinitiv.client import RefinitivClient
     from portico.sdk import ConnectorContext
 
-__all__ = ["QUOTE_FIELDS", "PricingStream", "streaming_url"]
+__all__ = ["QUOTE_FIELDS", "TRADE_FIELDS", "PricingStream", "streaming_url"]
 
 QUOTE_FIELDS = ("BID", "ASK", "BIDSIZE", "ASKSIZE", "TRDPRC_1", "ACVOL_1", "NETCHNG_1", "PCTCHNG", "HST_CLOSE",
                 "CURRENCY", "QUOTE_DATE", "QUOTIM")  # fmt: skip
-"""The fields each streaming item asks for (its ``View``)."""
+"""The fields each streaming quote item asks for (its ``View``)."""
+
+TRADE_FIELDS = ("TRDPRC_1", "TRDVOL_1", "TRDTIM_1", "VALUE_DT1")
+"""The fields each streaming trade item asks for."""
 
 _DISCOVERY = "/streaming/pricing/v1/"
 _LOGIN_ID = 1
+
+
+def _utc(day: Any, clock: Any) -> datetime | None:
+    if not day or not clock:
+        return None
+    try:
+        return datetime.fromisoformat(f"{str(day)[:10]}T{clock}").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def streaming_url(discovery: Any) -> str:
@@ -92,10 +105,40 @@ class PricingStream:
 
     async def quotes(self, rics: list[str]) -> AsyncIterator[Quote]:
         """Quotes as they change: the full image first (``Refresh``), then each ``Update`` merged into it."""
+        async for ric, image in self._images(rics, QUOTE_FIELDS):
+            wire = WireSnapshotMessage.model_validate(
+                {"Type": "Refresh", "Key": {"Name": ric}, "Fields": image}
+            )
+            yield quote_from_snapshot(wire, now=self.context.clock.now())
+
+    async def trades(self, rics: list[str]) -> AsyncIterator[Trade]:
+        """Each new print: an image or update whose last trade (price, size, time) differs from the one before."""
+        last: dict[str, tuple[Any, ...]] = {}
+        async for ric, image in self._images(rics, TRADE_FIELDS):
+            price = decimal_or_none(image.get("TRDPRC_1"))
+            if price is None or price <= 0:
+                continue
+            key = (
+                image.get("TRDPRC_1"),
+                image.get("TRDVOL_1"),
+                image.get("TRDTIM_1"),
+                image.get("VALUE_DT1"),
+            )
+            if last.get(ric) == key:
+                continue
+            last[ric] = key
+            stamp = _utc(image.get("VALUE_DT1"), image.get("TRDTIM_1")) or self.context.clock.now()
+            yield Trade(symbol=ric, timestamp=stamp, price=price,
+                        size=decimal_or_none(image.get("TRDVOL_1")) or Decimal(0), source=SOURCE)  # fmt: skip
+
+    async def _images(
+        self, rics: list[str], view: tuple[str, ...]
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Each item's image after every Refresh or Update: ``(ric, fields)``."""
         discovery = await self.client.api.get_json(_DISCOVERY, endpoint=f"GET {_DISCOVERY}")
         url = streaming_url(discovery)
         ids = {index + 2: ric for index, ric in enumerate(rics)}
-        requests = [{"ID": stream_id, "Domain": "MarketPrice", "Key": {"Name": ric}, "View": list(QUOTE_FIELDS),
+        requests = [{"ID": stream_id, "Domain": "MarketPrice", "Key": {"Name": ric}, "View": list(view),
                      "Streaming": True} for stream_id, ric in ids.items()]  # fmt: skip
 
         async def on_connect(socket: WebSocketClient) -> None:
@@ -138,10 +181,7 @@ class PricingStream:
                     if kind == "Refresh":
                         image.clear()
                     image.update(message.get("Fields") or {})
-                    wire = WireSnapshotMessage.model_validate(
-                        {"Type": "Refresh", "Key": {"Name": ric}, "Fields": image}
-                    )
-                    yield quote_from_snapshot(wire, now=self.context.clock.now())
+                    yield ric, dict(image)
                 if self._relogin_at is not None and self.context.clock.now() >= self._relogin_at:
                     await socket.send(await self._login_message(refresh=False))
         finally:

@@ -135,3 +135,25 @@ async def test_the_login_is_renewed_on_the_socket_before_the_token_expires() -> 
     finally:
         await connector.close()
         await running.stop()
+
+
+async def test_trades_stream_one_per_new_print(connector: RefinitivConnector, served: RunningMock) -> None:
+    stream = connector.subscribe_trades(["AAPL.O"])
+    trades: list[Any] = []
+
+    async def run() -> None:
+        async for trade in stream:
+            trades.append(trade)
+            if len(trades) >= 3:
+                return
+
+    try:
+        await asyncio.wait_for(run(), timeout=15)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert [t.symbol for t in trades] == ["AAPL.O"] * 3
+    assert all(t.price > 0 for t in trades)
+    stamps = [t.timestamp for t in trades]
+    assert len(set(stamps)) == 3 and stamps == sorted(stamps)  # each a new print, never the same one twice
+    view = served.app.journal.entries(path="/WebSocket")[0].messages[1][0]["View"]
+    assert view == ["TRDPRC_1", "TRDVOL_1", "TRDTIM_1", "VALUE_DT1"]
