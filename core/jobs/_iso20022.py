@@ -374,10 +374,10 @@ def _check_value(value: Any, where: str, meta: Mapping[str, Any], found: list[Sc
         if not value.is_finite():
             found.append(SchemaProblem(where, f"{value} is not a finite number"))
             return
-        sign, digits, exponent = value.as_tuple()
+        _, digits, exponent = value.as_tuple()
         assert isinstance(exponent, int)
         fraction = max(0, -exponent)
-        total = max(len(digits), fraction)
+        total = max(len(digits), fraction) + max(0, exponent)
         if meta.get("fraction_digits") is not None and fraction > meta["fraction_digits"]:
             found.append(SchemaProblem(where, f"{value} has more than {meta['fraction_digits']} decimals"))
         if meta.get("total_digits") is not None and total > meta["total_digits"]:
@@ -753,9 +753,7 @@ def _chunked(
     items: Iterable[tuple[str, dict[str, Any] | None, str | None]], size: int, detail: dict[str, Any]
 ) -> Iterator[RawChunk]:
     chunk = RawChunk(detail=detail)
-    n = 0
-    for xpath, record, problem in items:
-        n += 1
+    for n, (xpath, record, problem) in enumerate(items, start=1):
         if record is None:
             chunk.reject(n, problem or f"{xpath}: rejected", xpath)
         else:

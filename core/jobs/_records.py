@@ -346,13 +346,7 @@ def _kind_of(annotation: Any, metadata: list[Any]) -> Kind:
     return Kind.TEXT
 
 
-def _make(
-    name: str,
-    model: type[BaseModel],
-    key: tuple[str, ...],
-    sums: tuple[str, ...] = (),
-    aliases: tuple[str, ...] = (),
-) -> RecordType:
+def _make(name: str, model: type[BaseModel], key: tuple[str, ...], sums: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> RecordType:
     kinds = {fname: _kind_of(f.annotation, list(f.metadata)) for fname, f in model.model_fields.items()}
     required = frozenset(fname for fname, f in model.model_fields.items() if f.is_required())
     return RecordType(name, model, key, sums, aliases, kinds, required)
@@ -375,12 +369,7 @@ RECORD_TYPES: dict[str, RecordType] = {
         _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
         _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
         _make("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
-        _make(
-            "attribution_results",
-            AttributionResultRecord,
-            ("portfolio", "period_start", "period_end", "segment"),
-            ("allocation", "selection", "interaction"),
-        ),
+        _make("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
     )
 }
 

@@ -31,23 +31,12 @@ class FormatRegistry:
 
     def get(self, name: str) -> Format:
         """The format called ``name`` (aliases: ``pipe`` -> ``psv``, ``ndjson`` -> ``jsonl``, ``excel`` -> ``xlsx``, ``camt.053`` -> ``camt053``)."""
-        aliases = {
-            "pipe": "psv",
-            "ndjson": "jsonl",
-            "excel": "xlsx",
-            "fixed": "fixed_width",
-            "fwf": "fixed_width",
-            "camt.053": "camt053",
-            "camt.054": "camt054",
-            "semt.002": "semt002",
-        }
+        aliases = {"pipe": "psv", "ndjson": "jsonl", "excel": "xlsx", "fixed": "fixed_width", "fwf": "fixed_width", "camt.053": "camt053", "camt.054": "camt054", "semt.002": "semt002"}
         name = aliases.get(name, name)
         try:
             return self._formats[name]
         except KeyError:
-            raise ConfigurationError(
-                f"unknown format {name!r}; formats: {', '.join(self.names)}", path="format"
-            ) from None
+            raise ConfigurationError(f"unknown format {name!r}; formats: {', '.join(self.names)}", path="format") from None
 
     def for_path(self, path: Path, name: str | None = None) -> Format:
         """The format ``name``, or the one whose extension ``path`` has."""
@@ -60,10 +49,7 @@ class FormatRegistry:
         for fmt in self._formats.values():
             if ext in fmt.extensions:
                 return fmt
-        raise ConfigurationError(
-            f"cannot tell the format of {path.name!r} from its extension; pass --format ({', '.join(self.names)})",
-            path="format",
-        )
+        raise ConfigurationError(f"cannot tell the format of {path.name!r} from its extension; pass --format ({', '.join(self.names)})", path="format")
 
 
 class SinkRegistry:
@@ -82,12 +68,8 @@ class SinkRegistry:
                 return sink
         names = ", ".join(s.name for s in self._sinks)
         if destination.startswith("sftp://"):
-            raise ConfigurationError(
-                "sftp:// destinations need a sink plugin (none installed provides sftp)", path="destination"
-            )
-        raise ConfigurationError(
-            f"no sink accepts destination {destination!r}; sinks: {names}", path="destination"
-        )
+            raise ConfigurationError("sftp:// destinations need a sink plugin (none installed provides sftp)", path="destination")
+        raise ConfigurationError(f"no sink accepts destination {destination!r}; sinks: {names}", path="destination")
 
 
 def collect(plugins: Any) -> tuple[FormatRegistry, SinkRegistry, list[Any]]:
@@ -118,3 +100,4 @@ def collect(plugins: Any) -> tuple[FormatRegistry, SinkRegistry, list[Any]]:
             for group in caller():
                 validators.extend(group or [])
     return formats, sinks, validators
+

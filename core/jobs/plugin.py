@@ -21,19 +21,10 @@ from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink
 
 @hookimpl
 def portico_formats() -> list[Any]:
-    """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX, Parquet, and ISO 20022 camt.053, camt.054 and semt.002."""
+    """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX, Parquet; ISO 20022 camt.053, camt.054, semt.002."""
     return [
-        CsvFormat(),
-        PipeFormat(),
-        JsonFormat(),
-        JsonLinesFormat(),
-        XmlFormat(),
-        FixedWidthFormat(),
-        XlsxFormat(),
-        ParquetFormat(),
-        Camt053Format(),
-        Camt054Format(),
-        Semt002Format(),
+        *(CsvFormat(), PipeFormat(), JsonFormat(), JsonLinesFormat(), XmlFormat(), FixedWidthFormat(), XlsxFormat(), ParquetFormat()),
+        *(Camt053Format(), Camt054Format(), Semt002Format()),
     ]
 
 

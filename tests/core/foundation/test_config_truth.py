@@ -26,9 +26,7 @@ may have installed the example third-party plugin into this environment)."""
 def validate(path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
     """Run ``portico config validate``; the exit code, the problem lines (indent stripped), stdout."""
     env = {"PORTICO_PLUGINS": BUILT_INS, **(env or {})}
-    result = CliRunner().invoke(
-        cli, ["config", "validate", str(path), *args], env=env, catch_exceptions=False
-    )
+    result = CliRunner().invoke(cli, ["config", "validate", str(path), *args], env=env, catch_exceptions=False)
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
     assert "Traceback" not in result.output
     return result.exit_code, lines, result.stdout
@@ -91,9 +89,7 @@ def test_unclosed_reference_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path, "systems: {}\ndatabase_url: ${PORTICO_TEST_UNSET_A:-${B}\n")
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
-    assert lines == [
-        f"{path}:2: database_url: unclosed reference '${{PORTICO_TEST_UNSET_A:-${{B}}' (a '}}' is missing)"
-    ]
+    assert lines == [f"{path}:2: database_url: unclosed reference '${{PORTICO_TEST_UNSET_A:-${{B}}' (a '}}' is missing)"]
 
 
 # -- 14.10: alias bombs and huge files are refused, in bounded memory ------------------------------
@@ -115,9 +111,7 @@ def test_yaml_alias_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert code == 1
     # 73 aliases standing for 9**9 values: refused on the expanded size, measured without expanding
-    assert lines == [
-        f"{path}: YAML aliases expand this configuration past 100000 values; write the values out"
-    ]
+    assert lines == [f"{path}: YAML aliases expand this configuration past 100000 values; write the values out"]
     # today's walks expand 9**9 nodes (GBs); the refusal happens before any of them: well under 40 MB
     assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
 
@@ -126,16 +120,12 @@ def test_few_aliases_that_expand_too_far_are_refused(tmp_path: Path) -> None:
     # 16 aliases only, but each level doubles a list: 2**8 * 600 values, past the 100,000-value bound
     wide = "[" + ", ".join(["x"] * 600) + "]"
     text = "\n".join(
-        [f"b0: &b0 {wide}"]
-        + [f"b{i}: &b{i} [*b{i - 1}, *b{i - 1}]" for i in range(1, 9)]
-        + ["systems: {}", ""]
+        [f"b0: &b0 {wide}"] + [f"b{i}: &b{i} [*b{i - 1}, *b{i - 1}]" for i in range(1, 9)] + ["systems: {}", ""]
     )
     path = write(tmp_path, text)
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
-    assert lines == [
-        f"{path}: YAML aliases expand this configuration past 100000 values; write the values out"
-    ]
+    assert lines == [f"{path}: YAML aliases expand this configuration past 100000 values; write the values out"]
 
 
 def test_too_many_aliases_are_refused(tmp_path: Path) -> None:
@@ -144,7 +134,9 @@ def test_too_many_aliases_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
-    assert lines == [f"{path}: too many YAML aliases: more than 100 (*name references); write the values out"]
+    assert lines == [
+        f"{path}: too many YAML aliases: more than 100 (*name references); write the values out"
+    ]
 
 
 def test_oversized_config_file_is_refused_before_parsing(tmp_path: Path) -> None:
@@ -152,9 +144,7 @@ def test_oversized_config_file_is_refused_before_parsing(tmp_path: Path) -> None
     path.write_text("systems: {}\n" + "# padding\n" * (420 * 1024))
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
-    assert lines == [
-        f"{path}: configuration file is {path.stat().st_size} bytes; the limit is 4 MiB (4194304 bytes)"
-    ]
+    assert lines == [f"{path}: configuration file is {path.stat().st_size} bytes; the limit is 4 MiB (4194304 bytes)"]
 
 
 def test_a_few_honest_aliases_still_load(tmp_path: Path) -> None:
@@ -183,9 +173,9 @@ def test_import_format_options_are_typed(tmp_path: Path) -> None:
         "  chunk_rows: lots\n"
         "  formats:\n"
         "    csv:\n"
-        '      delimiter: ",,"\n'
+        "      delimiter: \",,\"\n"
         "      encoding: no-such-encoding\n"
-        '      quotechar: "\\""\n'
+        "      quotechar: \"\\\"\"\n"
         "    json:\n"
         "      encodnig: utf-8\n",
     )
@@ -212,9 +202,7 @@ def test_import_size_limits_are_format_options(tmp_path: Path) -> None:
     )
     code, lines, _ = validate(path, "--no-plugins")
     assert code == 1
-    assert lines == [
-        f"{path}:6: data_import.formats.xml.max_xml_token_bytes: Input should be greater than or equal to 1 (got 0)"
-    ]
+    assert lines == [f"{path}:6: data_import.formats.xml.max_xml_token_bytes: Input should be greater than or equal to 1 (got 0)"]
 
 
 # -- 14.14: secrets of the service sections never show in repr, str or a JSON dump -----------------
@@ -237,13 +225,7 @@ def test_section_secrets_never_show_in_repr_str_or_json_dump() -> None:
     )
     shown = [repr(config), str(config), config.model_dump_json(), str(config.model_dump(mode="json"))]
     for text in shown:
-        for canary in (
-            "dash-canary-1",
-            "smtp-canary-2",
-            "slack-canary-3",
-            "hmac-canary-4",
-            "export-canary-5",
-        ):
+        for canary in ("dash-canary-1", "smtp-canary-2", "slack-canary-3", "hmac-canary-4", "export-canary-5"):
             assert canary not in text, (canary, text[:200])
     assert "smtp.example.com" in shown[0]  # what is not secret still shows
     # the services still read the real values from the sections they own
@@ -304,7 +286,8 @@ def test_every_problem_is_reported_in_one_pass_sorted_by_line(tmp_path: Path) ->
         "'alpha_vantage'?): neither a configured system (alpaca, ghost, alpha_vantage) nor a file path or glob",
         f"{path}:20: data_import.scheduled_imports[0].data_type: unknown data type 'daily_prizes' (did you mean "
         "'daily_prices'?); expected one of ['attribution_results', 'benchmark_returns', 'benchmarks', "
-        "'calendars', 'cash_balances', 'cash_flows', 'counterparties', 'countries', 'covariances', 'currencies', 'daily_prices', "
+        "'calendars', 'cash_balances', 'cash_flows', 'counterparties', 'countries', 'covariances', 'currencies', "
+        "'daily_prices', "
         "'factor_exposures', 'fx_rates', 'holidays', 'market_data', 'positions', 'prices', 'scenarios', "
         "'transactions']",
         f"{path}:25: data_export.scheduled_exports[0].format: unknown format 'jsonn' (did you mean 'json'?); "
@@ -434,9 +417,7 @@ def test_connectors_receive_typed_settings() -> None:
 
     from portico.connectors.interactive_brokers.connector import InteractiveBrokersConnector
 
-    ib = ConnectorContext.for_testing(
-        InteractiveBrokersConnector, connection={"host": "10.1.2.3", "port": "4002"}
-    )
+    ib = ConnectorContext.for_testing(InteractiveBrokersConnector, connection={"host": "10.1.2.3", "port": "4002"})
     assert ib.settings_as(InteractiveBrokersConnection).port == 4002
     assert tws_address(ib) == ("10.1.2.3", 4002)
     with pytest.raises(ConfigurationError, match=r"systems\.interactive_brokers\.connection\.port: "):
@@ -564,9 +545,7 @@ def test_docs_list_every_connectors_connection_settings() -> None:
 def test_scaffold_declares_connection_settings(tmp_path: Path) -> None:
     from portico.scaffold import generate_connector
 
-    root = generate_connector(
-        "zeta_venue", kind="market_data", auth="api_key", output=tmp_path, capture=False
-    ).root
+    root = generate_connector("zeta_venue", kind="market_data", auth="api_key", output=tmp_path, capture=False).root
     spec_py = (root / "src" / "portico_zeta_venue" / "spec.py").read_text()
     assert "class ZetaVenueConnection(ConnectionSettings):" in spec_py
     assert "connection_settings=ZetaVenueConnection," in spec_py
@@ -574,9 +553,7 @@ def test_scaffold_declares_connection_settings(tmp_path: Path) -> None:
     assert "settings_as(ZetaVenueConnection)" in client_py
 
 
-def test_portico_check_refuses_a_plain_http_live_system(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_portico_check_refuses_a_plain_http_live_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from portico.cli import main
 
     path = write(
@@ -612,9 +589,7 @@ def test_a_plain_http_environment_url_is_reported_at_the_environment() -> None:
         spec = FAKE_SPEC.model_copy(
             update={
                 "name": "plainbroker",
-                "environments": (
-                    Environment(name="live", urls={"base": "http://api.plain.test"}, live_money=True),
-                ),
+                "environments": (Environment(name="live", urls={"base": "http://api.plain.test"}, live_money=True),),
             }
         )
 
