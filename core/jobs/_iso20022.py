@@ -234,12 +234,17 @@ def _guard(data: bytes, options: Mapping[str, Any], file: str) -> str:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise FileRejected(f"malformed or truncated XML: {exc}", file=file, line=line) from None
     root = target.root or ""
-    if _local(root) != "Document" or not root.startswith("{"):
+    if _local(root) != "Document":
         raise FileRejected(
-            f"not an ISO 20022 document: the root is <{_local(root)}>, not <Document> in an ISO 20022 namespace",
+            f"not an ISO 20022 document: the root element is <{_local(root)}>, not <Document>", file=file
+        )
+    namespace = root[1:].split("}", 1)[0] if root.startswith("{") else ""
+    if not namespace.startswith(_NS):
+        raise FileRejected(
+            f"not an ISO 20022 document: <Document> is in namespace {namespace!r}, not {_NS}<message>",
             file=file,
         )
-    return root[1:].split("}", 1)[0]
+    return namespace
 
 
 # -- parse and validate ---------------------------------------------------------------------------
@@ -288,11 +293,32 @@ def parse_document(
     )
     try:
         model = parser.from_bytes(data, cls)
-    except (ParserError, ValueError, TypeError, InvalidOperation) as exc:
+    except TypeError as exc:
+        raise FileRejected(
+            f"not schema-valid {namespace.removeprefix(_NS)}: {_missing_required(exc, cls)}", file=file
+        ) from None
+    except (ParserError, ValueError, InvalidOperation) as exc:
         raise FileRejected(f"not schema-valid {namespace.removeprefix(_NS)}: {exc}", file=file) from None
     except Warning as exc:  # fail_on_converter_warnings turns a value the type cannot hold into an error
         raise FileRejected(f"not schema-valid {namespace.removeprefix(_NS)}: {exc}", file=file) from None
     return IsoDocument(namespace=namespace, model=model, problems=schema_problems(model))
+
+
+_MISSING_RE = re.compile(r"^(\w+)\.__init__\(\) missing \d+ required keyword-only arguments?: (.+)$")
+
+
+def _missing_required(exc: TypeError, document: type) -> str:
+    """A model that will not build without an element (pyiso20022's keyword-only fields), in schema terms."""
+    found = _MISSING_RE.match(str(exc))
+    if found is None:
+        return str(exc)
+    owner = getattr(importlib.import_module(document.__module__), found.group(1), None)
+    names = re.findall(r"'(\w+)'", found.group(2))
+    if owner is None or not is_dataclass(owner):
+        return f"required elements missing: {names}"
+    by_attr = {f.name: _element_name(f) for f in fields(owner)}
+    elements = ", ".join(f"<{by_attr.get(n, n)}>" for n in names)
+    return f"required {elements} missing in an element of type {found.group(1)}"
 
 
 @cache
