@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from portico._secrets import default_redactor
 from portico.errors import AuthError, ConfigurationError, ConnectionFailed, TransportError
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from portico.clock import Clock
     from portico.store import Database
 
-__all__ = ["PulledFile", "SftpDestination", "SftpServer", "SftpSource", "SftpUrl", "sftp_markers"]
+__all__ = ["PulledFile", "SftpDestination", "SftpServer", "SftpSink", "SftpSource", "SftpUrl", "sftp_markers"]
 
 T = TypeVar("T")
 _GLOB = set("*?[")
@@ -55,6 +55,7 @@ _metadata = sa.MetaData()
 sftp_markers = sa.Table(
     "portico_sftp_markers",
     _metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
     sa.Column("location", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("size", sa.BigInteger, primary_key=True),
@@ -63,7 +64,8 @@ sftp_markers = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
 )
-"""What each pull took: one row per (location, name, size, mtime)."""
+"""What each pull took: one row per (consumer, location, name, size, mtime); a consumer is the import
+that took the file (a camt.053 statement feeds both cash balances and cash movements)."""
 
 
 class SftpServer(BaseModel):
@@ -96,16 +98,18 @@ class SftpServer(BaseModel):
         description="a file modified less than this many seconds ago is still being written: left for the next pull",
     )
 
-    def model_post_init(self, __context: Any) -> None:
+    @model_validator(mode="after")
+    def _usable(self) -> SftpServer:
         for secret in (self.password, self.client_key, self.passphrase):
             if secret is not None:
                 default_redactor().add_secret(secret)
+        try:
+            target = SftpUrl.parse(self.url)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
         if self.password is None and self.client_key is None and self.client_key_file is None:
-            raise ConfigurationError(
-                f"SFTP server {SftpUrl.parse(self.url).server}: give a client key or a password",
-                path="sftp_servers.password",
-            )
-        SftpUrl.parse(self.url)
+            raise ValueError(f"SFTP server {target.server}: give a client key or a password")
+        return self
 
 
 @dataclass(frozen=True)
@@ -298,11 +302,19 @@ class SftpSource:
         clock: time source (the settle check compares modification times with it).
         staging: folder the files are downloaded into (``<portico home>/inbox/sftp`` by default).
         servers: the servers' settings; a location uses the entry of its ``user@host:port``.
+        consumer: whose markers these are (each consumer takes each file once).
     """
 
     def __init__(
-        self, *, db: Database, clock: Clock, staging: Path, servers: SftpServer | Sequence[SftpServer]
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        staging: Path,
+        servers: SftpServer | Sequence[SftpServer],
+        consumer: str = "default",
     ) -> None:
+        self.consumer = consumer
         self.db = db
         self.clock = clock
         self.staging = staging
@@ -324,7 +336,12 @@ class SftpSource:
         target = SftpUrl.parse(url)
         server = _server_for(self.servers, target)
         taken = self._taken(target.location)
-        folder = self.staging / f"{target.host}_{target.port}" / target.folder.strip("/").replace("/", "_")
+        folder = (
+            self.staging
+            / self.consumer
+            / f"{target.host}_{target.port}"
+            / (target.folder.strip("/").replace("/", "_") or "_")
+        )
         folder.mkdir(parents=True, exist_ok=True)
         pulled: list[PulledFile] = []
         async with _Connection(server, target) as c:
@@ -385,7 +402,7 @@ class SftpSource:
         with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(sftp_markers.c.name, sftp_markers.c.size, sftp_markers.c.mtime).where(
-                    sftp_markers.c.location == location
+                    sftp_markers.c.consumer == self.consumer, sftp_markers.c.location == location
                 )
             ).all()
         return {(r.name, int(r.size), int(r.mtime)) for r in rows}
@@ -394,6 +411,7 @@ class SftpSource:
         """Record ``file`` as taken (``status``: the import's outcome), so no later pull takes it again."""
         with self.db.begin() as conn:
             key = (
+                sftp_markers.c.consumer == self.consumer,
                 sftp_markers.c.location == file.location,
                 sftp_markers.c.name == file.name,
                 sftp_markers.c.size == file.size,
@@ -402,6 +420,7 @@ class SftpSource:
             conn.execute(sftp_markers.delete().where(*key))
             conn.execute(
                 sftp_markers.insert().values(
+                    consumer=self.consumer,
                     location=file.location,
                     name=file.name,
                     size=file.size,
@@ -414,8 +433,10 @@ class SftpSource:
 
     def markers(self, location: str | None = None) -> list[dict[str, Any]]:
         """The marker rows (of one location, or all), by name."""
-        stmt = sa.select(sftp_markers).order_by(
-            sftp_markers.c.location, sftp_markers.c.name, sftp_markers.c.mtime
+        stmt = (
+            sa.select(sftp_markers)
+            .where(sftp_markers.c.consumer == self.consumer)
+            .order_by(sftp_markers.c.location, sftp_markers.c.name, sftp_markers.c.mtime)
         )
         if location is not None:
             stmt = stmt.where(sftp_markers.c.location == location)
@@ -502,3 +523,84 @@ async def _rename_over(sftp: Any, temp: str, remote: str) -> None:
         with contextlib.suppress(Exception):
             await sftp.remove(remote)
         await sftp.rename(temp, remote)
+
+
+class SftpSink:
+    """``sftp://user@host:port/folder/file.ext``: the load's records written as one file and pushed at commit.
+
+    The file is rendered locally in the format of its extension (or the ``format`` option), then
+    uploaded and renamed into place (:class:`SftpDestination`), so the server holds the previous
+    load's file or this one, never a part; an aborted load uploads nothing.
+    """
+
+    name = "sftp"
+
+    def __init__(self, servers: SftpServer | Sequence[SftpServer]) -> None:
+        self.destination = SftpDestination(servers)
+
+    def matches(self, destination: str) -> bool:
+        return destination.startswith("sftp://")
+
+    def open(self, ctx: Any) -> Any:
+        return _SftpSession(ctx, self.destination)
+
+
+class _SftpSession:
+    def __init__(self, ctx: Any, destination: SftpDestination) -> None:
+        import tempfile
+
+        self.ctx = ctx
+        self.destination = destination
+        self.target = SftpUrl.parse(ctx.destination)
+        if self.target.pattern is not None or not posixpath.basename(self.target.folder):
+            raise ConfigurationError(
+                f"an sftp:// destination names a file (sftp://user@host/folder/file.csv), got {ctx.destination!r}",
+                path="destination",
+            )
+        self.name = posixpath.basename(self.target.folder)
+        self._dir = Path(tempfile.mkdtemp(prefix="portico-sftp-"))
+        self.spool = self._dir / "rows.jsonl"
+        self._handle = self.spool.open("w", encoding="utf-8")
+        self.count = 0
+
+    def back_out(self, previous_load_id: str) -> None:
+        return None  # the remote file is replaced whole at commit
+
+    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
+        import json
+
+        fields = self.ctx.rt.fields
+        for row in rows:
+            self._handle.write(json.dumps(dict(zip(fields, row, strict=True)), default=str) + "\n")
+        self.count += len(rows)
+
+    def loaded_count(self) -> int:
+        return self.count
+
+    def commit(self) -> None:
+        import json
+        import shutil
+
+        self._handle.close()
+        local = self._dir / self.name
+        try:
+            fmt = self.ctx.formats.for_path(local, self.ctx.options.get("format"))
+
+            def rows() -> Any:
+                with self.spool.open(encoding="utf-8") as handle:
+                    for line in handle:
+                        yield json.loads(line)
+
+            with local.open("wb") as out:
+                fmt.write(rows(), list(self.ctx.rt.fields), out, self.ctx.options)
+            self.destination.push(
+                local, f"sftp://{self.target.server}{posixpath.dirname(self.target.folder)}/", self.name
+            )
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def abort(self) -> None:
+        import shutil
+
+        self._handle.close()
+        shutil.rmtree(self._dir, ignore_errors=True)

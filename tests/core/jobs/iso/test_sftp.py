@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from portico.clock import FakeClock
 from portico.errors import AuthError, ConfigurationError, ConnectionFailed
@@ -261,7 +261,7 @@ def test_location_splits_folder_and_pattern() -> None:
 
 
 def test_server_settings_need_a_credential_and_hide_secrets(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="give a client key or a password"):
+    with pytest.raises(ValidationError, match="give a client key or a password"):
         SftpServer(url="sftp://u@h", known_hosts=str(tmp_path / "kh"))
     settings = SftpServer(
         url="sftp://u@h", known_hosts=str(tmp_path / "kh"), password=SecretStr("another-secret-value")
