@@ -335,16 +335,17 @@ class SftpSource:
         """
         target = SftpUrl.parse(url)
         server = _server_for(self.servers, target)
-        taken = self._taken(target.location)
-        folder = (
-            self.staging
-            / self.consumer
-            / f"{target.host}_{target.port}"
-            / (target.folder.strip("/").replace("/", "_") or "_")
-        )
-        folder.mkdir(parents=True, exist_ok=True)
         pulled: list[PulledFile] = []
         async with _Connection(server, target) as c:
+            target = await _file_or_folder(c, target)
+            taken = self._taken(target.location)
+            folder = (
+                self.staging
+                / self.consumer
+                / f"{target.host}_{target.port}"
+                / (target.folder.strip("/").replace("/", "_") or "_")
+            )
+            folder.mkdir(parents=True, exist_ok=True)
             try:
                 entries = await c.sftp.readdir(target.folder)
             except Exception as exc:
@@ -451,6 +452,25 @@ class SftpSource:
             self.mark(file, status)
             done.append((file, status))
         return done
+
+
+async def _file_or_folder(c: _Connection, target: SftpUrl) -> SftpUrl:
+    """``target`` as folder and pattern: a path without glob characters that is not a folder names one file."""
+    import asyncssh
+
+    if target.pattern is not None:
+        return target
+    try:
+        attrs = await c.sftp.stat(target.folder)
+        is_folder = attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY
+    except asyncssh.SFTPNoSuchFile:
+        is_folder = False  # a file not delivered yet: its folder is listed and nothing matches
+    except Exception as exc:
+        raise _transfer_failed(f"cannot stat {target.location}", exc) from None
+    if is_folder:
+        return target
+    head, tail = posixpath.split(target.folder.rstrip("/"))
+    return SftpUrl(target.user, target.host, target.port, head or "/", tail)
 
 
 def _is_file(entry: Any) -> bool:
