@@ -293,7 +293,7 @@ def parse_document(
         handler=XmlEventHandler,
     )
     try:
-        model = parser.from_bytes(data, cls)
+        model: Any = parser.from_bytes(data, cls)
     except TypeError as exc:
         raise FileRejected(
             f"not schema-valid {namespace.removeprefix(_NS)}: {_missing_required(exc, cls)}", file=file
@@ -423,8 +423,13 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 # -- reading values by element path ---------------------------------------------------------------
 
 
+def _fields_by_element(obj: Any) -> dict[str, str]:
+    kind: Any = type(obj)
+    return _by_element(kind)
+
+
 @cache
-def _by_element(cls: type) -> dict[str, str]:
+def _by_element(cls: Any) -> dict[str, str]:
     return {_element_name(f): f.name for f in fields(cls)}
 
 
@@ -437,7 +442,7 @@ def _pick(obj: Any, path: str) -> Any:
             obj = obj[0] if obj else None
             if obj is None:
                 return None
-        attr = _by_element(type(obj)).get(step)
+        attr = _fields_by_element(obj).get(step)
         if attr is None:
             return None
         obj = getattr(obj, attr)
@@ -449,7 +454,7 @@ def _pick(obj: Any, path: str) -> Any:
 def _items(obj: Any, name: str) -> list[Any]:
     if obj is None:
         return []
-    attr = _by_element(type(obj)).get(name)
+    attr = _fields_by_element(obj).get(name)
     value = getattr(obj, attr) if attr else None
     if value is None:
         return []
@@ -862,11 +867,12 @@ class Camt053Format(_IsoFormat):
         ``message_id`` (default ``PORTICO-<date>``), ``created`` (ISO date-time).
         """
         given = options.get("opening_balances") or {}
-        opening = {
-            tuple(str(k).split("/", 1)): _as_decimal(v, f"opening balance {k}") for k, v in given.items()
-        }
-        if any(len(k) != 2 for k in opening):
-            raise FileRejected("opening_balances keys are 'account/currency'")
+        opening: dict[tuple[str, str], Decimal] = {}
+        for k, v in given.items():
+            account, sep, currency = str(k).rpartition("/")
+            if not sep or not account or not currency:
+                raise FileRejected(f"opening_balances keys are 'account/currency', got {k!r}")
+            opening[(account, currency)] = _as_decimal(v, f"opening balance {k}")
         materialised = list(rows)
         day = _write_options_date(
             options,
@@ -884,7 +890,7 @@ class Camt053Format(_IsoFormat):
             statement_date=day,
             created=created,
             message_id=str(options.get("message_id") or f"PORTICO-{day.isoformat()}"),
-        )  # type: ignore[arg-type]
+        )
         stream.write(render(model, CAMT053_WRITE))
         return len(materialised)
 

@@ -181,3 +181,8 @@ def test_empty_holdings_are_a_clear_error() -> None:
 def test_camt054_has_no_writer(service) -> None:
     with pytest.raises(FileRejected, match="the camt054 format has no writer"):
         service.formats.get("camt054").write([], [], io.BytesIO(), {})
+
+
+def test_opening_balance_key_must_name_account_and_currency() -> None:
+    with pytest.raises(FileRejected, match="opening_balances keys are 'account/currency', got 'CHF'"):
+        _camt(FLOWS, opening_balances={"CHF": "1"})
