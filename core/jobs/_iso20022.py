@@ -37,6 +37,7 @@ from enum import Enum
 from functools import cache
 from typing import IO, Any
 
+from portico.errors import ConfigurationError
 from portico.jobs._formats import FileRejected, RawChunk
 
 __all__ = [
@@ -812,7 +813,9 @@ class _IsoFormat:
         stream: IO[bytes],
         options: Mapping[str, Any],
     ) -> int:
-        raise FileRejected(f"the {self.name} format has no writer: export camt053 or semt002")
+        raise ConfigurationError(
+            f"the {self.name} format has no writer: export camt053 or semt002", path="format"
+        )
 
 
 class Camt053Format(_IsoFormat):
@@ -874,6 +877,9 @@ class Camt053Format(_IsoFormat):
                 raise FileRejected(f"opening_balances keys are 'account/currency', got {k!r}")
             opening[(account, currency)] = _as_decimal(v, f"opening balance {k}")
         materialised = list(rows)
+        _require_columns(
+            materialised, ("flow_id", "account", "date", "amount", "currency"), "camt.053", "cash_flows"
+        )
         day = _write_options_date(
             options,
             "statement_date",
@@ -941,6 +947,12 @@ class Semt002Format(_IsoFormat):
         materialised = list(rows)
         if not materialised:
             raise FileRejected("nothing to write: a semt.002 statement needs at least one position")
+        _require_columns(
+            materialised,
+            ("account", "isin", "quantity", "price", "currency", "date"),
+            "semt.002",
+            "positions",
+        )
         day = _write_options_date(
             options, "statement_date", max(date.fromisoformat(str(r["date"])) for r in materialised)
         )
@@ -1192,6 +1204,16 @@ def holdings_document(
             for sub, items in sorted(subs.items())
         ]
     return build(cls, {"SctiesBalCtdyRpt": report})
+
+
+def _require_columns(
+    rows: list[Mapping[str, Any]], needed: tuple[str, ...], message: str, data_type: str
+) -> None:
+    missing = [c for c in needed if rows and c not in rows[0]]
+    if missing:
+        raise FileRejected(
+            f"a {message} document is written from {data_type} rows; these rows lack {missing}"
+        )
 
 
 def _write_options_date(options: Mapping[str, Any], key: str, default: date) -> date:

@@ -178,11 +178,23 @@ def test_empty_holdings_are_a_clear_error() -> None:
         Semt002Format().write([], [], io.BytesIO(), {})
 
 
-def test_camt054_has_no_writer(service) -> None:
-    with pytest.raises(FileRejected, match="the camt054 format has no writer"):
+def test_camt054_has_no_writer_and_is_no_export_format(service) -> None:
+    from portico.errors import ConfigurationError
+
+    assert "camt054" not in service.exporter.export_formats
+    assert {"camt053", "semt002"} <= set(service.exporter.export_formats)
+    with pytest.raises(ConfigurationError, match="the camt054 format has no writer"):
         service.formats.get("camt054").write([], [], io.BytesIO(), {})
 
 
 def test_opening_balance_key_must_name_account_and_currency() -> None:
     with pytest.raises(FileRejected, match="opening_balances keys are 'account/currency', got 'CHF'"):
         _camt(FLOWS, opening_balances={"CHF": "1"})
+
+
+def test_camt053_from_rows_that_are_not_cash_flows_is_a_clear_error() -> None:
+    with pytest.raises(
+        FileRejected,
+        match=r"a camt.053 document is written from cash_flows rows; these rows lack \['flow_id', 'amount'\]",
+    ):
+        _camt(POSITIONS)
