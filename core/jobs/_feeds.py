@@ -20,9 +20,21 @@ from typing import Any
 from portico.errors import ConfigurationError, PayloadRejected, PorticoError
 from portico.jobs._importer import STAGES, DataImporter, ImportResult
 from portico.jobs._pgp import PgpKeyring, PgpSettings, SignatureRefused
-from portico.jobs._sftp import PulledFile, SftpServer, SftpSource
+from portico.jobs._sftp import PulledFile, SftpDestination, SftpServer, SftpSource
 
 __all__ = ["SecureFeed"]
+
+
+def _remote_name(url: str, sealed: Path) -> str | None:
+    """The remote file name: the URL's own (with ``.pgp`` added) or, for a folder URL, the sealed file's."""
+    from urllib.parse import urlparse
+
+    path = urlparse(url).path
+    if path.endswith("/") or not path:
+        return sealed.name
+    name = path.rsplit("/", 1)[-1]
+    return name if name.lower().endswith(_ENCRYPTED) else f"{name}.pgp"
+
 
 _ENCRYPTED = (".pgp", ".gpg", ".asc")
 
@@ -129,6 +141,22 @@ class SecureFeed:
             source.mark(file, result.status)
             results.append(result)
         return results
+
+    def publish(self, local: Path, url: str, *, encrypt: bool | None = None) -> str:
+        """Push ``local`` to the ``sftp://`` ``url`` (a folder ending in ``/`` or a file), encrypted first
+        when ``encrypt`` (default: when ``data_import.pgp.recipients`` are configured); the remote path.
+
+        The upload lands under a temporary name and is renamed into place, so the receiver never
+        reads a part of it; the local encrypted copy is removed afterwards.
+        """
+        wanted = bool(self.pgp and self.pgp.recipients) if encrypt is None else encrypt
+        if not wanted:
+            return SftpDestination(self.servers).push(local, url)
+        sealed = self.keyring.encrypt(local, self.pgp or PgpSettings())
+        try:
+            return SftpDestination(self.servers).push(sealed, url, _remote_name(url, sealed))
+        finally:
+            sealed.unlink(missing_ok=True)
 
     def _refused(
         self, file: PulledFile, data_type: str, params: Mapping[str, Any], exc: PorticoError

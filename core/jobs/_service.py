@@ -628,6 +628,28 @@ class JobService:
         """
         return self.feed.run(source, data_type, params, lambda path, dt, p: self._import_file(path, dt, p))
 
+    def export_sftp(self, data_type: str, destination: str, options: Mapping[str, Any] | None = None) -> str:
+        """Export ``data_type`` (``format`` in ``options``) and push it to an ``sftp://`` ``destination``.
+
+        The file is written under the first export root, encrypted when ``data_import.pgp.recipients``
+        are configured, uploaded and renamed into place; returns the remote path.
+        """
+        from urllib.parse import urlparse
+
+        from portico.jobs._export_paths import export_roots
+
+        opts = dict(options or {})
+        name = urlparse(destination).path.rstrip("/").rsplit("/", 1)[-1] if not destination.endswith("/") else f"{data_type}.{opts.get('format', 'csv')}"
+        if name.lower().endswith((".pgp", ".gpg", ".asc")):
+            name = name.rsplit(".", 1)[0]
+        local = export_roots(self.exporter.allowed_roots)[0] / "sftp-outbox" / name
+        opts.setdefault("format", name.rsplit(".", 1)[-1] if "." in name else "csv")
+        self.exporter.export(data_type, local.as_uri(), opts)
+        try:
+            return self.feed.publish(local, destination)
+        finally:
+            local.unlink(missing_ok=True)
+
     def _last_of(self, results: list[ImportResult], spec: ScheduledImport, run_id: str) -> ImportResult:
         if results:
             failed = [r for r in results if r.status == "failed"]

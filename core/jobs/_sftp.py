@@ -508,7 +508,15 @@ class SftpDestination:
             )
         server = _server_for(self.servers, target)
         async with _Connection(server, target) as c:
-            folder, final = (target.folder, name) if name else _split_target(c, target, local)
+            if name:
+                folder = (
+                    target.folder
+                    if target.folder.endswith("/")
+                    else (posixpath.dirname(target.folder) or "/")
+                )
+                final = name
+            else:
+                folder, final = _split_target(c, target, local)
             remote = posixpath.join(folder, final)
             temp = posixpath.join(folder, f".{final}.part")
             size = local.stat().st_size

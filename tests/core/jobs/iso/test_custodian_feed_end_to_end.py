@@ -324,3 +324,51 @@ def test_arrival_watch_on_an_sftp_feed_alerts_late_missing_and_row_count_change(
         assert "jobs.row_count_changed" in names
     finally:
         service.shutdown()
+
+
+def test_book_is_exported_as_semt002_encrypted_signed_and_pushed_over_sftp(
+    remote, parties, db, tmp_path: Path
+) -> None:
+    from portico.jobs._iso20022 import SEMT002_VERSIONS, holding_records, parse_document
+
+    (remote.root / "inbox").mkdir()
+    _drop_encrypted(
+        remote,
+        parties["custodian"],
+        parties["portico"].fingerprint,
+        DATA / "semt002_001_11.xml",
+        "semt002_20260105.xml.pgp",
+    )
+    config = _config(remote, parties, tmp_path)
+    config["data_import"]["pgp"].update(
+        {"recipients": [parties["custodian"].fingerprint], "sign_with": parties["portico"].fingerprint}
+    )
+    config["data_export"] = {"allowed_roots": [str(tmp_path / "exports")]}
+    service = JobService(db=db, clock=FakeClock(auto_advance=False), config=config)
+    try:
+        service.import_sftp(_url(remote, "semt002_*.xml.pgp"), "positions", format="semt002")
+        remote_path = service.export_sftp(
+            "positions",
+            f"sftp://portico@127.0.0.1:{remote.port}/inbox/portico_holdings.xml",
+            {"format": "semt002", "account": "A1"},
+        )
+    finally:
+        service.shutdown()
+    assert remote_path == "/inbox/portico_holdings.xml.pgp"
+    assert sorted(p.name for p in (remote.root / "inbox").iterdir()) == ["portico_holdings.xml.pgp"]
+    opened = parties["custodian"].gpg.decrypt_file(
+        str(remote.root / "inbox" / "portico_holdings.xml.pgp"), passphrase=CUSTODIAN_PASSPHRASE
+    )
+    assert (
+        opened.ok
+        and opened.valid
+        and (opened.pubkey_fingerprint or opened.fingerprint) == parties["portico"].fingerprint
+    )
+    doc = parse_document(opened.data, SEMT002_VERSIONS, file="portico_holdings.xml")
+    assert doc.problems == []
+    assert [(r["account"], r["isin"], r["quantity"]) for _, r, _ in holding_records(doc)] == [
+        ("A1", "US0378331005", "100"),
+        ("A1", "US5949181045", "-5"),
+    ]
+    # nothing is left in the local outbox
+    assert not list((tmp_path / "exports").rglob("portico_holdings*"))
