@@ -198,6 +198,9 @@ class FormatOptions(BaseModel):
     max_part_bytes: int | None = Field(default=None, ge=1)
     max_shared_strings: int | None = Field(default=None, ge=1)
     max_shared_strings_bytes: int | None = Field(default=None, ge=1)
+    # ISO 20022 documents (portico.jobs._iso20022): bytes of one document, elements in it
+    max_document_bytes: int | None = Field(default=None, ge=1)
+    max_elements: int | None = Field(default=None, ge=1)
 
     @field_validator("encoding")
     @classmethod

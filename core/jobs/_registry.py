@@ -68,7 +68,7 @@ class SinkRegistry:
                 return sink
         names = ", ".join(s.name for s in self._sinks)
         if destination.startswith("sftp://"):
-            raise ConfigurationError("sftp:// destinations need a sink plugin (none installed provides sftp)", path="destination")
+            raise ConfigurationError("sftp:// destinations need a sink plugin (none installed provides sftp): configure the server in data_import.sftp_servers", path="destination")
         raise ConfigurationError(f"no sink accepts destination {destination!r}; sinks: {names}", path="destination")
 
 

@@ -369,3 +369,16 @@ def test_gzip_bomb_of_a_statement_is_refused(service, tmp_path: Path) -> None:
     )
     assert result.status == "failed"
     assert "ratio" in result.error
+
+
+def test_iso_limits_can_be_set_in_the_format_config(db, clock, tmp_path: Path) -> None:
+    from portico.jobs import JobService
+
+    svc = JobService(
+        db=db, clock=clock, config={"data_import": {"formats": {"camt053": {"max_document_bytes": 1000}}}}
+    )
+    try:
+        result = svc.importer.import_file(DATA / "camt053_001_08.xml", "cash_flows", format="camt053")
+    finally:
+        svc.shutdown()
+    assert result.error == "camt053_001_08.xml: ISO 20022 document is larger than max_document_bytes (1000)"

@@ -290,3 +290,52 @@ def test_unreachable_server_is_a_connection_failure(db, clock, tmp_path: Path) -
     )
     with pytest.raises(ConnectionFailed, match="cannot connect to SFTP server u@127.0.0.1:1"):
         _source(db, clock, tmp_path, settings).pull("sftp://u@127.0.0.1:1/x/*.xml")
+
+
+def test_import_to_an_sftp_destination_uploads_the_load_as_one_file(
+    remote, db, clock, tmp_path: Path
+) -> None:
+    from portico.jobs import JobService
+    from tests.core.jobs.conftest import GOOD, HEADER, write
+
+    known = remote.known_hosts(tmp_path / "known_hosts")
+    config = {
+        "data_import": {
+            "sftp_servers": [
+                {
+                    "url": f"sftp://custodian@127.0.0.1:{remote.port}",
+                    "known_hosts": str(known),
+                    "password": PASSWORD,
+                }
+            ]
+        }
+    }
+    service = JobService(db=db, clock=clock, config=config)
+    try:
+        source = write(tmp_path / "positions.psv", HEADER, *GOOD)
+        result = service.importer.import_file(
+            source, "positions", destination=f"sftp://custodian@127.0.0.1:{remote.port}/inbox/positions.csv"
+        )
+    finally:
+        service.shutdown()
+    assert result.status == "loaded", result.error
+    uploaded = (remote.root / "inbox" / "positions.csv").read_text().splitlines()
+    assert uploaded[0] == "account,isin,symbol,quantity,price,currency,date"
+    assert uploaded[1:] == [
+        "A1,US0378331005,AAPL,100,190.5,USD,2026-01-05",
+        "A1,US5949181045,MSFT,-5,400,USD,2026-01-05",
+        "A2,US0378331005,AAPL,250.25,190.5,EUR,2026-01-05",
+    ]
+    assert sorted(p.name for p in (remote.root / "inbox").iterdir()) == ["positions.csv"]
+
+
+def test_sftp_destination_without_configured_servers_says_so(service, tmp_path: Path) -> None:
+    from tests.core.jobs.conftest import GOOD, HEADER, write
+
+    source = write(tmp_path / "positions.psv", HEADER, *GOOD)
+    result = service.importer.import_file(source, "positions", destination="sftp://u@127.0.0.1/inbox/p.csv")
+    assert result.status == "failed"
+    assert (
+        "sftp:// destinations need a sink plugin (none installed provides sftp): configure the server in data_import.sftp_servers"
+        in result.error
+    )
