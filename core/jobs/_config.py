@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from portico.jobs._mapping import FieldMapping
+from portico.jobs._pgp import PgpSettings
+from portico.jobs._sftp import SftpServer
 
 __all__ = [
     "DataExportConfig",
@@ -196,6 +198,9 @@ class FormatOptions(BaseModel):
     max_part_bytes: int | None = Field(default=None, ge=1)
     max_shared_strings: int | None = Field(default=None, ge=1)
     max_shared_strings_bytes: int | None = Field(default=None, ge=1)
+    # ISO 20022 documents (portico.jobs._iso20022): bytes of one document, elements in it
+    max_document_bytes: int | None = Field(default=None, ge=1)
+    max_elements: int | None = Field(default=None, ge=1)
 
     @field_validator("encoding")
     @classmethod
@@ -237,6 +242,8 @@ class DataImportConfig(BaseModel):
     mappings: dict[str, FieldMapping] = Field(default_factory=dict)
     watches: list[FileWatch] = Field(default_factory=list)
     chunk_rows: int = Field(default=100_000, ge=1)
+    sftp_servers: list[SftpServer] = Field(default_factory=list, description="SFTP servers sftp:// sources and watches reach (host key, credentials)")
+    pgp: PgpSettings | None = Field(default=None, description="OpenPGP keys and trust for encrypted feeds")
 
     @model_validator(mode="after")
     def _name_mappings(self) -> DataImportConfig:

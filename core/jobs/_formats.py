@@ -75,12 +75,15 @@ class RawChunk:
     """Records read from a file: ``(line, record)`` pairs and ``(line, message)`` parse errors.
 
     ``error_fields`` names the field a parse error is about (by its line), when there is one.
+    ``detail`` is what the format found about the file as a whole (an ISO 20022 statement's control
+    totals); the importer reports it in the parsing stage.
     """
 
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     trailer_count: int | None = None
     error_fields: dict[int, str] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def reject(self, line: int, message: str, fieldname: str | None = None) -> None:
         """Record a parse error at ``line``, optionally naming the field it concerns."""

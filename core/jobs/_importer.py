@@ -458,6 +458,8 @@ class DataImporter:
             fmt = self.formats.for_path(path, format)
             result.format = fmt.name
             opts = self.options_for(fmt.name, options)
+            # a format whose files hold several record types (a camt.053 statement) reads the one asked for
+            opts.setdefault("data_type", rt.name)
             fm = self.resolve_mapping(mapping, rt)
             cm = fm.compile(rt)
             result.mapping, result.mapping_version = fm.name, fm.version
@@ -905,6 +907,8 @@ class DataImporter:
                     parsing.seconds += time.perf_counter() - t0
                 if chunk.trailer_count is not None:
                     trailer = chunk.trailer_count
+                if chunk.detail:
+                    parsing.detail.update(chunk.detail)
                 if not header_checked and chunk.records and result.format in _HEADER_FORMATS:
                     self._check_header(result, cm, chunk.records[0][1])
                     header_checked = True

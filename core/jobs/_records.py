@@ -24,6 +24,7 @@ __all__ = [
     "AttributionResultRecord",
     "BenchmarkReturnRecord",
     "CalendarHolidayRecord",
+    "CashBalanceRecord",
     "CashFlowRecord",
     "CounterpartyRecord",
     "CountryRecord",
@@ -229,6 +230,19 @@ class CashFlowRecord(_Record):
     type: Text | None = None
 
 
+class CashBalanceRecord(_Record):
+    """A cash account's balance of one type on one date, as a bank statement reports it (credit:
+    positive, debit: negative). ``type`` is the statement's balance code (``OPBD`` opening booked,
+    ``CLBD`` closing booked, ``CLAV`` closing available...)."""
+
+    account: Text
+    date: Day
+    type: Text
+    amount: Num
+    currency: Currency
+    statement: Text | None = None
+
+
 class BenchmarkReturnRecord(_Record):
     """A benchmark's (index's) simple return for the period ending on ``date``."""
 
@@ -354,6 +368,7 @@ RECORD_TYPES: dict[str, RecordType] = {
         _make("factor_exposures", FactorExposureRecord, ("date", "symbol", "factor"), ("exposure",)),
         _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
         _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
+        _make("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
         _make("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
     )
 }

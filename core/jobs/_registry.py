@@ -30,8 +30,9 @@ class FormatRegistry:
         return sorted(self._formats)
 
     def get(self, name: str) -> Format:
-        """The format called ``name`` (aliases: ``pipe`` -> ``psv``, ``ndjson`` -> ``jsonl``, ``excel`` -> ``xlsx``)."""
-        name = {"pipe": "psv", "ndjson": "jsonl", "excel": "xlsx", "fixed": "fixed_width", "fwf": "fixed_width"}.get(name, name)
+        """The format called ``name`` (aliases: ``pipe`` -> ``psv``, ``ndjson`` -> ``jsonl``, ``excel`` -> ``xlsx``, ``camt.053`` -> ``camt053``)."""
+        aliases = {"pipe": "psv", "ndjson": "jsonl", "excel": "xlsx", "fixed": "fixed_width", "fwf": "fixed_width", "camt.053": "camt053", "camt.054": "camt054", "semt.002": "semt002"}
+        name = aliases.get(name, name)
         try:
             return self._formats[name]
         except KeyError:
@@ -67,7 +68,7 @@ class SinkRegistry:
                 return sink
         names = ", ".join(s.name for s in self._sinks)
         if destination.startswith("sftp://"):
-            raise ConfigurationError("sftp:// destinations need a sink plugin (none installed provides sftp)", path="destination")
+            raise ConfigurationError("sftp:// destinations need a sink plugin (none installed provides sftp): configure the server in data_import.sftp_servers", path="destination")
         raise ConfigurationError(f"no sink accepts destination {destination!r}; sinks: {names}", path="destination")
 
 

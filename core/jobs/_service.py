@@ -26,6 +26,7 @@ from portico.jobs._config import (
     ScheduledImport,
 )
 from portico.jobs._exporter import DataExporter, ExportResult, ExportSource
+from portico.jobs._feeds import SecureFeed
 from portico.jobs._importer import DataImporter, ImportResult
 from portico.jobs._registry import collect
 from portico.jobs._scheduler import (
@@ -36,6 +37,7 @@ from portico.jobs._scheduler import (
     register_service,
     unregister_service,
 )
+from portico.jobs._sftp import SftpSink
 from portico.jobs._tables import ensure_job_tables, job_tables
 
 __all__ = ["DEFAULT_INSTANCE", "BrokerPositions", "JobService", "ReconcileRunner"]
@@ -137,6 +139,9 @@ class JobService:
             broker_positions=self._broker_position_rows if broker_positions is not None else None,
         )
         self._broker_positions = broker_positions
+        self.feed = SecureFeed(self.importer, self.import_config.sftp_servers, self.import_config.pgp)
+        if self.import_config.sftp_servers:
+            self.sinks.add(SftpSink(self.import_config.sftp_servers))
         self.importer.run_coroutine = self._run_coroutine
         self.importer.record_run = self._record_committed_import
         self._key = uuid.uuid4().hex
@@ -605,12 +610,53 @@ class JobService:
             return self._run_coroutine(self._pull(spec.source, spec.data_type, params, run_id=run_id))
         if spec.format:
             params["format"] = spec.format
+        if spec.source.startswith("sftp://"):
+            return self._last_of(self.import_sftp(spec.source, spec.data_type, **params), spec, run_id)
         matches = sorted(glob.glob(spec.source)) or [spec.source]
         last: ImportResult | None = None
         for path in matches:
             last = self._import_file(path, spec.data_type, params, run_id=run_id if len(matches) == 1 else None)
         assert last is not None
         return last
+
+    def import_sftp(self, source: str, data_type: str, **params: Any) -> list[ImportResult]:
+        """Pull the new files of an ``sftp://user@host:port/folder/pattern`` source, decrypt and import each.
+
+        Each file is taken once per data type (across restarts); an encrypted file whose signature is
+        not from a trusted signer is refused with the ``jobs.signature_refused`` alert. See
+        :mod:`portico.jobs._feeds`.
+        """
+        return self.feed.run(source, data_type, params, lambda path, dt, p: self._import_file(path, dt, p))
+
+    def export_sftp(self, data_type: str, destination: str, options: Mapping[str, Any] | None = None) -> str:
+        """Export ``data_type`` (``format`` in ``options``) and push it to an ``sftp://`` ``destination``.
+
+        The file is written under the first export root, encrypted when ``data_import.pgp.recipients``
+        are configured, uploaded and renamed into place; returns the remote path.
+        """
+        from urllib.parse import urlparse
+
+        from portico.jobs._export_paths import export_roots
+
+        opts = dict(options or {})
+        name = urlparse(destination).path.rstrip("/").rsplit("/", 1)[-1] if not destination.endswith("/") else f"{data_type}.{opts.get('format', 'csv')}"
+        if name.lower().endswith((".pgp", ".gpg", ".asc")):
+            name = name.rsplit(".", 1)[0]
+        local = export_roots(self.exporter.allowed_roots)[0] / "sftp-outbox" / name
+        opts.setdefault("format", name.rsplit(".", 1)[-1] if "." in name else "csv")
+        self.exporter.export(data_type, local.as_uri(), opts)
+        try:
+            return self.feed.publish(local, destination)
+        finally:
+            local.unlink(missing_ok=True)
+
+    def _last_of(self, results: list[ImportResult], spec: ScheduledImport, run_id: str) -> ImportResult:
+        if results:
+            failed = [r for r in results if r.status == "failed"]
+            return failed[-1] if failed else results[-1]
+        nothing = ImportResult(run_id=run_id, data_type=spec.data_type, source=spec.source, source_key=spec.source, destination=spec.destination, status="duplicate")
+        nothing.control_totals = {"note": "no new file on the SFTP server"}
+        return nothing
 
     def _run_coroutine(self, coro: Any) -> Any:
         loop = self._loop
@@ -713,13 +759,20 @@ class JobService:
         if state in ("loaded", "partial", "failed", "empty", "duplicate"):
             return state
         pattern = watch.path.replace("{date}", day.strftime("%Y%m%d"))
-        files = sorted(glob.glob(pattern))
+        pulled = self.feed.pull(pattern, f"watch:{watch.id}") if pattern.startswith("sftp://") else []
+        files = [str(p.local_path) for p in pulled] if pattern.startswith("sftp://") else sorted(glob.glob(pattern))
         deadline = datetime.combine(day, watch.deadline, tzinfo=tz)
         if files:
             path = Path(files[-1])
             if path.stat().st_size == 0:
                 new_state = "empty"
                 self._emit("jobs.file_empty", severity="error", watch=watch.id, file=str(path))
+            elif pulled:
+                result = self.feed.import_pulled(pulled[-1], watch.data_type, self._watch_params(watch), lambda p, dt, params: self._import_file(p, dt, params))
+                new_state = result.status if result.status != "dry_run" else "loaded"
+                source = self.feed.source(f"watch:{watch.id}")
+                for file in pulled:
+                    source.mark(file, result.status if file is pulled[-1] else "superseded")
             else:
                 result = self._import_file(str(path), watch.data_type, self._watch_params(watch))
                 new_state = result.status if result.status != "dry_run" else "loaded"

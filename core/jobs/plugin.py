@@ -15,13 +15,17 @@ from portico.jobs._formats import (
     XlsxFormat,
     XmlFormat,
 )
+from portico.jobs._iso20022 import Camt053Format, Camt054Format, Semt002Format
 from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink
 
 
 @hookimpl
 def portico_formats() -> list[Any]:
-    """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX and Parquet."""
-    return [CsvFormat(), PipeFormat(), JsonFormat(), JsonLinesFormat(), XmlFormat(), FixedWidthFormat(), XlsxFormat(), ParquetFormat()]
+    """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX, Parquet; ISO 20022 camt.053, camt.054, semt.002."""
+    return [
+        *(CsvFormat(), PipeFormat(), JsonFormat(), JsonLinesFormat(), XmlFormat(), FixedWidthFormat(), XlsxFormat(), ParquetFormat()),
+        *(Camt053Format(), Camt054Format(), Semt002Format()),
+    ]
 
 
 @hookimpl

@@ -286,11 +286,12 @@ def test_every_problem_is_reported_in_one_pass_sorted_by_line(tmp_path: Path) ->
         "'alpha_vantage'?): neither a configured system (alpaca, ghost, alpha_vantage) nor a file path or glob",
         f"{path}:20: data_import.scheduled_imports[0].data_type: unknown data type 'daily_prizes' (did you mean "
         "'daily_prices'?); expected one of ['attribution_results', 'benchmark_returns', 'benchmarks', "
-        "'calendars', 'cash_flows', 'counterparties', 'countries', 'covariances', 'currencies', 'daily_prices', "
+        "'calendars', 'cash_balances', 'cash_flows', 'counterparties', 'countries', 'covariances', 'currencies', "
+        "'daily_prices', "
         "'factor_exposures', 'fx_rates', 'holidays', 'market_data', 'positions', 'prices', 'scenarios', "
         "'transactions']",
         f"{path}:25: data_export.scheduled_exports[0].format: unknown format 'jsonn' (did you mean 'json'?); "
-        "formats: csv, fixed_width, json, jsonl, parquet, pdf, psv, xlsx, xml",
+        "formats: camt053, camt054, csv, fixed_width, json, jsonl, parquet, pdf, psv, semt002, xlsx, xml",
         f"{path}:29: monitoring.alert_destinations[0]: 'email' names no configured alert channel; channels: none "
         "are configured (define it under monitoring.channels, or remove it and set alert_on_failure: false to "
         "turn alerts off)",

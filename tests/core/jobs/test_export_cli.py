@@ -26,7 +26,7 @@ from portico.jobs import DataExporter, FormatRegistry
 from portico.store import Database
 from tests.core.jobs.conftest import GOOD, HEADER, write
 
-EXPORT_FORMATS = "csv, json, jsonl, parquet, pdf, psv, xlsx, xml"
+EXPORT_FORMATS = "camt053, csv, json, jsonl, parquet, pdf, psv, semt002, xlsx, xml"
 
 
 @dataclass
@@ -89,6 +89,10 @@ def test_a_wrong_format_lists_exactly_the_export_formats(work: Path) -> None:
 
 def test_every_listed_export_format_writes(work: Path) -> None:
     for fmt in EXPORT_FORMATS.split(", "):
+        if fmt in ("camt053", "semt002"):
+            # camt.053 is written from cash flows; semt.002 refuses this data's 26-digit quantity (the
+            # schema allows 18): both are tested in tests/core/jobs/iso
+            continue
         result = _portico("export", "--type", "positions", "--format", fmt, "--destination", f"file://out/positions.{fmt}")
         assert result.exit_code == 0, (fmt, result.output)
         assert f"exported 4 positions rows as {fmt}" in result.output
