@@ -28,7 +28,10 @@ def test_check_passes_against_the_mock() -> None:
 def test_unknown_system_is_a_clear_error() -> None:
     result = check("nosuch")
     assert result.returncode == 1
-    assert "unknown system 'nosuch'; configured systems: alpaca, alpha_vantage, interactive_brokers" in result.stderr
+    assert (
+        "unknown system 'nosuch'; configured systems: alpaca, alpha_vantage, etrade, factset, interactive_brokers, "
+        "polygon, yahoo_finance"
+    ) in result.stderr
     assert "Traceback" not in result.stderr
 
 
