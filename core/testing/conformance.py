@@ -199,13 +199,14 @@ class ConnectorConformance:
         if scheme_spec is not None and scheme_spec.scheme not in {"none", "tws"}:
             try:
                 from portico.auth import AuthenticationManager
+                from portico.plugins import PluginManager
             except ImportError:
                 auth = None
             else:
                 options = resolve_url_templates(dict(scheme_spec.options), dict(urls))
-                auth = AuthenticationManager(vault=None, audit=None, clock=None).build(
-                    self.spec.name, scheme_spec.scheme, credentials, options
-                )
+                # with the installed plugins: a connector's first scheme may be its own (portico_auth_schemes)
+                manager = AuthenticationManager(vault=None, audit=None, clock=None, plugins=PluginManager())
+                auth = manager.build(self.spec.name, scheme_spec.scheme, credentials, options)
         return ConnectorContext.for_testing(
             self.connector_class,
             urls=urls,
