@@ -145,12 +145,15 @@ class MorningstarClient:
         task_timeout: float,
         max_result_bytes: int,
         token_hosts: tuple[str, ...] = ("morningstar.com",),
+        token: str | None = None,
     ) -> None:
         self.context = context
-        token = context.secret("token").strip()
+        given = token
+        token = given if given is not None else context.secret("token").strip()
         self._expires = token_expiry(token)
         self._check_expiry()
-        auth = context.auth if context.auth is not None else BearerTokenAuth(token)
+        # a token handed in (the mock's sign-in) replaces the configured one and its auth flow
+        auth = BearerTokenAuth(token) if given is not None or context.auth is None else context.auth
         self._api = context.api_client(
             "base", auth=auth, error_mapper=error_for_response, idempotency_header=None
         )

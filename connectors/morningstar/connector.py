@@ -3,13 +3,16 @@ Data API, plus lookups and the shared ``get_fundamentals`` view."""
 
 from __future__ import annotations
 
+import ipaddress
 import time as _time
 from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import ValidationError
 
+from portico._secrets import known_secrets
 from portico.connectors.morningstar.client import MorningstarClient
 from portico.connectors.morningstar.mapping import (
     FUND_DATA_POINTS,
@@ -29,7 +32,7 @@ from portico.connectors.morningstar.wire import (
     holdings_request,
     investment_data_request,
 )
-from portico.errors import NotFound, PayloadRejected, PorticoError
+from portico.errors import ConfigurationError, NotFound, PayloadRejected, PorticoError
 from portico.models import Fundamentals, Instrument
 from portico.sdk import CheckResult, Connector, ConnectorContext
 
@@ -52,6 +55,7 @@ class MorningstarConnector(Connector):
         super().__init__(context)
         self.settings = context.settings_as(MorningstarConnection)
         self._client: MorningstarClient | None = None
+        self._mock_token: str | None = None
         self._resolved: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
         self.last_warnings: list[str] = []
 
@@ -64,11 +68,37 @@ class MorningstarConnector(Connector):
                 task_timeout=self.settings.task_timeout,
                 max_result_bytes=self.settings.max_result_bytes,
                 token_hosts=self.settings.token_hosts,
+                token=self._mock_token,
             )
         return self._client
 
     async def open(self) -> None:
+        if self.settings.mock_sign_in and self._mock_token is None:
+            self._mock_token = await self._sign_in_on_mock()
         self.client  # noqa: B018 - build the client (and refuse a missing, malformed or expired token) at connect time
+
+    async def _sign_in_on_mock(self) -> str:
+        """A token from the mock's token route (the mock's stand-in for Analytics Lab's "copy token")."""
+        base = httpx.URL(self.context.url("base"))
+        try:
+            loopback = ipaddress.ip_address(base.host).is_loopback
+        except ValueError:
+            loopback = base.host == "localhost"
+        if not loopback:
+            raise ConfigurationError(
+                f"{self.system}: connection.mock_sign_in is only for a mock on a loopback address, not {base.host}",
+                path=f"systems.{self.system}.connection.mock_sign_in",
+            )
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(str(base.copy_with(path="/__mock__/morningstar/token", query=None)))
+        if answer.status_code != 200:
+            raise ConfigurationError(
+                f"{self.system}: the mock at {base.host}:{base.port} gave no token (HTTP {answer.status_code})",
+                path=f"systems.{self.system}.connection.mock_sign_in",
+            )
+        token: str = answer.json()["token"]
+        known_secrets.register(token)
+        return token
 
     async def close(self) -> None:
         if self._client is not None:

@@ -80,6 +80,11 @@ class MorningstarConnection(ConnectionSettings):
         description="hosts (each with its subdomains) a task's poll URL may name, over HTTPS; the bearer token "
         "is sent to no other host (the API's own origin is always allowed)",
     )
+    mock_sign_in: bool = Field(
+        default=False,
+        description="sign in on portico's Morningstar mock by asking its token route (as a user copies a token "
+        "from Analytics Lab), instead of the configured token; refused unless the API is on a loopback address",
+    )
     symbol_cache_size: int = Field(
         default=4096,
         ge=0,

@@ -176,6 +176,7 @@ SPEC = ConnectorSpec(
     ),
     streams=(StreamKind.QUOTES, StreamKind.TRADES),
     mock=MockSpec(
+        sample_symbols=("AAPL.O", "MSFT.O", "IBM.N"),
         app="portico.mocks.refinitiv:create_app",
         url_keys={"base": ""},
         description="v1/v2 token service with session quota and login-rate protection, historical pricing "

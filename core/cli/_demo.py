@@ -11,7 +11,9 @@ is not ``mock: true`` is refused in one line, before anything is connected.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +53,14 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
 
     started = time.perf_counter()
     integration = AsyncIntegration.from_config(config_path)
+    if integration.config.database_url is None:
+        # every run starts fresh mock venues, so it gets a fresh store too: intents a previous run left
+        # open are unknown to the new mocks and would only hold this run's orders up
+        scratch = tempfile.TemporaryDirectory(prefix="portico-demo-")
+        atexit.register(scratch.cleanup)
+        integration = AsyncIntegration.from_config(
+            config_path, database_url=f"sqlite:///{Path(scratch.name) / 'demo.db'}"
+        )
     real = [sid for sid, system in integration.config.systems.items() if system.enabled and not system.mock]
     if real:
         many = len(real) > 1
@@ -189,7 +199,9 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
 
     console.rule(f"[bold]{system_id}: market data")
     try:
-        result = await integration.get_market_data(system_id, ["AAPL", "MSFT", "GOOGL"], "bars", {"limit": 5})
+        mock = type(integration.connectors[system_id]).spec.mock
+        symbols = list(mock.sample_symbols) if mock is not None and mock.sample_symbols else ["AAPL", "MSFT", "GOOGL"]
+        result = await integration.get_market_data(system_id, symbols, "bars", {"limit": 5})
     except PorticoError as exc:
         console.print(f"[red]{system_id}: {exc}[/red]")
         return 1

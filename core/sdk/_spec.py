@@ -294,6 +294,9 @@ class MockSpec(_Spec):
     url_keys: dict[str, str] = Field(default_factory=dict)
     description: str = ""
     protocols: tuple[str, ...] = ("http",)
+    sample_symbols: tuple[str, ...] = ()
+    """Symbols the mock knows, as the vendor writes them (``AAPL.O`` for LSEG), for ``portico demo``;
+    empty: the demo asks for AAPL, MSFT and GOOGL."""
 
 
 class HealthCheckSpec(_Spec):

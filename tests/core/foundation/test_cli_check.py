@@ -29,8 +29,8 @@ def test_unknown_system_is_a_clear_error() -> None:
     result = check("nosuch")
     assert result.returncode == 1
     assert (
-        "unknown system 'nosuch'; configured systems: alpaca, alpha_vantage, etrade, factset, interactive_brokers, "
-        "polygon, yahoo_finance"
+        "unknown system 'nosuch'; configured systems: alpaca, alpha_vantage, bloomberg, etrade, factset, "
+        "interactive_brokers, morningstar, polygon, refinitiv, yahoo_finance"
     ) in result.stderr
     assert "Traceback" not in result.stderr
 

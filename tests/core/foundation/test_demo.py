@@ -27,7 +27,8 @@ def test_the_demo_runs_end_to_end_on_the_example_config(tmp_path: Path) -> None:
     out = result.stdout
     for heading in ("interactive_brokers: paper trading on its mock", "alpaca: paper trading on its mock",
                     "alpha_vantage: market data", "yahoo_finance: market data", "factset: market data",
-                    "polygon: market data", "etrade: paper trading on its mock"):
+                    "polygon: market data", "etrade: paper trading on its mock",
+                    "bloomberg: market data", "refinitiv: market data"):
         assert heading in out, out
     # three orders on each broker (IB, Alpaca, E*TRADE), every one filled
     assert out.count("filled") >= 9, out
