@@ -40,6 +40,7 @@ __all__ = [
     "BadRequest",
     "SchwabMockApp",
     "create_app",
+    "cusip_of",
     "market_endpoint",
     "market_error",
     "trader_endpoint",
@@ -63,6 +64,11 @@ class BadRequest(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def cusip_of(asset_id: str) -> str:
+    """The mock's CUSIP of an asset: nine alphanumerics drawn from its id."""
+    return asset_id.replace("-", "")[:9].upper()
 
 
 def trader_error(status: int, message: str) -> Response:

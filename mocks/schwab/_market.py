@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from portico.mocks._kit import VenueError, json_response
 from portico.mocks.schwab._app import BadRequest, SchwabMockApp, market_endpoint
+from portico.mocks.schwab._app import cusip_of as _cusip
 
 __all__ = ["PERIODS", "market_routes"]
 
@@ -80,7 +81,7 @@ def _quote(app: SchwabMockApp, symbol: str) -> dict[str, Any]:
             "tradeTime": _ms(trade.timestamp),
         },
         "reference": {
-            "cusip": asset.id[:9].upper(),
+            "cusip": _cusip(asset.id),
             "description": asset.name,
             "exchange": "Q" if asset.exchange == "NASDAQ" else "N",
             "exchangeName": asset.exchange,
@@ -208,7 +209,7 @@ async def price_history(app: SchwabMockApp, request: Request, client_id: str) ->
 def _instrument(app: SchwabMockApp, symbol: str) -> dict[str, Any]:
     asset = app.venue.asset(symbol)
     return {
-        "cusip": asset.id[:9].upper(),
+        "cusip": _cusip(asset.id),
         "symbol": asset.symbol,
         "description": asset.name,
         "exchange": asset.exchange,
@@ -252,7 +253,7 @@ async def instrument_by_cusip(app: SchwabMockApp, request: Request, client_id: s
     """``GET /marketdata/v1/instruments/{cusip}``."""
     cusip = request.path_params["cusip"].upper()
     for asset in app.venue.assets():
-        if asset.id[:9].upper() == cusip:
+        if _cusip(asset.id) == cusip:
             return json_response({"instruments": [_instrument(app, asset.symbol)]})
     raise VenueError("not_found", f"no instrument with cusip {cusip}")
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from portico.mocks._kit import FillState, OrderState, json_response
 from portico.mocks.schwab._app import AccountLink, BadRequest, SchwabMockApp, trader_endpoint
+from portico.mocks.schwab._app import cusip_of as _cusip
 
 __all__ = ["order_json", "schwab_time", "trader_routes"]
 
@@ -187,7 +188,8 @@ def _order_spec(data: Any) -> dict[str, Any]:
     instruction = str(leg.get("instruction", ""))
     if instruction not in _INSTRUCTIONS:
         raise BadRequest(f"instruction {instruction!r} is not valid for an equity")
-    instrument = leg.get("instrument") if isinstance(leg.get("instrument"), dict) else {}
+    raw_instrument = leg.get("instrument")
+    instrument: dict[str, Any] = raw_instrument if isinstance(raw_instrument, dict) else {}
     if instrument.get("assetType", "EQUITY") != "EQUITY":
         raise BadRequest(f"assetType {instrument.get('assetType')!r} is not supported by this mock")
     symbol = str(instrument.get("symbol", "")).upper()
@@ -279,7 +281,7 @@ def _account_json(app: SchwabMockApp, link: AccountLink, with_positions: bool) -
                     "settledShortQuantity": -qty if qty < 0 else 0.0,
                     "instrument": {
                         "assetType": "EQUITY",
-                        "cusip": pos.asset_id[:9].upper(),
+                        "cusip": _cusip(pos.asset_id),
                         "symbol": pos.symbol,
                         "netChange": float(price - pos.lastday_price),
                     },

@@ -1,0 +1,621 @@
+"""The Schwab connector: every declared capability on portico's canonical models."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from portico.connectors.schwab.client import (
+    SchwabClient,
+    iso_millis,
+    order_id_from_location,
+    schwab_error_mapper,
+)
+from portico.connectors.schwab.mapping import (
+    BAR_FREQUENCIES,
+    TAG_PREFIX,
+    account_from_wire,
+    bar_from_wire,
+    client_id_from_tag,
+    execution_from_transaction,
+    instrument_from_wire,
+    order_from_wire,
+    order_request_to_wire,
+    parse,
+    position_from_wire,
+    quote_from_wire,
+)
+from portico.connectors.schwab.spec import SPEC, SchwabConnection
+from portico.connectors.schwab.wire import (
+    WireAccountNumber,
+    WireOrder,
+    WirePriceHistory,
+    WireQuoteBlock,
+    WireSearchResult,
+    WireSecuritiesAccount,
+    WireTransaction,
+)
+from portico.errors import (
+    CircuitOpen,
+    ConfigurationError,
+    NotFound,
+    NotSupported,
+    OutcomeUnknown,
+    PayloadRejected,
+    ServerError,
+    TransportError,
+)
+from portico.http import RateLimiter
+from portico.models import (
+    Account,
+    Bar,
+    BarInterval,
+    Execution,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Quote,
+    TimeInForce,
+)
+from portico.sdk import (
+    Capability,
+    Connector,
+    ConnectorContext,
+    ConnectorSpec,
+    OrderStatusFilter,
+    RateLimitPolicy,
+    RateWindow,
+)
+
+__all__ = ["SchwabConnector"]
+
+_MAX_SENDS = 3
+"""How many times one placement may be sent when no order matching it is found at Schwab."""
+_SYMBOLS_PER_CALL = 500
+_INTRADAY = (BarInterval.MIN_1, BarInterval.MIN_5, BarInterval.MIN_15, BarInterval.MIN_30)
+_INTERVAL_SPAN = {
+    BarInterval.MIN_1: timedelta(minutes=1),
+    BarInterval.MIN_5: timedelta(minutes=5),
+    BarInterval.MIN_15: timedelta(minutes=15),
+    BarInterval.MIN_30: timedelta(minutes=30),
+    BarInterval.DAY: timedelta(days=1),
+    BarInterval.WEEK: timedelta(weeks=1),
+    BarInterval.MONTH: timedelta(days=31),
+}
+
+
+def _mask(number: str) -> str:
+    """An account number as it may appear in messages: its last three digits."""
+    return f"...{number[-3:]}"
+
+
+@dataclass
+class _Intent:
+    """An order placement as portico stored it before sending (Schwab has no client order id)."""
+
+    client_order_id: str
+    body: dict[str, Any]
+    account_hash: str
+    tag: str | None
+    first_sent: datetime | None = None
+    sends: int = 0
+    order_id: str | None = None
+    request: OrderRequest | None = field(default=None, repr=False)
+
+
+class SchwabConnector(Connector):
+    """Charles Schwab: brokerage (Trader API v1) and market data (Market Data v1).
+
+    Accounts are addressed by the hash ``/trader/v1/accounts/accountNumbers`` gives; the plain number
+    is never put in a path. Schwab has no client order id, so a placement is stored as an intent
+    before it is sent; when its answer is lost the connector looks for the order among the account's
+    recent orders (same symbol, instruction, quantity, type and prices, entered inside
+    ``order_match_window``, not already linked to another intent, and carrying portico's tag when
+    ``order_tag`` is on) before anything is sent again. While that cannot be told the order is
+    :class:`~portico.errors.OutcomeUnknown`, never rejected and never duplicated.
+
+    Order requests (place, replace, cancel) also pass the app's own ``order_limit_per_minute``
+    window, on top of the system's general throttle.
+    """
+
+    spec: ClassVar[ConnectorSpec] = SPEC
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.settings = context.settings_as(SchwabConnection)
+        self._client: SchwabClient | None = None
+        self._accounts: dict[str, str] | None = None
+        self._intents: dict[str, _Intent] = {}
+        self._client_ids: dict[str, str] = {}
+        self.order_limiter = RateLimiter(
+            RateLimitPolicy(
+                windows=(RateWindow(limit=self.settings.order_limit_per_minute, period=60),), max_wait=60.0
+            ),
+            clock=context.clock,
+            name=f"{context.system_id}:orders",
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _overrides(self) -> dict[str, Any]:
+        overrides: dict[str, Any] = {"error_mapper": schwab_error_mapper, "idempotency_header": None}
+        if self.context.auth is None and "access_token" in self.context.credentials:
+            # a bare context (no AuthenticationManager flow): send a given access token ourselves
+            overrides["headers"] = {"Authorization": f"Bearer {self.context.secret('access_token')}"}
+        return overrides
+
+    async def open(self) -> None:
+        """Create the API client."""
+        if self._client is None:
+            self._client = SchwabClient(self.context.api_client("api", **self._overrides()))
+
+    async def close(self) -> None:
+        """Close the API client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> SchwabClient:
+        """The REST client (opened on first use)."""
+        if self._client is None:
+            self._client = SchwabClient(self.context.api_client("api", **self._overrides()))
+        return self._client
+
+    # -- accounts --------------------------------------------------------------------------------
+
+    async def _linked(self) -> dict[str, str]:
+        """Plain account number -> hash, read once from ``/trader/v1/accounts/accountNumbers``."""
+        if self._accounts is None:
+            data = await self.client.account_numbers()
+            if not isinstance(data, list):
+                raise PayloadRejected(
+                    "GET /trader/v1/accounts/accountNumbers did not answer a list", system=self.system
+                )
+            entries = [
+                parse(WireAccountNumber, item, what="account number", system=self.system) for item in data
+            ]
+            self._accounts = {e.account_number: e.hash_value for e in entries}
+        return self._accounts
+
+    async def _account_ref(self, account_id: str | None = None) -> tuple[str, str]:
+        """``(plain number, hash)`` of ``account_id`` (a plain number), the configured account, or the first."""
+        linked = await self._linked()
+        wanted = account_id or self.settings.account_number
+        if wanted is None:
+            if not linked:
+                raise ConfigurationError("no account is linked to this Schwab app", system=self.system)
+            number = next(iter(linked))
+            return number, linked[number]
+        if wanted in linked:
+            return wanted, linked[wanted]
+        if wanted in linked.values():
+            # a hash given where the number was expected: accept it, answer with the number
+            number = next(n for n, h in linked.items() if h == wanted)
+            return number, wanted
+        known = ", ".join(_mask(n) for n in linked) or "none"
+        raise ConfigurationError(
+            f"account {_mask(wanted)} is not linked to this Schwab app (linked: {known})",
+            path=f"systems.{self.system}.connection.account_number",
+            system=self.system,
+        )
+
+    async def _securities_account(
+        self, account_id: str | None, *, positions: bool
+    ) -> tuple[str, WireSecuritiesAccount]:
+        number, account_hash = await self._account_ref(account_id)
+        data = await self.client.account(account_hash, positions=positions)
+        block = data.get("securitiesAccount") if isinstance(data, dict) else None
+        return number, parse(WireSecuritiesAccount, block, what="account", system=self.system)
+
+    async def get_account(self, account_id: str | None = None) -> Account:
+        _, wire = await self._securities_account(account_id, positions=False)
+        return account_from_wire(wire, system=self.system)
+
+    async def get_positions(self, account_id: str | None = None) -> list[Position]:
+        number, wire = await self._securities_account(account_id, positions=True)
+        positions = [position_from_wire(p, system=self.system, account_id=number) for p in wire.positions]
+        return [p for p in positions if p.quantity != 0]
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def _order(self, data: Any, account_id: str | None) -> Order:
+        wire = parse(WireOrder, data, what="order", system=self.system)
+        order_id = str(wire.order_id)
+        client_order_id = self._client_ids.get(order_id) or client_id_from_tag(wire.tag)
+        return order_from_wire(
+            wire, system=self.system, account_id=account_id, client_order_id=client_order_id
+        )
+
+    async def _order_slot(self) -> None:
+        """Wait for room in the app's order limit (``RateLimited`` past the bounded wait)."""
+        await self.order_limiter.acquire(1.0)
+
+    def _link(self, intent: _Intent, order_id: str) -> None:
+        intent.order_id = order_id
+        self._client_ids[order_id] = intent.client_order_id
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        client_order_id = request.client_order_id or uuid.uuid4().hex
+        intent = self._intents.get(client_order_id)
+        if intent is not None and intent.order_id is not None:
+            # placed before under this client order id: the same order, never a second one
+            return await self.get_order(intent.order_id)
+        number, account_hash = await self._account_ref(request.account_id)
+        if intent is None:
+            tag = f"{TAG_PREFIX}{client_order_id}" if self.settings.order_tag else None
+            body = order_request_to_wire(request, tag)
+            intent = _Intent(client_order_id, body, account_hash, tag, request=request)
+            # the intent is stored before anything is sent
+            self._intents[client_order_id] = intent
+        elif intent.sends:
+            # an earlier call lost its answer: find that order before sending anything
+            found = await self._resolve_placement(intent, number, None)
+            if found is not None:
+                return found
+        while intent.sends < _MAX_SENDS:
+            await self._order_slot()
+            intent.first_sent = intent.first_sent or self.context.clock.now()
+            intent.sends += 1
+            try:
+                response = await self.client.place_order(account_hash, intent.body)
+            except (OutcomeUnknown, ServerError) as exc:
+                # sent, answer lost: Schwab may hold the order; find out before anything else
+                found = await self._resolve_placement(intent, number, exc)
+            else:
+                order_id = order_id_from_location(response.headers.get("location"), account_hash)
+                if order_id is not None:
+                    self._link(intent, order_id)
+                    return self._accepted(order_id, request, client_order_id, number)
+                # accepted but unnamed: it exists, so it must be found, never sent again
+                found = await self._resolve_placement(intent, number, None)
+                if found is None:
+                    raise OutcomeUnknown(
+                        f"Schwab accepted order {client_order_id} without naming it and no matching order was found",
+                        idempotency_key=client_order_id,
+                        system=self.system,
+                    )
+            if found is not None:
+                return found
+            self.context.emit("order.resent", client_order_id=client_order_id, sends=intent.sends)
+        raise OutcomeUnknown(
+            f"order {client_order_id} could not be confirmed after {intent.sends} sends",
+            idempotency_key=client_order_id,
+            system=self.system,
+        )
+
+    def _accepted(self, order_id: str, request: OrderRequest, client_order_id: str, account: str) -> Order:
+        """The order Schwab just accepted (its 201 has no body: the request says what was placed)."""
+        now = self.context.clock.now()
+        return Order(
+            order_id=order_id,
+            client_order_id=client_order_id,
+            system=self.system,
+            account_id=account,
+            symbol=request.symbol.upper(),
+            side=request.side,
+            order_type=request.order_type,
+            time_in_force=request.time_in_force,
+            status=OrderStatus.ACCEPTED,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            asset_class=request.asset_class,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _matches(self, intent: _Intent, wire: WireOrder) -> bool:
+        body = intent.body
+        leg = body["orderLegCollection"][0]
+        if not wire.order_leg_collection:
+            return False
+        got = wire.order_leg_collection[0]
+        if intent.tag is not None:
+            return wire.tag == intent.tag
+        if client_id_from_tag(wire.tag) not in (None, intent.client_order_id):
+            return False  # another portico intent's order
+        same_price = all(
+            (Decimal(body[k]) if k in body else None) == getattr(wire, attr)
+            for k, attr in (("price", "price"), ("stopPrice", "stop_price"))
+        )
+        return (
+            got.instrument.symbol == leg["instrument"]["symbol"]
+            and got.instruction == leg["instruction"]
+            and got.quantity == Decimal(leg["quantity"])
+            and wire.order_type == body["orderType"]
+            and wire.duration == body["duration"]
+            and same_price
+        )
+
+    async def _resolve_placement(
+        self, intent: _Intent, account: str, cause: BaseException | None
+    ) -> Order | None:
+        """The order this intent placed, or None when no matching order is at Schwab.
+
+        Raises:
+            OutcomeUnknown: the lookup failed, or several orders match and none can be told apart.
+        """
+        assert intent.first_sent is not None
+        window = timedelta(seconds=self.settings.order_match_window)
+        params = {
+            "fromEnteredTime": iso_millis(intent.first_sent - window),
+            "toEnteredTime": iso_millis(self.context.clock.now() + window),
+            "maxResults": 3000,
+        }
+        try:
+            data = await self.client.list_orders(intent.account_hash, params)
+            if not isinstance(data, list):
+                raise PayloadRejected("GET /trader/v1/accounts/{accountHash}/orders did not answer a list")
+            orders = [parse(WireOrder, item, what="order", system=self.system) for item in data]
+        except (TransportError, CircuitOpen, OutcomeUnknown, PayloadRejected) as exc:
+            raise OutcomeUnknown(
+                f"order {intent.client_order_id} was sent, its answer was lost and the lookup failed ({exc.message})",
+                idempotency_key=intent.client_order_id,
+                system=self.system,
+            ) from cause
+        claimed = set(self._client_ids)
+        candidates = [w for w in orders if str(w.order_id) not in claimed and self._matches(intent, w)]
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            ids = ", ".join(str(w.order_id) for w in candidates)
+            raise OutcomeUnknown(
+                f"order {intent.client_order_id} was sent and its answer lost; orders {ids} all match it: reconcile",
+                idempotency_key=intent.client_order_id,
+                system=self.system,
+            ) from cause
+        found = candidates[0]
+        self._link(intent, str(found.order_id))
+        self.context.emit(
+            "order.matched", client_order_id=intent.client_order_id, order_id=str(found.order_id)
+        )
+        return order_from_wire(
+            found, system=self.system, account_id=account, client_order_id=intent.client_order_id
+        )
+
+    def _order_id(self, order_id: str) -> str:
+        if not order_id.isdigit():
+            raise NotFound(f"Schwab order ids are numbers; {order_id!r} names no order", system=self.system)
+        return order_id
+
+    async def get_order(self, order_id: str) -> Order:
+        number, account_hash = await self._account_ref()
+        return self._order(await self.client.get_order(account_hash, self._order_id(order_id)), number)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """Emulated: the order linked to the intent portico stored for ``client_order_id``."""
+        intent = self._intents.get(client_order_id)
+        if intent is None or intent.order_id is None:
+            raise NotFound(
+                f"no order placed by this connector under client order id {client_order_id!r}",
+                system=self.system,
+            )
+        return await self.get_order(intent.order_id)
+
+    async def cancel_order(self, order_id: str) -> None:
+        _, account_hash = await self._account_ref()
+        await self._order_slot()
+        await self.client.cancel_order(account_hash, self._order_id(order_id))
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        if quantity is None and limit_price is None and stop_price is None and time_in_force is None:
+            raise PayloadRejected("replace_order needs at least one field to change", system=self.system)
+        old = await self.get_order(order_id)
+        request = OrderRequest(
+            symbol=old.symbol,
+            side=old.side,
+            quantity=quantity if quantity is not None else old.quantity,
+            order_type=old.order_type,
+            time_in_force=time_in_force or old.time_in_force,
+            limit_price=limit_price if limit_price is not None else old.limit_price,
+            stop_price=stop_price if stop_price is not None else old.stop_price,
+        )
+        body = order_request_to_wire(request)
+        _, account_hash = await self._account_ref()
+        await self._order_slot()
+        try:
+            response = await self.client.replace_order(account_hash, old.order_id, body)
+            new_id = order_id_from_location(response.headers.get("location"), account_hash)
+        except (OutcomeUnknown, ServerError) as exc:
+            # a replacement shows on the old order: look before telling anyone it failed
+            again = await self.get_order(old.order_id)
+            if again.status is OrderStatus.REPLACED and again.replaced_by:
+                new_id = again.replaced_by
+            else:
+                raise OutcomeUnknown(
+                    f"replacement of {order_id} is not confirmed ({exc.message})",
+                    idempotency_key=client_order_id,
+                    system=self.system,
+                ) from exc
+        if new_id is None:
+            again = await self.get_order(old.order_id)
+            new_id = again.replaced_by
+            if new_id is None:
+                raise OutcomeUnknown(
+                    f"Schwab accepted the replacement of {order_id} without naming the new order",
+                    system=self.system,
+                )
+        if client_order_id is not None:
+            self._client_ids[new_id] = client_order_id
+        return await self.get_order(new_id)
+
+    async def list_orders(
+        self,
+        *,
+        status: OrderStatusFilter = "open",
+        symbols: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Order]:
+        if status not in ("open", "closed", "all"):
+            raise PayloadRejected(f"status must be open, closed or all, not {status!r}", field="status")
+        end = until or self.context.clock.now()
+        start = since or end - timedelta(days=self.settings.order_history_days)
+        if end - start > timedelta(days=365):
+            raise PayloadRejected(
+                "Schwab lists orders of at most one year at a time; narrow since/until", field="since"
+            )
+        number, account_hash = await self._account_ref()
+        params: dict[str, Any] = {"fromEnteredTime": iso_millis(start), "toEnteredTime": iso_millis(end)}
+        params["maxResults"] = 3000
+        data = await self.client.list_orders(account_hash, params)
+        if not isinstance(data, list):
+            raise PayloadRejected(
+                "GET /trader/v1/accounts/{accountHash}/orders did not answer a list", system=self.system
+            )
+        wanted = {s.upper() for s in symbols} if symbols else None
+        out = []
+        for item in data:
+            order = self._order(item, number)
+            if (status == "open" and order.is_terminal) or (status == "closed" and not order.is_terminal):
+                continue
+            if wanted is not None and order.symbol not in wanted:
+                continue
+            out.append(order)
+        out.sort(key=lambda o: (o.created_at is not None, o.created_at, int(o.order_id)), reverse=True)
+        return out[:limit] if limit is not None else out
+
+    async def get_executions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Execution]:
+        end = until or self.context.clock.now()
+        start = since or end - timedelta(days=self.settings.order_history_days)
+        if end - start > timedelta(days=365):
+            raise PayloadRejected(
+                "Schwab lists transactions of at most one year at a time; narrow since/until", field="since"
+            )
+        number, account_hash = await self._account_ref()
+        params: dict[str, Any] = {
+            "startDate": iso_millis(start),
+            "endDate": iso_millis(end),
+            "types": "TRADE",
+        }
+        if symbol:
+            params["symbol"] = symbol.upper()
+        data = await self.client.transactions(account_hash, params)
+        if not isinstance(data, list):
+            raise PayloadRejected(
+                "GET /trader/v1/accounts/{accountHash}/transactions did not answer a list", system=self.system
+            )
+        out: list[Execution] = []
+        for item in data:
+            wire = parse(WireTransaction, item, what="transaction", system=self.system)
+            client_order_id = self._client_ids.get(str(wire.order_id))
+            execution = execution_from_transaction(
+                wire, system=self.system, account_id=number, client_order_id=client_order_id
+            )
+            if execution is None or (order_id is not None and execution.order_id != order_id):
+                continue
+            if symbol is not None and execution.symbol != symbol.upper():
+                continue
+            out.append(execution)
+        return sorted(out, key=lambda e: (e.executed_at, e.execution_id))
+
+    # -- market data -----------------------------------------------------------------------------
+
+    async def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval = BarInterval.DAY,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        adjusted: bool = False,
+    ) -> list[Bar]:
+        frequency = BAR_FREQUENCIES.get(interval)
+        if frequency is None:
+            raise NotSupported(
+                f"Schwab has no {interval.value} candles",
+                capability=Capability.GET_BARS.value,
+                system=self.system,
+            )
+        if limit is not None and limit <= 0:
+            raise PayloadRejected("limit must be positive", field="limit")
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and value.tzinfo is None:
+                raise PayloadRejected(f"{name} must be timezone-aware", field=name)
+        symbol = symbol.strip().upper()
+        period_type, frequency_type, every = frequency
+        until = end or self.context.clock.now()
+        if start is None:
+            # "the latest N bars": look back far enough for N bars through nights and weekends
+            span = _INTERVAL_SPAN[interval] * (limit or 1000)
+            span = span * 4 + timedelta(days=4) if interval in _INTRADAY else span * 2 + timedelta(days=7)
+            start = until - span
+        if start > until:
+            raise PayloadRejected("start must not be after end", field="start")
+        params: dict[str, Any] = {
+            "symbol": symbol,
+            "periodType": period_type,
+            "frequencyType": frequency_type,
+            "frequency": every,
+            "startDate": int(start.timestamp() * 1000),
+            "endDate": int(until.timestamp() * 1000),
+            "needExtendedHoursData": "false",
+        }
+        data = parse(
+            WirePriceHistory,
+            await self.client.price_history(params),
+            what="price history",
+            system=self.system,
+        )
+        bars = sorted((bar_from_wire(c, symbol, interval) for c in data.candles), key=lambda b: b.timestamp)
+        return bars[-limit:] if limit is not None else bars
+
+    async def get_latest_quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        unique = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+        if not unique:
+            raise PayloadRejected("give at least one symbol", field="symbols")
+        out: dict[str, Quote] = {}
+        for i in range(0, len(unique), _SYMBOLS_PER_CALL):
+            data = await self.client.quotes(unique[i : i + _SYMBOLS_PER_CALL])
+            if not isinstance(data, dict):
+                raise PayloadRejected(
+                    "GET /marketdata/v1/quotes did not answer an object", system=self.system
+                )
+            for key, block in data.items():
+                if key == "errors" or not isinstance(block, dict):
+                    continue  # {"errors": {"invalidSymbols": [...]}}: unknown symbols are left out
+                out[key] = quote_from_wire(parse(WireQuoteBlock, block, what="quote", system=self.system))
+        return out
+
+    async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
+        needle = query.strip()
+        if not needle:
+            return []
+        found: dict[str, Instrument] = {}
+        for projection, term in (("symbol-search", needle.upper()), ("desc-search", needle)):
+            data = parse(
+                WireSearchResult,
+                await self.client.instruments(term, projection),
+                what="instruments",
+                system=self.system,
+            )
+            for wire in data.instruments:
+                if wire.symbol and wire.symbol not in found:
+                    found[wire.symbol] = instrument_from_wire(wire)
+            if len(found) >= limit:
+                break
+        return list(found.values())[:limit]
