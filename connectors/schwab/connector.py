@@ -268,7 +268,10 @@ class SchwabConnector(Connector):
                 # sent, answer lost: Schwab may hold the order; find out before anything else
                 found = await self._resolve_placement(intent, number, exc)
             else:
-                order_id = order_id_from_location(response.headers.get("location"), account_hash)
+                try:
+                    order_id = order_id_from_location(response.headers.get("location"), account_hash)
+                except PayloadRejected:
+                    order_id = None  # a Location we cannot trust: the order exists, find it by matching
                 if order_id is not None:
                     self._link(intent, order_id)
                     return self._accepted(order_id, request, client_order_id, number)
