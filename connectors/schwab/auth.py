@@ -80,7 +80,8 @@ class SchwabAuth(AuthorizationCodeAuth):
         )
         self.warning = timedelta(hours=float(option(ctx, options, "refresh_warning_hours", 24.0, kind=float)))
         self.auto_login = bool(option(ctx, options, "auto_login", False))
-        if self.auto_login and urlsplit(self.authorize_url).hostname not in ("127.0.0.1", "localhost", None):
+        host = urlsplit(self.authorize_url).hostname or ""
+        if self.auto_login and (host == "schwab.com" or host.endswith((".schwab.com", "schwabapi.com"))):
             raise ctx.error(
                 "auto_login signs in without a user and is only for a mock; sign in with `portico credentials login`"
             )
