@@ -154,7 +154,7 @@ SPEC = ConnectorSpec(
         app="portico.mocks.schwab:create_app",
         url_keys={"api": ""},
         description="OAuth endpoints, Trader API v1 and Market Data v1 over a simulated venue.",
-        protocols=("http",),
+        protocols=("http", "ws"),
     ),
     connection_settings=SchwabConnection,
 )

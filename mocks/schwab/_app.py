@@ -141,6 +141,8 @@ class SchwabMockApp(MockApp):
     every candle from its minute path, so it keeps one year)."""
     minute_history: timedelta = timedelta(days=48)
     """How far back minute candles go."""
+    stream_interval: float = 0.25
+    """Real seconds between two streamer ticks."""
 
     def __init__(
         self,
@@ -353,6 +355,7 @@ def create_app(
     starting_cash: Decimal | float = Decimal(100_000),
     partial_fill_size: int = 1000,
     streamer_url: str | None = None,
+    stream_interval: float = 0.25,
 ) -> SchwabMockApp:
     """Build the Schwab mock.
 
@@ -368,9 +371,11 @@ def create_app(
         starting_cash: the account's cash.
         partial_fill_size: orders larger than this fill in chunks.
         streamer_url: the streamer URL ``/trader/v1/userPreference`` names (default: this server's ``/ws``).
+        stream_interval: real seconds between two streamer ticks (quotes, bars, heartbeats).
     """
     from portico.mocks.schwab._market import market_routes
     from portico.mocks.schwab._oauth import oauth_routes
+    from portico.mocks.schwab._streamer import streamer_routes
     from portico.mocks.schwab._trader import trader_routes
 
     if realtime is None:
@@ -382,7 +387,7 @@ def create_app(
         seed, clock=clock, starting_cash=starting_cash, partial_fill_size=partial_fill_size
     )
     app = SchwabMockApp(
-        [*oauth_routes(), *trader_routes(), *market_routes()],
+        [*oauth_routes(), *trader_routes(), *market_routes(), *streamer_routes()],
         venue=venue,
         clients=clients,
         callback_urls=callback_urls,
@@ -394,4 +399,5 @@ def create_app(
         clock=clock,
     )
     app.streamer_url = streamer_url
+    app.stream_interval = stream_interval
     return app

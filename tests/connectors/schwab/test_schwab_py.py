@@ -7,7 +7,9 @@ whose httpx transport sends those requests to the mock (the token refresh goes t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -209,3 +211,59 @@ def test_the_order_limit_answers_429(served: Callable[..., RunningMock]) -> None
     ]
     assert codes == [201, 201, 201, 429]
     assert client.get_account_numbers().status_code == 200  # reads are not order requests
+
+
+async def test_streaming_login_quotes_charts_and_account_activity(served: Callable[..., RunningMock]) -> None:
+    from schwab.streaming import StreamClient
+
+    # a running clock from inside a regular session, so minute charts exist
+    realtime = served(realtime=True)
+    client = make_client(realtime, login(realtime), [])
+    account_hash = client.get_account_numbers().json()[0]["hashValue"]
+    stream = StreamClient(client)  # the socket URL comes from the mock's /trader/v1/userPreference
+    await stream.login()
+    got: dict[str, list[dict[str, Any]]] = {"quotes": [], "charts": [], "activity": []}
+    stream.add_level_one_equity_handler(lambda m: got["quotes"].extend(m["content"]))
+    stream.add_chart_equity_handler(lambda m: got["charts"].extend(m["content"]))
+    stream.add_account_activity_handler(lambda m: got["activity"].extend(m["content"]))
+    await stream.level_one_equity_subs(["AAPL"])
+    await stream.chart_equity_subs(["AAPL"])
+    await stream.account_activity_sub()
+    filled = Utils(client, account_hash).extract_order_id(
+        client.place_order(account_hash, equity_buy_market("MSFT", 1))
+    )
+    for _ in range(200):
+        if (
+            got["quotes"]
+            and got["charts"]
+            and any(a["MESSAGE_TYPE"] == "ExecutionCreated" for a in got["activity"])
+        ):
+            break
+        await asyncio.wait_for(stream.handle_message(), 10)
+    first = got["quotes"][0]
+    assert first["key"] == "AAPL" and first["BID_PRICE"] < first["ASK_PRICE"]
+    assert got["charts"][0]["key"] == "AAPL" and got["charts"][0]["CHART_TIME_MILLIS"] % 60_000 == 0
+    kinds = [a["MESSAGE_TYPE"] for a in got["activity"]]
+    assert kinds[:2] == ["OrderCreated", "ExecutionCreated"]
+    assert json.loads(got["activity"][-1]["MESSAGE_DATA"])["SchwabOrderID"] == str(filled)
+    await stream.logout()
+
+
+async def test_streamer_login_with_a_bad_token_is_denied(realtime: RunningMock) -> None:
+    import websockets
+
+    request = {
+        "service": "ADMIN",
+        "requestid": "0",
+        "command": "LOGIN",
+        "SchwabClientCustomerId": "c",
+        "SchwabClientCorrelId": "k",
+        "parameters": {"Authorization": "I0.not-issued@"},
+    }
+    async with websockets.connect(realtime.base_url.replace("http", "ws") + "/ws") as socket:
+        await socket.send(json.dumps({"requests": [request]}))
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    [response] = answer["response"]
+    assert (response["service"], response["command"], response["requestid"]) == ("ADMIN", "LOGIN", "0")
+    assert response["content"]["code"] == 3
+    assert response["content"]["msg"].startswith("Login Denied")
