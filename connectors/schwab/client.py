@@ -158,6 +158,10 @@ class SchwabClient:
             endpoint="GET /trader/v1/accounts/{accountHash}/transactions",
         )
 
+    async def user_preference(self) -> Any:
+        """GET /trader/v1/userPreference (the streamer's URL and ids)."""
+        return await self.api.get_json("/trader/v1/userPreference", endpoint="GET /trader/v1/userPreference")
+
     # -- market data -----------------------------------------------------------------------------
 
     async def quotes(self, symbols: list[str]) -> Any:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from portico.auth import TokenAuth
 from portico.connectors.schwab.client import (
     SchwabClient,
     iso_millis,
@@ -29,6 +33,17 @@ from portico.connectors.schwab.mapping import (
     quote_from_wire,
 )
 from portico.connectors.schwab.spec import SPEC, SchwabConnection
+from portico.connectors.schwab.stream import (
+    ACTIVITY_FIELDS,
+    CHART_FIELDS,
+    LEVELONE_FIELDS,
+    RECONNECTED,
+    QuoteBook,
+    StreamerSession,
+    Subscription,
+    bar_from_chart,
+    order_id_from_activity,
+)
 from portico.connectors.schwab.wire import (
     WireAccountNumber,
     WireOrder,
@@ -39,6 +54,7 @@ from portico.connectors.schwab.wire import (
     WireTransaction,
 )
 from portico.errors import (
+    AuthError,
     CircuitOpen,
     ConfigurationError,
     NotFound,
@@ -56,6 +72,7 @@ from portico.models import (
     Execution,
     Instrument,
     Order,
+    OrderEvent,
     OrderRequest,
     OrderStatus,
     Position,
@@ -77,6 +94,20 @@ __all__ = ["SchwabConnector"]
 _MAX_SENDS = 3
 """How many times one placement may be sent when no order matching it is found at Schwab."""
 _SYMBOLS_PER_CALL = 500
+_SETTLE_WAIT = 5.0
+"""Seconds an order event waits for an in-flight placement to learn its order id (and so its client id)."""
+_EVENT_NAMES = {
+    OrderStatus.ACCEPTED: "accepted",
+    OrderStatus.NEW: "new",
+    OrderStatus.PARTIALLY_FILLED: "partial_fill",
+    OrderStatus.FILLED: "fill",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.REPLACED: "replaced",
+    OrderStatus.EXPIRED: "expired",
+    OrderStatus.REJECTED: "rejected",
+    OrderStatus.PENDING_CANCEL: "pending_cancel",
+    OrderStatus.PENDING_REPLACE: "pending_replace",
+}
 _INTRADAY = (BarInterval.MIN_1, BarInterval.MIN_5, BarInterval.MIN_15, BarInterval.MIN_30)
 _INTERVAL_SPAN = {
     BarInterval.MIN_1: timedelta(minutes=1),
@@ -132,6 +163,8 @@ class SchwabConnector(Connector):
         self._accounts: dict[str, str] | None = None
         self._intents: dict[str, _Intent] = {}
         self._client_ids: dict[str, str] = {}
+        self._in_flight = 0
+        self._settled = asyncio.Condition()
         self.order_limiter = RateLimiter(
             RateLimitPolicy(
                 windows=(RateWindow(limit=self.settings.order_limit_per_minute, period=60),), max_wait=60.0
@@ -241,6 +274,15 @@ class SchwabConnector(Connector):
         self._client_ids[order_id] = intent.client_order_id
 
     async def place_order(self, request: OrderRequest) -> Order:
+        self._in_flight += 1
+        try:
+            return await self._place(request)
+        finally:
+            self._in_flight -= 1
+            async with self._settled:
+                self._settled.notify_all()
+
+    async def _place(self, request: OrderRequest) -> Order:
         client_order_id = request.client_order_id or uuid.uuid4().hex
         intent = self._intents.get(client_order_id)
         if intent is not None and intent.order_id is not None:
@@ -622,3 +664,112 @@ class SchwabConnector(Connector):
             if len(found) >= limit:
                 break
         return list(found.values())[:limit]
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    async def _access_token(self) -> str:
+        auth = self.context.auth
+        if isinstance(auth, TokenAuth):
+            return (await auth.token()).access_token.get_secret_value()
+        if "access_token" in self.context.credentials:
+            return self.context.secret("access_token")
+        raise AuthError(
+            "the Schwab streamer needs an access token: configure schwab_oauth2", system=self.system
+        )
+
+    def _session(self, stream: str) -> StreamerSession:
+        return StreamerSession(
+            preferences=self.client.user_preference,
+            access_token=self._access_token,
+            system=self.system,
+            clock=self.context.clock,
+            emit=self.context.emit,
+            stream=stream,
+        )
+
+    @staticmethod
+    def _symbols(symbols: list[str]) -> tuple[str, ...]:
+        unique = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+        if not unique:
+            raise PayloadRejected("give at least one symbol", field="symbols")
+        return unique
+
+    async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
+        """LEVELONE_EQUITIES, merged into full quotes."""
+        keys = self._symbols(symbols)
+        book = QuoteBook()
+        items = self._session("quotes").items([Subscription("LEVELONE_EQUITIES", keys, LEVELONE_FIELDS)])
+        async with contextlib.aclosing(items) as stream:
+            async for item in stream:
+                if item.get("service") != "LEVELONE_EQUITIES":
+                    continue
+                quote = book.update(item["content"], self.context.clock.now())
+                if quote is not None:
+                    yield quote
+
+    async def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:  # type: ignore[override]
+        """CHART_EQUITY: one-minute bars as each minute completes."""
+        keys = self._symbols(symbols)
+        items = self._session("bars").items([Subscription("CHART_EQUITY", keys, CHART_FIELDS)])
+        async with contextlib.aclosing(items) as stream:
+            async for item in stream:
+                if item.get("service") == "CHART_EQUITY":
+                    yield bar_from_chart(item["content"])
+
+    async def _known(self, order: Order) -> Order:
+        """The order with its client order id, once any placement in flight has learned its order id."""
+        if order.client_order_id is not None or self._in_flight == 0:
+            return order
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_WAIT), self._settled:
+                await self._settled.wait_for(
+                    lambda: order.order_id in self._client_ids or self._in_flight == 0
+                )
+        client_order_id = self._client_ids.get(order.order_id)
+        return order.model_copy(update={"client_order_id": client_order_id}) if client_order_id else order
+
+    async def subscribe_order_updates(self) -> AsyncIterator[OrderEvent]:  # type: ignore[override]
+        """ACCT_ACTIVITY tells which order changed; its state is read over REST, so events carry the
+        whole order. After a reconnect, orders changed while the stream was down are back-filled."""
+        number, _ = await self._account_ref()
+        prefs = await self.client.user_preference()
+        info = (prefs.get("streamerInfo") or [{}])[0] if isinstance(prefs, dict) else {}
+        key = str(info.get("schwabClientCorrelId") or "Account Activity")
+        seen: dict[str, tuple[OrderStatus, Decimal]] = {}
+        down_since = self.context.clock.now()
+
+        def fresh(order: Order) -> bool:
+            state = (order.status, order.filled_quantity)
+            if seen.get(order.order_id) == state:
+                return False
+            seen[order.order_id] = state
+            return True
+
+        def event(order: Order, source: str) -> OrderEvent:
+            return OrderEvent(
+                event=_EVENT_NAMES.get(order.status, "status"),
+                order=order,
+                timestamp=self.context.clock.now(),
+                system=self.system,
+                source=source,
+            )
+
+        items = self._session("order_updates").items([Subscription("ACCT_ACTIVITY", (key,), ACTIVITY_FIELDS)])
+        async with contextlib.aclosing(items) as stream:
+            async for item in stream:
+                if item is RECONNECTED:
+                    for order in sorted(
+                        await self.list_orders(status="all", since=down_since), key=lambda o: int(o.order_id)
+                    ):
+                        if fresh(order):
+                            yield event(await self._known(order), "backfill")
+                    continue
+                down_since = self.context.clock.now()
+                if item.get("service") != "ACCT_ACTIVITY":
+                    continue
+                order_id = order_id_from_activity(item["content"])
+                if order_id is None:
+                    continue
+                order = await self._known(await self.get_order(order_id))
+                if order.account_id == number and fresh(order):
+                    yield event(order, "stream")
