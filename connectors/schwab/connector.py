@@ -758,9 +758,9 @@ class SchwabConnector(Connector):
         async with contextlib.aclosing(items) as stream:
             async for item in stream:
                 if item is RECONNECTED:
-                    for order in sorted(
-                        await self.list_orders(status="all", since=down_since), key=lambda o: int(o.order_id)
-                    ):
+                    # a minute of slack: Schwab's clock and ours may disagree a little
+                    missed = await self.list_orders(status="all", since=down_since - timedelta(minutes=1))
+                    for order in sorted(missed, key=lambda o: int(o.order_id)):
                         if fresh(order):
                             yield event(await self._known(order), "backfill")
                     continue

@@ -254,9 +254,10 @@ class StreamerSession:
                     if connected_once:
                         self.reconnects += 1
                         self.emit("stream.reconnected", stream=self.stream, attempt=self.reconnects)
+                    self.emit("stream.subscribed", stream=self.stream)
+                    if connected_once:
                         yield RECONNECTED
                     connected_once = True
-                    self.emit("stream.subscribed", stream=self.stream)
                     for message in backlog:
                         for item in self._data(message):
                             yield item

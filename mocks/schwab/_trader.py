@@ -345,7 +345,7 @@ def _orders(app: SchwabMockApp, request: Request, links: list[AccountLink]) -> R
     for link in links:
         for order in app.venue.list_orders(account_id=link.venue_id, status="all", direction="desc"):
             # enteredTime has whole seconds, and so does the window
-            if not start <= order.created_at.replace(microsecond=0) <= end:
+            if not start.replace(microsecond=0) <= order.created_at.replace(microsecond=0) <= end:
                 continue
             if wanted is not None and order.status not in wanted:
                 continue
