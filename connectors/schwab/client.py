@@ -66,7 +66,7 @@ def schwab_error_mapper(response: httpx.Response) -> PorticoError | None:
     message, detail = _message(body)
     text = message or f"HTTP {status}"
     if status == 401:
-        return AuthError(f"Schwab refused the access token: {text}", status_code=status)
+        return AuthError(f"Schwab refused the credentials: {text}", status_code=status)
     if status == 403:
         return AuthError(f"Schwab forbids this call for the app or account: {text}", status_code=status)
     if status == 404:

@@ -92,7 +92,7 @@ from portico.sdk import (
 __all__ = ["SchwabConnector"]
 
 _MAX_SENDS = 3
-"""How many times one placement may be sent when no order matching it is found at Schwab."""
+"""How many times one call may send a placement when no order matching it is found at Schwab."""
 _SYMBOLS_PER_CALL = 500
 _SETTLE_WAIT = 5.0
 """Seconds an order event waits for an in-flight placement to learn its order id (and so its client id)."""
@@ -136,6 +136,8 @@ class _Intent:
     first_sent: datetime | None = None
     sends: int = 0
     order_id: str | None = None
+    acknowledged: bool = False
+    """Schwab answered 201 without naming the order: it exists, so it is never sent again."""
     request: OrderRequest | None = field(default=None, repr=False)
 
 
@@ -300,7 +302,16 @@ class SchwabConnector(Connector):
             found = await self._resolve_placement(intent, number, None)
             if found is not None:
                 return found
-        while intent.sends < _MAX_SENDS:
+            if intent.acknowledged:
+                raise OutcomeUnknown(
+                    f"Schwab accepted order {client_order_id} without naming it and no matching order is found yet",
+                    idempotency_key=client_order_id,
+                    system=self.system,
+                )
+        # each call may send a few times; a caller asking again after OutcomeUnknown gets a look first
+        sends_now = 0
+        while sends_now < _MAX_SENDS:
+            sends_now += 1
             await self._order_slot()
             intent.first_sent = intent.first_sent or self.context.clock.now()
             intent.sends += 1
@@ -318,6 +329,7 @@ class SchwabConnector(Connector):
                     self._link(intent, order_id)
                     return self._accepted(order_id, request, client_order_id, number)
                 # accepted but unnamed: it exists, so it must be found, never sent again
+                intent.acknowledged = True
                 found = await self._resolve_placement(intent, number, None)
                 if found is None:
                     raise OutcomeUnknown(
@@ -329,7 +341,7 @@ class SchwabConnector(Connector):
                 return found
             self.context.emit("order.resent", client_order_id=client_order_id, sends=intent.sends)
         raise OutcomeUnknown(
-            f"order {client_order_id} could not be confirmed after {intent.sends} sends",
+            f"order {client_order_id} could not be confirmed after {intent.sends} sends; ask again to look once more",
             idempotency_key=client_order_id,
             system=self.system,
         )
