@@ -18,6 +18,7 @@ from portico.connectors.schwab.client import (
     order_id_from_location,
     schwab_error_mapper,
 )
+from portico.connectors.schwab.links import IntentRecord, IntentStore
 from portico.connectors.schwab.mapping import (
     BAR_FREQUENCIES,
     TAG_PREFIX,
@@ -166,6 +167,8 @@ class SchwabConnector(Connector):
         self._intents: dict[str, _Intent] = {}
         self._client_ids: dict[str, str] = {}
         self._in_flight = 0
+        self._store = IntentStore(context.store, context.system_id) if context.store is not None else None
+        self._links_loaded = self._store is None
         self._settled = asyncio.Condition()
         self.order_limiter = RateLimiter(
             RateLimitPolicy(
@@ -204,6 +207,47 @@ class SchwabConnector(Connector):
 
     # -- accounts --------------------------------------------------------------------------------
 
+    async def _save(self, intent: _Intent) -> None:
+        """Persist an intent (when the runtime gave the connector a store)."""
+        if self._store is None:
+            return
+        record = IntentRecord(
+            intent.client_order_id,
+            intent.body,
+            intent.account_hash,
+            intent.tag,
+            intent.first_sent,
+            intent.sends,
+            intent.order_id,
+            intent.acknowledged,
+        )
+        await asyncio.to_thread(self._store.save, record)
+
+    async def _stored_intent(self, client_order_id: str) -> _Intent | None:
+        intent = self._intents.get(client_order_id)
+        if intent is None and self._store is not None:
+            record = await asyncio.to_thread(self._store.get, client_order_id)
+            if record is not None:
+                intent = _Intent(
+                    record.client_order_id,
+                    record.body,
+                    record.account_hash,
+                    record.tag,
+                    record.first_sent,
+                    record.sends,
+                    record.order_id,
+                    record.acknowledged,
+                )
+                self._intents[client_order_id] = intent
+        return intent
+
+    async def _load_links(self) -> None:
+        """Read the stored order links once, so orders placed before a restart keep their client ids."""
+        if not self._links_loaded and self._store is not None:
+            self._links_loaded = True
+            stored = await asyncio.to_thread(self._store.links)
+            self._client_ids = {**stored, **self._client_ids}
+
     async def _linked(self) -> dict[str, str]:
         """Plain account number -> hash, read once from ``/trader/v1/accounts/accountNumbers``."""
         if self._accounts is None:
@@ -220,6 +264,7 @@ class SchwabConnector(Connector):
 
     async def _account_ref(self, account_id: str | None = None) -> tuple[str, str]:
         """``(plain number, hash)`` of ``account_id`` (a plain number), the configured account, or the first."""
+        await self._load_links()
         linked = await self._linked()
         wanted = account_id or self.settings.account_number
         if wanted is None:
@@ -286,7 +331,7 @@ class SchwabConnector(Connector):
 
     async def _place(self, request: OrderRequest) -> Order:
         client_order_id = request.client_order_id or uuid.uuid4().hex
-        intent = self._intents.get(client_order_id)
+        intent = await self._stored_intent(client_order_id)
         if intent is not None and intent.order_id is not None:
             # placed before under this client order id: the same order, never a second one
             return await self.get_order(intent.order_id)
@@ -297,6 +342,7 @@ class SchwabConnector(Connector):
             intent = _Intent(client_order_id, body, account_hash, tag, request=request)
             # the intent is stored before anything is sent
             self._intents[client_order_id] = intent
+            await self._save(intent)
         elif intent.sends:
             # an earlier call lost its answer: find that order before sending anything
             found = await self._resolve_placement(intent, number, None)
@@ -315,6 +361,7 @@ class SchwabConnector(Connector):
             await self._order_slot()
             intent.first_sent = intent.first_sent or self.context.clock.now()
             intent.sends += 1
+            await self._save(intent)  # the send is on record before it goes
             try:
                 response = await self.client.place_order(account_hash, intent.body)
             except (OutcomeUnknown, ServerError) as exc:
@@ -327,9 +374,11 @@ class SchwabConnector(Connector):
                     order_id = None  # a Location we cannot trust: the order exists, find it by matching
                 if order_id is not None:
                     self._link(intent, order_id)
+                    await self._save(intent)
                     return self._accepted(order_id, request, client_order_id, number)
                 # accepted but unnamed: it exists, so it must be found, never sent again
                 intent.acknowledged = True
+                await self._save(intent)
                 found = await self._resolve_placement(intent, number, None)
                 if found is None:
                     raise OutcomeUnknown(
@@ -429,6 +478,7 @@ class SchwabConnector(Connector):
             ) from cause
         found = candidates[0]
         self._link(intent, str(found.order_id))
+        await self._save(intent)
         self.context.emit(
             "order.matched", client_order_id=intent.client_order_id, order_id=str(found.order_id)
         )
@@ -447,7 +497,7 @@ class SchwabConnector(Connector):
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         """Emulated: the order linked to the intent portico stored for ``client_order_id``."""
-        intent = self._intents.get(client_order_id)
+        intent = await self._stored_intent(client_order_id)
         if intent is None or intent.order_id is None:
             raise NotFound(
                 f"no order placed by this connector under client order id {client_order_id!r}",

@@ -73,7 +73,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def build(router: respx.Router, clock: FakeClock, **connection: Any) -> SchwabConnector:
+def build(router: respx.Router, clock: FakeClock, store: Any = None, **connection: Any) -> SchwabConnector:
     connector = respx_connector(
         SchwabConnector,
         router,
@@ -81,6 +81,7 @@ def build(router: respx.Router, clock: FakeClock, **connection: Any) -> SchwabCo
         clock=clock,
         credentials={"access_token": TOKEN},
         connection=connection,
+        store=store,
     )
     assert isinstance(connector, SchwabConnector)
     return connector
@@ -356,3 +357,32 @@ async def test_bad_input_is_refused_before_anything_is_sent(
         await connector.list_orders(since=datetime(2024, 1, 1, tzinfo=UTC))
     assert post.call_count == 0
     assert OrderType.TRAILING_STOP not in connector.spec.capabilities.order_types
+
+
+async def test_intents_survive_a_restart(router: respx.Router, clock: FakeClock, tmp_path: Path) -> None:
+    from portico.store import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'portico.db'}")
+    post = router.post(ORDERS).mock(
+        side_effect=[httpx.Response(201, headers={"Location": LOCATION}), httpx.Response(502)]
+    )
+    listing = router.get(ORDERS).respond(503)
+    first = build(router, clock, store=database)
+    await first.place_order(buy("kept-1"))
+    with pytest.raises(OutcomeUnknown):
+        await first.place_order(buy("lost-1", quantity=4))
+    await first.close()
+
+    # a new process: the links and the unresolved intent come back from the store
+    router.get(f"{ORDERS}/1000000777").respond(200, json=schwab_order(1000000777))
+    listing.respond(200, json=[schwab_order(1000000901, quantity=4.0)])
+    second = build(router, clock, store=database)
+    fetched = await second.get_order("1000000777")
+    assert fetched.client_order_id == "kept-1"
+    again = await second.place_order(buy("kept-1"))
+    assert again.order_id == "1000000777"
+    found = await second.place_order(buy("lost-1", quantity=4))
+    assert (found.order_id, found.client_order_id) == ("1000000901", "lost-1")
+    assert post.call_count == 2  # neither order was sent again after the restart
+    await second.close()
+    database.dispose()
