@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from portico.auth import TokenAuth
+from portico.connectors.schwab.auth import SchwabAuth
 from portico.connectors.schwab.client import (
     SchwabClient,
     iso_millis,
@@ -82,6 +83,7 @@ from portico.models import (
 )
 from portico.sdk import (
     Capability,
+    CheckResult,
     Connector,
     ConnectorContext,
     ConnectorSpec,
@@ -204,6 +206,23 @@ class SchwabConnector(Connector):
         if self._client is None:
             self._client = SchwabClient(self.context.api_client("api", **self._overrides()))
         return self._client
+
+    async def check(self) -> CheckResult:
+        """The account is reachable, and the refresh token's term: ``refresh_token`` fails once it
+        has expired or was refused, and the detail says how many hours are left."""
+        result = await super().check()
+        auth = self.context.auth
+        if not isinstance(auth, SchwabAuth):
+            return result
+        status = auth.refresh_status()
+        if status.grade in ("ok", "expiring") and status.hours_left is not None:
+            detail = f"{result.detail}; refresh token expires in {status.hours_left:.1f} h"
+        else:
+            detail = f"{result.detail}; refresh token {status.grade}"
+        usable = status.grade in ("ok", "expiring")
+        return result.model_copy(
+            update={"detail": detail, "checks": {**result.checks, "refresh_token": usable}}
+        )
 
     # -- accounts --------------------------------------------------------------------------------
 

@@ -172,3 +172,19 @@ def test_activity_messages_name_their_order() -> None:
     )
     assert order_id_from_activity({"3": '{"Order": {"OrderKey": {"OrderID": 42}}}'}) == "42"
     assert order_id_from_activity({"3": "ERROR: not json"}) is None
+
+
+async def test_check_reports_the_refresh_tokens_term(served: Callable[..., RunningMock]) -> None:
+    running = served()  # pinned clock: the term is exact
+    connector = make_connector(running, [])
+    await connector.open()
+    try:
+        result = await connector.check()
+        assert result.ok
+        assert result.checks == {"reachable": True, "authenticated": True, "refresh_token": True}
+        assert result.detail == "account reachable; refresh token expires in 168.0 h"
+        running.app.clock.advance(7 * 24 * 3600 - 1200)  # 20 minutes left: the access token is still good
+        expired_soon = await connector.check()
+        assert expired_soon.detail.endswith("refresh token expires in 0.3 h")
+    finally:
+        await connector.close()
