@@ -758,7 +758,7 @@ class SchwabConnector(Connector):
             "the Schwab streamer needs an access token: configure schwab_oauth2", system=self.system
         )
 
-    def _session(self, stream: str) -> StreamerSession:
+    def _session(self, stream: str, *, announce: bool = True) -> StreamerSession:
         return StreamerSession(
             preferences=self.client.user_preference,
             access_token=self._access_token,
@@ -766,6 +766,7 @@ class SchwabConnector(Connector):
             clock=self.context.clock,
             emit=self.context.emit,
             stream=stream,
+            announce=announce,
         )
 
     @staticmethod
@@ -835,12 +836,15 @@ class SchwabConnector(Connector):
                 source=source,
             )
 
-        items = self._session("order_updates").items([Subscription("ACCT_ACTIVITY", (key,), ACTIVITY_FIELDS)])
+        session = self._session("order_updates", announce=False)
+        items = session.items([Subscription("ACCT_ACTIVITY", (key,), ACTIVITY_FIELDS)])
         async with contextlib.aclosing(items) as stream:
             async for item in stream:
                 if item is RECONNECTED:
-                    # a minute of slack: Schwab's clock and ours may disagree a little
+                    # subscribed (first time or again): read what the stream did not carry, then say so;
+                    # a minute of slack, as Schwab's clock and ours may disagree a little
                     missed = await self.list_orders(status="all", since=down_since - timedelta(minutes=1))
+                    self.context.emit("stream.subscribed", stream="order_updates")
                     for order in sorted(missed, key=lambda o: int(o.order_id)):
                         if fresh(order):
                             yield event(await self._known(order), "backfill")

@@ -31,8 +31,9 @@ __all__ = [
     "order_id_from_activity",
 ]
 
-RECONNECTED: dict[str, Any] = {"service": "_RECONNECTED"}
-"""Yielded after a reconnect and resubscribe: whatever happened while down was not streamed."""
+RECONNECTED: dict[str, Any] = {"service": "_SUBSCRIBED"}
+"""Yielded after every subscription, the first included: whatever happened before it (or while the
+connection was down) was not streamed, so a consumer that must not miss events back-fills then."""
 
 LEVELONE_FIELDS = "0,1,2,3,4,5,8,9,12,18,33,34,35"
 CHART_FIELDS = "0,1,2,3,4,5,6,7,8"
@@ -158,6 +159,8 @@ class StreamerSession:
         stream: the stream's name in events (``quotes``, ``order_updates``...).
         max_backoff: the longest wait between two reconnect attempts.
         max_attempts: reconnect attempts in a row before giving up (None: forever).
+        announce: emit ``stream.subscribed`` itself; a consumer that back-fills first says False and
+            emits it once the back-fill is read.
     """
 
     def __init__(
@@ -171,6 +174,7 @@ class StreamerSession:
         stream: str,
         max_backoff: float = 30.0,
         max_attempts: int | None = None,
+        announce: bool = True,
     ) -> None:
         self._preferences = preferences
         self._access_token = access_token
@@ -180,6 +184,7 @@ class StreamerSession:
         self.stream = stream
         self.max_backoff = max_backoff
         self.max_attempts = max_attempts
+        self.announce = announce
         self._request_id = 0
         self.reconnects = 0
 
@@ -254,10 +259,10 @@ class StreamerSession:
                     if connected_once:
                         self.reconnects += 1
                         self.emit("stream.reconnected", stream=self.stream, attempt=self.reconnects)
-                    self.emit("stream.subscribed", stream=self.stream)
-                    if connected_once:
-                        yield RECONNECTED
+                    if self.announce:
+                        self.emit("stream.subscribed", stream=self.stream)
                     connected_once = True
+                    yield RECONNECTED
                     for message in backlog:
                         for item in self._data(message):
                             yield item

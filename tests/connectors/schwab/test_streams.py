@@ -188,3 +188,26 @@ async def test_check_reports_the_refresh_tokens_term(served: Callable[..., Runni
         assert expired_soon.detail.endswith("refresh token expires in 0.3 h")
     finally:
         await connector.close()
+
+
+async def test_an_order_placed_while_the_stream_was_subscribing_is_back_filled(
+    served: Callable[..., RunningMock],
+) -> None:
+    running = served(realtime=True)
+    emitted: list[tuple[str, dict[str, Any]]] = []
+    connector = make_connector(running, emitted)
+    await connector.open()
+    stream = connector.subscribe_order_updates()
+    try:
+        # the stream was asked for first; the order goes in before its subscription is confirmed
+        first = asyncio.ensure_future(stream.__anext__())
+        placed = await connector.place_order(
+            OrderRequest(symbol="MSFT", side=OrderSide.BUY, quantity=Decimal(1), client_order_id="early-1")
+        )
+        event = await asyncio.wait_for(first, 20)
+    finally:
+        await stream.aclose()
+        await connector.close()
+    assert (event.order.order_id, event.order.client_order_id) == (placed.order_id, "early-1")
+    assert event.order.status is OrderStatus.FILLED
+    assert [e for e, _ in emitted].count("stream.subscribed") == 1
