@@ -218,3 +218,20 @@ async def test_the_sign_in_time_survives_a_restart(tmp_path: Path) -> None:
             await client.get(ACCOUNTS)
     assert second.token_requests() == 0
     assert "oauth_token" not in repr(second.auth) and APP_SECRET not in repr(second.auth)
+
+
+async def test_no_secret_reaches_the_logs_or_the_audit_events(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    async with harness.client() as client:
+        await client.get(ACCOUNTS)
+        harness.app.expire(access=True, refresh=True)
+        harness.advance(1600)
+        with pytest.raises(AuthError):
+            await client.get(ACCOUNTS)
+    token = harness.auth.current_token
+    assert token is not None and token.refresh_token is not None
+    secrets = [APP_SECRET, token.access_token.get_secret_value(), token.refresh_token.get_secret_value()]
+    recorded = caplog.text + repr(harness.events) + repr(harness.auth)
+    assert [s for s in secrets if s in recorded] == []
