@@ -87,9 +87,12 @@ RETIRED_CONNECTORS: dict[str, str] = {
     "td_ameritrade": (
         "TD Ameritrade's API was retired in May 2024 and its accounts moved to Charles Schwab; "
         "configure connector 'schwab' instead (the Schwab Trader API): the TD Ameritrade consumer key becomes "
-        "a Schwab app key and secret registered on Schwab's developer portal, authentication is oauth2 "
-        "authorization code (run `portico credentials login` again), and accounts are addressed by the hash "
-        "Schwab returns, not by the plain account number"
+        "a Schwab app key and secret registered on Schwab's developer portal (credentials client_id and "
+        "client_secret), authentication.type is schwab_oauth2 with the app's callback URL "
+        "(https://127.0.0.1:8182 unless you registered another, as options.redirect_uri); sign in with "
+        "`portico credentials login <system>` (again every 7 days, when Schwab's refresh token expires); "
+        "the account is connection.account_number (the plain number: portico looks up the hash Schwab's "
+        "API takes in its place)"
     ),
     "iex_cloud": (
         "IEX Cloud shut down on 31 August 2024 and its API no longer answers; configure one of portico's market "

@@ -11,7 +11,8 @@ def test_td_ameritrade_fails_validation_with_the_migration(tmp_path: Path) -> No
     path = tmp_path / "tda.yaml"
     path.write_text("systems:\n  td_ameritrade:\n    type: brokerage\n")
     result = subprocess.run(
-        [sys.executable, "-m", "portico.cli", "config", "validate", str(path)], capture_output=True,
+        [sys.executable, "-m", "portico.cli", "config", "validate", str(path)],
+        capture_output=True,
         text=True,
         timeout=120,
     )

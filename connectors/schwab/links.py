@@ -1,0 +1,132 @@
+"""Where the connector keeps its placement intents when the runtime gives it a store.
+
+Schwab orders carry no client order id, so the link from a client order id to Schwab's order id is
+portico's alone; kept in the embedded database it survives a restart: an order placed before the
+restart is still found (never placed twice) and still reports its client order id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from portico.store import Database
+
+__all__ = ["IntentRecord", "IntentStore"]
+
+
+@dataclass
+class IntentRecord:
+    """One stored placement intent."""
+
+    client_order_id: str
+    body: dict[str, Any]
+    account_hash: str
+    tag: str | None
+    first_sent: datetime | None
+    sends: int
+    order_id: str | None
+    acknowledged: bool
+
+
+def _table() -> sa.Table:
+    import sqlalchemy as sa
+
+    from portico.store import metadata
+
+    md = metadata()
+    if "schwab_order_links" in md.tables:
+        return md.tables["schwab_order_links"]
+    return sa.Table(
+        "schwab_order_links",
+        md,
+        sa.Column("system", sa.String(64), primary_key=True),
+        sa.Column("client_order_id", sa.String(128), primary_key=True),
+        sa.Column("account_hash", sa.String(128), nullable=False),
+        sa.Column("body_json", sa.Text, nullable=False),
+        sa.Column("tag", sa.String(160)),
+        sa.Column("first_sent", sa.DateTime(timezone=True)),
+        sa.Column("sends", sa.Integer, nullable=False, default=0),
+        sa.Column("order_id", sa.String(32), index=True),
+        sa.Column("acknowledged", sa.Boolean, nullable=False, default=False),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class IntentStore:
+    """The ``schwab_order_links`` table of one system.
+
+    Args:
+        database: the runtime's embedded database.
+        system: the system id the rows belong to.
+    """
+
+    def __init__(self, database: Database, system: str) -> None:
+        self.database = database
+        self.system = system
+        self.table = _table()
+        database.ensure_tables(self.table)
+
+    def save(self, record: IntentRecord) -> None:
+        """Insert or update one intent."""
+        import sqlalchemy as sa
+
+        values = {
+            "account_hash": record.account_hash,
+            "body_json": json.dumps(record.body, sort_keys=True),
+            "tag": record.tag,
+            "first_sent": record.first_sent,
+            "sends": record.sends,
+            "order_id": record.order_id,
+            "acknowledged": record.acknowledged,
+        }
+        key = (self.table.c.system == self.system) & (self.table.c.client_order_id == record.client_order_id)
+        with self.database.begin() as conn:
+            updated = conn.execute(sa.update(self.table).where(key).values(**values)).rowcount
+            if not updated:
+                conn.execute(
+                    sa.insert(self.table).values(
+                        system=self.system, client_order_id=record.client_order_id, **values
+                    )
+                )
+
+    def get(self, client_order_id: str) -> IntentRecord | None:
+        """The intent stored under ``client_order_id``."""
+        import sqlalchemy as sa
+
+        key = (self.table.c.system == self.system) & (self.table.c.client_order_id == client_order_id)
+        with self.database.begin() as conn:
+            row = conn.execute(sa.select(self.table).where(key)).mappings().first()
+        if row is None:
+            return None
+        return IntentRecord(
+            client_order_id=row["client_order_id"],
+            body=json.loads(row["body_json"]),
+            account_hash=row["account_hash"],
+            tag=row["tag"],
+            first_sent=_aware(row["first_sent"]),
+            sends=int(row["sends"] or 0),
+            order_id=row["order_id"],
+            acknowledged=bool(row["acknowledged"]),
+        )
+
+    def links(self) -> dict[str, str]:
+        """Every linked Schwab order id -> client order id of this system."""
+        import sqlalchemy as sa
+
+        t = self.table
+        query = sa.select(t.c.order_id, t.c.client_order_id).where(
+            (t.c.system == self.system) & t.c.order_id.is_not(None)
+        )
+        with self.database.begin() as conn:
+            return {str(order_id): str(client_id) for order_id, client_id in conn.execute(query)}
