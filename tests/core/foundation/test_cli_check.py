@@ -30,7 +30,7 @@ def test_unknown_system_is_a_clear_error() -> None:
     assert result.returncode == 1
     assert (
         "unknown system 'nosuch'; configured systems: alpaca, alpha_vantage, bloomberg, etrade, factset, "
-        "interactive_brokers, morningstar, polygon, refinitiv, yahoo_finance"
+        "interactive_brokers, morningstar, polygon, refinitiv, schwab, yahoo_finance"
     ) in result.stderr
     assert "Traceback" not in result.stderr
 

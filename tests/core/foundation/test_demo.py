@@ -28,10 +28,10 @@ def test_the_demo_runs_end_to_end_on_the_example_config(tmp_path: Path) -> None:
     for heading in ("interactive_brokers: paper trading on its mock", "alpaca: paper trading on its mock",
                     "alpha_vantage: market data", "yahoo_finance: market data", "factset: market data",
                     "polygon: market data", "etrade: paper trading on its mock",
-                    "bloomberg: market data", "refinitiv: market data"):
+                    "bloomberg: market data", "refinitiv: market data", "schwab: paper trading on its mock"):
         assert heading in out, out
-    # three orders on each broker (IB, Alpaca, E*TRADE), every one filled
-    assert out.count("filled") >= 9, out
+    # three orders on each broker (IB, Alpaca, Schwab, E*TRADE), every one filled
+    assert out.count("filled") >= 12, out
     assert "failure" not in out and "Traceback" not in result.stderr
     assert "demo finished in" in out
     # the JSON logs went to the file, not to the terminal
