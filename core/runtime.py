@@ -48,6 +48,7 @@ from portico.sdk import (
 
 if TYPE_CHECKING:
     from portico.analytics import AnalyticsService, PerformanceReport, RiskReport
+    from portico.marketdata import FeedCycle, FxRateFeed, RateAnswer, StoredFxRateBook
     from portico.store import Database
 
 __all__ = ["AsyncIntegration", "Integration", "SystemState", "SystemStatus"]
@@ -195,6 +196,7 @@ class AsyncIntegration:
         self.connectors = _ConnectorView(self)
         self._live_trading = _LiveTradingOptIns(self)
         self._services: dict[str, Any] = {}
+        self._fx_task: asyncio.Task[None] | None = None
         self._started = False
         self._scheduling = False
         for system_id, system_config in self.config.systems.items():
@@ -349,6 +351,81 @@ class AsyncIntegration:
         return self._service("trading", build)
 
     @property
+    def fx_rates(self) -> StoredFxRateBook:
+        """The FX rates the feed keeps (in the store, with source and time), queryable as of a time."""
+
+        def build() -> StoredFxRateBook:
+            from portico.marketdata import StoredFxRateBook
+
+            return StoredFxRateBook(self.db)
+
+        return self._service("fx_rates", build)
+
+    @property
+    def fx_feed(self) -> FxRateFeed | None:
+        """The scheduled FX rate feed of ``market_data.fx_feed`` (None when not configured); it runs every
+        ``interval`` seconds while the runtime schedules (``portico run``)."""
+        settings = self.market_data.config.fx_feed
+        if settings is None:
+            return None
+
+        def build() -> FxRateFeed:
+            from portico.marketdata import FxRateFeed
+
+            def source(system_id: str, what: str) -> Any:
+                if system_id not in self.systems:
+                    raise ConfigurationError(
+                        f"market_data.fx_feed.{what}: unknown system {system_id!r}; configured systems: "
+                        f"{', '.join(sorted(self.systems)) or 'none'}",
+                        path=f"market_data.fx_feed.{what}",
+                    )
+                connector = self.systems[system_id].connector
+                if connector is None:
+                    raise ConfigurationError(
+                        f"market_data.fx_feed.{what}: system {system_id!r} is not connected "
+                        f"(connected: {', '.join(sorted(self.connectors)) or 'none'})",
+                        path=f"market_data.fx_feed.{what}",
+                    )
+                return connector
+
+            primary = source(settings.primary, "primary")
+            if not hasattr(primary, "get_fx_rates"):
+                raise ConfigurationError(
+                    f"market_data.fx_feed.primary: {settings.primary} has no get_fx_rates (Bloomberg and "
+                    "Refinitiv have it)",
+                    path="market_data.fx_feed.primary",
+                )
+            secondary = source(settings.fallback, "fallback") if settings.fallback else None
+
+            def alert(event: str, severity: str = "warning", **data: Any) -> None:
+                self._emit(event, system=settings.primary, severity=severity, **data)
+                pairs = [*data.get("fell_back", []), *data.get("failed", [])]
+                with contextlib.suppress(Exception):
+                    self.monitor.alerts.fire(
+                        "fx_fallback",
+                        system=settings.primary,
+                        subject="fx_feed",
+                        severity="critical" if data.get("failed") else severity,
+                        summary=f"FX feed: {len(pairs)} pair(s) not from {settings.primary}: {', '.join(pairs)}",
+                        details={k: str(v) for k, v in data.items()},
+                    )
+
+            return FxRateFeed(
+                primary,
+                secondary,
+                settings.pair_tuples(),
+                book=self.fx_rates,
+                clock=self.clock,
+                alert=alert,
+                attempts=settings.attempts,
+                retry_delay=settings.retry_delay,
+                max_age=settings.max_age,
+                interval=settings.interval,
+            )
+
+        return self._service("fx_feed", build)
+
+    @property
     def analytics(self) -> AnalyticsService:
         """The analytics service (performance, risk, analytics exports) over the book and imported data."""
 
@@ -366,6 +443,7 @@ class AsyncIntegration:
                 repo=trading.repo,
                 limits=trading.risk_settings,
                 alert=alert,
+                fx_rates=lambda: self.fx_rates,
             )
 
         return self._service("analytics", build)
@@ -385,7 +463,7 @@ class AsyncIntegration:
                 market_data=self.market_data,
                 config={"data_import": self.config.data_import, "data_export": self.config.data_export},
                 plugins=self.plugins,
-                sources=self.analytics.export_sources(),
+                sources={**self.analytics.export_sources(), "fx_feed_rates": lambda: self.fx_rates.export()},
                 integration=self,
                 broker_positions=self._brokerage_positions,
                 instance=self.instance,
@@ -440,6 +518,9 @@ class AsyncIntegration:
             self._scheduling = True
             await self._maybe(self.monitor, "start")
             await self._maybe(self.jobs, "start")
+            feed = self.fx_feed
+            if feed is not None and self._fx_task is None:
+                self._fx_task = asyncio.create_task(feed.run(asyncio.Event()), name="portico-fx-feed")
 
     @property
     def unavailable_systems(self) -> dict[str, str]:
@@ -454,6 +535,11 @@ class AsyncIntegration:
         """Stop the services that use connections, disconnect every system (stopping the mocks the
         runtime started), then stop monitoring, event publishing and shared budgets."""
         # streams and schedules stop first, so no subscription reconnects to a system going away
+        if self._fx_task is not None:
+            self._fx_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._fx_task
+            self._fx_task = None
         await self._stop_services("jobs", "market_data", "trading")
         for system_id in list(self.systems):
             with contextlib.suppress(Exception):
@@ -919,6 +1005,24 @@ class AsyncIntegration:
         """Export data to a destination URL."""
         return await self._maybe(self.jobs, "export_data", data_type, destination, dict(format_options or {}))
 
+    # -- FX rates --------------------------------------------------------------------------------
+
+    async def get_fx_rate(self, base: str, quote: str, at: datetime | None = None) -> RateAnswer:
+        """The FX feed's rate of ``base`` in ``quote`` known at ``at`` (latest when None): direct, inverse,
+        or triangulated through USD (``how`` and ``via`` say which, ``legs`` where each came from).
+
+        Raises:
+            NotFound: no such rate, directly, inverted or through USD.
+        """
+        return self.fx_rates.get_fx_rate(base, quote, at)
+
+    async def run_fx_feed_cycle(self) -> FeedCycle:
+        """Run one cycle of the configured FX feed now (``portico run`` runs them on its schedule)."""
+        feed = self.fx_feed
+        if feed is None:
+            raise ConfigurationError("no FX feed is configured (market_data.fx_feed)", path="market_data.fx_feed")
+        return await feed.run_cycle()
+
     # -- analytics -------------------------------------------------------------------------------
 
     async def get_performance(self, account: str, start: date, end: date, **options: Any) -> PerformanceReport:
@@ -1167,6 +1271,14 @@ class Integration:
     def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> Any:
         """See :meth:`AsyncIntegration.export_data`."""
         return self._run(self.runtime.export_data(data_type, destination, format_options))
+
+    def get_fx_rate(self, base: str, quote: str, at: datetime | None = None) -> RateAnswer:
+        """See :meth:`AsyncIntegration.get_fx_rate`."""
+        return self._run(self.runtime.get_fx_rate(base, quote, at))
+
+    def run_fx_feed_cycle(self) -> FeedCycle:
+        """See :meth:`AsyncIntegration.run_fx_feed_cycle`."""
+        return self._run(self.runtime.run_fx_feed_cycle())
 
     def get_performance(self, account: str, start: date, end: date, **options: Any) -> PerformanceReport:
         """See :meth:`AsyncIntegration.get_performance`."""

@@ -13,11 +13,11 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from portico.errors import PayloadRejected
+from portico.errors import NotFound, PayloadRejected
 from portico.jobs._records import RECORD_TYPES
 from portico.jobs._tables import data_table
 from portico.store import Database
@@ -70,10 +70,13 @@ class AnalyticsData:
         book: the internal book's name.
     """
 
-    def __init__(self, db: Database, repo: OrderRepository | None, *, book: str = "internal") -> None:
+    def __init__(
+        self, db: Database, repo: OrderRepository | None, *, book: str = "internal", fx_book: Any = None
+    ) -> None:
         self.db = db
         self.repo = repo
         self.book = book
+        self.fx_book = fx_book
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._prices: dict[str, _Series] | None = None
         self._price_currency: dict[str, str] = {}
@@ -157,8 +160,17 @@ class AnalyticsData:
         found = inverse.as_of(day) if inverse else None
         if found is not None:
             return Decimal(1) / found[1]
+        if self.fx_book is not None:
+            # the FX feed's rates (direct, inverse or through USD), the last known by the end of the day
+            try:
+                answer = self.fx_book.get_fx_rate(currency, base, datetime.combine(day, time.max, tzinfo=UTC))
+            except NotFound:
+                pass
+            else:
+                return Decimal(answer.rate)
         raise PayloadRejected(
-            f"no {currency}/{base} FX rate on or before {day}: import fx_rates to convert {currency} to {base}",
+            f"no {currency}/{base} FX rate on or before {day}: import fx_rates (or configure the FX feed) "
+            f"to convert {currency} to {base}",
             field="currency",
         )
 

@@ -200,15 +200,17 @@ class AnalyticsService:
         repo: OrderRepository | None = None,
         limits: Callable[[str, str], Mapping[str, Mapping[str, Any]]] | None = None,
         alert: Callable[..., Any] | None = None,
+        fx_rates: Callable[[], Any] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.repo = repo if repo is not None else OrderRepository(db)
         self.limits = limits
         self.alert = alert
+        self.fx_rates = fx_rates
 
     def _data(self) -> AnalyticsData:
-        return AnalyticsData(self.db, self.repo)
+        return AnalyticsData(self.db, self.repo, fx_book=self.fx_rates() if self.fx_rates is not None else None)
 
     # -- valuations and performance --------------------------------------------------------------
 

@@ -6,6 +6,15 @@ from __future__ import annotations
 from portico.marketdata._cache import CacheEntry, MarketDataCache
 from portico.marketdata._calendar import TradingCalendar, nyse_holidays
 from portico.marketdata._config import CacheConfig, MarketDataConfig, QualityConfig, SubscriptionConfig
+from portico.marketdata._fx_feed import (
+    FeedCycle,
+    FxFeedConfig,
+    FxRateBook,
+    FxRateFeed,
+    RateAnswer,
+    StoredFxRateBook,
+    StoredRate,
+)
 from portico.marketdata._quality import QualityIssue, QualityReport, check_bars, check_quote
 from portico.marketdata._requests import DATA_TYPES, DataKind
 from portico.marketdata._result import FallbackAttempt, MarketDataResult
@@ -18,6 +27,10 @@ __all__ = [
     "CacheEntry",
     "DataKind",
     "FallbackAttempt",
+    "FeedCycle",
+    "FxFeedConfig",
+    "FxRateBook",
+    "FxRateFeed",
     "MarketDataCache",
     "MarketDataConfig",
     "MarketDataResult",
@@ -25,6 +38,9 @@ __all__ = [
     "QualityConfig",
     "QualityIssue",
     "QualityReport",
+    "RateAnswer",
+    "StoredFxRateBook",
+    "StoredRate",
     "Subscription",
     "SubscriptionConfig",
     "SubscriptionStats",

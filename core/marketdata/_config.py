@@ -16,6 +16,11 @@ Example (YAML)::
         stale_sessions: 1             # daily series older than this many sessions are stale
         stale_intraday_seconds: 900
         stale_quote_seconds: 900
+      fx_feed:                        # the scheduled FX rate feed (see FxFeedConfig)
+        primary: bloomberg
+        fallback: refinitiv
+        pairs: [EUR/USD, USD/JPY]
+        interval: 900
       subscriptions:
         queue_size: 10000
         overflow: drop_oldest         # or block
@@ -28,6 +33,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from portico.marketdata._fx_feed import FxFeedConfig
 
 __all__ = ["CacheConfig", "MarketDataConfig", "QualityConfig", "SubscriptionConfig"]
 
@@ -124,6 +131,8 @@ class MarketDataConfig(_Strict):
     subscriptions: SubscriptionConfig = Field(default_factory=SubscriptionConfig)
     max_concurrency: int = Field(default=16, ge=1)
     """Requests in flight at once per provider (single-symbol capabilities are fanned out up to this)."""
+    fx_feed: FxFeedConfig | None = None
+    """The scheduled FX rate feed (primary, per-pair fallback, pairs, interval); off when absent."""
 
     @field_validator("fallback")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from portico.clock import FakeClock
-from portico.connectors.bloomberg.fx_feed import FxRateBook, FxRateFeed, StoredRate
+from portico.marketdata import FxRateBook, FxRateFeed, StoredRate
 from portico.errors import NotFound, PayloadRejected
 from portico.models import FxRate
 from tests.connectors.alpha_vantage.conftest import AvHarness
@@ -217,7 +217,7 @@ async def test_cycles_start_every_interval(fake_clock: FakeClock) -> None:
 
 
 def test_a_stored_book_keeps_rates_across_restarts_as_exact_decimals(tmp_path) -> None:
-    from portico.connectors.bloomberg.fx_feed import StoredFxRateBook
+    from portico.marketdata import StoredFxRateBook
     from portico.store import Database
 
     url = f"sqlite:///{tmp_path / 'portico.db'}"

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from portico.clock import FakeClock
-from portico.connectors.bloomberg.fx_feed import FxRateBook, FxRateFeed
+from portico.marketdata import FxRateBook, FxRateFeed
 from portico.mocks._kit import MockClock
 from tests.connectors.bloomberg.conftest import BbgHarness
 from tests.connectors.bloomberg.test_connector import MOCK_CURRENCIES

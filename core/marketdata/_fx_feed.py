@@ -3,10 +3,9 @@ per-pair fallback to a secondary provider and one alert naming the pairs that fe
 with their source and time, queryable as of a time (through USD when a cross is missing, saying so) and
 exportable.
 
-Portico's core has no FX rate service yet, so the feed lives beside the connector that is its primary.
-It is generic over its sources: the primary needs ``get_fx_rates(pairs, max_age=)`` (this connector),
-the secondary only ``get_fx_rate(base, quote)`` (any market data connector: Refinitiv in the integration
-plan, anything declaring ``get_fx_rate`` meanwhile). Stale and crossed quotes are refused from either.
+It is generic over its sources: the primary needs ``get_fx_rates(pairs, max_age=)`` (Bloomberg and
+Refinitiv have it), the secondary only ``get_fx_rate(base, quote)`` (any market data connector). The
+runtime runs it when ``market_data.fx_feed`` is configured (:class:`FxFeedConfig`). Stale and crossed quotes are refused from either.
 :class:`FxRateBook` keeps rates in memory; :class:`StoredFxRateBook` also keeps them in portico's store
 (table ``fx_feed_rates``, decimals as text) and loads them back on start.
 """
@@ -21,11 +20,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from portico.clock import Clock
 from portico.errors import NotFound, PayloadRejected, PorticoError
 from portico.models import FxRate
 
-__all__ = ["FeedCycle", "FxRateBook", "FxRateFeed", "RateAnswer", "StoredFxRateBook", "StoredRate"]
+__all__ = ["FeedCycle", "FxFeedConfig", "FxRateBook", "FxRateFeed", "RateAnswer", "StoredFxRateBook", "StoredRate"]
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -33,6 +34,45 @@ if TYPE_CHECKING:
     from portico.store import Database
 
 Pair = tuple[str, str]
+
+
+class FxFeedConfig(BaseModel):
+    """``market_data.fx_feed``: the scheduled FX rate feed.
+
+    Example (YAML)::
+
+        market_data:
+          fx_feed:
+            primary: bloomberg            # a system with get_fx_rates (Bloomberg, Refinitiv)
+            fallback: refinitiv           # per pair, after the primary's attempts
+            pairs: [EUR/USD, USD/JPY, GBP/USD]
+            interval: 900                 # seconds between cycle starts: every 15 minutes
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary: str = Field(description="the system the rates come from first (it needs get_fx_rates)")
+    fallback: str | None = Field(default=None, description="the system asked per pair the primary did not give")
+    pairs: list[str] = Field(min_length=1, description="currency pairs as BASE/QUOTE (EUR/USD)")
+    interval: float = Field(default=900.0, gt=0, description="seconds between cycle starts")
+    attempts: int = Field(default=3, ge=1, description="primary attempts per cycle before falling back")
+    retry_delay: float = Field(default=30.0, ge=0, description="seconds between primary attempts")
+    max_age: float = Field(default=900.0, gt=0, description="a quote older than this many seconds is stale")
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[str]) -> list[str]:
+        out = []
+        for text in value:
+            base, sep, quote = text.strip().upper().partition("/")
+            if not sep or len(base) != 3 or len(quote) != 3 or not (base + quote).isalpha() or base == quote:
+                raise ValueError(f"{text!r} is not a currency pair written BASE/QUOTE (EUR/USD)")
+            out.append(f"{base}/{quote}")
+        return out
+
+    def pair_tuples(self) -> list[Pair]:
+        """The pairs as (base, quote)."""
+        return [(p[:3], p[4:]) for p in self.pairs]
 AlertSink = Callable[..., None]
 """Called as ``alert(event, severity=..., **data)`` (the monitor's ``emit`` fits)."""
 
