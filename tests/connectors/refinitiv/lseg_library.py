@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("lseg-data==2.1.1", "httpx==0.27.2")
+PACKAGES = ("lseg-data==2.1.1", "httpx==0.27.2", "sniffio==1.3.1")  # sniffio: httpx 0.27 needs it, 0.28 not
 
 
 def lseg_path() -> Path:
