@@ -467,6 +467,7 @@ class AsyncIntegration:
                 integration=self,
                 broker_positions=self._brokerage_positions,
                 instance=self.instance,
+                fx_rate=lambda currency, base: self.fx_rates.get_fx_rate(currency, base).rate,
             )
             settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
             if settings is not None and settings.enabled:

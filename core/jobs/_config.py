@@ -263,6 +263,20 @@ class DataExportConfig(BaseModel):
         default_factory=list,
         description="folders file:// exports may write in (links resolved); empty: PORTICO_HOME/exports and the working directory",
     )
+    base_currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code: the portfolio summary also gives each row's market value in it, converted "
+        "with the FX feed's latest rate (market_data.fx_feed)",
+    )
+
+    @field_validator("base_currency")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        from portico.models._iso import CURRENCY_CODES
+
+        if value is not None and value.upper() not in CURRENCY_CODES:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return None if value is None else value.upper()
 
 
 class JobsConfig(BaseModel):

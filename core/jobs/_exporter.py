@@ -95,6 +95,9 @@ class DataExporter:
         broker_positions: the brokers' positions for ``portfolio_summary`` (the runtime gives the
             positions of every configured brokerage system); without it the summary holds imported
             positions only.
+        base_currency: with it, ``portfolio_summary`` rows also carry ``market_value_base`` in that
+            currency, converted by ``fx_rate(currency, base)`` (the FX feed's latest rate; empty when it
+            has none, never a guess).
     """
 
     def __init__(
@@ -109,6 +112,8 @@ class DataExporter:
         http_transport: Any = None,
         allowed_roots: Sequence[str | os.PathLike[str]] | None = None,
         broker_positions: PositionSource | None = None,
+        base_currency: str | None = None,
+        fx_rate: Callable[[str, str], Decimal] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -119,6 +124,8 @@ class DataExporter:
         self.http_transport = http_transport
         self.allowed_roots = list(allowed_roots) if allowed_roots else None
         self.broker_positions = broker_positions
+        self.base_currency = base_currency
+        self.fx_rate = fx_rate
         self._format_problems: dict[str, str | None] = {}
 
     @property
@@ -212,7 +219,24 @@ class DataExporter:
         for r in rows:
             if r["date"] == latest[r["account"]]:
                 add("import", r["account"], r["currency"], r["date"], r["quantity"] * r["price"])
-        yield from (groups[k] for k in sorted(groups))
+        for key in sorted(groups):
+            row = groups[key]
+            if self.base_currency is not None:
+                row["base_currency"] = self.base_currency
+                row["market_value_base"] = self._in_base(row["currency"], row["market_value"])
+            yield row
+
+    def _in_base(self, currency: str, value: Decimal | None) -> Decimal | None:
+        if value is None or self.base_currency is None:
+            return None
+        if currency == self.base_currency:
+            return value
+        if self.fx_rate is None:
+            return None
+        try:
+            return value * self.fx_rate(currency, self.base_currency)
+        except PorticoError:
+            return None
 
     def export(self, data_type: str, destination: str, options: Mapping[str, Any] | None = None) -> ExportResult:
         """Export ``data_type`` to ``destination`` with format options.

@@ -99,6 +99,7 @@ class JobService:
         home: Path | None = None,
         broker_positions: BrokerPositions | None = None,
         instance: str = DEFAULT_INSTANCE,
+        fx_rate: Callable[[str, str], Any] | None = None,
     ) -> None:
         cfg = dict(config or {})
         self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
@@ -137,6 +138,8 @@ class JobService:
             http_transport=http_transport,
             allowed_roots=self.export_config.allowed_roots,
             broker_positions=self._broker_position_rows if broker_positions is not None else None,
+            base_currency=self.export_config.base_currency,
+            fx_rate=fx_rate,
         )
         self._broker_positions = broker_positions
         self.feed = SecureFeed(self.importer, self.import_config.sftp_servers, self.import_config.pgp)

@@ -118,3 +118,33 @@ async def test_the_runtime_runs_the_feed_on_its_schedule_and_stops_it() -> None:
         task = integration._fx_task
         assert task is not None and not task.done()
     assert task.done() and integration._fx_task is None  # stopping the runtime stopped the feed
+
+
+async def test_the_portfolio_summary_gives_values_in_the_base_currency_from_the_feed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "positions.csv").write_text(
+        "account,isin,symbol,quantity,price,currency,date\n"
+        "CUST-1,US0378331005,AAPL,10,200,USD,2026-01-05\n"
+        "CUST-1,DE0007164600,SAP,5,100,EUR,2026-01-05\n"
+    )
+    config = _config()
+    config["data_export"] = {"base_currency": "EUR"}
+    async with AsyncIntegration(config, plugins=PluginManager()) as integration:
+        assert (await integration.import_data(str(tmp_path / "positions.csv"), "positions")).status == "loaded"
+        await integration.run_fx_feed_cycle()
+        eur_usd = (await integration.get_fx_rate("EUR", "USD")).rate
+        await integration.export_data("portfolio_summary", "file://summary.csv", {"format": "csv"})
+    rows = {r["currency"]: r for r in csv.DictReader((tmp_path / "summary.csv").open())}
+    # 10 x 200 USD = 2,000 USD, in EUR at the feed's USD/EUR (the inverse of its EUR/USD); 500 EUR stays 500
+    assert Decimal(rows["USD"]["market_value_base"]) == pytest.approx(Decimal(2000) / eur_usd)
+    assert Decimal(rows["EUR"]["market_value_base"]) == Decimal(500)
+    assert {r["base_currency"] for r in rows.values()} == {"EUR"}
+
+
+def test_the_base_currency_must_be_iso_4217() -> None:
+    from portico.jobs import DataExportConfig
+
+    with pytest.raises(ValueError, match="'EURO' is not an ISO 4217 currency code"):
+        DataExportConfig.model_validate({"base_currency": "EURO"})
