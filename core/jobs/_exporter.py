@@ -48,18 +48,20 @@ _AMBIGUOUS_EXTENSIONS = frozenset({".dat", ".txt"})
 """Suffixes that name no layout: an export to one must say its format rather than be guessed pipe-separated."""
 
 DEFAULT_REPORT_TEMPLATE = """<html><head><style>
-body { font-family: Helvetica; font-size: 9pt; }
+@page { size: a4 {{ "landscape" if columns|length > 7 else "portrait" }}; margin: 1.5cm; }
+body { font-family: Helvetica; font-size: {{ "7pt" if columns|length > 9 else "9pt" }}; }
 h1 { font-size: 14pt; color: #305496; }
 table { width: 100%; }
-th { background-color: #305496; color: white; padding: 3px; text-align: left; }
-td { border-bottom: 1px solid #ddd; padding: 3px; }
+th { background-color: #305496; color: white; padding: 3px; text-align: left; vertical-align: bottom; }
+td { border-bottom: 1px solid #ddd; padding: 3px; vertical-align: top; -pdf-word-wrap: CJK; }
 td.num { text-align: right; }
 </style></head><body>
 <h1>{{ title }}</h1>
 <p>Generated {{ generated }} &middot; {{ rows|length }} rows</p>
-<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
+<table repeat="1"><tr>{% for c in columns %}<th>{{ c|replace("_", " ") }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>{% for c in columns %}<td{% if row[c] is number %} class="num"{% endif %}>{{ row[c] if row[c] is not none else "" }}</td>{% endfor %}</tr>
 {% endfor %}</table></body></html>"""
+
 
 
 @dataclass

@@ -210,6 +210,10 @@ async def test_from_mock_trades_to_r_var_limit_and_pdf(
     )
     assert rendered.returncode == 0, rendered.stderr
     assert (tmp_path / "page-1.png").stat().st_size > 1000
+    from pypdf import PdfReader
+
+    box = PdfReader(tmp_path / "risk.pdf").pages[0].mediabox
+    assert box.width > box.height  # eleven columns: the page turns landscape so they do not overlap
     text = subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "risk.pdf"), "-"], capture_output=True, text=True, timeout=60
     ).stdout
