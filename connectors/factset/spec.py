@@ -144,6 +144,7 @@ SPEC = ConnectorSpec(
         max_symbols_per_request=2000,
     ),
     mock=MockSpec(
+        sample_symbols=("AAPL-US", "MSFT-US", "FDS-US"),
         app="portico.mocks.factset:create_app",
         url_keys={"base": "/content", "auth": ""},
         description="Prices API under /content with FactSet's error envelope, the batch flow (202 then 200), "
