@@ -186,16 +186,19 @@ class AuditLog:
         if key is not None:
             return key
         self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # written whole under a private name, then linked into place: a reader never sees a key file that
+        # is still being written (another process creating it at the same moment read 0 bytes before)
+        staging = self.key_path.with_name(f".{self.key_path.name}.{secrets.token_hex(8)}")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            key = self._read_key()
-            assert key is not None
-            return key
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(_KEY_SIZE))
-            fh.flush()
-            os.fsync(fh.fileno())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(_KEY_SIZE))
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+                os.link(staging, self.key_path)
+        finally:
+            staging.unlink(missing_ok=True)
         key = self._read_key()
         assert key is not None
         return key
