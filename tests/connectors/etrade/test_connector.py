@@ -20,6 +20,7 @@ from portico.mocks import DEFAULT_START, RunningMock
 from portico.models import OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
 from portico.sdk import ConnectorContext
 from portico.store import Database
+from portico.testing import wait_for_async
 from tests.connectors.etrade.conftest import CREDENTIALS, FAST_LIMITS, make_connector
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -219,16 +220,6 @@ async def test_the_rate_limit_page_from_the_venue_is_waited_out(served: Callable
     await connector.close()
 
 
-async def _until(condition: Callable[[], bool], what: str, deadline: float = 10.0) -> None:
-    """Wait for ``condition`` (checked after every loop turn), failing after ``deadline`` real seconds."""
-    loop = asyncio.get_running_loop()
-    ends = loop.time() + deadline
-    while not condition():
-        if loop.time() > ends:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 async def test_polled_order_events_follow_the_order(served: Callable[..., RunningMock]) -> None:
     running = served()
     clock = FakeClock(DEFAULT_START)
@@ -243,15 +234,15 @@ async def test_polled_order_events_follow_the_order(served: Callable[..., Runnin
 
     task = asyncio.create_task(collect())
     try:
-        await _until(lambda: any(e == "stream.subscribed" for e, _ in seen), "the subscription")
+        await wait_for_async(lambda: any(e == "stream.subscribed" for e, _ in seen), message="the subscription")
         resting = await connector.place_order(limit("IBM", "poll-1"))
-        await _until(lambda: len(got) >= 1, "the new order")
+        await wait_for_async(lambda: len(got) >= 1, message="the new order")
         await connector.cancel_order(resting.order_id)
-        await _until(lambda: len(got) >= 2, "the cancel")
+        await wait_for_async(lambda: len(got) >= 2, message="the cancel")
         await connector.place_order(
             OrderRequest(symbol="KO", side=OrderSide.BUY, quantity=Decimal(1), client_order_id="poll-2")
         )
-        await _until(lambda: len(got) >= 4, "the market order")
+        await wait_for_async(lambda: len(got) >= 4, message="the market order")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

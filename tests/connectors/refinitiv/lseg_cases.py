@@ -11,7 +11,6 @@ the library reads its configuration once per process).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from lseg.data.errors import LDError
 
 from portico.mocks import RunningMock, start_mock
 from portico.mocks.refinitiv import create_app
+from portico.testing import wait_for
 
 APP_KEY = "vendor-test-app-key"
 USER = "vendor-test-user"
@@ -63,14 +63,6 @@ def session(served: RunningMock, tmp_path_factory: pytest.TempPathFactory) -> It
             yield opened
         finally:
             ld.close_session()
-
-
-def _wait_for(condition: Any, deadline: float = 15.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.05)
 
 
 def test_the_session_logs_in_with_the_password_grant(served: RunningMock, session: Any) -> None:
@@ -138,7 +130,7 @@ def test_an_unknown_ric_is_an_in_body_error_the_library_reports(session: Any) ->
 
 def test_the_library_refreshes_its_token_and_keeps_working(served: RunningMock, session: Any) -> None:
     grants = served.app.state.mock.tokens.grants
-    _wait_for(lambda: "refresh_token" in grants)
+    wait_for(lambda: "refresh_token" in grants, timeout=15.0)
     refresh = served.app.journal.entries(method="POST", path="/auth/oauth2/v1/token")[-1]
     assert "grant_type=refresh_token" in refresh.body
     frame = ld.get_history("IBM.N", interval="1D", count=2)
@@ -172,7 +164,7 @@ def test_a_pricing_stream_gets_its_refresh_and_then_updates(served: RunningMock,
         snapshot = stream.get_snapshot()
         assert list(snapshot["Instrument"]) == ["GBP="]
         assert snapshot["BID"][0] < snapshot["ASK"][0]
-        _wait_for(lambda: len(updates) >= 3)  # the refresh, then updates
+        wait_for(lambda: len(updates) >= 3, timeout=15.0)  # the refresh, then updates
     finally:
         stream.close()
     assert {name for name, _ in updates} == {"GBP="}
