@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from portico.errors import ConfigurationError, PorticoError
-from portico.jobs._formats import FileRejected, RawChunk, _trailer_count
+from portico.jobs._fast_read import FallBack, fast_frames
+from portico.jobs._formats import FileRejected, RawChunk, _trailer_count, open_maybe_gzip
 from portico.jobs._limits import ReadLimits
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
 from portico.jobs._readguard import ReadGuard, file_identity
@@ -57,10 +58,6 @@ _HEADER_FORMATS = {"csv", "psv", "xlsx", "parquet"}
 
 class ControlTotalsMismatch(FileRejected):
     """Source and loaded counts or sums differ: the load is rolled back."""
-
-
-class _FallBack(Exception):
-    """The columnar path met input only the per-record path can read exactly; redo the file that way."""
 
 
 class _LostRace(FileRejected):
@@ -660,7 +657,7 @@ class DataImporter:
                 self._load(result, rt, cm, None, fast, dry_run, progress, expected_records, scan.sha256, guard=guard, fmt=fmt, opts=opts)
                 result.fast_path = True
                 return
-            except _FallBack as exc:
+            except FallBack as exc:
                 result.stage("parsing").detail["columnar_fallback"] = str(exc)
                 _reset_counts(result)
 
@@ -672,25 +669,48 @@ class DataImporter:
 
     def _fast_plan(self, rt: RecordType, cm: CompiledMapping, fmt: Any, opts: Mapping[str, Any], path: Path, scan: FileScan) -> Any:
         from portico.jobs._columnar import columnar_plan
+        from portico.jobs._fast_read import FastFile
 
-        if not self.columnar or fmt.name not in ("csv", "psv") or scan.gzip or scan.has_quote or scan.has_blank_line or scan.has_long_line or self.validators:
+        if not self.columnar or fmt.name not in ("csv", "psv") or scan.has_long_line or self.validators:
             return None
         if str(opts.get("encoding", "utf-8")).lower().replace("_", "-") not in ("utf-8", "utf8"):
             return None
         delim = str(opts.get("delimiter", fmt.default_delimiter))
-        if len(delim) != 1:
+        quotechar = str(opts.get("quotechar", '"') or "")
+        if len(delim) != 1 or not delim.isascii() or delim in "\r\n":
             return None
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            header = [h.strip().lstrip("\ufeff") for h in handle.readline().rstrip("\r\n").split(delim)]
+        if scan.has_quote and (len(quotechar) != 1 or not quotechar.isascii() or quotechar == delim):
+            return None
+        limits = ReadLimits.from_options(opts, format_name=fmt.name)
+        with open_maybe_gzip(path, limits, file=path.name) as handle:
+            first = handle.readline(limits.max_record_chars + 1)
+        text = first.decode("utf-8", "replace").rstrip("\r\n")
+        text = text[1:] if text.startswith("\ufeff") else text
+        if scan.has_quote and quotechar in text:
+            import csv
+
+            try:
+                cells = next(csv.reader([text], delimiter=delim, quotechar=quotechar, strict=True), [])
+            except csv.Error:
+                return None
+        else:
+            cells = text.split(delim)
+        header = [h.strip().lstrip("\ufeff") for h in cells]
         trailer = _trailer_count(scan.last_line.split(delim))
-        data_rows = scan.lines - 1 - (1 if trailer is not None else 0)
-        expected_delims = (len(header) - 1) * (data_rows + 1) + (scan.last_line.count(delim) if trailer is not None else 0)
-        if data_rows <= 0 or scan.delimiters != expected_delims or len(set(header)) != len(header):
+        if trailer is not None and scan.has_blank_line:
+            return None  # where the per-record reader finds the trailer then depends on the blank lines: let it decide
+        physical = scan.lines - 1 - (1 if trailer is not None else 0)
+        if physical <= 0 or len(set(header)) != len(header) or not all(header):
             return None
+        if not scan.has_quote and not scan.has_blank_line:
+            expected_delims = (len(header) - 1) * (physical + 1) + (scan.last_line.count(delim) if trailer is not None else 0)
+            if scan.delimiters != expected_delims:
+                return None
         plan = columnar_plan(cm, header)
         if plan is None:
             return None
-        return (plan, header, delim, data_rows, trailer)
+        spec = FastFile(header, delim, quotechar if scan.has_quote else None, physical, blank_lines=scan.has_blank_line)
+        return (plan, spec, trailer, limits)
 
     def _load(
         self,
@@ -869,10 +889,13 @@ class DataImporter:
         trailer: int | None = None
         header_checked = False
         if fast is not None:
-            plan, header, delim, data_rows, trailer = fast
+            plan, spec, trailer, limits = fast
+            data_rows = spec.physical_lines
             result.stage("parsing").detail["columnar"] = True
+            assert guard is not None
+
             def parsed_and_mapped() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.Series, float]]:
-                for frame in self._fast_frames(guard, header, delim, data_rows, opts or {}):
+                for frame in fast_frames(guard, spec, int((opts or {}).get("chunk_rows", self.chunk_rows)), limits):
                     t0 = time.perf_counter()
                     mapped_frame, accepted = plan.run(frame)
                     yield frame, mapped_frame, accepted, time.perf_counter() - t0
@@ -925,63 +948,6 @@ class DataImporter:
         validation.detail = {"rejected": result.rejected}
         mapping_stage.detail = {"quarantined": result.quarantined, "mapping": result.mapping, "version": result.mapping_version}
         return trailer
-
-    def _fast_frames(self, guard: ReadGuard | None, header: list[str], delim: str, data_rows: int, opts: Mapping[str, Any]) -> Iterator[pl.DataFrame]:
-        """Frames of ``chunk_rows`` records, each parsed by polars from one block of whole lines.
-
-        Reading blocks ourselves (instead of a streaming scan) bounds memory to one block and one frame,
-        and gives exact line numbers: the checks in :meth:`_fast_plan` guarantee one record per line.
-        """
-        import polars as pl
-
-        assert guard is not None
-        chunk = int(opts.get("chunk_rows", self.chunk_rows))
-        line_no = 2
-        remaining = data_rows
-        with guard.open(decompress=False) as handle:
-            handle.readline()
-            leftover = b""
-            while remaining > 0:
-                block = handle.read(max(1 << 20, chunk * 64))
-                data = leftover + block
-                if block:
-                    cut = data.rfind(b"\n") + 1
-                    if cut == 0:
-                        leftover = data
-                        continue
-                    body, leftover = data[:cut], data[cut:]
-                else:
-                    body, leftover = data, b""
-                if not body:
-                    break
-                lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-                take = min(lines, remaining)
-                try:
-                    df = pl.read_csv(
-                        body,
-                        has_header=False,
-                        new_columns=header,
-                        separator=delim,
-                        quote_char=None,
-                        infer_schema=False,
-                        n_rows=take,
-                        empty_string_is_null=False,
-                        eol_char="\n",
-                    )
-                except pl.exceptions.PolarsError as exc:
-                    raise _FallBack(f"columnar parse failed ({type(exc).__name__}); re-read record by record") from None
-                if df.height != take or df.width != len(header):
-                    raise _FallBack("columnar parse disagreed with the line count; re-read record by record")
-                if df.width and df.schema[header[-1]] == pl.String:
-                    # CRLF files: the last column carries the \r
-                    df = df.with_columns(pl.col(header[-1]).str.strip_suffix("\r"))
-                df = df.with_columns(pl.int_range(line_no, line_no + take, eager=False, dtype=pl.Int64).alias("__line"))
-                line_no += take
-                remaining -= take
-                for start in range(0, df.height, chunk):
-                    yield df.slice(start, chunk)
-                if not block:
-                    break
 
     def _check_header(self, result: ImportResult, cm: CompiledMapping, first: Mapping[str, Any]) -> None:
         columns = set(first)
