@@ -212,3 +212,37 @@ def test_prices_without_optional_columns_stay_columnar_and_high_below_low_is_rej
     ]
     assert rejects == [(3, None, "record: Value error, high is below low")]
     assert sums == {"close": "202.5"}
+
+
+def test_a_gzip_file_rewritten_during_a_columnar_import_loads_nothing(db, tmp_path: Path) -> None:
+    from portico.clock import FakeClock
+    from portico.jobs import JobService
+
+    original = (
+        HEADER
+        + "\n"
+        + "\n".join(f"A{i}|US0378331005|AAPL|{100 + i}|1|USD|2026-01-05" for i in range(6))
+        + "\n"
+    ).encode()
+    changed = original.replace(b"|10", b"|90")
+    path = tmp_path / "p.psv.gz"
+    path.write_bytes(gzip.compress(original, mtime=0))
+
+    class Rewriting:
+        done = False
+
+        def emit(self, event: str, **data: Any) -> None:
+            if event == "jobs.chunk_loaded" and not self.done:
+                self.done = True
+                path.write_bytes(gzip.compress(changed, mtime=0))
+
+    svc = JobService(db=db, clock=FakeClock(), monitor=Rewriting(), config={"data_import": {"chunk_rows": 2}})
+    try:
+        result = svc.importer.import_file(path, "positions")
+        assert result.status == "failed" and result.loaded == 0
+        assert "the file changed while it was being imported" in (result.error or "")
+        assert "columnar_fallback" not in result.stage("parsing").detail
+        with db.begin() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM portico_import_positions")).scalar() == 0
+    finally:
+        svc.shutdown()
