@@ -164,39 +164,41 @@ def _records_of(body: bytes, spec: FastFile, line_no: int, remaining: int) -> tu
         if body.count(delim) != fields * physical:
             raise FallBack("a line has another field count than the header; re-read record by record")
         return body, None, physical
-    arr = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero(arr == 10)
-    if not body.endswith(b"\n"):
-        ends = np.append(ends, len(body))
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts
-    blank = lengths == 0
-    one = np.flatnonzero(lengths == 1)
-    if one.size:
-        blank[one] = arr[starts[one]] == 13  # "\r\n" alone: blank in a CRLF file
+    blank = starts = ends = None
+    if spec.blank_lines:
+        arr = np.frombuffer(body, dtype=np.uint8)
+        ends = np.flatnonzero(arr == 10)
+        if not body.endswith(b"\n"):
+            ends = np.append(ends, len(body))
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts
+        blank = lengths == 0
+        one = np.flatnonzero(lengths == 1)
+        if one.size:
+            blank[one] = arr[starts[one]] == 13  # "\r\n" alone: blank in a CRLF file
     quoted_delims = 0
     quoted = 0
-    if spec.quotechar is not None:
-        q = np.flatnonzero(arr == ord(spec.quotechar))
-        if q.size:
-            import polars as pl
+    if spec.quotechar is not None and spec.quotechar.encode() in body:
+        import polars as pl
 
-            rows = np.unique(np.searchsorted(ends, q))
-            texts = [body[starts[i] : ends[i]].decode("utf-8", "replace") for i in rows.tolist()]
-            good = pl.Series(texts, dtype=pl.String).str.contains(spec.pattern or "")
-            if not bool(good.all()):
-                raise FallBack(
-                    "a quoted field is not one the columnar reader reads exactly (it may span lines); re-read record by record"
-                )
-            quoted = len(texts)
-            quoted_delims = sum(t.count(spec.delimiter) for t in texts)
-    records = int(physical - int(blank.sum()))
-    if body.count(delim) - quoted_delims != fields * (records - quoted):
+        # the lines as one native string column (no Python object per line): those holding a quote
+        # must be well-formed rows of the header's field count
+        lines = pl.Series([body.decode("utf-8", "replace")], dtype=pl.String).str.split("\n").explode()
+        with_quotes = lines.filter(lines.str.contains(spec.quotechar, literal=True))
+        if not bool(with_quotes.str.contains(spec.pattern or "").all()):
+            raise FallBack(
+                "a quoted field is not one the columnar reader reads exactly (it may span lines); re-read record by record"
+            )
+        quoted = with_quotes.len()
+        quoted_delims = int(with_quotes.str.count_matches(spec.delimiter, literal=True).sum() or 0)
+    blanks = 0 if blank is None else int(blank.sum())
+    if body.count(delim) - quoted_delims != fields * (physical - blanks - quoted):
         raise FallBack("a line has another field count than the header; re-read record by record")
-    if not blank.any():
+    if not blanks:
         return body, None, physical
+    assert blank is not None and starts is not None and ends is not None
     pieces = []
     prev = 0
     for i in np.flatnonzero(blank).tolist():
