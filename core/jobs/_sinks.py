@@ -268,28 +268,26 @@ class _StoreSession:
     def _sqlite_sums(self, fields: Sequence[str]) -> dict[str, Decimal] | None:
         """The exact sums computed inside SQLite, as 64-bit integers: whole parts and 12-digit fractions apart.
 
-        Every value must be plain decimal text (what the loaders store) with at most 18 whole digits
-        and 12 decimals, and neither sum may overflow; otherwise None, and the caller reads the values
-        back and sums them as Decimal (always exact, slower).
+        Every value must be plain decimal text (what the loaders store: ``-12.5``, never ``1E+3``) under
+        10^18 with at most 12 decimals, and neither sum may overflow; otherwise None, and the caller
+        reads the values back and sums them as Decimal (always exact, slower).
         """
         import sqlite3
 
         parts: list[str] = []
         for f in fields:
-            mag = f"(CASE WHEN substr({f}, 1, 1) = '-' THEN substr({f}, 2) ELSE {f} END)"
-            dot = f"instr({mag}, '.')"
-            whole = f"(CASE WHEN {dot} > 0 THEN substr({mag}, 1, {dot} - 1) ELSE {mag} END)"
-            frac = f"(CASE WHEN {dot} > 0 THEN substr({mag}, {dot} + 1) ELSE '' END)"
-            sign = f"(CASE WHEN substr({f}, 1, 1) = '-' THEN -1 ELSE 1 END)"
+            dot = f"instr({f}, '.')"
+            # CAST(text AS INTEGER) reads the leading whole part (clamping past 64 bits: such rows are odd)
             odd = (
-                f"{f} IS NOT NULL AND (typeof({f}) != 'text' OR {whole} = '' OR {whole} GLOB '*[^0-9]*' "
-                f"OR {frac} GLOB '*[^0-9]*' OR length({whole}) > 18 OR length({frac}) > 12 "
-                f"OR ({dot} > 0 AND {frac} = ''))"
+                f"{f} IS NOT NULL AND ({f} GLOB '*[^0-9.-]*' OR abs(CAST({f} AS REAL)) >= 1e18 "
+                f"OR ({dot} > 0 AND length({f}) - {dot} > 12))"
             )
+            sign = f"(CASE WHEN substr({f}, 1, 1) = '-' THEN -1 ELSE 1 END)"
+            fraction = f"CAST(substr(substr({f}, {dot} + 1) || '000000000000', 1, 12) AS INTEGER)"
             parts += [
                 f"SUM(CASE WHEN {odd} THEN 1 ELSE 0 END)",
-                f"SUM({sign} * CAST({whole} AS INTEGER))",
-                f"SUM({sign} * CAST(substr({frac} || '000000000000', 1, 12) AS INTEGER))",
+                f"SUM(CAST({f} AS INTEGER))",
+                f"SUM(CASE WHEN {dot} > 0 THEN {sign} * {fraction} ELSE 0 END)",
             ]
         cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
