@@ -40,22 +40,29 @@ class ColumnarPlan:
     sources: list[str] = field(default_factory=list)
     _isin_checked: dict[str, bool] = field(default_factory=dict)
 
-    def run(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-        """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts."""
+    def run(self, df: pl.DataFrame, *, control: bool = True) -> tuple[pl.DataFrame, pl.Series]:
+        """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts.
+
+        ``control=False`` says no value holds a control character (the reader saw none in the bytes).
+        """
         import polars as pl
 
         # values first (from source columns), then checks on the mapped columns: no string op runs twice
         okay = pl.all_horizontal(*self.checks).fill_null(False) if self.checks else pl.lit(True)
         # a control character anywhere in a source value sends the row to the per-record path, which
         # decides (trimmed edge whitespace is fine, anything else is rejected naming the field)
-        control = pl.any_horizontal(*[pl.col(c).str.contains(_CONTROL) for c in self.sources]).fill_null(False) if self.sources else pl.lit(False)
+        control_expr = (
+            pl.any_horizontal(*[pl.col(c).str.contains(_CONTROL) for c in self.sources]).fill_null(False)
+            if self.sources and control
+            else pl.lit(False)
+        )
         out = (
             df.lazy()
             .select(
                 pl.col("__line"),
                 *[e.alias(f) for f, e in self.exprs.items()],
                 *[e.alias(f"__raw_{f}") for f, e in self.presence.items()],
-                control.alias("__control"),
+                control_expr.alias("__control"),
             )
             .with_columns((okay & pl.col("__control").not_()).alias("__ok"))
             .collect()

@@ -61,8 +61,12 @@ class FastFile:
         self.pattern = well_formed_pattern(delimiter, quotechar, len(header)) if quotechar else None
 
 
-def fast_frames(guard: ReadGuard, spec: FastFile, chunk: int, limits: ReadLimits) -> Iterator[pl.DataFrame]:
-    """Frames of at most ``chunk`` records (string columns plus ``__line``), read block by block.
+def fast_frames(
+    guard: ReadGuard, spec: FastFile, chunk: int, limits: ReadLimits
+) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """Frames of at most ``chunk`` records (string columns plus ``__line``), read block by block, each
+    with whether its values may hold a control character (False: the block's bytes hold none, so the
+    per-value check can be skipped).
 
     Reading blocks ourselves (instead of a streaming scan) bounds memory to one block and one frame,
     and gives exact line numbers.
@@ -117,12 +121,30 @@ def fast_frames(guard: ReadGuard, spec: FastFile, chunk: int, limits: ReadLimits
                 else:
                     number = pl.Series("__line", lines, dtype=pl.Int64)
                 df = df.with_columns(number.alias("__line"))
+                control = _may_hold_control(body)
                 for start in range(0, df.height, chunk):
-                    yield df.slice(start, chunk)
+                    yield df.slice(start, chunk), control
             line_no += physical
             remaining -= physical
             if not block:
                 break
+
+
+def _may_hold_control(body: bytes) -> bool:
+    """Whether a value in ``body`` (whole lines) may hold a control character (C0, DEL or C1).
+
+    False only when every byte under 0x20 is a line end (``\n``, or ``\r`` right before it) and no
+    DEL or 0xC2 byte (the lead byte of the UTF-8 C1 controls) occurs.
+    """
+    import numpy as np
+
+    if b"\x7f" in body or b"\xc2" in body:
+        return True
+    crlf = body.count(b"\r\n")
+    if body.count(b"\r") != crlf:
+        return True
+    low = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) < 0x20))
+    return low != body.count(b"\n") + crlf
 
 
 def _skip_line(handle: Any) -> None:

@@ -178,11 +178,11 @@ class _RecordStages:
             assert guard is not None
 
             def parsed_and_mapped() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.Series, float]]:
-                for frame in fast_frames(
+                for frame, control in fast_frames(
                     guard, spec, int((opts or {}).get("chunk_rows", self.chunk_rows)), limits
                 ):
                     t0 = time.perf_counter()
-                    mapped_frame, accepted = plan.run(frame)
+                    mapped_frame, accepted = plan.run(frame, control=control)
                     yield frame, mapped_frame, accepted, time.perf_counter() - t0
 
             # parsing and mapping (polars, off the GIL) run one chunk ahead in a thread while this

@@ -246,3 +246,20 @@ def test_a_gzip_file_rewritten_during_a_columnar_import_loads_nothing(db, tmp_pa
             assert conn.execute(sa.text("SELECT count(*) FROM portico_import_positions")).scalar() == 0
     finally:
         svc.shutdown()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["AA\tPL", "AA\x01PL", "AA\u0085PL", "AA\x7fPL", "£AAPL"],
+    ids=["tab", "c0", "c1", "del", "pound"],
+)
+def test_a_control_character_in_a_value_is_judged_as_per_record(db, tmp_path: Path, value: str) -> None:
+    path = tmp_path / "ctl.psv"
+    body = [*ROWS[:3], f"A9|US0378331005|{value}|1|1|USD|2026-01-05"]
+    path.write_bytes((HEADER + "\r\n" + "\r\n".join(body) + "\r\n").encode())
+    status, records, loaded, rejects, _, _ = _agree(db, path)
+    assert records == 4
+    if value == "£AAPL":
+        assert status == "loaded" and len(loaded) == 4
+    else:
+        assert [(line, field) for line, field, _ in rejects] == [(5, "symbol")]
