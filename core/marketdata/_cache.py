@@ -106,6 +106,7 @@ class _Writer:
         # _KEYS_REFRESH seconds so rows another process wrote are found too
         self.known: set[str] | None = None
         self.known_at = 0.0
+        self.inflight: dict[str, dict[str, Any]] = {}  # the batch being written
 
     def might_hold(self, key: str, now: float) -> bool:
         """Whether the store may hold ``key``: False saves a miss its read of the store."""
@@ -120,10 +121,12 @@ class _Writer:
             table = _table()
             import sqlalchemy as sa
 
-            with self.io, db.begin() as conn:
+            with db.begin() as conn:
                 keys = set(conn.execute(sa.select(table.c.key).where(table.c.expires_at > now)).scalars())
             with self.lock:
+                # rows handed over and rows being written (maybe not committed when the keys were read)
                 keys.update(self.pending)
+                keys.update(self.inflight)
                 self.known, self.known_at = keys, time.monotonic()
             known = keys
         return key in known
@@ -143,8 +146,9 @@ class _Writer:
             self.wake.notify()
 
     def waiting(self, key: str) -> dict[str, Any] | None:
+        """The row of ``key`` handed over and not yet committed, if any."""
         with self.lock:
-            return self.pending.get(key)
+            return self.pending.get(key) or self.inflight.get(key)
 
     def drop(self, match: Any) -> None:
         """Forget pending rows ``match(row)`` selects (the caller holds ``io`` and deletes from the store)."""
@@ -195,6 +199,7 @@ class _Writer:
                     with self.lock:
                         batch, self.pending = self.pending, {}
                         purge_before, self.purge_before = self.purge_before, None
+                        self.inflight = batch
                     rows = [
                         {**row, "payload": json.dumps(row["payload"], default=str)} for row in batch.values()
                     ]
@@ -213,6 +218,7 @@ class _Writer:
             finally:
                 with self.lock:
                     self.busy = False
+                    self.inflight = {}
                     self.idle.notify_all()
 
 
