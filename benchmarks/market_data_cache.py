@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     speedup = quality["calendar computed per series"] / quality["calendar cached per range"]
     print(
-        f"TARGET market_data_quality: trading calendar cached per range: checks {speedup:.1f}x faster than computing it per series ({'met' if speedup > 1 else 'missed'})"
+        f"TARGET market_data_quality: trading calendar cached per range: checks {speedup:.1f}x faster than computing it per series {'met' if speedup > 1 else 'missed'}"
     )
     return 0
 
