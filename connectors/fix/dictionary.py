@@ -1,0 +1,81 @@
+"""Finding the FIX 4.4 data dictionary QuickFIX validates every message against.
+
+The quickfix package installs the engine but not its data dictionaries; ``FIX44.xml`` ships in the
+quickfix source archive (``quickfix-<version>/spec/FIX44.xml``). :func:`install_from_archive` copies it
+out of that archive to ``$PORTICO_HOME/fix/FIX44.xml``, where :func:`data_dictionary` finds it.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+from portico.errors import ConfigurationError
+from portico.home import portico_home
+
+__all__ = ["ENV_VAR", "data_dictionary", "install_from_archive"]
+
+ENV_VAR = "PORTICO_FIX_DATA_DICTIONARY"
+_NAME = "FIX44.xml"
+
+
+def _default() -> Path:
+    return portico_home(create=False) / "fix" / _NAME
+
+
+def data_dictionary(configured: str | None = None) -> str:
+    """The path of FIX44.xml: ``configured`` (``connection.data_dictionary``), else ``$PORTICO_FIX_DATA_DICTIONARY``,
+    else ``$PORTICO_HOME/fix/FIX44.xml``.
+
+    Raises:
+        ConfigurationError: none of them is a readable file (says how to install one).
+    """
+    candidates = [
+        (configured, "connection.data_dictionary"),
+        (os.environ.get(ENV_VAR), ENV_VAR),
+        (str(_default()), None),
+    ]
+    for value, where in candidates:
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.is_file():
+            return str(path)
+        if where is not None:
+            raise ConfigurationError(f"{where}: the FIX data dictionary {value!r} is not a file")
+    raise ConfigurationError(
+        f"no FIX 4.4 data dictionary: set connection.data_dictionary or {ENV_VAR}, or install FIX44.xml to "
+        f"{_default()} from the quickfix source archive "
+        "(portico.connectors.fix.dictionary.install_from_archive)"
+    )
+
+
+def install_from_archive(archive: str | Path, destination: str | Path | None = None) -> Path:
+    """Copy ``spec/FIX44.xml`` out of a quickfix source archive (``quickfix-1.16.0.tar.gz``).
+
+    Args:
+        archive: the source archive.
+        destination: where to write it (default ``$PORTICO_HOME/fix/FIX44.xml``).
+
+    Raises:
+        ConfigurationError: the archive is unreadable or holds no spec/FIX44.xml.
+    """
+    target = Path(destination) if destination is not None else portico_home() / "fix" / _NAME
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            member = next(
+                (m for m in tar.getmembers() if m.isfile() and m.name.endswith(f"/spec/{_NAME}")), None
+            )
+            if member is None:
+                raise ConfigurationError(f"{archive}: no spec/{_NAME} in the archive")
+            source = tar.extractfile(member)
+            assert source is not None
+            data = source.read()
+    except (OSError, tarfile.TarError) as exc:
+        raise ConfigurationError(f"{archive}: cannot read the quickfix archive: {exc}") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
