@@ -8,13 +8,16 @@ out of that archive to ``$PORTICO_HOME/fix/FIX44.xml``, where :func:`data_dictio
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tarfile
+from importlib import metadata
 from pathlib import Path
 
 from portico.errors import ConfigurationError
 from portico.home import portico_home
 
-__all__ = ["ENV_VAR", "data_dictionary", "install_from_archive"]
+__all__ = ["ENV_VAR", "data_dictionary", "fetch_data_dictionary", "install_from_archive"]
 
 ENV_VAR = "PORTICO_FIX_DATA_DICTIONARY"
 _NAME = "FIX44.xml"
@@ -79,3 +82,34 @@ def install_from_archive(archive: str | Path, destination: str | Path | None = N
     partial.write_bytes(data)
     partial.replace(target)
     return target
+
+
+def fetch_data_dictionary(cache: str | Path | None = None) -> Path:
+    """FIX44.xml from the source archive of the installed quickfix version, fetched once with pip.
+
+    The archive is downloaded (``pip download --no-binary :all: --no-deps quickfix==<version>``) into
+    ``cache`` (default ``~/.cache/portico/fix``) and the dictionary kept beside it; later calls read
+    the cached file without touching the network.
+
+    Raises:
+        ConfigurationError: quickfix is not installed, or the archive could not be fetched or read.
+    """
+    folder = Path(cache).expanduser() if cache is not None else Path.home() / ".cache" / "portico" / "fix"
+    try:
+        version = metadata.version("quickfix")
+    except metadata.PackageNotFoundError:
+        raise ConfigurationError("quickfix is not installed: pip install 'portico[fix]'") from None
+    target = folder / f"FIX44-{version}.xml"
+    if target.is_file():
+        return target
+    archive = folder / f"quickfix-{version}.tar.gz"
+    if not archive.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps"]
+        command += ["-d", str(folder), f"quickfix=={version}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode != 0 or not archive.is_file():
+            raise ConfigurationError(
+                f"could not fetch the quickfix {version} source archive: {done.stderr.strip()[-500:]}"
+            )
+    return install_from_archive(archive, target)

@@ -131,6 +131,11 @@ class SessionConfig:
         return "\n".join(lines)
 
 
+def _refused_logon(reason: str | None) -> bool:
+    """Whether a Logout's text says the credentials were refused."""
+    return bool(reason) and any(w in str(reason).lower() for w in ("password", "user", "credential", "auth"))
+
+
 Listener = Callable[[FixMessage], None]
 EventSink = Callable[..., None]
 
@@ -214,7 +219,7 @@ class FixSession:
                 "FIX.4.4", self.config.sender_comp_id, self.config.target_comp_id
             )
             try:
-                self._initiator = fix.SocketInitiator(self._app, fix.MemoryStoreFactory(), settings)
+                self._initiator = fix.ThreadedSocketInitiator(self._app, fix.MemoryStoreFactory(), settings)
                 await asyncio.to_thread(self._initiator.start)
             except (fix.ConfigError, fix.RuntimeError) as exc:
                 self._initiator = None
@@ -237,10 +242,8 @@ class FixSession:
             await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
             reason = self.logout_reason
-            if reason and any(word in reason.lower() for word in ("password", "user", "credential", "auth")):
-                raise AuthError(
-                    f"{self.config.session_id}: the counterparty refused the logon: {reason}"
-                ) from None
+            if _refused_logon(reason):
+                raise self._auth_error(reason) from None
             raise ConnectionFailed(
                 f"{self.config.session_id} is not logged on to {self.config.host}:{self.config.port} "
                 f"after {timeout:g}s" + (f" (last logout: {reason})" if reason else "")
@@ -315,7 +318,14 @@ class FixSession:
         self.generation += 1
         self._call(self._on_logout_loop, was, self.logout_reason)
 
+    def _auth_error(self, reason: str | None) -> AuthError:
+        return AuthError(f"{self.config.session_id}: the counterparty refused the logon: {reason}")
+
     def _on_logout_loop(self, was_logged_on: bool, reason: str | None) -> None:
+        if not was_logged_on and _refused_logon(reason):
+            for waiter in self._logon_waiters:
+                if not waiter.done():
+                    waiter.set_exception(self._auth_error(reason))
         self.emit(
             "fix.session.logout",
             severity="warning",

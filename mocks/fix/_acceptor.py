@@ -12,8 +12,8 @@ probability decided by a seeded generator:
 
 - ``drop_after_order``: the order is committed at the venue, then the connection is dropped before its
   reports go out (they are kept and resent, PossDupFlag=Y, when the client asks after logging on again);
-- ``skip_seq``: an ExecutionReport goes out one sequence number ahead (the client must ask for a resend;
-  the gap is filled);
+- ``skip_seq``: the relay loses an ExecutionReport on the way (the client sees the next number too high,
+  asks for a resend, and gets the report again with PossDupFlag=Y);
 - ``duplicate``: an ExecutionReport is sent a second time, PossDupFlag=Y, under a new sequence number;
 - ``session_reject``: a NewOrderSingle is refused by a session-level Reject (35=3), not processed;
 - ``business_reject``: a NewOrderSingle is refused by an ExecutionReport OrdStatus=8 (not placed);
@@ -185,6 +185,7 @@ class FixMockServer:
         self._app: Any = None
         self._relay: asyncio.base_events.Server | None = None
         self._links: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._garble_next = 0
         self._unsubscribe = self.venue.subscribe(self._on_venue)
 
@@ -228,7 +229,11 @@ class FixMockServer:
         return "\n".join(lines)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FixMockServer:
-        """Start the acceptor and the relay; returns self with :attr:`port` set."""
+        """Start the acceptor and the relay; returns self with :attr:`port` set.
+
+        The acceptor is QuickFIX's threaded one (a thread per connection): stopping the single-threaded
+        ``SocketAcceptor`` right after a client dropped its socket crashed the process (quickfix 1.16.0).
+        """
         import quickfix as fix
 
         self.acceptor_port = _free_port("127.0.0.1")
@@ -240,7 +245,7 @@ class FixMockServer:
             settings = fix.SessionSettings(path)
         finally:
             os.unlink(path)
-        self._acceptor = fix.SocketAcceptor(self._app, fix.MemoryStoreFactory(), settings)
+        self._acceptor = fix.ThreadedSocketAcceptor(self._app, fix.MemoryStoreFactory(), settings)
         await asyncio.to_thread(self._acceptor.start)
         self._relay = await asyncio.start_server(self._link, host, port)
         sock = self._relay.sockets[0].getsockname()
@@ -251,17 +256,19 @@ class FixMockServer:
         """Stop the relay and the acceptor."""
         if self._relay is not None:
             self._relay.close()
-        for task in list(self._links):
-            task.cancel()
+        for writer in list(self._writers):
+            writer.close()
         if self._links:
-            await asyncio.gather(*self._links, return_exceptions=True)
+            _done, pending = await asyncio.wait(list(self._links), timeout=2)
+            for task in pending:
+                task.cancel()
         if self._relay is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay.wait_closed(), 2)
             self._relay = None
         acceptor, self._acceptor = self._acceptor, None
         if acceptor is not None:
-            await asyncio.to_thread(acceptor.stop, True)
+            await asyncio.to_thread(acceptor.stop)
         self._unsubscribe()
 
     async def __aenter__(self) -> FixMockServer:
@@ -326,10 +333,15 @@ class FixMockServer:
                 with contextlib.suppress(Exception):
                     dst.close()
 
+        self._writers.update((writer, up_writer))
         try:
             await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
+        except asyncio.CancelledError:
+            # the mock is stopping: the link ends here (the start_server callback must not see it)
+            return
         finally:
             self._links.discard(task)
+            self._writers.difference_update((writer, up_writer))
 
     def _split_and_garble(self, buffer: bytes) -> tuple[bytes, bytes]:
         """Pass on every whole message in ``buffer`` (garbling one when asked); keep the rest."""
@@ -341,6 +353,8 @@ class FixMockServer:
             stop = end + 8  # SOH + "10=" + 3 digits + SOH
             message = buffer[:stop]
             buffer = buffer[stop:]
+            if b"\x0135=8\x01" in message and self._roll("skip_seq"):
+                continue  # lost on the way: the client sees the next number too high and asks again
             if b"\x0135=8\x01" in message and (self._garble_next > 0 or self._roll("garble_checksum")):
                 if self._garble_next > 0:
                     self._garble_next -= 1
@@ -394,8 +408,6 @@ class FixMockServer:
         import quickfix as fix
 
         session = fix.Session.lookupSession(session_id)
-        if session is not None and session.isLoggedOn() and self._roll("skip_seq"):
-            session.setNextSenderMsgSeqNum(session.getExpectedSenderNum() + 1)
         self._send(session_id, "8", body)
         if session is not None and session.isLoggedOn() and self._roll("duplicate"):
             self._send(session_id, "8", body, header=[(43, "Y"), (122, _now())])
