@@ -31,6 +31,7 @@ from portico.errors import (
     ConfigurationError,
     ConnectionFailed,
     NotFound,
+    NotSupported,
     OutcomeUnknown,
     PayloadRejected,
     ReadTimeout,
@@ -338,6 +339,12 @@ class FixConnector(Connector):
         return waiter
 
     async def place_order(self, request: OrderRequest) -> Order:
+        if request.order_type not in self.spec.capabilities.order_types:
+            raise NotSupported(
+                f"{self.system} ({self.spec.name}) does not support {request.order_type.value} orders",
+                capability="place_order",
+                system=self.system,
+            )
         cl_ord_id = request.client_order_id or uuid.uuid4().hex
         known = self._orders.get(cl_ord_id)
         if known is not None:
@@ -481,6 +488,8 @@ class FixConnector(Connector):
     async def subscribe_order_updates(self) -> AsyncIterator[OrderEvent]:  # type: ignore[override]
         queue: asyncio.Queue[OrderEvent] = asyncio.Queue()
         self._subscribers.append(queue)
+        # execution reports of every order on the session arrive unasked: subscribed from now on
+        self.context.emit("stream.subscribed", stream="order_updates")
         try:
             while True:
                 item = await queue.get()

@@ -255,8 +255,19 @@ class FixSession:
     async def stop(self) -> None:
         """Log out and stop the initiator (waits for the Logout exchange, a few seconds at most)."""
         initiator, self._initiator = self._initiator, None
-        if initiator is not None:
-            await asyncio.to_thread(initiator.stop)
+        if initiator is None:
+            return
+        import quickfix as fix
+
+        session = fix.Session.lookupSession(self._session_id) if self._session_id is not None else None
+        if session is not None and self.logged_on:
+            # our own Logout, answered within a round trip: QuickFIX's stop() would poll once a second
+            session.logout("portico closing the session")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            while self.logged_on and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+        await asyncio.to_thread(initiator.stop, True)
         self._logged_on.clear()
 
     def send(self, message: Any) -> bool:

@@ -8,6 +8,7 @@ field. It runs against the FIX mock's acceptor, whose session layer is QuickFIX'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -135,7 +136,5 @@ class ScriptClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
             await asyncio.wait_for(self.writer.wait_closed(), 2)
-        except (TimeoutError, ConnectionError, OSError):
-            pass
