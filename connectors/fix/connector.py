@@ -178,6 +178,22 @@ class FixConnector(Connector):
 
         return session.send(to_quickfix(fix, msg_type, fields))
 
+    async def _answer(self, session: FixSession, waiter: asyncio.Future[Any], timeout: float) -> Any:
+        """Wait for ``waiter``; halfway, send a TestRequest.
+
+        A message lost on the way is noticed only when the next one arrives (its number is too high and
+        the engine asks for a resend); when the answer is late, the Heartbeat answering the TestRequest
+        is that next message.
+        """
+        done, _ = await asyncio.wait({waiter}, timeout=timeout / 2)
+        if not done:
+            self._send(session, "1", [(112, self._next_id("probe"))])
+            await asyncio.wait({waiter}, timeout=timeout / 2)
+        if not waiter.done():
+            waiter.cancel()
+            raise TimeoutError
+        return waiter.result()
+
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}-{self._run}-{next(self._ids)}"
 
@@ -364,7 +380,7 @@ class FixConnector(Connector):
                     system=self.system,
                 )
             try:
-                order: Order = await asyncio.wait_for(waiter, self.settings.ack_timeout)
+                order: Order = await self._answer(session, waiter, self.settings.ack_timeout)
             except TimeoutError:
                 self.context.emit(
                     "fix.order.ack_timeout", severity="warning", system=self.system, client_order_id=cl_ord_id
@@ -403,7 +419,7 @@ class FixConnector(Connector):
             async with self.context.measure("OrderStatusRequest", method="FIX"):
                 if not self._send(session, msg_type, fields):
                     raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
-                report = await asyncio.wait_for(waiter, _STATUS_TIMEOUT)
+                report = await self._answer(session, waiter, _STATUS_TIMEOUT)
         except TimeoutError:
             raise ReadTimeout(
                 f"{self.system}: no answer to the status request for {client_order_id}", system=self.system
@@ -437,7 +453,7 @@ class FixConnector(Connector):
             if not self._send(session, msg_type, fields):
                 raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
             try:
-                await asyncio.wait_for(waiter, self.settings.ack_timeout)
+                await self._answer(session, waiter, self.settings.ack_timeout)
             except TimeoutError:
                 raise OutcomeUnknown(
                     f"{self.system}: cancel of {order_id} not acknowledged", system=self.system
@@ -474,7 +490,7 @@ class FixConnector(Connector):
             if not self._send(session, msg_type, fields):
                 raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
             try:
-                result: Order = await asyncio.wait_for(waiter, self.settings.ack_timeout)
+                result: Order = await self._answer(session, waiter, self.settings.ack_timeout)
             except TimeoutError:
                 raise OutcomeUnknown(
                     f"{self.system}: replacement of {order_id} not acknowledged",

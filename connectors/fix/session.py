@@ -115,6 +115,8 @@ class SessionConfig:
             "ValidateUserDefinedFields=N",
             "SocketNodelay=Y",
             "PersistMessages=Y",
+            # a gap noticed while a resend is under way is asked for again, not waited out
+            "SendRedundantResendRequests=Y",
             f"ResetOnLogon={'Y' if self.reset_on_logon else 'N'}",
             "ResetOnLogout=N",
             "ResetOnDisconnect=N",

@@ -353,9 +353,12 @@ class FixMockServer:
             stop = end + 8  # SOH + "10=" + 3 digits + SOH
             message = buffer[:stop]
             buffer = buffer[stop:]
-            if b"\x0135=8\x01" in message and self._roll("skip_seq"):
+            # faults hit first sends only: a resend that is lost again would leave the client waiting
+            # for the end of a resend it already asked for (QuickFIX sends no second ResendRequest)
+            original = b"\x0135=8\x01" in message and b"\x0143=Y\x01" not in message
+            if original and self._roll("skip_seq"):
                 continue  # lost on the way: the client sees the next number too high and asks again
-            if b"\x0135=8\x01" in message and (self._garble_next > 0 or self._roll("garble_checksum")):
+            if original and (self._garble_next > 0 or self._roll("garble_checksum")):
                 if self._garble_next > 0:
                     self._garble_next -= 1
                 digits = int(message[-4:-1]) if message[-4:-1].isdigit() else 0
