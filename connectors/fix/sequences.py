@@ -7,8 +7,11 @@ runs on QuickFIX's memory store, and the two numbers that must survive a restart
 - the next sender number is written in ``toAdmin``/``toApp``, *before* the message leaves (a crash
   after the write and before the send shows the counterparty a gap, which it asks us to fill; a crash
   the other way round would reuse a number, which ends the session);
-- the next target number is written after an incoming message was handled (a crash in between makes
-  the counterparty resend it with PossDupFlag=Y, and execution reports are de-duplicated by ExecID).
+- the next target number is noted after an incoming message was handed over and written with the next
+  sender write (every outgoing message, heartbeats included, so it lags by a heartbeat interval at most)
+  and at logout: a stored target behind the truth only makes the counterparty resend those messages
+  (PossDupFlag=Y), which are applied idempotently (execution reports carry cumulative quantities and
+  are de-duplicated by ExecID); a target ahead of the truth would lose messages, so it is never written early.
 
 Messages themselves are not kept: the connector never resends an order after a reconnect (it gap-fills
 and resolves the order by OrderStatusRequest), so a resend request is always answered by a gap fill.
@@ -71,6 +74,9 @@ class SequenceStore:
         self.db = db
         self.session_id = session_id
         self._lock = threading.Lock()
+        self._target: int | None = None
+        self._conn: sa.Connection | None = None
+        self._update: Any = None
         db.ensure_tables(sequence_table())
         self._current = self._read()
 
@@ -88,6 +94,7 @@ class SequenceStore:
         """The stored numbers (1 and 1 for a session never seen)."""
         with self._lock:
             self._current = self._read()
+            self._target = None
             return self._current
 
     @property
@@ -101,6 +108,9 @@ class SequenceStore:
 
         with self._lock:
             old = self._current
+            if next_target is None and self._target is not None:
+                next_target = self._target
+            self._target = None
             new = SequenceNumbers(
                 next_sender=old.next_sender if next_sender is None else next_sender,
                 next_target=old.next_target if next_target is None else next_target,
@@ -113,13 +123,43 @@ class SequenceStore:
                 "next_target": new.next_target,
                 "updated_at": datetime.now(UTC),
             }
-            with self.db.begin() as conn:
-                done = conn.execute(
-                    sa.update(table).where(table.c.session_id == self.session_id).values(**values)
-                ).rowcount
+            if self._update is None:
+                self._update = sa.update(table).where(table.c.session_id == sa.bindparam("sid"))
+            # one connection held for the session's writes (a write per outgoing message: a pool
+            # checkout each time cost more than the write)
+            if self._conn is None:
+                self._conn = self.db.engine.connect()
+            conn = self._conn
+            try:
+                done = conn.execute(self._update, {"sid": self.session_id, **values}).rowcount
                 if not done:
                     conn.execute(sa.insert(table).values(session_id=self.session_id, **values))
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
             self._current = new
+
+    def close(self) -> None:
+        """Give the held connection back (writes after this open another)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def note_target(self, next_target: int) -> None:
+        """Remember the next target number; it is written with the next :meth:`save` or :meth:`flush`."""
+        with self._lock:
+            self._target = next_target
+
+    @property
+    def next_target(self) -> int:
+        """The next target number noted (written or not)."""
+        return self._target if self._target is not None else self._current.next_target
+
+    def flush(self) -> None:
+        """Write a noted target number now."""
+        self.save()
 
     def reset(self) -> None:
         """Start the session again at 1 and 1 (a new trading day, an agreed sequence reset)."""

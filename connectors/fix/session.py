@@ -271,6 +271,8 @@ class FixSession:
                 await asyncio.sleep(0.01)
         await asyncio.to_thread(initiator.stop, True)
         self._logged_on.clear()
+        self.sequences.flush()
+        self.sequences.close()
 
     def send(self, message: Any) -> bool:
         """Hand one message to QuickFIX (it stamps the header and sequence number).
@@ -326,6 +328,7 @@ class FixSession:
                 waiter.set_result(None)
 
     def _logout(self) -> None:
+        self._call(self.sequences.flush)
         was = self._logged_on.is_set()
         self._logged_on.clear()
         self.generation += 1
@@ -377,22 +380,28 @@ class FixSession:
                 text=message.get(58),
             )
             self._call(self.on_message, message)
-        self._advance_target(message)
+        # on the loop, in order with the application messages handed over before it
+        self._call(self._advance_target, message)
 
-    def _from_app(self, message: FixMessage) -> None:
-        self._call(self.on_message, message)
+    def _from_app(self, raw: str) -> None:
+        # QuickFIX holds the session's lock during this callback: hand the raw text over and return
+        self._call(self._deliver, raw)
+
+    def _deliver(self, raw: str) -> None:
+        message = FixMessage.from_raw(raw)
         self._advance_target(message)
+        self.on_message(message)
 
     def _advance_target(self, message: FixMessage) -> None:
         # QuickFIX hands a message over before it moves its own counter; a message above the expected
         # number (a logon ahead of us) is followed by a resend request, so only the expected one counts
-        stored = self.sequences.current.next_target
+        stored = self.sequences.next_target
         if message.msg_type == "4" and message.get(36):
-            self.sequences.save(next_target=max(stored, int(message.get(36) or 0)))
+            self.sequences.note_target(max(stored, int(message.get(36) or 0)))
         elif message.msg_type == "A" and message.get(141) == "Y":
-            self.sequences.save(next_target=message.seq_num + 1)
+            self.sequences.note_target(message.seq_num + 1)
         elif message.seq_num == stored:
-            self.sequences.save(next_target=stored + 1)
+            self.sequences.note_target(stored + 1)
 
     def _add_credentials(self, message: Any) -> None:
         import quickfix as fix
@@ -442,6 +451,6 @@ def _make_application(fix: Any, owner: FixSession) -> Any:
                 raise fix.DoNotSend()
 
         def fromApp(self, message: Any, session_id: Any) -> None:
-            owner._from_app(FixMessage.from_raw(message.toString()))
+            owner._from_app(message.toString())
 
     return _Application()
