@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from portico.auth import known_secrets
 from portico.connectors.fix.dictionary import data_dictionary
 from portico.connectors.fix.keys import OrderKey, OrderKeyStore
 from portico.connectors.fix.mapping import (
@@ -99,7 +100,12 @@ class FixConnector(Connector):
         return parts.hostname, parts.port
 
     def _credential(self, name: str) -> str | None:
-        return self.context.secret(name) if name in self.context.credentials else None
+        if name not in self.context.credentials:
+            return None
+        value = self.context.secret(name)
+        # the Logon carries them in clear: redacted wherever an error or a log line might echo them
+        known_secrets.register(value)
+        return value
 
     def _config(self) -> SessionConfig:
         host, port = self._address()

@@ -49,8 +49,8 @@ def data_dictionary(configured: str | None = None) -> str:
             raise ConfigurationError(f"{where}: the FIX data dictionary {value!r} is not a file")
     raise ConfigurationError(
         f"no FIX 4.4 data dictionary: set connection.data_dictionary or {ENV_VAR}, or install FIX44.xml to "
-        f"{_default()} from the quickfix source archive "
-        "(portico.connectors.fix.dictionary.install_from_archive)"
+        f"{_default()} from the quickfix source archive (portico.connectors.fix.dictionary.install_from_archive, "
+        "or fetch_data_dictionary() to download the archive of the installed quickfix with pip)"
     )
 
 

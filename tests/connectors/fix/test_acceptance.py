@@ -122,7 +122,8 @@ async def test_gap_fill_moves_the_expected_number(fix_mock: FixMockServer) -> No
     client.seq = 10
     await client.send("1", [(112, "after-gap")])
     assert (await client.expect("0"))[112] == "after-gap"
-    assert fix_mock.session("SCRIPT").getExpectedTargetNum() == 11
+    # QuickFIX answers before it moves its counter: wait for the counter, with a deadline
+    await wait_for_async(lambda: fix_mock.session("SCRIPT").getExpectedTargetNum() == 11, timeout=2)
     await client.close()
 
 
@@ -147,7 +148,7 @@ async def test_garbled_checksum_is_dropped_without_consuming_its_number(fix_mock
     client.seq = 3
     answer = await client.expect("0")
     assert answer[112] == "clean"
-    assert fix_mock.session("SCRIPT").getExpectedTargetNum() == 3
+    await wait_for_async(lambda: fix_mock.session("SCRIPT").getExpectedTargetNum() == 3, timeout=2)
     await client.close()
 
 
@@ -293,7 +294,9 @@ async def test_connector_fills_a_skipped_sequence_number(fix_connector) -> None:
         await wait_for_async(lambda: connector._orders["s-1"].status is OrderStatus.FILLED, timeout=5)
         assert mock.fault_hits["skip_seq"] == 2
         assert len(mock.venue.orders) == 1
-        assert connector.session.numbers()[1] == mock.session().getExpectedSenderNum()
+        await wait_for_async(
+            lambda: connector.session.numbers()[1] == mock.session().getExpectedSenderNum(), timeout=2
+        )
     finally:
         await mock.stop()
 
