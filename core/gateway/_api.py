@@ -138,6 +138,8 @@ def build_app(gateway: Gateway) -> FastAPI:
         """404 when the caller cannot even read the object, 403 when they can read but not write it."""
         if p.can(resource, obj, verb):
             return
+        if verb == "write":  # a refused write is a write attempt: audited too
+            audit(p, "access", "denied", resource=resource, object=obj, verb=verb)
         if verb == "write" and p.can(resource, obj, "read"):
             raise Problem(403, "Forbidden", f"no WRITE permission on {resource} {obj!r}")
         raise Problem(404, "Not found", f"no {resource.rstrip('s')} {obj!r}", kind="not-found")
@@ -397,7 +399,11 @@ def build_app(gateway: Gateway) -> FastAPI:
         need(p, "jobs", "reconciliation", "write")
         for sid in body.systems or []:
             known_system(p, sid)
-        report = await audited(p, "reconciliation.run", integration.reconcile(body.systems), systems=body.systems)
+        # all systems means all the caller may read: a report names positions of every system in it
+        systems = body.systems or [sid for sid in integration.systems if p.can("systems", sid, "read")]
+        if not systems:
+            raise Problem(422, "Invalid request", "systems: you may read no system to reconcile", kind="invalid-request", field="body.systems")
+        report = await audited(p, "reconciliation.run", integration.reconcile(systems), systems=systems)
         return {"summary": report.summary(), "breaks": report.to_rows()}
 
     @api.get("/reconciliations/breaks", tags=["reconciliation"])

@@ -38,8 +38,8 @@ def _alpaca(seed: int) -> dict[str, Any]:
 
 
 def gateway_section() -> dict[str, Any]:
-    """Users x groups: alice reads everything; bob trades alpaca_a only; carol runs jobs; dave has no
-    group; erin manages credentials."""
+    """Users x groups: alice reads everything; bob trades alpaca_a only; carol runs jobs (and reads
+    systems); dave has no group; erin manages credentials."""
     return {
         "enabled": True,
         "users": {
@@ -64,7 +64,7 @@ def gateway_section() -> dict[str, Any]:
                     {"resource": "accounts", "match": "alpaca_a/*", "permission": "READ_WRITE"},
                 ]
             },
-            "ops": {"grants": [{"resource": "jobs", "permission": "READ_WRITE"}]},
+            "ops": {"grants": [{"resource": "jobs", "permission": "READ_WRITE"}, {"resource": "systems", "permission": "READ"}]},
             "secops": {"grants": [{"resource": "credentials", "permission": "READ_WRITE"}]},
         },
         "webhooks": {"alpaca_a": {"secret": WEBHOOK_SECRET, "tolerance_seconds": 300}},
@@ -125,6 +125,8 @@ def running_stack(**overrides: Any) -> Iterator[Stack]:
     async def start() -> Stack:
         integration = AsyncIntegration(config(**overrides), plugins=PluginManager())
         await integration.start()
+        for system_id in integration.systems:  # /health is ready once every system was checked
+            await integration.run_health_check(system_id)
         gateway = Gateway(integration, port=0)
         await gateway.start()
         return Stack(integration, gateway, loop)
@@ -139,12 +141,8 @@ def running_stack(**overrides: Any) -> Iterator[Stack]:
                 http.cookies.clear()
                 if not scopes:
                     continue
-                made = http.post(
-                    "/v1/tokens",
-                    json={"name": f"{user}-test", "scopes": scopes},
-                    headers={"X-CSRF-Token": login.json()["csrf_token"]},
-                    cookies={"portico_session": stack.sessions[user][0]},
-                )
+                with stack.client(user, session=True) as as_user:
+                    made = as_user.post("/v1/tokens", json={"name": f"{user}-test", "scopes": scopes})
                 assert made.status_code == 201, made.text
                 stack.tokens[user] = made.json()["token"]
                 http.cookies.clear()
