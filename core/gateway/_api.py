@@ -627,6 +627,8 @@ def build_app(gateway: Gateway) -> FastAPI:
             if origin is None or origin in gateway.same_origins():
                 found = security.session_principal(websocket.cookies[SESSION_COOKIE])
         if found is None:
+            # accepted then closed, so the client reads why (a refused handshake is a bare 403)
+            await websocket.accept()
             await websocket.close(code=4401, reason="authentication required")
             return
         p = found
@@ -637,6 +639,7 @@ def build_app(gateway: Gateway) -> FastAPI:
         except ValueError:
             last = -1
         if last < 0 or not topics or any(t not in TOPICS for t in topics):
+            await websocket.accept()
             await websocket.close(code=4422, reason="topics: a comma list of " + ",".join(TOPICS) + "; last_event_id: an integer >= 0")
             return
         await websocket.accept()
