@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Header, Path as PathParam, Query, Request, UploadFile, WebSocket
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -70,6 +71,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     )
 }
 SystemId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+CredentialName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")]
 ObjectId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 
@@ -197,8 +199,6 @@ def build_app(gateway: Gateway) -> FastAPI:
             if not any(g.resource == scope.resource and (g.permission.value == "READ_WRITE" or g.permission == scope.permission) for g in p.grants):
                 audit(p, "token.create", "refused", scope=i)
                 raise Problem(403, "Forbidden", f"scopes[{i}]: you hold no {scope.permission.value} grant on {scope.resource}", field=f"body.scopes.{i}")
-        if body.expires_in_days > security.config.token_max_days:
-            raise Problem(422, "Invalid request", f"expires_in_days: at most {security.config.token_max_days}", kind="invalid-request", field="body.expires_in_days")
         token, described = security.create_token(p.user, body.name, body.scopes, body.expires_in_days)
         gateway.monitor_redactor_add(token)
         audit(p, "token.create", "success", token_id=described["id"], name=body.name)
@@ -545,8 +545,8 @@ def build_app(gateway: Gateway) -> FastAPI:
                 out.append(json.loads(json.dumps(data, default=str)))
         return out
 
-    @api.put("/credentials/{name}", status_code=204, tags=["credentials"])
-    async def set_credential(name: ObjectId, body: CredentialIn, p: Caller) -> Response:
+    @api.put("/credentials/{name:path}", status_code=204, tags=["credentials"], responses={409: {"model": ProblemModel}})
+    async def set_credential(name: CredentialName, body: CredentialIn, p: Caller) -> Response:
         """Store a credential in the vault (write-only: it is never answered back)."""
         need(p, "credentials", name, "write")
         gateway.monitor_redactor_add(body.value)
@@ -691,7 +691,34 @@ def build_app(gateway: Gateway) -> FastAPI:
                     await integration.unsubscribe_market_data(system, sub_id)
 
     app.include_router(api)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_media_types(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
+    """Every error answer is documented as ``application/problem+json`` with the problem schema (FastAPI
+    would describe them as ``application/json`` and its own validation error shape)."""
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemModel"}}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for code, answer in operation.get("responses", {}).items():
+                if code.isdigit() and int(code) >= 400:
+                    answer["content"] = {"application/problem+json": problem}
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ProblemModel", ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}"))
+    text = json.dumps(document)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text.replace(f'"{unused}":', ""):
+            schemas.pop(unused, None)
+    return document
 
 
 async def _client_messages(websocket: WebSocket, p: Principal, gateway: Gateway, subscriptions: list[tuple[str, str]]) -> None:

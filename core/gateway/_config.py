@@ -101,7 +101,6 @@ class GatewayConfig(_Strict):
     """Exact origins allowed to call the API from a browser; empty (the default) allows none."""
     session_hours: float = Field(default=8.0, gt=0, le=8.0)
     """Lifetime of an interactive session (absolute, from login)."""
-    token_max_days: int = Field(default=365, ge=1, le=3650)
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     """Failed logins allowed per user name and per client address within ``login_window_seconds``."""
     login_window_seconds: float = Field(default=900.0, gt=0)

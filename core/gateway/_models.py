@@ -58,7 +58,7 @@ class Me(BaseModel):
 class TokenIn(_In):
     name: Name
     scopes: list[GrantConfig] = Field(min_length=1, max_length=50)
-    expires_in_days: int = Field(default=90, ge=1, le=3650)
+    expires_in_days: int = Field(default=90, ge=1, le=365)
 
 
 class TokenOut(BaseModel):

@@ -95,7 +95,11 @@ def problem_for_error(exc: PorticoError) -> Problem:
     # imported here: the trading service is loaded on first use by the runtime, not by the gateway's import
     from portico.trading import IdempotencyConflict, OrderRejected, RecoveryIncomplete
 
+    from portico.auth import VaultError
+
     message = exc.message
+    if isinstance(exc, VaultError):
+        return Problem(409, "Vault refused", message, kind="vault-refused")
     if isinstance(exc, IdempotencyConflict):
         return Problem(409, "Idempotency conflict", message, field="Idempotency-Key")
     if isinstance(exc, PayloadRejected):

@@ -22,7 +22,7 @@ from portico.runtime import AsyncIntegration
 T = TypeVar("T")
 
 # one salt per user keeps the test configuration deterministic; the hash is still a real scrypt hash
-PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3", "dave": "dave-pw-4", "erin": "erin-pw-5"}
+PASSWORDS = {"root": "root-pw-0", "alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3", "dave": "dave-pw-4", "erin": "erin-pw-5"}
 _HASHES = {user: hash_password(pw, salt=user.encode().ljust(16, b".")) for user, pw in PASSWORDS.items()}
 WEBHOOK_SECRET = "whsec-test-0123456789"
 
@@ -38,11 +38,12 @@ def _alpaca(seed: int) -> dict[str, Any]:
 
 
 def gateway_section() -> dict[str, Any]:
-    """Users x groups: alice reads everything; bob trades alpaca_a only; carol runs jobs (and reads
+    """Users x groups: root may do everything; alice reads everything; bob trades alpaca_a only; carol runs jobs (and reads
     systems); dave has no group; erin manages credentials."""
     return {
         "enabled": True,
         "users": {
+            "root": {"password_hash": _HASHES["root"], "groups": ["admins"]},
             "alice": {"password_hash": _HASHES["alice"], "groups": ["readers"]},
             "bob": {"password_hash": _HASHES["bob"], "groups": ["traders_a"]},
             "carol": {"password_hash": _HASHES["carol"], "groups": ["ops"]},
@@ -50,6 +51,7 @@ def gateway_section() -> dict[str, Any]:
             "erin": {"password_hash": _HASHES["erin"], "groups": ["secops"]},
         },
         "groups": {
+            "admins": {"grants": [{"resource": r, "permission": "READ_WRITE"} for r in ("systems", "accounts", "jobs", "credentials")]},
             "readers": {
                 "grants": [
                     {"resource": "systems", "permission": "READ"},
