@@ -38,7 +38,10 @@ def _config(db: str) -> dict[str, Any]:
                 "mock_seed": 3,
                 "mock_options": {"rate_limit": None, "starting_cash": 100_000_000},
                 "throttling": {"max_requests_per_minute": 600000},
-                "authentication": {"type": "api_key_pair", "credentials": {"api_key_id": "PKBENCH", "api_secret_key": "bench-secret"}},
+                "authentication": {
+                    "type": "api_key_pair",
+                    "credentials": {"api_key_id": "PKBENCH", "api_secret_key": "bench-secret"},
+                },
             }
         },
         "gateway": {
@@ -64,17 +67,25 @@ async def _run(orders: int) -> None:
     order = {"symbol": "F", "side": "buy", "quantity": "1"}
     with tempfile.TemporaryDirectory() as home:
         os.environ["PORTICO_HOME"] = home
-        async with AsyncIntegration(_config(os.path.join(home, "bench.db")), plugins=PluginManager()) as integration:
+        async with AsyncIntegration(
+            _config(os.path.join(home, "bench.db")), plugins=PluginManager()
+        ) as integration:
             gateway = Gateway(integration, port=0)
             await gateway.start()
-            token, _ = gateway.security.create_token("bench", "bench", [GrantConfig(resource="systems", permission="READ_WRITE")], 1)
-            async with httpx.AsyncClient(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}) as http:
+            token, _ = gateway.security.create_token(
+                "bench", "bench", [GrantConfig(resource="systems", permission="READ_WRITE")], 1
+            )
+            async with httpx.AsyncClient(
+                base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}
+            ) as http:
 
                 async def facade(i: int) -> None:
                     await integration.place_external_order("alpaca", order, idempotency_key=f"facade-{i}")
 
                 async def through_gateway(i: int) -> None:
-                    answer = await http.post("/v1/systems/alpaca/orders", json=order, headers={"Idempotency-Key": f"gw-{i}"})
+                    answer = await http.post(
+                        "/v1/systems/alpaca/orders", json=order, headers={"Idempotency-Key": f"gw-{i}"}
+                    )
                     if answer.status_code != 201:
                         raise RuntimeError(f"gateway answered {answer.status_code}: {answer.text[:200]}")
 
@@ -98,7 +109,9 @@ async def _run(orders: int) -> None:
     print(f"{'':<26}{'wall ms/order':>15}{'cpu ms/order':>14}{'ratio':>8}")
     print(f"{'Python facade':<26}{f_wall:>15.2f}{f_cpu:>14.2f}{1.0:>7.2f}x")
     print(f"{'REST gateway (HTTP)':<26}{g_wall:>15.2f}{g_cpu:>14.2f}{ratio:>7.2f}x")
-    print(f"target: gateway <= {TARGET}x the facade's wall time per order: {'met' if ratio <= TARGET else 'missed'}")
+    print(
+        f"target: gateway <= {TARGET}x the facade's wall time per order: {'met' if ratio <= TARGET else 'missed'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

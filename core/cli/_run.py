@@ -79,7 +79,8 @@ async def serve(
         from portico.gateway import Gateway, is_loopback
 
         bind_host = host or settings.host
-        if not is_loopback(bind_host) and not (gateway_config.tls_certfile and gateway_config.tls_keyfile and gateway_config.users):
+        secured = gateway_config.tls_certfile and gateway_config.tls_keyfile and gateway_config.users
+        if not is_loopback(bind_host) and not secured:
             error(
                 f"error: refusing to serve the gateway on {bind_host}, beyond this machine, without TLS "
                 "(gateway.tls_certfile, gateway.tls_keyfile) and users (gateway.users)"

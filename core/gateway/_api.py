@@ -14,12 +14,13 @@ import hashlib
 import json
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, File, Header, Path as PathParam, Query, Request, UploadFile, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, File, Header, Query, Request, UploadFile, WebSocket
+from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -47,7 +48,7 @@ from portico.gateway._models import (
     TokenIn,
     TokenOut,
 )
-from portico.gateway._problems import ProblemModel, Problem, install_problem_handlers, problem_for_error
+from portico.gateway._problems import Problem, ProblemModel, install_problem_handlers, problem_for_error
 from portico.gateway._security import Principal, Verb
 from portico.gateway._webhooks import WebhookRefused
 from portico.home import portico_home
@@ -60,7 +61,9 @@ __all__ = ["SESSION_COOKIE", "build_app"]
 SESSION_COOKIE = "portico_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API token: ``pt_<id>_<secret>``.")
-_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The session cookie set by /v1/auth/login.")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The session cookie set by /v1/auth/login."
+)
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemModel, "description": text}
     for code, text in (
@@ -71,7 +74,9 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     )
 }
 SystemId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
-CredentialName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")]
+CredentialName = Annotated[
+    str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+]
 ObjectId = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 
@@ -87,7 +92,13 @@ def _cursor_decode(cursor: str) -> str:
             raise TypeError(after)
         return after
     except (ValueError, KeyError, TypeError):
-        raise Problem(422, "Invalid request", "cursor: not a cursor this API returned", kind="invalid-request", field="query.cursor") from None
+        raise Problem(
+            422,
+            "Invalid request",
+            "cursor: not a cursor this API returned",
+            kind="invalid-request",
+            field="query.cursor",
+        ) from None
 
 
 async def principal(
@@ -104,15 +115,26 @@ async def principal(
         if found is not None and request.method not in _SAFE_METHODS:
             sent = request.headers.get("x-csrf-token", "")
             if not found.csrf or not _same(sent, found.csrf):
-                raise Problem(403, "Forbidden", "writes with the session cookie need the X-CSRF-Token header from login", field="header.X-CSRF-Token")
+                raise Problem(
+                    403,
+                    "Forbidden",
+                    "writes with the session cookie need the X-CSRF-Token header from login",
+                    field="header.X-CSRF-Token",
+                )
     if found is None:
-        raise Problem(401, "Unauthorized", "a valid API token (Authorization: Bearer) or session is required", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "Unauthorized",
+            "a valid API token (Authorization: Bearer) or session is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return found
 
 
 Caller = Annotated[Principal, Depends(principal)]
 Symbols = Annotated[
-    list[Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/^=]+$")]], Query(min_length=1, max_length=50)
+    list[Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/^=]+$")]],
+    Query(min_length=1, max_length=50),
 ]
 
 
@@ -135,7 +157,6 @@ def build_app(gateway: Gateway) -> FastAPI:
 
     # -- authentication ----------------------------------------------------------------------------
 
-
     def need(p: Principal, resource: Resource, obj: str, verb: Verb) -> None:
         """404 when the caller cannot even read the object, 403 when they can read but not write it."""
         if p.can(resource, obj, verb):
@@ -154,7 +175,9 @@ def build_app(gateway: Gateway) -> FastAPI:
     def audit(p: Principal, action: str, outcome: str, *, system: str | None = None, **detail: Any) -> None:
         integration.audit.append(system, p.actor, f"gateway.{action}", outcome, detail=detail)
 
-    async def audited(p: Principal, action: str, call: Awaitable[Any], *, system: str | None = None, **detail: Any) -> Any:
+    async def audited(
+        p: Principal, action: str, call: Awaitable[Any], *, system: str | None = None, **detail: Any
+    ) -> Any:
         try:
             result = await call
         except Problem as exc:
@@ -190,15 +213,30 @@ def build_app(gateway: Gateway) -> FastAPI:
     @api.get("/me", response_model=Me, tags=["auth"])
     async def me(p: Caller) -> Me:
         """Who the caller is and what they may do."""
-        return Me(user=p.user, groups=list(p.groups), grants=list(p.grants), via=p.via, scopes=None if p.scopes is None else list(p.scopes))
+        return Me(
+            user=p.user,
+            groups=list(p.groups),
+            grants=list(p.grants),
+            via=p.via,
+            scopes=None if p.scopes is None else list(p.scopes),
+        )
 
     @api.post("/tokens", status_code=201, response_model=TokenOut, tags=["auth"])
     async def create_token(body: TokenIn, p: Caller) -> TokenOut:
         """Create an API token whose scopes narrow the caller's own permissions (shown once)."""
         for i, scope in enumerate(body.scopes):
-            if not any(g.resource == scope.resource and (g.permission.value == "READ_WRITE" or g.permission == scope.permission) for g in p.grants):
+            if not any(
+                g.resource == scope.resource
+                and (g.permission.value == "READ_WRITE" or g.permission == scope.permission)
+                for g in p.grants
+            ):
                 audit(p, "token.create", "refused", scope=i)
-                raise Problem(403, "Forbidden", f"scopes[{i}]: you hold no {scope.permission.value} grant on {scope.resource}", field=f"body.scopes.{i}")
+                raise Problem(
+                    403,
+                    "Forbidden",
+                    f"scopes[{i}]: you hold no {scope.permission.value} grant on {scope.resource}",
+                    field=f"body.scopes.{i}",
+                )
         token, described = security.create_token(p.user, body.name, body.scopes, body.expires_in_days)
         gateway.monitor_redactor_add(token)
         audit(p, "token.create", "success", token_id=described["id"], name=body.name)
@@ -268,7 +306,10 @@ def build_app(gateway: Gateway) -> FastAPI:
         system: SystemId,
         body: OrderIn,
         p: Caller,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+        ] = None,
     ) -> Response:
         """Place an order. With ``Idempotency-Key``, the same key and body replay the first answer, and
         the same key with another body is 409."""
@@ -282,11 +323,20 @@ def build_app(gateway: Gateway) -> FastAPI:
             if stored is not None:
                 if stored.request_hash != digest:
                     audit(p, "orders.place", "refused", system=system, reason="idempotency_conflict")
-                    raise Problem(409, "Idempotency conflict", "this Idempotency-Key was used with another request", field="header.Idempotency-Key")
-                return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+                    raise Problem(
+                        409,
+                        "Idempotency conflict",
+                        "this Idempotency-Key was used with another request",
+                        field="header.Idempotency-Key",
+                    )
+                return JSONResponse(
+                    stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+                )
         key = trading_key(p, idempotency_key or uuid.uuid4().hex)
         try:
-            client_order_id = await integration.place_external_order(system, body.to_request(), idempotency_key=key)
+            client_order_id = await integration.place_external_order(
+                system, body.to_request(), idempotency_key=key
+            )
             record = integration.trading.get_order(client_order_id, system_id=system)
             status, answer = 201, OrderOut.of(record).model_dump(mode="json")
             audit(p, "orders.place", "success", system=system, order_id=record.id, status=record.status.value)
@@ -297,7 +347,9 @@ def build_app(gateway: Gateway) -> FastAPI:
                 raise  # not definitive: a retry with the same key may still succeed, so nothing is stored
             status, answer = problem.status, problem.body(f"/v1/systems/{system}/orders")
         if idempotency_key is not None:
-            kept = gateway.idempotency.put(p.user, idempotency_key, StoredAnswer(operation, digest, status, answer))
+            kept = gateway.idempotency.put(
+                p.user, idempotency_key, StoredAnswer(operation, digest, status, answer)
+            )
             status, answer = kept.status_code, kept.body
         media = "application/json" if status < 400 else "application/problem+json"
         return JSONResponse(answer, status_code=status, media_type=media)
@@ -319,10 +371,20 @@ def build_app(gateway: Gateway) -> FastAPI:
             valid = {s.value for s in OrderStatus}
             bad = [s for s in status if s not in valid]
             if bad:
-                raise Problem(422, "Invalid request", f"status: {bad[0]!r} is not one of {', '.join(sorted(valid))}", kind="invalid-request", field="query.status")
+                raise Problem(
+                    422,
+                    "Invalid request",
+                    f"status: {bad[0]!r} is not one of {', '.join(sorted(valid))}",
+                    kind="invalid-request",
+                    field="query.status",
+                )
             statuses = status
         records = integration.trading.list_orders(system_id=system, statuses=statuses)
-        records = [r for r in records if p.can("systems", r.system, "read") and (symbol is None or r.request.symbol == symbol.upper())]
+        records = [
+            r
+            for r in records
+            if p.can("systems", r.system, "read") and (symbol is None or r.request.symbol == symbol.upper())
+        ]
         if cursor is not None:
             after = _cursor_decode(cursor)
             ids = [r.id for r in records]
@@ -338,12 +400,23 @@ def build_app(gateway: Gateway) -> FastAPI:
         record = await integration.trading.get_order_status(system, order_id)
         return OrderOut.of(record)
 
-    @api.post("/systems/{system}/orders/{order_id}/cancel", status_code=202, response_model=CancelAnswer, tags=["orders"])
+    @api.post(
+        "/systems/{system}/orders/{order_id}/cancel",
+        status_code=202,
+        response_model=CancelAnswer,
+        tags=["orders"],
+    )
     async def cancel_order(system: SystemId, order_id: ObjectId, p: Caller) -> CancelAnswer:
         """Ask the venue to cancel; the order is ``pending_cancel`` until the venue confirms."""
         known_system(p, system, "write")
         integration.trading.get_order(order_id, system_id=system)  # 404 before anything is audited as sent
-        await audited(p, "orders.cancel", integration.cancel_external_order(system, order_id), system=system, order_id=order_id)
+        await audited(
+            p,
+            "orders.cancel",
+            integration.cancel_external_order(system, order_id),
+            system=system,
+            order_id=order_id,
+        )
         return CancelAnswer(order=OrderOut.of(integration.trading.get_order(order_id, system_id=system)))
 
     # -- market data -------------------------------------------------------------------------------
@@ -375,7 +448,13 @@ def build_app(gateway: Gateway) -> FastAPI:
         """Bars, oldest first."""
         known_system(p, system)
         if start and end and start > end:
-            raise Problem(422, "Invalid request", "start: must not be after end", kind="invalid-request", field="query.start")
+            raise Problem(
+                422,
+                "Invalid request",
+                "start: must not be after end",
+                kind="invalid-request",
+                field="query.start",
+            )
         params: dict[str, Any] = {"interval": interval}
         if start:
             params["start"] = start.isoformat()
@@ -402,12 +481,20 @@ def build_app(gateway: Gateway) -> FastAPI:
         # all systems means all the caller may read: a report names positions of every system in it
         systems = body.systems or [sid for sid in integration.systems if p.can("systems", sid, "read")]
         if not systems:
-            raise Problem(422, "Invalid request", "systems: you may read no system to reconcile", kind="invalid-request", field="body.systems")
+            raise Problem(
+                422,
+                "Invalid request",
+                "systems: you may read no system to reconcile",
+                kind="invalid-request",
+                field="body.systems",
+            )
         report = await audited(p, "reconciliation.run", integration.reconcile(systems), systems=systems)
         return {"summary": report.summary(), "breaks": report.to_rows()}
 
     @api.get("/reconciliations/breaks", tags=["reconciliation"])
-    async def reconciliation_breaks(p: Caller, run_id: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+    async def reconciliation_breaks(
+        p: Caller, run_id: Annotated[str | None, Query(max_length=64)] = None
+    ) -> list[dict[str, Any]]:
         """Stored breaks (of one run, or every run), oldest first."""
         need(p, "jobs", "reconciliation", "read")
         rows: list[dict[str, Any]] = integration.trading.reconciler().stored_breaks(run_id)
@@ -418,7 +505,11 @@ def build_app(gateway: Gateway) -> FastAPI:
     @api.get("/jobs", tags=["jobs"])
     async def list_jobs(p: Caller) -> list[dict[str, Any]]:
         """Scheduled jobs the caller may read, with their next run and last status."""
-        return [j for j in await integration.list_jobs() if p.can("jobs", str(j.get("id", j.get("job_id", ""))), "read")]
+        return [
+            j
+            for j in await integration.list_jobs()
+            if p.can("jobs", str(j.get("id", j.get("job_id", ""))), "read")
+        ]
 
     def job_known(p: Principal, jobs: list[dict[str, Any]], job_id: str, verb: Verb) -> None:
         if not any(str(j.get("id", j.get("job_id"))) == job_id for j in jobs):
@@ -426,7 +517,9 @@ def build_app(gateway: Gateway) -> FastAPI:
         need(p, "jobs", job_id, verb)
 
     @api.get("/jobs/{job_id}/history", tags=["jobs"])
-    async def job_history(job_id: ObjectId, p: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    async def job_history(
+        job_id: ObjectId, p: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[dict[str, Any]]:
         """Runs of a job, newest first."""
         job_known(p, await integration.list_jobs(), job_id, "read")
         return await integration.job_history(job_id, limit=limit)
@@ -437,7 +530,9 @@ def build_app(gateway: Gateway) -> FastAPI:
         job_known(p, await integration.list_jobs(), job_id, "write")
         run = gateway.start_job_run(job_id, p)
         audit(p, "jobs.run", "started", job=job_id, ticket=run.ticket)
-        return JSONResponse(run.model_dump(mode="json"), status_code=202, headers={"Location": run.status_url})
+        return JSONResponse(
+            run.model_dump(mode="json"), status_code=202, headers={"Location": run.status_url}
+        )
 
     @api.get("/jobs/{job_id}/runs/{ticket}", response_model=JobRun, tags=["jobs"])
     async def job_run_status(job_id: ObjectId, ticket: ObjectId, p: Caller) -> JobRun:
@@ -473,14 +568,20 @@ def build_app(gateway: Gateway) -> FastAPI:
         known = {e["id"] for e in queue.list(status=None, limit=1_000_000)}
         missing = [i for i in body.ids if i not in known]
         if missing:
-            raise Problem(404, "Not found", f"no quarantined record {missing[0]}", kind="not-found", field="body.ids")
-        result: dict[str, Any] = await audited(p, "quarantine.replay", asyncio.to_thread(queue.replay, body.ids), ids=body.ids)
+            raise Problem(
+                404, "Not found", f"no quarantined record {missing[0]}", kind="not-found", field="body.ids"
+            )
+        result: dict[str, Any] = await audited(
+            p, "quarantine.replay", asyncio.to_thread(queue.replay, body.ids), ids=body.ids
+        )
         return json.loads(json.dumps(result, default=str))
 
     @api.post("/imports/{data_type}", status_code=201, tags=["imports"])
     async def import_upload(
         data_type: Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")],
-        file: Annotated[UploadFile, File(description="The file to import (CSV, JSON, XLSX... by its extension).")],
+        file: Annotated[
+            UploadFile, File(description="The file to import (CSV, JSON, XLSX... by its extension).")
+        ],
         p: Caller,
     ) -> dict[str, Any]:
         """Import an uploaded file: every record loaded, rejected with a reason, or quarantined."""
@@ -488,7 +589,13 @@ def build_app(gateway: Gateway) -> FastAPI:
         name = Path(file.filename or "upload").name
         suffix = "".join(Path(name).suffixes[-2:]) or ".csv"
         if not all(c.isalnum() or c in "._-" for c in suffix):
-            raise Problem(422, "Invalid request", "file: the file name's extension is not valid", kind="invalid-request", field="body.file")
+            raise Problem(
+                422,
+                "Invalid request",
+                "file: the file name's extension is not valid",
+                kind="invalid-request",
+                field="body.file",
+            )
         folder = portico_home() / "gateway-uploads"
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=suffix, delete=False) as tmp:
@@ -498,10 +605,21 @@ def build_app(gateway: Gateway) -> FastAPI:
                 if size > security.config.max_upload_bytes:
                     tmp.close()
                     Path(tmp.name).unlink(missing_ok=True)
-                    raise Problem(413, "Upload too large", f"file: at most {security.config.max_upload_bytes} bytes", field="body.file")
+                    raise Problem(
+                        413,
+                        "Upload too large",
+                        f"file: at most {security.config.max_upload_bytes} bytes",
+                        field="body.file",
+                    )
                 tmp.write(chunk)
         try:
-            result = await audited(p, "imports.upload", integration.import_data(tmp.name, data_type), data_type=data_type, file=name)
+            result = await audited(
+                p,
+                "imports.upload",
+                integration.import_data(tmp.name, data_type),
+                data_type=data_type,
+                file=name,
+            )
         finally:
             Path(tmp.name).unlink(missing_ok=True)
         out = result.to_dict() if hasattr(result, "to_dict") else result
@@ -518,7 +636,12 @@ def build_app(gateway: Gateway) -> FastAPI:
         folder = portico_home() / "exports" / "gateway"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{data_type}-{uuid.uuid4().hex}.{format}"
-        await audited(p, "exports.download", integration.export_data(data_type, target.as_uri(), {"format": format}), data_type=data_type)
+        await audited(
+            p,
+            "exports.download",
+            integration.export_data(data_type, target.as_uri(), {"format": format}),
+            data_type=data_type,
+        )
         if not target.exists():
             raise Problem(404, "Not found", f"the {data_type} export wrote no file", kind="not-found")
         return FileResponse(target, filename=f"{data_type}.{format}", background=_unlink_after(target))
@@ -528,7 +651,9 @@ def build_app(gateway: Gateway) -> FastAPI:
     def vault() -> Any:
         found = getattr(integration.auth, "vault", None)
         if found is None:
-            raise Problem(409, "Vault not configured", "set PORTICO_VAULT_PASSPHRASE to use the credential vault")
+            raise Problem(
+                409, "Vault not configured", "set PORTICO_VAULT_PASSPHRASE to use the credential vault"
+            )
         return found
 
     @api.get("/credentials", tags=["credentials"])
@@ -539,13 +664,22 @@ def build_app(gateway: Gateway) -> FastAPI:
         infos = vault().list() if vault().exists() else []
         out = []
         for info in infos:
-            data = info.model_dump(mode="json") if isinstance(info, BaseModel) else dict(getattr(info, "__dict__", {}))
+            data = (
+                info.model_dump(mode="json")
+                if isinstance(info, BaseModel)
+                else dict(getattr(info, "__dict__", {}))
+            )
             data.pop("value", None)
             if p.can("credentials", str(data.get("name")), "read"):
                 out.append(json.loads(json.dumps(data, default=str)))
         return out
 
-    @api.put("/credentials/{name:path}", status_code=204, tags=["credentials"], responses={409: {"model": ProblemModel}})
+    @api.put(
+        "/credentials/{name:path}",
+        status_code=204,
+        tags=["credentials"],
+        responses={409: {"model": ProblemModel}},
+    )
     async def set_credential(name: CredentialName, body: CredentialIn, p: Caller) -> Response:
         """Store a credential in the vault (write-only: it is never answered back)."""
         need(p, "credentials", name, "write")
@@ -566,12 +700,22 @@ def build_app(gateway: Gateway) -> FastAPI:
         result: dict[str, Any] = json.loads(json.dumps(out, default=str))
         return result
 
-    @app.get("/v1/health", tags=["monitoring"], responses={503: {"description": "A system is down or unchecked"}})
+    @app.get(
+        "/v1/health", tags=["monitoring"], responses={503: {"description": "A system is down or unchecked"}}
+    )
     async def health() -> JSONResponse:
         """Readiness: 200 while healthy or degraded, 503 when down or not checked yet (no login needed)."""
         snapshot = integration.monitor.snapshot()
-        body = {"status": snapshot["status"], "generated_at": snapshot["generated_at"], "systems": {s["system"]: s["status"] for s in snapshot["systems"]}}
-        return JSONResponse(body, status_code=503 if body["status"] in {"down", "unknown"} else 200, headers={"Cache-Control": "no-store"})
+        body = {
+            "status": snapshot["status"],
+            "generated_at": snapshot["generated_at"],
+            "systems": {s["system"]: s["status"] for s in snapshot["systems"]},
+        }
+        return JSONResponse(
+            body,
+            status_code=503 if body["status"] in {"down", "unknown"} else 200,
+            headers={"Cache-Control": "no-store"},
+        )
 
     # -- inbound webhooks --------------------------------------------------------------------------
 
@@ -591,9 +735,13 @@ def build_app(gateway: Gateway) -> FastAPI:
         seen before is acknowledged and not processed again."""
         body = await request.body()
         try:
-            fresh = gateway.webhooks.verify(system, x_portico_timestamp, x_portico_delivery, x_portico_signature, body)
+            fresh = gateway.webhooks.verify(
+                system, x_portico_timestamp, x_portico_delivery, x_portico_signature, body
+            )
         except WebhookRefused as exc:
-            integration.audit.append(system, "webhook", "gateway.webhook", "refused", detail={"reason": exc.reason})
+            integration.audit.append(
+                system, "webhook", "gateway.webhook", "refused", detail={"reason": exc.reason}
+            )
             raise Problem(exc.status, "Webhook refused", exc.reason) from None
         if not fresh:
             return {"status": "duplicate", "delivery": x_portico_delivery}
@@ -603,13 +751,21 @@ def build_app(gateway: Gateway) -> FastAPI:
                 raise ValueError("not an object")
         except ValueError:
             gateway.webhooks.forget(system, str(x_portico_delivery))
-            raise Problem(422, "Invalid request", "body: expected a JSON object", kind="invalid-request", field="body") from None
+            raise Problem(
+                422, "Invalid request", "body: expected a JSON object", kind="invalid-request", field="body"
+            ) from None
         try:
             outcome = await gateway.handle_webhook(system, str(x_portico_delivery), payload)
         except Exception:
             gateway.webhooks.forget(system, str(x_portico_delivery))  # not processed: the sender's retry is
             raise
-        integration.audit.append(system, "webhook", "gateway.webhook", "accepted", detail={"delivery": x_portico_delivery, "kind": payload.get("type")})
+        integration.audit.append(
+            system,
+            "webhook",
+            "gateway.webhook",
+            "accepted",
+            detail={"delivery": x_portico_delivery, "kind": payload.get("type")},
+        )
         return {"status": "accepted", "delivery": x_portico_delivery, **outcome}
 
     # -- the event stream --------------------------------------------------------------------------
@@ -640,7 +796,10 @@ def build_app(gateway: Gateway) -> FastAPI:
             last = -1
         if last < 0 or not topics or any(t not in TOPICS for t in topics):
             await websocket.accept()
-            await websocket.close(code=4422, reason="topics: a comma list of " + ",".join(TOPICS) + "; last_event_id: an integer >= 0")
+            await websocket.close(
+                code=4422,
+                reason="topics: a comma list of " + ",".join(TOPICS) + "; last_event_id: an integer >= 0",
+            )
             return
         await websocket.accept()
 
@@ -677,7 +836,9 @@ def build_app(gateway: Gateway) -> FastAPI:
                         await websocket.send_json(event.to_json())
                         last = event.id
                         if live.overflowed and live.queue.empty():
-                            await websocket.close(code=1013, reason="too far behind: reconnect with last_event_id")
+                            await websocket.close(
+                                code=1013, reason="too far behind: reconnect with last_event_id"
+                            )
                             return
                 finally:
                     receiver.cancel()
@@ -695,7 +856,9 @@ def build_app(gateway: Gateway) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = _problem_media_types(
-                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
             )
         return app.openapi_schema
 
@@ -713,7 +876,9 @@ def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
                 if code.isdigit() and int(code) >= 400:
                     answer["content"] = {"application/problem+json": problem}
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault("ProblemModel", ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}"))
+    schemas.setdefault(
+        "ProblemModel", ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
     text = json.dumps(document)
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}" not in text.replace(f'"{unused}":', ""):
@@ -721,7 +886,9 @@ def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-async def _client_messages(websocket: WebSocket, p: Principal, gateway: Gateway, subscriptions: list[tuple[str, str]]) -> None:
+async def _client_messages(
+    websocket: WebSocket, p: Principal, gateway: Gateway, subscriptions: list[tuple[str, str]]
+) -> None:
     """Handle what a stream client sends: ``{"action": "subscribe_market_data", "system": ..., "symbols": [...]}``."""
     while True:
         try:
@@ -736,10 +903,18 @@ async def _client_messages(websocket: WebSocket, p: Principal, gateway: Gateway,
             continue
         system, symbols = message.get("system"), message.get("symbols")
         data_type = message.get("data_type", "latest_quote")
-        if not isinstance(system, str) or system not in gateway.integration.systems or not p.can("systems", system, "read"):
+        if (
+            not isinstance(system, str)
+            or system not in gateway.integration.systems
+            or not p.can("systems", system, "read")
+        ):
             await websocket.send_json({"error": f"system: no system {system!r}"})
             continue
-        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and 0 < len(s) <= 32 for s in symbols):
+        if (
+            not isinstance(symbols, list)
+            or not symbols
+            or not all(isinstance(s, str) and 0 < len(s) <= 32 for s in symbols)
+        ):
             await websocket.send_json({"error": "symbols: expected a list of 1 to 50 symbols"})
             continue
         try:
@@ -761,4 +936,3 @@ def _same(a: str, b: str) -> bool:
     import hmac
 
     return hmac.compare_digest(a.encode(), b.encode())
-

@@ -43,7 +43,7 @@ Resource = Literal["systems", "accounts", "jobs", "credentials"]
 ``export:TYPE``, ``quarantine``, ``reconciliation`` for the API's job-like actions); a credential name."""
 
 
-class Permission(str, enum.Enum):
+class Permission(enum.StrEnum):
     """What a grant allows on the objects it matches."""
 
     READ = "READ"

@@ -85,7 +85,9 @@ class EventLog:
     def since(self, last_id: int, topics: Iterable[str], *, limit: int = 1000) -> list[GatewayEvent]:
         """Stored events after ``last_id`` of the given topics, oldest first (at most ``limit``)."""
         t = self.table
-        query = sa.select(t).where(t.c.id > last_id, t.c.topic.in_(list(topics))).order_by(t.c.id).limit(limit)
+        query = (
+            sa.select(t).where(t.c.id > last_id, t.c.topic.in_(list(topics))).order_by(t.c.id).limit(limit)
+        )
         with self.db.begin() as conn:
             rows = conn.execute(query).mappings().all()
         return [GatewayEvent(r["id"], r["topic"], r["system"], r["at"], json.loads(r["data"])) for r in rows]

@@ -51,10 +51,16 @@ class IdempotencyStore:
         """The stored answer for the key, or None."""
         t = self.table
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(t).where(t.c.principal == principal, t.c.key == key)).mappings().first()
+            row = (
+                conn.execute(sa.select(t).where(t.c.principal == principal, t.c.key == key))
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
-        return StoredAnswer(row["operation"], row["request_hash"], row["status_code"], json.loads(row["body"]))
+        return StoredAnswer(
+            row["operation"], row["request_hash"], row["status_code"], json.loads(row["body"])
+        )
 
     def put(self, principal: str, key: str, answer: StoredAnswer) -> StoredAnswer:
         """Store the answer unless one is stored already; returns the one that stands."""

@@ -46,7 +46,9 @@ class ProblemModel(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
-    field: str | None = Field(default=None, description="The input at fault (``body.quantity``, ``query.cursor``).")
+    field: str | None = Field(
+        default=None, description="The input at fault (``body.quantity``, ``query.cursor``)."
+    )
     errors: list[FieldError] | None = None
 
 
@@ -75,7 +77,11 @@ class Problem(Exception):
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         """The problem document."""
-        out: dict[str, Any] = {"type": f"urn:portico:problem:{self.kind}", "title": self.title, "status": self.status}
+        out: dict[str, Any] = {
+            "type": f"urn:portico:problem:{self.kind}",
+            "title": self.title,
+            "status": self.status,
+        }
         if self.detail:
             out["detail"] = self.detail
         if instance:
@@ -87,15 +93,16 @@ class Problem(Exception):
 
     def response(self, instance: str | None = None) -> JSONResponse:
         """The problem as an HTTP answer."""
-        return JSONResponse(self.body(instance), status_code=self.status, headers=self.headers, media_type=MEDIA_TYPE)
+        return JSONResponse(
+            self.body(instance), status_code=self.status, headers=self.headers, media_type=MEDIA_TYPE
+        )
 
 
 def problem_for_error(exc: PorticoError) -> Problem:
     """The HTTP answer for a portico error (the error's message is already redacted)."""
     # imported here: the trading service is loaded on first use by the runtime, not by the gateway's import
-    from portico.trading import IdempotencyConflict, OrderRejected, RecoveryIncomplete
-
     from portico.auth import VaultError
+    from portico.trading import IdempotencyConflict, OrderRejected, RecoveryIncomplete
 
     message = exc.message
     if isinstance(exc, VaultError):
@@ -146,17 +153,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        errors = [
+            {"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()
+        ]
         first = errors[0]["field"] if errors else None
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        problem = Problem(422, "Invalid request", detail, kind="invalid-request", field=first, extra={"errors": errors})
+        problem = Problem(
+            422, "Invalid request", detail, kind="invalid-request", field=first, extra={"errors": errors}
+        )
         return problem.response(request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
         title = titles.get(exc.status_code, "HTTP error")
-        problem = Problem(exc.status_code, title, str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {}))
+        problem = Problem(
+            exc.status_code, title, str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {})
+        )
         return problem.response(request.url.path)
 
     @app.exception_handler(PorticoError)
@@ -169,6 +182,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.error("gateway.unexpected", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        return Problem(500, "Internal error", "the request failed; see the server log", kind="internal").response(
-            request.url.path
-        )
+        return Problem(
+            500, "Internal error", "the request failed; see the server log", kind="internal"
+        ).response(request.url.path)

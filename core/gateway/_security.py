@@ -70,7 +70,8 @@ def _sha256(text: str) -> str:
 
 def _grants_allow(grants: Iterable[GrantConfig], resource: Resource, obj: str, verb: Verb) -> bool:
     return any(
-        g.resource == resource and g.permission.allows(verb) and fnmatch.fnmatchcase(obj, g.match) for g in grants
+        g.resource == resource and g.permission.allows(verb) and fnmatch.fnmatchcase(obj, g.match)
+        for g in grants
     )
 
 
@@ -151,7 +152,9 @@ class SecurityStore:
         self.clock = clock
         self.tables = gateway_tables()
         db.ensure_tables(*self.tables.values())
-        self.limiter = LoginLimiter(clock, max_failures=config.login_max_failures, window=config.login_window_seconds)
+        self.limiter = LoginLimiter(
+            clock, max_failures=config.login_max_failures, window=config.login_window_seconds
+        )
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -183,9 +186,9 @@ class SecurityStore:
         expires = now + self.config.session_hours * 3600
         with self.db.begin() as conn:
             conn.execute(
-                self.tables["sessions"].insert().values(
-                    id_hash=_sha256(session_id), user=user, created_at=now, expires_at=expires
-                )
+                self.tables["sessions"]
+                .insert()
+                .values(id_hash=_sha256(session_id), user=user, created_at=now, expires_at=expires)
             )
         return session_id, expires
 
@@ -245,7 +248,11 @@ class SecurityStore:
         """The user's tokens (never their secrets), newest first."""
         t = self.tables["tokens"]
         with self.db.begin() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.user == user).order_by(t.c.created_at.desc())).mappings().all()
+            rows = (
+                conn.execute(sa.select(t).where(t.c.user == user).order_by(t.c.created_at.desc()))
+                .mappings()
+                .all()
+            )
         return [self._describe(r) for r in rows]
 
     def revoke_token(self, user: str, token_id: str) -> bool:
@@ -253,7 +260,9 @@ class SecurityStore:
         t = self.tables["tokens"]
         with self.db.begin() as conn:
             result = conn.execute(
-                t.update().where(t.c.id == token_id, t.c.user == user, t.c.revoked_at.is_(None)).values(revoked_at=self._now())
+                t.update()
+                .where(t.c.id == token_id, t.c.user == user, t.c.revoked_at.is_(None))
+                .values(revoked_at=self._now())
             )
         return bool(result.rowcount)
 
@@ -268,9 +277,12 @@ class SecurityStore:
             row = conn.execute(sa.select(t).where(t.c.id == token_id)).mappings().first()
         if row is None or not hmac.compare_digest(row["secret_hash"], _sha256(secret)):
             return None
-        if row["revoked_at"] is not None or row["expires_at"] <= self._now() or not self._active_user(row["user"]):
+        if (
+            row["revoked_at"] is not None
+            or row["expires_at"] <= self._now()
+            or not self._active_user(row["user"])
+        ):
             return None
         groups, grants = self.grants_of(row["user"])
         scopes = tuple(GrantConfig.model_validate(s) for s in json.loads(row["scopes"]))
         return Principal(row["user"], groups, grants, "token", token_id=token_id, scopes=scopes)
-

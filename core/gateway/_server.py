@@ -138,7 +138,9 @@ class Gateway:
         self._job_tasks: set[asyncio.Task[None]] = set()
         self.monitor_server = monitor_server
         self.tls = bool(config.tls_certfile and config.tls_keyfile)
-        for secret in [u.password_hash for u in config.users.values()] + [w.secret for w in config.webhooks.values()]:
+        for secret in [u.password_hash for u in config.users.values()] + [
+            w.secret for w in config.webhooks.values()
+        ]:
             self.monitor_redactor_add(secret.get_secret_value())
         self.api = build_app(self)
         api: ASGIApp = self.api
@@ -180,7 +182,9 @@ class Gateway:
                 {
                     "event": update.event,
                     "source": update.source,
-                    "previous_status": None if update.previous_status is None else str(update.previous_status.value),
+                    "previous_status": None
+                    if update.previous_status is None
+                    else str(update.previous_status.value),
                     "order": OrderOut.of(record).model_dump(mode="json"),
                 },
             )
@@ -213,7 +217,9 @@ class Gateway:
     def start_job_run(self, job_id: str, p: Principal) -> JobRun:
         """Run a job in the background; its status is kept under the returned ticket."""
         ticket = uuid.uuid4().hex
-        run = JobRun(ticket=ticket, job_id=job_id, status="running", status_url=f"/v1/jobs/{job_id}/runs/{ticket}")
+        run = JobRun(
+            ticket=ticket, job_id=job_id, status="running", status_url=f"/v1/jobs/{job_id}/runs/{ticket}"
+        )
         self.job_runs[ticket] = run
 
         async def go() -> None:
@@ -221,17 +227,27 @@ class Gateway:
                 result = await self.integration.run_job_now(job_id)
             except PorticoError as exc:
                 self.job_runs[ticket] = run.model_copy(update={"status": "failed", "error": exc.message})
-                self.integration.audit.append(None, p.actor, "gateway.jobs.run", "failed", detail={"job": job_id})
+                self.integration.audit.append(
+                    None, p.actor, "gateway.jobs.run", "failed", detail={"job": job_id}
+                )
                 return
             except Exception as exc:
                 _log.error("gateway.job_failed", job=job_id, error=type(exc).__name__)
-                self.job_runs[ticket] = run.model_copy(update={"status": "failed", "error": type(exc).__name__})
+                self.job_runs[ticket] = run.model_copy(
+                    update={"status": "failed", "error": type(exc).__name__}
+                )
                 return
             import json
 
-            safe = json.loads(json.dumps(result, default=str)) if isinstance(result, dict) else {"result": str(result)}
+            safe = (
+                json.loads(json.dumps(result, default=str))
+                if isinstance(result, dict)
+                else {"result": str(result)}
+            )
             self.job_runs[ticket] = run.model_copy(update={"status": "succeeded", "result": safe})
-            self.integration.audit.append(None, p.actor, "gateway.jobs.run", "success", detail={"job": job_id})
+            self.integration.audit.append(
+                None, p.actor, "gateway.jobs.run", "success", detail={"job": job_id}
+            )
 
         task = asyncio.get_running_loop().create_task(go(), name=f"portico-gateway-job-{job_id}")
         self._job_tasks.add(task)
@@ -243,7 +259,11 @@ class Gateway:
         body is a hint, the venue is the truth); every delivery goes on the stream (topic ``webhooks``)."""
         outcome: dict[str, Any] = {}
         kind = payload.get("type")
-        if kind == "order_update" and isinstance(payload.get("order_id"), str) and system in self.integration.systems:
+        if (
+            kind == "order_update"
+            and isinstance(payload.get("order_id"), str)
+            and system in self.integration.systems
+        ):
             trading = self.integration.trading
             try:
                 record = trading.get_order(payload["order_id"], system_id=system)
@@ -252,7 +272,11 @@ class Gateway:
             else:
                 record = await trading.refresh(system, record.id)
                 outcome["order"] = {"id": record.id, "status": record.status.value}
-        self.events.append("webhooks", system, {"delivery": delivery, "type": kind if isinstance(kind, str) else None, **outcome})
+        self.events.append(
+            "webhooks",
+            system,
+            {"delivery": delivery, "type": kind if isinstance(kind, str) else None, **outcome},
+        )
         return outcome
 
     async def login(self, username: str, password: str, client: str) -> tuple[str, float, str]:
@@ -266,7 +290,12 @@ class Gateway:
         wait = self.security.limiter.retry_after(*keys)
         if wait is not None:
             audit.append(None, f"user:{username}", "gateway.login", "rate_limited", detail={"client": client})
-            raise Problem(429, "Too many login attempts", "try again later", headers={"Retry-After": str(max(1, round(wait)))})
+            raise Problem(
+                429,
+                "Too many login attempts",
+                "try again later",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         ok = await asyncio.to_thread(self.security.check_password, username, password)
         if not ok:
             self.security.limiter.failed(*keys)
@@ -282,7 +311,15 @@ class Gateway:
     def set_session_cookie(self, response: Response, session_id: str, expires: float) -> None:
         """Put the session on ``response`` (HttpOnly, SameSite=Strict, Secure under TLS)."""
         max_age = max(1, int(expires - self.security.clock.now().timestamp()))
-        response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=self.tls, path="/", max_age=max_age)
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            httponly=True,
+            samesite="strict",
+            secure=self.tls,
+            path="/",
+            max_age=max_age,
+        )
 
     # -- the outer application ---------------------------------------------------------------------
 
@@ -293,7 +330,9 @@ class Gateway:
         if path == "/v1" or path.startswith("/v1/"):
             await self._api_app(scope, receive, send)
         elif path == "/login" and scope["type"] == "http":
-            await TrustedHostMiddleware(self._login_page, allowed_hosts=self.allowed_hosts)(scope, receive, send)
+            await TrustedHostMiddleware(self._login_page, allowed_hosts=self.allowed_hosts)(
+                scope, receive, send
+            )
         elif self.monitor_server is not None and (path == "/" or path.startswith("/dashboard")):
             await self._dashboard(scope, receive, send)
         elif self.monitor_server is not None:
@@ -321,13 +360,21 @@ class Gateway:
             if "text/html" in request.headers.get("accept", "") and request.method == "GET":
                 response: Response = RedirectResponse("/login", status_code=303, headers=_PAGE_HEADERS)
             else:
-                response = JSONResponse({"title": "Unauthorized", "status": 401}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+                response = JSONResponse(
+                    {"title": "Unauthorized", "status": 401},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             await response(scope, receive, send)
             return
         # the monitor sees its own token, never the caller's credentials, and never a ?token= guess
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"cookie")]
         headers.append((b"authorization", f"Bearer {self.monitor_server.token}".encode()))
-        query = "&".join(f"{k}={v[0]}" for k, v in parse_qs(scope.get("query_string", b"").decode()).items() if k != "token")
+        query = "&".join(
+            f"{k}={v[0]}"
+            for k, v in parse_qs(scope.get("query_string", b"").decode()).items()
+            if k != "token"
+        )
         inner = dict(scope, headers=headers, query_string=query.encode())
         await self.monitor_server.app(inner, receive, send)
 
@@ -338,9 +385,15 @@ class Gateway:
             form = await request.form()
             username, password = str(form.get("username", ""))[:128], str(form.get("password", ""))[:1024]
             try:
-                session_id, expires, _csrf = await self.login(username, password, request.client.host if request.client else "?")
+                session_id, expires, _csrf = await self.login(
+                    username, password, request.client.host if request.client else "?"
+                )
             except Problem as exc:
-                response = HTMLResponse(_login_html(exc.detail or exc.title), status_code=exc.status, headers={**_PAGE_HEADERS, **exc.headers})
+                response = HTMLResponse(
+                    _login_html(exc.detail or exc.title),
+                    status_code=exc.status,
+                    headers={**_PAGE_HEADERS, **exc.headers},
+                )
             else:
                 response = RedirectResponse("/dashboard", status_code=303, headers=_PAGE_HEADERS)
                 self.set_session_cookie(response, session_id, expires)
@@ -367,7 +420,14 @@ class Gateway:
         """
         if is_loopback(self.host):
             return
-        missing = [what for what, ok in (("TLS (gateway.tls_certfile and tls_keyfile)", self.tls), ("users (gateway.users)", bool(self.config.users))) if not ok]
+        missing = [
+            what
+            for what, ok in (
+                ("TLS (gateway.tls_certfile and tls_keyfile)", self.tls),
+                ("users (gateway.users)", bool(self.config.users)),
+            )
+            if not ok
+        ]
         if missing:
             raise ConfigurationError(
                 f"refusing to serve the gateway on {self.host}, beyond this machine, without {' and '.join(missing)}; "
@@ -386,7 +446,16 @@ class Gateway:
         options: dict[str, Any] = {}
         if self.tls:
             options = {"ssl_certfile": self.config.tls_certfile, "ssl_keyfile": self.config.tls_keyfile}
-        config = uvicorn.Config(self, host=self.host, port=self.port, log_config=None, access_log=False, lifespan="off", ws="websockets-sansio", **options)
+        config = uvicorn.Config(
+            self,
+            host=self.host,
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="websockets-sansio",
+            **options,
+        )
         self._server = _QuietServer(config)
         serving = self._server.serve(sockets=[sock] if sock is not None else None)
         self._task = asyncio.get_running_loop().create_task(serving, name="portico-gateway")

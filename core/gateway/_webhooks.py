@@ -47,7 +47,9 @@ class WebhookVerifier:
         self.table = gateway_tables()["deliveries"]
         db.ensure_tables(self.table)
 
-    def verify(self, system: str, timestamp: str | None, delivery: str | None, signature: str | None, body: bytes) -> bool:
+    def verify(
+        self, system: str, timestamp: str | None, delivery: str | None, signature: str | None, body: bytes
+    ) -> bool:
         """Check one delivery; returns True when it is new, False when it was accepted before.
 
         Raises:
@@ -58,7 +60,15 @@ class WebhookVerifier:
         if settings is None:
             raise WebhookRefused(f"no webhook is configured for system {system!r}", status=404)
         if not timestamp or not delivery or not signature:
-            missing = [n for n, v in (("X-Portico-Timestamp", timestamp), ("X-Portico-Delivery", delivery), ("X-Portico-Signature", signature)) if not v]
+            missing = [
+                n
+                for n, v in (
+                    ("X-Portico-Timestamp", timestamp),
+                    ("X-Portico-Delivery", delivery),
+                    ("X-Portico-Signature", signature),
+                )
+                if not v
+            ]
             raise WebhookRefused(f"missing header(s): {', '.join(missing)}")
         if len(delivery) > 200:
             raise WebhookRefused("X-Portico-Delivery: at most 200 characters")
@@ -78,7 +88,9 @@ class WebhookVerifier:
         try:
             with self.db.begin() as conn:
                 conn.execute(
-                    self.table.insert().values(system=system, delivery_id=delivery, received_at=self.clock.now().timestamp())
+                    self.table.insert().values(
+                        system=system, delivery_id=delivery, received_at=self.clock.now().timestamp()
+                    )
                 )
         except IntegrityError:
             return False
@@ -94,5 +106,7 @@ class WebhookVerifier:
         """Whether a delivery id was accepted before."""
         t = self.table
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(t.c.delivery_id).where(t.c.system == system, t.c.delivery_id == delivery)).first()
+            row = conn.execute(
+                sa.select(t.c.delivery_id).where(t.c.system == system, t.c.delivery_id == delivery)
+            ).first()
         return row is not None

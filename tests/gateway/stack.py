@@ -22,7 +22,14 @@ from portico.runtime import AsyncIntegration
 T = TypeVar("T")
 
 # one salt per user keeps the test configuration deterministic; the hash is still a real scrypt hash
-PASSWORDS = {"root": "root-pw-0", "alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3", "dave": "dave-pw-4", "erin": "erin-pw-5"}
+PASSWORDS = {
+    "root": "root-pw-0",
+    "alice": "alice-pw-1",
+    "bob": "bob-pw-2",
+    "carol": "carol-pw-3",
+    "dave": "dave-pw-4",
+    "erin": "erin-pw-5",
+}
 _HASHES = {user: hash_password(pw, salt=user.encode().ljust(16, b".")) for user, pw in PASSWORDS.items()}
 WEBHOOK_SECRET = "whsec-test-0123456789"
 
@@ -33,7 +40,10 @@ def _alpaca(seed: int) -> dict[str, Any]:
         "connector": "alpaca",
         "mock": True,
         "mock_seed": seed,
-        "authentication": {"type": "api_key_pair", "credentials": {"api_key_id": "PKTEST", "api_secret_key": "alpaca-secret-xyz"}},
+        "authentication": {
+            "type": "api_key_pair",
+            "credentials": {"api_key_id": "PKTEST", "api_secret_key": "alpaca-secret-xyz"},
+        },
     }
 
 
@@ -51,7 +61,12 @@ def gateway_section() -> dict[str, Any]:
             "erin": {"password_hash": _HASHES["erin"], "groups": ["secops"]},
         },
         "groups": {
-            "admins": {"grants": [{"resource": r, "permission": "READ_WRITE"} for r in ("systems", "accounts", "jobs", "credentials")]},
+            "admins": {
+                "grants": [
+                    {"resource": r, "permission": "READ_WRITE"}
+                    for r in ("systems", "accounts", "jobs", "credentials")
+                ]
+            },
             "readers": {
                 "grants": [
                     {"resource": "systems", "permission": "READ"},
@@ -66,7 +81,12 @@ def gateway_section() -> dict[str, Any]:
                     {"resource": "accounts", "match": "alpaca_a/*", "permission": "READ_WRITE"},
                 ]
             },
-            "ops": {"grants": [{"resource": "jobs", "permission": "READ_WRITE"}, {"resource": "systems", "permission": "READ"}]},
+            "ops": {
+                "grants": [
+                    {"resource": "jobs", "permission": "READ_WRITE"},
+                    {"resource": "systems", "permission": "READ"},
+                ]
+            },
             "secops": {"grants": [{"resource": "credentials", "permission": "READ_WRITE"}]},
         },
         "webhooks": {"alpaca_a": {"secret": WEBHOOK_SECRET, "tolerance_seconds": 300}},

@@ -42,7 +42,13 @@ def test_no_server_error_and_answers_match_the_schema(api_schema: Any, fuzz_stac
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=8, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             # a schema-valid order can still be refused for business reasons (buying power, risk): 422
             case.call_and_validate(headers=headers, timeout=30, excluded_checks=[positive_data_acceptance])

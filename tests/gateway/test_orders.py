@@ -15,8 +15,16 @@ def test_same_key_same_body_is_one_order_at_the_broker(stack: Stack) -> None:
     with stack.client("bob") as http:
         first = http.post("/v1/systems/alpaca_a/orders", json=ORDER, headers={"Idempotency-Key": "idem-1"})
         # the same body with its keys in another order and the quantity as a number is the same request
-        again = http.post("/v1/systems/alpaca_a/orders", json={"quantity": 5, "side": "buy", "symbol": "AAPL"}, headers={"Idempotency-Key": "idem-1"})
-        other = http.post("/v1/systems/alpaca_a/orders", json={**ORDER, "quantity": "6"}, headers={"Idempotency-Key": "idem-1"})
+        again = http.post(
+            "/v1/systems/alpaca_a/orders",
+            json={"quantity": 5, "side": "buy", "symbol": "AAPL"},
+            headers={"Idempotency-Key": "idem-1"},
+        )
+        other = http.post(
+            "/v1/systems/alpaca_a/orders",
+            json={**ORDER, "quantity": "6"},
+            headers={"Idempotency-Key": "idem-1"},
+        )
     assert first.status_code == 201
     assert again.status_code == 201 and again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -32,7 +40,9 @@ def test_concurrent_retries_with_one_key_are_one_order(stack: Stack) -> None:
 
     def place(_: int) -> tuple[int, dict[str, object]]:
         with stack.client("bob") as http:
-            answer = http.post("/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-concurrent"})
+            answer = http.post(
+                "/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-concurrent"}
+            )
             return answer.status_code, answer.json()
 
     with ThreadPoolExecutor(6) as pool:
@@ -47,8 +57,12 @@ def test_a_rejected_order_replays_its_rejection(stack: Stack) -> None:
     # the restricted list is not configured here: an order for more than the account can buy is refused
     body = {"symbol": "AAPL", "side": "buy", "quantity": "99999999"}
     with stack.client("bob") as http:
-        first = http.post("/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-reject"})
-        again = http.post("/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-reject"})
+        first = http.post(
+            "/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-reject"}
+        )
+        again = http.post(
+            "/v1/systems/alpaca_a/orders", json=body, headers={"Idempotency-Key": "idem-reject"}
+        )
     assert first.status_code == 422, first.text
     assert again.status_code == 422 and again.json() == first.json()
 
@@ -56,7 +70,11 @@ def test_a_rejected_order_replays_its_rejection(stack: Stack) -> None:
 def test_list_orders_pages_with_a_cursor_and_filters(stack: Stack) -> None:
     with stack.client("bob") as http:
         for i in range(5):
-            answer = http.post("/v1/systems/alpaca_a/orders", json={"symbol": "KO", "side": "buy", "quantity": str(i + 1)}, headers={"Idempotency-Key": f"page-{i}"})
+            answer = http.post(
+                "/v1/systems/alpaca_a/orders",
+                json={"symbol": "KO", "side": "buy", "quantity": str(i + 1)},
+                headers={"Idempotency-Key": f"page-{i}"},
+            )
             assert answer.status_code == 201
         seen: list[str] = []
         cursor = None
@@ -84,9 +102,14 @@ def test_cancel_a_resting_order(stack: Stack) -> None:
         assert cancel.status_code == 202
         assert cancel.json()["order"]["status"] in {"pending_cancel", "canceled"}
         wait_for(
-            lambda: stack.integration.trading.get_order(placed["id"], system_id="alpaca_a").status is OrderStatus.CANCELED,
+            lambda: (
+                stack.integration.trading.get_order(placed["id"], system_id="alpaca_a").status
+                is OrderStatus.CANCELED
+            ),
             timeout=10,
         )
         assert http.get(f"/v1/systems/alpaca_a/orders/{placed['id']}").json()["status"] == "canceled"
         missing = http.get("/v1/systems/alpaca_a/orders/no-such-order")
-        assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+            "application/problem+json"
+        )

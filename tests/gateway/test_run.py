@@ -29,7 +29,9 @@ async def test_run_serves_the_api_and_puts_the_dashboard_behind_login(tmp_path: 
     integration = AsyncIntegration(_config(tmp_path), plugins=PluginManager())
     task = asyncio.create_task(serve(integration, stop=stop, echo=lines.append))
     try:
-        await wait_for_async(lambda: any(line.startswith("api:") for line in lines) or task.done(), timeout=30)
+        await wait_for_async(
+            lambda: any(line.startswith("api:") for line in lines) or task.done(), timeout=30
+        )
         base = re.search(r"api:\s+(\S+)/v1", "\n".join(lines)).group(1)  # type: ignore[union-attr]
         assert not any("token=" in line for line in lines)  # no dashboard token is handed out
         async with httpx.AsyncClient(base_url=base) as http:
@@ -61,7 +63,9 @@ async def test_run_serves_the_api_and_puts_the_dashboard_behind_login(tmp_path: 
 async def test_run_refuses_a_public_bind_without_tls(tmp_path: Path) -> None:
     errors: list[str] = []
     integration = AsyncIntegration(_config(tmp_path), plugins=PluginManager())
-    code = await serve(integration, stop=asyncio.Event(), host="0.0.0.0", error=errors.append, echo=lambda _l: None)
+    code = await serve(
+        integration, stop=asyncio.Event(), host="0.0.0.0", error=errors.append, echo=lambda _l: None
+    )
     assert code == 2
     assert "refusing to serve the gateway on 0.0.0.0" in errors[0]
     assert all(s.state == "registered" for s in integration.systems.values())  # nothing was connected

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
 from portico.clock import FakeClock
 from portico.errors import ConfigurationError
-from portico.gateway import Gateway, GatewayConfig, GrantConfig, LoginLimiter, SecurityStore, hash_password, verify_password
+from portico.gateway import (
+    Gateway,
+    GatewayConfig,
+    GrantConfig,
+    LoginLimiter,
+    SecurityStore,
+    hash_password,
+    verify_password,
+)
 from portico.store import Database
 from tests.gateway.stack import Stack, gateway_section, running_stack
 
@@ -36,11 +43,17 @@ def test_sessions_last_eight_hours(store: SecurityStore, fake_clock: FakeClock) 
     assert store.session_principal(session) is None
 
 
-def test_tokens_expire_are_stored_hashed_and_follow_the_user(store: SecurityStore, fake_clock: FakeClock) -> None:
+def test_tokens_expire_are_stored_hashed_and_follow_the_user(
+    store: SecurityStore, fake_clock: FakeClock
+) -> None:
     scopes = [GrantConfig(resource="systems", permission="READ")]
     token, described = store.create_token("alice", "ci", scopes, expires_in_days=2)
     principal = store.token_principal(token)
-    assert principal is not None and principal.can("systems", "alpaca_a", "read") and not principal.can("accounts", "x/y", "read")
+    assert (
+        principal is not None
+        and principal.can("systems", "alpaca_a", "read")
+        and not principal.can("accounts", "x/y", "read")
+    )
     with store.db.begin() as conn:
         rows = [dict(r) for r in conn.execute(store.tables["tokens"].select()).mappings()]
     secret = token.split("_", 2)[2]
@@ -66,15 +79,24 @@ def test_login_limiter_trips_after_five_failures_per_user_and_address(fake_clock
     assert limiter.retry_after("user:bob", "addr:1.2.3.4") is None
 
 
-def test_login_rate_limit_over_http(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_rate_limit_over_http(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTICO_HOME", str(tmp_path_factory.mktemp("rl-home")))
     with running_stack(login_max_failures=3) as stack, httpx.Client(base_url=stack.url) as http:
         http.cookies.clear()
         for _ in range(3):
-            assert http.post("/v1/auth/login", json={"username": "carol", "password": "wrong"}).status_code == 401
+            assert (
+                http.post("/v1/auth/login", json={"username": "carol", "password": "wrong"}).status_code
+                == 401
+            )
         limited = http.post("/v1/auth/login", json={"username": "carol", "password": "carol-pw-3"})
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
-        outcomes = [e.outcome for e in stack.integration.audit.tail(50) if e.action == "gateway.login" and e.actor == "user:carol"]
+        outcomes = [
+            e.outcome
+            for e in stack.integration.audit.tail(50)
+            if e.action == "gateway.login" and e.actor == "user:carol"
+        ]
         assert outcomes[-4:] == ["failure", "failure", "failure", "rate_limited"]
 
 
@@ -83,8 +105,12 @@ def test_refuses_a_public_bind_without_tls_and_users(stack: Stack) -> None:
     with pytest.raises(ConfigurationError, match=r"without TLS .* and users"):
         Gateway(stack.integration, bare, host="0.0.0.0").check_exposure()
     with pytest.raises(ConfigurationError, match=r"without TLS"):
-        Gateway(stack.integration, GatewayConfig.model_validate(gateway_section()), host="10.1.2.3").check_exposure()
-    tls = GatewayConfig.model_validate({**gateway_section(), "tls_certfile": "/x.crt", "tls_keyfile": "/x.key"})
+        Gateway(
+            stack.integration, GatewayConfig.model_validate(gateway_section()), host="10.1.2.3"
+        ).check_exposure()
+    tls = GatewayConfig.model_validate(
+        {**gateway_section(), "tls_certfile": "/x.crt", "tls_keyfile": "/x.key"}
+    )
     Gateway(stack.integration, tls, host="0.0.0.0").check_exposure()  # TLS and users: allowed
     Gateway(stack.integration, bare, host="127.0.0.1").check_exposure()  # loopback: allowed
 

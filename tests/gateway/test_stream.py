@@ -35,10 +35,16 @@ async def _receive(ws: Any, count: int, timeout: float = 10.0) -> list[dict[str,
 
 
 async def _place(stack: Stack, n: int, prefix: str) -> list[str]:
-    async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {stack.tokens['bob']}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers={"Authorization": f"Bearer {stack.tokens['bob']}"}
+    ) as http:
         ids = []
         for i in range(n):
-            answer = await http.post("/v1/systems/alpaca_a/orders", json={"symbol": "AAPL", "side": "buy", "quantity": "1"}, headers={"Idempotency-Key": f"{prefix}-{i}"})
+            answer = await http.post(
+                "/v1/systems/alpaca_a/orders",
+                json={"symbol": "AAPL", "side": "buy", "quantity": "1"},
+                headers={"Idempotency-Key": f"{prefix}-{i}"},
+            )
             assert answer.status_code == 201, answer.text
             ids.append(answer.json()["id"])
         return ids
@@ -48,7 +54,9 @@ async def test_resume_after_a_disconnect_mid_stream_has_no_gap_and_no_double(sta
     start = stack.gateway.events.last_id()
     headers = {"Authorization": f"Bearer {stack.tokens['bob']}"}
     got: list[dict[str, Any]] = []
-    async with connect(_ws_url(stack, topics="orders", last_event_id=start), additional_headers=headers) as ws:
+    async with connect(
+        _ws_url(stack, topics="orders", last_event_id=start), additional_headers=headers
+    ) as ws:
         orders = await _place(stack, 3, "ws-a")
         got += await _receive(ws, 4)  # mid-stream: more events are on their way
     # disconnected: events keep happening
@@ -56,13 +64,21 @@ async def test_resume_after_a_disconnect_mid_stream_has_no_gap_and_no_double(sta
     # an order bob may not see happens meanwhile
     await asyncio.wrap_future(
         asyncio.run_coroutine_threadsafe(
-            stack.integration.place_external_order("alpaca_b", {"symbol": "AAPL", "side": "buy", "quantity": "1"}), stack.loop
+            stack.integration.place_external_order(
+                "alpaca_b", {"symbol": "AAPL", "side": "buy", "quantity": "1"}
+            ),
+            stack.loop,
         )
     )
     trading = stack.integration.trading
-    await wait_for_async(lambda: all(trading.get_order(o, system_id="alpaca_a").status is OrderStatus.FILLED for o in orders), timeout=15)
+    await wait_for_async(
+        lambda: all(trading.get_order(o, system_id="alpaca_a").status is OrderStatus.FILLED for o in orders),
+        timeout=15,
+    )
     expected = [e.id for e in stack.gateway.events.since(start, ["orders"]) if e.system == "alpaca_a"]
-    async with connect(_ws_url(stack, topics="orders", last_event_id=got[-1]["id"]), additional_headers=headers) as ws:
+    async with connect(
+        _ws_url(stack, topics="orders", last_event_id=got[-1]["id"]), additional_headers=headers
+    ) as ws:
         got += await _receive(ws, len(expected) - len(got))
     ids = [e["id"] for e in got]
     assert ids == expected  # in order, none missing, none twice

@@ -23,7 +23,9 @@ def test_the_published_document_is_the_one_served(stack: Stack) -> None:
     with stack.client() as http:
         served = http.get("/v1/openapi.json").json()
     assert json.loads(PUBLISHED.read_text(encoding="utf-8")) == served
-    assert PUBLISHED.read_text(encoding="utf-8") == openapi_text(), "regenerate: python -m portico.gateway.openapi sdk-docs/reference/gateway-openapi.json"
+    assert PUBLISHED.read_text(encoding="utf-8") == openapi_text(), (
+        "regenerate: python -m portico.gateway.openapi sdk-docs/reference/gateway-openapi.json"
+    )
 
 
 def _node_ready() -> str | None:
@@ -50,7 +52,9 @@ def test_generated_client_matches_the_document(tmp_path: Path) -> None:
         ["npx", "--no-install", "openapi-typescript", str(PUBLISHED), "--default-non-nullable", "false", "-o", str(out)],
         cwd=CLIENT, check=True, capture_output=True, timeout=120,
     )  # fmt: skip
-    assert out.read_text() == (CLIENT / "src" / "schema.d.ts").read_text(), "regenerate: cd clients/typescript && npm run generate"
+    assert out.read_text() == (CLIENT / "src" / "schema.d.ts").read_text(), (
+        "regenerate: cd clients/typescript && npm run generate"
+    )
 
 
 def test_typescript_client_against_the_running_gateway(stack: Stack) -> None:
@@ -67,7 +71,14 @@ def test_typescript_client_against_the_running_gateway(stack: Stack) -> None:
         "PORTICO_GATEWAY_SYSTEM": "alpaca_a",
         "PORTICO_GATEWAY_KEY": "ts-client-1",
     }
-    run = subprocess.run(["node", str(CLIENT / "dist" / "smoke.js")], cwd=CLIENT, env=env, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        ["node", str(CLIENT / "dist" / "smoke.js")],
+        cwd=CLIENT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["systems"] == ["alpaca_a"]  # bob reads alpaca_a only
