@@ -8,7 +8,7 @@ gateway:
   cors_origins: []              # closed by default; list exact origins to open it
   users:
     alice:
-      password_hash: "scrypt$16384$8$1$..."   # portico gateway hash-password
+      password_hash: "scrypt$16384$8$1$..."   # from: portico gateway hash-password
       groups: [traders]
   groups:
     traders:
@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
     "GatewayConfig",
@@ -108,3 +108,14 @@ class GatewayConfig(_Strict):
     users: dict[str, UserConfig] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> GatewayConfig:
+        for name, user in self.users.items():
+            for i, group in enumerate(user.groups):
+                if group not in self.groups:
+                    known = ", ".join(sorted(self.groups)) or "none"
+                    raise ValueError(f"users.{name}.groups.{i}: unknown group {group!r} (groups: {known})")
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            raise ValueError("tls_certfile and tls_keyfile go together: give both or neither")
+        return self
