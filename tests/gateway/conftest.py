@@ -1,4 +1,5 @@
-"""One running runtime + gateway per test module (starting one costs about two seconds)."""
+"""One running runtime + gateway for the gateway tests (starting one costs about two seconds); tests
+that change what it serves (the rate limit, the fuzzing) start their own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.gateway.stack import Stack, running_stack
 VAULT_PASSPHRASE = "gateway-test-vault-passphrase"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("gateway-home")
     with pytest.MonkeyPatch.context() as mp:
