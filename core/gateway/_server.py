@@ -23,7 +23,7 @@ import socket
 import uuid
 from collections.abc import Generator
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from pydantic import BaseModel
@@ -302,8 +302,9 @@ class Gateway:
             audit.append(None, f"user:{username}", "gateway.login", "failure", detail={"client": client})
             raise Problem(401, "Unauthorized", "wrong user name or password")
         self.security.limiter.succeeded(keys[0])
+        # the session id is never logged (no access log; errors never carry it), so it is not added to the
+        # redactor: one secret per login would grow its list without bound in a long-running process
         session_id, expires = self.security.open_session(username)
-        self.monitor_redactor_add(session_id)
         audit.append(None, f"user:{username}", "gateway.login", "success", detail={"client": client})
         found = self.security.session_principal(session_id)
         return session_id, expires, (found.csrf or "") if found else ""
@@ -370,11 +371,8 @@ class Gateway:
         # the monitor sees its own token, never the caller's credentials, and never a ?token= guess
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"cookie")]
         headers.append((b"authorization", f"Bearer {self.monitor_server.token}".encode()))
-        query = "&".join(
-            f"{k}={v[0]}"
-            for k, v in parse_qs(scope.get("query_string", b"").decode()).items()
-            if k != "token"
-        )
+        pairs = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
+        query = urlencode([(k, v) for k, v in pairs if k != "token"])
         inner = dict(scope, headers=headers, query_string=query.encode())
         await self.monitor_server.app(inner, receive, send)
 
