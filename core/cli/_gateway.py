@@ -16,7 +16,9 @@ def command() -> None:
 
 @command.command("hash-password")
 @click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input (one line) instead of a prompt."
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (one line) instead of a prompt.",
 )
 def hash_password_command(password_stdin: bool) -> None:
     """Print the scrypt hash of a password (asked twice, never echoed) for gateway.users.NAME.password_hash."""

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import re
 import tempfile
 import uuid
 from collections.abc import Awaitable
@@ -440,7 +441,9 @@ def build_app(gateway: Gateway) -> FastAPI:
         system: SystemId,
         symbols: Symbols,
         p: Caller,
-        interval: Annotated[Literal["1min", "5min", "15min", "1h", "1d"], Query()] = "1d",
+        interval: Annotated[
+            Literal["1min", "5min", "15min", "30min", "1hour", "1day", "1week", "1month"], Query()
+        ] = "1day",
         start: date | None = None,
         end: date | None = None,
         limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
@@ -505,14 +508,11 @@ def build_app(gateway: Gateway) -> FastAPI:
     @api.get("/jobs", tags=["jobs"])
     async def list_jobs(p: Caller) -> list[dict[str, Any]]:
         """Scheduled jobs the caller may read, with their next run and last status."""
-        return [
-            j
-            for j in await integration.list_jobs()
-            if p.can("jobs", str(j.get("id", j.get("job_id", ""))), "read")
-        ]
+        jobs = [j for j in await integration.list_jobs() if p.can("jobs", str(j.get("job_id", "")), "read")]
+        return [_masked(integration, j) for j in jobs]
 
     def job_known(p: Principal, jobs: list[dict[str, Any]], job_id: str, verb: Verb) -> None:
-        if not any(str(j.get("id", j.get("job_id"))) == job_id for j in jobs):
+        if not any(str(j.get("job_id")) == job_id for j in jobs):
             raise Problem(404, "Not found", f"no job {job_id!r}", kind="not-found")
         need(p, "jobs", job_id, verb)
 
@@ -522,7 +522,7 @@ def build_app(gateway: Gateway) -> FastAPI:
     ) -> list[dict[str, Any]]:
         """Runs of a job, newest first."""
         job_known(p, await integration.list_jobs(), job_id, "read")
-        return await integration.job_history(job_id, limit=limit)
+        return [_masked(integration, run) for run in await integration.job_history(job_id, limit=limit)]
 
     @api.post("/jobs/{job_id}/runs", status_code=202, response_model=JobRun, tags=["jobs"])
     async def run_job(job_id: ObjectId, p: Caller) -> JSONResponse:
@@ -622,8 +622,12 @@ def build_app(gateway: Gateway) -> FastAPI:
             )
         finally:
             Path(tmp.name).unlink(missing_ok=True)
-        out = result.to_dict() if hasattr(result, "to_dict") else result
-        return json.loads(json.dumps(out, default=str))
+        out = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        for key in ("source", "source_key", "feed"):  # the server's temporary path is nobody's business
+            if key in out:
+                out[key] = name
+        answer: dict[str, Any] = json.loads(json.dumps(out, default=str))
+        return answer
 
     @api.get("/exports/{data_type}", tags=["exports"], response_class=FileResponse)
     async def export_download(
@@ -924,6 +928,21 @@ async def _client_messages(
             continue
         subscriptions.append((system, sub_id))
         await websocket.send_json({"subscribed": sub_id, "system": system, "symbols": symbols[:50]})
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+):[^@/\s]+@")
+
+
+def _masked(integration: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """A stored job or run as JSON, with secrets masked: known secret values and secret-looking keys (the
+    monitor's redactor) and the password of any URL (``sftp://user:pw@host`` -> ``sftp://user:***@host``)."""
+    text = json.dumps(value, default=str)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
+    data: dict[str, Any] = json.loads(text)
+    redactor = getattr(integration.monitor, "redactor", None)
+    if redactor is not None:
+        data = redactor.redact(data)
+    return data
 
 
 def _unlink_after(path: Path) -> Any:

@@ -244,10 +244,13 @@ class Gateway:
                 if isinstance(result, dict)
                 else {"result": str(result)}
             )
-            self.job_runs[ticket] = run.model_copy(update={"status": "succeeded", "result": safe})
-            self.integration.audit.append(
-                None, p.actor, "gateway.jobs.run", "success", detail={"job": job_id}
-            )
+            failed = str(safe.get("status", "")).lower() in {"failed", "error"}
+            update: dict[str, Any] = {"status": "failed" if failed else "succeeded", "result": safe}
+            if failed:
+                update["error"] = str(safe.get("error") or "the job failed")
+            self.job_runs[ticket] = run.model_copy(update=update)
+            outcome = "failed" if failed else "success"
+            self.integration.audit.append(None, p.actor, "gateway.jobs.run", outcome, detail={"job": job_id})
 
         task = asyncio.get_running_loop().create_task(go(), name=f"portico-gateway-job-{job_id}")
         self._job_tasks.add(task)

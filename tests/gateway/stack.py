@@ -11,11 +11,13 @@ import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from portico.gateway import Gateway, hash_password
+from portico.home import portico_home
 from portico.plugins import PluginManager
 from portico.runtime import AsyncIntegration
 
@@ -106,6 +108,8 @@ class Stack:
     integration: AsyncIntegration
     gateway: Gateway
     loop: asyncio.AbstractEventLoop
+    home: Path = field(default_factory=portico_home)
+    """The PORTICO_HOME the runtime started under."""
     tokens: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Per user: the session cookie and its CSRF token."""

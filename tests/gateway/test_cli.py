@@ -11,7 +11,9 @@ from portico.gateway import GatewayConfig, verify_password
 
 
 def test_hash_password_prints_a_hash_that_verifies() -> None:
-    result = CliRunner().invoke(cli, ["gateway", "hash-password", "--password-stdin"], input="correct horse\n")
+    result = CliRunner().invoke(
+        cli, ["gateway", "hash-password", "--password-stdin"], input="correct horse\n"
+    )
     assert result.exit_code == 0, result.output
     hashed = result.output.strip()
     assert hashed.startswith("scrypt$") and "correct horse" not in hashed
@@ -29,4 +31,6 @@ def test_a_user_in_an_unknown_group_is_named() -> None:
     with pytest.raises(ValidationError, match="tls_certfile and tls_keyfile go together"):
         GatewayConfig.model_validate({"tls_certfile": "/c.pem"})
     with pytest.raises(ValidationError, match="permission"):
-        GatewayConfig.model_validate({"groups": {"g": {"grants": [{"resource": "systems", "permission": "ADMIN"}]}}})
+        GatewayConfig.model_validate(
+            {"groups": {"g": {"grants": [{"resource": "systems", "permission": "ADMIN"}]}}}
+        )

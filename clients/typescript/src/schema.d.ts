@@ -2232,7 +2232,7 @@ export interface operations {
         parameters: {
             query: {
                 symbols: string[];
-                interval?: "1min" | "5min" | "15min" | "1h" | "1d";
+                interval?: "1min" | "5min" | "15min" | "30min" | "1hour" | "1day" | "1week" | "1month";
                 start?: string | null;
                 end?: string | null;
                 limit?: number | null;
