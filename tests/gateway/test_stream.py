@@ -100,3 +100,59 @@ async def test_unknown_topic_is_refused(stack: Stack) -> None:
         async with connect(_ws_url(stack, topics="secrets"), additional_headers=headers) as ws:
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4422
+
+
+async def test_market_data_subscription_over_the_stream(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {stack.tokens['bob']}"}
+    start = stack.gateway.events.last_id()
+    async with connect(
+        _ws_url(stack, topics="market_data", last_event_id=start), additional_headers=headers
+    ) as ws:
+        await ws.send(
+            json.dumps({"action": "subscribe_market_data", "system": "alpaca_b", "symbols": ["AAPL"]})
+        )
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refused == {"error": "system: no system 'alpaca_b'"}  # bob may not read alpaca_b
+        await ws.send(
+            json.dumps({"action": "subscribe_market_data", "system": "alpaca_a", "symbols": ["AAPL"]})
+        )
+        answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert answer["subscribed"] and answer["symbols"] == ["AAPL"]
+        events = await _receive(ws, 2, timeout=20)
+    assert {e["topic"] for e in events} == {"market_data"} and {e["system"] for e in events} == {"alpaca_a"}
+    assert events[0]["data"]["symbol"] == "AAPL" and events[0]["id"] < events[1]["id"]
+    # the subscription ended with the connection
+    await wait_for_async(lambda: not stack.integration.market_data.stats()["subscriptions"], timeout=10)
+
+
+async def test_alerts_reach_the_stream_of_those_who_read_the_system(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from portico.monitor import Alert, AlertNotification
+
+    start = stack.gateway.events.last_id()
+    now = datetime.now(UTC)
+    channel = stack.integration.monitor.channels["gateway-stream"]
+    for system in ("alpaca_b", "alpaca_a"):
+        alert = Alert(
+            rule="breaker_open",
+            system=system,
+            summary=f"{system}: circuit breaker open",
+            started_at=now,
+            last_seen_at=now,
+        )
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(
+                channel.send(AlertNotification(kind="firing", alert=alert, sent_at=now)), stack.loop
+            )
+        )
+    headers = {"Authorization": f"Bearer {stack.tokens['bob']}"}
+    async with connect(
+        _ws_url(stack, topics="alerts", last_event_id=start), additional_headers=headers
+    ) as ws:
+        (event,) = await _receive(ws, 1)
+    assert (
+        event["system"] == "alpaca_a"
+        and event["data"]["rule"] == "breaker_open"
+        and event["data"]["kind"] == "firing"
+    )
