@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -17,7 +21,7 @@ from portico.gateway import (
     verify_password,
 )
 from portico.store import Database
-from tests.gateway.stack import Stack, gateway_section, running_stack
+from tests.gateway.stack import PASSWORDS, Stack, gateway_section, running_stack
 
 
 @pytest.fixture
@@ -125,3 +129,63 @@ async def test_cors_opens_only_to_the_configured_origins(stack: Stack) -> None:
         evil = await http.options("/v1/systems", headers={"Origin": "https://evil.example", **asked})
     assert ok.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in evil.headers
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_serves_https_with_a_secure_session_cookie(stack: Stack, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    config = GatewayConfig.model_validate(
+        {**gateway_section(), "tls_certfile": str(cert), "tls_keyfile": str(key)}
+    )
+    gateway = Gateway(stack.integration, config, port=0)
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(gateway.start(), stack.loop))
+    try:
+        assert gateway.url.startswith("https://127.0.0.1:")
+        async with httpx.AsyncClient(
+            base_url=gateway.url, verify=ssl.create_default_context(cafile=str(cert))
+        ) as http:
+            login = await http.post(
+                "/v1/auth/login", json={"username": "alice", "password": PASSWORDS["alice"]}
+            )
+            assert login.status_code == 200
+            cookie = login.headers["set-cookie"].lower()
+            assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        with pytest.raises(httpx.HTTPError):  # plain HTTP to the TLS port gets no answer
+            async with httpx.AsyncClient(timeout=5) as plain:
+                await plain.get(gateway.url.replace("https://", "http://") + "/v1/health")
+    finally:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(gateway.stop(), stack.loop))
