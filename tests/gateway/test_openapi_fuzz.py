@@ -12,17 +12,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.gateway.conftest import VAULT_PASSPHRASE
-from tests.gateway.stack import Stack, running_stack
+from tests.gateway.conftest import stack_with_vault
+from tests.gateway.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PORTICO_HOME", str(tmp_path_factory.mktemp("fuzz-home")))
-        mp.setenv("PORTICO_VAULT_PASSPHRASE", VAULT_PASSPHRASE)
-        with running_stack() as running:
-            yield running
+    with stack_with_vault(tmp_path_factory, "fuzz-home") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
