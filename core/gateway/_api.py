@@ -69,6 +69,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemModel, "description": text}
     for code, text in (
         (401, "Not authenticated"),
+        (429, "Too many requests (per user); see Retry-After"),
         (403, "Not allowed"),
         (404, "Not found (or not visible to the caller)"),
         (422, "Invalid request; ``field`` names the input at fault"),
@@ -128,6 +129,14 @@ async def principal(
             "Unauthorized",
             "a valid API token (Authorization: Bearer) or session is required",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    wait = security.request_limiter.retry_after(found.user)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many requests",
+            f"at most {security.config.requests_per_minute} requests a minute per user",
+            headers={"Retry-After": str(max(1, round(wait)))},
         )
     return found
 
@@ -576,7 +585,9 @@ def build_app(gateway: Gateway) -> FastAPI:
         )
         return json.loads(json.dumps(result, default=str))
 
-    @api.post("/imports/{data_type}", status_code=201, tags=["imports"])
+    @api.post(
+        "/imports/{data_type}", status_code=201, tags=["imports"], responses={413: {"model": ProblemModel}}
+    )
     async def import_upload(
         data_type: Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")],
         file: Annotated[

@@ -104,6 +104,8 @@ class GatewayConfig(_Strict):
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     """Failed logins allowed per user name and per client address within ``login_window_seconds``."""
     login_window_seconds: float = Field(default=900.0, gt=0)
+    requests_per_minute: int = Field(default=1200, ge=1)
+    """API requests allowed per user per minute (sliding window); beyond it 429 with Retry-After."""
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     users: dict[str, UserConfig] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)

@@ -132,6 +132,13 @@ class LoginLimiter:
                 waits.append(self.window - (self.clock.monotonic() - q[0]))
         return max(waits) if waits else None
 
+    def hit(self, key: str) -> float | None:
+        """Count one attempt against ``key``; returns how long to wait when it is over the limit."""
+        wait = self.retry_after(key)
+        if wait is None:
+            self.failed(key)
+        return wait
+
     def failed(self, *keys: str) -> None:
         """Count one failed attempt against each key."""
         now = self.clock.monotonic()
@@ -141,6 +148,17 @@ class LoginLimiter:
     def succeeded(self, user_key: str) -> None:
         """Forget the user's failures (the address's stay counted)."""
         self._failures.pop(user_key, None)
+
+
+class _RequestLimiter:
+    """Requests per user per minute (a sliding window): the API's own rate limit."""
+
+    def __init__(self, window: LoginLimiter) -> None:
+        self.window = window
+
+    def retry_after(self, user: str) -> float | None:
+        """Count one request of ``user``; seconds to wait when over the limit, else None."""
+        return self.window.hit(f"user:{user}")
 
 
 class SecurityStore:
@@ -154,6 +172,9 @@ class SecurityStore:
         db.ensure_tables(*self.tables.values())
         self.limiter = LoginLimiter(
             clock, max_failures=config.login_max_failures, window=config.login_window_seconds
+        )
+        self.request_limiter = _RequestLimiter(
+            LoginLimiter(clock, max_failures=config.requests_per_minute, window=60.0)
         )
 
     def _now(self) -> float:

@@ -20,6 +20,7 @@ from portico.gateway import (
     hash_password,
     verify_password,
 )
+from portico.home import portico_home
 from portico.store import Database
 from tests.gateway.stack import PASSWORDS, Stack, gateway_section, running_stack
 
@@ -189,3 +190,38 @@ async def test_tls_serves_https_with_a_secure_session_cookie(stack: Stack, tmp_p
                 await plain.get(gateway.url.replace("https://", "http://") + "/v1/health")
     finally:
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(gateway.stop(), stack.loop))
+
+
+def test_requests_per_user_are_rate_limited(fake_clock: FakeClock) -> None:
+    from portico.gateway._security import _RequestLimiter
+
+    limiter = _RequestLimiter(LoginLimiter(fake_clock, max_failures=3, window=60.0))
+    assert [limiter.retry_after("bob") for _ in range(3)] == [None, None, None]
+    assert limiter.retry_after("bob") == 60.0
+    assert limiter.retry_after("alice") is None  # per user
+    fake_clock.advance(60)
+    assert limiter.retry_after("bob") is None
+
+
+async def test_the_api_answers_429_past_the_per_user_limit(stack: Stack) -> None:
+    config = GatewayConfig.model_validate({**gateway_section(), "requests_per_minute": 3})
+    gateway = Gateway(stack.integration, config)
+    transport = httpx.ASGITransport(app=gateway)
+    headers = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=headers) as http:
+        codes = [(await http.get("/v1/me")).status_code for _ in range(4)]
+        limited = await http.get("/v1/me")
+    assert codes == [200, 200, 200, 429]
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+async def test_an_upload_over_the_limit_is_413_and_nothing_is_imported(stack: Stack) -> None:
+    config = GatewayConfig.model_validate({**gateway_section(), "max_upload_bytes": 64})
+    gateway = Gateway(stack.integration, config)
+    transport = httpx.ASGITransport(app=gateway)
+    headers = {"Authorization": f"Bearer {stack.tokens['carol']}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=headers) as http:
+        answer = await http.post("/v1/imports/positions", files={"file": ("big.csv", b"x" * 65)})
+    assert answer.status_code == 413 and answer.json()["field"] == "body.file"
+    uploads = portico_home() / "gateway-uploads"
+    assert not uploads.exists() or not list(uploads.iterdir())  # the partial upload was removed

@@ -1053,6 +1053,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     list_credentials_v1_credentials_get: {
@@ -1104,6 +1113,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1180,6 +1198,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     export_download_v1_exports__data_type__get: {
@@ -1231,6 +1258,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1322,8 +1358,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1382,6 +1436,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1451,6 +1514,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     run_job_v1_jobs__job_id__runs_post: {
@@ -1502,6 +1574,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1568,6 +1649,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     me_v1_me_get: {
@@ -1617,6 +1707,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1675,6 +1774,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1744,6 +1852,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     quarantine_v1_quarantine_get: {
@@ -1799,6 +1916,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1868,6 +1994,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     run_reconciliation_v1_reconciliations_post: {
@@ -1923,6 +2058,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1990,6 +2134,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     list_systems_v1_systems_get: {
@@ -2039,6 +2192,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2097,6 +2259,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2165,6 +2336,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     get_positions_v1_systems__system__accounts__account_id__positions_get: {
@@ -2219,6 +2399,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2290,6 +2479,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     latest_v1_systems__system__market_data_latest_get: {
@@ -2343,6 +2541,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2423,6 +2630,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     get_order_v1_systems__system__orders__order_id__get: {
@@ -2475,6 +2691,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2541,6 +2766,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     list_tokens_v1_tokens_get: {
@@ -2590,6 +2824,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2657,6 +2900,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemModel"];
                 };
             };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
         };
     };
     revoke_token_v1_tokens__token_id__delete: {
@@ -2706,6 +2958,15 @@ export interface operations {
             };
             /** @description Invalid request; ``field`` names the input at fault */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
