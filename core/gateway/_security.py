@@ -205,11 +205,11 @@ class SecurityStore:
         session_id = secrets.token_urlsafe(32)
         now = self._now()
         expires = now + self.config.session_hours * 3600
+        t = self.tables["sessions"]
         with self.db.begin() as conn:
+            conn.execute(t.delete().where(t.c.expires_at <= now))  # expired sessions are not kept
             conn.execute(
-                self.tables["sessions"]
-                .insert()
-                .values(id_hash=_sha256(session_id), user=user, created_at=now, expires_at=expires)
+                t.insert().values(id_hash=_sha256(session_id), user=user, created_at=now, expires_at=expires)
             )
         return session_id, expires
 

@@ -46,6 +46,10 @@ def test_sessions_last_eight_hours(store: SecurityStore, fake_clock: FakeClock) 
     assert store.session_principal(session) is not None
     fake_clock.advance(60)
     assert store.session_principal(session) is None
+    store.open_session("bob")  # opening a session removes the expired ones
+    with store.db.begin() as conn:
+        users = [r.user for r in conn.execute(store.tables["sessions"].select())]
+    assert users == ["bob"]
 
 
 def test_tokens_expire_are_stored_hashed_and_follow_the_user(
