@@ -34,6 +34,8 @@ ALL = (
     "schwab",
     "fx_feed",
     "polygon_stream",
+    "gateway",
+    "fix",
 )
 
 PREFIX = "TARGET "
