@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,15 @@ SAME_FILL_WINDOW_SECONDS = 5.0
 
 _OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
 _UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as a UTC column reads it back."""
+    return value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 def unmapped_instrument_id(system: str, symbol: str) -> str:
@@ -51,6 +61,34 @@ class OrderRepository:
         self.instance = instance
         db.ensure_tables(*t.trading_tables())
         db.ensure_column(t.orders, "instance")
+        # the statements of the order path, built once: executing the same statement object lets
+        # SQLAlchemy skip building it, generating its cache key and looking its compiled form up
+        o, h = t.orders, t.order_history
+        by = sa.bindparam
+        self._select_by = {
+            "id": sa.select(o).where(o.c.id == by("b_id"), *self._scope()),
+            "key": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.idempotency_key == by("b_v"), *self._scope()
+            ),
+            "client": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.client_order_id == by("b_v"), *self._scope()
+            ),
+            "venue": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.venue_order_id == by("b_v"), *self._scope()
+            ),
+        }
+        self._insert_order = o.insert()
+        self._insert_history = h.insert()
+        self._lock_order = sa.select(o).where(o.c.id == by("b_id")).with_for_update()
+        self._seen_event = sa.select(h.c.seq).where(
+            h.c.system == by("b_system"), h.c.event_id == by("b_event")
+        )
+        self._update_order = o.update().where(o.c.id == by("b_id"))
+        self._mark_sent = (
+            o.update()
+            .where(o.c.id == by("b_id"))
+            .values(attempts=o.c.attempts + 1, sent_at=by("b_sent"), updated_at=by("b_sent"))
+        )
 
     def _scope(self) -> list[Any]:
         if self.instance is None:
@@ -84,8 +122,15 @@ class OrderRepository:
         origin: str = "portico",
         parent_id: str | None = None,
         status: OrderStatus = OrderStatus.PENDING_SUBMIT,
+        sending: bool = False,
     ) -> OrderRecord:
-        """Store a new intent. Raises ``sqlalchemy.exc.IntegrityError`` when the key is taken."""
+        """Store a new intent. Raises ``sqlalchemy.exc.IntegrityError`` when the key is taken.
+
+        With ``sending`` the intent is stored with its first send already counted (``attempts`` 1,
+        ``sent_at`` now), as :meth:`mark_sent` would count it, in the same transaction: the caller
+        sends it next, and a crash from here on leaves an intent that recovery looks up before
+        sending again.
+        """
         row = {
             "id": id,
             "system": system,
@@ -104,28 +149,46 @@ class OrderRepository:
             "limit_price": t.to_dec(request.limit_price),
             "status": status.value,
             "filled_quantity": "0",
-            "attempts": 0,
+            "attempts": 1 if sending else 0,
+            "sent_at": now if sending else None,
             "parent_id": parent_id,
             "created_at": now,
             "updated_at": now,
             "instance": self.instance,
         }
+        history = {
+            "order_id": id,
+            "system": system,
+            "at": now,
+            "event_at": None,
+            "source": "intent",
+            "event": "intent",
+            "event_id": None,
+            "from_status": None,
+            "to_status": status.value,
+            "filled_quantity": "0",
+            "status_applied": True,
+            "note": None,
+        }
         with self.db.begin() as conn:
-            conn.execute(t.orders.insert().values(**row))
-            conn.execute(
-                t.order_history.insert().values(
-                    order_id=id,
-                    system=system,
-                    at=now,
-                    source="intent",
-                    event="intent",
-                    from_status=None,
-                    to_status=status.value,
-                    filled_quantity="0",
-                    status_applied=True,
-                )
-            )
-            return OrderRecord.from_row(conn.execute(sa.select(t.orders).where(t.orders.c.id == id)).one())
+            conn.execute(self._insert_order, row)
+            conn.execute(self._insert_history, history)
+        # what the row reads back as (timestamps in UTC, decimals as stored), without reading it
+        return OrderRecord(
+            id=id,
+            system=system,
+            idempotency_key=idempotency_key,
+            client_order_id=client_order_id,
+            request=request,
+            status=status,
+            filled_quantity=Decimal(0),
+            created_at=_utc(now),
+            updated_at=_utc(now),
+            attempts=row["attempts"],
+            origin=origin,
+            parent_id=parent_id,
+            sent_at=_utc(now) if sending else None,
+        )
 
     def request_hash_of(self, system: str, idempotency_key: str) -> str | None:
         """The stored request hash of an idempotency key, if the key is known."""
@@ -137,16 +200,21 @@ class OrderRepository:
             ).scalar_one_or_none()
 
     def get(self, order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.id == order_id)
+        return self._prepared_one("id", {"b_id": order_id})
 
     def by_key(self, system: str, idempotency_key: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.idempotency_key == idempotency_key)
+        return self._prepared_one("key", {"b_system": system, "b_v": idempotency_key})
 
     def by_client_id(self, system: str, client_order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.client_order_id == client_order_id)
+        return self._prepared_one("client", {"b_system": system, "b_v": client_order_id})
 
     def by_venue_id(self, system: str, venue_order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.venue_order_id == venue_order_id)
+        return self._prepared_one("venue", {"b_system": system, "b_v": venue_order_id})
+
+    def _prepared_one(self, which: str, params: dict[str, Any]) -> OrderRecord | None:
+        with self.db.begin() as conn:
+            row = conn.execute(self._select_by[which], params).one_or_none()
+        return None if row is None else OrderRecord.from_row(row)
 
     def find(self, system: str | None, ref: str) -> OrderRecord | None:
         """An order by portico id, client order id, venue order id or idempotency key."""
@@ -193,14 +261,8 @@ class OrderRepository:
     def mark_sent(self, order_id: str, now: datetime) -> OrderRecord:
         """Count one more send attempt, before the request leaves (so a crash mid-send is visible)."""
         with self.db.begin() as conn:
-            conn.execute(
-                t.orders.update()
-                .where(t.orders.c.id == order_id)
-                .values(attempts=t.orders.c.attempts + 1, sent_at=now, updated_at=now)
-            )
-            return OrderRecord.from_row(
-                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
-            )
+            conn.execute(self._mark_sent, {"b_id": order_id, "b_sent": now})
+            return OrderRecord.from_row(conn.execute(self._select_by["id"], {"b_id": order_id}).one())
 
     def set_error(self, order_id: str, error: str, now: datetime) -> None:
         with self.db.begin() as conn:
@@ -219,13 +281,11 @@ class OrderRepository:
         nothing are not written.
         """
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id).with_for_update()).one()
+            row = conn.execute(self._lock_order, {"b_id": order_id}).one()
             before = OrderRecord.from_row(row)
             if obs.event_id is not None:
                 seen = conn.execute(
-                    sa.select(t.order_history.c.seq).where(
-                        t.order_history.c.system == before.system, t.order_history.c.event_id == obs.event_id
-                    )
+                    self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
                 ).first()
                 if seen is not None:
                     return before, before, None
@@ -256,27 +316,38 @@ class OrderRepository:
                 values["last_error"] = redact_text(obs.error)[:2000]
             if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
                 values["resolved_at"] = now
-            conn.execute(t.orders.update().where(t.orders.c.id == order_id).values(**values))
+            conn.execute(self._update_order, {**values, "b_id": order_id})
             result = conn.execute(
-                t.order_history.insert().values(
-                    order_id=order_id,
-                    system=before.system,
-                    at=now,
-                    event_at=obs.event_at,
-                    source=obs.source,
-                    event=obs.event,
-                    event_id=obs.event_id,
-                    from_status=before.status.value,
-                    to_status=tr.status.value,
-                    filled_quantity=t.to_dec(tr.filled_quantity),
-                    status_applied=tr.status_applied,
-                    note=redact_text(tr.note or obs.error or "") or None,
-                )
+                self._insert_history,
+                {
+                    "order_id": order_id,
+                    "system": before.system,
+                    "at": now,
+                    "event_at": obs.event_at,
+                    "source": obs.source,
+                    "event": obs.event,
+                    "event_id": obs.event_id,
+                    "from_status": before.status.value,
+                    "to_status": tr.status.value,
+                    "filled_quantity": t.to_dec(tr.filled_quantity),
+                    "status_applied": tr.status_applied,
+                    "note": redact_text(tr.note or obs.error or "") or None,
+                },
             )
             seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
-            after = OrderRecord.from_row(
-                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
-            )
+        # the row as it now reads back, from the values just written (no second read)
+        after = dataclasses.replace(
+            before,
+            status=tr.status,
+            filled_quantity=Decimal(values["filled_quantity"]),
+            average_fill_price=t.from_dec(values["average_fill_price"]),
+            status_at=_utc_or_none(tr.status_at),
+            updated_at=_utc(now),
+            venue_order_id=values.get("venue_order_id", before.venue_order_id),
+            reject_reason=values.get("reject_reason", before.reject_reason),
+            last_error=values.get("last_error", before.last_error),
+            resolved_at=_utc(values["resolved_at"]) if "resolved_at" in values else before.resolved_at,
+        )
         entry = HistoryEntry(
             seq=int(seq),
             order_id=order_id,
@@ -450,7 +521,9 @@ class OrderRepository:
             q = q.where(o.c.updated_at >= since)
         with self.db.begin() as conn:
             rows = [
-                r for r in conn.execute(q.order_by(o.c.created_at, o.c.id)).all() if Decimal(r.filled_quantity) > 0
+                r
+                for r in conn.execute(q.order_by(o.c.created_at, o.c.id)).all()
+                if Decimal(r.filled_quantity) > 0
             ]
             recorded: dict[str, Decimal] = {}
             if rows:

@@ -191,7 +191,9 @@ class TradingService:
         checks.extend(risk_checks)
         self.risk_checks: dict[str, RiskCheck] = {c.name: c for c in checks}
         # limits from an external limits system, asked per order only when some plugin provides them
-        self._external_limits = plugins is not None and bool(plugins.hooks.hook.portico_risk_limits.get_hookimpls())
+        self._external_limits = plugins is not None and bool(
+            plugins.hooks.hook.portico_risk_limits.get_hookimpls()
+        )
         self.events = OrderEventBus()
         self._recovered: set[str] = set()
         self._recovery_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -326,6 +328,8 @@ class TradingService:
                         request_hash=request_hash,
                         now=self.clock.now(),
                         parent_id=parent_id,
+                        # the first send is counted with the intent, in its transaction
+                        sending=True,
                     )
                 except IntegrityError:
                     # another process stored the same key first
@@ -352,7 +356,7 @@ class TradingService:
                         at=record.created_at,
                     )
                 )
-                record = await self._send(record)
+                record = await self._send(record, counted=True)
                 self._audit(system_id, "place_order", record.status.value, record)
                 if record.status is OrderStatus.REJECTED:
                     raise OrderRejected(
@@ -377,14 +381,19 @@ class TradingService:
             )
         return existing
 
-    async def _send(self, record: OrderRecord, *, source: str = "submit") -> OrderRecord:
+    async def _send(
+        self, record: OrderRecord, *, source: str = "submit", counted: bool = False
+    ) -> OrderRecord:
+        """Send a stored intent. ``counted``: the intent was stored with this send counted already
+        (:meth:`OrderRepository.insert_intent` with ``sending``), so it is not counted again."""
         connector = self.connector(record.system)
         # re-sends of recovered intents pass here too: a process without the opt-in sends no real money
         check_live_trading(record.system, connector, self.live_trading_systems)
         request = record.request.model_copy(update={"client_order_id": record.client_order_id})
         self._inflight.add(record.id)
         try:
-            record = self.repo.mark_sent(record.id, self.clock.now())
+            if not counted:
+                record = self.repo.mark_sent(record.id, self.clock.now())
             try:
                 order = await asyncio.wait_for(connector.place_order(request), self.config.submit_timeout)
             except VenueRejected as exc:
@@ -425,7 +434,7 @@ class TradingService:
                     error=err,
                 )
                 return await self._resolve_locked(record, pre_send=pre_send)
-            return await self._apply_order(record.id, order, source=source)
+            return await self._apply_order(record.id, order, source=source, record=record)
         finally:
             self._inflight.discard(record.id)
 
@@ -603,12 +612,18 @@ class TradingService:
                     previous=before.status.value,
                     source=obs.source,
                 )
-        if after.venue_order_id and before.venue_order_id is None:
-            await self._drain_orphans(after.system, after.venue_order_id)
+        learned = after.venue_order_id is not None and before.venue_order_id is None
+        if learned and await self._drain_orphans(after.system, str(after.venue_order_id)):
+            after = self.repo.get(order_id) or after  # the held events moved it on
         return after
 
-    async def _apply_order(self, order_id: str, order: Order, *, source: str) -> OrderRecord:
-        record = self.repo.get(order_id)
+    async def _apply_order(
+        self, order_id: str, order: Order, *, source: str, record: OrderRecord | None = None
+    ) -> OrderRecord:
+        """Apply the venue's view of an order. ``record``: the intent as just stored by the caller
+        (saves reading it again); only its venue order id is used, and it only grows."""
+        if record is None:
+            record = self.repo.get(order_id)
         if record is not None and record.venue_order_id is None:
             await self._check_adoption(record, order)
         return await self._apply(order_id, observation_from_order(order, source=source))
@@ -693,13 +708,14 @@ class TradingService:
         if event.execution is not None:
             # recorded before the status moves, so the fill is not fetched a second time
             await self.record_execution(system_id, event.execution, order_id=record.id)
-        after = await self._apply(record.id, obs)
-        return self.repo.get(after.id) or after
+        return await self._apply(record.id, obs)
 
-    async def _drain_orphans(self, system_id: str, venue_order_id: str) -> None:
+    async def _drain_orphans(self, system_id: str, venue_order_id: str) -> bool:
+        """Apply the events held for an order whose venue id was just learned; True when any were."""
         held = self._orphans.pop((system_id, venue_order_id), None)
         for event in held or ():
             await self.apply_event(system_id, event)
+        return bool(held)
 
     async def record_execution(
         self, system_id: str, execution: Execution, *, order_id: str | None = None
@@ -1053,8 +1069,10 @@ class TradingService:
         if needs_account and caps.has(Capability.GET_ACCOUNT):
             account = await connector.get_account(request.account_id)
         account_id = request.account_id or (account.account_id if account else None)
-        if account_id != request.account_id and request.account_id is None and (
-            self.config.risk.accounts or self._external_limits
+        if (
+            account_id != request.account_id
+            and request.account_id is None
+            and (self.config.risk.accounts or self._external_limits)
         ):
             risk_settings = self.risk_settings(system_id, account_id)
         wants_positions = request.side is not OrderSide.BUY or any(
