@@ -84,6 +84,37 @@ class OrderRepository:
             h.c.system == by("b_system"), h.c.event_id == by("b_event")
         )
         self._update_order = o.update().where(o.c.id == by("b_id"))
+        e, b, c = t.executions, t.book_positions, t.book_cash
+        self._execution_seen = sa.select(e.c.execution_id).where(
+            e.c.system == by("b_system"), e.c.execution_id == by("b_execution")
+        )
+        self._execution_twin = sa.select(e.c.execution_id).where(
+            e.c.system == by("b_system"),
+            e.c.venue_order_id == by("b_venue"),
+            e.c.side == by("b_side"),
+            e.c.quantity == by("b_quantity"),
+            e.c.price == by("b_price"),
+            e.c.executed_at >= by("b_from", type_=e.c.executed_at.type),
+            e.c.executed_at <= by("b_to", type_=e.c.executed_at.type),
+        )
+        self._insert_execution = e.insert()
+        book_key = (
+            b.c.book == by("b_book"),
+            b.c.system == by("b_system"),
+            b.c.account_id == by("b_account"),
+            b.c.instrument_id == by("b_instrument"),
+        )
+        self._lock_book = sa.select(b).where(*book_key).with_for_update()
+        self._insert_book = b.insert()
+        self._update_book = b.update().where(*book_key)
+        cash_key = (
+            c.c.book == by("b_book"),
+            c.c.system == by("b_system"),
+            c.c.account_id == by("b_account"),
+            c.c.currency == by("b_currency"),
+        )
+        self._lock_cash = sa.select(c).where(*cash_key).with_for_update()
+        self._update_cash = c.update().where(*cash_key)
         self._mark_sent = (
             o.update()
             .where(o.c.id == by("b_id"))
@@ -403,12 +434,9 @@ class OrderRepository:
     ) -> bool:
         """Store an execution once; with ``book``, move the internal book position in the same
         transaction (so a replayed fill never moves it twice). Returns False for a duplicate."""
-        e = t.executions
         with self.db.begin() as conn:
             exists = conn.execute(
-                sa.select(e.c.execution_id).where(
-                    e.c.system == system, e.c.execution_id == execution.execution_id
-                )
+                self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
             ).first()
             if exists is not None:
                 return False
@@ -417,37 +445,39 @@ class OrderRepository:
                 # REST activity id): same order, side, quantity and price, within a few seconds
                 window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
                 twins = conn.execute(
-                    sa.select(e.c.execution_id).where(
-                        e.c.system == system,
-                        e.c.venue_order_id == execution.order_id,
-                        e.c.side == execution.side.value,
-                        e.c.quantity == t.to_dec(execution.quantity),
-                        e.c.price == t.to_dec(execution.price),
-                        e.c.executed_at >= execution.executed_at - window,
-                        e.c.executed_at <= execution.executed_at + window,
-                    )
+                    self._execution_twin,
+                    {
+                        "b_system": system,
+                        "b_venue": execution.order_id,
+                        "b_side": execution.side.value,
+                        "b_quantity": t.to_dec(execution.quantity),
+                        "b_price": t.to_dec(execution.price),
+                        "b_from": execution.executed_at - window,
+                        "b_to": execution.executed_at + window,
+                    },
                 ).first()
                 if twins is not None:
                     return False
             conn.execute(
-                e.insert().values(
-                    system=system,
-                    execution_id=execution.execution_id,
-                    order_id=order_id,
-                    venue_order_id=execution.order_id,
-                    client_order_id=execution.client_order_id,
-                    account_id=execution.account_id,
-                    symbol=execution.symbol,
-                    side=execution.side.value,
-                    quantity=t.to_dec(execution.quantity),
-                    price=t.to_dec(execution.price),
-                    currency=execution.currency,
-                    commission=t.to_dec(execution.commission),
-                    fees=t.to_dec(execution.fees),
-                    venue=execution.venue,
-                    executed_at=execution.executed_at,
-                    recorded_at=now,
-                )
+                self._insert_execution,
+                {
+                    "system": system,
+                    "execution_id": execution.execution_id,
+                    "order_id": order_id,
+                    "venue_order_id": execution.order_id,
+                    "client_order_id": execution.client_order_id,
+                    "account_id": execution.account_id,
+                    "symbol": execution.symbol,
+                    "side": execution.side.value,
+                    "quantity": t.to_dec(execution.quantity),
+                    "price": t.to_dec(execution.price),
+                    "currency": execution.currency,
+                    "commission": t.to_dec(execution.commission),
+                    "fees": t.to_dec(execution.fees),
+                    "venue": execution.venue,
+                    "executed_at": execution.executed_at,
+                    "recorded_at": now,
+                },
             )
             if book is not None:
                 iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
@@ -546,8 +576,8 @@ class OrderRepository:
                 for r in conn.execute(sa.select(e.c.execution_id, e.c.order_id).where(e.c.system == system))
             }
 
-    @staticmethod
     def _move_book(
+        self,
         conn: sa.Connection,
         *,
         book: str,
@@ -560,14 +590,8 @@ class OrderRepository:
         currency: str,
         now: datetime,
     ) -> None:
-        b = t.book_positions
-        key = (
-            b.c.book == book,
-            b.c.system == system,
-            b.c.account_id == account_id,
-            b.c.instrument_id == instrument_id,
-        )
-        row = conn.execute(sa.select(b).where(*key).with_for_update()).one_or_none()
+        key = {"b_book": book, "b_system": system, "b_account": account_id, "b_instrument": instrument_id}
+        row = conn.execute(self._lock_book, key).one_or_none()
         qty = Decimal(row.quantity) if row else Decimal(0)
         cost = Decimal(row.cost_basis) if row else Decimal(0)
         new_qty, new_cost = _average_cost(qty, cost, delta, price)
@@ -579,20 +603,21 @@ class OrderRepository:
         }
         if row is None:
             conn.execute(
-                b.insert().values(
-                    book=book,
-                    system=system,
-                    account_id=account_id,
-                    instrument_id=instrument_id,
-                    currency=currency,
+                self._insert_book,
+                {
+                    "book": book,
+                    "system": system,
+                    "account_id": account_id,
+                    "instrument_id": instrument_id,
+                    "currency": currency,
                     **values,
-                )
+                },
             )
         else:
-            conn.execute(b.update().where(*key).values(**values))
+            conn.execute(self._update_book, {**key, **values})
 
-    @staticmethod
     def _move_cash(
+        self,
         conn: sa.Connection,
         book: str,
         system: str,
@@ -601,14 +626,13 @@ class OrderRepository:
         delta: Decimal,
         now: datetime,
     ) -> None:
-        c = t.book_cash
-        key = (c.c.book == book, c.c.system == system, c.c.account_id == account_id, c.c.currency == currency)
-        row = conn.execute(sa.select(c).where(*key).with_for_update()).one_or_none()
+        key = {"b_book": book, "b_system": system, "b_account": account_id, "b_currency": currency}
+        row = conn.execute(self._lock_cash, key).one_or_none()
         if row is None:
             # cash is only tracked once an opening balance was set (set_book_cash)
             return
         conn.execute(
-            c.update().where(*key).values(amount=t.to_dec(Decimal(row.amount) + delta), updated_at=now)
+            self._update_cash, {**key, "amount": t.to_dec(Decimal(row.amount) + delta), "updated_at": now}
         )
 
     # -- book maintenance ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from portico.models import (
     OrderSide,
     OrderStatus,
     Position,
+    Quote,
 )
 from portico.sdk import Capability, Connector
 from portico.store import Database
@@ -62,6 +63,7 @@ from portico.trading._reconcile import DailyReconciliationJob, Reconciler, Recon
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
 from portico.trading._repository import OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
+from portico.trading._snapshots import AccountSnapshots
 from portico.trading._tracking import Observation, observation_from_order
 from portico.trading._xref import InstrumentXref
 
@@ -203,6 +205,9 @@ class TradingService:
         self._orphans: dict[tuple[str, str], deque[OrderEvent]] = defaultdict(lambda: deque(maxlen=100))
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        # pre-trade account and quote state, reused within its age limit while a system's order stream runs
+        self.snapshots = AccountSnapshots(self.clock, self.config.account_state_max_age)
+        self._streams_up: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -316,53 +321,75 @@ class TradingService:
                     raise NotSupported(capability="place_order", system=system_id)
                 check_live_trading(system_id, connector, self.live_trading_systems)
                 await self.ensure_recovered(system_id)
-                await self._validate(system_id, connector, request)
-                client_order_id = request.client_order_id or self.derive_client_order_id(system_id, key)
+                held = await self._validate(system_id, connector, request)
+                placed = False
                 try:
-                    record = self.repo.insert_intent(
-                        id=uuid.uuid4().hex,
-                        system=system_id,
-                        idempotency_key=key,
-                        client_order_id=client_order_id,
-                        request=request,
-                        request_hash=request_hash,
-                        now=self.clock.now(),
-                        parent_id=parent_id,
-                        # the first send is counted with the intent, in its transaction
-                        sending=True,
+                    record = await self._store_and_send(
+                        system_id, key, request, request_hash, canon, parent_id=parent_id
                     )
-                except IntegrityError:
-                    # another process stored the same key first
-                    existing = self.repo.by_key(system_id, key)
-                    if existing is not None:
-                        return self._replay(existing, canon)
-                    owner = self.repo.key_owner(system_id, key)
-                    if owner is not None and owner != self.repo.instance:
-                        raise PayloadRejected(
-                            f"idempotency key {key!r} of {system_id} is already used by instance {owner!r} "
-                            "sharing this store: use another key (or the same instance)",
-                            field="idempotency_key",
-                        ) from None
-                    raise PayloadRejected(
-                        f"client_order_id {client_order_id!r} is already used by another order",
-                        field="client_order_id",
-                    ) from None
-                await self.events.publish(
-                    OrderUpdate(
-                        record=record,
-                        previous_status=None,
-                        event="intent",
-                        source="submit",
-                        at=record.created_at,
-                    )
-                )
-                record = await self._send(record, counted=True)
-                self._audit(system_id, "place_order", record.status.value, record)
+                    placed = record.status is not OrderStatus.REJECTED
+                finally:
+                    if held is not None:
+                        self.snapshots.settle(system_id, request.account_id, held, placed=placed)
                 if record.status is OrderStatus.REJECTED:
                     raise OrderRejected(
                         f"{system_id} rejected order {record.id}: {record.reject_reason}", record=record
                     )
                 return record
+
+    async def _store_and_send(
+        self,
+        system_id: str,
+        key: str,
+        request: OrderRequest,
+        request_hash: str,
+        canon: dict[str, Any],
+        *,
+        parent_id: str | None,
+    ) -> OrderRecord:
+        """Store the intent (its first send counted), then send it; a key stored meanwhile replays."""
+        client_order_id = request.client_order_id or self.derive_client_order_id(system_id, key)
+        try:
+            record = self.repo.insert_intent(
+                id=uuid.uuid4().hex,
+                system=system_id,
+                idempotency_key=key,
+                client_order_id=client_order_id,
+                request=request,
+                request_hash=request_hash,
+                now=self.clock.now(),
+                parent_id=parent_id,
+                # the first send is counted with the intent, in its transaction
+                sending=True,
+            )
+        except IntegrityError:
+            # another process stored the same key first
+            existing = self.repo.by_key(system_id, key)
+            if existing is not None:
+                return self._replay(existing, canon)
+            owner = self.repo.key_owner(system_id, key)
+            if owner is not None and owner != self.repo.instance:
+                raise PayloadRejected(
+                    f"idempotency key {key!r} of {system_id} is already used by instance {owner!r} "
+                    "sharing this store: use another key (or the same instance)",
+                    field="idempotency_key",
+                ) from None
+            raise PayloadRejected(
+                f"client_order_id {client_order_id!r} is already used by another order",
+                field="client_order_id",
+            ) from None
+        await self.events.publish(
+            OrderUpdate(
+                record=record,
+                previous_status=None,
+                event="intent",
+                source="submit",
+                at=record.created_at,
+            )
+        )
+        record = await self._send(record, counted=True)
+        self._audit(system_id, "place_order", record.status.value, record)
+        return record
 
     def _replay(self, existing: OrderRecord, canon: dict[str, Any]) -> OrderRecord:
         stored = canonical_request(existing.request)
@@ -1024,7 +1051,13 @@ class TradingService:
 
     # -- validation ------------------------------------------------------------------------------
 
-    async def _validate(self, system_id: str, connector: Connector, request: OrderRequest) -> None:
+    async def _validate(self, system_id: str, connector: Connector, request: OrderRequest) -> int | None:
+        """Check the order against the connector's capabilities, the account and the risk checks.
+
+        Returns:
+            The token of the buying power held back for a buy (settle it once the placement answers),
+            or None when none was held.
+        """
         caps = connector.spec.capabilities
         where = f"{system_id} ({connector.spec.name})"
         if caps.order_types and request.order_type not in caps.order_types:
@@ -1056,6 +1089,20 @@ class TradingService:
         if request.extended_hours and not caps.extended_hours:
             raise OrderValidationError(f"{where} does not trade extended hours", field="extended_hours")
 
+        if system_id in self._streams_up:
+            try:
+                return await self._check_account(system_id, connector, request, reuse=True)
+            except (OrderValidationError, RiskCheckFailed):
+                # state reused within its age limit never refuses an order by itself: read it afresh
+                pass
+        return await self._check_account(system_id, connector, request, reuse=False)
+
+    async def _check_account(
+        self, system_id: str, connector: Connector, request: OrderRequest, *, reuse: bool
+    ) -> int | None:
+        """Buying power, held position and the risk checks; ``reuse``: account state and quotes
+        within their age limit may stand in for reads (see :class:`AccountSnapshots`)."""
+        caps = connector.spec.capabilities
         risk_settings = self.risk_settings(system_id, request.account_id)
         # account-specific limits apply to orders without an account id too (the default account)
         needs_account = (
@@ -1067,7 +1114,9 @@ class TradingService:
         account: Account | None = None
         positions: list[Position] = []
         if needs_account and caps.has(Capability.GET_ACCOUNT):
-            account = await connector.get_account(request.account_id)
+            account = await self.snapshots.account(
+                system_id, request.account_id, lambda: connector.get_account(request.account_id), reuse=reuse
+            )
         account_id = request.account_id or (account.account_id if account else None)
         if (
             account_id != request.account_id
@@ -1080,7 +1129,11 @@ class TradingService:
         )
         if needs_account and wants_positions and caps.has(Capability.GET_POSITIONS):
             positions = await connector.get_positions(request.account_id)
-        price = await self._estimate_price(connector, request, positions) if needs_account else None
+        price = (
+            await self._estimate_price(system_id, connector, request, positions, reuse=reuse)
+            if needs_account
+            else None
+        )
 
         if self.config.validate_account:
             value = order_value(request, price)
@@ -1130,6 +1183,8 @@ class TradingService:
                     instrument_id=instrument_id,
                 )
                 reason = check.check(request, context)
+                if reason is not None and reuse:
+                    raise RiskCheckFailed("refused on reused account state", check=name)
                 if reason is not None:
                     self._emit(
                         "trading.risk.refused",
@@ -1141,6 +1196,11 @@ class TradingService:
                         account_id=account_id,
                     )
                     raise RiskCheckFailed(f"risk check {name} refused the order: {reason}", check=name)
+
+        value = order_value(request, price) if request.side is OrderSide.BUY else None
+        if account is not None and value is not None:
+            return self.snapshots.reserve(system_id, request.account_id, value)
+        return None
 
     def risk_settings(self, system_id: str, account_id: str | None) -> dict[str, dict[str, Any]]:
         """Check name -> settings for an account: the configuration's, with the limits an external
@@ -1168,18 +1228,28 @@ class TradingService:
         return total
 
     async def _estimate_price(
-        self, connector: Connector, request: OrderRequest, positions: list[Position]
+        self,
+        system_id: str,
+        connector: Connector,
+        request: OrderRequest,
+        positions: list[Position],
+        *,
+        reuse: bool,
     ) -> Decimal | None:
         if request.limit_price is not None:
             return request.limit_price
         if request.stop_price is not None:
             return request.stop_price
         if connector.spec.capabilities.has(Capability.GET_LATEST_QUOTES):
-            try:
-                quotes = await connector.get_latest_quotes([request.symbol])
-            except PorticoError:
-                quotes = {}
-            quote = quotes.get(request.symbol)
+
+            async def read() -> Quote | None:
+                try:
+                    quotes = await connector.get_latest_quotes([request.symbol])
+                except PorticoError:
+                    return None
+                return quotes.get(request.symbol)
+
+            quote = await self.snapshots.quote(system_id, request.symbol, read, reuse=reuse)
             if quote is not None:
                 side_price = quote.ask_price if request.side is OrderSide.BUY else quote.bid_price
                 for candidate in (side_price, quote.last_price, quote.mid):
@@ -1197,6 +1267,8 @@ class TradingService:
         delay = self.config.stream_backoff
         while self._running:
             try:
+                # while the stream runs, pre-trade checks may reuse account state within its age limit
+                self._streams_up.add(system_id)
                 async for event in connector.subscribe_order_updates():
                     delay = self.config.stream_backoff
                     try:
@@ -1211,6 +1283,10 @@ class TradingService:
                 self._emit(
                     "trading.stream.disconnected", system=system_id, severity="warning", error=str(exc)
                 )
+            finally:
+                # down: every check reads the venue again until the stream is back
+                self._streams_up.discard(system_id)
+                self.snapshots.forget(system_id)
             await self._pause(delay)
             delay = min(max(delay, 0.05) * 2, 30.0)
             # events missed while disconnected: poll the open orders
