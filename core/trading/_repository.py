@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,13 +18,24 @@ from portico.trading import _tables as t
 from portico.trading._records import HistoryEntry, OrderRecord
 from portico.trading._tracking import Observation, Transition, advance
 
-__all__ = ["SAME_FILL_WINDOW_SECONDS", "OrderRepository", "signed_quantity"]
+__all__ = ["SAME_FILL_WINDOW_SECONDS", "AppliedEvent", "OrderRepository", "signed_quantity"]
 
 SAME_FILL_WINDOW_SECONDS = 5.0
 """Two reports of one order's fill with equal side, quantity and price this close are one fill."""
 
 _OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
 _UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
+
+
+@dataclasses.dataclass(frozen=True)
+class AppliedEvent:
+    """What :meth:`OrderRepository.apply_event` did in its one transaction."""
+
+    before: OrderRecord
+    after: OrderRecord
+    entry: HistoryEntry | None
+    execution_recorded: bool
+    execution_id: str | None
 
 
 def _utc(value: datetime) -> datetime:
@@ -80,6 +91,11 @@ class OrderRepository:
         self._insert_order = o.insert()
         self._insert_history = h.insert()
         self._lock_order = sa.select(o).where(o.c.id == by("b_id")).with_for_update()
+        self._lock_by = {
+            which: stmt.with_for_update()
+            for which, stmt in self._select_by.items()
+            if which in ("client", "venue")
+        }
         self._seen_event = sa.select(h.c.seq).where(
             h.c.system == by("b_system"), h.c.event_id == by("b_event")
         )
@@ -312,60 +328,120 @@ class OrderRepository:
         nothing are not written.
         """
         with self.db.begin() as conn:
-            row = conn.execute(self._lock_order, {"b_id": order_id}).one()
-            before = OrderRecord.from_row(row)
-            if obs.event_id is not None:
-                seen = conn.execute(
-                    self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
+            before = OrderRecord.from_row(conn.execute(self._lock_order, {"b_id": order_id}).one())
+            return self._apply_locked(conn, before, obs, now)
+
+    def apply_event(
+        self,
+        system: str,
+        *,
+        client_order_id: str | None,
+        venue_order_id: str | None,
+        obs: Observation,
+        now: datetime,
+        execution: Execution | None,
+        instrument_id: str | None,
+        book: str | None,
+        usual: Callable[[OrderRecord], bool],
+    ) -> AppliedEvent | OrderRecord | None:
+        """An order event in one transaction: the order found (by client order id, else venue id) and
+        locked, its execution recorded (once, moving the book), the observation applied.
+
+        Returns:
+            What was applied; the order unchanged when ``usual`` says it needs the caller's careful
+            path (nothing is written then); None when no order matches (the caller holds the event).
+        """
+        with self.db.begin() as conn:
+            row = None
+            if client_order_id:
+                row = conn.execute(
+                    self._lock_by["client"], {"b_system": system, "b_v": client_order_id}
                 ).first()
-                if seen is not None:
-                    return before, before, None
-            tr: Transition = advance(
-                before.status,
-                before.filled_quantity,
-                before.average_fill_price,
-                before.request.quantity,
-                obs,
-                before.status_at,
-            )
-            learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
-            if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
+            if row is None and venue_order_id:
+                row = conn.execute(
+                    self._lock_by["venue"], {"b_system": system, "b_v": venue_order_id}
+                ).first()
+            if row is None:
+                return None
+            before = OrderRecord.from_row(row)
+            if not usual(before):
+                return before
+            recorded = False
+            if execution is not None:
+                if execution.client_order_id is None:
+                    # a fill report may not name the client order id: the order it belongs to does
+                    execution = execution.model_copy(update={"client_order_id": before.client_order_id})
+                recorded = self._record_execution_in(
+                    conn,
+                    system,
+                    execution,
+                    order_id=before.id,
+                    instrument_id=instrument_id,
+                    now=now,
+                    book=book,
+                )
+            before, after, entry = self._apply_locked(conn, before, obs, now)
+        return AppliedEvent(
+            before, after, entry, recorded, None if execution is None else execution.execution_id
+        )
+
+    def _apply_locked(
+        self, conn: sa.Connection, before: OrderRecord, obs: Observation, now: datetime
+    ) -> tuple[OrderRecord, OrderRecord, HistoryEntry | None]:
+        """:meth:`apply` on an order row this transaction holds locked."""
+        order_id = before.id
+        if obs.event_id is not None:
+            seen = conn.execute(
+                self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
+            ).first()
+            if seen is not None:
                 return before, before, None
-            values: dict[str, Any] = {
-                "status": tr.status.value,
+        tr: Transition = advance(
+            before.status,
+            before.filled_quantity,
+            before.average_fill_price,
+            before.request.quantity,
+            obs,
+            before.status_at,
+        )
+        learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
+        if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
+            return before, before, None
+        values: dict[str, Any] = {
+            "status": tr.status.value,
+            "filled_quantity": t.to_dec(tr.filled_quantity),
+            "average_fill_price": t.to_dec(tr.average_fill_price),
+            "status_at": tr.status_at,
+            "updated_at": now,
+        }
+        if learns_venue_id:
+            values["venue_order_id"] = obs.venue_order_id
+        # Venues echo credentials in error bodies: free text is stored as the logs would show it.
+        if tr.status is OrderStatus.REJECTED and obs.reject_reason:
+            values["reject_reason"] = redact_text(obs.reject_reason)
+        if obs.error is not None:
+            values["last_error"] = redact_text(obs.error)[:2000]
+        if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
+            values["resolved_at"] = now
+        conn.execute(self._update_order, {**values, "b_id": order_id})
+        result = conn.execute(
+            self._insert_history,
+            {
+                "order_id": order_id,
+                "system": before.system,
+                "at": now,
+                "event_at": obs.event_at,
+                "source": obs.source,
+                "event": obs.event,
+                "event_id": obs.event_id,
+                "from_status": before.status.value,
+                "to_status": tr.status.value,
                 "filled_quantity": t.to_dec(tr.filled_quantity),
-                "average_fill_price": t.to_dec(tr.average_fill_price),
-                "status_at": tr.status_at,
-                "updated_at": now,
-            }
-            if learns_venue_id:
-                values["venue_order_id"] = obs.venue_order_id
-            # Venues echo credentials in error bodies: free text is stored as the logs would show it.
-            if tr.status is OrderStatus.REJECTED and obs.reject_reason:
-                values["reject_reason"] = redact_text(obs.reject_reason)
-            if obs.error is not None:
-                values["last_error"] = redact_text(obs.error)[:2000]
-            if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
-                values["resolved_at"] = now
-            conn.execute(self._update_order, {**values, "b_id": order_id})
-            result = conn.execute(
-                self._insert_history,
-                {
-                    "order_id": order_id,
-                    "system": before.system,
-                    "at": now,
-                    "event_at": obs.event_at,
-                    "source": obs.source,
-                    "event": obs.event,
-                    "event_id": obs.event_id,
-                    "from_status": before.status.value,
-                    "to_status": tr.status.value,
-                    "filled_quantity": t.to_dec(tr.filled_quantity),
-                    "status_applied": tr.status_applied,
-                    "note": redact_text(tr.note or obs.error or "") or None,
-                },
-            )
-            seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
+                "status_applied": tr.status_applied,
+                "note": redact_text(tr.note or obs.error or "") or None,
+            },
+        )
+        seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
         # the row as it now reads back, from the values just written (no second read)
         after = dataclasses.replace(
             before,
@@ -435,69 +511,85 @@ class OrderRepository:
         """Store an execution once; with ``book``, move the internal book position in the same
         transaction (so a replayed fill never moves it twice). Returns False for a duplicate."""
         with self.db.begin() as conn:
-            exists = conn.execute(
-                self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
-            ).first()
-            if exists is not None:
-                return False
-            if execution.order_id:
-                # the same fill reported under another id scheme (a stream's execution id, then the
-                # REST activity id): same order, side, quantity and price, within a few seconds
-                window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
-                twins = conn.execute(
-                    self._execution_twin,
-                    {
-                        "b_system": system,
-                        "b_venue": execution.order_id,
-                        "b_side": execution.side.value,
-                        "b_quantity": t.to_dec(execution.quantity),
-                        "b_price": t.to_dec(execution.price),
-                        "b_from": execution.executed_at - window,
-                        "b_to": execution.executed_at + window,
-                    },
-                ).first()
-                if twins is not None:
-                    return False
-            conn.execute(
-                self._insert_execution,
-                {
-                    "system": system,
-                    "execution_id": execution.execution_id,
-                    "order_id": order_id,
-                    "venue_order_id": execution.order_id,
-                    "client_order_id": execution.client_order_id,
-                    "account_id": execution.account_id,
-                    "symbol": execution.symbol,
-                    "side": execution.side.value,
-                    "quantity": t.to_dec(execution.quantity),
-                    "price": t.to_dec(execution.price),
-                    "currency": execution.currency,
-                    "commission": t.to_dec(execution.commission),
-                    "fees": t.to_dec(execution.fees),
-                    "venue": execution.venue,
-                    "executed_at": execution.executed_at,
-                    "recorded_at": now,
-                },
+            return self._record_execution_in(
+                conn, system, execution, order_id=order_id, instrument_id=instrument_id, now=now, book=book
             )
-            if book is not None:
-                iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
-                self._move_book(
-                    conn,
-                    book=book,
-                    system=system,
-                    account_id=execution.account_id or "",
-                    instrument_id=iid,
-                    symbol=execution.symbol,
-                    delta=signed_quantity(execution.side, execution.quantity),
-                    price=execution.price,
-                    currency=execution.currency,
-                    now=now,
-                )
-                cash_delta = -signed_quantity(execution.side, execution.quantity) * execution.price
-                cash_delta -= (execution.commission or 0) + (execution.fees or 0)
-                self._move_cash(
-                    conn, book, system, execution.account_id or "", execution.currency, cash_delta, now
-                )
+
+    def _record_execution_in(
+        self,
+        conn: sa.Connection,
+        system: str,
+        execution: Execution,
+        *,
+        order_id: str | None,
+        instrument_id: str | None,
+        now: datetime,
+        book: str | None,
+    ) -> bool:
+        """:meth:`record_execution` inside the caller's transaction."""
+        exists = conn.execute(
+            self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
+        ).first()
+        if exists is not None:
+            return False
+        if execution.order_id:
+            # the same fill reported under another id scheme (a stream's execution id, then the
+            # REST activity id): same order, side, quantity and price, within a few seconds
+            window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
+            twins = conn.execute(
+                self._execution_twin,
+                {
+                    "b_system": system,
+                    "b_venue": execution.order_id,
+                    "b_side": execution.side.value,
+                    "b_quantity": t.to_dec(execution.quantity),
+                    "b_price": t.to_dec(execution.price),
+                    "b_from": execution.executed_at - window,
+                    "b_to": execution.executed_at + window,
+                },
+            ).first()
+            if twins is not None:
+                return False
+        conn.execute(
+            self._insert_execution,
+            {
+                "system": system,
+                "execution_id": execution.execution_id,
+                "order_id": order_id,
+                "venue_order_id": execution.order_id,
+                "client_order_id": execution.client_order_id,
+                "account_id": execution.account_id,
+                "symbol": execution.symbol,
+                "side": execution.side.value,
+                "quantity": t.to_dec(execution.quantity),
+                "price": t.to_dec(execution.price),
+                "currency": execution.currency,
+                "commission": t.to_dec(execution.commission),
+                "fees": t.to_dec(execution.fees),
+                "venue": execution.venue,
+                "executed_at": execution.executed_at,
+                "recorded_at": now,
+            },
+        )
+        if book is not None:
+            iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
+            self._move_book(
+                conn,
+                book=book,
+                system=system,
+                account_id=execution.account_id or "",
+                instrument_id=iid,
+                symbol=execution.symbol,
+                delta=signed_quantity(execution.side, execution.quantity),
+                price=execution.price,
+                currency=execution.currency,
+                now=now,
+            )
+            cash_delta = -signed_quantity(execution.side, execution.quantity) * execution.price
+            cash_delta -= (execution.commission or 0) + (execution.fees or 0)
+            self._move_cash(
+                conn, book, system, execution.account_id or "", execution.currency, cash_delta, now
+            )
         return True
 
     def executions(

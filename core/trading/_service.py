@@ -61,7 +61,7 @@ from portico.trading._fingerprint import adoption_differences, canonical_request
 from portico.trading._live import check_live_trading
 from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
-from portico.trading._repository import OrderRepository
+from portico.trading._repository import AppliedEvent, OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
 from portico.trading._snapshots import AccountSnapshots
 from portico.trading._tracking import Observation, observation_from_order
@@ -620,6 +620,13 @@ class TradingService:
 
     async def _apply(self, order_id: str, obs: Observation) -> OrderRecord:
         before, after, entry = self.repo.apply(order_id, obs, self.clock.now())
+        return await self._applied(before, after, entry, obs)
+
+    async def _applied(
+        self, before: OrderRecord, after: OrderRecord, entry: HistoryEntry | None, obs: Observation
+    ) -> OrderRecord:
+        """Tell subscribers and the monitor about an applied observation; apply events held for it."""
+        order_id = after.id
         if entry is not None:
             await self.events.publish(
                 OrderUpdate(
@@ -713,20 +720,38 @@ class TradingService:
             The order after the event, or None when the event was held.
         """
         order = event.order
-        record = None
-        if order.client_order_id:
-            record = self.repo.by_client_id(system_id, order.client_order_id)
-        if record is None and order.order_id:
-            record = self.repo.by_venue_id(system_id, order.order_id)
+        obs = observation_from_order(
+            order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
+        )
+        execution = event.execution
+        # the usual case in one transaction: find and lock the order, record the fill, apply the status
+        applied = self.repo.apply_event(
+            system_id,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.order_id,
+            obs=obs,
+            now=self.clock.now(),
+            execution=execution,
+            instrument_id=None
+            if execution is None
+            else self.xref.resolve(system_id, symbol=execution.symbol),
+            book=self.config.book,
+            # an intent not linked yet whose venue order differs goes the careful way below
+            usual=lambda r: r.venue_order_id is not None or not adoption_differences(r.request, order),
+        )
+        if isinstance(applied, AppliedEvent):
+            if applied.execution_recorded and execution is not None:
+                self._emit_execution(
+                    system_id, applied.execution_id or execution.execution_id, applied.after.id, execution
+                )
+            return await self._applied(applied.before, applied.after, applied.entry, obs)
+        record = applied
         if record is None:
             if (system_id, order.order_id) not in self._orphans and len(self._orphans) >= _MAX_ORPHAN_ORDERS:
                 # orders placed outside portico never get claimed: forget the oldest
                 self._orphans.pop(next(iter(self._orphans)))
             self._orphans[(system_id, order.order_id)].append(event)
             return None
-        obs = observation_from_order(
-            order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
-        )
         if record.venue_order_id is None and adoption_differences(record.request, order):
             if record.status is OrderStatus.REJECTED:
                 # refused already: the venue's order belongs to the store that placed it
@@ -771,15 +796,20 @@ class TradingService:
             book=self.config.book,
         )
         if new:
-            self._emit(
-                "trading.execution",
-                system=system_id,
-                execution_id=execution.execution_id,
-                order_id=order_id,
-                quantity=str(execution.quantity),
-                price=str(execution.price),
-            )
+            self._emit_execution(system_id, execution.execution_id, order_id, execution)
         return new
+
+    def _emit_execution(
+        self, system_id: str, execution_id: str, order_id: str | None, execution: Execution
+    ) -> None:
+        self._emit(
+            "trading.execution",
+            system=system_id,
+            execution_id=execution_id,
+            order_id=order_id,
+            quantity=str(execution.quantity),
+            price=str(execution.price),
+        )
 
     async def record_missing_fills(
         self,
