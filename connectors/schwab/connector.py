@@ -241,7 +241,7 @@ class SchwabConnector(Connector):
             intent.order_id,
             intent.acknowledged,
         )
-        await asyncio.to_thread(self._store.save, record)
+        self._store.save(record)
 
     async def _create(self, intent: _Intent) -> bool:
         """Store a new intent; False when one is stored under its client order id already (an
@@ -258,7 +258,7 @@ class SchwabConnector(Connector):
             intent.order_id,
             intent.acknowledged,
         )
-        return await asyncio.to_thread(self._store.create, record)
+        return self._store.create(record)
 
     async def _stored_intent(self, client_order_id: str) -> _Intent | None:
         intent = self._intents.get(client_order_id)
