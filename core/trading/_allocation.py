@@ -732,9 +732,7 @@ def allocate_block(
     if price_method == "average":
         prices = {k: (block_avg if q > 0 else None) for k, q in quantities.items()}
     elif price_method == "fifo":
-        queue = deque(
-            [f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id))
-        )
+        queue = deque([f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id)))
         for account in sorted(quantities, key=lambda k: (-quantities[k], k)):
             need, spent = quantities[account], ZERO
             while need > 0:
