@@ -135,10 +135,10 @@ class TradingConfig(BaseModel):
             stays ``UNKNOWN`` for reconciliation).
         max_submit_attempts: sends per intent, counting resends.
         validate_account: check buying power (buys) and held position (sells) before sending.
-        account_state_max_age: seconds the pre-trade checks may reuse an account read and a quote
-            while the system's order stream runs (buys the service cleared since are held back from
-            the reused buying power); 0 reads the venue for every order, as systems without an order
-            stream always do.
+        account_state_max_age: seconds the pre-trade checks may reuse an account read, a positions
+            read (until a fill on the system is seen) and a quote while the system's order stream runs
+            (buys the service cleared since are held back from the reused buying power); 0 reads the
+            venue for every order, as systems without an order stream always do.
         resolve_interval: seconds between background rounds resolving unknown outcomes.
         poll_interval: seconds between polls of open orders for systems without an order stream.
         stream_backoff: first delay before reconnecting a broken order stream (doubles, capped at 30 s).

@@ -627,6 +627,8 @@ class TradingService:
     ) -> OrderRecord:
         """Tell subscribers and the monitor about an applied observation; apply events held for it."""
         order_id = after.id
+        if after.filled_quantity > before.filled_quantity:
+            self.snapshots.filled(after.system)  # held positions moved: sells read them again
         if entry is not None:
             await self.events.publish(
                 OrderUpdate(
@@ -746,6 +748,8 @@ class TradingService:
                 )
             return await self._applied(applied.before, applied.after, applied.entry, obs)
         record = applied
+        if record is None and order.filled_quantity:
+            self.snapshots.filled(system_id)  # an order not placed here filled: positions moved
         if record is None:
             if (system_id, order.order_id) not in self._orphans and len(self._orphans) >= _MAX_ORPHAN_ORDERS:
                 # orders placed outside portico never get claimed: forget the oldest
@@ -1158,7 +1162,12 @@ class TradingService:
             getattr(self.risk_checks.get(name), "needs_positions", False) for name in risk_settings
         )
         if needs_account and wants_positions and caps.has(Capability.GET_POSITIONS):
-            positions = await connector.get_positions(request.account_id)
+            positions = await self.snapshots.positions(
+                system_id,
+                request.account_id,
+                lambda: connector.get_positions(request.account_id),
+                reuse=reuse,
+            )
         price = (
             await self._estimate_price(system_id, connector, request, positions, reuse=reuse)
             if needs_account

@@ -5,9 +5,11 @@ quote to price a market order). While the system's order stream is up, the tradi
 keeps the last account snapshot and quote for at most ``trading.account_state_max_age`` seconds, and
 never trusts a snapshot further than the orders it knows of: the estimated value of every buy it has
 cleared since is held back from the snapshot's buying power until a snapshot taken after that order's
-answer came back replaces it (the venue's own figure then includes the order). Orders placed outside
-this service are seen at the next snapshot, so the staleness bound is the age limit. Without an order
-stream (or with the age at 0) every check reads the venue, as before.
+answer came back replaces it (the venue's own figure then includes the order). Positions (for sells)
+are kept the same way until any fill on the system is seen (the service's open sell orders are held
+back from them as from a fresh read, and a fill moves both). Orders placed outside this service are
+seen at the next snapshot, so the staleness bound is the age limit. Without an order stream (or with
+the age at 0) every check reads the venue, as before.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from portico.clock import Clock
-from portico.models import Account, Quote
+from portico.models import Account, Position, Quote
 
 __all__ = ["AccountSnapshots", "Reservation"]
 
@@ -59,6 +61,8 @@ class AccountSnapshots:
         self.max_age = max_age
         self._accounts: dict[tuple[str, str | None], _Entry] = {}
         self._quotes: dict[tuple[str, str], tuple[Quote, float]] = {}
+        self._positions: dict[tuple[str, str | None], tuple[list[Position], float]] = {}
+        self._fills: dict[str, int] = {}
         self._ids = itertools.count(1)
         # orders events (a read starting, a placement answering) without relying on the clock moving
         self._sequence = itertools.count(1)
@@ -125,6 +129,33 @@ class AccountSnapshots:
             self._quotes[key] = (quote, now)
         return quote
 
+    async def positions(
+        self,
+        system: str,
+        account_id: str | None,
+        read: Callable[[], Awaitable[list[Position]]],
+        *,
+        reuse: bool,
+    ) -> list[Position]:
+        """The account's positions, read again once older than the age limit or after a fill."""
+        key = (system, account_id)
+        now = self.clock.monotonic()
+        cached = self._positions.get(key)
+        if reuse and self.max_age > 0 and cached is not None and now - cached[1] <= self.max_age:
+            return cached[0]
+        fills = self._fills.get(system, 0)
+        positions = await read()
+        if self._fills.get(system, 0) == fills:
+            # kept only when no fill was seen while the read was out (it may predate that fill)
+            self._positions[key] = (positions, now)
+        return positions
+
+    def filled(self, system: str) -> None:
+        """A fill on ``system`` was seen: its held positions moved, read them again next time."""
+        self._fills[system] = self._fills.get(system, 0) + 1
+        for key in [k for k in self._positions if k[0] == system]:
+            del self._positions[key]
+
     def forget(self, system: str) -> None:
         """Drop every snapshot and quote of ``system`` (its order stream went down)."""
         for key in [k for k in self._accounts if k[0] == system]:
@@ -132,3 +163,4 @@ class AccountSnapshots:
             entry.snapshot = None
         for qkey in [k for k in self._quotes if k[0] == system]:
             del self._quotes[qkey]
+        self.filled(system)

@@ -150,3 +150,48 @@ async def test_a_stream_that_breaks_drops_the_reused_state(make_service, cash_ve
         assert _reads(broker) == (2, 2)
     finally:
         await service.stop()
+
+
+def _positions_reads(broker: FakeBroker) -> int:
+    return broker.calls.count("get_positions")
+
+
+async def test_sells_reuse_positions_and_hold_back_open_sells(make_service, clock: FakeClock) -> None:
+    venue = FakeVenue(clock=clock, fill="none")  # orders rest until filled by hand
+    venue.positions["AAPL"] = D(10)
+    broker = FakeBroker.create(venue, "fake")
+    service = make_service({"fake": broker})
+    try:
+        await _streaming(service)
+        sell = {"symbol": "AAPL", "side": "sell", "quantity": "6"}
+        await service.place_order("fake", sell, idempotency_key="s1")
+        # 10 held, 6 in an open sell: 6 more do not fit; the refusal is confirmed on a fresh read
+        with pytest.raises(OrderValidationError, match="only 4 is available"):
+            await service.place_order("fake", sell, idempotency_key="s2")
+        assert _positions_reads(broker) == 2
+        await service.place_order("fake", {**sell, "quantity": "4"}, idempotency_key="s3")
+        assert _positions_reads(broker) == 2  # reused: no fill since the read
+    finally:
+        await service.stop()
+
+
+async def test_a_fill_drops_the_reused_positions(make_service, clock: FakeClock) -> None:
+    venue = FakeVenue(clock=clock, fill="none")
+    venue.positions["AAPL"] = D(10)
+    broker = FakeBroker.create(venue, "fake")
+    service = make_service({"fake": broker})
+    try:
+        await _streaming(service)
+        first = await service.place_order(
+            "fake", {"symbol": "AAPL", "side": "sell", "quantity": "6"}, idempotency_key="f1"
+        )
+        venue.fill_order(str(first.venue_order_id))  # held 4 now, and the sell is no longer open
+        await wait_for_async(lambda: service.get_order(first.id).filled_quantity == D(6), timeout=5)
+        # the snapshot (10 held) would allow 5 with nothing open: the fill made it read again (4 held)
+        with pytest.raises(OrderValidationError, match="only 4 is available"):
+            await service.place_order(
+                "fake", {"symbol": "AAPL", "side": "sell", "quantity": "5"}, idempotency_key="f2"
+            )
+        assert _positions_reads(broker) == 3  # read after the fill, and once more to confirm the refusal
+    finally:
+        await service.stop()
