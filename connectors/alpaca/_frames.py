@@ -27,7 +27,7 @@ from portico.errors import PayloadRejected
 from portico.models import Bar, BarInterval, Quote, Trade
 from portico.models._trusted import trusted_builder
 
-__all__ = ["CHANNEL_OF", "Control", "Item", "Rejected", "decode_frame", "to_item"]
+__all__ = ["CHANNEL_OF", "Control", "Item", "Rejected", "decode_frame", "to_item", "to_model"]
 
 _SOURCE = "alpaca"
 
@@ -159,33 +159,39 @@ def decode_frame(frame: str | bytes) -> list[Any]:
 
 
 def to_item(event: Event) -> Item | Rejected:
+    """The canonical model of a typed message, as an :class:`Item` (see :func:`to_model`)."""
+    out = to_model(event)
+    return out if out.__class__ is Rejected else Item(CHANNEL_OF[event.__class__], out)  # type: ignore[arg-type]
+
+
+def to_model(event: Event) -> Quote | Trade | Bar | Rejected:
     """The canonical model of a typed message; one whose timestamp is not in the plain UTC form is read
     by the wire models (and refused with their reason when they refuse it)."""
     try:
-        return _fast(event)
+        return _BUILD[event.__class__](event)  # type: ignore[no-any-return]
     except _Slow:
         [out] = _one_by_one(msgspec.json.encode([event]))
-        return out  # type: ignore[return-value]
+        return out.model if isinstance(out, Item) else out  # type: ignore[return-value]
 
 
-def _fast(event: Event) -> Item:
-    cls = event.__class__
-    if cls is _Quote:
-        q: _Quote = event  # type: ignore[assignment]
-        return Item("quotes", _quote({"symbol": q.S, "timestamp": _ts(q.t), "bid_price": q.bp, "bid_size": q.bs,
-                                      "ask_price": q.ap, "ask_size": q.as_, "last_price": None, "volume": None,
-                                      "change": None, "change_percent": None, "previous_close": None,
-                                      "currency": "USD", "source": _SOURCE}))  # fmt: skip
-    if cls is _Trade:
-        t: _Trade = event  # type: ignore[assignment]
-        return Item("trades", _trade({"symbol": t.S, "timestamp": _ts(t.t), "price": t.p, "size": t.s,
-                                      "exchange": t.x, "trade_id": None if t.i is None else str(t.i),
-                                      "conditions": list(t.c), "source": _SOURCE}))  # fmt: skip
-    b: _Bar = event  # type: ignore[assignment]
-    return Item("bars", _bar({"symbol": b.S, "timestamp": _ts(b.t), "interval": BarInterval.MIN_1, "open": b.o,
-                              "high": b.h, "low": b.l, "close": b.c, "volume": b.v, "vwap": b.vw,
-                              "trade_count": b.n, "adjusted_close": None, "dividend": None,
-                              "split_coefficient": None, "currency": "USD", "source": _SOURCE}))  # fmt: skip
+def _quote_of(q: _Quote) -> Quote:
+    return _quote({"symbol": q.S, "timestamp": _ts(q.t), "bid_price": q.bp, "bid_size": q.bs, "ask_price": q.ap,
+                   "ask_size": q.as_, "last_price": None, "volume": None, "change": None, "change_percent": None,
+                   "previous_close": None, "currency": "USD", "source": _SOURCE})  # fmt: skip
+
+
+def _trade_of(t: _Trade) -> Trade:
+    return _trade({"symbol": t.S, "timestamp": _ts(t.t), "price": t.p, "size": t.s, "exchange": t.x,
+                   "trade_id": None if t.i is None else str(t.i), "conditions": list(t.c), "source": _SOURCE})  # fmt: skip
+
+
+def _bar_of(b: _Bar) -> Bar:
+    return _bar({"symbol": b.S, "timestamp": _ts(b.t), "interval": BarInterval.MIN_1, "open": b.o, "high": b.h,
+                 "low": b.l, "close": b.c, "volume": b.v, "vwap": b.vw, "trade_count": b.n, "adjusted_close": None,
+                 "dividend": None, "split_coefficient": None, "currency": "USD", "source": _SOURCE})  # fmt: skip
+
+
+_BUILD: dict[type, Any] = {_Quote: _quote_of, _Trade: _trade_of, _Bar: _bar_of}
 
 
 _CHANNELS = {"q": "quotes", "t": "trades", "b": "bars"}

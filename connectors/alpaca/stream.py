@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from portico.clock import Clock
-from portico.connectors.alpaca._frames import CHANNEL_OF, Control, Item, Rejected, decode_frame, to_item
+from portico.connectors.alpaca._frames import CHANNEL_OF, Control, Item, Rejected, decode_frame, to_model
 from portico.connectors.alpaca.mapping import (
     STATUS_MAP,
     event_from_trade_update,
@@ -307,9 +307,17 @@ class MarketDataStream:
                 feeds = routes.get((channel, message.S))
                 if not feeds:
                     continue
-                message = to_item(message)
-                cls = message.__class__
-            if cls is Item:
+                model = to_model(message)
+                if model.__class__ is Rejected:
+                    self._reject(model.reason, model.field)
+                    continue
+                for feed in feeds:
+                    batch = batches.get(feed)
+                    if batch is None:
+                        batches[feed] = [model]
+                    else:
+                        batch.append(model)
+            elif cls is Item:
                 model = message.model
                 feeds = routes.get((message.channel, model.symbol))
                 if not feeds:

@@ -97,7 +97,8 @@ class WebSocketClient:
         on_message: instead of the queue, call ``on_message(message)`` on the reader, synchronously, for
             each message (text frames as ``bytes`` when ``text_as_bytes``): the caller decodes and routes
             the frame itself, sparing a queue hop. It must not block; an exception it raises counts as a
-            decode error and skips the message. :meth:`receive` then has nothing to return.
+            decode error and skips the message. The reader yields to the event loop after each message,
+            so consumers keep pace. :meth:`receive` then has nothing to return.
         text_as_bytes: with ``on_message``, hand text frames over undecoded (``bytes``) for a decoder that
             reads UTF-8 itself (``msgspec``, ``json.loads``).
         breaker: the system's circuit breaker, asked before each connection attempt.
@@ -490,6 +491,7 @@ class WebSocketClient:
     async def _read_into(self, ws: ClientConnection, handle: OnMessage) -> PorticoError | None:
         recv = ws.recv
         as_bytes = False if self._text_as_bytes else None
+        pause = asyncio.sleep
         try:
             while True:
                 message = await recv(as_bytes)
@@ -501,6 +503,9 @@ class WebSocketClient:
                     self.decode_errors += 1
                     _log.debug("the %s websocket handler failed on a message", self.system, exc_info=True)
                     self._events("ws.decode_error", system=self.system, error=type(exc).__name__)
+                # recv() does not suspend while frames are buffered: let the consumers of what the
+                # handler just queued take their turn, or a busy socket would starve them into drops
+                await pause(0)
         except ConnectionClosed as exc:
             if self._closing:
                 return None
