@@ -88,7 +88,9 @@ def _measure(realtime: bool, connections: int, seconds: float) -> tuple[float, i
     finally:
         stop.set()
         server.join(15)
-    cpu_us = (after - before) / max(done + errors, 1) * 1e6 if before is not None and after is not None else None
+    cpu_us = (
+        (after - before) / max(done + errors, 1) * 1e6 if before is not None and after is not None else None
+    )
     return done / elapsed, errors, cpu_us
 
 
@@ -99,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = [(label, *_measure(realtime, args.connections, args.seconds))
             for label, realtime in (("real-time clock (portico mock)", True), ("frozen clock", False))]  # fmt: skip
-    print(f"Alpaca mock GET /v2/positions (10 positions), {args.connections} connections, {args.seconds:g} s each")
+    print(
+        f"Alpaca mock GET /v2/positions (10 positions), {args.connections} connections, {args.seconds:g} s each"
+    )
     print(f"{'':<34}{'req/s':>9}{'errors':>8}{'mock CPU us/req':>17}")
     for label, rate, errors, cpu_us in rows:
         cpu = f"{cpu_us:.0f}" if cpu_us is not None else "n/a"
