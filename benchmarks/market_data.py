@@ -432,9 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         def verdict(ok: bool) -> str:
             return "met" if ok else "missed"
 
-        print(f"    target: replay within 2x of the raw loop: {replay_raw / replay:.2f}x: {verdict(replay_raw / replay <= 2)}")
-        print(f"    target: replay >= 150,000 msg/s: {replay:,.0f}: {verdict(replay >= 150_000)}")
-        print(f"    target: the mock produces >= 200,000 msg/s (the raw loop on it): {live_raw:,.0f}: "
+        print(f"TARGET market_data stream replay: portico within 2x of the raw loop: {replay_raw / replay:.2f}x "
+              f"{verdict(replay_raw / replay <= 2)}")  # fmt: skip
+        print(f"TARGET market_data stream replay: portico >= 150,000 msg/s: {replay:,.0f} {verdict(replay >= 150_000)}")
+        print(f"TARGET market_data stream mock: produces >= 200,000 msg/s (the raw loop on it): {live_raw:,.0f} "
               f"{verdict(live_raw >= 200_000)}")  # fmt: skip
 
     print(f"\n(b) daily bars, {args.symbols} symbols, Alpha Vantage mock, premium keys (150/minute)")
