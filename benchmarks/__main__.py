@@ -36,6 +36,8 @@ ALL = (
     "polygon_stream",
     "gateway",
     "fix",
+    "cold_start",
+    "mock_throughput",
 )
 
 PREFIX = "TARGET "

@@ -48,6 +48,7 @@ from portico.errors import (
     TransportError,
     VenueRejected,
 )
+from portico.http import StreamFeed
 from portico.models import (
     Account,
     Bar,
@@ -69,6 +70,7 @@ __all__ = ["AlpacaConnector"]
 
 _MAX_SENDS = 5
 """How many times one placement may be sent when the venue provably never received it."""
+_STREAM_QUEUE = 10_000  # market data messages buffered per stream iterator before the oldest are dropped
 _PAGE = 10_000
 _ORDER_PAGE = 500
 _SYMBOLS_PER_CALL = 100
@@ -485,23 +487,26 @@ class AlpacaConnector(Connector):
         )
         return self._market
 
-    async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().quotes(symbols)) as items:
-            async for quote in items:
-                yield quote
+    def _subscribe(self, kind: str, symbols: list[str]) -> StreamFeed[Any]:
+        # the iterator joins the shared connection when first read (missing credentials fail there, as
+        # an error of the iteration) and leaves it when closed
+        async def start(feed: StreamFeed[Any]) -> None:
+            await self._market_stream().join(feed, kind, symbols)
 
-    async def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().trades(symbols)) as items:
-            async for trade in items:
-                yield trade
+        async def stop(feed: StreamFeed[Any]) -> None:
+            if self._market is not None:
+                await self._market.leave(feed)
 
-    async def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().bars(symbols)) as items:
-            async for bar in items:
-                yield bar
+        return StreamFeed(start=start, stop=stop, size=_STREAM_QUEUE)
+
+    def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return self._subscribe("quotes", symbols)
+
+    def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+        return self._subscribe("trades", symbols)
+
+    def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+        return self._subscribe("bars", symbols)
 
     async def _backfill(self, since: datetime | None) -> list[Order]:
         orders = await self.list_orders(status="all", limit=self.backfill_limit)

@@ -8,7 +8,9 @@
   trades, quotes and bars; every message is an array. Text JSON by default; msgpack (timestamps as the
   msgpack Timestamp extension) when the client asks with ``Content-Type: application/msgpack``, as
   alpaca-py does. Trades and quotes are sent every ``stream_interval`` real seconds; a minute bar
-  whenever the simulated clock enters a new minute.
+  whenever the simulated clock enters a new minute. A symbol's trade and quote carry the timestamp of
+  their second of the clock, so within one second they are the same message: each is encoded once a
+  second (per connection) and reused, which lets the mock produce far faster than a client consumes.
 """
 
 from __future__ import annotations
@@ -66,6 +68,14 @@ class _Channel:
                 await self.websocket.send_bytes(json.dumps(payload, default=str).encode())
             else:
                 await self.websocket.send_text(json.dumps(payload, default=str))
+
+    async def send_json_text(self, text: str) -> None:
+        """Send a payload already encoded as JSON text (not for msgpack clients)."""
+        async with self.lock:
+            if self.binary_json:
+                await self.websocket.send_bytes(text.encode())
+            else:
+                await self.websocket.send_text(text)
 
     async def receive(self) -> Any:
         message = await self.websocket.receive()
@@ -170,18 +180,41 @@ async def market_data(websocket: WebSocket) -> None:
                 out.append({"T": "b", "S": symbol.upper(), **bar_json(found[-1], stamp=stamp(found[-1].timestamp))})
         return out
 
+    # (kind, symbol) -> (second of the clock, the message as JSON text): one encoding a second
+    encoded: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def tick(kind: str, symbol: str, now: Any, second: int) -> str:
+        hit = encoded.get((kind, symbol))
+        if hit is not None and hit[0] == second:
+            return hit[1]
+        if kind == "t":
+            trade = app.data.trade(symbol, now)
+            message = {"T": "t", "S": symbol, **trade_json(trade)}
+        else:
+            quote = app.data.quote(symbol, now)
+            message = {"T": "q", "S": symbol, **quote_json(quote)}
+        text = json.dumps(message, default=str)
+        encoded[(kind, symbol)] = (second, text)
+        return text
+
     async def produce() -> None:
         last_minute = app.clock.now().replace(second=0, microsecond=0)
         while True:
             await asyncio.sleep(app.stream_interval)
             now = app.clock.now()
             batch: list[dict[str, Any]] = []
-            for symbol in sorted(subscriptions["trades"]):
-                trade = app.data.trade(symbol, now)
-                batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
-            for symbol in sorted(subscriptions["quotes"]):
-                quote = app.data.quote(symbol, now)
-                batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
+            parts: list[str] = []
+            if channel.msgpack:
+                for symbol in sorted(subscriptions["trades"]):
+                    trade = app.data.trade(symbol, now)
+                    batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
+                for symbol in sorted(subscriptions["quotes"]):
+                    quote = app.data.quote(symbol, now)
+                    batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
+            else:
+                second = int(now.timestamp())
+                parts.extend(tick("t", symbol, now, second) for symbol in sorted(subscriptions["trades"]))
+                parts.extend(tick("q", symbol, now, second) for symbol in sorted(subscriptions["quotes"]))
             minute = now.replace(second=0, microsecond=0)
             if minute > last_minute:
                 bar_symbols = subscriptions["bars"]
@@ -193,7 +226,10 @@ async def market_data(websocket: WebSocket) -> None:
                         if bar.timestamp < minute:
                             batch.append({"T": "b", "S": symbol, **bar_json(bar, stamp=stamp(bar.timestamp))})
                 last_minute = minute
-            if batch:
+            if parts:
+                parts.extend(json.dumps(m, default=str) for m in batch)
+                await channel.send_json_text("[" + ",".join(parts) + "]")
+            elif batch:
                 await channel.send(batch)
 
     try:
