@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("portico.cli._export", "Export positions, transactions, orders, summaries or market data."),
     "jobs": ("portico.cli._jobs", "Scheduled imports and exports: list, run now, history."),
     "dlq": ("portico.cli._dlq", "Quarantined import records: list, show, replay, discard."),
+    "completion": ("portico.cli._complete", "Print the shell completion script (bash, zsh, fish)."),
     "run": ("portico.cli._run", "Run the runtime: systems, health checks, jobs, and the /metrics /health /dashboard server."),
 }
 
@@ -75,5 +76,6 @@ def main(argv: list[str] | None = None) -> Any:
         click.secho(f"error: {exc}", fg="red", err=True)
         problems = getattr(exc, "problems", None) or []
         for path, message in problems[1:]:
-            click.echo(f"  {path}: {message}", err=True)
+            # a message that already names its key path (file:line: path: ...) is shown as it is
+            click.echo(f"  {message}" if path and path in message else f"  {path}: {message}", err=True)
         sys.exit(1)

@@ -232,7 +232,10 @@ async def _serve(console: Any, integration: Any, http_port: int) -> None:
     await integration.monitor.start()
     server = RuntimeServer(integration.monitor, integration, host="127.0.0.1", port=http_port)
     await server.start()
-    console.print(f"dashboard: {server.dashboard_url}  (Ctrl-C to stop)")
+    from portico.cli._token import dashboard_box
+
+    # markup off: the URL is printed as it is, and whole on its own line, so it does not wrap at 80 columns
+    console.print(dashboard_box(server.dashboard_url, ["Ctrl-C stops the demo."]), markup=False, highlight=False, crop=False)
     try:
         await asyncio.Event().wait()
     finally:
