@@ -152,3 +152,36 @@ def test_completion_completes_portico_names() -> None:
     assert complete(f"portico check --config {examples} inter", 4) == ["interactive_brokers"]
     script = invoke("completion", "bash")
     assert script.exit_code == 0 and "_PORTICO_COMPLETE=bash_complete" in script.output
+
+
+def test_log_format_follows_the_flag_then_config_then_the_terminal() -> None:
+    import io
+
+    from portico.cli import _run
+    from portico.monitor import MonitoringConfig
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    default, configured = MonitoringConfig(), MonitoringConfig(log_format="json")
+    assert _run._log_as_json("console", configured) is False
+    assert _run._log_as_json("json", default) is True
+    assert _run._log_as_json(None, configured) is True
+    old = sys.stderr
+    try:
+        sys.stderr = Tty()
+        assert _run._log_as_json(None, default) is False  # a person at a terminal reads console lines
+        sys.stderr = io.StringIO()
+        assert _run._log_as_json(None, default) is True  # a pipe or a log collector gets JSON lines
+    finally:
+        sys.stderr = old
+
+
+def test_print_token_reads_the_configured_token(tmp_path: Path) -> None:
+    config = tmp_path / "portico.yaml"
+    config.write_text("monitoring:\n  http:\n    token: configured-token-0123456789\n")
+    result = invoke("run", "--config", str(config), "--print-token")
+    assert result.exit_code == 0 and result.output == "configured-token-0123456789\n"
+    none = invoke("run", "--print-token")
+    assert none.exit_code == 1 and "no portico run is serving a dashboard here" in none.output
