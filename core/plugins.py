@@ -300,7 +300,8 @@ class PluginManager:
         self.plugins[name] = info
         return info
 
-    def _refuse(self, name: str, reason: str, strict: bool) -> None:
+    def _refuse(self, name: str, reason: str, strict: bool) -> PluginInfo | None:
+        """Record why ``name`` was refused; raise it when ``strict``. Returns None (what ``register`` returns)."""
         self.failures[name] = reason
         if strict:
             raise PluginLoadError(name, reason)
