@@ -111,6 +111,7 @@ def _build(
     keep: Sequence[int],
     wide: bool,
     width: int,
+    styles: Sequence[str | None] | None = None,
 ) -> Table:
     table = Table(
         title=title,
@@ -145,8 +146,8 @@ def _build(
                 justify=col.justify,
                 style=col.style,
             )
-    for line in texts:
-        table.add_row(*(Text(cell) for cell in line))
+    for n, line in enumerate(texts):
+        table.add_row(*(Text(cell) for cell in line), style=styles[n] if styles else None)
     return table
 
 
@@ -194,6 +195,8 @@ def print_table(
     wide: bool = False,
     width: int | None = None,
     empty: str | None = None,
+    styles: Sequence[str | None] | None = None,
+    console: Console | None = None,
 ) -> None:
     """Print a table that reads at ``width`` columns (default: the terminal's) without splitting a word.
 
@@ -204,23 +207,25 @@ def print_table(
         wide: every column at its natural width (``--wide``).
         width: the width to fit; default :func:`console_width`.
         empty: printed instead of the table when there are no rows.
+        styles: a rich style per row (``"red"`` for a failed one), or None.
+        console: where to print (its width is the width to fit); default standard output.
     """
+    echo = click.echo if console is None else console.out
     if not rows and empty is not None:
-        click.echo(empty)
+        echo(empty)
         return
-    width = width or console_width()
+    width = width or (console.width if console is not None else console_width())
     everything = list(range(len(columns)))
     if wide:
-        table = _build(title, columns, rows, everything, wide=True, width=100_000)
-        Console(width=100_000, soft_wrap=True, highlight=False).print(table, crop=False)
+        table = _build(title, columns, rows, everything, wide=True, width=100_000, styles=styles)
+        (console or Console(width=100_000, soft_wrap=True, highlight=False)).print(table, crop=False)
         return
     keep = everything
     # optional columns only where they leave the cut ones whole: a reason matters more than a timestamp
     if _minimum_width(columns, rows, keep, cut=not any(c.wide_only for c in columns)) > width:
         keep = [i for i in everything if not columns[i].wide_only]
     if _minimum_width(columns, rows, keep) > width:
-        click.echo(
-            _stacked(title, [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], width)
-        )
+        echo(_stacked(title, [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], width))
         return
-    Console(width=width, highlight=False).print(_build(title, columns, rows, keep, wide=False, width=width))
+    table = _build(title, columns, rows, keep, wide=False, width=width, styles=styles)
+    (console or Console(width=width, highlight=False)).print(table)
