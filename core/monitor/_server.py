@@ -371,7 +371,7 @@ class RuntimeServer:
             "positions": held,
             "deliveries": [
                 {"at": None, "alert": None, "kind": None, "channel": None, "result": None, "error": None, **d}
-                for d in self.monitor.recent_notifications(20)
+                for d in self.monitor.recent_notifications(12)
             ],
             "refresh_ms": int(self.refresh_seconds * 1000),
         }

@@ -166,9 +166,9 @@
     if (unit === "%") { return (Math.round(v * 1000) / 10) + "%"; }
     return (v >= 100 ? Math.round(v) : Math.round(v * 10) / 10) + (unit ? " " + unit : "");
   }
-  function chart(title, points, unit, kind) {
+  function chart(system, title, points, unit, kind) {
     var w = 340, h = 150, left = 52, right = 10, top = 10, bottom = 28;
-    var box = el("div", { "class": "chart", "data-chart": kind });
+    var box = el("div", { "class": "chart", "data-chart": kind, "data-system": system });
     box.appendChild(el("h3", null, title));
     var root = svg("svg", { "width": w, "height": h, "viewBox": "0 0 " + w + " " + h, "role": "img", "aria-label": title });
     var values = points.map(function (p) { return Number(p[1]); });
@@ -222,10 +222,17 @@
     replaceBody("#dead-letters", state.dead_letters.map(deadRow), "Dead-letter queue empty", 5);
     var trends = document.getElementById("trends");
     while (trends.firstChild) { trends.removeChild(trends.firstChild); }
+    if (!state.systems.some(function (s) { return s.requests; })) {
+      trends.appendChild(el("p", { "class": "muted" }, "Trends appear once a system has made calls."));
+    }
+    var calls = {};
+    state.systems.forEach(function (s) { calls[s.system] = s.requests || 0; });
     Object.keys(state.series || {}).forEach(function (system) {
       var s = state.series[system];
-      trends.appendChild(chart(system + " \u2013 p95 latency", s.p95_ms || [], "ms", "latency"));
-      trends.appendChild(chart(system + " \u2013 error rate", s.error_rate || [], "%", "errors"));
+      // a system that never made a call has no trend to draw yet (nor ever, for the jobs service's events)
+      if (!calls[system]) { return; }
+      trends.appendChild(chart(system, system + " \u2013 p95 latency", s.p95_ms || [], "ms", "latency"));
+      trends.appendChild(chart(system, system + " \u2013 error rate", s.error_rate || [], "%", "errors"));
     });
     document.body.setAttribute("data-updates", String(Number(document.body.getAttribute("data-updates") || 0) + 1));
   }
