@@ -171,10 +171,12 @@ async def test_views_show_orders_positions_schedule_deliveries_and_the_breaker(
             )  # when it was quarantined
             assert "XXY" in dead[2] and "line 5" in dead[3]
 
-            errors_line = "document.querySelector('[data-chart=\"errors\"][data-system=\"pulse\"] polyline')"
+            errors_line = 'document.querySelector(\'[data-chart="errors"][data-system="pulse"] polyline\')'
             await page.wait_until(f"{errors_line} !== null", what="pulse's error-rate line")
             assert await page.evaluate(f"{errors_line}.getAttribute('class')") == "line no-errors"
-            assert await page.evaluate(f"getComputedStyle({errors_line}).stroke") == "rgb(156, 163, 175)"  # grey at 0
+            assert (
+                await page.evaluate(f"getComputedStyle({errors_line}).stroke") == "rgb(156, 163, 175)"
+            )  # grey at 0
 
             await _fail(mock_url)
             await page.wait_until(f"{ROW}.dataset.status === 'down'", what="pulse turning down")
@@ -200,7 +202,9 @@ async def test_views_show_orders_positions_schedule_deliveries_and_the_breaker(
                 "getComputedStyle(document.querySelector('#deliveries tr.result-failed td.result')).color"
             )
             assert failed_colour == "rgb(185, 28, 28)"
-            await page.wait_until(f"{errors_line}.getAttribute('class') === 'line errors'", what="the line turning red")
+            await page.wait_until(
+                f"{errors_line}.getAttribute('class') === 'line errors'", what="the line turning red"
+            )
             assert await page.evaluate(f"getComputedStyle({errors_line}).stroke") == "rgb(220, 38, 38)"
             ticks = await page.evaluate(
                 "[...document.querySelectorAll('[data-chart=\"latency\"] text.tick')].map(t => t.textContent)"
