@@ -6,7 +6,6 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -142,8 +141,11 @@ async def test_views_show_orders_positions_schedule_deliveries_and_the_breaker(
             assert len(orders) == 2
             assert "alpaca" in orders[0] and "MSFT" in orders[0] and "filled" in orders[0]  # newest first
             assert "AAPL" in orders[1] and "10" in orders[1]
-            positions = await page.evaluate(
-                "[...document.querySelectorAll('#positions tr.position')].map(r => [...r.cells].map(c => c.innerText))"
+            # the book records a fill once its execution is fetched, which may follow the status by a moment
+            positions = await page.wait_until(
+                "(rows => rows.length === 2 && rows)([...document.querySelectorAll('#positions tr.position')]"
+                ".map(r => [...r.cells].map(c => c.innerText)))",
+                what="both fills in the positions view",
             )
             assert sorted((p[0], p[2], p[3]) for p in positions) == [
                 ("alpaca", "AAPL", "10"),
@@ -228,32 +230,6 @@ async def test_views_show_orders_positions_schedule_deliveries_and_the_breaker(
         await integration.stop()
         await integration.monitor.drain()
     assert (ARTIFACTS / "dashboard-views-down.png").stat().st_size > 10_000
-
-
-async def test_events_stream_pushes_state_only_to_the_token_holder(tmp_path: Path) -> None:
-    parts = _config(tmp_path)
-    parts["config"]["systems"].pop("alpaca")
-    integration = AsyncIntegration(parts["config"], plugins=parts["plugins"], clock=system_clock)
-    await integration.start()
-    server = RuntimeServer(integration.monitor, integration, port=0, token=TOKEN, refresh_seconds=0.05)
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
-            assert (await c.get("/dashboard/events")).status_code == 401
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            async with c.stream("GET", "/dashboard/events", headers=headers) as stream:
-                assert stream.headers["content-type"].startswith("text/event-stream")
-                data = None
-                async for line in stream.aiter_lines():
-                    if line.startswith("data: "):
-                        data = json.loads(line[6:])
-                        break
-        assert data is not None and [s["system"] for s in data["systems"]] == ["pulse"]
-        assert data["orders"] == [] and data["positions"] == []  # no broker: no trading service read
-        assert CANARY not in json.dumps(data)
-    finally:
-        await server.stop()
-        await integration.stop()
 
 
 async def _fail(mock_url: str) -> None:
