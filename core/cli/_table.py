@@ -128,6 +128,11 @@ def _build(
         others = sum(_natural(columns[i], [row[i] for row in rows]) for i in keep if i not in cut)
         room = max(_TRUNCATED_MIN, (width - others - _GAP * (len(keep) - 1)) // len(cut))
     texts: list[list[str]] = [[row[i] for i in keep] for row in rows]
+    widths = (
+        {}
+        if wide
+        else _wrapped_widths(columns, rows, [i for i in keep if i not in cut], width, cut, room if cut else 0)
+    )
     for n, i in enumerate(keep):
         col = columns[i]
         cells = [row[i] for row in rows]
@@ -141,6 +146,7 @@ def _build(
             table.add_column(
                 col.header,
                 min_width=longest,
+                width=widths.get(i),
                 overflow="fold",
                 no_wrap=wide or col.nowrap,
                 justify=col.justify,
@@ -149,6 +155,63 @@ def _build(
     for n, line in enumerate(texts):
         table.add_row(*(Text(cell) for cell in line), style=styles[n] if styles else None)
     return table
+
+
+def _wrapped_widths(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    wrapping: Sequence[int],
+    width: int,
+    cut: Sequence[int],
+    room: int,
+) -> dict[int, int]:
+    """Widths for the columns that may wrap, when they do not all fit whole: the widest gives way first.
+
+    Rich would narrow every wide column alike; a long list (capabilities) beside short ones (auth) then
+    wraps them all. Here the widest column is narrowed as far as it can (to its longest word) before the
+    next one is touched, so the short columns stay on one line.
+    """
+    natural = {i: _natural(columns[i], [row[i] for row in rows]) for i in wrapping}
+    floor = {
+        i: max(
+            [
+                _longest_word(columns[i].header),
+                *((len if columns[i].nowrap else _longest_word)(row[i]) for row in rows),
+            ]
+        )
+        for i in wrapping
+    }
+    cut_width = sum(min(room, _natural(columns[i], [row[i] for row in rows])) for i in cut)
+    excess = sum(natural.values()) + cut_width + _GAP * max(len(wrapping) + len(cut) - 1, 0) - width
+    if excess <= 0:
+        return {}
+    widths = dict(natural)
+    for i in sorted(wrapping, key=lambda i: natural[i] - floor[i], reverse=True):
+        give = min(excess, widths[i] - floor[i])
+        widths[i] -= give
+        excess -= give
+        if excess <= 0:
+            break
+    return widths
+
+
+_TALLEST = 8
+"""More lines than this for one cell, and the rows read better as blocks (a long list in a narrow column)."""
+
+
+def _too_tall(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: Sequence[int], width: int) -> bool:
+    cut = [i for i in keep if columns[i].truncate]
+    wrapping = [i for i in keep if i not in cut]
+    room = _TRUNCATED_MIN
+    if cut:
+        others = sum(_natural(columns[i], [row[i] for row in rows]) for i in wrapping)
+        room = max(_TRUNCATED_MIN, (width - others - _GAP * (len(keep) - 1)) // len(cut))
+    widths = _wrapped_widths(columns, rows, wrapping, width, cut, room)
+    for i, w in widths.items():
+        for row in rows:
+            if len(textwrap.wrap(row[i], w, break_long_words=False, break_on_hyphens=False)) > _TALLEST:
+                return True
+    return False
 
 
 def _minimum_width(
@@ -224,7 +287,7 @@ def print_table(
     # optional columns only where they leave the cut ones whole: a reason matters more than a timestamp
     if _minimum_width(columns, rows, keep, cut=not any(c.wide_only for c in columns)) > width:
         keep = [i for i in everything if not columns[i].wide_only]
-    if _minimum_width(columns, rows, keep) > width:
+    if _minimum_width(columns, rows, keep) > width or _too_tall(columns, rows, keep, width):
         echo(_stacked(title, [columns[i] for i in keep], [[row[i] for i in keep] for row in rows], width))
         return
     table = _build(title, columns, rows, keep, wide=False, width=width, styles=styles)
