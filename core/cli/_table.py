@@ -199,7 +199,9 @@ _TALLEST = 8
 """More lines than this for one cell, and the rows read better as blocks (a long list in a narrow column)."""
 
 
-def _too_tall(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: Sequence[int], width: int) -> bool:
+def _too_tall(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: Sequence[int], width: int
+) -> bool:
     cut = [i for i in keep if columns[i].truncate]
     wrapping = [i for i in keep if i not in cut]
     room = _TRUNCATED_MIN
