@@ -275,7 +275,8 @@ def _mock_option_problems(base: str, system: SystemConfig, spec: ConnectorSpec) 
             problems.append(
                 (
                     f"{base}.mock_options.{key}",
-                    f"the {spec.name} mock takes no option {key!r}{did_you_mean(key, choices)}; options: {choices}",
+                    f"the {spec.name} mock takes no option {key!r}{did_you_mean(key, choices)}; "
+                    f"options: {', '.join(choices)}",
                 )
             )
     if accepted is None and options:
