@@ -7,10 +7,13 @@ credentials (:func:`~portico.http.credential_fingerprint`), never the key itself
 once idle.
 
 Redis unreachable: the budget falls back to a conservative share of its own, ``limit / workers`` of
-every window (``workers``: the processes sharing the key, ``scale_out.workers``), counted in this
-process together with what it spent through Redis in the window before, so N processes never exceed the
-vendor's limit in aggregate. ``on_mode`` is told (the runtime raises an event and the monitor shows it);
-Redis is probed again every ``probe_seconds`` and, once it answers, the budget is shared again.
+every window (``workers``: the processes sharing the key, ``scale_out.workers``). What the whole fleet
+had spent in each window, as this process last saw it in Redis, is taken as spent at that moment (its
+``1 / workers`` part by each process; all of it by a process that never reached Redis), so N processes
+stay within the vendor's limit in aggregate while the spends they cannot see expire. ``on_mode`` is told (the runtime raises an event and the monitor shows it);
+Redis is probed again every ``probe_seconds`` and, once it answers, the budget is shared again; for one
+longest window after that, each call must fit both Redis and the local share (Redis may have restarted
+empty, and the other processes may still be spending their local shares).
 """
 
 from __future__ import annotations
@@ -123,6 +126,17 @@ class LocalShare:
         for window in windows:
             self._log(window.period, now).append((now, cost))
 
+    def start(self, windows: tuple[RateWindow, ...], used: dict[float, float], now: float) -> None:
+        """Begin a local period: ``used`` is the whole fleet's spend per window as last seen in Redis
+        (a window missing from it counts as full: this process never saw Redis), and this process's
+        part of it is taken as spent now, so the fleet stays within the limit while each process
+        waits for what it cannot see to expire."""
+        for window in windows:
+            spent = used.get(window.period, window.limit)
+            log = self._spends[window.period] = collections.deque()
+            if spent > 0:
+                log.append((now, min(window.limit, spent) / self.workers))
+
     def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         """Admit against ``limit / workers`` of each window (0.0), or the seconds to wait."""
         wait = max(0.0, self._blocked_until - now)
@@ -200,15 +214,18 @@ class RedisRateLimitBackend:
         self.probe_seconds = probe_seconds
         self.on_mode = on_mode
         self._probe_at = 0.0
+        self._cautious_until = 0.0
 
     def __repr__(self) -> str:
         return f"RedisRateLimitBackend(prefix={self._prefix!r}, mode={self.mode!r})"
 
-    def _lost(self, exc: BaseException, now: float) -> None:
+    def _lost(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
         self._probe_at = now + self.probe_seconds
         if self.mode != "local":
             self.mode = "local"
+            used = {w.period: w.limit - self._last_remaining[w.period] for w in windows if w.period in self._last_remaining}
+            self.local.start(windows, used, now)
             if self.on_mode is not None:
                 self.on_mode("local", self.last_error)
 
@@ -224,21 +241,32 @@ class RedisRateLimitBackend:
 
     async def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         if self.mode == "local" and now < self._probe_at:
-            return self.local.reserve(windows, cost, now)
+            # a caller told to wait comes back by the probe time at the latest: Redis may be back
+            return min(self.local.reserve(windows, cost, now), self._probe_at - now)
+        cautious = now < self._cautious_until
+        if cautious:
+            # back from local: Redis (restarted empty, or reached before the other processes noticed)
+            # does not know what was spent locally in the last window, so the local share still binds
+            wait = self.local.reserve(windows, cost, now)
+            if wait > 0:
+                return wait
         args: list[Any] = [repr(now), repr(float(cost)), uuid.uuid4().hex]
         for window in windows:
             args += [repr(float(window.limit)), repr(float(window.period))]
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
-            self._lost(exc, now)
-            return self.local.reserve(windows, cost, now)
-        self._back()
+            self._lost(exc, now, windows)
+            return 0.0 if cautious else self.local.reserve(windows, cost, now)
+        if self.mode == "local":
+            self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
+            self._back()
         values = [float(v) for v in result]
         for window, left in zip(windows, values[2:], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
         if values[0] == 1.0:
-            self.local.record(windows, cost, now)
+            if not cautious:
+                self.local.record(windows, cost, now)
             return 0.0
         return values[1]
 
@@ -255,7 +283,8 @@ class RedisRateLimitBackend:
         try:
             await self._block(keys=[f"{self._prefix}:blocked"], args=[repr(now + seconds), repr(seconds)])
         except _UNREACHABLE as exc:
-            self._lost(exc, now)
+            # the block holds locally; the next reserve finds Redis gone and turns the budget local
+            self.last_error = f"{type(exc).__name__}: {exc}"
 
     async def aclose(self) -> None:
         if self._owns_client:

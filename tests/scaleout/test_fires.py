@@ -99,3 +99,21 @@ def test_a_fire_that_keeps_killing_its_runner_is_abandoned_after_max_attempts(db
     assert [f.attempts for f in FireLedger(db, clock=clock, owner=dead_owner()).orphans()] == [3]
     assert FireLedger(db, clock=clock, owner="here:9").orphans(max_attempts=3) == []
     assert statuses(db) == [("import-c", "abandoned", 3)]
+
+
+def test_processes_creating_the_tables_together_on_postgresql_do_not_collide(postgres_url: str) -> None:
+    # three runtimes starting at once on a fresh database used to fail one of them with a duplicate key
+    # in pg_type (CREATE TABLE racing on the catalog)
+    code = (
+        "import sys; from portico.store import Database; from portico.jobs._tables import job_tables; "
+        "from portico.jobs._fires import fires_table; db = Database(sys.argv[1]); "
+        "db.ensure_tables(*job_tables().values(), fires_table()); print('ok')"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, postgres_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outcomes = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err.decode()[-500:] for _, err in outcomes]

@@ -44,6 +44,15 @@ def test_the_local_share_admits_limit_over_workers_counting_what_went_through_re
     assert admitted(fresh, 200.1) == 6
 
 
+def test_a_local_period_starts_with_the_fleets_last_seen_spend_shared_out() -> None:
+    share = LocalShare(workers=3)
+    share.start(SECOND, {1.0: 12.0}, 300.0)  # the fleet had spent 12 of 30: 4 of this share's 10 are gone
+    assert admitted(share, 300.0) == 6
+    never_saw_redis = LocalShare(workers=3)
+    never_saw_redis.start(SECOND, {}, 300.0)  # nothing known: the whole share counts as spent
+    assert admitted(never_saw_redis, 300.5) == 0 and admitted(never_saw_redis, 301.0) == 10
+
+
 @pytest.mark.timeout(60)
 async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
     private_redis: PrivateRedis,
@@ -66,18 +75,23 @@ async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
         got = [await spend(b, now) for b in backends]
         assert sum(got) == 30 and got == [20, 10, 0]
         private_redis.stop()
-        now += 1.5  # a new window
+        now += 0.5
         got = [await spend(b, now) for b in backends]
-        # each process: a third of the limit, less what it spent in the window before (all expired here)
-        assert got == [10, 10, 10]
+        # Redis last said 20 of 30 spent (to the first) and 30 of 30 (to the others): a third of that is
+        # taken as spent by each, so the first has 10 - 20/3 left and the others nothing
+        assert got == [3, 0, 0]
         assert [m for m, _ in changes] == ["local"] * 3 and all("Connection" in (e or "") for _, e in changes)
+        now += 1.0  # what they could not see has expired: a third of the limit each, 30 in aggregate
+        assert [await spend(b, now) for b in backends] == [10, 10, 10]
         assert all(b.mode == "local" and b.remaining(SECOND, now) == [0.0] for b in backends)
         private_redis.start()
-        now += 1.0  # before the probe time: still local
-        assert await backends[0].reserve(SECOND, 1, now) == 0.0 and backends[0].mode == "local"
-        now += 1.5  # past the probe: Redis is asked again, and answers
+        now += 0.4  # before the probe time: still local
+        assert await backends[0].reserve(SECOND, 1, now) > 0 and backends[0].mode == "local"
+        now += 1.0  # past the probe: Redis is asked again, and answers (it restarted empty)
         assert await backends[0].reserve(SECOND, 1, now) == 0.0
         assert backends[0].mode == "shared" and changes[-1] == ("shared", None)
+        # for one window more the local share still binds: Redis does not know what was spent locally
+        assert await spend(backends[0], now) == 9
     finally:
         for b in backends:
             await b.aclose()
