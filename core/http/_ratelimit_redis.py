@@ -257,7 +257,7 @@ class RedisRateLimitBackend:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
             self._lost(exc, now, windows)
-            return 0.0 if cautious else self.local.reserve(windows, cost, now)
+            return 0.0 if cautious else min(self.local.reserve(windows, cost, now), self._probe_at - now)
         if self.mode == "local":
             self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
             self._back()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -95,7 +96,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
             client_factory=client_factory,
         )
     )
-    for attempt in range(100):
+    for _attempt in range(100):
         try:
             await connector.open()
             break
@@ -435,7 +436,7 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
     }
     if len(times) < 10:
         v.append(f"only {len(times)} fire times of {JOB_ID} ran")
-    for a, b in zip(times, times[1:], strict=False):
+    for a, b in itertools.pairwise(times):
         gap = (b - a).total_seconds()
         if gap != 2.0:
             v.append(
