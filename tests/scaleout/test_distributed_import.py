@@ -113,6 +113,10 @@ def test_chunks_by_several_workers_account_for_every_record_as_one_sequential_im
     got = accounting(db)
     assert got["counts"] == expected["counts"]
     assert [line for line, _ in got["rejects"]] == [251, 903] == [line for line, _ in expected["rejects"]]
+    with db.begin() as conn:
+        rejects = job_tables()["rejects"]
+        reason = conn.execute(sa.select(rejects.c.reason).where(rejects.c.line == 903)).scalar_one()
+    assert reason.startswith("duplicate record (") and reason.endswith(") of line 10")
     assert got["quarantined"] == expected["quarantined"] == [602]
     assert got["stored"] == expected["stored"]
     tables = distributed_tables()
