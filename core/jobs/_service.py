@@ -158,6 +158,7 @@ class JobService:
         # a fire time's claim lives this long unrenewed; a dead process's fire is retried within it
         self.lease_seconds = lease_seconds
         self.fires: Any = None
+        self._distributed: Any = None
 
     @classmethod
     def standalone(cls, config_file: str | None = None, **overrides: Any) -> JobService:
@@ -359,6 +360,17 @@ class JobService:
         # re-point persisted jobs at this process's service, then add the configured ones
         for job in self._scheduler.get_jobs(jobstore="default"):
             job.modify(args=(self._key, job.id))
+        # this process's share of distributed imports: chunks planned by any process sharing the store
+        self._scheduler.add_job(
+            self.work_on_chunks,
+            "interval",
+            seconds=2,
+            id="portico:import-chunks",
+            jobstore="local",
+            executor="sweep",
+            coalesce=True,
+            max_instances=1,
+        )
         for spec in self.import_config.scheduled_imports:
             if spec.enabled:
                 self._schedule("import", spec)
@@ -371,6 +383,40 @@ class JobService:
             self._scheduler.add_job(
                 dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
             )
+
+    @property
+    def distributed(self) -> Any:
+        """The :class:`~portico.jobs._distributed.DistributedImport` of this process (created on first use)."""
+        if self._distributed is None:
+            from portico.jobs._distributed import DistributedImport
+
+            self._distributed = DistributedImport(self.importer)
+        return self._distributed
+
+    def import_distributed(self, path: str | Path, data_type: str, *, chunk_rows: int = 50_000, source_key: str | None = None) -> str:
+        """Plan ``path`` as a distributed import of ``chunk_rows``-line chunks; returns its import id.
+
+        Every process of the instance with a running scheduler (``portico run``) takes chunks of it every
+        2 seconds; the last to stage one commits the load. :meth:`distributed` ``.result(import_id)``
+        tells the outcome once merged.
+        """
+        return str(self.distributed.plan(path, data_type, chunk_rows=chunk_rows, source_key=source_key))
+
+    def work_on_chunks(self) -> int:
+        """Process pending chunks of distributed imports until none is left; returns how many."""
+        import sqlalchemy as sa
+
+        from portico.jobs._distributed import distributed_tables
+
+        imports = distributed_tables()["imports"]
+        try:
+            self.db.ensure_tables(imports)
+            with self.db.begin() as conn:
+                planned = conn.execute(sa.select(imports.c.import_id).where(imports.c.status == "planned").limit(1)).first()
+            return 0 if planned is None else int(self.distributed.work())
+        except Exception as exc:  # the store is unreachable, or a chunk's import raised: next round retries
+            self._emit("jobs.chunk_failed", severity="warning", error=f"{type(exc).__name__}: {exc}")
+            return 0
 
     def sweep_fires(self) -> list[str]:
         """Renew this process's fire leases and rerun the fires whose process died; returns the job ids rerun.

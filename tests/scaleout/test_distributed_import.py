@@ -171,3 +171,26 @@ def test_a_file_with_quotes_is_refused_with_its_line(db: Database, tmp_path: Pat
     worker = DistributedImport(JobService(db=db, clock=FakeClock(), config={}).importer)
     with pytest.raises(ConfigurationError, match=r"^positions.csv: line 2: a quote character"):
         worker.plan(path, "positions")
+
+
+def test_running_schedulers_take_the_chunks_of_a_planned_import(db: Database, tmp_path: Path) -> None:
+    from portico.testing import wait_for
+
+    path = position_file(tmp_path / "positions_20260105.psv", rows=300)
+    planner = JobService(db=db, clock=FakeClock(), config={})
+    workers = [JobService(db=db, clock=FakeClock(), config={}) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        import_id = planner.import_distributed(path, "positions", chunk_rows=50)
+        result = wait_for(lambda: planner.distributed.result(import_id), timeout=60, interval=0.1)
+    finally:
+        for w in workers:
+            w.shutdown()
+    assert (result.status, result.records, result.loaded, result.rejected, result.chunks) == (
+        "partial",
+        300,
+        299,
+        1,
+        6,
+    )
