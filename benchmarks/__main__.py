@@ -2,7 +2,8 @@
 
 Each prints its own table of side-by-side figures and ratios measured in the same run; nothing here
 asserts a time. Names: http_client, alpaca, market_data, monitoring_overhead, import_positions,
-order_soak, reconcile, morningstar, factset, polygon, yahoo_finance, etrade, schwab, fx_feed, polygon_stream.
+order_soak, reconcile, morningstar, factset, polygon, yahoo_finance, etrade, schwab, fx_feed, polygon_stream,
+scaleout.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 
-ALL = ("http_client", "alpaca", "market_data", "monitoring_overhead", "import_positions", "order_soak", "reconcile", "morningstar", "factset", "polygon", "yahoo_finance", "etrade", "schwab", "fx_feed", "polygon_stream")
+ALL = ("http_client", "alpaca", "market_data", "monitoring_overhead", "import_positions", "order_soak", "reconcile", "morningstar", "factset", "polygon", "yahoo_finance", "etrade", "schwab", "fx_feed", "polygon_stream", "scaleout")
 
 
 def main(argv: list[str]) -> int:

@@ -117,3 +117,40 @@ def test_processes_creating_the_tables_together_on_postgresql_do_not_collide(pos
     ]
     outcomes = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err.decode()[-500:] for _, err in outcomes]
+
+
+def test_a_job_whose_worker_was_killed_mid_run_is_rerun_once_by_the_sweep(tmp_path: Any) -> None:
+    from portico.jobs import JobService
+    from portico.jobs._tables import job_tables
+
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    prices = tmp_path / "prices_20260105.csv"
+    prices.write_text("symbol,date,close,currency\nAAPL,2026-01-05,190.5,USD\nMSFT,2026-01-05,400,USD\n")
+    clock = FakeClock()
+    service = JobService(db=db, clock=clock, config={})
+    service.start()
+    try:
+        job_id = service._schedule("import", _spec(prices))
+        # a worker claimed the fire, took the job's lock, started the run... and was SIGKILLed
+        dead = dead_owner()
+        FireLedger(db, clock=clock, owner=dead).claim(job_id, FIRE)
+        locks = job_tables()["locks"]
+        with db.begin() as conn:
+            conn.execute(
+                locks.insert().values(
+                    job_id=job_id, owner=dead, run_id="dead-run", expires_at=clock.now() + timedelta(hours=6)
+                )
+            )
+        assert service.sweep_fires() == [job_id]
+        assert service.sweep_fires() == []  # once
+    finally:
+        service.shutdown()
+    assert statuses(db) == [(job_id, "done", 2)]
+    history = service.history(job_id)
+    assert [(h["status"], h["loaded"]) for h in history] == [("loaded", 2)]
+
+
+def _spec(path: Any) -> Any:
+    from portico.jobs._config import ScheduledImport
+
+    return ScheduledImport(id="nightly-prices", source=str(path), data_type="prices", interval_seconds=3600)
