@@ -22,7 +22,8 @@ Invariants (:func:`check`):
 2. Every planned order is at the venue exactly once, and every intent in the store is resolved.
 3. Every event in the outbox was sent, and consumed exactly once (and nothing else was consumed).
 4. The venue's journal: no 429, at most 200 requests of either key in any 60 s, and at least 90% of
-   that in the busiest minute of the key all three workers call without pause. Redis going away and coming back was reported by every worker that lived through it.
+   that in the busiest minute of the key all three workers call without pause; Redis going away and
+   coming back was reported (``ratelimit.shared_unavailable`` and ``ratelimit.shared_restored``).
 """
 
 from __future__ import annotations
