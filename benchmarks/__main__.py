@@ -38,6 +38,7 @@ ALL = (
     "fix",
     "cold_start",
     "mock_throughput",
+    "scaleout",
 )
 
 PREFIX = "TARGET "

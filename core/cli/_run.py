@@ -1,4 +1,4 @@
-"""``portico run --config FILE [--http-port N]``: the long-running runtime with its HTTP server.
+"""``portico run --config FILE [--http-port N] [--instance NAME]``: the long-running runtime with its HTTP server.
 
 Connects every enabled system, runs health checks and scheduled jobs, and serves ``/metrics``,
 ``/health`` and ``/dashboard`` on 127.0.0.1 until SIGINT or SIGTERM; with ``gateway.enabled`` also the
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import re
 import signal
 import socket
 import sys
@@ -23,6 +24,9 @@ import click
 from portico.cli._token import dashboard_box, forget_token, keep_token, kept_token
 
 __all__ = ["command", "serve"]
+
+# the same rule as the configuration's instance:
+_INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 def _echo_error(line: str) -> None:
@@ -198,6 +202,13 @@ def _gateway_config(integration: Any) -> Any:
 @click.option("--http-host", default=None, help="Interface of the HTTP server (default 127.0.0.1; anything else is warned about: plain HTTP).")
 @click.option("--no-http", is_flag=True, help="Do not serve /metrics, /health and /dashboard.")
 @click.option(
+    "--instance",
+    default=None,
+    metavar="NAME",
+    help="Run as one worker of deployment NAME (overrides instance:): every process started with the same "
+    "NAME on one PostgreSQL store shares its schedules, jobs and order intents; each fire time runs once.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["json", "console"]),
     default=None,
@@ -213,6 +224,7 @@ def command(
     http_port: int | None,
     http_host: str | None,
     no_http: bool,
+    instance: str | None,
     log_format: str | None,
     print_token: bool,
 ) -> None:
@@ -226,8 +238,16 @@ def command(
     from portico.monitor import configure_logging
     from portico.runtime import AsyncIntegration
 
+    if instance is not None and not _INSTANCE.match(instance):
+        raise click.BadParameter(
+            f"{instance!r}: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", param_hint="--instance"
+        )
+
     async def main() -> int:
         integration = AsyncIntegration.from_config(config_file)
+        if instance is not None:
+            # before any service is built: they all take the instance from the configuration
+            integration.config = integration.config.model_copy(update={"instance": instance})
         monitor = integration.monitor
         configure_logging(
             json=_log_as_json(log_format, monitor.config), level=monitor.config.log_level, redactor=monitor.redactor
