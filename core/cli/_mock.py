@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,12 @@ def command(
     except (TypeError, ValueError) as exc:
         if not options:
             raise
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if unexpected:  # the option reached a constructor that does not take it: say so without Python's words
+            raise click.BadParameter(
+                f"the {name} mock takes no option {unexpected.group(1)!r} (see mock_options in its docs)",
+                param_hint="--option",
+            ) from None
         given = ", ".join(f"{k}={v}" for k, v in options.items())
         raise click.BadParameter(f"the {name} mock refuses {given}: {exc}", param_hint="--option") from None
     rows = [[key, url] for key, url in running.urls.items()]

@@ -79,6 +79,10 @@ def test_mock_options_are_validated() -> None:
     assert kit.exit_code == 2 and "port is set with --port, not --option" in kit.output
     seed = invoke("mock", "alpaca", "--option", "seed=x")
     assert seed.exit_code == 2 and "seed must be a whole number, not 'x'" in seed.output
+    # an option passed through to the mock's constructor: named, without Python's TypeError words
+    through = invoke("mock", "alpha_vantage", "--option", "nope=1")
+    assert through.exit_code == 2 and "the alpha_vantage mock takes no option 'nope'" in through.output
+    assert "__init__" not in through.output and "keyword argument" not in through.output
 
 
 def test_mock_option_reaches_the_served_mock(tmp_path: Path) -> None:
