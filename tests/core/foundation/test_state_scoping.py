@@ -45,8 +45,13 @@ async def test_two_instances_list_and_run_only_their_own_jobs(tmp_path: Path) ->
         await b.start(schedule=True)
         b_jobs = await b.list_jobs()
         assert [j["config"]["source"] for j in b_jobs] == [str(tmp_path / "b_*.csv")]
-        # the scheduler of b holds b's job only (a's stored schedule must not run under b)
-        assert [job.id for job in b.jobs._scheduler.get_jobs()] == [b_jobs[0]["job_id"]]
+        # the scheduler of b holds b's job only (a's stored schedule must not run under b); the process's
+        # own housekeeping (lease sweep, import chunks) lives in its "local" store
+        assert [job.id for job in b.jobs._scheduler.get_jobs(jobstore="default")] == [b_jobs[0]["job_id"]]
+        assert {job.id for job in b.jobs._scheduler.get_jobs(jobstore="local")} == {
+            "portico:sweep-fires",
+            "portico:import-chunks",
+        }
         with pytest.raises(ConfigurationError, match=f"no job {a_jobs[0]['job_id']!r} in instance 'desk_b'"):
             await b.run_job_now(a_jobs[0]["job_id"])
     assert [j["config"]["source"] for j in a_jobs] == [str(tmp_path / "a_*.csv")]
