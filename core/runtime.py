@@ -1074,6 +1074,39 @@ class AsyncIntegration:
         with correlation_scope():
             return await self.trading.reconcile(systems, **options)
 
+    async def apply_corporate_actions(
+        self,
+        provider: str,
+        symbols: list[str] | str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        systems: list[str] | None = None,
+        as_of: date | None = None,
+    ) -> Any:
+        """Fetch ``symbols``' corporate actions from ``provider`` (with its fallbacks) and apply them to the
+        store book of ``systems`` (default: all) and the stored price history; book dividends due.
+
+        Applying the same actions again changes nothing; a corrected action replaces its earlier
+        effects. Returns a :class:`~portico.trading.CorporateActionOutcome`.
+        """
+        from portico.trading import CorporateActionProcessor
+
+        self._system(provider)
+        wanted = _symbol_list(symbols)
+        with correlation_scope():
+            params: dict[str, Any] = {"cache": False}
+            if start is not None:
+                params["start"] = start
+            if end is not None:
+                params["end"] = end
+            result = await self.market_data.get_market_data(provider, wanted, "corporate_actions", params)
+        actions = [a for symbol in wanted for a in (result.data.get(symbol) or [])]
+        processor = CorporateActionProcessor(
+            self.trading, adjust_history=self.market_data.adjust_history_for_split
+        )
+        return processor.apply(actions, systems=systems, as_of=as_of)
+
     # -- monitoring and control ------------------------------------------------------------------
 
     async def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
@@ -1312,6 +1345,10 @@ class Integration:
     def reconcile(self, systems: list[str] | None = None, **options: Any) -> Any:
         """See :meth:`AsyncIntegration.reconcile`."""
         return self._run(self.runtime.reconcile(systems, **options))
+
+    def apply_corporate_actions(self, provider: str, symbols: list[str] | str, **options: Any) -> Any:
+        """See :meth:`AsyncIntegration.apply_corporate_actions`."""
+        return self._run(self.runtime.apply_corporate_actions(provider, symbols, **options))
 
     def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
         """See :meth:`AsyncIntegration.get_integration_metrics`."""

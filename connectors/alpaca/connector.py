@@ -11,9 +11,12 @@ from typing import Any, ClassVar
 
 from portico.connectors.alpaca.client import AlpacaClient, alpaca_error_mapper, rfc3339
 from portico.connectors.alpaca.mapping import (
+    CASH_ACTIVITY_TYPES,
     TIMEFRAMES,
     account_from_wire,
+    action_from_announcement,
     bar_from_wire,
+    cash_movement_from_activity,
     execution_from_activity,
     instrument_from_wire,
     order_from_wire,
@@ -29,8 +32,10 @@ from portico.connectors.alpaca.stream import MarketDataStream, OrderUpdateStream
 from portico.connectors.alpaca.wire import (
     WireAccount,
     WireActivity,
+    WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNonTradeActivity,
     WireOrder,
     WirePosition,
     WireQuote,
@@ -52,6 +57,8 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
+    CorporateAction,
     Execution,
     Instrument,
     Order,
@@ -340,6 +347,60 @@ class AlpacaConnector(Connector):
             if len(page) < params["page_size"]:
                 return out
             params["page_token"] = page[-1]["id"]
+
+    # -- cash movements and corporate actions --------------------------------------------------
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """Cash activities (dividends, deposits, withdrawals, interest, fees, journals), oldest first,
+        paged by ``page_token``; ``since``/``until`` bound the value date."""
+        params: dict[str, Any] = {"activity_types": ",".join(CASH_ACTIVITY_TYPES), "direction": "asc", "page_size": 100}
+        if since is not None:
+            params["after"] = rfc3339(since)
+        if until is not None:
+            params["until"] = rfc3339(until)
+        account = await self._account()
+        currency = (await self.get_account()).currency
+        out: list[CashMovement] = []
+        while True:
+            page = self._list(await self.client.account_activities(params), "GET /v2/account/activities")
+            for item in page:
+                wire = parse(WireNonTradeActivity, item, what="activity", system=self.system)
+                out.append(cash_movement_from_activity(wire, system=self.system, account_id=account, currency=currency))
+            if len(page) < params["page_size"]:
+                break
+            params["page_token"] = page[-1]["id"]
+        out.sort(key=lambda m: (m.date, m.movement_id))
+        return out
+
+    async def get_corporate_actions(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CorporateAction]:
+        """Dividend and split announcements by ex date, oldest first, asked in windows of 90 days (the
+        vendor's limit); without ``start`` the last year, without ``end`` up to 90 days ahead."""
+        now = self.context.clock.now()
+        first = (start or now - timedelta(days=365)).date()
+        last = (end or now + timedelta(days=90)).date()
+        out: list[CorporateAction] = []
+        while first <= last:
+            stop = min(last, first + timedelta(days=90))
+            params = {"ca_types": "dividend,split", "since": first.isoformat(), "until": stop.isoformat(),
+                      "symbol": symbol.strip().upper(), "date_type": "ex_date"}  # fmt: skip
+            data = self._list(await self.client.announcements(params), "GET /v2/corporate_actions/announcements")
+            for item in data:
+                action = action_from_announcement(
+                    parse(WireAnnouncement, item, what="announcement", system=self.system), system=self.system
+                )
+                if action is not None and first <= action.ex_date <= stop:
+                    out.append(action)
+            first = stop + timedelta(days=1)
+        unique = {a.key: a for a in out}
+        return sorted(unique.values(), key=lambda a: (a.ex_date, a.action_type.value))
 
     # -- market data -----------------------------------------------------------------------------
 

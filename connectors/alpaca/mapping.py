@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from portico.connectors.alpaca.wire import (
+    WireAnnouncement,
+    WireNonTradeActivity,
     WireAccount,
     WireActivity,
     WireAsset,
@@ -21,6 +24,10 @@ from portico.connectors.alpaca.wire import (
 )
 from portico.errors import NotSupported, PayloadRejected
 from portico.models import (
+    CashMovement,
+    CashMovementType,
+    CorporateAction,
+    CorporateActionType,
     Account,
     AssetClass,
     Bar,
@@ -44,8 +51,11 @@ __all__ = [
     "EVENT_NAMES",
     "STATUS_MAP",
     "TIMEFRAMES",
+    "CASH_ACTIVITY_TYPES",
     "account_from_wire",
+    "action_from_announcement",
     "bar_from_wire",
+    "cash_movement_from_activity",
     "event_from_trade_update",
     "execution_from_activity",
     "instrument_from_wire",
@@ -372,3 +382,83 @@ def event_from_trade_update(
         system=system,
         source=source,
     )
+
+
+CASH_ACTIVITY_TYPES: dict[str, CashMovementType] = {
+    "DIV": CashMovementType.DIVIDEND,
+    "DIVCGL": CashMovementType.DIVIDEND,
+    "DIVCGS": CashMovementType.DIVIDEND,
+    "DIVROC": CashMovementType.DIVIDEND,
+    "CSD": CashMovementType.DEPOSIT,
+    "CSW": CashMovementType.WITHDRAWAL,
+    "INT": CashMovementType.INTEREST,
+    "FEE": CashMovementType.FEE,
+    "CFEE": CashMovementType.FEE,
+    "DIVNRA": CashMovementType.TAX,
+    "DIVTW": CashMovementType.TAX,
+    "JNLC": CashMovementType.TRANSFER,
+}
+"""The non-trade activity types that move cash, as canonical movement types."""
+
+
+def cash_movement_from_activity(
+    wire: WireNonTradeActivity, *, system: str, account_id: str, currency: str = "USD"
+) -> CashMovement:
+    """A cash activity as a movement; its id is the activity's own (the part after ``::``)."""
+    return CashMovement(
+        movement_id=wire.id,
+        account_id=account_id,
+        movement_type=CASH_ACTIVITY_TYPES.get(wire.activity_type, CashMovementType.OTHER),
+        amount=wire.net_amount,
+        currency=currency,
+        date=date.fromisoformat(wire.date[:10]),
+        symbol=wire.symbol,
+        quantity=wire.qty,
+        per_share=wire.per_share_amount,
+        description=wire.description,
+        status=wire.status,
+        source=system,
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text[:10]) if text else None
+
+
+def action_from_announcement(wire: WireAnnouncement, *, system: str) -> CorporateAction | None:
+    """An announcement as a corporate action (None for types portico does not model, or no ex date).
+
+    Alpaca's rates are old -> new shares for splits; ``cash`` is per share for cash dividends.
+    """
+    ex = _day(wire.ex_date)
+    symbol = (wire.initiating_symbol or wire.target_symbol or "").upper()
+    if ex is None or not symbol:
+        return None
+    common: dict[str, Any] = {
+        "symbol": symbol,
+        "ex_date": ex,
+        "record_date": _day(wire.record_date),
+        "pay_date": _day(wire.payable_date),
+        "declaration_date": _day(wire.declaration_date),
+        "action_id": wire.id,
+        "source": system,
+    }
+    sub = (wire.ca_sub_type or "").lower()
+    if wire.ca_type == "split":
+        kind = CorporateActionType.REVERSE_SPLIT if sub == "reverse_split" else CorporateActionType.SPLIT
+        return CorporateAction(action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, **common)
+    if wire.ca_type == "dividend" and sub == "stock":
+        return CorporateAction(
+            action_type=CorporateActionType.STOCK_DIVIDEND, ratio_from=wire.old_rate, ratio_to=wire.new_rate, **common
+        )
+    if wire.ca_type == "dividend":
+        return CorporateAction(
+            action_type=CorporateActionType.CASH_DIVIDEND, cash_amount=wire.cash, currency="USD", **common
+        )
+    if wire.ca_type in ("merger", "spinoff"):
+        kind = CorporateActionType.MERGER if wire.ca_type == "merger" else CorporateActionType.SPINOFF
+        target = (wire.target_symbol or "").upper() or None
+        return CorporateAction(
+            action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, new_symbol=target, **common
+        )
+    return None

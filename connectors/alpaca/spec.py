@@ -109,6 +109,8 @@ SPEC = ConnectorSpec(
             Capability.GET_ORDER_BY_CLIENT_ID: _S,
             Capability.LIST_ORDERS: _S,
             Capability.GET_EXECUTIONS: _S,
+            Capability.GET_CASH_MOVEMENTS: _S,
+            Capability.GET_CORPORATE_ACTIONS: _S,
             Capability.GET_BARS: _S,
             Capability.GET_QUOTES: _S,
             Capability.GET_TRADES: _S,

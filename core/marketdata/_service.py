@@ -11,6 +11,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from portico.clock import Clock, system_clock
@@ -449,6 +450,17 @@ class MarketDataService:
             systems=systems,
             quality=dict(checks),
         )
+        return len(changed)
+
+    def adjust_history_for_split(self, symbol: str, ex_date: date, factor: Decimal) -> int:
+        """Rescale the held daily history of ``symbol`` before ``ex_date`` for a split of ``factor`` new
+        shares per old one (``1 / factor`` undoes it) and drop its cached answers; returns bars changed."""
+        if self.history is None:
+            return 0
+        symbol = symbol.strip().upper()
+        changed = self.history.rescale(symbol, ex_date, factor)
+        if self.cache is not None and changed:
+            self.cache.forget("bars", symbol, systems={k[0] for k in changed})
         return len(changed)
 
     def _history_days(self, request: Request) -> list[date]:
