@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from portico.connectors.alpaca.wire import (
-    WireAnnouncement,
-    WireNonTradeActivity,
     WireAccount,
     WireActivity,
+    WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNonTradeActivity,
     WireOrder,
     WirePosition,
     WireQuote,
@@ -24,14 +24,14 @@ from portico.connectors.alpaca.wire import (
 )
 from portico.errors import NotSupported, PayloadRejected
 from portico.models import (
-    CashMovement,
-    CashMovementType,
-    CorporateAction,
-    CorporateActionType,
     Account,
     AssetClass,
     Bar,
     BarInterval,
+    CashMovement,
+    CashMovementType,
+    CorporateAction,
+    CorporateActionType,
     Execution,
     Instrument,
     Order,
@@ -48,10 +48,10 @@ from portico.models import (
 )
 
 __all__ = [
+    "CASH_ACTIVITY_TYPES",
     "EVENT_NAMES",
     "STATUS_MAP",
     "TIMEFRAMES",
-    "CASH_ACTIVITY_TYPES",
     "account_from_wire",
     "action_from_announcement",
     "bar_from_wire",

@@ -22,8 +22,8 @@ from portico.mocks.alpaca._app import (
 from portico.mocks.alpaca._wire import (
     account_json,
     activity_json,
-    asset_json,
     announcement_json,
+    asset_json,
     non_trade_activity_json,
     order_json,
     position_json,

@@ -24,12 +24,12 @@ from portico.mocks._kit._holder_events import HolderActivity
 
 __all__ = [
     "account_json",
-    "announcement_json",
-    "non_trade_activity_json",
     "activity_json",
+    "announcement_json",
     "asset_json",
     "bar_json",
     "decimal_text",
+    "non_trade_activity_json",
     "order_json",
     "position_json",
     "quote_json",
