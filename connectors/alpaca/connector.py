@@ -19,6 +19,7 @@ from portico.connectors.alpaca.mapping import (
     cash_movement_from_activity,
     execution_from_activity,
     instrument_from_wire,
+    news_from_wire,
     order_from_wire,
     order_request_to_wire,
     parse,
@@ -35,6 +36,7 @@ from portico.connectors.alpaca.wire import (
     WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNews,
     WireNonTradeActivity,
     WireOrder,
     WirePosition,
@@ -61,6 +63,7 @@ from portico.models import (
     CorporateAction,
     Execution,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -401,6 +404,38 @@ class AlpacaConnector(Connector):
             first = stop + timedelta(days=1)
         unique = {a.key: a for a in out}
         return sorted(unique.values(), key=lambda a: (a.ex_date, a.action_type.value))
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """``/v1beta1/news`` newest first, paged by ``next_page_token`` until ``limit`` (default 50)."""
+        wanted = limit or 50
+        params: dict[str, Any] = {"sort": "desc"}
+        if symbols:
+            params["symbols"] = ",".join(s.strip().upper() for s in symbols)
+        if start is not None:
+            params["start"] = rfc3339(start)
+        if end is not None:
+            params["end"] = rfc3339(end)
+        out: list[NewsItem] = []
+        while len(out) < wanted:
+            data = await self.client.market_data("/v1beta1/news", {**params, "limit": min(50, wanted - len(out))})
+            if not isinstance(data, dict) or not isinstance(data.get("news"), list):
+                raise PayloadRejected("GET /v1beta1/news did not answer a news list", system=self.system)
+            out.extend(
+                news_from_wire(parse(WireNews, item, what="news", system=self.system), system=self.system)
+                for item in data["news"]
+            )
+            token = data.get("next_page_token")
+            if not token or not data["news"]:
+                break
+            params["page_token"] = token
+        return out[:wanted]
 
     # -- market data -----------------------------------------------------------------------------
 

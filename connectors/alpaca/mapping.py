@@ -14,6 +14,7 @@ from portico.connectors.alpaca.wire import (
     WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNews,
     WireNonTradeActivity,
     WireOrder,
     WirePosition,
@@ -34,6 +35,7 @@ from portico.models import (
     CorporateActionType,
     Execution,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -59,6 +61,7 @@ __all__ = [
     "event_from_trade_update",
     "execution_from_activity",
     "instrument_from_wire",
+    "news_from_wire",
     "order_from_wire",
     "order_request_to_wire",
     "parse",
@@ -462,3 +465,19 @@ def action_from_announcement(wire: WireAnnouncement, *, system: str) -> Corporat
             action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, new_symbol=target, **common
         )
     return None
+
+
+def news_from_wire(wire: WireNews, *, system: str) -> NewsItem:
+    """An article as a news item (Alpaca gives no sentiment)."""
+    return NewsItem(
+        id=str(wire.id),
+        published_at=wire.created_at,
+        updated_at=wire.updated_at,
+        headline=wire.headline,
+        summary=wire.summary or None,
+        url=wire.url or None,
+        source=wire.source,
+        provider=system,
+        symbols=tuple(wire.symbols),
+        authors=(wire.author,) if wire.author else (),
+    )

@@ -111,6 +111,7 @@ SPEC = ConnectorSpec(
             Capability.GET_EXECUTIONS: _S,
             Capability.GET_CASH_MOVEMENTS: _S,
             Capability.GET_CORPORATE_ACTIONS: _S,
+            Capability.GET_NEWS: _S,
             Capability.GET_BARS: _S,
             Capability.GET_QUOTES: _S,
             Capability.GET_TRADES: _S,

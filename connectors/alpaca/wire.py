@@ -225,3 +225,17 @@ class WireAnnouncement(_Wire):
     cash: Decimal | None = None
     old_rate: Decimal | None = None
     new_rate: Decimal | None = None
+
+
+class WireNews(_Wire):
+    """An article of ``/v1beta1/news``."""
+
+    id: int
+    headline: str
+    author: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    summary: str | None = None
+    url: str | None = None
+    symbols: list[str] = Field(default_factory=list)
+    source: str | None = None

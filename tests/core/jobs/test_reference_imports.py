@@ -1,0 +1,116 @@
+"""Reference and event data as importable record types: connector imports of corporate actions and news
+(news deduplicated across providers by URL), file imports of cash movements and alternative data, and
+their exports."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from portico.clock import FakeClock
+from portico.jobs import JobService
+from portico.plugins import PluginManager
+from portico.runtime import AsyncIntegration
+
+NOW = datetime(2025, 9, 15, 15, 0, tzinfo=UTC)
+EXAMPLE = Path(__file__).parents[3] / "examples" / "alternative_data" / "social_sentiment.csv"
+
+
+def _config(exports: Path) -> dict[str, Any]:
+    mock_clock = {"start": NOW, "realtime": False}
+    return {
+        "data_export": {"allowed_roots": [str(exports)]},
+        "systems": {
+            "alpaca": {
+                "type": "brokerage",
+                "connector": "alpaca",
+                "mock": True,
+                "mock_seed": 0,
+                "mock_options": mock_clock,
+                "authentication": {
+                    "type": "api_key_pair",
+                    "credentials": {"api_key_id": "PKTEST", "api_secret_key": "secret"},
+                },
+            },
+            "av": {
+                "type": "market_data",
+                "connector": "alpha_vantage",
+                "mock": True,
+                "mock_seed": 0,
+                "mock_options": {**mock_clock, "key_tiers": {"av-key": "premium_75"}},
+                "connection": {"tier": "premium_75"},
+                "authentication": {"type": "api_key", "credentials": {"api_key": "av-key"}},
+            },
+        },
+    }
+
+
+async def test_news_from_two_providers_is_stored_once_and_corporate_actions_export(tmp_path: Path) -> None:
+    async with AsyncIntegration(
+        _config(tmp_path), plugins=PluginManager(), clock=FakeClock(NOW)
+    ) as integration:
+        window = {
+            "symbols": ["AAPL"],
+            "start": "2025-09-13T00:00:00+00:00",
+            "end": NOW.isoformat(),
+            "limit": 50,
+        }
+        first = await integration.import_data("av", "news", window)
+        # two seeded articles a day: the 13th, the 14th, and the 15th's published before 15:00
+        assert first.status == "loaded" and first.loaded >= 4 and first.rejected == 0
+        second = await integration.import_data("alpaca", "news", window)
+        # the same stories, by URL: none loaded again, none failed
+        assert (second.status, second.loaded, second.control_totals) == (
+            "duplicate",
+            0,
+            {"already_stored": first.loaded},
+        )
+
+        actions = await integration.import_data(
+            "av", "corporate_actions", {"symbols": ["META"], "start": "2025-05-01T00:00:00+00:00"}
+        )
+        assert actions.status == "loaded" and actions.rejected == 0
+        out = tmp_path / "actions.csv"
+        await integration.export_data("corporate_actions", f"file://{out}", {"format": "csv"})
+        rows = list(csv.DictReader(out.open()))
+        split = [r for r in rows if r["action_type"] == "split"]
+        assert [(r["symbol"], r["ex_date"], r["ratio_from"], r["ratio_to"]) for r in split] == [
+            ("META", "2025-06-11", "1", "4")
+        ]
+        dividends = {r["ex_date"]: r["cash_amount"] for r in rows if r["action_type"] == "cash_dividend"}
+        assert dividends["2025-08-31"] == "1.68"
+
+
+def test_cash_movements_file_rejects_an_unknown_type_with_its_line(
+    tmp_path: Path, service: JobService
+) -> None:
+    path = tmp_path / "movements.csv"
+    path.write_text(
+        "movement_id,account,date,type,amount,currency,symbol\n"
+        "m1,A1,2025-09-14,dividend,67.20,USD,META\n"
+        "m2,A1,2025-09-15,deposit,1000,USD,\n"
+        "m3,A1,2025-09-15,bonus,5,USD,\n"
+    )
+    result = service.importer.import_file(path, "cash_movements")
+    assert (result.loaded, result.rejected) == (2, 1)
+    (reject,) = result.rejects
+    assert (reject["line"], reject["field"]) == (4, "type")
+    assert "'bonus' is not one of deposit, dividend" in reject["reason"]
+
+
+def test_the_alternative_data_example_loads_as_a_time_series(service: JobService) -> None:
+    result = service.importer.import_file(EXAMPLE, "time_series")
+    assert (result.status, result.loaded, result.rejected) == ("loaded", 6, 0)
+    again = service.importer.import_file(EXAMPLE, "alternative_data")
+    assert again.status == "duplicate" and again.loaded == 0
+
+
+def test_a_naive_timestamp_in_a_series_is_rejected(tmp_path: Path, service: JobService) -> None:
+    path = tmp_path / "series.csv"
+    path.write_text("series_id,timestamp,value\ns1,2026-01-05T21:00:00,0.4\ns1,2026-01-06T21:00:00Z,0.5\n")
+    result = service.importer.import_file(path, "time_series")
+    assert (result.loaded, result.rejected) == (1, 1)
+    assert (result.rejects[0]["line"], result.rejects[0]["field"]) == (2, "timestamp")
+    assert "has no UTC offset" in result.rejects[0]["reason"]
