@@ -964,7 +964,7 @@ class AsyncIntegration:
 
         Args:
             data_type: ``bars``, ``quotes``, ``latest_quote``, ``latest_trade``, ``snapshot``,
-                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``...
+                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions``, ``news``...
         """
         self._system(system_id)
         symbols = _symbol_list(symbols)

@@ -183,7 +183,7 @@ class MarketDataService:
             system_id: the system to ask first.
             symbols: symbols (``AAPL``), currency pairs for FX (``EUR/USD``), or a search text.
             data_type: ``bars``, ``latest_quote``, ``latest_trade``, ``snapshot``, ``quotes``, ``trades``,
-                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions`` (aliases:
+                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions``, ``news`` (aliases:
                 ``daily_prices``, ``intraday_prices``, ``quote``...).
             parameters: ``interval``, ``start``, ``end``, ``limit``, ``adjusted``, ``statements``, and the
                 controls ``cache`` (False: skip the cache), ``max_age`` (seconds an answer may be reused),
@@ -641,6 +641,8 @@ class MarketDataService:
             return await connector.search_instruments(symbol, limit=limit or 20)
         if cap is Capability.GET_CORPORATE_ACTIONS:
             return await connector.get_corporate_actions(symbol, start=start, end=end)
+        if cap is Capability.GET_NEWS:
+            return await connector.get_news([symbol], start=start, end=end, limit=limit)
         raise NotSupported(capability=cap.value, system=connector.system)
 
     # -- subscriptions -----------------------------------------------------------------------------

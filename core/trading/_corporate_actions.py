@@ -179,7 +179,7 @@ class CorporateActionProcessor:
         for key in sorted(latest, key=lambda k: (latest[k].ex_date, k)):
             action = latest[key]
             record = self._record(key)
-            if action.status is CorporateActionStatus.CANCELLED:
+            if action.status == CorporateActionStatus.CANCELLED:
                 if record is not None and record.status == "applied":
                     self._reverse(key, outcome)
                     outcome.reversed.append(key)
@@ -404,14 +404,15 @@ class CorporateActionProcessor:
             return [_movement(r) for r in conn.execute(q).all()]
 
     def applied(self) -> list[dict[str, Any]]:
-        """Every recorded action (``action_key``, ``status``, the action), as an export source."""
+        """Every recorded action (``action_key``, ``state`` applied or reversed, the action's fields), as
+        an export source."""
         log = self.log_t
         with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(log).where(log.c.book == self.book).order_by(log.c.action_key)
             ).all()
         return [
-            {"action_key": r.action_key, "status": r.status, "bars_adjusted": r.bars_adjusted,
+            {"action_key": r.action_key, "state": r.status, "bars_adjusted": r.bars_adjusted,
              **json.loads(r.action_json)}
             for r in rows
         ]  # fmt: skip
@@ -421,10 +422,10 @@ class CorporateActionProcessor:
         so a broker that books a split a day later than the book is not a break)."""
         out = []
         for row in self.applied():
-            if row["status"] != "applied":
+            if row["state"] != "applied":
                 continue
             action = CorporateAction.model_validate(
-                {k: v for k, v in row.items() if k not in ("action_key", "status", "bars_adjusted")}
+                {k: v for k, v in row.items() if k not in ("action_key", "state", "bars_adjusted")}
             )
             if action.share_factor is not None and abs((action.ex_date - around).days) <= days:
                 out.append(action)
