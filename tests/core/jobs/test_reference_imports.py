@@ -114,3 +114,39 @@ def test_a_naive_timestamp_in_a_series_is_rejected(tmp_path: Path, service: JobS
     assert (result.loaded, result.rejected) == (1, 1)
     assert (result.rejects[0]["line"], result.rejects[0]["field"]) == (2, "timestamp")
     assert "has no UTC offset" in result.rejects[0]["reason"]
+
+
+def test_the_cli_imports_corporate_actions_and_exports_news(tmp_path: Path, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from portico.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # exports are confined to the working directory by default
+    actions = tmp_path / "actions.csv"
+    actions.write_text(
+        "symbol,action_type,ex_date,pay_date,cash_amount,currency,ratio_from,ratio_to\n"
+        "IBM,cash_dividend,2024-11-12,2024-12-10,1.67,USD,,\n"
+        "NVDA,split,2024-06-10,,,,1,10\n"
+        "NVDA,split,2024-06-11,,,,1,\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["import", str(actions), "--type", "corporate_actions"], catch_exceptions=False
+    )
+    assert result.exit_code == 3, result.output  # two loaded, one rejected
+    assert "loaded 2  rejected 1" in result.output
+    assert "a split needs ratio_from and ratio_to" in result.output
+    news = tmp_path / "news.csv"
+    news.write_text(
+        "news_id,published_at,headline,url,symbols,sentiment\n"
+        "n1,2024-01-05T18:30:00+00:00,Apple rises,https://example.com/a,AAPL,0.28\n"
+    )
+    result = runner.invoke(cli, ["import", str(news), "--type", "news"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "news-out.csv"
+    result = runner.invoke(
+        cli, ["export", "--type", "news", "--format", "csv", "--destination", f"file://{out}",
+              "--columns", "news_id,headline,sentiment"], catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == "news_id,headline,sentiment\nn1,Apple rises,0.28\n"
