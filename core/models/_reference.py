@@ -35,7 +35,7 @@ class NewsItem(CanonicalModel):
     """One news article about zero or more instruments.
 
     ``sentiment`` is the provider's overall score in [-1, 1] when it gives one (Alpha Vantage does),
-    ``symbol_sentiment`` its per-ticker scores. :attr:`key` identifies the article across providers: its
+    ``symbol_sentiment`` its per-ticker scores (``symbol_sentiment_label`` its per-ticker words). :attr:`key` identifies the article across providers: its
     canonical URL, else the provider's id.
     """
 
@@ -53,6 +53,8 @@ class NewsItem(CanonicalModel):
     sentiment: Decimal | None = None
     sentiment_label: str | None = None
     symbol_sentiment: dict[str, Decimal] = Field(default_factory=dict)
+    symbol_sentiment_label: dict[str, str] = Field(default_factory=dict)
+    """Per-ticker labels where the provider gives words, not scores (Polygon's ``positive``/``neutral``)."""
     topics: tuple[str, ...] = ()
     updated_at: AwareDatetime | None = None
 
