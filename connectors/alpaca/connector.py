@@ -119,6 +119,7 @@ class AlpacaConnector(Connector):
         self._client: AlpacaClient | None = None
         self._assets: list[Instrument] | None = None
         self._market: MarketDataStream | None = None
+        self._news: MarketDataStream | None = None
         self._account_id: str | None = None
         settings = context.settings_as(AlpacaConnection)
         self.feed: str = settings.feed
@@ -580,6 +581,32 @@ class AlpacaConnector(Connector):
             ws_options={"queue_size": 32},
         )
         return self._market
+
+    def _news_stream(self) -> MarketDataStream:
+        """The news stream: its own connection at ``/v1beta1/news`` beside the data stream's ``/v2``."""
+        if self._news is not None:
+            return self._news
+        key, secret = self._credential(_KEY_NAMES), self._credential(_SECRET_NAMES)
+        if not key or not secret:
+            raise ConfigurationError(
+                "the Alpaca news stream needs the api_key_id / api_secret_key credentials", system=self.system
+            )
+        base = self.context.url("data_stream").rstrip("/").removesuffix("/v2")
+        self._news = MarketDataStream(
+            f"{base}/v1beta1/news",
+            system=self.system,
+            key_id=key,
+            secret_key=secret,
+            clock=self.context.clock,
+            emit=self.context.emit,
+        )
+        return self._news
+
+    async def subscribe_news(self, symbols: list[str]) -> AsyncIterator[NewsItem]:  # type: ignore[override]
+        # close the inner stream at once when this iterator is closed (not whenever it is collected)
+        async with contextlib.aclosing(self._news_stream().news(symbols)) as items:
+            async for item in items:
+                yield item
 
     async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
         # close the inner stream at once when this iterator is closed (not whenever it is collected)

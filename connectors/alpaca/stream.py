@@ -22,14 +22,15 @@ from portico.connectors.alpaca.mapping import (
     STATUS_MAP,
     bar_from_wire,
     event_from_trade_update,
+    news_from_wire,
     parse,
     quote_from_wire,
     trade_from_wire,
 )
-from portico.connectors.alpaca.wire import WireBar, WireQuote, WireTrade, WireTradeUpdate
+from portico.connectors.alpaca.wire import WireBar, WireNews, WireQuote, WireTrade, WireTradeUpdate
 from portico.errors import AuthError, ConnectionFailed, PorticoError
 from portico.http import WebSocketClient
-from portico.models import Bar, BarInterval, Order, OrderEvent, OrderStatus, Quote, Trade
+from portico.models import Bar, BarInterval, NewsItem, Order, OrderEvent, OrderStatus, Quote, Trade
 
 __all__ = ["MarketDataStream", "OrderUpdateStream", "StreamCredentials"]
 
@@ -205,7 +206,7 @@ class OrderUpdateStream:
             await client.close()
 
 
-_KINDS = {"quotes": "q", "trades": "t", "bars": "b"}
+_KINDS = {"quotes": "q", "trades": "t", "bars": "b", "news": "n"}
 _CHANNELS = {kind: channel for channel, kind in _KINDS.items()}
 _FATAL = (401, 402, 404, 406, 409)
 """Stream errors no reconnect can fix: not authenticated, auth failed, auth timeout, connection limit,
@@ -308,9 +309,10 @@ class MarketDataStream:
                     channel = _CHANNELS.get(str(kind))
                     if channel is None:
                         continue
-                    symbol = message.get("S")
+                    # news names its tickers in a list; the other channels one symbol in S
+                    about = {str(s).upper() for s in message.get("symbols") or []} if kind == "n" else {message.get("S")}
                     for sub in self._subscribers:
-                        if sub.channel == channel and symbol in sub.symbols:
+                        if sub.channel == channel and (about & sub.symbols or (kind == "n" and "*" in sub.symbols)):
                             sub.offer(message)
         except asyncio.CancelledError:
             raise
@@ -383,6 +385,12 @@ class MarketDataStream:
         async with contextlib.aclosing(self._messages("trades", symbols)) as messages:
             async for message in messages:
                 yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
+
+    async def news(self, symbols: list[str]) -> AsyncGenerator[NewsItem, None]:
+        """Live news (``["*"]``: every article); only on a stream opened at the news URL."""
+        async with contextlib.aclosing(self._messages("news", symbols)) as messages:
+            async for message in messages:
+                yield news_from_wire(parse(WireNews, message, what="news", system=self.system), system=self.system)
 
     async def bars(self, symbols: list[str]) -> AsyncGenerator[Bar, None]:
         """Live minute bars."""

@@ -394,6 +394,7 @@ class ConnectorSpec(_Spec):
             StreamKind.TRADES: Capability.SUBSCRIBE_TRADES,
             StreamKind.BARS: Capability.SUBSCRIBE_BARS,
             StreamKind.ORDER_UPDATES: Capability.SUBSCRIBE_ORDER_UPDATES,
+            StreamKind.NEWS: Capability.SUBSCRIBE_NEWS,
         }
         for stream in self.streams:
             if not self.capabilities.has(streaming[stream]):

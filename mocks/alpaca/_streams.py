@@ -9,6 +9,10 @@
   msgpack Timestamp extension) when the client asks with ``Content-Type: application/msgpack``, as
   alpaca-py does. Trades and quotes are sent every ``stream_interval`` real seconds; a minute bar
   whenever the simulated clock enters a new minute.
+* ``/v1beta1/news``: the news stream, with the market data stream's handshake; ``subscribe`` to
+  ``news`` (tickers or ``*``) and every article the seeded news source publishes as the clock passes it
+  follows as a ``T: n`` message. A new subscription gets each ticker's latest article at once (a frozen
+  test clock publishes nothing).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = ["stream_routes"]
 AUTH_TIMEOUT = 10.0
 _FEEDS = ("iex", "sip", "delayed_sip", "test")
 _CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
+_NEWS_CHANNELS = ("news",)
 
 
 def _wants_msgpack(websocket: WebSocket) -> bool:
@@ -141,18 +146,34 @@ async def trade_updates(websocket: WebSocket) -> None:
                 await pump
 
 
-async def market_data(websocket: WebSocket) -> None:
-    """``/v2/{feed}``: connected, auth, subscribe, then trades, quotes and bars."""
+def _news_json(article: Any) -> dict[str, Any]:
+    stamp = article.published_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"T": "n", "id": article.id, "headline": article.headline, "summary": article.summary,
+            "author": article.author, "created_at": stamp, "updated_at": stamp, "url": article.url,
+            "content": "", "symbols": [article.symbol], "source": article.publisher.lower()}  # fmt: skip
+
+
+async def news_stream(websocket: WebSocket) -> None:
+    """``/v1beta1/news``: the market data handshake, then ``n`` messages."""
+    await market_data(websocket, news=True)
+
+
+async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
+    """``/v2/{feed}``: connected, auth, subscribe, then trades, quotes and bars (or news)."""
+    from portico.mocks._kit._news import NewsSource
+
     app: AlpacaMockApp = websocket.app
-    feed = websocket.path_params["feed"]
+    feed = "news" if news else websocket.path_params["feed"]
+    channels = _NEWS_CHANNELS if news else _CHANNELS
+    articles = NewsSource(app.venue.seed)
     await websocket.accept()
     channel = _Channel(websocket, binary_json=False)
-    if feed not in _FEEDS:
+    if not news and feed not in _FEEDS:
         await channel.send([{"T": "error", "code": 404, "msg": "not found"}])
         await websocket.close()
         return
     await channel.send([{"T": "success", "msg": "connected"}])
-    subscriptions: dict[str, set[str]] = {name: set() for name in _CHANNELS}
+    subscriptions: dict[str, set[str]] = {name: set() for name in channels}
     authenticated = False
     counted: str | None = None
     producer: asyncio.Task[None] | None = None
@@ -170,12 +191,26 @@ async def market_data(websocket: WebSocket) -> None:
                 out.append({"T": "b", "S": symbol.upper(), **bar_json(found[-1], stamp=stamp(found[-1].timestamp))})
         return out
 
+    def news_symbols() -> list[str]:
+        wanted = subscriptions.get("news", set())
+        return sorted({a.symbol for a in app.venue.assets()} if "*" in wanted else wanted)
+
     async def produce() -> None:
         last_minute = app.clock.now().replace(second=0, microsecond=0)
+        published_until = app.clock.now()
         while True:
             await asyncio.sleep(app.stream_interval)
             now = app.clock.now()
             batch: list[dict[str, Any]] = []
+            if news:
+                if now > published_until and news_symbols():
+                    fresh = articles.articles(news_symbols(), start=published_until, end=now, now=now,
+                                              newest_first=False)  # fmt: skip
+                    batch.extend(_news_json(a) for a in fresh if a.published_at > published_until)
+                published_until = max(published_until, now)
+                if batch:
+                    await channel.send(batch)
+                continue
             for symbol in sorted(subscriptions["trades"]):
                 trade = app.data.trade(symbol, now)
                 batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
@@ -228,13 +263,21 @@ async def market_data(websocket: WebSocket) -> None:
                 if not authenticated:
                     await channel.send([{"T": "error", "code": 401, "msg": "not authenticated"}])
                     continue
-                for name in _CHANNELS:
+                for name in channels:
                     symbols = {str(s).upper() if s != "*" else "*" for s in message.get(name) or []}
                     if action == "subscribe":
                         subscriptions[name] |= symbols
                     else:
                         subscriptions[name] -= symbols
-                await channel.send([{"T": "subscription", **{name: sorted(subscriptions[name]) for name in _CHANNELS}}])
+                await channel.send([{"T": "subscription", **{name: sorted(subscriptions[name]) for name in channels}}])
+                if news and action == "subscribe":
+                    # a mock convenience, as for bars: each new ticker's latest article at once
+                    latest_news: list[dict[str, Any]] = []
+                    for symbol in sorted(s for s in message.get("news") or [] if s != "*"):
+                        found = articles.articles([symbol], start=None, end=None, now=app.clock.now(), limit=1)
+                        latest_news.extend(_news_json(a) for a in found)
+                    if latest_news:
+                        await channel.send(latest_news)
                 fresh = sorted(s for s in message.get("bars") or [] if s != "*") if action == "subscribe" else []
                 # a mock convenience: new bar subscribers get the last completed minute at once, so a
                 # frozen test clock still yields a bar (the real feed waits for the next minute)
@@ -261,4 +304,8 @@ async def market_data(websocket: WebSocket) -> None:
 
 def stream_routes() -> list[WebSocketRoute]:
     """The trade updates and market data WebSocket routes."""
-    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/v2/{feed}", market_data)]
+    return [
+        WebSocketRoute("/stream", trade_updates),
+        WebSocketRoute("/v1beta1/news", news_stream),
+        WebSocketRoute("/v2/{feed}", market_data),
+    ]
