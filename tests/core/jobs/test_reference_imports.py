@@ -68,6 +68,21 @@ async def test_news_from_two_providers_is_stored_once_and_corporate_actions_expo
             {"already_stored": first.loaded},
         )
 
+        # the facade serves the same articles as a market data type
+        served = await integration.get_market_data(
+            "av", ["AAPL"], "news", {"start": datetime(2025, 9, 13, tzinfo=UTC), "end": NOW, "limit": 50}
+        )
+        assert len(served.data["AAPL"]) == first.loaded
+
+        fundamentals = await integration.import_data("av", "fundamentals", {"symbols": ["IBM"]})
+        assert fundamentals.status == "loaded" and fundamentals.rejected == 0 and fundamentals.loaded > 100
+        out_f = tmp_path / "fundamentals.csv"
+        await integration.export_data("fundamentals", f"file://{out_f}", {"format": "csv"})
+        rows_f = list(csv.DictReader(out_f.open()))
+        statements = {r["statement"] for r in rows_f}
+        assert statements == {"profile", "income", "balance", "cash_flow", "earnings"}
+        assert any(r["item"] == "estimatedEPS" and r["period"] == "quarterly" for r in rows_f)
+
         actions = await integration.import_data(
             "av", "corporate_actions", {"symbols": ["META"], "start": "2025-05-01T00:00:00+00:00"}
         )
