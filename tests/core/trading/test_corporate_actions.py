@@ -171,3 +171,21 @@ async def test_dividends_the_broker_did_not_pay_or_paid_unasked_are_breaks(
         (BreakKind.CASH_MOVEMENT_UNEXPECTED_AT_BROKER, None, Decimal("7.00")),
     ]
     assert compared == 2
+
+
+async def test_on_a_pay_date_the_broker_crediting_the_dividend_later_is_no_cash_break(
+    service: TradingService, venue: FakeVenue, clock: FakeClock
+) -> None:
+    _hold(service, "10")
+    venue.cash = Decimal("1000")
+    service.repo.set_book_cash(book="internal", system="fake", account_id="ACC-1", currency="USD",
+                               amount=Decimal("1000"), now=clock.now())  # fmt: skip
+    clock.set(datetime(2026, 1, 20, 15, 0, tzinfo=UTC))
+    CorporateActionProcessor(service).apply([DIVIDEND])  # the book has 1002.50, the broker still 1000
+    assert await service.reconciler().reconcile_cash("fake") == ([], 1)
+
+    venue.cash = Decimal("999.50")  # 3.00 apart: more than the dividend explains
+    breaks, _ = await service.reconciler().reconcile_cash("fake")
+    assert [(b.kind, b.internal, b.broker) for b in breaks] == [
+        (BreakKind.CASH_MISMATCH, Decimal("1002.50"), Decimal("999.50"))
+    ]
