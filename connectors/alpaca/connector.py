@@ -363,7 +363,11 @@ class AlpacaConnector(Connector):
     ) -> list[CashMovement]:
         """Cash activities (dividends, deposits, withdrawals, interest, fees, journals), oldest first,
         paged by ``page_token``; ``since``/``until`` bound the value date."""
-        params: dict[str, Any] = {"activity_types": ",".join(CASH_ACTIVITY_TYPES), "direction": "asc", "page_size": 100}
+        params: dict[str, Any] = {
+            "activity_types": ",".join(CASH_ACTIVITY_TYPES),
+            "direction": "asc",
+            "page_size": 100,
+        }
         if since is not None:
             params["after"] = rfc3339(since)
         if until is not None:
@@ -375,7 +379,11 @@ class AlpacaConnector(Connector):
             page = self._list(await self.client.account_activities(params), "GET /v2/account/activities")
             for item in page:
                 wire = parse(WireNonTradeActivity, item, what="activity", system=self.system)
-                out.append(cash_movement_from_activity(wire, system=self.system, account_id=account, currency=currency))
+                out.append(
+                    cash_movement_from_activity(
+                        wire, system=self.system, account_id=account, currency=currency
+                    )
+                )
             if len(page) < params["page_size"]:
                 break
             params["page_token"] = page[-1]["id"]
@@ -395,7 +403,9 @@ class AlpacaConnector(Connector):
             stop = min(last, first + timedelta(days=90))
             params = {"ca_types": "dividend,split", "since": first.isoformat(), "until": stop.isoformat(),
                       "symbol": symbol.strip().upper(), "date_type": "ex_date"}  # fmt: skip
-            data = self._list(await self.client.announcements(params), "GET /v2/corporate_actions/announcements")
+            data = self._list(
+                await self.client.announcements(params), "GET /v2/corporate_actions/announcements"
+            )
             for item in data:
                 action = action_from_announcement(
                     parse(WireAnnouncement, item, what="announcement", system=self.system), system=self.system
@@ -425,7 +435,9 @@ class AlpacaConnector(Connector):
             params["end"] = rfc3339(end)
         out: list[NewsItem] = []
         while len(out) < wanted:
-            data = await self.client.market_data("/v1beta1/news", {**params, "limit": min(50, wanted - len(out))})
+            data = await self.client.market_data(
+                "/v1beta1/news", {**params, "limit": min(50, wanted - len(out))}
+            )
             if not isinstance(data, dict) or not isinstance(data.get("news"), list):
                 raise PayloadRejected("GET /v1beta1/news did not answer a news list", system=self.system)
             out.extend(

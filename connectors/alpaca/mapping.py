@@ -452,7 +452,10 @@ def action_from_announcement(wire: WireAnnouncement, *, system: str) -> Corporat
         return CorporateAction(action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, **common)
     if wire.ca_type == "dividend" and sub == "stock":
         return CorporateAction(
-            action_type=CorporateActionType.STOCK_DIVIDEND, ratio_from=wire.old_rate, ratio_to=wire.new_rate, **common
+            action_type=CorporateActionType.STOCK_DIVIDEND,
+            ratio_from=wire.old_rate,
+            ratio_to=wire.new_rate,
+            **common,
         )
     if wire.ca_type == "dividend":
         return CorporateAction(

@@ -144,7 +144,13 @@ SPEC = ConnectorSpec(
         extended_hours=True,
         max_symbols_per_request=100,
     ),
-    streams=(StreamKind.QUOTES, StreamKind.TRADES, StreamKind.BARS, StreamKind.ORDER_UPDATES, StreamKind.NEWS),
+    streams=(
+        StreamKind.QUOTES,
+        StreamKind.TRADES,
+        StreamKind.BARS,
+        StreamKind.ORDER_UPDATES,
+        StreamKind.NEWS,
+    ),
     feature_flags={
         "market_data": (
             Capability.GET_BARS,

@@ -310,9 +310,15 @@ class MarketDataStream:
                     if channel is None:
                         continue
                     # news names its tickers in a list; the other channels one symbol in S
-                    about = {str(s).upper() for s in message.get("symbols") or []} if kind == "n" else {message.get("S")}
+                    about = (
+                        {str(s).upper() for s in message.get("symbols") or []}
+                        if kind == "n"
+                        else {message.get("S")}
+                    )
                     for sub in self._subscribers:
-                        if sub.channel == channel and (about & sub.symbols or (kind == "n" and "*" in sub.symbols)):
+                        if sub.channel == channel and (
+                            about & sub.symbols or (kind == "n" and "*" in sub.symbols)
+                        ):
                             sub.offer(message)
         except asyncio.CancelledError:
             raise
@@ -390,7 +396,9 @@ class MarketDataStream:
         """Live news (``["*"]``: every article); only on a stream opened at the news URL."""
         async with contextlib.aclosing(self._messages("news", symbols)) as messages:
             async for message in messages:
-                yield news_from_wire(parse(WireNews, message, what="news", system=self.system), system=self.system)
+                yield news_from_wire(
+                    parse(WireNews, message, what="news", system=self.system), system=self.system
+                )
 
     async def bars(self, symbols: list[str]) -> AsyncGenerator[Bar, None]:
         """Live minute bars."""

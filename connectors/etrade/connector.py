@@ -283,8 +283,12 @@ class EtradeConnector(Connector):
                     currency="USD",
                     date=stamp.astimezone(EASTERN).date(),
                     symbol=(product.symbol or None) if product else None,
-                    quantity=wire.brokerage.quantity if wire.brokerage and kind is CashMovementType.DIVIDEND else None,
-                    per_share=wire.brokerage.price if wire.brokerage and kind is CashMovementType.DIVIDEND else None,
+                    quantity=wire.brokerage.quantity
+                    if wire.brokerage and kind is CashMovementType.DIVIDEND
+                    else None,
+                    per_share=wire.brokerage.price
+                    if wire.brokerage and kind is CashMovementType.DIVIDEND
+                    else None,
                     description=wire.description or None,
                     timestamp=stamp,
                     source=self.system,

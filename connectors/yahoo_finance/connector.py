@@ -338,7 +338,9 @@ class YahooFinanceConnector(Connector):
                  "enableFuzzyQuery": "false", "lang": self.settings.lang, "region": self.settings.region},
             )  # fmt: skip
             for item in news_from_search(body):
-                if (start is None or item.published_at >= start) and (end is None or item.published_at <= end):
+                if (start is None or item.published_at >= start) and (
+                    end is None or item.published_at <= end
+                ):
                     found.setdefault(item.key, item)
         return sorted(found.values(), key=lambda i: i.published_at, reverse=True)[:wanted]
 

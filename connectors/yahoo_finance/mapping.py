@@ -417,7 +417,9 @@ def news_from_search(body: Any) -> list[NewsItem]:
         try:
             wire = WireSearchNews.model_validate(row)
         except ValidationError as exc:
-            raise PayloadRejected(f"search news[{index}]: {exc.errors()[0]['msg']}", field=f"news[{index}]") from None
+            raise PayloadRejected(
+                f"search news[{index}]: {exc.errors()[0]['msg']}", field=f"news[{index}]"
+            ) from None
         out.append(
             NewsItem(
                 id=wire.uuid,

@@ -310,7 +310,9 @@ class AttributionResultRecord(_Record):
 _ACTION_TYPES = frozenset(
     {"cash_dividend", "stock_dividend", "split", "reverse_split", "merger", "spinoff", "symbol_change"}
 )
-_MOVEMENT_TYPES = frozenset({"deposit", "withdrawal", "dividend", "interest", "fee", "tax", "transfer", "other"})
+_MOVEMENT_TYPES = frozenset(
+    {"deposit", "withdrawal", "dividend", "interest", "fee", "tax", "transfer", "other"}
+)
 
 
 def _one_of(allowed: frozenset[str]) -> Any:
@@ -378,7 +380,9 @@ class NewsRecord(_Record):
     provider: Text | None = None
     symbols: Text | None = None
     """Comma-separated tickers."""
-    sentiment: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=-1, le=1)] | None = None
+    sentiment: (
+        Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=-1, le=1)] | None
+    ) = None
 
 
 class FundamentalsRecord(_Record):
@@ -386,7 +390,9 @@ class FundamentalsRecord(_Record):
     line item (``income``, ``balance``, ``cash_flow``) or an earnings figure (``earnings``) of a period."""
 
     symbol: Text
-    statement: Annotated[str, Kind.TEXT, _one_of(frozenset({"profile", "income", "balance", "cash_flow", "earnings"}))]
+    statement: Annotated[
+        str, Kind.TEXT, _one_of(frozenset({"profile", "income", "balance", "cash_flow", "earnings"}))
+    ]
     period: Text
     """``annual``, ``quarterly`` or ``current`` (profile figures)."""
     period_end: Day | None = None
@@ -491,7 +497,9 @@ RECORD_TYPES: dict[str, RecordType] = {
         _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
         _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
         _make("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
-        _make("corporate_actions", CorporateActionRecord, ("symbol", "action_type", "ex_date"), ("cash_amount",)),
+        _make(
+            "corporate_actions", CorporateActionRecord, ("symbol", "action_type", "ex_date"), ("cash_amount",)
+        ),
         _make("news", NewsRecord, ("news_id",)),
         _make("fundamentals", FundamentalsRecord, ("symbol", "statement", "period", "period_end", "item")),
         _make("cash_movements", CashMovementRecord, ("movement_id",), ("amount",)),

@@ -179,7 +179,11 @@ class BarHistory:
         cut = before.isoformat()
         with self._lock:
             if self.db is None:
-                held = {k: v for k, v in self._memory.items() if k[1] == symbol and k[2] == interval and k[3] < cut}
+                held = {
+                    k: v
+                    for k, v in self._memory.items()
+                    if k[1] == symbol and k[2] == interval and k[3] < cut
+                }
                 rows = {k: v[2] for k, v in held.items()}
             else:
                 import sqlalchemy as sa

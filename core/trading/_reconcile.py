@@ -250,7 +250,9 @@ class Reconciler:
         # what corporate actions did to the book: a split day or a dividend's pay date is no break
         self.corporate_actions = CorporateActionProcessor(service)
 
-    def _split_explains(self, system: str, symbol: str | None, book_qty: Decimal, broker_qty: Decimal) -> bool:
+    def _split_explains(
+        self, system: str, symbol: str | None, book_qty: Decimal, broker_qty: Decimal
+    ) -> bool:
         """Whether a split applied around today accounts for the quantity difference exactly (the book
         or the broker has booked it a day apart from the other)."""
         if not symbol:
@@ -584,7 +586,9 @@ class Reconciler:
         connector = self.service.connector(system)
         if not connector.spec.capabilities.has(Capability.GET_CASH_MOVEMENTS):
             return [], 0
-        expected = [m for m in self.corporate_actions.expected_cash(system) if m.status in ("expected", "booked")]
+        expected = [
+            m for m in self.corporate_actions.expected_cash(system) if m.status in ("expected", "booked")
+        ]
         if not expected and not self.corporate_actions.applied():
             return [], 0
         today = self.service.clock.now().date()
@@ -666,7 +670,9 @@ class Reconciler:
             if cash:
                 parts.append(("cash", self.reconcile_cash(system, account_id)))
             if cash:
-                parts.append(("cash_movements", self.reconcile_cash_movements(system, since=since, until=until)))
+                parts.append(
+                    ("cash_movements", self.reconcile_cash_movements(system, since=since, until=until))
+                )
             for name, coro in parts:
                 found, count = await coro
                 report.breaks.extend(found)

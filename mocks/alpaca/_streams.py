@@ -274,7 +274,9 @@ async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
                     # a mock convenience, as for bars: each new ticker's latest article at once
                     latest_news: list[dict[str, Any]] = []
                     for symbol in sorted(s for s in message.get("news") or [] if s != "*"):
-                        found = articles.articles([symbol], start=None, end=None, now=app.clock.now(), limit=1)
+                        found = articles.articles(
+                            [symbol], start=None, end=None, now=app.clock.now(), limit=1
+                        )
                         latest_news.extend(_news_json(a) for a in found)
                     if latest_news:
                         await channel.send(latest_news)

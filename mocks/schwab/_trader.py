@@ -536,7 +536,12 @@ def _dividend_transaction(link: Any, paid: Any) -> dict[str, Any]:
         "netAmount": float(paid.net_amount),
         "transferItems": [
             {
-                "instrument": {"assetType": "EQUITY", "status": "ACTIVE", "symbol": paid.symbol, "instrumentId": 0},
+                "instrument": {
+                    "assetType": "EQUITY",
+                    "status": "ACTIVE",
+                    "symbol": paid.symbol,
+                    "instrumentId": 0,
+                },
                 "amount": float(paid.qty),
                 "cost": 0.0,
                 "price": float(paid.per_share_amount or 0),

@@ -541,7 +541,9 @@ class YahooFinanceMock:
         ticker = query.strip().upper()
         stories = []
         if news_count and ticker in self.listings:
-            for a in self.news.articles([ticker], start=None, end=None, now=self.clock.now(), limit=news_count):
+            for a in self.news.articles(
+                [ticker], start=None, end=None, now=self.clock.now(), limit=news_count
+            ):
                 stories.append({
                     "uuid": f"{a.id:08x}-{a.symbol.lower()}", "title": a.headline, "publisher": a.publisher,
                     "link": a.url, "providerPublishTime": int(a.published_at.timestamp()), "type": "STORY",
