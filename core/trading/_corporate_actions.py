@@ -45,6 +45,9 @@ HistoryAdjuster = Callable[[str, date, Decimal], int]
 """Rescales stored price history for a split: ``(symbol, ex_date, factor) -> bars changed``."""
 
 _CENTS = Decimal("0.01")
+HISTORY_SCOPE = "*history*"
+"""The scope under which the stored price history's adjustment for an action is recorded (systems are
+the others: each system's book positions are adjusted, and recorded, on their own)."""
 _NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -61,6 +64,7 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         md,
         sa.Column("action_key", sa.String(128), primary_key=True),
         sa.Column("book", sa.String(64), primary_key=True),
+        sa.Column("scope", sa.String(64), primary_key=True),  # a system id, or HISTORY_SCOPE
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),  # applied | reversed
         sa.Column("action_json", sa.Text, nullable=False),
@@ -178,35 +182,61 @@ class CorporateActionProcessor:
         wanted = None if systems is None else set(systems)
         for key in sorted(latest, key=lambda k: (latest[k].ex_date, k)):
             action = latest[key]
-            record = self._record(key)
             if action.status == CorporateActionStatus.CANCELLED:
-                if record is not None and record.status == "applied":
-                    self._reverse(key, outcome)
-                    outcome.reversed.append(key)
-                else:
-                    outcome.unchanged.append(key)
+                done = [r.scope for r in self._records(key) if r.status == "applied"]
+                for scope in done:
+                    self._reverse(key, scope, outcome)
+                (outcome.reversed if done else outcome.unchanged).append(key)
                 continue
             if action.ex_date > today:
                 outcome.pending.append(key)
                 continue
             print_ = fingerprint(action)
-            if record is not None and record.status == "applied" and record.fingerprint == print_:
+            records = {r.scope: r for r in self._records(key)}
+            todo = [
+                scope
+                for scope in self._scopes(action, wanted)
+                if not (
+                    (r := records.get(scope)) is not None
+                    and r.status == "applied"
+                    and r.fingerprint == print_
+                )
+            ]
+            if not todo:
                 outcome.unchanged.append(key)
                 continue
-            corrected = record is not None and record.status == "applied"
-            if corrected:
-                self._reverse(key, outcome)
-            self._apply(action, print_, wanted, outcome)
+            corrected = False
+            for scope in todo:
+                earlier = records.get(scope)
+                if earlier is not None and earlier.status == "applied":
+                    self._reverse(key, scope, outcome)
+                    corrected = True
+                self._apply(action, print_, scope, outcome)
             (outcome.corrected if corrected else outcome.applied).append(key)
         outcome.cash_booked.extend(self.settle_cash(as_of=today))
         return outcome
 
-    def _record(self, key: str) -> Any:
+    def _records(self, key: str) -> list[Any]:
         log = self.log_t
         with self.db.begin() as conn:
-            return conn.execute(
-                sa.select(log).where(log.c.action_key == key, log.c.book == self.book)
-            ).one_or_none()
+            return list(
+                conn.execute(sa.select(log).where(log.c.action_key == key, log.c.book == self.book)).all()
+            )
+
+    def _scopes(self, action: CorporateAction, wanted: set[str] | None) -> list[str]:
+        """Where ``action`` applies: each system of the book (or of ``wanted``), and the price history
+        for a share action when there is one to adjust."""
+        if wanted is None:
+            b = t.book_positions
+            with self.db.begin() as conn:
+                systems = set(
+                    conn.execute(sa.select(b.c.system).where(b.c.book == self.book).distinct()).scalars()
+                )
+        else:
+            systems = set(wanted)
+        if action.share_factor is not None and self.adjust_history is not None:
+            systems.add(HISTORY_SCOPE)
+        return sorted(systems)
 
     def _positions(self, conn: sa.Connection, action: CorporateAction, wanted: set[str] | None) -> list[Any]:
         b = t.book_positions
@@ -224,18 +254,19 @@ class CorporateActionProcessor:
         return out
 
     def _apply(
-        self, action: CorporateAction, print_: str, wanted: set[str] | None, outcome: CorporateActionOutcome
+        self, action: CorporateAction, print_: str, scope: str, outcome: CorporateActionOutcome
     ) -> None:
         now = self.service.clock.now()
         factor = action.share_factor
         bars = 0
-        if factor is not None and self.adjust_history is not None:
+        if scope == HISTORY_SCOPE:
+            assert factor is not None and self.adjust_history is not None
             # the history lives in its own tables (and transaction); the log row below records it was done
             bars = self.adjust_history(action.symbol.strip().upper(), action.ex_date, factor)
             outcome.bars_adjusted += bars
-        since_ex = self._traded_since(action)
+        since_ex = self._traded_since(action) if scope != HISTORY_SCOPE else {}
         with self.db.begin() as conn:
-            for row in self._positions(conn, action, wanted):
+            for row in self._positions(conn, action, {scope}) if scope != HISTORY_SCOPE else []:
                 qty = Decimal(row.quantity)
                 # what was bought or sold from the ex date on is not the holding the action applies to
                 traded = since_ex.get((row.system, row.account_id), Decimal(0))
@@ -259,10 +290,11 @@ class CorporateActionProcessor:
                     movement = self._expect(conn, action, row, held, now)
                     outcome.cash_expected.append(movement)
             log = self.log_t
-            conn.execute(log.delete().where(log.c.action_key == action.key, log.c.book == self.book))
+            mine = (log.c.action_key == action.key, log.c.book == self.book, log.c.scope == scope)
+            conn.execute(log.delete().where(*mine))
             conn.execute(
                 log.insert().values(
-                    action_key=action.key, book=self.book, fingerprint=print_, status="applied",
+                    action_key=action.key, book=self.book, scope=scope, fingerprint=print_, status="applied",
                     action_json=action.model_dump_json(), bars_adjusted=bars, applied_at=now, updated_at=now,
                 )
             )  # fmt: skip
@@ -308,31 +340,33 @@ class CorporateActionProcessor:
         )  # fmt: skip
         return _movement(conn.execute(sa.select(c).where(c.c.movement_id == movement_id)).one())
 
-    def _reverse(self, key: str, outcome: CorporateActionOutcome) -> None:
+    def _reverse(self, key: str, scope: str, outcome: CorporateActionOutcome) -> None:
+        """Undo what ``key`` did in ``scope``: a system's quantities (by the recorded change, so later
+        trades stay) and expected cash, or the price history's rescaling."""
         now = self.service.clock.now()
         log, effects, cash = self.log_t, self.effects_t, self.cash_t
+        mine = (log.c.action_key == key, log.c.book == self.book, log.c.scope == scope)
         with self.db.begin() as conn:
-            record = conn.execute(
-                sa.select(log).where(log.c.action_key == key, log.c.book == self.book)
-            ).one()
+            record = conn.execute(sa.select(log).where(*mine)).one()
             action = CorporateAction.model_validate_json(record.action_json)
             b = t.book_positions
             for eff in conn.execute(
-                sa.select(effects).where(
-                    effects.c.action_key == key, effects.c.book == self.book, effects.c.active
-                )
-            ).all():
+                sa.select(effects).where(effects.c.action_key == key, effects.c.book == self.book,
+                                         effects.c.system == scope, effects.c.active)
+            ).all():  # fmt: skip
                 row = conn.execute(
                     sa.select(b).where(b.c.book == self.book, b.c.system == eff.system,
                                        b.c.account_id == eff.account_id, b.c.instrument_id == eff.instrument_id)
                 ).one_or_none()  # fmt: skip
-                if row is not None and action.share_factor:
-                    self._set_quantity(conn, row, Decimal(row.quantity) / action.share_factor, now)
+                if row is not None:
+                    change = Decimal(eff.quantity_after) - Decimal(eff.quantity_before)
+                    self._set_quantity(conn, row, Decimal(row.quantity) - change, now)
                     outcome.positions_changed += 1
                 conn.execute(effects.update().where(effects.c.seq == eff.seq).values(active=False))
             for due in conn.execute(
-                sa.select(cash).where(cash.c.action_key == key, cash.c.status != "cancelled")
-            ).all():
+                sa.select(cash).where(cash.c.action_key == key, cash.c.book == self.book, cash.c.system == scope,
+                                      cash.c.status != "cancelled")
+            ).all():  # fmt: skip
                 if due.booked_to_cash:
                     OrderRepository._move_cash(
                         conn, self.book, due.system, due.account_id, due.currency, -Decimal(due.amount), now
@@ -342,21 +376,23 @@ class CorporateActionProcessor:
                     .where(cash.c.movement_id == due.movement_id)
                     .values(status="cancelled", updated_at=now)
                 )
-            conn.execute(
-                log.update()
-                .where(log.c.action_key == key, log.c.book == self.book)
-                .values(status="reversed", updated_at=now)
-            )
-        if action.share_factor and self.adjust_history is not None and record.bars_adjusted:
+            conn.execute(log.update().where(*mine).values(status="reversed", updated_at=now))
+        if (
+            scope == HISTORY_SCOPE
+            and action.share_factor
+            and self.adjust_history is not None
+            and record.bars_adjusted
+        ):
             undo = 1 / action.share_factor
             outcome.bars_adjusted += self.adjust_history(action.symbol.upper(), action.ex_date, undo)
 
     def reverse(self, key: str) -> CorporateActionOutcome:
-        """Undo an applied action by its key (a provider withdrew it); nothing when it is not applied."""
+        """Undo an applied action everywhere by its key (a provider withdrew it); nothing when it is not applied."""
         outcome = CorporateActionOutcome()
-        record = self._record(key)
-        if record is not None and record.status == "applied":
-            self._reverse(key, outcome)
+        done = [r.scope for r in self._records(key) if r.status == "applied"]
+        for scope in done:
+            self._reverse(key, scope, outcome)
+        if done:
             outcome.reversed.append(key)
         return outcome
 
@@ -412,20 +448,20 @@ class CorporateActionProcessor:
                 sa.select(log).where(log.c.book == self.book).order_by(log.c.action_key)
             ).all()
         return [
-            {"action_key": r.action_key, "state": r.status, "bars_adjusted": r.bars_adjusted,
+            {"action_key": r.action_key, "scope": r.scope, "state": r.status, "bars_adjusted": r.bars_adjusted,
              **json.loads(r.action_json)}
             for r in rows
         ]  # fmt: skip
 
     def recent_splits(self, system: str, around: date, *, days: int = 3) -> list[CorporateAction]:
-        """Applied share actions whose ex date is within ``days`` of ``around`` (the reconciliation asks,
-        so a broker that books a split a day later than the book is not a break)."""
+        """Share actions applied to ``system``'s book whose ex date is within ``days`` of ``around`` (the
+        reconciliation asks, so a broker that books a split a day later than the book is not a break)."""
         out = []
         for row in self.applied():
-            if row["state"] != "applied":
+            if row["state"] != "applied" or row["scope"] != system:
                 continue
             action = CorporateAction.model_validate(
-                {k: v for k, v in row.items() if k not in ("action_key", "state", "bars_adjusted")}
+                {k: v for k, v in row.items() if k not in ("action_key", "scope", "state", "bars_adjusted")}
             )
             if action.share_factor is not None and abs((action.ex_date - around).days) <= days:
                 out.append(action)

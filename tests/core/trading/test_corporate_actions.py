@@ -189,3 +189,22 @@ async def test_on_a_pay_date_the_broker_crediting_the_dividend_later_is_no_cash_
     assert [(b.kind, b.internal, b.broker) for b in breaks] == [
         (BreakKind.CASH_MISMATCH, Decimal("1002.50"), Decimal("999.50"))
     ]
+
+
+def test_an_action_applied_to_one_system_still_applies_to_another_later(service: TradingService) -> None:
+    _hold(service, "10")
+    service.repo.set_book_position(
+        book="internal", system="other", account_id="ACC-9", instrument_id=unmapped_instrument_id("other", "XYZ"),
+        quantity=Decimal(3), average_cost=Decimal(40), currency="USD", symbol="XYZ", now=service.clock.now(),
+    )  # fmt: skip
+    processor = CorporateActionProcessor(service)
+    assert processor.apply([SPLIT], systems=["fake"], as_of=date(2026, 1, 5)).applied == [SPLIT.key]
+    assert _position(service)[0] == 40
+    other = [p for p in service.reconciler().book.positions("other") if p.symbol == "XYZ"]
+    assert other[0].quantity == 3  # not asked for yet
+
+    second = processor.apply([SPLIT], systems=["other"], as_of=date(2026, 1, 5))
+    assert (second.applied, second.positions_changed) == ([SPLIT.key], 1)
+    assert [p.quantity for p in service.reconciler().book.positions("other")] == [12]
+    assert _position(service)[0] == 40  # the first system is not split twice
+    assert processor.apply([SPLIT], as_of=date(2026, 1, 6)).changed is False
