@@ -469,6 +469,7 @@ class AsyncIntegration:
                 instance=self.instance,
                 fx_rate=lambda currency, base: self.fx_rates.get_fx_rate(currency, base).rate,
             )
+            service.importer.committed_listeners.append(self._apply_imported_corporate_actions)
             settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
             if settings is not None and settings.enabled:
                 # trading.reconciliation: the daily reconciliation, a persisted job of kind "reconcile"
@@ -1073,6 +1074,26 @@ class AsyncIntegration:
         """
         with correlation_scope():
             return await self.trading.reconcile(systems, **options)
+
+    def _apply_imported_corporate_actions(self, result: Any, rt: Any, rows: Callable[[], list[dict[str, Any]]]) -> None:
+        """A ``trading_book`` load of corporate actions, applied to the book and the history once each."""
+        if rt.name != "corporate_actions" or result.destination != "trading_book":
+            return
+        from portico.models import CorporateAction
+        from portico.trading import CorporateActionProcessor
+
+        actions = [CorporateAction.model_validate({k: v for k, v in r.items() if v not in (None, "")}) for r in rows()]
+        processor = CorporateActionProcessor(self.trading, adjust_history=self.market_data.adjust_history_for_split)
+        try:
+            outcome = processor.apply(actions)
+        except Exception as exc:
+            # the actions are stored (the load committed); apply_corporate_actions can apply them later
+            self._emit("corporate_actions.apply_failed", severity="error", load=result.load_id,
+                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return
+        self._emit("corporate_actions.applied", severity="info", load=result.load_id, applied=len(outcome.applied),
+                   corrected=len(outcome.corrected), reversed=len(outcome.reversed), pending=len(outcome.pending),
+                   positions_changed=outcome.positions_changed, bars_adjusted=outcome.bars_adjusted)  # fmt: skip
 
     async def apply_corporate_actions(
         self,

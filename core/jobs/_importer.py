@@ -34,6 +34,7 @@ from portico.jobs._limits import ReadLimits
 from portico.jobs._mapping import CompiledMapping, FieldMapping, MappingError, UnmappedCode, default_mapping
 from portico.jobs._readguard import ReadGuard, file_identity
 from portico.jobs._records import RecordType, record_type
+from portico.jobs._reference_pull import loaded_rows
 from portico.jobs._scan import FileScan, scan_file
 from portico.jobs._sinks import LoadContext, SinkSession, atomic_write, exact_sum, loaded_sums
 from portico.jobs._tables import ensure_job_tables, job_tables
@@ -368,6 +369,10 @@ class DataImporter:
         self.chunk_rows = chunk_rows
         self.columnar = columnar
         self.write_file = write_file
+        self.committed_listeners: list[Callable[[ImportResult, RecordType, Callable[[], list[dict[str, Any]]]], None]] = []
+        """Called after each committed load with (result, record type, a function reading the load's rows):
+        how a service acts on what a destination it owns received (the runtime applies ``trading_book``
+        corporate actions); the rows are read only by a listener that asks."""
         # set by the JobService: runs a coroutine on the runtime's event loop (services live there)
         self.run_coroutine: Callable[[Any], Any] | None = None
         # set by the JobService: records the run in its history inside the load's own transaction, so a
@@ -819,6 +824,9 @@ class DataImporter:
             self._emit("jobs.load_committed", run_id=result.run_id, load_id=load_id, file=result.source, data_type=result.data_type)
         if not dry_run and result.destination == "market_data_service":
             self._hand_to_market_data(rt, load_id)
+        if not dry_run:
+            for listener in self.committed_listeners:
+                listener(result, rt, lambda: loaded_rows(self.db, rt, load_id))
 
     def _lost_race(self, result: ImportResult, load_id: str, checksum: str, previous: str | None) -> bool:
         """After the ledger refused this load: whether a concurrent import committed the delivery first.

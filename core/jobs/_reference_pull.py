@@ -25,6 +25,7 @@ __all__ = [
     "cash_movement_records",
     "corporate_action_records",
     "fundamentals_records",
+    "loaded_rows",
     "news_records",
     "pull_reference_records",
     "stored_news_ids",
@@ -216,3 +217,20 @@ async def pull_reference_records(
         f"connector imports pull prices and {', '.join(sorted(REFERENCE_TYPES))}; not {data_type!r}",
         path="data_type",
     )
+
+
+def loaded_rows(db: Database, rt: Any, load_id: str) -> list[dict[str, Any]]:
+    """The rows one committed load stored for record type ``rt``, in file order, typed as loaded."""
+    import sqlalchemy as sa
+
+    from portico.jobs._tables import data_table, job_tables
+
+    table = data_table(rt)
+    numbers = job_tables()["load_numbers"]
+    with db.begin() as conn:
+        load_no = conn.execute(sa.select(numbers.c.load_no).where(numbers.c.load_id == load_id)).scalar()
+        rows = conn.execute(
+            sa.select(*[table.c[f] for f in rt.fields]).where(table.c.load_no == load_no).order_by(table.c.line)
+        ).all()
+    return [dict(zip(rt.fields, row, strict=True)) for row in rows]
+

@@ -165,3 +165,37 @@ def test_the_cli_imports_corporate_actions_and_exports_news(tmp_path: Path, monk
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert out.read_text() == "news_id,headline,sentiment\nn1,Apple rises,0.28\n"
+
+
+async def test_a_corporate_actions_file_loaded_into_the_trading_book_splits_the_book(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from portico.trading._repository import unmapped_instrument_id
+
+    clock = FakeClock(datetime(2026, 1, 6, 15, 0, tzinfo=UTC))
+    async with AsyncIntegration({"systems": {}}, plugins=PluginManager(), clock=clock) as integration:
+        trading = integration.trading
+        trading.repo.set_book_position(
+            book="internal", system="broker", account_id="A1", instrument_id=unmapped_instrument_id("broker", "XYZ"),
+            quantity=Decimal(10), average_cost=Decimal(40), currency="USD", symbol="XYZ", now=clock.now(),
+        )  # fmt: skip
+        path = tmp_path / "actions.csv"
+        path.write_text("symbol,action_type,ex_date,ratio_from,ratio_to\nXYZ,split,2026-01-05,1,4\n")
+        result = await integration.import_data(
+            str(path), "corporate_actions", {"destination": "trading_book"}
+        )
+        assert (result.status, result.loaded) == ("loaded", 1)
+        (position,) = trading.reconciler().book.positions("broker")
+        assert (position.quantity, position.average_cost) == (40, 10)
+        # the same file again is a duplicate delivery; another file with the same split changes nothing
+        again = tmp_path / "again.csv"
+        again.write_text(
+            "symbol,action_type,ex_date,ratio_from,ratio_to,source\nXYZ,split,2026-01-05,1,4,vendor2\n"
+        )
+        await integration.import_data(str(again), "corporate_actions", {"destination": "trading_book"})
+        assert trading.reconciler().book.positions("broker")[0].quantity == 40
+        # a plain store import keeps the records without touching the book
+        other = tmp_path / "other.csv"
+        other.write_text("symbol,action_type,ex_date,ratio_from,ratio_to\nXYZ,split,2026-01-06,1,2\n")
+        await integration.import_data(str(other), "corporate_actions")
+        assert trading.reconciler().book.positions("broker")[0].quantity == 40
