@@ -121,23 +121,40 @@ def _allocate(n: int) -> tuple[float, float]:
 
 def main() -> None:
     print("reconcile_trades (store vs broker, a third of the fills under a second id)")
-    print(f"{'fills':>8} {'wall s':>8} {'cpu s':>8} {'us/fill':>8} {'breaks':>7} {'compared':>9} {'x prev':>7}")
+    print(
+        f"{'fills':>8} {'wall s':>8} {'cpu s':>8} {'us/fill':>8} {'breaks':>7} {'compared':>9} {'x prev':>7}"
+    )
     prev = None
+    walls: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in SIZES:
             wall, cpu, breaks, compared = asyncio.run(_reconcile(n, Path(tmp)))
             growth = f"{wall / prev:.1f}" if prev else "-"
-            print(f"{n:>8} {wall:>8.2f} {cpu:>8.2f} {wall / n * 1e6:>8.0f} {breaks:>7} {compared:>9} {growth:>7}")
-            prev = wall
+            print(
+                f"{n:>8} {wall:>8.2f} {cpu:>8.2f} {wall / n * 1e6:>8.0f} {breaks:>7} {compared:>9} {growth:>7}"
+            )
+            prev = walls[n] = wall
     print("\nallocate_block fifo (N fills to 50 accounts)")
     print(f"{'fills':>8} {'wall s':>8} {'cpu s':>8} {'us/fill':>8} {'x prev':>7}")
     prev = None
+    cpus: dict[int, float] = {}
     for n in SIZES:
         wall, cpu = _allocate(n)
         growth = f"{wall / prev:.1f}" if prev else "-"
         print(f"{n:>8} {wall:>8.3f} {cpu:>8.3f} {wall / n * 1e6:>8.1f} {growth:>7}")
-        prev = wall
-    print("\ntarget: linear-ish (x prev near 10 per 10x fills); 100k fills faster than 10k took before (14 s)")
+        prev, cpus[n] = wall, cpu
+    print(
+        "\ntarget: linear-ish (x prev near 10 per 10x fills); 100k fills faster than 10k took before (14 s)"
+    )
+    big = walls[SIZES[-1]]
+    print(
+        f"TARGET reconcile trades: {SIZES[-1]:,} fills in less than the 14 s 10,000 took before: {big:.1f} s ({big / walls[SIZES[-2]]:.1f}x per 10x) {'met' if big < 14 else 'missed'}"
+    )
+    # CPU, not wall: the growth of a sub-second figure on a shared machine is mostly its neighbours
+    growth = cpus[SIZES[-1]] / max(cpus[SIZES[-2]], 1e-9)
+    print(
+        f"TARGET reconcile allocation fifo: linear-ish (at most 20x per 10x fills): {growth:.1f}x CPU from {SIZES[-2]:,} to {SIZES[-1]:,} {'met' if growth <= 20 else 'missed'}"
+    )
 
 
 if __name__ == "__main__":

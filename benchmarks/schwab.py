@@ -2,17 +2,23 @@
 
 Run: ``.venv/bin/python -m benchmarks.schwab`` (under a minute, loopback only).
 
-The runtime serves the Schwab mock (``mock: true``, the mock approves the sign-in) and connects the
-``schwab`` connector; schwab-py signs in on the same mock with its own code exchange, through an authlib
-session whose httpx transport sends its requests there (schwab-py has no base-URL setting). Both then
-read positions (``GET /trader/v1/accounts/{hash}?fields=positions``) and place market orders, one call
-after another, in alternating rounds; calls/s and the process's CPU per call for each.
+The Schwab mock runs in its own process (in the measured process it would take the GIL from the
+clients); the runtime connects the ``schwab`` connector to it (``connection.base_url``, the mock
+approves the sign-in) and follows the account's order stream as ``portico run`` does; schwab-py signs
+in on the same mock with its own code exchange, through an authlib session whose httpx transport sends
+its requests there (schwab-py has no base-URL setting). schwab-py trades on a second linked account,
+so the runtime's order stream is not handed schwab-py's orders to follow. Both then read positions
+(``GET /trader/v1/accounts/{hash}?fields=positions``) and place market orders, one call after another,
+in alternating rounds; calls/s and the process's CPU per call (every thread) for each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -27,8 +33,7 @@ CALLBACK = "https://127.0.0.1:8182"
 SYSTEM = {
     "type": "brokerage",
     "connector": "schwab",
-    "mock": True,
-    "mock_seed": 5,
+    "allow_insecure": True,  # the loopback mock speaks plain HTTP
     "connection": {"order_limit_per_minute": 120},
     # the published general window (120 calls a minute) would set the pace, not the clients: lifted here;
     # orders stay under the app's 120 a minute on both sides (the mock enforces it per app key)
@@ -39,6 +44,21 @@ SYSTEM = {
         "options": {"auto_login": True},
     },
 }
+
+
+def _serve(ready: Any, stop: Any) -> None:
+    from portico.mocks import start_mock
+    from portico.mocks.schwab import create_app
+
+    app = create_app(seed=5, clients={APP_KEY: APP_SECRET}, order_limit=None)
+    # a second linked account for schwab-py (the order limit per app is the connector's to keep: the
+    # runtime's limiter holds portico to 120 a minute; the mock's is off so both sides run unthrottled
+    # by the server alike)
+    app.link_account(app.venue.create_account(cash=Decimal(100_000)).id)
+    running = start_mock(app, log_level="error")
+    ready.put(running.base_url)
+    stop.wait()
+    running.stop_sync()
 
 
 class _ToMock(httpx.HTTPTransport):
@@ -88,7 +108,7 @@ async def _timed_async(call: Callable[[], Any], n: int) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-async def _run(calls: int, orders: int) -> None:
+async def _run(calls: int, orders: int, base: str) -> None:
     from schwab.client import Client
     from schwab.orders.equities import equity_buy_market
 
@@ -96,11 +116,12 @@ async def _run(calls: int, orders: int) -> None:
     from portico.plugins import PluginManager
     from portico.runtime import AsyncIntegration
 
-    async with AsyncIntegration({"systems": {"schwab": SYSTEM}}, plugins=PluginManager()) as integration:
-        base = integration.systems["schwab"].mock.base_url
+    system = {**SYSTEM, "connection": {**SYSTEM["connection"], "base_url": base}}  # type: ignore[dict-item]
+    async with AsyncIntegration({"systems": {"schwab": system}}, plugins=PluginManager()) as integration:
         connector = integration.connectors["schwab"]
         client = _schwab_py(base)
-        account_hash = client.get_account_numbers().json()[0]["hashValue"]
+        # the second linked account: the runtime follows the first one's orders
+        account_hash = client.get_account_numbers().json()[1]["hashValue"]
 
         def positions_py() -> None:
             assert (
@@ -151,7 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--orders", type=int, default=50)
     args = parser.parse_args(argv)
-    asyncio.run(_run(args.calls, args.orders))
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(ready, stop), daemon=True)
+    server.start()
+    try:
+        base = ready.get(timeout=60)
+        with tempfile.TemporaryDirectory(prefix="portico-bench-") as home:
+            os.environ["PORTICO_HOME"] = home  # the runtime's store, vault and audit key: not the user's
+            asyncio.run(_run(args.calls, args.orders, base))
+    finally:
+        stop.set()
+        server.join(15)
     return 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -1195,6 +1195,48 @@ def _symbol_list(symbols: Any) -> list[str]:
     return list(items)
 
 
+class _SyncCall(Generic[T]):
+    """One call of the synchronous facade: the loop's thread runs the coroutine as a task and releases
+    a lock the calling thread waits on. A bare lock is the cheapest hand-off between two threads in
+    CPython (``run_coroutine_threadsafe`` chains a task to a ``concurrent.futures.Future`` through
+    callbacks on both sides and waits on a condition), and the hop is paid on every facade call."""
+
+    __slots__ = ("_done", "_error", "_result")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> None:
+        try:
+            task = loop.create_task(coro)
+        except BaseException as exc:  # the loop is closing: the caller gets the error, not a hang
+            coro.close()
+            self._error = exc
+            self._done.release()
+            return
+        task.add_done_callback(self._finish)
+
+    def _finish(self, task: asyncio.Task[T]) -> None:
+        if task.cancelled():
+            self._error = asyncio.CancelledError()
+        else:
+            self._error = task.exception()
+            if self._error is None:
+                self._result = task.result()
+        self._done.release()
+
+    def wait(self) -> T:
+        self._done.acquire()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        result: T = self._result
+        return result
+
+
 class Integration:
     """The synchronous facade: the same methods as :class:`AsyncIntegration`, callable without asyncio.
 
@@ -1231,7 +1273,14 @@ class Integration:
         if self._closed:
             coro.close()
             raise RuntimeError("this Integration is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        call: _SyncCall[T] = _SyncCall()
+        try:
+            # the handle copies this thread's context, so the task sees the caller's context variables
+            self._loop.call_soon_threadsafe(call.start, self._loop, coro)
+        except BaseException:
+            coro.close()
+            raise
+        return call.wait()
 
     def __enter__(self) -> Integration:
         try:

@@ -69,6 +69,7 @@ from portico.errors import (
 )
 from portico.http import RateLimiter
 from portico.models import (
+    TERMINAL_STATUSES,
     Account,
     Bar,
     BarInterval,
@@ -257,7 +258,24 @@ class SchwabConnector(Connector):
             intent.order_id,
             intent.acknowledged,
         )
-        await asyncio.to_thread(self._store.save, record)
+        self._store.save(record)
+
+    async def _create(self, intent: _Intent) -> bool:
+        """Store a new intent; False when one is stored under its client order id already (an
+        earlier process placed it: the caller reads that one)."""
+        if self._store is None:
+            return True
+        record = IntentRecord(
+            intent.client_order_id,
+            intent.body,
+            intent.account_hash,
+            intent.tag,
+            intent.first_sent,
+            intent.sends,
+            intent.order_id,
+            intent.acknowledged,
+        )
+        return self._store.create(record)
 
     async def _stored_intent(self, client_order_id: str) -> _Intent | None:
         intent = self._intents.get(client_order_id)
@@ -367,19 +385,35 @@ class SchwabConnector(Connector):
 
     async def _place(self, request: OrderRequest) -> Order:
         client_order_id = request.client_order_id or uuid.uuid4().hex
-        intent = await self._stored_intent(client_order_id)
-        if intent is not None and intent.order_id is not None:
+        intent = self._intents.get(client_order_id)
+        counted = False
+        if intent is None:
+            number, account_hash = await self._account_ref(request.account_id)
+            tag = f"{TAG_PREFIX}{client_order_id}" if self.settings.order_tag else None
+            fresh = _Intent(
+                client_order_id, order_request_to_wire(request, tag), account_hash, tag, request=request
+            )
+            await self._order_slot()
+            # the intent is stored, its first send counted, before anything is sent: one write, which
+            # also tells whether an earlier process stored this client order id (then that one counts)
+            fresh.first_sent, fresh.sends = self.context.clock.now(), 1
+            if await self._create(fresh):
+                self._intents[client_order_id] = intent = fresh
+                counted = True
+            else:
+                stored = await self._stored_intent(client_order_id)
+                if stored is None:  # nothing was sent: the caller may simply ask again
+                    raise PayloadRejected(
+                        f"client order id {client_order_id} is taken in the store but its intent cannot be read",
+                        field="client_order_id",
+                        system=self.system,
+                    )
+                intent = stored
+        if intent.order_id is not None:
             # placed before under this client order id: the same order, never a second one
             return await self.get_order(intent.order_id)
         number, account_hash = await self._account_ref(request.account_id)
-        if intent is None:
-            tag = f"{TAG_PREFIX}{client_order_id}" if self.settings.order_tag else None
-            body = order_request_to_wire(request, tag)
-            intent = _Intent(client_order_id, body, account_hash, tag, request=request)
-            # the intent is stored before anything is sent
-            self._intents[client_order_id] = intent
-            await self._save(intent)
-        elif intent.sends:
+        if not counted and intent.sends:
             # an earlier call lost its answer: find that order before sending anything
             found = await self._resolve_placement(intent, number, None)
             if found is not None:
@@ -394,10 +428,12 @@ class SchwabConnector(Connector):
         sends_now = 0
         while sends_now < _MAX_SENDS:
             sends_now += 1
-            await self._order_slot()
-            intent.first_sent = intent.first_sent or self.context.clock.now()
-            intent.sends += 1
-            await self._save(intent)  # the send is on record before it goes
+            if not counted:
+                await self._order_slot()
+                intent.first_sent = intent.first_sent or self.context.clock.now()
+                intent.sends += 1
+                await self._save(intent)  # the send is on record before it goes
+            counted = False
             try:
                 response = await self.client.place_order(account_hash, intent.body)
             except (OutcomeUnknown, ServerError) as exc:
@@ -919,8 +955,17 @@ class SchwabConnector(Connector):
                 down_since = self.context.clock.now()
                 if item.get("service") != "ACCT_ACTIVITY":
                     continue
-                order_id = order_id_from_activity(item["content"])
+                content = item["content"]
+                account = content.get("1") if isinstance(content, dict) else None
+                if account is not None and str(account) != number:
+                    continue  # another linked account's activity: not this system's orders
+                order_id = order_id_from_activity(content)
                 if order_id is None:
+                    continue
+                last = seen.get(order_id)
+                if last is not None and last[0] in TERMINAL_STATUSES:
+                    # a finished order does not change again: the rest of its activity (Schwab sends
+                    # several messages per order) needs no read
                     continue
                 order = await self._known(await self.get_order(order_id))
                 if order.account_id == number and fresh(order):

@@ -72,16 +72,22 @@ class IntentStore:
     """
 
     def __init__(self, database: Database, system: str) -> None:
+        import sqlalchemy as sa
+
         self.database = database
         self.system = system
         self.table = _table()
         database.ensure_tables(self.table)
+        t = self.table
+        # built once: the placement path writes an intent twice per order
+        self._insert = t.insert()
+        self._update = t.update().where(
+            (t.c.system == sa.bindparam("b_system")) & (t.c.client_order_id == sa.bindparam("b_client"))
+        )
 
-    def save(self, record: IntentRecord) -> None:
-        """Insert or update one intent."""
-        import sqlalchemy as sa
-
-        values = {
+    @staticmethod
+    def _values(record: IntentRecord) -> dict[str, Any]:
+        return {
             "account_hash": record.account_hash,
             "body_json": json.dumps(record.body, sort_keys=True),
             "tag": record.tag,
@@ -90,14 +96,28 @@ class IntentStore:
             "order_id": record.order_id,
             "acknowledged": record.acknowledged,
         }
-        key = (self.table.c.system == self.system) & (self.table.c.client_order_id == record.client_order_id)
+
+    def create(self, record: IntentRecord) -> bool:
+        """Insert a new intent; False (nothing written) when one is stored under its client order id."""
+        from sqlalchemy.exc import IntegrityError
+
+        row = {"system": self.system, "client_order_id": record.client_order_id, **self._values(record)}
+        try:
+            with self.database.begin() as conn:
+                conn.execute(self._insert, row)
+        except IntegrityError:
+            return False
+        return True
+
+    def save(self, record: IntentRecord) -> None:
+        """Insert or update one intent."""
+        values = self._values(record)
         with self.database.begin() as conn:
-            updated = conn.execute(sa.update(self.table).where(key).values(**values)).rowcount
+            key = {"b_system": self.system, "b_client": record.client_order_id}
+            updated = conn.execute(self._update, {**values, **key}).rowcount
             if not updated:
                 conn.execute(
-                    sa.insert(self.table).values(
-                        system=self.system, client_order_id=record.client_order_id, **values
-                    )
+                    self._insert, {"system": self.system, "client_order_id": record.client_order_id, **values}
                 )
 
     def get(self, client_order_id: str) -> IntentRecord | None:

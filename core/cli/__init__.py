@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("portico.cli._export", "Export positions, transactions, orders, summaries or market data."),
     "jobs": ("portico.cli._jobs", "Scheduled imports and exports: list, run now, history."),
     "dlq": ("portico.cli._dlq", "Quarantined import records: list, show, replay, discard."),
+    "gateway": ("portico.cli._gateway", "The REST/WebSocket gateway: hash a user's password for its configuration."),
     "run": ("portico.cli._run", "Run the runtime: systems, health checks, jobs, and the /metrics /health /dashboard server."),
 }
 

@@ -1,7 +1,8 @@
 """``portico run --config FILE [--http-port N]``: the long-running runtime with its HTTP server.
 
 Connects every enabled system, runs health checks and scheduled jobs, and serves ``/metrics``,
-``/health`` and ``/dashboard`` on 127.0.0.1 until SIGINT or SIGTERM. The dashboard token (configured
+``/health`` and ``/dashboard`` on 127.0.0.1 until SIGINT or SIGTERM; with ``gateway.enabled`` also the
+``/v1`` REST and WebSocket API, the dashboard then behind the gateway's login. The dashboard token (configured
 as ``monitoring.http.token``, or generated) is printed once on standard output, never logged.
 """
 
@@ -70,7 +71,21 @@ async def serve(
     monitor.redactor.add_secrets_from(getattr(integration, "config", None))
     settings = monitor.config.http
     server: RuntimeServer | None = None
+    gateway: Any = None
     sock: socket.socket | None = None
+    gateway_config = _gateway_config(integration)
+    if http and settings.enabled and gateway_config is not None:
+        # a public bind without TLS and users is refused before anything is bound or connected
+        from portico.gateway import Gateway, is_loopback
+
+        bind_host = host or settings.host
+        secured = gateway_config.tls_certfile and gateway_config.tls_keyfile and gateway_config.users
+        if not is_loopback(bind_host) and not secured:
+            error(
+                f"error: refusing to serve the gateway on {bind_host}, beyond this machine, without TLS "
+                "(gateway.tls_certfile, gateway.tls_keyfile) and users (gateway.users)"
+            )
+            return 2
     if http and settings.enabled:
         # bind before connecting anything: a port in use must cost one line, not a connected fleet torn
         # down by uvicorn's sys.exit in the middle of the start-up
@@ -105,6 +120,23 @@ async def serve(
                 refresh_seconds=settings.refresh_seconds,
                 allowed_hosts=settings.allowed_hosts,
             )
+            if gateway_config is not None:
+                # the gateway serves /v1 and puts the monitor's pages behind its login
+                gateway = Gateway(
+                    integration,
+                    gateway_config,
+                    monitor_server=server,
+                    host=host or settings.host,
+                    port=settings.port if port is None else port,
+                    allowed_hosts=settings.allowed_hosts,
+                )
+                await gateway.start(sock)
+                sock = None
+                echo(f"api:       {gateway.url}/v1 (OpenAPI at {gateway.url}/v1/openapi.json)")
+                echo(f"dashboard: {gateway.url}/dashboard (sign in at {gateway.url}/login)")
+                echo("portico is running; Ctrl-C stops it")
+                await stop.wait()
+                return 0
             exposed = server.exposure_warning()
             if exposed is not None:
                 warn(exposed)
@@ -123,9 +155,21 @@ async def serve(
     finally:
         if sock is not None:
             sock.close()
+        if gateway is not None:
+            await gateway.stop()
         if server is not None:
             await server.stop()
         await integration.stop()
+
+
+def _gateway_config(integration: Any) -> Any:
+    """The ``gateway`` section when it is enabled, else None."""
+    section = getattr(getattr(integration, "config", None), "gateway", None)
+    if not section or not section.get("enabled"):
+        return None
+    from portico.gateway import GatewayConfig
+
+    return GatewayConfig.model_validate(section)
 
 
 @click.command("run")

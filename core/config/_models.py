@@ -167,7 +167,7 @@ SystemId = Annotated[str, AfterValidator(_system_id)]
 """A key of ``systems``: checked per key, so every bad id is reported at its own path."""
 
 
-_SECTIONS_TUPLE = ("data_import", "data_export", "monitoring", "market_data", "trading")
+_SECTIONS_TUPLE = ("data_import", "data_export", "monitoring", "market_data", "trading", "gateway")
 _SECTIONS = frozenset(_SECTIONS_TUPLE)
 
 
@@ -186,6 +186,8 @@ class IntegrationConfig(_MasksUrls):
     monitoring: dict[str, Any] = Field(default_factory=dict)
     market_data: dict[str, Any] = Field(default_factory=dict)
     trading: dict[str, Any] = Field(default_factory=dict)
+    gateway: dict[str, Any] = Field(default_factory=dict)
+    """The REST/WebSocket gateway's users, groups, TLS and webhooks (:class:`portico.gateway.GatewayConfig`)."""
     scale_out: ScaleOutConfig = Field(default_factory=ScaleOutConfig)
     database_url: str | None = None
     """SQLAlchemy URL of the store; default the SQLite file under ``PORTICO_HOME``."""

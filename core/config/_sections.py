@@ -14,6 +14,7 @@ SECTION_MODELS: dict[str, str] = {
     "monitoring": "portico.monitor:MonitoringConfig",
     "market_data": "portico.marketdata:MarketDataConfig",
     "trading": "portico.trading:TradingConfig",
+    "gateway": "portico.gateway:GatewayConfig",
 }
 """The model that validates each service-owned section, as ``module:Class``; skipped when not importable."""
 

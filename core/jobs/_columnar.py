@@ -7,6 +7,7 @@ loaded; every row it doubts goes to the per-record path, which is the authority 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,22 +40,29 @@ class ColumnarPlan:
     sources: list[str] = field(default_factory=list)
     _isin_checked: dict[str, bool] = field(default_factory=dict)
 
-    def run(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-        """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts."""
+    def run(self, df: pl.DataFrame, *, control: bool = True) -> tuple[pl.DataFrame, pl.Series]:
+        """Map ``df`` (string columns plus ``__line``): the mapped frame and a mask of rows it accepts.
+
+        ``control=False`` says no value holds a control character (the reader saw none in the bytes).
+        """
         import polars as pl
 
         # values first (from source columns), then checks on the mapped columns: no string op runs twice
         okay = pl.all_horizontal(*self.checks).fill_null(False) if self.checks else pl.lit(True)
         # a control character anywhere in a source value sends the row to the per-record path, which
         # decides (trimmed edge whitespace is fine, anything else is rejected naming the field)
-        control = pl.any_horizontal(*[pl.col(c).str.contains(_CONTROL) for c in self.sources]).fill_null(False) if self.sources else pl.lit(False)
+        control_expr = (
+            pl.any_horizontal(*[pl.col(c).str.contains(_CONTROL) for c in self.sources]).fill_null(False)
+            if self.sources and control
+            else pl.lit(False)
+        )
         out = (
             df.lazy()
             .select(
                 pl.col("__line"),
                 *[e.alias(f) for f, e in self.exprs.items()],
                 *[e.alias(f"__raw_{f}") for f, e in self.presence.items()],
-                control.alias("__control"),
+                control_expr.alias("__control"),
             )
             .with_columns((okay & pl.col("__control").not_()).alias("__ok"))
             .collect()
@@ -99,15 +107,24 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
     import polars as pl
 
     rt = cm.rt
-    if rt.model.__pydantic_decorators__.model_validators:
-        return None
+    row_checks = []
+    for name in rt.model.__pydantic_decorators__.model_validators:
+        row_check = _MODEL_CHECKS.get((rt.model.__name__, name))
+        if row_check is None:
+            return None  # a record-level rule with no vectorised form: every record goes through the model
+        row_checks.append(row_check)
     exprs: dict[str, Any] = {}
     checks: list[Any] = []
     presence: dict[str, Any] = {}
     isin_fields: list[str] = []
     for target, rule in cm.rules.items():
         if any(c not in header for c in rule.columns(target)):
-            return None
+            plain = rule.constant is None and rule.combine is None and rule.split is None
+            if not plain or target in rt.required or rt.model.model_fields[target].default is not None:
+                return None
+            # an optional field whose column the file lacks: absent in every record, as per record
+            exprs[target] = pl.lit(None, dtype=pl.String)
+            continue
         if rule.format or rule.true_values or rule.false_values:
             return None
         src = _rule_source(target, rule)
@@ -168,8 +185,36 @@ def columnar_plan(cm: CompiledMapping, header: list[str]) -> ColumnarPlan | None
             present_ok = pl.lit(True)
         checks.append(pl.when(col.is_null()).then(present_ok).otherwise(valid))
         exprs[target] = value
-    sources = sorted({c for target, rule in cm.rules.items() for c in rule.columns(target)})
+    for row_check in row_checks:
+        checks.append(row_check(lambda name: pl.col(name) if name in exprs else pl.lit(None, dtype=pl.String)))
+    sources = sorted({c for target, rule in cm.rules.items() for c in rule.columns(target) if c in header})
     return ColumnarPlan(cm, exprs, checks, presence, isin_fields, rt.sums, sources=sources)
+
+
+def _not_before(later: str, earlier: str) -> Callable[[Callable[[str], Any]], Any]:
+    # canonical ISO dates (the only ones accepted) order as text; a missing date passes (the model skips it)
+    def check(col: Callable[[str], Any]) -> Any:
+        return col(later).is_null() | col(earlier).is_null() | (col(later) >= col(earlier))
+
+    return check
+
+
+def _not_below(upper: str, lower: str) -> Callable[[Callable[[str], Any]], Any]:
+    def check(col: Callable[[str], Any]) -> Any:
+        hi, lo = col(upper).cast(_decimal_type(), strict=False), col(lower).cast(_decimal_type(), strict=False)
+        return hi.is_null() | lo.is_null() | (hi >= lo)
+
+    return check
+
+
+# the record types' model validators, as expressions over the mapped columns: a row passes only when
+# the validator would (a failing row goes to the model, which words the rejection). A validator not
+# listed here (a new one) turns the columnar path off for its type, so it can never be skipped.
+_MODEL_CHECKS: dict[tuple[str, str], Callable[[Callable[[str], Any]], Any]] = {
+    ("TransactionRecord", "_settles_after_trade"): _not_before("settle_date", "trade_date"),
+    ("PriceRecord", "_range"): _not_below("high", "low"),
+    ("AttributionResultRecord", "_period"): _not_before("period_end", "period_start"),
+}
 
 
 def _numeric_constraint(metadata: list[Any], value: Any) -> Any | None:

@@ -177,7 +177,7 @@ class _StoreSession:
             cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.executemany(self._sql, [(load_no, ln, *r) for ln, r in zip(lines, rows, strict=True)])
             cursor.close()
-        else:
+        elif not self._copy([(load_no, ln, *r) for ln, r in zip(lines, rows, strict=True)]):
             self.ctx.conn.execute(
                 self.table.insert(),
                 [dict(zip(self._cols, (load_no, ln, *r), strict=True)) for ln, r in zip(lines, rows, strict=True)],
@@ -202,8 +202,23 @@ class _StoreSession:
             if full < len(rows):
                 cursor.executemany(self._sql, rows[full:])
             cursor.close()
-        else:
+        elif not self._copy(ordered.rows()):
             self.ctx.conn.execute(self.table.insert(), ordered.rows(named=True))
+
+    def _copy(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        """PostgreSQL's bulk path: the rows through ``COPY ... FROM STDIN`` inside the load's transaction.
+
+        False (nothing written) when the driver is not psycopg 3, whose ``cursor.copy`` this needs.
+        """
+        raw: Any = self.ctx.conn.connection.driver_connection
+        if not type(raw).__module__.startswith("psycopg") or not hasattr(raw, "cursor"):
+            return False
+        quote = self.ctx.conn.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(c) for c in self._cols)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {quote(self.table.name)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return True
 
     def key_at(self, line: int, key: Sequence[str]) -> tuple[Any, ...] | None:
         """The key values of the record this load wrote from ``line`` (to confirm a duplicate)."""
@@ -237,6 +252,9 @@ class _StoreSession:
             stmt = sa.select(*[sa.func.sum(sa.cast(self.table.c[f], sa.Numeric)) for f in fields]).where(self._where)
             row = self.ctx.conn.execute(stmt).one()
             return {f: Decimal(v or 0) for f, v in zip(fields, row, strict=True)}
+        in_sql = self._sqlite_sums(fields)
+        if in_sql is not None:
+            return in_sql
         totals = [Decimal(0)] * len(fields)
         cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -247,6 +265,46 @@ class _StoreSession:
         finally:
             cursor.close()
         return dict(zip(fields, totals, strict=True))
+
+    def _sqlite_sums(self, fields: Sequence[str]) -> dict[str, Decimal] | None:
+        """The exact sums computed inside SQLite, as 64-bit integers: whole parts and 12-digit fractions apart.
+
+        Every value must be plain decimal text (what the loaders store: ``-12.5``, never ``1E+3``) under
+        10^18 with at most 12 decimals, and neither sum may overflow; otherwise None, and the caller
+        reads the values back and sums them as Decimal (always exact, slower).
+        """
+        import sqlite3
+
+        parts: list[str] = []
+        for f in fields:
+            dot = f"instr({f}, '.')"
+            # CAST(text AS INTEGER) reads the leading whole part (clamping past 64 bits: such rows are odd)
+            odd = (
+                f"{f} IS NOT NULL AND ({f} GLOB '*[^0-9.-]*' OR abs(CAST({f} AS REAL)) >= 1e18 "
+                f"OR ({dot} > 0 AND length({f}) - {dot} > 12))"
+            )
+            sign = f"(CASE WHEN substr({f}, 1, 1) = '-' THEN -1 ELSE 1 END)"
+            fraction = f"CAST(substr(substr({f}, {dot} + 1) || '000000000000', 1, 12) AS INTEGER)"
+            parts += [
+                f"SUM(CASE WHEN {odd} THEN 1 ELSE 0 END)",
+                f"SUM(CAST({f} AS INTEGER))",
+                f"SUM(CASE WHEN {dot} > 0 THEN {sign} * {fraction} ELSE 0 END)",
+            ]
+        cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {', '.join(parts)} FROM {self.table.name} WHERE load_no = ?", (self.load_no,))
+            row = cursor.fetchone()
+        except sqlite3.OperationalError:  # integer overflow: sum them as Decimal instead
+            return None
+        finally:
+            cursor.close()
+        out: dict[str, Decimal] = {}
+        for i, f in enumerate(fields):
+            odd_rows, whole_sum, frac_sum = row[3 * i : 3 * i + 3]
+            if odd_rows:
+                return None
+            out[f] = exact_sum((Decimal(whole_sum or 0), Decimal(frac_sum or 0).scaleb(-12)))
+        return out
 
     def commit(self) -> None:
         return None

@@ -3,6 +3,12 @@ inside the window spend no provider quota. A small in-memory layer sits in front
 
 Entries are per (requested system, data type, symbol, parameters) and remember which provider served
 them, so an answer a fallback provider gave is reused without asking the primary again.
+
+Writes are behind: :meth:`MarketDataCache.put` keeps the answer in memory and hands the row to one
+writer thread per store, which writes whatever has gathered in one transaction. The event loop that
+asks for market data never waits on the store for a write; every cache of the same store in this
+process sees the rows still waiting (so nothing reads as a miss for want of a flush), and
+:meth:`~MarketDataCache.flush` / :meth:`~MarketDataCache.close` wait for them to be written.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +34,10 @@ __all__ = ["CacheEntry", "MarketDataCache", "cache_key"]
 _TABLE: Any = None
 # how often (clock seconds) a put also deletes expired rows, so a long-running service's store stays bounded
 _PURGE_EVERY = 300.0
+# how long (real seconds) a store's idle writer thread waits for more rows before it ends
+_IDLE_SECONDS = 5.0
+# how often (real seconds) a cache reads again which keys its store holds (see _Writer.might_hold)
+_KEYS_REFRESH = 60.0
 
 
 def _table() -> sa.Table:
@@ -71,6 +82,158 @@ class CacheEntry:
 _NONE = CacheEntry("", 0.0, 0.0, None)
 
 
+class _Writer:
+    """The one writer thread of a store's cache rows: batches of puts in one transaction each.
+
+    ``pending`` holds the rows not yet written (the latest per key); ``lock`` guards it; ``io`` is
+    held for every write to the table, so a delete (forget, clear, purge) and a batch never interleave.
+    """
+
+    def __init__(self, db: Database) -> None:
+        # weak: the caches hold the store; a writer must not keep a dropped store (and its engine) alive
+        self.db = weakref.ref(db)
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.io = threading.Lock()
+        self.wake = threading.Condition(self.lock)
+        self.idle = threading.Condition(self.lock)
+        self.busy = False
+        self.purge_before: float | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping = False
+        self.error: BaseException | None = None
+        # the keys the store holds (None: not read yet, or a delete made them unknown), read again every
+        # _KEYS_REFRESH seconds so rows another process wrote are found too
+        self.known: set[str] | None = None
+        self.known_at = 0.0
+        self.inflight: dict[str, dict[str, Any]] = {}  # the batch being written
+
+    def might_hold(self, key: str, now: float) -> bool:
+        """Whether the store may hold ``key``: False saves a miss its read of the store."""
+        import time
+
+        with self.lock:
+            known, stale = self.known, time.monotonic() - self.known_at > _KEYS_REFRESH
+        if known is None or stale:
+            db = self.db()
+            if db is None:
+                return False
+            table = _table()
+            import sqlalchemy as sa
+
+            with db.begin() as conn:
+                keys = set(conn.execute(sa.select(table.c.key).where(table.c.expires_at > now)).scalars())
+            with self.lock:
+                # rows handed over and rows being written (maybe not committed when the keys were read)
+                keys.update(self.pending)
+                keys.update(self.inflight)
+                self.known, self.known_at = keys, time.monotonic()
+            known = keys
+        return key in known
+
+    def submit(self, row: dict[str, Any] | None, *, purge_before: float | None = None) -> None:
+        with self.lock:
+            if row is not None:
+                self.pending[row["key"]] = row
+                if self.known is not None:
+                    self.known.add(row["key"])
+            if purge_before is not None:
+                self.purge_before = purge_before
+            if self.thread is None:
+                self.stopping = False
+                self.thread = threading.Thread(target=self._run, name="portico-marketdata-cache", daemon=True)
+                self.thread.start()
+            self.wake.notify()
+
+    def waiting(self, key: str) -> dict[str, Any] | None:
+        """The row of ``key`` handed over and not yet committed, if any."""
+        with self.lock:
+            return self.pending.get(key) or self.inflight.get(key)
+
+    def drop(self, match: Any) -> None:
+        """Forget pending rows ``match(row)`` selects (the caller holds ``io`` and deletes from the store)."""
+        with self.lock:
+            self.known = None
+            for key in [k for k, row in self.pending.items() if match(row)]:
+                del self.pending[key]
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every row handed over so far is written; False when ``timeout`` passed first."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.pending or self.busy or self.purge_before is not None:
+                if self.thread is None:
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.idle.wait(left)
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        with self.lock:
+            self.stopping = True
+            self.wake.notify()
+            thread = self.thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        import sqlalchemy as sa
+
+        table = _table()
+        while True:
+            with self.lock:
+                if not self.pending and self.purge_before is None and not self.stopping:
+                    self.wake.wait(_IDLE_SECONDS)
+                if not self.pending and self.purge_before is None:
+                    # stopped, or idle for a while: end (the next put starts a new thread)
+                    self.thread = None
+                    return
+                self.busy = True
+            try:
+                with self.io:
+                    with self.lock:
+                        batch, self.pending = self.pending, {}
+                        purge_before, self.purge_before = self.purge_before, None
+                        self.inflight = batch
+                    rows = [
+                        {**row, "payload": json.dumps(row["payload"], default=str)} for row in batch.values()
+                    ]
+                    db = self.db()
+                    if db is None:
+                        continue
+                    with db.begin() as conn:
+                        if rows:
+                            conn.execute(sa.delete(table).where(table.c.key.in_([r["key"] for r in rows])))
+                            conn.execute(sa.insert(table), rows)
+                        if purge_before is not None:
+                            conn.execute(sa.delete(table).where(table.c.expires_at <= purge_before))
+            except Exception as exc:
+                # a cache write failing loses only the cached copy: the answer was served
+                self.error = exc
+            finally:
+                with self.lock:
+                    self.busy = False
+                    self.inflight = {}
+                    self.idle.notify_all()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Any, _Writer] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_for(db: Database) -> _Writer:
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(db)
+        if writer is None:
+            writer = _WRITERS[db] = _Writer(db)
+        return writer
+
+
 class MarketDataCache:
     """Cached answers with expiry on the injected clock.
 
@@ -89,8 +252,10 @@ class MarketDataCache:
         self._owners: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         self._last_purge = self._now()
+        self._writer: _Writer | None = None
         if db is not None:
             db.ensure_tables(_table())
+            self._writer = _writer_for(db)
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -106,7 +271,19 @@ class MarketDataCache:
                     return entry
                 del self._memory[key]
                 self._owners.pop(key, None)
-        if self.db is None:
+        if self.db is None or self._writer is None:
+            return None
+        waiting = self._writer.waiting(key)
+        if waiting is not None:
+            # handed to the writer but not written yet (by this cache or another of the same store)
+            if waiting["expires_at"] <= now:
+                return None
+            entry = CacheEntry(
+                waiting["served_by"], waiting["created_at"], waiting["expires_at"], waiting["payload"]
+            )
+            self._remember(key, entry, (waiting["system"], waiting["data_type"], waiting["symbol"]))
+            return entry
+        if not self._writer.might_hold(key, now):
             return None
         table = _table()
         with self.db.begin() as conn:
@@ -122,27 +299,37 @@ class MarketDataCache:
     def put(
         self, key: str, *, system: str, data_type: str, symbol: str, served_by: str, payload: Any, ttl: float
     ) -> None:
-        """Store an answer for ``ttl`` seconds (nothing is stored for a ttl of zero)."""
+        """Keep an answer for ``ttl`` seconds (nothing is kept for a ttl of zero).
+
+        It is in memory at once; the store row is written by the store's writer thread (see the module
+        docstring), so the caller never waits on the store.
+        """
         if ttl <= 0:
             return
         now = self._now()
         entry = CacheEntry(served_by, now, now + ttl, payload)
         self._remember(key, entry, (system, data_type, symbol[:64]))
-        if self.db is None:
+        if self._writer is None:
             return
-        import sqlalchemy as sa
-
-        table = _table()
         values = {
             "key": key, "system": system, "data_type": data_type, "symbol": symbol[:64], "served_by": served_by,
-            "created_at": now, "expires_at": now + ttl, "payload": json.dumps(payload, default=str),
+            "created_at": now, "expires_at": now + ttl, "payload": payload,
         }  # fmt: skip
-        with self.db.begin() as conn:
-            conn.execute(sa.delete(table).where(table.c.key == key))
-            conn.execute(sa.insert(table).values(**values))
+        purge_before = None
         if now - self._last_purge >= _PURGE_EVERY:
             self._last_purge = now
-            self.purge()
+            self._drop_expired_in_memory(now)
+            purge_before = now
+        self._writer.submit(values, purge_before=purge_before)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every answer put so far is in the store; False when ``timeout`` seconds passed first."""
+        return True if self._writer is None else self._writer.flush(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is pending and stop the store's writer thread (a later put starts it again)."""
+        if self._writer is not None:
+            self._writer.stop(timeout)
 
     def _remember(self, key: str, entry: CacheEntry, owner: tuple[str, str, str]) -> None:
         if self.memory_entries <= 0:
@@ -158,18 +345,23 @@ class MarketDataCache:
     def purge(self) -> int:
         """Delete expired entries from the store; returns how many."""
         now = self._now()
-        with self._lock:
-            for key in [k for k, e in self._memory.items() if e.expires_at <= now]:
-                del self._memory[key]
-                self._owners.pop(key, None)
-        if self.db is None:
+        self._drop_expired_in_memory(now)
+        if self.db is None or self._writer is None:
             return 0
         import sqlalchemy as sa
 
         table = _table()
-        with self.db.begin() as conn:
-            result = conn.execute(sa.delete(table).where(table.c.expires_at <= now))
+        with self._writer.io:
+            self._writer.drop(lambda row: row["expires_at"] <= now)
+            with self.db.begin() as conn:
+                result = conn.execute(sa.delete(table).where(table.c.expires_at <= now))
         return int(result.rowcount or 0)
+
+    def _drop_expired_in_memory(self, now: float) -> None:
+        with self._lock:
+            for key in [k for k, e in self._memory.items() if e.expires_at <= now]:
+                del self._memory[key]
+                self._owners.pop(key, None)
 
     def forget(self, data_type: str, symbol: str, *, systems: set[str]) -> None:
         """Drop the ``data_type`` answers for ``symbol`` that one of ``systems`` asked for or served.
@@ -182,26 +374,30 @@ class MarketDataCache:
                         and (o[0] in systems or self._memory.get(k, _NONE).served_by in systems)]:  # fmt: skip
                 self._memory.pop(key, None)
                 self._owners.pop(key, None)
-        if self.db is None:
+        if self.db is None or self._writer is None:
             return
         import sqlalchemy as sa
 
         table = _table()
-        with self.db.begin() as conn:
-            conn.execute(
-                sa.delete(table).where(
-                    table.c.data_type == data_type,
-                    table.c.symbol == symbol[:64],
-                    sa.or_(table.c.system.in_(sorted(systems)), table.c.served_by.in_(sorted(systems))),
+        short = symbol[:64]
+        with self._writer.io:
+            self._writer.drop(lambda row: row["data_type"] == data_type and row["symbol"] == short
+                              and (row["system"] in systems or row["served_by"] in systems))  # fmt: skip
+            with self.db.begin() as conn:
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.data_type == data_type,
+                        table.c.symbol == short,
+                        sa.or_(table.c.system.in_(sorted(systems)), table.c.served_by.in_(sorted(systems))),
+                    )
                 )
-            )
 
     def clear(self, system: str | None = None) -> None:
         """Forget every entry (of one requested system, when given)."""
         with self._lock:
             self._memory.clear()
             self._owners.clear()
-        if self.db is None:
+        if self.db is None or self._writer is None:
             return
         import sqlalchemy as sa
 
@@ -209,5 +405,7 @@ class MarketDataCache:
         statement = sa.delete(table)
         if system is not None:
             statement = statement.where(table.c.system == system)
-        with self.db.begin() as conn:
-            conn.execute(statement)
+        with self._writer.io:
+            self._writer.drop(lambda row: system is None or row["system"] == system)
+            with self.db.begin() as conn:
+                conn.execute(statement)

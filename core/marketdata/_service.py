@@ -819,9 +819,13 @@ class MarketDataService:
         return [sub.describe() for sub in self._subscriptions.values()]
 
     async def aclose(self) -> None:
-        """Stop every subscription."""
+        """Stop every subscription and write the cache's pending answers to the store."""
         for subscription_id in list(self._subscriptions):
             await self.unsubscribe_market_data(subscription_id)
+        if self.cache is not None:
+            import asyncio
+
+            await asyncio.to_thread(self.cache.flush)
 
 
 def _day_of(bar: Bar) -> date:

@@ -135,6 +135,10 @@ class TradingConfig(BaseModel):
             stays ``UNKNOWN`` for reconciliation).
         max_submit_attempts: sends per intent, counting resends.
         validate_account: check buying power (buys) and held position (sells) before sending.
+        account_state_max_age: seconds the pre-trade checks may reuse an account read, a positions
+            read (until a fill on the system is seen) and a quote while the system's order stream runs
+            (buys the service cleared since are held back from the reused buying power); 0 reads the
+            venue for every order, as systems without an order stream always do.
         resolve_interval: seconds between background rounds resolving unknown outcomes.
         poll_interval: seconds between polls of open orders for systems without an order stream.
         stream_backoff: first delay before reconnecting a broken order stream (doubles, capped at 30 s).
@@ -152,6 +156,7 @@ class TradingConfig(BaseModel):
     resubmit_when_not_found: bool = True
     max_submit_attempts: int = Field(default=5, ge=1)
     validate_account: bool = True
+    account_state_max_age: float = Field(default=2.0, ge=0)
     resolve_interval: float = Field(default=5.0, gt=0)
     poll_interval: float = Field(default=15.0, gt=0)
     stream_backoff: float = Field(default=0.5, ge=0)

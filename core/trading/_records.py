@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -137,7 +138,7 @@ class OrderRecord:
     def from_row(cls, row: Any) -> OrderRecord:
         """Build a record from a ``trading_orders`` row."""
         m = row._mapping
-        request = OrderRequest.model_validate(json.loads(m["request_json"]))
+        request = _request_of(m["request_json"])
         return cls(
             id=m["id"],
             system=m["system"],
@@ -220,3 +221,11 @@ class OrderUpdate:
     @property
     def status(self) -> OrderStatus:
         return self.record.status
+
+
+@functools.lru_cache(maxsize=2048)
+def _request_of(request_json: str) -> OrderRequest:
+    """The stored request, parsed once per distinct text: an order's request never changes after it is
+    stored, and the order path reads the same row several times (nothing mutates a record's request;
+    changes go through ``model_copy``)."""
+    return OrderRequest.model_validate(json.loads(request_json))

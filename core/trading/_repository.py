@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,13 +18,33 @@ from portico.trading import _tables as t
 from portico.trading._records import HistoryEntry, OrderRecord
 from portico.trading._tracking import Observation, Transition, advance
 
-__all__ = ["SAME_FILL_WINDOW_SECONDS", "OrderRepository", "signed_quantity"]
+__all__ = ["SAME_FILL_WINDOW_SECONDS", "AppliedEvent", "OrderRepository", "signed_quantity"]
 
 SAME_FILL_WINDOW_SECONDS = 5.0
 """Two reports of one order's fill with equal side, quantity and price this close are one fill."""
 
 _OPEN = [s.value for s in OrderStatus if s not in TERMINAL_STATUSES]
 _UNRESOLVED = [OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]
+
+
+@dataclasses.dataclass(frozen=True)
+class AppliedEvent:
+    """What :meth:`OrderRepository.apply_event` did in its one transaction."""
+
+    before: OrderRecord
+    after: OrderRecord
+    entry: HistoryEntry | None
+    execution_recorded: bool
+    execution_id: str | None
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as a UTC column reads it back."""
+    return value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
 
 
 def unmapped_instrument_id(system: str, symbol: str) -> str:
@@ -51,6 +72,70 @@ class OrderRepository:
         self.instance = instance
         db.ensure_tables(*t.trading_tables())
         db.ensure_column(t.orders, "instance")
+        # the statements of the order path, built once: executing the same statement object lets
+        # SQLAlchemy skip building it, generating its cache key and looking its compiled form up
+        o, h = t.orders, t.order_history
+        by = sa.bindparam
+        self._select_by = {
+            "id": sa.select(o).where(o.c.id == by("b_id"), *self._scope()),
+            "key": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.idempotency_key == by("b_v"), *self._scope()
+            ),
+            "client": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.client_order_id == by("b_v"), *self._scope()
+            ),
+            "venue": sa.select(o).where(
+                o.c.system == by("b_system"), o.c.venue_order_id == by("b_v"), *self._scope()
+            ),
+        }
+        self._insert_order = o.insert()
+        self._insert_history = h.insert()
+        self._lock_order = sa.select(o).where(o.c.id == by("b_id")).with_for_update()
+        self._lock_by = {
+            which: stmt.with_for_update()
+            for which, stmt in self._select_by.items()
+            if which in ("client", "venue")
+        }
+        self._seen_event = sa.select(h.c.seq).where(
+            h.c.system == by("b_system"), h.c.event_id == by("b_event")
+        )
+        self._update_order = o.update().where(o.c.id == by("b_id"))
+        e, b, c = t.executions, t.book_positions, t.book_cash
+        self._execution_seen = sa.select(e.c.execution_id).where(
+            e.c.system == by("b_system"), e.c.execution_id == by("b_execution")
+        )
+        self._execution_twin = sa.select(e.c.execution_id).where(
+            e.c.system == by("b_system"),
+            e.c.venue_order_id == by("b_venue"),
+            e.c.side == by("b_side"),
+            e.c.quantity == by("b_quantity"),
+            e.c.price == by("b_price"),
+            e.c.executed_at >= by("b_from", type_=e.c.executed_at.type),
+            e.c.executed_at <= by("b_to", type_=e.c.executed_at.type),
+        )
+        self._insert_execution = e.insert()
+        book_key = (
+            b.c.book == by("b_book"),
+            b.c.system == by("b_system"),
+            b.c.account_id == by("b_account"),
+            b.c.instrument_id == by("b_instrument"),
+        )
+        self._lock_book = sa.select(b).where(*book_key).with_for_update()
+        self._insert_book = b.insert()
+        self._update_book = b.update().where(*book_key)
+        cash_key = (
+            c.c.book == by("b_book"),
+            c.c.system == by("b_system"),
+            c.c.account_id == by("b_account"),
+            c.c.currency == by("b_currency"),
+        )
+        self._lock_cash = sa.select(c).where(*cash_key).with_for_update()
+        self._update_cash = c.update().where(*cash_key)
+        self._mark_sent = (
+            o.update()
+            .where(o.c.id == by("b_id"))
+            .values(attempts=o.c.attempts + 1, sent_at=by("b_sent"), updated_at=by("b_sent"))
+        )
 
     def _scope(self) -> list[Any]:
         if self.instance is None:
@@ -84,8 +169,15 @@ class OrderRepository:
         origin: str = "portico",
         parent_id: str | None = None,
         status: OrderStatus = OrderStatus.PENDING_SUBMIT,
+        sending: bool = False,
     ) -> OrderRecord:
-        """Store a new intent. Raises ``sqlalchemy.exc.IntegrityError`` when the key is taken."""
+        """Store a new intent. Raises ``sqlalchemy.exc.IntegrityError`` when the key is taken.
+
+        With ``sending`` the intent is stored with its first send already counted (``attempts`` 1,
+        ``sent_at`` now), as :meth:`mark_sent` would count it, in the same transaction: the caller
+        sends it next, and a crash from here on leaves an intent that recovery looks up before
+        sending again.
+        """
         row = {
             "id": id,
             "system": system,
@@ -104,28 +196,46 @@ class OrderRepository:
             "limit_price": t.to_dec(request.limit_price),
             "status": status.value,
             "filled_quantity": "0",
-            "attempts": 0,
+            "attempts": 1 if sending else 0,
+            "sent_at": now if sending else None,
             "parent_id": parent_id,
             "created_at": now,
             "updated_at": now,
             "instance": self.instance,
         }
+        history = {
+            "order_id": id,
+            "system": system,
+            "at": now,
+            "event_at": None,
+            "source": "intent",
+            "event": "intent",
+            "event_id": None,
+            "from_status": None,
+            "to_status": status.value,
+            "filled_quantity": "0",
+            "status_applied": True,
+            "note": None,
+        }
         with self.db.begin() as conn:
-            conn.execute(t.orders.insert().values(**row))
-            conn.execute(
-                t.order_history.insert().values(
-                    order_id=id,
-                    system=system,
-                    at=now,
-                    source="intent",
-                    event="intent",
-                    from_status=None,
-                    to_status=status.value,
-                    filled_quantity="0",
-                    status_applied=True,
-                )
-            )
-            return OrderRecord.from_row(conn.execute(sa.select(t.orders).where(t.orders.c.id == id)).one())
+            conn.execute(self._insert_order, row)
+            conn.execute(self._insert_history, history)
+        # what the row reads back as (timestamps in UTC, decimals as stored), without reading it
+        return OrderRecord(
+            id=id,
+            system=system,
+            idempotency_key=idempotency_key,
+            client_order_id=client_order_id,
+            request=request,
+            status=status,
+            filled_quantity=Decimal(0),
+            created_at=_utc(now),
+            updated_at=_utc(now),
+            attempts=row["attempts"],
+            origin=origin,
+            parent_id=parent_id,
+            sent_at=_utc(now) if sending else None,
+        )
 
     def request_hash_of(self, system: str, idempotency_key: str) -> str | None:
         """The stored request hash of an idempotency key, if the key is known."""
@@ -137,16 +247,21 @@ class OrderRepository:
             ).scalar_one_or_none()
 
     def get(self, order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.id == order_id)
+        return self._prepared_one("id", {"b_id": order_id})
 
     def by_key(self, system: str, idempotency_key: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.idempotency_key == idempotency_key)
+        return self._prepared_one("key", {"b_system": system, "b_v": idempotency_key})
 
     def by_client_id(self, system: str, client_order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.client_order_id == client_order_id)
+        return self._prepared_one("client", {"b_system": system, "b_v": client_order_id})
 
     def by_venue_id(self, system: str, venue_order_id: str) -> OrderRecord | None:
-        return self._one(t.orders.c.system == system, t.orders.c.venue_order_id == venue_order_id)
+        return self._prepared_one("venue", {"b_system": system, "b_v": venue_order_id})
+
+    def _prepared_one(self, which: str, params: dict[str, Any]) -> OrderRecord | None:
+        with self.db.begin() as conn:
+            row = conn.execute(self._select_by[which], params).one_or_none()
+        return None if row is None else OrderRecord.from_row(row)
 
     def find(self, system: str | None, ref: str) -> OrderRecord | None:
         """An order by portico id, client order id, venue order id or idempotency key."""
@@ -193,14 +308,8 @@ class OrderRepository:
     def mark_sent(self, order_id: str, now: datetime) -> OrderRecord:
         """Count one more send attempt, before the request leaves (so a crash mid-send is visible)."""
         with self.db.begin() as conn:
-            conn.execute(
-                t.orders.update()
-                .where(t.orders.c.id == order_id)
-                .values(attempts=t.orders.c.attempts + 1, sent_at=now, updated_at=now)
-            )
-            return OrderRecord.from_row(
-                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
-            )
+            conn.execute(self._mark_sent, {"b_id": order_id, "b_sent": now})
+            return OrderRecord.from_row(conn.execute(self._select_by["id"], {"b_id": order_id}).one())
 
     def set_error(self, order_id: str, error: str, now: datetime) -> None:
         with self.db.begin() as conn:
@@ -219,64 +328,133 @@ class OrderRepository:
         nothing are not written.
         """
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id).with_for_update()).one()
-            before = OrderRecord.from_row(row)
-            if obs.event_id is not None:
-                seen = conn.execute(
-                    sa.select(t.order_history.c.seq).where(
-                        t.order_history.c.system == before.system, t.order_history.c.event_id == obs.event_id
-                    )
+            before = OrderRecord.from_row(conn.execute(self._lock_order, {"b_id": order_id}).one())
+            return self._apply_locked(conn, before, obs, now)
+
+    def apply_event(
+        self,
+        system: str,
+        *,
+        client_order_id: str | None,
+        venue_order_id: str | None,
+        obs: Observation,
+        now: datetime,
+        execution: Execution | None,
+        instrument_id: str | None,
+        book: str | None,
+        usual: Callable[[OrderRecord], bool],
+    ) -> AppliedEvent | OrderRecord | None:
+        """An order event in one transaction: the order found (by client order id, else venue id) and
+        locked, its execution recorded (once, moving the book), the observation applied.
+
+        Returns:
+            What was applied; the order unchanged when ``usual`` says it needs the caller's careful
+            path (nothing is written then); None when no order matches (the caller holds the event).
+        """
+        with self.db.begin() as conn:
+            row = None
+            if client_order_id:
+                row = conn.execute(
+                    self._lock_by["client"], {"b_system": system, "b_v": client_order_id}
                 ).first()
-                if seen is not None:
-                    return before, before, None
-            tr: Transition = advance(
-                before.status,
-                before.filled_quantity,
-                before.average_fill_price,
-                before.request.quantity,
-                obs,
-                before.status_at,
-            )
-            learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
-            if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
-                return before, before, None
-            values: dict[str, Any] = {
-                "status": tr.status.value,
-                "filled_quantity": t.to_dec(tr.filled_quantity),
-                "average_fill_price": t.to_dec(tr.average_fill_price),
-                "status_at": tr.status_at,
-                "updated_at": now,
-            }
-            if learns_venue_id:
-                values["venue_order_id"] = obs.venue_order_id
-            # Venues echo credentials in error bodies: free text is stored as the logs would show it.
-            if tr.status is OrderStatus.REJECTED and obs.reject_reason:
-                values["reject_reason"] = redact_text(obs.reject_reason)
-            if obs.error is not None:
-                values["last_error"] = redact_text(obs.error)[:2000]
-            if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
-                values["resolved_at"] = now
-            conn.execute(t.orders.update().where(t.orders.c.id == order_id).values(**values))
-            result = conn.execute(
-                t.order_history.insert().values(
-                    order_id=order_id,
-                    system=before.system,
-                    at=now,
-                    event_at=obs.event_at,
-                    source=obs.source,
-                    event=obs.event,
-                    event_id=obs.event_id,
-                    from_status=before.status.value,
-                    to_status=tr.status.value,
-                    filled_quantity=t.to_dec(tr.filled_quantity),
-                    status_applied=tr.status_applied,
-                    note=redact_text(tr.note or obs.error or "") or None,
+            if row is None and venue_order_id:
+                row = conn.execute(
+                    self._lock_by["venue"], {"b_system": system, "b_v": venue_order_id}
+                ).first()
+            if row is None:
+                return None
+            before = OrderRecord.from_row(row)
+            if not usual(before):
+                return before
+            recorded = False
+            if execution is not None:
+                if execution.client_order_id is None:
+                    # a fill report may not name the client order id: the order it belongs to does
+                    execution = execution.model_copy(update={"client_order_id": before.client_order_id})
+                recorded = self._record_execution_in(
+                    conn,
+                    system,
+                    execution,
+                    order_id=before.id,
+                    instrument_id=instrument_id,
+                    now=now,
+                    book=book,
                 )
-            )
-            seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
-            after = OrderRecord.from_row(
-                conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id)).one()
-            )
+            before, after, entry = self._apply_locked(conn, before, obs, now)
+        return AppliedEvent(
+            before, after, entry, recorded, None if execution is None else execution.execution_id
+        )
+
+    def _apply_locked(
+        self, conn: sa.Connection, before: OrderRecord, obs: Observation, now: datetime
+    ) -> tuple[OrderRecord, OrderRecord, HistoryEntry | None]:
+        """:meth:`apply` on an order row this transaction holds locked."""
+        order_id = before.id
+        if obs.event_id is not None:
+            seen = conn.execute(
+                self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
+            ).first()
+            if seen is not None:
+                return before, before, None
+        tr: Transition = advance(
+            before.status,
+            before.filled_quantity,
+            before.average_fill_price,
+            before.request.quantity,
+            obs,
+            before.status_at,
+        )
+        learns_venue_id = obs.venue_order_id is not None and before.venue_order_id is None
+        if not tr.changed and not learns_venue_id and obs.error is None and obs.event_id is None:
+            return before, before, None
+        values: dict[str, Any] = {
+            "status": tr.status.value,
+            "filled_quantity": t.to_dec(tr.filled_quantity),
+            "average_fill_price": t.to_dec(tr.average_fill_price),
+            "status_at": tr.status_at,
+            "updated_at": now,
+        }
+        if learns_venue_id:
+            values["venue_order_id"] = obs.venue_order_id
+        # Venues echo credentials in error bodies: free text is stored as the logs would show it.
+        if tr.status is OrderStatus.REJECTED and obs.reject_reason:
+            values["reject_reason"] = redact_text(obs.reject_reason)
+        if obs.error is not None:
+            values["last_error"] = redact_text(obs.error)[:2000]
+        if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
+            values["resolved_at"] = now
+        conn.execute(self._update_order, {**values, "b_id": order_id})
+        result = conn.execute(
+            self._insert_history,
+            {
+                "order_id": order_id,
+                "system": before.system,
+                "at": now,
+                "event_at": obs.event_at,
+                "source": obs.source,
+                "event": obs.event,
+                "event_id": obs.event_id,
+                "from_status": before.status.value,
+                "to_status": tr.status.value,
+                "filled_quantity": t.to_dec(tr.filled_quantity),
+                "status_applied": tr.status_applied,
+                "note": redact_text(tr.note or obs.error or "") or None,
+            },
+        )
+        seq = result.inserted_primary_key[0] if result.inserted_primary_key else 0
+        # the row as it now reads back, from the values just written (no second read)
+        after = dataclasses.replace(
+            before,
+            status=tr.status,
+            filled_quantity=Decimal(values["filled_quantity"]),
+            average_fill_price=t.from_dec(values["average_fill_price"]),
+            status_at=_utc_or_none(tr.status_at),
+            updated_at=_utc(now),
+            venue_order_id=values.get("venue_order_id", before.venue_order_id),
+            reject_reason=values.get("reject_reason", before.reject_reason),
+            last_error=values.get("last_error", before.last_error),
+            resolved_at=_utc(values["resolved_at"]) if "resolved_at" in values else before.resolved_at,
+        )
         entry = HistoryEntry(
             seq=int(seq),
             order_id=order_id,
@@ -332,71 +510,86 @@ class OrderRepository:
     ) -> bool:
         """Store an execution once; with ``book``, move the internal book position in the same
         transaction (so a replayed fill never moves it twice). Returns False for a duplicate."""
-        e = t.executions
         with self.db.begin() as conn:
-            exists = conn.execute(
-                sa.select(e.c.execution_id).where(
-                    e.c.system == system, e.c.execution_id == execution.execution_id
-                )
-            ).first()
-            if exists is not None:
-                return False
-            if execution.order_id:
-                # the same fill reported under another id scheme (a stream's execution id, then the
-                # REST activity id): same order, side, quantity and price, within a few seconds
-                window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
-                twins = conn.execute(
-                    sa.select(e.c.execution_id).where(
-                        e.c.system == system,
-                        e.c.venue_order_id == execution.order_id,
-                        e.c.side == execution.side.value,
-                        e.c.quantity == t.to_dec(execution.quantity),
-                        e.c.price == t.to_dec(execution.price),
-                        e.c.executed_at >= execution.executed_at - window,
-                        e.c.executed_at <= execution.executed_at + window,
-                    )
-                ).first()
-                if twins is not None:
-                    return False
-            conn.execute(
-                e.insert().values(
-                    system=system,
-                    execution_id=execution.execution_id,
-                    order_id=order_id,
-                    venue_order_id=execution.order_id,
-                    client_order_id=execution.client_order_id,
-                    account_id=execution.account_id,
-                    symbol=execution.symbol,
-                    side=execution.side.value,
-                    quantity=t.to_dec(execution.quantity),
-                    price=t.to_dec(execution.price),
-                    currency=execution.currency,
-                    commission=t.to_dec(execution.commission),
-                    fees=t.to_dec(execution.fees),
-                    venue=execution.venue,
-                    executed_at=execution.executed_at,
-                    recorded_at=now,
-                )
+            return self._record_execution_in(
+                conn, system, execution, order_id=order_id, instrument_id=instrument_id, now=now, book=book
             )
-            if book is not None:
-                iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
-                self._move_book(
-                    conn,
-                    book=book,
-                    system=system,
-                    account_id=execution.account_id or "",
-                    instrument_id=iid,
-                    symbol=execution.symbol,
-                    delta=signed_quantity(execution.side, execution.quantity),
-                    price=execution.price,
-                    currency=execution.currency,
-                    now=now,
-                )
-                cash_delta = -signed_quantity(execution.side, execution.quantity) * execution.price
-                cash_delta -= (execution.commission or 0) + (execution.fees or 0)
-                self._move_cash(
-                    conn, book, system, execution.account_id or "", execution.currency, cash_delta, now
-                )
+
+    def _record_execution_in(
+        self,
+        conn: sa.Connection,
+        system: str,
+        execution: Execution,
+        *,
+        order_id: str | None,
+        instrument_id: str | None,
+        now: datetime,
+        book: str | None,
+    ) -> bool:
+        """:meth:`record_execution` inside the caller's transaction."""
+        exists = conn.execute(
+            self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
+        ).first()
+        if exists is not None:
+            return False
+        if execution.order_id:
+            # the same fill reported under another id scheme (a stream's execution id, then the
+            # REST activity id): same order, side, quantity and price, within a few seconds
+            window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
+            twins = conn.execute(
+                self._execution_twin,
+                {
+                    "b_system": system,
+                    "b_venue": execution.order_id,
+                    "b_side": execution.side.value,
+                    "b_quantity": t.to_dec(execution.quantity),
+                    "b_price": t.to_dec(execution.price),
+                    "b_from": execution.executed_at - window,
+                    "b_to": execution.executed_at + window,
+                },
+            ).first()
+            if twins is not None:
+                return False
+        conn.execute(
+            self._insert_execution,
+            {
+                "system": system,
+                "execution_id": execution.execution_id,
+                "order_id": order_id,
+                "venue_order_id": execution.order_id,
+                "client_order_id": execution.client_order_id,
+                "account_id": execution.account_id,
+                "symbol": execution.symbol,
+                "side": execution.side.value,
+                "quantity": t.to_dec(execution.quantity),
+                "price": t.to_dec(execution.price),
+                "currency": execution.currency,
+                "commission": t.to_dec(execution.commission),
+                "fees": t.to_dec(execution.fees),
+                "venue": execution.venue,
+                "executed_at": execution.executed_at,
+                "recorded_at": now,
+            },
+        )
+        if book is not None:
+            iid = instrument_id or unmapped_instrument_id(system, execution.symbol)
+            self._move_book(
+                conn,
+                book=book,
+                system=system,
+                account_id=execution.account_id or "",
+                instrument_id=iid,
+                symbol=execution.symbol,
+                delta=signed_quantity(execution.side, execution.quantity),
+                price=execution.price,
+                currency=execution.currency,
+                now=now,
+            )
+            cash_delta = -signed_quantity(execution.side, execution.quantity) * execution.price
+            cash_delta -= (execution.commission or 0) + (execution.fees or 0)
+            self._move_cash(
+                conn, book, system, execution.account_id or "", execution.currency, cash_delta, now
+            )
         return True
 
     def executions(
@@ -450,7 +643,9 @@ class OrderRepository:
             q = q.where(o.c.updated_at >= since)
         with self.db.begin() as conn:
             rows = [
-                r for r in conn.execute(q.order_by(o.c.created_at, o.c.id)).all() if Decimal(r.filled_quantity) > 0
+                r
+                for r in conn.execute(q.order_by(o.c.created_at, o.c.id)).all()
+                if Decimal(r.filled_quantity) > 0
             ]
             recorded: dict[str, Decimal] = {}
             if rows:
@@ -473,8 +668,8 @@ class OrderRepository:
                 for r in conn.execute(sa.select(e.c.execution_id, e.c.order_id).where(e.c.system == system))
             }
 
-    @staticmethod
     def _move_book(
+        self,
         conn: sa.Connection,
         *,
         book: str,
@@ -487,14 +682,8 @@ class OrderRepository:
         currency: str,
         now: datetime,
     ) -> None:
-        b = t.book_positions
-        key = (
-            b.c.book == book,
-            b.c.system == system,
-            b.c.account_id == account_id,
-            b.c.instrument_id == instrument_id,
-        )
-        row = conn.execute(sa.select(b).where(*key).with_for_update()).one_or_none()
+        key = {"b_book": book, "b_system": system, "b_account": account_id, "b_instrument": instrument_id}
+        row = conn.execute(self._lock_book, key).one_or_none()
         qty = Decimal(row.quantity) if row else Decimal(0)
         cost = Decimal(row.cost_basis) if row else Decimal(0)
         new_qty, new_cost = _average_cost(qty, cost, delta, price)
@@ -506,20 +695,21 @@ class OrderRepository:
         }
         if row is None:
             conn.execute(
-                b.insert().values(
-                    book=book,
-                    system=system,
-                    account_id=account_id,
-                    instrument_id=instrument_id,
-                    currency=currency,
+                self._insert_book,
+                {
+                    "book": book,
+                    "system": system,
+                    "account_id": account_id,
+                    "instrument_id": instrument_id,
+                    "currency": currency,
                     **values,
-                )
+                },
             )
         else:
-            conn.execute(b.update().where(*key).values(**values))
+            conn.execute(self._update_book, {**key, **values})
 
-    @staticmethod
     def _move_cash(
+        self,
         conn: sa.Connection,
         book: str,
         system: str,
@@ -528,14 +718,13 @@ class OrderRepository:
         delta: Decimal,
         now: datetime,
     ) -> None:
-        c = t.book_cash
-        key = (c.c.book == book, c.c.system == system, c.c.account_id == account_id, c.c.currency == currency)
-        row = conn.execute(sa.select(c).where(*key).with_for_update()).one_or_none()
+        key = {"b_book": book, "b_system": system, "b_account": account_id, "b_currency": currency}
+        row = conn.execute(self._lock_cash, key).one_or_none()
         if row is None:
             # cash is only tracked once an opening balance was set (set_book_cash)
             return
         conn.execute(
-            c.update().where(*key).values(amount=t.to_dec(Decimal(row.amount) + delta), updated_at=now)
+            self._update_cash, {**key, "amount": t.to_dec(Decimal(row.amount) + delta), "updated_at": now}
         )
 
     # -- book maintenance ------------------------------------------------------------------------

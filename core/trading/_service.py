@@ -42,6 +42,7 @@ from portico.models import (
     OrderSide,
     OrderStatus,
     Position,
+    Quote,
 )
 from portico.sdk import Capability, Connector
 from portico.store import Database
@@ -60,8 +61,9 @@ from portico.trading._fingerprint import adoption_differences, canonical_request
 from portico.trading._live import check_live_trading
 from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
-from portico.trading._repository import OrderRepository
+from portico.trading._repository import AppliedEvent, OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
+from portico.trading._snapshots import AccountSnapshots
 from portico.trading._tracking import Observation, observation_from_order
 from portico.trading._xref import InstrumentXref
 
@@ -191,7 +193,9 @@ class TradingService:
         checks.extend(risk_checks)
         self.risk_checks: dict[str, RiskCheck] = {c.name: c for c in checks}
         # limits from an external limits system, asked per order only when some plugin provides them
-        self._external_limits = plugins is not None and bool(plugins.hooks.hook.portico_risk_limits.get_hookimpls())
+        self._external_limits = plugins is not None and bool(
+            plugins.hooks.hook.portico_risk_limits.get_hookimpls()
+        )
         self.events = OrderEventBus()
         self._recovered: set[str] = set()
         self._recovery_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -201,6 +205,9 @@ class TradingService:
         self._orphans: dict[tuple[str, str], deque[OrderEvent]] = defaultdict(lambda: deque(maxlen=100))
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        # pre-trade account and quote state, reused within its age limit while a system's order stream runs
+        self.snapshots = AccountSnapshots(self.clock, self.config.account_state_max_age)
+        self._streams_up: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -314,51 +321,75 @@ class TradingService:
                     raise NotSupported(capability="place_order", system=system_id)
                 check_live_trading(system_id, connector, self.live_trading_systems)
                 await self.ensure_recovered(system_id)
-                await self._validate(system_id, connector, request)
-                client_order_id = request.client_order_id or self.derive_client_order_id(system_id, key)
+                held = await self._validate(system_id, connector, request)
+                placed = False
                 try:
-                    record = self.repo.insert_intent(
-                        id=uuid.uuid4().hex,
-                        system=system_id,
-                        idempotency_key=key,
-                        client_order_id=client_order_id,
-                        request=request,
-                        request_hash=request_hash,
-                        now=self.clock.now(),
-                        parent_id=parent_id,
+                    record = await self._store_and_send(
+                        system_id, key, request, request_hash, canon, parent_id=parent_id
                     )
-                except IntegrityError:
-                    # another process stored the same key first
-                    existing = self.repo.by_key(system_id, key)
-                    if existing is not None:
-                        return self._replay(existing, canon)
-                    owner = self.repo.key_owner(system_id, key)
-                    if owner is not None and owner != self.repo.instance:
-                        raise PayloadRejected(
-                            f"idempotency key {key!r} of {system_id} is already used by instance {owner!r} "
-                            "sharing this store: use another key (or the same instance)",
-                            field="idempotency_key",
-                        ) from None
-                    raise PayloadRejected(
-                        f"client_order_id {client_order_id!r} is already used by another order",
-                        field="client_order_id",
-                    ) from None
-                await self.events.publish(
-                    OrderUpdate(
-                        record=record,
-                        previous_status=None,
-                        event="intent",
-                        source="submit",
-                        at=record.created_at,
-                    )
-                )
-                record = await self._send(record)
-                self._audit(system_id, "place_order", record.status.value, record)
+                    placed = record.status is not OrderStatus.REJECTED
+                finally:
+                    if held is not None:
+                        self.snapshots.settle(system_id, request.account_id, held, placed=placed)
                 if record.status is OrderStatus.REJECTED:
                     raise OrderRejected(
                         f"{system_id} rejected order {record.id}: {record.reject_reason}", record=record
                     )
                 return record
+
+    async def _store_and_send(
+        self,
+        system_id: str,
+        key: str,
+        request: OrderRequest,
+        request_hash: str,
+        canon: dict[str, Any],
+        *,
+        parent_id: str | None,
+    ) -> OrderRecord:
+        """Store the intent (its first send counted), then send it; a key stored meanwhile replays."""
+        client_order_id = request.client_order_id or self.derive_client_order_id(system_id, key)
+        try:
+            record = self.repo.insert_intent(
+                id=uuid.uuid4().hex,
+                system=system_id,
+                idempotency_key=key,
+                client_order_id=client_order_id,
+                request=request,
+                request_hash=request_hash,
+                now=self.clock.now(),
+                parent_id=parent_id,
+                # the first send is counted with the intent, in its transaction
+                sending=True,
+            )
+        except IntegrityError:
+            # another process stored the same key first
+            existing = self.repo.by_key(system_id, key)
+            if existing is not None:
+                return self._replay(existing, canon)
+            owner = self.repo.key_owner(system_id, key)
+            if owner is not None and owner != self.repo.instance:
+                raise PayloadRejected(
+                    f"idempotency key {key!r} of {system_id} is already used by instance {owner!r} "
+                    "sharing this store: use another key (or the same instance)",
+                    field="idempotency_key",
+                ) from None
+            raise PayloadRejected(
+                f"client_order_id {client_order_id!r} is already used by another order",
+                field="client_order_id",
+            ) from None
+        await self.events.publish(
+            OrderUpdate(
+                record=record,
+                previous_status=None,
+                event="intent",
+                source="submit",
+                at=record.created_at,
+            )
+        )
+        record = await self._send(record, counted=True)
+        self._audit(system_id, "place_order", record.status.value, record)
+        return record
 
     def _replay(self, existing: OrderRecord, canon: dict[str, Any]) -> OrderRecord:
         stored = canonical_request(existing.request)
@@ -377,14 +408,19 @@ class TradingService:
             )
         return existing
 
-    async def _send(self, record: OrderRecord, *, source: str = "submit") -> OrderRecord:
+    async def _send(
+        self, record: OrderRecord, *, source: str = "submit", counted: bool = False
+    ) -> OrderRecord:
+        """Send a stored intent. ``counted``: the intent was stored with this send counted already
+        (:meth:`OrderRepository.insert_intent` with ``sending``), so it is not counted again."""
         connector = self.connector(record.system)
         # re-sends of recovered intents pass here too: a process without the opt-in sends no real money
         check_live_trading(record.system, connector, self.live_trading_systems)
         request = record.request.model_copy(update={"client_order_id": record.client_order_id})
         self._inflight.add(record.id)
         try:
-            record = self.repo.mark_sent(record.id, self.clock.now())
+            if not counted:
+                record = self.repo.mark_sent(record.id, self.clock.now())
             try:
                 order = await asyncio.wait_for(connector.place_order(request), self.config.submit_timeout)
             except VenueRejected as exc:
@@ -425,7 +461,7 @@ class TradingService:
                     error=err,
                 )
                 return await self._resolve_locked(record, pre_send=pre_send)
-            return await self._apply_order(record.id, order, source=source)
+            return await self._apply_order(record.id, order, source=source, record=record)
         finally:
             self._inflight.discard(record.id)
 
@@ -584,6 +620,15 @@ class TradingService:
 
     async def _apply(self, order_id: str, obs: Observation) -> OrderRecord:
         before, after, entry = self.repo.apply(order_id, obs, self.clock.now())
+        return await self._applied(before, after, entry, obs)
+
+    async def _applied(
+        self, before: OrderRecord, after: OrderRecord, entry: HistoryEntry | None, obs: Observation
+    ) -> OrderRecord:
+        """Tell subscribers and the monitor about an applied observation; apply events held for it."""
+        order_id = after.id
+        if after.filled_quantity > before.filled_quantity:
+            self.snapshots.filled(after.system)  # held positions moved: sells read them again
         if entry is not None:
             await self.events.publish(
                 OrderUpdate(
@@ -603,12 +648,18 @@ class TradingService:
                     previous=before.status.value,
                     source=obs.source,
                 )
-        if after.venue_order_id and before.venue_order_id is None:
-            await self._drain_orphans(after.system, after.venue_order_id)
+        learned = after.venue_order_id is not None and before.venue_order_id is None
+        if learned and await self._drain_orphans(after.system, str(after.venue_order_id)):
+            after = self.repo.get(order_id) or after  # the held events moved it on
         return after
 
-    async def _apply_order(self, order_id: str, order: Order, *, source: str) -> OrderRecord:
-        record = self.repo.get(order_id)
+    async def _apply_order(
+        self, order_id: str, order: Order, *, source: str, record: OrderRecord | None = None
+    ) -> OrderRecord:
+        """Apply the venue's view of an order. ``record``: the intent as just stored by the caller
+        (saves reading it again); only its venue order id is used, and it only grows."""
+        if record is None:
+            record = self.repo.get(order_id)
         if record is not None and record.venue_order_id is None:
             await self._check_adoption(record, order)
         return await self._apply(order_id, observation_from_order(order, source=source))
@@ -671,20 +722,40 @@ class TradingService:
             The order after the event, or None when the event was held.
         """
         order = event.order
-        record = None
-        if order.client_order_id:
-            record = self.repo.by_client_id(system_id, order.client_order_id)
-        if record is None and order.order_id:
-            record = self.repo.by_venue_id(system_id, order.order_id)
+        obs = observation_from_order(
+            order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
+        )
+        execution = event.execution
+        # the usual case in one transaction: find and lock the order, record the fill, apply the status
+        applied = self.repo.apply_event(
+            system_id,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.order_id,
+            obs=obs,
+            now=self.clock.now(),
+            execution=execution,
+            instrument_id=None
+            if execution is None
+            else self.xref.resolve(system_id, symbol=execution.symbol),
+            book=self.config.book,
+            # an intent not linked yet whose venue order differs goes the careful way below
+            usual=lambda r: r.venue_order_id is not None or not adoption_differences(r.request, order),
+        )
+        if isinstance(applied, AppliedEvent):
+            if applied.execution_recorded and execution is not None:
+                self._emit_execution(
+                    system_id, applied.execution_id or execution.execution_id, applied.after.id, execution
+                )
+            return await self._applied(applied.before, applied.after, applied.entry, obs)
+        record = applied
+        if record is None and order.filled_quantity:
+            self.snapshots.filled(system_id)  # an order not placed here filled: positions moved
         if record is None:
             if (system_id, order.order_id) not in self._orphans and len(self._orphans) >= _MAX_ORPHAN_ORDERS:
                 # orders placed outside portico never get claimed: forget the oldest
                 self._orphans.pop(next(iter(self._orphans)))
             self._orphans[(system_id, order.order_id)].append(event)
             return None
-        obs = observation_from_order(
-            order, source=event.source, event=event.event, event_id=event.event_id, event_at=event.timestamp
-        )
         if record.venue_order_id is None and adoption_differences(record.request, order):
             if record.status is OrderStatus.REJECTED:
                 # refused already: the venue's order belongs to the store that placed it
@@ -693,13 +764,14 @@ class TradingService:
         if event.execution is not None:
             # recorded before the status moves, so the fill is not fetched a second time
             await self.record_execution(system_id, event.execution, order_id=record.id)
-        after = await self._apply(record.id, obs)
-        return self.repo.get(after.id) or after
+        return await self._apply(record.id, obs)
 
-    async def _drain_orphans(self, system_id: str, venue_order_id: str) -> None:
+    async def _drain_orphans(self, system_id: str, venue_order_id: str) -> bool:
+        """Apply the events held for an order whose venue id was just learned; True when any were."""
         held = self._orphans.pop((system_id, venue_order_id), None)
         for event in held or ():
             await self.apply_event(system_id, event)
+        return bool(held)
 
     async def record_execution(
         self, system_id: str, execution: Execution, *, order_id: str | None = None
@@ -728,15 +800,20 @@ class TradingService:
             book=self.config.book,
         )
         if new:
-            self._emit(
-                "trading.execution",
-                system=system_id,
-                execution_id=execution.execution_id,
-                order_id=order_id,
-                quantity=str(execution.quantity),
-                price=str(execution.price),
-            )
+            self._emit_execution(system_id, execution.execution_id, order_id, execution)
         return new
+
+    def _emit_execution(
+        self, system_id: str, execution_id: str, order_id: str | None, execution: Execution
+    ) -> None:
+        self._emit(
+            "trading.execution",
+            system=system_id,
+            execution_id=execution_id,
+            order_id=order_id,
+            quantity=str(execution.quantity),
+            price=str(execution.price),
+        )
 
     async def record_missing_fills(
         self,
@@ -1008,7 +1085,13 @@ class TradingService:
 
     # -- validation ------------------------------------------------------------------------------
 
-    async def _validate(self, system_id: str, connector: Connector, request: OrderRequest) -> None:
+    async def _validate(self, system_id: str, connector: Connector, request: OrderRequest) -> int | None:
+        """Check the order against the connector's capabilities, the account and the risk checks.
+
+        Returns:
+            The token of the buying power held back for a buy (settle it once the placement answers),
+            or None when none was held.
+        """
         caps = connector.spec.capabilities
         where = f"{system_id} ({connector.spec.name})"
         if caps.order_types and request.order_type not in caps.order_types:
@@ -1040,6 +1123,20 @@ class TradingService:
         if request.extended_hours and not caps.extended_hours:
             raise OrderValidationError(f"{where} does not trade extended hours", field="extended_hours")
 
+        if system_id in self._streams_up:
+            try:
+                return await self._check_account(system_id, connector, request, reuse=True)
+            except (OrderValidationError, RiskCheckFailed):
+                # state reused within its age limit never refuses an order by itself: read it afresh
+                pass
+        return await self._check_account(system_id, connector, request, reuse=False)
+
+    async def _check_account(
+        self, system_id: str, connector: Connector, request: OrderRequest, *, reuse: bool
+    ) -> int | None:
+        """Buying power, held position and the risk checks; ``reuse``: account state and quotes
+        within their age limit may stand in for reads (see :class:`AccountSnapshots`)."""
+        caps = connector.spec.capabilities
         risk_settings = self.risk_settings(system_id, request.account_id)
         # account-specific limits apply to orders without an account id too (the default account)
         needs_account = (
@@ -1051,18 +1148,31 @@ class TradingService:
         account: Account | None = None
         positions: list[Position] = []
         if needs_account and caps.has(Capability.GET_ACCOUNT):
-            account = await connector.get_account(request.account_id)
+            account = await self.snapshots.account(
+                system_id, request.account_id, lambda: connector.get_account(request.account_id), reuse=reuse
+            )
         account_id = request.account_id or (account.account_id if account else None)
-        if account_id != request.account_id and request.account_id is None and (
-            self.config.risk.accounts or self._external_limits
+        if (
+            account_id != request.account_id
+            and request.account_id is None
+            and (self.config.risk.accounts or self._external_limits)
         ):
             risk_settings = self.risk_settings(system_id, account_id)
         wants_positions = request.side is not OrderSide.BUY or any(
             getattr(self.risk_checks.get(name), "needs_positions", False) for name in risk_settings
         )
         if needs_account and wants_positions and caps.has(Capability.GET_POSITIONS):
-            positions = await connector.get_positions(request.account_id)
-        price = await self._estimate_price(connector, request, positions) if needs_account else None
+            positions = await self.snapshots.positions(
+                system_id,
+                request.account_id,
+                lambda: connector.get_positions(request.account_id),
+                reuse=reuse,
+            )
+        price = (
+            await self._estimate_price(system_id, connector, request, positions, reuse=reuse)
+            if needs_account
+            else None
+        )
 
         if self.config.validate_account:
             value = order_value(request, price)
@@ -1112,6 +1222,8 @@ class TradingService:
                     instrument_id=instrument_id,
                 )
                 reason = check.check(request, context)
+                if reason is not None and reuse:
+                    raise RiskCheckFailed("refused on reused account state", check=name)
                 if reason is not None:
                     self._emit(
                         "trading.risk.refused",
@@ -1123,6 +1235,11 @@ class TradingService:
                         account_id=account_id,
                     )
                     raise RiskCheckFailed(f"risk check {name} refused the order: {reason}", check=name)
+
+        value = order_value(request, price) if request.side is OrderSide.BUY else None
+        if account is not None and value is not None:
+            return self.snapshots.reserve(system_id, request.account_id, value)
+        return None
 
     def risk_settings(self, system_id: str, account_id: str | None) -> dict[str, dict[str, Any]]:
         """Check name -> settings for an account: the configuration's, with the limits an external
@@ -1150,18 +1267,28 @@ class TradingService:
         return total
 
     async def _estimate_price(
-        self, connector: Connector, request: OrderRequest, positions: list[Position]
+        self,
+        system_id: str,
+        connector: Connector,
+        request: OrderRequest,
+        positions: list[Position],
+        *,
+        reuse: bool,
     ) -> Decimal | None:
         if request.limit_price is not None:
             return request.limit_price
         if request.stop_price is not None:
             return request.stop_price
         if connector.spec.capabilities.has(Capability.GET_LATEST_QUOTES):
-            try:
-                quotes = await connector.get_latest_quotes([request.symbol])
-            except PorticoError:
-                quotes = {}
-            quote = quotes.get(request.symbol)
+
+            async def read() -> Quote | None:
+                try:
+                    quotes = await connector.get_latest_quotes([request.symbol])
+                except PorticoError:
+                    return None
+                return quotes.get(request.symbol)
+
+            quote = await self.snapshots.quote(system_id, request.symbol, read, reuse=reuse)
             if quote is not None:
                 side_price = quote.ask_price if request.side is OrderSide.BUY else quote.bid_price
                 for candidate in (side_price, quote.last_price, quote.mid):
@@ -1179,6 +1306,8 @@ class TradingService:
         delay = self.config.stream_backoff
         while self._running:
             try:
+                # while the stream runs, pre-trade checks may reuse account state within its age limit
+                self._streams_up.add(system_id)
                 async for event in connector.subscribe_order_updates():
                     delay = self.config.stream_backoff
                     try:
@@ -1193,6 +1322,10 @@ class TradingService:
                 self._emit(
                     "trading.stream.disconnected", system=system_id, severity="warning", error=str(exc)
                 )
+            finally:
+                # down: every check reads the venue again until the stream is back
+                self._streams_up.discard(system_id)
+                self.snapshots.forget(system_id)
             await self._pause(delay)
             delay = min(max(delay, 0.05) * 2, 30.0)
             # events missed while disconnected: poll the open orders

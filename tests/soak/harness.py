@@ -1,7 +1,7 @@
 """The order reliability soak: orders through the trading service to two mock brokers at once, with
 faults, while the process driving the service is SIGKILLed and restarted on the same store.
 
-Parent side (:func:`run_soak`): starts the mock brokers in this process (they are the venues and
+Parent side (:func:`run_soak`): starts the mock brokers (Alpaca, IB's TWS, a FIX 4.4 acceptor) in this process (they are the venues and
 must outlive the driver), writes the plan, runs the driver as a subprocess, kills it with SIGKILL
 twice at seeded moments, lets the third run finish, then checks the invariants from the history file,
 the venues' books and the store.
@@ -92,6 +92,11 @@ class Broker:
                 {"client_order_id": o.order_ref, "status": o.state.status, "filled": str(o.state.filled_qty)}
                 for o in list(self.server.venue.orders.values())
             ]
+        if self.kind == "fix":
+            return [
+                {"client_order_id": o.client_order_id, "status": o.status, "filled": str(o.filled_qty)}
+                for o in list(self.server.venue.orders.values())
+            ]
         if self.kind == "alpaca":
             return [
                 {
@@ -107,6 +112,9 @@ class Broker:
         """Client order ids the venue refused: rejected orders in its book, and (Alpaca) placements it
         answered with a 4xx in its request journal."""
         out = {o["client_order_id"] for o in self.venue_orders() if o["status"] == "rejected"}
+        if self.kind == "fix":
+            # business rejects (ExecutionReport OrdStatus=8) of orders the venue never booked
+            out |= set(self.server.rejected)
         if self.kind == "alpaca":
             for entry in self.server.app.journal.entries("POST", "/v2/orders"):
                 if entry.status is not None and 400 <= entry.status < 500:
@@ -174,7 +182,48 @@ async def start_broker(kind: str, system: str, seed: int, *, client_id: int = 7)
             "credentials": {"api_key_id": "PKSOAK", "api_secret_key": "soak-secret"},
         }
         return Broker(system=system, kind=kind, seed=seed, setup=setup, server=running)
+    if kind == "fix":
+        from portico.connectors.fix.dictionary import data_dictionary, fetch_data_dictionary
+        from portico.errors import ConfigurationError
+        from portico.mocks.fix import FixMockServer
+
+        try:
+            dictionary = data_dictionary()
+        except ConfigurationError:
+            dictionary = str(fetch_data_dictionary())
+        fix_server = await FixMockServer(
+            seed=seed,
+            faults=FIX_FAULTS,
+            data_dictionary=dictionary,
+            credentials={"PORTICO": ("soak", "soak-secret")},
+        ).start()
+        setup = {
+            "urls": {"fix": fix_server.url},
+            "connection": {
+                "ack_timeout": 1.0,
+                "heartbeat_interval": 5,
+                "reconnect_interval": 1,
+                "logon_timeout": 5,
+                "data_dictionary": dictionary,
+            },
+            "auth_scheme": "fix_logon",
+            "credentials": {"username": "soak", "password": "soak-secret"},
+        }
+        return Broker(system=system, kind=kind, seed=seed, setup=setup, server=fix_server)
     raise ValueError(f"unknown broker kind {kind!r}")
+
+
+FIX_FAULTS = {
+    # 10% of orders are committed, then the connection drops before their reports go out (they come
+    # back as PossDupFlag resends after the next logon)
+    "drop_after_order": 0.1,
+    # 5% of reports are lost on the way (a gap, a resend request), 10% arrive twice
+    "skip_seq": 0.05,
+    "duplicate": 0.1,
+    # 5% of orders are acknowledged after the connector stopped waiting (resolved by status request)
+    "delay_ack": 0.05,
+    "ack_delay": 0.8,
+}
 
 
 ALPACA_FAULTS = [
@@ -206,7 +255,9 @@ class History:
         os.fsync(self.fh.fileno())
 
 
-def _connector(kind: str, system: str, setup: dict[str, Any]) -> Any:
+def _connector(
+    kind: str, system: str, setup: dict[str, Any], db: Any = None, history: History | None = None
+) -> Any:
     from portico.sdk import ConnectorContext
 
     cls: Any
@@ -214,6 +265,8 @@ def _connector(kind: str, system: str, setup: dict[str, Any]) -> Any:
         from portico.connectors.interactive_brokers import InteractiveBrokersConnector as cls
     elif kind == "alpaca":
         from portico.connectors.alpaca import AlpacaConnector as cls
+    elif kind == "fix":
+        from portico.connectors.fix import FixConnector as cls
     else:
         raise ValueError(kind)
     context = ConnectorContext.for_testing(
@@ -223,6 +276,12 @@ def _connector(kind: str, system: str, setup: dict[str, Any]) -> Any:
         connection=setup.get("connection", {}),
         auth_scheme=setup.get("auth_scheme"),
         credentials=setup.get("credentials", {}),
+        # the FIX session's sequence numbers live in the trading service's store
+        store=db if kind == "fix" else None,
+        # session events (logons, logouts, rejects, ack timeouts) go to the history, to read after a run
+        emit=(lambda event, **data: history.write("event", event=event, system=system, **data))
+        if history is not None and kind == "fix"
+        else (lambda event, **data: None),
     )
     return cls(context)
 
@@ -249,10 +308,12 @@ async def drive(config: dict[str, Any]) -> None:
 
     history = History(Path(config["history"]), config["run"])
     plan = json.loads(Path(config["plan"]).read_text())
-    connectors = {b["system"]: _connector(b["kind"], b["system"], b["setup"]) for b in config["brokers"]}
+    db = Database(config["database_url"])
+    connectors = {
+        b["system"]: _connector(b["kind"], b["system"], b["setup"], db, history) for b in config["brokers"]
+    }
     for connector in connectors.values():
         await _open(connector)
-    db = Database(config["database_url"])
     service = TradingService(
         db=db,
         connectors=connectors,
@@ -386,7 +447,7 @@ async def run_soak(
     *,
     count: int,
     seed: int = 1,
-    kinds: tuple[str, str] = ("alpaca", "ib"),
+    kinds: tuple[str, ...] = ("alpaca", "ib"),
     kills: int = 2,
     database_url: str | None = None,
     timeout: float = 300.0,
@@ -402,7 +463,10 @@ async def run_soak(
     ]
     plan_path = workdir / "plan.json"
     plan = make_plan(
-        count, systems, seed, reject_on=tuple(s for s, k in zip(systems, kinds, strict=True) if k == "alpaca")
+        count,
+        systems,
+        seed,
+        reject_on=tuple(s for s, k in zip(systems, kinds, strict=True) if k in ("alpaca", "fix")),
     )
     plan_path.write_text(json.dumps(plan))
     history_path = workdir / "history.jsonl"
@@ -536,7 +600,8 @@ def check_invariants(
     for key, ids in answered.items():
         if len(ids) != 1:
             v.append(f"key {key} answered with {len(ids)} different intents: {sorted(ids)}")
-    if history and history[-1]["op"] != "done":
+    operations = [h for h in history if h["op"] != "event"]  # session events may follow "done"
+    if operations and operations[-1]["op"] != "done":
         v.append("the last run did not finish (no 'done' line)")
 
     # the store: one intent per key, every one resolved

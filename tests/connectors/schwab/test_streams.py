@@ -211,3 +211,51 @@ async def test_an_order_placed_while_the_stream_was_subscribing_is_back_filled(
     assert (event.order.order_id, event.order.client_order_id) == (placed.order_id, "early-1")
     assert event.order.status is OrderStatus.FILLED
     assert [e for e, _ in emitted].count("stream.subscribed") == 1
+
+
+async def test_a_finished_order_is_read_once_and_other_accounts_are_skipped(
+    served: Callable[..., RunningMock],
+) -> None:
+    running = served(realtime=True)
+    app = running.app
+    # a second linked account: its orders' activity reaches the same stream
+    other = app.link_account(app.venue.create_account(cash=Decimal(100_000)).id)
+    emitted: list[tuple[str, dict[str, Any]]] = []
+    connector = make_connector(running, emitted)
+    await connector.open()
+    reads: list[str] = []
+    get_order = connector.get_order
+
+    async def counted(order_id: str) -> Any:
+        reads.append(order_id)
+        return await get_order(order_id)
+
+    connector.get_order = counted  # type: ignore[method-assign]
+    received: list[OrderEvent] = []
+
+    async def collect() -> None:
+        async for event in connector.subscribe_order_updates():
+            received.append(event)
+
+    task = asyncio.create_task(collect())
+    try:
+        await wait_for_async(lambda: any(e == "stream.subscribed" for e, _ in emitted), timeout=10)
+        theirs = app.venue.place_order(symbol="AAPL", side="buy", qty=Decimal(1), account_id=other.venue_id)
+        placed = await connector.place_order(
+            OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(3), client_order_id="once-1")
+        )
+        await wait_for_async(
+            lambda: any(e.order.order_id == placed.order_id and e.order.is_terminal for e in received),
+            timeout=10,
+        )
+        # the order's later activity messages (it filled: several of them) arrive, and are not read
+        marker = await connector.place_order(
+            OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(1), client_order_id="once-2")
+        )
+        await wait_for_async(lambda: any(e.order.order_id == marker.order_id for e in received), timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await connector.close()
+    assert reads.count(placed.order_id) == 1
+    assert str(app.order_number(theirs.id)) not in reads

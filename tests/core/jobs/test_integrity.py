@@ -260,6 +260,7 @@ def test_a_gzip_file_rewritten_between_validation_and_parsing_loads_nothing(serv
             path.write_bytes(gzip.compress(changed, mtime=0))
             return self.inner.read(stream, options, file=file)
 
+    service.importer.columnar = False  # the format's read is the per-record path (gzip is columnar too now)
     service.importer.formats.add(_GzipRewrite(service.importer.formats.get("psv"), path, []))
     result = service.importer.import_file(path, "positions")
     assert result.status == "failed" and "the file changed while it was being imported" in result.error

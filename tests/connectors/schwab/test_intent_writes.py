@@ -1,0 +1,96 @@
+"""The placement intent is written twice per order (stored with its first send counted before the
+send, then linked to Schwab's order id), and a client order id stored by an earlier process is found
+by that first write, never placed again."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import SecretStr
+
+from portico.auth import AuthenticationManager
+from portico.clock import FakeClock
+from portico.connectors.schwab import SPEC, SchwabAuth, SchwabConnector
+from portico.connectors.schwab.links import IntentRecord
+from portico.connectors.schwab.spec import AUTH_SCHEME
+from portico.models import OrderRequest, OrderSide
+from portico.sdk import ConnectorContext, resolve_url_templates
+from portico.store import Database
+from tests.connectors.schwab.conftest import APP_KEY, APP_SECRET, CALLBACK
+
+
+def _connector(running: Any, db: Database) -> SchwabConnector:
+    clock = FakeClock()
+    manager = AuthenticationManager(clock=clock)
+    manager.register_scheme(AUTH_SCHEME, SchwabAuth)
+    options = resolve_url_templates(
+        {**SPEC.auth[0].options, "redirect_uri": CALLBACK, "auto_login": True}, dict(running.urls)
+    )
+    credentials = {"client_id": SecretStr(APP_KEY), "client_secret": SecretStr(APP_SECRET)}
+    auth = manager.build("schwab", AUTH_SCHEME, credentials, options)
+    context = ConnectorContext.for_testing(
+        SchwabConnector, urls=running.urls, credentials=credentials, auth=auth, clock=clock, store=db
+    )
+    return SchwabConnector(context)
+
+
+def _spy(connector: SchwabConnector, venue: Any) -> list[tuple[str, IntentRecord, int]]:
+    """Every intent write: (kind, the record as written, orders at the venue at that moment)."""
+    store = connector._store
+    assert store is not None
+    writes: list[tuple[str, IntentRecord, int]] = []
+    create, save = store.create, store.save
+
+    def spy_create(record: IntentRecord) -> bool:
+        writes.append(("create", IntentRecord(**vars(record)), len(venue.orders)))
+        return create(record)
+
+    def spy_save(record: IntentRecord) -> None:
+        writes.append(("save", IntentRecord(**vars(record)), len(venue.orders)))
+        save(record)
+
+    store.create, store.save = spy_create, spy_save  # type: ignore[method-assign]
+    return writes
+
+
+def _request(cid: str) -> OrderRequest:
+    return OrderRequest(symbol="F", side=OrderSide.BUY, quantity=Decimal(2), client_order_id=cid)
+
+
+async def test_a_placement_writes_its_intent_twice_the_first_before_the_send(served) -> None:
+    running = served()
+    venue = running.app.venue
+    db = Database()
+    connector = _connector(running, db)
+    try:
+        writes = _spy(connector, venue)
+        order = await connector.place_order(_request("two-writes"))
+        assert [(kind, at) for kind, _, at in writes] == [("create", 0), ("save", 1)]
+        first, second = writes[0][1], writes[1][1]
+        assert (first.sends, first.order_id, first.first_sent is not None) == (1, None, True)
+        assert (second.sends, second.order_id) == (1, order.order_id)
+    finally:
+        await connector.close()
+        db.dispose()
+
+
+async def test_an_intent_stored_by_an_earlier_process_is_found_not_placed_again(served) -> None:
+    running = served()
+    venue = running.app.venue
+    db = Database()
+    first = _connector(running, db)
+    try:
+        placed = await first.place_order(_request("restart-1"))
+    finally:
+        await first.close()
+    again = _connector(running, db)  # a new process: nothing in memory, the store remembers
+    try:
+        writes = _spy(again, venue)
+        order = await again.place_order(_request("restart-1"))
+        assert order.order_id == placed.order_id and order.client_order_id == "restart-1"
+        assert len(venue.orders) == 1
+        assert [kind for kind, _, _ in writes] == ["create"]  # refused: the stored one is read instead
+    finally:
+        await again.close()
+        db.dispose()
