@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from portico.models import CashMovement, CashMovementType, CorporateAction, CorporateActionStatus
 from portico.store import metadata
 from portico.trading import _tables as t
-from portico.trading._repository import OrderRepository, signed_quantity
+from portico.trading._repository import signed_quantity
 
 if TYPE_CHECKING:
     from portico.store import Database
@@ -368,7 +368,7 @@ class CorporateActionProcessor:
                                       cash.c.status != "cancelled")
             ).all():  # fmt: skip
                 if due.booked_to_cash:
-                    OrderRepository._move_cash(
+                    _move_cash(
                         conn, self.book, due.system, due.account_id, due.currency, -Decimal(due.amount), now
                     )
                 conn.execute(
@@ -417,7 +417,7 @@ class CorporateActionProcessor:
                     sa.select(c.c.amount).where(c.c.book == self.book, c.c.system == row.system,
                                                 c.c.account_id == row.account_id, c.c.currency == row.currency)
                 ).one_or_none()  # fmt: skip
-                OrderRepository._move_cash(
+                _move_cash(
                     conn, self.book, row.system, row.account_id, row.currency, Decimal(row.amount), now
                 )
                 conn.execute(
@@ -466,6 +466,18 @@ class CorporateActionProcessor:
             if action.share_factor is not None and abs((action.ex_date - around).days) <= days:
                 out.append(action)
         return out
+
+
+def _move_cash(
+    conn: sa.Connection, book: str, system: str, account_id: str, currency: str, delta: Decimal, now: datetime
+) -> None:
+    """Add ``delta`` to a book cash balance, when the book tracks that balance (an opening balance was set)."""
+    c = t.book_cash
+    key = (c.c.book == book, c.c.system == system, c.c.account_id == account_id, c.c.currency == currency)
+    row = conn.execute(sa.select(c.c.amount).where(*key).with_for_update()).one_or_none()
+    if row is None:
+        return
+    conn.execute(c.update().where(*key).values(amount=t.to_dec(Decimal(row.amount) + delta), updated_at=now))
 
 
 def _movement(row: Any, *, status: str | None = None) -> CashMovement:
