@@ -36,6 +36,9 @@ ALL = (
     "polygon_stream",
     "gateway",
     "fix",
+    "cold_start",
+    "mock_throughput",
+    "scaleout",
 )
 
 PREFIX = "TARGET "
@@ -82,6 +85,10 @@ def summary(results: dict[str, tuple[int, list[str], float, float]]) -> list[str
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print("usage: python -m benchmarks [NAME ...]  (all of them without a NAME; see benchmarks/README.md)")
+        print(f"benchmarks: {', '.join(ALL)}")
+        return 0
     names = argv or list(ALL)
     unknown = [n for n in names if n not in ALL]
     if unknown:

@@ -425,6 +425,18 @@ def main(argv: list[str] | None = None) -> int:
             raw = figures.get(label.split(":")[0] + ": raw websockets receive loop")
             ratio = f"raw/this {raw / rate:5.2f}x" if raw else ""
             print(f"    {label:<52} {rate:>10,.0f} msg/s   {ratio}")
+        replay_raw = figures["replay: raw websockets receive loop"]
+        replay = figures["replay: portico subscribe_market_data -> callback"]
+        live_raw = figures["live: raw websockets receive loop"]
+
+        def verdict(ok: bool) -> str:
+            return "met" if ok else "missed"
+
+        print(f"TARGET market_data stream replay: portico within 2x of the raw loop: {replay_raw / replay:.2f}x "
+              f"{verdict(replay_raw / replay <= 2)}")  # fmt: skip
+        print(f"TARGET market_data stream replay: portico >= 150,000 msg/s: {replay:,.0f} {verdict(replay >= 150_000)}")
+        print(f"TARGET market_data stream mock: produces >= 200,000 msg/s (the raw loop on it): {live_raw:,.0f} "
+              f"{verdict(live_raw >= 200_000)}")  # fmt: skip
 
     print(f"\n(b) daily bars, {args.symbols} symbols, Alpha Vantage mock, premium keys (150/minute)")
     best = bench_daily_bars(args.symbols, args.rounds)

@@ -1,13 +1,18 @@
 """Polygon (Massive) stream throughput: quotes per second through portico, massive's WebSocketClient and a
 raw websockets loop, from one replay server, in one run.
 
-Run: ``.venv/bin/python -m benchmarks.polygon_stream`` (under a minute, loopback only).
+Run: ``.venv/bin/python -m benchmarks.polygon_stream`` (under a minute, loopback only; ``--rounds``).
 
 The replay server (its own process) speaks the stocks stream's protocol (connected, auth_success,
 subscribed) and then sends batches of 100 ``Q`` events, in the mock's shape, as fast as the socket takes
 them, so what is measured is the client. portico's path is ``subscribe_market_data`` on the market data
 service (canonical ``Quote`` models, the subscription queue, a callback); massive's is its
 ``WebSocketClient`` handler (its ``EquityQuote`` models); the raw loop only decodes JSON.
+
+Each client runs in this process (the server in its own), so the process CPU time over the measured
+span is the client's: it is printed per quote next to the rate. The three clients are measured in
+alternating rounds and each figure is the median over rounds. Targets: portico within 2x of the raw
+loop and at least 150,000 quotes/s (issue 28), and at least 1.5x massive (issue 17).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +79,10 @@ def _frames(count: int = 50, per_frame: int = 100) -> list[str]:
     return out
 
 
-async def _raw(port: int, messages: int) -> float:
+Result = tuple[float, float]  # quotes per second, CPU seconds per quote
+
+
+async def _raw(port: int, messages: int) -> Result:
     import websockets
 
     async with websockets.connect(f"ws://127.0.0.1:{port}/stocks", max_size=None) as ws:
@@ -82,17 +91,17 @@ async def _raw(port: int, messages: int) -> float:
         await ws.recv()
         await ws.send(json.dumps({"action": "subscribe", "params": ",".join(f"Q.{s}" for s in SYMBOLS)}))
         await ws.recv()
-        count, start = 0, 0.0
+        count, start, cpu = 0, 0.0, 0.0
         while count < messages:
             batch = json.loads(await ws.recv())
             if not start:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 continue
             count += sum(1 for m in batch if m.get("ev") == "Q")
-        return count / (time.perf_counter() - start)
+        return count / (time.perf_counter() - start), (time.process_time() - cpu) / count
 
 
-async def _massive(port: int, messages: int) -> float:
+async def _massive(port: int, messages: int) -> Result:
     from massive import WebSocketClient
 
     client = WebSocketClient(
@@ -102,16 +111,16 @@ async def _massive(port: int, messages: int) -> float:
         subscriptions=[f"Q.{s}" for s in SYMBOLS],
         max_reconnects=0,
     )
-    state = {"count": 0, "start": 0.0, "end": 0.0}
+    state = {"count": 0, "start": 0.0, "end": 0.0, "cpu": 0.0}
     done = asyncio.Event()
 
     async def handle(batch: list[Any]) -> None:
         if not state["start"]:
-            state["start"] = time.perf_counter()
+            state["start"], state["cpu"] = time.perf_counter(), time.process_time()
             return
         state["count"] += len(batch)
         if state["count"] >= messages and not done.is_set():
-            state["end"] = time.perf_counter()
+            state["end"], state["cpu"] = time.perf_counter(), time.process_time() - state["cpu"]
             done.set()
 
     task = asyncio.create_task(client.connect(handle))
@@ -121,10 +130,10 @@ async def _massive(port: int, messages: int) -> float:
         await client.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return state["count"] / (state["end"] - state["start"])
+    return state["count"] / (state["end"] - state["start"]), state["cpu"] / state["count"]
 
 
-async def _portico(port: int, messages: int) -> float:
+async def _portico(port: int, messages: int) -> Result:
     from portico.connectors.polygon.connector import PolygonConnector
     from portico.marketdata import MarketDataService
     from portico.sdk import ConnectorContext
@@ -137,16 +146,16 @@ async def _portico(port: int, messages: int) -> float:
     connector = PolygonConnector(context)
     await connector.open()
     service = MarketDataService({"polygon": connector}, config={"cache": {"enabled": False}})
-    state = {"count": 0, "start": 0.0, "end": 0.0}
+    state = {"count": 0, "start": 0.0, "end": 0.0, "cpu": 0.0}
     done = asyncio.Event()
 
     def on_quote(_quote: Any) -> None:
         if not state["start"]:
-            state["start"] = time.perf_counter()
+            state["start"], state["cpu"] = time.perf_counter(), time.process_time()
             return
         state["count"] += 1
         if state["count"] >= messages and not done.is_set():
-            state["end"] = time.perf_counter()
+            state["end"], state["cpu"] = time.perf_counter(), time.process_time() - state["cpu"]
             done.set()
 
     sid = await service.subscribe_market_data("polygon", SYMBOLS, "quotes", on_quote)
@@ -156,34 +165,53 @@ async def _portico(port: int, messages: int) -> float:
         summary = await service.unsubscribe_market_data(sid)
         await connector.close()
     if summary.get("dropped"):
-        print(f"    (portico dropped {summary['dropped']} quotes under back-pressure)")
-    return state["count"] / (state["end"] - state["start"])
+        print(f"    (portico dropped {summary['dropped']} quotes under back-pressure, "
+              f"{summary.get('stream_dropped', 0)} of them in the stream's queue)")  # fmt: skip
+    return state["count"] / (state["end"] - state["start"]), state["cpu"] / state["count"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.polygon_stream")
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(_frames(), handle)
     server = subprocess.Popen([sys.executable, "-c", _SERVER, handle.name], stdout=subprocess.PIPE, text=True)
+    clients = [("raw websockets loop", _raw), ("massive WebSocketClient", _massive),
+               ("portico subscribe_market_data", _portico)]  # fmt: skip
+    results: dict[str, list[Result]] = {name: [] for name, _ in clients}
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().strip())
-        rows = [
-            ("raw websockets loop", asyncio.run(_raw(port, args.messages))),
-            ("massive WebSocketClient", asyncio.run(_massive(port, args.messages))),
-            ("portico subscribe_market_data", asyncio.run(_portico(port, args.messages))),
-        ]
+        for _ in range(args.rounds):
+            for name, run in clients:
+                results[name].append(asyncio.run(run(port, args.messages)))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    raw, massive = rows[0][1], rows[1][1]
-    print(f"quotes per second from one replay server, {args.messages:,} quotes each, one run")
-    print(f"{'':<32}{'msg/s':>10}{'vs massive':>12}{'vs raw':>9}")
-    for name, rate in rows:
-        print(f"{name:<32}{rate:>10,.0f}{rate / massive:>11.2f}x{rate / raw:>8.2f}x")
-    print("target: portico >= 1.5x massive")
+    rate = {name: statistics.median(r for r, _ in rows) for name, rows in results.items()}
+    cpu = {name: statistics.median(c for _, c in rows) for name, rows in results.items()}
+    raw, massive, portico = (rate[name] for name, _ in clients)
+    print(
+        f"quotes per second from one replay server, {args.messages:,} quotes each, median of {args.rounds} rounds"
+    )
+    print(f"{'':<32}{'msg/s':>10}{'wall us/msg':>13}{'CPU us/msg':>12}{'vs massive':>12}{'vs raw':>9}")
+    for name, _ in clients:
+        print(f"{name:<32}{rate[name]:>10,.0f}{1e6 / rate[name]:>13.2f}{cpu[name] * 1e6:>12.2f}"
+              f"{rate[name] / massive:>11.2f}x{rate[name] / raw:>8.2f}x")  # fmt: skip
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "missed"
+
+    print(f"TARGET polygon_stream quotes: portico within 2x of the raw loop: raw/portico {raw / portico:.2f}x "
+          f"(CPU per quote {cpu['portico subscribe_market_data'] / cpu['raw websockets loop']:.2f}x) "
+          f"{verdict(raw / portico <= 2)}")  # fmt: skip
+    print(
+        f"TARGET polygon_stream quotes: portico >= 150,000 quotes/s: {portico:,.0f} {verdict(portico >= 150_000)}"
+    )
+    print(f"TARGET polygon_stream quotes: portico >= 1.5x massive (issue 17): {portico / massive:.2f}x "
+          f"{verdict(portico / massive >= 1.5)}")  # fmt: skip
     return 0
 
 

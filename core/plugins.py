@@ -168,6 +168,7 @@ class PluginManager:
                 name=candidate.ep.name,
                 distribution=candidate.distribution,
                 version=candidate.version,
+                strict=False,
             )
 
     def _without_conflicts(self, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -232,19 +233,45 @@ class PluginManager:
         self.load_entry_points([ep])
 
     def register(
-        self, plugin: Any, *, name: str | None = None, distribution: str | None = None, version: str | None = None
+        self,
+        plugin: Any,
+        *,
+        name: str | None = None,
+        distribution: str | None = None,
+        version: str | None = None,
+        strict: bool = True,
     ) -> PluginInfo | None:
         """Register a plugin object (a module or instance with hookimpls) and collect what it provides.
 
-        Returns the plugin's info, or None when it was rejected (the reason is in :attr:`failures`).
+        Args:
+            plugin: the module or object holding the hookimpls.
+            name: the plugin's name (default: the module's).
+            distribution: the installed distribution it comes from, when known.
+            version: that distribution's version.
+            strict: raise when the plugin is refused (registering by code: the caller must know);
+                entry points are loaded with ``strict=False``, so one broken plugin does not stop the others.
+
+        Returns:
+            The plugin's info; None when it was refused and ``strict`` is false (the reason is in
+            :attr:`failures`).
+
+        Raises:
+            PluginLoadError: ``strict`` and the plugin was refused (a name already taken, a connector
+                name another plugin provides, an invalid manifest), with the reason in one sentence.
         """
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         module = getattr(plugin, "__name__", type(plugin).__module__)
+        if self.hooks.has_plugin(name):
+            taken = self.plugins.get(name)
+            source = f" (from {taken.distribution or taken.module})" if taken is not None else ""
+            return self._refuse(
+                name, f"a plugin named {name!r} is already registered{source}; register this one under another name",
+                strict,
+            )
         try:
             self.hooks.register(plugin, name=name)
         except Exception as exc:
-            self.failures[name] = f"registration failed: {type(exc).__name__}: {exc}"
-            return None
+            return self._refuse(name, f"registration failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", strict)
         info = PluginInfo(name=name, module=module, distribution=distribution, version=version)
         try:
             connectors = self._call_one(plugin, "portico_connectors")
@@ -252,12 +279,10 @@ class PluginManager:
             staged = self._validate_connectors(name, connectors)
         except PluginLoadError as exc:
             self.hooks.unregister(plugin)
-            self.failures[name] = exc.reason
-            return None
+            return self._refuse(name, exc.reason, strict)
         except Exception as exc:
             self.hooks.unregister(plugin)
-            self.failures[name] = f"{type(exc).__name__}: {exc}"
-            return None
+            return self._refuse(name, f"{type(exc).__name__}: {exc}", strict)
         for cls in staged:
             self._connectors[cls.spec.name] = cls
             self._connector_plugin[cls.spec.name] = name
@@ -274,6 +299,13 @@ class PluginManager:
             info.mocks.append(mock_name)
         self.plugins[name] = info
         return info
+
+    def _refuse(self, name: str, reason: str, strict: bool) -> PluginInfo | None:
+        """Record why ``name`` was refused; raise it when ``strict``. Returns None (what ``register`` returns)."""
+        self.failures[name] = reason
+        if strict:
+            raise PluginLoadError(name, reason)
+        return None
 
     def _call_one(self, plugin: Any, hook: str) -> list[Any]:
         impl = getattr(plugin, hook, None)

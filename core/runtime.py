@@ -272,9 +272,13 @@ class AsyncIntegration:
             except ImportError:
                 redactor = None
             redact = getattr(redactor, "redact", None)
-            return EventPublisher(
-                sink_for_url(url, self.config.scale_out.events_exchange), clock=self.clock, redact=redact
-            )
+            sink = sink_for_url(url, self.config.scale_out.events_exchange)
+            if self.config.scale_out.events_outbox and not url.startswith("memory:"):
+                from portico.events import OutboxPublisher
+
+                # committed to the store first, relayed once the broker confirms: a broker restart loses nothing
+                return OutboxPublisher(sink, self.db, clock=self.clock, redact=redact)
+            return EventPublisher(sink, clock=self.clock, redact=redact)
 
         return self._service("events", build)
 
@@ -801,7 +805,19 @@ class AsyncIntegration:
         def build() -> Any:
             from portico.http import RateLimiterRegistry
 
-            return RateLimiterRegistry(clock=self.clock, redis_url=self.config.scale_out.redis_url)
+            def on_mode(connector: str, mode: str, error: str | None) -> None:
+                # Redis lost: each process keeps limit / workers of the budget until it is back
+                if mode == "local":
+                    self._emit("ratelimit.shared_unavailable", system=connector, severity="warning", error=error, workers=self.config.scale_out.workers)
+                else:
+                    self._emit("ratelimit.shared_restored", system=connector)
+
+            return RateLimiterRegistry(
+                clock=self.clock,
+                redis_url=self.config.scale_out.redis_url,
+                workers=self.config.scale_out.workers,
+                on_mode=on_mode,
+            )
 
         return self._service("limiters", build)
 

@@ -55,6 +55,7 @@ from portico.errors import (
     TransportError,
     VenueRejected,
 )
+from portico.http import StreamFeed
 from portico.models import (
     Account,
     Bar,
@@ -79,6 +80,7 @@ __all__ = ["AlpacaConnector"]
 
 _MAX_SENDS = 5
 """How many times one placement may be sent when the venue provably never received it."""
+_STREAM_QUEUE = 10_000  # market data messages buffered per stream iterator before the oldest are dropped
 _PAGE = 10_000
 _ORDER_PAGE = 500
 _SYMBOLS_PER_CALL = 100
@@ -119,7 +121,6 @@ class AlpacaConnector(Connector):
         self._client: AlpacaClient | None = None
         self._assets: list[Instrument] | None = None
         self._market: MarketDataStream | None = None
-        self._news: MarketDataStream | None = None
         self._account_id: str | None = None
         settings = context.settings_as(AlpacaConnection)
         self.feed: str = settings.feed
@@ -594,49 +595,26 @@ class AlpacaConnector(Connector):
         )
         return self._market
 
-    def _news_stream(self) -> MarketDataStream:
-        """The news stream: its own connection at ``/v1beta1/news`` beside the data stream's ``/v2``."""
-        if self._news is not None:
-            return self._news
-        key, secret = self._credential(_KEY_NAMES), self._credential(_SECRET_NAMES)
-        if not key or not secret:
-            raise ConfigurationError(
-                "the Alpaca news stream needs the api_key_id / api_secret_key credentials", system=self.system
-            )
-        base = self.context.url("data_stream").rstrip("/").removesuffix("/v2")
-        self._news = MarketDataStream(
-            f"{base}/v1beta1/news",
-            system=self.system,
-            key_id=key,
-            secret_key=secret,
-            clock=self.context.clock,
-            emit=self.context.emit,
-        )
-        return self._news
+    def _subscribe(self, kind: str, symbols: list[str]) -> StreamFeed[Any]:
+        # the iterator joins the shared connection when first read (missing credentials fail there, as
+        # an error of the iteration) and leaves it when closed
+        async def start(feed: StreamFeed[Any]) -> None:
+            await self._market_stream().join(feed, kind, symbols)
 
-    async def subscribe_news(self, symbols: list[str]) -> AsyncIterator[NewsItem]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._news_stream().news(symbols)) as items:
-            async for item in items:
-                yield item
+        async def stop(feed: StreamFeed[Any]) -> None:
+            if self._market is not None:
+                await self._market.leave(feed)
 
-    async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().quotes(symbols)) as items:
-            async for quote in items:
-                yield quote
+        return StreamFeed(start=start, stop=stop, size=_STREAM_QUEUE)
 
-    async def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().trades(symbols)) as items:
-            async for trade in items:
-                yield trade
+    def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return self._subscribe("quotes", symbols)
 
-    async def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:  # type: ignore[override]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().bars(symbols)) as items:
-            async for bar in items:
-                yield bar
+    def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+        return self._subscribe("trades", symbols)
+
+    def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+        return self._subscribe("bars", symbols)
 
     async def _backfill(self, since: datetime | None) -> list[Order]:
         orders = await self.list_orders(status="all", limit=self.backfill_limit)

@@ -112,7 +112,6 @@ SPEC = ConnectorSpec(
             Capability.GET_CASH_MOVEMENTS: _S,
             Capability.GET_CORPORATE_ACTIONS: _S,
             Capability.GET_NEWS: _S,
-            Capability.SUBSCRIBE_NEWS: _S,
             Capability.GET_BARS: _S,
             Capability.GET_QUOTES: _S,
             Capability.GET_TRADES: _S,
@@ -144,13 +143,7 @@ SPEC = ConnectorSpec(
         extended_hours=True,
         max_symbols_per_request=100,
     ),
-    streams=(
-        StreamKind.QUOTES,
-        StreamKind.TRADES,
-        StreamKind.BARS,
-        StreamKind.ORDER_UPDATES,
-        StreamKind.NEWS,
-    ),
+    streams=(StreamKind.QUOTES, StreamKind.TRADES, StreamKind.BARS, StreamKind.ORDER_UPDATES),
     feature_flags={
         "market_data": (
             Capability.GET_BARS,

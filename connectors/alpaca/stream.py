@@ -12,25 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from portico.clock import Clock
+from portico.connectors.alpaca._frames import CHANNEL_OF, Control, Item, Rejected, decode_frame, to_model
 from portico.connectors.alpaca.mapping import (
     STATUS_MAP,
-    bar_from_wire,
     event_from_trade_update,
-    news_from_wire,
     parse,
-    quote_from_wire,
-    trade_from_wire,
 )
-from portico.connectors.alpaca.wire import WireBar, WireNews, WireQuote, WireTrade, WireTradeUpdate
-from portico.errors import AuthError, ConnectionFailed, PorticoError
-from portico.http import WebSocketClient
-from portico.models import Bar, BarInterval, NewsItem, Order, OrderEvent, OrderStatus, Quote, Trade
+from portico.connectors.alpaca.wire import WireTradeUpdate
+from portico.errors import AuthError, ConnectionFailed, PayloadRejected, PorticoError
+from portico.http import StreamFeed, WebSocketClient
+from portico.models import Bar, Order, OrderEvent, OrderStatus, Quote, Trade
 
 __all__ = ["MarketDataStream", "OrderUpdateStream", "StreamCredentials"]
 
@@ -162,7 +159,9 @@ class OrderUpdateStream:
         if stream == "listening" and "trade_updates" in (data.get("streams") or ()):
             self._emit("stream.subscribed", stream="order_updates")
         if stream == "error":
-            raise ConnectionFailed(f"trade updates stream error: {data.get('error_message')}", system=self.system)
+            raise ConnectionFailed(
+                f"trade updates stream error: {data.get('error_message')}", system=self.system
+            )
 
     async def events(self) -> AsyncGenerator[OrderEvent, None]:
         """Order events until the iterator is closed."""
@@ -206,26 +205,12 @@ class OrderUpdateStream:
             await client.close()
 
 
-_KINDS = {"quotes": "q", "trades": "t", "bars": "b", "news": "n"}
+_KINDS = {"quotes": "q", "trades": "t", "bars": "b"}
 _CHANNELS = {kind: channel for channel, kind in _KINDS.items()}
+_REPORTED_REJECTIONS = 100  # rejections reported one by one; after these, every thousandth
 _FATAL = (401, 402, 404, 406, 409)
 """Stream errors no reconnect can fix: not authenticated, auth failed, auth timeout, connection limit,
 insufficient subscription."""
-
-
-class _Subscriber:
-    def __init__(self, channel: str, symbols: set[str], size: int) -> None:
-        self.channel = channel
-        self.symbols = symbols
-        self.queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(maxsize=size)
-        self.dropped = 0
-
-    def offer(self, item: dict[str, Any] | BaseException) -> None:
-        if self.queue.full():
-            # a slow consumer loses the oldest ticks, not the connection
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(item)
 
 
 class MarketDataStream:
@@ -235,6 +220,12 @@ class MarketDataStream:
     and bars iterators share it: symbols are subscribed as iterators start and unsubscribed when the
     last one interested closes; the connection closes with the last iterator and, after a reconnect,
     everything still wanted is subscribed again.
+
+    Each frame is decoded once, on the connection's reader, straight into canonical models
+    (:mod:`portico.connectors.alpaca._frames`) and handed to each interested iterator's bounded
+    :class:`~portico.http.StreamFeed`: one queue hop. A malformed message is refused alone (a
+    ``stream.rejected`` event naming the field); a consumer ``queue_size`` messages behind loses the
+    oldest, counted on its feed.
 
     Args:
         url: the feed's WebSocket URL (``.../v2/iex``).
@@ -266,10 +257,13 @@ class MarketDataStream:
         self._emit = emit
         self._ws_options = dict(ws_options or {})
         self._queue_size = queue_size
-        self._subscribers: list[_Subscriber] = []
+        self._feeds: dict[StreamFeed[Any], tuple[str, set[str]]] = {}
+        self._routes: dict[tuple[str, str], list[StreamFeed[Any]]] = {}
         self._client: WebSocketClient | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.rejected = 0
+        """Messages refused as malformed, over all connections."""
 
     @property
     def connected(self) -> bool:
@@ -279,9 +273,16 @@ class MarketDataStream:
     def wanted(self) -> dict[str, set[str]]:
         """Every symbol some iterator wants, by channel."""
         out: dict[str, set[str]] = {channel: set() for channel in _KINDS}
-        for sub in self._subscribers:
-            out[sub.channel] |= sub.symbols
+        for channel, symbols in self._feeds.values():
+            out[channel] |= symbols
         return out
+
+    def _reroute(self) -> None:
+        routes: dict[tuple[str, str], list[StreamFeed[Any]]] = {}
+        for feed, (channel, symbols) in self._feeds.items():
+            for symbol in symbols:
+                routes.setdefault((channel, symbol), []).append(feed)
+        self._routes = routes
 
     async def _on_connect(self, client: WebSocketClient) -> None:
         await client.send(self._auth)
@@ -289,51 +290,91 @@ class MarketDataStream:
         if wanted:
             await client.send({"action": "subscribe", **wanted})
 
-    async def _read(self, client: WebSocketClient) -> None:
+    # -- the reader: one frame at a time, synchronously, on the connection's reader task ------------
+
+    def _on_frame(self, frame: str | bytes) -> None:
         try:
-            while True:
-                batch = await client.receive()
-                for message in batch if isinstance(batch, list) else [batch]:
-                    if not isinstance(message, dict):
-                        continue
-                    kind = message.get("T")
-                    if kind == "error":
-                        code = message.get("code")
-                        text = f"Alpaca market data stream error {code}: {message.get('msg')}"
-                        if code in _FATAL:
-                            error_type = AuthError if code in (401, 402, 404, 409) else PorticoError
-                            self._fail(error_type(text, system=self.system, venue_code=code))
-                            return
-                        self._emit("stream.error", stream="market_data", code=code, message=message.get("msg"))
-                        continue
-                    channel = _CHANNELS.get(str(kind))
-                    if channel is None:
-                        continue
-                    # news names its tickers in a list; the other channels one symbol in S
-                    about = (
-                        {str(s).upper() for s in message.get("symbols") or []}
-                        if kind == "n"
-                        else {message.get("S")}
-                    )
-                    for sub in self._subscribers:
-                        if sub.channel == channel and (
-                            about & sub.symbols or (kind == "n" and "*" in sub.symbols)
-                        ):
-                            sub.offer(message)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._fail(exc)
+            messages = decode_frame(frame)
+        except PayloadRejected as exc:
+            self._reject(exc.message, exc.field)
+            return
+        routes = self._routes
+        batches: dict[StreamFeed[Any], list[Any]] = {}
+        for message in messages:
+            cls = message.__class__
+            channel = CHANNEL_OF.get(cls)
+            if channel is not None:  # typed: only what some feed wants is made into a model
+                feeds = routes.get((channel, message.S))
+                if not feeds:
+                    continue
+                model = to_model(message)
+                if model.__class__ is Rejected:
+                    self._reject(model.reason, model.field)
+                    continue
+                for feed in feeds:
+                    batch = batches.get(feed)
+                    if batch is None:
+                        batches[feed] = [model]
+                    else:
+                        batch.append(model)
+            elif cls is Item:
+                model = message.model
+                feeds = routes.get((message.channel, model.symbol))
+                if not feeds:
+                    continue
+                for feed in feeds:
+                    batch = batches.get(feed)
+                    if batch is None:
+                        batches[feed] = [model]
+                    else:
+                        batch.append(model)
+            elif cls is Rejected:
+                self._reject(message.reason, message.field)
+            elif cls is Control:
+                self._control(message.message)
+        for feed, batch in batches.items():
+            feed.offer_many(batch)
+
+    def _control(self, message: dict[str, Any]) -> None:
+        if message.get("T") != "error":
+            return
+        code = message.get("code")
+        text = f"Alpaca market data stream error {code}: {message.get('msg')}"
+        if code in _FATAL:
+            error_type = AuthError if code in (401, 402, 404, 409) else PorticoError
+            self._fail(error_type(text, system=self.system, venue_code=code))
+            return
+        self._emit("stream.error", stream="market_data", code=code, message=message.get("msg"))
+
+    def _reject(self, reason: str, field: str | None) -> None:
+        self.rejected += 1
+        if self.rejected <= _REPORTED_REJECTIONS or self.rejected % 1000 == 0:
+            self._emit("stream.rejected", stream="market_data", severity="warning", reason=reason, field=field,
+                       rejected=self.rejected)  # fmt: skip
 
     def _fail(self, exc: BaseException) -> None:
-        for sub in self._subscribers:
-            sub.offer(exc)
+        for feed in self._feeds:
+            feed.fail(exc)
 
-    async def _messages(self, channel: str, symbols: list[str]) -> AsyncGenerator[dict[str, Any], None]:
-        sub = _Subscriber(channel, {s.upper() for s in symbols}, self._queue_size)
+    async def _watch(self, client: WebSocketClient) -> None:
+        # with on_message nothing is queued: receive() returns only when the client has closed, and
+        # raises why (it gave up reconnecting): every iterator ends with that error
+        try:
+            await client.receive()
+        except PorticoError as exc:
+            if self._client is client:
+                self._fail(exc)
+
+    # -- iterators ---------------------------------------------------------------------------------
+
+    async def join(self, feed: StreamFeed[Any], kind: str, symbols: list[str]) -> None:
+        """Deliver ``kind`` (``quotes``, ``trades``, ``bars``) of ``symbols`` to ``feed``, connecting if
+        this is the first feed, subscribing to the symbols not yet wanted otherwise."""
+        wanted = {s.upper() for s in symbols}
         async with self._lock:
-            before = self.wanted()[channel]
-            self._subscribers.append(sub)
+            before = self.wanted()[kind]
+            self._feeds[feed] = (kind, wanted)
+            self._reroute()
             try:
                 if self._client is None:
                     client = WebSocketClient(
@@ -341,67 +382,56 @@ class MarketDataStream:
                         system=self.system,
                         clock=self._clock,
                         on_connect=self._on_connect,
-                        decode=_decode_json,
+                        on_message=self._on_frame,
+                        text_as_bytes=True,
                         events=self._emit,
                         **self._ws_options,
                     )
                     await client.connect()
                     self._client = client
-                    self._reader = asyncio.create_task(self._read(client), name=f"portico-{self.system}-market-data")
-                elif sub.symbols - before:
-                    await self._client.send({"action": "subscribe", channel: sorted(sub.symbols - before)})
+                    self._watcher = asyncio.create_task(
+                        self._watch(client), name=f"portico-{self.system}-market-data"
+                    )
+                elif wanted - before:
+                    await self._client.send({"action": "subscribe", kind: sorted(wanted - before)})
             except BaseException:
-                self._subscribers.remove(sub)
+                del self._feeds[feed]
+                self._reroute()
                 raise
-        try:
-            while True:
-                item = await sub.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            await self._leave(sub)
 
-    async def _leave(self, sub: _Subscriber) -> None:
+    async def leave(self, feed: StreamFeed[Any]) -> None:
+        """Stop delivering to ``feed``: unsubscribe what no other feed wants; the last one disconnects."""
         async with self._lock:
-            self._subscribers.remove(sub)
-            client, reader = self._client, self._reader
-            if not self._subscribers:
-                self._client = self._reader = None
-                if reader is not None:
-                    reader.cancel()
+            kind, symbols = self._feeds.pop(feed, ("quotes", set()))
+            self._reroute()
+            client, watcher = self._client, self._watcher
+            if not self._feeds:
+                self._client = self._watcher = None
+                if watcher is not None:
+                    watcher.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await reader
+                        await watcher
                 if client is not None:
                     await client.close()
                 return
-            gone = sub.symbols - self.wanted()[sub.channel]
+            gone = symbols - self.wanted()[kind]
             if gone and client is not None:
                 with contextlib.suppress(PorticoError):
-                    await client.send({"action": "unsubscribe", sub.channel: sorted(gone)})
+                    await client.send({"action": "unsubscribe", kind: sorted(gone)})
 
-    async def quotes(self, symbols: list[str]) -> AsyncGenerator[Quote, None]:
-        """Live quotes."""
-        async with contextlib.aclosing(self._messages("quotes", symbols)) as messages:
-            async for message in messages:
-                yield quote_from_wire(parse(WireQuote, message, what="quote", system=self.system), message["S"])
+    def _feed(self, kind: str, symbols: list[str]) -> StreamFeed[Any]:
+        return StreamFeed(
+            start=lambda feed: self.join(feed, kind, symbols), stop=self.leave, size=self._queue_size
+        )
 
-    async def trades(self, symbols: list[str]) -> AsyncGenerator[Trade, None]:
+    def quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        """Live quotes: a :class:`~portico.http.StreamFeed` joining the stream when first read."""
+        return self._feed("quotes", symbols)
+
+    def trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
         """Live trades."""
-        async with contextlib.aclosing(self._messages("trades", symbols)) as messages:
-            async for message in messages:
-                yield trade_from_wire(parse(WireTrade, message, what="trade", system=self.system), message["S"])
+        return self._feed("trades", symbols)
 
-    async def news(self, symbols: list[str]) -> AsyncGenerator[NewsItem, None]:
-        """Live news (``["*"]``: every article); only on a stream opened at the news URL."""
-        async with contextlib.aclosing(self._messages("news", symbols)) as messages:
-            async for message in messages:
-                yield news_from_wire(
-                    parse(WireNews, message, what="news", system=self.system), system=self.system
-                )
-
-    async def bars(self, symbols: list[str]) -> AsyncGenerator[Bar, None]:
+    def bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
         """Live minute bars."""
-        async with contextlib.aclosing(self._messages("bars", symbols)) as messages:
-            async for message in messages:
-                yield bar_from_wire(parse(WireBar, message, what="bar", system=self.system), message["S"], BarInterval.MIN_1)
+        return self._feed("bars", symbols)

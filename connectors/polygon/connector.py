@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time as _time
 from collections.abc import AsyncIterator, Mapping
@@ -39,6 +38,7 @@ from portico.connectors.polygon.spec import (
 from portico.connectors.polygon.stream import PolygonStream
 from portico.connectors.polygon.wire import WireMarketStatus, WireNews
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
+from portico.http import StreamFeed
 from portico.models import (
     Bar,
     BarInterval,
@@ -69,6 +69,7 @@ _DEFAULT_SPAN = {  # how far back bars are asked for when neither start nor limi
     BarInterval.WEEK: timedelta(days=3 * 365), BarInterval.MONTH: timedelta(days=10 * 365),
 }  # fmt: skip
 _TICK_SPAN = timedelta(days=5)  # trades and quotes without a start
+_STREAM_QUEUE = 10_000  # events buffered per stream iterator before the oldest are dropped
 _MIN_PLAN = {"snapshots": "starter", "stream": "starter", "trades": "developer", "quotes": "advanced"}
 
 
@@ -514,21 +515,24 @@ class PolygonConnector(Connector):
             )
         return self._stream
 
-    async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:  # type: ignore[override]
-        tickers = [self._ticker(s) for s in symbols]
-        # close the inner stream at once when this iterator is closed (not whenever it is collected)
-        async with contextlib.aclosing(self._market_stream().quotes(tickers)) as items:
-            async for quote in items:
-                yield quote
+    def _subscribe(self, channel: str, symbols: list[str]) -> StreamFeed[Any]:
+        # the iterator joins the shared connection when first read (a plan check or a bad ticker fails
+        # there, as an error of the iteration) and leaves it when closed
+        async def start(feed: StreamFeed[Any]) -> None:
+            tickers = [self._ticker(s) for s in symbols]
+            await self._market_stream().join(feed, channel, tickers)
 
-    async def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:  # type: ignore[override]
-        tickers = [self._ticker(s) for s in symbols]
-        async with contextlib.aclosing(self._market_stream().trades(tickers)) as items:
-            async for trade in items:
-                yield trade
+        async def stop(feed: StreamFeed[Any]) -> None:
+            if self._stream is not None:
+                await self._stream.leave(feed)
 
-    async def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:  # type: ignore[override]
-        tickers = [self._ticker(s) for s in symbols]
-        async with contextlib.aclosing(self._market_stream().bars(tickers)) as items:
-            async for bar in items:
-                yield bar
+        return StreamFeed(start=start, stop=stop, size=_STREAM_QUEUE)
+
+    def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
+        return self._subscribe("Q", symbols)
+
+    def subscribe_trades(self, symbols: list[str]) -> AsyncIterator[Trade]:
+        return self._subscribe("T", symbols)
+
+    def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
+        return self._subscribe("AM", symbols)

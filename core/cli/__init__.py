@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("portico.cli._jobs", "Scheduled imports and exports: list, run now, history."),
     "dlq": ("portico.cli._dlq", "Quarantined import records: list, show, replay, discard."),
     "gateway": ("portico.cli._gateway", "The REST/WebSocket gateway: hash a user's password for its configuration."),
+    "completion": ("portico.cli._complete", "Print the shell completion script (bash, zsh, fish)."),
     "run": ("portico.cli._run", "Run the runtime: systems, health checks, jobs, and the /metrics /health /dashboard server."),
 }
 
@@ -76,5 +77,6 @@ def main(argv: list[str] | None = None) -> Any:
         click.secho(f"error: {exc}", fg="red", err=True)
         problems = getattr(exc, "problems", None) or []
         for path, message in problems[1:]:
-            click.echo(f"  {path}: {message}", err=True)
+            # a message that already names its key path (file:line: path: ...) is shown as it is
+            click.echo(f"  {message}" if path and path in message else f"  {path}: {message}", err=True)
         sys.exit(1)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from portico.cli._table import Column, local_time, local_zone, print_table, wide_option
+
 __all__ = ["command"]
 
 
@@ -58,11 +60,12 @@ def _has_audit_table(db_path: Path) -> bool:
 
 
 @command.command("tail")
-@click.option("-n", "count", default=20, show_default=True, help="How many recent entries.")
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(min=1), help="How many recent entries.")
 @click.option("--system", default=None, help="Only entries about this system.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON lines.")
-def tail(count: int, system: str | None, as_json: bool) -> None:
-    """Show the most recent audit entries."""
+@wide_option
+def tail(count: int, system: str | None, as_json: bool, wide: bool) -> None:
+    """Show the most recent audit entries, one line each (--wide: every detail in full)."""
     from portico.auth import AuditLog
     from portico.store import Database
 
@@ -73,16 +76,26 @@ def tail(count: int, system: str | None, as_json: bool) -> None:
         for e in entries:
             click.echo(json.dumps(e.__dict__, sort_keys=True))
         return
-    from rich.console import Console
-    from rich.table import Table
+    columns = [
+        Column("#", justify="right"),
+        Column("time", nowrap=True),  # the title names the zone
+        Column("system"),
+        Column("actor", wide_only=True),
+        Column("action"),
+        Column("outcome"),
+        Column("correlation", wide_only=True),
+        Column("detail", truncate=True),
+    ]
+    rows = [
+        [
+            str(e.seq), local_time(e.ts, short=True), e.system or "-", e.actor, e.action, e.outcome, e.correlation_id or "",
+            " ".join(f"{k}={_detail_value(v)}" for k, v in sorted(e.detail.items())),
+        ]
+        for e in entries
+    ]
+    empty = f"no audit entries about {system}" if system is not None else "the audit log is empty"
+    print_table(columns, rows, title=f"audit log (times in {local_zone()})", wide=wide, empty=empty)
 
-    table = Table(title="audit log")
-    for column in ("#", "time", "system", "actor", "action", "outcome", "correlation", "detail"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        style = None if e.outcome in {"success", "started"} else "yellow"
-        table.add_row(
-            str(e.seq), e.ts, e.system or "", e.actor, e.action, e.outcome, (e.correlation_id or "")[:12],
-            json.dumps(e.detail, sort_keys=True), style=style,
-        )
-    Console().print(table)
+
+def _detail_value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from portico.cli._complete import complete_system_ids
+from portico.cli._table import Column, json_option, local_time, print_table, wide_option
+
 if TYPE_CHECKING:
     from portico.auth import CredentialVault
 
@@ -85,27 +88,25 @@ def get(name: str, reveal: bool, vault_path: str | None) -> None:
 
 
 @command.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
+@wide_option
 @vault_option
-def list_(as_json: bool, vault_path: str | None) -> None:
+def list_(as_json: bool, wide: bool, vault_path: str | None) -> None:
     """List stored secrets (names and metadata, never values)."""
     vault = _open(vault_path)
     infos = vault.list() if vault.exists() else []
     if as_json:
         click.echo(json.dumps([info.__dict__ for info in infos], indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"credentials in {vault.path}")
-    for column in ("name", "version", "created", "updated", "state"):
-        table.add_column(column)
-    for info in infos:
-        state = "revoked" if info.revoked else "rotation staged" if info.staged else "active"
-        table.add_row(info.name, str(info.version), info.created_at, info.updated_at, state)
-    Console().print(table)
-    if not infos:
-        click.echo("the vault is empty")
+    columns = [Column("name"), Column("version", justify="right"), Column("created", wide_only=True, nowrap=True), Column("updated", nowrap=True), Column("state")]
+    rows = [
+        [
+            info.name, str(info.version), local_time(info.created_at), local_time(info.updated_at),
+            "revoked" if info.revoked else "rotation staged" if info.staged else "active",
+        ]
+        for info in infos
+    ]
+    print_table(columns, rows, title=f"credentials in {vault.path}", wide=wide, empty=f"the vault {vault.path} is empty")
 
 
 @command.command("delete")
@@ -162,7 +163,7 @@ def revoke(name: str, reason: str, vault_path: str | None) -> None:
 
 
 @command.command("login")
-@click.argument("system")
+@click.argument("system", shell_complete=complete_system_ids)
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
 @click.option("--no-browser", is_flag=True, help="Print the authorization URL instead of opening a browser.")
 @vault_option

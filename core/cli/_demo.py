@@ -21,6 +21,8 @@ from typing import Any
 
 import click
 
+from portico.cli._table import Column, print_table
+
 __all__ = ["command"]
 
 DEFAULT_CONFIG = Path("examples/config/portico.yaml")
@@ -46,7 +48,6 @@ def command(config_file: str | None, keep_running: bool, http_port: int) -> None
 
 async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from portico.errors import ConfigurationError, PorticoError
     from portico.runtime import AsyncIntegration
@@ -81,25 +82,28 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     failures = 0
     try:
         await integration.start(require_connected=False)  # the table shows each failed system and why
-        table = Table(title="systems (each served by its mock)")
-        for column in ("system", "connector", "state", "check", "urls"):
-            table.add_column(column, overflow="fold")
+        rows: list[list[str]] = []
+        styles: list[str | None] = []
         for system_id in integration.systems:
             status = await integration.get_external_system_status(system_id)
-            check = "-"
+            check, ok = "-", False
             if status.state == "connected":
                 try:
                     result = await integration.systems[system_id].connector.check()  # type: ignore[union-attr]
-                    check = f"[green]ok[/green] {result.latency_ms:.0f} ms" if result.ok else f"[red]{result.detail}[/red]"
-                    failures += 0 if result.ok else 1
+                    ok = result.ok
+                    check = f"ok {result.latency_ms:.0f} ms" if result.ok else str(result.detail)
                 except PorticoError as exc:
-                    check = f"[red]{exc}[/red]"
-                    failures += 1
-            else:
-                failures += 1
-            state = status.state if status.state == "connected" else f"[red]{status.state}: {status.last_error}[/red]"
-            table.add_row(system_id, status.connector, state, check, "\n".join(f"{k}: {v}" for k, v in status.urls.items()))
-        console.print(table)
+                    check = str(exc)
+            failures += 0 if ok else 1
+            state = status.state if status.state == "connected" else f"{status.state}: {status.last_error}"
+            urls = " ".join(f"{k}: {v}" for k, v in status.urls.items())
+            rows.append([system_id, status.connector, state, check, urls])
+            styles.append(None if ok else "red")
+        columns = [
+            Column("system"), Column("connector", wide_only=True), Column("state", truncate=True),
+            Column("check", truncate=True), Column("urls", wide_only=True),
+        ]
+        print_table(columns, rows, title="systems (each served by its mock)", styles=styles, console=console)
 
         for system_id, system in integration.systems.items():
             if system.connector is None:
@@ -133,8 +137,6 @@ def _log_to_file() -> Path:
 
 
 async def _trade(console: Any, integration: Any, system_id: str) -> int:
-    from rich.table import Table
-
     from portico.errors import PorticoError
     from portico.models import OrderStatus
 
@@ -144,9 +146,8 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
         {"symbol": "MSFT", "side": "buy", "quantity": "5", "order_type": "market"},
         {"symbol": "AAPL", "side": "sell", "quantity": "4", "order_type": "market"},
     ]
-    table = Table(title=f"{system_id} orders")
-    for column in ("client order id", "symbol", "side", "qty", "status", "filled", "avg price"):
-        table.add_column(column)
+    rows: list[list[str]] = []
+    styles: list[str | None] = []
     failures = 0
     for i, details in enumerate(orders):
         try:
@@ -160,27 +161,35 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
                 order = await integration.get_external_order_status(system_id, order_id)
             filled = order.status is OrderStatus.FILLED
             failures += 0 if filled else 1
-            table.add_row(
-                order_id,
-                order.symbol,
-                order.side.value,
-                f"{order.quantity}",
-                f"[green]{order.status.value}[/green]" if filled else f"[red]{order.status.value}[/red]",
-                f"{order.filled_quantity}",
-                f"{order.average_fill_price or '-'}",
+            rows.append(
+                [
+                    order_id, order.symbol, order.side.value, f"{order.quantity}", order.status.value,
+                    f"{order.filled_quantity}", f"{order.average_fill_price or '-'}",
+                ]
             )
+            styles.append(None if filled else "red")
         except PorticoError as exc:
             failures += 1
-            table.add_row("-", details["symbol"], details["side"], details["quantity"], f"[red]{exc}[/red]", "", "")
-    console.print(table)
+            rows.append(["-", details["symbol"], details["side"], details["quantity"], str(exc), "", ""])
+            styles.append("red")
+    order_columns = [
+        Column("client order id", nowrap=True), Column("symbol"), Column("side"), Column("qty", justify="right"),
+        Column("status", truncate=True), Column("filled", justify="right"), Column("avg price", justify="right"),
+    ]
+    print_table(order_columns, rows, title=f"{system_id} orders", styles=styles, console=console)
     try:
         positions = await integration.get_external_positions(system_id)
-        ptable = Table(title=f"{system_id} positions")
-        for column in ("symbol", "quantity", "avg cost", "market value", "unrealized P&L"):
-            ptable.add_column(column, justify="right")
-        for p in positions:
-            ptable.add_row(p.symbol, f"{p.quantity}", f"{p.average_cost or '-'}", f"{p.market_value or '-'}", f"{p.unrealized_pnl or '-'}")
-        console.print(ptable)
+        position_columns = [
+            Column("symbol"),
+            *(Column(h, justify="right") for h in ("quantity", "avg cost", "market value", "unrealized P&L")),
+        ]
+        position_rows = [
+            [p.symbol, f"{p.quantity}", f"{p.average_cost or '-'}", f"{p.market_value or '-'}", f"{p.unrealized_pnl or '-'}"]
+            for p in positions
+        ]
+        print_table(
+            position_columns, position_rows, title=f"{system_id} positions", console=console, empty="no positions"
+        )
         account = await integration.get_external_account(system_id)
         console.print(
             f"account {account.account_id}: cash {account.cash} {account.currency}, "
@@ -193,8 +202,6 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
 
 
 async def _prices(console: Any, integration: Any, system_id: str) -> int:
-    from rich.table import Table
-
     from portico.errors import PorticoError
 
     console.rule(f"[bold]{system_id}: market data")
@@ -206,14 +213,17 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
         console.print(f"[red]{system_id}: {exc}[/red]")
         return 1
     data = getattr(result, "data", result)
-    table = Table(title=f"{system_id} daily bars (last 5)")
-    for column in ("symbol", "date", "open", "high", "low", "close", "volume"):
-        table.add_column(column, justify="right")
     items = data.items() if isinstance(data, dict) else [("", data)]
-    for symbol, bars in items:
-        for bar in list(bars)[-5:]:
-            table.add_row(symbol or bar.symbol, bar.timestamp.date().isoformat(), *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)), f"{bar.volume}")
-    console.print(table)
+    rows = [
+        [
+            symbol or bar.symbol, bar.timestamp.date().isoformat(),
+            *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)), f"{bar.volume}",
+        ]
+        for symbol, bars in items
+        for bar in list(bars)[-5:]
+    ]
+    columns = [Column("symbol"), Column("date"), *(Column(h, justify="right") for h in ("open", "high", "low", "close", "volume"))]
+    print_table(columns, rows, title=f"{system_id} daily bars (last 5)", console=console, empty="no bars")
     served_by = getattr(result, "served_by", None)
     if served_by:
         console.print(f"served by {served_by}")
@@ -232,7 +242,10 @@ async def _serve(console: Any, integration: Any, http_port: int) -> None:
     await integration.monitor.start()
     server = RuntimeServer(integration.monitor, integration, host="127.0.0.1", port=http_port)
     await server.start()
-    console.print(f"dashboard: {server.dashboard_url}  (Ctrl-C to stop)")
+    from portico.cli._token import dashboard_box
+
+    # markup off: the URL is printed as it is, and whole on its own line, so it does not wrap at 80 columns
+    console.print(dashboard_box(server.dashboard_url, ["Ctrl-C stops the demo."]), markup=False, highlight=False, crop=False)
     try:
         await asyncio.Event().wait()
     finally:

@@ -7,6 +7,9 @@ import sys
 
 import click
 
+from portico.cli._complete import complete_record_types
+from portico.cli._table import Column, json_option, local_time, print_table, wide_option
+
 __all__ = ["command"]
 
 _config_option = click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False), help="Configuration file (mappings used by replay).")
@@ -23,18 +26,34 @@ def command() -> None:
     """Quarantined records: list, show, replay, discard."""
 
 
+_STATUSES = ("open", "replayed", "discarded", "superseded", "all")
+
+
 @command.command("list")
-@click.option("--status", default="open", show_default=True, help="open, replayed, discarded, superseded, or all.")
-@click.option("--type", "data_type", default=None)
+@click.option("--status", default="open", show_default=True, type=click.Choice(_STATUSES), help="Which entries.")
+@click.option("--type", "data_type", default=None, shell_complete=complete_record_types, help="Only records of this type (positions, transactions...).")
+@json_option
+@wide_option
 @_config_option
-def list_entries(status: str, data_type: str | None, config_file: str | None) -> None:
+def list_entries(status: str, data_type: str | None, as_json: bool, wide: bool, config_file: str | None) -> None:
     """Quarantined records, oldest first."""
     entries = _queue(config_file).list(status=None if status == "all" else status, data_type=data_type)
-    if not entries:
-        click.echo("dead-letter queue is empty" if status == "open" else "no entries")
+    if as_json:
+        click.echo(json.dumps(entries, indent=2, default=str))
         return
-    for e in entries:
-        click.echo(f"{e['id']:>6}  {e['status']:<10} {e['data_type']:<12} {e['source_key']}:{e['line']}  {e['reason']}")
+    columns = [
+        Column("id", justify="right"), Column("when", wide_only=True, nowrap=True), Column("status"), Column("type"),
+        Column("where"), Column("reason", truncate=True),
+    ]
+    rows = [
+        [
+            str(e["id"]), local_time(e.get("created_at")), e["status"], e["data_type"],
+            f"{e['source_key']}:{e['line']}" if e.get("line") is not None else str(e["source_key"]), e["reason"],
+        ]
+        for e in entries
+    ]
+    empty = "the dead-letter queue is empty" if status == "open" else f"no {status} entries"
+    print_table(columns, rows, title="dead-letter queue", wide=wide, empty=empty)
 
 
 @command.command("show")
@@ -54,7 +73,12 @@ def replay(entry_ids: tuple[int, ...], replay_all: bool, config_file: str | None
     if not entry_ids and not replay_all:
         raise click.UsageError("give entry ids or --all")
     outcome = _queue(config_file).replay(None if replay_all else list(entry_ids))
-    click.echo(f"replayed {len(outcome['replayed'])}: {outcome['replayed']}")
+    replayed = outcome["replayed"]
+    if replayed:
+        ids = ", ".join(str(i) for i in replayed)
+        click.echo(f"replayed {len(replayed)} {'entry' if len(replayed) == 1 else 'entries'}: {ids}")
+    else:
+        click.echo("nothing was replayed" + ("" if outcome["still_failing"] else ": no open entries"))
     for entry_id, reason in outcome["still_failing"].items():
         click.echo(f"  {entry_id} still failing: {reason}")
     sys.exit(3 if outcome["still_failing"] else 0)

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from portico.cli._complete import complete_job_ids
+from portico.cli._table import Column, json_option, local_time, print_table, wide_option
+
 __all__ = ["command"]
 
 _config_option = click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False), help="Configuration file.")
@@ -43,25 +46,37 @@ def command() -> None:
 
 @command.command("list")
 @_config_option
-def list_jobs(config_file: str | None) -> None:
+@json_option
+@wide_option
+def list_jobs(config_file: str | None, as_json: bool, wide: bool) -> None:
     """Persisted jobs with their schedule and last run."""
     from portico.jobs import JobService
 
     service = JobService.standalone(config_file)
     _persist_configured_jobs(service)
     jobs = service.list_jobs()
-    if not jobs:
-        click.echo("no jobs")
+    if as_json:
+        click.echo(json.dumps(jobs, indent=2, default=str))
         return
+    columns = [
+        Column("job"), Column("kind"), Column("schedule"), Column("what"), Column("last run", wide_only=True, nowrap=True),
+        Column("last"),
+    ]
+    rows = []
     for job in jobs:
         cfg = job["config"]
-        when = cfg.get("schedule") or (f"every {cfg['interval_seconds']}s" if cfg.get("interval_seconds") else cfg.get("run_at"))
+        when = cfg.get("schedule") or (
+            f"every {cfg['interval_seconds']}s" if cfg.get("interval_seconds") else local_time(cfg.get("run_at"))
+        )
         what = f"{cfg.get('source', '')} {cfg['data_type']} -> {cfg['destination']}".strip()
-        click.echo(f"{job['job_id']:<28} {job['kind']:<7} {when!s:<16} {what}  last: {job['last_status'] or '-'}")
+        rows.append(
+            [job["job_id"], job["kind"], str(when), what, local_time(job.get("last_run")), job["last_status"] or "-"]
+        )
+    print_table(columns, rows, title="jobs", wide=wide, empty="no jobs")
 
 
 @command.command("run")
-@click.argument("job_id")
+@click.argument("job_id", shell_complete=complete_job_ids)
 @_config_option
 def run(job_id: str, config_file: str | None) -> None:
     """Run JOB_ID now; exit 0 on success, 3 with rejects/quarantine, 1 on failure."""
@@ -81,17 +96,36 @@ def run(job_id: str, config_file: str | None) -> None:
 
 
 @command.command("history")
-@click.argument("job_id", required=False)
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("job_id", required=False, shell_complete=complete_job_ids)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@json_option
+@wide_option
 @_config_option
-def history(job_id: str | None, limit: int, as_json: bool, config_file: str | None) -> None:
+def history(job_id: str | None, limit: int, as_json: bool, wide: bool, config_file: str | None) -> None:
     """Recent runs (of JOB_ID, or all): start, end, status, counts."""
     from portico.jobs import JobService
 
-    runs = JobService.standalone(config_file).history(job_id, limit=limit)
+    service = JobService.standalone(config_file)
+    runs = service.history(job_id, limit=limit)
+    if job_id is not None and not runs:
+        _persist_configured_jobs(service)
+        known = [job["job_id"] for job in service.list_jobs()]
+        if job_id not in known:
+            raise click.ClickException(
+                f"no job {job_id!r}; known jobs: {', '.join(known) or 'none'} (see portico jobs list)"
+            )
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
         return
-    for r in runs:
-        click.echo(f"{r['started_at']}  {r['finished_at'] or '-':<32} {r['job_id']:<28} {r['status']:<10} loaded {r['loaded']} rejected {r['rejected']} quarantined {r['quarantined']}")
+    columns = [
+        Column("started", nowrap=True), Column("finished", wide_only=True, nowrap=True), Column("job"), Column("status"),
+        Column("loaded", justify="right"), Column("rejected", justify="right"), Column("quarantined", justify="right"),
+    ]
+    rows = [
+        [
+            local_time(r["started_at"]), local_time(r["finished_at"]), r["job_id"] or "(ad hoc)", r["status"],
+            str(r["loaded"]), str(r["rejected"]), str(r["quarantined"]),
+        ]
+        for r in runs
+    ]
+    print_table(columns, rows, title="job runs", wide=wide, empty=f"{job_id or 'no job'} has not run yet" if job_id else "no job runs yet")

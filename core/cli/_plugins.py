@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
+from portico.cli._table import Column, console_width, json_option, print_table, wide_option
+
 __all__ = ["command"]
+
+_MARKS = {"supported": "✔", "emulated": "◐", "unsupported": "-"}
+_LEGEND = "✔ supported · ◐ emulated by portico from other calls\n- not supported (raises NotSupported)"
 
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def command(as_json: bool) -> None:
+@json_option
+@wide_option
+@click.option("--matrix", is_flag=True, help="Print the capability matrix: capabilities by connector.")
+def command(as_json: bool, wide: bool, matrix: bool) -> None:
     """List installed plugins and the connectors and mocks they provide."""
     from portico.plugins import PluginManager
 
     pm = PluginManager()
     connectors = {name: cls.spec for name, cls in sorted(pm.connectors.items())}
+    if matrix:
+        _matrix(connectors, as_json=as_json, wide=wide)
+        return
     if as_json:
         payload = {
             "plugins": [
@@ -30,39 +41,85 @@ def command(as_json: bool) -> None:
                 }
                 for info in sorted(pm.plugins.values(), key=lambda i: i.name)
             ],
-            "connectors": [{**spec.summary(), "plugin": pm.plugin_of(name)} for name, spec in connectors.items()],
+            "connectors": [
+                {**spec.summary(), "plugin": pm.plugin_of(name)} for name, spec in connectors.items()
+            ],
             "failures": dict(sorted(pm.failures.items())),
         }
         click.echo(json.dumps(payload, indent=2))
         return
 
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    table = Table(title="portico connectors", show_lines=True)
-    for column in ("connector", "plugin", "kinds", "auth", "throttling", "capabilities", "mock"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("connector", style="bold"),
+        Column("name", wide_only=True),
+        Column("plugin", wide_only=True),
+        Column("kinds"),
+        Column("auth"),
+        Column("throttling"),
+        Column("capabilities"),
+        Column("mock"),
+    ]
+    rows = []
     for name, spec in connectors.items():
         caps = spec.capabilities
-        emulated = [c.value for c in caps.declared if caps.support(c).value == "emulated"]
-        cap_text = ", ".join(c.value for c in caps.declared)
-        if emulated:
-            cap_text += f"\n(emulated: {', '.join(emulated)})"
-        if caps.order_types:
-            cap_text += f"\norders: {', '.join(o.value for o in caps.order_types)}"
-        table.add_row(
-            f"[bold]{name}[/bold]\n{spec.display_name}",
-            pm.plugin_of(name) or "",
-            ", ".join(k.value for k in spec.kinds),
-            ", ".join(a.scheme for a in spec.auth) or "none",
-            ", ".join(str(w) for w in spec.throttling.windows) or "unlimited",
-            cap_text,
-            "yes" if spec.mock else "no",
+        cap_text = ", ".join(
+            c.value + (" (emulated)" if caps.support(c).value == "emulated" else "") for c in caps.declared
         )
-    console.print(table)
+        if caps.order_types:
+            cap_text += f"; orders: {', '.join(o.value for o in caps.order_types)}"
+        rows.append(
+            [
+                name,
+                spec.display_name,
+                pm.plugin_of(name) or "",
+                ", ".join(k.value for k in spec.kinds),
+                ", ".join(a.scheme for a in spec.auth) or "none",
+                ", ".join(str(w) for w in spec.throttling.windows) or "unlimited",
+                cap_text,
+                "yes" if spec.mock else "no",
+            ]
+        )
+    print_table(columns, rows, title="portico connectors", wide=wide, empty="no connectors are installed")
     extra_mocks = sorted(set(pm.mocks) - set(connectors))
     if extra_mocks:
-        console.print(f"other mock servers: {', '.join(extra_mocks)}")
+        click.echo(f"other mock servers: {', '.join(extra_mocks)}")
     for name, reason in sorted(pm.failures.items()):
-        console.print(f"[red]plugin {name!r} failed to load:[/red] {reason}")
+        click.secho(f"plugin {name!r} failed to load: {reason}", fg="red", err=True)
+
+
+def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
+    from portico.sdk import Capability
+
+    if as_json:
+        payload = {
+            name: {c.value: spec.capabilities.support(c).value for c in Capability}
+            for name, spec in connectors.items()
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not connectors:
+        click.echo("no connectors are installed")
+        return
+    names = list(connectors)
+    label = max(len(c.value) for c in Capability)
+    # connectors side by side while they fit; the rest in a further table below, each whole
+    groups: list[list[str]] = [names] if wide else []
+    if not wide:
+        width, used = console_width(), label
+        current: list[str] = []
+        for name in names:
+            if current and used + 3 + len(name) > width:
+                groups.append(current)
+                current, used = [], label
+            current.append(name)
+            used += 3 + len(name)
+        groups.append(current)
+    for n, group in enumerate(groups):
+        columns = [Column("capability"), *(Column(name, justify="center") for name in group)]
+        rows = [
+            [c.value, *(_MARKS[connectors[name].capabilities.support(c).value] for name in group)]
+            for c in Capability
+        ]
+        title = "capability matrix" + (f" ({n + 1} of {len(groups)})" if len(groups) > 1 else "")
+        print_table(columns, rows, title=title, wide=wide)
+    click.echo(_LEGEND)

@@ -1,4 +1,4 @@
-"""``portico run --config FILE [--http-port N]``: the long-running runtime with its HTTP server.
+"""``portico run --config FILE [--http-port N] [--instance NAME]``: the long-running runtime with its HTTP server.
 
 Connects every enabled system, runs health checks and scheduled jobs, and serves ``/metrics``,
 ``/health`` and ``/dashboard`` on 127.0.0.1 until SIGINT or SIGTERM; with ``gateway.enabled`` also the
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,7 +21,12 @@ from typing import Any
 
 import click
 
+from portico.cli._token import dashboard_box, forget_token, keep_token, kept_token
+
 __all__ = ["command", "serve"]
+
+# the same rule as the configuration's instance:
+_INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 def _echo_error(line: str) -> None:
@@ -86,6 +92,7 @@ async def serve(
                 "(gateway.tls_certfile, gateway.tls_keyfile) and users (gateway.users)"
             )
             return 2
+    token_kept: str | None = None
     if http and settings.enabled:
         # bind before connecting anything: a port in use must cost one line, not a connected fleet torn
         # down by uvicorn's sys.exit in the middle of the start-up
@@ -145,10 +152,25 @@ async def serve(
             echo(f"metrics:   {server.url}/metrics")
             echo(f"health:    {server.url}/health")
             if server.generated_token:
-                echo(f"dashboard: {server.dashboard_url}")
-                echo("           (the token above is generated for this run and shown only once)")
+                try:
+                    kept: str | None = str(keep_token(server.token))
+                except OSError:
+                    kept = None
+                notes = ["The token is generated for this run."]
+                if kept is not None:
+                    token_kept = server.token
+                    notes.append(
+                        "Show it again with `portico run --print-token` (it is kept in "
+                        "$PORTICO_HOME/dashboard.token while this runs)."
+                    )
+                echo(dashboard_box(server.dashboard_url, notes))
             else:
-                echo(f"dashboard: {server.url}/dashboard?token=<monitoring.http.token>")
+                echo(
+                    dashboard_box(
+                        f"{server.url}/dashboard?token=<token>",
+                        ["The token is monitoring.http.token; `portico run --config FILE --print-token` prints it."],
+                    )
+                )
         echo("portico is running; Ctrl-C stops it")
         await stop.wait()
         return 0
@@ -159,6 +181,8 @@ async def serve(
             await gateway.stop()
         if server is not None:
             await server.stop()
+        if token_kept is not None:
+            forget_token(token_kept)
         await integration.stop()
 
 
@@ -173,26 +197,61 @@ def _gateway_config(integration: Any) -> Any:
 
 
 @click.command("run")
-@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Configuration file (required unless --print-token).")
 @click.option("--http-port", type=click.IntRange(0, 65535), default=None, help="Port of the HTTP server (0: any free).")
 @click.option("--http-host", default=None, help="Interface of the HTTP server (default 127.0.0.1; anything else is warned about: plain HTTP).")
 @click.option("--no-http", is_flag=True, help="Do not serve /metrics, /health and /dashboard.")
 @click.option(
+    "--instance",
+    default=None,
+    metavar="NAME",
+    help="Run as one worker of deployment NAME (overrides instance:): every process started with the same "
+    "NAME on one PostgreSQL store shares its schedules, jobs and order intents; each fire time runs once.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["json", "console"]),
     default=None,
-    help="JSON lines (production) or console (development); default monitoring.log_format.",
+    help="JSON lines or coloured console lines; default monitoring.log_format, else console on a terminal, JSON otherwise.",
 )
-def command(config_file: str, http_port: int | None, http_host: str | None, no_http: bool, log_format: str | None) -> None:
+@click.option(
+    "--print-token",
+    is_flag=True,
+    help="Print the dashboard token (monitoring.http.token, or the one a running portico run generated) and exit.",
+)
+def command(
+    config_file: str | None,
+    http_port: int | None,
+    http_host: str | None,
+    no_http: bool,
+    instance: str | None,
+    log_format: str | None,
+    print_token: bool,
+) -> None:
     """Run the runtime until interrupted: systems, health checks, jobs, and the HTTP server."""
+    if print_token:
+        click.echo(_token_to_print(config_file))
+        return
+    if config_file is None:
+        raise click.UsageError("Missing option '--config'.")
+
     from portico.monitor import configure_logging
     from portico.runtime import AsyncIntegration
 
+    if instance is not None and not _INSTANCE.match(instance):
+        raise click.BadParameter(
+            f"{instance!r}: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", param_hint="--instance"
+        )
+
     async def main() -> int:
         integration = AsyncIntegration.from_config(config_file)
+        if instance is not None:
+            # before any service is built: they all take the instance from the configuration
+            integration.config = integration.config.model_copy(update={"instance": instance})
         monitor = integration.monitor
-        fmt = log_format or monitor.config.log_format
-        configure_logging(json=fmt == "json", level=monitor.config.log_level, redactor=monitor.redactor)
+        configure_logging(
+            json=_log_as_json(log_format, monitor.config), level=monitor.config.log_level, redactor=monitor.redactor
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -201,3 +260,27 @@ def command(config_file: str, http_port: int | None, http_host: str | None, no_h
         return await serve(integration, stop=stop, host=http_host, port=http_port, http=not no_http)
 
     sys.exit(asyncio.run(main()))
+
+
+def _log_as_json(requested: str | None, config: Any) -> bool:
+    """JSON lines unless asked for console lines: by ``--log-format``, by config, or by a terminal on stderr."""
+    if requested is not None:
+        return requested == "json"
+    if "log_format" in config.model_fields_set:
+        return bool(config.log_format == "json")
+    return not sys.stderr.isatty()
+
+
+def _token_to_print(config_file: str | None) -> str:
+    if config_file is not None:
+        from portico.config import load_config
+        from portico.monitor import MonitoringConfig
+
+        configured = MonitoringConfig.model_validate(load_config(config_file).monitoring).http.token
+        if configured is not None:
+            return configured.get_secret_value()
+    kept = kept_token()
+    if kept is None:
+        where = "" if config_file is None else " and monitoring.http.token is not set"
+        raise click.ClickException(f"no portico run is serving a dashboard here{where} (looked for its token in PORTICO_HOME)")
+    return kept

@@ -20,8 +20,6 @@ from portico.config._models import IntegrationConfig, SystemConfig
 from portico.config._problems import Problem, did_you_mean, validation_problems
 from portico.config._transport import insecure_transport_problems
 from portico.errors import ConfigurationError
-from portico.jobs import RECORD_TYPES, record_type
-from portico.jobs._registry import collect
 from portico.sdk import ConnectorSpec
 
 if TYPE_CHECKING:
@@ -277,7 +275,8 @@ def _mock_option_problems(base: str, system: SystemConfig, spec: ConnectorSpec) 
             problems.append(
                 (
                     f"{base}.mock_options.{key}",
-                    f"the {spec.name} mock takes no option {key!r}{did_you_mean(key, choices)}; options: {choices}",
+                    f"the {spec.name} mock takes no option {key!r}{did_you_mean(key, choices)}; "
+                    f"options: {', '.join(choices)}",
                 )
             )
     if accepted is None and options:
@@ -331,6 +330,8 @@ def _import_problems(section: Any, system_ids: list[str]) -> list[Problem]:
                 )
             )
         if isinstance(data_type, str):
+            from portico.jobs._records import RECORD_TYPES, record_type  # the jobs load only when used
+
             try:
                 rt = record_type(data_type)
             except ConfigurationError:
@@ -350,6 +351,8 @@ def _export_problems(section: Any, plugins: PluginManager) -> list[Problem]:
     jobs = section.get("scheduled_exports") if isinstance(section, Mapping) else None
     if not isinstance(jobs, list):
         return []
+    from portico.jobs._registry import collect  # the formats load only when an export is configured
+
     formats, _, _ = collect(plugins)
     names = [*formats.names, "pdf"]
     problems: list[Problem] = []

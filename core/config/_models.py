@@ -145,6 +145,10 @@ class ScaleOutConfig(_MasksUrls):
         redis_url: rate-limit budgets live in Redis, shared by every process using one API key.
         events_url: runtime events are published to this broker (``amqp://`` RabbitMQ or ``nats://``).
         events_exchange: the AMQP topic exchange (or NATS subject prefix) events go to.
+        events_outbox: events are committed to the store's outbox first and relayed after the broker
+            confirms them (nothing lost while the broker restarts); off: sent from memory, best effort.
+        workers: how many processes of this deployment share the rate-limit budgets; with Redis
+            unreachable each process falls back to ``limit / workers`` of every window.
     """
 
     _url_fields: ClassVar[frozenset[str]] = frozenset({"redis_url", "events_url"})
@@ -152,6 +156,8 @@ class ScaleOutConfig(_MasksUrls):
     redis_url: str | None = None
     events_url: str | None = None
     events_exchange: str = "portico.events"
+    events_outbox: bool = True
+    workers: int = Field(default=1, ge=1, le=1024)
 
 
 _SYSTEM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portico.events._bus import (
+    SCHEMA_VERSION,
     AmqpEventSink,
     Event,
     EventPublisher,
@@ -11,13 +12,20 @@ from portico.events._bus import (
     NatsEventSink,
     sink_for_url,
 )
+from portico.events._consume import ConsumeStats, consume, declare_queue
+from portico.events._outbox import OutboxPublisher
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AmqpEventSink",
+    "ConsumeStats",
     "Event",
     "EventPublisher",
     "EventSink",
     "MemoryEventSink",
     "NatsEventSink",
+    "OutboxPublisher",
+    "consume",
+    "declare_queue",
     "sink_for_url",
 ]

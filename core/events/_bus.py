@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,9 +34,18 @@ __all__ = [
 ]
 
 
+SCHEMA_VERSION = 1
+"""The version of the event wire form; a consumer refuses (dead-letters) a version it does not know."""
+
+
 @dataclass(frozen=True)
 class Event:
-    """One runtime event."""
+    """One runtime event.
+
+    Attributes:
+        event_id: stable across every delivery of the event (a consumer deduplicates on it).
+        schema_version: the wire form's version (:data:`SCHEMA_VERSION`).
+    """
 
     name: str
     time: datetime
@@ -43,11 +53,15 @@ class Event:
     severity: str = "info"
     correlation_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> bytes:
         """The wire form: one JSON object."""
         return json.dumps(
             {
+                "id": self.event_id,
+                "schema_version": self.schema_version,
                 "event": self.name,
                 "time": self.time.isoformat(),
                 "system": self.system,
@@ -58,6 +72,43 @@ class Event:
             default=str,
             separators=(",", ":"),
         ).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> Event:
+        """Parse the wire form.
+
+        Raises:
+            ValueError: not JSON, a field missing or of the wrong type, or an unknown schema version
+                (the message says which).
+        """
+        try:
+            raw = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"event body is not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"event body must be a JSON object, got {type(raw).__name__}")
+        version = raw.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version: expected {SCHEMA_VERSION}, got {version!r}")
+        for key in ("id", "event", "time"):
+            if not isinstance(raw.get(key), str) or not raw[key]:
+                raise ValueError(f"{key}: expected a non-empty string, got {raw.get(key)!r}")
+        if not isinstance(raw.get("data", {}), dict):
+            raise ValueError(f"data: expected an object, got {type(raw['data']).__name__}")
+        try:
+            time = datetime.fromisoformat(raw["time"])
+        except ValueError:
+            raise ValueError(f"time: expected an ISO 8601 timestamp, got {raw['time']!r}") from None
+        return cls(
+            name=raw["event"],
+            time=time,
+            system=raw.get("system"),
+            severity=str(raw.get("severity") or "info"),
+            correlation_id=raw.get("correlation_id"),
+            data=raw.get("data") or {},
+            event_id=raw["id"],
+            schema_version=version,
+        )
 
 
 class EventSink(Protocol):
@@ -102,9 +153,10 @@ class AmqpEventSink:
         exchange: the durable topic exchange to declare and publish to.
     """
 
-    def __init__(self, url: str, exchange: str = "portico.events") -> None:
+    def __init__(self, url: str, exchange: str = "portico.events", *, publish_timeout: float = 10.0) -> None:
         self.url = url
         self.exchange_name = exchange
+        self.publish_timeout = publish_timeout
         self._connection: Any = None
         self._exchange: Any = None
         self._lock = asyncio.Lock()
@@ -130,10 +182,14 @@ class AmqpEventSink:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             correlation_id=event.correlation_id,
+            message_id=event.event_id,
             timestamp=event.time,
             type=event.name,
+            headers={"schema_version": event.schema_version},
         )
-        await exchange.publish(message, routing_key=event.name)
+        # with confirms this returns once the broker has the message; a broker that went away mid-publish
+        # raises (or times out) and the caller sends it again: duplicates, never losses
+        await exchange.publish(message, routing_key=event.name, timeout=self.publish_timeout)
 
     async def aclose(self) -> None:
         if self._connection is not None:
@@ -168,7 +224,10 @@ class NatsEventSink:
 
     async def send(self, event: Event) -> None:
         client = await self._ensure()
-        headers = {"Correlation-Id": event.correlation_id} if event.correlation_id else None
+        # Nats-Msg-Id: JetStream drops a re-sent event within its duplicate window
+        headers = {"Nats-Msg-Id": event.event_id}
+        if event.correlation_id:
+            headers["Correlation-Id"] = event.correlation_id
         await client.publish(f"{self.prefix}.{event.name}", event.to_json(), headers=headers)
         await client.flush(timeout=5)
 

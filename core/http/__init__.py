@@ -26,6 +26,7 @@ from portico.http._retry import backoff_delay, parse_retry_after
 from portico.http._timeouts import Timeouts
 
 if TYPE_CHECKING:
+    from portico.http._feed import StreamFeed
     from portico.http._ratelimit_redis import RedisRateLimitBackend
     from portico.http._transport import AiohttpTransport
     from portico.http._websocket import Overflow, WebSocketClient, WebSocketState
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AiohttpTransport": "portico.http._transport",
     "RedisRateLimitBackend": "portico.http._ratelimit_redis",
+    "StreamFeed": "portico.http._feed",
     "Overflow": "portico.http._websocket",
     "WebSocketClient": "portico.http._websocket",
     "WebSocketState": "portico.http._websocket",
@@ -58,6 +60,7 @@ __all__ = [
     "RateLimiter",
     "RateLimiterRegistry",
     "RedisRateLimitBackend",
+    "StreamFeed",
     "Timeouts",
     "TransportChoice",
     "WebSocketClient",

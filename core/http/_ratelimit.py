@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
@@ -324,11 +324,22 @@ class RateLimiterRegistry:
     Args:
         clock: the time source for the limiters it creates.
         redis_url: when given, limiters keep their budgets in Redis so other processes share them too.
+        workers: the processes sharing each budget (Redis unreachable: each takes ``limit / workers``).
+        on_mode: ``on_mode(connector, mode, error)`` when a budget turns ``"local"`` or ``"shared"`` again.
     """
 
-    def __init__(self, *, clock: Clock | None = None, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        redis_url: str | None = None,
+        workers: int = 1,
+        on_mode: Callable[[str, str, str | None], None] | None = None,
+    ) -> None:
         self._clock = clock or system_clock
         self._redis_url = redis_url
+        self._workers = workers
+        self._on_mode = on_mode
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
 
     def get(
@@ -353,7 +364,13 @@ class RateLimiterRegistry:
             if self._redis_url:
                 from portico.http._ratelimit_redis import RedisRateLimitBackend
 
-                backend = RedisRateLimitBackend(self._redis_url, key_prefix=f"{connector}:{fingerprint}")
+                notify = self._on_mode
+                backend = RedisRateLimitBackend(
+                    self._redis_url,
+                    key_prefix=f"{connector}:{fingerprint}",
+                    workers=self._workers,
+                    on_mode=(lambda mode, error: notify(connector, mode, error)) if notify is not None else None,
+                )
             limiter = RateLimiter(policy, clock=self._clock, backend=backend, name=connector)
             self._limiters[key] = limiter
         return limiter

@@ -5,16 +5,41 @@ script expires old spends, checks every window and records the spend in all of t
 processes can never both take the last token. Keys are named after the connector and a fingerprint of the
 credentials (:func:`~portico.http.credential_fingerprint`), never the key itself, and expire on their own
 once idle.
+
+Redis unreachable: the budget falls back to a conservative share of its own, ``limit / workers`` of
+every window (``workers``: the processes sharing the key, ``scale_out.workers``). What the whole fleet
+had spent in each window, as this process last saw it in Redis, is taken as spent at that moment (its
+``1 / workers`` part by each process; all of it by a process that never reached Redis), so N processes
+stay within the vendor's limit in aggregate while the spends they cannot see expire. ``on_mode`` is told (the runtime raises an event and the monitor shows it);
+Redis is probed again every ``probe_seconds`` and, once it answers, the budget is shared again; for one
+longest window after that, each call must fit both Redis and the local share (Redis may have restarted
+empty, and the other processes may still be spending their local shares).
 """
 
 from __future__ import annotations
 
+import collections
+import math
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from portico.sdk import RateWindow
 
-__all__ = ["RedisRateLimitBackend"]
+__all__ = ["LocalShare", "RedisRateLimitBackend"]
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+try:
+    _UNREACHABLE = _unreachable()
+except ImportError:  # redis is an optional dependency: without it this backend is never built
+    _UNREACHABLE = (OSError,)
 
 # KEYS: one sorted set per window, then the "blocked until" key.
 # ARGV: now, cost, member id, then limit and period for each window.
@@ -82,6 +107,66 @@ return 1
 """
 
 
+class LocalShare:
+    """This process's own spends, and its fallback budget of ``limit / workers`` per window."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._spends: dict[float, collections.deque[tuple[float, float]]] = {}
+        self._blocked_until = -math.inf
+
+    def _log(self, period: float, now: float) -> collections.deque[tuple[float, float]]:
+        log = self._spends.setdefault(period, collections.deque())
+        while log and log[0][0] <= now - period:
+            log.popleft()
+        return log
+
+    def record(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> None:
+        """Note a spend admitted elsewhere (through Redis)."""
+        for window in windows:
+            self._log(window.period, now).append((now, cost))
+
+    def start(self, windows: tuple[RateWindow, ...], used: dict[float, float], now: float) -> None:
+        """Begin a local period: ``used`` is the whole fleet's spend per window as last seen in Redis
+        (a window missing from it counts as full: this process never saw Redis), and this process's
+        part of it is taken as spent now, so the fleet stays within the limit while each process
+        waits for what it cannot see to expire."""
+        for window in windows:
+            spent = used.get(window.period, window.limit)
+            log = self._spends[window.period] = collections.deque()
+            if spent > 0:
+                log.append((now, min(window.limit, spent) / self.workers))
+
+    def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
+        """Admit against ``limit / workers`` of each window (0.0), or the seconds to wait."""
+        wait = max(0.0, self._blocked_until - now)
+        for window in windows:
+            share = window.limit / self.workers
+            log = self._log(window.period, now)
+            used = sum(c for _, c in log)
+            excess = used + cost - share
+            if excess > 1e-9:
+                if cost > share + 1e-9:
+                    # a call bigger than the share still fits once the window is empty of this process's spends
+                    excess = used
+                freed = 0.0
+                for when, spent in log:
+                    freed += spent
+                    if freed >= excess - 1e-9:
+                        wait = max(wait, when + window.period - now)
+                        break
+        if wait > 0:
+            return wait
+        self.record(windows, cost, now)
+        return 0.0
+
+    def remaining(self, windows: tuple[RateWindow, ...], now: float) -> list[float]:
+        return [max(0.0, w.limit / self.workers - sum(c for _, c in self._log(w.period, now))) for w in windows]
+
+    def block(self, until: float) -> None:
+        self._blocked_until = max(self._blocked_until, until)
+
+
 class RedisRateLimitBackend:
     """Budgets in Redis, keyed by ``key_prefix`` (connector and credential fingerprint).
 
@@ -89,17 +174,31 @@ class RedisRateLimitBackend:
         url: the Redis URL (``redis://host:6379/0``).
         key_prefix: what the budget belongs to, e.g. ``"alpaca:<fingerprint>"``; never a raw credential.
         client: an existing ``redis.asyncio.Redis`` to use instead of connecting to ``url``.
+        workers: the processes sharing this budget; Redis unreachable, each takes ``limit / workers``.
+        probe_seconds: how often Redis is tried again while the budget is local.
+        on_mode: called with ``"local"`` (and the error) when Redis is lost and ``"shared"`` when it is back.
+        timeout: seconds one Redis call may take before Redis counts as unreachable.
     """
 
     uses_wall_clock = True
 
-    def __init__(self, url: str | None = None, *, key_prefix: str, client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        key_prefix: str,
+        client: Any = None,
+        workers: int = 1,
+        probe_seconds: float = 2.0,
+        on_mode: Callable[[str, str | None], None] | None = None,
+        timeout: float = 1.0,
+    ) -> None:
         if client is None:
             if url is None:
                 raise ValueError("give a Redis url or client")
             import redis.asyncio as redis
 
-            client = redis.from_url(url)
+            client = redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
             self._owns_client = True
         else:
             self._owns_client = False
@@ -109,29 +208,83 @@ class RedisRateLimitBackend:
         self._reserve = client.register_script(_RESERVE)
         self._block = client.register_script(_BLOCK)
         self._last_remaining: dict[float, float] = {}
+        self.local = LocalShare(workers)
+        self.mode = "shared"
+        self.last_error: str | None = None
+        self.probe_seconds = probe_seconds
+        self.on_mode = on_mode
+        self._probe_at = 0.0
+        self._cautious_until = 0.0
 
     def __repr__(self) -> str:
-        return f"RedisRateLimitBackend(prefix={self._prefix!r})"
+        return f"RedisRateLimitBackend(prefix={self._prefix!r}, mode={self.mode!r})"
+
+    def _lost(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self._probe_at = now + self.probe_seconds
+        if self.mode != "local":
+            self.mode = "local"
+            used = {w.period: w.limit - self._last_remaining[w.period] for w in windows if w.period in self._last_remaining}
+            self.local.start(windows, used, now)
+            if self.on_mode is not None:
+                self.on_mode("local", self.last_error)
+
+    def _back(self) -> None:
+        if self.mode != "shared":
+            self.mode = "shared"
+            self.last_error = None
+            if self.on_mode is not None:
+                self.on_mode("shared", None)
 
     def _keys(self, windows: tuple[RateWindow, ...]) -> list[str]:
         return [f"{self._prefix}:{w.period:g}" for w in windows] + [f"{self._prefix}:blocked"]
 
     async def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
+        if self.mode == "local" and now < self._probe_at:
+            # a caller told to wait comes back by the probe time at the latest: Redis may be back
+            return min(self.local.reserve(windows, cost, now), self._probe_at - now)
+        cautious = now < self._cautious_until
+        if cautious:
+            # back from local: Redis (restarted empty, or reached before the other processes noticed)
+            # does not know what was spent locally in the last window, so the local share still binds
+            wait = self.local.reserve(windows, cost, now)
+            if wait > 0:
+                return wait
         args: list[Any] = [repr(now), repr(float(cost)), uuid.uuid4().hex]
         for window in windows:
             args += [repr(float(window.limit)), repr(float(window.period))]
-        result = await self._reserve(keys=self._keys(windows), args=args)
+        try:
+            result = await self._reserve(keys=self._keys(windows), args=args)
+        except _UNREACHABLE as exc:
+            self._lost(exc, now, windows)
+            return 0.0 if cautious else min(self.local.reserve(windows, cost, now), self._probe_at - now)
+        if self.mode == "local":
+            self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
+            self._back()
         values = [float(v) for v in result]
         for window, left in zip(windows, values[2:], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
-        return 0.0 if values[0] == 1.0 else values[1]
+        if values[0] == 1.0:
+            if not cautious:
+                self.local.record(windows, cost, now)
+            return 0.0
+        return values[1]
 
     def remaining(self, windows: tuple[RateWindow, ...], now: float) -> list[float]:
         """The budget left in each window as of this process's last call (others may have spent since)."""
+        if self.mode == "local":
+            return self.local.remaining(windows, now)
         return [self._last_remaining.get(w.period, w.limit) for w in windows]
 
     async def block(self, now: float, seconds: float) -> None:
-        await self._block(keys=[f"{self._prefix}:blocked"], args=[repr(now + seconds), repr(seconds)])
+        self.local.block(now + seconds)
+        if self.mode == "local" and now < self._probe_at:
+            return
+        try:
+            await self._block(keys=[f"{self._prefix}:blocked"], args=[repr(now + seconds), repr(seconds)])
+        except _UNREACHABLE as exc:
+            # the block holds locally; the next reserve finds Redis gone and turns the budget local
+            self.last_error = f"{type(exc).__name__}: {exc}"
 
     async def aclose(self) -> None:
         if self._owns_client:

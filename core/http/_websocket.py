@@ -35,6 +35,7 @@ _log = logging.getLogger("portico.http")
 Overflow = Literal["block", "drop_oldest"]
 Message = str | bytes
 OnConnect = Callable[["WebSocketClient"], Awaitable[None]]
+OnMessage = Callable[[Message], None]
 EventSink = Callable[..., None]
 
 _CLOSED = object()
@@ -93,6 +94,13 @@ class WebSocketClient:
         queue_size: the receive queue's bound.
         overflow: what to do when the queue is full.
         decode: applied to each message before queueing (``json.loads``...); ``None`` keeps it raw.
+        on_message: instead of the queue, call ``on_message(message)`` on the reader, synchronously, for
+            each message (text frames as ``bytes`` when ``text_as_bytes``): the caller decodes and routes
+            the frame itself, sparing a queue hop. It must not block; an exception it raises counts as a
+            decode error and skips the message. The reader yields to the event loop after each message,
+            so consumers keep pace. :meth:`receive` then has nothing to return.
+        text_as_bytes: with ``on_message``, hand text frames over undecoded (``bytes``) for a decoder that
+            reads UTF-8 itself (``msgspec``, ``json.loads``).
         breaker: the system's circuit breaker, asked before each connection attempt.
         observers: called with a :class:`CallRecord` per connection attempt.
         events: ``events(name, **data)`` for lifecycle events (``ws.connected``, ``ws.reconnecting``...).
@@ -119,6 +127,8 @@ class WebSocketClient:
         queue_size: int = 10_000,
         overflow: Overflow = "block",
         decode: Callable[[Message], Any] | None = None,
+        on_message: OnMessage | None = None,
+        text_as_bytes: bool = False,
         breaker: CircuitBreaker | None = None,
         observers: Iterable[CallObserver] = (),
         events: EventSink | None = None,
@@ -142,6 +152,8 @@ class WebSocketClient:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
         self.overflow: Overflow = overflow
         self._decode = decode
+        self._on_message = on_message
+        self._text_as_bytes = text_as_bytes
         self._breaker = breaker
         self._observers = tuple(observers)
         self._events = events or _no_events
@@ -435,6 +447,8 @@ class WebSocketClient:
             self._events("ws.resubscribe_failed", system=self.system)
 
     async def _read(self, ws: ClientConnection) -> PorticoError | None:
+        if self._on_message is not None:
+            return await self._read_into(ws, self._on_message)
         queue = self._queue
         decode = self._decode
         try:
@@ -473,6 +487,30 @@ class WebSocketClient:
             return None
         code = ws.close_code
         return ConnectionFailed(f"websocket closed by the server (code {code})", system=self.system, request=self._endpoint)
+
+    async def _read_into(self, ws: ClientConnection, handle: OnMessage) -> PorticoError | None:
+        recv = ws.recv
+        as_bytes = False if self._text_as_bytes else None
+        pause = asyncio.sleep
+        try:
+            while True:
+                message = await recv(as_bytes)
+                self.messages_received += 1
+                try:
+                    handle(message)
+                except Exception as exc:
+                    # One malformed message must not cost the connection (and a resubscription).
+                    self.decode_errors += 1
+                    _log.debug("the %s websocket handler failed on a message", self.system, exc_info=True)
+                    self._events("ws.decode_error", system=self.system, error=type(exc).__name__)
+                # recv() does not suspend while frames are buffered: let the consumers of what the
+                # handler just queued take their turn, or a busy socket would starve them into drops
+                await pause(0)
+        except ConnectionClosed as exc:
+            if self._closing:
+                return None
+            code = exc.rcvd.code if exc.rcvd else None
+            return ConnectionFailed(f"websocket closed by the server (code {code})", system=self.system, request=self._endpoint)
 
     async def _heartbeat(self, ws: ClientConnection) -> PorticoError | None:
         clock = self._clock

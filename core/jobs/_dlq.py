@@ -40,13 +40,16 @@ class DeadLetterQueue:
         import sqlalchemy as sa
 
         t = job_tables()["dlq"]
-        stmt = sa.select(t.c.id, t.c.load_id, t.c.data_type, t.c.source_key, t.c.line, t.c.field, t.c.value, t.c.reason, t.c.status, t.c.attempts).order_by(t.c.id).limit(limit)
+        stmt = sa.select(t.c.id, t.c.load_id, t.c.data_type, t.c.source_key, t.c.line, t.c.field, t.c.value, t.c.reason, t.c.status, t.c.attempts, t.c.created_at).order_by(t.c.id).limit(limit)
         if status:
             stmt = stmt.where(t.c.status == status)
         if data_type:
             stmt = stmt.where(t.c.data_type == record_type(data_type).name)
         with self.db.begin() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings()]
+            rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        for row in rows:  # when it was quarantined, for the CLI and the dashboard
+            row["created_at"] = row["created_at"].isoformat() if row["created_at"] else None
+        return rows
 
     def show(self, entry_id: int) -> dict[str, Any]:
         """One entry with its raw record."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from portico.errors import ConfigurationError
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from portico.store import Database
 
 __all__ = ["JobLock", "cron_trigger", "make_trigger", "owner_id"]
+
+_INTERVAL_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 _DOW = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -80,7 +82,9 @@ def make_trigger(spec: Trigger) -> BaseTrigger:
     if spec.schedule:
         return cron_trigger(spec.schedule, spec.timezone)
     if spec.interval_seconds:
-        return IntervalTrigger(seconds=spec.interval_seconds, timezone=spec.timezone)
+        # fire times on a fixed grid (multiples of the interval since 2000-01-01): every process sharing
+        # the store, and every restart, computes the same fire times, so a fire time is one claim
+        return IntervalTrigger(seconds=spec.interval_seconds, timezone=spec.timezone, start_date=_INTERVAL_ORIGIN)
     if spec.run_at:
         return DateTrigger(run_date=spec.run_at, timezone=spec.timezone)
     raise ConfigurationError("a scheduled job needs schedule, interval_seconds or run_at", path="schedule")

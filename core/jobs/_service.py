@@ -101,6 +101,7 @@ class JobService:
         broker_positions: BrokerPositions | None = None,
         instance: str = DEFAULT_INSTANCE,
         fx_rate: Callable[[str, str], Any] | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         cfg = dict(config or {})
         self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
@@ -155,6 +156,10 @@ class JobService:
         self._loop: asyncio.AbstractEventLoop | None = None
         # a listing's currency does not change between daily runs: ask the vendor once per symbol
         self._listing_currencies: dict[tuple[str, str], str | None] = {}
+        # a fire time's claim lives this long unrenewed; a dead process's fire is retried within it
+        self.lease_seconds = lease_seconds
+        self.fires: Any = None
+        self._distributed: Any = None
 
     @classmethod
     def standalone(cls, config_file: str | None = None, **overrides: Any) -> JobService:
@@ -321,8 +326,11 @@ class JobService:
         if self._scheduler is not None:
             return
         from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
+
+        from portico.jobs._fires import ClaimingExecutor, FireLedger
 
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
@@ -330,16 +338,40 @@ class JobService:
         register_service(self._key, self)
         # one schedule table per instance: APScheduler runs every job of its table
         store = SQLAlchemyJobStore(engine=self.db.engine, tablename=_schedule_table(self.instance))
+        # every fire time is claimed in portico_job_fires first, so processes sharing the store run it once
+        self.fires = FireLedger(self.db, clock=self.clock, lease=timedelta(seconds=self.lease_seconds))
         self._scheduler = BackgroundScheduler(
-            jobstores={"default": store},
-            executors={"default": ThreadPoolExecutor(4)},
+            jobstores={"default": store, "local": MemoryJobStore()},
+            executors={"default": ClaimingExecutor(self.fires, 4), "sweep": ThreadPoolExecutor(1)},
             job_defaults={"max_instances": 1},
             timezone="UTC",
         )
         self._scheduler.start()
+        # this process's sweep (not shared, not claimed): renew its leases, retry fires of dead processes
+        self._scheduler.add_job(
+            self.sweep_fires,
+            "interval",
+            seconds=self.lease_seconds / 3,
+            id="portico:sweep-fires",
+            jobstore="local",
+            executor="sweep",
+            coalesce=True,
+            max_instances=1,
+        )
         # re-point persisted jobs at this process's service, then add the configured ones
-        for job in self._scheduler.get_jobs():
+        for job in self._scheduler.get_jobs(jobstore="default"):
             job.modify(args=(self._key, job.id))
+        # this process's share of distributed imports: chunks planned by any process sharing the store
+        self._scheduler.add_job(
+            self.work_on_chunks,
+            "interval",
+            seconds=2,
+            id="portico:import-chunks",
+            jobstore="local",
+            executor="sweep",
+            coalesce=True,
+            max_instances=1,
+        )
         for spec in self.import_config.scheduled_imports:
             if spec.enabled:
                 self._schedule("import", spec)
@@ -352,6 +384,68 @@ class JobService:
             self._scheduler.add_job(
                 dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
             )
+
+    @property
+    def distributed(self) -> Any:
+        """The :class:`~portico.jobs._distributed.DistributedImport` of this process (created on first use)."""
+        if self._distributed is None:
+            from portico.jobs._distributed import DistributedImport
+
+            self._distributed = DistributedImport(self.importer)
+        return self._distributed
+
+    def import_distributed(self, path: str | Path, data_type: str, *, chunk_rows: int = 50_000, source_key: str | None = None) -> str:
+        """Plan ``path`` as a distributed import of ``chunk_rows``-line chunks; returns its import id.
+
+        Every process of the instance with a running scheduler (``portico run``) takes chunks of it every
+        2 seconds; the last to stage one commits the load. :meth:`distributed` ``.result(import_id)``
+        tells the outcome once merged.
+        """
+        return str(self.distributed.plan(path, data_type, chunk_rows=chunk_rows, source_key=source_key))
+
+    def work_on_chunks(self) -> int:
+        """Process pending chunks of distributed imports until none is left; returns how many."""
+        import sqlalchemy as sa
+
+        from portico.jobs._distributed import distributed_tables
+
+        imports = distributed_tables()["imports"]
+        try:
+            self.db.ensure_tables(imports)
+            with self.db.begin() as conn:
+                planned = conn.execute(sa.select(imports.c.import_id).where(imports.c.status == "planned").limit(1)).first()
+            return 0 if planned is None else int(self.distributed.work())
+        except Exception as exc:  # the store is unreachable, or a chunk's import raised: next round retries
+            self._emit("jobs.chunk_failed", severity="warning", error=f"{type(exc).__name__}: {exc}")
+            return 0
+
+    def sweep_fires(self) -> list[str]:
+        """Renew this process's fire leases and rerun the fires whose process died; returns the job ids rerun.
+
+        Called every third of ``lease_seconds`` while the scheduler runs. A rerun is recorded as a run of
+        its own (``retry_of`` in the ``jobs.fire_retried`` event names the dead owner).
+        """
+        if self.fires is None:
+            return []
+        rerun: list[str] = []
+        try:
+            self.fires.renew()
+            orphans = self.fires.orphans()
+        except Exception as exc:  # the store is unreachable: the next sweep tries again
+            self._emit("jobs.sweep_failed", severity="warning", error=f"{type(exc).__name__}: {exc}")
+            return rerun
+        for fire in orphans:
+            self._emit("jobs.fire_retried", severity="warning", job_id=fire.job_id, fire_time=fire.fire_time.isoformat(), retry_of=fire.previous_owner, attempt=fire.attempts)
+            status = "failed"
+            try:
+                record = self._run_job(fire.job_id)
+                status = "failed" if record.get("status") == "failed" else "done"
+            except Exception as exc:
+                self._emit("jobs.run_failed", severity="error", job_id=fire.job_id, error=str(exc))
+            finally:
+                self.fires.finish(fire.job_id, fire.fire_time, status)
+            rerun.append(fire.job_id)
+        return rerun
 
     def shutdown(self) -> asyncio.Task[None] | None:
         """Stop the scheduler, waiting for running jobs.

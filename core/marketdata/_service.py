@@ -688,8 +688,9 @@ class MarketDataService:
         native = kind.stream is not None and kind.stream in connector.spec.streams
         if not native and not connector.spec.capabilities.has(kind.capability):
             raise NotSupported(capability=kind.capability.value, system=system_id)
+        subscription_id = f"md-{next(self._ids)}-{uuid.uuid4().hex[:8]}"
         subscription = Subscription(
-            f"md-{next(self._ids)}-{uuid.uuid4().hex[:8]}",
+            subscription_id,
             system=system_id,
             symbols=wanted,
             data_type=kind.name,
@@ -697,6 +698,16 @@ class MarketDataService:
             callback=callback,
             queue_size=queue_size or cfg.queue_size,
             overflow=policy,  # type: ignore[arg-type]
+            # drops in the subscription's queue or the stream's: a warning to the monitor, at most once a second
+            on_drops=lambda new, total: self._emit(
+                "marketdata.dropped",
+                system=system_id,
+                severity="warning",
+                subscription=subscription_id,
+                dropped=new,
+                total_dropped=total,
+            ),
+            monotonic=self.clock.monotonic,
         )
         self._subscriptions[subscription.id] = subscription
         if native:
@@ -728,9 +739,16 @@ class MarketDataService:
             error: str = "the stream ended"
             received = sub.stats.received
             try:
-                put = sub.put
-                async for item in iterator:
-                    await put(item)
+                batches = getattr(iterator, "batches", None)
+                if batches is not None:
+                    # a StreamFeed hands over a frame's items at once
+                    put_many = sub.put_many
+                    async for batch in batches():
+                        await put_many(batch)
+                else:
+                    put = sub.put
+                    async for item in iterator:
+                        await put(item)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -5,6 +5,12 @@ The producer (stream reader or poller) puts items in the queue; a dispatcher tas
 calls the callback. When the queue is full, ``drop_oldest`` discards the oldest waiting item (counted
 in ``dropped``) and ``block`` makes the producer wait (counted in ``blocked``), which back-pressures the
 stream or delays the next poll.
+
+A stream's own per-iterator queue (a :class:`~portico.http.StreamFeed`) may drop too, when the
+connection's reader outpaces this subscription: those drops are counted here as well (``dropped``
+includes them, ``stream_dropped`` tells them apart), and every drop is reported through ``on_drops``
+(the service turns it into a ``marketdata.dropped`` monitor event, at most once per ``drop_report_interval``
+seconds, the remainder when the subscription stops).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class SubscriptionStats:
     received: int = 0
     delivered: int = 0
     dropped: int = 0
+    stream_dropped: int = 0
     blocked: int = 0
     callback_errors: int = 0
     polls: int = 0
@@ -67,6 +74,9 @@ class Subscription:
         callback: called with each item (a canonical model); may be a coroutine function.
         queue_size: the bound of the delivery queue.
         overflow: ``drop_oldest`` or ``block``.
+        on_drops: called with ``(newly_dropped, total_dropped)`` when items were dropped (throttled).
+        monotonic: the time source of that throttle.
+        drop_report_interval: seconds between two ``on_drops`` calls while items keep being dropped.
     """
 
     def __init__(
@@ -80,6 +90,9 @@ class Subscription:
         callback: Callable[[Any], Any],
         queue_size: int,
         overflow: Overflow,
+        on_drops: Callable[[int, int], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        drop_report_interval: float = 1.0,
     ) -> None:
         self.id = subscription_id
         self.system = system
@@ -104,6 +117,11 @@ class Subscription:
         self._tasks: list[asyncio.Task[None]] = []
         self._iterator: AsyncIterator[Any] | None = None
         self.closed = False
+        self._on_drops = on_drops
+        self._monotonic = monotonic
+        self._drop_interval = drop_report_interval
+        self._unreported_drops = 0
+        self._drops_reported_at: float | None = None
 
     # -- producing ---------------------------------------------------------------------------------
 
@@ -118,7 +136,7 @@ class Subscription:
         if len(items) >= self.queue_size:
             if self.overflow == "drop_oldest":
                 items.popleft()
-                stats.dropped += 1
+                self._note_drops(1)
             else:
                 stats.blocked += 1
                 while len(items) >= self.queue_size and not self.closed:
@@ -131,6 +149,66 @@ class Subscription:
             # a stream whose socket always has data never suspends: let the dispatcher take its turn
             await asyncio.sleep(0)
 
+    async def put_many(self, batch: list[Any]) -> None:
+        """Queue (or deliver inline) a batch of items, as :meth:`put` does one by one."""
+        done = 0
+        if self._inline and not self._items:
+            done = self._deliver_inline(batch)
+        put = self.put
+        for item in batch[done:] if done else batch:
+            await put(item)
+
+    def _deliver_inline(self, batch: list[Any]) -> int:
+        # the loop of _call_inline over a batch; stops (returning how many it took) as soon as the
+        # callback is slow or returns an awaitable, and put() queues the rest
+        stats = self.stats
+        callback = self.callback
+        perf = time.perf_counter
+        taken = 0
+        for item in batch:
+            taken += 1
+            stats.received += 1
+            started = perf()
+            try:
+                result = callback(item)
+            except Exception:
+                stats.callback_errors += 1
+                _log.exception("market data callback of subscription %s failed", self.id)
+            else:
+                if result is not None and inspect.isawaitable(result):
+                    self._inline = False
+                    self._items.appendleft(_Awaiting(result))
+                    self._ready.set()
+                    return taken
+                stats.delivered += 1
+            if perf() - started > _SLOW_CALLBACK:
+                self._inline = False
+                return taken
+        return taken
+
+    def stream_dropped(self, count: int) -> None:
+        """The stream's own queue for this subscription dropped ``count`` items."""
+        self.stats.stream_dropped += count
+        self._note_drops(count)
+
+    def _note_drops(self, count: int) -> None:
+        self.stats.dropped += count
+        self._unreported_drops += count
+        if self._on_drops is None:
+            return
+        now = self._monotonic()
+        if self._drops_reported_at is None or now - self._drops_reported_at >= self._drop_interval:
+            self._report_drops(now)
+
+    def _report_drops(self, now: float) -> None:
+        count, self._unreported_drops = self._unreported_drops, 0
+        self._drops_reported_at = now
+        if self._on_drops is not None and count:
+            try:
+                self._on_drops(count, self.stats.dropped)
+            except Exception:
+                _log.exception("reporting the drops of subscription %s failed", self.id)
+
     # -- delivering --------------------------------------------------------------------------------
 
     def _call_inline(self, item: Any) -> None:
@@ -142,7 +220,7 @@ class Subscription:
             stats.callback_errors += 1
             _log.exception("market data callback of subscription %s failed", self.id)
         else:
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 # it needs awaiting: from now on it is delivered by the dispatcher
                 self._inline = False
                 self._items.appendleft(_Awaiting(result))
@@ -196,8 +274,13 @@ class Subscription:
         self._tasks.append(asyncio.create_task(producer(self), name=f"marketdata-produce-{self.id}"))
 
     def attach_iterator(self, iterator: AsyncIterator[Any]) -> None:
-        """Remember the stream iterator so closing the subscription closes the stream."""
+        """Remember the stream iterator so closing the subscription closes the stream; the drops of a
+        stream iterator that counts them (``watch_drops``, as :class:`~portico.http.StreamFeed`) are
+        counted here."""
         self._iterator = iterator
+        watch = getattr(iterator, "watch_drops", None)
+        if watch is not None:
+            watch(self.stream_dropped)
 
     async def stop(self) -> None:
         """Stop producing and delivering; waiting items are discarded."""
@@ -219,6 +302,8 @@ class Subscription:
                 except Exception:
                     _log.debug("closing the stream of subscription %s failed", self.id, exc_info=True)
         self._items.clear()
+        if self._unreported_drops:
+            self._report_drops(self._monotonic())
 
     @property
     def pending(self) -> int:

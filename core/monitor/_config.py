@@ -159,6 +159,8 @@ class MonitoringConfig(_Strict):
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    """JSON lines or console lines. ``portico run`` without ``--log-format`` follows this when it is set,
+    and otherwise writes console lines to a terminal and JSON lines anywhere else."""
     performance_tracking: bool = True
     health_check_interval: float = Field(default=300.0, gt=0)
     health_check_timeout: float = Field(default=30.0, gt=0)

@@ -250,7 +250,9 @@ class IntegrationMonitor:
             if item in self.channels:
                 names.append(item)
             else:
-                names.extend(n for n, c in sorted(self.channels.items()) if getattr(c, "type", None) == item)
+                typed = [n for n, c in sorted(self.channels.items()) if getattr(c, "type", None) == item]
+                # a destination naming no channel stays listed: its deliveries show as dropped, not vanish
+                names.extend(typed or [item])
         return list(dict.fromkeys(names))
 
     # -- per-system state --------------------------------------------------------------------------
@@ -363,6 +365,7 @@ class IntegrationMonitor:
             ep.errors += 1
             stats.errors_by_class[error_class] = stats.errors_by_class.get(error_class, 0) + 1
             self.prometheus.errors.labels(self._label(system), endpoint, error_class).inc()
+            previous = stats.last_error
             stats.last_error = {
                 "at": stats.last_call.isoformat(),
                 "endpoint": endpoint,
@@ -370,6 +373,11 @@ class IntegrationMonitor:
                 "message": self.redactor.redact_text(str(error) if error is not None else _error_message(None, status)),
                 "correlation_id": correlation_id,
             }
+            if error_class == "CircuitOpen" and previous is not None:
+                # calls the open breaker refuses must not hide the failure that opened it
+                cause = previous.get("cause") or (previous if previous["error_class"] != "CircuitOpen" else None)
+                if cause is not None:
+                    stats.last_error["cause"] = {k: cause[k] for k in ("at", "endpoint", "error_class", "message")}
 
         fast = fast_json_lines()
         if fast is not None and fast.redactor is self.redactor:
@@ -1230,6 +1238,16 @@ class IntegrationMonitor:
             return
         destinations = self._destinations()
         if not destinations:
+            self._notifications.append(
+                {
+                    "at": self.clock.now().isoformat(),
+                    "channel": None,
+                    "kind": notification.kind,
+                    "alert": alert.key,
+                    "result": "dropped",
+                    "error": "no alert channel is configured (monitoring.channels)",
+                }
+            )
             return
         self._outbox.append((notification, destinations, 0))
         try:
@@ -1257,6 +1275,17 @@ class IntegrationMonitor:
                 for name in destinations:
                     channel = self.channels.get(name)
                     if channel is None:
+                        # not sent anywhere: say so where the deliveries are shown, never drop it silently
+                        self._notifications.append(
+                            {
+                                "at": self.clock.now().isoformat(),
+                                "channel": name,
+                                "kind": notification.kind,
+                                "alert": notification.alert.key,
+                                "result": "dropped",
+                                "error": f"no alert channel named {name!r} is configured",
+                            }
+                        )
                         continue
                     try:
                         await channel.send(notification)

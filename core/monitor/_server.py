@@ -33,12 +33,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from portico.monitor._logging import get_logger
 from portico.monitor._monitor import IntegrationMonitor
 from portico.monitor._probe import runtime_probe
+from portico.monitor._views import orders, positions, running_service, scheduled_jobs
 
 __all__ = ["Provider", "RuntimeServer"]
 
@@ -95,7 +103,7 @@ class RuntimeServer:
         jobs_provider: recent job runs for the dashboard; default the runtime's, else the monitor's job events.
         dead_letter_provider: dead-letter items for the dashboard; default the runtime's, else none.
         protect_metrics: require the token on ``/metrics`` too.
-        refresh_seconds: how often the page polls for new state.
+        refresh_seconds: how often the server looks for new state to push to open pages (server-sent events).
         allowed_hosts: names the server answers to besides ``localhost``, ``127.0.0.1``, ``::1`` and the
             bound host; a request with any other ``Host`` header is refused (400), so a page whose
             name was rebound to this machine (DNS rebinding) cannot read it.
@@ -131,6 +139,7 @@ class RuntimeServer:
         self.protect_metrics = protect_metrics
         self.refresh_seconds = refresh_seconds
         self._jinja = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._jinja.filters["when"] = _when
         self._page = self._jinja.from_string(_template_text("dashboard.html"))
         self._static = {
             "app.js": (_template_text("dashboard.js"), "text/javascript; charset=utf-8"),
@@ -146,6 +155,7 @@ class RuntimeServer:
                 Route("/metrics", self._metrics),
                 Route("/dashboard", self._dashboard),
                 Route("/dashboard/state", self._state),
+                Route("/dashboard/events", self._events),
                 Route("/dashboard/static/{name}", self._static_file),
                 Route("/", self._root),
             ]
@@ -308,6 +318,30 @@ class RuntimeServer:
             return self._unauthorized(request)
         return JSONResponse(await self.state(), headers=_SECURITY_HEADERS)
 
+    async def _events(self, request: Request) -> Response:
+        """The state as server-sent events: one at once, then one whenever it changes (checked every
+        ``refresh_seconds``), and a comment every 15 s so proxies keep the stream open."""
+        if not self._authorized(request):
+            return self._unauthorized(request)
+        interval = max(self.refresh_seconds, 0.05)
+
+        async def stream() -> Any:
+            last, quiet = "", 0.0
+            yield f"retry: {int(interval * 1000) + 1000}\n\n"
+            while not await request.is_disconnected():
+                body = json.dumps(await self.state(), separators=(",", ":"), default=str)
+                if body != last:
+                    last, quiet = body, 0.0
+                    yield f"event: state\ndata: {body}\n\n"
+                elif quiet >= 15:
+                    quiet = 0.0
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(interval)
+                quiet += interval
+
+        headers = {**_SECURITY_HEADERS, "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
     async def _static_file(self, request: Request) -> Response:
         entry = self._static.get(request.path_params["name"])
         if entry is None:
@@ -325,11 +359,20 @@ class RuntimeServer:
         )
         dead = await self._rows(self.dead_letter_provider or self._runtime_dead_letters())
         series = await asyncio.to_thread(self._series, [s["system"] for s in snapshot["systems"]])
+        schedule, recent_orders, held = await asyncio.to_thread(self._service_views)
+        systems_of_jobs = {row["job"]: row["system"] for row in schedule}
         state = {
             **snapshot,
-            "jobs": [_job_row(j) for j in jobs][:20],
+            "jobs": [_job_row(j, systems_of_jobs) for j in jobs][:20],
             "dead_letters": [_dead_letter_row(d) for d in dead][:50],
             "series": series,
+            "schedule": schedule,
+            "orders": recent_orders,
+            "positions": held,
+            "deliveries": [
+                {"at": None, "alert": None, "kind": None, "channel": None, "result": None, "error": None, **d}
+                for d in self.monitor.recent_notifications(12)
+            ],
             "refresh_ms": int(self.refresh_seconds * 1000),
         }
         return self.monitor.redactor.redact(state)  # type: ignore[no-any-return]
@@ -343,12 +386,21 @@ class RuntimeServer:
             }
         return out
 
+    def _service_views(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        # each view on its own: one failing read must not blank the others, nor the dashboard
+        out: list[list[dict[str, Any]]] = []
+        for read in (scheduled_jobs, orders, positions):
+            try:
+                out.append(read(self.runtime))
+            except Exception as exc:
+                out.append([{"error": f"{read.__name__} failed: {type(exc).__name__}: {exc}"}])
+        return out[0], out[1], out[2]
+
     def _jobs_service(self) -> Any:
         # Only a jobs service that already runs: reading the dashboard must never build (or fail to
         # build) one as a side effect.
-        services = getattr(self.runtime, "_services", None)
-        if isinstance(services, Mapping):
-            return services.get("jobs")
+        if isinstance(getattr(self.runtime, "_services", None), Mapping):
+            return running_service(self.runtime, "jobs")
         try:
             return getattr(self.runtime, "jobs", None)
         except Exception:
@@ -435,11 +487,32 @@ def _clip(value: str | None, limit: int) -> str | None:
     return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _job_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _when(value: Any) -> str:
+    """A timestamp as the page first shows it (UTC, to the second); the browser rewrites it in local time."""
+    from datetime import UTC, datetime
+
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _job_row(row: Mapping[str, Any], systems_of_jobs: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    job = _text(row.get("job") or row.get("job_id") or row.get("name"))
+    manifest = row.get("manifest") if isinstance(row.get("manifest"), Mapping) else {}
+    system = row.get("system") or row.get("source") or (systems_of_jobs or {}).get(job or "")
+    if not system and isinstance(manifest, Mapping):
+        source = manifest.get("source_key") or manifest.get("file")
+        system = f"file {source.rsplit('/', 1)[-1]}" if isinstance(source, str) and source else None
     return {
         "at": _text(row.get("at") or row.get("finished_at") or row.get("started_at")),
-        "job": _text(row.get("job") or row.get("job_id") or row.get("name")),
-        "system": _text(row.get("system") or row.get("source")),
+        "job": job,
+        "system": _text(system),
         "outcome": _text(row.get("outcome") or row.get("status") or row.get("state")),
         "records_imported": row.get("records_imported", row.get("loaded")),
         "records_rejected": row.get("records_rejected", (row.get("rejected") or 0) + (row.get("quarantined") or 0))

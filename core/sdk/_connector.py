@@ -233,6 +233,8 @@ class ConnectorContext:
         from portico.http import ApiClient
 
         overrides.setdefault("auth", self.auth)
+        if self.rate_limiter is not None:  # a context built without the runtime: its limiter still applies
+            overrides.setdefault("rate_limiter", self.rate_limiter)
         return ApiClient(base_url, system=self.system_id, clock=self.clock, **overrides)
 
     @classmethod

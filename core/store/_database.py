@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Database", "default_database_url", "metadata"]
 
+_DDL_LOCK = 0x706F7274  # the advisory lock key portico's table creation takes on PostgreSQL ("port")
+
 
 def default_database_url() -> str:
     """``sqlite:///$PORTICO_HOME/portico.db``."""
@@ -76,7 +78,16 @@ class Database:
         if not todo:
             return
         with self._lock:
-            metadata().create_all(self.engine, tables=todo, checkfirst=True)
+            if self.engine.dialect.name == "postgresql":
+                import sqlalchemy as sa
+
+                # processes starting together on one database: CREATE TABLE races on PostgreSQL's catalog
+                # (a duplicate key in pg_type), so one creates under a lock and the others find the tables
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+                    metadata().create_all(conn, tables=todo, checkfirst=True)
+            else:
+                metadata().create_all(self.engine, tables=todo, checkfirst=True)
             self._created.update(t.name for t in todo)
 
     def ensure_column(self, table: sa.Table, name: str) -> None:

@@ -21,6 +21,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -129,6 +130,7 @@ class CorporateActionData:
     ratio_to: int | None = None
 
 
+@lru_cache(maxsize=4096)
 def is_trading_day(day: date) -> bool:
     """Weekdays that are not NYSE holidays, so mock series pass the calendar checks real data passes."""
     from portico.marketdata import nyse_holidays
@@ -136,6 +138,7 @@ def is_trading_day(day: date) -> bool:
     return day.weekday() < 5 and day not in nyse_holidays(day.year)
 
 
+@lru_cache(maxsize=4096)
 def session_bounds(day: date) -> tuple[datetime, datetime]:
     """The regular session of ``day`` as UTC datetimes (09:30-16:00 New York)."""
     open_ = datetime.combine(day, time(9, 30), NEW_YORK).astimezone(UTC)

@@ -168,6 +168,13 @@ class FaultPlan:
 
 def _parse_rules(data: Any, where: str) -> list[FaultRule]:
     if isinstance(data, dict):
+        unknown = sorted(str(k) for k in data if k != "faults")
+        if unknown:
+            # a misspelt top-level key ('fault:', 'rules:') must not load as "0 fault rules"
+            raise ValueError(
+                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                "a fault file is a list of rules, or a mapping with one key, 'faults', holding that list"
+            )
         data = data.get("faults", [])
     if data is None:
         return []

@@ -7,35 +7,18 @@ import importlib
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import uvicorn
 
 from portico.errors import ConfigurationError
+from portico.mocks._descriptor import MockServer
 from portico.sdk import MockSpec
 
 __all__ = ["MockServer", "RunningMock", "build_mock_app", "mock_transport", "mock_urls", "resolve_mock", "start_mock"]
 
 ASGIApp = Callable[..., Any]
-
-
-@dataclass(frozen=True)
-class MockServer:
-    """A mock a plugin provides outside any connector manifest (``portico_mock_apps`` hook).
-
-    Attributes:
-        name: the name ``portico mock NAME`` serves it under.
-        app: ``module:callable`` factory (called with ``seed`` and ``faults``) or the factory itself.
-        url_keys: names of the URLs it serves, mapped to their paths (see :class:`RunningMock`).
-        description: one line for listings.
-    """
-
-    name: str
-    app: str | Callable[..., Any]
-    url_keys: Mapping[str, str] = field(default_factory=lambda: {"base": ""})
-    description: str = ""
 
 
 def _import(path: str) -> Callable[..., Any]:

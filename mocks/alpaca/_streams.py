@@ -8,11 +8,9 @@
   trades, quotes and bars; every message is an array. Text JSON by default; msgpack (timestamps as the
   msgpack Timestamp extension) when the client asks with ``Content-Type: application/msgpack``, as
   alpaca-py does. Trades and quotes are sent every ``stream_interval`` real seconds; a minute bar
-  whenever the simulated clock enters a new minute.
-* ``/v1beta1/news``: the news stream, with the market data stream's handshake; ``subscribe`` to
-  ``news`` (tickers or ``*``) and every article the seeded news source publishes as the clock passes it
-  follows as a ``T: n`` message. A new subscription gets each ticker's latest article at once (a frozen
-  test clock publishes nothing).
+  whenever the simulated clock enters a new minute. A symbol's trade and quote carry the timestamp of
+  their second of the clock, so within one second they are the same message: each is encoded once a
+  second (per connection) and reused, which lets the mock produce far faster than a client consumes.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ __all__ = ["stream_routes"]
 AUTH_TIMEOUT = 10.0
 _FEEDS = ("iex", "sip", "delayed_sip", "test")
 _CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
-_NEWS_CHANNELS = ("news",)
 
 
 def _wants_msgpack(websocket: WebSocket) -> bool:
@@ -71,6 +68,14 @@ class _Channel:
                 await self.websocket.send_bytes(json.dumps(payload, default=str).encode())
             else:
                 await self.websocket.send_text(json.dumps(payload, default=str))
+
+    async def send_json_text(self, text: str) -> None:
+        """Send a payload already encoded as JSON text (not for msgpack clients)."""
+        async with self.lock:
+            if self.binary_json:
+                await self.websocket.send_bytes(text.encode())
+            else:
+                await self.websocket.send_text(text)
 
     async def receive(self) -> Any:
         message = await self.websocket.receive()
@@ -146,34 +151,18 @@ async def trade_updates(websocket: WebSocket) -> None:
                 await pump
 
 
-def _news_json(article: Any) -> dict[str, Any]:
-    stamp = article.published_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"T": "n", "id": article.id, "headline": article.headline, "summary": article.summary,
-            "author": article.author, "created_at": stamp, "updated_at": stamp, "url": article.url,
-            "content": "", "symbols": [article.symbol], "source": article.publisher.lower()}  # fmt: skip
-
-
-async def news_stream(websocket: WebSocket) -> None:
-    """``/v1beta1/news``: the market data handshake, then ``n`` messages."""
-    await market_data(websocket, news=True)
-
-
-async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
-    """``/v2/{feed}``: connected, auth, subscribe, then trades, quotes and bars (or news)."""
-    from portico.mocks._kit._news import NewsSource
-
+async def market_data(websocket: WebSocket) -> None:
+    """``/v2/{feed}``: connected, auth, subscribe, then trades, quotes and bars."""
     app: AlpacaMockApp = websocket.app
-    feed = "news" if news else websocket.path_params["feed"]
-    channels = _NEWS_CHANNELS if news else _CHANNELS
-    articles = NewsSource(app.venue.seed)
+    feed = websocket.path_params["feed"]
     await websocket.accept()
     channel = _Channel(websocket, binary_json=False)
-    if not news and feed not in _FEEDS:
+    if feed not in _FEEDS:
         await channel.send([{"T": "error", "code": 404, "msg": "not found"}])
         await websocket.close()
         return
     await channel.send([{"T": "success", "msg": "connected"}])
-    subscriptions: dict[str, set[str]] = {name: set() for name in channels}
+    subscriptions: dict[str, set[str]] = {name: set() for name in _CHANNELS}
     authenticated = False
     counted: str | None = None
     producer: asyncio.Task[None] | None = None
@@ -191,32 +180,41 @@ async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
                 out.append({"T": "b", "S": symbol.upper(), **bar_json(found[-1], stamp=stamp(found[-1].timestamp))})
         return out
 
-    def news_symbols() -> list[str]:
-        wanted = subscriptions.get("news", set())
-        return sorted({a.symbol for a in app.venue.assets()} if "*" in wanted else wanted)
+    # (kind, symbol) -> (second of the clock, the message as JSON text): one encoding a second
+    encoded: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def tick(kind: str, symbol: str, now: Any, second: int) -> str:
+        hit = encoded.get((kind, symbol))
+        if hit is not None and hit[0] == second:
+            return hit[1]
+        if kind == "t":
+            trade = app.data.trade(symbol, now)
+            message = {"T": "t", "S": symbol, **trade_json(trade)}
+        else:
+            quote = app.data.quote(symbol, now)
+            message = {"T": "q", "S": symbol, **quote_json(quote)}
+        text = json.dumps(message, default=str)
+        encoded[(kind, symbol)] = (second, text)
+        return text
 
     async def produce() -> None:
         last_minute = app.clock.now().replace(second=0, microsecond=0)
-        published_until = app.clock.now()
         while True:
             await asyncio.sleep(app.stream_interval)
             now = app.clock.now()
             batch: list[dict[str, Any]] = []
-            if news:
-                if now > published_until and news_symbols():
-                    fresh = articles.articles(news_symbols(), start=published_until, end=now, now=now,
-                                              newest_first=False)  # fmt: skip
-                    batch.extend(_news_json(a) for a in fresh if a.published_at > published_until)
-                published_until = max(published_until, now)
-                if batch:
-                    await channel.send(batch)
-                continue
-            for symbol in sorted(subscriptions["trades"]):
-                trade = app.data.trade(symbol, now)
-                batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
-            for symbol in sorted(subscriptions["quotes"]):
-                quote = app.data.quote(symbol, now)
-                batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
+            parts: list[str] = []
+            if channel.msgpack:
+                for symbol in sorted(subscriptions["trades"]):
+                    trade = app.data.trade(symbol, now)
+                    batch.append({"T": "t", "S": symbol, **trade_json(trade, stamp=stamp(trade.timestamp))})
+                for symbol in sorted(subscriptions["quotes"]):
+                    quote = app.data.quote(symbol, now)
+                    batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
+            else:
+                second = int(now.timestamp())
+                parts.extend(tick("t", symbol, now, second) for symbol in sorted(subscriptions["trades"]))
+                parts.extend(tick("q", symbol, now, second) for symbol in sorted(subscriptions["quotes"]))
             minute = now.replace(second=0, microsecond=0)
             if minute > last_minute:
                 bar_symbols = subscriptions["bars"]
@@ -228,7 +226,10 @@ async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
                         if bar.timestamp < minute:
                             batch.append({"T": "b", "S": symbol, **bar_json(bar, stamp=stamp(bar.timestamp))})
                 last_minute = minute
-            if batch:
+            if parts:
+                parts.extend(json.dumps(m, default=str) for m in batch)
+                await channel.send_json_text("[" + ",".join(parts) + "]")
+            elif batch:
                 await channel.send(batch)
 
     try:
@@ -263,23 +264,13 @@ async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
                 if not authenticated:
                     await channel.send([{"T": "error", "code": 401, "msg": "not authenticated"}])
                     continue
-                for name in channels:
+                for name in _CHANNELS:
                     symbols = {str(s).upper() if s != "*" else "*" for s in message.get(name) or []}
                     if action == "subscribe":
                         subscriptions[name] |= symbols
                     else:
                         subscriptions[name] -= symbols
-                await channel.send([{"T": "subscription", **{name: sorted(subscriptions[name]) for name in channels}}])
-                if news and action == "subscribe":
-                    # a mock convenience, as for bars: each new ticker's latest article at once
-                    latest_news: list[dict[str, Any]] = []
-                    for symbol in sorted(s for s in message.get("news") or [] if s != "*"):
-                        found = articles.articles(
-                            [symbol], start=None, end=None, now=app.clock.now(), limit=1
-                        )
-                        latest_news.extend(_news_json(a) for a in found)
-                    if latest_news:
-                        await channel.send(latest_news)
+                await channel.send([{"T": "subscription", **{name: sorted(subscriptions[name]) for name in _CHANNELS}}])
                 fresh = sorted(s for s in message.get("bars") or [] if s != "*") if action == "subscribe" else []
                 # a mock convenience: new bar subscribers get the last completed minute at once, so a
                 # frozen test clock still yields a bar (the real feed waits for the next minute)
@@ -306,8 +297,4 @@ async def market_data(websocket: WebSocket, *, news: bool = False) -> None:
 
 def stream_routes() -> list[WebSocketRoute]:
     """The trade updates and market data WebSocket routes."""
-    return [
-        WebSocketRoute("/stream", trade_updates),
-        WebSocketRoute("/v1beta1/news", news_stream),
-        WebSocketRoute("/v2/{feed}", market_data),
-    ]
+    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/v2/{feed}", market_data)]

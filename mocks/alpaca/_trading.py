@@ -290,12 +290,18 @@ async def positions(app: AlpacaMockApp, request: Request) -> Response:
             else:
                 results.append({"symbol": symbol, "status": 200, "body": order_json(outcome)})
         return json_response(results, 207)
-    # positions only change with venue events or time: serve repeated reads from the last rendering
+    # positions only change with venue events and prices: serve repeated reads from the last rendering
+    # while neither changed (with the real-time clock prices move, but in whole cents, so most reads in
+    # the same moment render the same body)
     app.venue.match()
-    key = (app.venue.version, app.clock.now())
+    venue = app.venue
+    held = venue.list_positions()
+    marks = tuple((p.symbol, venue.price(p.symbol), venue.lastday_price(p.symbol)) for p in held)
+    key = (venue.version, marks)
     cached = app.positions_cache
     if cached is None or cached[0] != key:
-        body = json_response([_position(app, p) for p in app.venue.list_positions()]).body
+        body = json_response([position_json(p, price, last, venue.asset(p.symbol).exchange)
+                              for p, (_, price, last) in zip(held, marks, strict=True)]).body  # fmt: skip
         cached = app.positions_cache = (key, body)
     return Response(cached[1], media_type="application/json")
 

@@ -12,7 +12,7 @@ __all__ = ["portico_mock_apps"]
 @hookimpl
 def portico_mock_apps() -> list[Any]:
     """The mock OAuth server, which belongs to no single connector."""
-    from portico.mocks import MockServer
+    from portico.mocks._descriptor import MockServer
 
     return [
         MockServer(

@@ -34,6 +34,12 @@ def test_docs_build_with_zero_warnings(tmp_path: Path) -> None:
     assert "alpaca" in matrix and "get_bars" in matrix, "the capability matrix is generated from installed manifests"
     cli = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
     assert "portico config validate" in cli
+    config = (tmp_path / "site" / "reference" / "config" / "index.html").read_text()
+    assert "model_config" not in config, "pydantic's model_config is no setting of ours"
+    formats = (tmp_path / "site" / "reference" / "formats" / "index.html").read_text()
+    for generated in ("<code>positions</code>", "<code>retry_after</code>", "<code>webhook_url</code>",
+                      "<code>starting_cash</code>", "<code>translate</code>", "<code>book_positions</code>"):
+        assert generated in formats, f"{generated} missing from the generated formats reference"
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: str(p.relative_to(DOCS)))

@@ -1,5 +1,6 @@
-// portico dashboard: polls /dashboard/state and redraws. Every value is set with textContent or
-// setAttribute (never innerHTML), so nothing a vendor, a file or a record says can run as markup.
+// portico dashboard: takes the state from server-sent events (/dashboard/events) and redraws; falls
+// back to polling /dashboard/state where EventSource is missing. Every value is set with textContent
+// or setAttribute (never innerHTML), so nothing a vendor, a file or a record says can run as markup.
 "use strict";
 (function () {
   var SVG = "http://www.w3.org/2000/svg";
@@ -13,6 +14,41 @@
   function td(text, cls) { return el("td", cls ? { "class": cls } : null, text === null || text === undefined ? "" : text); }
   function num(v) { return v === null || v === undefined ? "\u2013" : String(v); }
   function cls(s) { return String(s || "unknown").replace(/[^a-z0-9_-]/gi, "_"); }
+
+  // Times in the browser's own zone, to the second, with the zone named: "2026-12-03 16:04:05 GMT+1".
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function zoneName(d) {
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d);
+      for (var i = 0; i < parts.length; i++) { if (parts[i].type === "timeZoneName") { return parts[i].value; } }
+    } catch (e) { /* an old browser: the offset below */ }
+    var off = -d.getTimezoneOffset();
+    return "UTC" + (off >= 0 ? "+" : "-") + pad(Math.floor(Math.abs(off) / 60)) + ":" + pad(Math.abs(off) % 60);
+  }
+  function parse(iso) {
+    if (!iso) { return null; }
+    var d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z");
+    return isNaN(d.getTime()) ? null : d;
+  }
+  function localTime(iso) {
+    var d = parse(iso);
+    if (!d) { return iso || ""; }
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + " " + zoneName(d);
+  }
+  function clock(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()); }
+  function timeCell(iso, extra) {
+    var cell = td(null, extra);
+    if (iso) { cell.appendChild(el("time", { "datetime": iso, "title": iso }, localTime(iso))); }
+    return cell;
+  }
+  function localizeAll() {
+    Array.prototype.forEach.call(document.querySelectorAll("time[datetime]"), function (t) {
+      var iso = t.getAttribute("datetime");
+      if (iso) { t.textContent = localTime(iso); t.setAttribute("title", iso); }
+    });
+  }
+
   function replaceBody(table, rows, emptyText, colspan) {
     var body = document.querySelector(table + " tbody");
     var fresh = document.createElement("tbody");
@@ -44,7 +80,14 @@
     if (rl.waits) { parts.push("(" + rl.waits + " waits)"); }
     tr.appendChild(td(parts.join(" ")));
     var e = s.last_error;
-    tr.appendChild(td(e ? e.error_class + ": " + e.message : "", "last-error"));
+    var last = td(e ? e.error_class + ": " + e.message + " " : "", "last-error");
+    if (e && e.at) { last.appendChild(el("time", { "datetime": e.at, "class": "at" }, localTime(e.at))); }
+    if (e && e.cause) {
+      var cause = el("div", { "class": "cause" }, "opened by " + e.cause.error_class + ": " + e.cause.message + " ");
+      cause.appendChild(el("time", { "datetime": e.cause.at }, localTime(e.cause.at)));
+      last.appendChild(cause);
+    }
+    tr.appendChild(last);
     return tr;
   }
 
@@ -52,49 +95,110 @@
     var li = el("li", { "class": "alert severity-" + cls(a.severity), "data-rule": a.rule, "data-system": a.system || "" });
     li.appendChild(el("strong", null, a.severity));
     li.appendChild(document.createTextNode(" " + (a.system || "") + ": " + a.summary + " "));
-    li.appendChild(el("span", { "class": "muted" }, "since " + a.started_at));
+    var since = el("span", { "class": "muted" }, "since ");
+    since.appendChild(el("time", { "datetime": a.started_at }, localTime(a.started_at)));
+    li.appendChild(since);
     return li;
+  }
+
+  function deliveryRow(d) {
+    var tr = el("tr", { "class": "delivery result-" + cls(d.result) });
+    tr.appendChild(timeCell(d.at));
+    [d.alert, d.kind, d.channel].forEach(function (v) { tr.appendChild(td(v)); });
+    tr.appendChild(td(d.result, "result"));
+    tr.appendChild(td(d.error || ""));
+    return tr;
+  }
+
+  function orderRow(o) {
+    var tr = el("tr", { "class": "order state-" + cls(o.status), "data-order": o.id });
+    tr.appendChild(timeCell(o.created_at));
+    [o.system, o.symbol, o.side].forEach(function (v) { tr.appendChild(td(v)); });
+    tr.appendChild(td(o.quantity, "num")); tr.appendChild(td(o.order_type)); tr.appendChild(td(o.status, "state"));
+    tr.appendChild(td(o.filled_quantity, "num")); tr.appendChild(td(o.average_fill_price || "", "num"));
+    tr.appendChild(timeCell(o.updated_at)); tr.appendChild(td(o.reason || ""));
+    return tr;
+  }
+
+  function positionRow(p) {
+    var tr = el("tr", { "class": "position" });
+    [p.system, p.account_id, p.symbol].forEach(function (v) { tr.appendChild(td(v)); });
+    tr.appendChild(td(p.quantity, "num")); tr.appendChild(td(p.average_cost || "", "num")); tr.appendChild(td(p.currency || ""));
+    return tr;
+  }
+
+  function scheduledRow(j) {
+    var tr = el("tr", { "class": "scheduled", "data-job": j.job });
+    [j.job, j.kind, j.system || "", j.what].forEach(function (v) { tr.appendChild(td(v)); });
+    var sched = td(null); sched.appendChild(el("code", null, j.schedule || "")); tr.appendChild(sched);
+    tr.appendChild(timeCell(j.next_run, "next-run")); tr.appendChild(timeCell(j.last_run));
+    tr.appendChild(td(j.last_status || ""));
+    return tr;
   }
 
   function jobRow(j) {
     var tr = el("tr", { "class": "job outcome-" + cls(j.outcome) });
-    [j.at, j.job, j.system, j.outcome, j.records_imported, j.records_rejected, j.error || ""].forEach(function (v) { tr.appendChild(td(v)); });
+    tr.appendChild(timeCell(j.at));
+    [j.job, j.system || "", j.outcome, j.records_imported, j.records_rejected, j.error || ""].forEach(function (v) { tr.appendChild(td(v)); });
     return tr;
   }
 
   function deadRow(d) {
     var tr = el("tr", { "class": "dead-letter" });
-    tr.appendChild(td(d.at)); tr.appendChild(td(d.job)); tr.appendChild(td(d.reason)); tr.appendChild(td(d.where || ""));
+    tr.appendChild(timeCell(d.at)); tr.appendChild(td(d.job)); tr.appendChild(td(d.reason)); tr.appendChild(td(d.where || ""));
     var cell = td(null); cell.appendChild(el("code", null, d.record)); tr.appendChild(cell);
     return tr;
   }
 
-  function chart(title, points, extraClass) {
-    var w = 260, h = 70, pad = 4;
-    var box = el("div", { "class": "chart" });
+  // A trend chart: y axis from 0 with its unit, x axis of local clock times, faint grid lines.
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+  function niceMax(v) {
+    if (!(v > 0)) { return 1; }
+    var p = Math.pow(10, Math.floor(Math.log10(v))), m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+  function fmt(v, unit) {
+    if (unit === "%") { return (Math.round(v * 1000) / 10) + "%"; }
+    return (v >= 100 ? Math.round(v) : Math.round(v * 10) / 10) + (unit ? " " + unit : "");
+  }
+  function chart(system, title, points, unit, kind) {
+    var w = 340, h = 150, left = 52, right = 10, top = 10, bottom = 28;
+    var box = el("div", { "class": "chart", "data-chart": kind, "data-system": system });
     box.appendChild(el("h3", null, title));
-    var svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("width", w); svg.setAttribute("height", h); svg.setAttribute("viewBox", "0 0 " + w + " " + h);
-    var axis = document.createElementNS(SVG, "line");
-    axis.setAttribute("class", "axis"); axis.setAttribute("x1", 0); axis.setAttribute("x2", w);
-    axis.setAttribute("y1", h - pad); axis.setAttribute("y2", h - pad); svg.appendChild(axis);
+    var root = svg("svg", { "width": w, "height": h, "viewBox": "0 0 " + w + " " + h, "role": "img", "aria-label": title });
     var values = points.map(function (p) { return Number(p[1]); });
-    var max = Math.max.apply(null, values.concat([0])) || 1;
-    if (values.length) {
-      var step = values.length > 1 ? (w - 2 * pad) / (values.length - 1) : 0;
+    var times = points.map(function (p) { return parse(p[0]); });
+    var peak = Math.max.apply(null, values.concat([0]));
+    var max = unit === "%" ? Math.max(niceMax(peak), 0.01) : niceMax(peak);
+    var plotW = w - left - right, plotH = h - top - bottom;
+    [0, 0.5, 1].forEach(function (f) {
+      var y = top + plotH - f * plotH;
+      root.appendChild(svg("line", { "class": f === 0 ? "axis" : "grid", "x1": left, "x2": w - right, "y1": y, "y2": y }));
+      root.appendChild(svg("text", { "class": "tick y", "x": left - 4, "y": y + 3, "text-anchor": "end" }, fmt(f * max, unit)));
+    });
+    root.appendChild(svg("line", { "class": "axis", "x1": left, "x2": left, "y1": top, "y2": top + plotH }));
+    if (values.length && times[0] && times[times.length - 1]) {
+      var t0 = times[0].getTime(), t1 = times[times.length - 1].getTime(), span = Math.max(t1 - t0, 1);
       var coords = values.map(function (v, i) {
-        return (pad + i * step).toFixed(1) + "," + (h - pad - (v / max) * (h - 2 * pad)).toFixed(1);
+        var x = left + ((times[i].getTime() - t0) / span) * plotW;
+        return x.toFixed(1) + "," + (top + plotH - (v / max) * plotH).toFixed(1);
       });
-      var line = document.createElementNS(SVG, "polyline");
-      line.setAttribute("class", "line" + (extraClass ? " " + extraClass : ""));
-      line.setAttribute("points", coords.join(" "));
-      svg.appendChild(line);
+      var state = kind === "errors" ? (peak > 0 ? "errors" : "no-errors") : "latency";
+      root.appendChild(svg("polyline", { "class": "line " + state, "points": coords.join(" ") }));
+      root.appendChild(svg("text", { "class": "tick x", "x": left, "y": h - 10, "text-anchor": "start" }, clock(times[0])));
+      root.appendChild(svg("text", { "class": "tick x", "x": w - right, "y": h - 10, "text-anchor": "end" }, clock(times[times.length - 1])));
+      var zone = svg("text", { "class": "tick zone", "x": left + plotW / 2, "y": h - 1, "text-anchor": "middle" },
+        "time (" + zoneName(times[0]) + ")");
+      root.appendChild(zone);
+    } else {
+      root.appendChild(svg("text", { "class": "tick", "x": left + plotW / 2, "y": top + plotH / 2, "text-anchor": "middle" }, "no data yet"));
     }
-    var label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", pad); label.setAttribute("y", 10);
-    label.textContent = values.length ? "max " + (Math.round(max * 1000) / 1000) : "no data yet";
-    svg.appendChild(label);
-    box.appendChild(svg);
+    box.appendChild(root);
     return box;
   }
 
@@ -102,34 +206,61 @@
     var overall = document.getElementById("overall");
     overall.textContent = state.status;
     overall.setAttribute("class", "badge status-" + cls(state.status));
-    document.getElementById("generated").textContent = state.generated_at;
+    var generated = document.getElementById("generated");
+    generated.setAttribute("datetime", state.generated_at);
+    generated.textContent = localTime(state.generated_at);
     replaceBody("#systems", state.systems.map(systemRow), "No systems", 10);
     var list = document.getElementById("alerts");
     while (list.firstChild) { list.removeChild(list.firstChild); }
     if (!state.alerts.length) { list.appendChild(el("li", { "class": "none" }, "No active alerts")); }
     state.alerts.forEach(function (a) { list.appendChild(alertItem(a)); });
+    replaceBody("#deliveries", (state.deliveries || []).map(deliveryRow), "No alerts sent yet", 6);
+    replaceBody("#orders", (state.orders || []).map(orderRow), "No orders yet", 11);
+    replaceBody("#positions", (state.positions || []).map(positionRow), "No positions", 6);
+    replaceBody("#schedule", (state.schedule || []).map(scheduledRow), "No scheduled jobs", 8);
     replaceBody("#jobs", state.jobs.map(jobRow), "No job runs yet", 7);
     replaceBody("#dead-letters", state.dead_letters.map(deadRow), "Dead-letter queue empty", 5);
     var trends = document.getElementById("trends");
     while (trends.firstChild) { trends.removeChild(trends.firstChild); }
+    if (!state.systems.some(function (s) { return s.requests; })) {
+      trends.appendChild(el("p", { "class": "muted" }, "Trends appear once a system has made calls."));
+    }
+    var calls = {};
+    state.systems.forEach(function (s) { calls[s.system] = s.requests || 0; });
     Object.keys(state.series || {}).forEach(function (system) {
       var s = state.series[system];
-      trends.appendChild(chart(system + " \u2013 p95 latency (ms)", s.p95_ms || []));
-      trends.appendChild(chart(system + " \u2013 error rate", s.error_rate || [], "errors"));
+      // a system that never made a call has no trend to draw yet (nor ever, for the jobs service's events)
+      if (!calls[system]) { return; }
+      trends.appendChild(chart(system, system + " \u2013 p95 latency", s.p95_ms || [], "ms", "latency"));
+      trends.appendChild(chart(system, system + " \u2013 error rate", s.error_rate || [], "%", "errors"));
     });
+    document.body.setAttribute("data-updates", String(Number(document.body.getAttribute("data-updates") || 0) + 1));
+  }
+
+  function connection(text) { document.getElementById("connection").textContent = text; }
+
+  function listen() {
+    var source = new EventSource("/dashboard/events");
+    source.addEventListener("state", function (e) {
+      render(JSON.parse(e.data));
+      connection("live");
+      document.body.setAttribute("data-transport", "events");
+    });
+    // EventSource reconnects by itself (after the server's retry delay); say so meanwhile
+    source.onerror = function () { connection("connection lost; reconnecting\u2026"); };
   }
 
   function poll() {
     var wait = Number(document.body.getAttribute("data-refresh-ms")) || 2000;
     fetch("/dashboard/state", { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
-      .then(function (state) {
-        render(state);
-        document.getElementById("connection").textContent = "";
-        document.body.setAttribute("data-updates", String(Number(document.body.getAttribute("data-updates") || 0) + 1));
-      })
-      .catch(function (err) { document.getElementById("connection").textContent = "connection lost: " + err.message; })
+      .then(function (state) { render(state); connection(""); })
+      .catch(function (err) { connection("connection lost: " + err.message); })
       .then(function () { setTimeout(poll, wait); });
   }
-  document.addEventListener("DOMContentLoaded", poll);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localizeAll();
+    if (window.EventSource) { listen(); } else { poll(); }
+  });
 })();

@@ -133,36 +133,3 @@ async def test_a_reconnect_does_not_replay_history(served: Callable[..., Running
         await connector.close()
     assert {e.order.client_order_id for e in events} == {"new-1"}
 
-
-async def test_news_stream_delivers_the_latest_then_each_new_article_once(
-    served: Callable[..., RunningMock],
-) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
-    running = served(start=start, realtime=False, stream_interval=0.05)
-    connector = make_connector(running, clock=system_clock)
-    await connector.open()
-    items = []
-    stream = connector.subscribe_news(["AAPL"])
-
-    async def collect() -> None:
-        async for item in stream:
-            items.append(item)
-
-    task = asyncio.create_task(collect())
-    try:
-        await wait_for_async(lambda: len(items) == 1, message="the latest article on subscribing")
-        assert items[0].published_at <= start and items[0].symbols == ("AAPL",)
-        running.app.clock.advance(timedelta(days=1).total_seconds())
-        # two seeded articles a day, both published in the day just passed
-        await wait_for_async(lambda: len(items) == 3, timeout=10, message=f"items: {items}")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await stream.aclose()
-        await connector.close()
-    assert all(start < i.published_at <= start + timedelta(days=1) for i in items[1:])
-    assert len({i.key for i in items}) == 3 and all(i.provider == connector.system for i in items)
-    rest = await connector.get_news(["AAPL"], start=start, end=start + timedelta(days=1))
-    assert {i.key for i in rest} == {i.key for i in items[1:]}  # the stream and REST agree on the articles

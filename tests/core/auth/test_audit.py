@@ -199,6 +199,7 @@ def test_the_chain_is_keyed_with_a_private_key_file_and_anchored_outside_the_dat
 
     log = _log(tmp_path / "a.db")
     _fill(log, 3)
+    log.flush_anchor()  # three appends within ANCHOR_INTERVAL: the last two are anchored together
     key = portico_home / "audit.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
     anchors = json.loads((portico_home / "audit-anchor.json").read_text())
@@ -227,3 +228,31 @@ def test_cli_verify_without_an_audit_log_says_so_and_creates_nothing(portico_hom
     result = _cli("audit", "verify")
     assert result.returncode == 1 and "no audit log in" in result.stderr
     assert portico_home.joinpath("portico.db").stat().st_size == 0
+
+
+def test_a_burst_of_appends_is_anchored_once_shortly_after_and_verify_never_reads_a_stale_anchor(
+    tmp_path: Path, portico_home: Path
+) -> None:
+    from portico.testing import wait_for
+
+    log = _log(tmp_path / "a.db")
+    anchor_file = portico_home / "audit-anchor.json"
+
+    def anchored() -> dict[str, int | str]:
+        (anchor,) = json.loads(anchor_file.read_text()).values()
+        return anchor
+
+    log.append(None, "alice", "order.placed", "success")
+    assert anchored()["count"] == 1, "a lone append is anchored at once"
+    for _ in range(9):
+        log.append(None, "alice", "order.placed", "success")
+    # the burst's newest entry is anchored by the timer, without anyone asking
+    wait_for(lambda: anchored()["count"] == 10, timeout=5.0, message="the burst was never anchored")
+    assert anchored()["head"] == log.head()
+    # verify writes a pending anchor first, so deleting the burst's last entry is a break
+    for _ in range(3):
+        log.append(None, "alice", "order.placed", "success")
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        conn.execute("DELETE FROM portico_audit_log WHERE seq = 13")
+    broken = log.verify()
+    assert broken is not None and "13 entries" in broken.reason, broken

@@ -22,6 +22,7 @@ def test_check_passes_against_the_mock() -> None:
     result = check("alpaca")
     assert result.returncode == 0, result.stderr
     assert "alpaca: OK" in result.stdout and "authenticated ok" in result.stdout
+    assert "connected to its mock server" in result.stdout and "production" not in result.stdout
     assert '{"' not in result.stderr, "a check prints for people, not JSON log lines"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _portico(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PORTICO_HOME": str(home), "COLUMNS": "200"}
+def _portico(*args: str, home: Path, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PORTICO_HOME": str(home), "COLUMNS": str(columns)}
     return subprocess.run(
         [sys.executable, "-m", "portico.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=240
     )
@@ -22,9 +23,12 @@ def _portico(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[s
 
 def test_the_demo_runs_end_to_end_on_the_example_config(tmp_path: Path) -> None:
     # run from elsewhere: the demo finds the example config of the checkout it belongs to
-    result = _portico("demo", home=tmp_path / "home", cwd=tmp_path)
+    result = _portico("demo", home=tmp_path / "home", cwd=tmp_path, columns=80)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     out = result.stdout
+    # it reads at 80 columns: no line longer, and each system and order id on one line, whole
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80, out
+    assert all(re.search(rf"^{name} +connected +ok \d+ ms", out, re.M) for name in ("interactive_brokers", "alpha_vantage")), out
     for heading in ("interactive_brokers: paper trading on its mock", "alpaca: paper trading on its mock",
                     "alpha_vantage: market data", "yahoo_finance: market data", "factset: market data",
                     "polygon: market data", "etrade: paper trading on its mock",

@@ -6,7 +6,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from portico.errors import ConfigurationError
+from portico.errors import ConfigurationError, PluginLoadError
 from portico.plugins import PluginManager
 from tests.core.foundation.fakes import FakeBroker, Unimplemented, plugin_with
 
@@ -48,7 +48,9 @@ def test_failing_import_is_reported_and_runtime_goes_on() -> None:
 
 def test_declared_but_unimplemented_capabilities_are_rejected() -> None:
     pm = PluginManager(autoload=False)
-    assert pm.register(plugin_with(Unimplemented), name="lazy") is None
+    with pytest.raises(PluginLoadError, match="plugin 'lazy' could not be loaded: .*does not implement"):
+        pm.register(plugin_with(Unimplemented), name="lazy")
+    assert pm.register(plugin_with(Unimplemented), name="lazy", strict=False) is None
     assert "does not implement" in pm.failures["lazy"]
     assert "unimplemented" not in pm.connectors
 
@@ -58,7 +60,8 @@ def test_invalid_spec_dict_is_reported_with_plugin_name() -> None:
         spec = {"name": "Bad Name", "display_name": "x", "kinds": ["brokerage"], "environments": []}  # type: ignore[assignment]
 
     pm = PluginManager(autoload=False)
-    assert pm.register(plugin_with(BadSpec), name="bad") is None
+    with pytest.raises(PluginLoadError, match="spec is invalid"):
+        pm.register(plugin_with(BadSpec), name="bad")
     assert "spec is invalid" in pm.failures["bad"]
 
 
@@ -68,8 +71,26 @@ def test_duplicate_connector_names_are_refused() -> None:
 
     pm = PluginManager(autoload=False)
     pm.register(plugin_with(FakeBroker), name="first")
-    assert pm.register(plugin_with(Twin), name="second") is None
+    with pytest.raises(PluginLoadError, match="already provided by plugin 'first'"):
+        pm.register(plugin_with(Twin), name="second")
     assert "already provided by plugin 'first'" in pm.failures["second"]
+    assert "fakebroker" in pm.connectors and pm.plugin_of("fakebroker") == "first"
+
+
+def test_a_plugin_name_taken_is_refused_in_one_sentence() -> None:
+    pm = PluginManager(autoload=False)
+    pm.register(plugin_with(FakeBroker), name="tiny")
+
+    class Other(FakeBroker):
+        spec = FakeBroker.spec.model_copy(update={"name": "other"})
+
+    with pytest.raises(PluginLoadError) as refused:
+        pm.register(plugin_with(Other), name="tiny")
+    assert str(refused.value) == (
+        "plugin 'tiny' could not be loaded: a plugin named 'tiny' is already registered (from "
+        f"{pm.plugins['tiny'].module}); register this one under another name"
+    )
+    assert "\n" not in str(refused.value) and "0x" not in str(refused.value)  # no dump of pluggy's internals
 
 
 def test_unknown_connector_lists_installed() -> None:

@@ -26,6 +26,7 @@ def test_exports_are_pinned() -> None:
         "RateLimiter",
         "RateLimiterRegistry",
         "RedisRateLimitBackend",
+        "StreamFeed",
         "Timeouts",
         "TransportChoice",
         "WebSocketClient",

@@ -48,7 +48,7 @@ def test_dlq_commands(tmp_path: Path) -> None:
     assert _run("import", str(path), "--type", "positions").exit_code == 3
     listing = _run("dlq", "list")
     assert "unmapped code 'XXY'" in listing.output
-    entry_id = listing.output.split()[0]
+    entry_id = str(json.loads(_run("dlq", "list", "--json").output)[0]["id"])
     shown = _run("dlq", "show", entry_id)
     assert json.loads(shown.output)["raw"]["currency"] == "XXY"
     assert _run("dlq", "replay", entry_id).exit_code == 3

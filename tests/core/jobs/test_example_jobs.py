@@ -40,15 +40,19 @@ def _example_config(tmp_path: Path) -> Path:
 
 
 def _job_id(listing: str, what: str) -> str:
-    (line,) = [line for line in listing.splitlines() if what in line]
-    return line.split()[0]
+    """The id of the one job of ``portico jobs list --json`` whose ``source data_type -> destination`` is ``what``."""
+    (job,) = [
+        j for j in json.loads(listing)
+        if f"{j['config'].get('source', '')} {j['config']['data_type']} -> {j['config']['destination']}" == what
+    ]
+    return str(job["job_id"])
 
 
 def test_jobs_run_runs_the_examples_alpha_vantage_import(tmp_path: Path, portico_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = _example_config(tmp_path)
     runner = CliRunner()
-    listing = runner.invoke(cli, ["jobs", "list", "--config", str(config)], catch_exceptions=False)
+    listing = runner.invoke(cli, ["jobs", "list", "--config", str(config), "--json"], catch_exceptions=False)
     assert listing.exit_code == 0, listing.output
     job_id = _job_id(listing.output, "alpha_vantage daily_prices -> market_data_service")
     run = runner.invoke(cli, ["jobs", "run", job_id, "--config", str(config)], catch_exceptions=False)

@@ -273,3 +273,20 @@ def test_the_config_loader_validates_the_monitoring_section_with_key_paths() -> 
         load_config({"systems": {}, "monitoring": {"alerts": {"error_rate": {"severity": "loud"}}, "log_level": "CHATTY"}})
     paths = [path for path, _ in info.value.problems]
     assert "monitoring.alerts.error_rate.severity" in paths and "monitoring.log_level" in paths
+
+
+async def test_an_alert_with_nowhere_to_go_is_shown_dropped(fake_clock: FakeClock, redactor: Redactor) -> None:
+    lonely = IntegrationMonitor(clock=fake_clock, redactor=redactor, config={})
+    lonely.set_breaker_state("ib", "open")
+    await lonely.drain()
+    [entry] = lonely.recent_notifications()
+    assert (entry["alert"], entry["result"], entry["channel"]) == ("circuit_open/ib/", "dropped", None)
+    assert entry["error"] == "no alert channel is configured (monitoring.channels)"
+
+    misnamed = IntegrationMonitor(clock=fake_clock, redactor=redactor, config={"alert_destinations": ["pagerr"]})
+    misnamed.add_channel(Recorder("pager"))
+    misnamed.set_breaker_state("ib", "open")
+    await misnamed.drain()
+    [entry] = misnamed.recent_notifications()
+    assert (entry["channel"], entry["result"]) == ("pagerr", "dropped")
+    assert entry["error"] == "no alert channel named 'pagerr' is configured"

@@ -42,8 +42,8 @@ async def test_serve_connects_checks_and_serves_until_stopped(tmp_path: Path) ->
     stop = asyncio.Event()
     integration = AsyncIntegration(config, plugins=pm)
     task = asyncio.create_task(serve(integration, stop=stop, echo=lines.append))
-    await wait_for(lambda: any(line.startswith("dashboard:") for line in lines) or task.done(), what="the server")
-    url = re.search(r"dashboard: (\S+)", "\n".join(lines)).group(1)  # type: ignore[union-attr]
+    await wait_for(lambda: any("/dashboard?token=" in line for line in lines) or task.done(), what="the server")
+    url = re.search(r"(http://\S+/dashboard\?token=\S+)", "\n".join(lines)).group(1)  # type: ignore[union-attr]
     base = url.split("/dashboard")[0]
     assert base.startswith("http://127.0.0.1:")
     assert "system pulse: connected" in lines
@@ -88,13 +88,18 @@ def test_the_command_prints_the_token_once_and_stops_on_sigint(tmp_path: Path) -
             if line.startswith("portico is running"):
                 break
         text = "\n".join(out_lines)
-        match = re.search(r"dashboard: (http://127\.0\.0\.1:\d+)/dashboard\?token=(\S+)", text)
+        match = re.search(r"│ (http://127\.0\.0\.1:\d+)/dashboard\?token=(\S+) +│", text)
         assert match, text
         base, token = match.groups()
         with httpx.Client() as c:
             assert c.get(f"{base}/health").json()["status"] == "healthy"
             assert c.get(f"{base}/dashboard/state").status_code == 401
             assert c.get(f"{base}/dashboard/state", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        again = subprocess.run(
+            [sys.executable, "-m", "portico.cli", "run", "--print-token"],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+        assert again.returncode == 0 and again.stdout == f"{token}\n", again.stderr
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -103,6 +108,12 @@ def test_the_command_prints_the_token_once_and_stops_on_sigint(tmp_path: Path) -
             proc.wait()
     assert proc.returncode == 0, err
     assert text.count(token) == 1 and token not in err
+    assert max(len(line) for line in out_lines) <= 80, "the token box fits 80 columns"
+    gone = subprocess.run(
+        [sys.executable, "-m", "portico.cli", "run", "--print-token"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert gone.returncode == 1 and "no portico run is serving a dashboard here" in gone.stderr
 
 
 
@@ -155,7 +166,7 @@ async def test_the_demo_dashboard_checks_every_system_at_start(tmp_path: Path) -
     await integration.start()
     task = asyncio.create_task(_serve(Console(file=out, width=400), integration, 0))
     try:
-        await wait_for(lambda: "dashboard: http://127.0.0.1:" in out.getvalue() or task.done(), what="the demo server")
+        await wait_for(lambda: "│ http://127.0.0.1:" in out.getvalue() or task.done(), what="the demo server")
         await wait_for(lambda: integration.monitor.health("pulse").status == "healthy", what="the check at start")
         assert integration.monitor.overall_status() == "healthy"
     finally:

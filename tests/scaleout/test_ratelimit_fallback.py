@@ -1,0 +1,97 @@
+"""Redis lost: each process keeps a conservative share (limit / workers) and says so; Redis back: shared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portico.http._ratelimit_redis import LocalShare, RedisRateLimitBackend
+from portico.sdk import RateWindow
+from tests.scaleout.redis_server import PrivateRedis
+
+pytest.importorskip("redis")
+
+SECOND = (RateWindow(limit=30, period=1),)
+
+
+async def spend(backend: RedisRateLimitBackend, now: float, tries: int = 20) -> int:
+    """How many of ``tries`` calls of cost 1 the backend admits at ``now``."""
+    return sum([1 for _ in range(tries) if await backend.reserve(SECOND, 1, now) == 0.0])
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def admitted(share: LocalShare, now: float, tries: int = 100) -> int:
+    return sum(1 for _ in range(tries) if share.reserve(SECOND, 1, now) == 0.0)
+
+
+def test_the_local_share_admits_limit_over_workers_counting_what_went_through_redis_before() -> None:
+    share = LocalShare(workers=3)
+    assert admitted(share, 100.0) == 10
+    assert share.reserve(SECOND, 1, 100.5) == pytest.approx(0.5)  # the window frees at 101.0
+    fresh = LocalShare(workers=3)
+    fresh.record(SECOND, 4, 200.0)  # spent through Redis just before it went away
+    assert admitted(fresh, 200.1) == 6
+
+
+def test_a_local_period_starts_with_the_fleets_last_seen_spend_shared_out() -> None:
+    share = LocalShare(workers=3)
+    share.start(SECOND, {1.0: 12.0}, 300.0)  # the fleet had spent 12 of 30: 4 of this share's 10 are gone
+    assert admitted(share, 300.0) == 6
+    never_saw_redis = LocalShare(workers=3)
+    never_saw_redis.start(SECOND, {}, 300.0)  # nothing known: the whole share counts as spent
+    assert admitted(never_saw_redis, 300.5) == 0 and admitted(never_saw_redis, 301.0) == 10
+
+
+@pytest.mark.timeout(60)
+async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
+    private_redis: PrivateRedis,
+) -> None:
+    changes: list[tuple[str, str | None]] = []
+    backends = [
+        RedisRateLimitBackend(
+            private_redis.url,
+            key_prefix="mock:abc",
+            workers=3,
+            probe_seconds=2,
+            on_mode=lambda m, e: changes.append((m, e)),
+            timeout=0.5,
+        )
+        for _ in range(3)
+    ]
+    try:
+        # shared: the three together get the limit, and no more
+        now = 1_000_000.0
+        got = [await spend(b, now) for b in backends]
+        assert sum(got) == 30 and got == [20, 10, 0]
+        private_redis.stop()
+        now += 0.5
+        got = [await spend(b, now) for b in backends]
+        # Redis last said 20 of 30 spent (to the first) and 30 of 30 (to the others): a third of that is
+        # taken as spent by each, so the first has 10 - 20/3 left and the others nothing
+        assert got == [3, 0, 0]
+        assert [m for m, _ in changes] == ["local"] * 3 and all("Connection" in (e or "") for _, e in changes)
+        now += 1.0  # what they could not see has expired: a third of the limit each, 30 in aggregate
+        assert [await spend(b, now) for b in backends] == [10, 10, 10]
+        assert all(b.mode == "local" and b.remaining(SECOND, now) == [0.0] for b in backends)
+        private_redis.start()
+        now += 0.4  # before the probe time: still local
+        assert await backends[0].reserve(SECOND, 1, now) > 0 and backends[0].mode == "local"
+        now += 1.0  # past the probe: Redis is asked again, and answers (it restarted empty)
+        assert await backends[0].reserve(SECOND, 1, now) == 0.0
+        assert backends[0].mode == "shared" and changes[-1] == ("shared", None)
+        # for one window more the local share still binds: Redis does not know what was spent locally
+        assert await spend(backends[0], now) == 9
+    finally:
+        for b in backends:
+            await b.aclose()
