@@ -473,6 +473,7 @@ class AsyncIntegration:
                 instance=self.instance,
                 fx_rate=lambda currency, base: self.fx_rates.get_fx_rate(currency, base).rate,
             )
+            service.importer.committed_listeners.append(self._apply_imported_corporate_actions)
             settings = self.trading.config.reconciliation if self.config.trading.get("reconciliation") else None
             if settings is not None and settings.enabled:
                 # trading.reconciliation: the daily reconciliation, a persisted job of kind "reconcile"
@@ -980,7 +981,7 @@ class AsyncIntegration:
 
         Args:
             data_type: ``bars``, ``quotes``, ``latest_quote``, ``latest_trade``, ``snapshot``,
-                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``...
+                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions``, ``news``...
         """
         self._system(system_id)
         symbols = _symbol_list(symbols)
@@ -1089,6 +1090,59 @@ class AsyncIntegration:
         """
         with correlation_scope():
             return await self.trading.reconcile(systems, **options)
+
+    def _apply_imported_corporate_actions(self, result: Any, rt: Any, rows: Callable[[], list[dict[str, Any]]]) -> None:
+        """A ``trading_book`` load of corporate actions, applied to the book and the history once each."""
+        if rt.name != "corporate_actions" or result.destination != "trading_book":
+            return
+        from portico.models import CorporateAction
+        from portico.trading import CorporateActionProcessor
+
+        actions = [CorporateAction.model_validate({k: v for k, v in r.items() if v not in (None, "")}) for r in rows()]
+        processor = CorporateActionProcessor(self.trading, adjust_history=self.market_data.adjust_history_for_split)
+        try:
+            outcome = processor.apply(actions)
+        except Exception as exc:
+            # the actions are stored (the load committed); apply_corporate_actions can apply them later
+            self._emit("corporate_actions.apply_failed", severity="error", load=result.load_id,
+                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return
+        self._emit("corporate_actions.applied", severity="info", load=result.load_id, applied=len(outcome.applied),
+                   corrected=len(outcome.corrected), reversed=len(outcome.reversed), pending=len(outcome.pending),
+                   positions_changed=outcome.positions_changed, bars_adjusted=outcome.bars_adjusted)  # fmt: skip
+
+    async def apply_corporate_actions(
+        self,
+        provider: str,
+        symbols: list[str] | str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        systems: list[str] | None = None,
+        as_of: date | None = None,
+    ) -> Any:
+        """Fetch ``symbols``' corporate actions from ``provider`` (with its fallbacks) and apply them to the
+        store book of ``systems`` (default: all) and the stored price history; book dividends due.
+
+        Applying the same actions again changes nothing; a corrected action replaces its earlier
+        effects. Returns a :class:`~portico.trading.CorporateActionOutcome`.
+        """
+        from portico.trading import CorporateActionProcessor
+
+        self._system(provider)
+        wanted = _symbol_list(symbols)
+        with correlation_scope():
+            params: dict[str, Any] = {"cache": False}
+            if start is not None:
+                params["start"] = start
+            if end is not None:
+                params["end"] = end
+            result = await self.market_data.get_market_data(provider, wanted, "corporate_actions", params)
+        actions = [a for symbol in wanted for a in (result.data.get(symbol) or [])]
+        processor = CorporateActionProcessor(
+            self.trading, adjust_history=self.market_data.adjust_history_for_split
+        )
+        return processor.apply(actions, systems=systems, as_of=as_of)
 
     # -- monitoring and control ------------------------------------------------------------------
 
@@ -1377,6 +1431,10 @@ class Integration:
     def reconcile(self, systems: list[str] | None = None, **options: Any) -> Any:
         """See :meth:`AsyncIntegration.reconcile`."""
         return self._run(self.runtime.reconcile(systems, **options))
+
+    def apply_corporate_actions(self, provider: str, symbols: list[str] | str, **options: Any) -> Any:
+        """See :meth:`AsyncIntegration.apply_corporate_actions`."""
+        return self._run(self.runtime.apply_corporate_actions(provider, symbols, **options))
 
     def get_integration_metrics(self, system_id: str | None = None) -> dict[str, Any]:
         """See :meth:`AsyncIntegration.get_integration_metrics`."""

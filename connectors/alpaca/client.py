@@ -121,6 +121,20 @@ class AlpacaClient:
             "/v2/account/activities/FILL", params=dict(params), endpoint="GET /v2/account/activities/{type}"
         )
 
+    async def account_activities(self, params: Mapping[str, Any]) -> Any:
+        """GET /v2/account/activities (``activity_types`` names which)."""
+        return await self.trading.get_json(
+            "/v2/account/activities", params=dict(params), endpoint="GET /v2/account/activities"
+        )
+
+    async def announcements(self, params: Mapping[str, Any]) -> Any:
+        """GET /v2/corporate_actions/announcements."""
+        return await self.trading.get_json(
+            "/v2/corporate_actions/announcements",
+            params=dict(params),
+            endpoint="GET /v2/corporate_actions/announcements",
+        )
+
     async def list_assets(self, params: Mapping[str, Any]) -> Any:
         """GET /v2/assets."""
         return await self.trading.get_json("/v2/assets", params=dict(params), endpoint="GET /v2/assets")

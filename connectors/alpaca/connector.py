@@ -11,11 +11,15 @@ from typing import Any, ClassVar
 
 from portico.connectors.alpaca.client import AlpacaClient, alpaca_error_mapper, rfc3339
 from portico.connectors.alpaca.mapping import (
+    CASH_ACTIVITY_TYPES,
     TIMEFRAMES,
     account_from_wire,
+    action_from_announcement,
     bar_from_wire,
+    cash_movement_from_activity,
     execution_from_activity,
     instrument_from_wire,
+    news_from_wire,
     order_from_wire,
     order_request_to_wire,
     parse,
@@ -29,8 +33,11 @@ from portico.connectors.alpaca.stream import MarketDataStream, OrderUpdateStream
 from portico.connectors.alpaca.wire import (
     WireAccount,
     WireActivity,
+    WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNews,
+    WireNonTradeActivity,
     WireOrder,
     WirePosition,
     WireQuote,
@@ -53,8 +60,11 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
+    CorporateAction,
     Execution,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -342,6 +352,104 @@ class AlpacaConnector(Connector):
             if len(page) < params["page_size"]:
                 return out
             params["page_token"] = page[-1]["id"]
+
+    # -- cash movements and corporate actions --------------------------------------------------
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """Cash activities (dividends, deposits, withdrawals, interest, fees, journals), oldest first,
+        paged by ``page_token``; ``since``/``until`` bound the value date."""
+        params: dict[str, Any] = {
+            "activity_types": ",".join(CASH_ACTIVITY_TYPES),
+            "direction": "asc",
+            "page_size": 100,
+        }
+        if since is not None:
+            params["after"] = rfc3339(since)
+        if until is not None:
+            params["until"] = rfc3339(until)
+        account = await self._account()
+        currency = (await self.get_account()).currency
+        out: list[CashMovement] = []
+        while True:
+            page = self._list(await self.client.account_activities(params), "GET /v2/account/activities")
+            for item in page:
+                wire = parse(WireNonTradeActivity, item, what="activity", system=self.system)
+                out.append(
+                    cash_movement_from_activity(
+                        wire, system=self.system, account_id=account, currency=currency
+                    )
+                )
+            if len(page) < params["page_size"]:
+                break
+            params["page_token"] = page[-1]["id"]
+        out.sort(key=lambda m: (m.date, m.movement_id))
+        return out
+
+    async def get_corporate_actions(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CorporateAction]:
+        """Dividend and split announcements by ex date, oldest first, asked in windows of 90 days (the
+        vendor's limit); without ``start`` the last year, without ``end`` up to 90 days ahead."""
+        now = self.context.clock.now()
+        first = (start or now - timedelta(days=365)).date()
+        last = (end or now + timedelta(days=90)).date()
+        out: list[CorporateAction] = []
+        while first <= last:
+            stop = min(last, first + timedelta(days=90))
+            params = {"ca_types": "dividend,split", "since": first.isoformat(), "until": stop.isoformat(),
+                      "symbol": symbol.strip().upper(), "date_type": "ex_date"}  # fmt: skip
+            data = self._list(
+                await self.client.announcements(params), "GET /v2/corporate_actions/announcements"
+            )
+            for item in data:
+                action = action_from_announcement(
+                    parse(WireAnnouncement, item, what="announcement", system=self.system), system=self.system
+                )
+                if action is not None and first <= action.ex_date <= stop:
+                    out.append(action)
+            first = stop + timedelta(days=1)
+        unique = {a.key: a for a in out}
+        return sorted(unique.values(), key=lambda a: (a.ex_date, a.action_type.value))
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """``/v1beta1/news`` newest first, paged by ``next_page_token`` until ``limit`` (default 50)."""
+        wanted = limit or 50
+        params: dict[str, Any] = {"sort": "desc"}
+        if symbols:
+            params["symbols"] = ",".join(s.strip().upper() for s in symbols)
+        if start is not None:
+            params["start"] = rfc3339(start)
+        if end is not None:
+            params["end"] = rfc3339(end)
+        out: list[NewsItem] = []
+        while len(out) < wanted:
+            data = await self.client.market_data(
+                "/v1beta1/news", {**params, "limit": min(50, wanted - len(out))}
+            )
+            if not isinstance(data, dict) or not isinstance(data.get("news"), list):
+                raise PayloadRejected("GET /v1beta1/news did not answer a news list", system=self.system)
+            out.extend(
+                news_from_wire(parse(WireNews, item, what="news", system=self.system), system=self.system)
+                for item in data["news"]
+            )
+            token = data.get("next_page_token")
+            if not token or not data["news"]:
+                break
+            params["page_token"] = token
+        return out[:wanted]
 
     # -- market data -----------------------------------------------------------------------------
 

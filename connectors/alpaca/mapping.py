@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -10,8 +11,11 @@ from pydantic import BaseModel, ValidationError
 from portico.connectors.alpaca.wire import (
     WireAccount,
     WireActivity,
+    WireAnnouncement,
     WireAsset,
     WireBar,
+    WireNews,
+    WireNonTradeActivity,
     WireOrder,
     WirePosition,
     WireQuote,
@@ -25,8 +29,13 @@ from portico.models import (
     AssetClass,
     Bar,
     BarInterval,
+    CashMovement,
+    CashMovementType,
+    CorporateAction,
+    CorporateActionType,
     Execution,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -41,14 +50,18 @@ from portico.models import (
 )
 
 __all__ = [
+    "CASH_ACTIVITY_TYPES",
     "EVENT_NAMES",
     "STATUS_MAP",
     "TIMEFRAMES",
     "account_from_wire",
+    "action_from_announcement",
     "bar_from_wire",
+    "cash_movement_from_activity",
     "event_from_trade_update",
     "execution_from_activity",
     "instrument_from_wire",
+    "news_from_wire",
     "order_from_wire",
     "order_request_to_wire",
     "parse",
@@ -371,4 +384,103 @@ def event_from_trade_update(
         event_id=event_id,
         system=system,
         source=source,
+    )
+
+
+CASH_ACTIVITY_TYPES: dict[str, CashMovementType] = {
+    "DIV": CashMovementType.DIVIDEND,
+    "DIVCGL": CashMovementType.DIVIDEND,
+    "DIVCGS": CashMovementType.DIVIDEND,
+    "DIVROC": CashMovementType.DIVIDEND,
+    "CSD": CashMovementType.DEPOSIT,
+    "CSW": CashMovementType.WITHDRAWAL,
+    "INT": CashMovementType.INTEREST,
+    "FEE": CashMovementType.FEE,
+    "CFEE": CashMovementType.FEE,
+    "DIVNRA": CashMovementType.TAX,
+    "DIVTW": CashMovementType.TAX,
+    "JNLC": CashMovementType.TRANSFER,
+}
+"""The non-trade activity types that move cash, as canonical movement types."""
+
+
+def cash_movement_from_activity(
+    wire: WireNonTradeActivity, *, system: str, account_id: str, currency: str = "USD"
+) -> CashMovement:
+    """A cash activity as a movement; its id is the activity's own (the part after ``::``)."""
+    return CashMovement(
+        movement_id=wire.id,
+        account_id=account_id,
+        movement_type=CASH_ACTIVITY_TYPES.get(wire.activity_type, CashMovementType.OTHER),
+        amount=wire.net_amount,
+        currency=currency,
+        date=date.fromisoformat(wire.date[:10]),
+        symbol=wire.symbol,
+        quantity=wire.qty,
+        per_share=wire.per_share_amount,
+        description=wire.description,
+        status=wire.status,
+        source=system,
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text[:10]) if text else None
+
+
+def action_from_announcement(wire: WireAnnouncement, *, system: str) -> CorporateAction | None:
+    """An announcement as a corporate action (None for types portico does not model, or no ex date).
+
+    Alpaca's rates are old -> new shares for splits; ``cash`` is per share for cash dividends.
+    """
+    ex = _day(wire.ex_date)
+    symbol = (wire.initiating_symbol or wire.target_symbol or "").upper()
+    if ex is None or not symbol:
+        return None
+    common: dict[str, Any] = {
+        "symbol": symbol,
+        "ex_date": ex,
+        "record_date": _day(wire.record_date),
+        "pay_date": _day(wire.payable_date),
+        "declaration_date": _day(wire.declaration_date),
+        "action_id": wire.id,
+        "source": system,
+    }
+    sub = (wire.ca_sub_type or "").lower()
+    if wire.ca_type == "split":
+        kind = CorporateActionType.REVERSE_SPLIT if sub == "reverse_split" else CorporateActionType.SPLIT
+        return CorporateAction(action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, **common)
+    if wire.ca_type == "dividend" and sub == "stock":
+        return CorporateAction(
+            action_type=CorporateActionType.STOCK_DIVIDEND,
+            ratio_from=wire.old_rate,
+            ratio_to=wire.new_rate,
+            **common,
+        )
+    if wire.ca_type == "dividend":
+        return CorporateAction(
+            action_type=CorporateActionType.CASH_DIVIDEND, cash_amount=wire.cash, currency="USD", **common
+        )
+    if wire.ca_type in ("merger", "spinoff"):
+        kind = CorporateActionType.MERGER if wire.ca_type == "merger" else CorporateActionType.SPINOFF
+        target = (wire.target_symbol or "").upper() or None
+        return CorporateAction(
+            action_type=kind, ratio_from=wire.old_rate, ratio_to=wire.new_rate, new_symbol=target, **common
+        )
+    return None
+
+
+def news_from_wire(wire: WireNews, *, system: str) -> NewsItem:
+    """An article as a news item (Alpaca gives no sentiment)."""
+    return NewsItem(
+        id=str(wire.id),
+        published_at=wire.created_at,
+        updated_at=wire.updated_at,
+        headline=wire.headline,
+        summary=wire.summary or None,
+        url=wire.url or None,
+        source=wire.source,
+        provider=system,
+        symbols=tuple(wire.symbols),
+        authors=(wire.author,) if wire.author else (),
     )

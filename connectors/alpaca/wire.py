@@ -193,3 +193,49 @@ class WireTradeUpdate(_Wire):
     def parse(cls, data: Any) -> WireTradeUpdate:
         """Validate a stream payload."""
         return cls.model_validate(data)
+
+
+class WireNonTradeActivity(_Wire):
+    """A non-trade account activity (``DIV``, ``CSD``, ``CSW``, ``INT``, ``FEE``, ``JNLC``, ``SSP``...)."""
+
+    id: str
+    activity_type: str
+    date: str
+    net_amount: Decimal = Decimal(0)
+    symbol: str | None = None
+    qty: Decimal | None = None
+    per_share_amount: Decimal | None = None
+    description: str | None = None
+    status: str | None = None
+
+
+class WireAnnouncement(_Wire):
+    """A corporate action announcement."""
+
+    id: str
+    corporate_action_id: str | None = None
+    ca_type: str
+    ca_sub_type: str | None = None
+    initiating_symbol: str | None = None
+    target_symbol: str | None = None
+    declaration_date: str | None = None
+    ex_date: str | None = None
+    record_date: str | None = None
+    payable_date: str | None = None
+    cash: Decimal | None = None
+    old_rate: Decimal | None = None
+    new_rate: Decimal | None = None
+
+
+class WireNews(_Wire):
+    """An article of ``/v1beta1/news``."""
+
+    id: int
+    headline: str
+    author: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    summary: str | None = None
+    url: str | None = None
+    symbols: list[str] = Field(default_factory=list)
+    source: str | None = None

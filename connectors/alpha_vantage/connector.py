@@ -7,24 +7,38 @@ import time as _time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from portico.connectors.alpha_vantage.client import AlphaVantageClient
 from portico.connectors.alpha_vantage.mapping import (
     bars_from_body,
+    dividends_from_body,
     function_for,
     fundamentals_from_bodies,
     fx_rate_from_body,
     instruments_from_body,
+    news_from_body,
     quote_from_body,
+    splits_from_body,
 )
 from portico.connectors.alpha_vantage.spec import SPEC, AlphaVantageConnection, rate_limit_policy, tier_of
 from portico.errors import ConfigurationError, PorticoError, RateLimited
-from portico.models import Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote
+from portico.models import (
+    Bar,
+    BarInterval,
+    CorporateAction,
+    Fundamentals,
+    FxRate,
+    Instrument,
+    NewsItem,
+    Quote,
+)
 from portico.models._iso import CURRENCY_CODES
 from portico.sdk import CheckResult, Connector, ConnectorContext, RateLimitPolicy
 
 __all__ = ["AlphaVantageConnector"]
 
+_NEW_YORK = ZoneInfo("America/New_York")
 _COMPACT = 100  # rows in an outputsize=compact answer
 _INTRADAY_RECENT = timedelta(days=30)  # what outputsize=full covers for intraday without month=
 
@@ -221,6 +235,53 @@ class AlphaVantageConnector(Connector):
         return fundamentals_from_bodies(
             overview, income=income, balance=balance, cash_flow=cash_flow, earnings=earnings
         )
+
+    # -- corporate actions and news --------------------------------------------------------------
+
+    async def get_corporate_actions(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CorporateAction]:
+        """``DIVIDENDS`` and ``SPLITS`` (two calls), oldest first, ex dates within ``[start, end]``.
+
+        Dividends are in the listing's currency: USD for US symbols, else the currency ``SYMBOL_SEARCH``
+        reports (not asked for US-style tickers, to spare the quota).
+        """
+        symbol = symbol.strip().upper()
+        currency: str | None = "USD"
+        if "." in symbol:
+            found = await self.search_instruments(symbol, limit=10)
+            currency = next((i.currency for i in found if i.symbol == symbol), None)
+        body = await self.client.query("DIVIDENDS", {"symbol": symbol})
+        dividends = dividends_from_body(body, currency=currency)
+        splits = splits_from_body(await self.client.query("SPLITS", {"symbol": symbol}))
+        actions = sorted([*dividends, *splits], key=lambda a: (a.ex_date, a.action_type.value))
+        if start is not None:
+            actions = [a for a in actions if a.ex_date >= start.astimezone(_NEW_YORK).date()]
+        if end is not None:
+            actions = [a for a in actions if a.ex_date <= end.astimezone(_NEW_YORK).date()]
+        return actions
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """``NEWS_SENTIMENT`` for ``tickers``, newest first, with the vendor's sentiment scores (one call,
+        at most 1000 articles)."""
+        if not symbols:
+            raise ConfigurationError("Alpha Vantage news needs at least one symbol", system=self.system)
+        params: dict[str, str | None] = {
+            "tickers": ",".join(s.strip().upper() for s in symbols),
+            "sort": "LATEST",
+            "limit": str(min(limit or 50, 1000)),
+            "time_from": start.astimezone(_NEW_YORK).strftime("%Y%m%dT%H%M") if start else None,
+            "time_to": end.astimezone(_NEW_YORK).strftime("%Y%m%dT%H%M") if end else None,
+        }
+        items = news_from_body(await self.client.query("NEWS_SENTIMENT", params))
+        return items[:limit] if limit is not None else items
 
     # -- FX --------------------------------------------------------------------------------------
 

@@ -26,29 +26,47 @@ from pydantic import ValidationError
 from portico.connectors.alpha_vantage.wire import (
     WireAdjustedBar,
     WireBar,
+    WireDividend,
     WireEarnings,
+    WireEvents,
     WireExchangeRate,
     WireGlobalQuote,
+    WireNewsFeed,
     WireOverview,
     WireSearchMatch,
+    WireSplit,
     WireStatements,
     WireTimeSeries,
     series_key,
 )
 from portico.errors import PayloadRejected
-from portico.models import AssetClass, Bar, BarInterval, Fundamentals, FxRate, Instrument, Quote
+from portico.models import (
+    AssetClass,
+    Bar,
+    BarInterval,
+    CorporateAction,
+    CorporateActionType,
+    Fundamentals,
+    FxRate,
+    Instrument,
+    NewsItem,
+    Quote,
+)
 from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
 __all__ = [
     "INTERVALS",
     "SOURCE",
     "bars_from_body",
+    "dividends_from_body",
     "function_for",
     "fundamentals_from_bodies",
     "fx_rate_from_body",
     "instruments_from_body",
+    "news_from_body",
     "parse_timezone",
     "quote_from_body",
+    "splits_from_body",
 ]
 
 SOURCE = "alpha_vantage"
@@ -402,3 +420,131 @@ def fundamentals_from_bodies(
         earnings=earnings_rows,
         source=SOURCE,
     )
+
+
+def _day(text: str | None, where: str) -> date | None:
+    if text is None or text.strip() in {"", "None", "-"}:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise PayloadRejected(f"{where}: {text!r} is not a YYYY-MM-DD date", field=where) from None
+
+
+def _events(body: Mapping[str, Any], function: str) -> WireEvents:
+    try:
+        return WireEvents.model_validate(body)
+    except ValidationError as exc:
+        raise PayloadRejected(f"malformed {function}: {exc.errors()[0]['msg']}", field="data") from None
+
+
+def dividends_from_body(body: Mapping[str, Any], *, currency: str | None = "USD") -> list[CorporateAction]:
+    """``DIVIDENDS`` as cash dividends, oldest first (the vendor lists them newest first).
+
+    Amounts are per share as paid; ``currency`` is the listing's (the body does not say it).
+    """
+    wire = _events(body, "DIVIDENDS")
+    out = []
+    for index, raw in enumerate(wire.data):
+        where = f"DIVIDENDS data[{index}]"
+        try:
+            row = WireDividend.model_validate(raw)
+        except ValidationError as exc:
+            raise PayloadRejected(f"{where}: {exc.errors()[0]['msg']}", field=where) from None
+        ex = _day(row.ex_dividend_date, f"{where}.ex_dividend_date")
+        if ex is None or row.amount is None:
+            continue  # an announced row without its ex date or amount yet says nothing to apply
+        out.append(
+            CorporateAction(
+                symbol=wire.symbol.upper(),
+                action_type=CorporateActionType.CASH_DIVIDEND,
+                ex_date=ex,
+                record_date=_day(row.record_date, f"{where}.record_date"),
+                pay_date=_day(row.payment_date, f"{where}.payment_date"),
+                declaration_date=_day(row.declaration_date, f"{where}.declaration_date"),
+                cash_amount=row.amount,
+                currency=currency,
+                source=SOURCE,
+            )
+        )
+    return sorted(out, key=lambda a: a.ex_date)
+
+
+def splits_from_body(body: Mapping[str, Any]) -> list[CorporateAction]:
+    """``SPLITS`` as splits (factor above 1) and reverse splits (below 1), oldest first.
+
+    The factor is new shares per old share; it becomes ``ratio_from`` 1 -> ``ratio_to`` factor, or, for a
+    reverse split, ``1 / factor`` -> 1 when that is whole (a 0.1 factor is 10 -> 1).
+    """
+    wire = _events(body, "SPLITS")
+    out = []
+    for index, raw in enumerate(wire.data):
+        where = f"SPLITS data[{index}]"
+        try:
+            row = WireSplit.model_validate(raw)
+        except ValidationError as exc:
+            raise PayloadRejected(f"{where}: {exc.errors()[0]['msg']}", field=where) from None
+        ex = _day(row.effective_date, f"{where}.effective_date")
+        factor = row.split_factor
+        if ex is None or factor is None or factor <= 0:
+            raise PayloadRejected(
+                f"{where}: a split needs an effective_date and a positive split_factor", field=where
+            )
+        if factor >= 1:
+            kind, ratio_from, ratio_to = CorporateActionType.SPLIT, Decimal(1), factor.normalize()
+        else:
+            inverse = (1 / factor).quantize(Decimal("0.0001"))
+            kind, ratio_from, ratio_to = CorporateActionType.REVERSE_SPLIT, inverse.normalize(), Decimal(1)
+        out.append(
+            CorporateAction(
+                symbol=wire.symbol.upper(),
+                action_type=kind,
+                ex_date=ex,
+                ratio_from=ratio_from,
+                ratio_to=ratio_to,
+                source=SOURCE,
+            )
+        )
+    return sorted(out, key=lambda a: a.ex_date)
+
+
+def _published(text: str) -> datetime:
+    for fmt in ("%Y%m%dT%H%M%S", "%Y%m%dT%H%M"):
+        try:
+            # Alpha Vantage stamps articles in US/Eastern wall time
+            return datetime.strptime(text, fmt).replace(tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+        except ValueError:
+            continue
+    raise PayloadRejected(
+        f"NEWS_SENTIMENT time_published {text!r} is not YYYYMMDDTHHMMSS", field="time_published"
+    )
+
+
+def news_from_body(body: Mapping[str, Any]) -> list[NewsItem]:
+    """``NEWS_SENTIMENT``'s feed as news items with the overall and per-ticker sentiment scores."""
+    try:
+        wire = WireNewsFeed.model_validate(body)
+    except ValidationError as exc:
+        raise PayloadRejected(f"malformed NEWS_SENTIMENT: {exc.errors()[0]['msg']}", field="feed") from None
+    out = []
+    for item in wire.feed:
+        scores = {t.ticker.upper(): t.ticker_sentiment_score for t in item.ticker_sentiment
+                  if t.ticker_sentiment_score is not None}  # fmt: skip
+        out.append(
+            NewsItem(
+                id=item.url,
+                published_at=_published(item.time_published),
+                headline=item.title,
+                summary=item.summary or None,
+                url=item.url,
+                source=item.source,
+                provider=SOURCE,
+                symbols=tuple(t.ticker for t in item.ticker_sentiment),
+                authors=tuple(item.authors),
+                sentiment=item.overall_sentiment_score,
+                sentiment_label=item.overall_sentiment_label,
+                symbol_sentiment=scores,
+                topics=tuple(t.topic for t in item.topics),
+            )
+        )
+    return out

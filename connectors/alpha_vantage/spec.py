@@ -95,8 +95,8 @@ SPEC = ConnectorSpec(
     name="alpha_vantage",
     display_name="Alpha Vantage",
     kinds=(ConnectorKind.MARKET_DATA,),
-    description="Equity time series (intraday to monthly, adjusted), quotes, symbol search, fundamentals and FX "
-    "from Alpha Vantage's single /query endpoint.",
+    description="Equity time series (intraday to monthly, adjusted), quotes, symbol search, fundamentals, "
+    "dividends and splits, news with sentiment and FX from Alpha Vantage's single /query endpoint.",
     docs_url="https://www.alphavantage.co/documentation/",
     environments=(
         Environment(
@@ -133,6 +133,8 @@ SPEC = ConnectorSpec(
             Capability.GET_LATEST_QUOTES: _SUPPORTED,
             Capability.SEARCH_INSTRUMENTS: _SUPPORTED,
             Capability.GET_FUNDAMENTALS: _SUPPORTED,
+            Capability.GET_CORPORATE_ACTIONS: _SUPPORTED,
+            Capability.GET_NEWS: _SUPPORTED,
             Capability.GET_FX_RATE: _SUPPORTED,
             Capability.GET_FX_SERIES: _SUPPORTED,
         },
@@ -143,7 +145,8 @@ SPEC = ConnectorSpec(
     feature_flags={
         "intraday_data": (Capability.GET_BARS,),
         "daily_data": (Capability.GET_BARS,),
-        "fundamental_data": (Capability.GET_FUNDAMENTALS,),
+        "fundamental_data": (Capability.GET_FUNDAMENTALS, Capability.GET_CORPORATE_ACTIONS),
+        "news_data": (Capability.GET_NEWS,),
         "fx_data": (Capability.GET_FX_RATE, Capability.GET_FX_SERIES),
     },
     mock=MockSpec(

@@ -198,3 +198,61 @@ class WireEarnings(_Wire):
     symbol: str
     annual_earnings: list[dict[str, str]] = Field(default_factory=list, alias="annualEarnings")
     quarterly_earnings: list[dict[str, str]] = Field(default_factory=list, alias="quarterlyEarnings")
+
+
+class WireDividend(_Wire):
+    """One row of ``DIVIDENDS`` (dates ``YYYY-MM-DD`` or ``"None"``)."""
+
+    ex_dividend_date: str
+    declaration_date: str | None = None
+    record_date: str | None = None
+    payment_date: str | None = None
+    amount: Num = None
+
+
+class WireSplit(_Wire):
+    """One row of ``SPLITS``: ``split_factor`` new shares per old share (``0.1000`` for a 1:10 reverse split)."""
+
+    effective_date: str
+    split_factor: Num = None
+
+
+class WireEvents(_Wire):
+    """A ``DIVIDENDS`` or ``SPLITS`` body: ``symbol`` and its rows under ``data``, newest first."""
+
+    symbol: str
+    data: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WireTickerSentiment(_Wire):
+    ticker: str
+    relevance_score: Num = None
+    ticker_sentiment_score: Num = None
+    ticker_sentiment_label: str | None = None
+
+
+class WireTopic(_Wire):
+    topic: str
+    relevance_score: Num = None
+
+
+class WireNewsItem(_Wire):
+    """One article of ``NEWS_SENTIMENT``'s ``feed``."""
+
+    title: str
+    url: str
+    time_published: str
+    authors: list[str] = Field(default_factory=list)
+    summary: str | None = None
+    source: str | None = None
+    topics: list[WireTopic] = Field(default_factory=list)
+    overall_sentiment_score: Num = None
+    overall_sentiment_label: str | None = None
+    ticker_sentiment: list[WireTickerSentiment] = Field(default_factory=list)
+
+
+class WireNewsFeed(_Wire):
+    """A ``NEWS_SENTIMENT`` body."""
+
+    items: str | None = None
+    feed: list[WireNewsItem] = Field(default_factory=list)

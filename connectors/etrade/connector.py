@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -46,7 +46,18 @@ from portico.errors import (
     TransportError,
     VenueRejected,
 )
-from portico.models import Account, Order, OrderEvent, OrderRequest, OrderStatus, Position, Quote, TimeInForce
+from portico.models import (
+    Account,
+    CashMovement,
+    CashMovementType,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Quote,
+    TimeInForce,
+)
 from portico.sdk import Connector, ConnectorContext, ConnectorSpec, OrderStatusFilter
 
 __all__ = ["EtradeConnector"]
@@ -56,6 +67,20 @@ _MAX_SENDS = 3
 _ORDER_PAGE = 100
 _QUOTE_BATCH = 25
 _POLL_PAGES = 2
+
+
+_CASH_TYPES: dict[str, CashMovementType] = {
+    "dividend": CashMovementType.DIVIDEND,
+    "qualified dividend": CashMovementType.DIVIDEND,
+    "interest": CashMovementType.INTEREST,
+    "interest income": CashMovementType.INTEREST,
+    "fee": CashMovementType.FEE,
+    "service fee": CashMovementType.FEE,
+    "deposit": CashMovementType.DEPOSIT,
+    "withdrawal": CashMovementType.WITHDRAWAL,
+    "transfer": CashMovementType.TRANSFER,
+}
+"""E*TRADE transaction types (lower case) that move cash other than by trades."""
 
 
 class EtradeConnector(Connector):
@@ -227,6 +252,49 @@ class EtradeConnector(Connector):
             if not body.get("moreTransactions") or not marker:
                 return out
             params["marker"] = marker
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """Dividends, interest, fees, deposits and withdrawals among the account's transactions, oldest first.
+
+        E*TRADE names transaction types in words; those that move cash other than by trades map through
+        ``_CASH_TYPES``. Which words the live API uses beyond ``Bought``/``Sold`` is not confirmed from its
+        documentation; an unknown word is not a cash movement (so a new type is missed, never misread).
+        """
+        key = await self._key(account_id)
+        out: list[CashMovement] = []
+        for wire in await self.get_transactions(account_id, since=since, until=until):
+            kind = _CASH_TYPES.get(wire.transaction_type.strip().lower())
+            if kind is None:
+                continue
+            product = wire.brokerage.product if wire.brokerage else None
+            stamp = datetime.fromtimestamp(wire.transaction_date / 1000, tz=UTC)
+            out.append(
+                CashMovement(
+                    movement_id=str(wire.transaction_id),
+                    account_id=key,
+                    movement_type=kind,
+                    amount=wire.amount,
+                    currency="USD",
+                    date=stamp.astimezone(EASTERN).date(),
+                    symbol=(product.symbol or None) if product else None,
+                    quantity=wire.brokerage.quantity
+                    if wire.brokerage and kind is CashMovementType.DIVIDEND
+                    else None,
+                    per_share=wire.brokerage.price
+                    if wire.brokerage and kind is CashMovementType.DIVIDEND
+                    else None,
+                    description=wire.description or None,
+                    timestamp=stamp,
+                    source=self.system,
+                )
+            )
+        return sorted(out, key=lambda m: (m.date, m.movement_id))
 
     # -- orders ----------------------------------------------------------------------------------
 

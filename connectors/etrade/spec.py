@@ -155,6 +155,7 @@ SPEC = ConnectorSpec(
             Capability.GET_ORDER: Support.EMULATED,
             Capability.GET_ORDER_BY_CLIENT_ID: Support.EMULATED,
             Capability.LIST_ORDERS: _S,
+            Capability.GET_CASH_MOVEMENTS: _S,
             Capability.GET_LATEST_QUOTES: _S,
             Capability.SUBSCRIBE_ORDER_UPDATES: Support.EMULATED,
         },

@@ -3,7 +3,7 @@ data and the real-time stream (market data connector)."""
 
 from __future__ import annotations
 
-from portico.connectors.polygon.connector import MarketStatus, NewsArticle, PolygonConnector
+from portico.connectors.polygon.connector import MarketStatus, PolygonConnector
 from portico.connectors.polygon.spec import ALIASES, PLAN_FEATURES, PLANS, SPEC, rate_limit_policy
 
 __all__ = [
@@ -12,7 +12,6 @@ __all__ = [
     "PLAN_FEATURES",
     "SPEC",
     "MarketStatus",
-    "NewsArticle",
     "PolygonConnector",
     "rate_limit_policy",
 ]

@@ -18,6 +18,7 @@ from portico.connectors.polygon.mapping import (
     dividend_from_wire,
     fundamentals_from_details,
     instrument_from_ticker,
+    news_from_wire,
     parse,
     quote_from_last,
     quote_from_v3,
@@ -38,10 +39,20 @@ from portico.connectors.polygon.stream import PolygonStream
 from portico.connectors.polygon.wire import WireMarketStatus, WireNews
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
 from portico.http import StreamFeed
-from portico.models import Bar, BarInterval, CorporateAction, Fundamentals, Instrument, Quote, Snapshot, Trade
+from portico.models import (
+    Bar,
+    BarInterval,
+    CorporateAction,
+    Fundamentals,
+    Instrument,
+    NewsItem,
+    Quote,
+    Snapshot,
+    Trade,
+)
 from portico.sdk import CheckResult, Connector, ConnectorContext, RateLimitPolicy
 
-__all__ = ["MarketStatus", "NewsArticle", "PolygonConnector"]
+__all__ = ["MarketStatus", "PolygonConnector"]
 
 _NEW_YORK = ZoneInfo("America/New_York")
 _CLOSE = time(16, 0)
@@ -71,21 +82,6 @@ class MarketStatus:
     early_hours: bool
     after_hours: bool
     exchanges: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NewsArticle:
-    """One ``/v2/reference/news`` article, with the vendor's sentiment per ticker when it gives one."""
-
-    id: str
-    title: str
-    published: datetime
-    url: str
-    tickers: tuple[str, ...]
-    publisher: str | None = None
-    author: str | None = None
-    description: str | None = None
-    sentiment: Mapping[str, str] = field(default_factory=dict)
 
 
 def _ms(when: datetime) -> int:
@@ -460,33 +456,39 @@ class PolygonConnector(Connector):
         return sorted(actions, key=lambda a: (a.ex_date, a.action_type.value))
 
     async def get_news(
-        self, symbol: str | None = None, *, since: datetime | None = None, limit: int = 10
-    ) -> list[NewsArticle]:
-        """``/v2/reference/news``, newest first."""
-        if limit < 1:
-            raise PayloadRejected(f"limit must be at least 1, got {limit}", system=self.system)
-        params: dict[str, Any] = {"order": "desc", "sort": "published_utc", "limit": min(limit, 1000)}
-        if symbol is not None:
-            params["ticker"] = self._ticker(symbol)
-        if since is not None:
-            self._window(since, None, None)
-            params["published_utc.gte"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out: list[NewsArticle] = []
-        async for page in self.client.pages("/v2/reference/news", params, endpoint="GET /v2/reference/news",
-                                            max_pages=self.settings.max_pages):  # fmt: skip
-            for row in page.get("results") or []:
-                wire = parse(WireNews, row, what="news article")
-                out.append(NewsArticle(
-                    id=wire.id, title=wire.title,
-                    published=datetime.fromisoformat(wire.published_utc.replace("Z", "+00:00")),
-                    url=wire.article_url, tickers=tuple(wire.tickers), publisher=wire.publisher.get("name"),
-                    author=wire.author, description=wire.description,
-                    sentiment={str(i.get("ticker")): str(i.get("sentiment")) for i in wire.insights
-                               if i.get("ticker") and i.get("sentiment")},
-                ))  # fmt: skip
-            if len(out) >= limit:
-                break
-        return out[:limit]
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """``/v2/reference/news``, newest first (one ticker per request: the vendor filters by one), at
+        most ``limit`` (default 10) articles, each once; per-ticker sentiment words from ``insights``."""
+        wanted = 10 if limit is None else limit
+        if wanted < 1:
+            raise PayloadRejected(f"limit must be at least 1, got {wanted}", system=self.system)
+        base: dict[str, Any] = {"order": "desc", "sort": "published_utc", "limit": min(wanted, 1000)}
+        if start is not None:
+            self._window(start, None, None)
+            base["published_utc.gte"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if end is not None:
+            base["published_utc.lte"] = end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        tickers: list[str | None] = [self._ticker(s) for s in symbols] if symbols else [None]
+        found: dict[str, NewsItem] = {}
+        for ticker in tickers:
+            params = dict(base) if ticker is None else {**base, "ticker": ticker}
+            taken = 0
+            async for page in self.client.pages("/v2/reference/news", params, endpoint="GET /v2/reference/news",
+                                                max_pages=self.settings.max_pages):  # fmt: skip
+                for row in page.get("results") or []:
+                    item = news_from_wire(parse(WireNews, row, what="news article"), system=self.system)
+                    found.setdefault(item.key, item)
+                    taken += 1
+                if taken >= wanted:
+                    break
+        items = sorted(found.values(), key=lambda i: i.published_at, reverse=True)
+        return items[:wanted]
 
     async def get_market_status(self) -> MarketStatus:
         """Whether US markets are open now (``/v1/marketstatus/now``)."""

@@ -27,6 +27,7 @@ from portico.connectors.polygon.wire import (
     WireDividend,
     WireLastQuote,
     WireLastTrade,
+    WireNews,
     WireQuote,
     WireSnapshot,
     WireSplit,
@@ -46,6 +47,7 @@ from portico.models import (
     CorporateActionType,
     Fundamentals,
     Instrument,
+    NewsItem,
     Quote,
     Snapshot,
     Trade,
@@ -64,6 +66,7 @@ __all__ = [
     "from_ns",
     "fundamentals_from_details",
     "instrument_from_ticker",
+    "news_from_wire",
     "parse",
     "quote_from_last",
     "quote_from_stream",
@@ -369,3 +372,22 @@ def bar_from_stream(message: Mapping[str, Any]) -> Bar:
     return Bar(symbol=wire.symbol, timestamp=from_ms(wire.start_ms), interval=BarInterval.MIN_1, open=wire.open,
                high=wire.high, low=wire.low, close=wire.close, volume=wire.volume, vwap=wire.vwap, currency="USD",
                source=SOURCE)  # fmt: skip
+
+
+def news_from_wire(wire: WireNews, *, system: str) -> NewsItem:
+    """A ``/v2/reference/news`` article as a news item; ``insights`` give per-ticker sentiment words."""
+    labels = {str(i.get("ticker")).upper(): str(i.get("sentiment"))
+              for i in wire.insights if i.get("ticker") and i.get("sentiment")}  # fmt: skip
+    return NewsItem(
+        id=wire.id,
+        published_at=datetime.fromisoformat(wire.published_utc.replace("Z", "+00:00")),
+        headline=wire.title,
+        summary=wire.description or None,
+        url=wire.article_url,
+        source=wire.publisher.get("name"),
+        provider=system,
+        symbols=tuple(wire.tickers),
+        authors=(wire.author,) if wire.author else (),
+        symbol_sentiment_label=labels,
+        topics=tuple(wire.keywords),
+    )

@@ -172,6 +172,7 @@ SPEC = ConnectorSpec(
             Capability.SEARCH_INSTRUMENTS: _SUPPORTED,
             Capability.GET_FUNDAMENTALS: _SUPPORTED,
             Capability.GET_CORPORATE_ACTIONS: _SUPPORTED,
+            Capability.GET_NEWS: _SUPPORTED,
             Capability.SUBSCRIBE_QUOTES: _SUPPORTED,
             Capability.SUBSCRIBE_TRADES: _SUPPORTED,
             Capability.SUBSCRIBE_BARS: _SUPPORTED,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from portico.auth import TokenAuth
 from portico.connectors.schwab.auth import SchwabAuth
@@ -72,6 +73,8 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
+    CashMovementType,
     Execution,
     Instrument,
     Order,
@@ -143,6 +146,20 @@ class _Intent:
     acknowledged: bool = False
     """Schwab answered 201 without naming the order: it exists, so it is never sent again."""
     request: OrderRequest | None = field(default=None, repr=False)
+
+
+_NEW_YORK = ZoneInfo("America/New_York")
+_CASH_TYPES: dict[str, CashMovementType] = {
+    "DIVIDEND_OR_INTEREST": CashMovementType.DIVIDEND,
+    "ACH_RECEIPT": CashMovementType.DEPOSIT,
+    "ACH_DISBURSEMENT": CashMovementType.WITHDRAWAL,
+    "CASH_RECEIPT": CashMovementType.DEPOSIT,
+    "CASH_DISBURSEMENT": CashMovementType.WITHDRAWAL,
+    "ELECTRONIC_FUND": CashMovementType.TRANSFER,
+    "WIRE_IN": CashMovementType.DEPOSIT,
+    "WIRE_OUT": CashMovementType.WITHDRAWAL,
+}
+"""The transaction types that move cash other than by trades, as canonical movement types."""
 
 
 class SchwabConnector(Connector):
@@ -693,6 +710,56 @@ class SchwabConnector(Connector):
                 continue
             out.append(execution)
         return sorted(out, key=lambda e: (e.executed_at, e.execution_id))
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """Dividends and interest, deposits and withdrawals (ACH, wires, cash receipts and disbursements,
+        electronic funds) from ``transactions``, oldest first; the window is at most a year (the vendor's)."""
+        end = until or self.context.clock.now()
+        start = since or end - timedelta(days=self.settings.order_history_days)
+        if end - start > timedelta(days=365):
+            raise PayloadRejected(
+                "Schwab lists transactions of at most one year at a time; narrow since/until", field="since"
+            )
+        number, account_hash = await self._account_ref()
+        params = {"startDate": iso_millis(start), "endDate": iso_millis(end), "types": ",".join(_CASH_TYPES)}
+        data = await self.client.transactions(account_hash, params)
+        if not isinstance(data, list):
+            raise PayloadRejected(
+                "GET /trader/v1/accounts/{accountHash}/transactions did not answer a list", system=self.system
+            )
+        out: list[CashMovement] = []
+        for item in data:
+            wire = parse(WireTransaction, item, what="transaction", system=self.system)
+            kind = _CASH_TYPES.get(wire.type)
+            if kind is None or wire.net_amount is None:
+                continue
+            security = next((t for t in wire.transfer_items if t.instrument.asset_type != "CURRENCY"), None)
+            if kind is CashMovementType.DIVIDEND and security is None:
+                kind = CashMovementType.INTEREST  # DIVIDEND_OR_INTEREST without a security is interest
+            out.append(
+                CashMovement(
+                    movement_id=str(wire.activity_id),
+                    account_id=number,
+                    movement_type=kind,
+                    amount=wire.net_amount,
+                    currency="USD",
+                    date=wire.time.astimezone(_NEW_YORK).date(),
+                    symbol=(security.instrument.symbol or None) if security else None,
+                    quantity=security.amount if security and kind is CashMovementType.DIVIDEND else None,
+                    per_share=security.price if security and kind is CashMovementType.DIVIDEND else None,
+                    description=item.get("description") if isinstance(item, dict) else None,
+                    status=wire.status,
+                    timestamp=wire.time,
+                    source=self.system,
+                )
+            )
+        return sorted(out, key=lambda m: (m.date, m.movement_id))
 
     # -- market data -----------------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ SPEC = ConnectorSpec(
             Capability.GET_ORDER_BY_CLIENT_ID: Support.EMULATED,
             Capability.LIST_ORDERS: _S,
             Capability.GET_EXECUTIONS: _S,
+            Capability.GET_CASH_MOVEMENTS: _S,
             Capability.GET_BARS: _S,
             Capability.GET_LATEST_QUOTES: _S,
             Capability.SEARCH_INSTRUMENTS: _S,

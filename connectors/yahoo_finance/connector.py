@@ -22,11 +22,12 @@ from portico.connectors.yahoo_finance.mapping import (
     fundamentals_from_summary,
     instruments_from_search,
     join_bars,
+    news_from_search,
     quotes_from_body,
 )
 from portico.connectors.yahoo_finance.spec import SPEC, YahooFinanceConnection, rate_limit_policy, settings_of
 from portico.errors import NotFound, NotSupported, PayloadRejected, PorticoError, RateLimited
-from portico.models import Bar, BarInterval, CorporateAction, Fundamentals, Instrument, Quote
+from portico.models import Bar, BarInterval, CorporateAction, Fundamentals, Instrument, NewsItem, Quote
 from portico.sdk import CheckResult, Connector, ConnectorContext, RateLimitPolicy
 
 __all__ = ["INTRADAY_LOOKBACK", "YahooFinanceConnector"]
@@ -316,6 +317,32 @@ class YahooFinanceConnector(Connector):
              "region": self.settings.region},
         )  # fmt: skip
         return fundamentals_from_summary(symbol, body)
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """The stories ``/v1/finance/search`` attaches to each symbol (``newsCount``), newest first, each
+        once, within ``[start, end]``; Yahoo's search gives only its latest few."""
+        if not symbols:
+            raise PayloadRejected("Yahoo Finance news needs at least one symbol", field="symbols")
+        wanted = limit or 10
+        found: dict[str, NewsItem] = {}
+        for symbol in symbols:
+            body = await self.client.search(
+                {"q": _symbol(symbol), "quotesCount": "0", "newsCount": str(min(wanted, 50)), "listsCount": "0",
+                 "enableFuzzyQuery": "false", "lang": self.settings.lang, "region": self.settings.region},
+            )  # fmt: skip
+            for item in news_from_search(body):
+                if (start is None or item.published_at >= start) and (
+                    end is None or item.published_at <= end
+                ):
+                    found.setdefault(item.key, item)
+        return sorted(found.values(), key=lambda i: i.published_at, reverse=True)[:wanted]
 
     async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
         """Instruments from ``/v1/finance/search``, best match first."""

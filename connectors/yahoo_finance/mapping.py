@@ -29,6 +29,7 @@ from portico.connectors.yahoo_finance.wire import (
     WireChart,
     WireChartResult,
     WireQuote,
+    WireSearchNews,
     WireSearchQuote,
     WireSummary,
 )
@@ -41,6 +42,7 @@ from portico.models import (
     CorporateActionType,
     Fundamentals,
     Instrument,
+    NewsItem,
     Quote,
 )
 from portico.models._iso import CURRENCY_CODES
@@ -54,6 +56,7 @@ __all__ = [
     "fundamentals_from_summary",
     "instruments_from_search",
     "join_bars",
+    "news_from_search",
     "quotes_from_body",
 ]
 
@@ -400,6 +403,32 @@ def instruments_from_search(body: Any) -> list[Instrument]:
                 exchange=wire.exchange,
                 venue_ids={SOURCE: wire.symbol},
                 tradable=False,
+            )
+        )
+    return out
+
+
+def news_from_search(body: Any) -> list[NewsItem]:
+    """The ``news`` items of a ``/v1/finance/search`` answer (Yahoo gives no summary and no sentiment)."""
+    if not isinstance(body, dict):
+        raise PayloadRejected("the search answer is not an object", field="news")
+    out = []
+    for index, row in enumerate(body.get("news") or []):
+        try:
+            wire = WireSearchNews.model_validate(row)
+        except ValidationError as exc:
+            raise PayloadRejected(
+                f"search news[{index}]: {exc.errors()[0]['msg']}", field=f"news[{index}]"
+            ) from None
+        out.append(
+            NewsItem(
+                id=wire.uuid,
+                published_at=datetime.fromtimestamp(wire.provider_publish_time, tz=UTC),
+                headline=wire.title,
+                url=wire.link or None,
+                source=wire.publisher,
+                provider=SOURCE,
+                symbols=tuple(wire.related_tickers),
             )
         )
     return out

@@ -117,6 +117,7 @@ SPEC = ConnectorSpec(
             Capability.SEARCH_INSTRUMENTS: _SUPPORTED,
             Capability.GET_FUNDAMENTALS: _SUPPORTED,
             Capability.GET_CORPORATE_ACTIONS: _SUPPORTED,
+            Capability.GET_NEWS: _SUPPORTED,
         },
         asset_classes=(AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX, AssetClass.FUND),
         bar_intervals=tuple(BarInterval),

@@ -180,3 +180,14 @@ class WireSearch(_Wire):
     """The search answer (only ``quotes`` is read)."""
 
     quotes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WireSearchNews(_Wire):
+    """One ``news`` item of ``/v1/finance/search``."""
+
+    uuid: str
+    title: str
+    publisher: str | None = None
+    link: str | None = None
+    provider_publish_time: int = Field(alias="providerPublishTime")
+    related_tickers: list[str] = Field(default_factory=list, alias="relatedTickers")

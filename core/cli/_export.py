@@ -24,7 +24,7 @@ async def _export_in_runtime(config_file: str, data_type: str, destination: str,
 
 
 @click.command("export")
-@click.option("--type", "data_type", required=True, help="positions, transactions, orders, portfolio_summary, reconciliation_breaks, market_data, ...")
+@click.option("--type", "data_type", required=True, help="positions, transactions, orders, portfolio_summary, reconciliation_breaks, market_data, corporate_actions, news, fundamentals, cash_movements, time_series, ...")
 @click.option("--format", "fmt", default=None, help="csv, psv, json, jsonl, xml, xlsx, parquet, pdf; fixed_width with a layout in data_export.formats (default: from the destination's extension).")
 @click.option("--destination", required=True, help="file://path (inside the allowed export roots), https://..., or mailto:someone@example.com")
 @click.option("--columns", default=None, help="Comma-separated columns; old:new renames.")

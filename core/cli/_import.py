@@ -14,7 +14,7 @@ __all__ = ["command"]
 
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--type", "data_type", required=True, shell_complete=complete_record_types, help="Record type: positions, transactions, prices, fx_rates, currencies, countries, calendars, counterparties.")
+@click.option("--type", "data_type", required=True, shell_complete=complete_record_types, help="Record type: positions, transactions, prices, fx_rates, currencies, countries, calendars, counterparties, corporate_actions, news, fundamentals, cash_movements, time_series.")
 @click.option("--format", "fmt", default=None, help="csv, psv, json, jsonl, xml, fixed_width, xlsx, parquet (default: from the extension).")
 @click.option("--mapping", default=None, help="A mapping name from config, or a mapping YAML file.")
 @click.option("--destination", default="store", show_default=True, help="store, file://..., https://..., market_data_service.")

@@ -19,6 +19,14 @@ with deadlines), per-job ``misfire_grace_time``/``coalesce``/``timezone``/``inte
 export ``columns``/``filters``/``format_options``, ``smtp`` for ``mailto:`` destinations, and
 ``allowed_roots``: the folders ``file://`` exports may write in (default ``PORTICO_HOME/exports`` and
 the working directory; every other destination is refused).
+
+A scheduled import of a provider's corporate actions into ``destination: trading_book`` stores them and
+applies them to the trading book and the stored price history (each action once)::
+
+    data_import:
+      scheduled_imports:
+        - {source: alpha_vantage, data_type: corporate_actions, symbols: [AAPL, MSFT],
+           schedule: "0 6 * * 1-5", destination: trading_book}
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from portico.jobs._import_result import (
 from portico.jobs._mapping import CompiledMapping
 from portico.jobs._readguard import ReadGuard
 from portico.jobs._records import RecordType
+from portico.jobs._reference_pull import loaded_rows
 from portico.jobs._sinks import LoadContext, SinkSession, exact_sum, loaded_sums
 from portico.jobs._tables import job_tables
 
@@ -184,6 +185,9 @@ class _LoadingStages:
             )
         if not dry_run and result.destination == "market_data_service":
             self._hand_to_market_data(rt, load_id)
+        if not dry_run:
+            for listener in self.committed_listeners:
+                listener(result, rt, lambda: loaded_rows(self.db, rt, load_id))
 
     def _lost_race(
         self: DataImporter, result: ImportResult, load_id: str, checksum: str, previous: str | None

@@ -118,6 +118,10 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         self.chunk_rows = chunk_rows
         self.columnar = columnar
         self.write_file = write_file
+        self.committed_listeners: list[Callable[[ImportResult, RecordType, Callable[[], list[dict[str, Any]]]], None]] = []
+        """Called after each committed load with (result, record type, a function reading the load's rows):
+        how a service acts on what a destination it owns received (the runtime applies ``trading_book``
+        corporate actions); the rows are read only by a listener that asks."""
         # set by the JobService: runs a coroutine on the runtime's event loop (services live there)
         self.run_coroutine: Callable[[Any], Any] | None = None
         # set by the JobService: records the run in its history inside the load's own transaction, so a

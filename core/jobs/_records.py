@@ -26,17 +26,22 @@ __all__ = [
     "CalendarHolidayRecord",
     "CashBalanceRecord",
     "CashFlowRecord",
+    "CashMovementRecord",
+    "CorporateActionRecord",
     "CounterpartyRecord",
     "CountryRecord",
     "CovarianceRecord",
     "CurrencyRecord",
     "FactorExposureRecord",
+    "FundamentalsRecord",
     "FxRateRecord",
     "Kind",
+    "NewsRecord",
     "PositionRecord",
     "PriceRecord",
     "RecordType",
     "ScenarioShockRecord",
+    "TimeSeriesRecord",
     "TransactionRecord",
     "isin_is_valid",
     "record_type",
@@ -302,6 +307,154 @@ class AttributionResultRecord(_Record):
         return self
 
 
+_ACTION_TYPES = frozenset(
+    {"cash_dividend", "stock_dividend", "split", "reverse_split", "merger", "spinoff", "symbol_change"}
+)
+_STATEMENTS = frozenset({"profile", "income", "balance", "cash_flow", "earnings"})
+_MOVEMENT_TYPES = frozenset(
+    {"deposit", "withdrawal", "dividend", "interest", "fee", "tax", "transfer", "other"}
+)
+
+
+@dataclass(frozen=True)
+class FastPattern:
+    """The regular expression the columnar path checks for a field whose model check is a Python
+    function: a value that does not match goes to the per-record path, which words the rejection.
+    (The columnar path reads any metadata item's ``pattern``; pydantic ignores this class.)"""
+
+    pattern: str
+
+
+def _alternation(allowed: frozenset[str]) -> FastPattern:
+    return FastPattern("^(" + "|".join(sorted(re.escape(a) for a in allowed)) + ")$")
+
+
+def _one_of(allowed: frozenset[str]) -> Any:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(sorted(allowed))}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _timestamp(value: str) -> str:
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset (timestamps must be timezone-aware)")
+    return value
+
+
+Timestamp = Annotated[str, Kind.TEXT, Field(min_length=1, max_length=40), AfterValidator(_timestamp)]
+LongText = Annotated[str, Kind.TEXT, Field(min_length=1, max_length=4000)]
+
+
+class CorporateActionRecord(_Record):
+    """A corporate action: a dividend (cash or stock), a split or reverse split (``ratio_from`` old
+    shares become ``ratio_to`` new ones), a symbol change, merger or spin-off (``new_symbol``)."""
+
+    symbol: Text
+    action_type: Annotated[str, Kind.TEXT, _one_of(_ACTION_TYPES), _alternation(_ACTION_TYPES)]
+    ex_date: Day
+    record_date: Day | None = None
+    pay_date: Day | None = None
+    cash_amount: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=0)] | None = None
+    currency: Currency | None = None
+    ratio_from: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=0)] | None = None
+    ratio_to: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=0)] | None = None
+    new_symbol: Text | None = None
+    source: Text | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> CorporateActionRecord:
+        if self.action_type == "cash_dividend" and self.cash_amount is None:
+            raise ValueError("a cash_dividend needs cash_amount")
+        if self.action_type in ("split", "reverse_split", "stock_dividend") and (
+            self.ratio_from is None or self.ratio_to is None
+        ):
+            raise ValueError(f"a {self.action_type} needs ratio_from and ratio_to")
+        return self
+
+
+class NewsRecord(_Record):
+    """A news article. ``news_id`` identifies it across providers (portico derives it from the
+    article's canonical URL when it imports from a provider, so one story is kept once)."""
+
+    news_id: Text
+    published_at: Timestamp
+    headline: LongText
+    summary: LongText | None = None
+    url: LongText | None = None
+    source: Text | None = None
+    provider: Text | None = None
+    symbols: Text | None = None
+    """Comma-separated tickers."""
+    sentiment: (
+        Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(ge=-1, le=1)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> NewsRecord:
+        # a timestamp needs a real parse, which the columnar path has no vectorised form of: this check
+        # keeps news on the per-record path (the field's own check words the rejection first)
+        _timestamp(self.published_at)
+        return self
+
+
+class FundamentalsRecord(_Record):
+    """One figure of a company's fundamentals: a profile field (``statement: profile``), a statement
+    line item (``income``, ``balance``, ``cash_flow``) or an earnings figure (``earnings``) of a period."""
+
+    symbol: Text
+    statement: Annotated[str, Kind.TEXT, _one_of(_STATEMENTS), _alternation(_STATEMENTS)]
+    period: Text
+    """``annual``, ``quarterly`` or ``current`` (profile figures)."""
+    period_end: Day | None = None
+    item: Text
+    value: Num | None = None
+    text: Text | None = None
+    currency: Currency | None = None
+    source: Text | None = None
+
+
+class CashMovementRecord(_Record):
+    """Cash credited (positive) or debited (negative) to an account other than by a trade: deposits,
+    withdrawals, dividends paid, interest, fees."""
+
+    movement_id: Text
+    account: Text
+    date: Day
+    type: Annotated[str, Kind.TEXT, _one_of(_MOVEMENT_TYPES), _alternation(_MOVEMENT_TYPES)]
+    amount: Num
+    currency: Currency
+    symbol: Text | None = None
+    quantity: Num | None = None
+    description: Text | None = None
+    source: Text | None = None
+
+
+class TimeSeriesRecord(_Record):
+    """One observation of a generic (alternative data) series: ``series_id`` names it (a vendor's
+    sentiment index, web traffic, card spend), ``attributes`` carries other columns as ``k=v;k=v``."""
+
+    series_id: Text
+    timestamp: Timestamp
+    value: Num
+    attributes: LongText | None = None
+    source: Text | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> TimeSeriesRecord:
+        # as for news: a real timestamp parse keeps series on the per-record path
+        _timestamp(self.timestamp)
+        return self
+
+
 @dataclass(frozen=True)
 class RecordType:
     """A canonical record type and what the pipeline needs to know about it.
@@ -369,6 +522,13 @@ RECORD_TYPES: dict[str, RecordType] = {
         _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
         _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
         _make("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
+        _make(
+            "corporate_actions", CorporateActionRecord, ("symbol", "action_type", "ex_date"), ("cash_amount",)
+        ),
+        _make("news", NewsRecord, ("news_id",)),
+        _make("fundamentals", FundamentalsRecord, ("symbol", "statement", "period", "period_end", "item")),
+        _make("cash_movements", CashMovementRecord, ("movement_id",), ("amount",)),
+        _make("time_series", TimeSeriesRecord, ("series_id", "timestamp"), (), ("alternative_data",)),
         _make("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
     )
 }

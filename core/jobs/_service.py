@@ -28,6 +28,7 @@ from portico.jobs._config import (
 from portico.jobs._exporter import DataExporter, ExportResult, ExportSource
 from portico.jobs._feeds import SecureFeed
 from portico.jobs._importer import DataImporter, ImportResult
+from portico.jobs._reference_pull import REFERENCE_TYPES, pull_reference_records
 from portico.jobs._registry import collect
 from portico.jobs._scheduler import (
     JobLock,
@@ -517,8 +518,10 @@ class JobService:
         from portico.models import BarInterval
 
         rt = record_type(data_type)
+        if rt.name in REFERENCE_TYPES:
+            return await self._pull_reference(source, rt.name, params, run_id=run_id)
         if rt.name != "prices":
-            raise ConfigurationError(f"connector imports support prices (daily_prices); not {data_type!r}", path="data_type")
+            raise ConfigurationError(f"connector imports support prices (daily_prices), {', '.join(sorted(REFERENCE_TYPES))}; not {data_type!r}", path="data_type")
         connector = self._connector(source)
         symbols = list(params.get("symbols") or [])
         if not symbols:
@@ -560,6 +563,22 @@ class JobService:
             run_id=run_id,
             source=source,
         )
+
+    async def _pull_reference(self, source: str, data_type: str, params: dict[str, Any], *, run_id: str | None = None) -> ImportResult:
+        """A connector import of corporate actions, news, fundamentals or cash movements."""
+        connector = self._connector(source)
+        records, already = await pull_reference_records(connector, data_type, params, source=source, db=self.db)
+        symbols = ",".join(sorted(str(s).upper() for s in params.get("symbols") or []))
+        key = f"{source}:{data_type}:{symbols}:{self.clock.now().date().isoformat()}"
+        if not records and already:
+            # every article was stored before, from this provider or another: nothing new, nothing failed
+            return ImportResult(run_id=run_id or uuid.uuid4().hex, data_type=data_type, source=source, source_key=key,
+                                destination=params.get("destination", "store"), status="duplicate",
+                                control_totals={"already_stored": already})  # fmt: skip
+        return await asyncio.to_thread(
+            self.importer.import_records, records, data_type, source_key=key,
+            destination=params.get("destination", "store"), mapping=params.get("mapping"), run_id=run_id, source=source,
+        )  # fmt: skip
 
     @staticmethod
     async def _listing_currency(connector: Any, symbol: str) -> str | None:

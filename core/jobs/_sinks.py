@@ -40,6 +40,7 @@ __all__ = [
     "Sink",
     "SinkSession",
     "StoreSink",
+    "TradingBookSink",
     "atomic_write",
     "exact_sum",
     "file_destination",
@@ -500,6 +501,20 @@ class _HttpSession:
 
     def abort(self) -> None:
         self.client.close()
+
+
+class TradingBookSink(StoreSink):
+    """``trading_book``: corporate actions into the store's table, then applied to the trading book.
+
+    The store keeps the loaded actions; after commit the importer's ``committed_listeners`` (the runtime
+    registers the trading service's corporate action processor) apply them to the book and the stored
+    price history, once per action.
+    """
+
+    name = "trading_book"
+
+    def matches(self, destination: str) -> bool:
+        return destination == "trading_book"
 
 
 class MarketDataSink(StoreSink):

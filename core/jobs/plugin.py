@@ -16,7 +16,7 @@ from portico.jobs._formats import (
     XmlFormat,
 )
 from portico.jobs._iso20022 import Camt053Format, Camt054Format, Semt002Format
-from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink
+from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink, TradingBookSink
 
 
 @hookimpl
@@ -30,8 +30,8 @@ def portico_formats() -> list[Any]:
 
 @hookimpl
 def portico_sinks() -> list[Any]:
-    """The embedded store, ``market_data_service``, ``file://`` and ``http(s)://``."""
-    return [StoreSink(), MarketDataSink(), FileSink(), HttpSink()]
+    """The embedded store, ``market_data_service``, ``trading_book``, ``file://`` and ``http(s)://``."""
+    return [StoreSink(), MarketDataSink(), TradingBookSink(), FileSink(), HttpSink()]
 
 
 @hookimpl

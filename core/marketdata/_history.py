@@ -167,6 +167,57 @@ class BarHistory:
             ).all()  # fmt: skip
         return {wanted[day]: (at, json.loads(payload)) for day, at, payload in rows}
 
+    def rescale(
+        self, symbol: str, before: date, factor: Any, *, interval: str = "1day"
+    ) -> list[tuple[str, str, str, str]]:
+        """Divide the prices of every held ``symbol`` bar dated before ``before`` by ``factor`` and
+        multiply its volume by it (a split's adjustment; ``1 / factor`` undoes it). Returns the keys changed.
+        """
+        from decimal import Decimal
+
+        ratio = Decimal(factor)
+        cut = before.isoformat()
+        with self._lock:
+            if self.db is None:
+                held = {
+                    k: v
+                    for k, v in self._memory.items()
+                    if k[1] == symbol and k[2] == interval and k[3] < cut
+                }
+                rows = {k: v[2] for k, v in held.items()}
+            else:
+                import sqlalchemy as sa
+
+                table = _table()
+                with self.db.begin() as conn:
+                    found = conn.execute(
+                        sa.select(table.c.system, table.c.day, table.c.payload).where(
+                            table.c.symbol == symbol, table.c.interval == interval, table.c.day < cut
+                        )
+                    ).all()
+                rows = {(system, symbol, interval, day): payload for system, day, payload in found}
+            changed: dict[tuple[str, str, str, str], str] = {}
+            for key, text in rows.items():
+                bar = json.loads(text)
+                for name in ("open", "high", "low", "close", "vwap", "adjusted_close"):
+                    if bar.get(name) is not None:
+                        bar[name] = format(Decimal(str(bar[name])) / ratio, "f")
+                if bar.get("volume") is not None:
+                    bar["volume"] = format(Decimal(str(bar["volume"])) * ratio, "f")
+                changed[key] = json.dumps(bar, sort_keys=True, default=str)
+            if self.db is None:
+                for key, text in changed.items():
+                    at, expires, _ = self._memory[key]
+                    self._memory[key] = (at, expires, text)
+            elif changed:
+                import sqlalchemy as sa
+
+                table = _table()
+                with self.db.begin() as conn:
+                    for key, text in changed.items():
+                        conn.execute(sa.update(table).where(*self._match(table, key)).values(payload=text))
+        return sorted(changed)
+
     def purge(self) -> int:
         """Delete expired rows; returns how many."""
         now = self.clock.now().timestamp()

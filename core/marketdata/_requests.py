@@ -15,6 +15,7 @@ from portico.models import (
     Fundamentals,
     FxRate,
     Instrument,
+    NewsItem,
     Quote,
     Snapshot,
     Trade,
@@ -52,6 +53,7 @@ DATA_TYPES: dict[str, DataKind] = {
         DataKind("fx_series", Capability.GET_FX_SERIES, Bar, many=True, series=True),
         DataKind("search", Capability.SEARCH_INSTRUMENTS, Instrument, many=True),
         DataKind("corporate_actions", Capability.GET_CORPORATE_ACTIONS, CorporateAction, many=True),
+        DataKind("news", Capability.GET_NEWS, NewsItem, many=True),
     )
 }
 """Every data type ``get_market_data`` serves."""

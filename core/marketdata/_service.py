@@ -11,6 +11,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from portico.clock import Clock, system_clock
@@ -182,7 +183,7 @@ class MarketDataService:
             system_id: the system to ask first.
             symbols: symbols (``AAPL``), currency pairs for FX (``EUR/USD``), or a search text.
             data_type: ``bars``, ``latest_quote``, ``latest_trade``, ``snapshot``, ``quotes``, ``trades``,
-                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions`` (aliases:
+                ``fundamentals``, ``fx_rate``, ``fx_series``, ``search``, ``corporate_actions``, ``news`` (aliases:
                 ``daily_prices``, ``intraday_prices``, ``quote``...).
             parameters: ``interval``, ``start``, ``end``, ``limit``, ``adjusted``, ``statements``, and the
                 controls ``cache`` (False: skip the cache), ``max_age`` (seconds an answer may be reused),
@@ -451,6 +452,17 @@ class MarketDataService:
         )
         return len(changed)
 
+    def adjust_history_for_split(self, symbol: str, ex_date: date, factor: Decimal) -> int:
+        """Rescale the held daily history of ``symbol`` before ``ex_date`` for a split of ``factor`` new
+        shares per old one (``1 / factor`` undoes it) and drop its cached answers; returns bars changed."""
+        if self.history is None:
+            return 0
+        symbol = symbol.strip().upper()
+        changed = self.history.rescale(symbol, ex_date, factor)
+        if self.cache is not None and changed:
+            self.cache.forget("bars", symbol, systems={k[0] for k in changed})
+        return len(changed)
+
     def _history_days(self, request: Request) -> list[date]:
         """The trading days a daily ``bars`` request's answer consists of, when the history could hold them
         all: a bounded window (``start`` or ``limit``) whose newest session has closed. Empty otherwise."""
@@ -629,6 +641,8 @@ class MarketDataService:
             return await connector.search_instruments(symbol, limit=limit or 20)
         if cap is Capability.GET_CORPORATE_ACTIONS:
             return await connector.get_corporate_actions(symbol, start=start, end=end)
+        if cap is Capability.GET_NEWS:
+            return await connector.get_news([symbol], start=start, end=end, limit=limit)
         raise NotSupported(capability=cap.value, system=connector.system)
 
     # -- subscriptions -----------------------------------------------------------------------------

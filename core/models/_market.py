@@ -15,6 +15,7 @@ __all__ = [
     "Bar",
     "BarInterval",
     "CorporateAction",
+    "CorporateActionStatus",
     "CorporateActionType",
     "Fundamentals",
     "FxRate",
@@ -155,6 +156,8 @@ class Fundamentals(CanonicalModel):
 
 
 class CorporateActionType(StrEnum):
+    """What a corporate action does to holders."""
+
     CASH_DIVIDEND = "cash_dividend"
     STOCK_DIVIDEND = "stock_dividend"
     SPLIT = "split"
@@ -164,17 +167,59 @@ class CorporateActionType(StrEnum):
     SYMBOL_CHANGE = "symbol_change"
 
 
+class CorporateActionStatus(StrEnum):
+    """Whether a provider stands by an action: ``active``, or ``cancelled`` (withdrawn or corrected away)."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+_SHARE_ACTIONS = frozenset({"split", "reverse_split", "stock_dividend"})
+
+
 class CorporateAction(CanonicalModel):
-    """A corporate action affecting holders of ``symbol``."""
+    """A corporate action affecting holders of ``symbol``.
+
+    Splits, reverse splits and stock dividends carry ``ratio_from`` old shares becoming ``ratio_to``
+    new ones (a 1:4 split is 1 -> 4, a 2:1 reverse split 2 -> 1); cash dividends carry ``cash_amount``
+    per share and ``pay_date``; symbol changes, mergers and spin-offs name ``new_symbol``.
+
+    Two reports of one action (from two providers, or a correction from one) share :attr:`key`: the
+    symbol, the type and the ex date. ``action_id`` is the provider's own id when it gives one.
+    """
 
     symbol: str
     action_type: CorporateActionType
     ex_date: date
     record_date: date | None = None
     pay_date: date | None = None
+    declaration_date: date | None = None
     cash_amount: Money | None = None
     currency: CurrencyCode | None = None
     ratio_from: Decimal | None = None
     ratio_to: Decimal | None = None
     new_symbol: str | None = None
+    action_id: str | None = None
+    status: CorporateActionStatus = CorporateActionStatus.ACTIVE
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CorporateAction:
+        ratios = [r for r in (self.ratio_from, self.ratio_to) if r is not None]
+        if self.action_type.value in _SHARE_ACTIONS and any(r <= 0 for r in ratios):
+            raise ValueError("ratio_from and ratio_to must be positive")
+        if self.cash_amount is not None and self.cash_amount < 0:
+            raise ValueError("cash_amount must not be negative")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The action's identity across providers and corrections: ``SYMBOL:type:ex_date``."""
+        return f"{self.symbol.strip().upper()}:{self.action_type.value}:{self.ex_date.isoformat()}"
+
+    @property
+    def share_factor(self) -> Decimal | None:
+        """New shares per old share for splits, reverse splits and stock dividends (None otherwise)."""
+        if self.action_type.value not in _SHARE_ACTIONS or not self.ratio_from or not self.ratio_to:
+            return None
+        return self.ratio_to / self.ratio_from

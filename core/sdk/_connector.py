@@ -18,11 +18,13 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
     CorporateAction,
     Execution,
     Fundamentals,
     FxRate,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -470,6 +472,29 @@ class Connector:
         """Dividends, splits and other actions in a date range."""
         raise self._unsupported(Capability.GET_CORPORATE_ACTIONS)
 
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """News about ``symbols`` (all news when None) published in ``[start, end]``, newest first,
+        at most ``limit`` items."""
+        raise self._unsupported(Capability.GET_NEWS)
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """Cash credited or debited to the account other than by trades (deposits, withdrawals,
+        dividends, interest, fees) with a value date in ``[since, until)``, oldest first."""
+        raise self._unsupported(Capability.GET_CASH_MOVEMENTS)
+
     # -- streams ---------------------------------------------------------------------------------
 
     def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
@@ -488,3 +513,7 @@ class Connector:
         """Order events until the iterator is closed. After a reconnect, events missed while
         disconnected are back-filled (by REST lookup) before new ones, marked ``source="poll"``."""
         raise self._unsupported(Capability.SUBSCRIBE_ORDER_UPDATES)
+
+    def subscribe_news(self, symbols: list[str]) -> AsyncIterator[NewsItem]:
+        """Live news about ``symbols`` (``["*"]``: all) until the iterator is closed."""
+        raise self._unsupported(Capability.SUBSCRIBE_NEWS)

@@ -87,10 +87,13 @@ class Capability(StrEnum):
     GET_FX_RATE = "get_fx_rate"
     GET_FX_SERIES = "get_fx_series"
     GET_CORPORATE_ACTIONS = "get_corporate_actions"
+    GET_NEWS = "get_news"
+    GET_CASH_MOVEMENTS = "get_cash_movements"
     SUBSCRIBE_QUOTES = "subscribe_quotes"
     SUBSCRIBE_TRADES = "subscribe_trades"
     SUBSCRIBE_BARS = "subscribe_bars"
     SUBSCRIBE_ORDER_UPDATES = "subscribe_order_updates"
+    SUBSCRIBE_NEWS = "subscribe_news"
 
 
 class Support(StrEnum):
@@ -106,6 +109,7 @@ class StreamKind(StrEnum):
     TRADES = "trades"
     BARS = "bars"
     ORDER_UPDATES = "order_updates"
+    NEWS = "news"
 
 
 class CapabilitySet(_Spec):
@@ -390,6 +394,7 @@ class ConnectorSpec(_Spec):
             StreamKind.TRADES: Capability.SUBSCRIBE_TRADES,
             StreamKind.BARS: Capability.SUBSCRIBE_BARS,
             StreamKind.ORDER_UPDATES: Capability.SUBSCRIBE_ORDER_UPDATES,
+            StreamKind.NEWS: Capability.SUBSCRIBE_NEWS,
         }
         for stream in self.streams:
             if not self.capabilities.has(streaming[stream]):

@@ -32,10 +32,13 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
+    CorporateAction,
     Execution,
     Fundamentals,
     FxRate,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -131,6 +134,9 @@ _REQUIRES: dict[str, tuple[Capability, ...]] = {
     "test_get_fx_rate": (_C.GET_FX_RATE,),
     "test_get_fx_series": (_C.GET_FX_SERIES,),
     "test_get_corporate_actions": (_C.GET_CORPORATE_ACTIONS,),
+    "test_get_news": (_C.GET_NEWS,),
+    "test_get_cash_movements": (_C.GET_CASH_MOVEMENTS,),
+    "test_subscribe_news": (_C.SUBSCRIBE_NEWS,),
     "test_subscribe_quotes": (_C.SUBSCRIBE_QUOTES,),
     "test_subscribe_trades": (_C.SUBSCRIBE_TRADES,),
     "test_subscribe_bars": (_C.SUBSCRIBE_BARS,),
@@ -293,6 +299,8 @@ class ConnectorConformance:
             Capability.SUBSCRIBE_QUOTES: ([symbol],),
             Capability.SUBSCRIBE_TRADES: ([symbol],),
             Capability.SUBSCRIBE_BARS: ([symbol],),
+            Capability.GET_NEWS: ([symbol],),
+            Capability.SUBSCRIBE_NEWS: ([symbol],),
         }
         return table.get(capability, ())
 
@@ -519,6 +527,35 @@ class ConnectorConformance:
         self.require(Capability.GET_CORPORATE_ACTIONS)
         actions = await connector.get_corporate_actions(self.symbol)
         assert isinstance(actions, list)
+        assert all(isinstance(a, CorporateAction) for a in actions)
+        assert [a.ex_date for a in actions] == sorted(a.ex_date for a in actions), "oldest first"
+        for action in actions:
+            assert action.symbol.upper() == self.symbol.upper()
+            if action.share_factor is not None:
+                assert action.share_factor > 0
+            if action.action_type.value == "cash_dividend":
+                assert action.cash_amount is not None and action.cash_amount >= 0, "a dividend has its amount"
+        # an action's identity is stable across calls (applying it twice must be recognised)
+        again = await connector.get_corporate_actions(self.symbol)
+        assert [a.key for a in again] == [a.key for a in actions]
+
+    async def test_get_news(self, connector: Connector) -> None:
+        self.require(Capability.GET_NEWS)
+        items = await connector.get_news([self.symbol], limit=5)
+        assert isinstance(items, list) and len(items) <= 5
+        assert all(isinstance(i, NewsItem) for i in items)
+        stamps = [i.published_at for i in items]
+        assert stamps == sorted(stamps, reverse=True), "newest first"
+        assert all(i.published_at.utcoffset() is not None and i.headline for i in items)
+        assert len({i.key for i in items}) == len(items), "one article appears once"
+
+    async def test_get_cash_movements(self, connector: Connector) -> None:
+        self.require(Capability.GET_CASH_MOVEMENTS)
+        movements = await connector.get_cash_movements()
+        assert isinstance(movements, list)
+        assert all(isinstance(m, CashMovement) for m in movements)
+        assert [m.date for m in movements] == sorted(m.date for m in movements), "oldest first"
+        assert len({m.movement_id for m in movements}) == len(movements), "each movement once"
 
     # -- streams ---------------------------------------------------------------------------------
 
@@ -536,6 +573,11 @@ class ConnectorConformance:
         self.require(Capability.SUBSCRIBE_BARS)
         bars = await _first(connector.subscribe_bars([self.symbol]), count=1, timeout=30)
         assert all(isinstance(b, Bar) for b in bars)
+
+    async def test_subscribe_news(self, connector: Connector) -> None:
+        self.require(Capability.SUBSCRIBE_NEWS)
+        items = await _first(connector.subscribe_news([self.symbol]), count=1, timeout=30)
+        assert all(isinstance(i, NewsItem) for i in items)
 
     async def test_subscribe_order_updates(self, connector: Connector) -> None:
         self.require(Capability.SUBSCRIBE_ORDER_UPDATES)

@@ -18,6 +18,7 @@ from portico.trading._allocation import (
 from portico.trading._book import BookCash, BookPosition, FileBook, PositionBook, StoreBook
 from portico.trading._config import ReconciliationSchedule, RiskConfig, TradingConfig
 from portico.trading._confirmations import TradeConfirmation
+from portico.trading._corporate_actions import CorporateActionOutcome, CorporateActionProcessor
 from portico.trading._errors import (
     IdempotencyConflict,
     OrderRejected,
@@ -62,6 +63,8 @@ __all__ = [
     "Break",
     "BreakKind",
     "ChildPlan",
+    "CorporateActionOutcome",
+    "CorporateActionProcessor",
     "DailyReconciliationJob",
     "FileBook",
     "FixedWeights",

@@ -26,6 +26,7 @@ from portico.errors import ConfigurationError, PorticoError
 from portico.sdk import Capability
 from portico.trading import _tables as t
 from portico.trading._book import BookPosition, PositionBook, StoreBook
+from portico.trading._corporate_actions import CorporateActionProcessor
 from portico.trading._repository import unmapped_instrument_id
 
 if TYPE_CHECKING:
@@ -59,6 +60,11 @@ class BreakKind(StrEnum):
     TRADE_UNEXPECTED_AT_BROKER = "trade_unexpected_at_broker"
     TRADE_MISMATCH = "trade_mismatch"
     CASH_MISMATCH = "cash_mismatch"
+    CASH_MOVEMENT_MISSING_AT_BROKER = "cash_movement_missing_at_broker"
+    """A dividend the book expects was not paid by the broker (a day after its pay date)."""
+    CASH_MOVEMENT_UNEXPECTED_AT_BROKER = "cash_movement_unexpected_at_broker"
+    """The broker paid a dividend no corporate action applied to the book entitles it to."""
+    CASH_MOVEMENT_MISMATCH = "cash_movement_mismatch"
     SOURCE_UNAVAILABLE = "source_unavailable"
     """The broker could not be asked (its side is unknown, so nothing was compared)."""
 
@@ -241,6 +247,25 @@ class Reconciler:
             book = plugins.hooks.hook.portico_position_book()
         self.book: PositionBook = book or StoreBook(service.repo, service.config.book or "internal")
         self.tolerance = tolerance or Tolerance()
+        # what corporate actions did to the book: a split day or a dividend's pay date is no break
+        self.corporate_actions = CorporateActionProcessor(service)
+
+    def _split_explains(
+        self, system: str, symbol: str | None, book_qty: Decimal, broker_qty: Decimal
+    ) -> bool:
+        """Whether a split applied around today accounts for the quantity difference exactly (the book
+        or the broker has booked it a day apart from the other)."""
+        if not symbol:
+            return False
+        today = self.service.clock.now().date()
+        for action in self.corporate_actions.recent_splits(system, today):
+            factor = action.share_factor
+            if action.symbol.upper() != symbol.upper() or factor is None:
+                continue
+            tol = self.tolerance.quantity
+            if abs(book_qty * factor - broker_qty) <= tol or abs(broker_qty * factor - book_qty) <= tol:
+                return True
+        return False
 
     async def _record_missing_fills(self, system: str, since: datetime | None) -> None:
         """Record the fills of portico's own orders that were learned from an order status but whose
@@ -354,6 +379,8 @@ class Reconciler:
                 )
                 continue
             if abs(bqty - mine.quantity) > tol.quantity:
+                if self._split_explains(system, mine.symbol or sym, mine.quantity, bqty):
+                    continue
                 breaks.append(
                     Break(
                         BreakKind.QUANTITY_MISMATCH,
@@ -517,7 +544,9 @@ class Reconciler:
                             detail=f"book holds {cash.amount} {cash.currency}; {system} reports cash in {account.currency}",
                         )
                     )
-                elif abs(broker_amount - cash.amount) > self.tolerance.cash:
+                elif abs(broker_amount - cash.amount) > self.tolerance.cash and not self._dividend_explains(
+                    system, acct, cash.currency, broker_amount - cash.amount
+                ):
                     breaks.append(
                         Break(
                             BreakKind.CASH_MISMATCH,
@@ -532,6 +561,84 @@ class Reconciler:
                         )
                     )
         return breaks, compared
+
+    def _dividend_explains(self, system: str, account_id: str, currency: str, difference: Decimal) -> bool:
+        """Whether dividends booked today account for a cash difference (the broker credits them later
+        in the day, or the next)."""
+        today = self.service.clock.now().date()
+        due = [
+            m
+            for m in self.corporate_actions.expected_cash(system, status="booked")
+            if m.account_id == account_id and m.currency == currency and abs((m.date - today).days) <= 1
+        ]
+        total = sum((m.amount for m in due), Decimal(0))
+        return bool(due) and abs(-difference - total) <= self.tolerance.cash
+
+    async def reconcile_cash_movements(
+        self, system: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[list[Break], int]:
+        """The dividends corporate actions entitle the book to against the broker's dividend payments.
+
+        Matched per account, symbol and pay date (a day's slack); compared only when the broker lists
+        cash movements and the book has recorded corporate actions. An expected dividend is missing only
+        once its pay date is more than a day past.
+        """
+        connector = self.service.connector(system)
+        if not connector.spec.capabilities.has(Capability.GET_CASH_MOVEMENTS):
+            return [], 0
+        expected = [
+            m for m in self.corporate_actions.expected_cash(system) if m.status in ("expected", "booked")
+        ]
+        if not expected and not self.corporate_actions.applied():
+            return [], 0
+        today = self.service.clock.now().date()
+        try:
+            paid = await connector.get_cash_movements(since=since, until=until)
+        except PorticoError as exc:
+            return [_unavailable(system, None, "cash_movements", exc)], 0
+        dividends = [m for m in paid if m.movement_type.value == "dividend"]
+        if since is not None:
+            expected = [m for m in expected if m.date >= since.date()]
+        if until is not None:
+            expected = [m for m in expected if m.date <= until.date()]
+        breaks: list[Break] = []
+        unmatched = list(dividends)
+        for mine in expected:
+            twin = next(
+                (
+                    b
+                    for b in unmatched
+                    if (b.symbol or "").upper() == (mine.symbol or "").upper()
+                    and b.account_id == mine.account_id
+                    and abs((b.date - mine.date).days) <= 1
+                ),
+                None,
+            )
+            if twin is None:
+                if (today - mine.date).days > 1:
+                    breaks.append(
+                        Break(BreakKind.CASH_MOVEMENT_MISSING_AT_BROKER, system, mine.account_id, None, "amount",
+                              mine.amount, None, reference=mine.movement_id,
+                              detail=f"dividend of {mine.amount} {mine.currency} on {mine.symbol} due {mine.date} "
+                              f"is not paid at {system}")
+                    )  # fmt: skip
+                continue
+            unmatched.remove(twin)
+            if abs(twin.amount - mine.amount) > self.tolerance.cash:
+                breaks.append(
+                    Break(BreakKind.CASH_MOVEMENT_MISMATCH, system, mine.account_id, None, "amount", mine.amount,
+                          twin.amount, reference=mine.movement_id,
+                          detail=f"dividend on {mine.symbol} paid {twin.date}: book {mine.amount} vs {system} "
+                          f"{twin.amount}")
+                )  # fmt: skip
+        for theirs in unmatched:
+            breaks.append(
+                Break(BreakKind.CASH_MOVEMENT_UNEXPECTED_AT_BROKER, system, theirs.account_id, None, "amount", None,
+                      theirs.amount, reference=theirs.movement_id,
+                      detail=f"{system} paid a dividend of {theirs.amount} {theirs.currency} on {theirs.symbol} "
+                      f"({theirs.date}) that no applied corporate action expects")
+            )  # fmt: skip
+        return breaks, len(expected) + len(unmatched)
 
     # -- a whole run -----------------------------------------------------------------------------
 
@@ -562,10 +669,16 @@ class Reconciler:
                 parts.append(("trades", self.reconcile_trades(system, since=since, until=until)))
             if cash:
                 parts.append(("cash", self.reconcile_cash(system, account_id)))
+            if cash:
+                parts.append(
+                    ("cash_movements", self.reconcile_cash_movements(system, since=since, until=until))
+                )
             for name, coro in parts:
                 found, count = await coro
                 report.breaks.extend(found)
-                report.compared[name] += count
+                if name == "cash_movements" and not count:
+                    continue  # reported only where dividends were compared
+                report.compared[name] = report.compared.get(name, 0) + count
         self._store(report)
         for b in report.breaks:
             self.service._emit(

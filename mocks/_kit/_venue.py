@@ -33,6 +33,7 @@ from typing import Any
 
 from portico.mocks._kit._clock import MockClock
 from portico.mocks._kit._data import NEW_YORK, MarketDataGenerator, is_trading_day, session_bounds
+from portico.mocks._kit._holder_events import CorporateActionDesk
 
 __all__ = [
     "OPEN_STATUSES",
@@ -229,6 +230,8 @@ class SimulatedVenue:
         fill_interval: simulated seconds between two chunks of a large order.
         respect_market_hours: when False (default) orders fill at any hour at the last price.
         symbols: the tradable universe (any symbol of 1-5 letters is accepted when None).
+        corporate_actions: apply the data's splits and dividends to positions and cash as the clock
+            passes their dates (:class:`~portico.mocks._kit._holder_events.CorporateActionDesk`).
     """
 
     def __init__(
@@ -243,6 +246,7 @@ class SimulatedVenue:
         fill_interval: float = 1.0,
         respect_market_hours: bool = False,
         symbols: tuple[str, ...] | None = None,
+        corporate_actions: bool = False,
     ) -> None:
         self.seed = seed
         self.clock = clock or MockClock()
@@ -269,6 +273,7 @@ class SimulatedVenue:
         self.version = 0
         """Bumped on every change of state (order events, new accounts): a cache key for mocks."""
         self.default_account_id = self.create_account(cash=starting_cash).id
+        self.holder_events = CorporateActionDesk(self) if corporate_actions else None
         self.clock.on_advance(self.match)
 
     # -- ids and reference data ----------------------------------------------------------------
@@ -786,6 +791,9 @@ class SimulatedVenue:
         """Run the matching engine for every open order at the current simulated time."""
         with self._lock:
             now = self.clock.now()
+            if self.holder_events is not None:
+                # splits and dividends up to now take effect before any order fills at now
+                self.holder_events.settle(now)
             for order in list(self._open.values()):
                 if order.is_open:
                     self._match_order(order, now)

@@ -267,6 +267,7 @@ def create_app(
     stream_interval: float = 0.25,
     respect_market_hours: bool = False,
     stream_connection_limit: int | None = None,
+    corporate_actions: bool = True,
 ) -> AlpacaMockApp:
     """Build the Alpaca mock.
 
@@ -284,6 +285,8 @@ def create_app(
         stream_interval: real seconds between market data stream ticks.
         respect_market_hours: queue orders outside the regular session instead of filling them.
         stream_connection_limit: concurrent market data stream connections per key (None: unlimited).
+        corporate_actions: apply the seeded splits and dividends to positions and cash as the clock
+            passes them, listed as ``SSP`` and ``DIV`` activities.
     """
     from portico.mocks.alpaca._market import market_routes
     from portico.mocks.alpaca._streams import stream_routes
@@ -300,6 +303,7 @@ def create_app(
         starting_cash=starting_cash,
         partial_fill_size=partial_fill_size,
         respect_market_hours=respect_market_hours,
+        corporate_actions=corporate_actions,
     )
     return AlpacaMockApp(
         [*trading_routes(), *market_routes(), *stream_routes()],

@@ -229,9 +229,51 @@ async def snapshots(app: AlpacaMockApp, request: Request) -> Response:
     return json_response({s: _snapshot(app, s) for s in symbols})
 
 
+@endpoint
+async def news(app: AlpacaMockApp, request: Request) -> Response:
+    """``GET /v1beta1/news``: articles about ``symbols`` in ``start``..``end``, ``sort`` desc by default,
+    ``limit`` up to 50, paged by ``page_token`` (the last article's id, as text)."""
+    from portico.mocks._kit._news import NewsSource
+
+    q = request.query_params
+    symbols = [s.strip().upper() for s in (q.get("symbols") or "").split(",") if s.strip()]
+    if not symbols:
+        raise BadRequest("symbols is required by this mock", status=400, code=40010001)
+    limit = parse_int(q.get("limit"), "limit", default=10, low=1, high=50)
+    sort = q.get("sort", "desc")
+    if sort not in ("asc", "desc"):
+        raise BadRequest(f"invalid sort: {sort!r}", status=400, code=40010001)
+    source = getattr(app, "_news_source", None)
+    if source is None:
+        source = NewsSource(app.venue.seed)
+        app._news_source = source  # type: ignore[attr-defined]
+    found = source.articles(
+        symbols, start=parse_time(q.get("start"), "start"), end=parse_time(q.get("end"), "end"),
+        now=app.clock.now(), newest_first=sort == "desc",
+    )  # fmt: skip
+    token = q.get("page_token")
+    if token:
+        ids = [str(a.id) for a in found]
+        found = found[ids.index(token) + 1 :] if token in ids else []
+    page = found[:limit]
+    items = [
+        {
+            "id": a.id, "headline": a.headline, "author": a.author,
+            "created_at": a.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "updated_at": a.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "summary": a.summary, "content": "", "images": [], "symbols": [a.symbol], "source": a.publisher.lower(),
+            "url": a.url,
+        }
+        for a in page
+    ]  # fmt: skip
+    next_token = str(page[-1].id) if len(found) > limit else None
+    return json_response({"news": items, "next_page_token": next_token})
+
+
 def market_routes() -> list[Route]:
     """The Market Data v2 stock routes (multi-symbol and single-symbol forms)."""
     return [
+        Route("/v1beta1/news", news, methods=["GET"]),
         Route("/v2/stocks/bars", bars, methods=["GET"]),
         Route("/v2/stocks/quotes", quotes, methods=["GET"]),
         Route("/v2/stocks/trades", trades, methods=["GET"]),

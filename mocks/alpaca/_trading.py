@@ -19,7 +19,15 @@ from portico.mocks.alpaca._app import (
     parse_int,
     parse_time,
 )
-from portico.mocks.alpaca._wire import account_json, activity_json, asset_json, order_json, position_json
+from portico.mocks.alpaca._wire import (
+    account_json,
+    activity_json,
+    announcement_json,
+    asset_json,
+    non_trade_activity_json,
+    order_json,
+    position_json,
+)
 
 __all__ = ["trading_routes"]
 
@@ -73,15 +81,23 @@ async def account_configurations(app: AlpacaMockApp, request: Request) -> Respon
     return json_response(config)
 
 
+_NON_TRADE = {"DIV": "DIV", "SPLIT": "SSP"}
+"""The venue's holder activities under their Alpaca activity types (``SSP``: stock split)."""
+_KNOWN_TYPES = {
+    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVFEE",
+    "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW", "JNL", "JNLC", "JNLS",
+    "MA", "NC", "OPASN", "OPEXP", "OPXRC", "PTC", "PTR", "REORG", "SC", "SSO", "SSP",
+}  # fmt: skip
+"""Every activity type the Trading API names; the venue produces FILL, DIV and SSP."""
+
+
 @endpoint
 async def activities(app: AlpacaMockApp, request: Request) -> Response:
     kind = request.path_params.get("activity_type")
     q = request.query_params
     types = [t.strip().upper() for t in (q.get("activity_types") or (kind or "")).split(",") if t.strip()]
-    if types and any(t not in ("FILL", "TRANS", "MISC", "DIV", "CSD", "CSW", "JNLC", "JNLS", "FEE", "INT") for t in types):
+    if types and any(t not in _KNOWN_TYPES for t in types):
         raise BadRequest(f"invalid activity type {','.join(types)}")
-    if types and "FILL" not in types:
-        return json_response([])
     after = parse_time(q.get("after"), "after")
     until = parse_time(q.get("until"), "until")
     day = parse_time(q.get("date"), "date")
@@ -91,7 +107,17 @@ async def activities(app: AlpacaMockApp, request: Request) -> Response:
     if direction not in ("asc", "desc"):
         raise BadRequest(f"invalid direction {direction!r}")
     page_size = parse_int(q.get("page_size"), "page_size", default=100, low=1, high=100)
-    items = [activity_json(f) for f in app.venue.list_fills(after=after, until=until)]
+    stamped: list[tuple[datetime, dict[str, Any]]] = []
+    if not types or "FILL" in types:
+        stamped.extend((f.timestamp, activity_json(f)) for f in app.venue.list_fills(after=after, until=until))
+    desk = app.venue.holder_events
+    if desk is not None:
+        wanted = {k for k, v in _NON_TRADE.items() if not types or v in types}
+        app.venue.match()  # settle what is due before answering
+        for item in desk.list(account_id=app.venue.account().id, types=wanted, after=after, until=until):
+            stamped.append((item.timestamp, non_trade_activity_json(item, _NON_TRADE[item.activity_type])))
+    stamped.sort(key=lambda pair: (pair[0], pair[1]["id"]))
+    items = [item for _, item in stamped]
     if direction == "desc":
         items.reverse()
     token = q.get("page_token")
@@ -100,6 +126,32 @@ async def activities(app: AlpacaMockApp, request: Request) -> Response:
         if token in ids:
             items = items[ids.index(token) + 1 :]
     return json_response(items[:page_size])
+
+
+@endpoint
+async def announcements(app: AlpacaMockApp, request: Request) -> Response:
+    """``GET /v2/corporate_actions/announcements``: ``ca_types`` and a ``since``..``until`` window of at
+    most 90 days are required, as at the vendor; ``symbol`` narrows it."""
+    from datetime import date as _date
+
+    q = request.query_params
+    types = {t.strip().lower() for t in (q.get("ca_types") or "").split(",") if t.strip()}
+    if not types or types - {"dividend", "merger", "spinoff", "split"}:
+        raise BadRequest("ca_types is required: dividend, merger, spinoff, split")
+    try:
+        since, until = _date.fromisoformat(q.get("since", "")), _date.fromisoformat(q.get("until", ""))
+    except ValueError:
+        raise BadRequest("since and until are required dates (YYYY-MM-DD)") from None
+    if until < since or (until - since).days > 90:
+        raise BadRequest("the since..until window must be 0 to 90 days")
+    symbol = (q.get("symbol") or "").strip().upper()
+    symbols = [symbol] if symbol else sorted({a.symbol for a in app.venue.assets()})
+    out = []
+    for sym in symbols:
+        for action in app.venue.data.corporate_actions(sym, since, until):
+            if ("split" if action.kind == "split" else "dividend") in types:
+                out.append(announcement_json(action, app.venue.seed))
+    return json_response(out)
 
 
 # -- orders ------------------------------------------------------------------------------------
@@ -367,4 +419,5 @@ def trading_routes() -> list[Route]:
         Route("/v2/assets/{symbol_or_asset_id}", asset, methods=["GET"]),
         Route("/v2/clock", clock, methods=["GET"]),
         Route("/v2/calendar", calendar, methods=["GET"]),
+        Route("/v2/corporate_actions/announcements", announcements, methods=["GET"]),
     ]

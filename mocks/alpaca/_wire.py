@@ -20,13 +20,16 @@ from portico.mocks._kit import (
     TradeData,
     VenueEvent,
 )
+from portico.mocks._kit._holder_events import HolderActivity
 
 __all__ = [
     "account_json",
     "activity_json",
+    "announcement_json",
     "asset_json",
     "bar_json",
     "decimal_text",
+    "non_trade_activity_json",
     "order_json",
     "position_json",
     "quote_json",
@@ -213,6 +216,24 @@ def activity_json(fill: FillState) -> dict[str, Any]:
     }
 
 
+def non_trade_activity_json(item: HolderActivity, activity_type: str) -> dict[str, Any]:
+    """A non-trade activity (``DIV`` dividend paid, ``SSP`` stock split) as the Trading API lists it."""
+    stamp = item.timestamp.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+    out: dict[str, Any] = {
+        "id": f"{stamp}::{item.id}",
+        "activity_type": activity_type,
+        "date": item.date.isoformat(),
+        "net_amount": _money(item.net_amount),
+        "description": "Cash DIV" if activity_type == "DIV" else "Stock split",
+        "symbol": item.symbol,
+        "qty": decimal_text(item.qty),
+        "status": "executed",
+    }
+    if item.per_share_amount is not None:
+        out["per_share_amount"] = decimal_text(item.per_share_amount)
+    return out
+
+
 def trade_update_json(event: VenueEvent) -> dict[str, Any]:
     """A ``trade_updates`` stream message for a venue event."""
     data: dict[str, Any] = {
@@ -269,4 +290,30 @@ def trade_json(trade: TradeData, *, stamp: Any = None) -> dict[str, Any]:
         "c": list(trade.conditions),
         "i": trade.trade_id,
         "z": trade.tape,
+    }
+
+
+def announcement_json(action: Any, venue_seed: int) -> dict[str, Any]:
+    """A corporate action announcement (``/v2/corporate_actions/announcements``) of a seeded action."""
+    import uuid
+
+    key = f"{venue_seed}|{action.symbol}|{action.kind}|{action.ex_date}"
+    ident = str(uuid.uuid5(uuid.NAMESPACE_URL, "announcement:" + key))
+    split = action.kind == "split"
+    return {
+        "id": ident,
+        "corporate_action_id": f"{action.symbol}{action.ex_date:%y%m%d}{'S' if split else 'D'}",
+        "ca_type": "split" if split else "dividend",
+        "ca_sub_type": "forward_split" if split else "cash",
+        "initiating_symbol": action.symbol,
+        "initiating_original_cusip": "",
+        "target_symbol": action.symbol,
+        "target_original_cusip": "",
+        "declaration_date": None,
+        "ex_date": action.ex_date.isoformat(),
+        "record_date": action.record_date.isoformat(),
+        "payable_date": action.pay_date.isoformat(),
+        "cash": "0" if split else f"{action.cash_amount:.2f}",
+        "old_rate": str(action.ratio_from) if split else "1",
+        "new_rate": str(action.ratio_to) if split else "1",
     }

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portico.mocks._kit import MarketDataGenerator, MockApp, MockClock, MockFaultSource
+from portico.mocks._kit._news import NewsSource
 from portico.mocks.alpha_vantage._faults import AlphaVantageFault, FaultBook
 from portico.mocks.alpha_vantage._limits import QuotaBook, Tier
 from portico.mocks.alpha_vantage._series import DailyRow, IntradayRow, SeriesSource
@@ -179,6 +180,7 @@ class AlphaVantageMock:
         self.clock = clock or MockClock()
         self.generator = MarketDataGenerator(seed)
         self.series = SeriesSource(self.generator, history_start=history_start)
+        self.news = NewsSource(seed)
         self.listings: dict[str, Listing] = {item.symbol: item for item in DEFAULT_LISTINGS}
         for symbol in symbols:
             self.listings.setdefault(
@@ -583,6 +585,78 @@ class AlphaVantageMock:
             },
         }
 
+    def _actions(self, call: _Call, kind: str) -> list[Any]:
+        symbol = self._symbol(call)
+        today = call.now.astimezone(NEW_YORK).date()
+        # the same actions the adjusted series carry (its dividend amount and split coefficient columns)
+        first = self.series.history_start - timedelta(days=400)
+        actions = self.generator.corporate_actions(symbol, first, today)
+        return [a for a in actions if a.kind == kind]
+
+    def dividends(self, call: _Call) -> dict[str, Any]:
+        """``DIVIDENDS``: every cash dividend, newest first, dates as the vendor gives them."""
+        symbol = self._symbol(call)
+        rows = [
+            {
+                "ex_dividend_date": a.ex_date.isoformat(),
+                "declaration_date": (a.ex_date - timedelta(days=21)).isoformat(),
+                "record_date": a.record_date.isoformat(),
+                "payment_date": a.pay_date.isoformat(),
+                "amount": f"{a.cash_amount:.2f}",
+            }
+            for a in reversed(self._actions(call, "cash_dividend"))
+        ]
+        return {"symbol": symbol, "data": rows}
+
+    def splits(self, call: _Call) -> dict[str, Any]:
+        """``SPLITS``: every split, newest first, ``split_factor`` new shares per old share."""
+        symbol = self._symbol(call)
+        rows = [
+            {"effective_date": a.ex_date.isoformat(), "split_factor": f"{a.ratio_to / a.ratio_from:.4f}"}
+            for a in reversed(self._actions(call, "split"))
+        ]
+        return {"symbol": symbol, "data": rows}
+
+    def news_sentiment(self, call: _Call) -> dict[str, Any]:
+        """``NEWS_SENTIMENT``: articles about ``tickers`` in ``time_from``..``time_to`` (``YYYYMMDDTHHMM``)."""
+        tickers = [t.strip().upper() for t in call.params.get("tickers", "").split(",") if t.strip()]
+        if not tickers or any(t not in self.listings for t in tickers):
+            raise _Refusal(
+                {"Information": "Invalid inputs. Please refer to the API documentation "
+                 f"{DOCS}#news-sentiment and try again."}
+            )  # fmt: skip
+        sort = call.params.get("sort", "LATEST").upper()
+        try:
+            limit = int(call.params.get("limit", "50"))
+            start = _news_time(call.params.get("time_from"))
+            end = _news_time(call.params.get("time_to"))
+        except ValueError:
+            raise _Refusal(invalid_call(call.function)) from None
+        if sort not in ("LATEST", "EARLIEST", "RELEVANCE") or not 1 <= limit <= 1000:
+            raise _Refusal(invalid_call(call.function))
+        articles = self.news.articles(
+            tickers, start=start, end=end, now=call.now, limit=limit, newest_first=sort != "EARLIEST"
+        )
+        feed = []
+        for a in articles:
+            feed.append({
+                "title": a.headline, "url": a.url, "time_published": a.published_at.astimezone(NEW_YORK).strftime("%Y%m%dT%H%M%S"),
+                "authors": [a.author], "summary": a.summary, "banner_image": None, "source": a.publisher,
+                "category_within_source": "n/a", "source_domain": a.url.split("/")[2],
+                "topics": [{"topic": a.topic, "relevance_score": "0.5"}],
+                "overall_sentiment_score": a.sentiment, "overall_sentiment_label": a.sentiment_label,
+                "ticker_sentiment": [{"ticker": a.symbol, "relevance_score": "0.9",
+                                      "ticker_sentiment_score": f"{a.sentiment:.6f}",
+                                      "ticker_sentiment_label": a.sentiment_label}],
+            })  # fmt: skip
+        return {
+            "items": str(len(feed)),
+            "sentiment_score_definition": "x <= -0.35: Bearish; -0.35 < x <= -0.15: Somewhat-Bearish; "
+            "-0.15 < x < 0.15: Neutral; 0.15 <= x < 0.35: Somewhat_Bullish; x >= 0.35: Bullish",
+            "relevance_score_definition": "0 < x <= 1, with a higher score indicating higher relevance.",
+            "feed": feed,
+        }
+
     # -- admin ---------------------------------------------------------------------------------
 
     async def admin_faults(self, request: Request) -> Response:
@@ -679,6 +753,14 @@ def _group(days: list[DailyRow], period: str) -> list[DailyRow]:
     ]
 
 
+def _news_time(value: str | None) -> datetime | None:
+    """``YYYYMMDDTHHMM`` (seconds optional), New York wall time as the feed's stamps; ValueError when malformed."""
+    if not value:
+        return None
+    fmt = "%Y%m%dT%H%M%S" if len(value) == 15 else "%Y%m%dT%H%M"
+    return datetime.strptime(value, fmt).replace(tzinfo=NEW_YORK).astimezone(UTC)
+
+
 def _quarter_end(day: date) -> date:
     """The end of the last quarter that closed before ``day``."""
     q_month = ((day.month - 1) // 3) * 3  # last month of the previous quarter (0 = December last year)
@@ -698,6 +780,9 @@ _HANDLERS = {
     "BALANCE_SHEET": AlphaVantageMock.statements,
     "CASH_FLOW": AlphaVantageMock.statements,
     "EARNINGS": AlphaVantageMock.earnings,
+    "DIVIDENDS": AlphaVantageMock.dividends,
+    "SPLITS": AlphaVantageMock.splits,
+    "NEWS_SENTIMENT": AlphaVantageMock.news_sentiment,
     "CURRENCY_EXCHANGE_RATE": AlphaVantageMock.exchange_rate,
     **{name: AlphaVantageMock.fx_series for name in _FX_SERIES},
     "FX_INTRADAY": AlphaVantageMock.fx_intraday,

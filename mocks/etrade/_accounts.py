@@ -192,13 +192,19 @@ async def transactions(request: Request, call: Call) -> Response:
     account_id = resolve_account(app, request.path_params["key"])
     count = _int(request, "count", 50, 1, 50)
     marker = _int(request, "marker", 0, 0, 10**9)
-    fills = [f for f in app.venue.list_fills(account_id=account_id)]
-    fills.sort(key=lambda f: f.timestamp, reverse=request.query_params.get("sortOrder", "DESC") != "ASC")
+    events: list[Any] = [f for f in app.venue.list_fills(account_id=account_id)]
+    if app.venue.holder_events is not None:
+        events.extend(app.venue.holder_events.list(account_id=account_id, types={"DIV"}))
+    events.sort(key=lambda f: f.timestamp, reverse=request.query_params.get("sortOrder", "DESC") != "ASC")
+    fills = events
     chunk = fills[marker : marker + count]
     if not chunk:
         return Response(status_code=204)
     items = []
     for index, fill in enumerate(chunk, start=marker):
+        if not hasattr(fill, "side"):
+            items.append(_dividend(app, request, account_id, fill, index))
+            continue
         amount = fill.qty * fill.price
         items.append(
             {
@@ -238,6 +244,33 @@ async def transactions(request: Request, call: Call) -> Response:
             "?&", "?"
         )
     return render({"TransactionListResponse": body}, call.as_json)
+
+
+def _dividend(app: Any, request: Request, account_id: str, paid: Any, index: int) -> dict[str, Any]:
+    """A cash dividend paid on a held position, as a ``Dividend`` transaction."""
+    return {
+        "transactionId": numeric_id(paid.id),
+        "accountId": app.account_numbers[account_id],
+        "transactionDate": epoch_ms(paid.timestamp),
+        "postDate": epoch_ms(paid.timestamp),
+        "amount": paid.net_amount,
+        "description": f"ORDINARY DIVIDEND~{paid.symbol}",
+        "transactionType": "Dividend",
+        "memo": "",
+        "imageFlag": False,
+        "instType": "BROKERAGE",
+        "Brokerage": {
+            "Product": {"symbol": paid.symbol, "securityType": "EQ"},
+            "quantity": paid.qty,
+            "price": paid.per_share_amount,
+            "settlementCurrency": "USD",
+            "paymentCurrency": "USD",
+            "fee": Decimal(0),
+            "displaySymbol": paid.symbol,
+            "settlementDate": epoch_ms(paid.timestamp),
+        },
+        "detailsURI": f"{request.base_url}v1/accounts/{request.path_params['key']}/transactions/{index}",
+    }
 
 
 def numeric_id(value: str) -> int:

@@ -269,7 +269,7 @@ def create_app(
     if start is None:
         start = datetime.now(UTC).replace(microsecond=0)
     clock = MockClock(start, realtime=realtime)
-    venue = SimulatedVenue(seed, clock=clock, starting_cash=starting_cash)
+    venue = SimulatedVenue(seed, clock=clock, starting_cash=starting_cash, corporate_actions=True)
     oauth = OAuthProvider(
         clock,
         consumers if consumers is not None else DEFAULT_CONSUMERS,

@@ -384,7 +384,11 @@ def create_app(
         start = datetime.now(UTC).replace(microsecond=0)
     clock = MockClock(start, realtime=realtime)
     venue = SimulatedVenue(
-        seed, clock=clock, starting_cash=starting_cash, partial_fill_size=partial_fill_size
+        seed,
+        clock=clock,
+        starting_cash=starting_cash,
+        partial_fill_size=partial_fill_size,
+        corporate_actions=True,
     )
     app = SchwabMockApp(
         [*oauth_routes(), *trader_routes(), *market_routes(), *streamer_routes()],

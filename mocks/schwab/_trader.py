@@ -506,10 +506,48 @@ async def transactions(app: SchwabMockApp, request: Request, client_id: str) -> 
     if not types:
         raise BadRequest("types is required")
     symbol = request.query_params.get("symbol")
-    if "TRADE" not in types.split(","):
-        return json_response([])
-    fills = app.venue.list_fills(account_id=link.venue_id, symbol=symbol)
-    return json_response([_transaction(app, link, f) for f in fills if start <= f.timestamp <= end])
+    wanted = set(types.split(","))
+    out: list[tuple[Any, dict[str, Any]]] = []
+    if "TRADE" in wanted:
+        fills = app.venue.list_fills(account_id=link.venue_id, symbol=symbol)
+        out.extend((f.timestamp, _transaction(app, link, f)) for f in fills if start <= f.timestamp <= end)
+    desk = app.venue.holder_events
+    if "DIVIDEND_OR_INTEREST" in wanted and desk is not None:
+        app.venue.match()  # settle what is due before answering
+        for paid in desk.list(account_id=link.venue_id, types={"DIV"}):
+            if start <= paid.timestamp <= end and (symbol is None or paid.symbol == symbol.upper()):
+                out.append((paid.timestamp, _dividend_transaction(link, paid)))
+    out.sort(key=lambda pair: pair[0])
+    return json_response([item for _, item in out])
+
+
+def _dividend_transaction(link: Any, paid: Any) -> dict[str, Any]:
+    """A cash dividend as Schwab lists it: ``DIVIDEND_OR_INTEREST`` with the security as transfer item."""
+    return {
+        "activityId": int(paid.id.replace("-", "")[:12], 16),
+        "time": schwab_time(paid.timestamp),
+        "description": "ORDINARY DIVIDEND",
+        "accountNumber": link.number,
+        "type": "DIVIDEND_OR_INTEREST",
+        "status": "VALID",
+        "subAccount": "CASH",
+        "tradeDate": schwab_time(paid.timestamp),
+        "settlementDate": schwab_time(paid.timestamp),
+        "netAmount": float(paid.net_amount),
+        "transferItems": [
+            {
+                "instrument": {
+                    "assetType": "EQUITY",
+                    "status": "ACTIVE",
+                    "symbol": paid.symbol,
+                    "instrumentId": 0,
+                },
+                "amount": float(paid.qty),
+                "cost": 0.0,
+                "price": float(paid.per_share_amount or 0),
+            }
+        ],
+    }
 
 
 @trader_endpoint()

@@ -41,6 +41,7 @@ from portico.mocks._kit import (
     json_response,
     session_bounds,
 )
+from portico.mocks._kit._news import NewsSource
 from portico.mocks.yahoo_finance._chart import ChartError, build_chart, parse_request
 from portico.mocks.yahoo_finance._series import Candle, PriceSeries
 from portico.mocks.yahoo_finance._universe import DEFAULT_LISTINGS, Listing, search_score
@@ -128,6 +129,7 @@ class YahooFinanceMock:
         self.seed = seed
         self.clock = clock or MockClock()
         self.generator = MarketDataGenerator(seed)
+        self.news = NewsSource(seed)
         self.series = PriceSeries(self.generator, history_start=history_start)
         self.listings: dict[str, Listing] = {item.symbol: item for item in DEFAULT_LISTINGS}
         for symbol in symbols:
@@ -532,9 +534,24 @@ class YahooFinanceMock:
             for score, item in scored
             if score > 0
         ][: max(0, count)]  # fmt: skip
+        try:
+            news_count = max(0, int(request.query_params.get("newsCount", "8")))
+        except ValueError:
+            news_count = 8
+        ticker = query.strip().upper()
+        stories = []
+        if news_count and ticker in self.listings:
+            for a in self.news.articles(
+                [ticker], start=None, end=None, now=self.clock.now(), limit=news_count
+            ):
+                stories.append({
+                    "uuid": f"{a.id:08x}-{a.symbol.lower()}", "title": a.headline, "publisher": a.publisher,
+                    "link": a.url, "providerPublishTime": int(a.published_at.timestamp()), "type": "STORY",
+                    "relatedTickers": [a.symbol],
+                })  # fmt: skip
         return json_response(
             {
-                "explains": [], "count": len(quotes), "quotes": quotes, "news": [], "nav": [], "lists": [],
+                "explains": [], "count": len(quotes), "quotes": quotes, "news": stories, "nav": [], "lists": [],
                 "researchReports": [], "screenerFieldResults": [], "totalTime": 12, "timeTakenForQuotes": 5,
                 "timeTakenForNews": 0, "timeTakenForAlgowatchlist": 0, "timeTakenForPredefinedScreener": 0,
                 "timeTakenForCrunchbase": 0, "timeTakenForNav": 0, "timeTakenForResearchReports": 0,

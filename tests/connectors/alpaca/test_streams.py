@@ -132,3 +132,4 @@ async def test_a_reconnect_does_not_replay_history(served: Callable[..., Running
         await stream.aclose()
         await connector.close()
     assert {e.order.client_order_id for e in events} == {"new-1"}
+

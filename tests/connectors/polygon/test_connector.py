@@ -176,15 +176,16 @@ async def test_corporate_actions_are_the_mocks_dividends_and_splits(polygon: Pol
 
 async def test_news_and_market_status(polygon: PolygonHarness) -> None:
     connector = polygon.connector()
-    news = await connector.get_news("AAPL", since=datetime(2025, 12, 1, tzinfo=UTC), limit=5)
+    news = await connector.get_news(["AAPL"], start=datetime(2025, 12, 1, tzinfo=UTC), limit=5)
     assert 0 < len(news) <= 5
-    assert all("AAPL" in n.tickers and n.published >= datetime(2025, 12, 1, tzinfo=UTC) for n in news)
-    assert [n.published for n in news] == sorted((n.published for n in news), reverse=True)
-    assert news[0].publisher == "Portico Wire" and news[0].sentiment["AAPL"] in {
+    assert all("AAPL" in n.symbols and n.published_at >= datetime(2025, 12, 1, tzinfo=UTC) for n in news)
+    assert [n.published_at for n in news] == sorted((n.published_at for n in news), reverse=True)
+    assert news[0].source == "Portico Wire" and news[0].symbol_sentiment_label["AAPL"] in {
         "positive",
         "negative",
         "neutral",
     }
+    assert news[0].provider == "polygon"
     status = await connector.get_market_status()
     assert status.market == "open" and status.exchanges["nyse"] == "open"
     assert status.server_time == NOW

@@ -172,11 +172,11 @@ async def test_market_status_and_news_from_the_vendors_bodies(
     assert status.server_time == datetime(2022, 4, 28, 16, 48, 8, tzinfo=timezone(timedelta(hours=-4)))
     assert status.exchanges == {"nyse": "extended-hours", "nasdaq": "extended-hours", "otc": "extended-hours"}
     news_route = router.get(f"{BASE}/v2/reference/news").respond(200, json=captured("news.json"))
-    [article] = await connector.get_news("NFLX", limit=5)
-    assert article.publisher == "MarketWatch" and article.published == datetime(
+    [article] = await connector.get_news(["NFLX"], limit=5)
+    assert article.source == "MarketWatch" and article.published_at == datetime(
         2022, 4, 28, 17, 8, tzinfo=UTC
     )
-    assert article.tickers == ("MSFT", "TSN", "NFLX", "AMZN")
+    assert article.symbols == ("MSFT", "TSN", "NFLX", "AMZN")
     assert news_route.calls.last.request.url.params["ticker"] == "NFLX"
 
 

@@ -285,11 +285,11 @@ def test_every_problem_is_reported_in_one_pass_sorted_by_line(tmp_path: Path) ->
         f"{path}:19: data_import.scheduled_imports[0].source: unknown source 'alpha_vantge' (did you mean "
         "'alpha_vantage'?): neither a configured system (alpaca, ghost, alpha_vantage) nor a file path or glob",
         f"{path}:20: data_import.scheduled_imports[0].data_type: unknown data type 'daily_prizes' (did you mean "
-        "'daily_prices'?); expected one of ['attribution_results', 'benchmark_returns', 'benchmarks', "
-        "'calendars', 'cash_balances', 'cash_flows', 'counterparties', 'countries', 'covariances', 'currencies', "
-        "'daily_prices', "
-        "'factor_exposures', 'fx_rates', 'holidays', 'market_data', 'positions', 'prices', 'scenarios', "
-        "'transactions']",
+        "'daily_prices'?); expected one of ['alternative_data', 'attribution_results', 'benchmark_returns', "
+        "'benchmarks', 'calendars', 'cash_balances', 'cash_flows', 'cash_movements', 'corporate_actions', "
+        "'counterparties', 'countries', 'covariances', 'currencies', 'daily_prices', 'factor_exposures', "
+        "'fundamentals', 'fx_rates', 'holidays', 'market_data', 'news', 'positions', 'prices', 'scenarios', "
+        "'time_series', 'transactions']",
         f"{path}:25: data_export.scheduled_exports[0].format: unknown format 'jsonn' (did you mean 'json'?); "
         "formats: camt053, camt054, csv, fixed_width, json, jsonl, parquet, pdf, psv, semt002, xlsx, xml",
         f"{path}:29: monitoring.alert_destinations[0]: 'email' names no configured alert channel; channels: none "

@@ -15,6 +15,9 @@ EXPECTED = {
     "RecoveryReport",
     "OrderEventBus",
     "TradeConfirmation",
+    # corporate actions applied to the book
+    "CorporateActionProcessor",
+    "CorporateActionOutcome",
     # the live-money guard
     "LIVE_TRADING_ENV",
     "check_live_trading",
