@@ -244,3 +244,121 @@ async def test_bad_changes_are_a_clear_error(stack: Stack) -> None:
             await service.replace_order("alpaca", original.id, changes, idempotency_key="chg-bad")
         assert bad.value.field == where, (changes, bad.value)
     assert stack.patches() == 0 and service.repo.by_key("alpaca", "chg-bad") is None
+
+
+async def test_a_lost_replace_is_resolved_by_recovery_after_a_restart(stack: Stack) -> None:
+    service = stack.service
+    original = await stack.resting("r-restart")
+    stack.running.app.faults.set(
+        [
+            {"route": "/v2/orders/*", "method": "PATCH", "kind": "drop_after", "times": 1},
+            {"route": "/v2/orders*", "method": "GET", "kind": "error", "status": 503},
+        ]
+    )
+    replacement = await service.replace_order(
+        "alpaca", original.id, {"limit_price": "1.07"}, idempotency_key="chg-restart"
+    )
+    assert replacement.status is OrderStatus.UNKNOWN
+    stack.running.app.faults.clear()
+    # a new process on the same store: recovery resolves the replace by looking, before new orders
+    restarted = TradingService(db=service.db, clock=service.clock, connectors=service.connectors)
+    report = await restarted.recover("alpaca")
+    assert report.resolved == [replacement.id] and report.complete
+    resolved = restarted.get_order(replacement.id)
+    assert resolved.status is OrderStatus.NEW
+    assert stack.venue.orders[resolved.venue_order_id].replaces == original.venue_order_id
+    assert restarted.get_order(original.id).status is OrderStatus.REPLACED
+    assert stack.patches() == 1 and len(stack.venue.orders) == 2
+
+
+async def test_a_venue_that_changes_in_place_keeps_one_order_at_the_venue() -> None:
+    """E*TRADE keeps the order id across a change: the replacement takes it over from the original."""
+    from portico.mocks.etrade import create_app as etrade_app
+    from tests.connectors.etrade.conftest import make_connector as etrade_connector
+
+    running = start_mock(etrade_app(seed=5, start=DEFAULT_START))
+    clock = FakeClock(DEFAULT_START)
+    connector = etrade_connector(running, clock=clock)
+    db = Database()
+    service = TradingService(db=db, clock=clock, connectors={"etrade": connector})
+    try:
+        original = await service.place_order(
+            "etrade", {**RESTING, "symbol": "IBM", "quantity": "2"}, idempotency_key="e-1"
+        )
+        assert original.status is OrderStatus.NEW and original.venue_order_id is not None
+        replacement = await service.replace_order(
+            "etrade", original.id, {"limit_price": "1.10", "quantity": "5"}, idempotency_key="e-chg-1"
+        )
+        assert replacement.venue_order_id == original.venue_order_id
+        assert replacement.status is OrderStatus.NEW
+        assert (replacement.request.limit_price, replacement.request.quantity) == (
+            Decimal("1.10"),
+            Decimal(5),
+        )
+        before = service.get_order(original.id)
+        assert before.status is OrderStatus.REPLACED and before.venue_order_id is None
+        # the venue's id names one order here: lookups and polls reach the replacement
+        assert service.get_order(original.venue_order_id, system_id="etrade").id == replacement.id
+        await service.poll("etrade")
+        assert service.get_order(replacement.id).status is OrderStatus.NEW
+        assert len(await connector.list_orders(status="all")) == 1
+        # cancelling the replacement cancels the venue's order
+        await service.cancel_order("etrade", replacement.id)
+        assert (await connector.get_order(replacement.venue_order_id)).status is OrderStatus.CANCELED
+    finally:
+        await connector.close()
+        db.dispose()
+        await running.stop()
+
+
+FACADE_CONFIG = {
+    "systems": {
+        "alpaca_a": {
+            "type": "brokerage",
+            "connector": "alpaca",
+            "mock": True,
+            "mock_seed": 3,
+            "authentication": {
+                "type": "api_key_pair",
+                "credentials": {"api_key_id": "PKTEST", "api_secret_key": "secret"},
+            },
+        }
+    }
+}
+
+
+async def test_the_facade_replaces_through_the_trading_service() -> None:
+    from portico.plugins import PluginManager
+    from portico.runtime import AsyncIntegration
+
+    async with AsyncIntegration(FACADE_CONFIG, plugins=PluginManager()) as integration:
+        cid = await integration.place_external_order("alpaca_a", RESTING, idempotency_key="f-1")
+        new_cid = await integration.replace_external_order(
+            "alpaca_a", cid, {"limit_price": "1.03"}, idempotency_key="f-chg-1"
+        )
+        again = await integration.replace_external_order("alpaca_a", cid, {"limit_price": "1.030"}, "f-chg-1")
+        assert again == new_cid != cid
+        status = await integration.get_external_order_status("alpaca_a", new_cid)
+        assert status.limit_price == Decimal("1.03") and status.status is OrderStatus.NEW
+        assert (await integration.get_external_order_status("alpaca_a", cid)).status is OrderStatus.REPLACED
+        venue = integration.systems["alpaca_a"].mock.app.venue
+        original = integration.trading.get_order(cid, system_id="alpaca_a")
+        assert venue.orders[status.order_id].replaces == original.venue_order_id and len(venue.orders) == 2
+        with pytest.raises(PayloadRejected, match="changes must be a mapping"):
+            await integration.replace_external_order("alpaca_a", new_cid, "limit_price=2")  # type: ignore[arg-type]
+
+
+def test_the_sync_facade_replaces_too() -> None:
+    from portico import Integration
+    from portico.plugins import PluginManager
+
+    with Integration(FACADE_CONFIG, plugins=PluginManager()) as integration:
+        cid = integration.place_external_order("alpaca_a", RESTING, idempotency_key="s-1")
+        new_cid = integration.replace_external_order(
+            "alpaca_a", cid, {"quantity": "3"}, idempotency_key="s-chg"
+        )
+        assert integration.replace_external_order("alpaca_a", cid, {"quantity": 3}, "s-chg") == new_cid
+        assert integration.get_external_order_status("alpaca_a", new_cid).quantity == Decimal(3)
+        assert integration.get_external_order_status("alpaca_a", cid).status is OrderStatus.REPLACED
+        with pytest.raises(OrderNotReplaceable, match="replaced"):
+            integration.replace_external_order("alpaca_a", cid, {"quantity": "4"}, idempotency_key="s-chg-2")
