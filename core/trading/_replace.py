@@ -345,12 +345,18 @@ class Replacements:
                     svc.config.submit_timeout,
                 )
             except VenueRejected as exc:
-                if record.attempts > 1:
-                    # a resend: the first may have landed, so look before concluding
-                    with contextlib.suppress(PorticoError):
-                        found = await self._look(record, original)
-                        if found is not None:
-                            return found
+                # the refusal may answer a repeat of a replace that landed (a resend, or a transport
+                # repeating the request under the hood): look at the venue before concluding
+                try:
+                    found = await self._look(record, original, source=source)
+                except PorticoError as failed:
+                    err = (
+                        f"{type(exc).__name__}: {exc.message}; whether the replace landed is not known "
+                        f"({type(failed).__name__}: {failed.message})"
+                    )
+                    return await self._unknown(record, original, err, source=source)
+                if found is not None:
+                    return found
                 after = await svc._apply(
                     record.id,
                     Observation(
@@ -368,25 +374,30 @@ class Replacements:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the outcome is unknown, never rejected
-                err = f"{type(exc).__name__}: {exc}"
-                after = await svc._apply(
-                    record.id,
-                    Observation(status=OrderStatus.UNKNOWN, event="unknown", source=source, error=err),
-                )
-                svc._emit(
-                    "trading.order.outcome_unknown",
-                    system=record.system,
-                    severity="warning",
-                    order_id=record.id,
-                    client_order_id=record.client_order_id,
-                    replaces=original.id,
-                    error=err,
-                )
+                after = await self._unknown(record, original, f"{type(exc).__name__}: {exc}", source=source)
                 pre_send = type(exc).__name__ in _PRE_SEND_NAMES
                 return await self._resolve_with(after, original, pre_send=pre_send, source="lookup")
             return await self._take(record, original, order, source=source)
         finally:
             svc._inflight.discard(record.id)
+
+    async def _unknown(
+        self, record: OrderRecord, original: OrderRecord, err: str, *, source: str
+    ) -> OrderRecord:
+        svc = self.service
+        after = await svc._apply(
+            record.id, Observation(status=OrderStatus.UNKNOWN, event="unknown", source=source, error=err)
+        )
+        svc._emit(
+            "trading.order.outcome_unknown",
+            system=record.system,
+            severity="warning",
+            order_id=record.id,
+            client_order_id=record.client_order_id,
+            replaces=original.id,
+            error=err,
+        )
+        return after
 
     async def _take(
         self, record: OrderRecord, original: OrderRecord, order: Order, *, source: str

@@ -22,6 +22,8 @@ EXPECTED = {
     "IdempotencyConflict",
     "OrderRejected",
     "OrderValidationError",
+    "OrderChanges",
+    "OrderNotReplaceable",
     "RecoveryIncomplete",
     "RiskCheckFailed",
     # tracking rules

@@ -362,3 +362,51 @@ def test_the_sync_facade_replaces_too() -> None:
         assert integration.get_external_order_status("alpaca_a", cid).status is OrderStatus.REPLACED
         with pytest.raises(OrderNotReplaceable, match="replaced"):
             integration.replace_external_order("alpaca_a", cid, {"quantity": "4"}, idempotency_key="s-chg-2")
+
+
+async def test_a_lost_schwab_replace_is_resolved_through_the_old_orders_link() -> None:
+    """Schwab answers a replace with the new order's id in a header and has no client order ids: a lost
+    answer is resolved from the old order, which names its replacement."""
+    from portico.plugins import PluginManager
+    from portico.runtime import AsyncIntegration
+
+    system = {
+        "type": "brokerage",
+        "connector": "schwab",
+        "mock": True,
+        "mock_seed": 5,
+        "authentication": {
+            "type": "schwab_oauth2",
+            "credentials": {"client_id": "demo-app-key", "client_secret": "demo-app-secret"},
+            "options": {"auto_login": True},
+        },
+    }
+    async with AsyncIntegration({"systems": {"schwab": system}}, plugins=PluginManager()) as integration:
+        trading = integration.trading
+        app = integration.systems["schwab"].mock.app
+        cid = await integration.place_external_order("schwab", RESTING, idempotency_key="sw-1")
+        original = trading.get_order(cid, system_id="schwab")
+        assert original.status is OrderStatus.ACCEPTED and original.venue_order_id is not None
+        orders = "/trader/v1/accounts/*/orders/*"
+        app.faults.set(
+            [
+                {"route": orders, "method": "PUT", "kind": "drop_after", "times": 1},
+                # the connector reads the old order before the change; every read after it fails
+                {"route": orders, "method": "GET", "kind": "error", "status": 503, "skip": 1},
+            ]
+        )
+        new_cid = await integration.replace_external_order("schwab", cid, {"limit_price": "1.04"}, "sw-chg")
+        replacement = trading.get_order(new_cid, system_id="schwab")
+        assert replacement.status is OrderStatus.UNKNOWN and replacement.reject_reason is None
+        app.faults.clear()
+        assert await trading.resolve_pending("schwab") == 1
+        resolved = trading.get_order(replacement.id)
+        assert resolved.status in (OrderStatus.ACCEPTED, OrderStatus.NEW)
+        assert resolved.venue_order_id not in (None, original.venue_order_id)
+        assert resolved.request.limit_price == Decimal("1.04")
+        assert trading.get_order(original.id).status is OrderStatus.REPLACED
+        # the venue committed one replace (the transport repeats a dropped PUT, and the venue refuses the
+        # repeat because the order is replaced already: that refusal was not taken for the answer)
+        puts = app.journal.entries("PUT")
+        assert [e for e in puts if e.status is None or e.status < 400] == puts[:1]
+        assert [e.status for e in puts[1:]] in ([], [400])
