@@ -410,3 +410,46 @@ async def test_a_lost_schwab_replace_is_resolved_through_the_old_orders_link() -
         puts = app.journal.entries("PUT")
         assert [e for e in puts if e.status is None or e.status < 400] == puts[:1]
         assert [e.status for e in puts[1:]] in ([], [400])
+
+
+async def test_a_replace_is_refused_when_it_cannot_be_routed_safely(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portico.errors import ConfigurationError, NotSupported, OutcomeUnknown
+    from tests.core.trading.fakes import FakeBroker, FakeVenue
+
+    service = stack.service
+    original = await stack.resting("r-guard")
+    # a key already used by a placement is not a replace's key
+    with pytest.raises(IdempotencyConflict, match="order_id"):
+        await service.replace_order("alpaca", original.id, {"quantity": "2"}, idempotency_key="r-guard")
+    # an order whose own outcome is unknown has nothing at the venue to replace yet
+    faults = stack.running.app.faults
+    faults.set(
+        [
+            {"route": "/v2/orders", "method": "POST", "kind": "drop_after", "times": 1},
+            {"route": "/v2/orders*", "method": "GET", "kind": "error", "status": 503},
+        ]
+    )
+    lost = await stack.resting("r-guard-lost")
+    assert lost.status is OrderStatus.UNKNOWN
+    with pytest.raises(OutcomeUnknown, match="has no venue id yet"):
+        await service.replace_order("alpaca", lost.id, {"quantity": "2"}, idempotency_key="chg-guard-lost")
+    faults.clear()
+    # live money without the opt-in
+    connector = service.connectors["alpaca"]
+    live = connector.context.environment.model_copy(update={"live_money": True})
+    monkeypatch.setattr(connector.context, "environment", live)
+    with pytest.raises(ConfigurationError, match="trades real money"):
+        await service.replace_order(
+            "alpaca", original.id, {"quantity": "2"}, idempotency_key="chg-guard-live"
+        )
+    monkeypatch.undo()
+    assert stack.patches() == 0
+    for key in ("chg-guard-lost", "chg-guard-live"):
+        assert service.repo.by_key("alpaca", key) is None
+    # a connector without replace
+    fake = TradingService(db=Database(), connectors={"fake": FakeBroker.create(FakeVenue(), "fake")})
+    with pytest.raises(NotSupported, match="replace_order"):
+        await fake.replace_order("fake", "any", {"quantity": "2"}, idempotency_key="chg-fake")
+    fake.db.dispose()
