@@ -4,6 +4,7 @@ at the venue, replaces of finished orders refused."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ from portico.trading import (
     TradingService,
 )
 from tests.core.trading.conftest import Recorder
+from tests.core.trading.test_postgres import pg_url  # noqa: F401 (the fixture)
 
 CREDENTIALS = {"api_key_id": "PKTEST", "api_secret_key": "secret"}
 RESTING = {
@@ -56,14 +58,14 @@ class Stack:
         return await self.service.place_order("alpaca", RESTING, idempotency_key=key)
 
 
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def alpaca_stack(url: str | None = None) -> AsyncIterator[Stack]:
     running = start_mock(create_app(seed=5, start=DEFAULT_START, rate_limit=None))
     clock = FakeClock()
     connector = AlpacaConnector(
         ConnectorContext.for_testing(AlpacaConnector, urls=running.urls, credentials=CREDENTIALS, clock=clock)
     )
-    db = Database()
+    db = Database(url) if url else Database()
     recorder = Recorder()
     service = TradingService(
         db=db, clock=clock, connectors={"alpaca": connector}, monitor=recorder, audit=recorder
@@ -74,6 +76,12 @@ async def stack() -> AsyncIterator[Stack]:
         await connector.close()
         db.dispose()
         await running.stop()
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    async with alpaca_stack() as running:
+        yield running
 
 
 async def test_replace_is_stored_then_sent_and_links_the_new_order(stack: Stack) -> None:
@@ -453,3 +461,12 @@ async def test_a_replace_is_refused_when_it_cannot_be_routed_safely(
     with pytest.raises(NotSupported, match="replace_order"):
         await fake.replace_order("fake", "any", {"quantity": "2"}, idempotency_key="chg-fake")
     fake.db.dispose()
+
+
+@pytest.mark.postgres
+async def test_replace_and_its_recovery_on_postgres(pg_url: str) -> None:  # noqa: F811
+    # one store, a fresh venue per scenario (the orders of the first are not at the second's venue)
+    async with alpaca_stack(pg_url) as stack:
+        await test_replace_is_stored_then_sent_and_links_the_new_order(stack)
+    async with alpaca_stack(pg_url) as stack:
+        await test_a_lost_replace_is_resolved_by_recovery_after_a_restart(stack)
