@@ -200,17 +200,14 @@ class Replacements:
                     raise NotSupported(capability="replace_order", system=system_id)
                 check_live_trading(system_id, connector, svc.live_trading_systems)
                 await svc.ensure_recovered(system_id)
-                original = svc._find(system_id, order_id)
-                if original.origin == "external" and original.is_unresolved:
-                    raise OrderNotReplaceable(
-                        f"order {original.id} is not known at the venue yet",
-                        order_id=original.id,
-                        status=original.status,
-                    )
-                if original.is_unresolved:
-                    original = await svc.resolve(original.id)
-                self._check_replaceable(original)
-                return await self._store_and_send(original, key, wanted)
+                found = svc._find(system_id, order_id)
+                # one replace of an order at a time: a second would race the first at the venue
+                async with svc._key_locks.hold((system_id, f"\x1freplace-of\x1f{found.id}")):
+                    original = svc.repo.get(found.id) or found
+                    if original.is_unresolved:
+                        original = await svc.resolve(original.id)
+                    self._check_replaceable(original)
+                    return await self._store_and_send(original, key, wanted)
 
     def _check_replaceable(self, original: OrderRecord) -> None:
         if original.is_terminal:
@@ -467,11 +464,26 @@ class Replacements:
         if venue_id is None or not caps.has(Capability.GET_ORDER):
             return None
         old = await connector.get_order(venue_id)
-        if old.replaced_by:
-            return await self._take(
-                record, original, await connector.get_order(old.replaced_by), source=source
-            )
         wanted = self.link(record.id)
+        if old.replaced_by:
+            successor = await connector.get_order(old.replaced_by)
+            owner = svc.repo.by_venue_id(record.system, successor.order_id)
+            if (owner is None or owner.id == record.id) and (
+                wanted is None or _shows_changes(successor, wanted[1])
+            ):
+                return await self._take(record, original, successor, source=source)
+            # the venue replaces an order once: it was replaced by something else, so this did not land
+            by = f"replace {owner.id}" if owner is not None else f"venue order {successor.order_id}"
+            await svc._apply_order(original.id, old, source=source)
+            return await svc._apply(
+                record.id,
+                Observation(
+                    status=OrderStatus.REJECTED,
+                    event="rejected",
+                    source=source,
+                    reject_reason=f"the original order {original.id} was replaced by {by}, not by this replace",
+                ),
+            )
         changed = wanted is not None and _shows_changes(old, wanted[1])
         if old.order_id == venue_id and changed and not old.is_terminal:
             return await self._take(record, original, old, source=source)  # modified in place

@@ -470,3 +470,40 @@ async def test_replace_and_its_recovery_on_postgres(pg_url: str) -> None:  # noq
         await test_replace_is_stored_then_sent_and_links_the_new_order(stack)
     async with alpaca_stack(pg_url) as stack:
         await test_a_lost_replace_is_resolved_by_recovery_after_a_restart(stack)
+
+
+async def test_concurrent_replaces_of_one_order_are_one_replace(stack: Stack) -> None:
+    import asyncio
+
+    service = stack.service
+    original = await stack.resting("r-race")
+    results = await asyncio.gather(
+        *(
+            service.replace_order(
+                "alpaca", original.id, {"limit_price": f"1.0{i}"}, idempotency_key=f"race-{i}"
+            )
+            for i in range(1, 4)
+        ),
+        return_exceptions=True,
+    )
+    done = [r for r in results if isinstance(r, OrderRecord)]
+    refused = [r for r in results if isinstance(r, OrderNotReplaceable)]
+    assert len(done) == 1 and len(refused) == 2, results
+    assert stack.patches() == 1 and len(stack.venue.orders) == 2
+    assert service.get_order(original.id).status is OrderStatus.REPLACED
+
+
+async def test_an_order_replaced_elsewhere_is_no_false_adoption(stack: Stack) -> None:
+    """Replaced at the venue by someone else (the broker's own app): the venue refuses this replace and
+    the order the original names as its replacement is not this one's."""
+    service = stack.service
+    original = await stack.resting("r-elsewhere")
+    outside = stack.venue.replace_order(original.venue_order_id, limit_price=Decimal("1.50"))
+    with pytest.raises(OrderRejected, match="was replaced by venue order") as rejected:
+        await service.replace_order(
+            "alpaca", original.id, {"limit_price": "1.02"}, idempotency_key="chg-else"
+        )
+    assert outside.id in str(rejected.value.record.reject_reason)
+    assert rejected.value.record.venue_order_id is None
+    assert service.get_order(original.id).status is OrderStatus.REPLACED
+    assert stack.patches() == 1 and len(stack.venue.orders) == 2
