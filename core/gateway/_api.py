@@ -28,7 +28,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
-from portico.errors import PorticoError
+from portico.errors import OutcomeUnknown, PorticoError
 from portico.gateway._config import Resource
 from portico.gateway._events import TOPICS, GatewayEvent
 from portico.gateway._idempotency import StoredAnswer, request_hash
@@ -502,8 +502,13 @@ def build_app(gateway: Gateway) -> FastAPI:
             audit(
                 p, "orders.replace", "failed", system=system, replaces=original.id, error=type(exc).__name__
             )
-            if problem.status >= 500 or idempotency_key is None:
-                raise  # not definitive: a retry with the same key may still succeed, so nothing is stored
+            from portico.trading import OrderNotReplaceable  # on use, as the trading service is loaded
+
+            # not definitive: a retry with the same key may still succeed (the original's outcome or an
+            # earlier replace is resolved meanwhile), so nothing is stored under the key
+            transient = isinstance(exc, OutcomeUnknown | OrderNotReplaceable)
+            if problem.status >= 500 or idempotency_key is None or transient:
+                raise
             status, answer = problem.status, problem.body(f"/v1/systems/{system}/orders/{order_id}/replace")
         if idempotency_key is not None:
             kept = gateway.idempotency.put(

@@ -75,3 +75,23 @@ def test_replace_needs_write_permission_and_is_audited(stack: Stack) -> None:
         (f"user:bob token:{bob_token}", "success", done.json()["order"]["id"])
     ]
     assert stack.integration.audit.verify() is None
+
+
+def test_a_refusal_that_may_pass_later_is_not_kept_under_the_key(stack: Stack) -> None:
+    with stack.client("bob") as http:
+        placed = http.post("/v1/systems/alpaca_a/orders", json=RESTING).json()
+        url = f"/v1/systems/alpaca_a/orders/{placed['id']}/replace"
+        first = http.post(url, json={"limit_price": "1.10"}, headers={"Idempotency-Key": "rep-t1"})
+        assert first.status_code == 201
+        # the original is replaced: refused, and the refusal is not the key's answer for good
+        refused = http.post(url, json={"limit_price": "1.20"}, headers={"Idempotency-Key": "rep-t2"})
+        assert refused.status_code == 409 and "Idempotent-Replayed" not in refused.headers
+        again = http.post(url, json={"limit_price": "1.20"}, headers={"Idempotency-Key": "rep-t2"})
+        assert again.status_code == 409 and "Idempotent-Replayed" not in again.headers
+        # nothing was kept under the key: it serves the replace of the replacement
+        moved = http.post(
+            f"/v1/systems/alpaca_a/orders/{first.json()['order']['id']}/replace",
+            json={"limit_price": "1.20"},
+            headers={"Idempotency-Key": "rep-t2"},
+        )
+        assert moved.status_code == 201
