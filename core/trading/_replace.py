@@ -499,6 +499,24 @@ class Replacements:
                     reject_reason=f"the original order {original.id} is {old.status.value} at the venue",
                 ),
             )
+        sent = record.sent_at or record.created_at
+        settled = (svc.clock.now() - sent).total_seconds() >= svc.config.submit_timeout
+        if settled and not old.is_terminal and old.status is not OrderStatus.PENDING_REPLACE:
+            # a submit timeout after the send the venue shows the original standing unchanged and no
+            # replacement: the replace did not land (it is not sent again; a new replace may be asked)
+            await svc._apply_order(original.id, old, source=source)
+            return await svc._apply(
+                record.id,
+                Observation(
+                    status=OrderStatus.REJECTED,
+                    event="rejected",
+                    source=source,
+                    reject_reason=(
+                        f"the venue shows order {original.id} unchanged and no replacement "
+                        f"{svc.config.submit_timeout:g} s after the replace was sent: it did not land"
+                    ),
+                ),
+            )
         return None
 
 

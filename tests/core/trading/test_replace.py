@@ -507,3 +507,32 @@ async def test_an_order_replaced_elsewhere_is_no_false_adoption(stack: Stack) ->
     assert rejected.value.record.venue_order_id is None
     assert service.get_order(original.id).status is OrderStatus.REPLACED
     assert stack.patches() == 1 and len(stack.venue.orders) == 2
+
+
+async def test_a_replace_that_never_reached_the_venue_is_concluded_after_the_submit_timeout(
+    stack: Stack,
+) -> None:
+    service = stack.service
+    original = await stack.resting("r-never")
+    # the connection closes before the venue handles the replace: nothing happened there
+    stack.running.app.faults.set(
+        [{"route": "/v2/orders/*", "method": "PATCH", "kind": "drop_before", "times": 1}]
+    )
+    replacement = await service.replace_order(
+        "alpaca", original.id, {"quantity": "4"}, idempotency_key="chg-never"
+    )
+    assert replacement.status is OrderStatus.UNKNOWN
+    # within the submit timeout the look is not conclusive: the venue may still act
+    assert await service.resolve_pending("alpaca") == 0
+    assert service.get_order(replacement.id).status is OrderStatus.UNKNOWN
+    service.clock.advance(service.config.submit_timeout)  # type: ignore[attr-defined]
+    assert await service.resolve_pending("alpaca") == 1
+    concluded = service.get_order(replacement.id)
+    assert concluded.status is OrderStatus.REJECTED and "did not land" in str(concluded.reject_reason)
+    assert service.get_order(original.id).status is OrderStatus.NEW
+    assert len(stack.venue.orders) == 1  # never sent again
+    # the order can be changed again now
+    again = await service.replace_order(
+        "alpaca", original.id, {"quantity": "4"}, idempotency_key="chg-never-2"
+    )
+    assert again.status is OrderStatus.NEW and stack.venue.orders[again.venue_order_id].qty == Decimal(4)
