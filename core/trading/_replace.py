@@ -7,10 +7,12 @@ order it replaces (written first, so an intent never exists without its link).
 
 The venue's answer moves both orders: the replacement takes the venue's order (a new order id at venues
 that replace, such as Alpaca and Schwab; the same id at venues that modify in place), and the original
-becomes ``replaced``. A lost answer is resolved by looking at the venue, never by a second replace: the
-replacement by its client order id, then the original (``replaced_by``, its status, its changed fields).
-Only when the venue shows that the replace did not take effect (the original filled, cancelled or
-expired) is the replacement rejected; otherwise it stays ``unknown`` until the venue says more.
+becomes ``replaced``. A lost answer, and a refusal (which may answer a repeat of a replace that
+landed), are resolved by looking at the venue, never by a second replace: the replacement by its client
+order id, then the original (``replaced_by``, its status, its changed fields). The replacement is
+rejected only when the venue shows the replace did not take effect: the original filled, cancelled or
+expired, replaced by another order, or standing unchanged ``trading.submit_timeout`` seconds after the
+send; otherwise it stays ``unknown`` until the venue says more. One replace of an order runs at a time.
 """
 
 from __future__ import annotations
@@ -54,9 +56,6 @@ __all__ = ["ORIGIN", "OrderChanges", "OrderNotReplaceable", "Replacements", "rep
 
 ORIGIN = "replace"
 """The ``origin`` of a replacement intent in ``trading_orders``."""
-
-# errors raised before anything reached the venue: sending the replace again is safe
-_PRE_SEND_NAMES = ("ConnectTimeout", "ConnectionFailed", "CircuitOpen")
 
 
 class OrderNotReplaceable(OrderValidationError):
@@ -372,8 +371,9 @@ class Replacements:
                 raise
             except Exception as exc:  # the outcome is unknown, never rejected
                 after = await self._unknown(record, original, f"{type(exc).__name__}: {exc}", source=source)
-                pre_send = type(exc).__name__ in _PRE_SEND_NAMES
-                return await self._resolve_with(after, original, pre_send=pre_send, source="lookup")
+                # never sent again, whatever the error: a connector's own look after the send raises the
+                # same errors as a refused connection, so none of them proves that nothing was sent
+                return await self._resolve_with(after, original, source="lookup")
             return await self._take(record, original, order, source=source)
         finally:
             svc._inflight.discard(record.id)
@@ -415,16 +415,15 @@ class Replacements:
     # -- resolving -------------------------------------------------------------------------------
 
     async def resolve(self, record: OrderRecord, *, pre_send: bool, source: str) -> OrderRecord:
-        """Resolve an unresolved replacement intent (called by the service's resolver)."""
+        """Resolve an unresolved replacement intent (called by the service's resolver). ``pre_send`` is
+        the resolver's guess that nothing was sent; a replace is never sent again, so it is not used."""
         link = self.link(record.id)
         original = None if link is None else self.service.repo.get(link[0])
         if link is None or original is None:
             return record
-        return await self._resolve_with(record, original, pre_send=pre_send, source=source)
+        return await self._resolve_with(record, original, source=source)
 
-    async def _resolve_with(
-        self, record: OrderRecord, original: OrderRecord, *, pre_send: bool, source: str
-    ) -> OrderRecord:
+    async def _resolve_with(self, record: OrderRecord, original: OrderRecord, *, source: str) -> OrderRecord:
         svc = self.service
         try:
             found = await self._look(record, original, source=source)
@@ -433,15 +432,7 @@ class Replacements:
             return svc.repo.get(record.id) or record
         if found is not None:
             return found
-        current = svc.repo.get(record.id) or record
-        if current.is_unresolved and pre_send and current.attempts < svc.config.max_submit_attempts:
-            link = self.link(record.id)
-            if link is not None:
-                current = svc.repo.mark_sent(current.id, svc.clock.now())
-                return await self.send(
-                    current, original, OrderChanges.model_validate(link[1]), source="resubmit"
-                )
-        return current
+        return svc.repo.get(record.id) or record
 
     async def _look(
         self, record: OrderRecord, original: OrderRecord, *, source: str = "lookup"
