@@ -35,6 +35,7 @@ ALL = (
     "fx_feed",
     "polygon_stream",
     "gateway",
+    "replace",
     "fix",
     "cold_start",
     "mock_throughput",

@@ -937,6 +937,28 @@ class AsyncIntegration:
         with correlation_scope():
             await self.trading.cancel_order(system_id, order_id)
 
+    async def replace_external_order(
+        self,
+        system_id: str,
+        order_id: str,
+        changes: Mapping[str, Any],
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Change an open order (``quantity``, ``limit_price``, ``stop_price``, ``time_in_force``); returns
+        the client order id of the order that now stands (the replacement's).
+
+        The replace is stored under ``idempotency_key`` before it is sent; the same key returns the same
+        replacement. A filled, cancelled or already replaced order is refused; a lost answer leaves the
+        replacement ``unknown`` until a look at the venue resolves it, never a second replace.
+        """
+        connector = self._connector(system_id, Capability.REPLACE_ORDER)
+        self._check_live_trading(system_id, connector)
+        with correlation_scope():
+            record = await self.trading.replace_order(
+                system_id, order_id, changes, idempotency_key=idempotency_key
+            )
+        return str(record.client_order_id)
+
     async def get_external_account(self, system_id: str, account_id: str | None = None) -> Account:
         """The account's balances at the venue (cash, buying power, equity)."""
         connector = self._connector(system_id, Capability.GET_ACCOUNT)
@@ -1359,6 +1381,12 @@ class Integration:
     def cancel_external_order(self, system_id: str, order_id: str) -> None:
         """See :meth:`AsyncIntegration.cancel_external_order`."""
         self._run(self.runtime.cancel_external_order(system_id, order_id))
+
+    def replace_external_order(
+        self, system_id: str, order_id: str, changes: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> str:
+        """See :meth:`AsyncIntegration.replace_external_order`."""
+        return self._run(self.runtime.replace_external_order(system_id, order_id, changes, idempotency_key))
 
     def get_external_account(self, system_id: str, account_id: str | None = None) -> Account:
         """See :meth:`AsyncIntegration.get_external_account`."""

@@ -28,7 +28,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
-from portico.errors import PorticoError
+from portico.errors import OutcomeUnknown, PorticoError
 from portico.gateway._config import Resource
 from portico.gateway._events import TOPICS, GatewayEvent
 from portico.gateway._idempotency import StoredAnswer, request_hash
@@ -44,6 +44,8 @@ from portico.gateway._models import (
     OrderOut,
     OrderPage,
     ReconcileIn,
+    ReplaceAnswer,
+    ReplaceIn,
     ReplayIn,
     SystemOut,
     TokenIn,
@@ -428,6 +430,93 @@ def build_app(gateway: Gateway) -> FastAPI:
             order_id=order_id,
         )
         return CancelAnswer(order=OrderOut.of(integration.trading.get_order(order_id, system_id=system)))
+
+    @api.post(
+        "/systems/{system}/orders/{order_id}/replace",
+        status_code=201,
+        response_model=ReplaceAnswer,
+        tags=["orders"],
+        responses={
+            409: {
+                "model": ProblemModel,
+                "description": "Idempotency-Key reused with another body, or the order cannot be replaced "
+                "(filled, cancelled, replaced, or a replace of it is still unresolved)",
+            }
+        },
+    )
+    async def replace_order(
+        system: SystemId,
+        order_id: ObjectId,
+        body: ReplaceIn,
+        p: Caller,
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+        ] = None,
+    ) -> Response:
+        """Replace an open order (new quantity, limit or stop price, time in force): the replace is stored
+        before it is sent and the answer names the order that now stands. With ``Idempotency-Key``, the
+        same key and body replay the first answer, and the same key with another body is 409."""
+        known_system(p, system, "write")
+        original = integration.trading.get_order(order_id, system_id=system)  # 404 before anything is audited
+        if original.account_id is not None:
+            need(p, "accounts", f"{system}/{original.account_id}", "write")
+        operation = f"POST /v1/systems/{system}/orders/{original.id}/replace"
+        digest = request_hash(operation, body.canonical())
+        if idempotency_key is not None:
+            stored = gateway.idempotency.get(p.user, idempotency_key)
+            if stored is not None:
+                if stored.request_hash != digest:
+                    audit(p, "orders.replace", "refused", system=system, reason="idempotency_conflict")
+                    raise Problem(
+                        409,
+                        "Idempotency conflict",
+                        "this Idempotency-Key was used with another request",
+                        field="header.Idempotency-Key",
+                    )
+                return JSONResponse(
+                    stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+                )
+        key = trading_key(p, idempotency_key or uuid.uuid4().hex)
+        try:
+            client_order_id = await integration.replace_external_order(
+                system, original.id, body.changes(), idempotency_key=key
+            )
+            record = integration.trading.get_order(client_order_id, system_id=system)
+            replaced = integration.trading.get_order(original.id)
+            status = 201
+            answer = ReplaceAnswer(order=OrderOut.of(record), replaced=OrderOut.of(replaced)).model_dump(
+                mode="json"
+            )
+            audit(
+                p,
+                "orders.replace",
+                "success",
+                system=system,
+                order_id=record.id,
+                replaces=original.id,
+                status=record.status.value,
+            )
+        except PorticoError as exc:
+            problem = problem_for_error(exc)
+            audit(
+                p, "orders.replace", "failed", system=system, replaces=original.id, error=type(exc).__name__
+            )
+            from portico.trading import OrderNotReplaceable  # on use, as the trading service is loaded
+
+            # not definitive: a retry with the same key may still succeed (the original's outcome or an
+            # earlier replace is resolved meanwhile), so nothing is stored under the key
+            transient = isinstance(exc, OutcomeUnknown | OrderNotReplaceable)
+            if problem.status >= 500 or idempotency_key is None or transient:
+                raise
+            status, answer = problem.status, problem.body(f"/v1/systems/{system}/orders/{order_id}/replace")
+        if idempotency_key is not None:
+            kept = gateway.idempotency.put(
+                p.user, idempotency_key, StoredAnswer(operation, digest, status, answer)
+            )
+            status, answer = kept.status_code, kept.body
+        media = "application/json" if status < 400 else "application/problem+json"
+        return JSONResponse(answer, status_code=status, media_type=media)
 
     # -- market data -------------------------------------------------------------------------------
 

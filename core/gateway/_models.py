@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from portico.gateway._config import GrantConfig
 from portico.models import OrderRequest, OrderSide, OrderType, TimeInForce
@@ -23,6 +23,8 @@ __all__ = [
     "OrderIn",
     "OrderOut",
     "OrderPage",
+    "ReplaceAnswer",
+    "ReplaceIn",
     "TokenIn",
     "TokenOut",
 ]
@@ -125,6 +127,37 @@ class OrderPage(BaseModel):
 
 class CancelAnswer(BaseModel):
     order: OrderOut
+
+
+class ReplaceIn(_In):
+    """What a replace changes: at least one field, each the order's new value."""
+
+    quantity: PositiveDecimal | None = None
+    limit_price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    time_in_force: TimeInForce | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ReplaceIn:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("name at least one of quantity, limit_price, stop_price, time_in_force")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The changes for :meth:`portico.runtime.AsyncIntegration.replace_external_order`."""
+        return self.model_dump(exclude_none=True)
+
+    def canonical(self) -> dict[str, str]:
+        """The changes as normalised text: ``1.1`` and ``"1.10"`` are the same request."""
+        return {
+            k: v.value if isinstance(v, TimeInForce) else format(v.normalize(), "f")
+            for k, v in self.changes().items()
+        }
+
+
+class ReplaceAnswer(BaseModel):
+    order: OrderOut = Field(description="The replacement: the order that now stands.")
+    replaced: OrderOut = Field(description="The original order (``replaced`` once the venue confirmed).")
 
 
 class SystemOut(BaseModel):

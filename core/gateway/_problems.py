@@ -102,13 +102,21 @@ def problem_for_error(exc: PorticoError) -> Problem:
     """The HTTP answer for a portico error (the error's message is already redacted)."""
     # imported here: the trading service is loaded on first use by the runtime, not by the gateway's import
     from portico.auth import VaultError
-    from portico.trading import IdempotencyConflict, OrderRejected, RecoveryIncomplete
+    from portico.trading import IdempotencyConflict, OrderNotReplaceable, OrderRejected, RecoveryIncomplete
 
     message = exc.message
     if isinstance(exc, VaultError):
         return Problem(409, "Vault refused", message, kind="vault-refused")
     if isinstance(exc, IdempotencyConflict):
         return Problem(409, "Idempotency conflict", message, field="Idempotency-Key")
+    if isinstance(exc, OrderNotReplaceable):
+        return Problem(
+            409,
+            "Order not replaceable",
+            message,
+            kind="not-replaceable",
+            extra={"order_status": exc.status.value},
+        )
     if isinstance(exc, PayloadRejected):
         return Problem(422, "Invalid request", message, kind="invalid-request", field=exc.field)
     if isinstance(exc, ConfigurationError):

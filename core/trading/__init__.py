@@ -38,6 +38,7 @@ from portico.trading._reconcile import (
     Tolerance,
 )
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
+from portico.trading._replace import OrderChanges, OrderNotReplaceable
 from portico.trading._risk import (
     MaxOrderValue,
     MaxPositionConcentration,
@@ -74,7 +75,9 @@ __all__ = [
     "MaxOrderValue",
     "MaxPositionConcentration",
     "Observation",
+    "OrderChanges",
     "OrderEventBus",
+    "OrderNotReplaceable",
     "OrderRecord",
     "OrderRejected",
     "OrderUpdate",

@@ -61,6 +61,8 @@ from portico.trading._fingerprint import adoption_differences, canonical_request
 from portico.trading._live import check_live_trading
 from portico.trading._reconcile import DailyReconciliationJob, Reconciler, ReconciliationReport
 from portico.trading._records import HistoryEntry, OrderRecord, OrderUpdate
+from portico.trading._replace import ORIGIN as REPLACE_ORIGIN
+from portico.trading._replace import OrderChanges, Replacements
 from portico.trading._repository import AppliedEvent, OrderRepository
 from portico.trading._risk import RiskCheck, RiskContext, builtin_risk_checks, order_value
 from portico.trading._snapshots import AccountSnapshots
@@ -208,6 +210,7 @@ class TradingService:
         # pre-trade account and quote state, reused within its age limit while a system's order stream runs
         self.snapshots = AccountSnapshots(self.clock, self.config.account_state_max_age)
         self._streams_up: set[str] = set()
+        self.replacements = Replacements(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -512,6 +515,9 @@ class TradingService:
     async def _resolve_locked(
         self, record: OrderRecord, *, pre_send: bool, source: str = "lookup"
     ) -> OrderRecord:
+        if record.origin == REPLACE_ORIGIN:
+            # a replace is resolved by looking at the venue, never by placing it as a new order
+            return await self.replacements.resolve(record, pre_send=pre_send, source=source)
         connector = self.connector(record.system)
         try:
             order = await self._lookup(connector, record)
@@ -1082,6 +1088,35 @@ class TradingService:
             with contextlib.suppress(PorticoError):
                 record = await self.refresh(system_id, record.id)
             return record
+
+    # -- replace ---------------------------------------------------------------------------------
+
+    async def replace_order(
+        self,
+        system_id: str,
+        order_id: str,
+        changes: OrderChanges | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> OrderRecord:
+        """Change an open order (quantity, limit or stop price, time in force); returns the replacement.
+
+        The replace is stored as its own intent (the order as it will stand, origin ``replace``) under
+        ``idempotency_key`` before it is sent; the same key returns the same replacement, never a second
+        replace. The replacement takes the venue's answer (the new order at venues that replace, the same
+        order at venues that modify in place) and the original becomes ``replaced``. A lost answer leaves
+        the replacement ``unknown`` until a look at the venue resolves it (see
+        :mod:`portico.trading._replace`).
+
+        Raises:
+            OrderNotReplaceable: the order is filled, cancelled, rejected, expired or replaced, or another
+                replace of it is still unresolved.
+            IdempotencyConflict: the key was used for another request.
+            OrderRejected: the venue refused the replace (the original order stands).
+            OutcomeUnknown: the original's own outcome is not known yet.
+            NotSupported: the connector cannot replace orders.
+        """
+        return await self.replacements.replace(system_id, order_id, changes, idempotency_key=idempotency_key)
 
     # -- validation ------------------------------------------------------------------------------
 

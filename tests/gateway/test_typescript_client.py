@@ -87,3 +87,8 @@ def test_typescript_client_against_the_running_gateway(stack: Stack) -> None:
     assert seen["listed"] is True
     venue = [o.client_order_id for o in stack.venue_orders("alpaca_a")]
     assert venue.count(seen["client_order_id"]) == 1
+    # a replace with one Idempotency-Key, sent twice, is one replace: one new order linked to the old
+    assert seen["replacement_again_id"] == seen["replacement_id"] and seen["replacement_limit"] == "1.05"
+    assert seen["replaced_status"] == "replaced"
+    linked = [o for o in stack.venue_orders("alpaca_a") if o.replaces == seen["replaced_venue_id"]]
+    assert len(linked) == 1

@@ -545,6 +545,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/systems/{system}/orders/{order_id}/replace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace Order
+         * @description Replace an open order (new quantity, limit or stop price, time in force): the replace is stored
+         *     before it is sent and the answer names the order that now stands. With ``Idempotency-Key``, the
+         *     same key and body replay the first answer, and the same key with another body is 409.
+         */
+        post: operations["replace_order_v1_systems__system__orders__order_id__replace_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -855,6 +877,26 @@ export interface components {
         ReconcileIn: {
             /** Systems */
             systems?: string[] | null;
+        };
+        /** ReplaceAnswer */
+        ReplaceAnswer: {
+            /** @description The replacement: the order that now stands. */
+            order: components["schemas"]["OrderOut"];
+            /** @description The original order (``replaced`` once the venue confirmed). */
+            replaced: components["schemas"]["OrderOut"];
+        };
+        /**
+         * ReplaceIn
+         * @description What a replace changes: at least one field, each the order's new value.
+         */
+        ReplaceIn: {
+            /** Limit Price */
+            limit_price?: number | string | null;
+            /** Quantity */
+            quantity?: number | string | null;
+            /** Stop Price */
+            stop_price?: number | string | null;
+            time_in_force?: components["schemas"]["TimeInForce"] | null;
         };
         /** ReplayIn */
         ReplayIn: {
@@ -2750,6 +2792,89 @@ export interface operations {
             };
             /** @description Not found (or not visible to the caller) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Invalid request; ``field`` names the input at fault */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Too many requests (per user); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+        };
+    };
+    replace_order_v1_systems__system__orders__order_id__replace_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                system: string;
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplaceAnswer"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemModel"];
+                };
+            };
+            /** @description Idempotency-Key reused with another body, or the order cannot be replaced (filled, cancelled, replaced, or a replace of it is still unresolved) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 /**
  * Used by the Python test suite against a running gateway: lists systems, places an order twice with
- * one Idempotency-Key, reuses the key with another body, reads the order back and pages the orders.
+ * one Idempotency-Key, reuses the key with another body, reads the order back, pages the orders and
+ * replaces a resting order twice with one Idempotency-Key.
  * Prints one JSON line with what it saw; exits 1 on any unexpected answer.
  */
 import { createGatewayClient } from "./index.js";
@@ -36,6 +37,24 @@ async function main(): Promise<void> {
   const page = await api.GET("/v1/orders", { params: { query: { system, limit: 500 } } });
   if (!page.data) fail("GET /v1/orders", page.error);
 
+  const resting = { symbol: "MSFT", side: "buy" as const, quantity: "1", order_type: "limit" as const, limit_price: "1.00" };
+  const placed = await api.POST("/v1/systems/{system}/orders", { params: { path: { system } }, body: resting });
+  if (!placed.data) fail("POST resting order", placed.error);
+  const replaceParams = {
+    path: { system, order_id: placed.data.id },
+    header: { "Idempotency-Key": `${key}-replace` },
+  };
+  const replaced = await api.POST("/v1/systems/{system}/orders/{order_id}/replace", {
+    params: replaceParams,
+    body: { limit_price: "1.05" },
+  });
+  if (!replaced.data || replaced.response.status !== 201) fail("POST replace", replaced.error);
+  const replacedAgain = await api.POST("/v1/systems/{system}/orders/{order_id}/replace", {
+    params: replaceParams,
+    body: { limit_price: "1.05" },
+  });
+  if (!replacedAgain.data) fail("second POST replace", replacedAgain.error);
+
   console.log(
     JSON.stringify({
       systems: systems.data.map((s) => s.system_id),
@@ -47,6 +66,11 @@ async function main(): Promise<void> {
       order_status: order.data.status,
       client_order_id: order.data.client_order_id,
       listed: page.data.items.some((o) => o.id === first.data.id),
+      replacement_id: replaced.data.order.id,
+      replacement_again_id: replacedAgain.data.order.id,
+      replacement_limit: replaced.data.order.limit_price,
+      replaced_status: replaced.data.replaced.status,
+      replaced_venue_id: replaced.data.replaced.venue_order_id,
     }),
   );
 }

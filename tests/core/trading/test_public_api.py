@@ -25,6 +25,8 @@ EXPECTED = {
     "IdempotencyConflict",
     "OrderRejected",
     "OrderValidationError",
+    "OrderChanges",
+    "OrderNotReplaceable",
     "RecoveryIncomplete",
     "RiskCheckFailed",
     # tracking rules
