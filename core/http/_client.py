@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import ssl
+import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from portico.clock import Clock, system_clock
+from portico.clock import Clock, SystemClock, system_clock
 from portico.context import current_correlation_id
 from portico.errors import (
     CircuitOpen,
@@ -26,6 +27,7 @@ from portico.errors import (
     ResponseLost,
     error_context,
 )
+from portico.http._assembly import ASSEMBLY_OK
 from portico.http._breaker import CircuitBreaker
 from portico.http._error_map import ErrorMapper, default_error_for, error_for_exception
 from portico.http._ratelimit import RateLimiter
@@ -318,6 +320,10 @@ class ApiClient:
             cost = limiter.cost_of(endpoint or description)
         # No auth flow and no client-side total timer: skip two coroutine layers per call.
         direct = self._auth is None and self._total is None
+        buffered = self._send_buffered if direct else None
+        scan_lowered = ASSEMBLY_OK  # httpx.Headers keeps (name, lowered name, value) triples
+        # the real clock read directly: a wrapper call fewer, twice per attempt
+        monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         attempt = 0
         while True:
             attempt += 1
@@ -337,9 +343,20 @@ class ApiClient:
                     if isinstance(exc, RateLimited | ConfigurationError):
                         self._refuse(exc, method, description, attempt, waited, correlation_id, "throttled")
                     raise
-            started = clock.monotonic()
+            started = monotonic()
             try:
-                if direct:
+                if buffered is not None and not self.cookies.jar._cookies:
+                    # _send_single inlined for the usual call (aiohttp, no cookies held): a coroutine
+                    # layer fewer on every resume
+                    response = await buffered(request, wire)
+                    if scan_lowered:
+                        for _, lowered, _ in response.headers._list:
+                            if lowered == b"set-cookie":
+                                self.cookies.extract_cookies(response)
+                                break
+                    else:
+                        self._extract_cookies(response)
+                elif direct:
                     response = await self._send_single(request, wire)
                 else:
                     response = await self._send(request, wire)
@@ -357,7 +374,7 @@ class ApiClient:
                 if status < 400:
                     if breaker is not None:
                         breaker.record_success(probe)
-                    latency = clock.monotonic() - started
+                    latency = monotonic() - started
                     if observers:
                         self._observe(
                             CallRecord(
@@ -576,9 +593,16 @@ class ApiClient:
         finally:
             await flow.aclose()
 
+    def _extract_cookies(self, response: httpx.Response) -> None:
+        # Scan the raw names: ``in response.headers`` would first decode every header to pick an encoding.
+        for name, _ in response.headers.raw:
+            if name.lower() == b"set-cookie":
+                self.cookies.extract_cookies(response)
+                break
+
     async def _send_single(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
         cookies = self.cookies
-        if cookies:
+        if cookies.jar._cookies and cookies:  # the jar's own dict first: bool(cookies) walks the jar
             cookies.set_cookie_header(request)
             wire = None
         if self._send_buffered is not None:

@@ -107,11 +107,21 @@ class MemoryRateLimitBackend:
         wait = self._blocked_until - now
         logs = self._logs
         for window in windows:
-            log = logs.get(window.period)
+            period = window.period
+            log = logs.get(period)
             if log is None:
-                log = logs[window.period] = _WindowLog()
-            log.expire(window.period, now)
-            wait = max(wait, log.wait_for(window, cost, now))
+                log = logs[period] = _WindowLog()
+            # _WindowLog.expire and the no-wait case of wait_for, inlined: this runs on every call
+            entries = log.entries
+            horizon = now - period + _EPS
+            while entries and entries[0][0] <= horizon:
+                log.used -= entries.popleft()[1]
+            if not entries:
+                log.used = 0.0
+            if log.used + cost - window.limit > _EPS:
+                needed = log.wait_for(window, cost, now)
+                if needed > wait:
+                    wait = needed
         if wait > 0:
             return wait
         for window in windows:
