@@ -16,13 +16,14 @@ import asyncio
 import hashlib
 import hmac
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-from portico.clock import Clock, system_clock
+from portico.clock import Clock, SystemClock, system_clock
 from portico.errors import ConfigurationError, RateLimited
 from portico.sdk import RateLimitPolicy, RateWindow
 
@@ -184,6 +185,8 @@ class RateLimiter:
         self._policy = _checked(policy or RateLimitPolicy())
         self._windows = self._policy.windows
         self._clock = clock or system_clock
+        # the real clock read directly on the fast path (a wrapper call fewer per call)
+        self._monotonic = time.monotonic if type(self._clock) is SystemClock else self._clock.monotonic
         self._backend: RateLimitBackend = backend or MemoryRateLimitBackend()
         self._memory = self._backend if isinstance(self._backend, MemoryRateLimitBackend) else None
         self._queue = asyncio.Lock()
@@ -257,7 +260,7 @@ class RateLimiter:
         if (
             memory is not None
             and not self._queue.locked()
-            and memory.reserve_now(self._windows, cost, self._clock.monotonic()) == 0.0
+            and memory.reserve_now(self._windows, cost, self._monotonic()) == 0.0
         ):
             self.admitted += 1
             return True
