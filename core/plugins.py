@@ -345,7 +345,7 @@ class PluginManager:
                 spec = entry.spec
             else:
                 spec = self._check_class(plugin, entry)
-            if spec.name in self._connectors and self._connectors[spec.name] is not entry:
+            if spec.name in self._connectors and not _same_connector(self._connectors[spec.name], entry):
                 other = self._connector_plugin[spec.name]
                 info = self.plugins.get(other)
                 source = f" (distribution {info.distribution})" if info is not None and info.distribution else ""
@@ -471,6 +471,15 @@ class PluginManager:
     def plugin_of(self, connector: str) -> str | None:
         """The plugin that provides ``connector``."""
         return self._connector_plugin.get(connector)
+
+
+def _same_connector(known: Any, entry: Any) -> bool:
+    """Whether ``entry`` names the connector already registered as ``known`` (a class or a reference)."""
+    if known is entry or known == entry:
+        return True
+    refs = [e.target for e in (known, entry) if not isinstance(e, type)]
+    classes = [f"{e.__module__}:{e.__qualname__}" for e in (known, entry) if isinstance(e, type)]
+    return len(refs) == 1 and refs == classes
 
 
 class _Connectors(Mapping[str, "type[Connector]"]):

@@ -78,13 +78,14 @@ def test_a_ref_needs_a_manifest_and_a_module_colon_class_target() -> None:
         pm.register(plugin_with(ConnectorRef({"name": "x"}, f"{_FAKES}:FakeBroker")), name="nospec")  # type: ignore[arg-type]
 
 
-def test_a_ref_and_a_class_under_one_name_are_refused() -> None:
+def test_a_ref_to_another_class_under_a_taken_name_is_refused() -> None:
     from tests.core.foundation.fakes import FakeBroker
 
     pm = PluginManager(autoload=False)
     pm.register(plugin_with(FakeBroker), name="eager")
     with pytest.raises(PluginLoadError, match="already provided by plugin 'eager'"):
-        pm.register(plugin_with(ConnectorRef(FAKE_SPEC, f"{_FAKES}:FakeBroker")), name="lazy")
+        pm.register(plugin_with(ConnectorRef(FAKE_SPEC, f"{_FAKES}:Unimplemented")), name="lazy")
+    assert pm.connector("fakebroker") is FakeBroker
 
 
 @pytest.mark.timeout(180)
@@ -109,3 +110,14 @@ def test_listing_plugins_imports_no_connector_module() -> None:
     heavy = [m for m in heavy if m.count(".") > 2]  # the packages themselves are light
     assert heavy == []
     assert not {"asyncio", "portico.http", "portico.auth", "polars", "sqlalchemy", "authlib"} & loaded
+
+
+def test_one_connector_listed_twice_by_reference_is_not_a_clash() -> None:
+    from tests.core.foundation.fakes import FakeBroker
+
+    pm = PluginManager(autoload=False)
+    pm.register(plugin_with(ConnectorRef(FAKE_SPEC, f"{_FAKES}:FakeBroker")), name="one")
+    pm.register(plugin_with(ConnectorRef(FAKE_SPEC, f"{_FAKES}:FakeBroker")), name="again")
+    assert pm.connector("fakebroker") is FakeBroker
+    pm.register(plugin_with(FakeBroker), name="as_class")  # the class its reference named
+    assert pm.plugin_of("fakebroker") == "as_class"
