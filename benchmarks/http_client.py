@@ -57,9 +57,10 @@ async def _sequential(call: Call, n: int, cpu: list[float] | None = None) -> lis
     return samples
 
 
-async def _concurrent(call: Call, n: int, workers: int = 8) -> list[float]:
+async def _concurrent(call: Call, n: int, workers: int = 8, cpu: list[float] | None = None) -> list[float]:
     samples: list[float] = []
     perf = time.perf_counter
+    cpu_start = time.thread_time()
 
     async def worker() -> None:
         for _ in range(n // workers):
@@ -68,7 +69,27 @@ async def _concurrent(call: Call, n: int, workers: int = 8) -> list[float]:
             samples.append(perf() - start)
 
     await asyncio.gather(*(worker() for _ in range(workers)))
+    if cpu is not None:
+        cpu.append((time.thread_time() - cpu_start) / (n // workers * workers))
     return samples
+
+
+async def _calls_per_request(call: Call, n: int = 400, workers: int = 8) -> float:
+    """Python function calls (cProfile's count, resumes of coroutines included) per call, 8 in flight."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+
+    async def worker() -> None:
+        for _ in range(n // workers):
+            await call()
+
+    profile.enable()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    profile.disable()
+    stats = pstats.Stats(profile)
+    return sum(entry[1] for entry in stats.stats.values()) / (n // workers * workers)  # type: ignore[attr-defined]
 
 
 async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[str, dict[str, float]]:
@@ -127,9 +148,10 @@ async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[st
     samples: dict[str, dict[str, list[float]]] = {name: {"sequential": [], "concurrent": []} for name in clients}
     # Per round, each client's median divided by raw aiohttp's median in the same round.
     ratios: dict[str, dict[str, list[float]]] = {
-        name: {"sequential": [], "concurrent": [], "cpu": []} for name in clients
+        name: {"sequential": [], "concurrent": [], "cpu": [], "cpu_concurrent": []} for name in clients
     }
     cpu: dict[str, list[float]] = {name: [] for name in clients}
+    cpu_concurrent: dict[str, list[float]] = {name: [] for name in clients}
     names = list(clients)
     started = time.perf_counter()
     with correlation_scope():
@@ -143,19 +165,21 @@ async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[st
             medians: dict[str, dict[str, float]] = {}
             for name in names[shift:] + names[:shift]:
                 sequential = await _sequential(clients[name], calls, cpu[name])
-                concurrent = await _concurrent(clients[name], calls)
+                concurrent = await _concurrent(clients[name], calls, cpu=cpu_concurrent[name])
                 samples[name]["sequential"] += sequential
                 samples[name]["concurrent"] += concurrent
                 medians[name] = {
                     "sequential": statistics.median(sequential),
                     "concurrent": statistics.median(concurrent),
                     "cpu": cpu[name][-1],
+                    "cpu_concurrent": cpu_concurrent[name][-1],
                 }
             for name in names:
-                for mode in ("sequential", "concurrent", "cpu"):
+                for mode in ("sequential", "concurrent", "cpu", "cpu_concurrent"):
                     ratios[name][mode].append(medians[name][mode] / medians["raw aiohttp"][mode])
             if time.perf_counter() - started > budget:
                 break
+        profiled = {name: await _calls_per_request(clients[name]) for name in ("raw aiohttp", "portico ApiClient")}
     await session.close()
     await raw_httpx.aclose()
     await portico_client.aclose()
@@ -165,6 +189,8 @@ async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[st
         name: {
             **{mode: statistics.median(values) for mode, values in modes.items()},
             "cpu": statistics.median(cpu[name]),
+            "cpu_concurrent": statistics.median(cpu_concurrent[name]),
+            "calls": profiled.get(name, float("nan")),
             **{f"{mode}_ratio": statistics.median(values) for mode, values in ratios[name].items()},
             "rounds": len(ratios[name]["sequential"]),
         }
@@ -172,7 +198,7 @@ async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[st
     }
 
 
-def _import_time(module: str, runs: int = 7) -> float:
+def _import_time(module: str, runs: int = 7) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -209,12 +235,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedian latency per call, loopback, {int(rounds)} rounds of {args.calls} calls per client and mode")
     print("(ratio: median over rounds of the client's median / raw aiohttp's median in the same round)\n")
     print("cpu/call: the client process's CPU time per sequential call, which load elsewhere disturbs less\n")
-    print(f"{'client':<30} {'sequential':>12} {'ratio':>7} {'8 concurrent':>14} {'ratio':>7} {'cpu/call':>10} {'ratio':>7}")
+    print("cpu/call 8 conc.: the same, per call made by the 8 concurrent tasks\n")
+    print(
+        f"{'client':<30} {'sequential':>12} {'ratio':>7} {'8 concurrent':>14} {'ratio':>7} {'cpu/call':>10} {'ratio':>7}"
+        f" {'cpu/call 8 conc.':>17} {'ratio':>7}"
+    )
     for name, figures in results.items():
         print(
             f"{name:<30} {figures['sequential'] * 1e6:>9.0f} us {figures['sequential_ratio']:>6.2f}x "
             f"{figures['concurrent'] * 1e6:>11.0f} us {figures['concurrent_ratio']:>6.2f}x "
-            f"{figures['cpu'] * 1e6:>7.0f} us {figures['cpu_ratio']:>6.2f}x"
+            f"{figures['cpu'] * 1e6:>7.0f} us {figures['cpu_ratio']:>6.2f}x "
+            f"{figures['cpu_concurrent'] * 1e6:>14.0f} us {figures['cpu_concurrent_ratio']:>6.2f}x"
+        )
+    raw_calls, ours_calls = results["raw aiohttp"]["calls"], results["portico ApiClient"]["calls"]
+    print(
+        f"\nPython calls per request, 8 in flight (cProfile, 400 calls): raw aiohttp {raw_calls:.0f}, "
+        f"portico ApiClient {ours_calls:.0f} ({ours_calls / raw_calls:.2f}x)"
+    )
+    ours = results["portico ApiClient"]
+    for mode, label in (("sequential", "sequential"), ("concurrent", "8 concurrent")):
+        cpu_key = "cpu_ratio" if mode == "sequential" else "cpu_concurrent_ratio"
+        ratio = ours[f"{mode}_ratio"]
+        print(
+            f"TARGET http_client ApiClient {label}: at most 1.3x raw aiohttp: {ratio:.2f}x latency "
+            f"({ours[cpu_key]:.2f}x CPU per call) {'met' if ratio <= 1.3 else 'missed'}"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n(measured in {elapsed:.0f} s; 1-minute load average {load:.1f} on {os.cpu_count()} CPUs)")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from portico.sdk import Connector
+    from portico.sdk import Connector, ConnectorRef
     from portico.trading import PositionBook, RiskCheck
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -29,15 +29,19 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def portico_connectors() -> list[type[Connector]]:
+def portico_connectors() -> list[type[Connector] | ConnectorRef]:
     """Connector classes this plugin provides.
 
     Called once when the plugin manager loads plugins. Each class carries its manifest as the class
     attribute ``spec``; the runtime validates it and reports a plugin whose spec is invalid by name
     without loading its connectors.
 
+    Prefer listing each connector as a :class:`~portico.sdk.ConnectorRef` (its manifest and
+    ``"module:Class"``): listing plugins then imports only the manifest, and the class is imported and
+    checked the first time it is used.
+
     Returns:
-        A list of :class:`~portico.sdk.Connector` subclasses.
+        A list of :class:`~portico.sdk.Connector` subclasses or :class:`~portico.sdk.ConnectorRef`.
     """
 
 

@@ -9,6 +9,12 @@ Loading is controlled by environment variables:
 A plugin that fails to import, or whose connector declares an invalid spec, is recorded in
 :attr:`PluginManager.failures` with its name and the reason; the runtime keeps going without it.
 
+A connector listed as a :class:`~portico.sdk.ConnectorRef` (its manifest and ``module:Class``) is
+imported the first time it is asked for (:meth:`PluginManager.connector`, ``connectors[name]``), so
+listing plugins and reading manifests (:attr:`PluginManager.specs`) load no connector module. Its class
+is checked then, as a class listed directly is checked at registration; a class that fails to import or
+to pass is recorded in :attr:`~PluginManager.failures` and raised as :class:`~portico.errors.PluginLoadError`.
+
 No plugin replaces another silently. Entry points are grouped by plugin name and by the connector names
 they provide before anything is registered:
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -34,7 +40,7 @@ from portico import hookspecs
 from portico.errors import ConfigurationError, PluginLoadError
 
 if TYPE_CHECKING:
-    from portico.sdk import Connector, ConnectorSpec
+    from portico.sdk import Connector, ConnectorRef, ConnectorSpec
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginManager"]
 
@@ -82,11 +88,20 @@ class _Candidate:
         return f"{self.distribution} {self.version}" if self.version else self.distribution
 
 
-def _distribution_of(ep: EntryPoint) -> tuple[str | None, str | None]:
+def _distribution_of(ep: EntryPoint, seen: dict[int, tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
+    """The name and version of the distribution of ``ep``; ``seen`` memoizes by distribution.
+
+    Each ``metadata`` read parses the distribution's METADATA file again, and the entry points of one
+    distribution share one distribution object: parsing once per distribution halved ``portico plugins``.
+    """
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
-    return dist.metadata["Name"], dist.version
+    found = seen.get(id(dist))
+    if found is None:
+        metadata = dist.metadata
+        found = seen[id(dist)] = (metadata["Name"], metadata["Version"])
+    return found
 
 
 def _declared_connector_names(module: Any) -> list[str]:
@@ -100,7 +115,7 @@ def _declared_connector_names(module: Any) -> list[str]:
         return []  # registration calls the hook again and reports the error with the plugin's name
     names: list[str] = []
     for cls in classes:
-        spec = getattr(cls, "spec", None)
+        spec = getattr(cls, "spec", None)  # a class's manifest, or a ConnectorRef's
         name = spec.get("name") if isinstance(spec, dict) else getattr(spec, "name", None)
         if isinstance(name, str):
             names.append(name)
@@ -131,7 +146,8 @@ class PluginManager:
         self.allow = allow
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: dict[str, str] = {}
-        self._connectors: dict[str, type[Connector]] = {}
+        self._connectors: dict[str, type[Connector] | ConnectorRef] = {}
+        self._specs: dict[str, ConnectorSpec] = {}
         self._connector_plugin: dict[str, str] = {}
         self._conflicts: dict[str, str] = {}
         self._mocks: dict[str, Any] = {}
@@ -149,8 +165,9 @@ class PluginManager:
         found = list(entry_points(group=ENTRY_POINT_GROUP) if eps is None else eps)
         candidates: list[_Candidate] = []
         seen: set[tuple[str, str | None]] = set()
+        dists: dict[int, tuple[str | None, str | None]] = {}
         for ep in found:
-            distribution, version = _distribution_of(ep)
+            distribution, version = _distribution_of(ep, dists)
             if (ep.name, distribution) in seen or ep.name in self.plugins:
                 continue
             seen.add((ep.name, distribution))
@@ -283,13 +300,14 @@ class PluginManager:
         except Exception as exc:
             self.hooks.unregister(plugin)
             return self._refuse(name, f"{type(exc).__name__}: {exc}", strict)
-        for cls in staged:
-            self._connectors[cls.spec.name] = cls
-            self._connector_plugin[cls.spec.name] = name
-            info.connectors.append(cls.spec.name)
-            if cls.spec.mock is not None:
-                self._mocks.setdefault(cls.spec.name, cls.spec.mock)
-                info.mocks.append(cls.spec.name)
+        for entry, spec in staged:
+            self._connectors[spec.name] = entry
+            self._specs[spec.name] = spec
+            self._connector_plugin[spec.name] = name
+            info.connectors.append(spec.name)
+            if spec.mock is not None:
+                self._mocks.setdefault(spec.name, spec.mock)
+                info.mocks.append(spec.name)
         for mock in mocks:
             mock_name = getattr(mock, "name", None)
             if not mock_name:
@@ -314,50 +332,110 @@ class PluginManager:
         result = impl()
         return list(result or [])
 
-    def _validate_connectors(self, plugin: str, connectors: list[Any]) -> list[type[Connector]]:
-        from pydantic import ValidationError
+    def _validate_connectors(
+        self, plugin: str, connectors: list[Any]
+    ) -> list[tuple[type[Connector] | ConnectorRef, ConnectorSpec]]:
+        from portico.sdk import ConnectorRef, ConnectorSpec
 
-        from portico.sdk import Connector, ConnectorSpec
-
-        staged: list[type[Connector]] = []
-        for cls in connectors:
-            if not (isinstance(cls, type) and issubclass(cls, Connector)):
-                raise PluginLoadError(plugin, f"{cls!r} is not a portico.sdk.Connector subclass")
-            spec = getattr(cls, "spec", None)
-            if isinstance(spec, dict):
-                try:
-                    spec = ConnectorSpec.model_validate(spec)
-                except ValidationError as exc:
-                    raise PluginLoadError(plugin, f"{cls.__name__}.spec is invalid: {exc}") from None
-                setattr(cls, "spec", spec)  # noqa: B010 - a class attribute replaced on a validated copy
-            if not isinstance(spec, ConnectorSpec):
-                raise PluginLoadError(plugin, f"{cls.__name__} declares no ConnectorSpec as .spec")
-            if spec.name in self._connectors and self._connectors[spec.name] is not cls:
+        staged: list[tuple[type[Connector] | ConnectorRef, ConnectorSpec]] = []
+        for entry in connectors:
+            if isinstance(entry, ConnectorRef):
+                if not isinstance(entry.spec, ConnectorSpec):
+                    raise PluginLoadError(plugin, f"ConnectorRef {entry.target!r} has no ConnectorSpec as .spec")
+                spec = entry.spec
+            else:
+                spec = self._check_class(plugin, entry)
+            if spec.name in self._connectors and not _same_connector(self._connectors[spec.name], entry):
                 other = self._connector_plugin[spec.name]
                 info = self.plugins.get(other)
                 source = f" (distribution {info.distribution})" if info is not None and info.distribution else ""
                 raise PluginLoadError(
                     plugin, f"connector name {spec.name!r} is already provided by plugin {other!r}{source}"
                 )
-            missing = [
-                cap.value
-                for cap in spec.capabilities.declared
-                if getattr(cls, cap.value, None) is getattr(Connector, cap.value, None)
-                and cap.value != "get_order_by_client_id"
-            ]
-            if missing:
-                raise PluginLoadError(
-                    plugin, f"{cls.__name__} declares {missing} but does not implement them (methods still the base's)"
-                )
-            staged.append(cls)
+            staged.append((entry, spec))
         return staged
+
+    @staticmethod
+    def _check_class(plugin: str, cls: Any) -> ConnectorSpec:
+        """``cls``'s validated manifest, when it is a Connector subclass implementing what it declares."""
+        from pydantic import ValidationError
+
+        from portico.sdk import Connector, ConnectorSpec
+
+        if not (isinstance(cls, type) and issubclass(cls, Connector)):
+            raise PluginLoadError(plugin, f"{cls!r} is not a portico.sdk.Connector subclass")
+        spec = getattr(cls, "spec", None)
+        if isinstance(spec, dict):
+            try:
+                spec = ConnectorSpec.model_validate(spec)
+            except ValidationError as exc:
+                raise PluginLoadError(plugin, f"{cls.__name__}.spec is invalid: {exc}") from None
+            setattr(cls, "spec", spec)  # noqa: B010 - a class attribute replaced on a validated copy
+        if not isinstance(spec, ConnectorSpec):
+            raise PluginLoadError(plugin, f"{cls.__name__} declares no ConnectorSpec as .spec")
+        missing = [
+            cap.value
+            for cap in spec.capabilities.declared
+            if getattr(cls, cap.value, None) is getattr(Connector, cap.value, None)
+            and cap.value != "get_order_by_client_id"
+        ]
+        if missing:
+            raise PluginLoadError(
+                plugin, f"{cls.__name__} declares {missing} but does not implement them (methods still the base's)"
+            )
+        return spec
+
+    def _load(self, name: str) -> type[Connector]:
+        """The class of installed connector ``name``, imported and checked now if it was listed by reference."""
+        entry = self._connectors[name]
+        if isinstance(entry, type):
+            return entry
+        plugin = self._connector_plugin[name]
+        try:
+            cls = entry.load()
+        except Exception as exc:
+            reason = f"connector {name!r}: import of {entry.target!r} failed: {type(exc).__name__}: {exc}"
+            self.failures[plugin] = reason
+            raise PluginLoadError(plugin, reason) from None
+        try:
+            spec = self._check_class(plugin, cls)
+            if spec != entry.spec:
+                raise PluginLoadError(
+                    plugin,
+                    f"{entry.target} has a spec other than the manifest its plugin lists for connector {name!r}; "
+                    "give the class the listed manifest (spec = SPEC)",
+                )
+        except PluginLoadError as exc:
+            self.failures[plugin] = exc.reason
+            raise
+        self._connectors[name] = cls
+        return cls
 
     # -- queries ---------------------------------------------------------------------------------
 
     @property
-    def connectors(self) -> dict[str, type[Connector]]:
-        """Installed connector classes by connector name."""
-        return dict(self._connectors)
+    def connectors(self) -> Mapping[str, type[Connector]]:
+        """Installed connector classes by connector name (a snapshot).
+
+        A class listed by :class:`~portico.sdk.ConnectorRef` is imported when its item is read; the names
+        (``sorted(plugins.connectors)``, ``name in plugins.connectors``) import nothing.
+        """
+        return _Connectors(self, list(self._connectors))
+
+    @property
+    def specs(self) -> dict[str, ConnectorSpec]:
+        """Installed connectors' manifests by connector name, read without importing any connector."""
+        return dict(self._specs)
+
+    def find_spec(self, name: str) -> ConnectorSpec | None:
+        """The manifest of the connector called ``name`` or aliased so, or None; imports no connector."""
+        found = self._specs.get(name)
+        if found is not None:
+            return found
+        for spec in self._specs.values():
+            if name in spec.aliases:
+                return spec
+        return None
 
     @property
     def mocks(self) -> dict[str, Any]:
@@ -365,14 +443,13 @@ class PluginManager:
         return dict(self._mocks)
 
     def find_connector(self, name: str) -> type[Connector] | None:
-        """The connector class called ``name`` or having it among its manifest's ``aliases``, or None."""
-        found = self._connectors.get(name)
-        if found is not None:
-            return found
-        for cls in self._connectors.values():
-            if name in cls.spec.aliases:
-                return cls
-        return None
+        """The connector class called ``name`` or having it among its manifest's ``aliases``, or None.
+
+        Raises:
+            PluginLoadError: the connector is listed by reference and its class fails to import or check.
+        """
+        spec = self.find_spec(name)
+        return None if spec is None else self._load(spec.name)
 
     def connector(self, name: str) -> type[Connector]:
         """The connector class called ``name`` (or aliased so); the error lists what is installed."""
@@ -385,9 +462,46 @@ class PluginManager:
         raise ConfigurationError(f"unknown connector {name!r}; installed connectors: {installed}")
 
     def spec(self, name: str) -> ConnectorSpec:
-        """The manifest of connector ``name``."""
-        return self.connector(name).spec
+        """The manifest of connector ``name`` (or aliased so), read without importing the connector."""
+        found = self.find_spec(name)
+        if found is not None:
+            return found
+        return self.connector(name).spec  # raises the error that lists what is installed
 
     def plugin_of(self, connector: str) -> str | None:
         """The plugin that provides ``connector``."""
         return self._connector_plugin.get(connector)
+
+
+def _same_connector(known: Any, entry: Any) -> bool:
+    """Whether ``entry`` names the connector already registered as ``known`` (a class or a reference)."""
+    if known is entry or known == entry:
+        return True
+    refs = [e.target for e in (known, entry) if not isinstance(e, type)]
+    classes = [f"{e.__module__}:{e.__qualname__}" for e in (known, entry) if isinstance(e, type)]
+    return len(refs) == 1 and refs == classes
+
+
+class _Connectors(Mapping[str, "type[Connector]"]):
+    """:attr:`PluginManager.connectors`: the names now, each class imported when its item is read."""
+
+    def __init__(self, manager: PluginManager, names: list[str]) -> None:
+        self._manager = manager
+        self._names = names
+
+    def __getitem__(self, name: str) -> type[Connector]:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._manager._load(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        return f"<installed connectors: {', '.join(self._names) or 'none'}>"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Alpaca connector."""
-    from portico.connectors.alpaca.connector import AlpacaConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Alpaca connector: its manifest now, the class imported on first use."""
+    from portico.connectors.alpaca.spec import SPEC
 
-    return [AlpacaConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.alpaca.connector:AlpacaConnector")]

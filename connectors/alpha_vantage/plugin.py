@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Alpha Vantage connector."""
-    from portico.connectors.alpha_vantage.connector import AlphaVantageConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Alpha Vantage connector: its manifest now, the class imported on first use."""
+    from portico.connectors.alpha_vantage.spec import SPEC
 
-    return [AlphaVantageConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.alpha_vantage.connector:AlphaVantageConnector")]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Bloomberg Data License connector."""
-    from portico.connectors.bloomberg.connector import BloombergConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Bloomberg Data License connector: its manifest now, the class imported on first use."""
+    from portico.connectors.bloomberg.spec import SPEC
 
-    return [BloombergConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.bloomberg.connector:BloombergConnector")]

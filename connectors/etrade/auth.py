@@ -31,11 +31,11 @@ from pydantic import SecretStr
 
 from portico.auth import AuthContext, LoopbackRedirect, OAuth1Scheme, known_secrets
 from portico.connectors.etrade.lifecycle import EASTERN, TokenLifecycle, TokenState
+from portico.connectors.etrade.spec import SCHEME_NAME
 from portico.errors import AuthError, ConfigurationError, ConnectionFailed
 
 __all__ = ["SCHEME_NAME", "EtradeOAuth1Scheme", "oauth_problem"]
 
-SCHEME_NAME = "etrade_oauth1"
 _PROBLEM = re.compile(r"oauth_problem=([a-z_]+)")
 
 

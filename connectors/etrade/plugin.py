@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The E*TRADE connector."""
-    from portico.connectors.etrade.connector import EtradeConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The E*TRADE connector: its manifest now, the class imported on first use."""
+    from portico.connectors.etrade.spec import SPEC
 
-    return [EtradeConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.etrade.connector:EtradeConnector")]
 
 
 @hookimpl

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from portico.connectors.etrade.auth import SCHEME_NAME
 from portico.models import AssetClass, OrderType, TimeInForce
 from portico.sdk import (
     AuthSchemeSpec,
@@ -24,6 +23,9 @@ from portico.sdk import (
 )
 
 __all__ = ["MODULE_LIMITS", "SPEC", "EtradeConnection", "ModuleLimits"]
+
+SCHEME_NAME = "etrade_oauth1"
+"""The auth scheme's name (defined here, not in ``auth``, so reading the manifest loads no OAuth library)."""
 
 
 class ModuleLimits(BaseModel):

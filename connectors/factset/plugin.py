@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The FactSet connector."""
-    from portico.connectors.factset.connector import FactSetConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The FactSet connector: its manifest now, the class imported on first use."""
+    from portico.connectors.factset.spec import SPEC
 
-    return [FactSetConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.factset.connector:FactSetConnector")]
 
 
 @hookimpl

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
+
+if TYPE_CHECKING:
+    import httpx
+    from pydantic import SecretStr
 
 __all__ = ["portico_auth_schemes", "portico_connectors"]
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The FIX connector."""
-    from portico.connectors.fix.connector import FixConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The FIX connector: its manifest now, the class imported on first use."""
+    from portico.connectors.fix.spec import SPEC
 
-    return [FixConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.fix.connector:FixConnector")]
 
 
 def _fix_logon(

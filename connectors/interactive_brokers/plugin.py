@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 __all__ = ["portico_connectors"]
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Interactive Brokers connector (both transports)."""
-    from portico.connectors.interactive_brokers.connector import InteractiveBrokersConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Interactive Brokers connector (both transports): its manifest now, the class imported on first use."""
+    from portico.connectors.interactive_brokers.spec import SPEC
 
-    return [InteractiveBrokersConnector]
+    return [
+        ConnectorRef(SPEC, "portico.connectors.interactive_brokers.connector:InteractiveBrokersConnector")
+    ]

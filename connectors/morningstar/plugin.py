@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Morningstar connector."""
-    from portico.connectors.morningstar.connector import MorningstarConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Morningstar connector: its manifest now, the class imported on first use."""
+    from portico.connectors.morningstar.spec import SPEC
 
-    return [MorningstarConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.morningstar.connector:MorningstarConnector")]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Polygon (Massive) connector."""
-    from portico.connectors.polygon.connector import PolygonConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Polygon (Massive) connector: its manifest now, the class imported on first use."""
+    from portico.connectors.polygon.spec import SPEC
 
-    return [PolygonConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.polygon.connector:PolygonConnector")]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Refinitiv (LSEG Data Platform) connector."""
-    from portico.connectors.refinitiv.connector import RefinitivConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Refinitiv (LSEG Data Platform) connector: its manifest now, the class imported on first use."""
+    from portico.connectors.refinitiv.spec import SPEC
 
-    return [RefinitivConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.refinitiv.connector:RefinitivConnector")]
 
 
 @hookimpl

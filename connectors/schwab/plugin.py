@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from portico.hookspecs import hookimpl
-from portico.sdk import Connector
+from portico.sdk import ConnectorRef
 
 
 @hookimpl
-def portico_connectors() -> list[type[Connector]]:
-    """The Schwab connector."""
-    from portico.connectors.schwab.connector import SchwabConnector
+def portico_connectors() -> list[ConnectorRef]:
+    """The Schwab connector: its manifest now, the class imported on first use."""
+    from portico.connectors.schwab.spec import SPEC
 
-    return [SchwabConnector]
+    return [ConnectorRef(SPEC, "portico.connectors.schwab.connector:SchwabConnector")]
 
 
 @hookimpl

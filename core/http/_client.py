@@ -6,14 +6,15 @@ import asyncio
 import logging
 import random
 import ssl
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Coroutine, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 
-from portico.clock import Clock, system_clock
+from portico.clock import Clock, SystemClock, system_clock
 from portico.context import current_correlation_id
 from portico.errors import (
     CircuitOpen,
@@ -26,7 +27,8 @@ from portico.errors import (
     ResponseLost,
     error_context,
 )
-from portico.http._breaker import CircuitBreaker
+from portico.http._assembly import ASSEMBLY_OK
+from portico.http._breaker import BreakerState, CircuitBreaker
 from portico.http._error_map import ErrorMapper, default_error_for, error_for_exception
 from portico.http._ratelimit import RateLimiter
 from portico.http._records import CallObserver, CallOutcome, CallRecord
@@ -48,6 +50,7 @@ _log = logging.getLogger("portico.http")
 TransportChoice = Literal["aiohttp", "httpx"]
 
 _URL_CACHE_SIZE = 512
+_CLOSED = BreakerState.CLOSED
 
 
 def _user_agent() -> str:
@@ -160,8 +163,9 @@ class ApiClient:
             self._total = None
         self._timeout_ext = {"timeout": timeout_spec}
         self._send_buffered = getattr(self._transport, "send_buffered", None)
+        self._auto_headers = bool(getattr(self._transport, "accepts_auto_headers_sent", False))
         self.cookies = httpx.Cookies()
-        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+        self._urls: dict[str, tuple[httpx.URL, str, bytes | None]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -208,25 +212,25 @@ class ApiClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        """``request("GET", path, ...)``."""
-        return await self.request("GET", path, **kwargs)
+    def get(self, path: str, **kwargs: Any) -> Coroutine[Any, Any, httpx.Response]:
+        """``request("GET", path, ...)``: awaited like it (one coroutine layer fewer)."""
+        return self.request("GET", path, **kwargs)
 
-    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        """``request("POST", path, ...)``."""
-        return await self.request("POST", path, **kwargs)
+    def post(self, path: str, **kwargs: Any) -> Coroutine[Any, Any, httpx.Response]:
+        """``request("POST", path, ...)``: awaited like it (one coroutine layer fewer)."""
+        return self.request("POST", path, **kwargs)
 
-    async def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        """``request("PUT", path, ...)``."""
-        return await self.request("PUT", path, **kwargs)
+    def put(self, path: str, **kwargs: Any) -> Coroutine[Any, Any, httpx.Response]:
+        """``request("PUT", path, ...)``: awaited like it (one coroutine layer fewer)."""
+        return self.request("PUT", path, **kwargs)
 
-    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
-        """``request("PATCH", path, ...)``."""
-        return await self.request("PATCH", path, **kwargs)
+    def patch(self, path: str, **kwargs: Any) -> Coroutine[Any, Any, httpx.Response]:
+        """``request("PATCH", path, ...)``: awaited like it (one coroutine layer fewer)."""
+        return self.request("PATCH", path, **kwargs)
 
-    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        """``request("DELETE", path, ...)``."""
-        return await self.request("DELETE", path, **kwargs)
+    def delete(self, path: str, **kwargs: Any) -> Coroutine[Any, Any, httpx.Response]:
+        """``request("DELETE", path, ...)``: awaited like it (one coroutine layer fewer)."""
+        return self.request("DELETE", path, **kwargs)
 
     async def get_json(self, path: str, **kwargs: Any) -> Any:
         """GET ``path`` and return its JSON body.
@@ -297,16 +301,17 @@ class ApiClient:
                 extra[self._idempotency_header] = idempotency_key
             if headers:
                 extra.update(headers)
-        url, cached_text = self._url(path)
+        url, cached_text, netloc = self._url(path)
         url_text: str | None = cached_text
         if params is not None and url.query:
             # httpx would replace the path's query string with ``params``; merge them instead.
             url = url.copy_merge_params(params)
             params = None
             url_text = None
+            netloc = None
         request, wire = self._requests.build(
             method, url, extra=extra, params=params, json=json, content=content, data=data,
-            extensions=self._timeout_ext, url_text=url_text, correlation_id=send_id,
+            extensions=self._timeout_ext, url_text=url_text, correlation_id=send_id, netloc=netloc,
         )
         state_changing = method not in IDEMPOTENT_METHODS
         may_retry = (not state_changing or idempotency_key is not None) if retry is None else retry
@@ -318,11 +323,17 @@ class ApiClient:
             cost = limiter.cost_of(endpoint or description)
         # No auth flow and no client-side total timer: skip two coroutine layers per call.
         direct = self._auth is None and self._total is None
+        buffered = self._send_buffered if direct else None
+        auto_headers = self._auto_headers
+        scan_lowered = ASSEMBLY_OK  # httpx.Headers keeps (name, lowered name, value) triples
+        # the real clock read directly: a wrapper call fewer, twice per attempt
+        monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         attempt = 0
         while True:
             attempt += 1
             probe = False
-            if breaker is not None:
+            # a closed breaker admits without a call (before_call's first branch)
+            if breaker is not None and breaker._state is not _CLOSED:
                 try:
                     probe = breaker.before_call()
                 except CircuitOpen as exc:
@@ -337,9 +348,23 @@ class ApiClient:
                     if isinstance(exc, RateLimited | ConfigurationError):
                         self._refuse(exc, method, description, attempt, waited, correlation_id, "throttled")
                     raise
-            started = clock.monotonic()
+            started = monotonic()
             try:
-                if direct:
+                if buffered is not None and not self.cookies.jar._cookies:  # type: ignore[attr-defined]
+                    # _send_single inlined for the usual call (aiohttp, no cookies held): a coroutine
+                    # layer fewer on every resume
+                    if auto_headers:  # the base headers always carry them
+                        response = await buffered(request, wire, auto_headers_sent=True)
+                    else:
+                        response = await buffered(request, wire)
+                    if scan_lowered:
+                        for _, lowered, _ in response.headers._list:
+                            if lowered == b"set-cookie":
+                                self.cookies.extract_cookies(response)
+                                break
+                    else:
+                        self._extract_cookies(response)
+                elif direct:
                     response = await self._send_single(request, wire)
                 else:
                     response = await self._send(request, wire)
@@ -355,15 +380,19 @@ class ApiClient:
             else:
                 status = response.status_code
                 if status < 400:
-                    if breaker is not None:
+                    # record_success changes nothing for a non-probe call with no failures counted
+                    if breaker is not None and (probe or breaker._failures):
                         breaker.record_success(probe)
-                    latency = clock.monotonic() - started
+                    latency = monotonic() - started
                     if observers:
-                        self._observe(
-                            CallRecord(
-                                self.system, method, description, status, "ok", latency, attempt, waited, correlation_id
-                            )
+                        record = CallRecord(
+                            self.system, method, description, status, "ok", latency, attempt, waited, correlation_id
                         )
+                        for observer in observers:  # _observe, inlined on the success path
+                            try:
+                                observer(record)
+                            except Exception:
+                                _log.exception("call observer %r failed", observer)
                     response.elapsed = timedelta(seconds=latency)
                     return response
                 delay = await self._after_error_status(
@@ -537,7 +566,7 @@ class ApiClient:
 
     # ------------------------------------------------------------------ sending
 
-    def _url(self, path: str) -> tuple[httpx.URL, str]:
+    def _url(self, path: str) -> tuple[httpx.URL, str, bytes | None]:
         cached = self._urls.get(path)
         if cached is None:
             if path.startswith(("http://", "https://")):
@@ -548,7 +577,7 @@ class ApiClient:
                 url = httpx.URL(self._base)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()  # paths carry ids; keep the cache bounded
-            cached = self._urls[path] = (url, str(url))
+            cached = self._urls[path] = (url, str(url), url.netloc)
         return cached
 
     async def _send(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
@@ -576,9 +605,16 @@ class ApiClient:
         finally:
             await flow.aclose()
 
+    def _extract_cookies(self, response: httpx.Response) -> None:
+        # Scan the raw names: ``in response.headers`` would first decode every header to pick an encoding.
+        for name, _ in response.headers.raw:
+            if name.lower() == b"set-cookie":
+                self.cookies.extract_cookies(response)
+                break
+
     async def _send_single(self, request: httpx.Request, wire: Wire | None) -> httpx.Response:
         cookies = self.cookies
-        if cookies:
+        if cookies.jar._cookies and cookies:  # type: ignore[attr-defined]  # the dict first: bool() walks the jar
             cookies.set_cookie_header(request)
             wire = None
         if self._send_buffered is not None:

@@ -63,13 +63,15 @@ class RequestFactory:
         extensions: dict[str, Any],
         url_text: str | None = None,
         correlation_id: str | None = None,
+        netloc: bytes | None = None,
     ) -> tuple[httpx.Request, Wire | None]:
         """A request for ``method`` and ``url`` with the base headers plus ``extra``.
 
         Also returns the request's URL and headers as text when it built them itself (``None``
         otherwise), so a transport can send an unmodified request without decoding them again.
         ``url_text`` is ``str(url)`` when the caller already has it. ``correlation_id`` is sent as
-        ``X-Correlation-ID`` (before ``extra``, which may override it).
+        ``X-Correlation-ID`` (before ``extra``, which may override it). ``netloc`` is ``url.netloc``
+        when the caller already has it (ignored when ``params`` change the URL).
         """
         if correlation_id is not None and (extra or self._correlation_in_base):
             # The general path merges and de-duplicates names; the shortcut below only appends.
@@ -95,7 +97,9 @@ class RequestFactory:
         if params is not None:
             url = httpx.URL(url, params=params)  # what httpx.Request does: params replace the query
             url_text = None
-        netloc = url.netloc
+            netloc = None
+        if netloc is None:
+            netloc = url.netloc
         cached = self._per_host.get(netloc)
         if cached is None:
             host_pairs = [("Host", netloc.decode("ascii"))]
