@@ -61,6 +61,11 @@ class FixConnector(Connector):
     read every earlier message before it answers). Orders are never resent by the engine after a
     reconnect (they are gap-filled), so "unknown order" is a definitive answer. Execution reports are
     de-duplicated by ExecID (PossDupFlag and PossResend copies are applied once).
+
+    Drop copy (``drop_copy_comp_id``): a second, listen-only session whose execution reports cover every
+    order of the account. A copy of a report the order session already delivered is dropped (same
+    ExecID); the others are published with ``source="drop_copy"``, so the trading service applies them to
+    its own orders and adopts the orders placed outside portico (``origin="external"``).
     """
 
     spec: ClassVar[ConnectorSpec] = SPEC
@@ -69,6 +74,7 @@ class FixConnector(Connector):
         super().__init__(context)
         self.settings = context.settings_as(FixConnection)
         self._session: FixSession | None = None
+        self._drop_copy: FixSession | None = None
         self._db: Database | None = None
         self._keys: OrderKeyStore | None = None
         self._orders: dict[str, Order] = {}
@@ -107,13 +113,13 @@ class FixConnector(Connector):
         known_secrets.register(value)
         return value
 
-    def _config(self) -> SessionConfig:
+    def _config(self, sender_comp_id: str | None = None) -> SessionConfig:
         host, port = self._address()
         s = self.settings
         return SessionConfig(
             host=host,
             port=port,
-            sender_comp_id=s.sender_comp_id,
+            sender_comp_id=sender_comp_id or s.sender_comp_id,
             target_comp_id=s.target_comp_id,
             data_dictionary=data_dictionary(s.data_dictionary),
             heartbeat_interval=s.heartbeat_interval,
@@ -150,13 +156,23 @@ class FixConnector(Connector):
             self._session = FixSession(
                 config, sequences, on_message=self._on_message, emit=self.context.emit, on_sent=self._on_sent
             )
+            if self.settings.drop_copy_comp_id and self._drop_copy is None:
+                copy_config = self._config(self.settings.drop_copy_comp_id)
+                copy_sequences = await asyncio.to_thread(SequenceStore, self._db, copy_config.session_id)
+                self._drop_copy = FixSession(
+                    copy_config, copy_sequences, on_message=self._on_drop_copy, emit=self.context.emit
+                )
         await self._session.start()
+        if self._drop_copy is not None:
+            await self._drop_copy.start()
 
     async def close(self) -> None:
         """Log out and stop the session."""
         session, self._session = self._session, None
-        if session is not None:
-            await session.stop()
+        copy, self._drop_copy = self._drop_copy, None
+        for each in (copy, session):
+            if each is not None:
+                await each.stop()
         for queue in self._subscribers:
             queue.put_nowait(_END)
         if self._db is not None and self.context.store is None:
@@ -167,12 +183,13 @@ class FixConnector(Connector):
         session = self._session
         ok = session is not None and session.logged_on
         sender, target = session.numbers() if session is not None else (0, 0)
-        return CheckResult(
-            ok=ok,
-            system=self.system,
-            detail=f"logged on, next sender {sender}, next target {target}" if ok else "not logged on",
-            checks={"logged_on": ok},
-        )
+        checks = {"logged_on": ok}
+        detail = f"logged on, next sender {sender}, next target {target}" if ok else "not logged on"
+        if self._drop_copy is not None:
+            checks["drop_copy_logged_on"] = self._drop_copy.logged_on
+            ok = ok and self._drop_copy.logged_on
+            detail += "; drop copy " + ("logged on" if self._drop_copy.logged_on else "not logged on")
+        return CheckResult(ok=ok, system=self.system, detail=detail, checks=checks)
 
     async def _ready(self) -> FixSession:
         session = self.session
@@ -242,10 +259,23 @@ class FixConnector(Connector):
                 "fix.message.unreadable", severity="error", system=self.system, error=exc.message
             )
 
+    def _on_drop_copy(self, message: FixMessage) -> None:
+        """A message on the drop-copy session: execution reports of every order of the account."""
+        if message.msg_type != "8":
+            return
+        try:
+            report = ExecutionReport(message)
+            if report.exec_type != "I":
+                self._on_report(report, source="drop_copy")
+        except PayloadRejected as exc:
+            self.context.emit(
+                "fix.message.unreadable", severity="error", system=self.system, error=exc.message
+            )
+
     def _root(self, cl_ord_id: str) -> str:
         return self._roots.get(cl_ord_id, cl_ord_id)
 
-    def _on_report(self, report: ExecutionReport) -> None:
+    def _on_report(self, report: ExecutionReport, *, source: str = "stream") -> None:
         if report.exec_type == "I":
             waiter = self._status_waiters.pop(report.status_request_id or "", None)
             if waiter is not None and not waiter.done():
@@ -286,7 +316,7 @@ class FixConnector(Connector):
                     update={"status": OrderStatus.REPLACED, "replaced_by": order.order_id}
                 )
                 self._orders[old_root] = replaced
-                self._publish("replaced", replaced, None)
+                self._publish("replaced", replaced, None, source=source)
             self._wake(report.orig_cl_ord_id, order)
         if previous is not None and report.exec_type == "I" and _older(order, previous):
             order = previous
@@ -308,7 +338,11 @@ class FixConnector(Connector):
             )
         if report.exec_type != "I":
             self._publish(
-                EXEC_TYPES.get(report.exec_type, "update"), order, execution, event_id=report.exec_id
+                EXEC_TYPES.get(report.exec_type, "update"),
+                order,
+                execution,
+                event_id=report.exec_id,
+                source=source,
             )
         self._wake(report.cl_ord_id, order)
         if root != report.cl_ord_id:
@@ -335,7 +369,13 @@ class FixConnector(Connector):
             )
 
     def _publish(
-        self, event: str, order: Order, execution: Execution | None, *, event_id: str | None = None
+        self,
+        event: str,
+        order: Order,
+        execution: Execution | None,
+        *,
+        event_id: str | None = None,
+        source: str = "stream",
     ) -> None:
         if not self._subscribers:
             return
@@ -346,7 +386,7 @@ class FixConnector(Connector):
             timestamp=order.updated_at or self.context.clock.now(),
             event_id=event_id,
             system=self.system,
-            source="stream",
+            source=source,
         )
         for queue in self._subscribers:
             queue.put_nowait(item)

@@ -66,6 +66,14 @@ class FixConnection(ConnectionSettings):
         default=False,
         description="send ResetSeqNumFlag (141=Y) on every Logon (counterparties that reset daily)",
     )
+    drop_copy_comp_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "SenderCompID of a second, listen-only drop-copy session on the same counterparty: its execution"
+            " reports of orders placed elsewhere are adopted into tracking (none: no drop copy)"
+        ),
+    )
     data_dictionary: str | None = Field(
         default=None,
         description="path of the FIX44.xml data dictionary (default: see portico.connectors.fix.dictionary)",

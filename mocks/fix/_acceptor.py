@@ -20,6 +20,12 @@ probability decided by a seeded generator:
 - ``delay_ack``: the order's handling waits ``ack_delay`` seconds;
 - ``garble_checksum``: the relay changes the CheckSum of an ExecutionReport (the client drops it and asks
   for a resend).
+
+Drop copy: the ``drop_copy`` CompIDs (default ``DROPCOPY``) log on to sessions that receive a copy of
+every ExecutionReport of every order at the venue, whichever session placed it, and of orders placed at
+the venue directly (:meth:`FixMockServer.venue`'s ``place_order``: "elsewhere"). A copy carries the same
+ExecID as the report to the placing session. Order messages on a drop-copy session are refused
+(BusinessMessageReject).
 """
 
 from __future__ import annotations
@@ -142,6 +148,7 @@ class FixMockServer:
         faults: fault probabilities (:class:`FixFaults` or a mapping).
         comp_id: the acceptor's CompID.
         clients: the counterparties' CompIDs allowed to log on (one session each).
+        drop_copy: the CompIDs of drop-copy sessions (copies of every execution report, see the module).
         credentials: ``{comp_id: (username, password)}`` checked on Logon (no entry: any logon).
         data_dictionary: path of FIX44.xml.
         heartbeat_interval: HeartBtInt the acceptor expects (it takes the client's).
@@ -155,6 +162,7 @@ class FixMockServer:
         faults: FixFaults | dict[str, Any] | None = None,
         comp_id: str = DEFAULT_COMP_ID,
         clients: Sequence[str] = ("PORTICO", "BENCH", "SCRIPT"),
+        drop_copy: Sequence[str] = ("DROPCOPY",),
         credentials: dict[str, tuple[str, str]] | None = None,
         data_dictionary: str | None = None,
     ) -> None:
@@ -164,6 +172,7 @@ class FixMockServer:
         self._dice_lock = threading.Lock()
         self.comp_id = comp_id
         self.clients = tuple(clients)
+        self.drop_copy = tuple(drop_copy)
         self.credentials = dict(credentials or {})
         self.data_dictionary = data_dictionary
         self.host = "127.0.0.1"
@@ -218,7 +227,7 @@ class FixMockServer:
             "PersistMessages=Y",
             "",
         ]
-        for client in self.clients:
+        for client in (*self.clients, *self.drop_copy):
             lines += [
                 "[SESSION]",
                 "BeginString=FIX.4.4",
@@ -457,7 +466,7 @@ class FixMockServer:
     def _on_venue(self, event: VenueEvent) -> None:
         order = event.order
         session_id = self._owners.get(order.client_order_id)
-        if session_id is None or event.event == "replaced":
+        if event.event == "replaced" or (session_id is None and not self.drop_copy):
             return
         exec_id = f"{order.id[:8]}-{event.seq}"
         if event.event == "new" and order.client_order_id in self._replacing:
@@ -476,7 +485,19 @@ class FixMockServer:
             body = self._status_body(
                 order, exec_id=exec_id, exec_type=exec_type, cl_ord_id=order.client_order_id, last=last
             )
-        self._report(session_id, body)
+        if session_id is not None:
+            self._report(session_id, body)
+        self._copy(body)
+
+    def _copy(self, body: list[tuple[int, str]]) -> None:
+        """The report to every logged-on drop-copy session."""
+        import quickfix as fix
+
+        for client in self.drop_copy:
+            copy_id = fix.SessionID("FIX.4.4", self.comp_id, client)
+            session = fix.Session.lookupSession(copy_id)
+            if session is not None and session.isLoggedOn():
+                self._send(copy_id, "8", body)
 
     def _reject(self, session_id: Any, f: dict[int, str], reason: str, code: str = "99") -> None:
         cl_ord_id = f.get(11, "")
@@ -632,6 +653,8 @@ class FixMockServer:
                 poss_dup=f.get(43) == "Y",
             )
         )
+        if session_id.getTargetCompID().getValue() in self.drop_copy:
+            raise fix.UnsupportedMessageType()  # a drop-copy session only listens
         if msg_type == "D":
             self._new_order(fix, session_id, f)
         elif msg_type == "F":
