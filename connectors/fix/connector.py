@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -21,6 +22,8 @@ from portico.connectors.fix.mapping import (
     cancel_request,
     new_order_single,
     order_from_report,
+    position_from_report,
+    positions_request,
     replace_request,
     status_request,
     to_quickfix,
@@ -38,7 +41,16 @@ from portico.errors import (
     ReadTimeout,
     VenueRejected,
 )
-from portico.models import Execution, Order, OrderEvent, OrderRequest, OrderSide, OrderStatus, TimeInForce
+from portico.models import (
+    Execution,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    Position,
+    TimeInForce,
+)
 from portico.sdk import CheckResult, Connector, ConnectorContext, ConnectorSpec
 from portico.store import Database
 
@@ -85,6 +97,7 @@ class FixConnector(Connector):
         self._exec_ids: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._status_waiters: dict[str, asyncio.Future[ExecutionReport]] = {}
+        self._position_requests: dict[str, _PositionRequest] = {}
         self._sent: dict[int, str] = {}
         """MsgSeqNum -> ClOrdID of order messages, to pin a session Reject on its order."""
         self._subscribers: list[asyncio.Queue[OrderEvent]] = []
@@ -245,6 +258,10 @@ class FixConnector(Connector):
                 self._on_cancel_reject(message)
             elif message.msg_type == "3":
                 self._on_session_reject(message)
+            elif message.msg_type in ("AO", "AP"):
+                self._on_positions(message)
+            elif message.msg_type == "j" and message.get(372) == "AN":
+                self._positions_refused(message)
             elif message.msg_type == "j":
                 ref = message.get(379)
                 if ref:
@@ -258,6 +275,50 @@ class FixConnector(Connector):
             self.context.emit(
                 "fix.message.unreadable", severity="error", system=self.system, error=exc.message
             )
+
+    def _on_positions(self, message: FixMessage) -> None:
+        """RequestForPositionsAck (AO): how many reports follow; PositionReport (AP): one position."""
+        pending = self._position_requests.get(message.get(710) or "")
+        if pending is None or pending.future.done():
+            return
+        if message.msg_type == "AO":
+            result = message.get(728) or "0"
+            text = message.get(58) or f"PosReqResult {result}"
+            if result == "2":  # no positions found
+                pending.future.set_result([])
+            elif result in ("1", "4"):  # invalid or unsupported request, positions not supported
+                pending.future.set_exception(
+                    NotSupported(
+                        f"{self.system}: the counterparty does not answer RequestForPositions: {text}",
+                        capability="get_positions",
+                        system=self.system,
+                    )
+                )
+            elif result != "0":
+                pending.future.set_exception(
+                    VenueRejected(f"{self.system}: RequestForPositions refused: {text}", system=self.system)
+                )
+            else:
+                pending.expected = int(message.get(727) or 0)
+        else:
+            try:
+                pending.reports.append(position_from_report(message, system=self.system))
+            except PayloadRejected as exc:
+                pending.future.set_exception(exc)  # the caller hears what was wrong, at once
+                return
+        done = pending.future.done()
+        if not done and pending.expected is not None and len(pending.reports) >= pending.expected:
+            pending.future.set_result(list(pending.reports))
+
+    def _positions_refused(self, message: FixMessage) -> None:
+        error = NotSupported(
+            f"{self.system}: the counterparty refused RequestForPositions: {message.get(58) or 'refused'}",
+            capability="get_positions",
+            system=self.system,
+        )
+        for pending in self._position_requests.values():
+            if not pending.future.done():
+                pending.future.set_exception(error)
 
     def _on_drop_copy(self, message: FixMessage) -> None:
         """A message on the drop-copy session: execution reports of every order of the account."""
@@ -479,6 +540,40 @@ class FixConnector(Connector):
             raise NotFound(f"{self.system}: no state for order {client_order_id}", system=self.system)
         return order
 
+    async def get_positions(self, account_id: str | None = None) -> list[Position]:
+        """The account's positions: a RequestForPositions (AN) answered by an ack (AO) and one
+        PositionReport (AP) per position.
+
+        Raises:
+            ConfigurationError: no account to ask for (``account_id`` or ``connection.account``).
+            NotSupported: the counterparty does not answer position requests.
+            ReadTimeout: the answer did not come in time.
+        """
+        account = account_id or self.settings.account
+        if not account:
+            raise ConfigurationError(
+                f"{self.system}: RequestForPositions names the account (1): set connection.account",
+                path="connection.account",
+                system=self.system,
+            )
+        session = await self._ready()
+        request_id = self._next_id("pos")
+        pending = _PositionRequest(asyncio.get_running_loop().create_future())
+        self._position_requests[request_id] = pending
+        msg_type, fields = positions_request(request_id, account)
+        try:
+            async with self.context.measure("RequestForPositions", method="FIX"):
+                if not self._send(session, msg_type, fields):
+                    raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
+                positions: list[Position] = await self._answer(session, pending.future, _STATUS_TIMEOUT)
+        except TimeoutError:
+            raise ReadTimeout(
+                f"{self.system}: no complete answer to RequestForPositions for {account}", system=self.system
+            ) from None
+        finally:
+            self._position_requests.pop(request_id, None)
+        return positions
+
     def _known(self, order_id: str) -> tuple[str, Order]:
         root = self._by_order_id.get(order_id)
         order = self._orders.get(root) if root else None
@@ -561,6 +656,15 @@ class FixConnector(Connector):
         finally:
             with contextlib.suppress(ValueError):
                 self._subscribers.remove(queue)
+
+
+@dataclass
+class _PositionRequest:
+    """A RequestForPositions waiting for its ack and reports."""
+
+    future: asyncio.Future[list[Position]]
+    expected: int | None = None
+    reports: list[Position] = field(default_factory=list)
 
 
 def _older(candidate: Order, current: Order) -> bool:

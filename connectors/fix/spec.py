@@ -140,6 +140,7 @@ SPEC = ConnectorSpec(
             Capability.CANCEL_ORDER: _S,
             Capability.REPLACE_ORDER: _S,
             Capability.GET_ORDER_BY_CLIENT_ID: _S,
+            Capability.GET_POSITIONS: _S,
             Capability.SUBSCRIBE_ORDER_UPDATES: _S,
         },
         order_types=(OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT),

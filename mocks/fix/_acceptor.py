@@ -149,6 +149,8 @@ class FixMockServer:
         comp_id: the acceptor's CompID.
         clients: the counterparties' CompIDs allowed to log on (one session each).
         drop_copy: the CompIDs of drop-copy sessions (copies of every execution report, see the module).
+        position_requests: whether RequestForPositions (AN) is answered (else: BusinessMessageReject,
+            as from a counterparty that does not support it).
         credentials: ``{comp_id: (username, password)}`` checked on Logon (no entry: any logon).
         data_dictionary: path of FIX44.xml.
         heartbeat_interval: HeartBtInt the acceptor expects (it takes the client's).
@@ -163,6 +165,7 @@ class FixMockServer:
         comp_id: str = DEFAULT_COMP_ID,
         clients: Sequence[str] = ("PORTICO", "BENCH", "SCRIPT"),
         drop_copy: Sequence[str] = ("DROPCOPY",),
+        position_requests: bool = True,
         credentials: dict[str, tuple[str, str]] | None = None,
         data_dictionary: str | None = None,
     ) -> None:
@@ -173,6 +176,7 @@ class FixMockServer:
         self.comp_id = comp_id
         self.clients = tuple(clients)
         self.drop_copy = tuple(drop_copy)
+        self.position_requests = position_requests
         self.credentials = dict(credentials or {})
         self.data_dictionary = data_dictionary
         self.host = "127.0.0.1"
@@ -401,7 +405,7 @@ class FixMockServer:
         self,
         session_id: Any,
         msg_type: str,
-        body: list[tuple[int, str]],
+        body: Sequence[tuple[int, Any]],
         *,
         header: Sequence[tuple[int, str]] = (),
     ) -> None:
@@ -412,8 +416,7 @@ class FixMockServer:
         message.getHeader().setField(fix.MsgType(msg_type))
         for tag, value in header:
             message.getHeader().setField(tag, value)
-        for tag, value in body:
-            message.setField(tag, value)
+        _set_fields(fix, message, body)
         fix.Session.sendToTarget(message, session_id)
 
     def _report(self, session_id: Any, body: list[tuple[int, str]]) -> None:
@@ -640,6 +643,40 @@ class FixMockServer:
             body.append((790, request_id))
         self._send(session_id, "8", body)
 
+    def _positions(self, session_id: Any, f: dict[int, str]) -> None:
+        """RequestForPositions: an ack with the count, then one PositionReport per open position."""
+        request_id, account = f.get(710, ""), f.get(1, "")
+        report_id = f"pos-{time.monotonic_ns()}"
+        ack: list[tuple[int, Any]] = [(721, report_id), (710, request_id)]
+        try:
+            held = self.venue.list_positions(account)
+        except VenueError as exc:
+            ack += [(727, "0"), (728, "99"), (729, "2"), (1, account), (581, "1"), (58, str(exc))]
+            self._send(session_id, "AO", ack)
+            return
+        ack += [(727, str(len(held))), (728, "0" if held else "2"), (729, "0"), (1, account), (581, "1")]
+        self._send(session_id, "AO", ack)
+        today = datetime.now(UTC).strftime("%Y%m%d")
+        for i, position in enumerate(held):
+            long_qty = position.qty if position.qty > 0 else Decimal(0)
+            short_qty = -position.qty if position.qty < 0 else Decimal(0)
+            body: list[tuple[int, Any]] = [
+                (721, f"{report_id}-{i + 1}"),
+                (710, request_id),
+                (727, str(len(held))),
+                (728, "0"),
+                (715, today),
+                (1, account),
+                (581, "1"),
+                (55, position.symbol),
+                (730, _num(self.venue.price(position.symbol))),
+                (731, "1"),
+                (734, _num(position.lastday_price)),
+                (702, [[(703, "SOD"), (704, _num(long_qty)), (705, _num(short_qty))]]),
+                (753, [[(707, "SMV"), (708, _num(position.qty * self.venue.price(position.symbol)))]]),
+            ]
+            self._send(session_id, "AP", body)
+
     def _from_app(self, fix: Any, message: Any, session_id: Any) -> None:
         raw = message.toString()
         f = _fields(raw)
@@ -663,8 +700,22 @@ class FixMockServer:
             self._replace(session_id, f)
         elif msg_type == "H":
             self._status(session_id, f)
+        elif msg_type == "AN" and self.position_requests:
+            self._positions(session_id, f)
         else:
             raise fix.UnsupportedMessageType()
+
+
+def _set_fields(fix: Any, target: Any, body: Sequence[tuple[int, Any]]) -> None:
+    """Fields into a message; a list value is a repeating group (a list of field lists)."""
+    for tag, value in body:
+        if isinstance(value, list):
+            for entry in value:
+                group = fix.Group(tag, entry[0][0])
+                _set_fields(fix, group, entry)
+                target.addGroup(group)
+        else:
+            target.setField(tag, value)
 
 
 def _make_application(fix: Any, owner: FixMockServer) -> Any:
