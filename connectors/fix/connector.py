@@ -137,6 +137,7 @@ class FixConnector(Connector):
             data_dictionary=data_dictionary(s.data_dictionary),
             heartbeat_interval=s.heartbeat_interval,
             reconnect_interval=s.reconnect_interval,
+            reconnect_max_interval=max(s.reconnect_max_interval, s.reconnect_interval),
             logon_timeout=s.logon_timeout,
             start_time=s.start_time,
             end_time=s.end_time,

@@ -43,7 +43,13 @@ class FixConnection(ConnectionSettings):
     account: str | None = Field(default=None, min_length=1, description="Account (1) sent on every order")
     heartbeat_interval: int = Field(default=30, ge=1, le=3600, description="HeartBtInt (108) in seconds")
     reconnect_interval: int = Field(
-        default=5, ge=1, le=3600, description="seconds between reconnect attempts"
+        default=5,
+        ge=1,
+        le=3600,
+        description="seconds before the second connection attempt; each later pause doubles",
+    )
+    reconnect_max_interval: int = Field(
+        default=60, ge=1, le=3600, description="the longest pause between connection attempts"
     )
     logon_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for the Logon answer")
     ack_timeout: float = Field(

@@ -200,6 +200,9 @@ class FixMockServer:
         self._links: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._garble_next = 0
+        self.refuse_connections = False
+        """While True the relay closes every new connection at once (a counterparty that is away)."""
+        self.connections_refused = 0
         self._unsubscribe = self.venue.subscribe(self._on_venue)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -309,6 +312,10 @@ class FixMockServer:
         self._garble_next += count
 
     async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse_connections:
+            self.connections_refused += 1
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._links.add(task)
