@@ -9,10 +9,16 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from portico.auth import known_secrets
+from portico.connectors.fix.allocations import (
+    AllocationResult,
+    allocation_instruction,
+    read_allocations,
+    status_of,
+)
 from portico.connectors.fix.dictionary import data_dictionary
 from portico.connectors.fix.keys import OrderKey, OrderKeyStore
 from portico.connectors.fix.mapping import (
@@ -53,6 +59,9 @@ from portico.models import (
 )
 from portico.sdk import CheckResult, Connector, ConnectorContext, ConnectorSpec
 from portico.store import Database
+
+if TYPE_CHECKING:
+    from portico.trading import BlockAllocation
 
 __all__ = ["FixConnector"]
 
@@ -98,6 +107,7 @@ class FixConnector(Connector):
         self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._status_waiters: dict[str, asyncio.Future[ExecutionReport]] = {}
         self._position_requests: dict[str, _PositionRequest] = {}
+        self._allocations: dict[str, _PendingAllocation] = {}
         self._sent: dict[int, str] = {}
         """MsgSeqNum -> ClOrdID of order messages, to pin a session Reject on its order."""
         self._subscribers: list[asyncio.Queue[OrderEvent]] = []
@@ -261,6 +271,8 @@ class FixConnector(Connector):
                 self._on_session_reject(message)
             elif message.msg_type in ("AO", "AP"):
                 self._on_positions(message)
+            elif message.msg_type in ("P", "AS"):
+                self._on_allocation(message)
             elif message.msg_type == "j" and message.get(372) == "AN":
                 self._positions_refused(message)
             elif message.msg_type == "j":
@@ -310,6 +322,21 @@ class FixConnector(Connector):
         done = pending.future.done()
         if not done and pending.expected is not None and len(pending.reports) >= pending.expected:
             pending.future.set_result(list(pending.reports))
+
+    def _on_allocation(self, message: FixMessage) -> None:
+        """AllocationInstructionAck (P), then for an accepted instruction its AllocationReport (AS)."""
+        pending = self._allocations.get(message.get(70) or "")
+        if pending is None or pending.future.done():
+            return
+        status, reason = status_of(message)
+        result = pending.result
+        result.status, result.reason = status, reason or result.reason
+        if message.msg_type == "AS":
+            result.accounts = read_allocations(list(message.pairs), seq_num=message.seq_num)
+            result.report_id = message.get(755)
+            pending.future.set_result(result)
+        elif status not in ("accepted", "received"):
+            pending.future.set_result(result)  # refused: no report follows
 
     def _positions_refused(self, message: FixMessage) -> None:
         error = NotSupported(
@@ -575,6 +602,53 @@ class FixConnector(Connector):
             self._position_requests.pop(request_id, None)
         return positions
 
+    async def send_allocation(
+        self, block: BlockAllocation, *, orders: list[tuple[str, str]] | None = None
+    ) -> AllocationResult:
+        """Instruct the allocation of a filled block (AllocationInstruction J) and wait for the answer.
+
+        ``block`` is the allocation service's result (:func:`portico.trading.allocate_block`);
+        ``orders`` the (ClOrdID, OrderID) pairs of the block's orders (default: not specified). The
+        counterparty acknowledges (AllocationInstructionAck P) and, once accepted, confirms the
+        accounts' quantities (AllocationReport AS).
+
+        Returns:
+            The answer: ``accepted`` with the confirmed accounts, or a refusal with its reason.
+
+        Raises:
+            PayloadRejected: the block allocates nothing.
+            ReadTimeout: no ack or report in time (the instruction may have arrived: send the same
+                AllocID again to ask, never a new one).
+        """
+        msg_type, fields = allocation_instruction(block, orders=orders)
+        session = await self._ready()
+        pending = _PendingAllocation(
+            asyncio.get_running_loop().create_future(), AllocationResult(block.alloc_id, "sent")
+        )
+        self._allocations[block.alloc_id] = pending
+        try:
+            async with self.context.measure("AllocationInstruction", method="FIX"):
+                if not self._send(session, msg_type, fields):
+                    raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
+                result: AllocationResult = await self._answer(session, pending.future, _STATUS_TIMEOUT)
+        except TimeoutError:
+            raise ReadTimeout(
+                f"{self.system}: allocation {block.alloc_id} not answered (last status: "
+                f"{pending.result.status})",
+                system=self.system,
+            ) from None
+        finally:
+            self._allocations.pop(block.alloc_id, None)
+        self.context.emit(
+            "fix.allocation." + ("accepted" if result.accepted else "refused"),
+            severity="info" if result.accepted else "warning",
+            system=self.system,
+            alloc_id=result.alloc_id,
+            status=result.status,
+            reason=result.reason,
+        )
+        return result
+
     def _known(self, order_id: str) -> tuple[str, Order]:
         root = self._by_order_id.get(order_id)
         order = self._orders.get(root) if root else None
@@ -657,6 +731,14 @@ class FixConnector(Connector):
         finally:
             with contextlib.suppress(ValueError):
                 self._subscribers.remove(queue)
+
+
+@dataclass
+class _PendingAllocation:
+    """An AllocationInstruction waiting for its ack and report."""
+
+    future: asyncio.Future[AllocationResult]
+    result: AllocationResult
 
 
 @dataclass

@@ -70,6 +70,8 @@ class FixMessage:
     fields: dict[int, str]
     poss_dup: bool = False
     poss_resend: bool = False
+    pairs: tuple[tuple[int, str], ...] = field(default=(), repr=False, compare=False)
+    """Every (tag, value) in order, repeating groups included."""
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         """The value of ``tag``, or ``default``."""
@@ -79,9 +81,11 @@ class FixMessage:
     def from_raw(cls, raw: str) -> FixMessage:
         """Parse one raw message."""
         fields: dict[int, str] = {}
-        for tag, value in parse_raw(raw):
+        pairs = parse_raw(raw)
+        for tag, value in pairs:
             fields.setdefault(tag, value)
         return cls(
+            pairs=tuple(pairs),
             msg_type=fields.get(35, ""),
             seq_num=int(fields.get(34, "0") or 0),
             fields=fields,

@@ -186,6 +186,8 @@ class FixMockServer:
         self.received: list[ReceivedMessage] = []
         """Every application message received, in order."""
         self.rejected: dict[str, str] = {}
+        self.allocations: dict[str, dict[int, str]] = {}
+        """AllocID -> the AllocationInstruction's fields, for every instruction received."""
         """ClOrdID -> reason, for every order the venue refused (business rejects)."""
         self.logons: Counter[str] = Counter()
         self._owners: dict[str, Any] = {}
@@ -650,6 +652,57 @@ class FixMockServer:
             body.append((790, request_id))
         self._send(session_id, "8", body)
 
+    def _allocation(self, session_id: Any, raw: str, f: dict[int, str]) -> None:
+        """AllocationInstruction: checked against the block's orders at the venue, acknowledged (P),
+        and when accepted confirmed account by account (AS)."""
+        alloc_id = f.get(70, "")
+        self.allocations[alloc_id] = f
+        pairs = [(int(t), v) for t, _, v in (p.partition("=") for p in raw.split(SOH) if p) if t.isdigit()]
+        accounts: list[tuple[str, Decimal]] = []
+        orders: list[str] = []
+        for tag, value in pairs:
+            if tag == 79:
+                accounts.append((value, Decimal(0)))
+            elif tag == 80 and accounts:
+                accounts[-1] = (accounts[-1][0], Decimal(value))
+            elif tag == 11:
+                orders.append(value)
+        quantity = Decimal(f.get(53, "0"))
+        problem: tuple[str, str] | None = None
+        if sum((q for _, q in accounts), Decimal(0)) != quantity:
+            problem = ("1", f"the accounts' quantities do not add up to the block's {_num(quantity)}")
+        elif orders:
+            filled = Decimal(0)
+            for cl_ord_id in orders:
+                try:
+                    filled += self.venue.get_order_by_client_id(cl_ord_id).filled_qty
+                except VenueError:
+                    problem = ("5", f"unknown order {cl_ord_id}")
+                    break
+            if problem is None and filled != quantity:
+                problem = ("1", f"the block's orders filled {_num(filled)}, not {_num(quantity)}")
+        ack: list[tuple[int, Any]] = [(70, alloc_id), (60, _now())]
+        if problem is not None:
+            ack += [(87, "1"), (88, problem[0]), (58, problem[1])]
+            self._send(session_id, "P", ack)
+            return
+        self._send(session_id, "P", [*ack, (87, "0")])
+        report: list[tuple[int, Any]] = [
+            (755, f"ar-{alloc_id}"),
+            (70, alloc_id),
+            (71, "0"),
+            (794, "4"),  # sellside calculated without preliminary
+            (87, "0"),
+            (857, f.get(857, "0")),
+            (54, f.get(54, "1")),
+            (55, f.get(55, "")),
+            (53, f.get(53, "0")),
+            (6, f.get(6, "0")),
+            (75, f.get(75, datetime.now(UTC).strftime("%Y%m%d"))),
+            (78, [[(79, account), (80, _num(qty))] for account, qty in accounts]),
+        ]
+        self._send(session_id, "AS", report)
+
     def _positions(self, session_id: Any, f: dict[int, str]) -> None:
         """RequestForPositions: an ack with the count, then one PositionReport per open position."""
         request_id, account = f.get(710, ""), f.get(1, "")
@@ -707,6 +760,8 @@ class FixMockServer:
             self._replace(session_id, f)
         elif msg_type == "H":
             self._status(session_id, f)
+        elif msg_type == "J":
+            self._allocation(session_id, raw, f)
         elif msg_type == "AN" and self.position_requests:
             self._positions(session_id, f)
         else:
