@@ -924,7 +924,11 @@ class AsyncIntegration:
 
     async def get_external_order_status(self, system_id: str, order_id: str) -> Order:
         """The order's current state, by client order id or the venue's order id."""
-        self._connector(system_id, Capability.GET_ORDER)
+        # the trading service looks an order up by the venue's id or by its client order id (FIX: ClOrdID)
+        lookup = Capability.GET_ORDER
+        if not self._system(system_id).spec.capabilities.has(lookup):
+            lookup = Capability.GET_ORDER_BY_CLIENT_ID
+        self._connector(system_id, lookup)
         with correlation_scope():
             record = await self.trading.get_order_status(system_id, order_id)
         order: Order = record.to_order()

@@ -7,11 +7,18 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from portico.auth import known_secrets
+from portico.connectors.fix.allocations import (
+    AllocationResult,
+    allocation_instruction,
+    read_allocations,
+    status_of,
+)
 from portico.connectors.fix.dictionary import data_dictionary
 from portico.connectors.fix.keys import OrderKey, OrderKeyStore
 from portico.connectors.fix.mapping import (
@@ -21,6 +28,8 @@ from portico.connectors.fix.mapping import (
     cancel_request,
     new_order_single,
     order_from_report,
+    position_from_report,
+    positions_request,
     replace_request,
     status_request,
     to_quickfix,
@@ -38,9 +47,21 @@ from portico.errors import (
     ReadTimeout,
     VenueRejected,
 )
-from portico.models import Execution, Order, OrderEvent, OrderRequest, OrderSide, OrderStatus, TimeInForce
+from portico.models import (
+    Execution,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    Position,
+    TimeInForce,
+)
 from portico.sdk import CheckResult, Connector, ConnectorContext, ConnectorSpec
 from portico.store import Database
+
+if TYPE_CHECKING:
+    from portico.trading import BlockAllocation
 
 __all__ = ["FixConnector"]
 
@@ -61,6 +82,11 @@ class FixConnector(Connector):
     read every earlier message before it answers). Orders are never resent by the engine after a
     reconnect (they are gap-filled), so "unknown order" is a definitive answer. Execution reports are
     de-duplicated by ExecID (PossDupFlag and PossResend copies are applied once).
+
+    Drop copy (``drop_copy_comp_id``): a second, listen-only session whose execution reports cover every
+    order of the account. A copy of a report the order session already delivered is dropped (same
+    ExecID); the others are published with ``source="drop_copy"``, so the trading service applies them to
+    its own orders and adopts the orders placed outside portico (``origin="external"``).
     """
 
     spec: ClassVar[ConnectorSpec] = SPEC
@@ -69,6 +95,7 @@ class FixConnector(Connector):
         super().__init__(context)
         self.settings = context.settings_as(FixConnection)
         self._session: FixSession | None = None
+        self._drop_copy: FixSession | None = None
         self._db: Database | None = None
         self._keys: OrderKeyStore | None = None
         self._orders: dict[str, Order] = {}
@@ -79,6 +106,8 @@ class FixConnector(Connector):
         self._exec_ids: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._status_waiters: dict[str, asyncio.Future[ExecutionReport]] = {}
+        self._position_requests: dict[str, _PositionRequest] = {}
+        self._allocations: dict[str, _PendingAllocation] = {}
         self._sent: dict[int, str] = {}
         """MsgSeqNum -> ClOrdID of order messages, to pin a session Reject on its order."""
         self._subscribers: list[asyncio.Queue[OrderEvent]] = []
@@ -107,17 +136,18 @@ class FixConnector(Connector):
         known_secrets.register(value)
         return value
 
-    def _config(self) -> SessionConfig:
+    def _config(self, sender_comp_id: str | None = None) -> SessionConfig:
         host, port = self._address()
         s = self.settings
         return SessionConfig(
             host=host,
             port=port,
-            sender_comp_id=s.sender_comp_id,
+            sender_comp_id=sender_comp_id or s.sender_comp_id,
             target_comp_id=s.target_comp_id,
             data_dictionary=data_dictionary(s.data_dictionary),
             heartbeat_interval=s.heartbeat_interval,
             reconnect_interval=s.reconnect_interval,
+            reconnect_max_interval=max(s.reconnect_max_interval, s.reconnect_interval),
             logon_timeout=s.logon_timeout,
             start_time=s.start_time,
             end_time=s.end_time,
@@ -150,13 +180,23 @@ class FixConnector(Connector):
             self._session = FixSession(
                 config, sequences, on_message=self._on_message, emit=self.context.emit, on_sent=self._on_sent
             )
+            if self.settings.drop_copy_comp_id and self._drop_copy is None:
+                copy_config = self._config(self.settings.drop_copy_comp_id)
+                copy_sequences = await asyncio.to_thread(SequenceStore, self._db, copy_config.session_id)
+                self._drop_copy = FixSession(
+                    copy_config, copy_sequences, on_message=self._on_drop_copy, emit=self.context.emit
+                )
         await self._session.start()
+        if self._drop_copy is not None:
+            await self._drop_copy.start()
 
     async def close(self) -> None:
         """Log out and stop the session."""
         session, self._session = self._session, None
-        if session is not None:
-            await session.stop()
+        copy, self._drop_copy = self._drop_copy, None
+        for each in (copy, session):
+            if each is not None:
+                await each.stop()
         for queue in self._subscribers:
             queue.put_nowait(_END)
         if self._db is not None and self.context.store is None:
@@ -167,12 +207,13 @@ class FixConnector(Connector):
         session = self._session
         ok = session is not None and session.logged_on
         sender, target = session.numbers() if session is not None else (0, 0)
-        return CheckResult(
-            ok=ok,
-            system=self.system,
-            detail=f"logged on, next sender {sender}, next target {target}" if ok else "not logged on",
-            checks={"logged_on": ok},
-        )
+        checks = {"logged_on": ok}
+        detail = f"logged on, next sender {sender}, next target {target}" if ok else "not logged on"
+        if self._drop_copy is not None:
+            checks["drop_copy_logged_on"] = self._drop_copy.logged_on
+            ok = ok and self._drop_copy.logged_on
+            detail += "; drop copy " + ("logged on" if self._drop_copy.logged_on else "not logged on")
+        return CheckResult(ok=ok, system=self.system, detail=detail, checks=checks)
 
     async def _ready(self) -> FixSession:
         session = self.session
@@ -228,6 +269,12 @@ class FixConnector(Connector):
                 self._on_cancel_reject(message)
             elif message.msg_type == "3":
                 self._on_session_reject(message)
+            elif message.msg_type in ("AO", "AP"):
+                self._on_positions(message)
+            elif message.msg_type in ("P", "AS"):
+                self._on_allocation(message)
+            elif message.msg_type == "j" and message.get(372) == "AN":
+                self._positions_refused(message)
             elif message.msg_type == "j":
                 ref = message.get(379)
                 if ref:
@@ -242,10 +289,82 @@ class FixConnector(Connector):
                 "fix.message.unreadable", severity="error", system=self.system, error=exc.message
             )
 
+    def _on_positions(self, message: FixMessage) -> None:
+        """RequestForPositionsAck (AO): how many reports follow; PositionReport (AP): one position."""
+        pending = self._position_requests.get(message.get(710) or "")
+        if pending is None or pending.future.done():
+            return
+        if message.msg_type == "AO":
+            result = message.get(728) or "0"
+            text = message.get(58) or f"PosReqResult {result}"
+            if result == "2":  # no positions found
+                pending.future.set_result([])
+            elif result in ("1", "4"):  # invalid or unsupported request, positions not supported
+                pending.future.set_exception(
+                    NotSupported(
+                        f"{self.system}: the counterparty does not answer RequestForPositions: {text}",
+                        capability="get_positions",
+                        system=self.system,
+                    )
+                )
+            elif result != "0":
+                pending.future.set_exception(
+                    VenueRejected(f"{self.system}: RequestForPositions refused: {text}", system=self.system)
+                )
+            else:
+                pending.expected = int(message.get(727) or 0)
+        else:
+            try:
+                pending.reports.append(position_from_report(message, system=self.system))
+            except PayloadRejected as exc:
+                pending.future.set_exception(exc)  # the caller hears what was wrong, at once
+                return
+        done = pending.future.done()
+        if not done and pending.expected is not None and len(pending.reports) >= pending.expected:
+            pending.future.set_result(list(pending.reports))
+
+    def _on_allocation(self, message: FixMessage) -> None:
+        """AllocationInstructionAck (P), then for an accepted instruction its AllocationReport (AS)."""
+        pending = self._allocations.get(message.get(70) or "")
+        if pending is None or pending.future.done():
+            return
+        status, reason = status_of(message)
+        result = pending.result
+        result.status, result.reason = status, reason or result.reason
+        if message.msg_type == "AS":
+            result.accounts = read_allocations(list(message.pairs), seq_num=message.seq_num)
+            result.report_id = message.get(755)
+            pending.future.set_result(result)
+        elif status not in ("accepted", "received"):
+            pending.future.set_result(result)  # refused: no report follows
+
+    def _positions_refused(self, message: FixMessage) -> None:
+        error = NotSupported(
+            f"{self.system}: the counterparty refused RequestForPositions: {message.get(58) or 'refused'}",
+            capability="get_positions",
+            system=self.system,
+        )
+        for pending in self._position_requests.values():
+            if not pending.future.done():
+                pending.future.set_exception(error)
+
+    def _on_drop_copy(self, message: FixMessage) -> None:
+        """A message on the drop-copy session: execution reports of every order of the account."""
+        if message.msg_type != "8":
+            return
+        try:
+            report = ExecutionReport(message)
+            if report.exec_type != "I":
+                self._on_report(report, source="drop_copy")
+        except PayloadRejected as exc:
+            self.context.emit(
+                "fix.message.unreadable", severity="error", system=self.system, error=exc.message
+            )
+
     def _root(self, cl_ord_id: str) -> str:
         return self._roots.get(cl_ord_id, cl_ord_id)
 
-    def _on_report(self, report: ExecutionReport) -> None:
+    def _on_report(self, report: ExecutionReport, *, source: str = "stream") -> None:
         if report.exec_type == "I":
             waiter = self._status_waiters.pop(report.status_request_id or "", None)
             if waiter is not None and not waiter.done():
@@ -286,7 +405,7 @@ class FixConnector(Connector):
                     update={"status": OrderStatus.REPLACED, "replaced_by": order.order_id}
                 )
                 self._orders[old_root] = replaced
-                self._publish("replaced", replaced, None)
+                self._publish("replaced", replaced, None, source=source)
             self._wake(report.orig_cl_ord_id, order)
         if previous is not None and report.exec_type == "I" and _older(order, previous):
             order = previous
@@ -308,7 +427,11 @@ class FixConnector(Connector):
             )
         if report.exec_type != "I":
             self._publish(
-                EXEC_TYPES.get(report.exec_type, "update"), order, execution, event_id=report.exec_id
+                EXEC_TYPES.get(report.exec_type, "update"),
+                order,
+                execution,
+                event_id=report.exec_id,
+                source=source,
             )
         self._wake(report.cl_ord_id, order)
         if root != report.cl_ord_id:
@@ -335,7 +458,13 @@ class FixConnector(Connector):
             )
 
     def _publish(
-        self, event: str, order: Order, execution: Execution | None, *, event_id: str | None = None
+        self,
+        event: str,
+        order: Order,
+        execution: Execution | None,
+        *,
+        event_id: str | None = None,
+        source: str = "stream",
     ) -> None:
         if not self._subscribers:
             return
@@ -346,7 +475,7 @@ class FixConnector(Connector):
             timestamp=order.updated_at or self.context.clock.now(),
             event_id=event_id,
             system=self.system,
-            source="stream",
+            source=source,
         )
         for queue in self._subscribers:
             queue.put_nowait(item)
@@ -439,6 +568,87 @@ class FixConnector(Connector):
             raise NotFound(f"{self.system}: no state for order {client_order_id}", system=self.system)
         return order
 
+    async def get_positions(self, account_id: str | None = None) -> list[Position]:
+        """The account's positions: a RequestForPositions (AN) answered by an ack (AO) and one
+        PositionReport (AP) per position.
+
+        Raises:
+            ConfigurationError: no account to ask for (``account_id`` or ``connection.account``).
+            NotSupported: the counterparty does not answer position requests.
+            ReadTimeout: the answer did not come in time.
+        """
+        account = account_id or self.settings.account
+        if not account:
+            raise ConfigurationError(
+                f"{self.system}: RequestForPositions names the account (1): set connection.account",
+                path="connection.account",
+                system=self.system,
+            )
+        session = await self._ready()
+        request_id = self._next_id("pos")
+        pending = _PositionRequest(asyncio.get_running_loop().create_future())
+        self._position_requests[request_id] = pending
+        msg_type, fields = positions_request(request_id, account)
+        try:
+            async with self.context.measure("RequestForPositions", method="FIX"):
+                if not self._send(session, msg_type, fields):
+                    raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
+                positions: list[Position] = await self._answer(session, pending.future, _STATUS_TIMEOUT)
+        except TimeoutError:
+            raise ReadTimeout(
+                f"{self.system}: no complete answer to RequestForPositions for {account}", system=self.system
+            ) from None
+        finally:
+            self._position_requests.pop(request_id, None)
+        return positions
+
+    async def send_allocation(
+        self, block: BlockAllocation, *, orders: list[tuple[str, str]] | None = None
+    ) -> AllocationResult:
+        """Instruct the allocation of a filled block (AllocationInstruction J) and wait for the answer.
+
+        ``block`` is the allocation service's result (:func:`portico.trading.allocate_block`);
+        ``orders`` the (ClOrdID, OrderID) pairs of the block's orders (default: not specified). The
+        counterparty acknowledges (AllocationInstructionAck P) and, once accepted, confirms the
+        accounts' quantities (AllocationReport AS).
+
+        Returns:
+            The answer: ``accepted`` with the confirmed accounts, or a refusal with its reason.
+
+        Raises:
+            PayloadRejected: the block allocates nothing.
+            ReadTimeout: no ack or report in time (the instruction may have arrived: send the same
+                AllocID again to ask, never a new one).
+        """
+        msg_type, fields = allocation_instruction(block, orders=orders)
+        session = await self._ready()
+        pending = _PendingAllocation(
+            asyncio.get_running_loop().create_future(), AllocationResult(block.alloc_id, "sent")
+        )
+        self._allocations[block.alloc_id] = pending
+        try:
+            async with self.context.measure("AllocationInstruction", method="FIX"):
+                if not self._send(session, msg_type, fields):
+                    raise ConnectionFailed(f"{self.system}: the session logged off", system=self.system)
+                result: AllocationResult = await self._answer(session, pending.future, _STATUS_TIMEOUT)
+        except TimeoutError:
+            raise ReadTimeout(
+                f"{self.system}: allocation {block.alloc_id} not answered (last status: "
+                f"{pending.result.status})",
+                system=self.system,
+            ) from None
+        finally:
+            self._allocations.pop(block.alloc_id, None)
+        self.context.emit(
+            "fix.allocation." + ("accepted" if result.accepted else "refused"),
+            severity="info" if result.accepted else "warning",
+            system=self.system,
+            alloc_id=result.alloc_id,
+            status=result.status,
+            reason=result.reason,
+        )
+        return result
+
     def _known(self, order_id: str) -> tuple[str, Order]:
         root = self._by_order_id.get(order_id)
         order = self._orders.get(root) if root else None
@@ -521,6 +731,23 @@ class FixConnector(Connector):
         finally:
             with contextlib.suppress(ValueError):
                 self._subscribers.remove(queue)
+
+
+@dataclass
+class _PendingAllocation:
+    """An AllocationInstruction waiting for its ack and report."""
+
+    future: asyncio.Future[AllocationResult]
+    result: AllocationResult
+
+
+@dataclass
+class _PositionRequest:
+    """A RequestForPositions waiting for its ack and reports."""
+
+    future: asyncio.Future[list[Position]]
+    expected: int | None = None
+    reports: list[Position] = field(default_factory=list)
 
 
 def _older(candidate: Order, current: Order) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 from portico.connectors.fix.session import FixMessage
 from portico.errors import PayloadRejected
-from portico.models import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
+from portico.models import Order, OrderRequest, OrderSide, OrderStatus, OrderType, Position, TimeInForce
 
 __all__ = [
     "EXEC_TYPES",
@@ -22,12 +22,15 @@ __all__ = [
     "execution_report",
     "new_order_single",
     "order_from_report",
+    "position_from_report",
+    "positions_request",
     "replace_request",
     "status_request",
     "to_quickfix",
 ]
 
-Fields = list[tuple[int, str]]
+Fields = list[tuple[int, Any]]
+"""(tag, value) pairs; a value that is a list of field lists is a repeating group (tag = its NoXxx count)."""
 
 SIDES = {OrderSide.BUY: "1", OrderSide.SELL: "2", OrderSide.SELL_SHORT: "5"}
 SIDES_IN = {v: k for k, v in SIDES.items()}
@@ -174,9 +177,59 @@ def to_quickfix(fix: Any, msg_type: str, fields: Fields) -> Any:
     message = fix.Message()
     message.getHeader().setField(fix.BeginString("FIX.4.4"))
     message.getHeader().setField(fix.MsgType(msg_type))
-    for tag, value in fields:
-        message.setField(tag, value)
+    _set_fields(fix, message, fields)
     return message
+
+
+def _set_fields(fix: Any, target: Any, fields: Fields) -> None:
+    for tag, value in fields:
+        if isinstance(value, list):
+            for entry in value:
+                group = fix.Group(tag, entry[0][0])
+                _set_fields(fix, group, entry)
+                target.addGroup(group)
+        else:
+            target.setField(tag, value)
+
+
+def positions_request(request_id: str, account: str) -> tuple[str, Fields]:
+    """A RequestForPositions (AN): a snapshot of the account's positions (PosReqType 0)."""
+    now = datetime.now(UTC)
+    fields: Fields = [(710, request_id), (724, "0"), (1, account), (581, "1")]
+    fields += [(715, now.strftime("%Y%m%d")), (60, _now())]
+    return "AN", fields
+
+
+def position_from_report(message: FixMessage, *, system: str) -> Position:
+    """A PositionReport (AP) as a position: LongQty - ShortQty at SettlPrice.
+
+    Raises:
+        PayloadRejected: no Symbol, or a quantity or price that is not a number (names the tag).
+    """
+    symbol = message.get(55)
+    if not symbol:
+        raise PayloadRejected(f"PositionReport {message.seq_num} has no Symbol (55)", field="55")
+
+    def number(tag: int, name: str) -> Decimal:
+        value = message.get(tag) or "0"
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise PayloadRejected(
+                f"PositionReport {message.seq_num}: {name} ({tag}) is not a number: {value!r}", field=str(tag)
+            ) from None
+
+    quantity = number(704, "LongQty") - number(705, "ShortQty")
+    price = number(730, "SettlPrice")
+    return Position(
+        account_id=message.get(1),
+        symbol=symbol,
+        quantity=quantity,
+        currency=message.get(15) or "USD",
+        market_price=price,
+        market_value=quantity * price,
+        system=system,
+    )
 
 
 # -- execution reports -----------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """One FIX 4.4 initiator session over QuickFIX, bridged to asyncio.
 
 QuickFIX runs the session layer (logon, heartbeats, test requests, resend requests, gap fills, sequence
-resets, logout, the session schedule and reconnects) on its own thread. :class:`FixSession` is the
+resets, logout, the session schedule and reconnects) on its own thread. QuickFIX's initiator retries at a
+fixed ``ReconnectInterval``; the backoff is portico's: the engine polls every second, but only an
+*enabled* session is connected, and :class:`FixSession` enables it for one attempt at a time, waiting
+``reconnect_interval`` after the first failed attempt, doubling up to ``reconnect_max_interval``
+(:func:`backoff_delays`). :class:`FixSession` is the
 ``quickfix.Application`` of that session: it adds the vault's credentials to the Logon, keeps the
 sequence numbers in portico's store (:mod:`portico.connectors.fix.sequences`), refuses to resend an
 order after a reconnect (``DoNotSend``: the engine gap-fills it instead, so an order that did not get
@@ -18,18 +22,28 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from portico.connectors.fix.sequences import SequenceStore
 from portico.errors import AuthError, ConfigurationError, ConnectionFailed
 
-__all__ = ["FixMessage", "FixSession", "SessionConfig", "parse_raw"]
+__all__ = ["FixMessage", "FixSession", "SessionConfig", "backoff_delays", "parse_raw"]
 
 SOH = "\x01"
+_ATTEMPT_WINDOW = 1.5
+"""Seconds an enabled session has for one connection attempt (the engine polls once a second)."""
 _ORDER_TYPES = {"D", "F", "G", "H"}
 """Application messages that are never resent after a reconnect (they are gap-filled)."""
+
+
+def backoff_delays(first: float, cap: float) -> Iterator[float]:
+    """Pauses between failed connection attempts: ``first``, doubling, at most ``cap``."""
+    delay = first
+    while True:
+        yield min(delay, cap)
+        delay = min(delay * 2, cap)
 
 
 def parse_raw(raw: str) -> list[tuple[int, str]]:
@@ -56,6 +70,8 @@ class FixMessage:
     fields: dict[int, str]
     poss_dup: bool = False
     poss_resend: bool = False
+    pairs: tuple[tuple[int, str], ...] = field(default=(), repr=False, compare=False)
+    """Every (tag, value) in order, repeating groups included."""
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         """The value of ``tag``, or ``default``."""
@@ -65,9 +81,11 @@ class FixMessage:
     def from_raw(cls, raw: str) -> FixMessage:
         """Parse one raw message."""
         fields: dict[int, str] = {}
-        for tag, value in parse_raw(raw):
+        pairs = parse_raw(raw)
+        for tag, value in pairs:
             fields.setdefault(tag, value)
         return cls(
+            pairs=tuple(pairs),
             msg_type=fields.get(35, ""),
             seq_num=int(fields.get(34, "0") or 0),
             fields=fields,
@@ -87,6 +105,7 @@ class SessionConfig:
     data_dictionary: str
     heartbeat_interval: int = 30
     reconnect_interval: int = 5
+    reconnect_max_interval: int = 60
     logon_timeout: float = 10.0
     start_time: str = "00:00:00"
     end_time: str = "00:00:00"
@@ -105,7 +124,8 @@ class SessionConfig:
         lines = [
             "[DEFAULT]",
             "ConnectionType=initiator",
-            f"ReconnectInterval={self.reconnect_interval}",
+            # the engine's poll; the backoff between attempts is FixSession's (it enables the session)
+            "ReconnectInterval=1",
             f"HeartBtInt={self.heartbeat_interval}",
             f"StartTime={self.start_time}",
             f"EndTime={self.end_time}",
@@ -179,6 +199,10 @@ class FixSession:
         """How many times the session has logged on (reconnects count)."""
         self.generation = 0
         """Bumped on every logout or disconnect: a message sent in an older generation may be lost."""
+        self._went_down: asyncio.Event | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.reconnect_delays: list[float] = []
+        """Every pause taken between failed connection attempts, in order (reset by nothing)."""
 
     def __repr__(self) -> str:
         return f"<FixSession {self.config.session_id} {'logged on' if self.logged_on else 'logged off'}>"
@@ -226,6 +250,10 @@ class FixSession:
             except (fix.ConfigError, fix.RuntimeError) as exc:
                 self._initiator = None
                 raise ConfigurationError(f"the FIX session could not start: {exc}") from None
+            self._went_down = asyncio.Event()
+            self._supervisor = asyncio.create_task(
+                self._supervise(), name=f"fix-reconnect-{self.config.session_id}"
+            )
         await self.wait_logged_on(self.config.logon_timeout)
 
     async def wait_logged_on(self, timeout: float) -> None:
@@ -254,8 +282,67 @@ class FixSession:
             if waiter in self._logon_waiters:
                 self._logon_waiters.remove(waiter)
 
+    def _enable(self, enabled: bool) -> None:
+        import quickfix as fix
+
+        session = fix.Session.lookupSession(self._session_id) if self._session_id is not None else None
+        if session is None:
+            return
+        if enabled:
+            session.logon()
+        elif session.isEnabled():
+            session.logout(self.logout_reason or "")  # not connected: nothing is sent, it only waits
+
+    def _logon_pending(self) -> bool:
+        import quickfix as fix
+
+        session = fix.Session.lookupSession(self._session_id) if self._session_id is not None else None
+        return bool(session is not None and session.sentLogon() and not session.isLoggedOn())
+
+    async def _attempt(self) -> bool:
+        """Whether the session logs on within one attempt (longer while a Logon awaits its answer)."""
+        with contextlib.suppress(ConnectionFailed, AuthError):
+            await self.wait_logged_on(_ATTEMPT_WINDOW)
+            return True
+        if self._logon_pending():
+            # connected, the Logon is on its way: its answer decides
+            with contextlib.suppress(ConnectionFailed, AuthError):
+                await self.wait_logged_on(self.config.logon_timeout)
+                return True
+        return self.logged_on
+
+    async def _supervise(self) -> None:
+        """Connection attempts with backoff: one attempt, a pause (growing), the next attempt..."""
+        assert self._went_down is not None
+        while True:
+            if self.logged_on:
+                await self._went_down.wait()
+                self._went_down.clear()
+                continue
+            delays = backoff_delays(self.config.reconnect_interval, self.config.reconnect_max_interval)
+            while not await self._attempt():
+                if self._supervisor is None:
+                    return  # stopping
+                delay = next(delays)
+                self._enable(False)
+                self.reconnect_delays.append(delay)
+                self.emit(
+                    "fix.session.reconnecting",
+                    severity="warning",
+                    session=self.config.session_id,
+                    delay=delay,
+                    reason=self.logout_reason or "not connected",
+                )
+                await asyncio.sleep(delay)
+                self._enable(True)
+
     async def stop(self) -> None:
         """Log out and stop the initiator (waits for the Logout exchange, a few seconds at most)."""
+        supervisor, self._supervisor = self._supervisor, None
+        while supervisor is not None and not supervisor.done():
+            # again until it ends: asyncio.wait_for may swallow a cancel that meets its own result
+            supervisor.cancel()
+            await asyncio.wait({supervisor}, timeout=0.5)
         initiator, self._initiator = self._initiator, None
         if initiator is None:
             return
@@ -338,6 +425,8 @@ class FixSession:
         return AuthError(f"{self.config.session_id}: the counterparty refused the logon: {reason}")
 
     def _on_logout_loop(self, was_logged_on: bool, reason: str | None) -> None:
+        if self._went_down is not None:
+            self._went_down.set()
         if not was_logged_on and _refused_logon(reason):
             for waiter in self._logon_waiters:
                 if not waiter.done():

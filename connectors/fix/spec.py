@@ -43,7 +43,13 @@ class FixConnection(ConnectionSettings):
     account: str | None = Field(default=None, min_length=1, description="Account (1) sent on every order")
     heartbeat_interval: int = Field(default=30, ge=1, le=3600, description="HeartBtInt (108) in seconds")
     reconnect_interval: int = Field(
-        default=5, ge=1, le=3600, description="seconds between reconnect attempts"
+        default=5,
+        ge=1,
+        le=3600,
+        description="seconds before the second connection attempt; each later pause doubles",
+    )
+    reconnect_max_interval: int = Field(
+        default=60, ge=1, le=3600, description="the longest pause between connection attempts"
     )
     logon_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for the Logon answer")
     ack_timeout: float = Field(
@@ -65,6 +71,14 @@ class FixConnection(ConnectionSettings):
     reset_on_logon: bool = Field(
         default=False,
         description="send ResetSeqNumFlag (141=Y) on every Logon (counterparties that reset daily)",
+    )
+    drop_copy_comp_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "SenderCompID of a second, listen-only drop-copy session on the same counterparty: its execution"
+            " reports of orders placed elsewhere are adopted into tracking (none: no drop copy)"
+        ),
     )
     data_dictionary: str | None = Field(
         default=None,
@@ -132,6 +146,7 @@ SPEC = ConnectorSpec(
             Capability.CANCEL_ORDER: _S,
             Capability.REPLACE_ORDER: _S,
             Capability.GET_ORDER_BY_CLIENT_ID: _S,
+            Capability.GET_POSITIONS: _S,
             Capability.SUBSCRIBE_ORDER_UPDATES: _S,
         },
         order_types=(OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT),

@@ -46,6 +46,7 @@ from portico.models import (
 )
 from portico.sdk import Capability, Connector
 from portico.store import Database
+from portico.trading._adoption import ADOPTING_SOURCES, adopt_order
 from portico.trading._allocation import Allocator, ParentOrderState
 from portico.trading._config import ReconciliationSchedule, TradingConfig
 from portico.trading._confirmations import TradeConfirmation, export_confirmations
@@ -756,6 +757,8 @@ class TradingService:
         record = applied
         if record is None and order.filled_quantity:
             self.snapshots.filled(system_id)  # an order not placed here filled: positions moved
+        if record is None and event.source in ADOPTING_SOURCES:
+            return await adopt_order(self, system_id, event)  # placed outside portico: tracked from now
         if record is None:
             if (system_id, order.order_id) not in self._orphans and len(self._orphans) >= _MAX_ORPHAN_ORDERS:
                 # orders placed outside portico never get claimed: forget the oldest

@@ -20,6 +20,12 @@ probability decided by a seeded generator:
 - ``delay_ack``: the order's handling waits ``ack_delay`` seconds;
 - ``garble_checksum``: the relay changes the CheckSum of an ExecutionReport (the client drops it and asks
   for a resend).
+
+Drop copy: the ``drop_copy`` CompIDs (default ``DROPCOPY``) log on to sessions that receive a copy of
+every ExecutionReport of every order at the venue, whichever session placed it, and of orders placed at
+the venue directly (:meth:`FixMockServer.venue`'s ``place_order``: "elsewhere"). A copy carries the same
+ExecID as the report to the placing session. Order messages on a drop-copy session are refused
+(BusinessMessageReject).
 """
 
 from __future__ import annotations
@@ -142,6 +148,9 @@ class FixMockServer:
         faults: fault probabilities (:class:`FixFaults` or a mapping).
         comp_id: the acceptor's CompID.
         clients: the counterparties' CompIDs allowed to log on (one session each).
+        drop_copy: the CompIDs of drop-copy sessions (copies of every execution report, see the module).
+        position_requests: whether RequestForPositions (AN) is answered (else: BusinessMessageReject,
+            as from a counterparty that does not support it).
         credentials: ``{comp_id: (username, password)}`` checked on Logon (no entry: any logon).
         data_dictionary: path of FIX44.xml.
         heartbeat_interval: HeartBtInt the acceptor expects (it takes the client's).
@@ -155,6 +164,8 @@ class FixMockServer:
         faults: FixFaults | dict[str, Any] | None = None,
         comp_id: str = DEFAULT_COMP_ID,
         clients: Sequence[str] = ("PORTICO", "BENCH", "SCRIPT"),
+        drop_copy: Sequence[str] = ("DROPCOPY",),
+        position_requests: bool = True,
         credentials: dict[str, tuple[str, str]] | None = None,
         data_dictionary: str | None = None,
     ) -> None:
@@ -164,6 +175,8 @@ class FixMockServer:
         self._dice_lock = threading.Lock()
         self.comp_id = comp_id
         self.clients = tuple(clients)
+        self.drop_copy = tuple(drop_copy)
+        self.position_requests = position_requests
         self.credentials = dict(credentials or {})
         self.data_dictionary = data_dictionary
         self.host = "127.0.0.1"
@@ -173,6 +186,8 @@ class FixMockServer:
         self.received: list[ReceivedMessage] = []
         """Every application message received, in order."""
         self.rejected: dict[str, str] = {}
+        self.allocations: dict[str, dict[int, str]] = {}
+        """AllocID -> the AllocationInstruction's fields, for every instruction received."""
         """ClOrdID -> reason, for every order the venue refused (business rejects)."""
         self.logons: Counter[str] = Counter()
         self._owners: dict[str, Any] = {}
@@ -187,6 +202,9 @@ class FixMockServer:
         self._links: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._garble_next = 0
+        self.refuse_connections = False
+        """While True the relay closes every new connection at once (a counterparty that is away)."""
+        self.connections_refused = 0
         self._unsubscribe = self.venue.subscribe(self._on_venue)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -218,7 +236,7 @@ class FixMockServer:
             "PersistMessages=Y",
             "",
         ]
-        for client in self.clients:
+        for client in (*self.clients, *self.drop_copy):
             lines += [
                 "[SESSION]",
                 "BeginString=FIX.4.4",
@@ -296,6 +314,10 @@ class FixMockServer:
         self._garble_next += count
 
     async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse_connections:
+            self.connections_refused += 1
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._links.add(task)
@@ -392,7 +414,7 @@ class FixMockServer:
         self,
         session_id: Any,
         msg_type: str,
-        body: list[tuple[int, str]],
+        body: Sequence[tuple[int, Any]],
         *,
         header: Sequence[tuple[int, str]] = (),
     ) -> None:
@@ -403,8 +425,7 @@ class FixMockServer:
         message.getHeader().setField(fix.MsgType(msg_type))
         for tag, value in header:
             message.getHeader().setField(tag, value)
-        for tag, value in body:
-            message.setField(tag, value)
+        _set_fields(fix, message, body)
         fix.Session.sendToTarget(message, session_id)
 
     def _report(self, session_id: Any, body: list[tuple[int, str]]) -> None:
@@ -457,7 +478,7 @@ class FixMockServer:
     def _on_venue(self, event: VenueEvent) -> None:
         order = event.order
         session_id = self._owners.get(order.client_order_id)
-        if session_id is None or event.event == "replaced":
+        if event.event == "replaced" or (session_id is None and not self.drop_copy):
             return
         exec_id = f"{order.id[:8]}-{event.seq}"
         if event.event == "new" and order.client_order_id in self._replacing:
@@ -476,7 +497,19 @@ class FixMockServer:
             body = self._status_body(
                 order, exec_id=exec_id, exec_type=exec_type, cl_ord_id=order.client_order_id, last=last
             )
-        self._report(session_id, body)
+        if session_id is not None:
+            self._report(session_id, body)
+        self._copy(body)
+
+    def _copy(self, body: list[tuple[int, str]]) -> None:
+        """The report to every logged-on drop-copy session."""
+        import quickfix as fix
+
+        for client in self.drop_copy:
+            copy_id = fix.SessionID("FIX.4.4", self.comp_id, client)
+            session = fix.Session.lookupSession(copy_id)
+            if session is not None and session.isLoggedOn():
+                self._send(copy_id, "8", body)
 
     def _reject(self, session_id: Any, f: dict[int, str], reason: str, code: str = "99") -> None:
         cl_ord_id = f.get(11, "")
@@ -619,6 +652,91 @@ class FixMockServer:
             body.append((790, request_id))
         self._send(session_id, "8", body)
 
+    def _allocation(self, session_id: Any, raw: str, f: dict[int, str]) -> None:
+        """AllocationInstruction: checked against the block's orders at the venue, acknowledged (P),
+        and when accepted confirmed account by account (AS)."""
+        alloc_id = f.get(70, "")
+        self.allocations[alloc_id] = f
+        pairs = [(int(t), v) for t, _, v in (p.partition("=") for p in raw.split(SOH) if p) if t.isdigit()]
+        accounts: list[tuple[str, Decimal]] = []
+        orders: list[str] = []
+        for tag, value in pairs:
+            if tag == 79:
+                accounts.append((value, Decimal(0)))
+            elif tag == 80 and accounts:
+                accounts[-1] = (accounts[-1][0], Decimal(value))
+            elif tag == 11:
+                orders.append(value)
+        quantity = Decimal(f.get(53, "0"))
+        problem: tuple[str, str] | None = None
+        if sum((q for _, q in accounts), Decimal(0)) != quantity:
+            problem = ("1", f"the accounts' quantities do not add up to the block's {_num(quantity)}")
+        elif orders:
+            filled = Decimal(0)
+            for cl_ord_id in orders:
+                try:
+                    filled += self.venue.get_order_by_client_id(cl_ord_id).filled_qty
+                except VenueError:
+                    problem = ("5", f"unknown order {cl_ord_id}")
+                    break
+            if problem is None and filled != quantity:
+                problem = ("1", f"the block's orders filled {_num(filled)}, not {_num(quantity)}")
+        ack: list[tuple[int, Any]] = [(70, alloc_id), (60, _now())]
+        if problem is not None:
+            ack += [(87, "1"), (88, problem[0]), (58, problem[1])]
+            self._send(session_id, "P", ack)
+            return
+        self._send(session_id, "P", [*ack, (87, "0")])
+        report: list[tuple[int, Any]] = [
+            (755, f"ar-{alloc_id}"),
+            (70, alloc_id),
+            (71, "0"),
+            (794, "4"),  # sellside calculated without preliminary
+            (87, "0"),
+            (857, f.get(857, "0")),
+            (54, f.get(54, "1")),
+            (55, f.get(55, "")),
+            (53, f.get(53, "0")),
+            (6, f.get(6, "0")),
+            (75, f.get(75, datetime.now(UTC).strftime("%Y%m%d"))),
+            (78, [[(79, account), (80, _num(qty))] for account, qty in accounts]),
+        ]
+        self._send(session_id, "AS", report)
+
+    def _positions(self, session_id: Any, f: dict[int, str]) -> None:
+        """RequestForPositions: an ack with the count, then one PositionReport per open position."""
+        request_id, account = f.get(710, ""), f.get(1, "")
+        report_id = f"pos-{time.monotonic_ns()}"
+        ack: list[tuple[int, Any]] = [(721, report_id), (710, request_id)]
+        try:
+            held = self.venue.list_positions(account)
+        except VenueError as exc:
+            ack += [(727, "0"), (728, "99"), (729, "2"), (1, account), (581, "1"), (58, str(exc))]
+            self._send(session_id, "AO", ack)
+            return
+        ack += [(727, str(len(held))), (728, "0" if held else "2"), (729, "0"), (1, account), (581, "1")]
+        self._send(session_id, "AO", ack)
+        today = datetime.now(UTC).strftime("%Y%m%d")
+        for i, position in enumerate(held):
+            long_qty = position.qty if position.qty > 0 else Decimal(0)
+            short_qty = -position.qty if position.qty < 0 else Decimal(0)
+            body: list[tuple[int, Any]] = [
+                (721, f"{report_id}-{i + 1}"),
+                (710, request_id),
+                (727, str(len(held))),
+                (728, "0"),
+                (715, today),
+                (1, account),
+                (581, "1"),
+                (55, position.symbol),
+                (730, _num(self.venue.price(position.symbol))),
+                (731, "1"),
+                (734, _num(position.lastday_price)),
+                (702, [[(703, "SOD"), (704, _num(long_qty)), (705, _num(short_qty))]]),
+                (753, [[(707, "SMV"), (708, _num(position.qty * self.venue.price(position.symbol)))]]),
+            ]
+            self._send(session_id, "AP", body)
+
     def _from_app(self, fix: Any, message: Any, session_id: Any) -> None:
         raw = message.toString()
         f = _fields(raw)
@@ -632,6 +750,8 @@ class FixMockServer:
                 poss_dup=f.get(43) == "Y",
             )
         )
+        if session_id.getTargetCompID().getValue() in self.drop_copy:
+            raise fix.UnsupportedMessageType()  # a drop-copy session only listens
         if msg_type == "D":
             self._new_order(fix, session_id, f)
         elif msg_type == "F":
@@ -640,8 +760,24 @@ class FixMockServer:
             self._replace(session_id, f)
         elif msg_type == "H":
             self._status(session_id, f)
+        elif msg_type == "J":
+            self._allocation(session_id, raw, f)
+        elif msg_type == "AN" and self.position_requests:
+            self._positions(session_id, f)
         else:
             raise fix.UnsupportedMessageType()
+
+
+def _set_fields(fix: Any, target: Any, body: Sequence[tuple[int, Any]]) -> None:
+    """Fields into a message; a list value is a repeating group (a list of field lists)."""
+    for tag, value in body:
+        if isinstance(value, list):
+            for entry in value:
+                group = fix.Group(tag, entry[0][0])
+                _set_fields(fix, group, entry)
+                target.addGroup(group)
+        else:
+            target.setField(tag, value)
 
 
 def _make_application(fix: Any, owner: FixMockServer) -> Any:

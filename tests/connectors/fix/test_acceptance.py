@@ -224,19 +224,10 @@ async def test_missing_required_field_is_rejected(fix_mock: FixMockServer) -> No
 async def test_unsupported_message_type_gets_a_business_reject(fix_mock: FixMockServer) -> None:
     client = await _client(fix_mock)
     await client.logon()
-    await client.send(
-        "AN",
-        [
-            (710, "pos-1"),
-            (724, "0"),
-            (715, "20261203"),
-            (60, "20261203-15:00:00.000"),
-            (581, "1"),
-            (1, "ACC"),
-        ],
-    )
+    # OrderMassStatusRequest: valid FIX 4.4, not served by the mock (RequestForPositions is)
+    await client.send("AF", [(584, "mass-1"), (585, "7")])
     reject = await client.expect("j")
-    assert (reject[372], reject[380]) == ("AN", "3")
+    assert (reject[372], reject[380]) == ("AF", "3")
     await client.close()
 
 

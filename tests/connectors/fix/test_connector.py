@@ -241,6 +241,8 @@ class TestFixConformance(ConnectorConformance):
     @pytest.fixture
     async def mock_server(self) -> AsyncIterator[_RunningFix]:
         server = await FixMockServer(seed=self.mock_seed).start()
+        # RequestForPositions names the account: the venue's (this instance's connection only)
+        self.connection = {**FAST, "account": server.venue.default_account_id}  # type: ignore[misc]
         try:
             yield _RunningFix(server)
         finally:
