@@ -6,8 +6,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.alpaca.connector import AlpacaConnector
@@ -18,20 +19,11 @@ __all__ = [
     "AlpacaConnector",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "AlpacaConnector": ("portico.connectors.alpaca.connector", "AlpacaConnector"),
-    "SPEC": ("portico.connectors.alpaca.spec", "SPEC"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AlpacaConnector": "portico.connectors.alpaca.connector",
+        "SPEC": "portico.connectors.alpaca.spec",
+    },
+    __all__,
+)

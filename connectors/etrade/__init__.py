@@ -7,8 +7,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.etrade.connector import EtradeConnector
@@ -19,20 +20,11 @@ __all__ = [
     "EtradeConnector",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "EtradeConnector": ("portico.connectors.etrade.connector", "EtradeConnector"),
-    "SPEC": ("portico.connectors.etrade.spec", "SPEC"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EtradeConnector": "portico.connectors.etrade.connector",
+        "SPEC": "portico.connectors.etrade.spec",
+    },
+    __all__,
+)

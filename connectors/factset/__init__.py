@@ -7,8 +7,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.factset.auth import SCHEME as OAUTH_SCHEME
@@ -26,24 +27,15 @@ __all__ = [
     "PeriodReturn",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "OAUTH_SCHEME": ("portico.connectors.factset.auth", "SCHEME"),
-    "FactSetPrivateKeyJwtAuth": ("portico.connectors.factset.auth", "FactSetPrivateKeyJwtAuth"),
-    "FactSetConnector": ("portico.connectors.factset.connector", "FactSetConnector"),
-    "PeriodReturn": ("portico.connectors.factset.mapping", "PeriodReturn"),
-    "SPEC": ("portico.connectors.factset.spec", "SPEC"),
-    "FactSetConnection": ("portico.connectors.factset.spec", "FactSetConnection"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "OAUTH_SCHEME": "portico.connectors.factset.auth:SCHEME",
+        "FactSetPrivateKeyJwtAuth": "portico.connectors.factset.auth",
+        "FactSetConnector": "portico.connectors.factset.connector",
+        "PeriodReturn": "portico.connectors.factset.mapping",
+        "SPEC": "portico.connectors.factset.spec",
+        "FactSetConnection": "portico.connectors.factset.spec",
+    },
+    __all__,
+)

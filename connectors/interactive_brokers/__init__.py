@@ -6,8 +6,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.interactive_brokers.connector import InteractiveBrokersConnector, select_transport
@@ -21,26 +22,14 @@ __all__ = [
     "transport_spec",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "InteractiveBrokersConnector": (
-        "portico.connectors.interactive_brokers.connector",
-        "InteractiveBrokersConnector",
-    ),
-    "select_transport": ("portico.connectors.interactive_brokers.connector", "select_transport"),
-    "SPEC": ("portico.connectors.interactive_brokers.spec", "SPEC"),
-    "TRANSPORT_CAPABILITIES": ("portico.connectors.interactive_brokers.spec", "TRANSPORT_CAPABILITIES"),
-    "transport_spec": ("portico.connectors.interactive_brokers.spec", "transport_spec"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "InteractiveBrokersConnector": "portico.connectors.interactive_brokers.connector",
+        "select_transport": "portico.connectors.interactive_brokers.connector",
+        "SPEC": "portico.connectors.interactive_brokers.spec",
+        "TRANSPORT_CAPABILITIES": "portico.connectors.interactive_brokers.spec",
+        "transport_spec": "portico.connectors.interactive_brokers.spec",
+    },
+    __all__,
+)

@@ -6,8 +6,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.morningstar.connector import MorningstarConnector
@@ -30,26 +31,17 @@ __all__ = [
     "ReturnObservation",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "MorningstarConnector": ("portico.connectors.morningstar.connector", "MorningstarConnector"),
-    "FundHolding": ("portico.connectors.morningstar.models", "FundHolding"),
-    "FundProfile": ("portico.connectors.morningstar.models", "FundProfile"),
-    "ReturnFrequency": ("portico.connectors.morningstar.models", "ReturnFrequency"),
-    "ReturnObservation": ("portico.connectors.morningstar.models", "ReturnObservation"),
-    "RATE_LIMIT_POLICY": ("portico.connectors.morningstar.spec", "RATE_LIMIT_POLICY"),
-    "SPEC": ("portico.connectors.morningstar.spec", "SPEC"),
-    "MorningstarConnection": ("portico.connectors.morningstar.spec", "MorningstarConnection"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MorningstarConnector": "portico.connectors.morningstar.connector",
+        "FundHolding": "portico.connectors.morningstar.models",
+        "FundProfile": "portico.connectors.morningstar.models",
+        "ReturnFrequency": "portico.connectors.morningstar.models",
+        "ReturnObservation": "portico.connectors.morningstar.models",
+        "RATE_LIMIT_POLICY": "portico.connectors.morningstar.spec",
+        "SPEC": "portico.connectors.morningstar.spec",
+        "MorningstarConnection": "portico.connectors.morningstar.spec",
+    },
+    __all__,
+)

@@ -7,8 +7,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.polygon.connector import MarketStatus, PolygonConnector
@@ -24,25 +25,16 @@ __all__ = [
     "rate_limit_policy",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "MarketStatus": ("portico.connectors.polygon.connector", "MarketStatus"),
-    "PolygonConnector": ("portico.connectors.polygon.connector", "PolygonConnector"),
-    "ALIASES": ("portico.connectors.polygon.spec", "ALIASES"),
-    "PLAN_FEATURES": ("portico.connectors.polygon.spec", "PLAN_FEATURES"),
-    "PLANS": ("portico.connectors.polygon.spec", "PLANS"),
-    "SPEC": ("portico.connectors.polygon.spec", "SPEC"),
-    "rate_limit_policy": ("portico.connectors.polygon.spec", "rate_limit_policy"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MarketStatus": "portico.connectors.polygon.connector",
+        "PolygonConnector": "portico.connectors.polygon.connector",
+        "ALIASES": "portico.connectors.polygon.spec",
+        "PLAN_FEATURES": "portico.connectors.polygon.spec",
+        "PLANS": "portico.connectors.polygon.spec",
+        "SPEC": "portico.connectors.polygon.spec",
+        "rate_limit_policy": "portico.connectors.polygon.spec",
+    },
+    __all__,
+)

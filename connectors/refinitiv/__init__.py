@@ -7,8 +7,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.refinitiv.auth import SCHEME, RefinitivPasswordAuth
@@ -25,25 +26,16 @@ __all__ = [
     "RefinitivPasswordAuth",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "SCHEME": ("portico.connectors.refinitiv.auth", "SCHEME"),
-    "RefinitivPasswordAuth": ("portico.connectors.refinitiv.auth", "RefinitivPasswordAuth"),
-    "FxRates": ("portico.connectors.refinitiv.connector", "FxRates"),
-    "RefinitivConnector": ("portico.connectors.refinitiv.connector", "RefinitivConnector"),
-    "SPEC": ("portico.connectors.refinitiv.spec", "SPEC"),
-    "THROTTLING": ("portico.connectors.refinitiv.spec", "THROTTLING"),
-    "RefinitivConnection": ("portico.connectors.refinitiv.spec", "RefinitivConnection"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "SCHEME": "portico.connectors.refinitiv.auth",
+        "RefinitivPasswordAuth": "portico.connectors.refinitiv.auth",
+        "FxRates": "portico.connectors.refinitiv.connector",
+        "RefinitivConnector": "portico.connectors.refinitiv.connector",
+        "SPEC": "portico.connectors.refinitiv.spec",
+        "THROTTLING": "portico.connectors.refinitiv.spec",
+        "RefinitivConnection": "portico.connectors.refinitiv.spec",
+    },
+    __all__,
+)

@@ -6,8 +6,9 @@ imports to list what is installed) does not import the connector's client, strea
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from portico._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from portico.connectors.yahoo_finance.connector import YahooFinanceConnector
@@ -20,22 +21,13 @@ __all__ = [
     "rate_limit_policy",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "YahooFinanceConnector": ("portico.connectors.yahoo_finance.connector", "YahooFinanceConnector"),
-    "SPEC": ("portico.connectors.yahoo_finance.spec", "SPEC"),
-    "TERMS_NOTICE": ("portico.connectors.yahoo_finance.spec", "TERMS_NOTICE"),
-    "rate_limit_policy": ("portico.connectors.yahoo_finance.spec", "rate_limit_policy"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "YahooFinanceConnector": "portico.connectors.yahoo_finance.connector",
+        "SPEC": "portico.connectors.yahoo_finance.spec",
+        "TERMS_NOTICE": "portico.connectors.yahoo_finance.spec",
+        "rate_limit_policy": "portico.connectors.yahoo_finance.spec",
+    },
+    __all__,
+)
