@@ -174,7 +174,9 @@ async def test_restart_on_the_same_store_resumes_the_session(
     await first.close()
     stored = SequenceStore(db, "FIX.4.4:PORTICO->VENUE").load()
     assert stored.next_sender == fix_mock.session().getExpectedTargetNum()
-    assert stored.next_target == fix_mock.session().getExpectedSenderNum()
+    # the venue may send more (a late fill report) after our logout: the stored incoming number is then
+    # behind, never ahead, and the restart asks for a resend of the gap
+    assert stored.next_target <= fix_mock.session().getExpectedSenderNum()
     second = await fix_connector(fix_mock, db=db)
     assert fix_mock.logons["PORTICO"] == 2
     assert second.session.numbers()[0] > 5, "the restarted process goes on from the stored numbers"
