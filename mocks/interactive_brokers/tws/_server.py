@@ -3,7 +3,8 @@
 What it answers: the handshake, startApi (nextValidId + managedAccounts), positions, open and completed
 orders, account updates (single and multi), account summary, executions with commission reports,
 contract details, market data ticks (streaming and snapshot), historical bars, place/modify/cancel
-orders with order status, reqIds and the current time. Anything else gets error 10000-style text
+orders with order status, reqIds and the current time; news providers, historical news, news articles
+and fundamental data snapshots (see ``_reference``). Anything else gets error 10000-style text
 naming the message id, never a silent hang.
 
 Fault injection (for the "response lost after commit" tests): ``faults={"drop_order_ack": 0.3}`` makes
@@ -25,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from portico.mocks.interactive_brokers._venue import IbVenue, Listing, VenueError, VenueEvent, VenueOrder
+from portico.mocks._kit._news import NewsSource
+from portico.mocks.interactive_brokers.tws import _reference as ref
 from portico.mocks.interactive_brokers.tws import _wire as w
 
 __all__ = ["TwsMockServer", "start_tws_mock"]
@@ -93,6 +96,7 @@ class TwsMockServer:
         self._unsubscribe = self.venue.subscribe(self._on_venue)
         self.host = "127.0.0.1"
         self.port = 0
+        self.news = NewsSource(self.venue.seed)
         self.journal: list[tuple[int | None, list[str]]] = []
         """Every message received: (client id, fields)."""
 
@@ -535,6 +539,57 @@ class TwsMockServer:
     def _cancel_historical(self, s: _Session, f: list[str]) -> None:
         """Historical requests answer at once; nothing to cancel."""
 
+    # -- news and fundamentals (see _reference) -----------------------------------------------------
+
+    def _news_providers(self, s: _Session, f: list[str]) -> None:
+        fields: list[w.Field] = [85, len(ref.NEWS_PROVIDERS)]
+        for code, name, _publisher in ref.NEWS_PROVIDERS:
+            fields += [code, name]
+        s.send(fields)
+
+    def _historical_news(self, s: _Session, f: list[str]) -> None:
+        req_id, conid, codes_text, start_text, end_text, total_text = f[1], f[2], f[3], f[4], f[5], f[6]
+        known = {code for code, _name, _publisher in ref.NEWS_PROVIDERS}
+        codes = {c for c in codes_text.split("+") if c}
+        if not codes or codes - known:
+            s.error(int(req_id), 10276, f"News feed is not allowed: {'+'.join(sorted(codes - known)) or '(none)'}")
+            return
+        try:
+            listing = self.venue.listing(conid=int(conid or 0))
+            start = _parse_ib_time(start_text) if start_text else None
+            end = _parse_ib_time(end_text) if end_text else None
+            total = int(total_text or 10)
+        except VenueError as exc:
+            s.error(int(req_id), exc.code, exc.message)
+            return
+        if not 1 <= total <= 300:
+            s.error(int(req_id), 321, "Error validating request.-'cC' : cause - totalResults must be 1..300")
+            return
+        rows, more = ref.historical_news(self.venue, self.news, listing, codes, start=start, end=end, total=total)
+        for row in rows:
+            s.send([86, req_id, *row])
+        s.send([87, req_id, more])
+
+    def _news_article(self, s: _Session, f: list[str]) -> None:
+        req_id, code, wanted = int(f[1]), f[2], f[3]
+        text = ref.article_text(self.venue, self.news, code, wanted)
+        if text is None:
+            s.error(req_id, 10172, f"Failed to request news article: No data available for {wanted}")
+            return
+        s.send([83, req_id, 0, text])
+
+    def _fundamental_data(self, s: _Session, f: list[str]) -> None:
+        req_id, conid, symbol, report = int(f[2]), f[3], f[4], f[10]
+        try:
+            listing = self.venue.listing(conid=int(conid) if conid and conid != "0" else None, symbol=symbol or None)
+        except VenueError as exc:
+            s.error(req_id, exc.code, exc.message)
+            return
+        if report != "ReportSnapshot":
+            s.error(req_id, 430, "We are sorry, but fundamentals data for the security specified is not available.")
+            return
+        s.send([51, 1, req_id, ref.fundamentals_xml(self.venue, listing)])
+
     # -- venue events -------------------------------------------------------------------------------
 
     def _on_venue(self, event: VenueEvent) -> None:
@@ -633,6 +688,8 @@ _HANDLERS = {
     20: TwsMockServer._historical_data,
     25: TwsMockServer._cancel_historical,
     49: TwsMockServer._current_time,
+    52: TwsMockServer._fundamental_data,
+    53: lambda self, s, f: None,
     58: TwsMockServer._global_cancel,
     59: TwsMockServer._market_data_type,
     61: TwsMockServer._positions,
@@ -642,6 +699,9 @@ _HANDLERS = {
     76: TwsMockServer._account_updates_multi,
     77: lambda self, s, f: None,
     81: TwsMockServer._matching_symbols,
+    84: TwsMockServer._news_article,
+    85: TwsMockServer._news_providers,
+    86: TwsMockServer._historical_news,
     99: TwsMockServer._completed_orders,
 }
 
