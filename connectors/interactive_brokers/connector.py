@@ -20,7 +20,9 @@ from portico.models import (
     Bar,
     BarInterval,
     Execution,
+    Fundamentals,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -221,6 +223,23 @@ class InteractiveBrokersConnector(Connector):
     async def search_instruments(self, query: str, *, limit: int = 20) -> list[Instrument]:
         self._offered(Capability.SEARCH_INSTRUMENTS)
         found: list[Instrument] = await self.transport.search_instruments(query, limit=limit)
+        return found
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        self._offered(Capability.GET_NEWS)
+        items: list[NewsItem] = await self.transport.get_news(symbols, start=start, end=end, limit=limit)
+        return items
+
+    async def get_fundamentals(self, symbol: str, *, statements: bool = False) -> Fundamentals:
+        self._offered(Capability.GET_FUNDAMENTALS)
+        found: Fundamentals = await self.transport.get_fundamentals(symbol, statements=statements)
         return found
 
     # -- streams ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ payloads come as the pydantic models of :mod:`.wire`.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,7 +20,9 @@ from portico.models import (
     Bar,
     BarInterval,
     Execution,
+    Fundamentals,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -48,8 +51,10 @@ __all__ = [
     "duration_for",
     "execution_from_fill",
     "execution_from_web",
+    "fundamentals_from_snapshot",
     "instrument_from_description",
     "instrument_from_search",
+    "news_from_ib",
     "order_event_from_web",
     "order_from_trade",
     "order_from_web",
@@ -649,3 +654,102 @@ def _from_millis(value: Any) -> datetime | None:
         return datetime.fromtimestamp(int(value) / 1000, UTC)
     except (TypeError, ValueError):
         return None
+
+
+# -- news and fundamentals (TWS) ------------------------------------------------------------------
+
+_HEADLINE_META = re.compile(r"^\{(?P<meta>[^{}]*)\}")
+
+
+def _headline_meta(headline: str) -> tuple[str, dict[str, str]]:
+    """IB's headline ``{A:800015:L:en:K:-0.97:C:0.93}Text``: the text and the ``key: value`` pairs
+    (``K`` the sentiment score, ``C`` its confidence, ``L`` the language)."""
+    found = _HEADLINE_META.match(headline)
+    if found is None:
+        return headline.strip(), {}
+    parts = found.group("meta").split(":")
+    meta = {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+    return headline[found.end() :].strip(), meta
+
+
+def news_from_ib(item: Any, *, symbol: str, providers: dict[str, str], system: str) -> NewsItem:
+    """A ``HistoricalNews`` (time, providerCode, articleId, headline) as a news item.
+
+    TWS gives no URL, so the item's identity is IB's article id; the publisher is the provider's name
+    (``providers``: code -> name); the sentiment is the headline's ``K`` score when it has one. TWS
+    sends the time without a zone, in UTC.
+    """
+    text, meta = _headline_meta(str(item.headline or ""))
+    if not text:
+        raise PayloadRejected(f"IB news {item.articleId!r} has no headline", system=system)
+    stamp = item.time
+    if not isinstance(stamp, datetime):
+        raise PayloadRejected(f"IB news {item.articleId!r} has no time ({stamp!r})", system=system)
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    sentiment = decimal_or_none(meta.get("K"))
+    if sentiment is not None and not Decimal(-1) <= sentiment <= Decimal(1):
+        sentiment = None
+    code = str(item.providerCode)
+    return NewsItem(
+        id=str(item.articleId),
+        published_at=stamp,
+        headline=text,
+        source=providers.get(code, code),
+        provider=system,
+        symbols=(symbol.upper(),),
+        sentiment=sentiment,
+    )
+
+
+def fundamentals_from_snapshot(xml: str, *, symbol: str, system: str) -> Fundamentals:
+    """A ``ReportSnapshot`` (reqFundamentalData) as fundamentals: name, exchange, industry and sector,
+    shares out, and the ratios (``MKTCAP`` is in millions, ``YIELD`` in percent)."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(xml)
+    except (ParseError, DefusedXmlException) as exc:
+        raise PayloadRejected(
+            f"IB's ReportSnapshot for {symbol} is not readable XML: {exc}", system=system
+        ) from None
+    if root.tag != "ReportSnapshot":
+        raise PayloadRejected(f"IB answered {root.tag!r} for {symbol}, not a ReportSnapshot", system=system)
+
+    def text(path: str) -> str | None:
+        node = root.find(path)
+        value = (node.text or "").strip() if node is not None else ""
+        return value or None
+
+    ratios = {
+        r.get("FieldName", ""): decimal_or_none((r.text or "").strip())
+        for r in root.iterfind("./Ratios/Group/Ratio")
+    }
+    exchange = root.find("./Issues/Issue/Exchange")
+    currency = root.find("./CoGeneralInfo/ReportingCurrency")
+    cap = ratios.get("MKTCAP")
+    dividend_yield = ratios.get("YIELD")
+    latest = text("./CoGeneralInfo/LatestAvailableInterim")
+    try:
+        quarter = date.fromisoformat(latest) if latest else None
+    except ValueError:
+        quarter = None
+    return Fundamentals(
+        symbol=symbol.upper(),
+        name=text("./CoIDs/CoID[@Type='CompanyName']"),
+        description=text("./TextInfo/Text[@Type='Business Summary']"),
+        exchange=(exchange.text or "").strip() or None if exchange is not None else None,
+        currency=currency.get("Code") if currency is not None else None,
+        sector=text("./peerInfo/IndustryInfo/Industry[@type='SECTOR']"),
+        industry=text("./peerInfo/IndustryInfo/Industry[@type='TRBC']"),
+        market_capitalization=cap * 1_000_000 if cap is not None else None,
+        pe_ratio=ratios.get("PEEXCLXOR"),
+        eps=ratios.get("TTMEPSXCLX"),
+        dividend_yield=dividend_yield / 100 if dividend_yield is not None else None,
+        beta=ratios.get("BETA"),
+        shares_outstanding=decimal_or_none(text("./CoGeneralInfo/SharesOut")),
+        latest_quarter=quarter,
+        source=system,
+    )

@@ -115,7 +115,13 @@ TRANSPORT_CAPABILITIES: dict[str, dict[Capability, Support]] = {
     "web": {**_COMMON, _C.GET_ORDER_BY_CLIENT_ID: Support.EMULATED, _C.GET_SNAPSHOTS: Support.SUPPORTED},
     # TWS: orders are looked up by orderRef across open and completed orders. The socket API has no
     # multi-symbol snapshot with daily bars, so GET_SNAPSHOTS is web only.
-    "tws": {**_COMMON, _C.GET_ORDER_BY_CLIENT_ID: Support.EMULATED},
+    # News (reqHistoricalNews) and the fundamentals snapshot (reqFundamentalData) are socket API only.
+    "tws": {
+        **_COMMON,
+        _C.GET_ORDER_BY_CLIENT_ID: Support.EMULATED,
+        _C.GET_NEWS: Support.SUPPORTED,
+        _C.GET_FUNDAMENTALS: Support.SUPPORTED,
+    },
 }
 
 WEB_ENDPOINT_PACING: dict[str, RateWindow] = {

@@ -27,10 +27,13 @@ from urllib.parse import urlsplit
 from portico.connectors.interactive_brokers import mapping
 from portico.connectors.interactive_brokers.spec import SPEC, TWS_PACING, InteractiveBrokersConnection
 from portico.errors import (
+    AuthError,
     ConfigurationError,
     ConnectionFailed,
     NotFound,
+    NotSupported,
     OutcomeUnknown,
+    ReadTimeout,
     VenueRejected,
 )
 from portico.models import (
@@ -38,7 +41,9 @@ from portico.models import (
     Bar,
     BarInterval,
     Execution,
+    Fundamentals,
     Instrument,
+    NewsItem,
     Order,
     OrderEvent,
     OrderRequest,
@@ -111,6 +116,8 @@ class TwsTransport:
         """client order id -> the connection generation it was sent on."""
         self._generation = 0
         self._history_limiter: Any = None
+        self._news_providers: dict[str, str] | None = None
+        """IB news provider code -> name, asked once per transport (reqNewsProviders)."""
         self._opened = False
         self._reconnect_lock = asyncio.Lock()
 
@@ -674,6 +681,118 @@ class TwsTransport:
             if ticker is not None:
                 out[symbol] = mapping.quote_from_ticker(ticker).model_copy(update={"symbol": symbol})
         return out
+
+    # -- news and fundamentals -------------------------------------------------------------------
+
+    async def _keyed(self, endpoint: str, send: Callable[[int], None], timeout: float) -> Any:
+        """Send one request under a fresh request id and wait for its answer; an IB error for that id
+        (which ib_async reports as an empty answer) raises: 200/430 NotFound, 10197/10276 AuthError (no
+        subscription to the feed), others VenueRejected. No answer within ``timeout`` raises ReadTimeout."""
+        ib = self.ib
+        req_id = ib.client.getReqId()
+        future = ib.wrapper.startReq(req_id)
+        errors: list[tuple[int, str]] = []
+
+        def on_error(rid: int, code: int, text: str, *_rest: Any) -> None:
+            if rid == req_id:
+                errors.append((code, text))
+
+        ib.errorEvent += on_error
+        try:
+            send(req_id)
+            try:
+                result = await self._request(endpoint, future, timeout)
+            except TimeoutError:
+                raise ReadTimeout(
+                    f"TWS did not answer {endpoint} within {timeout:g} s", system=self.system
+                ) from None
+        finally:
+            ib.errorEvent -= on_error
+            # a request that timed out leaves its future and results in ib_async's tables: drop them
+            ib.wrapper._futures.pop(req_id, None)
+            ib.wrapper._results.pop(req_id, None)
+        if errors and not result:
+            code, text = errors[0]
+            kind = NotFound if code in {200, 430} else AuthError if code in {10197, 10276} else VenueRejected
+            raise kind(f"TWS refused {endpoint}: {code} {text}", system=self.system, venue_code=str(code))
+        return result
+
+    async def news_providers(self) -> dict[str, str]:
+        """The news providers this login subscribes to (code -> name), asked once."""
+        if self._news_providers is None:
+            await self._live()
+            found = await self._request(
+                "reqNewsProviders", self.ib.reqNewsProvidersAsync(), self.ack_timeout * 2
+            )
+            self._news_providers = {p.code: p.name for p in found or []}
+        return self._news_providers
+
+    async def get_news(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[NewsItem]:
+        """Headlines of every subscribed provider (reqHistoricalNews, at most 300 a symbol), newest first.
+
+        TWS asks news by contract, so ``symbols`` is required. Items are IB's headlines: no URL, no summary
+        (the body is a further reqNewsArticle per item); the sentiment is IB's headline score.
+        """
+        if not symbols:
+            raise NotSupported(
+                f"{self.system}: TWS news is asked per contract; name the symbols",
+                capability="get_news",
+                system=self.system,
+            )
+        providers = await self.news_providers()
+        if not providers:
+            return []
+        wanted = min(limit or 50, 300)
+        codes = "+".join(sorted(providers))
+        ib_async = self._module()
+        begin = ib_async.util.formatIBDatetime(start) if start else ""
+        stop = ib_async.util.formatIBDatetime(end) if end else ""
+        found: dict[str, NewsItem] = {}
+        for symbol in dict.fromkeys(s.strip().upper() for s in symbols if s.strip()):
+            contract = await self.contract(symbol)
+            await self._live()
+
+            def send(rid: int, client: Any = self.ib.client, conid: int = contract.conId) -> None:
+                client.reqHistoricalNews(rid, conid, codes, begin, stop, wanted, [])
+
+            rows = await self._keyed("reqHistoricalNews", send, self.ack_timeout * 2)
+            for row in rows or []:
+                item = mapping.news_from_ib(row, symbol=symbol, providers=providers, system=self.system)
+                held = found.get(item.id)
+                if held is not None:
+                    item = held.model_copy(update={"symbols": (*held.symbols, symbol)})
+                found[item.id] = item
+        items = [
+            i
+            for i in found.values()
+            if (start is None or i.published_at >= start) and (end is None or i.published_at <= end)
+        ]
+        items.sort(key=lambda i: (i.published_at, i.id), reverse=True)
+        return items[:wanted]
+
+    async def get_fundamentals(self, symbol: str, *, statements: bool = False) -> Fundamentals:
+        """The company snapshot (reqFundamentalData ``ReportSnapshot``): profile, shares out and ratios.
+        IB no longer serves its statement reports, so ``statements`` adds nothing."""
+        contract = await self.contract(symbol)
+        await self._live()
+        client = self.ib.client
+        xml = await self._keyed(
+            "reqFundamentalData",
+            lambda rid: client.reqFundamentalData(rid, contract, "ReportSnapshot", []),
+            self.ack_timeout * 3,
+        )
+        if not isinstance(xml, str) or not xml.strip():
+            raise NotFound(
+                f"IB has no fundamentals for {symbol.upper()}", system=self.system, venue_code="430"
+            )
+        return mapping.fundamentals_from_snapshot(xml, symbol=symbol, system=self.system)
 
     async def subscribe_quotes(self, symbols: list[str]) -> AsyncIterator[Quote]:
         """Streaming quotes (reqMktData) until the iterator is closed."""

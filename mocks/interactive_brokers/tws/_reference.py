@@ -117,7 +117,7 @@ def fundamentals_xml(venue: IbVenue, listing: Listing) -> str:
         f'<Issues><Issue ID="1" Type="C" Desc="Common Stock" Order="1">'
         f'<IssueID Type="Ticker">{escape(listing.symbol)}</IssueID>'
         f'<Exchange Code="{exchange}" Country="USA">{escape(listing.exchange)}</Exchange></Issue></Issues>'
-        f"<CoGeneralInfo><CoStatus Code=\"1\">Active</CoStatus>"
+        f'<CoGeneralInfo><CoStatus Code="1">Active</CoStatus>'
         f'<SharesOut Date="{now:%Y-%m-%d}" TotShrsOut="{shares}">{shares}</SharesOut>'
         f'<ReportingCurrency Code="{listing.currency}">U.S. Dollars</ReportingCurrency>'
         f"<LatestAvailableInterim>{now:%Y-%m-%d}</LatestAvailableInterim></CoGeneralInfo>"

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from portico.mocks.interactive_brokers._venue import IbVenue, Listing, VenueError, VenueEvent, VenueOrder
 from portico.mocks._kit._news import NewsSource
+from portico.mocks.interactive_brokers._venue import IbVenue, Listing, VenueError, VenueEvent, VenueOrder
 from portico.mocks.interactive_brokers.tws import _reference as ref
 from portico.mocks.interactive_brokers.tws import _wire as w
 
@@ -552,7 +552,9 @@ class TwsMockServer:
         known = {code for code, _name, _publisher in ref.NEWS_PROVIDERS}
         codes = {c for c in codes_text.split("+") if c}
         if not codes or codes - known:
-            s.error(int(req_id), 10276, f"News feed is not allowed: {'+'.join(sorted(codes - known)) or '(none)'}")
+            s.error(
+                int(req_id), 10276, f"News feed is not allowed: {'+'.join(sorted(codes - known)) or '(none)'}"
+            )
             return
         try:
             listing = self.venue.listing(conid=int(conid or 0))
@@ -565,7 +567,9 @@ class TwsMockServer:
         if not 1 <= total <= 300:
             s.error(int(req_id), 321, "Error validating request.-'cC' : cause - totalResults must be 1..300")
             return
-        rows, more = ref.historical_news(self.venue, self.news, listing, codes, start=start, end=end, total=total)
+        rows, more = ref.historical_news(
+            self.venue, self.news, listing, codes, start=start, end=end, total=total
+        )
         for row in rows:
             s.send([86, req_id, *row])
         s.send([87, req_id, more])
@@ -581,12 +585,18 @@ class TwsMockServer:
     def _fundamental_data(self, s: _Session, f: list[str]) -> None:
         req_id, conid, symbol, report = int(f[2]), f[3], f[4], f[10]
         try:
-            listing = self.venue.listing(conid=int(conid) if conid and conid != "0" else None, symbol=symbol or None)
+            listing = self.venue.listing(
+                conid=int(conid) if conid and conid != "0" else None, symbol=symbol or None
+            )
         except VenueError as exc:
             s.error(req_id, exc.code, exc.message)
             return
         if report != "ReportSnapshot":
-            s.error(req_id, 430, "We are sorry, but fundamentals data for the security specified is not available.")
+            s.error(
+                req_id,
+                430,
+                "We are sorry, but fundamentals data for the security specified is not available.",
+            )
             return
         s.send([51, 1, req_id, ref.fundamentals_xml(self.venue, listing)])
 
