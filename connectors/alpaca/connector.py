@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from portico.connectors.alpaca._news_stream import NewsStream, news_stream_url
 from portico.connectors.alpaca.client import AlpacaClient, alpaca_error_mapper, rfc3339
 from portico.connectors.alpaca.mapping import (
     CASH_ACTIVITY_TYPES,
@@ -615,6 +616,29 @@ class AlpacaConnector(Connector):
 
     def subscribe_bars(self, symbols: list[str]) -> AsyncIterator[Bar]:
         return self._subscribe("bars", symbols)
+
+    async def subscribe_news(self, symbols: list[str]) -> AsyncIterator[NewsItem]:  # type: ignore[override]
+        """Live articles about ``symbols`` (``["*"]``: all) from the news stream, one connection per
+        iterator; after a reconnect the articles missed meanwhile are read back by REST first, and an
+        article is delivered once even when a reconnect repeats it."""
+        key, secret = self._credential(_KEY_NAMES), self._credential(_SECRET_NAMES)
+        if not key or not secret:
+            raise ConfigurationError(
+                "the Alpaca news stream needs the api_key_id / api_secret_key credentials", system=self.system
+            )
+        stream = NewsStream(
+            news_stream_url(self.context.url),
+            symbols,
+            system=self.system,
+            key_id=key,
+            secret_key=secret,
+            clock=self.context.clock,
+            emit=self.context.emit,
+            backfill=lambda wanted, since: self.get_news(wanted, start=since, limit=500),
+        )
+        async with contextlib.aclosing(stream.items()) as items:
+            async for item in items:
+                yield item
 
     async def _backfill(self, since: datetime | None) -> list[Order]:
         orders = await self.list_orders(status="all", limit=self.backfill_limit)

@@ -56,6 +56,7 @@ SPEC = ConnectorSpec(
                 "data": "https://data.alpaca.markets",
                 "stream": "wss://paper-api.alpaca.markets/stream",
                 "data_stream": "wss://stream.data.alpaca.markets/v2",
+                "news_stream": "wss://stream.data.alpaca.markets/v1beta1/news",
             },
             description="Paper trading: simulated fills, separate keys from live.",
         ),
@@ -66,6 +67,7 @@ SPEC = ConnectorSpec(
                 "data": "https://data.alpaca.markets",
                 "stream": "wss://api.alpaca.markets/stream",
                 "data_stream": "wss://stream.data.alpaca.markets/v2",
+                "news_stream": "wss://stream.data.alpaca.markets/v1beta1/news",
             },
             live_money=True,
             description="Live trading with real money.",
@@ -122,6 +124,7 @@ SPEC = ConnectorSpec(
             Capability.SUBSCRIBE_QUOTES: _S,
             Capability.SUBSCRIBE_TRADES: _S,
             Capability.SUBSCRIBE_BARS: _S,
+            Capability.SUBSCRIBE_NEWS: _S,
             Capability.SUBSCRIBE_ORDER_UPDATES: _S,
         },
         order_types=(OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP),
@@ -143,7 +146,7 @@ SPEC = ConnectorSpec(
         extended_hours=True,
         max_symbols_per_request=100,
     ),
-    streams=(StreamKind.QUOTES, StreamKind.TRADES, StreamKind.BARS, StreamKind.ORDER_UPDATES),
+    streams=(StreamKind.QUOTES, StreamKind.TRADES, StreamKind.BARS, StreamKind.NEWS, StreamKind.ORDER_UPDATES),
     feature_flags={
         "market_data": (
             Capability.GET_BARS,
@@ -162,7 +165,7 @@ SPEC = ConnectorSpec(
     },
     mock=MockSpec(
         app="portico.mocks.alpaca:create_app",
-        url_keys={"trading": "", "data": "", "stream": "/stream", "data_stream": "/v2"},
+        url_keys={"trading": "", "data": "", "stream": "/stream", "data_stream": "/v2", "news_stream": "/v1beta1/news"},
         description="Trading API v2, Market Data v2 and both streams over a simulated venue.",
         protocols=("http", "ws"),
     ),

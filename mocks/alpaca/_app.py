@@ -30,7 +30,7 @@ from portico.mocks._kit import (
 __all__ = ["AlpacaMockApp", "BadRequest", "alpaca_error", "create_app", "endpoint"]
 
 RATE_LIMIT_PER_MINUTE = 200
-URL_KEYS = {"trading": "", "data": "", "stream": "/stream", "data_stream": "/v2"}
+URL_KEYS = {"trading": "", "data": "", "stream": "/stream", "data_stream": "/v2", "news_stream": "/v1beta1/news"}
 """The mock serves every Alpaca URL from one origin (the connector's ``MockSpec.url_keys``)."""
 
 # Alpaca's error codes start with the HTTP status they come with

@@ -11,6 +11,12 @@
   whenever the simulated clock enters a new minute. A symbol's trade and quote carry the timestamp of
   their second of the clock, so within one second they are the same message: each is encoded once a
   second (per connection) and reused, which lets the mock produce far faster than a client consumes.
+* ``/v1beta1/news``: real-time news. The market data handshake (``connected``, ``auth``), then
+  ``subscribe``/``unsubscribe`` to ``news`` (tickers, or ``*``); each seeded article
+  (:class:`~portico.mocks._kit._news.NewsSource`, the same the REST ``/v1beta1/news`` serves) is sent
+  as ``{"T": "n", ...}`` once the mock clock passes its time. A mock convenience, as with bars: a new
+  subscription gets the latest article of each newly subscribed ticker at once, so a frozen test clock
+  still yields one (the real stream only sends what is published from then on).
 """
 
 from __future__ import annotations
@@ -295,6 +301,114 @@ async def market_data(websocket: WebSocket) -> None:
                 await websocket.close()
 
 
+def _news_message(article: Any, *, msgpack_stamps: bool) -> dict[str, Any]:
+    stamp: Any = article.published_at if msgpack_stamps else article.published_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "T": "n", "id": article.id, "headline": article.headline, "summary": article.summary,
+        "author": article.author, "created_at": stamp, "updated_at": stamp, "url": article.url, "content": "",
+        "symbols": [article.symbol], "source": article.publisher.lower(),
+    }  # fmt: skip
+
+
+async def news(websocket: WebSocket) -> None:
+    """``/v1beta1/news``: connected, auth, subscribe to ``news``, then articles as the clock passes them."""
+    from portico.mocks._kit._news import NewsSource
+
+    app: AlpacaMockApp = websocket.app
+    await websocket.accept()
+    channel = _Channel(websocket, binary_json=False)
+    await channel.send([{"T": "success", "msg": "connected"}])
+    source = getattr(app, "_news_source", None)
+    if source is None:
+        source = NewsSource(app.venue.seed)
+        app._news_source = source  # type: ignore[attr-defined]
+    wanted: set[str] = set()
+    sent: set[int] = set()
+    authenticated = False
+    producer: asyncio.Task[None] | None = None
+
+    def tickers() -> list[str]:
+        if "*" in wanted:
+            return sorted({a.symbol for a in app.venue.assets()})
+        return sorted(wanted)
+
+    async def deliver(articles: list[Any]) -> None:
+        fresh = [a for a in articles if a.id not in sent]
+        if fresh:
+            sent.update(a.id for a in fresh)
+            await channel.send([_news_message(a, msgpack_stamps=channel.msgpack) for a in fresh])
+
+    async def produce() -> None:
+        last = app.clock.now()
+        while True:
+            await asyncio.sleep(app.stream_interval)
+            now = app.clock.now()
+            if now > last and wanted:
+                found = source.articles(tickers(), start=last, end=now, now=now, newest_first=False)
+                await deliver([a for a in found if a.published_at > last])
+            last = max(last, now)
+
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(channel.receive(), AUTH_TIMEOUT) if not authenticated else await channel.receive()
+            except TimeoutError:
+                await channel.send([{"T": "error", "code": 404, "msg": "auth timeout"}])
+                await websocket.close()
+                return
+            except (ValueError, msgpack.ExtraData):
+                await channel.send([{"T": "error", "code": 400, "msg": "invalid syntax"}])
+                continue
+            action = message.get("action") if isinstance(message, dict) else None
+            if action == "auth":
+                if authenticated:
+                    await channel.send([{"T": "error", "code": 403, "msg": "already authenticated"}])
+                elif app.check_key_pair(message.get("key"), message.get("secret")):
+                    authenticated = True
+                    await channel.send([{"T": "success", "msg": "authenticated"}])
+                else:
+                    await channel.send([{"T": "error", "code": 402, "msg": "auth failed"}])
+            elif action in ("subscribe", "unsubscribe"):
+                if not authenticated:
+                    await channel.send([{"T": "error", "code": 401, "msg": "not authenticated"}])
+                    continue
+                symbols = {str(s).upper() if s != "*" else "*" for s in message.get("news") or []}
+                before = set(tickers())
+                if action == "subscribe":
+                    wanted |= symbols
+                else:
+                    wanted -= symbols
+                await channel.send([{"T": "subscription", "news": sorted(wanted)}])
+                added = [t for t in tickers() if t not in before] if action == "subscribe" else []
+                if added:
+                    now = app.clock.now()
+                    latest = []
+                    for ticker in added if "*" not in symbols else []:
+                        found = source.articles([ticker], start=None, end=None, now=now, limit=1)
+                        latest.extend(found)
+                    if "*" in symbols:
+                        latest = source.articles(added, start=None, end=None, now=now, limit=1)
+                    await deliver(sorted(latest, key=lambda a: (a.published_at, a.id)))
+                if producer is None:
+                    producer = asyncio.create_task(produce())
+            else:
+                await channel.send([{"T": "error", "code": 400, "msg": "invalid syntax"}])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if producer is not None:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await producer
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
 def stream_routes() -> list[WebSocketRoute]:
-    """The trade updates and market data WebSocket routes."""
-    return [WebSocketRoute("/stream", trade_updates), WebSocketRoute("/v2/{feed}", market_data)]
+    """The trade updates, market data and news WebSocket routes."""
+    return [
+        WebSocketRoute("/stream", trade_updates),
+        WebSocketRoute("/v2/{feed}", market_data),
+        WebSocketRoute("/v1beta1/news", news),
+    ]

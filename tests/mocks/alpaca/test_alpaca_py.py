@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
-from alpaca.data.live import StockDataStream
+from alpaca.data.live import NewsDataStream, StockDataStream
 from alpaca.data.requests import (
     StockBarsRequest,
     StockLatestBarRequest,
@@ -216,4 +216,38 @@ async def test_market_data_stream_speaks_msgpack(running: RunningMock) -> None:
     assert bar.symbol == "AAPL" and bar.low <= bar.close <= bar.high
     assert bar.timestamp == running.app.clock.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
     headers = running.app.journal.entries("WS", "/v2/iex")[0].headers
+    assert headers["content-type"] == "application/msgpack"
+
+
+async def test_news_stream_with_alpaca_pys_news_data_stream(running: RunningMock) -> None:
+    from portico.mocks._kit._news import NewsSource
+
+    url = running.base_url.replace("http", "ws") + "/v1beta1/news"
+    stream = NewsDataStream("PKTEST", "secret", url_override=url)
+    got: list[Any] = []
+
+    async def on_news(item: Any) -> None:
+        got.append(item)
+
+    stream.subscribe_news(on_news, "AAPL")
+    start = running.app.clock.now()
+    (latest,) = NewsSource(11).articles(["AAPL"], start=None, end=None, now=start, limit=1)
+    task = asyncio.create_task(stream._run_forever())
+    try:
+        await wait_for_async(lambda: len(got) == 1, timeout=15)
+        running.app.clock.advance(86400)
+        later = [a for a in NewsSource(11).articles(["AAPL"], start=start, end=None, now=start + timedelta(days=1),
+                                                     newest_first=False) if a.published_at > start]  # fmt: skip
+        await wait_for_async(lambda: len(got) == 1 + len(later), timeout=15)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await stream.close()
+    assert [n.id for n in got] == [a.id for a in [latest, *later]]
+    first = got[0]
+    assert (first.headline, first.url, first.symbols, first.source) == (
+        latest.headline, latest.url, ["AAPL"], latest.publisher.lower()
+    )  # fmt: skip
+    assert first.created_at == latest.published_at  # a msgpack Timestamp, as the SDK reads it
+    headers = running.app.journal.entries("WS", "/v1beta1/news")[0].headers
     assert headers["content-type"] == "application/msgpack"

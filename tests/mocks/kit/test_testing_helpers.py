@@ -16,7 +16,7 @@ KEYS = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
 
 async def test_mock_server_fixture_serves_installed_mocks_by_name(mock_server: Callable[..., Awaitable[RunningMock]]) -> None:
     running = await mock_server("alpaca", seed=2)
-    assert set(running.urls) == {"trading", "data", "stream", "data_stream"}
+    assert set(running.urls) == {"trading", "data", "stream", "data_stream", "news_stream"}
     assert running.urls["stream"].startswith("ws://")
     async with httpx.AsyncClient(base_url=running.urls["trading"], headers=KEYS) as client:
         assert (await client.get("/v2/account")).json()["status"] == "ACTIVE"
