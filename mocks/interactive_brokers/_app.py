@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -143,6 +144,14 @@ class IbMockApp(MockApp):
         self.tws: Any = None
         self.extra_urls: dict[str, str] = {}
         self._calls: dict[str, deque[float]] = {}
+        # the Flex Web Service (see _flex), set by create_app
+        self.started_at: datetime = venue.now()
+        self.funding = Decimal(0)
+        self.flex_tokens: set[str] | None = None
+        self.flex_pending = 0
+        self.flex_references: Iterator[int] = itertools.count(1)
+        self.flex_statements: dict[str, int] = {}
+        """Reference code -> fetches still answered "in progress"."""
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -281,6 +290,8 @@ def create_app(
     tick_interval: float = 0.25,
     heartbeat_interval: float = 10.0,
     positions: Mapping[str, tuple[Decimal, Decimal]] | None = None,
+    flex_tokens: Sequence[str] | None = None,
+    flex_pending: int = 0,
 ) -> IbMockApp:
     """Build the IB mock.
 
@@ -299,7 +310,10 @@ def create_app(
         tick_interval: real seconds between market moves pushed to streaming subscribers.
         heartbeat_interval: real seconds between WebSocket heartbeats.
         positions: starting positions, symbol -> (quantity, average cost).
+        flex_tokens: the Flex Web Service tokens accepted (None: any non-empty token).
+        flex_pending: how many fetches of each Flex statement answer "generation in progress" first.
     """
+    from portico.mocks.interactive_brokers._flex import flex_routes
     from portico.mocks.interactive_brokers._portal import portal_routes
     from portico.mocks.interactive_brokers._portal_ws import portal_socket
 
@@ -314,6 +328,7 @@ def create_app(
     app = IbMockApp(
         [
             *portal_routes(),
+            *flex_routes(),
             WebSocketRoute("/v1/api/ws", portal_socket),
             Route("/__mock__/ib/session", _session_admin, methods=["GET", "POST"]),
         ],
@@ -331,4 +346,10 @@ def create_app(
         faults=faults,
         clock=clock,
     )
+    app.started_at = clock.now()
+    app.funding = Decimal(str(cash))
+    app.flex_tokens = set(flex_tokens) if flex_tokens is not None else None
+    app.flex_pending = flex_pending
+    app.flex_references = itertools.count(1)
+    app.flex_statements = {}
     return app

@@ -274,7 +274,10 @@ class IbVenue:
         cash: Decimal = Decimal("1000000.00"),
         tick_seconds: float = 5.0,
     ) -> None:
-        self.venue = venue or SimulatedVenue(seed, clock=clock or MockClock(), starting_cash=cash)
+        # splits and dividends of the seeded data reach positions and cash as the clock passes them
+        self.venue = venue or SimulatedVenue(
+            seed, clock=clock or MockClock(), starting_cash=cash, corporate_actions=True
+        )
         self.clock = self.venue.clock
         self.seed = self.venue.seed
         self.tick_seconds = tick_seconds
