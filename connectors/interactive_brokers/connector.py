@@ -19,6 +19,8 @@ from portico.models import (
     Account,
     Bar,
     BarInterval,
+    CashMovement,
+    CorporateAction,
     Execution,
     Fundamentals,
     Instrument,
@@ -67,6 +69,9 @@ class InteractiveBrokersConnector(Connector):
             from portico.connectors.interactive_brokers.client import WebTransport
 
             self.transport = WebTransport(context)
+        from portico.connectors.interactive_brokers.flex import FlexStatements
+
+        self.flex = FlexStatements(context)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} system={self.system!r} transport={self.transport_name!r}>"
@@ -87,6 +92,7 @@ class InteractiveBrokersConnector(Connector):
         await self.transport.open()
 
     async def close(self) -> None:
+        await self.flex.close()
         await self.transport.close()
 
     async def check(self) -> CheckResult:
@@ -224,6 +230,25 @@ class InteractiveBrokersConnector(Connector):
         self._offered(Capability.SEARCH_INSTRUMENTS)
         found: list[Instrument] = await self.transport.search_instruments(query, limit=limit)
         return found
+
+    async def get_cash_movements(
+        self,
+        account_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CashMovement]:
+        """The account's cash transactions (deposits, withdrawals, dividends, interest, fees, taxes) from
+        the configured Flex query, oldest first."""
+        self._offered(Capability.GET_CASH_MOVEMENTS)
+        return await self.flex.cash_movements(account_id, since=since, until=until)
+
+    async def get_corporate_actions(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CorporateAction]:
+        """The splits IB applied to the account's positions in ``symbol`` (Flex query), oldest first."""
+        self._offered(Capability.GET_CORPORATE_ACTIONS)
+        return await self.flex.corporate_actions(symbol, start=start, end=end)
 
     async def get_news(
         self,

@@ -75,6 +75,15 @@ class InteractiveBrokersConnection(ConnectionSettings):
     take_over_competing: bool = Field(
         default=False, description="take the brokerage session over from a competing login (web)"
     )
+    flex_query_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+$",
+        description="id of the Activity Flex query (Cash Transactions, Corporate Actions) behind get_cash_movements and "
+        "get_corporate_actions; its token is credentials.flex_token",
+    )
+    flex_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls of a Flex statement being generated")
+    flex_max_polls: int = Field(default=15, ge=1, description="polls of a Flex statement before giving up")
+    flex_cache_seconds: float = Field(default=60.0, ge=0, description="seconds a fetched Flex statement answers again")
     verify_tls: bool = Field(
         default=False, description="verify the Client Portal Gateway's TLS certificate (it is self-signed by default) (web)"
     )
@@ -107,6 +116,9 @@ _COMMON = {
     _C.SEARCH_INSTRUMENTS: Support.SUPPORTED,
     _C.SUBSCRIBE_QUOTES: Support.SUPPORTED,
     _C.SUBSCRIBE_ORDER_UPDATES: Support.SUPPORTED,
+    # from the Flex Web Service (an Activity Flex query), whichever transport trades
+    _C.GET_CASH_MOVEMENTS: Support.SUPPORTED,
+    _C.GET_CORPORATE_ACTIONS: Support.SUPPORTED,
 }
 
 TRANSPORT_CAPABILITIES: dict[str, dict[Capability, Support]] = {
@@ -168,6 +180,10 @@ def _capabilities(operations: dict[Capability, Support]) -> CapabilitySet:
 
 _UNION = {**TRANSPORT_CAPABILITIES["tws"], **TRANSPORT_CAPABILITIES["web"]}
 
+_FLEX_TOKEN = CredentialField(name="flex_token", required=False, env_var="IB_FLEX_TOKEN")
+"""The Flex Web Service token (Client Portal: Reports > Flex Queries > Flex Web Service), for the
+account's cash transactions and corporate actions over either transport."""
+
 SPEC = ConnectorSpec(
     name="interactive_brokers",
     display_name="Interactive Brokers",
@@ -184,6 +200,7 @@ SPEC = ConnectorSpec(
                 "web": "https://localhost:5000/v1/api",
                 "ws": "wss://localhost:5000/v1/api/ws",
                 "tws": "tcp://127.0.0.1:7497",
+                "flex": "https://ndcdyn.interactivebrokers.com/AccountManagement/FlexWebService",
             },
             description="Paper trading: TWS paper port 7497 or a Client Portal Gateway logged in to a paper user",
         ),
@@ -193,6 +210,7 @@ SPEC = ConnectorSpec(
                 "web": "https://localhost:5000/v1/api",
                 "ws": "wss://localhost:5000/v1/api/ws",
                 "tws": "tcp://127.0.0.1:7496",
+                "flex": "https://ndcdyn.interactivebrokers.com/AccountManagement/FlexWebService",
             },
             live_money=True,
             description="Live trading: TWS live port 7496 or a Client Portal Gateway logged in to a live user",
@@ -205,6 +223,7 @@ SPEC = ConnectorSpec(
             credentials=(
                 CredentialField(name="username", required=False, secret=False, env_var="IB_USERNAME"),
                 CredentialField(name="password", required=False, env_var="IB_PASSWORD"),
+                _FLEX_TOKEN,
             ),
             description=(
                 "TWS / IB Gateway holds the login; the API connection identifies itself by client_id only. "
@@ -217,6 +236,7 @@ SPEC = ConnectorSpec(
                 CredentialField(name="username", required=False, secret=False, env_var="IB_USERNAME"),
                 CredentialField(name="password", required=False, env_var="IB_PASSWORD"),
                 CredentialField(name="totp_seed", required=False, env_var="IB_TOTP_SEED"),
+                _FLEX_TOKEN,
             ),
             options={"base_url": "{web}", "tickle_interval": 60.0, "verify": False},
             description=(
@@ -227,6 +247,7 @@ SPEC = ConnectorSpec(
         ),
         AuthSchemeSpec(
             scheme="none",
+            credentials=(_FLEX_TOKEN,),
             description=(
                 "Client Portal Gateway without the AuthenticationManager: the connector itself checks "
                 "auth status, tickles and re-authenticates."
@@ -248,7 +269,7 @@ SPEC = ConnectorSpec(
     },
     mock=MockSpec(
         app="portico.mocks.interactive_brokers:create_app",
-        url_keys={"web": "/v1/api", "ws": "ws:/v1/api/ws"},
+        url_keys={"web": "/v1/api", "ws": "ws:/v1/api/ws", "flex": "/AccountManagement/FlexWebService"},
         protocols=("http", "tws"),
         description="Client Portal Web API (REST + WebSocket) and a TWS socket server on one simulated venue",
     ),

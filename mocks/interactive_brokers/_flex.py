@@ -37,7 +37,9 @@ PATH = "/AccountManagement/FlexWebService"
 
 
 def _xml(body: str, status: int = 200) -> Response:
-    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + body, status_code=status, media_type="text/xml")
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + body, status_code=status, media_type="text/xml"
+    )
 
 
 def _fail(code: int, message: str, *, status: str = "Fail") -> Response:
@@ -104,7 +106,9 @@ def statement_xml(app: IbMockApp, account: str | None = None) -> str:
             )  # fmt: skip
         elif event.activity_type == "SPLIT" and event.qty != 0:
             split = next(
-                a for a in kit.data.corporate_actions(event.symbol, event.date, event.date) if a.kind == "split"
+                a
+                for a in kit.data.corporate_actions(event.symbol, event.date, event.date)
+                if a.kind == "split"
             )
             forward = (split.ratio_to or 0) > (split.ratio_from or 0)
             actions.append(

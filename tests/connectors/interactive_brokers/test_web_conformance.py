@@ -21,7 +21,8 @@ class WebOnlyConnector(InteractiveBrokersConnector):
 
 class TestWebConformance(ConnectorConformance):
     connector_class = WebOnlyConnector
-    connection: ClassVar[dict[str, Any]] = {"transport": "web"}
+    connection: ClassVar[dict[str, Any]] = {"transport": "web", "flex_query_id": "123456"}
+    credentials: ClassVar[dict[str, str]] = {"flex_token": "flex-token-1"}
 
     @pytest.fixture
     async def mock_server(self) -> AsyncIterator[RunningIbMock]:
