@@ -310,6 +310,7 @@ class AttributionResultRecord(_Record):
 _ACTION_TYPES = frozenset(
     {"cash_dividend", "stock_dividend", "split", "reverse_split", "merger", "spinoff", "symbol_change"}
 )
+_ACTION_STATUSES = frozenset({"active", "cancelled"})
 _STATEMENTS = frozenset({"profile", "income", "balance", "cash_flow", "earnings"})
 _MOVEMENT_TYPES = frozenset(
     {"deposit", "withdrawal", "dividend", "interest", "fee", "tax", "transfer", "other"}
@@ -369,6 +370,8 @@ class CorporateActionRecord(_Record):
     ratio_to: Annotated[Decimal, Kind.DECIMAL, AfterValidator(_finite), _DIGITS, Field(gt=0)] | None = None
     new_symbol: Text | None = None
     source: Text | None = None
+    status: Annotated[str, Kind.TEXT, _one_of(_ACTION_STATUSES), _alternation(_ACTION_STATUSES)] | None = None
+    """``cancelled``: the provider withdrew the action (applied to a book, its effects are reversed)."""
 
     @model_validator(mode="after")
     def _complete(self) -> CorporateActionRecord:
