@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -58,6 +59,21 @@ def signed_quantity(side: OrderSide | str, quantity: Decimal) -> Decimal:
     return quantity if OrderSide(side) is OrderSide.BUY else -quantity
 
 
+_INDEXED: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _ensure_indexes(db: Database) -> None:
+    """Indexes added after a table's first release: ``create_all`` creates missing tables only, so a
+    store written by an older portico gets them here (once per database object)."""
+    if db in _INDEXED:
+        return
+    for index in t.executions.indexes:
+        if index.name == "ix_trading_executions_venue_order":
+            with db.begin() as conn:
+                index.create(conn, checkfirst=True)
+    _INDEXED.add(db)
+
+
 class OrderRepository:
     """Reads and writes the trading tables in short transactions.
 
@@ -72,6 +88,7 @@ class OrderRepository:
         self.instance = instance
         db.ensure_tables(*t.trading_tables())
         db.ensure_column(t.orders, "instance")
+        _ensure_indexes(db)
         # the statements of the order path, built once: executing the same statement object lets
         # SQLAlchemy skip building it, generating its cache key and looking its compiled form up
         o, h = t.orders, t.order_history
