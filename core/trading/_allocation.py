@@ -37,6 +37,7 @@ from portico.models import Execution, OrderRequest, OrderSide
 from portico.sdk import Capability
 from portico.trading._errors import OrderRejected, OrderValidationError
 from portico.trading._fingerprint import canonical_request, differences
+from portico.trading._intents import coerce_request
 
 if TYPE_CHECKING:
     from portico.trading._records import OrderRecord
@@ -353,10 +354,8 @@ class Allocator:
         its quantity among the brokers not yet failed by the same policy, ``cancel_rest`` cancels the
         other children and places no more. Every such step is recorded as a parent action.
         """
-        from portico.trading._service import _coerce_request
-
         service = self.service
-        request = _coerce_request(order)
+        request = coerce_request(order)
         _quantity(request)
         lot = Decimal(lot_size)
         candidates = list(systems if systems is not None else service.connectors)
@@ -732,7 +731,9 @@ def allocate_block(
     if price_method == "average":
         prices = {k: (block_avg if q > 0 else None) for k, q in quantities.items()}
     elif price_method == "fifo":
-        queue = deque([f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id)))
+        queue = deque(
+            [f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id))
+        )
         for account in sorted(quantities, key=lambda k: (-quantities[k], k)):
             need, spent = quantities[account], ZERO
             while need > 0:
