@@ -5,6 +5,10 @@ is translated through the :class:`~portico.trading.InstrumentXref` (venue id, th
 registered per-system symbol alias); a broker position the cross-reference cannot place is an
 ``unmapped_instrument`` break, never matched by its ticker text. Differences within the tolerances
 are not breaks.
+
+One module of about 800 lines, on purpose: the break model, the report and the three matchers
+(positions, executions, cash) share the tolerance and instrument-translation rules, and a reader
+checking how a break is decided reads them together; the daily job at the end is its scheduled entry.
 """
 
 from __future__ import annotations
