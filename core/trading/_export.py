@@ -138,24 +138,13 @@ def trading_export_rows(db: Database, data_type: str) -> Iterator[dict[str, Any]
         return
     table, order_by = {
         "orders": (t.orders, (t.orders.c.created_at, t.orders.c.id)),
-        "executions": (
-            t.executions,
-            (t.executions.c.executed_at, t.executions.c.system, t.executions.c.execution_id),
-        ),
+        "executions": (t.executions, (t.executions.c.executed_at, t.executions.c.system, t.executions.c.execution_id)),
         "reconciliation_breaks": (t.reconciliation_breaks, (t.reconciliation_breaks.c.seq,)),
         "book_positions": (
             t.book_positions,
-            (
-                t.book_positions.c.book,
-                t.book_positions.c.system,
-                t.book_positions.c.account_id,
-                t.book_positions.c.instrument_id,
-            ),
+            (t.book_positions.c.book, t.book_positions.c.system, t.book_positions.c.account_id, t.book_positions.c.instrument_id),
         ),
-        "book_cash": (
-            t.book_cash,
-            (t.book_cash.c.book, t.book_cash.c.system, t.book_cash.c.account_id, t.book_cash.c.currency),
-        ),
+        "book_cash": (t.book_cash, (t.book_cash.c.book, t.book_cash.c.system, t.book_cash.c.account_id, t.book_cash.c.currency)),
     }[data_type]
     with db.begin() as conn:
         rows = conn.execute(sa.select(table).order_by(*order_by)).mappings().all()
@@ -184,8 +173,6 @@ def _confirmations(repo: OrderRepository) -> Iterator[dict[str, Any]]:
         system = execution.system or ""
         if system not in order_ids:
             order_ids[system] = repo.execution_order_ids(system)
-        out.append(
-            TradeConfirmation.from_execution(system, execution, order_ids[system].get(execution.execution_id))
-        )
+        out.append(TradeConfirmation.from_execution(system, execution, order_ids[system].get(execution.execution_id)))
     for confirmation in sorted(out, key=lambda c: (c.executed_at, c.system, c.execution_id)):
         yield dict(confirmation.__dict__)
