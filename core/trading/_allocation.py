@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from portico.errors import ConfigurationError, PayloadRejected, PorticoError
+from portico.errors import ConfigurationError, NotFound, PayloadRejected, PorticoError
 from portico.models import OrderRequest, OrderSide
 from portico.sdk import Capability
 from portico.trading._block_allocation import BlockAllocation, allocate_block
-from portico.trading._errors import OrderRejected, OrderValidationError
+from portico.trading._errors import IdempotencyConflict, OrderRejected, OrderValidationError
 from portico.trading._fingerprint import canonical_request, differences
 from portico.trading._intents import coerce_request
 from portico.trading._pro_rata import ZERO, split_pro_rata
@@ -310,8 +310,6 @@ class Allocator:
                 {**canon, **{f"_{k}": v for k, v in meta.items()}},
             )
             if diff:
-                from portico.trading._errors import IdempotencyConflict
-
                 raise IdempotencyConflict(
                     f"parent idempotency key {idempotency_key!r} was used for a different parent order",
                     idempotency_key=idempotency_key,
@@ -510,8 +508,6 @@ class Allocator:
         """The parent order with its children as now tracked."""
         row = self.service.repo.parent(parent_id)
         if row is None:
-            from portico.errors import NotFound
-
             raise NotFound(f"no parent order {parent_id!r}")
         data = json.loads(row.request_json)
         return ParentOrderState(

@@ -31,7 +31,7 @@ from portico.sdk import Capability
 from portico.trading import _tables as t
 from portico.trading._book import BookPosition, PositionBook, StoreBook
 from portico.trading._corporate_actions import CorporateActionProcessor
-from portico.trading._repository import unmapped_instrument_id
+from portico.trading._repository import SAME_FILL_WINDOW_SECONDS, unmapped_instrument_id
 
 if TYPE_CHECKING:
     from portico.trading._service import TradingService
@@ -785,8 +785,6 @@ def _fill_key(e: Any) -> tuple[Any, ...]:
 
 
 def _same_fill(a: Any, b: Any, tol: Tolerance) -> bool:
-    from portico.trading._repository import SAME_FILL_WINDOW_SECONDS
-
     return bool(
         a.order_id == b.order_id
         and a.side is b.side

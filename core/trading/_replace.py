@@ -41,6 +41,7 @@ from portico.errors import (
 from portico.models import Order, OrderStatus, TimeInForce
 from portico.sdk import Capability
 from portico.store import metadata
+from portico.trading import _tables as t
 from portico.trading._errors import IdempotencyConflict, OrderValidationError
 from portico.trading._fingerprint import fingerprint
 from portico.trading._intents import (
@@ -175,8 +176,6 @@ class Replacements:
     def _move_venue_id(self, original_id: str) -> None:
         """A venue that modifies in place keeps the order id: it now names the replacement, so the
         replaced original lets go of it (the link keeps the relation)."""
-        from portico.trading import _tables as t
-
         with self.service.db.begin() as conn:
             conn.execute(sa.update(t.orders).where(t.orders.c.id == original_id).values(venue_order_id=None))
 
