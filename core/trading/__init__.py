@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from portico.trading._allocation import (
-    AccountAllocation,
     Allocator,
     AvailableCapacity,
     BestQuote,
-    BlockAllocation,
     ChildPlan,
     FixedWeights,
     ParentOrderState,
     SplitPolicy,
-    allocate_block,
     split_pro_rata,
 )
+from portico.trading._block_allocation import AccountAllocation, BlockAllocation, allocate_block
 from portico.trading._book import BookCash, BookPosition, FileBook, PositionBook, StoreBook
 from portico.trading._config import ReconciliationSchedule, RiskConfig, TradingConfig
 from portico.trading._confirmations import TradeConfirmation

@@ -5,7 +5,8 @@ parent order each broker gets; :meth:`Allocator.place_parent_order` places the c
 the parent and, when a child fails definitively, re-routes its quantity or cancels the rest, recording
 every compensating action.
 
-Block allocation (:func:`allocate_block`) shares a filled block between accounts pro-rata by target.
+Block allocation (:func:`~portico.trading._block_allocation.allocate_block`, in its own module) shares
+a filled block between accounts pro-rata by target, by the same rule.
 
 **Rounding and residual rule** (both splitting and block allocation):
 
@@ -20,100 +21,36 @@ Block allocation (:func:`allocate_block`) shares a filled block between accounts
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from pathlib import Path
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from portico.errors import ConfigurationError, PayloadRejected, PorticoError
-from portico.models import Execution, OrderRequest, OrderSide
+from portico.errors import ConfigurationError, NotFound, PayloadRejected, PorticoError
+from portico.models import OrderRequest, OrderSide
 from portico.sdk import Capability
-from portico.trading._errors import OrderRejected, OrderValidationError
+from portico.trading._block_allocation import BlockAllocation, allocate_block
+from portico.trading._errors import IdempotencyConflict, OrderRejected, OrderValidationError
 from portico.trading._fingerprint import canonical_request, differences
+from portico.trading._intents import coerce_request
+from portico.trading._pro_rata import ZERO, split_pro_rata
 
 if TYPE_CHECKING:
     from portico.trading._records import OrderRecord
     from portico.trading._service import TradingService
 
 __all__ = [
-    "AccountAllocation",
     "Allocator",
     "AvailableCapacity",
     "BestQuote",
-    "BlockAllocation",
     "ChildPlan",
     "FixedWeights",
     "ParentOrderState",
     "SplitPolicy",
-    "allocate_block",
     "split_pro_rata",
 ]
-
-ZERO = Decimal(0)
-
-
-def split_pro_rata(
-    total: Decimal,
-    weights: Mapping[str, Decimal],
-    *,
-    lot_size: Decimal = Decimal(1),
-    caps: Mapping[str, Decimal] | None = None,
-) -> dict[str, Decimal]:
-    """Share ``total`` by ``weights`` in whole lots, with the module's residual rule.
-
-    Args:
-        total: the quantity to share.
-        weights: relative weights (or target quantities) by party; zero-weight parties get nothing.
-        lot_size: the trading lot.
-        caps: the most each party may get (its target); default unlimited.
-
-    Returns:
-        Quantity by party (every party in ``weights``, possibly zero), summing to ``total``.
-    """
-    if lot_size <= 0:
-        raise ConfigurationError("lot_size must be positive", path="lot_size")
-    live = {k: Decimal(w) for k, w in weights.items() if Decimal(w) > 0}
-    if not live:
-        raise PayloadRejected("no party has a positive weight to share with", field="weights")
-    wsum = sum(live.values(), ZERO)
-    lots = (total / lot_size).to_integral_value(rounding=ROUND_DOWN)
-    round_part = lots * lot_size
-    odd = total - round_part
-    out = dict.fromkeys(weights, ZERO)
-    remainders: dict[str, Decimal] = {}
-    for name, w in live.items():
-        ideal_lots = lots * w / wsum
-        base = ideal_lots.to_integral_value(rounding=ROUND_DOWN)
-        out[name] = base * lot_size
-        remainders[name] = ideal_lots - base
-    left = int(lots - sum((out[n] / lot_size for n in live), ZERO))
-    order = sorted(live, key=lambda n: (-remainders[n], -live[n], n))
-    while left > 0:
-        progressed = False
-        for name in order:
-            if left == 0:
-                break
-            if caps is not None and out[name] + lot_size > caps.get(name, out[name] + lot_size):
-                continue
-            out[name] += lot_size
-            left -= 1
-            progressed = True
-        if not progressed:
-            raise PayloadRejected(
-                f"{total} cannot be shared within the targets in lots of {lot_size}", field="quantity"
-            )
-    if odd:
-        biggest = sorted(live, key=lambda n: (-live[n], n))[0]
-        out[biggest] += odd
-    return out
-
 
 # -- splitting a parent order across brokers ---------------------------------------------------------
 
@@ -353,10 +290,8 @@ class Allocator:
         its quantity among the brokers not yet failed by the same policy, ``cancel_rest`` cancels the
         other children and places no more. Every such step is recorded as a parent action.
         """
-        from portico.trading._service import _coerce_request
-
         service = self.service
-        request = _coerce_request(order)
+        request = coerce_request(order)
         _quantity(request)
         lot = Decimal(lot_size)
         candidates = list(systems if systems is not None else service.connectors)
@@ -375,8 +310,6 @@ class Allocator:
                 {**canon, **{f"_{k}": v for k, v in meta.items()}},
             )
             if diff:
-                from portico.trading._errors import IdempotencyConflict
-
                 raise IdempotencyConflict(
                     f"parent idempotency key {idempotency_key!r} was used for a different parent order",
                     idempotency_key=idempotency_key,
@@ -575,8 +508,6 @@ class Allocator:
         """The parent order with its children as now tracked."""
         row = self.service.repo.parent(parent_id)
         if row is None:
-            from portico.errors import NotFound
-
             raise NotFound(f"no parent order {parent_id!r}")
         data = json.loads(row.request_json)
         return ParentOrderState(
@@ -588,193 +519,3 @@ class Allocator:
             children=self.service.repo.query(parent_id=parent_id),
             actions=self.service.repo.parent_actions(parent_id),
         )
-
-
-# -- allocating a block fill to accounts -------------------------------------------------------------
-
-_FIX_SIDE = {OrderSide.BUY: "1", OrderSide.SELL: "2", OrderSide.SELL_SHORT: "5"}
-FIX_COLUMNS = (
-    "AllocID",
-    "AllocTransType",
-    "Side",
-    "Symbol",
-    "Quantity",
-    "AvgPx",
-    "TradeDate",
-    "Currency",
-    "AllocAccount",
-    "AllocQty",
-    "AllocAvgPx",
-    "Commission",
-)
-
-
-@dataclass(frozen=True)
-class AccountAllocation:
-    """One account's share of a block."""
-
-    account: str
-    target: Decimal
-    quantity: Decimal
-    average_price: Decimal | None
-    commission: Decimal
-
-
-@dataclass
-class BlockAllocation:
-    """A filled block shared between accounts; exportable with FIX allocation field names."""
-
-    alloc_id: str
-    symbol: str
-    side: OrderSide
-    trade_date: date
-    currency: str
-    quantity: Decimal
-    average_price: Decimal
-    allocations: list[AccountAllocation] = field(default_factory=list)
-    price_method: str = "average"
-
-    def to_rows(self) -> list[dict[str, str]]:
-        """One row per account: AllocID, AllocTransType (0 = new), Side (FIX code), Symbol, Quantity,
-        AvgPx, TradeDate (YYYYMMDD), Currency, AllocAccount, AllocQty, AllocAvgPx, Commission."""
-        return [
-            {
-                "AllocID": self.alloc_id,
-                "AllocTransType": "0",
-                "Side": _FIX_SIDE[self.side],
-                "Symbol": self.symbol,
-                "Quantity": str(self.quantity),
-                "AvgPx": str(self.average_price),
-                "TradeDate": self.trade_date.strftime("%Y%m%d"),
-                "Currency": self.currency,
-                "AllocAccount": a.account,
-                "AllocQty": str(a.quantity),
-                "AllocAvgPx": "" if a.average_price is None else str(a.average_price),
-                "Commission": str(a.commission),
-            }
-            for a in self.allocations
-        ]
-
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(FIX_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.to_rows())
-        return buf.getvalue()
-
-    def to_json(self) -> str:
-        """The allocation as one message: block fields, then ``NoAllocs`` with one entry per account."""
-        rows = self.to_rows()
-        head = {
-            k: v
-            for k, v in (rows[0] if rows else {}).items()
-            if not k.startswith("Alloc") or k in {"AllocID", "AllocTransType"}
-        }
-        head.pop("Commission", None)
-        allocs = [{k: r[k] for k in ("AllocAccount", "AllocQty", "AllocAvgPx", "Commission")} for r in rows]
-        return json.dumps({**head, "NoAllocs": allocs}, indent=2)
-
-    def export(self, path: str | Path, format: str | None = None) -> Path:
-        target = Path(path)
-        fmt = (format or target.suffix.lstrip(".") or "csv").lower()
-        if fmt not in {"csv", "json"}:
-            raise ConfigurationError(
-                f"allocation export format must be csv or json, not {fmt!r}", path="format"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.to_csv() if fmt == "csv" else self.to_json(), encoding="utf-8")
-        return target
-
-
-def allocate_block(
-    fills: Sequence[Execution],
-    targets: Mapping[str, Decimal | int | str],
-    *,
-    lot_size: Decimal | int = 1,
-    price_method: Literal["average", "fifo"] = "average",
-    price_places: int = 6,
-    commission_places: int = 2,
-    alloc_id: str | None = None,
-) -> BlockAllocation:
-    """Share the fills of one block order among accounts, pro-rata by their target quantities.
-
-    Quantities follow the module's rounding and residual rule. Prices:
-
-    - ``average`` (default): every account gets the block's volume-weighted average price.
-    - ``fifo``: accounts, largest allocation first (ties alphabetical), take the fills in execution
-      order; each account's price is the average of the fill quantities it took.
-
-    Prices are rounded half-even to ``price_places``. The block's commission and fees are shared
-    pro-rata by allocated quantity, rounded to ``commission_places``, the rounding residue going to
-    the largest allocation.
-
-    Raises:
-        PayloadRejected: no fills, fills of different instruments or sides, or more filled than targeted.
-    """
-    if not fills:
-        raise PayloadRejected("no fills to allocate", field="fills")
-    first = fills[0]
-    if any(f.symbol != first.symbol or f.side is not first.side for f in fills):
-        raise PayloadRejected("a block allocation needs fills of one instrument and side", field="fills")
-    tgt = {k: Decimal(str(v)) for k, v in targets.items()}
-    if any(v < 0 for v in tgt.values()):
-        raise PayloadRejected("targets must not be negative", field="targets")
-    total = sum((f.quantity for f in fills), ZERO)
-    if total > sum(tgt.values(), ZERO):
-        raise PayloadRejected(
-            f"filled {total} exceeds the targets' total {sum(tgt.values(), ZERO)}", field="targets"
-        )
-    quantities = split_pro_rata(total, tgt, lot_size=Decimal(lot_size), caps=tgt)
-    value = sum((f.quantity * f.price for f in fills), ZERO)
-    quantum = Decimal(1).scaleb(-price_places)
-    block_avg = (value / total).quantize(quantum, rounding=ROUND_HALF_EVEN)
-    prices: dict[str, Decimal | None] = {}
-    if price_method == "average":
-        prices = {k: (block_avg if q > 0 else None) for k, q in quantities.items()}
-    elif price_method == "fifo":
-        queue = deque([f.quantity, f.price] for f in sorted(fills, key=lambda f: (f.executed_at, f.execution_id)))
-        for account in sorted(quantities, key=lambda k: (-quantities[k], k)):
-            need, spent = quantities[account], ZERO
-            while need > 0:
-                take = min(need, queue[0][0])
-                spent += take * queue[0][1]
-                queue[0][0] -= take
-                need -= take
-                if queue[0][0] == 0:
-                    queue.popleft()
-            prices[account] = (
-                (spent / quantities[account]).quantize(quantum, rounding=ROUND_HALF_EVEN)
-                if quantities[account]
-                else None
-            )
-    else:
-        raise ConfigurationError(
-            f"price_method must be average or fifo, not {price_method!r}", path="price_method"
-        )
-    charges = sum(((f.commission or ZERO) + (f.fees or ZERO) for f in fills), ZERO)
-    cq = Decimal(1).scaleb(-commission_places)
-    commissions = {k: (charges * q / total).quantize(cq, rounding=ROUND_DOWN) for k, q in quantities.items()}
-    residue = charges.quantize(cq, rounding=ROUND_HALF_EVEN) - sum(commissions.values(), ZERO)
-    if residue:
-        largest = sorted(quantities, key=lambda k: (-quantities[k], k))[0]
-        commissions[largest] += residue
-    return BlockAllocation(
-        alloc_id=alloc_id or uuid.uuid4().hex[:16],
-        symbol=first.symbol,
-        side=first.side,
-        trade_date=min(f.executed_at for f in fills).date(),
-        currency=first.currency,
-        quantity=total,
-        average_price=block_avg,
-        allocations=[
-            AccountAllocation(
-                account=k,
-                target=tgt[k],
-                quantity=quantities[k],
-                average_price=prices[k],
-                commission=commissions[k],
-            )
-            for k in sorted(tgt)
-        ],
-        price_method=price_method,
-    )

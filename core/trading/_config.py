@@ -8,6 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from portico._cron import cron_trigger
+from portico.errors import ConfigurationError
+
 __all__ = ["ReconciliationSchedule", "RiskConfig", "TradingConfig"]
 
 
@@ -72,9 +75,6 @@ class ReconciliationSchedule(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from portico.errors import ConfigurationError
-        from portico.jobs._scheduler import cron_trigger
-
         try:
             cron_trigger(value, "UTC")
         except ConfigurationError as exc:

@@ -5,6 +5,10 @@ is translated through the :class:`~portico.trading.InstrumentXref` (venue id, th
 registered per-system symbol alias); a broker position the cross-reference cannot place is an
 ``unmapped_instrument`` break, never matched by its ticker text. Differences within the tolerances
 are not breaks.
+
+One module of about 800 lines, on purpose: the break model, the report and the three matchers
+(positions, executions, cash) share the tolerance and instrument-translation rules, and a reader
+checking how a break is decided reads them together; the daily job at the end is its scheduled entry.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from portico.sdk import Capability
 from portico.trading import _tables as t
 from portico.trading._book import BookPosition, PositionBook, StoreBook
 from portico.trading._corporate_actions import CorporateActionProcessor
-from portico.trading._repository import unmapped_instrument_id
+from portico.trading._repository import SAME_FILL_WINDOW_SECONDS, unmapped_instrument_id
 
 if TYPE_CHECKING:
     from portico.trading._service import TradingService
@@ -781,8 +785,6 @@ def _fill_key(e: Any) -> tuple[Any, ...]:
 
 
 def _same_fill(a: Any, b: Any, tol: Tolerance) -> bool:
-    from portico.trading._repository import SAME_FILL_WINDOW_SECONDS
-
     return bool(
         a.order_id == b.order_id
         and a.side is b.side

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from portico.context import correlation_scope
 from portico.errors import (
@@ -42,10 +41,18 @@ from portico.errors import (
 from portico.models import Order, OrderStatus, TimeInForce
 from portico.sdk import Capability
 from portico.store import metadata
-from portico.trading._errors import IdempotencyConflict, OrderRejected, OrderValidationError
+from portico.trading import _tables as t
+from portico.trading._errors import IdempotencyConflict, OrderValidationError
 from portico.trading._fingerprint import fingerprint
-from portico.trading._live import check_live_trading
-from portico.trading._records import OrderRecord, OrderUpdate
+from portico.trading._intents import (
+    admit,
+    checked_key,
+    mark_unknown,
+    publish_intent,
+    raise_if_rejected,
+    store_intent,
+)
+from portico.trading._records import OrderRecord
 from portico.trading._tables import UtcDateTime
 from portico.trading._tracking import Observation
 
@@ -169,8 +176,6 @@ class Replacements:
     def _move_venue_id(self, original_id: str) -> None:
         """A venue that modifies in place keeps the order id: it now names the replacement, so the
         replaced original lets go of it (the link keeps the relation)."""
-        from portico.trading import _tables as t
-
         with self.service.db.begin() as conn:
             conn.execute(sa.update(t.orders).where(t.orders.c.id == original_id).values(venue_order_id=None))
 
@@ -187,18 +192,13 @@ class Replacements:
         svc = self.service
         connector = svc.connector(system_id)
         wanted = coerce_changes(changes)
-        key = idempotency_key or uuid.uuid4().hex
-        if not key or len(key) > 255:
-            raise PayloadRejected("idempotency_key must be 1 to 255 characters", field="idempotency_key")
+        key = checked_key(idempotency_key)
         with correlation_scope() as cid, error_context(system=system_id, correlation_id=cid):
             async with svc._key_locks.hold((system_id, key)):
                 existing = svc.repo.by_key(system_id, key)
                 if existing is not None:
                     return self._replay(existing, system_id, order_id, wanted)
-                if not connector.spec.capabilities.has(Capability.REPLACE_ORDER):
-                    raise NotSupported(capability="replace_order", system=system_id)
-                check_live_trading(system_id, connector, svc.live_trading_systems)
-                await svc.ensure_recovered(system_id)
+                await admit(svc, system_id, connector, Capability.REPLACE_ORDER)
                 found = svc._find(system_id, order_id)
                 # one replace of an order at a time: a second would race the first at the venue
                 async with svc._key_locks.hold((system_id, f"\x1freplace-of\x1f{found.id}")):
@@ -253,11 +253,7 @@ class Replacements:
                 existing_id=existing.id,
                 differences={k: ("", "") for k in diff},
             )
-        if existing.status is OrderStatus.REJECTED:
-            raise OrderRejected(
-                f"{existing.system} rejected replace {existing.id}: {existing.reject_reason}", record=existing
-            )
-        return existing
+        return raise_if_rejected(existing, "replace")
 
     async def _store_and_send(self, original: OrderRecord, key: str, wanted: OrderChanges) -> OrderRecord:
         svc = self.service
@@ -277,38 +273,26 @@ class Replacements:
                     created_at=now,
                 )
             )
-        try:
-            record = svc.repo.insert_intent(
-                id=new_id,
-                system=system_id,
-                idempotency_key=key,
-                client_order_id=client_order_id,
-                request=request,
-                request_hash=request_hash,
-                now=now,
-                origin=ORIGIN,
-                sending=True,
-            )
-        except IntegrityError:
+
+        def unlink() -> None:
             with svc.db.begin() as conn:
                 conn.execute(sa.delete(self.table).where(self.table.c.id == new_id))
-            existing = svc.repo.by_key(system_id, key)
-            if existing is not None:
-                return self._replay(existing, system_id, original.id, wanted)
-            raise PayloadRejected(
-                f"client_order_id {client_order_id!r} is already used by another order",
-                field="client_order_id",
-            ) from None
-        await svc.events.publish(
-            OrderUpdate(
-                record=record,
-                previous_status=None,
-                event="intent",
-                source="replace",
-                at=record.created_at,
-                extra={"replaces": original.id},
-            )
+
+        record, stored = store_intent(
+            svc,
+            id=new_id,
+            system_id=system_id,
+            key=key,
+            client_order_id=client_order_id,
+            request=request,
+            request_hash=request_hash,
+            origin=ORIGIN,
+            now=now,
+            undo=unlink,
         )
+        if not stored:
+            return self._replay(record, system_id, original.id, wanted)
+        await publish_intent(svc, record, source="replace", extra={"replaces": original.id})
         record = await self.send(record, original, wanted)
         svc._audit(
             system_id,
@@ -318,11 +302,7 @@ class Replacements:
             replaces=original.id,
             **wanted.canonical(),
         )
-        if record.status is OrderStatus.REJECTED:
-            raise OrderRejected(
-                f"{system_id} rejected replace {record.id}: {record.reject_reason}", record=record
-            )
-        return record
+        return raise_if_rejected(record, "replace")
 
     async def send(
         self, record: OrderRecord, original: OrderRecord, wanted: OrderChanges, *, source: str = "replace"
@@ -381,20 +361,7 @@ class Replacements:
     async def _unknown(
         self, record: OrderRecord, original: OrderRecord, err: str, *, source: str
     ) -> OrderRecord:
-        svc = self.service
-        after = await svc._apply(
-            record.id, Observation(status=OrderStatus.UNKNOWN, event="unknown", source=source, error=err)
-        )
-        svc._emit(
-            "trading.order.outcome_unknown",
-            system=record.system,
-            severity="warning",
-            order_id=record.id,
-            client_order_id=record.client_order_id,
-            replaces=original.id,
-            error=err,
-        )
-        return after
+        return await mark_unknown(self.service, record, err, source=source, replaces=original.id)
 
     async def _take(
         self, record: OrderRecord, original: OrderRecord, order: Order, *, source: str

@@ -151,6 +151,8 @@ def _build() -> dict[str, sa.Table]:
         sa.Column("venue", sa.String(64)),
         sa.Column("executed_at", UtcDateTime, nullable=False, index=True),
         sa.Column("recorded_at", UtcDateTime, nullable=False),
+        # every fill looks for its twin under another id scheme by the venue's order id
+        sa.Index("ix_trading_executions_venue_order", "system", "venue_order_id"),
     )
     parents_t = sa.Table(
         "trading_parent_orders",

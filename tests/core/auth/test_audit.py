@@ -89,6 +89,22 @@ def test_concurrent_appends_keep_one_chain(tmp_path: Path) -> None:
     assert logs[0].verify() is None
 
 
+def test_a_log_whose_remembered_head_is_stale_appends_after_the_other_writer(tmp_path: Path) -> None:
+    # a log remembers the head it appended last instead of reading it per append; another writer's
+    # entries in between make its next insert collide on seq, and it appends after them
+    path = tmp_path / "a.db"
+    mine, other = _log(path), _log(path)
+    mine.append("s", "t", "order.placed", "success", detail={"n": 1})
+    other.append("s", "t", "order.placed", "success", detail={"n": 2})
+    other.append("s", "t", "order.placed", "success", detail={"n": 3})
+    entry = mine.append("s", "t", "order.placed", "success", detail={"n": 4})
+    assert entry.seq == 4
+    entries = mine.entries()
+    assert [e.detail["n"] for e in entries] == [1, 2, 3, 4]
+    assert entries[3].prev_hash == entries[2].hash
+    assert mine.verify() is None
+
+
 def test_secrets_never_stored(tmp_path: Path) -> None:
     known_secrets.register("CANARY-AUDIT-SECRET-123")
     log = _log(tmp_path / "a.db")
