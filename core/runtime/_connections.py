@@ -26,6 +26,11 @@ class Connections(Composition):
     """The systems' connections and the runtime's start and stop (the base of
     :class:`~portico.runtime.AsyncIntegration`)."""
 
+    # declared again here (Composition sets them): `mypy core` sees portico.* imports as Any
+    _fx_task: asyncio.Task[None] | None
+    _started: bool
+    _scheduling: bool
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
