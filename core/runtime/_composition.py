@@ -129,7 +129,9 @@ def build_market_data(
     """The market data service (fallback chains, quality checks, cache, subscriptions)."""
     from portico.marketdata import MarketDataService  # lazy: cold start
 
-    return MarketDataService(connectors, monitor=monitor, db=db, clock=clock, config=config, policies=policies)
+    return MarketDataService(
+        connectors, monitor=monitor, db=db, clock=clock, config=config, policies=policies
+    )
 
 
 def build_trading(
@@ -234,7 +236,9 @@ def build_limiters(*, clock: Clock, settings: ScaleOutConfig, emit: Emit) -> Rat
         else:
             emit("ratelimit.shared_restored", system=connector)
 
-    return RateLimiterRegistry(clock=clock, redis_url=settings.redis_url, workers=settings.workers, on_mode=on_mode)
+    return RateLimiterRegistry(
+        clock=clock, redis_url=settings.redis_url, workers=settings.workers, on_mode=on_mode
+    )
 
 
 def build_breaker(system_id: str, *, clock: Clock, emit: Emit) -> CircuitBreaker:
@@ -389,7 +393,11 @@ class Composition(ABC):
         """The :class:`~portico.auth.AuthenticationManager` shared by every connector."""
         if self._auth is None:
             self._auth = build_auth(
-                audit=self.audit, clock=self.clock, transport=self.transport, plugins=self.plugins, emit=self._emit
+                audit=self.audit,
+                clock=self.clock,
+                transport=self.transport,
+                plugins=self.plugins,
+                emit=self._emit,
             )
         return self._auth
 
@@ -507,7 +515,11 @@ class Composition(ABC):
                     self.monitor.alerts.fire(rule, **fields)
 
             self._analytics = build_analytics(
-                db=self.db, clock=self.clock, trading=self.trading, alert=alert, fx_rates=lambda: self.fx_rates
+                db=self.db,
+                clock=self.clock,
+                trading=self.trading,
+                alert=alert,
+                fx_rates=lambda: self.fx_rates,
             )
         return self._analytics
 
@@ -555,14 +567,21 @@ class Composition(ABC):
     async def _brokerage_positions(self) -> list[tuple[str, Position]]:
         """The positions of every enabled brokerage system (the job service's portfolio summary)."""
 
-    def _apply_imported_corporate_actions(self, result: Any, rt: Any, rows: Callable[[], list[dict[str, Any]]]) -> None:
+    def _apply_imported_corporate_actions(
+        self, result: Any, rt: Any, rows: Callable[[], list[dict[str, Any]]]
+    ) -> None:
         """A ``trading_book`` load of corporate actions, applied to the book and the history once each."""
         if rt.name != "corporate_actions" or result.destination != "trading_book":
             return
         from portico.trading import CorporateActionProcessor  # lazy: cold start (SQLAlchemy)
 
-        actions = [CorporateAction.model_validate({k: v for k, v in r.items() if v not in (None, "")}) for r in rows()]
-        processor = CorporateActionProcessor(self.trading, adjust_history=self.market_data.adjust_history_for_split)
+        actions = [
+            CorporateAction.model_validate({k: v for k, v in r.items() if v not in (None, "")})
+            for r in rows()
+        ]
+        processor = CorporateActionProcessor(
+            self.trading, adjust_history=self.market_data.adjust_history_for_split
+        )
         try:
             outcome = processor.apply(actions)
         except Exception as exc:

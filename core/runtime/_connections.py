@@ -60,10 +60,14 @@ class Connections(Composition):
                 failed = self.unavailable_systems
                 await self.stop()
                 raise ConnectionFailed(
-                    "no system could be connected: " + "; ".join(f"{sid}: {why}" for sid, why in failed.items()),
+                    "no system could be connected: "
+                    + "; ".join(f"{sid}: {why}" for sid, why in failed.items()),
                     detail=failed,
                 )
-            if any(s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER) for s in self.systems.values()):
+            if any(
+                s.connector is not None and s.spec.capabilities.has(Capability.PLACE_ORDER)
+                for s in self.systems.values()
+            ):
                 # live order tracking: recover unresolved intents, follow order streams, resolve unknowns
                 await self.trading.start()
         if schedule and not self._scheduling:
@@ -145,7 +149,9 @@ class Connections(Composition):
                 f"systems.{system_id}: {exc.errors()[0]['msg']}", path=f"systems.{system_id}"
             ) from None
         if system_id in self.systems:
-            raise ConfigurationError(f"system {system_id!r} is already registered", path=f"systems.{system_id}")
+            raise ConfigurationError(
+                f"system {system_id!r} is already registered", path=f"systems.{system_id}"
+            )
         self._add_system(system_id, system_config)
         self.config.systems[system_id] = system_config
         return system_id
@@ -176,7 +182,9 @@ class Connections(Composition):
                     self._emit("system.connect_failed", system=system_id, severity="critical", error=str(exc))
                     if isinstance(exc, PorticoError):
                         raise
-                    raise ConfigurationError(f"connecting {system_id!r} failed: {exc}", system=system_id) from exc
+                    raise ConfigurationError(
+                        f"connecting {system_id!r} failed: {exc}", system=system_id
+                    ) from exc
             system.connector = connector
             system.state = "connected"
             system.connected_at = self.clock.now()
@@ -252,8 +260,10 @@ class Connections(Composition):
         auth = None
         if scheme is not None and scheme not in {"none", "tws"}:
             options = resolve_url_templates(
-                {**(scheme_spec.options if (scheme_spec := spec.auth_scheme(scheme)) else {}),
-                 **system.config.authentication.options},
+                {
+                    **(scheme_spec.options if (scheme_spec := spec.auth_scheme(scheme)) else {}),
+                    **system.config.authentication.options,
+                },
                 urls,
             )
             auth = self.auth.build(system.system_id, scheme, credentials, options)

@@ -57,7 +57,6 @@ class AsyncIntegration(Connections):
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-
     def _connector(self, system_id: str, capability: Capability) -> Connector:
         system = self._system(system_id)
         if not system.spec.capabilities.has(capability):
@@ -75,7 +74,8 @@ class AsyncIntegration(Connections):
             )
         if system.connector is None:
             raise ConfigurationError(
-                f"system {system_id!r} is {system.state}; call connect_external_system first", system=system_id
+                f"system {system_id!r} is {system.state}; call connect_external_system first",
+                system=system_id,
             )
         return system.connector
 
@@ -89,7 +89,11 @@ class AsyncIntegration(Connections):
     # -- trading ---------------------------------------------------------------------------------
 
     async def place_external_order(
-        self, system_id: str, order_details: OrderRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        system_id: str,
+        order_details: OrderRequest | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
     ) -> str:
         """Validate, record and send an order; returns its client order id (the durable key).
 
@@ -172,7 +176,10 @@ class AsyncIntegration(Connections):
         for system_id, system in self.systems.items():
             if not system.config.enabled or system.config.type.value != "brokerage":
                 continue
-            if not system.spec.capabilities.has(Capability.GET_POSITIONS) or Capability.GET_POSITIONS in system.disabled:
+            if (
+                not system.spec.capabilities.has(Capability.GET_POSITIONS)
+                or Capability.GET_POSITIONS in system.disabled
+            ):
                 continue
             if system.state == "registered":
                 # never connected (an export run from the command line): connect now, as a run would have
@@ -198,7 +205,9 @@ class AsyncIntegration(Connections):
         self._system(system_id)
         symbols = symbol_list(symbols)
         with correlation_scope():
-            return await self.market_data.get_market_data(system_id, symbols, data_type, dict(parameters or {}))
+            return await self.market_data.get_market_data(
+                system_id, symbols, data_type, dict(parameters or {})
+            )
 
     async def subscribe_market_data(
         self,
@@ -215,7 +224,9 @@ class AsyncIntegration(Connections):
         """
         self._system(system_id)
         symbols = symbol_list(symbols)
-        result: str = await self.market_data.subscribe_market_data(system_id, symbols, data_type, callback, **options)
+        result: str = await self.market_data.subscribe_market_data(
+            system_id, symbols, data_type, callback, **options
+        )
         return result
 
     async def unsubscribe_market_data(self, system_id: str, subscription_id: str) -> None:
@@ -225,7 +236,9 @@ class AsyncIntegration(Connections):
 
     # -- data import / export --------------------------------------------------------------------
 
-    async def import_data(self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None) -> Any:
+    async def import_data(
+        self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None
+    ) -> Any:
         """Import a file or a connector's data (see :class:`portico.jobs.JobService`)."""
         return await self._maybe(self.jobs, "import_data", source, data_type, dict(parameters or {}))
 
@@ -250,12 +263,16 @@ class AsyncIntegration(Connections):
         """Run one cycle of the configured FX feed now (``portico run`` runs them on its schedule)."""
         feed = self.fx_feed
         if feed is None:
-            raise ConfigurationError("no FX feed is configured (market_data.fx_feed)", path="market_data.fx_feed")
+            raise ConfigurationError(
+                "no FX feed is configured (market_data.fx_feed)", path="market_data.fx_feed"
+            )
         return await feed.run_cycle()
 
     # -- analytics -------------------------------------------------------------------------------
 
-    async def get_performance(self, account: str, start: date, end: date, **options: Any) -> PerformanceReport:
+    async def get_performance(
+        self, account: str, start: date, end: date, **options: Any
+    ) -> PerformanceReport:
         """Performance of a book account from ``start`` to ``end``: daily valuations, time- and
         money-weighted returns, and benchmark and active return when ``benchmark=`` names one (see
         :meth:`portico.analytics.AnalyticsService.performance` for the options)."""
@@ -365,7 +382,9 @@ class AsyncIntegration(Connections):
             return await run(system_id)
         return await system.connector.check()
 
-    async def set_throttling_parameters(self, system_id: str, parameters: Mapping[str, Any]) -> RateLimitPolicy:
+    async def set_throttling_parameters(
+        self, system_id: str, parameters: Mapping[str, Any]
+    ) -> RateLimitPolicy:
         """Change a system's throttling at run time (the plan's keys); returns the policy now in force."""
         system = self._system(system_id)
         if not isinstance(parameters, Mapping):
@@ -382,10 +401,11 @@ class AsyncIntegration(Connections):
         system.policy = overrides.apply(system.policy)
         if system.limiter is not None:
             system.limiter.update_windows(
-                system.policy.windows, max_wait=system.policy.max_wait, endpoint_costs=system.policy.endpoint_costs
+                system.policy.windows,
+                max_wait=system.policy.max_wait,
+                endpoint_costs=system.policy.endpoint_costs,
             )
         for client in list(system.clients):
             client.retry = system.policy.retry
         self._emit("throttling.changed", system=system_id, windows=[str(w) for w in system.policy.windows])
         return system.policy
-

@@ -162,9 +162,13 @@ class Integration:
         """See :meth:`AsyncIntegration.get_external_system_status`."""
         return self._run(self.runtime.get_external_system_status(system_id))
 
-    def place_external_order(self, system_id: str, order_details: Any, *, idempotency_key: str | None = None) -> str:
+    def place_external_order(
+        self, system_id: str, order_details: Any, *, idempotency_key: str | None = None
+    ) -> str:
         """See :meth:`AsyncIntegration.place_external_order`."""
-        return self._run(self.runtime.place_external_order(system_id, order_details, idempotency_key=idempotency_key))
+        return self._run(
+            self.runtime.place_external_order(system_id, order_details, idempotency_key=idempotency_key)
+        )
 
     def get_external_order_status(self, system_id: str, order_id: str) -> Order:
         """See :meth:`AsyncIntegration.get_external_order_status`."""
@@ -189,7 +193,11 @@ class Integration:
         return self._run(self.runtime.get_external_positions(system_id, account_id))
 
     def get_market_data(
-        self, system_id: str, symbols: Any, data_type: str = "bars", parameters: Mapping[str, Any] | None = None
+        self,
+        system_id: str,
+        symbols: Any,
+        data_type: str = "bars",
+        parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         """See :meth:`AsyncIntegration.get_market_data`."""
         return self._run(self.runtime.get_market_data(system_id, symbols, data_type, parameters))
@@ -198,7 +206,9 @@ class Integration:
         self, system_id: str, symbols: Any, data_type: str, callback: Callable[[Any], Any], **options: Any
     ) -> str:
         """See :meth:`AsyncIntegration.subscribe_market_data`."""
-        return self._run(self.runtime.subscribe_market_data(system_id, symbols, data_type, callback, **options))
+        return self._run(
+            self.runtime.subscribe_market_data(system_id, symbols, data_type, callback, **options)
+        )
 
     def unsubscribe_market_data(self, system_id: str, subscription_id: str) -> None:
         """See :meth:`AsyncIntegration.unsubscribe_market_data`."""
@@ -208,7 +218,9 @@ class Integration:
         """See :meth:`AsyncIntegration.import_data`."""
         return self._run(self.runtime.import_data(source, data_type, parameters))
 
-    def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> Any:
+    def export_data(
+        self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None
+    ) -> Any:
         """See :meth:`AsyncIntegration.export_data`."""
         return self._run(self.runtime.export_data(data_type, destination, format_options))
 
@@ -267,4 +279,3 @@ class Integration:
     def set_throttling_parameters(self, system_id: str, parameters: Mapping[str, Any]) -> RateLimitPolicy:
         """See :meth:`AsyncIntegration.set_throttling_parameters`."""
         return self._run(self.runtime.set_throttling_parameters(system_id, parameters))
-

@@ -18,7 +18,14 @@ from portico.sdk import Capability, Connector, ConnectorSpec, RateLimitPolicy
 if TYPE_CHECKING:
     from portico.runtime._composition import Composition
 
-__all__ = ["ConnectorView", "LiveTradingOptIns", "SystemRuntime", "SystemState", "SystemStatus", "symbol_list"]
+__all__ = [
+    "ConnectorView",
+    "LiveTradingOptIns",
+    "SystemRuntime",
+    "SystemState",
+    "SystemStatus",
+    "symbol_list",
+]
 
 SystemState = Literal["registered", "connecting", "connected", "disconnected", "error"]
 
@@ -122,5 +129,7 @@ def symbol_list(symbols: Any) -> list[str]:
         )
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
-            raise ConfigurationError(f"symbols[{i}] must be a non-empty string, got {item!r}", path=f"symbols[{i}]")
+            raise ConfigurationError(
+                f"symbols[{i}] must be a non-empty string, got {item!r}", path=f"symbols[{i}]"
+            )
     return list(items)

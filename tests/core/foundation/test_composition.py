@@ -73,7 +73,9 @@ def test_events_are_built_alone_and_only_when_configured(db: Database, clock: Fa
     assert type(publisher) is EventPublisher  # a memory broker is never behind the outbox
 
 
-def test_the_audit_log_and_auth_manager_are_built_alone(db: Database, clock: FakeClock, plugins: PluginManager) -> None:
+def test_the_audit_log_and_auth_manager_are_built_alone(
+    db: Database, clock: FakeClock, plugins: PluginManager
+) -> None:
     from portico.auth import AuditLog, AuthenticationManager
 
     audit = build_audit(db=db, clock=clock)
@@ -87,11 +89,15 @@ def test_the_audit_log_and_auth_manager_are_built_alone(db: Database, clock: Fak
 def test_market_data_is_built_alone(db: Database, clock: FakeClock) -> None:
     from portico.marketdata import MarketDataService
 
-    service = build_market_data(connectors={}, monitor=None, db=db, clock=clock, config={}, policies=lambda _: None)
+    service = build_market_data(
+        connectors={}, monitor=None, db=db, clock=clock, config={}, policies=lambda _: None
+    )
     assert isinstance(service, MarketDataService)
 
 
-def test_trading_and_analytics_are_built_alone(db: Database, clock: FakeClock, plugins: PluginManager) -> None:
+def test_trading_and_analytics_are_built_alone(
+    db: Database, clock: FakeClock, plugins: PluginManager
+) -> None:
     from portico.analytics import AnalyticsService
     from portico.trading import TradingService
 
@@ -102,7 +108,9 @@ def test_trading_and_analytics_are_built_alone(db: Database, clock: FakeClock, p
     )  # fmt: skip
     assert isinstance(trading, TradingService)
     assert trading.db is db and trading.clock is clock
-    analytics = build_analytics(db=db, clock=clock, trading=trading, alert=Emitted(), fx_rates=lambda: build_fx_rates(db=db))
+    analytics = build_analytics(
+        db=db, clock=clock, trading=trading, alert=Emitted(), fx_rates=lambda: build_fx_rates(db=db)
+    )
     built.append(analytics)
     assert isinstance(analytics, AnalyticsService)
 
@@ -119,7 +127,9 @@ def test_jobs_are_built_alone(db: Database, clock: FakeClock, plugins: PluginMan
     async def no_positions() -> list[Any]:
         return []
 
-    market_data = build_market_data(connectors={}, monitor=None, db=db, clock=clock, config={}, policies=lambda _: None)
+    market_data = build_market_data(
+        connectors={}, monitor=None, db=db, clock=clock, config={}, policies=lambda _: None
+    )
     jobs = build_jobs(
         db=db, clock=clock, monitor=None, connectors={}, market_data=market_data, config=IntegrationConfig(),
         plugins=plugins, sources={}, integration=None, broker_positions=no_positions, instance="alone",
@@ -196,7 +206,9 @@ def test_every_service_property_is_typed_with_the_service_class() -> None:
 
 
 def test_the_runtime_wires_each_service_from_the_shared_ones(tmp_path: Path) -> None:
-    integration = AsyncIntegration(IntegrationConfig(), clock=FakeClock(), database_url=f"sqlite:///{tmp_path / 'rt.db'}")
+    integration = AsyncIntegration(
+        IntegrationConfig(), clock=FakeClock(), database_url=f"sqlite:///{tmp_path / 'rt.db'}"
+    )
     assert dict(integration._services) == {}  # nothing is built until used
     trading = integration.trading
     assert trading.db is integration.db and trading.clock is integration.clock
