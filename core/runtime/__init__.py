@@ -3,8 +3,9 @@
 The method names are the original plan's API. Each delegates to a runtime service (trading, market data,
 jobs, monitor) or to the system's connector through its declared capabilities; none is a stub.
 
-The package is split by job: ``_composition`` builds each service from the dependencies it needs (typed,
-on first use), ``_connections`` connects the systems and starts and stops the runtime, ``_facade`` holds
+The package is split by job: ``_builders`` builds each service from the dependencies it needs,
+``_composition`` holds the typed service slots (each built on first use),
+``_connections`` connects the systems and starts and stops the runtime, ``_facade`` holds
 the operations, ``_sync`` the synchronous wrapper and ``_systems`` the per-system state.
 """
 

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from portico.config import IntegrationConfig, SystemConfig, load_config, require_secure_transport
 from portico.context import correlation_scope
 from portico.errors import ConfigurationError, ConnectionFailed, PorticoError
-from portico.runtime._composition import Composition, build_breaker
+from portico.runtime._builders import build_breaker
+from portico.runtime._composition import Composition
 from portico.runtime._systems import SystemRuntime, SystemStatus
 from portico.sdk import Capability, ConnectorContext, resolve_url_templates
 

@@ -12,7 +12,7 @@ from portico.clock import FakeClock
 from portico.config import IntegrationConfig, ScaleOutConfig
 from portico.plugins import PluginManager
 from portico.runtime import AsyncIntegration, _composition
-from portico.runtime._composition import (
+from portico.runtime._builders import (
     build_analytics,
     build_audit,
     build_auth,
