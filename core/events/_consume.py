@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portico.clock import system_clock
 from portico.events._bus import Event
 from portico.store import metadata
 
@@ -118,7 +119,6 @@ async def consume(
     """
     import aio_pika
 
-    from portico.clock import system_clock
 
     name = consumer or queue
     clock = clock or system_clock

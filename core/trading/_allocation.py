@@ -32,7 +32,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from portico.errors import ConfigurationError, PayloadRejected, PorticoError
+from portico.errors import ConfigurationError, NotFound, PayloadRejected, PorticoError
 from portico.models import Execution, OrderRequest, OrderSide
 from portico.sdk import Capability
 from portico.trading._errors import OrderRejected, OrderValidationError
@@ -575,8 +575,6 @@ class Allocator:
         """The parent order with its children as now tracked."""
         row = self.service.repo.parent(parent_id)
         if row is None:
-            from portico.errors import NotFound
-
             raise NotFound(f"no parent order {parent_id!r}")
         data = json.loads(row.request_json)
         return ParentOrderState(
