@@ -75,5 +75,6 @@ def test_every_late_import_of_another_portico_package_says_why() -> None:
     ]
     assert unmarked == [], (
         "function-level portico imports without a '# lazy: <reason>' comment (move them to the top of the "
-        "module, or say why they load late; an upward one must go: see STYLE.md rule 14):\n" + "\n".join(unmarked)
+        "module, or say why they load late; an upward one must go: see STYLE.md rule 14):\n"
+        + "\n".join(unmarked)
     )
