@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from portico.events import EventPublisher, OutboxPublisher
     from portico.http import RateLimiterRegistry
     from portico.jobs import JobService
-    from portico.marketdata import FxRateFeed, MarketDataService, StoredFxRateBook
+    from portico.marketdata import FxFeedConfig, FxRateFeed, MarketDataService, StoredFxRateBook
     from portico.monitor import IntegrationMonitor
     from portico.store import Database
     from portico.trading import TradingService
@@ -243,7 +243,7 @@ class Composition(ABC):
             self._fx_feed = self._build_fx_feed(settings)
         return self._fx_feed
 
-    def _build_fx_feed(self, settings: Any) -> FxRateFeed:
+    def _build_fx_feed(self, settings: FxFeedConfig) -> FxRateFeed:
         from portico.marketdata import FxRateFeed  # lazy: cold start
 
         def source(system_id: str, what: str) -> Any:
