@@ -271,7 +271,6 @@ def sink_for_url(url: str, exchange: str = "portico.events") -> EventSink:
         return NatsEventSink(url, exchange)
     if scheme == "memory":
         return MemoryEventSink()
-
     raise ConfigurationError(
         f"scale_out.events_url: unknown broker scheme {scheme!r}; expected amqp://, nats:// or memory://",
         path="scale_out.events_url",

@@ -119,7 +119,6 @@ async def consume(
     """
     import aio_pika
 
-
     name = consumer or queue
     clock = clock or system_clock
     table = consumed_table()
