@@ -335,7 +335,7 @@ class PluginManager:
     def _validate_connectors(
         self, plugin: str, connectors: list[Any]
     ) -> list[tuple[type[Connector] | ConnectorRef, ConnectorSpec]]:
-        from portico.sdk import ConnectorRef, ConnectorSpec
+        from portico.sdk import ConnectorRef, ConnectorSpec  # lazy: cold start
 
         staged: list[tuple[type[Connector] | ConnectorRef, ConnectorSpec]] = []
         for entry in connectors:
@@ -360,7 +360,7 @@ class PluginManager:
         """``cls``'s validated manifest, when it is a Connector subclass implementing what it declares."""
         from pydantic import ValidationError
 
-        from portico.sdk import Connector, ConnectorSpec
+        from portico.sdk import Connector, ConnectorSpec  # lazy: cold start
 
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
             raise PluginLoadError(plugin, f"{cls!r} is not a portico.sdk.Connector subclass")

@@ -14,6 +14,7 @@ from portico.auth._base import AuthContext, option, require_credential
 from portico.auth._errors import SecretNotFound, VaultError
 from portico.auth._oauth2 import LoopbackRedirect, Opener, _open, authlib_httpx
 from portico.auth._redaction import known_secrets, redact
+from portico.errors import ConfigurationError
 
 __all__ = ["OAuth1Scheme"]
 
@@ -129,8 +130,6 @@ class OAuth1Scheme(httpx.Auth):
 
         for name in ("request_token_url", "authorize_url", "access_token_url"):
             if not getattr(self, name):
-                from portico.errors import ConfigurationError
-
                 raise ConfigurationError(
                     f"{self.ctx.system_id}: OAuth 1 login needs option {name!r}",
                     path=f"systems.{self.ctx.system_id}.authentication.options.{name}",

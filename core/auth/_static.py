@@ -14,6 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from portico.auth._base import AuthContext, option, require_credential
+from portico.errors import ConfigurationError
 
 __all__ = ["ApiKeyAuth", "ApiKeyPairAuth", "BasicAuth", "HmacAuth", "NoAuth"]
 
@@ -47,8 +48,6 @@ class ApiKeyAuth(httpx.Auth):
         self._key = require_credential(ctx, credentials, "api_key", "key", "token")
         self.location = str(option(ctx, options, "location", "header")).lower()
         if self.location not in {"header", "query"}:
-            from portico.errors import ConfigurationError
-
             raise ConfigurationError(
                 f"{ctx.system_id}: api_key location must be 'header' or 'query', got {self.location!r}",
                 path=f"systems.{ctx.system_id}.authentication.options.location",

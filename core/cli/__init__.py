@@ -61,7 +61,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script. User mistakes print a message, never a traceback."""
-    from portico.errors import PorticoError
+    from portico.errors import PorticoError  # lazy: cold start
 
     try:
         return cli.main(args=argv, prog_name="portico", standalone_mode=False)

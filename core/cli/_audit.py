@@ -26,9 +26,9 @@ def verify() -> None:
 
     Exits 1 too when there is no audit log in PORTICO_HOME, and creates nothing there.
     """
-    from portico.auth import AuditLog
-    from portico.home import portico_home
-    from portico.store import Database
+    from portico.auth import AuditLog  # lazy: cold start
+    from portico.home import portico_home  # lazy: cold start
+    from portico.store import Database  # lazy: cold start
 
     home = portico_home(create=False)
     db_path = home / "portico.db"
@@ -66,8 +66,8 @@ def _has_audit_table(db_path: Path) -> bool:
 @wide_option
 def tail(count: int, system: str | None, as_json: bool, wide: bool) -> None:
     """Show the most recent audit entries, one line each (--wide: every detail in full)."""
-    from portico.auth import AuditLog
-    from portico.store import Database
+    from portico.auth import AuditLog  # lazy: cold start
+    from portico.store import Database  # lazy: cold start
 
     entries = AuditLog(Database()).tail(count if system is None else max(count * 20, 1000))
     if system is not None:

@@ -17,9 +17,9 @@ __all__ = ["command"]
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False), help="Configuration file.")
 def command(system: str, config_file: str) -> None:
     """Connect SYSTEM as configured and run its check (reachability and auth); exit 1 on failure."""
-    from portico.errors import PorticoError
-    from portico.monitor import configure_logging
-    from portico.runtime import AsyncIntegration
+    from portico.errors import PorticoError  # lazy: cold start
+    from portico.monitor import configure_logging  # lazy: cold start
+    from portico.runtime import AsyncIntegration  # lazy: cold start
 
     # a check is read by a person: warnings and errors only, readable, on stderr
     configure_logging(json=False, level="WARNING")

@@ -62,7 +62,7 @@ def complete_mock_names(
 ) -> list[CompletionItem]:
     """The installed mock servers."""
     try:
-        from portico.plugins import PluginManager
+        from portico.plugins import PluginManager  # lazy: cold start
 
         return _items(PluginManager().mocks, incomplete)
     except Exception:
@@ -74,7 +74,7 @@ def complete_record_types(
 ) -> list[CompletionItem]:
     """The import record types (positions, transactions, prices...)."""
     try:
-        from portico.jobs import RECORD_TYPES
+        from portico.jobs import RECORD_TYPES  # lazy: cold start
 
         return _items(RECORD_TYPES, incomplete)
     except Exception:
@@ -84,7 +84,7 @@ def complete_record_types(
 def complete_job_ids(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The persisted and configured job ids."""
     try:
-        from portico.jobs import JobService
+        from portico.jobs import JobService  # lazy: cold start
 
         service = JobService.standalone(ctx.params.get("config_file"))
         for spec in service.import_config.scheduled_imports:

@@ -19,9 +19,9 @@ def command() -> None:
 @click.option("--no-plugins", is_flag=True, help="Check the structure only, not against installed connectors.")
 def validate(file: str, no_plugins: bool) -> None:
     """Validate FILE (YAML, TOML or JSON); exit 1 on any problem."""
-    from portico.config import load_config
-    from portico.errors import ConfigurationError
-    from portico.plugins import PluginManager
+    from portico.config import load_config  # lazy: cold start
+    from portico.errors import ConfigurationError  # lazy: cold start
+    from portico.plugins import PluginManager  # lazy: cold start
 
     plugins = None if no_plugins else PluginManager()
     try:

@@ -26,8 +26,8 @@ __all__ = ["command"]
 def _open(path: str | None) -> CredentialVault:
     import getpass
 
-    from portico.auth import AuditLog, CredentialVault
-    from portico.store import Database
+    from portico.auth import AuditLog, CredentialVault  # lazy: cold start
+    from portico.store import Database  # lazy: cold start
 
     try:
         actor = f"cli:{getpass.getuser()}"
@@ -177,10 +177,10 @@ def login(system: str, config_file: str, no_browser: bool, vault_path: str | Non
     import getpass
     import webbrowser
 
-    from portico.auth import AuditLog, AuthenticationManager
-    from portico.config import load_config
-    from portico.errors import ConfigurationError
-    from portico.store import Database
+    from portico.auth import AuditLog, AuthenticationManager  # lazy: cold start
+    from portico.config import load_config  # lazy: cold start
+    from portico.errors import ConfigurationError  # lazy: cold start
+    from portico.store import Database  # lazy: cold start
 
     config = load_config(config_file)
     if system not in config.systems:
@@ -188,8 +188,8 @@ def login(system: str, config_file: str, no_browser: bool, vault_path: str | Non
         raise ConfigurationError(f"no system {system!r} in {config_file}; configured: {known}", path=f"systems.{system}")
     auth_config = config.systems[system].authentication
     options: dict[str, object] = {}
-    from portico.plugins import PluginManager
-    from portico.sdk import resolve_url_templates
+    from portico.plugins import PluginManager  # lazy: cold start
+    from portico.sdk import resolve_url_templates  # lazy: cold start
 
     plugins = PluginManager()
     # the connector's own auth schemes (a plugin's, like etrade_oauth1) and its URL templates ({auth})

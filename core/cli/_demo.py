@@ -49,8 +49,8 @@ def command(config_file: str | None, keep_running: bool, http_port: int) -> None
 async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
     from rich.console import Console
 
-    from portico.errors import ConfigurationError, PorticoError
-    from portico.runtime import AsyncIntegration
+    from portico.errors import ConfigurationError, PorticoError  # lazy: cold start
+    from portico.runtime import AsyncIntegration  # lazy: cold start
 
     started = time.perf_counter()
     integration = AsyncIntegration.from_config(config_path)
@@ -128,8 +128,8 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
 
 def _log_to_file() -> Path:
     """Send the runtime's JSON logs to a file under PORTICO_HOME, so the terminal shows the tables."""
-    from portico.home import portico_home, private_file
-    from portico.monitor import configure_logging
+    from portico.home import portico_home, private_file  # lazy: cold start
+    from portico.monitor import configure_logging  # lazy: cold start
 
     path = private_file(portico_home() / "logs" / "demo.log")
     configure_logging(json=True, level="INFO", stream=path.open("a", encoding="utf-8"))
@@ -137,8 +137,8 @@ def _log_to_file() -> Path:
 
 
 async def _trade(console: Any, integration: Any, system_id: str) -> int:
-    from portico.errors import PorticoError
-    from portico.models import OrderStatus
+    from portico.errors import PorticoError  # lazy: cold start
+    from portico.models import OrderStatus  # lazy: cold start
 
     console.rule(f"[bold]{system_id}: paper trading on its mock")
     orders = [
@@ -202,7 +202,7 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
 
 
 async def _prices(console: Any, integration: Any, system_id: str) -> int:
-    from portico.errors import PorticoError
+    from portico.errors import PorticoError  # lazy: cold start
 
     console.rule(f"[bold]{system_id}: market data")
     try:
@@ -232,7 +232,7 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
 
 async def _serve(console: Any, integration: Any, http_port: int) -> None:
     try:
-        from portico.monitor import RuntimeServer
+        from portico.monitor import RuntimeServer  # lazy: cold start
     except ImportError:
         console.print("runtime server unavailable; press Ctrl-C to stop")
         await asyncio.Event().wait()

@@ -16,7 +16,7 @@ _config_option = click.option("--config", "config_file", default=None, type=clic
 
 
 def _queue(config_file: str | None):  # type: ignore[no-untyped-def]
-    from portico.jobs import DeadLetterQueue, JobService
+    from portico.jobs import DeadLetterQueue, JobService  # lazy: cold start
 
     return DeadLetterQueue(JobService.standalone(config_file).importer)
 

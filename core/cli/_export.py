@@ -14,7 +14,7 @@ __all__ = ["command"]
 async def _export_in_runtime(config_file: str, data_type: str, destination: str, options: Mapping[str, Any]) -> Any:
     """Export through the config's runtime, closing it after: a portfolio summary connects the
     brokers to ask for their positions, and those connections (and mocks) must not outlive the command."""
-    from portico.runtime import AsyncIntegration
+    from portico.runtime import AsyncIntegration  # lazy: cold start
 
     integration = AsyncIntegration.from_config(config_file)
     try:
@@ -37,7 +37,7 @@ def command(data_type: str, fmt: str | None, destination: str, columns: str | No
     A ``file://`` destination must lie inside the allowed export roots (``data_export.allowed_roots``;
     default ``PORTICO_HOME/exports`` and the working directory).
     """
-    from portico.jobs import JobService
+    from portico.jobs import JobService  # lazy: cold start
 
     options: dict[str, object] = {}
     if fmt:
@@ -58,9 +58,9 @@ def command(data_type: str, fmt: str | None, destination: str, columns: str | No
     if config_file:
         result = asyncio.run(_export_in_runtime(config_file, data_type, destination, options))
     else:
-        from portico.analytics import AnalyticsService
-        from portico.clock import system_clock
-        from portico.store import Database
+        from portico.analytics import AnalyticsService  # lazy: cold start
+        from portico.clock import system_clock  # lazy: cold start
+        from portico.store import Database  # lazy: cold start
 
         db = Database()
         analytics = AnalyticsService(db=db, clock=system_clock)

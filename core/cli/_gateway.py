@@ -22,7 +22,7 @@ def command() -> None:
 )
 def hash_password_command(password_stdin: bool) -> None:
     """Print the scrypt hash of a password (asked twice, never echoed) for gateway.users.NAME.password_hash."""
-    from portico.gateway import hash_password
+    from portico.gateway import hash_password  # lazy: cold start
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -36,7 +36,7 @@ def command(file: str, data_type: str, fmt: str | None, mapping: str | None, des
         TimeRemainingColumn,
     )
 
-    from portico.jobs import JobService
+    from portico.jobs import JobService  # lazy: cold start
 
     service = JobService.standalone(config_file)
     console = Console(stderr=True)

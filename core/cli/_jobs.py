@@ -32,7 +32,7 @@ async def _run_in_runtime(config_file: str, job_id: str) -> dict[str, Any]:
     connector, and a portfolio summary asks the brokers for their positions: both need the runtime
     started, not just its job tables.
     """
-    from portico.runtime import AsyncIntegration
+    from portico.runtime import AsyncIntegration  # lazy: cold start
 
     async with AsyncIntegration.from_config(config_file) as integration:
         _persist_configured_jobs(integration.jobs)
@@ -50,7 +50,7 @@ def command() -> None:
 @wide_option
 def list_jobs(config_file: str | None, as_json: bool, wide: bool) -> None:
     """Persisted jobs with their schedule and last run."""
-    from portico.jobs import JobService
+    from portico.jobs import JobService  # lazy: cold start
 
     service = JobService.standalone(config_file)
     _persist_configured_jobs(service)
@@ -80,7 +80,7 @@ def list_jobs(config_file: str | None, as_json: bool, wide: bool) -> None:
 @_config_option
 def run(job_id: str, config_file: str | None) -> None:
     """Run JOB_ID now; exit 0 on success, 3 with rejects/quarantine, 1 on failure."""
-    from portico.jobs import JobService
+    from portico.jobs import JobService  # lazy: cold start
 
     if config_file:
         record = asyncio.run(_run_in_runtime(config_file, job_id))
@@ -103,7 +103,7 @@ def run(job_id: str, config_file: str | None) -> None:
 @_config_option
 def history(job_id: str | None, limit: int, as_json: bool, wide: bool, config_file: str | None) -> None:
     """Recent runs (of JOB_ID, or all): start, end, status, counts."""
-    from portico.jobs import JobService
+    from portico.jobs import JobService  # lazy: cold start
 
     service = JobService.standalone(config_file)
     runs = service.history(job_id, limit=limit)

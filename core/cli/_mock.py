@@ -40,7 +40,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 def _check_options(name: str, factory: Any, options: dict[str, Any]) -> None:
     """Refuse options the mock's factory does not take, naming the ones it does (as ``config validate``)."""
-    from portico.config._problems import did_you_mean
+    from portico.config._problems import did_you_mean  # lazy: cold start
 
     try:
         parameters = inspect.signature(factory).parameters
@@ -102,10 +102,10 @@ def command(
     """
     from rich.console import Console
 
-    from portico.errors import ConfigurationError
-    from portico.mocks import load_faults, start_mock
-    from portico.mocks._kit._server import resolve_mock
-    from portico.plugins import PluginManager
+    from portico.errors import ConfigurationError  # lazy: cold start
+    from portico.mocks import load_faults, start_mock  # lazy: cold start
+    from portico.mocks._kit._server import resolve_mock  # lazy: cold start
+    from portico.plugins import PluginManager  # lazy: cold start
 
     console = Console(highlight=False)
     mocks = PluginManager().mocks

@@ -22,7 +22,7 @@ def command() -> None:
 @click.option("--display-name", help="Human name of the venue (default: from NAME).")
 def connector(name: str, kind: str, auth: str, output: str, display_name: str | None) -> None:
     """Generate a pip-installable connector plugin NAME that passes the conformance suite as generated."""
-    from portico.scaffold import generate_connector
+    from portico.scaffold import generate_connector  # lazy: cold start
 
     plugin = generate_connector(name, kind=kind, auth=auth, output=output, display_name=display_name)
     click.secho(f"created {plugin.root} ({len(plugin.files)} files)", fg="green")

@@ -21,7 +21,7 @@ _LEGEND = "✔ supported · ◐ emulated by portico from other calls\n- not supp
 @click.option("--matrix", is_flag=True, help="Print the capability matrix: capabilities by connector.")
 def command(as_json: bool, wide: bool, matrix: bool) -> None:
     """List installed plugins and the connectors and mocks they provide."""
-    from portico.plugins import PluginManager
+    from portico.plugins import PluginManager  # lazy: cold start
 
     pm = PluginManager()
     connectors = dict(sorted(pm.specs.items()))  # the manifests: no connector module is imported
@@ -88,7 +88,7 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
 
 
 def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
-    from portico.sdk import Capability
+    from portico.sdk import Capability  # lazy: cold start
 
     if as_json:
         payload = {

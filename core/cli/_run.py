@@ -70,7 +70,7 @@ async def serve(
     Returns:
         The exit code: 0 after a clean stop, 2 when the HTTP port cannot be bound.
     """
-    from portico.monitor import RuntimeServer
+    from portico.monitor import RuntimeServer  # lazy: cold start
 
     monitor = integration.monitor
     # Every SecretStr of the whole configuration (credentials, channel passwords...) is masked everywhere.
@@ -82,7 +82,7 @@ async def serve(
     gateway_config = _gateway_config(integration)
     if http and settings.enabled and gateway_config is not None:
         # a public bind without TLS and users is refused before anything is bound or connected
-        from portico.gateway import Gateway, is_loopback
+        from portico.gateway import Gateway, is_loopback  # lazy: cold start
 
         bind_host = host or settings.host
         secured = gateway_config.tls_certfile and gateway_config.tls_keyfile and gateway_config.users
@@ -191,7 +191,7 @@ def _gateway_config(integration: Any) -> Any:
     section = getattr(getattr(integration, "config", None), "gateway", None)
     if not section or not section.get("enabled"):
         return None
-    from portico.gateway import GatewayConfig
+    from portico.gateway import GatewayConfig  # lazy: cold start
 
     return GatewayConfig.model_validate(section)
 
@@ -235,8 +235,8 @@ def command(
     if config_file is None:
         raise click.UsageError("Missing option '--config'.")
 
-    from portico.monitor import configure_logging
-    from portico.runtime import AsyncIntegration
+    from portico.monitor import configure_logging  # lazy: cold start
+    from portico.runtime import AsyncIntegration  # lazy: cold start
 
     if instance is not None and not _INSTANCE.match(instance):
         raise click.BadParameter(
@@ -273,8 +273,8 @@ def _log_as_json(requested: str | None, config: Any) -> bool:
 
 def _token_to_print(config_file: str | None) -> str:
     if config_file is not None:
-        from portico.config import load_config
-        from portico.monitor import MonitoringConfig
+        from portico.config import load_config  # lazy: cold start
+        from portico.monitor import MonitoringConfig  # lazy: cold start
 
         configured = MonitoringConfig.model_validate(load_config(config_file).monitoring).http.token
         if configured is not None:

@@ -17,14 +17,14 @@ __all__ = ["dashboard_box", "forget_token", "keep_token", "kept_token", "token_f
 
 def token_file() -> Path:
     """Where a running ``portico run`` keeps its generated dashboard token."""
-    from portico.home import portico_home
+    from portico.home import portico_home  # lazy: cold start
 
     return portico_home(create=False) / "dashboard.token"
 
 
 def keep_token(token: str) -> Path:
     """Write ``token`` to :func:`token_file`, readable by this user only (created private, then renamed)."""
-    from portico.home import portico_home
+    from portico.home import portico_home  # lazy: cold start
 
     path = portico_home(create=True) / "dashboard.token"
     partial = path.with_name(f".{path.name}.{os.getpid()}")

@@ -330,7 +330,7 @@ def _import_problems(section: Any, system_ids: list[str]) -> list[Problem]:
                 )
             )
         if isinstance(data_type, str):
-            from portico.jobs._records import RECORD_TYPES, record_type  # the jobs load only when used
+            from portico.jobs._records import RECORD_TYPES, record_type  # lazy: the jobs load only when used
 
             try:
                 rt = record_type(data_type)
@@ -351,7 +351,7 @@ def _export_problems(section: Any, plugins: PluginManager) -> list[Problem]:
     jobs = section.get("scheduled_exports") if isinstance(section, Mapping) else None
     if not isinstance(jobs, list):
         return []
-    from portico.jobs._registry import collect  # the formats load only when an export is configured
+    from portico.jobs._registry import collect  # lazy: the formats load only when an export is configured
 
     formats, _, _ = collect(plugins)
     names = [*formats.names, "pdf"]

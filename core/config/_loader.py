@@ -249,7 +249,7 @@ def _problems_error(problems: list[Problem], file: str | None, lines: Lines) -> 
 
 def _default_resolvers() -> dict[str, Resolver]:
     try:
-        from portico.auth import resolve_vault_reference
+        from portico.auth import resolve_vault_reference  # lazy: cold start
     except ImportError:
         return {}
     return {"vault": resolve_vault_reference}

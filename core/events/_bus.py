@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
+from portico.errors import ConfigurationError
 
 __all__ = [
     "AmqpEventSink",
@@ -270,8 +271,6 @@ def sink_for_url(url: str, exchange: str = "portico.events") -> EventSink:
         return NatsEventSink(url, exchange)
     if scheme == "memory":
         return MemoryEventSink()
-    from portico.errors import ConfigurationError
-
     raise ConfigurationError(
         f"scale_out.events_url: unknown broker scheme {scheme!r}; expected amqp://, nats:// or memory://",
         path="scale_out.events_url",

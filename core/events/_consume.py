@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portico.clock import system_clock
 from portico.events._bus import Event
 from portico.store import metadata
 
@@ -117,8 +118,6 @@ async def consume(
         clock: stamps the records (default: the system clock).
     """
     import aio_pika
-
-    from portico.clock import system_clock
 
     name = consumer or queue
     clock = clock or system_clock

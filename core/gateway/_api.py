@@ -55,6 +55,7 @@ from portico.gateway._problems import Problem, ProblemModel, install_problem_han
 from portico.gateway._security import Principal, Verb
 from portico.gateway._webhooks import WebhookRefused
 from portico.home import portico_home
+from portico.models import OrderStatus
 
 if TYPE_CHECKING:
     from portico.gateway._server import Gateway
@@ -376,8 +377,6 @@ def build_app(gateway: Gateway) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> OrderPage:
         """Orders of the systems the caller may read, oldest first, a page at a time."""
-        from portico.models import OrderStatus
-
         statuses = None
         if status:
             valid = {s.value for s in OrderStatus}
@@ -502,7 +501,7 @@ def build_app(gateway: Gateway) -> FastAPI:
             audit(
                 p, "orders.replace", "failed", system=system, replaces=original.id, error=type(exc).__name__
             )
-            from portico.trading import OrderNotReplaceable  # on use, as the trading service is loaded
+            from portico.trading import OrderNotReplaceable  # lazy: on use, as the trading service is loaded
 
             # not definitive: a retry with the same key may still succeed (the original's outcome or an
             # earlier replace is resolved meanwhile), so nothing is stored under the key
@@ -642,7 +641,7 @@ def build_app(gateway: Gateway) -> FastAPI:
         return run
 
     def dlq() -> Any:
-        from portico.jobs import DeadLetterQueue
+        from portico.jobs import DeadLetterQueue  # lazy: cold start
 
         return DeadLetterQueue(integration.jobs.importer)
 

@@ -101,8 +101,13 @@ class Problem(Exception):
 def problem_for_error(exc: PorticoError) -> Problem:
     """The HTTP answer for a portico error (the error's message is already redacted)."""
     # imported here: the trading service is loaded on first use by the runtime, not by the gateway's import
-    from portico.auth import VaultError
-    from portico.trading import IdempotencyConflict, OrderNotReplaceable, OrderRejected, RecoveryIncomplete
+    from portico.auth import VaultError  # lazy: cold start
+    from portico.trading import (  # lazy: cold start
+        IdempotencyConflict,
+        OrderNotReplaceable,
+        OrderRejected,
+        RecoveryIncomplete,
+    )
 
     message = exc.message
     if isinstance(exc, VaultError):

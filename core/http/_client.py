@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
+from portico._version import __version__
 from portico.clock import Clock, SystemClock, system_clock
 from portico.context import current_correlation_id
 from portico.errors import (
@@ -41,7 +42,7 @@ from portico.http._retry import (
     parse_retry_after,
 )
 from portico.http._timeouts import Timeouts
-from portico.sdk import RetryPolicy
+from portico.policy import RetryPolicy
 
 __all__ = ["ApiClient", "TransportChoice"]
 
@@ -54,8 +55,6 @@ _CLOSED = BreakerState.CLOSED
 
 
 def _user_agent() -> str:
-    from portico import __version__
-
     return f"portico/{__version__}"
 
 

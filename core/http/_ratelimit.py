@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from portico.clock import Clock, SystemClock, system_clock
 from portico.errors import ConfigurationError, RateLimited
-from portico.sdk import RateLimitPolicy, RateWindow
+from portico.policy import RateLimitPolicy, RateWindow
 
 __all__ = [
     "MemoryRateLimitBackend",

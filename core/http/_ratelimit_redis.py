@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from portico.sdk import RateWindow
+from portico.policy import RateWindow
 
 __all__ = ["LocalShare", "RedisRateLimitBackend"]
 

@@ -6,7 +6,7 @@ import random
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from portico.sdk import RetryPolicy
+from portico.policy import RetryPolicy
 
 __all__ = [
     "IDEMPOTENT_METHODS",

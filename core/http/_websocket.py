@@ -26,7 +26,7 @@ from portico.http._breaker import CircuitBreaker
 from portico.http._error_map import safe_text
 from portico.http._records import CallObserver, CallOutcome, CallRecord
 from portico.http._retry import backoff_delay
-from portico.sdk import RetryPolicy
+from portico.policy import RetryPolicy
 
 __all__ = ["Overflow", "WebSocketClient", "WebSocketState"]
 

@@ -39,9 +39,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from portico.errors import ConfigurationError
 from portico.jobs._mapping import FieldMapping
 from portico.jobs._pgp import PgpSettings
 from portico.jobs._sftp import SftpServer
+from portico.models._iso import CURRENCY_CODES
 
 __all__ = [
     "DataExportConfig",
@@ -83,7 +85,6 @@ class Trigger(BaseModel):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
-            from portico.errors import ConfigurationError
             from portico.jobs._scheduler import cron_trigger
 
             try:
@@ -280,8 +281,6 @@ class DataExportConfig(BaseModel):
     @field_validator("base_currency")
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
-        from portico.models._iso import CURRENCY_CODES
-
         if value is not None and value.upper() not in CURRENCY_CODES:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return None if value is None else value.upper()

@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol, runtime_checkable
 
-from portico.errors import PayloadRejected
+from portico.errors import ConfigurationError, PayloadRejected
 from portico.jobs._limits import RATIO_CHECK_AFTER, ReadLimits
 
 __all__ = [
@@ -799,8 +799,6 @@ class FixedWidthFormat:
 
     @staticmethod
     def spec(options: Mapping[str, Any]) -> list[tuple[str, int, int]]:
-        from portico.errors import ConfigurationError
-
         # "layout" is the name to use in exports, where "columns" means column selection
         columns = options.get("layout") or options.get("columns")
         if not columns:

@@ -27,6 +27,7 @@ from portico.jobs._records import RecordType
 from portico.jobs._reference_pull import loaded_rows
 from portico.jobs._sinks import LoadContext, SinkSession, exact_sum, loaded_sums
 from portico.jobs._tables import job_tables
+from portico.models import Bar
 
 if TYPE_CHECKING:
     import polars as pl
@@ -427,7 +428,6 @@ class _LoadingStages:
         import sqlalchemy as sa
 
         from portico.jobs._tables import data_table
-        from portico.models import Bar
 
         table = data_table(rt)
         numbers = job_tables()["load_numbers"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from portico.errors import ConfigurationError, PorticoError
+from portico.home import portico_home
 from portico.jobs._formats import FileRejected, RawChunk
 from portico.jobs._import_accounting import _KeyIndex
 from portico.jobs._import_arrival import _ArrivalStages
@@ -102,8 +103,6 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         columnar: bool = True,
         write_file: Callable[[Path, Callable[[Any], None]], None] = atomic_write,
     ) -> None:
-        from portico.home import portico_home
-
         self.db = db
         self.clock = clock
         self.formats = formats

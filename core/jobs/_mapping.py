@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from portico.errors import ConfigurationError
 from portico.jobs._records import MAX_TEXT, Kind, RecordType
 from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
@@ -151,8 +152,6 @@ class FieldMapping(BaseModel):
         """Every field of ``rt`` with its rule (defaulting to the same-named column)."""
         unknown = sorted(set(self.fields) - set(rt.fields))
         if unknown:
-            from portico.errors import ConfigurationError
-
             raise ConfigurationError(
                 f"mapping {self.name!r} v{self.version} maps fields {unknown} that {rt.name} records do not have "
                 f"(fields: {', '.join(rt.fields)})",

@@ -17,6 +17,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from portico.errors import ConfigurationError
 from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
 __all__ = [
@@ -539,8 +540,6 @@ RECORD_TYPES: dict[str, RecordType] = {
 
 def record_type(name: str) -> RecordType:
     """The record type called ``name`` (or one of its aliases); the error lists the known types."""
-    from portico.errors import ConfigurationError
-
     if name in RECORD_TYPES:
         return RECORD_TYPES[name]
     for rt in RECORD_TYPES.values():

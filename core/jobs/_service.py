@@ -40,6 +40,7 @@ from portico.jobs._scheduler import (
 )
 from portico.jobs._sftp import SftpSink
 from portico.jobs._tables import ensure_job_tables, job_tables
+from portico.models import BarInterval
 
 __all__ = ["DEFAULT_INSTANCE", "BrokerPositions", "JobService", "ReconcileRunner"]
 
@@ -515,7 +516,6 @@ class JobService:
 
     async def _pull(self, source: str, data_type: str, params: dict[str, Any], *, run_id: str | None = None) -> ImportResult:
         from portico.jobs._records import record_type
-        from portico.models import BarInterval
 
         rt = record_type(data_type)
         if rt.name in REFERENCE_TYPES:

@@ -45,7 +45,7 @@ def _table() -> sa.Table:
     if _TABLE is None:
         import sqlalchemy as sa
 
-        from portico.store import metadata
+        from portico.store import metadata  # lazy: cold start (SQLAlchemy)
 
         existing = metadata().tables.get("marketdata_cache")
         _TABLE = existing if existing is not None else sa.Table(

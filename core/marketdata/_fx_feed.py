@@ -211,7 +211,7 @@ def _fx_feed_table() -> sa.Table:
     if _TABLE is None:
         import sqlalchemy as sa
 
-        from portico.store import metadata
+        from portico.store import metadata  # lazy: cold start (SQLAlchemy)
 
         _TABLE = sa.Table(
             "fx_feed_rates",

@@ -31,7 +31,7 @@ def _table() -> sa.Table:
     if _TABLE is None:
         import sqlalchemy as sa
 
-        from portico.store import metadata
+        from portico.store import metadata  # lazy: cold start (SQLAlchemy)
 
         existing = metadata().tables.get("marketdata_history")
         _TABLE = existing if existing is not None else sa.Table(

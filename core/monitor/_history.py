@@ -29,7 +29,7 @@ def history_table() -> sa.Table:
     if _table is None:
         import sqlalchemy as sa
 
-        from portico.store import metadata
+        from portico.store import metadata  # lazy: cold start (SQLAlchemy)
 
         meta = metadata()
         existing = meta.tables.get("monitor_metric_history")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from portico.clock import Clock, system_clock
-from portico.context import current_correlation_id
-from portico.errors import RateLimited
+from portico.context import correlation_scope, current_correlation_id
+from portico.errors import ConfigurationError, RateLimited
 from portico.monitor._alerts import SEVERITY_ORDER, Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._channel_plugin import portico_alert_channels as _builtin_channels
 from portico.monitor._config import MonitoringConfig, RuleConfig, coerce_monitoring_config
@@ -225,8 +225,6 @@ class IntegrationMonitor:
         return types
 
     def _build_channel(self, name: str, options: Mapping[str, Any]) -> AlertChannel:
-        from portico.errors import ConfigurationError
-
         kind = options["type"]
         cls = self.channel_types.get(kind)
         if cls is None:
@@ -945,8 +943,6 @@ class IntegrationMonitor:
 
     async def run_health_check(self, system_id: str) -> HealthReport:
         """Run a system's health check now and return (and keep) the report."""
-        from portico.context import correlation_scope
-
         check = self._checks.get(system_id)
         if check is None:
             raise KeyError(f"no health check registered for system {system_id!r}")

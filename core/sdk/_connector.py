@@ -230,7 +230,7 @@ class ConnectorContext:
         base_url = overrides.pop("base_url", None) or self.url(url_key)
         if self.client_factory is not None:
             return self.client_factory(base_url=base_url, **overrides)
-        from portico.http import ApiClient
+        from portico.http import ApiClient  # lazy: cold start (httpx)
 
         overrides.setdefault("auth", self.auth)
         if self.rate_limiter is not None:  # a context built without the runtime: its limiter still applies

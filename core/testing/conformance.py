@@ -204,8 +204,8 @@ class ConnectorConformance:
         credentials = {k: SecretStr(v) for k, v in self.credentials.items()}
         if scheme_spec is not None and scheme_spec.scheme not in {"none", "tws"}:
             try:
-                from portico.auth import AuthenticationManager
-                from portico.plugins import PluginManager
+                from portico.auth import AuthenticationManager  # lazy: cold start
+                from portico.plugins import PluginManager  # lazy: cold start
             except ImportError:
                 auth = None
             else:
@@ -228,7 +228,7 @@ class ConnectorConformance:
         """The connector's mock, on an ephemeral port."""
         if self.spec.mock is None:
             pytest.skip(f"{self.spec.name} ships no mock; override the connector fixture")
-        from portico.mocks import start_mock
+        from portico.mocks import start_mock  # lazy: cold start
 
         running = await asyncio.to_thread(start_mock, self.spec.mock, seed=self.mock_seed)
         try:

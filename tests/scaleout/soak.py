@@ -64,7 +64,8 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     from portico.config._models import ThrottlingConfig
     from portico.connectors.alpaca import AlpacaConnector
     from portico.errors import PorticoError
-    from portico.runtime import AsyncIntegration, _PublishingMonitor
+    from portico.runtime import AsyncIntegration
+    from portico.runtime._composition import PublishingMonitor
     from portico.sdk import ConnectorContext
     from portico.trading import OrderRejected, TradingService
 
@@ -125,7 +126,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     service = TradingService(
         db=integration.db,
         connectors={system: connector},
-        monitor=_PublishingMonitor(integration),
+        monitor=PublishingMonitor(integration),
         config={
             "validate_account": False,
             "lookup_backoff": 0.05,
