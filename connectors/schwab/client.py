@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,7 +33,9 @@ def order_id_from_location(location: str | None, account_hash: str) -> str | Non
     """
     if not location:
         return None
-    match = _LOCATION.search(httpx.URL(location).path)
+    # urlsplit, not httpx.URL: the path is all that is read, and a full URL parse (host encoding, IDNA,
+    # percent-quoting) is a sixth of the placement path's own CPU
+    match = _LOCATION.search(urlsplit(location).path)
     if match is None:
         return None
     if match.group("account") != account_hash:

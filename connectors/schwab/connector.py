@@ -213,10 +213,12 @@ class SchwabConnector(Connector):
             self._client = SchwabClient(self.context.api_client("api", **self._overrides()))
 
     async def close(self) -> None:
-        """Close the API client."""
+        """Close the API client (and give back the store's connection)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._store is not None:
+            self._store.close()
 
     @property
     def client(self) -> SchwabClient:

@@ -4,6 +4,7 @@ by that first write, never placed again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -93,4 +94,54 @@ async def test_an_intent_stored_by_an_earlier_process_is_found_not_placed_again(
         assert [kind for kind, _, _ in writes] == ["create"]  # refused: the stored one is read instead
     finally:
         await again.close()
+        db.dispose()
+
+
+def test_the_plain_sqlite_writes_store_the_rows_core_would(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    from portico.connectors.schwab.links import IntentStore
+
+    db = Database(f"sqlite:///{tmp_path}/links.db")
+    store = IntentStore(db, "schwab")
+    try:
+        assert store._plain  # SQLite: the fast path is the one under test
+        sent = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        plain = IntentRecord("plain", {"b": [1, "x"]}, "HASH", "tag", sent, 1, None, False)
+        assert store.create(plain) is True
+        assert store.create(plain) is False  # the primary key holds: refused, nothing written
+        plain.order_id, plain.sends, plain.acknowledged = "1000000001", 2, True
+        store.save(plain)
+        store.save(IntentRecord("plain-new", {}, "HASH", None, None, 0, "1000000002", False))  # insert
+        store._plain = False
+        store.create(IntentRecord("core", {"b": [1, "x"]}, "HASH", "tag", sent, 2, "1000000001", True))
+        store._plain = True
+        with db.begin() as conn:
+            rows = {
+                r[0]: r[1:]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT client_order_id, body_json, first_sent, sends, order_id, acknowledged "
+                        "FROM schwab_order_links"
+                    )
+                )
+            }
+        assert (
+            rows["plain"]
+            == rows["core"]
+            == ('{"b": [1, "x"]}', "2026-01-02 03:04:05.678901", 2, "1000000001", 1)
+        )
+        assert rows["plain-new"] == ("{}", None, 0, "1000000002", 0)
+        again = store.get("plain")
+        assert again is not None
+        assert (again.first_sent, again.sends, again.order_id, again.acknowledged) == (
+            sent,
+            2,
+            "1000000001",
+            True,
+        )
+        links = store.links()
+        assert set(links) == {"1000000001", "1000000002"} and links["1000000002"] == "plain-new"
+    finally:
+        store.close()
         db.dispose()
