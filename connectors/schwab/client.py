@@ -102,11 +102,13 @@ class SchwabClient:
         )
 
     async def account(self, account_hash: str, *, positions: bool) -> Any:
-        """GET /trader/v1/accounts/{accountHash}."""
-        params = {"fields": "positions"} if positions else None
+        """GET /trader/v1/accounts/{accountHash}.
+
+        The query is part of the path, not ``params``: the API client keeps each path's parsed URL,
+        and ``params`` would have it parse the URL again on every read."""
+        path = f"/trader/v1/accounts/{account_hash}"
         return await self.api.get_json(
-            f"/trader/v1/accounts/{account_hash}",
-            params=params,
+            f"{path}?fields=positions" if positions else path,
             endpoint="GET /trader/v1/accounts/{accountHash}",
         )
 
