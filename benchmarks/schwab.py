@@ -44,7 +44,7 @@ __all__ = ["main"]
 APP_KEY, APP_SECRET = "bench-app-key", "bench-app-secret"
 CALLBACK = "https://127.0.0.1:8182"
 TARGET = 1.5
-SYSTEM = {
+SYSTEM: dict[str, Any] = {
     "type": "brokerage",
     "connector": "schwab",
     "allow_insecure": True,  # the loopback mock speaks plain HTTP

@@ -924,13 +924,30 @@ class SchwabConnector(Connector):
         key = str(info.get("schwabClientCorrelId") or "Account Activity")
         seen: dict[str, tuple[OrderStatus, Decimal]] = {}
         down_since = self.context.clock.now()
+        # the back-fill window also reaches back to the oldest order seen still open (it may have filled
+        # while the stream was down) and to the entered time of the newest order seen (Schwab's own clock:
+        # the stream may lag behind, and the two clocks may disagree)
+        open_since: dict[str, datetime] = {}
+        newest_seen: datetime | None = None
 
         def fresh(order: Order) -> bool:
+            nonlocal newest_seen
+            created = order.created_at
+            if created is not None:
+                newest_seen = created if newest_seen is None else max(newest_seen, created)
+                if order.status in TERMINAL_STATUSES:
+                    open_since.pop(order.order_id, None)
+                else:
+                    open_since[order.order_id] = created
             state = (order.status, order.filled_quantity)
             if seen.get(order.order_id) == state:
                 return False
             seen[order.order_id] = state
             return True
+
+        def backfill_since() -> datetime:
+            marks = [down_since, *([newest_seen] if newest_seen is not None else []), *open_since.values()]
+            return min(marks) - timedelta(minutes=1)
 
         def event(order: Order, source: str) -> OrderEvent:
             return OrderEvent(
@@ -948,7 +965,11 @@ class SchwabConnector(Connector):
                 if item is RECONNECTED:
                     # subscribed (first time or again): read what the stream did not carry, then say so;
                     # a minute of slack, as Schwab's clock and ours may disagree a little
-                    missed = await self.list_orders(status="all", since=down_since - timedelta(minutes=1))
+                    since = backfill_since()
+                    until = self.context.clock.now() + timedelta(minutes=1)
+                    if until - since > timedelta(days=365):
+                        since = until - timedelta(days=365)
+                    missed = await self.list_orders(status="all", since=since, until=until)
                     self.context.emit("stream.subscribed", stream="order_updates")
                     for order in sorted(missed, key=lambda o: int(o.order_id)):
                         if fresh(order):
