@@ -65,7 +65,7 @@ def make_connector(
         clock=clock,
         connection=connection,
         store=store,
-        emit=(lambda event, **data: emitted.append(event)) if emitted is not None else None,
+        **({"emit": lambda event, **data: emitted.append(event)} if emitted is not None else {}),
     )
     return SchwabConnector(context)
 
