@@ -262,6 +262,23 @@ class SchwabConnector(Connector):
         )
         self._store.save(record)
 
+    async def _save_link(self, intent: _Intent) -> None:
+        """Persist the order id Schwab named for an intent (the body stays as stored)."""
+        if self._store is None:
+            return
+        self._store.link(
+            IntentRecord(
+                intent.client_order_id,
+                intent.body,
+                intent.account_hash,
+                intent.tag,
+                intent.first_sent,
+                intent.sends,
+                intent.order_id,
+                intent.acknowledged,
+            )
+        )
+
     async def _create(self, intent: _Intent) -> bool:
         """Store a new intent; False when one is stored under its client order id already (an
         earlier process placed it: the caller reads that one)."""
@@ -448,7 +465,7 @@ class SchwabConnector(Connector):
                     order_id = None  # a Location we cannot trust: the order exists, find it by matching
                 if order_id is not None:
                     self._link(intent, order_id)
-                    await self._save(intent)
+                    await self._save_link(intent)
                     return self._accepted(order_id, request, client_order_id, number)
                 # accepted but unnamed: it exists, so it must be found, never sent again
                 intent.acknowledged = True

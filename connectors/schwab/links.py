@@ -109,6 +109,7 @@ class IntentStore:
             f"UPDATE {t.name} SET {', '.join(f'{c} = ?' for c in self._COLUMNS)} "
             "WHERE system = ? AND client_order_id = ?"
         )
+        self._link_sql = f"UPDATE {t.name} SET order_id = ?, sends = ?, acknowledged = ? WHERE system = ? AND client_order_id = ?"
 
     @staticmethod
     def _values(record: IntentRecord) -> dict[str, Any]:
@@ -188,6 +189,19 @@ class IntentStore:
                 conn.execute(
                     self._insert, {"system": self.system, "client_order_id": record.client_order_id, **values}
                 )
+
+    def link(self, record: IntentRecord) -> None:
+        """Record a stored intent's order id (with its send count and acknowledgement): the write after
+        Schwab named the order, which leaves the body as stored."""
+        if self._plain:
+            acknowledged = self._bind["acknowledged"]
+            flag = acknowledged(record.acknowledged) if acknowledged is not None else record.acknowledged
+            (updated,) = self._execute(
+                [(self._link_sql, (record.order_id, record.sends, flag, self.system, record.client_order_id))]
+            )
+            if updated:
+                return
+        self.save(record)
 
     def close(self) -> None:
         """Give the held connection back to the pool."""

@@ -41,7 +41,7 @@ def _spy(connector: SchwabConnector, venue: Any) -> list[tuple[str, IntentRecord
     store = connector._store
     assert store is not None
     writes: list[tuple[str, IntentRecord, int]] = []
-    create, save = store.create, store.save
+    create, save, link = store.create, store.save, store.link
 
     def spy_create(record: IntentRecord) -> bool:
         writes.append(("create", IntentRecord(**vars(record)), len(venue.orders)))
@@ -51,7 +51,11 @@ def _spy(connector: SchwabConnector, venue: Any) -> list[tuple[str, IntentRecord
         writes.append(("save", IntentRecord(**vars(record)), len(venue.orders)))
         save(record)
 
-    store.create, store.save = spy_create, spy_save  # type: ignore[method-assign]
+    def spy_link(record: IntentRecord) -> None:
+        writes.append(("link", IntentRecord(**vars(record)), len(venue.orders)))
+        link(record)
+
+    store.create, store.save, store.link = spy_create, spy_save, spy_link  # type: ignore[method-assign]
     return writes
 
 
@@ -67,10 +71,16 @@ async def test_a_placement_writes_its_intent_twice_the_first_before_the_send(ser
     try:
         writes = _spy(connector, venue)
         order = await connector.place_order(_request("two-writes"))
-        assert [(kind, at) for kind, _, at in writes] == [("create", 0), ("save", 1)]
+        assert [(kind, at) for kind, _, at in writes] == [("create", 0), ("link", 1)]
         first, second = writes[0][1], writes[1][1]
         assert (first.sends, first.order_id, first.first_sent is not None) == (1, None, True)
         assert (second.sends, second.order_id) == (1, order.order_id)
+        stored = connector._store.get("two-writes") if connector._store else None
+        assert stored is not None and (stored.order_id, stored.sends, stored.body) == (
+            order.order_id,
+            1,
+            first.body,
+        )
     finally:
         await connector.close()
         db.dispose()
@@ -113,6 +123,7 @@ def test_the_plain_sqlite_writes_store_the_rows_core_would(tmp_path) -> None:
         plain.order_id, plain.sends, plain.acknowledged = "1000000001", 2, True
         store.save(plain)
         store.save(IntentRecord("plain-new", {}, "HASH", None, None, 0, "1000000002", False))  # insert
+        store.link(IntentRecord("plain-new", {"ignored": 1}, "HASH", None, None, 0, "1000000002", False))
         store._plain = False
         store.create(IntentRecord("core", {"b": [1, "x"]}, "HASH", "tag", sent, 2, "1000000001", True))
         store._plain = True
