@@ -213,10 +213,12 @@ class SchwabConnector(Connector):
             self._client = SchwabClient(self.context.api_client("api", **self._overrides()))
 
     async def close(self) -> None:
-        """Close the API client."""
+        """Close the API client (and give back the store's connection)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._store is not None:
+            self._store.close()
 
     @property
     def client(self) -> SchwabClient:
@@ -259,6 +261,23 @@ class SchwabConnector(Connector):
             intent.acknowledged,
         )
         self._store.save(record)
+
+    async def _save_link(self, intent: _Intent) -> None:
+        """Persist the order id Schwab named for an intent (the body stays as stored)."""
+        if self._store is None:
+            return
+        self._store.link(
+            IntentRecord(
+                intent.client_order_id,
+                intent.body,
+                intent.account_hash,
+                intent.tag,
+                intent.first_sent,
+                intent.sends,
+                intent.order_id,
+                intent.acknowledged,
+            )
+        )
 
     async def _create(self, intent: _Intent) -> bool:
         """Store a new intent; False when one is stored under its client order id already (an
@@ -446,7 +465,7 @@ class SchwabConnector(Connector):
                     order_id = None  # a Location we cannot trust: the order exists, find it by matching
                 if order_id is not None:
                     self._link(intent, order_id)
-                    await self._save(intent)
+                    await self._save_link(intent)
                     return self._accepted(order_id, request, client_order_id, number)
                 # accepted but unnamed: it exists, so it must be found, never sent again
                 intent.acknowledged = True
@@ -922,13 +941,30 @@ class SchwabConnector(Connector):
         key = str(info.get("schwabClientCorrelId") or "Account Activity")
         seen: dict[str, tuple[OrderStatus, Decimal]] = {}
         down_since = self.context.clock.now()
+        # the back-fill window also reaches back to the oldest order seen still open (it may have filled
+        # while the stream was down) and to the entered time of the newest order seen (Schwab's own clock:
+        # the stream may lag behind, and the two clocks may disagree)
+        open_since: dict[str, datetime] = {}
+        newest_seen: datetime | None = None
 
         def fresh(order: Order) -> bool:
+            nonlocal newest_seen
+            created = order.created_at
+            if created is not None:
+                newest_seen = created if newest_seen is None else max(newest_seen, created)
+                if order.status in TERMINAL_STATUSES:
+                    open_since.pop(order.order_id, None)
+                else:
+                    open_since[order.order_id] = created
             state = (order.status, order.filled_quantity)
             if seen.get(order.order_id) == state:
                 return False
             seen[order.order_id] = state
             return True
+
+        def backfill_since() -> datetime:
+            marks = [down_since, *([newest_seen] if newest_seen is not None else []), *open_since.values()]
+            return min(marks) - timedelta(minutes=1)
 
         def event(order: Order, source: str) -> OrderEvent:
             return OrderEvent(
@@ -946,7 +982,11 @@ class SchwabConnector(Connector):
                 if item is RECONNECTED:
                     # subscribed (first time or again): read what the stream did not carry, then say so;
                     # a minute of slack, as Schwab's clock and ours may disagree a little
-                    missed = await self.list_orders(status="all", since=down_since - timedelta(minutes=1))
+                    since = backfill_since()
+                    until = self.context.clock.now() + timedelta(minutes=1)
+                    if until - since > timedelta(days=365):
+                        since = until - timedelta(days=365)
+                    missed = await self.list_orders(status="all", since=since, until=until)
                     self.context.emit("stream.subscribed", stream="order_updates")
                     for order in sorted(missed, key=lambda o: int(o.order_id)):
                         if fresh(order):

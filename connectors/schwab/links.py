@@ -8,6 +8,7 @@ restart is still found (never placed twice) and still reports its client order i
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -66,10 +67,18 @@ def _aware(value: datetime | None) -> datetime | None:
 class IntentStore:
     """The ``schwab_order_links`` table of one system.
 
+    Both writes of a placement (the intent before the send, its order id after) are on the order
+    path. On SQLite they go through one connection of the engine's pool held by the store, as plain
+    parameterised statements with SQLAlchemy's own value conversions: a Core statement costs about
+    250 us of CPU per write, the plain one about 50 us, and the rows are the same (reads still use
+    Core). On other databases both writes use Core.
+
     Args:
         database: the runtime's embedded database.
         system: the system id the rows belong to.
     """
+
+    _COLUMNS = ("account_hash", "body_json", "tag", "first_sent", "sends", "order_id", "acknowledged")
 
     def __init__(self, database: Database, system: str) -> None:
         import sqlalchemy as sa
@@ -84,6 +93,23 @@ class IntentStore:
         self._update = t.update().where(
             (t.c.system == sa.bindparam("b_system")) & (t.c.client_order_id == sa.bindparam("b_client"))
         )
+        self._raw: Any = None
+        self._raw_lock = threading.Lock()
+        dialect = database.engine.dialect
+        self._plain = database.is_sqlite and dialect.paramstyle == "qmark"
+        self._bind = {
+            name: t.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in ("first_sent", "acknowledged")
+        }
+        names = ("system", "client_order_id", *self._COLUMNS)
+        self._insert_sql = (
+            f"INSERT INTO {t.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        )
+        self._update_sql = (
+            f"UPDATE {t.name} SET {', '.join(f'{c} = ?' for c in self._COLUMNS)} "
+            "WHERE system = ? AND client_order_id = ?"
+        )
+        self._link_sql = f"UPDATE {t.name} SET order_id = ?, sends = ?, acknowledged = ? WHERE system = ? AND client_order_id = ?"
 
     @staticmethod
     def _values(record: IntentRecord) -> dict[str, Any]:
@@ -97,10 +123,48 @@ class IntentStore:
             "acknowledged": record.acknowledged,
         }
 
+    def _row(self, record: IntentRecord) -> tuple[Any, ...]:
+        """The column values of ``_COLUMNS`` as SQLAlchemy would bind them."""
+        values = self._values(record)
+        for name, process in self._bind.items():
+            if process is not None and values[name] is not None:
+                values[name] = process(values[name])
+        return tuple(values[c] for c in self._COLUMNS)
+
+    def _execute(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """Run plain statements in one transaction on the held connection: each one's rowcount.
+        A failed statement rolls the transaction back and raises (IntegrityError included)."""
+        with self._raw_lock:
+            if self._raw is None:
+                self._raw = self.database.engine.raw_connection()
+            conn = self._raw
+            counts: list[int] = []
+            try:
+                cursor = conn.cursor()
+                try:
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                        counts.append(cursor.rowcount)
+                finally:
+                    cursor.close()
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            return counts
+
     def create(self, record: IntentRecord) -> bool:
         """Insert a new intent; False (nothing written) when one is stored under its client order id."""
         from sqlalchemy.exc import IntegrityError
 
+        if self._plain:
+            import sqlite3
+
+            try:
+                self._execute([(self._insert_sql, (self.system, record.client_order_id, *self._row(record)))])
+            except sqlite3.IntegrityError:
+                return False
+            return True
         row = {"system": self.system, "client_order_id": record.client_order_id, **self._values(record)}
         try:
             with self.database.begin() as conn:
@@ -111,6 +175,12 @@ class IntentStore:
 
     def save(self, record: IntentRecord) -> None:
         """Insert or update one intent."""
+        if self._plain:
+            row = self._row(record)
+            (updated,) = self._execute([(self._update_sql, (*row, self.system, record.client_order_id))])
+            if not updated:
+                self._execute([(self._insert_sql, (self.system, record.client_order_id, *row))])
+            return
         values = self._values(record)
         with self.database.begin() as conn:
             key = {"b_system": self.system, "b_client": record.client_order_id}
@@ -119,6 +189,26 @@ class IntentStore:
                 conn.execute(
                     self._insert, {"system": self.system, "client_order_id": record.client_order_id, **values}
                 )
+
+    def link(self, record: IntentRecord) -> None:
+        """Record a stored intent's order id (with its send count and acknowledgement): the write after
+        Schwab named the order, which leaves the body as stored."""
+        if self._plain:
+            acknowledged = self._bind["acknowledged"]
+            flag = acknowledged(record.acknowledged) if acknowledged is not None else record.acknowledged
+            (updated,) = self._execute(
+                [(self._link_sql, (record.order_id, record.sends, flag, self.system, record.client_order_id))]
+            )
+            if updated:
+                return
+        self.save(record)
+
+    def close(self) -> None:
+        """Give the held connection back to the pool."""
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
 
     def get(self, client_order_id: str) -> IntentRecord | None:
         """The intent stored under ``client_order_id``."""

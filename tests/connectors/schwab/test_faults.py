@@ -1,5 +1,5 @@
 """Placement under faults, over TCP: lost answers are resolved by matching, never sent twice, never
-reported as rejected."""
+reported as rejected; the order stream, cut again and again meanwhile, still reports every order."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from portico.auth import AuthenticationManager
 from portico.clock import FakeClock
 from portico.connectors.schwab import SPEC, SchwabAuth, SchwabConnector
 from portico.connectors.schwab.spec import AUTH_SCHEME
-from portico.errors import OutcomeUnknown
+from portico.errors import OutcomeUnknown, PorticoError
 from portico.mocks import DEFAULT_START, RunningMock
-from portico.models import Order, OrderRequest, OrderSide, OrderStatus
+from portico.models import Order, OrderEvent, OrderRequest, OrderSide, OrderStatus
 from portico.sdk import ConnectorContext, resolve_url_templates
+from portico.store import Database
+from portico.testing import wait_for_async
 from tests.connectors.schwab.conftest import APP_KEY, APP_SECRET, CALLBACK
 
 FAULTS = [
@@ -36,7 +38,18 @@ FAULTS = [
 ]
 
 
-def make_connector(running: RunningMock, clock: FakeClock, **connection: Any) -> SchwabConnector:
+STREAM_CUTS = {"route": "/ws", "kind": "ws_disconnect", "after_messages": 30}
+"""Every streamer connection is cut after its 30th message (heartbeats, order activity)."""
+
+
+def make_connector(
+    running: RunningMock,
+    clock: FakeClock,
+    *,
+    emitted: list[str] | None = None,
+    store: Database | None = None,
+    **connection: Any,
+) -> SchwabConnector:
     manager = AuthenticationManager(clock=clock)
     manager.register_scheme(AUTH_SCHEME, SchwabAuth)
     options = resolve_url_templates(
@@ -51,6 +64,8 @@ def make_connector(running: RunningMock, clock: FakeClock, **connection: Any) ->
         auth=auth,
         clock=clock,
         connection=connection,
+        store=store,
+        **({"emit": lambda event, **data: emitted.append(event)} if emitted is not None else {}),
     )
     return SchwabConnector(context)
 
@@ -79,15 +94,39 @@ async def place_all(connector: SchwabConnector, count: int, concurrency: int) ->
     return placed, unknown
 
 
+async def follow(connector: SchwabConnector, events: list[OrderEvent]) -> None:
+    """The order stream as the trading service follows it: started again whenever it ends or fails."""
+    while True:
+        try:
+            async for event in connector.subscribe_order_updates():
+                events.append(event)
+        except PorticoError:
+            pass  # a REST read behind an activity failed past its retries: the runtime restarts too
+        await asyncio.sleep(0)
+
+
 async def test_500_tagged_orders_arrive_exactly_once(served: Callable[..., RunningMock]) -> None:
-    running = served(faults=FAULTS, starting_cash=10_000_000, order_limit=None)
+    running = served(faults=[*FAULTS, STREAM_CUTS], starting_cash=10_000_000, order_limit=None)
     clock = FakeClock(DEFAULT_START)
-    connector = make_connector(running, clock, order_tag=True, order_match_window=3600)
+    emitted: list[str] = []
+    db = Database()  # the intents are stored before they are sent, as under the runtime
+    connector = make_connector(
+        running, clock, emitted=emitted, store=db, order_tag=True, order_match_window=3600
+    )
     await connector.open()
+    events: list[OrderEvent] = []
+    stream = asyncio.create_task(follow(connector, events))
     try:
+        await wait_for_async(lambda: "stream.subscribed" in emitted, timeout=20)
         placed, _ = await place_all(connector, 500, concurrency=8)
+        wanted = {f"fault-{i:03d}" for i in range(500)}
+        # every order reached the stream's reader, live or back-filled after a cut
+        await wait_for_async(lambda: wanted <= {e.order.client_order_id for e in events}, timeout=60)
     finally:
+        stream.cancel()
+        await asyncio.gather(stream, return_exceptions=True)
         await connector.close()
+        db.dispose()
 
     app = running.app
     assert len(app.venue.orders) == 500
@@ -95,9 +134,16 @@ async def test_500_tagged_orders_arrive_exactly_once(served: Callable[..., Runni
     assert sorted(placed) == [f"fault-{i:03d}" for i in range(500)]
     assert len({o.order_id for o in placed.values()}) == 500
     assert all(o.client_order_id == cid and o.status is not OrderStatus.REJECTED for cid, o in placed.items())
+    assert not [
+        e for e in events if e.order.status is OrderStatus.REJECTED
+    ]  # no false rejection there either
+    assert {e.order.order_id for e in events} == {o.order_id for o in placed.values()}
     posts = [e for e in app.journal.entries("POST") if e.path.endswith("/orders")]
     lost = [e for e in posts if "drop_after" in e.faults and "drop_before" not in e.faults]
     assert len(lost) >= 60, len(lost)
+    # the stream was cut over and over, and each time came back subscribed
+    assert emitted.count("stream.reconnected") >= 5, emitted.count("stream.reconnected")
+    assert any(e.source == "backfill" for e in events)
     # the app's order limit held: 500 placements at 120 a minute took the fake clock past four minutes
     assert clock.monotonic() - 1000.0 >= 4 * 60
 

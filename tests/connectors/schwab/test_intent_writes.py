@@ -4,6 +4,7 @@ by that first write, never placed again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +41,7 @@ def _spy(connector: SchwabConnector, venue: Any) -> list[tuple[str, IntentRecord
     store = connector._store
     assert store is not None
     writes: list[tuple[str, IntentRecord, int]] = []
-    create, save = store.create, store.save
+    create, save, link = store.create, store.save, store.link
 
     def spy_create(record: IntentRecord) -> bool:
         writes.append(("create", IntentRecord(**vars(record)), len(venue.orders)))
@@ -50,7 +51,11 @@ def _spy(connector: SchwabConnector, venue: Any) -> list[tuple[str, IntentRecord
         writes.append(("save", IntentRecord(**vars(record)), len(venue.orders)))
         save(record)
 
-    store.create, store.save = spy_create, spy_save  # type: ignore[method-assign]
+    def spy_link(record: IntentRecord) -> None:
+        writes.append(("link", IntentRecord(**vars(record)), len(venue.orders)))
+        link(record)
+
+    store.create, store.save, store.link = spy_create, spy_save, spy_link  # type: ignore[method-assign]
     return writes
 
 
@@ -66,10 +71,16 @@ async def test_a_placement_writes_its_intent_twice_the_first_before_the_send(ser
     try:
         writes = _spy(connector, venue)
         order = await connector.place_order(_request("two-writes"))
-        assert [(kind, at) for kind, _, at in writes] == [("create", 0), ("save", 1)]
+        assert [(kind, at) for kind, _, at in writes] == [("create", 0), ("link", 1)]
         first, second = writes[0][1], writes[1][1]
         assert (first.sends, first.order_id, first.first_sent is not None) == (1, None, True)
         assert (second.sends, second.order_id) == (1, order.order_id)
+        stored = connector._store.get("two-writes") if connector._store else None
+        assert stored is not None and (stored.order_id, stored.sends, stored.body) == (
+            order.order_id,
+            1,
+            first.body,
+        )
     finally:
         await connector.close()
         db.dispose()
@@ -93,4 +104,55 @@ async def test_an_intent_stored_by_an_earlier_process_is_found_not_placed_again(
         assert [kind for kind, _, _ in writes] == ["create"]  # refused: the stored one is read instead
     finally:
         await again.close()
+        db.dispose()
+
+
+def test_the_plain_sqlite_writes_store_the_rows_core_would(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    from portico.connectors.schwab.links import IntentStore
+
+    db = Database(f"sqlite:///{tmp_path}/links.db")
+    store = IntentStore(db, "schwab")
+    try:
+        assert store._plain  # SQLite: the fast path is the one under test
+        sent = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        plain = IntentRecord("plain", {"b": [1, "x"]}, "HASH", "tag", sent, 1, None, False)
+        assert store.create(plain) is True
+        assert store.create(plain) is False  # the primary key holds: refused, nothing written
+        plain.order_id, plain.sends, plain.acknowledged = "1000000001", 2, True
+        store.save(plain)
+        store.save(IntentRecord("plain-new", {}, "HASH", None, None, 0, "1000000002", False))  # insert
+        store.link(IntentRecord("plain-new", {"ignored": 1}, "HASH", None, None, 0, "1000000002", False))
+        store._plain = False
+        store.create(IntentRecord("core", {"b": [1, "x"]}, "HASH", "tag", sent, 2, "1000000001", True))
+        store._plain = True
+        with db.begin() as conn:
+            rows = {
+                r[0]: r[1:]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT client_order_id, body_json, first_sent, sends, order_id, acknowledged "
+                        "FROM schwab_order_links"
+                    )
+                )
+            }
+        assert (
+            rows["plain"]
+            == rows["core"]
+            == ('{"b": [1, "x"]}', "2026-01-02 03:04:05.678901", 2, "1000000001", 1)
+        )
+        assert rows["plain-new"] == ("{}", None, 0, "1000000002", 0)
+        again = store.get("plain")
+        assert again is not None
+        assert (again.first_sent, again.sends, again.order_id, again.acknowledged) == (
+            sent,
+            2,
+            "1000000001",
+            True,
+        )
+        links = store.links()
+        assert set(links) == {"1000000001", "1000000002"} and links["1000000002"] == "plain-new"
+    finally:
+        store.close()
         db.dispose()
