@@ -58,6 +58,10 @@ _decoder = msgspec.json.Decoder(_Page)
 # the fast timestamp conversion (float seconds) is exact to the millisecond inside this range
 _FAST_LOW, _FAST_HIGH = 0, 4_000_000_000_000
 _fromtimestamp = datetime.fromtimestamp
+# bar starts seen lately, each as its datetime: a day's bars of many tickers share their starts, and a
+# datetime is immutable, so one object serves them all (cleared when it grows past _STAMPS_KEPT)
+_stamps: dict[int, datetime] = {}
+_STAMPS_KEPT = 100_000
 
 _SAMPLE_TIME = datetime(2026, 1, 5, 5, tzinfo=UTC)
 _bar = trusted_builder(Bar, {"symbol": "X", "timestamp": _SAMPLE_TIME, "interval": BarInterval.DAY, "open": Decimal(1),
@@ -99,12 +103,18 @@ def bars_from_page(results: Any, symbol: str, interval: BarInterval, *, adjusted
     if not (isinstance(results, list) and results[0].__class__ is AggRow):
         return bars_from_results(results, symbol, interval, adjusted=adjusted)
     rows: list[AggRow] = results
-    build, stamp = _bar, _fromtimestamp
+    stamps = _stamps
+    if len(stamps) > _STAMPS_KEPT:
+        stamps.clear()
+    for r in rows:
+        if r.t not in stamps:
+            stamps[r.t] = _fromtimestamp(r.t / 1000, UTC)
+    build = _bar
     return [
         build(
             {
                 "symbol": symbol,
-                "timestamp": stamp(r.t / 1000, UTC),
+                "timestamp": stamps[r.t],
                 "interval": interval,
                 "open": r.o,
                 "high": r.h,
