@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             assert row[3] == reference, f"{name} answered other bars than massive"
 
     def median(name: str, i: int) -> float:
-        return statistics.median(r[i] for r in results[name])
+        return statistics.median(float(r[i]) for r in results[name])  # type: ignore[arg-type]
 
     print(f"{args.series} daily series of a year ({bars} bars, checked equal on both sides), one mock, "
           f"median of {args.rounds} alternating rounds")  # fmt: skip

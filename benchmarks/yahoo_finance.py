@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             assert row[3] == reference, f"{name} answered other bars than yfinance"
 
     def median(name: str, i: int) -> float:
-        return statistics.median(r[i] for r in results[name])
+        return statistics.median(float(r[i]) for r in results[name])  # type: ignore[arg-type]
 
     one, many = "one at a time", f"{CONCURRENCY} threads"
     print(f"{args.series} daily series of a year ({bars} bars, checked equal on both sides), one mock, "

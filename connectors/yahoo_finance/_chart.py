@@ -149,7 +149,7 @@ def decode_chart(content: bytes) -> FastChartResult | None:
         return None
     try:
         for result in chart.result:  # the wire models check every result, so does this
-            result.meta.regular_market_price = _number(result.meta.regular_market_price)
+            result.meta.regular_market_price = _number(result.meta.regular_market_price)  # type: ignore[assignment]
             for arrays in result.indicators.quote:
                 arrays.open = _decimals(arrays.open)
                 arrays.high = _decimals(arrays.high)
