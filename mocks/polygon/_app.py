@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -256,9 +256,11 @@ class PolygonMock:
             return group_bars(daily, local_day, multiplier)
         if timespan == "week":
             return group_bars(
-                gen.bars(symbol, "1week", start, end, adjusted=adjusted, until=now), local_day, multiplier
+                self.period_bars(symbol, "1week", start, end, adjusted=adjusted, until=now),
+                local_day,
+                multiplier,
             )
-        months = gen.bars(symbol, "1month", start, end, adjusted=adjusted, until=now)
+        months = self.period_bars(symbol, "1month", start, end, adjusted=adjusted, until=now)
         if timespan == "month":
             return group_bars(months, local_day, multiplier)
         if timespan == "quarter":
@@ -295,6 +297,47 @@ class PolygonMock:
                 )
             out.extend(b for b in bars if start <= b.timestamp <= end)
             day += timedelta(days=1)
+        return out
+
+    def period_bars(
+        self, symbol: str, timeframe: str, start: datetime, end: datetime, *, adjusted: bool, until: datetime
+    ) -> list[BarData]:
+        """The generator's ``1week`` or ``1month`` bars (the same bars), built from the kept daily bars of
+        closed days: the generator makes every day of the window from its minutes on each call, seconds for a
+        year of months."""
+        end = min(end, until)
+        day = start.astimezone(NEW_YORK).date() - timedelta(days=35)
+        last = end.astimezone(NEW_YORK).date()
+        days: list[BarData] = []
+        while day <= last:
+            if day < last:  # every minute of the day is inside the window, and the day is over
+                key = (symbol, day, adjusted)
+                if key not in self._closed_days:
+                    self._closed_days[key] = self.generator.daily_bar(symbol, day, adjusted=adjusted)
+                    if len(self._closed_days) > 200_000:
+                        self._closed_days.popitem(last=False)
+                bar = self._closed_days[key]
+            else:  # the window's last day: its minutes up to the window's end, as the generator cuts them
+                minutes = [
+                    b
+                    for b in self.generator.minute_bars(symbol, day, adjusted=adjusted)
+                    if b.timestamp <= end
+                ]
+                bar = replace(combine(minutes), timestamp=day_start(day)) if minutes else None
+            if bar is not None:
+                days.append(bar)
+            day += timedelta(days=1)
+        groups: dict[object, list[BarData]] = {}
+        for bar in days:
+            local = bar.timestamp.astimezone(NEW_YORK).date()
+            groups.setdefault(
+                local.isocalendar()[:2] if timeframe == "1week" else (local.year, local.month), []
+            ).append(bar)
+        out: list[BarData] = []
+        for group in groups.values():
+            agg = replace(combine(group), symbol=symbol.upper())
+            if start <= agg.timestamp <= end or any(start <= b.timestamp <= end for b in group):
+                out.append(agg)
         return out
 
     def _day_agg(self, bar: BarData) -> BarData:
