@@ -14,7 +14,7 @@ another host never receives the key, and the key never travels in a URL.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,7 +34,14 @@ from portico.errors import (
 if TYPE_CHECKING:
     from portico.sdk import ConnectorContext
 
-__all__ = ["BearerKeyAuth", "MinuteRetryAfter", "PolygonClient", "error_for_response", "read_json"]
+__all__ = [
+    "BearerKeyAuth",
+    "MinuteRetryAfter",
+    "PolygonClient",
+    "error_for_response",
+    "loads_exact",
+    "read_json",
+]
 
 _FREE_WINDOW = 60.0  # the free plan counts calls per minute
 
@@ -55,10 +62,15 @@ class BearerKeyAuth(httpx.Auth):
 
 def read_json(response: httpx.Response, what: str) -> Any:
     """The body of ``response`` as JSON with exact decimals; :class:`PayloadRejected` when it is not JSON."""
+    return loads_exact(response.content, what)
+
+
+def loads_exact(content: bytes, what: str) -> Any:
+    """``content`` as JSON with exact decimals; :class:`PayloadRejected` when it is not JSON."""
     try:
-        return json.loads(response.content, parse_float=Decimal)
+        return json.loads(content, parse_float=Decimal)
     except ValueError:
-        snippet = response.text[:60].replace("\n", " ")
+        snippet = content[:60].decode("utf-8", "replace").replace("\n", " ")
         raise PayloadRejected(f"Polygon answered {what} with a body that is not JSON ({snippet!r})") from None
 
 
@@ -165,8 +177,11 @@ class PolygonClient:
         endpoint: str,
         cost: float | None = None,
         retry: bool | None = None,
+        decode: Callable[[bytes, str], Any] | None = None,
     ) -> Any:
         """One GET; the JSON body. ``endpoint`` names the call in errors, records and the rate limiter.
+
+        ``decode`` reads the body instead of :func:`read_json` (given the bytes and ``endpoint``).
 
         Raises:
             AuthError: the key was refused (401).
@@ -179,10 +194,18 @@ class PolygonClient:
         query = {k: _text(v) for k, v in (params or {}).items() if v is not None}
         self.calls += 1
         response = await self._api.get(path, params=query, endpoint=endpoint, cost=cost, retry=retry)
+        if decode is not None:
+            return decode(response.content, endpoint)
         return read_json(response, endpoint)
 
     async def pages(
-        self, path: str, params: Mapping[str, Any] | None, *, endpoint: str, max_pages: int
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        *,
+        endpoint: str,
+        max_pages: int,
+        decode: Callable[[bytes, str], Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """The first page and then every ``next_url`` page, at most ``max_pages`` in all.
 
@@ -192,7 +215,7 @@ class PolygonClient:
             PayloadRejected: the caller wanted more after ``max_pages`` pages and the vendor has more: a
                 partial answer would pass for a complete one, so the call fails and says how to narrow it.
         """
-        body = await self.get(path, params, endpoint=endpoint)
+        body = await self.get(path, params, endpoint=endpoint, decode=decode)
         fetched = 1
         while True:
             if not isinstance(body, dict):
@@ -211,7 +234,7 @@ class PolygonClient:
                     request=endpoint,
                 )
             parts = urlsplit(str(next_url))
-            body = await self.get(parts.path, dict(parse_qsl(parts.query)), endpoint=endpoint)
+            body = await self.get(parts.path, dict(parse_qsl(parts.query)), endpoint=endpoint, decode=decode)
             fetched += 1
 
     async def aclose(self) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from portico.connectors.polygon._aggs import bars_from_page, decode_aggs
 from portico.connectors.polygon.client import PolygonClient
 from portico.connectors.polygon.mapping import (
     TIMESPANS,
@@ -258,9 +259,9 @@ class PolygonConnector(Connector):
         endpoint = "GET /v2/aggs/ticker/{ticker}/range"
         bars: list[Bar] = []
         async for page in self.client.pages(
-            path, params, endpoint=endpoint, max_pages=self.settings.max_pages
+            path, params, endpoint=endpoint, max_pages=self.settings.max_pages, decode=decode_aggs
         ):
-            bars.extend(bars_from_results(page.get("results") or [], ticker, interval, adjusted=adjusted))
+            bars.extend(bars_from_page(page.get("results"), ticker, interval, adjusted=adjusted))
             if limit is not None and len(bars) >= limit:
                 break
         if newest_first:
@@ -275,8 +276,9 @@ class PolygonConnector(Connector):
             f"/v2/aggs/ticker/{ticker}/prev",
             {"adjusted": adjusted},
             endpoint="GET /v2/aggs/ticker/{ticker}/prev",
+            decode=decode_aggs,
         )
-        bars = bars_from_results(body.get("results") or [], ticker, BarInterval.DAY, adjusted=adjusted)
+        bars = bars_from_page(body.get("results"), ticker, BarInterval.DAY, adjusted=adjusted)
         if not bars:
             raise NotFound(f"Polygon has no previous close for {ticker}", system=self.system)
         return bars[0]

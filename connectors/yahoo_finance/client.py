@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -196,13 +196,24 @@ class YahooFinanceClient:
             ) from None
 
     async def chart(
-        self, symbol: str, params: Mapping[str, str], *, retry: bool | None = None, cost: float | None = None
+        self,
+        symbol: str,
+        params: Mapping[str, str],
+        *,
+        retry: bool | None = None,
+        cost: float | None = None,
+        fast: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """``GET /v8/finance/chart/{symbol}`` (no session needed)."""
+        """``GET /v8/finance/chart/{symbol}`` (no session needed): the JSON body, or what ``fast`` made of its
+        bytes when that is not None."""
         endpoint = "GET /v8/finance/chart/{symbol}"
         response = await self._open.get(
             f"/v8/finance/chart/{symbol}", params=dict(params), endpoint=endpoint, retry=retry, cost=cost
         )
+        if fast is not None:
+            decoded = fast(response.content)
+            if decoded is not None:
+                return decoded
         return self._json(response, endpoint)
 
     async def search(self, params: Mapping[str, str]) -> Any:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote as _quote
 
+from portico.connectors.yahoo_finance._chart import FastChartResult, decode_chart, trusted_bar
 from portico.connectors.yahoo_finance.client import YahooFinanceClient
 from portico.connectors.yahoo_finance.mapping import (
     INTERVALS,
@@ -231,9 +232,12 @@ class YahooFinanceConnector(Connector):
             }
             if interval not in _MINUTES:
                 params["events"] = "div,splits"
-            body = await self.client.chart(_quote(symbol, safe="^=.-"), params)
-            result = chart_result(body, symbol)
-            bars.extend(bars_from_chart(result, interval=interval, adjusted=adjusted))
+            body = await self.client.chart(_quote(symbol, safe="^=.-"), params, fast=decode_chart)
+            if isinstance(body, FastChartResult):
+                bars.extend(bars_from_chart(body, interval=interval, adjusted=adjusted, make=trusted_bar))
+            else:
+                result = chart_result(body, symbol)
+                bars.extend(bars_from_chart(result, interval=interval, adjusted=adjusted))
         bars = join_bars(bars, join, interval)
         unique = {bar.timestamp: bar for bar in bars}  # 1m spans meet at their edges
         bars = [unique[stamp] for stamp in sorted(unique)]

@@ -17,7 +17,7 @@ Conventions (written down here because Yahoo leaves them implicit):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -139,11 +139,27 @@ def _period_start(day: date, interval: BarInterval) -> date:
 
 
 def _stamp(seconds: int, interval: BarInterval, zone: ZoneInfo) -> datetime:
+    key = (seconds, interval, zone)
+    stamp = _stamps.get(key)
+    if stamp is None:
+        if len(_stamps) > _STAMPS_KEPT:
+            _stamps.clear()
+        stamp = _stamps[key] = _period_stamp(seconds, interval, zone)
+    return stamp
+
+
+def _period_stamp(seconds: int, interval: BarInterval, zone: ZoneInfo) -> datetime:
     instant = datetime.fromtimestamp(seconds, UTC)
     if interval not in (BarInterval.DAY, BarInterval.WEEK, BarInterval.MONTH):
         return instant
     start = _period_start(instant.astimezone(zone).date(), interval)
     return datetime(start.year, start.month, start.day, tzinfo=zone)
+
+
+# each bar's stamp by (seconds, interval, zone): many series share their days, and a datetime is
+# immutable, so one object serves them all (cleared when it grows past _STAMPS_KEPT)
+_stamps: dict[tuple[int, BarInterval, ZoneInfo], datetime] = {}
+_STAMPS_KEPT = 100_000
 
 
 def _event_days(result: WireChartResult, zone: ZoneInfo) -> tuple[dict[date, Decimal], dict[date, Decimal]]:
@@ -164,8 +180,18 @@ def _pick(values: list[Decimal | None], i: int) -> Decimal | None:
     return values[i] if i < len(values) else None
 
 
-def bars_from_chart(result: WireChartResult, *, interval: BarInterval, adjusted: bool = False) -> list[Bar]:
+def bars_from_chart(
+    result: WireChartResult | Any,
+    *,
+    interval: BarInterval,
+    adjusted: bool = False,
+    make: Callable[..., Bar] = Bar,
+) -> list[Bar]:
     """The bars of a chart result, oldest first (see the module's conventions).
+
+    ``result`` is the wire model, or the fast path's result of the same shape
+    (:mod:`portico.connectors.yahoo_finance._chart`, whose values are already checked: it passes a ``make``
+    that does not validate them again).
 
     Raises:
         PayloadRejected: the arrays do not line up with the timestamps, or a price is not positive.
@@ -198,7 +224,7 @@ def bars_from_chart(result: WireChartResult, *, interval: BarInterval, adjusted:
         stamp = _stamp(seconds, interval, zone)
         try:
             bars.append(
-                Bar(
+                make(
                     symbol=symbol,
                     timestamp=stamp,
                     interval=interval,

@@ -40,7 +40,8 @@ def running() -> Iterator[RunningMock]:
 
 @pytest.fixture
 def client(running: RunningMock) -> RESTClient:
-    return RESTClient(api_key=PAID_KEY, base=running.base_url, retries=0)
+    # a year of aggregates is made from a year of minute bars: seconds on a busy machine
+    return RESTClient(api_key=PAID_KEY, base=running.base_url, retries=0, read_timeout=60)
 
 
 def test_list_aggs_follows_next_url_across_pages(client: RESTClient, running: RunningMock) -> None:
