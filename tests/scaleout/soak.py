@@ -20,10 +20,12 @@ Invariants (:func:`check`):
    none missing, each ``done`` (or ``skipped``/``missed`` as the job's policy says), none left running;
    the job's import committed once.
 2. Every planned order is at the venue exactly once, and every intent in the store is resolved.
-3. Every event in the outbox was sent, and consumed exactly once (and nothing else was consumed).
+3. Every event in the outbox was sent, and consumed exactly once (the consumer's table does not make
+   event ids unique: a second handling would show), nothing else consumed, nothing dead-lettered.
 4. The venue's journal: no 429, at most 200 requests of either key in any 60 s, and at least 90% of
    that in the busiest minute of the key all three workers call without pause; Redis going away and
-   coming back was reported (``ratelimit.shared_unavailable`` and ``ratelimit.shared_restored``).
+   coming back was reported (``ratelimit.shared_unavailable`` and ``ratelimit.shared_restored``), and
+   no budget turned local before Redis was stopped (one worker's failed call is no Redis outage).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -315,7 +318,9 @@ async def run_soak(
     consumed = sa.Table(
         "soak_consumed_events",
         metadata(),
-        sa.Column("event_id", sa.String(64), primary_key=True),
+        # not unique: an event handled twice would show as two rows (consume's idempotency is checked)
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("system", sa.String(64)),
     )
@@ -346,6 +351,7 @@ async def run_soak(
     rabbit_at = 0.45 * duration
     redis_at = 0.6 * duration
     rabbit_stopped = False
+    redis_stopped_at: datetime | None = None
     try:
         for victim, at in zip(victims, kill_at, strict=True):
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
@@ -365,6 +371,7 @@ async def run_soak(
             timeline["rabbitmq"].append(round(time.monotonic() - started, 1))
         await asyncio.sleep(max(0.0, started + redis_at - time.monotonic()))
         redis.stop()
+        redis_stopped_at = datetime.now(UTC)
         timeline["redis"].append(round(time.monotonic() - started, 1))
         await asyncio.sleep(8.0)
         redis.start()
@@ -400,7 +407,9 @@ async def run_soak(
         stop_consumer.set()
         stats = await asyncio.wait_for(consumer, 30)
     result.stats["consumer"] = stats.__dict__
-    check(result, db, consumed, venue, plan)
+    if stats.dead_lettered:
+        result.violations.append(f"{stats.dead_lettered} events dead-lettered by the consumer")
+    check(result, db, consumed, venue, plan, redis_stopped_at=redis_stopped_at)
     await venue.stop()
     db.dispose()
     return result
@@ -422,7 +431,15 @@ async def _wait_consumed(db: Any, consumed: Any, timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
-def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dict[str, Any]]) -> None:
+def check(
+    result: SoakResult,
+    db: Any,
+    consumed: Any,
+    venue: Any,
+    plan: list[dict[str, Any]],
+    *,
+    redis_stopped_at: datetime | None = None,
+) -> None:
     import sqlalchemy as sa
 
     from portico.events._outbox import outbox_table
@@ -443,7 +460,7 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
             .where(loads.c.status == "committed", loads.c.data_type == "prices")
         ).scalar_one()
         events = conn.execute(
-            sa.select(outbox.c.event_id, outbox.c.name, outbox.c.sent_at, outbox.c.body)
+            sa.select(outbox.c.event_id, outbox.c.name, outbox.c.sent_at, outbox.c.created_at, outbox.c.body)
         ).all()
         got = conn.execute(sa.select(consumed.c.event_id)).scalars().all()
         intents = (
@@ -513,6 +530,15 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
     for name in ("ratelimit.shared_unavailable", "ratelimit.shared_restored", "jobs.run_completed"):
         if not names[name]:
             v.append(f"no {name} event")
+    # a worker that took its local share while Redis was up spent it on top of the fleet's whole budget
+    early = [
+        e.created_at
+        for e in events
+        if e.name == "ratelimit.shared_unavailable"
+        and (redis_stopped_at is None or _aware(e.created_at) < redis_stopped_at)
+    ]
+    if early:
+        v.append(f"{len(early)} budgets turned local while Redis was up (first at {min(early).isoformat()})")
     # 4. the shared rate limit, from the venue's journal
     entries = [e for e in venue.app.journal.entries() if e.path.startswith("/v2/")]
     too_many = [e for e in entries if e.status == 429]
@@ -545,6 +571,10 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
         result.stats["rate"]["per_5s"] = {k: (buckets[k], refused[k]) for k in sorted(buckets)}
     if hammered < 0.9 * VENUE_LIMIT:
         v.append(f"the hammered key's busiest minute used {hammered}/{VENUE_LIMIT}: below 90% of the limit")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _key_of(entry: Any) -> str | None:
