@@ -174,6 +174,9 @@ async def worker(config: dict[str, Any], slot: int) -> None:
                 await service.resolve_pending(system)
         await asyncio.sleep(0.2)
     await stop.wait()
+    if not orders.done():
+        # orders still unplaced when the soak ends: where each one waits, for the parent's report
+        _dump_stuck(slot, integration, connector)
     hammer_task.cancel()
     with contextlib.suppress(BaseException):
         await hammer_task
@@ -185,6 +188,22 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     await service.stop()
     await connector.close()
     await server
+
+
+def _dump_stuck(slot: int, integration: Any, connector: Any) -> None:
+    out = sys.stderr
+    print(f"--- slot {slot}: orders unplaced at SIGTERM; the tasks still waiting:", file=out)
+    for limiter in integration.limiters._limiters.values():
+        backend = limiter.backend
+        print(
+            f"limiter {limiter!r} remaining={limiter.remaining()} mode={getattr(backend, 'mode', None)} "
+            f"error={getattr(backend, 'last_error', None)}",
+            file=out,
+        )
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(limit=12, file=out)
+    out.flush()
 
 
 def _fleet_settled(db: Any, total: int) -> bool:
@@ -410,6 +429,8 @@ async def run_soak(
     if stats.dead_lettered:
         result.violations.append(f"{stats.dead_lettered} events dead-lettered by the consumer")
     check(result, db, consumed, venue, plan, redis_stopped_at=redis_stopped_at)
+    if result.violations:
+        result.stats["workers_log"] = str(logs)
     await venue.stop()
     db.dispose()
     return result
