@@ -300,12 +300,16 @@ class RedisRateLimitBackend:
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
+            was_local = self.mode == "local"
             confirming = self._failed(exc, now, windows)
             if confirming is not None:
                 if cautious:
                     self.local.unreserve(windows, cost, now)
                 return confirming
-            return 0.0 if cautious else min(self.local.reserve(windows, cost, now), self._probe_at - now)
+            if cautious and was_local:
+                return 0.0  # admitted by the local share above, and still in it
+            # a local period began just now (its share replaced what was spent locally): ask it afresh
+            return min(self.local.reserve(windows, cost, now), self._probe_at - now)
         self._failing_since = None
         if self.mode == "local":
             self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds

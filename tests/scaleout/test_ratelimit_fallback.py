@@ -100,6 +100,14 @@ async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
         assert backends[0].mode == "shared" and changes[-1] == ("shared", None)
         # for one window more the local share still binds: Redis does not know what was spent locally
         assert await spend(backends[0], now) == 9
+        # Redis lost again within that window: once confirmed, the new local period starts from what
+        # Redis last said (10 of 30 spent: a third of it taken as spent here), and the call that found
+        # Redis gone is asked of that share too
+        private_redis.stop()
+        now += 1.0  # this process's local spends expired: a call goes to Redis, fails, and is not admitted
+        assert await spend(backends[0], now) == 0 and backends[0].mode == "shared"
+        now += 1.0
+        assert await spend(backends[0], now) == 6 and backends[0].mode == "local"
     finally:
         for b in backends:
             await b.aclose()
