@@ -66,7 +66,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     from portico.cli._run import serve
     from portico.config._models import ThrottlingConfig
     from portico.connectors.alpaca import AlpacaConnector
-    from portico.errors import PorticoError
+    from portico.errors import PorticoError, RateLimited
     from portico.runtime import AsyncIntegration, _PublishingMonitor
     from portico.sdk import ConnectorContext
     from portico.trading import OrderRejected, TradingService
@@ -86,7 +86,14 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         AlpacaConnector.spec.throttling
     )
 
-    def build(credentials: dict[str, str], system_id: str) -> Any:
+    # the hammer waits at most 1 s for budget and asks again every 0.5 s: the shared budget is asked
+    # (and Redis with it) the whole soak, also while it is spent, so the Redis outage is always met
+    # (a caller sleeping out a 60 s wait calls nothing, and a soak once saw no fallback at all)
+    hammer_policy = ThrottlingConfig(max_requests_per_minute=PORTICO_LIMIT, max_wait=1).apply(
+        AlpacaConnector.spec.throttling
+    )
+
+    def build(credentials: dict[str, str], system_id: str, policy: Any = policy) -> Any:
         shared = integration.limiters.get("alpaca", policy, credentials=credentials)
 
         def client_factory(base_url: str, **overrides: Any) -> Any:
@@ -107,15 +114,23 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         return AlpacaConnector(context)
 
     connector = build(CREDENTIALS, system)
-    hammer = build(HAMMER, f"hammer_{slot}")
+    hammer = build(HAMMER, f"hammer_{slot}", hammer_policy)
+
+    hammered: Counter[str] = Counter()
 
     async def hammering() -> None:
         with contextlib.suppress(PorticoError):
             await hammer.open()
         while not stop.is_set():
+            hammered["last_call"] = int(time.time())
             try:
                 await asyncio.wait_for(hammer.get_account(), 30)
-            except (PorticoError, TimeoutError):
+                hammered["ok"] += 1
+            except RateLimited:
+                hammered["throttled"] += 1
+                await asyncio.sleep(0.5)
+            except (PorticoError, TimeoutError) as exc:
+                hammered[type(exc).__name__] += 1
                 await asyncio.sleep(0.05)
 
     hammer_task = asyncio.create_task(hammering())
@@ -174,7 +189,13 @@ async def worker(config: dict[str, Any], slot: int) -> None:
                 await service.resolve_pending(system)
         await asyncio.sleep(0.2)
     await stop.wait()
-    if not orders.done():
+    print(
+        f"--- slot {slot} at SIGTERM: hammer {dict(hammered)} (now {int(time.time())}), "
+        f"hammer task {'done: ' + repr(hammer_task.exception()) if hammer_task.done() else 'running'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if not orders.done() or time.time() - hammered["last_call"] > 10:
         # orders still unplaced when the soak ends: where each one waits, for the parent's report
         _dump_stuck(slot, integration, connector)
     hammer_task.cancel()
@@ -192,7 +213,10 @@ async def worker(config: dict[str, Any], slot: int) -> None:
 
 def _dump_stuck(slot: int, integration: Any, connector: Any) -> None:
     out = sys.stderr
-    print(f"--- slot {slot}: orders unplaced at SIGTERM; the tasks still waiting:", file=out)
+    print(
+        f"--- slot {slot}: orders unplaced or the hammer silent at SIGTERM; the tasks still waiting:",
+        file=out,
+    )
     for limiter in integration.limiters._limiters.values():
         backend = limiter.backend
         print(
