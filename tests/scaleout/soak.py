@@ -191,7 +191,9 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     await stop.wait()
     print(
         f"--- slot {slot} at SIGTERM: hammer {dict(hammered)} (now {int(time.time())}), "
-        f"hammer task {'done: ' + repr(hammer_task.exception()) if hammer_task.done() else 'running'}",
+        f"hammer task {'done: ' + repr(hammer_task.exception()) if hammer_task.done() else 'running'}, "
+        f"events dropped {getattr(integration.events, 'dropped', None)} "
+        f"({getattr(integration.events, 'last_error', None)})",
         file=sys.stderr,
         flush=True,
     )
