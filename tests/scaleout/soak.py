@@ -12,7 +12,10 @@ HTTP: its scheduler with the fire-time claims, the event outbox, the Redis rate-
 the three slots share one rate-limit budget) through a :class:`~portico.trading.TradingService` on the
 shared store, each order with its idempotency key; a restarted worker recovers its slot first. All
 three also call the venue's account endpoint without pause with a second API key, whose budget (shared
-through Redis) must be used to the full and never beyond.
+through Redis) must be used to the full and never beyond; that caller waits at most 1 s for budget and
+asks again every 0.5 s, so the budget (and Redis) is asked through the Redis outage. At SIGTERM each
+worker writes its hammer's counts and its outbox's dropped events to ``workers.log``, and its waiting
+tasks when orders are unplaced or the hammer went silent.
 
 Invariants (:func:`check`):
 
