@@ -6,7 +6,14 @@ processes can never both take the last token. Keys are named after the connector
 credentials (:func:`~portico.http.credential_fingerprint`), never the key itself, and expire on their own
 once idle.
 
-Redis unreachable: the budget falls back to a conservative share of its own, ``limit / workers`` of
+A failed Redis call is not yet Redis down: one process's call can time out while the others reach Redis
+(its event loop held past the socket timeout on a loaded machine, a dropped connection), and a process
+spending a local share while the others still spend all of Redis's would overrun the vendor's limit in
+aggregate (the soak saw 223 requests of one key in a minute against 200: one worker's call timed out
+in the first seconds and its local third came on top of the fleet's whole budget). So after a failure
+the budget admits nothing and asks Redis again every ``retry_seconds``; an answer means shared, as
+before. Only once every call has failed for ``confirm_seconds`` is Redis taken as down for the whole
+fleet, and only then does the budget fall back to a conservative share of its own, ``limit / workers`` of
 every window (``workers``: the processes sharing the key, ``scale_out.workers``). What the whole fleet
 had spent in each window, as this process last saw it in Redis, is taken as spent at that moment (its
 ``1 / workers`` part by each process; all of it by a process that never reached Redis), so N processes
@@ -160,8 +167,17 @@ class LocalShare:
         self.record(windows, cost, now)
         return 0.0
 
+    def unreserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> None:
+        """Take back the spend :meth:`reserve` just admitted at ``now`` (the call did not go ahead)."""
+        for window in windows:
+            log = self._spends.get(window.period)
+            if log and log[-1] == (now, cost):
+                log.pop()
+
     def remaining(self, windows: tuple[RateWindow, ...], now: float) -> list[float]:
-        return [max(0.0, w.limit / self.workers - sum(c for _, c in self._log(w.period, now))) for w in windows]
+        return [
+            max(0.0, w.limit / self.workers - sum(c for _, c in self._log(w.period, now))) for w in windows
+        ]
 
     def block(self, until: float) -> None:
         self._blocked_until = max(self._blocked_until, until)
@@ -177,7 +193,10 @@ class RedisRateLimitBackend:
         workers: the processes sharing this budget; Redis unreachable, each takes ``limit / workers``.
         probe_seconds: how often Redis is tried again while the budget is local.
         on_mode: called with ``"local"`` (and the error) when Redis is lost and ``"shared"`` when it is back.
-        timeout: seconds one Redis call may take before Redis counts as unreachable.
+        timeout: seconds one Redis call may take before it counts as failed.
+        confirm_seconds: how long every call must fail before Redis counts as down and the local share
+            applies (meanwhile nothing is admitted; an answer from Redis ends it).
+        retry_seconds: how often Redis is asked again while a failure is being confirmed.
     """
 
     uses_wall_clock = True
@@ -192,6 +211,8 @@ class RedisRateLimitBackend:
         probe_seconds: float = 2.0,
         on_mode: Callable[[str, str | None], None] | None = None,
         timeout: float = 1.0,
+        confirm_seconds: float = 2.0,
+        retry_seconds: float = 0.25,
     ) -> None:
         if client is None:
             if url is None:
@@ -215,16 +236,39 @@ class RedisRateLimitBackend:
         self.on_mode = on_mode
         self._probe_at = 0.0
         self._cautious_until = 0.0
+        self.confirm_seconds = confirm_seconds
+        self.retry_seconds = retry_seconds
+        self._failing_since: float | None = None
 
     def __repr__(self) -> str:
         return f"RedisRateLimitBackend(prefix={self._prefix!r}, mode={self.mode!r})"
 
+    def _failed(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> float | None:
+        """A Redis call failed: ``None`` once Redis counts as down (local share), or the wait until the
+        next try while that is confirmed (admitting nothing meanwhile)."""
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if self.mode == "local":
+            self._lost(exc, now, windows)
+            return None
+        if self._failing_since is None:
+            self._failing_since = now
+        left = self._failing_since + self.confirm_seconds - now
+        if left > 1e-9:
+            return min(self.retry_seconds, left)
+        self._lost(exc, now, windows)
+        return None
+
     def _lost(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
+        self._failing_since = None
         self._probe_at = now + self.probe_seconds
         if self.mode != "local":
             self.mode = "local"
-            used = {w.period: w.limit - self._last_remaining[w.period] for w in windows if w.period in self._last_remaining}
+            used = {
+                w.period: w.limit - self._last_remaining[w.period]
+                for w in windows
+                if w.period in self._last_remaining
+            }
             self.local.start(windows, used, now)
             if self.on_mode is not None:
                 self.on_mode("local", self.last_error)
@@ -256,8 +300,17 @@ class RedisRateLimitBackend:
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
-            self._lost(exc, now, windows)
-            return 0.0 if cautious else min(self.local.reserve(windows, cost, now), self._probe_at - now)
+            was_local = self.mode == "local"
+            confirming = self._failed(exc, now, windows)
+            if confirming is not None:
+                if cautious:
+                    self.local.unreserve(windows, cost, now)
+                return confirming
+            if cautious and was_local:
+                return 0.0  # admitted by the local share above, and still in it
+            # a local period began just now (its share replaced what was spent locally): ask it afresh
+            return min(self.local.reserve(windows, cost, now), self._probe_at - now)
+        self._failing_since = None
         if self.mode == "local":
             self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
             self._back()

@@ -44,6 +44,7 @@ from portico.store import metadata
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from portico.jobs._import_result import ImportResult
     from portico.jobs._importer import DataImporter
 
 __all__ = ["DistributedImport", "DistributedResult", "StagingSink", "distributed_tables"]
@@ -117,6 +118,9 @@ class StagingSink:
 
 
 class _StagingSession:
+    # a chunk is no run of its own: the merge records the import's one run, in the load's commit
+    records_run = False
+
     def __init__(self, ctx: LoadContext) -> None:
         # staging:<import_id>:<chunk_no>:<line offset of the chunk in the original file>
         _, import_id, chunk_no, offset = ctx.destination.split(":", 3)
@@ -613,7 +617,71 @@ class DistributedImport:
                 .where(imports.c.import_id == import_id)
                 .values(status="committed", load_id=load_id, manifest=json.dumps(outcome.__dict__))
             )
+            run = self._run_result(spec, outcome, now)
+            if self.importer.record_run is not None:
+                # the import's one run in the job history, committed with the load (the chunks wrote none)
+                run.manifest_path = str(self.importer._manifest_path(run.run_id))
+                self.importer.record_run(conn, run)
+        self._after_commit(run)
         return outcome
+
+    def _run_result(self, spec: Any, outcome: DistributedResult, now: Any) -> ImportResult:
+        from portico.jobs._import_result import ImportResult
+
+        return ImportResult(
+            run_id=outcome.import_id,
+            data_type=spec["data_type"],
+            source=spec["path"],
+            source_key=spec["source_key"],
+            destination="store",
+            status=outcome.status,
+            load_id=outcome.load_id,
+            checksum=spec["checksum"],
+            format=spec["format"],
+            feed=spec["source_key"],
+            records=outcome.records,
+            loaded=outcome.loaded,
+            rejected=outcome.rejected,
+            quarantined=outcome.quarantined,
+            started_at=_iso(spec["created_at"]),
+            finished_at=now.isoformat(),
+        )
+
+    def _after_commit(self, run: ImportResult) -> None:
+        """The merged import's manifest file and its one ``jobs.import_completed`` (the chunks sent none)."""
+        importer = self.importer
+        try:
+            run.manifest_path = str(importer._write_manifest(run))
+        except OSError as exc:
+            run.manifest_path = None
+            importer._emit(
+                "jobs.manifest_failed",
+                severity="error",
+                run_id=run.run_id,
+                file=run.source,
+                load_id=run.load_id,
+                error=f"manifest not written: {exc}",
+            )
+        importer._emit(
+            "jobs.import_completed",
+            severity="warning" if run.status == "partial" else "info",
+            run_id=run.run_id,
+            file=run.source,
+            data_type=run.data_type,
+            loaded=run.loaded,
+            rejected=run.rejected,
+            quarantined=run.quarantined,
+            chunks=self._chunks_of(run.run_id),
+        )
+
+    def _chunks_of(self, import_id: str) -> int:
+        import sqlalchemy as sa
+
+        imports = distributed_tables()["imports"]
+        with self.db.begin() as conn:
+            return int(
+                conn.execute(sa.select(imports.c.chunks).where(imports.c.import_id == import_id)).scalar_one()
+            )
 
     def result(self, import_id: str) -> DistributedResult | None:
         """The merged outcome of ``import_id`` (None while it is not merged)."""
@@ -631,6 +699,16 @@ class DistributedImport:
         if row.manifest:
             return DistributedResult(**json.loads(row.manifest))
         return DistributedResult(import_id, row.status, row.load_id)
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite gives naive datetimes back
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return str(value.isoformat())
 
 
 def _merge_rows_python(conn: Any, import_id: str, rt: Any, session: Any, load_id: str) -> tuple[int, int]:

@@ -160,7 +160,8 @@ class _LoadingStages:
                         )
                         result.load_id = load_id
                         result.status = "loaded" if not (result.rejected or result.quarantined) else "partial"
-                        if self.record_run is not None:
+                        # a sink session may write no run of its own (a distributed import's chunk)
+                        if self.record_run is not None and getattr(session, "records_run", True):
                             result.finished_at = self.clock.now().isoformat()
                             result.manifest_path = str(self._manifest_path(result.run_id))
                             self.record_run(conn, result)

@@ -12,7 +12,10 @@ HTTP: its scheduler with the fire-time claims, the event outbox, the Redis rate-
 the three slots share one rate-limit budget) through a :class:`~portico.trading.TradingService` on the
 shared store, each order with its idempotency key; a restarted worker recovers its slot first. All
 three also call the venue's account endpoint without pause with a second API key, whose budget (shared
-through Redis) must be used to the full and never beyond.
+through Redis) must be used to the full and never beyond; that caller waits at most 1 s for budget and
+asks again every 0.5 s, so the budget (and Redis) is asked through the Redis outage. At SIGTERM each
+worker writes its hammer's counts and its outbox's dropped events to ``workers.log``, and its waiting
+tasks when orders are unplaced or the hammer went silent.
 
 Invariants (:func:`check`):
 
@@ -20,10 +23,12 @@ Invariants (:func:`check`):
    none missing, each ``done`` (or ``skipped``/``missed`` as the job's policy says), none left running;
    the job's import committed once.
 2. Every planned order is at the venue exactly once, and every intent in the store is resolved.
-3. Every event in the outbox was sent, and consumed exactly once (and nothing else was consumed).
+3. Every event in the outbox was sent, and consumed exactly once (the consumer's table does not make
+   event ids unique: a second handling would show), nothing else consumed, nothing dead-lettered.
 4. The venue's journal: no 429, at most 200 requests of either key in any 60 s, and at least 90% of
    that in the busiest minute of the key all three workers call without pause; Redis going away and
-   coming back was reported (``ratelimit.shared_unavailable`` and ``ratelimit.shared_restored``).
+   coming back was reported (``ratelimit.shared_unavailable`` and ``ratelimit.shared_restored``), and
+   no budget turned local before Redis was stopped (one worker's failed call is no Redis outage).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,7 +69,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     from portico.cli._run import serve
     from portico.config._models import ThrottlingConfig
     from portico.connectors.alpaca import AlpacaConnector
-    from portico.errors import PorticoError
+    from portico.errors import PorticoError, RateLimited
     from portico.runtime import AsyncIntegration
     from portico.runtime._composition import PublishingMonitor
     from portico.sdk import ConnectorContext
@@ -84,7 +90,14 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         AlpacaConnector.spec.throttling
     )
 
-    def build(credentials: dict[str, str], system_id: str) -> Any:
+    # the hammer waits at most 1 s for budget and asks again every 0.5 s: the shared budget is asked
+    # (and Redis with it) the whole soak, also while it is spent, so the Redis outage is always met
+    # (a caller sleeping out a 60 s wait calls nothing, and a soak once saw no fallback at all)
+    hammer_policy = ThrottlingConfig(max_requests_per_minute=PORTICO_LIMIT, max_wait=1).apply(
+        AlpacaConnector.spec.throttling
+    )
+
+    def build(credentials: dict[str, str], system_id: str, policy: Any = policy) -> Any:
         shared = integration.limiters.get("alpaca", policy, credentials=credentials)
 
         def client_factory(base_url: str, **overrides: Any) -> Any:
@@ -105,15 +118,23 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         return AlpacaConnector(context)
 
     connector = build(CREDENTIALS, system)
-    hammer = build(HAMMER, f"hammer_{slot}")
+    hammer = build(HAMMER, f"hammer_{slot}", hammer_policy)
+
+    hammered: Counter[str] = Counter()
 
     async def hammering() -> None:
         with contextlib.suppress(PorticoError):
             await hammer.open()
         while not stop.is_set():
+            hammered["last_call"] = int(time.time())
             try:
                 await asyncio.wait_for(hammer.get_account(), 30)
-            except (PorticoError, TimeoutError):
+                hammered["ok"] += 1
+            except RateLimited:
+                hammered["throttled"] += 1
+                await asyncio.sleep(0.5)
+            except (PorticoError, TimeoutError) as exc:
+                hammered[type(exc).__name__] += 1
                 await asyncio.sleep(0.05)
 
     hammer_task = asyncio.create_task(hammering())
@@ -172,6 +193,17 @@ async def worker(config: dict[str, Any], slot: int) -> None:
                 await service.resolve_pending(system)
         await asyncio.sleep(0.2)
     await stop.wait()
+    print(
+        f"--- slot {slot} at SIGTERM: hammer {dict(hammered)} (now {int(time.time())}), "
+        f"hammer task {'done: ' + repr(hammer_task.exception()) if hammer_task.done() else 'running'}, "
+        f"events dropped {getattr(integration.events, 'dropped', None)} "
+        f"({getattr(integration.events, 'last_error', None)})",
+        file=sys.stderr,
+        flush=True,
+    )
+    if not orders.done() or time.time() - hammered["last_call"] > 10:
+        # orders still unplaced when the soak ends: where each one waits, for the parent's report
+        _dump_stuck(slot, integration, connector)
     hammer_task.cancel()
     with contextlib.suppress(BaseException):
         await hammer_task
@@ -183,6 +215,25 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     await service.stop()
     await connector.close()
     await server
+
+
+def _dump_stuck(slot: int, integration: Any, connector: Any) -> None:
+    out = sys.stderr
+    print(
+        f"--- slot {slot}: orders unplaced or the hammer silent at SIGTERM; the tasks still waiting:",
+        file=out,
+    )
+    for limiter in integration.limiters._limiters.values():
+        backend = limiter.backend
+        print(
+            f"limiter {limiter!r} remaining={limiter.remaining()} mode={getattr(backend, 'mode', None)} "
+            f"error={getattr(backend, 'last_error', None)}",
+            file=out,
+        )
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(limit=12, file=out)
+    out.flush()
 
 
 def _fleet_settled(db: Any, total: int) -> bool:
@@ -316,7 +367,9 @@ async def run_soak(
     consumed = sa.Table(
         "soak_consumed_events",
         metadata(),
-        sa.Column("event_id", sa.String(64), primary_key=True),
+        # not unique: an event handled twice would show as two rows (consume's idempotency is checked)
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("system", sa.String(64)),
     )
@@ -347,6 +400,7 @@ async def run_soak(
     rabbit_at = 0.45 * duration
     redis_at = 0.6 * duration
     rabbit_stopped = False
+    redis_stopped_at: datetime | None = None
     try:
         for victim, at in zip(victims, kill_at, strict=True):
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
@@ -366,6 +420,7 @@ async def run_soak(
             timeline["rabbitmq"].append(round(time.monotonic() - started, 1))
         await asyncio.sleep(max(0.0, started + redis_at - time.monotonic()))
         redis.stop()
+        redis_stopped_at = datetime.now(UTC)
         timeline["redis"].append(round(time.monotonic() - started, 1))
         await asyncio.sleep(8.0)
         redis.start()
@@ -401,7 +456,11 @@ async def run_soak(
         stop_consumer.set()
         stats = await asyncio.wait_for(consumer, 30)
     result.stats["consumer"] = stats.__dict__
-    check(result, db, consumed, venue, plan)
+    if stats.dead_lettered:
+        result.violations.append(f"{stats.dead_lettered} events dead-lettered by the consumer")
+    check(result, db, consumed, venue, plan, redis_stopped_at=redis_stopped_at)
+    if result.violations:
+        result.stats["workers_log"] = str(logs)
     await venue.stop()
     db.dispose()
     return result
@@ -423,7 +482,15 @@ async def _wait_consumed(db: Any, consumed: Any, timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
-def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dict[str, Any]]) -> None:
+def check(
+    result: SoakResult,
+    db: Any,
+    consumed: Any,
+    venue: Any,
+    plan: list[dict[str, Any]],
+    *,
+    redis_stopped_at: datetime | None = None,
+) -> None:
     import sqlalchemy as sa
 
     from portico.events._outbox import outbox_table
@@ -444,7 +511,7 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
             .where(loads.c.status == "committed", loads.c.data_type == "prices")
         ).scalar_one()
         events = conn.execute(
-            sa.select(outbox.c.event_id, outbox.c.name, outbox.c.sent_at, outbox.c.body)
+            sa.select(outbox.c.event_id, outbox.c.name, outbox.c.sent_at, outbox.c.created_at, outbox.c.body)
         ).all()
         got = conn.execute(sa.select(consumed.c.event_id)).scalars().all()
         intents = (
@@ -514,6 +581,15 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
     for name in ("ratelimit.shared_unavailable", "ratelimit.shared_restored", "jobs.run_completed"):
         if not names[name]:
             v.append(f"no {name} event")
+    # a worker that took its local share while Redis was up spent it on top of the fleet's whole budget
+    early = [
+        e.created_at
+        for e in events
+        if e.name == "ratelimit.shared_unavailable"
+        and (redis_stopped_at is None or _aware(e.created_at) < redis_stopped_at)
+    ]
+    if early:
+        v.append(f"{len(early)} budgets turned local while Redis was up (first at {min(early).isoformat()})")
     # 4. the shared rate limit, from the venue's journal
     entries = [e for e in venue.app.journal.entries() if e.path.startswith("/v2/")]
     too_many = [e for e in entries if e.status == 429]
@@ -546,6 +622,10 @@ def check(result: SoakResult, db: Any, consumed: Any, venue: Any, plan: list[dic
         result.stats["rate"]["per_5s"] = {k: (buckets[k], refused[k]) for k in sorted(buckets)}
     if hammered < 0.9 * VENUE_LIMIT:
         v.append(f"the hammered key's busiest minute used {hammered}/{VENUE_LIMIT}: below 90% of the limit")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _key_of(entry: Any) -> str | None:

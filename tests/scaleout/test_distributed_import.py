@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from portico.jobs._distributed import DistributedImport, distributed_tables
 from portico.jobs._records import record_type
 from portico.jobs._tables import data_table, job_tables
 from portico.store import Database
+from tests.core.jobs.conftest import RecordingMonitor
 
 HEADER = "account|isin|symbol|quantity|price|currency|date"
 
@@ -90,7 +92,8 @@ def test_chunks_by_several_workers_account_for_every_record_as_one_sequential_im
     expected = accounting(reference_db)
     assert expected["counts"] == (1000, 997, 2, 1)
 
-    services = [JobService(db=db, clock=FakeClock(), config={}) for _ in range(3)]
+    monitor = RecordingMonitor()
+    services = [JobService(db=db, clock=FakeClock(), monitor=monitor, config={}) for _ in range(3)]
     workers = [DistributedImport(s.importer) for s in services]
     import_id = workers[0].plan(path, "positions", chunk_rows=100)
     # nothing is visible before the merge
@@ -122,11 +125,28 @@ def test_chunks_by_several_workers_account_for_every_record_as_one_sequential_im
     tables = distributed_tables()
     with db.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables["staged"])).scalar_one() == 0
-    # the same file again: a duplicate delivery, nothing loaded twice
+    # one run in the job history for the import (none per chunk), with the whole file's accounting
+    history = services[0].history()
+    assert [
+        (h["run_id"], h["job_id"], h["kind"], h["status"], h["loaded"], h["rejected"], h["quarantined"])
+        for h in history
+    ] == [(import_id, "adhoc:positions", "import", "partial", 997, 2, 1)]
+    manifest = history[0]["manifest"]
+    assert (manifest["records"], manifest["load_id"], manifest["source_key"]) == (
+        1000,
+        result.load_id,
+        "positions_20260105.psv",
+    )
+    assert Path(manifest["manifest_path"]).name == f"{import_id}.json"
+    assert json.loads(Path(manifest["manifest_path"]).read_text())["rejected"] == 2
+    completed = [data for name, _, data in monitor.events if name == "jobs.import_completed"]
+    assert [(d["run_id"], d["loaded"], d["chunks"]) for d in completed] == [(import_id, 997, 10)]
+    # the same file again: a duplicate delivery, nothing loaded twice, no second run
     again = workers[1].plan(path, "positions", chunk_rows=100)
     workers[1].work(again)
     assert workers[1].result(again).status == "duplicate"  # type: ignore[union-attr]
     assert accounting(db)["counts"] == expected["counts"]
+    assert len(services[1].history()) == 1
 
 
 def test_a_chunk_of_a_dead_worker_is_taken_over_and_nothing_is_visible_before_the_merge(

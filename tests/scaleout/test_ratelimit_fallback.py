@@ -10,6 +10,7 @@ import pytest
 from portico.http._ratelimit_redis import LocalShare, RedisRateLimitBackend
 from portico.sdk import RateWindow
 from tests.scaleout.redis_server import PrivateRedis
+from tests.scaleout.tcp_proxy import HoldingProxy
 
 pytest.importorskip("redis")
 
@@ -66,6 +67,8 @@ async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
             probe_seconds=2,
             on_mode=lambda m, e: changes.append((m, e)),
             timeout=0.5,
+            confirm_seconds=1.0,
+            retry_seconds=0.25,
         )
         for _ in range(3)
     ]
@@ -76,6 +79,11 @@ async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
         assert sum(got) == 30 and got == [20, 10, 0]
         private_redis.stop()
         now += 0.5
+        # a failed call is not yet Redis down: nothing is admitted while each asks again
+        assert [await spend(b, now) for b in backends] == [0, 0, 0]
+        assert all(b.mode == "shared" for b in backends) and changes == []
+        assert await backends[0].reserve(SECOND, 1, now) == pytest.approx(0.25)  # its next try
+        now += 1.0  # every call failed for confirm_seconds: Redis is down for the fleet
         got = [await spend(b, now) for b in backends]
         # Redis last said 20 of 30 spent (to the first) and 30 of 30 (to the others): a third of that is
         # taken as spent by each, so the first has 10 - 20/3 left and the others nothing
@@ -92,6 +100,59 @@ async def test_redis_down_falls_back_to_a_third_each_and_comes_back_shared(
         assert backends[0].mode == "shared" and changes[-1] == ("shared", None)
         # for one window more the local share still binds: Redis does not know what was spent locally
         assert await spend(backends[0], now) == 9
+        # Redis lost again within that window: once confirmed, the new local period starts from what
+        # Redis last said (10 of 30 spent: a third of it taken as spent here), and the call that found
+        # Redis gone is asked of that share too
+        private_redis.stop()
+        now += 1.0  # this process's local spends expired: a call goes to Redis, fails, and is not admitted
+        assert await spend(backends[0], now) == 0 and backends[0].mode == "shared"
+        now += 1.0
+        assert await spend(backends[0], now) == 6 and backends[0].mode == "local"
     finally:
         for b in backends:
             await b.aclose()
+
+
+MINUTE = (RateWindow(limit=30, period=60),)
+
+
+@pytest.mark.timeout(60)
+async def test_one_process_whose_call_times_out_takes_no_local_share_while_the_others_reach_redis(
+    private_redis: PrivateRedis,
+) -> None:
+    """The soak's 223 requests a minute against 200: one worker's Redis call outlasted its timeout (its
+    loop held on a loaded machine) and it spent a local third on top of what the others, still on
+    Redis, spent of the whole budget. A lone failure must not make a local share."""
+    proxy = HoldingProxy("127.0.0.1", private_redis.port)
+    await proxy.start()
+    changes: list[tuple[str, str | None]] = []
+    slow = RedisRateLimitBackend(
+        f"redis://127.0.0.1:{proxy.port}/0",
+        key_prefix="mock:partial",
+        workers=3,
+        probe_seconds=2,
+        on_mode=lambda m, e: changes.append((m, e)),
+        timeout=0.3,
+    )
+    others = [
+        RedisRateLimitBackend(private_redis.url, key_prefix="mock:partial", workers=3) for _ in range(2)
+    ]
+    now = 2_000_000.0
+    try:
+        admitted = sum([1 for _ in range(9) if await slow.reserve(MINUTE, 1, now) == 0.0])
+        assert admitted == 9
+        proxy.hold()
+        # the script runs in Redis (its spend counts there) but the answer comes after the timeout
+        timed_out = await slow.reserve(MINUTE, 1, now)
+        admitted += timed_out == 0.0
+        proxy.release()
+        for backend in (slow, *others, slow):
+            admitted += sum([1 for _ in range(30) if await backend.reserve(MINUTE, 1, now) == 0.0])
+        # 30 in the window: 9 + the timed-out call's spend + 20 more, and nothing local on top
+        assert admitted == 29
+        assert timed_out == pytest.approx(0.25)  # not admitted: its next try, 0.25 s on
+        assert slow.mode == "shared" and changes == []
+    finally:
+        for backend in (slow, *others):
+            await backend.aclose()
+        await proxy.stop()
