@@ -268,6 +268,11 @@ class MarketDataGenerator:
             self._price_cache[key] = cached
         return cached
 
+    def spot(self, symbol: str, when: datetime) -> float:
+        """:meth:`price` (unadjusted, ``symbol`` upper case, ``when`` in UTC) without its memo: for
+        instants that do not come back, as a clock running with wall time gives."""
+        return self._price(symbol, when, False)
+
     def local_day(self, when: datetime) -> date:
         """The New York calendar date of ``when`` (timezone-aware)."""
         span = self._day_span

@@ -726,12 +726,13 @@ class SimulatedVenue:
             self.match()
             account = self.account(account_id)
             now = self.clock.now()
-            price = self.data.price
+            spot = self.data.spot
             held = sorted(
                 (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
                 key=lambda p: p.symbol,
             )
-            return [(p, _money(price(p.symbol, now)), self._lastday(p.symbol, now)) for p in held]
+            # spot prices are already whole cents: formatting them to two places is _money's result
+            return [(p, Decimal(f"{spot(p.symbol, now):.2f}"), self._lastday(p.symbol, now)) for p in held]
 
     def get_position(self, symbol_or_asset_id: str, account_id: str | None = None) -> PositionState:
         """One open position by symbol or asset id."""
