@@ -190,6 +190,9 @@ class MarketDataGenerator:
         # prices at a new instant on every read, nearly always of the same day
         self._day_span: tuple[datetime, datetime, date] | None = None
         self._day_plans: dict[tuple[str, date, bool], _DayPlan] = {}
+        # a day's 390 minute bars (frozen): every intraday or daily request builds from them, and a
+        # request for a window a minute later than the last needs the same days again
+        self._minute_cache: OrderedDict[tuple[str, date, float], tuple[BarData, ...]] = OrderedDict()
 
     # -- the process --------------------------------------------------------------------------
 
@@ -360,7 +363,16 @@ class MarketDataGenerator:
         if not is_trading_day(day):
             return []
         scale = 1.0 if adjusted else self.split_factor(symbol, day)
-        return self._minute_bars(symbol, day, scale)
+        key = (symbol, day, scale)
+        cached = self._minute_cache.get(key)
+        if cached is not None:
+            self._minute_cache.move_to_end(key)
+            return list(cached)
+        bars = self._minute_bars(symbol, day, scale)
+        self._minute_cache[key] = tuple(bars)
+        if len(self._minute_cache) > 128:
+            self._minute_cache.popitem(last=False)
+        return bars
 
     def daily_bar(self, symbol: str, day: date, *, adjusted: bool = False) -> BarData | None:
         """The daily bar of ``day``, aggregated from its minute bars (so the two always agree)."""
