@@ -311,7 +311,8 @@ def _websocket_protocol() -> Any:
     class MockWebSocketProtocol(base):  # type: ignore[misc,valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            if self.config.ws_per_message_deflate and isinstance(getattr(self, "conn", None), ServerProtocol):
+            made: Any = getattr(self, "conn", None)
+            if self.config.ws_per_message_deflate and isinstance(made, ServerProtocol):
                 # uvicorn's own settings, plus a fresh compressor per message
                 deflate = RepeatDeflateFactory(
                     server_no_context_takeover=True,
@@ -320,7 +321,7 @@ def _websocket_protocol() -> Any:
                     compress_settings={"memLevel": 5},
                 )
                 self.conn = ServerProtocol(
-                    extensions=[deflate], max_size=self.config.ws_max_size, logger=self.conn.logger
+                    extensions=[deflate], max_size=self.config.ws_max_size, logger=made.logger
                 )
 
     return MockWebSocketProtocol
