@@ -5,7 +5,8 @@ Entries are per (requested system, data type, symbol, parameters) and remember w
 them, so an answer a fallback provider gave is reused without asking the primary again.
 
 Writes are behind: :meth:`MarketDataCache.put` keeps the answer in memory and hands the row to one
-writer thread per store, which writes whatever has gathered in one transaction. The event loop that
+writer thread per store, which lets rows gather for a moment after the first (50 ms, or 256 rows) and
+writes them in one transaction. The event loop that
 asks for market data never waits on the store for a write; every cache of the same store in this
 process sees the rows still waiting (so nothing reads as a miss for want of a flush), and
 :meth:`~MarketDataCache.flush` / :meth:`~MarketDataCache.close` wait for them to be written.
@@ -38,6 +39,11 @@ _PURGE_EVERY = 300.0
 _IDLE_SECONDS = 5.0
 # how often (real seconds) a cache reads again which keys its store holds (see _Writer.might_hold)
 _KEYS_REFRESH = 60.0
+# how long (real seconds) the writer lets rows gather after the first of a batch arrives, and how many
+# rows end the wait early: misses one after another then share a transaction instead of each paying
+# its own (and its thread switch) while the event loop serves the next call; flush() ends it at once
+_LINGER_SECONDS = 0.05
+_BATCH_ROWS = 256
 
 
 def _table() -> sa.Table:
@@ -107,6 +113,7 @@ class _Writer:
         self.known: set[str] | None = None
         self.known_at = 0.0
         self.inflight: dict[str, dict[str, Any]] = {}  # the batch being written
+        self.flushing = 0  # callers waiting in flush(): the writer writes without lingering
 
     def might_hold(self, key: str, now: float) -> bool:
         """Whether the store may hold ``key``: False saves a miss its read of the store."""
@@ -143,7 +150,10 @@ class _Writer:
                 self.stopping = False
                 self.thread = threading.Thread(target=self._run, name="portico-marketdata-cache", daemon=True)
                 self.thread.start()
-            self.wake.notify()
+            # wake the writer for a batch's first row, a full batch or a purge; rows in between gather
+            # while it lingers (see _LINGER_SECONDS)
+            if len(self.pending) <= 1 or len(self.pending) >= _BATCH_ROWS or purge_before is not None:
+                self.wake.notify()
 
     def waiting(self, key: str) -> dict[str, Any] | None:
         """The row of ``key`` handed over and not yet committed, if any."""
@@ -163,13 +173,18 @@ class _Writer:
 
         deadline = time.monotonic() + timeout
         with self.lock:
-            while self.pending or self.busy or self.purge_before is not None:
-                if self.thread is None:
-                    return False
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.idle.wait(left)
+            self.flushing += 1
+            self.wake.notify()
+            try:
+                while self.pending or self.busy or self.purge_before is not None:
+                    if self.thread is None:
+                        return False
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self.idle.wait(left)
+            finally:
+                self.flushing -= 1
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -182,6 +197,8 @@ class _Writer:
             thread.join(timeout)
 
     def _run(self) -> None:
+        import time
+
         import sqlalchemy as sa
 
         table = _table()
@@ -193,6 +210,16 @@ class _Writer:
                     # stopped, or idle for a while: end (the next put starts a new thread)
                     self.thread = None
                     return
+                linger_until = time.monotonic() + _LINGER_SECONDS
+                while (
+                    self.pending
+                    and len(self.pending) < _BATCH_ROWS
+                    and not (self.stopping or self.flushing or self.purge_before is not None)
+                ):
+                    left = linger_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.wake.wait(left)
                 self.busy = True
             try:
                 with self.io:

@@ -146,6 +146,11 @@ def session_bounds(day: date) -> tuple[datetime, datetime]:
     return open_, close
 
 
+_DayPlan = tuple[datetime, datetime, list[float] | None, float, float]
+"""(session open, session close, the day's minute path or None on a closed day, split scale, price
+before the open)."""
+
+
 def _digest(*parts: object) -> int:
     text = "|".join(str(p) for p in parts).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
@@ -180,6 +185,14 @@ class MarketDataGenerator:
         self._split_cache: dict[str, list[CorporateActionData]] = {}
         self._price_cache: dict[tuple[str, datetime, bool], float] = {}
         self._paths: OrderedDict[tuple[str, date], list[float]] = OrderedDict()
+        self._action_cache: dict[tuple[str, date, date], list[CorporateActionData]] = {}
+        # the New York calendar day last asked about, as its UTC bounds: a mock on the real-time clock
+        # prices at a new instant on every read, nearly always of the same day
+        self._day_span: tuple[datetime, datetime, date] | None = None
+        self._day_plans: dict[tuple[str, date, bool], _DayPlan] = {}
+        # a day's 390 minute bars (frozen): every intraday or daily request builds from them, and a
+        # request for a window a minute later than the last needs the same days again
+        self._minute_cache: OrderedDict[tuple[str, date, float], tuple[BarData, ...]] = OrderedDict()
 
     # -- the process --------------------------------------------------------------------------
 
@@ -258,21 +271,50 @@ class MarketDataGenerator:
             self._price_cache[key] = cached
         return cached
 
+    def spot(self, symbol: str, when: datetime) -> float:
+        """:meth:`price` (unadjusted, ``symbol`` upper case, ``when`` in UTC) without its memo: for
+        instants that do not come back, as a clock running with wall time gives."""
+        return self._price(symbol, when, False)
+
+    def local_day(self, when: datetime) -> date:
+        """The New York calendar date of ``when`` (timezone-aware)."""
+        span = self._day_span
+        if span is not None and span[0] <= when < span[1]:
+            return span[2]
+        day = when.astimezone(NEW_YORK).date()
+        lo = datetime.combine(day, time(0), NEW_YORK).astimezone(UTC)
+        hi = datetime.combine(day + timedelta(days=1), time(0), NEW_YORK).astimezone(UTC)
+        self._day_span = (lo, hi, day)
+        return day
+
     def _price(self, symbol: str, when: datetime, adjusted: bool) -> float:
-        local_day = when.astimezone(NEW_YORK).date()
-        scale = 1.0 if adjusted else self.split_factor(symbol, local_day)
-        if is_trading_day(local_day):
-            open_, close = session_bounds(local_day)
-            if when >= close:
-                return round(self._path(symbol, local_day)[-1] * scale, 2)
-            if when >= open_:
-                minutes = (when - open_).total_seconds() / 60
-                i = int(minutes)
-                path = self._path(symbol, local_day)
-                frac = minutes - i
-                return round((path[i] + (path[i + 1] - path[i]) * frac) * scale, 2)
-        prev = self._previous_trading_day(local_day)
-        return round(self._path(symbol, prev)[-1] * scale, 2)
+        local_day = self.local_day(when)
+        plan_key = (symbol, local_day, adjusted)
+        plan = self._day_plans.get(plan_key)
+        if plan is None:
+            plan = self._day_plan(symbol, local_day, adjusted)
+            if len(self._day_plans) > 4096:
+                self._day_plans.clear()
+            self._day_plans[plan_key] = plan
+        open_, close, path, scale, outside = plan
+        if path is None or when >= close or when < open_:
+            return outside if path is None or when < open_ else round(path[-1] * scale, 2)
+        minutes = (when - open_).total_seconds() / 60
+        i = int(minutes)
+        frac = minutes - i
+        return round((path[i] + (path[i + 1] - path[i]) * frac) * scale, 2)
+
+    def _day_plan(self, symbol: str, day: date, adjusted: bool) -> _DayPlan:
+        """What pricing an instant of ``day`` needs: the session, its minute path, the split scale, and
+        the price before the open (the previous session's close)."""
+        scale = 1.0 if adjusted else self.split_factor(symbol, day)
+        prev = self._previous_trading_day(day)
+        before_open = round(self._path(symbol, prev)[-1] * scale, 2)
+        if not is_trading_day(day):
+            never = datetime.min.replace(tzinfo=UTC)
+            return (never, never, None, scale, before_open)
+        open_, close = session_bounds(day)
+        return (open_, close, self._path(symbol, day), scale, before_open)
 
     # -- bars ---------------------------------------------------------------------------------
 
@@ -321,7 +363,16 @@ class MarketDataGenerator:
         if not is_trading_day(day):
             return []
         scale = 1.0 if adjusted else self.split_factor(symbol, day)
-        return self._minute_bars(symbol, day, scale)
+        key = (symbol, day, scale)
+        cached = self._minute_cache.get(key)
+        if cached is not None:
+            self._minute_cache.move_to_end(key)
+            return list(cached)
+        bars = self._minute_bars(symbol, day, scale)
+        self._minute_cache[key] = tuple(bars)
+        if len(self._minute_cache) > 128:
+            self._minute_cache.popitem(last=False)
+        return bars
 
     def daily_bar(self, symbol: str, day: date, *, adjusted: bool = False) -> BarData | None:
         """The daily bar of ``day``, aggregated from its minute bars (so the two always agree)."""
@@ -475,6 +526,16 @@ class MarketDataGenerator:
     def corporate_actions(self, symbol: str, start: date, end: date) -> list[CorporateActionData]:
         """Dividends (quarterly, for about two symbols in three) and splits with ex date in ``[start, end]``."""
         symbol = symbol.upper()
+        key = (symbol, start, end)
+        cached = self._action_cache.get(key)
+        if cached is None:
+            cached = self._corporate_actions(symbol, start, end)
+            if len(self._action_cache) > 4096:
+                self._action_cache.clear()
+            self._action_cache[key] = cached
+        return list(cached)
+
+    def _corporate_actions(self, symbol: str, start: date, end: date) -> list[CorporateActionData]:
         out = [a for a in self._splits(symbol) if start <= a.ex_date <= end]
         h = _digest(self.seed, symbol, "dividend")
         if h % 3 != 0:

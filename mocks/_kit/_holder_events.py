@@ -80,10 +80,15 @@ class CorporateActionDesk:
         if now <= start:
             return
         venue = self.venue
+        first, last = venue.data.local_day(start), venue.data.local_day(now)
+        if first == last and all(_midnight(e.action.pay_date) > now for e in self._pending):
+            # every event falls at a New York midnight: none lies inside one day after its first
+            # instant, so within the day only a payment already due could take effect
+            self.settled_until = now
+            return
         events: list[tuple[datetime, int, str, object]] = []
         seq = 0
         symbols = sorted({p.symbol for p in venue.positions.values() if p.qty != 0})
-        first, last = start.astimezone(NEW_YORK).date(), now.astimezone(NEW_YORK).date()
         for symbol in symbols:
             for action in venue.data.corporate_actions(symbol, first, last):
                 at = _midnight(action.ex_date)

@@ -218,7 +218,7 @@ def start_mock(
         app,
         log_level=log_level,
         lifespan="on",
-        ws="websockets-sansio" if _has_sansio() else "websockets",
+        ws=_websocket_protocol(),
         ws_ping_interval=None,
         access_log=False,
         # a client that vanished mid-close must not hold the shutdown
@@ -264,9 +264,64 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _has_sansio() -> bool:
+def _websocket_protocol() -> Any:
+    """uvicorn's sans-I/O WebSocket protocol with permessage-deflate (vendors' streams compress) that
+    compresses each message on its own (``server_no_context_takeover``, which RFC 7692 lets a server
+    answer to any offer) and sends a message equal to the previous one from its compressed bytes.
+
+    A stream mock repeats one frame many times a second; at uvicorn's defaults every send deflated
+    30 kB again, most of a mock stream's CPU, so a benchmark on it measured the mock's compression.
+    """
     try:
-        importlib.import_module("uvicorn.protocols.websockets.websockets_sansio_impl")
+        module = importlib.import_module("uvicorn.protocols.websockets.websockets_sansio_impl")
     except ImportError:
-        return False
-    return True
+        return "websockets"
+    from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
+    from websockets.frames import CTRL_OPCODES, Frame, Opcode
+    from websockets.server import ServerProtocol
+
+    class RepeatDeflate(PerMessageDeflate):
+        _last: tuple[bytes, Any] | None = None
+
+        def encode(self, frame: Frame) -> Frame:
+            whole = frame.fin and frame.opcode is not Opcode.CONT and frame.opcode not in CTRL_OPCODES
+            if not (whole and self.local_no_context_takeover):
+                return super().encode(frame)
+            last = self._last
+            if last is not None and last[0] == frame.data:
+                return Frame(frame.opcode, last[1], True, True, frame.rsv2, frame.rsv3)
+            encoded = super().encode(frame)
+            self._last = (bytes(frame.data), encoded.data)
+            return encoded
+
+    class RepeatDeflateFactory(ServerPerMessageDeflateFactory):
+        def process_request_params(self, params: Any, accepted_extensions: Any) -> Any:
+            response, made = super().process_request_params(params, accepted_extensions)
+            extension = RepeatDeflate(
+                made.remote_no_context_takeover,
+                made.local_no_context_takeover,
+                made.remote_max_window_bits,
+                made.local_max_window_bits,
+                made.compress_settings,
+            )
+            return response, extension
+
+    base: Any = module.WebSocketsSansIOProtocol
+
+    class MockWebSocketProtocol(base):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made: Any = getattr(self, "conn", None)
+            if self.config.ws_per_message_deflate and isinstance(made, ServerProtocol):
+                # uvicorn's own settings, plus a fresh compressor per message
+                deflate = RepeatDeflateFactory(
+                    server_no_context_takeover=True,
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+                self.conn = ServerProtocol(
+                    extensions=[deflate], max_size=self.config.ws_max_size, logger=made.logger
+                )
+
+    return MockWebSocketProtocol

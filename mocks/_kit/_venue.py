@@ -26,7 +26,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -260,6 +260,7 @@ class SimulatedVenue:
         self._rng = random.Random(seed)
         self._assets: dict[str, AssetInfo] = {}
         self._lock = threading.RLock()
+        self._lastday_cache: dict[tuple[str, Any], Decimal] = {}
         self._seq = itertools.count(1)
         self.accounts: dict[str, AccountState] = {}
         self.orders: dict[str, OrderState] = {}
@@ -711,8 +712,27 @@ class SimulatedVenue:
         with self._lock:
             self.match()
             account = self.account(account_id)
-            held = [replace(p) for p in self.positions.values() if p.account_id == account.id and p.qty != 0]
+            held = [copy.copy(p) for p in self.positions.values() if p.account_id == account.id and p.qty != 0]
             return sorted(held, key=lambda p: p.symbol)
+
+    def marked_positions(self, account_id: str | None = None) -> list[tuple[PositionState, Decimal, Decimal]]:
+        """Open positions of an account, by symbol, each with its price now and the previous close.
+
+        One read of the clock prices the whole book at the same instant (what a positions endpoint
+        serves). The positions are the venue's own objects, to render at once: unlike
+        :meth:`list_positions` it copies nothing, since a mock's positions endpoint is its hottest read.
+        """
+        with self._lock:
+            self.match()
+            account = self.account(account_id)
+            now = self.clock.now()
+            spot = self.data.spot
+            held = sorted(
+                (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
+                key=lambda p: p.symbol,
+            )
+            # spot prices are already whole cents: formatting them to two places is _money's result
+            return [(p, Decimal(f"{spot(p.symbol, now):.2f}"), self._lastday(p.symbol, now)) for p in held]
 
     def get_position(self, symbol_or_asset_id: str, account_id: str | None = None) -> PositionState:
         """One open position by symbol or asset id."""
@@ -912,12 +932,19 @@ class SimulatedVenue:
         self.fills.append(fill)
         self._emit("fill" if done else "partial_fill", order, fill)
 
-    def _lastday(self, symbol: str) -> Decimal:
-        now = self.clock.now()
-        day = now.astimezone(NEW_YORK).date() - timedelta(days=1)
-        while not is_trading_day(day):
-            day -= timedelta(days=1)
-        return _money(self.data.price(symbol, session_bounds(day)[1]))
+    def _lastday(self, symbol: str, now: datetime | None = None) -> Decimal:
+        today = self.data.local_day(now or self.clock.now())
+        key = (symbol, today)
+        cached = self._lastday_cache.get(key)
+        if cached is None:
+            day = today - timedelta(days=1)
+            while not is_trading_day(day):
+                day -= timedelta(days=1)
+            cached = _money(self.data.price(symbol, session_bounds(day)[1]))
+            if len(self._lastday_cache) > 4096:
+                self._lastday_cache.clear()
+            self._lastday_cache[key] = cached
+        return cached
 
     def lastday_price(self, symbol: str) -> Decimal:
         """The previous session's close of ``symbol``."""

@@ -203,13 +203,28 @@ async def market_data(websocket: WebSocket) -> None:
         encoded[(kind, symbol)] = (second, text)
         return text
 
+    # the trades and quotes of one second, joined, for the subscription they were built for: within a
+    # second every tick repeats, so the producer's work per frame is one send
+    ticks_frame: tuple[int, tuple[frozenset[str], frozenset[str]], str] | None = None
+
+    def ticks_text(now: Any) -> str:
+        nonlocal ticks_frame
+        second = int(now.timestamp())
+        subscribed = (frozenset(subscriptions["trades"]), frozenset(subscriptions["quotes"]))
+        if ticks_frame is not None and ticks_frame[0] == second and ticks_frame[1] == subscribed:
+            return ticks_frame[2]
+        parts = [tick("t", symbol, now, second) for symbol in sorted(subscribed[0])]
+        parts.extend(tick("q", symbol, now, second) for symbol in sorted(subscribed[1]))
+        ticks_frame = (second, subscribed, ",".join(parts))
+        return ticks_frame[2]
+
     async def produce() -> None:
         last_minute = app.clock.now().replace(second=0, microsecond=0)
         while True:
             await asyncio.sleep(app.stream_interval)
             now = app.clock.now()
             batch: list[dict[str, Any]] = []
-            parts: list[str] = []
+            text = ""
             if channel.msgpack:
                 for symbol in sorted(subscriptions["trades"]):
                     trade = app.data.trade(symbol, now)
@@ -217,10 +232,8 @@ async def market_data(websocket: WebSocket) -> None:
                 for symbol in sorted(subscriptions["quotes"]):
                     quote = app.data.quote(symbol, now)
                     batch.append({"T": "q", "S": symbol, **quote_json(quote, stamp=stamp(quote.timestamp))})
-            else:
-                second = int(now.timestamp())
-                parts.extend(tick("t", symbol, now, second) for symbol in sorted(subscriptions["trades"]))
-                parts.extend(tick("q", symbol, now, second) for symbol in sorted(subscriptions["quotes"]))
+            elif subscriptions["trades"] or subscriptions["quotes"]:
+                text = ticks_text(now)
             minute = now.replace(second=0, microsecond=0)
             if minute > last_minute:
                 bar_symbols = subscriptions["bars"]
@@ -232,9 +245,9 @@ async def market_data(websocket: WebSocket) -> None:
                         if bar.timestamp < minute:
                             batch.append({"T": "b", "S": symbol, **bar_json(bar, stamp=stamp(bar.timestamp))})
                 last_minute = minute
-            if parts:
-                parts.extend(json.dumps(m, default=str) for m in batch)
-                await channel.send_json_text("[" + ",".join(parts) + "]")
+            if text:
+                extra = "".join("," + json.dumps(m, default=str) for m in batch)
+                await channel.send_json_text("[" + text + extra + "]")
             elif batch:
                 await channel.send(batch)
 

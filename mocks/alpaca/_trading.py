@@ -293,15 +293,13 @@ async def positions(app: AlpacaMockApp, request: Request) -> Response:
     # positions only change with venue events and prices: serve repeated reads from the last rendering
     # while neither changed (with the real-time clock prices move, but in whole cents, so most reads in
     # the same moment render the same body)
-    app.venue.match()
     venue = app.venue
-    held = venue.list_positions()
-    marks = tuple((p.symbol, venue.price(p.symbol), venue.lastday_price(p.symbol)) for p in held)
-    key = (venue.version, marks)
+    held = venue.marked_positions()
+    key = (venue.version, tuple((p.symbol, price, last) for p, price, last in held))
     cached = app.positions_cache
     if cached is None or cached[0] != key:
         body = json_response([position_json(p, price, last, venue.asset(p.symbol).exchange)
-                              for p, (_, price, last) in zip(held, marks, strict=True)]).body  # fmt: skip
+                              for p, price, last in held]).body  # fmt: skip
         cached = app.positions_cache = (key, body)
     return Response(cached[1], media_type="application/json")
 

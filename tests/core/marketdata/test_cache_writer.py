@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,4 +101,44 @@ def test_a_miss_for_a_key_the_store_never_held_reads_nothing(db: Database, monke
     assert calls == []
     other = MarketDataCache(db, FakeClock(), memory_entries=0)
     assert other.get("held") is not None  # a key the store holds is still read from it
+    cache.close()
+
+
+def test_rows_put_one_after_another_share_a_transaction_and_flush_ends_the_wait(
+    db: Database, monkeypatch
+) -> None:
+    from portico.marketdata import _cache
+
+    # a linger far longer than the test: only flush() can end it, and every row must gather in it
+    monkeypatch.setattr(_cache, "_LINGER_SECONDS", 600.0)
+    cache = MarketDataCache(db, FakeClock())
+    writes: list[str] = []
+    begin = db.begin
+
+    def recording_begin(*args: Any, **kwargs: Any) -> Any:
+        writes.append(threading.current_thread().name)
+        return begin(*args, **kwargs)
+
+    monkeypatch.setattr(db, "begin", recording_begin)
+    for n in range(5):
+        _put(cache, f"k{n}", n)
+    assert writes == []  # the writer is lingering: nothing written yet
+    assert cache.flush(timeout=30)  # returns once written, long before the linger would end
+    assert writes == ["portico-marketdata-cache"]  # one transaction for the five rows
+    assert len(_stored(db)) == 5
+    cache.close()
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_linger(db: Database, monkeypatch) -> None:
+    from portico.marketdata import _cache
+
+    monkeypatch.setattr(_cache, "_LINGER_SECONDS", 600.0)
+    monkeypatch.setattr(_cache, "_BATCH_ROWS", 4)
+    cache = MarketDataCache(db, FakeClock())
+    for n in range(4):
+        _put(cache, f"k{n}", n)
+    deadline = time.monotonic() + 30
+    while len(_stored(db)) < 4 and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    assert len(_stored(db)) == 4  # written with no flush, the linger cut short by the full batch
     cache.close()

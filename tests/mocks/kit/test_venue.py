@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from portico.mocks import MockClock, SimulatedVenue, VenueError, VenueEvent
+from portico.mocks import DEFAULT_START, MockClock, SimulatedVenue, VenueError, VenueEvent
 
 
 @pytest.fixture
@@ -164,3 +164,19 @@ def test_opening_orders_wait_for_the_open_and_hours_can_be_enforced() -> None:
     venue.match()
     assert venue.get_order(opg.id).status == "filled"
     assert venue.get_order(market.id).status == "filled"
+
+
+def test_marked_positions_price_the_book_at_one_instant_as_price_and_lastday_price_do() -> None:
+    venue = SimulatedVenue(seed=7, clock=MockClock())
+    for symbol in ("MSFT", "AAPL", "TSLA"):
+        venue.place_order(symbol=symbol, side="buy", qty=Decimal(3))
+    # across the session, after the close, over a weekend and the next session
+    for step in (0, 120, 400, 2 * 24 * 60, 3 * 24 * 60 + 30):
+        venue.clock.set(DEFAULT_START + timedelta(minutes=step))
+        marked = venue.marked_positions()
+        assert [p.symbol for p, _, _ in marked] == ["AAPL", "MSFT", "TSLA"]
+        for position, price, lastday in marked:
+            assert position.qty == Decimal(3)
+            assert price == venue.price(position.symbol)
+            assert lastday == venue.lastday_price(position.symbol)
+            assert price.as_tuple().exponent == -2 and lastday.as_tuple().exponent == -2
