@@ -142,6 +142,7 @@ class JobService:
             broker_positions=self._broker_position_rows if broker_positions is not None else None,
             base_currency=self.export_config.base_currency,
             fx_rate=fx_rate,
+            export_types=_contributions(plugins, "portico_export_types"),
         )
         self._broker_positions = broker_positions
         self.feed = SecureFeed(self.importer, self.import_config.sftp_servers, self.import_config.pgp)
@@ -943,3 +944,9 @@ def _iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
     return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def _contributions(plugins: Any, hook: str) -> list[Any] | None:
+    """``plugins``' contributions to ``hook``; None without a plugin manager (the built-ins then)."""
+    contributions = getattr(plugins, "contributions", None)
+    return list(contributions(hook)) if callable(contributions) else None

@@ -8,10 +8,8 @@ import functools
 import logging
 import re
 import socket
-import statistics
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ import structlog
 
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
+from portico.contributions import resolve_ref
 from portico.errors import RateLimited
 from portico.monitor._alerts import SEVERITY_ORDER, Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._channel_plugin import portico_alert_channels as _builtin_channels
@@ -34,9 +33,10 @@ from portico.monitor._metrics import (
     redacting_cache,
 )
 from portico.monitor._redact import Redactor, default_redactor
+from portico.monitor._rules import ContributedRules
+from portico.plugins import PluginManager
 
 if TYPE_CHECKING:
-    from portico.plugins import PluginManager
     from portico.store import Database
 
 __all__ = ["CallObserver", "IntegrationMonitor"]
@@ -52,23 +52,10 @@ _LEVEL_RULES = (
     "system_degraded",
     "stream_stale",
     "dead_letter_depth",
-    "file_late",
     "market_data_stale",
 )
 
 
-_JOBS_SERVICE_EVENTS = frozenset(
-    {
-        "jobs.run_completed",
-        "jobs.run_failed",
-        "jobs.import_completed",
-        "jobs.import_failed",
-        "jobs.row_count_changed",
-        "jobs.file_empty",
-        "jobs.file_late",
-        "jobs.file_missing",
-    }
-)
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 # Call records are processed in batches, at most this long after the call (or sooner, once this many
 # wait): one warm pass over many records costs a fraction of one cold pass per call, and everything
@@ -99,15 +86,6 @@ class CallObserver:
     def on_call(self, record: Any) -> None:
         """Same as calling the observer."""
         self._monitor._enqueue_call(record)
-
-
-@dataclass
-class _FileExpectation:
-    job: str
-    system: str | None
-    due: datetime
-    sla: float
-    arrived: bool = False
 
 
 class IntegrationMonitor:
@@ -167,8 +145,6 @@ class IntegrationMonitor:
         self._next_check: dict[str, float] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=200)
         self._jobs: deque[dict[str, Any]] = deque(maxlen=100)
-        self._row_counts: dict[str, deque[int]] = {}
-        self._expected_files: dict[str, _FileExpectation] = {}
         self._market_data: dict[tuple[str, str], float] = {}
         self._outbox: deque[tuple[AlertNotification, list[str], int]] = deque()
         self._notifications: deque[dict[str, Any]] = deque(maxlen=100)
@@ -198,6 +174,12 @@ class IntegrationMonitor:
             on_change=self._alerts_changed,
             source=source or socket.gethostname().split(".")[0] or "portico",
         )
+        # What services' events mean, and the probes they run, come from their plugins (the jobs'
+        # file and run rules are portico.jobs's contribution): the monitor holds no service's rules.
+        contributing = plugins if plugins is not None else PluginManager(autoload=False)
+        self._rules = ContributedRules(self, contributing.contributions("portico_alert_rules"))
+        for contributed in contributing.contributions("portico_health_probes"):
+            self.add_probe(resolve_ref(contributed.probe))
 
     @property
     def _log(self) -> Any:
@@ -553,13 +535,13 @@ class IntegrationMonitor:
         - ``breaker.state`` (``state=``), ``breaker.opened`` / ``breaker.closed`` / ``breaker.half_open``
         - ``stream.connected`` / ``stream.disconnected`` / ``stream.reconnected`` / ``stream.stale`` (``stream=``),
           ``stream.message`` (``stream=``, ``count=``)
-        - ``job.started``, ``job.completed`` (``job=``, ``duration=``, ``records_imported=``,
-          ``records_rejected=``, ``rows=``, ``file=``), ``job.failed`` (``job=``, ``error=``)
-        - ``job.expected`` (``job=``, ``due=`` datetime, ``sla=`` seconds): a scheduled file is due
         - ``dead_letter.depth`` (``depth=``), ``queue.depth`` (``queue=``, ``depth=``),
           ``rate_limit.budget`` (``window=``, ``remaining=``, ``limit=``)
         - ``market_data.update`` (``symbol=``), ``market_data.quality_failed`` / ``market_data.quality_ok``
           (``symbol=``, ``reason=``)
+
+        Every event is also given to the alert rules plugins contribute (``portico_alert_rules``) that
+        read it: the jobs' ``job.*`` and ``jobs.*`` events, for one (see :mod:`portico.jobs._alert_rules`).
         """
         cid = data.pop("correlation_id", None) or current_correlation_id()
         entry = {
@@ -609,12 +591,6 @@ class IntegrationMonitor:
                 self.gauge("rate_limit_remaining", float(data["remaining"]), system=sys_id, window=window)
             if data.get("limit") is not None:
                 self.gauge("rate_limit_limit", float(data["limit"]), system=sys_id, window=window)
-        elif event in {"job.completed", "job.succeeded", "job.failed"}:
-            self._job_finished(event, system, data, cid)
-        elif event in _JOBS_SERVICE_EVENTS:
-            self._jobs_service_event(event, system, data, cid)
-        elif event == "job.expected":
-            self._expect_file(system, data)
         elif event == "market_data.update":
             self.market_data_update(sys_id, str(data.get("symbol", "*")))
         elif event == "market_data.quality_failed":
@@ -632,29 +608,48 @@ class IntegrationMonitor:
                 )
         elif event == "market_data.quality_ok":
             self.alerts.resolve("market_data_quality", system=system, subject=str(data.get("symbol", "*")))
+        self._rules.dispatch(event, system, data, cid)
 
-    # -- jobs and files ----------------------------------------------------------------------------
+    # -- contributed alert rules -------------------------------------------------------------------
 
-    def _job_finished(
-        self, event: str, system: str | None, data: dict[str, Any], cid: str | None, *, row_check: bool = True
+    def expect_file(
+        self, job: str, *, due: datetime, sla: float | None = None, system: str | None = None
     ) -> None:
-        job = str(data.get("job", "job"))
+        """Declare that ``job``'s file is due at ``due``: the ``job.expected`` event, without logging it.
+
+        The rule that acts on it (``file_late``, fired ``sla`` seconds after ``due`` unless the file
+        arrives) is contributed by :mod:`portico.jobs` through ``portico_alert_rules``.
+        """
+        self._rules.dispatch("job.expected", system, {"job": job, "due": due, "sla": sla}, None)
+
+    def record_run(
+        self,
+        *,
+        job: str,
+        system: str | None,
+        ok: bool,
+        duration: float | None = None,
+        records_imported: int = 0,
+        records_rejected: int = 0,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Count one finished run (of any job runner) in the run metrics and :meth:`recent_jobs`."""
         sys_label = self._label(system or "runtime")
-        ok = event != "job.failed"
         stats = self._system(system or "runtime")
         stats.job_runs += 1
-        imported = int(data.get("records_imported", 0) or 0)
-        rejected = int(data.get("records_rejected", 0) or 0)
-        stats.records_imported += imported
-        stats.records_rejected += rejected
+        if not ok:
+            stats.job_failures += 1
+        stats.records_imported += records_imported
+        stats.records_rejected += records_rejected
         p = self.prometheus
         p.job_runs.labels(self._label(job), sys_label, "succeeded" if ok else "failed").inc()
-        if data.get("duration") is not None:
-            p.job_duration.labels(self._label(job), sys_label).observe(float(data["duration"]))
-        if imported:
-            p.records_imported.labels(self._label(job), sys_label).inc(imported)
-        if rejected:
-            p.records_rejected.labels(self._label(job), sys_label).inc(rejected)
+        if duration is not None:
+            p.job_duration.labels(self._label(job), sys_label).observe(duration)
+        if records_imported:
+            p.records_imported.labels(self._label(job), sys_label).inc(records_imported)
+        if records_rejected:
+            p.records_rejected.labels(self._label(job), sys_label).inc(records_rejected)
+        extra = dict(details or {})
         self._jobs.append(
             self.redactor.redact(
                 {
@@ -662,167 +657,17 @@ class IntegrationMonitor:
                     "job": job,
                     "system": system,
                     "outcome": "succeeded" if ok else "failed",
-                    "duration": data.get("duration"),
-                    "records_imported": imported,
-                    "records_rejected": rejected,
-                    "rows": data.get("rows"),
-                    "file": data.get("file"),
-                    "error": data.get("error"),
-                    "correlation_id": cid,
+                    "duration": extra.pop("duration", duration),
+                    "records_imported": records_imported,
+                    "records_rejected": records_rejected,
+                    "rows": extra.pop("rows", None),
+                    "file": extra.pop("file", None),
+                    "error": extra.pop("error", None),
+                    "correlation_id": extra.pop("correlation_id", None),
+                    **extra,
                 }
             )
         )
-        rules = self.config.alerts
-        if not ok:
-            stats.job_failures += 1
-            if rules.job_failed.enabled:
-                self.alerts.fire(
-                    "job_failed",
-                    system=system,
-                    subject=job,
-                    severity=rules.job_failed.severity,
-                    summary=f"job {job} failed: {data.get('error', 'unknown error')}",
-                    correlation_id=cid,
-                )
-            return
-        self.alerts.resolve("job_failed", system=system, subject=job)
-        expectation = self._expected_files.get(job)
-        if expectation is not None:
-            expectation.arrived = True
-        rows = data.get("rows")
-        if rows is None and ("records_imported" in data or "records_rejected" in data):
-            rows = imported + rejected
-        if rows is None:
-            return
-        rows = int(rows)
-        if rules.empty_file.enabled:
-            if rows == 0:
-                self.alerts.fire(
-                    "empty_file",
-                    system=system,
-                    subject=job,
-                    severity=rules.empty_file.severity,
-                    summary=f"job {job} received an empty file"
-                    + (f" ({data['file']})" if data.get("file") else ""),
-                    details={"file": data.get("file")},
-                    correlation_id=cid,
-                )
-            else:
-                self.alerts.resolve("empty_file", system=system, subject=job)
-        if not row_check:  # the sender compares row counts itself (portico.jobs does)
-            return
-        history = self._row_counts.setdefault(job, deque(maxlen=20))
-        change = rules.row_count_change
-        if change.enabled and rows > 0 and len(history) >= change.min_history:
-            usual = statistics.median(history)
-            tolerance = change.threshold if change.threshold is not None else 0.10
-            if usual > 0 and abs(rows - usual) / usual > tolerance:
-                self.alerts.fire(
-                    "row_count_change",
-                    system=system,
-                    subject=job,
-                    severity=change.severity,
-                    summary=f"job {job} loaded {rows} rows, usually {usual:g} ({(rows - usual) / usual:+.0%})",
-                    details={"rows": rows, "usual": usual, "tolerance": tolerance},
-                    correlation_id=cid,
-                )
-            else:
-                self.alerts.resolve("row_count_change", system=system, subject=job)
-        if rows > 0:
-            history.append(rows)
-
-    def _jobs_service_event(self, event: str, system: str | None, data: dict[str, Any], cid: str | None) -> None:
-        # The events portico.jobs emits (system="jobs"), mapped onto the same rules as job.* events.
-        rules = self.config.alerts
-        job = str(data.get("job_id") or data.get("watch") or data.get("data_type") or "job")
-        if event == "jobs.run_completed":
-            status = str(data.get("status", "succeeded"))
-            failed = status == "failed"
-            counts = {k: data[k] for k in ("loaded", "rejected", "quarantined") if data.get(k) is not None}
-            payload: dict[str, Any] = {"job": job, "error": data.get("error")}
-            if counts:
-                payload["records_imported"] = int(counts.get("loaded", 0))
-                payload["records_rejected"] = int(counts.get("rejected", 0)) + int(counts.get("quarantined", 0))
-            self._job_finished("job.failed" if failed else "job.completed", system, payload, cid)
-        elif event == "jobs.import_completed":
-            self._job_finished(
-                "job.completed",
-                system,
-                {
-                    "job": job,
-                    "file": data.get("file"),
-                    "records_imported": int(data.get("loaded", 0) or 0),
-                    "records_rejected": int(data.get("rejected", 0) or 0) + int(data.get("quarantined", 0) or 0),
-                },
-                cid,
-                row_check=False,
-            )
-        elif event == "jobs.row_count_changed" and rules.row_count_change.enabled:
-            change = data.get("change_pct")
-            self.alerts.fire(
-                "row_count_change",
-                system=system,
-                subject=job,
-                severity=rules.row_count_change.severity,
-                summary=f"{job}: {data.get('current')} rows, previously {data.get('previous')}"
-                + (f" ({float(change):+.1f}%)" if change is not None else ""),
-                details={k: data[k] for k in ("file", "previous", "current", "change_pct") if k in data},
-                correlation_id=cid,
-            )
-        elif event in {"jobs.run_failed", "jobs.import_failed"}:
-            self._job_finished("job.failed", system, {"job": job, "error": data.get("error")}, cid)
-        elif event == "jobs.file_empty" and rules.empty_file.enabled:
-            self.alerts.fire(
-                "empty_file",
-                system=system,  # the key the next successful import of the job resolves
-                subject=job,
-                severity=rules.empty_file.severity,
-                summary=f"{job}: empty file {data.get('file', '')}".strip(),
-                details={"file": data.get("file")},
-                correlation_id=cid,
-            )
-        elif event in {"jobs.file_late", "jobs.file_missing"} and rules.file_late.enabled:
-            if data.get("arrived_by"):
-                # The late file is here now: clear the alert (raising and clearing it when none was up,
-                # so the lateness is still reported).
-                if self.alerts.get("file_late", None, job) is None:
-                    self._fire_file_late(job, data, cid, "arrived late")
-                self.alerts.resolve("file_late", system=None, subject=job)
-            else:
-                self._fire_file_late(job, data, cid, "missing" if event == "jobs.file_missing" else "late")
-
-    def _fire_file_late(self, job: str, data: dict[str, Any], cid: str | None, what: str) -> None:
-        rule = self.config.alerts.file_late
-        severity = rule.severity
-        if what == "missing" and severity != "emergency":
-            severity = "emergency" if severity == "critical" else "critical"
-        deadline = data.get("deadline")
-        self.alerts.fire(
-            "file_late",
-            system=None,
-            subject=job,
-            severity=severity,
-            summary=f"file for {job} {what}" + (f" (deadline {deadline})" if deadline else ""),
-            details={k: data[k] for k in ("file", "pattern", "deadline", "late_minutes", "arrived_by") if k in data},
-            correlation_id=cid,
-        )
-
-    def _expect_file(self, system: str | None, data: dict[str, Any]) -> None:
-        job = str(data.get("job", "job"))
-        due = data.get("due") or self.clock.now()
-        if isinstance(due, str):
-            due = datetime.fromisoformat(due)
-        sla = data.get("sla")
-        rule = self.config.alerts.file_late
-        self._expected_files[job] = _FileExpectation(
-            job=job, system=system, due=due, sla=float(sla if sla is not None else rule.window or 3600.0)
-        )
-
-    def expect_file(
-        self, job: str, *, due: datetime, sla: float | None = None, system: str | None = None
-    ) -> None:
-        """Declare that ``job``'s file is due at ``due``; ``file_late`` fires ``sla`` seconds after, unless it arrives."""
-        self._expect_file(system, {"job": job, "due": due, "sla": sla})
 
     def recent_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest job results reported through events, newest first."""
@@ -1183,18 +1028,7 @@ class IntegrationMonitor:
                     f"dead-letter depth {stats.dead_letter_depth:g} above {dl.threshold:g}",
                     depth=stats.dead_letter_depth,
                 )
-        wall = self.clock.now()
-        for job, exp in self._expected_files.items():
-            if not exp.arrived and wall > exp.due + timedelta(seconds=exp.sla):
-                late = (wall - exp.due).total_seconds()
-                hold(
-                    "file_late",
-                    rules.file_late,
-                    exp.system,
-                    f"file for job {job} is {late / 60:.0f} min late (due {exp.due.isoformat()}, SLA {exp.sla:g}s)",
-                    subject=job,
-                    due=exp.due.isoformat(),
-                )
+        self._rules.evaluate(holding)
         stale_limit = rules.market_data_stale.window or 900.0
         for (system, symbol), last in self._market_data.items():
             if now - last > stale_limit:
@@ -1205,7 +1039,7 @@ class IntegrationMonitor:
                     f"market data for {symbol} stale ({now - last:.0f}s old, limit {stale_limit:g}s)",
                     subject=symbol,
                 )
-        self.alerts.reconcile(_LEVEL_RULES, holding)
+        self.alerts.reconcile((*_LEVEL_RULES, *self._rules.level_rules), holding)
         self.alerts.expire(rules.event_ttl)
         return self.alerts.active()
 
