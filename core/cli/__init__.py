@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from portico.contributions import CliCommand, resolve_ref
+
+if TYPE_CHECKING:
+    from portico.plugins import PluginManager
 
 __all__ = ["COMMANDS", "main"]
 
@@ -36,20 +39,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _contributed(*, autoload: bool) -> dict[str, CliCommand]:
-    """The commands plugins contribute, by name; none replaces one of :data:`COMMANDS`.
-
-    Args:
-        autoload: also ask the installed plugins (entry points), not only the built-in service plugins.
-    """
-    # imported here, not at the top: ``portico plugins`` and the other commands of COMMANDS never need it
-    from portico.plugins import PluginManager
-
+def _contributed(plugins: PluginManager) -> dict[str, CliCommand]:
+    """The commands ``plugins`` contribute, by name; none replaces one of :data:`COMMANDS`."""
     found: dict[str, CliCommand] = {}
-    for item in PluginManager(autoload=None if autoload else False).contributions("portico_cli_commands"):
+    for item in plugins.contributions("portico_cli_commands"):
         if isinstance(item, CliCommand) and item.name not in COMMANDS:
             found.setdefault(item.name, item)
     return found
+
+
+def _plugin_manager(*, autoload: bool) -> PluginManager:
+    """The built-in service plugins only, or (``autoload``) every installed plugin as configured."""
+    # imported here, not at the top: ``portico plugins`` and the other commands of COMMANDS never need it
+    from portico.plugins import PluginManager
+
+    return PluginManager(autoload=None if autoload else False)
 
 
 class _LazyGroup(click.Group):
@@ -61,11 +65,11 @@ class _LazyGroup(click.Group):
         cache: dict[bool, dict[str, CliCommand]] = self.__dict__.setdefault("_contributions", {})
         if name is not None:
             if False not in cache:
-                cache[False] = _contributed(autoload=False)
+                cache[False] = _contributed(_plugin_manager(autoload=False))
             if name in cache[False]:
                 return cache[False]
         if True not in cache:
-            cache[True] = _contributed(autoload=True)
+            cache[True] = _contributed(_plugin_manager(autoload=True))
         return cache[True]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:

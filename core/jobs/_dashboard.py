@@ -123,8 +123,8 @@ def dead_letters(runtime: Any) -> list[Any] | None:
 def job_rows(rows: list[Mapping[str, Any]], state: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run rows as the page shows them; without rows, the monitor's own list of runs (``state["jobs"]``)."""
     source = rows or list(state.get("jobs") or [])
-    systems_of_jobs = {
-        row.get("job"): row.get("system") for row in state.get("schedule") or [] if isinstance(row, Mapping)
+    systems_of_jobs: dict[str, str | None] = {
+        str(row.get("job")): row.get("system") for row in state.get("schedule") or [] if isinstance(row, Mapping)
     }
     return [_job_row(r, systems_of_jobs) for r in source]
 

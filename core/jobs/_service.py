@@ -40,6 +40,7 @@ from portico.jobs._scheduler import (
 )
 from portico.jobs._sftp import SftpSink
 from portico.jobs._tables import ensure_job_tables, job_tables
+from portico.plugins import PluginManager
 
 __all__ = ["DEFAULT_INSTANCE", "BrokerPositions", "JobService", "ReconcileRunner"]
 
@@ -167,6 +168,7 @@ class JobService:
         """A service for the command line: the config file's jobs sections (when given) on the default store.
 
         With a config file the runtime is built from it, so connectors and the monitor are available.
+        Without one the installed plugins are loaded (their formats, sinks and export types apply).
         """
         from portico.clock import system_clock
         from portico.store import Database
@@ -179,6 +181,8 @@ class JobService:
             return service
         overrides.setdefault("db", Database())
         overrides.setdefault("clock", system_clock)
+        if "plugins" not in overrides:
+            overrides["plugins"] = PluginManager()
         return cls(**overrides)
 
     # -- facade: the plan's four methods -------------------------------------------------------------
