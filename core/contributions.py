@@ -85,11 +85,30 @@ def running_service(runtime: Any, name: str) -> Any:
 class RuleSettings(Protocol):
     """One rule's settings as the monitor's configuration gives them (``monitoring.alerts.<rule>``)."""
 
-    enabled: bool
-    severity: str
-    threshold: float | None
-    window: float | None
-    min_history: int
+    @property
+    def enabled(self) -> bool:
+        """Whether the rule runs."""
+        ...
+
+    @property
+    def severity(self) -> str:
+        """``warning``, ``critical`` or ``emergency``."""
+        ...
+
+    @property
+    def threshold(self) -> float | None:
+        """The rule's threshold (its meaning depends on the rule)."""
+        ...
+
+    @property
+    def window(self) -> float | None:
+        """Seconds of history the rule looks at, or its staleness limit."""
+        ...
+
+    @property
+    def min_history(self) -> int:
+        """How many earlier observations make a usual value."""
+        ...
 
 
 @dataclass(frozen=True)

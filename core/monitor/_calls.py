@@ -18,7 +18,7 @@ from portico.monitor._metrics import _EndpointStats
 from portico.monitor._parts import MonitorParts
 
 if TYPE_CHECKING:
-    from portico.monitor._monitor import IntegrationMonitor
+    pass
 
 __all__ = ["CallObserver", "CallRecording"]
 
@@ -43,7 +43,7 @@ class CallObserver:
 
     __slots__ = ("_monitor",)
 
-    def __init__(self, monitor: IntegrationMonitor) -> None:
+    def __init__(self, monitor: CallRecording) -> None:
         self._monitor = monitor
 
     def __call__(self, record: Any) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from portico.context import correlation_scope
 from portico.errors import RateLimited
@@ -190,7 +190,7 @@ class HealthChecking(MonitorParts):
     def _run_probes(self) -> None:
         for probe in list(self._probes):
             try:
-                probe(self)
+                probe(cast("IntegrationMonitor", self))  # a part of the monitor: the probe sees all of it
             except Exception as exc:
                 self._log.warning(
                     "monitor.probe_failed", error=self.redactor.redact_text(f"{type(exc).__name__}: {exc}")
