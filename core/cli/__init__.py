@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from portico.contributions import CliCommand, resolve_ref
-
 if TYPE_CHECKING:
+    from portico.contributions import CliCommand
     from portico.plugins import PluginManager
 
 __all__ = ["COMMANDS", "main"]
@@ -41,6 +40,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _contributed(plugins: PluginManager) -> dict[str, CliCommand]:
     """The commands ``plugins`` contribute, by name; none replaces one of :data:`COMMANDS`."""
+    # imported here, not at the top: ``portico plugins`` and the other commands of COMMANDS never need it
+    from portico.contributions import CliCommand
+
     found: dict[str, CliCommand] = {}
     for item in plugins.contributions("portico_cli_commands"):
         if isinstance(item, CliCommand) and item.name not in COMMANDS:
@@ -81,6 +83,8 @@ class _LazyGroup(click.Group):
         contributed = self._plugin_commands(cmd_name).get(cmd_name)
         if contributed is None:
             return None
+        from portico.contributions import resolve_ref  # see _contributed
+
         resolved: click.Command = resolve_ref(contributed.command)
         return resolved
 
