@@ -8,6 +8,13 @@ functions are marked with :data:`hookimpl`. Built-in connectors are plugins load
 Collecting hooks (``portico_connectors``, ``portico_mock_apps``, ...) are called on every plugin and
 their results concatenated; none is ``firstresult``, because several plugins may each contribute,
 except ``portico_position_book``: there is one reference book.
+
+The contribution hooks (``portico_alert_rules``, ``portico_health_probes``, ``portico_dashboard_panels``,
+``portico_export_types``, ``portico_cli_commands``) are how a service
+adds what the shared parts show or run; their values are the dataclasses of
+:mod:`portico.contributions`. Ask for them through :meth:`portico.plugins.PluginManager.contributions`,
+which also consults the built-in service plugins (:data:`portico.plugins.DEFAULT_PLUGINS`). None is
+``historic``: each shared part asks once, when it is built, after plugins are registered.
 """
 
 from __future__ import annotations
@@ -18,8 +25,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from portico.contributions import (
+        AlertRules,
+        CliCommand,
+        DashboardPanel,
+        ExportType,
+        HealthProbe,
+        PositionBook,
+        RiskCheck,
+    )
     from portico.sdk import Connector, ConnectorRef
-    from portico.trading import PositionBook, RiskCheck
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -168,4 +183,71 @@ def portico_position_book() -> PositionBook | None:
     Returns:
         A :class:`portico.trading.PositionBook` (``positions(system, account_id)`` and
         ``cash(system, account_id)``), or None to leave the choice to other plugins.
+    """
+
+
+# -- contributions to the shared parts ------------------------------------------------------------
+
+
+@hookspec
+def portico_alert_rules() -> list[AlertRules]:
+    """Alert rules this plugin adds to the monitor: which events they read and the alerts they raise.
+
+    Called once when an :class:`~portico.monitor.IntegrationMonitor` is built; every plugin's rules
+    are used. Each :class:`~portico.contributions.AlertRules` names the events it handles and a
+    ``build(context)`` returning its handler, which the monitor then calls with each such event
+    (``on_event``) and on every alert evaluation (``evaluate``, for level rules). A handler that
+    raises is logged and skipped; the monitor keeps going.
+
+    Returns:
+        A list of :class:`portico.contributions.AlertRules`.
+    """
+
+
+@hookspec
+def portico_health_probes() -> list[HealthProbe]:
+    """Probes this plugin adds to the monitor, run before every health check, evaluation and snapshot.
+
+    Called once when an :class:`~portico.monitor.IntegrationMonitor` is built. A probe reads live
+    objects into the monitor (gauges, health verdicts); one that raises is logged and skipped.
+
+    Returns:
+        A list of :class:`portico.contributions.HealthProbe`.
+    """
+
+
+@hookspec
+def portico_dashboard_panels() -> list[DashboardPanel]:
+    """Tables this plugin adds to the dashboard (``/dashboard``), each read from a running service.
+
+    Called once when a :class:`~portico.monitor.RuntimeServer` is built. A later panel with the same
+    ``key`` replaces an earlier one.
+
+    Returns:
+        A list of :class:`portico.contributions.DashboardPanel`.
+    """
+
+
+@hookspec
+def portico_export_types() -> list[ExportType]:
+    """Tables this plugin makes exportable (``portico export <type>``, scheduled exports).
+
+    Called once when the exporter is built. A name that clashes with an export type of the exporter
+    itself (the imported record types, ``market_data``, ``portfolio_summary``) or of another plugin is
+    refused with a configuration error naming both.
+
+    Returns:
+        A list of :class:`portico.contributions.ExportType`.
+    """
+
+
+@hookspec
+def portico_cli_commands() -> list[CliCommand]:
+    """Subcommands this plugin adds to the ``portico`` command.
+
+    Called when ``portico`` lists its commands (``--help``) or is given a name that is not one of its
+    own. A plugin command never replaces a built-in command of the same name.
+
+    Returns:
+        A list of :class:`portico.contributions.CliCommand`.
     """

@@ -15,6 +15,12 @@ listing plugins and reading manifests (:attr:`PluginManager.specs`) load no conn
 is checked then, as a class listed directly is checked at registration; a class that fails to import or
 to pass is recorded in :attr:`~PluginManager.failures` and raised as :class:`~portico.errors.PluginLoadError`.
 
+The built-in services contribute to the shared parts (alert rules, dashboard panels, export types,
+CLI commands...) through plugins too: the modules of :data:`DEFAULT_PLUGINS`, registered like any
+plugin (as pytest registers its default plugins) the first time :meth:`PluginManager.contributions`
+is asked, whether or not entry points are autoloaded. ``PORTICO_DISABLE_DEFAULT_PLUGINS=name,...``
+leaves some of them out.
+
 No plugin replaces another silently. Entry points are grouped by plugin name and by the connector names
 they provide before anything is registered:
 
@@ -27,6 +33,7 @@ they provide before anything is registered:
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -42,10 +49,13 @@ from portico.errors import ConfigurationError, PluginLoadError
 if TYPE_CHECKING:
     from portico.sdk import Connector, ConnectorRef, ConnectorSpec
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginManager"]
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "PluginInfo", "PluginManager"]
 
 ENTRY_POINT_GROUP = "portico.plugins"
 BUILTIN_DISTRIBUTION = "portico"
+DEFAULT_PLUGINS: tuple[str, ...] = ("portico.jobs.contributions", "portico.trading.contributions")
+"""The built-in service plugins (hookimpls only, importing no service): what the jobs and trading
+services contribute to the monitor, the exporter, the dashboard and the command line."""
 
 
 @dataclass
@@ -151,6 +161,7 @@ class PluginManager:
         self._connector_plugin: dict[str, str] = {}
         self._conflicts: dict[str, str] = {}
         self._mocks: dict[str, Any] = {}
+        self._defaults_registered = False
         if autoload:
             self.load_entry_points()
 
@@ -245,6 +256,32 @@ class PluginManager:
                 refused.add(id(candidate))
                 self.failures[candidate.failure_key] = message
         return [c for c in candidates if id(c) not in refused]
+
+    def contributions(self, hook: str) -> list[Any]:
+        """Every plugin's contributions to ``hook`` (``"portico_export_types"``...), concatenated.
+
+        Registers the built-in service plugins (:data:`DEFAULT_PLUGINS`) first, once: they are
+        imported only when a shared part asks for contributions, so listing connectors stays cheap.
+        Built-ins come first, then the other plugins in registration order.
+        """
+        self._register_default_plugins()
+        # the contribution hooks take no arguments; each implementation is called in a stated order
+        # (built-ins, then plugins as registered) rather than pluggy's last-registered-first
+        impls = getattr(self.hooks.hook, hook).get_hookimpls()
+        ordered = [i for i in impls if i.plugin_name in DEFAULT_PLUGINS] + [
+            i for i in impls if i.plugin_name not in DEFAULT_PLUGINS
+        ]
+        return [item for impl in ordered for item in (impl.function() or [])]
+
+    def _register_default_plugins(self) -> None:
+        if self._defaults_registered:
+            return
+        self._defaults_registered = True
+        skipped = {n.strip() for n in os.environ.get("PORTICO_DISABLE_DEFAULT_PLUGINS", "").split(",") if n.strip()}
+        for module_name in DEFAULT_PLUGINS:
+            if module_name in skipped or self.hooks.has_plugin(module_name):
+                continue
+            self.hooks.register(importlib.import_module(module_name), name=module_name)
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
         self.load_entry_points([ep])

@@ -1,17 +1,24 @@
 """The ``portico`` command.
 
 Each command lives in its own private module and is imported only when it runs, so ``portico --help``
-and every command start fast. To add a command, add its module to :data:`COMMANDS`; the module
-exposes a click command or group named ``command``.
+and every command start fast. :data:`COMMANDS` holds the command line's own commands (plugins,
+config, run...); a service or a third-party plugin adds its commands through ``portico_cli_commands``
+(:class:`portico.contributions.CliCommand`): ``import``, ``export``, ``jobs`` and ``dlq`` are the jobs
+service's. Contributions are only asked for when a name is not one of :data:`COMMANDS` or when the
+commands are listed, so ``portico plugins`` loads no service plugin.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from portico.contributions import CliCommand  # lazy: cold start
+    from portico.plugins import PluginManager
 
 __all__ = ["COMMANDS", "main"]
 
@@ -25,30 +32,68 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mock": ("portico.cli._mock", "Serve an installed plugin's mock server (vendor wire format, faults, journal)."),
     "credentials": ("portico.cli._credentials", "Store, show and rotate secrets in the encrypted vault."),
     "audit": ("portico.cli._audit", "Verify the hash-chained audit log and show recent events."),
-    "import": ("portico.cli._import", "Import a file (validated, mapped, loaded; every record accounted for)."),
-    "export": ("portico.cli._export", "Export positions, transactions, orders, summaries or market data."),
-    "jobs": ("portico.cli._jobs", "Scheduled imports and exports: list, run now, history."),
-    "dlq": ("portico.cli._dlq", "Quarantined import records: list, show, replay, discard."),
     "gateway": ("portico.cli._gateway", "The REST/WebSocket gateway: hash a user's password for its configuration."),
     "completion": ("portico.cli._complete", "Print the shell completion script (bash, zsh, fish)."),
     "run": ("portico.cli._run", "Run the runtime: systems, health checks, jobs, and the /metrics /health /dashboard server."),
 }
 
 
+def _contributed(plugins: PluginManager) -> dict[str, CliCommand]:
+    """The commands ``plugins`` contribute, by name; none replaces one of :data:`COMMANDS`."""
+    # imported here, not at the top: ``portico plugins`` and the other commands of COMMANDS never need it
+    from portico.contributions import CliCommand  # lazy: cold start
+
+    found: dict[str, CliCommand] = {}
+    for item in plugins.contributions("portico_cli_commands"):
+        if isinstance(item, CliCommand) and item.name not in COMMANDS:
+            found.setdefault(item.name, item)
+    return found
+
+
+def _plugin_manager(*, autoload: bool) -> PluginManager:
+    """The built-in service plugins only, or (``autoload``) every installed plugin as configured."""
+    # imported here, not at the top: ``portico plugins`` and the other commands of COMMANDS never need it
+    from portico.plugins import PluginManager  # lazy: cold start
+
+    return PluginManager(autoload=None if autoload else False)
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *self._plugin_commands()})
+
+    def _plugin_commands(self, name: str | None = None) -> dict[str, CliCommand]:
+        """Contributed commands: the built-in services' first; every plugin's when listing or not found."""
+        cache: dict[bool, dict[str, CliCommand]] = self.__dict__.setdefault("_contributions", {})
+        if name is not None:
+            if False not in cache:
+                cache[False] = _contributed(_plugin_manager(autoload=False))
+            if name in cache[False]:
+                return cache[False]
+        if True not in cache:
+            cache[True] = _contributed(_plugin_manager(autoload=True))
+        return cache[True]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
-        if entry is None:
+        if entry is not None:
+            module = importlib.import_module(entry[0])
+            command: click.Command = module.command
+            return command
+        contributed = self._plugin_commands(cmd_name).get(cmd_name)
+        if contributed is None:
             return None
-        module = importlib.import_module(entry[0])
-        command: click.Command = module.command
-        return command
+        from portico.contributions import resolve_ref  # lazy: cold start (see _contributed)
+
+        resolved: click.Command = resolve_ref(contributed.command)
+        return resolved
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        plugin_commands = self._plugin_commands()
+        rows = [
+            (name, COMMANDS[name][1] if name in COMMANDS else plugin_commands[name].help)
+            for name in self.list_commands(ctx)
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

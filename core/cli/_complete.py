@@ -84,9 +84,9 @@ def complete_record_types(
 def complete_job_ids(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The persisted and configured job ids."""
     try:
-        from portico.jobs import JobService  # lazy: cold start
+        from portico.cli._services import jobs_service  # lazy: cold start
 
-        service = JobService.standalone(ctx.params.get("config_file"))
+        service = jobs_service(ctx.params.get("config_file"))
         for spec in service.import_config.scheduled_imports:
             service._schedule("import", spec)
         for spec in service.export_config.scheduled_exports:

@@ -16,9 +16,10 @@ _config_option = click.option("--config", "config_file", default=None, type=clic
 
 
 def _queue(config_file: str | None):  # type: ignore[no-untyped-def]
-    from portico.jobs import DeadLetterQueue, JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
+    from portico.jobs import DeadLetterQueue  # lazy: cold start
 
-    return DeadLetterQueue(JobService.standalone(config_file).importer)
+    return DeadLetterQueue(jobs_service(config_file).importer)
 
 
 @click.group("dlq")

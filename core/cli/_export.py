@@ -37,7 +37,7 @@ def command(data_type: str, fmt: str | None, destination: str, columns: str | No
     A ``file://`` destination must lie inside the allowed export roots (``data_export.allowed_roots``;
     default ``PORTICO_HOME/exports`` and the working directory).
     """
-    from portico.jobs import JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
 
     options: dict[str, object] = {}
     if fmt:
@@ -64,7 +64,7 @@ def command(data_type: str, fmt: str | None, destination: str, columns: str | No
 
         db = Database()
         analytics = AnalyticsService(db=db, clock=system_clock)
-        service = JobService.standalone(None, db=db, sources=analytics.export_sources())
+        service = jobs_service(None, db=db, sources=analytics.export_sources())
         result = service.exporter.export(data_type, destination, options)
     where = result.path or result.destination
     click.echo(f"exported {result.rows} {data_type} rows as {result.format} to {where} ({result.bytes} bytes, sha256 {result.sha256[:12]})")

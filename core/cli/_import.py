@@ -36,9 +36,9 @@ def command(file: str, data_type: str, fmt: str | None, mapping: str | None, des
         TimeRemainingColumn,
     )
 
-    from portico.jobs import JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
 
-    service = JobService.standalone(config_file)
+    service = jobs_service(config_file)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -50,9 +50,9 @@ def command() -> None:
 @wide_option
 def list_jobs(config_file: str | None, as_json: bool, wide: bool) -> None:
     """Persisted jobs with their schedule and last run."""
-    from portico.jobs import JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
 
-    service = JobService.standalone(config_file)
+    service = jobs_service(config_file)
     _persist_configured_jobs(service)
     jobs = service.list_jobs()
     if as_json:
@@ -80,12 +80,12 @@ def list_jobs(config_file: str | None, as_json: bool, wide: bool) -> None:
 @_config_option
 def run(job_id: str, config_file: str | None) -> None:
     """Run JOB_ID now; exit 0 on success, 3 with rejects/quarantine, 1 on failure."""
-    from portico.jobs import JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
 
     if config_file:
         record = asyncio.run(_run_in_runtime(config_file, job_id))
     else:
-        service = JobService.standalone(None)
+        service = jobs_service(None)
         record = asyncio.run(service.run_now(job_id))
     click.echo(f"{job_id}: {record['status']} loaded {record['loaded']} rejected {record['rejected']} quarantined {record['quarantined']}")
     if record.get("error"):
@@ -103,9 +103,9 @@ def run(job_id: str, config_file: str | None) -> None:
 @_config_option
 def history(job_id: str | None, limit: int, as_json: bool, wide: bool, config_file: str | None) -> None:
     """Recent runs (of JOB_ID, or all): start, end, status, counts."""
-    from portico.jobs import JobService  # lazy: cold start
+    from portico.cli._services import jobs_service  # lazy: cold start
 
-    service = JobService.standalone(config_file)
+    service = jobs_service(config_file)
     runs = service.history(job_id, limit=limit)
     if job_id is not None and not runs:
         _persist_configured_jobs(service)

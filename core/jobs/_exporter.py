@@ -1,7 +1,8 @@
 """DataExporter: positions, transactions, orders, summaries, breaks and market data out to any format.
 
-Rows come from an export source (the store's imported records, the trading tables through
-:func:`portico.trading.trading_export_rows`, or a source the runtime registers), pass column selection, renaming, filters and formatting, and are written through a
+Rows come from an export source (the store's imported records, an export type a plugin contributes
+through ``portico_export_types`` — the trading service's tables are one —, or a source the runtime
+registers), pass column selection, renaming, filters and formatting, and are written through a
 format to a destination: ``file://`` (atomic: temporary file then rename; only inside the allowed
 export roots, see :mod:`portico.jobs._export_paths`), ``http(s)://`` (POST), or
 ``mailto:`` (an attachment sent through SMTP). ``xlsx`` with ``report: true`` is a formatted workbook;
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from portico.contributions import ExportType, resolve_ref
 from portico.errors import ConfigurationError, PayloadRejected, PorticoError
 from portico.jobs._export_paths import confined_export_path, export_roots
 from portico.jobs._records import RECORD_TYPES, Kind, record_type
 from portico.jobs._sinks import atomic_write
 from portico.jobs._tables import data_table
+from portico.plugins import PluginManager
 
 if TYPE_CHECKING:
     from portico.clock import Clock
@@ -100,6 +103,10 @@ class DataExporter:
         base_currency: with it, ``portfolio_summary`` rows also carry ``market_value_base`` in that
             currency, converted by ``fx_rate(currency, base)`` (the FX feed's latest rate; empty when it
             has none, never a guess).
+        export_types: the export types plugins contribute (``portico_export_types``); default those
+            of the built-in plugins (the trading tables). A name that clashes with a built-in type
+            (an imported record type, ``market_data``, ``portfolio_summary``) or with another
+            contribution is a configuration error naming both.
     """
 
     def __init__(
@@ -116,7 +123,11 @@ class DataExporter:
         broker_positions: PositionSource | None = None,
         base_currency: str | None = None,
         fx_rate: Callable[[str, str], Decimal] | None = None,
+        export_types: Iterable[ExportType] | None = None,
     ) -> None:
+        if export_types is None:
+            export_types = PluginManager(autoload=False).contributions("portico_export_types")
+        self.export_types = _checked_export_types(export_types)
         self.db = db
         self.clock = clock
         self.formats = formats
@@ -133,9 +144,7 @@ class DataExporter:
     @property
     def data_types(self) -> list[str]:
         """Every exportable data type."""
-        from portico.trading import TRADING_EXPORT_TYPES
-
-        return sorted({*RECORD_TYPES, "market_data", *TRADING_EXPORT_TYPES, "portfolio_summary", *self.sources})
+        return sorted({*_BUILTIN_TYPES, *self.export_types, *self.sources})
 
     @property
     def export_formats(self) -> list[str]:
@@ -180,10 +189,9 @@ class DataExporter:
         if data_type == "portfolio_summary":
             yield from self._portfolio_summary()
             return
-        if data_type in _TRADING_TYPES:
-            from portico.trading import trading_export_rows
-
-            yield from trading_export_rows(self.db, data_type)
+        contributed = self.export_types.get(data_type)
+        if contributed is not None:
+            yield from (dict(r) for r in resolve_ref(contributed.rows)(self.db))
             return
         rt = record_type("prices" if data_type == "market_data" else data_type)
         yield from self._records(rt)
@@ -334,18 +342,16 @@ class DataExporter:
             path="format",
         )
 
-    @staticmethod
-    def _columns(data_type: str, columns_opt: Any, first: Mapping[str, Any] | None) -> list[str]:
+    def _columns(self, data_type: str, columns_opt: Any, first: Mapping[str, Any] | None) -> list[str]:
         if isinstance(columns_opt, dict):
             return list(columns_opt.values())
         if isinstance(columns_opt, list):
             return list(columns_opt)
         if first is not None:
             return list(first)
-        if data_type in _TRADING_TYPES:
-            from portico.trading import trading_export_columns
-
-            return trading_export_columns(data_type)
+        contributed = self.export_types.get(data_type)
+        if contributed is not None:
+            return list(resolve_ref(contributed.columns))
         try:
             return list(record_type("prices" if data_type == "market_data" else data_type).fields)
         except ConfigurationError:
@@ -450,8 +456,31 @@ def _os_reason(exc: OSError, path: Path) -> str:
     return exc.strerror or str(exc)
 
 
-_TRADING_TYPES = frozenset({"orders", "executions", "trade_confirmations", "reconciliation_breaks", "book_positions", "book_cash"})
-"""Data types read from the trading service's tables (kept literal so plain exports never import trading)."""
+_BUILTIN_TYPES = frozenset({*RECORD_TYPES, "market_data", "portfolio_summary"})
+"""The types the exporter exports itself: the imported records, market data and the portfolio summary."""
+
+
+def _checked_export_types(types: Iterable[ExportType]) -> dict[str, ExportType]:
+    """Contributed export types by name; a clash with a built-in type or another contribution is refused."""
+    out: dict[str, ExportType] = {}
+    for item in types:
+        if not isinstance(item, ExportType):
+            raise ConfigurationError(
+                f"an export type must be a portico.contributions.ExportType, got {item!r}", path="portico_export_types"
+            )
+        if item.name in _BUILTIN_TYPES:
+            raise ConfigurationError(
+                f"export type {item.name!r} contributed by a plugin clashes with the exporter's own {item.name!r}",
+                path=f"portico_export_types.{item.name}",
+            )
+        if item.name in out:
+            raise ConfigurationError(
+                f"export type {item.name!r} is contributed twice ({out[item.name].description or 'first'} and "
+                f"{item.description or 'second'}); uninstall one of the plugins",
+                path=f"portico_export_types.{item.name}",
+            )
+        out[item.name] = item
+    return out
 
 
 def _mime(fmt_name: str) -> tuple[str, str]:

@@ -43,10 +43,11 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from portico.contributions import DashboardPanel, resolve_ref
 from portico.monitor._logging import get_logger
 from portico.monitor._monitor import IntegrationMonitor
 from portico.monitor._probe import runtime_probe
-from portico.monitor._views import orders, positions, running_service, scheduled_jobs
+from portico.plugins import PluginManager
 
 __all__ = ["Provider", "RuntimeServer"]
 
@@ -136,6 +137,7 @@ class RuntimeServer:
         monitor.redactor.add_secret(self._session)
         self.jobs_provider = jobs_provider
         self.dead_letter_provider = dead_letter_provider
+        self.panels = _panels(runtime_like)
         self.protect_metrics = protect_metrics
         self.refresh_seconds = refresh_seconds
         self._jinja = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -352,29 +354,33 @@ class RuntimeServer:
     # -- state -----------------------------------------------------------------------------------
 
     async def state(self) -> dict[str, Any]:
-        """Everything the dashboard shows, redacted: systems, alerts, jobs, dead letters, trend series."""
+        """Everything the dashboard shows, redacted: systems, alerts, trend series, and every panel.
+
+        The panels (the schedule, recent jobs, dead letters, orders, positions...) are what plugins
+        contribute through ``portico_dashboard_panels``; each goes under its key.
+        """
         snapshot = self.monitor.snapshot()
-        jobs = (
-            await self._rows(self.jobs_provider or self._runtime_jobs()) or snapshot["jobs"]
-        )
-        dead = await self._rows(self.dead_letter_provider or self._runtime_dead_letters())
         series = await asyncio.to_thread(self._series, [s["system"] for s in snapshot["systems"]])
-        schedule, recent_orders, held = await asyncio.to_thread(self._service_views)
-        systems_of_jobs = {row["job"]: row["system"] for row in schedule}
-        state = {
-            **snapshot,
-            "jobs": [_job_row(j, systems_of_jobs) for j in jobs][:20],
-            "dead_letters": [_dead_letter_row(d) for d in dead][:50],
-            "series": series,
-            "schedule": schedule,
-            "orders": recent_orders,
-            "positions": held,
-            "deliveries": [
+        state: dict[str, Any] = {**snapshot}
+        providers = {"jobs": self.jobs_provider, "dead_letters": self.dead_letter_provider}
+        for panel in self.panels:
+            provider = providers.get(panel.key)
+            rows = await (self._rows(provider) if provider is not None else self._panel_rows(panel))
+            shape = resolve_ref(panel.shape) if panel.shape is not None else None
+            try:
+                shaped = shape(rows, state) if shape is not None else [dict(r) for r in rows]
+            except Exception as exc:  # a broken panel must not take the dashboard down
+                shaped = [{"error": f"{panel.key} failed: {type(exc).__name__}: {exc}"}]
+            state[panel.key] = shaped[: panel.limit]
+        state.update(
+            panels=[{"key": p.key, "title": p.title} for p in self.panels],
+            series=series,
+            deliveries=[
                 {"at": None, "alert": None, "kind": None, "channel": None, "result": None, "error": None, **d}
                 for d in self.monitor.recent_notifications(12)
             ],
-            "refresh_ms": int(self.refresh_seconds * 1000),
-        }
+            refresh_ms=int(self.refresh_seconds * 1000),
+        )
         return self.monitor.redactor.redact(state)  # type: ignore[no-any-return]
 
     def _series(self, systems: list[str]) -> dict[str, dict[str, list[list[Any]]]]:
@@ -386,55 +392,15 @@ class RuntimeServer:
             }
         return out
 
-    def _service_views(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        # each view on its own: one failing read must not blank the others, nor the dashboard
-        out: list[list[dict[str, Any]]] = []
-        for read in (scheduled_jobs, orders, positions):
-            try:
-                out.append(read(self.runtime))
-            except Exception as exc:
-                out.append([{"error": f"{read.__name__} failed: {type(exc).__name__}: {exc}"}])
-        return out[0], out[1], out[2]
-
-    def _jobs_service(self) -> Any:
-        # Only a jobs service that already runs: reading the dashboard must never build (or fail to
-        # build) one as a side effect.
-        if isinstance(getattr(self.runtime, "_services", None), Mapping):
-            return running_service(self.runtime, "jobs")
+    async def _panel_rows(self, panel: DashboardPanel) -> list[Mapping[str, Any]]:
+        """A panel's rows, read in a worker thread; a read that fails shows as one error row."""
         try:
-            return getattr(self.runtime, "jobs", None)
-        except Exception:
-            return None
-
-    def _runtime_jobs(self) -> Provider | None:
-        jobs = self._jobs_service()
-        method = getattr(jobs, "recent_runs", None) or getattr(jobs, "history", None)
-        if not callable(method):
-            return None
-
-        async def call() -> Any:
-            return await asyncio.to_thread(method, limit=20)
-
-        return call
-
-    def _runtime_dead_letters(self) -> Provider | None:
-        jobs = self._jobs_service()
-        method = getattr(jobs, "dead_letters", None)
-        importer = getattr(jobs, "importer", None)
-        if not callable(method) and importer is None:
-            return None
-
-        def read() -> Any:
-            if callable(method):
-                return method(limit=50)
-            from portico.jobs import DeadLetterQueue  # the jobs package's quarantine store
-
-            return DeadLetterQueue(importer).list(limit=50)
-
-        async def call() -> Any:
-            return await asyncio.to_thread(read)
-
-        return call
+            result = await asyncio.to_thread(resolve_ref(panel.read), self.runtime)
+            if inspect.isawaitable(result):
+                result = await result
+            return [_as_mapping(r) for r in (result or [])]
+        except Exception as exc:  # one failing read must not blank the others, nor the dashboard
+            return [{"error": f"{panel.key} failed: {type(exc).__name__}: {exc}"}]
 
     async def _rows(self, provider: Provider | None) -> list[Mapping[str, Any]]:
         if provider is None:
@@ -459,34 +425,6 @@ def _as_mapping(row: Any) -> Mapping[str, Any]:
     return {"value": str(row)}
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _where(row: Mapping[str, Any]) -> str | None:
-    # The quarantine store's rows say where the bad value was: file/key, line, field.
-    parts = [
-        str(row["source_key"]) if row.get("source_key") else None,
-        f"line {row['line']}" if row.get("line") is not None else None,
-        f"field {row['field']}" if row.get("field") else None,
-    ]
-    text = ", ".join(p for p in parts if p)
-    return text or None
-
-
-def _record_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _clip(value: str | None, limit: int) -> str | None:
-    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
-
-
 def _when(value: Any) -> str:
     """A timestamp as the page first shows it (UTC, to the second); the browser rewrites it in local time."""
     from datetime import UTC, datetime
@@ -502,33 +440,15 @@ def _when(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _job_row(row: Mapping[str, Any], systems_of_jobs: Mapping[str, str | None] | None = None) -> dict[str, Any]:
-    job = _text(row.get("job") or row.get("job_id") or row.get("name"))
-    manifest = row.get("manifest") if isinstance(row.get("manifest"), Mapping) else {}
-    system = row.get("system") or row.get("source") or (systems_of_jobs or {}).get(job or "")
-    if not system and isinstance(manifest, Mapping):
-        source = manifest.get("source_key") or manifest.get("file")
-        system = f"file {source.rsplit('/', 1)[-1]}" if isinstance(source, str) and source else None
-    return {
-        "at": _text(row.get("at") or row.get("finished_at") or row.get("started_at")),
-        "job": job,
-        "system": _text(system),
-        "outcome": _text(row.get("outcome") or row.get("status") or row.get("state")),
-        "records_imported": row.get("records_imported", row.get("loaded")),
-        "records_rejected": row.get("records_rejected", (row.get("rejected") or 0) + (row.get("quarantined") or 0))
-        if "records_rejected" in row or "rejected" in row
-        else None,
-        "duration": row.get("duration"),
-        "error": _text(row.get("error")),
-    }
-
-
-def _dead_letter_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": _text(row.get("id")),
-        "at": _text(row.get("at") or row.get("created_at") or row.get("quarantined_at")),
-        "job": _text(row.get("job") or row.get("job_id") or row.get("data_type") or row.get("source")),
-        "reason": _text(row.get("reason") or row.get("error")),
-        "where": _text(_where(row)),
-        "record": _clip(_record_text(row.get("record") or row.get("payload") or row.get("data") or row.get("value")), 400),
-    }
+def _panels(runtime: Any) -> list[DashboardPanel]:
+    """The panels plugins contribute (the runtime's plugins, else the built-ins), in their order."""
+    plugins = getattr(runtime, "plugins", None)
+    if not isinstance(plugins, PluginManager):
+        plugins = PluginManager(autoload=False)
+    by_key: dict[str, DashboardPanel] = {}
+    for panel in plugins.contributions("portico_dashboard_panels"):
+        if isinstance(panel, DashboardPanel):
+            by_key[panel.key] = panel  # a later plugin's panel replaces an earlier one of the same key
+        else:
+            get_logger("portico.monitor").warning("dashboard_panel.invalid", panel=repr(panel))
+    return sorted(by_key.values(), key=lambda p: (p.order, p.key))

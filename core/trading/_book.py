@@ -10,45 +10,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from portico.contributions import BookCash, BookPosition, PositionBook
 from portico.errors import PayloadRejected
 from portico.trading._repository import OrderRepository
 
 __all__ = ["BookCash", "BookPosition", "FileBook", "PositionBook", "StoreBook"]
-
-
-@dataclass(frozen=True)
-class BookPosition:
-    """A holding in the internal book, keyed by internal instrument id (never by ticker text)."""
-
-    account_id: str
-    instrument_id: str
-    quantity: Decimal
-    average_cost: Decimal | None = None
-    currency: str = "USD"
-    symbol: str | None = None
-    """For reports only; matching uses ``instrument_id``."""
-
-
-@dataclass(frozen=True)
-class BookCash:
-    """A cash balance in the internal book."""
-
-    account_id: str
-    currency: str
-    amount: Decimal
-
-
-@runtime_checkable
-class PositionBook(Protocol):
-    """Where the internal book comes from (a portfolio app's own book, through ``portico_position_book``)."""
-
-    def positions(self, system: str, account_id: str | None = None) -> Iterable[BookPosition]:
-        """Every position held at ``system`` (in ``account_id`` when given)."""
-        ...
-
-    def cash(self, system: str, account_id: str | None = None) -> Iterable[BookCash]:
-        """Every cash balance held at ``system`` (in ``account_id`` when given)."""
-        ...
 
 
 class StoreBook:

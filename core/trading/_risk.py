@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from portico.contributions import RiskCheck, RiskContext
 from portico.models import Account, OrderRequest, OrderSide, Position
 
 __all__ = [
@@ -33,29 +34,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class RiskContext:
-    """What a risk check may look at.
-
-    Attributes:
-        system: the system the order goes to.
-        account_id: the account (the order's, or the connector's default account id).
-        settings: this check's settings for the account (``default`` merged with the account's own).
-        price: the estimated execution price (limit price, else the latest quote), when known.
-        account: the account's balances, when the connector reports them.
-        positions: the account's positions at the venue, when reported.
-        instrument_id: the order instrument's internal id, when the cross-reference knows it.
-    """
-
-    system: str
-    account_id: str | None
-    settings: Mapping[str, Any]
-    price: Decimal | None = None
-    account: Account | None = None
-    positions: Sequence[Position] = field(default_factory=tuple)
-    instrument_id: str | None = None
-
-
 def order_value(order: OrderRequest, price: Decimal | None) -> Decimal | None:
     """The order's estimated value: its notional, or quantity x price when a price is known."""
     if order.notional is not None:
@@ -63,15 +41,6 @@ def order_value(order: OrderRequest, price: Decimal | None) -> Decimal | None:
     if order.quantity is not None and price is not None:
         return order.quantity * price
     return None
-
-
-@runtime_checkable
-class RiskCheck(Protocol):
-    """A pre-trade check. ``check`` returns the refusal reason, or None to let the order pass."""
-
-    name: str
-
-    def check(self, order: OrderRequest, context: RiskContext) -> str | None: ...
 
 
 class MaxOrderValue:

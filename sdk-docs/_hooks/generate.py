@@ -55,7 +55,7 @@ def _capability_matrix() -> str:
 def _cli() -> str:
     import click
 
-    from portico.cli import COMMANDS, cli
+    from portico.cli import cli
 
     out: list[str] = []
 
@@ -70,7 +70,7 @@ def _cli() -> str:
                     walk(sub, [*path, name])
 
     root_ctx = click.Context(cli, info_name="portico")
-    for name in sorted(COMMANDS):
+    for name in cli.list_commands(root_ctx):  # the command line's own and the contributed ones
         command = cli.get_command(root_ctx, name)
         if command is not None:
             walk(command, ["portico", name])
@@ -181,14 +181,17 @@ def _record_types() -> str:
 
 
 def _export_types() -> str:
+    from portico.contributions import resolve_ref
     from portico.jobs import RECORD_TYPES
-    from portico.trading import TRADING_EXPORT_TYPES, trading_export_columns
+    from portico.plugins import PluginManager
 
     rows = ["| export type | what it writes | columns |", "|---|---|---|"]
     for name, rt in sorted(RECORD_TYPES.items()):
         rows.append(f"| `{name}` | the imported {name.replace('_', ' ')} in the store | {', '.join(rt.fields)} |")
-    for name in TRADING_EXPORT_TYPES:
-        rows.append(f"| `{name}` | the trading store's {name.replace('_', ' ')} | {', '.join(trading_export_columns(name))} |")
+    # the built-in plugins' contributed export types (the trading tables)
+    for item in PluginManager(autoload=False).contributions("portico_export_types"):
+        what = item.description or item.name.replace("_", " ")
+        rows.append(f"| `{item.name}` | {what} | {', '.join(resolve_ref(item.columns))} |")
     rows.append(
         "| `portfolio_summary` | positions across brokers, valued; with `data_export.base_currency`, "
         "`market_value_base` too | system, account, symbol, quantity, market value... |"

@@ -202,6 +202,21 @@
     return box;
   }
 
+  // A contributed panel the page has no layout for: one cell per column of its rows (see dashboard.html).
+  function genericPanel(panel, rows) {
+    var table = document.getElementById("panel-" + panel.key);
+    if (!table) { return; }
+    var columns = rows.length ? Object.keys(rows[0]) : [];
+    var body = table.querySelector("tbody");
+    while (body.firstChild) { body.removeChild(body.firstChild); }
+    if (!rows.length) { var none = el("tr", { "class": "none" }); none.appendChild(td("Nothing to show")); body.appendChild(none); }
+    rows.forEach(function (r) {
+      var tr = el("tr", { "class": "panel-row" });
+      columns.forEach(function (c) { tr.appendChild(td(r[c])); });
+      body.appendChild(tr);
+    });
+  }
+
   function render(state) {
     var overall = document.getElementById("overall");
     overall.textContent = state.status;
@@ -218,8 +233,9 @@
     replaceBody("#orders", (state.orders || []).map(orderRow), "No orders yet", 11);
     replaceBody("#positions", (state.positions || []).map(positionRow), "No positions", 6);
     replaceBody("#schedule", (state.schedule || []).map(scheduledRow), "No scheduled jobs", 8);
-    replaceBody("#jobs", state.jobs.map(jobRow), "No job runs yet", 7);
-    replaceBody("#dead-letters", state.dead_letters.map(deadRow), "Dead-letter queue empty", 5);
+    replaceBody("#jobs", (state.jobs || []).map(jobRow), "No job runs yet", 7);
+    replaceBody("#dead-letters", (state.dead_letters || []).map(deadRow), "Dead-letter queue empty", 5);
+    (state.panels || []).forEach(function (panel) { genericPanel(panel, state[panel.key] || []); });
     var trends = document.getElementById("trends");
     while (trends.firstChild) { trends.removeChild(trends.firstChild); }
     if (!state.systems.some(function (s) { return s.requests; })) {

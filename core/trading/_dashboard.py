@@ -1,43 +1,19 @@
-"""The dashboard's reads of other services: scheduled jobs, orders and positions, as plain rows.
+"""The trading service's dashboard panels: recent orders and the internal book's positions.
 
-Each read takes the runtime and touches only a service that already runs (reading the dashboard must
-never build one as a side effect), through the few methods typed below; a service that is absent
-reads as no rows. When the monitor's service-specific parts move behind hooks, these functions are
-what a service's hook returns.
+Contributed through ``portico_dashboard_panels`` by :mod:`portico.trading.contributions`. Each read
+touches only a trading service that already runs; without one it shows no rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = [
-    "OrderRow",
-    "PositionRow",
-    "ScheduledJobRow",
-    "orders",
-    "positions",
-    "running_service",
-    "scheduled_jobs",
-]
+from portico.contributions import running_service
 
-
-@dataclass(frozen=True)
-class ScheduledJobRow:
-    """One persisted job: what it does, when it runs next, how it last went."""
-
-    job: str
-    kind: str
-    system: str | None
-    what: str
-    schedule: str | None
-    next_run: str | None
-    last_status: str | None
-    last_run: str | None
+__all__ = ["OrderRow", "PositionRow", "orders", "positions"]
 
 
 @dataclass(frozen=True)
@@ -71,23 +47,10 @@ class PositionRow:
 
 
 @runtime_checkable
-class _Jobs(Protocol):
-    def list_jobs(self) -> list[dict[str, Any]]: ...
-
-
-@runtime_checkable
 class _Trading(Protocol):
     def list_orders(self) -> list[Any]: ...
 
     def reconciler(self) -> Any: ...
-
-
-def running_service(runtime: Any, name: str) -> Any:
-    """The runtime's service ``name`` when it already runs, else None (never built here)."""
-    services = getattr(runtime, "_services", None)
-    if isinstance(services, Mapping):
-        return services.get(name)
-    return None
 
 
 def _iso(value: Any) -> str | None:
@@ -98,46 +61,6 @@ def _iso(value: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return None if value is None else (format(value, "f") if isinstance(value, Decimal) else str(value))
-
-
-def _job_system(cfg: Mapping[str, Any], systems: Iterable[str]) -> str | None:
-    known = set(systems)
-    for key in ("source", "system", "destination"):
-        value = cfg.get(key)
-        if isinstance(value, str) and value in known:
-            return value
-    source = cfg.get("source")
-    if isinstance(source, str) and source:
-        return f"file {PurePath(source.split('://', 1)[-1]).name}"
-    return None
-
-
-def scheduled_jobs(runtime: Any) -> list[dict[str, Any]]:
-    """Every persisted job of the running jobs service, soonest next run first."""
-    jobs = running_service(runtime, "jobs")
-    if not isinstance(jobs, _Jobs):
-        return []
-    systems = list(getattr(runtime, "systems", {}) or {})
-    rows = []
-    for job in jobs.list_jobs():
-        cfg = job.get("config") or {}
-        interval = cfg.get("interval_seconds")
-        schedule = cfg.get("schedule") or (f"every {interval}s" if interval else None) or cfg.get("run_at")
-        what = " ".join(str(p) for p in (cfg.get("data_type"), "->", cfg.get("destination")) if p)
-        rows.append(
-            ScheduledJobRow(
-                job=str(job["job_id"]),
-                kind=str(job.get("kind") or ""),
-                system=_job_system(cfg, systems),
-                what=what,
-                schedule=None if schedule is None else str(schedule),
-                next_run=_iso(job.get("next_run")),
-                last_status=job.get("last_status"),
-                last_run=_iso(job.get("last_run")),
-            )
-        )
-    rows.sort(key=lambda r: (r.next_run is None, r.next_run or "", r.job))
-    return [asdict(r) for r in rows]
 
 
 def orders(runtime: Any, limit: int = 20) -> list[dict[str, Any]]:
