@@ -145,7 +145,7 @@ async def _run(url_root: str, calls: int, rounds: int, budget: float) -> dict[st
         return (await httpx_transport_client.get("/v2/quote", endpoint="GET /v2/quote")).json()
 
     # What connectors send most: a GET with query parameters and a JSON POST with an idempotency key.
-    params = {"symbols": "AAPL", "feed": "iex", "limit": 5}
+    params: dict[str, str | int] = {"symbols": "AAPL", "feed": "iex", "limit": 5}
     order = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"}
     orders_url = url_root + "/v2/orders"
 
