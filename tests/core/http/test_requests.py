@@ -157,3 +157,65 @@ def test_non_ascii_correlation_id_is_refused_as_httpx_refuses_it() -> None:
         factory.build(
             "GET", URL, extra=None, params=None, json=None, content=None, data=None, extensions={}, correlation_id="é"
         )
+
+
+PARAMS_CASES: list[Any] = [
+    {"symbols": "AAPL,MSFT", "limit": 10},
+    {"adjusted": True, "raw": False, "feed": None, "page": 0, "ratio": 1.5},
+    {"q": "a b+c&d=e/é?#%41", "ids": ["1", 2], "pair": ("x", "y")},
+    [("a", "1"), ("b", "2"), ("a", "3")],  # httpx groups repeated keys: a=1&a=3&b=2
+    (("k", "v"),),
+    "x=1&y=%20z",
+    httpx.QueryParams({"z": "1"}),
+    {},
+    [],
+]
+
+
+@pytest.mark.parametrize("params", PARAMS_CASES)
+@pytest.mark.parametrize(
+    "url_text", ["https://api.example.test:8443/v2/orders", "https://api.example.test/v2/orders?old=1", "http://[::1]/a#frag"]
+)
+def test_with_params_matches_httpx(params: Any, url_text: str) -> None:
+    from portico.http._requests import with_params
+
+    url = httpx.URL(url_text)
+    theirs = httpx.URL(url, params=params)
+    for given_text in (url_text, None):
+        ours, text = with_params(url, params, given_text)
+        assert ours == theirs
+        assert vars(ours) == vars(theirs)
+        assert text == str(theirs)
+        assert ours.netloc == theirs.netloc
+        assert ours.params == theirs.params
+
+
+def test_with_params_known_answers() -> None:
+    from portico.http._requests import with_params
+
+    url = httpx.URL("https://h.test/v2/bars")
+    assert with_params(url, [("a", "1"), ("b", "2"), ("a", "3")], "https://h.test/v2/bars")[1] == (
+        "https://h.test/v2/bars?a=1&a=3&b=2"
+    )
+    assert with_params(url, {"t": True, "n": None, "s": "x y/z"}, None)[1] == "https://h.test/v2/bars?t=true&n=&s=x+y%2Fz"
+    assert with_params(url, {}, "https://h.test/v2/bars")[1] == "https://h.test/v2/bars"
+
+
+def test_with_params_falls_back_to_httpx_when_not_proven(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portico.http import _requests
+
+    monkeypatch.setattr(_requests, "_PARAMS_FAST", False)
+    calls: list[Any] = []
+    real = _requests._query_text
+    monkeypatch.setattr(_requests, "_query_text", lambda params: calls.append(params) or real(params))
+    url, text = _requests.with_params(httpx.URL("https://h.test/x"), {"a": "b c"}, "https://h.test/x")
+    assert (str(url), text) == ("https://h.test/x?a=b+c", "https://h.test/x?a=b+c")
+    assert calls == []  # httpx built it
+
+
+def test_params_shortcut_is_proven_on_this_httpx() -> None:
+    from portico.http import _requests
+
+    assert _requests._PARAMS_FAST is True
+    assert _requests._params_agree() is True
+    assert _requests._PARAMS_FAST is True  # the proof restores the flag it sets while running
