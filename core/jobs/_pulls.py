@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from portico.errors import ConfigurationError, PorticoError
-from portico.models import BarInterval
 from portico.jobs._importer import ImportResult
 from portico.jobs._reference_pull import REFERENCE_TYPES, pull_reference_records
 from portico.jobs._service_parts import JobServiceParts
+from portico.models import BarInterval
 
 __all__ = ["ConnectorPulls"]
 

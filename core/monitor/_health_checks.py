@@ -7,6 +7,7 @@ that refresh gauges from live objects before every check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -36,6 +37,20 @@ class HealthChecking(MonitorParts):
         if system_id not in self._health:
             self._health[system_id] = HealthReport(system=system_id)
         self.add_system(system_id)
+
+    async def unregister_health_check(self, system_id: str) -> None:
+        """Stop checking a system (it is being disconnected), cancelling and awaiting a check in flight.
+
+        A check that ran on after its connector closed would reopen the connector's clients, which
+        nothing closes afterwards; the last report stays until the system is checked again.
+        """
+        self._checks.pop(system_id, None)
+        self._next_check.pop(system_id, None)
+        entry = self._running_checks.pop(system_id, None)
+        if entry is not None and not entry[0].done():
+            entry[0].cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await entry[0]
 
     def has_health_check(self, system_id: str) -> bool:
         """Whether a health check is registered for the system."""

@@ -202,6 +202,9 @@ class Connections(Composition):
         connector, system.connector = system.connector, None
         try:
             if connector is not None:
+                # no health check may run on (and so reopen) the connector once it is closed
+                if self._monitor is not None:
+                    await self._monitor.unregister_health_check(system_id)
                 await connector.close()
             for client in list(system.clients):
                 with contextlib.suppress(Exception):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from portico.contributions import BookCash, BookPosition, PositionBook
 from portico.errors import PayloadRejected

@@ -15,13 +15,10 @@ for it. Plugins contribute checks through the ``portico_risk_checks`` hook.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
 
 from portico.contributions import RiskCheck, RiskContext
-from portico.models import Account, OrderRequest, OrderSide, Position
+from portico.models import OrderRequest, OrderSide
 
 __all__ = [
     "MaxOrderValue",

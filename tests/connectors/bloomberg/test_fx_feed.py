@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from portico.clock import FakeClock
-from portico.marketdata import FxRateBook, FxRateFeed, StoredRate
 from portico.errors import NotFound, PayloadRejected
+from portico.marketdata import FxRateBook, FxRateFeed, StoredRate
 from portico.models import FxRate
 from tests.connectors.alpha_vantage.conftest import AvHarness
 from tests.connectors.bloomberg.conftest import BbgHarness

@@ -213,3 +213,29 @@ async def test_a_hung_check_delays_no_other_system_and_times_out_on_the_clock(re
         assert any(a.rule == "system_down" and a.system == "hung" for a in monitor.alerts.active())
     finally:
         await monitor.stop()
+
+
+async def test_unregistering_a_check_cancels_the_one_in_flight_and_runs_it_no_more() -> None:
+    """A system being disconnected: its check in flight is cancelled (so it cannot reopen the closed
+    connector's clients) and no round starts it again."""
+    monitor = IntegrationMonitor(clock=FakeClock())
+    started = asyncio.Event()
+    calls = 0
+
+    async def check() -> CheckResult:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await asyncio.Event().wait()  # never answers: only a cancellation ends it
+        raise AssertionError("unreachable")
+
+    monitor.register_health_check("slow", check)
+    (task,) = monitor._start_due_checks()
+    await asyncio.wait_for(started.wait(), timeout=5)
+
+    await asyncio.wait_for(monitor.unregister_health_check("slow"), timeout=5)
+
+    assert task.cancelled()
+    assert not monitor.has_health_check("slow")
+    assert monitor._start_due_checks() == []
+    assert calls == 1
