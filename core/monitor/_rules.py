@@ -2,9 +2,9 @@
 
 The monitor's own rules watch what every system has (calls, breakers, health, streams, dead letters).
 What a service's events mean (a job failed, a file is late, a symbol's market data is stale) is that
-service's to say:
-it contributes an :class:`~portico.contributions.AlertRules`, and :class:`ContributedRules` routes
-the events it names to its handler and asks it to hold its level conditions on every evaluation.
+service's to say: it contributes an :class:`~portico.contributions.AlertRules`, and
+:class:`ContributedRules` routes the events it names to its handler and asks it to hold its level
+conditions on every evaluation.
 """
 
 from __future__ import annotations
