@@ -147,6 +147,10 @@ class AlertContext(Protocol):
         """The monitor clock's wall time."""
         ...
 
+    def monotonic(self) -> float:
+        """The monitor clock's monotonic seconds (for ages that must not jump with the wall clock)."""
+        ...
+
     def fire(
         self,
         rule: str,

@@ -53,8 +53,12 @@ __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "PluginInfo", "PluginManager"
 
 ENTRY_POINT_GROUP = "portico.plugins"
 BUILTIN_DISTRIBUTION = "portico"
-DEFAULT_PLUGINS: tuple[str, ...] = ("portico.jobs.contributions", "portico.trading.contributions")
-"""The built-in service plugins (hookimpls only, importing no service): what the jobs and trading
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "portico.jobs.contributions",
+    "portico.trading.contributions",
+    "portico.marketdata.contributions",
+)
+"""The built-in service plugins (hookimpls only): what the jobs, trading and market data
 services contribute to the monitor, the exporter, the dashboard and the command line."""
 
 

@@ -39,7 +39,6 @@ _LEVEL_RULES = (
     "system_degraded",
     "stream_stale",
     "dead_letter_depth",
-    "market_data_stale",
 )
 
 
@@ -163,16 +162,6 @@ class Alerting(MonitorParts):
                     depth=stats.dead_letter_depth,
                 )
         self._rules.evaluate(holding)
-        stale_limit = rules.market_data_stale.window or 900.0
-        for (system, symbol), last in self._market_data.items():
-            if now - last > stale_limit:
-                hold(
-                    "market_data_stale",
-                    rules.market_data_stale,
-                    system,
-                    f"market data for {symbol} stale ({now - last:.0f}s old, limit {stale_limit:g}s)",
-                    subject=symbol,
-                )
         self.alerts.reconcile((*_LEVEL_RULES, *self._rules.level_rules), holding)
         self.alerts.expire(rules.event_ttl)
         return self.alerts.active()

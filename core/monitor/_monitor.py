@@ -113,7 +113,6 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
         self._next_check: dict[str, float] = {}
         self._events: deque[dict[str, Any]] = deque(maxlen=200)
         self._jobs: deque[dict[str, Any]] = deque(maxlen=100)
-        self._market_data: dict[tuple[str, str], float] = {}
         self._outbox: deque[tuple[AlertNotification, list[str], int]] = deque()
         self._notifications: deque[dict[str, Any]] = deque(maxlen=100)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -267,8 +266,12 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
         return info
 
     def market_data_update(self, system: str, symbol: str) -> None:
-        """Record fresh market data for a symbol (the staleness rule watches these)."""
-        self._market_data[(system, symbol)] = self.clock.monotonic()
+        """Record fresh market data for a symbol: the ``market_data.update`` event, without logging it.
+
+        The rule that watches these (``market_data_stale``) is contributed by :mod:`portico.marketdata`
+        through ``portico_alert_rules``.
+        """
+        self._rules.dispatch("market_data.update", system, {"symbol": symbol}, None)
 
     def emit(self, event: str, *, system: str | None = None, severity: str = "info", **data: Any) -> None:
         """Report an event: it is logged (redacted, with the correlation id), counted, and acted on.
@@ -280,11 +283,11 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
           ``stream.message`` (``stream=``, ``count=``)
         - ``dead_letter.depth`` (``depth=``), ``queue.depth`` (``queue=``, ``depth=``),
           ``rate_limit.budget`` (``window=``, ``remaining=``, ``limit=``)
-        - ``market_data.update`` (``symbol=``), ``market_data.quality_failed`` / ``market_data.quality_ok``
-          (``symbol=``, ``reason=``)
 
         Every event is also given to the alert rules plugins contribute (``portico_alert_rules``) that
-        read it: the jobs' ``job.*`` and ``jobs.*`` events, for one (see :mod:`portico.jobs._alert_rules`).
+        read it: the jobs' ``job.*`` and ``jobs.*`` events (see :mod:`portico.jobs._alert_rules`), and the
+        market data service's ``market_data.update`` / ``market_data.quality_failed`` /
+        ``market_data.quality_ok`` (see :mod:`portico.marketdata._alert_rules`).
         """
         cid = data.pop("correlation_id", None) or current_correlation_id()
         entry = {
@@ -334,23 +337,6 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
                 self.gauge("rate_limit_remaining", float(data["remaining"]), system=sys_id, window=window)
             if data.get("limit") is not None:
                 self.gauge("rate_limit_limit", float(data["limit"]), system=sys_id, window=window)
-        elif event == "market_data.update":
-            self.market_data_update(sys_id, str(data.get("symbol", "*")))
-        elif event == "market_data.quality_failed":
-            rule = self.config.alerts.market_data_quality
-            if rule.enabled:
-                symbol = str(data.get("symbol", "*"))
-                self.alerts.fire(
-                    "market_data_quality",
-                    system=system,
-                    subject=symbol,
-                    severity=rule.severity,
-                    summary=f"market data for {symbol} failed quality checks: {data.get('reason', 'unspecified')}",
-                    details={k: v for k, v in data.items() if k != "symbol"},
-                    correlation_id=cid,
-                )
-        elif event == "market_data.quality_ok":
-            self.alerts.resolve("market_data_quality", system=system, subject=str(data.get("symbol", "*")))
         self._rules.dispatch(event, system, data, cid)
 
     # -- runs and contributed alert rules -------------------------------------------------------------------

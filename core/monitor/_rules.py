@@ -1,9 +1,10 @@
 """Alert rules contributed by plugins (``portico_alert_rules``), run inside one monitor.
 
-The monitor's own rules watch what every system has (calls, breakers, health, streams, dead letters,
-market data). What a service's events mean (a job failed, a file is late) is that service's to say:
-it contributes an :class:`~portico.contributions.AlertRules`, and :class:`ContributedRules` routes
-the events it names to its handler and asks it to hold its level conditions on every evaluation.
+The monitor's own rules watch what every system has (calls, breakers, health, streams, dead letters).
+What a service's events mean (a job failed, a file is late, a symbol's market data is stale) is that
+service's to say: it contributes an :class:`~portico.contributions.AlertRules`, and
+:class:`ContributedRules` routes the events it names to its handler and asks it to hold its level
+conditions on every evaluation.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class _Context(AlertContext):
 
     def now(self) -> datetime:
         return self._monitor.clock.now()
+
+    def monotonic(self) -> float:
+        return self._monitor.clock.monotonic()
 
     def fire(
         self,
