@@ -7,13 +7,20 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
 from functools import cache
 from typing import Any
 
-__all__ = ["CAMT053_VERSIONS", "CAMT054_VERSIONS", "SEMT002_VERSIONS", "SchemaProblem", "schema_problems"]
+__all__ = [
+    "CAMT053_VERSIONS",
+    "CAMT054_VERSIONS",
+    "SEMT002_VERSIONS",
+    "IsoDocument",
+    "SchemaProblem",
+    "schema_problems",
+]
 
 _NS = "urn:iso:std:iso:20022:tech:xsd:"
 
@@ -175,3 +182,31 @@ def _fields_by_element(obj: Any) -> dict[str, str]:
 @cache
 def _by_element(cls: Any) -> dict[str, str]:
     return {_element_name(f): f.name for f in fields(cls)}
+
+
+@dataclass
+class IsoDocument:
+    """A parsed, validated ISO 20022 document.
+
+    Attributes:
+        namespace: the document's namespace (names message and version).
+        model: the bound xsdata model (the ``Document``).
+        problems: every schema violation found, in document order.
+    """
+
+    namespace: str
+    model: Any
+    problems: list[SchemaProblem] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        """``camt.053.001.08`` and the like."""
+        return self.namespace.removeprefix(_NS)
+
+    def problems_under(self, xpath: str) -> list[SchemaProblem]:
+        """Problems at ``xpath`` or inside it."""
+        return [
+            p
+            for p in self.problems
+            if p.xpath == xpath or p.xpath.startswith(xpath + "/") or p.xpath.startswith(xpath + "@")
+        ]
