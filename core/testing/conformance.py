@@ -609,7 +609,9 @@ class ConnectorConformance:
         try:
             # the order goes in once the venue has confirmed the subscription, never after a guessed pause
             waiting = asyncio.create_task(subscribed.wait())
-            done, _ = await asyncio.wait({waiting, task}, timeout=_STREAM_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {waiting, task}, timeout=_STREAM_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
             if task in done:
                 task.result()  # the stream ended or failed before subscribing: show why
             waiting.cancel()
