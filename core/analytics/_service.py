@@ -4,19 +4,25 @@ platforms read.
 Everything is computed from what the store holds (the book, its executions, imported prices, FX
 rates, cash flows, benchmarks, factor exposures and scenarios), so a figure can be recomputed and
 explained; nothing is cached between calls.
+
+This module holds the service itself (valuations, performance, risk, post-trade limit checks); the
+report types are in :mod:`._reports`, the imported risk inputs in :mod:`._inputs`, the limit
+measurement in :mod:`._breaches` and the export tables in :mod:`._exports`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
+from portico.analytics._breaches import measure_limits
 from portico.analytics._data import AccountKey, AnalyticsData
+from portico.analytics._exports import ANALYTICS_EXPORT_TYPES, AnalyticsExports
+from portico.analytics._inputs import latest_covariance, latest_exposures, scenario_loss
+from portico.analytics._reports import PerformanceReport, RiskReport, Valuation
 from portico.analytics._returns import (
     FlowTiming,
     active_return,
@@ -30,12 +36,10 @@ from portico.analytics._returns import (
 )
 from portico.analytics._risk import (
     DAILY_LAMBDA,
-    RiskFigures,
     ewma,
     factor_var,
     historical_var,
     parametric_var,
-    scenario_pnl,
 )
 from portico.clock import Clock
 from portico.errors import PayloadRejected
@@ -44,143 +48,7 @@ from portico.trading._repository import OrderRepository
 
 __all__ = ["ANALYTICS_EXPORT_TYPES", "AnalyticsService", "PerformanceReport", "RiskReport", "Valuation"]
 
-ANALYTICS_EXPORT_TYPES = (
-    "performance",
-    "limit_breaches",
-    "risk",
-    "asset_returns",
-    "attribution_inputs",
-    "factor_returns",
-    "factor_panel",
-    "riskmetrics_positions",
-)
-"""Export types the analytics service contributes (``portico export --type ...``)."""
-
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Valuation:
-    """An account's value at the end of a day, in its base currency, and that day's return."""
-
-    day: date
-    value: Decimal
-    flow: Decimal
-    daily_return: Decimal | None
-    positions: Mapping[str, Decimal] = field(default_factory=dict)
-    """Market value per symbol (base currency); cash is ``value`` minus their sum."""
-
-
-@dataclass(frozen=True)
-class PerformanceReport:
-    """Performance of one account over a period.
-
-    ``time_weighted_return`` links the daily returns (flows at the start or end of day, as
-    ``flow_timing`` says); ``money_weighted_return`` is the period's IRR as an annual rate;
-    ``benchmark_return`` and ``active_return`` are present when a benchmark was named.
-    """
-
-    account: str
-    system: str
-    base_currency: str
-    start: date
-    end: date
-    flow_timing: FlowTiming
-    valuations: tuple[Valuation, ...]
-    time_weighted_return: Decimal
-    annualized_return: Decimal
-    money_weighted_return: Decimal | None
-    modified_dietz_return: Decimal | None
-    benchmark: str | None = None
-    benchmark_return: Decimal | None = None
-    active_return: Decimal | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (decimals as strings) for JSON."""
-        return {
-            "account": self.account,
-            "system": self.system,
-            "base_currency": self.base_currency,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "flow_timing": self.flow_timing,
-            "time_weighted_return": str(self.time_weighted_return),
-            "annualized_return": str(self.annualized_return),
-            "money_weighted_return": _text(self.money_weighted_return),
-            "modified_dietz_return": _text(self.modified_dietz_return),
-            "benchmark": self.benchmark,
-            "benchmark_return": _text(self.benchmark_return),
-            "active_return": _text(self.active_return),
-            "valuations": [
-                {
-                    "date": v.day.isoformat(),
-                    "value": str(v.value),
-                    "flow": str(v.flow),
-                    "return": _text(v.daily_return),
-                }
-                for v in self.valuations
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class RiskReport:
-    """Risk of one account's current book (market values in its base currency)."""
-
-    account: str
-    system: str
-    as_of: date
-    base_currency: str
-    positions: Mapping[str, Decimal]
-    cash: Decimal
-    gross_exposure: Decimal
-    net_exposure: Decimal
-    currency_exposure: Mapping[str, Decimal]
-    volatility: Mapping[str, float]
-    parametric: RiskFigures | None
-    historical: RiskFigures | None
-    scenario: str | None = None
-    scenario_pnl: Mapping[str, Decimal] | None = None
-    factor: RiskFigures | None = None
-    """Delta-normal VaR under an imported factor model (``factor_model=``), when asked for."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for JSON."""
-
-        def figures(f: RiskFigures | None) -> dict[str, Any] | None:
-            if f is None:
-                return None
-            return {
-                "confidence": f.confidence,
-                "horizon_days": f.horizon_days,
-                "var": round(f.var, 2),
-                "expected_shortfall": round(f.expected_shortfall, 2),
-                "observations": f.observations,
-            }
-
-        return {
-            "account": self.account,
-            "system": self.system,
-            "as_of": self.as_of.isoformat(),
-            "base_currency": self.base_currency,
-            "positions": {k: str(v) for k, v in self.positions.items()},
-            "cash": str(self.cash),
-            "gross_exposure": str(self.gross_exposure),
-            "net_exposure": str(self.net_exposure),
-            "currency_exposure": {k: str(v) for k, v in self.currency_exposure.items()},
-            "volatility": {k: round(v, 8) for k, v in self.volatility.items()},
-            "parametric": figures(self.parametric),
-            "historical": figures(self.historical),
-            "factor": figures(self.factor),
-            "scenario": self.scenario,
-            "scenario_pnl": None
-            if self.scenario_pnl is None
-            else {k: str(v) for k, v in self.scenario_pnl.items()},
-        }
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 class AnalyticsService:
@@ -210,7 +78,9 @@ class AnalyticsService:
         self.fx_rates = fx_rates
 
     def _data(self) -> AnalyticsData:
-        return AnalyticsData(self.db, self.repo, fx_book=self.fx_rates() if self.fx_rates is not None else None)
+        return AnalyticsData(
+            self.db, self.repo, fx_book=self.fx_rates() if self.fx_rates is not None else None
+        )
 
     # -- valuations and performance --------------------------------------------------------------
 
@@ -467,13 +337,13 @@ class AnalyticsService:
                 historical = historical_var(live, aligned, confidence=confidence, horizon_days=horizon_days)
         pnl = None
         if scenario is not None:
-            pnl = self._scenario(data, scenario, positions, day)
+            pnl = scenario_loss(data, scenario, positions, day)
         factor = None
         if factor_model is not None and live:
             factor = factor_var(
                 live,
-                self._exposures(data, day),
-                self._covariance(data, factor_model, day),
+                latest_exposures(data, day),
+                latest_covariance(data, factor_model, day),
                 confidence=confidence,
                 horizon_days=horizon_days,
             )
@@ -494,60 +364,6 @@ class AnalyticsService:
             scenario_pnl=pnl,
             factor=factor,
         )
-
-    @staticmethod
-    def _exposures(data: AnalyticsData, day: date) -> dict[str, dict[str, Decimal]]:
-        """Each symbol's latest imported exposure per factor on or before ``day``."""
-        latest: dict[tuple[str, str], tuple[date, Decimal]] = {}
-        for r in data.records("factor_exposures"):
-            d = date.fromisoformat(r["date"])
-            k = (r["symbol"], r["factor"])
-            if d <= day and (k not in latest or latest[k][0] < d):
-                latest[k] = (d, Decimal(r["exposure"]))
-        out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        for (symbol, factor), (_, value) in latest.items():
-            out[symbol][factor] = value
-        return dict(out)
-
-    @staticmethod
-    def _covariance(data: AnalyticsData, model: str, day: date) -> dict[tuple[str, str], Decimal]:
-        """The model's latest imported covariance matrix on or before ``day``."""
-        rows = [
-            r
-            for r in data.records("covariances")
-            if r["model"] == model and date.fromisoformat(r["date"]) <= day
-        ]
-        if not rows:
-            known = sorted({r["model"] for r in data.records("covariances")})
-            raise PayloadRejected(
-                f"no covariance of model {model!r} on or before {day}; imported models: {known or 'none'}",
-                field="factor_model",
-            )
-        as_of = max(r["date"] for r in rows)
-        return {(r["factor_1"], r["factor_2"]): Decimal(r["covariance"]) for r in rows if r["date"] == as_of}
-
-    @staticmethod
-    def _scenario(
-        data: AnalyticsData, name: str, positions: Mapping[str, Decimal], day: date
-    ) -> dict[str, Decimal]:
-        shocks = {
-            r["factor"]: Decimal(r["shock"]) for r in data.records("scenarios") if r["scenario"] == name
-        }
-        if not shocks:
-            known = sorted({r["scenario"] for r in data.records("scenarios")})
-            raise PayloadRejected(
-                f"unknown scenario {name!r}; imported scenarios: {known or 'none'}", field="scenario"
-            )
-        if set(shocks) & set(positions):
-            return scenario_pnl(positions, shocks)
-        exposures = AnalyticsService._exposures(data, day)
-        if not exposures:
-            raise PayloadRejected(
-                f"scenario {name!r} shocks factors {sorted(shocks)} but no factor_exposures are imported "
-                "and no shock names a held symbol",
-                field="scenario",
-            )
-        return scenario_pnl(positions, shocks, exposures=exposures)
 
     # -- post-trade limits ------------------------------------------------------------------------
 
@@ -572,7 +388,7 @@ class AnalyticsService:
                 horizon_days=int(var.get("horizon_days", 1)),
                 lookback=int(var.get("lookback", 250)),
             )
-            rows.extend(self._measure(key, report, settings))
+            rows.extend(measure_limits(key, report, settings))
         for row in rows:
             if row["breached"] and self.alert is not None:
                 self.alert(
@@ -585,238 +401,8 @@ class AnalyticsService:
                 )
         return rows
 
-    @staticmethod
-    def _measure(
-        key: AccountKey, report: RiskReport, settings: Mapping[str, Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
-        equity = report.net_exposure + report.cash
-        measured: list[tuple[str, str, Decimal | None, Decimal]] = []
-        if "max_gross_exposure" in settings:
-            measured.append(
-                (
-                    "max_gross_exposure",
-                    "gross exposure",
-                    report.gross_exposure,
-                    Decimal(str(settings["max_gross_exposure"]["limit"])),
-                )
-            )
-        if "max_net_exposure" in settings:
-            measured.append(
-                (
-                    "max_net_exposure",
-                    "net exposure",
-                    abs(report.net_exposure),
-                    Decimal(str(settings["max_net_exposure"]["limit"])),
-                )
-            )
-        for name, groups_key in (
-            ("max_issuer_concentration", "issuers"),
-            ("max_sector_concentration", "sectors"),
-        ):
-            if name in settings:
-                groups = {str(k).upper(): str(v) for k, v in (settings[name].get(groups_key) or {}).items()}
-                totals: dict[str, Decimal] = defaultdict(Decimal)
-                for symbol, value in report.positions.items():
-                    totals[groups.get(symbol.upper(), symbol.upper())] += abs(value)
-                limit = Decimal(str(settings[name]["max_fraction"]))
-                for group, total in sorted(totals.items()):
-                    fraction = (total / equity).quantize(Decimal("0.0001")) if equity > 0 else None
-                    measured.append((name, f"{groups_key[:-1]} {group} fraction of equity", fraction, limit))
-        if "max_currency_exposure" in settings:
-            for currency, limit in sorted((settings["max_currency_exposure"].get("limits") or {}).items()):
-                exposure = report.currency_exposure.get(str(currency).upper(), ZERO)
-                measured.append(
-                    ("max_currency_exposure", f"{currency} exposure", abs(exposure), Decimal(str(limit)))
-                )
-        if "max_var" in settings:
-            method = str(settings["max_var"].get("method", "historical"))
-            figures = report.historical if method == "historical" else report.parametric
-            var_value = Decimal(f"{figures.var:.2f}") if figures else None
-            measured.append(
-                ("max_var", f"{method} VaR", var_value, Decimal(str(settings["max_var"]["limit"])))
-            )
-        return [
-            {
-                "system": key.system,
-                "account": key.account_id,
-                "as_of": report.as_of,
-                "limit": name,
-                "measure": what,
-                "value": value,
-                "threshold": threshold,
-                # a figure that cannot be measured is a breach: the limit cannot be shown to hold
-                "breached": value is None or value > threshold,
-            }
-            for name, what, value, threshold in measured
-        ]
-
     # -- exports ---------------------------------------------------------------------------------
 
     def export_sources(self) -> dict[str, Any]:
         """The export sources of :data:`ANALYTICS_EXPORT_TYPES`, for the exporter."""
-        return {
-            "performance": self._export_performance,
-            "limit_breaches": self.check_limits,
-            "risk": self._export_risk,
-            "asset_returns": self._export_asset_returns,
-            "attribution_inputs": self._export_attribution_inputs,
-            "factor_returns": self._export_factor_returns,
-            "factor_panel": self._export_factor_panel,
-            "riskmetrics_positions": self._export_riskmetrics_positions,
-        }
-
-    def _span(self, data: AnalyticsData, key: AccountKey) -> tuple[date, date] | None:
-        days: set[date] = {d for d, _, _ in data.flows(key)}
-        if self.repo is not None:
-            days |= {
-                e.executed_at.date()
-                for e in self.repo.executions(system=key.system)
-                if (e.account_id or "") == key.account_id
-            }
-        for symbol in data.holdings_by_day(key, [self.clock.now().date()])[
-            self.clock.now().date()
-        ].quantities:
-            days |= set(data.price_history(symbol))
-        if len(days) < 2:
-            return None
-        return min(days), min(max(days), self.clock.now().date())
-
-    def _export_performance(self) -> Iterator[dict[str, Any]]:
-        data = self._data()
-        for key in data.accounts():
-            span = self._span(data, key)
-            if span is None or span[1] <= span[0]:
-                continue
-            _, base, vals = self._valuations(
-                data, key.account_id, span[0], span[1], key.system, None, "start"
-            )
-            growth = Decimal(1)
-            for v in vals:
-                if v.daily_return is not None:
-                    growth *= 1 + v.daily_return
-                yield {
-                    "system": key.system,
-                    "account": key.account_id,
-                    "date": v.day,
-                    "base_currency": base,
-                    "value": v.value,
-                    "flow": v.flow,
-                    "daily_return": v.daily_return,
-                    "cumulative_return": growth - 1,
-                }
-
-    def _export_risk(self) -> Iterator[dict[str, Any]]:
-        for key in self._data().accounts():
-            report = self.risk(key.account_id, system=key.system)
-            for figures in (report.parametric, report.historical):
-                yield {
-                    "system": key.system,
-                    "account": key.account_id,
-                    "as_of": report.as_of,
-                    "base_currency": report.base_currency,
-                    "method": figures.method if figures else "none (under 21 days of returns)",
-                    "confidence": Decimal(str(figures.confidence)) if figures else None,
-                    "horizon_days": figures.horizon_days if figures else None,
-                    "var": Decimal(f"{figures.var:.2f}") if figures else None,
-                    "expected_shortfall": Decimal(f"{figures.expected_shortfall:.2f}") if figures else None,
-                    "gross_exposure": report.gross_exposure,
-                    "net_exposure": report.net_exposure,
-                }
-                if figures is None:
-                    break
-
-    def _export_asset_returns(self) -> Iterator[dict[str, Any]]:
-        """PerformanceAnalytics / PortfolioAnalytics shape: a ``Date`` column and one column of simple
-        returns per asset (empty where an asset has no return that day, which R reads as NA)."""
-        returns = self.asset_returns()
-        days = sorted(set().union(*(set(r) for r in returns.values()))) if returns else []
-        for day in days:
-            yield {"Date": day, **{s: returns[s].get(day) for s in sorted(returns)}}
-
-    def _export_factor_returns(self) -> Iterator[dict[str, Any]]:
-        """FactorAnalytics ``fitTsfm`` shape: ``DATE``, asset returns, then factor returns (each imported
-        benchmark series is a factor), one row per day where every column has a value."""
-        data = self._data()
-        assets = self.asset_returns(data=data)
-        factors: dict[str, dict[date, Decimal]] = defaultdict(dict)
-        for r in data.records("benchmark_returns"):
-            factors[r["benchmark"]][date.fromisoformat(r["date"])] = Decimal(r["simple_return"])
-        columns = {**{s: assets[s] for s in sorted(assets)}, **{f: factors[f] for f in sorted(factors)}}
-        if not columns:
-            return
-        for day in sorted(set.intersection(*(set(c) for c in columns.values()))):
-            yield {"DATE": day, **{name: series[day] for name, series in columns.items()}}
-
-    def _export_factor_panel(self) -> Iterator[dict[str, Any]]:
-        """FactorAnalytics ``fitFfm`` shape: a long panel of ``DATE``, ``TICKER``, ``RETURN`` and one
-        column per imported exposure factor (rows where the asset has a return that day)."""
-        data = self._data()
-        assets = self.asset_returns(data=data)
-        exposures: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(dict)
-        factors: set[str] = set()
-        for r in data.records("factor_exposures"):
-            exposures[(date.fromisoformat(r["date"]), r["symbol"])][r["factor"]] = Decimal(r["exposure"])
-            factors.add(r["factor"])
-        for (day, symbol), values in sorted(exposures.items()):
-            ret = assets.get(symbol, {}).get(day)
-            if ret is None:
-                continue
-            yield {
-                "DATE": day,
-                "TICKER": symbol,
-                "RETURN": ret,
-                **{f: values.get(f) for f in sorted(factors)},
-            }
-
-    def _export_attribution_inputs(self) -> Iterator[dict[str, Any]]:
-        """What a Brinson attribution system needs from the portfolio side: per account, month and
-        segment (symbol), the weight at the month's start and the segment's return over the month."""
-        data = self._data()
-        for key in data.accounts():
-            span = self._span(data, key)
-            if span is None or span[1] <= span[0]:
-                continue
-            _, base, vals = self._valuations(
-                data, key.account_id, span[0], span[1], key.system, None, "start"
-            )
-            by_month: dict[tuple[int, int], list[Valuation]] = defaultdict(list)
-            for v in vals:
-                by_month[(v.day.year, v.day.month)].append(v)
-            months = sorted(by_month)
-            for prev, month in pairwise(months):
-                opening, closing = by_month[prev][-1], by_month[month][-1]
-                if opening.value <= 0:
-                    continue
-                for symbol, mv in sorted(opening.positions.items()):
-                    start_price = data.price(symbol, opening.day)[1]
-                    end_price = data.price(symbol, closing.day)[1]
-                    yield {
-                        "system": key.system,
-                        "account": key.account_id,
-                        "period_start": opening.day,
-                        "period_end": closing.day,
-                        "segment": symbol,
-                        "base_currency": base,
-                        "portfolio_weight": mv / opening.value,
-                        "portfolio_return": end_price / start_price - 1,
-                    }
-
-    def _export_riskmetrics_positions(self) -> Iterator[dict[str, Any]]:
-        """A RiskMetrics-style position file. Its column layout is assumed (RiskManager's import layout
-        is not public): portfolio, position id, instrument id, quantity, market value, currency, date."""
-        data = self._data()
-        today = self.clock.now().date()
-        for key in data.accounts():
-            holdings = data.holdings_by_day(key, [today])[today]
-            for symbol, qty in sorted(holdings.quantities.items()):
-                _, price = data.price(symbol, today)
-                currency = data.currency_of(symbol, holdings.currencies.get(symbol, "USD"))
-                yield {
-                    "Portfolio": str(key),
-                    "PositionID": f"{key}:{symbol}",
-                    "InstrumentID": symbol,
-                    "Quantity": qty,
-                    "MarketValue": qty * price,
-                    "Currency": currency,
-                    "AsOfDate": today,
-                }
+        return AnalyticsExports(self).sources()

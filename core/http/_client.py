@@ -1,4 +1,13 @@
-"""The resilient API client every connector talks HTTP through."""
+"""The resilient API client every connector talks HTTP through.
+
+It is over 600 lines because it is one job: the life of a request (rate limit, breaker, send, classify
+the answer or the failure, retry or refuse, record the call), whose steps share one attempt's state and
+decide together whether a lost answer may be retried or must surface as an unknown outcome. The parts
+that stand alone are already their own modules: retry policy and backoff (:mod:`._retry`), the circuit
+breaker (:mod:`._breaker`), rate limiting (:mod:`._ratelimit`), error mapping (:mod:`._error_map`),
+request building (:mod:`._requests`), call records (:mod:`._records`) and transports
+(:mod:`._transport`).
+"""
 
 from __future__ import annotations
 

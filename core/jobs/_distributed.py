@@ -17,6 +17,9 @@ committed row in the load ledger for the delivery (replacing an earlier committe
 corrected redelivery does), the staging rows deleted. So the per-record accounting holds (every source
 record loaded, rejected with its line and reason, or quarantined) and readers see the whole load at once
 or not at all; a crash anywhere before that commit leaves no load, and the merge is simply done again.
+
+This module is the coordinator (plan, work, merge, status); the staging tables and sink are in
+:mod:`._distributed_staging`, the row merge itself in :mod:`._distributed_merge`.
 """
 
 from __future__ import annotations
@@ -28,189 +31,24 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.errors import ConfigurationError
+from portico.jobs._distributed_merge import merge_rows_python, merge_rows_sql
+from portico.jobs._distributed_staging import _STAGING, StagingSink, distributed_tables
 from portico.jobs._records import record_type
 from portico.jobs._scheduler import _owner_alive, owner_id
 from portico.jobs._sinks import LoadContext, StoreSink
 from portico.jobs._tables import data_table, job_tables
-from portico.store import metadata
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
     from portico.jobs._import_result import ImportResult
     from portico.jobs._importer import DataImporter
 
 __all__ = ["DistributedImport", "DistributedResult", "StagingSink", "distributed_tables"]
-
-_STAGING = "staging:"
-
-
-def distributed_tables() -> dict[str, sa.Table]:
-    """``portico_import_distributed`` (one row per planned import), its chunks, and the staged rows."""
-    import sqlalchemy as sa
-
-    md = metadata()
-    if "portico_import_distributed" in md.tables:
-        return {
-            "imports": md.tables["portico_import_distributed"],
-            "chunks": md.tables["portico_import_chunks"],
-            "staged": md.tables["portico_import_staged"],
-        }
-    imports = sa.Table(
-        "portico_import_distributed",
-        md,
-        sa.Column("import_id", sa.String(64), primary_key=True),
-        sa.Column("path", sa.Text, nullable=False),
-        sa.Column("data_type", sa.String(64), nullable=False),
-        sa.Column("format", sa.String(32), nullable=False),
-        sa.Column("source_key", sa.String(512), nullable=False),
-        sa.Column("destination", sa.String(512), nullable=False),
-        sa.Column("checksum", sa.String(64), nullable=False),
-        sa.Column("chunks", sa.Integer, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("load_id", sa.String(64)),
-        sa.Column("manifest", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    chunks = sa.Table(
-        "portico_import_chunks",
-        md,
-        sa.Column("import_id", sa.String(64), primary_key=True),
-        sa.Column("chunk_no", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("byte_start", sa.BigInteger, nullable=False),
-        sa.Column("byte_end", sa.BigInteger, nullable=False),
-        sa.Column("first_line", sa.Integer, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("owner", sa.String(128)),
-        sa.Column("lease_until", sa.DateTime(timezone=True)),
-        sa.Column("attempts", sa.Integer, nullable=False, default=0),
-        sa.Column("load_id", sa.String(64)),
-        sa.Column("error", sa.Text),
-    )
-    staged = sa.Table(
-        "portico_import_staged",
-        md,
-        sa.Column("import_id", sa.String(64), primary_key=True),
-        sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("chunk_no", sa.Integer, nullable=False),
-        sa.Column("row", sa.Text, nullable=False),
-    )
-    return {"imports": imports, "chunks": chunks, "staged": staged}
-
-
-class StagingSink:
-    """The destination ``staging:<import_id>:<chunk_no>:<line offset>``: accepted rows kept aside until the merge."""
-
-    name = "staging"
-
-    def matches(self, destination: str) -> bool:
-        return destination.startswith(_STAGING)
-
-    def open(self, ctx: LoadContext) -> _StagingSession:
-        return _StagingSession(ctx)
-
-
-class _StagingSession:
-    # a chunk is no run of its own: the merge records the import's one run, in the load's commit
-    records_run = False
-
-    def __init__(self, ctx: LoadContext) -> None:
-        # staging:<import_id>:<chunk_no>:<line offset of the chunk in the original file>
-        _, import_id, chunk_no, offset = ctx.destination.split(":", 3)
-        self.ctx = ctx
-        self.import_id = import_id
-        self.chunk_no = int(chunk_no)
-        self.offset = int(offset)
-        self.tables = distributed_tables()
-        self.count = 0
-
-    def back_out(self, previous_load_id: str) -> None:
-        staged = self.tables["staged"]
-        self.ctx.conn.execute(
-            staged.delete().where(staged.c.import_id == self.import_id, staged.c.chunk_no == self.chunk_no)
-        )
-
-    def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
-        if not rows:
-            return
-        self.ctx.conn.execute(
-            self.tables["staged"].insert(),
-            [
-                {
-                    "import_id": self.import_id,
-                    "line": line + self.offset,
-                    "chunk_no": self.chunk_no,
-                    "row": json.dumps(list(row)),
-                }
-                for line, row in zip(lines, rows, strict=True)
-            ],
-        )
-        self.count += len(rows)
-
-    def loaded_count(self) -> int:
-        import sqlalchemy as sa
-
-        staged = self.tables["staged"]
-        return int(
-            self.ctx.conn.execute(
-                sa.select(sa.func.count())
-                .select_from(staged)
-                .where(staged.c.import_id == self.import_id, staged.c.chunk_no == self.chunk_no)
-            ).scalar_one()
-        )
-
-    def loaded_sums(self, fields: Sequence[str]) -> dict[str, Any]:
-        import sqlalchemy as sa
-
-        from portico.jobs._sinks import exact_sum
-
-        staged = self.tables["staged"]
-        positions = [self.ctx.rt.fields.index(f) for f in fields]
-        totals = {f: exact_sum([]) for f in fields}
-        rows = self.ctx.conn.execute(
-            sa.select(staged.c.row).where(
-                staged.c.import_id == self.import_id, staged.c.chunk_no == self.chunk_no
-            )
-        ).scalars()
-        values: dict[str, list[str]] = {f: [] for f in fields}
-        for raw in rows:
-            row = json.loads(raw)
-            for f, pos in zip(fields, positions, strict=True):
-                if row[pos] is not None:
-                    values[f].append(row[pos])
-        for f in fields:
-            totals[f] = exact_sum(values[f])
-        return totals
-
-    def commit(self) -> None:
-        # inside the importer's transaction, after its rejects and quarantine were written: their lines
-        # become the original file's, and the chunk is staged in the same commit
-        tables = job_tables()
-        chunks = self.tables["chunks"]
-        conn = self.ctx.conn
-        if self.offset:
-            for name in ("rejects", "dlq"):
-                table = tables[name]
-                conn.execute(
-                    table.update()
-                    .where(table.c.load_id == self.ctx.load_id, table.c.line.is_not(None))
-                    .values(line=table.c.line + self.offset)
-                )
-        conn.execute(
-            chunks.update()
-            .where(chunks.c.import_id == self.import_id, chunks.c.chunk_no == self.chunk_no)
-            .values(status="staged", load_id=self.ctx.load_id, error=None)
-        )
-
-    def abort(self) -> None:
-        return None
 
 
 @dataclass
@@ -562,9 +400,9 @@ class DistributedImport:
                     .values(status="superseded", updated_at=now)
                 )
             if self.db.is_sqlite:
-                loaded, duplicates = _merge_rows_python(conn, import_id, rt, session, load_id)
+                loaded, duplicates = merge_rows_python(conn, import_id, rt, session, load_id)
             else:
-                loaded, duplicates = _merge_rows_sql(conn, import_id, rt, session.load_no, load_id)
+                loaded, duplicates = merge_rows_sql(conn, import_id, rt, session.load_no, load_id)
             rejected += duplicates
             if loaded + rejected + quarantined != records:
                 raise RuntimeError(
@@ -711,80 +549,6 @@ def _iso(value: Any) -> str | None:
     return str(value.isoformat())
 
 
-def _merge_rows_python(conn: Any, import_id: str, rt: Any, session: Any, load_id: str) -> tuple[int, int]:
-    """Write the staged rows through the store sink, rejecting duplicate keys across chunks (SQLite)."""
-    rejects = job_tables()["rejects"]
-    key_pos = [rt.fields.index(k) for k in rt.key]
-    seen: dict[tuple[Any, ...], int] = {}
-    batch_rows: list[tuple[Any, ...]] = []
-    batch_lines: list[int] = []
-    dup_rejects: list[dict[str, Any]] = []
-    for line, raw in _staged_rows(conn, import_id):
-        row = tuple(json.loads(raw))
-        key = tuple(row[p] for p in key_pos)
-        first = seen.get(key)
-        if first is not None:
-            shown = ", ".join(f"{k}={v}" for k, v in zip(rt.key, key, strict=True))
-            dup_rejects.append(
-                {
-                    "load_id": load_id,
-                    "line": line,
-                    "field": None,
-                    "reason": f"duplicate record ({shown}) of line {first}",
-                    "raw": json.dumps(dict(zip(rt.fields, row, strict=True))),
-                }
-            )
-            continue
-        seen[key] = line
-        batch_rows.append(row)
-        batch_lines.append(line)
-        if len(batch_rows) >= 5_000:
-            session.write(batch_rows, batch_lines)
-            batch_rows, batch_lines = [], []
-    session.write(batch_rows, batch_lines)
-    if dup_rejects:
-        conn.execute(rejects.insert(), dup_rejects)
-    return len(seen), len(dup_rejects)
-
-
-def _merge_rows_sql(conn: Any, import_id: str, rt: Any, load_no: int, load_id: str) -> tuple[int, int]:
-    """The same in one pass of SQL on PostgreSQL: no row travels to the process and back."""
-    import sqlalchemy as sa
-
-    table, staged = data_table(rt), distributed_tables()["staged"]
-
-    def value(i: int, name: str) -> str:
-        text = f"(s.row::jsonb ->> {i})"
-        return f"{text}::integer" if isinstance(table.c[name].type, sa.Integer) else text
-
-    keys = ", ".join(f"(s.row::jsonb ->> {rt.fields.index(k)})" for k in rt.key)
-    ranked = (
-        f"SELECT s.line, s.row, row_number() OVER (PARTITION BY {keys} ORDER BY s.line) AS n, "
-        f"min(s.line) OVER (PARTITION BY {keys}) AS first_line FROM {staged.name} s WHERE s.import_id = :import_id"
-    )
-    columns = ", ".join(["load_no", "line", *rt.fields])
-    values = ", ".join(value(i, f) for i, f in enumerate(rt.fields))
-    loaded = conn.execute(
-        sa.text(
-            f"INSERT INTO {table.name} ({columns}) SELECT :load_no, s.line, {values} FROM ({ranked}) s WHERE s.n = 1"
-        ),
-        {"import_id": import_id, "load_no": load_no},
-    ).rowcount
-    shown = " || ', ' || ".join(
-        f"'{k}=' || coalesce(s.row::jsonb ->> {rt.fields.index(k)}, 'None')" for k in rt.key
-    )
-    raw = ", ".join(f"'{f}', s.row::jsonb -> {i}" for i, f in enumerate(rt.fields))
-    duplicates = conn.execute(
-        sa.text(
-            f"INSERT INTO {job_tables()['rejects'].name} (load_id, line, field, reason, raw) "
-            f"SELECT :load_id, s.line, NULL, 'duplicate record (' || {shown} || ') of line ' || s.first_line, "
-            f"json_build_object({raw})::text FROM ({ranked}) s WHERE s.n > 1"
-        ),
-        {"import_id": import_id, "load_id": load_id},
-    ).rowcount
-    return int(loaded), int(duplicates)
-
-
 def _write_lock(db: Any, conn: Any) -> None:
     """On SQLite, make the transaction a writer from its first statement: a reader that writes later is
     refused at once ("database is locked") when another writer committed meanwhile, where a writer
@@ -792,23 +556,3 @@ def _write_lock(db: Any, conn: Any) -> None:
     if db.is_sqlite:
         chunks = distributed_tables()["chunks"]
         conn.execute(chunks.update().where(chunks.c.chunk_no < 0).values(attempts=chunks.c.attempts))
-
-
-def _staged_rows(conn: Any, import_id: str, page: int = 10_000) -> Any:
-    """The staged rows of ``import_id`` in line order, a page at a time (no server-side cursor: the
-    same connection writes the load meanwhile)."""
-    import sqlalchemy as sa
-
-    staged = distributed_tables()["staged"]
-    last = -1
-    while True:
-        rows = conn.execute(
-            sa.select(staged.c.line, staged.c.row)
-            .where(staged.c.import_id == import_id, staged.c.line > last)
-            .order_by(staged.c.line)
-            .limit(page)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].line

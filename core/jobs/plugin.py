@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from portico.hookspecs import hookimpl
-from portico.jobs._formats import (
-    CsvFormat,
-    FixedWidthFormat,
-    JsonFormat,
-    JsonLinesFormat,
-    ParquetFormat,
-    PipeFormat,
-    XlsxFormat,
-    XmlFormat,
-)
+from portico.jobs._formats import CsvFormat, FixedWidthFormat, JsonFormat, JsonLinesFormat, PipeFormat
+from portico.jobs._formats_binary import ParquetFormat, XlsxFormat
+from portico.jobs._formats_xml import XmlFormat
 from portico.jobs._iso20022 import Camt053Format, Camt054Format, Semt002Format
 from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink, TradingBookSink
 
@@ -23,7 +16,16 @@ from portico.jobs._sinks import FileSink, HttpSink, MarketDataSink, StoreSink, T
 def portico_formats() -> list[Any]:
     """CSV, pipe-delimited, JSON, JSON Lines, XML, fixed-width, XLSX, Parquet; ISO 20022 camt.053, camt.054, semt.002."""
     return [
-        *(CsvFormat(), PipeFormat(), JsonFormat(), JsonLinesFormat(), XmlFormat(), FixedWidthFormat(), XlsxFormat(), ParquetFormat()),
+        *(
+            CsvFormat(),
+            PipeFormat(),
+            JsonFormat(),
+            JsonLinesFormat(),
+            XmlFormat(),
+            FixedWidthFormat(),
+            XlsxFormat(),
+            ParquetFormat(),
+        ),
         *(Camt053Format(), Camt054Format(), Semt002Format()),
     ]
 

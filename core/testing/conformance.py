@@ -14,6 +14,11 @@ for each test), its results are checked against the canonical models' invariants
 the manifest does not declare must raise :class:`~portico.errors.NotSupported`. Override
 :meth:`ConnectorConformance.make_context` to point the connector elsewhere, or the ``connector`` fixture
 entirely for connectors that need more set-up.
+
+It is over 600 lines because it is one job, the suite itself: :class:`ConnectorConformance` is one
+pytest class whose thirty-odd generated tests (one per capability, each gated by the capabilities it
+exercises) share its fixtures and the canonical-model invariant checks above it. Spreading the tests
+over mixins would make a connector's author read several files to see what their connector must pass.
 """
 
 from __future__ import annotations
@@ -604,7 +609,9 @@ class ConnectorConformance:
         try:
             # the order goes in once the venue has confirmed the subscription, never after a guessed pause
             waiting = asyncio.create_task(subscribed.wait())
-            done, _ = await asyncio.wait({waiting, task}, timeout=_STREAM_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {waiting, task}, timeout=_STREAM_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
             if task in done:
                 task.result()  # the stream ended or failed before subscribing: show why
             waiting.cancel()
