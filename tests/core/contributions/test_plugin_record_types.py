@@ -171,3 +171,45 @@ def test_malformed_or_doubled_contributions_are_refused(registry: None) -> None:
         register_record_types([RecordTypeDef(name="acme_z", model=dict, key=("account",))])
     with pytest.raises(ConfigurationError, match="sum decimal fields"):
         register_record_types([RecordTypeDef(name="acme_w", model=_Model, key=("account",), sums=("account",))])
+
+
+class _KnownIssuers:
+    """A reference check (``portico_record_validators``): issuers must be in the reference data."""
+
+    data_types = ("esg_scores",)
+
+    def __init__(self) -> None:
+        self.known = {"ACME Corp", "Umbrella"}
+
+    def validate(self, data_type: str, records: list[dict[str, object]]) -> dict[int, str]:
+        return {i: f"issuer {r['issuer']!r} is not in the reference data" for i, r in enumerate(records) if r["issuer"] not in self.known}
+
+
+def test_a_quarantined_record_of_the_plugins_type_replays_from_the_dead_letter_queue(acme_esg: Path, tmp_path: Path) -> None:
+    from portico.cli._services import jobs_service
+    from portico.jobs import DeadLetterQueue
+
+    check = _KnownIssuers()
+
+    class Reference:
+        @hookimpl
+        def portico_record_validators(self) -> list[_KnownIssuers]:
+            return [check]
+
+    plugins = PluginManager()
+    plugins.register(Reference(), name="reference")
+    service = jobs_service(plugins=plugins)
+    (tmp_path / "esg.csv").write_text("issuer,date,score\nACME Corp,2026-11-30,71.5\nHooli,2026-11-30,55\n")
+    result = service.importer.import_file(str(tmp_path / "esg.csv"), "esg")
+    assert (result.data_type, result.status, result.loaded, result.quarantined) == ("esg_scores", "partial", 1, 1)
+    dlq = DeadLetterQueue(service.importer)
+    [entry] = dlq.list(data_type="esg")
+    assert (entry["data_type"], entry["line"], entry["reason"]) == (
+        "esg_scores",
+        3,
+        "reference check: issuer 'Hooli' is not in the reference data",
+    )
+    assert dlq.replay()["replayed"] == []  # still unknown
+    check.known.add("Hooli")  # the reference data is fixed: the record gets out
+    assert dlq.replay() == {"replayed": [entry["id"]], "still_failing": {}}
+    assert dlq.list(data_type="esg_scores") == []
