@@ -31,19 +31,27 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 def _built(item: Any) -> RecordType:
     if not isinstance(item, RecordTypeDef):
-        raise ConfigurationError(f"a record type must be a portico.contributions.RecordTypeDef, got {item!r}", path=_HOOK)
+        raise ConfigurationError(
+            f"a record type must be a portico.contributions.RecordTypeDef, got {item!r}", path=_HOOK
+        )
     where = f"{_HOOK}.{item.name}"
     for name in (item.name, *item.aliases):
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigurationError(
-                f"record type name {name!r} must be lower-case letters, digits and '_' (at most 48, starting with a letter)", path=where
+                f"record type name {name!r} must be lower-case letters, digits and '_' (at most 48, starting with a letter)",
+                path=where,
             )
     try:
         model = resolve_ref(item.model)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigurationError(f"record type {item.name!r}: cannot import its model {item.model!r}: {exc}", path=f"{where}.model") from None
+        raise ConfigurationError(
+            f"record type {item.name!r}: cannot import its model {item.model!r}: {exc}", path=f"{where}.model"
+        ) from None
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ConfigurationError(f"record type {item.name!r}: its model must be a pydantic model class, got {model!r}", path=f"{where}.model")
+        raise ConfigurationError(
+            f"record type {item.name!r}: its model must be a pydantic model class, got {model!r}",
+            path=f"{where}.model",
+        )
     key, sums = tuple(item.key), tuple(item.sums)
     if not key:
         raise ConfigurationError(f"record type {item.name!r}: its key names no field", path=f"{where}.key")
@@ -122,7 +130,11 @@ def register_record_types(contributions: Iterable[Any]) -> list[RecordType]:
                 "a plugin may add record types, not replace one (rename it)",
                 path=f"{_HOOK}.{rt.name}",
             )
-        others = [t for t in (*RECORD_TYPES.values(), *pending.values()) if t.name not in BUILTIN_RECORD_TYPES and t != rt]
+        others = [
+            t
+            for t in (*RECORD_TYPES.values(), *pending.values())
+            if t.name not in BUILTIN_RECORD_TYPES and t != rt
+        ]
         twice = _taken(names, others)
         if twice:
             name, owner = next(iter(twice.items()))

@@ -132,10 +132,18 @@ class _Model(BaseModel):
 
 
 def test_a_plugin_type_may_not_replace_a_built_in_one(registry: None) -> None:
-    with pytest.raises(ConfigurationError, match="'positions' contributed by a plugin clashes with the built-in record type 'positions'"):
+    with pytest.raises(
+        ConfigurationError,
+        match="'positions' contributed by a plugin clashes with the built-in record type 'positions'",
+    ):
         register_record_types([RecordTypeDef(name="positions", model=_Model, key=("account",))])
-    with pytest.raises(ConfigurationError, match="'daily_prices' contributed by a plugin clashes with the built-in record type 'prices'"):
-        register_record_types([RecordTypeDef(name="my_prices", model=_Model, key=("account",), aliases=("daily_prices",))])
+    with pytest.raises(
+        ConfigurationError,
+        match="'daily_prices' contributed by a plugin clashes with the built-in record type 'prices'",
+    ):
+        register_record_types(
+            [RecordTypeDef(name="my_prices", model=_Model, key=("account",), aliases=("daily_prices",))]
+        )
     assert record_type("positions") is RECORD_TYPES["positions"]
     assert "my_prices" not in RECORD_TYPES
 
@@ -156,10 +164,13 @@ def test_a_clash_is_refused_when_the_service_starts(registry: None) -> None:
 
 def test_malformed_or_doubled_contributions_are_refused(registry: None) -> None:
     one = RecordTypeDef(name="acme_flows", model=_Model, key=("account",))
-    assert [rt.name for rt in register_record_types([one, one])] == ["acme_flows"]  # the same definition again
+    # the same definition twice (a plugin registered twice, a second service) is one type
+    assert [rt.name for rt in register_record_types([one, one])] == ["acme_flows"]
     assert register_record_types([one])[0] == RECORD_TYPES["acme_flows"]
     other = RecordTypeDef(name="acme_flows", model=_Model, key=("account", "amount"))
-    with pytest.raises(ConfigurationError, match="'acme_flows' is contributed twice with different definitions"):
+    with pytest.raises(
+        ConfigurationError, match="'acme_flows' is contributed twice with different definitions"
+    ):
         register_record_types([other])
     with pytest.raises(ConfigurationError, match="key names 'acount', not fields of _Model"):
         register_record_types([RecordTypeDef(name="acme_x", model=_Model, key=("acount",))])
@@ -170,7 +181,9 @@ def test_malformed_or_doubled_contributions_are_refused(registry: None) -> None:
     with pytest.raises(ConfigurationError, match="must be a pydantic model class"):
         register_record_types([RecordTypeDef(name="acme_z", model=dict, key=("account",))])
     with pytest.raises(ConfigurationError, match="sum decimal fields"):
-        register_record_types([RecordTypeDef(name="acme_w", model=_Model, key=("account",), sums=("account",))])
+        register_record_types(
+            [RecordTypeDef(name="acme_w", model=_Model, key=("account",), sums=("account",))]
+        )
 
 
 class _KnownIssuers:
@@ -182,10 +195,16 @@ class _KnownIssuers:
         self.known = {"ACME Corp", "Umbrella"}
 
     def validate(self, data_type: str, records: list[dict[str, object]]) -> dict[int, str]:
-        return {i: f"issuer {r['issuer']!r} is not in the reference data" for i, r in enumerate(records) if r["issuer"] not in self.known}
+        return {
+            i: f"issuer {r['issuer']!r} is not in the reference data"
+            for i, r in enumerate(records)
+            if r["issuer"] not in self.known
+        }
 
 
-def test_a_quarantined_record_of_the_plugins_type_replays_from_the_dead_letter_queue(acme_esg: Path, tmp_path: Path) -> None:
+def test_a_quarantined_record_of_the_plugins_type_replays_from_the_dead_letter_queue(
+    acme_esg: Path, tmp_path: Path
+) -> None:
     from portico.cli._services import jobs_service
     from portico.jobs import DeadLetterQueue
 
@@ -201,7 +220,12 @@ def test_a_quarantined_record_of_the_plugins_type_replays_from_the_dead_letter_q
     service = jobs_service(plugins=plugins)
     (tmp_path / "esg.csv").write_text("issuer,date,score\nACME Corp,2026-11-30,71.5\nHooli,2026-11-30,55\n")
     result = service.importer.import_file(str(tmp_path / "esg.csv"), "esg")
-    assert (result.data_type, result.status, result.loaded, result.quarantined) == ("esg_scores", "partial", 1, 1)
+    assert (result.data_type, result.status, result.loaded, result.quarantined) == (
+        "esg_scores",
+        "partial",
+        1,
+        1,
+    )
     dlq = DeadLetterQueue(service.importer)
     [entry] = dlq.list(data_type="esg")
     assert (entry["data_type"], entry["line"], entry["reason"]) == (
