@@ -13,6 +13,7 @@ hook                      contribution                             used by
 ``portico_dashboard_panels`` :class:`DashboardPanel`               the dashboard server
 ``portico_export_types``  :class:`ExportType`                      the jobs exporter
 ``portico_cli_commands``  :class:`CliCommand`                      the ``portico`` command
+``portico_record_types``  :class:`RecordTypeDef`                   the importer, exporter, DLQ
 ========================  =======================================  ==========================
 
 A contribution that names its implementation as ``"module:attribute"`` (a :data:`Ref`) is imported the
@@ -46,6 +47,7 @@ __all__ = [
     "ExportType",
     "HealthProbe",
     "PositionBook",
+    "RecordTypeDef",
     "Ref",
     "RiskCheck",
     "RiskContext",
@@ -292,6 +294,31 @@ class ExportType:
     rows: Callable[[Database], Iterable[Mapping[str, Any]]] | Ref
     columns: Sequence[str] | Ref = ()
     description: str = ""
+
+
+# -- record types -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordTypeDef:
+    """A record type a plugin adds to the importer (``portico import --type <name>``, ``data_type``).
+
+    Attributes:
+        name: the ``data_type`` name used in config and on the command line; it may not be (or be an
+            alias of) a built-in record type.
+        model: the pydantic model every loaded record satisfies (fields annotated like the built-ins',
+            e.g. ``Annotated[Decimal, Kind.DECIMAL]``, get the columnar fast path's checks), or a
+            :data:`Ref` to it (imported when the jobs service starts).
+        key: the fields that identify a record; two records with the same key in one file are duplicates.
+        sums: decimal fields summed as control totals.
+        aliases: other names accepted for ``data_type``.
+    """
+
+    name: str
+    model: Any
+    key: tuple[str, ...]
+    sums: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
 
 # -- command line -------------------------------------------------------------------------------

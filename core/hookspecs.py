@@ -10,7 +10,7 @@ their results concatenated; none is ``firstresult``, because several plugins may
 except ``portico_position_book``: there is one reference book.
 
 The contribution hooks (``portico_alert_rules``, ``portico_health_probes``, ``portico_dashboard_panels``,
-``portico_export_types``, ``portico_cli_commands``) are how a service
+``portico_export_types``, ``portico_cli_commands``, ``portico_record_types``) are how a service
 adds what the shared parts show or run; their values are the dataclasses of
 :mod:`portico.contributions`. Ask for them through :meth:`portico.plugins.PluginManager.contributions`,
 which also consults the built-in service plugins (:data:`portico.plugins.DEFAULT_PLUGINS`). None is
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ExportType,
         HealthProbe,
         PositionBook,
+        RecordTypeDef,
         RiskCheck,
     )
     from portico.sdk import Connector, ConnectorRef
@@ -250,4 +251,19 @@ def portico_cli_commands() -> list[CliCommand]:
 
     Returns:
         A list of :class:`portico.contributions.CliCommand`.
+    """
+
+
+@hookspec
+def portico_record_types() -> list[RecordTypeDef]:
+    """Record types this plugin adds to the importer (``portico import --type <name>``, ``data_type``).
+
+    Called when the jobs service starts and when a configuration is checked. Each type joins the
+    built-in ones (positions, transactions, prices...) for the importer, the exporter, the dead-letter
+    queue and the ``data_type`` checks; its records load into their own table of the store. A type
+    (or alias) named like a built-in type, or contributed twice with different definitions, is refused
+    with a configuration error.
+
+    Returns:
+        A list of :class:`portico.contributions.RecordTypeDef`.
     """

@@ -299,7 +299,7 @@ def section_problems(resolved: Mapping[str, Any], plugins: PluginManager | None)
     problems: list[Problem] = []
     systems = resolved.get("systems")
     system_ids = [str(k) for k in systems] if isinstance(systems, Mapping) else []
-    problems.extend(_import_problems(resolved.get("data_import"), system_ids))
+    problems.extend(_import_problems(resolved.get("data_import"), system_ids, plugins))
     if plugins is not None:
         problems.extend(_export_problems(resolved.get("data_export"), plugins))
     problems.extend(_alert_problems(resolved.get("monitoring")))
@@ -310,11 +310,18 @@ def _looks_like_path(source: str) -> bool:
     return any(ch in source for ch in "/\\*?[") or bool(re.search(r"\.[A-Za-z0-9]{1,5}(\.gz)?$", source))
 
 
-def _import_problems(section: Any, system_ids: list[str]) -> list[Problem]:
+def _import_problems(section: Any, system_ids: list[str], plugins: PluginManager | None = None) -> list[Problem]:
     jobs = section.get("scheduled_imports") if isinstance(section, Mapping) else None
     if not isinstance(jobs, list):
         return []
     problems: list[Problem] = []
+    if plugins is not None and any(isinstance(j, Mapping) and isinstance(j.get("data_type"), str) for j in jobs):
+        from portico.jobs._plugin_records import plugin_record_types  # lazy: the jobs load only when used
+
+        try:  # the record types plugins contribute are data types too
+            plugin_record_types(plugins)
+        except ConfigurationError as exc:
+            problems.append((exc.path or "portico_record_types", str(exc)))
     for i, job in enumerate(jobs):
         if not isinstance(job, Mapping):
             continue

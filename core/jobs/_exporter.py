@@ -144,7 +144,7 @@ class DataExporter:
     @property
     def data_types(self) -> list[str]:
         """Every exportable data type."""
-        return sorted({*_BUILTIN_TYPES, *self.export_types, *self.sources})
+        return sorted({*_BUILTIN_TYPES, *RECORD_TYPES, *self.export_types, *self.sources})
 
     @property
     def export_formats(self) -> list[str]:
@@ -468,7 +468,7 @@ def _checked_export_types(types: Iterable[ExportType]) -> dict[str, ExportType]:
             raise ConfigurationError(
                 f"an export type must be a portico.contributions.ExportType, got {item!r}", path="portico_export_types"
             )
-        if item.name in _BUILTIN_TYPES:
+        if item.name in _BUILTIN_TYPES or item.name in RECORD_TYPES:  # plugin record types too
             raise ConfigurationError(
                 f"export type {item.name!r} contributed by a plugin clashes with the exporter's own {item.name!r}",
                 path=f"portico_export_types.{item.name}",

@@ -21,6 +21,7 @@ from portico.errors import ConfigurationError
 from portico.models._iso import COUNTRY_CODES, CURRENCY_CODES
 
 __all__ = [
+    "BUILTIN_RECORD_TYPES",
     "RECORD_TYPES",
     "AttributionResultRecord",
     "BenchmarkReturnRecord",
@@ -45,6 +46,7 @@ __all__ = [
     "TimeSeriesRecord",
     "TransactionRecord",
     "isin_is_valid",
+    "make_record_type",
     "record_type",
 ]
 
@@ -503,39 +505,46 @@ def _kind_of(annotation: Any, metadata: list[Any]) -> Kind:
     return Kind.TEXT
 
 
-def _make(name: str, model: type[BaseModel], key: tuple[str, ...], sums: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> RecordType:
+def make_record_type(
+    name: str, model: type[BaseModel], key: tuple[str, ...], sums: tuple[str, ...] = (), aliases: tuple[str, ...] = ()
+) -> RecordType:
+    """A :class:`RecordType` of ``model``, each field's :class:`Kind` read from its annotation."""
     kinds = {fname: _kind_of(f.annotation, list(f.metadata)) for fname, f in model.model_fields.items()}
     required = frozenset(fname for fname, f in model.model_fields.items() if f.is_required())
     return RecordType(name, model, key, sums, aliases, kinds, required)
 
 
-RECORD_TYPES: dict[str, RecordType] = {
+BUILTIN_RECORD_TYPES: dict[str, RecordType] = {
     rt.name: rt
     for rt in (
-        _make("positions", PositionRecord, ("account", "isin", "date"), ("quantity",)),
-        _make("transactions", TransactionRecord, ("transaction_id",), ("quantity", "amount")),
-        _make("prices", PriceRecord, ("symbol", "date"), ("close",), ("daily_prices", "market_data")),
-        _make("fx_rates", FxRateRecord, ("base", "quote", "date"), ("rate",)),
-        _make("currencies", CurrencyRecord, ("code",)),
-        _make("countries", CountryRecord, ("code",)),
-        _make("calendars", CalendarHolidayRecord, ("calendar", "date"), (), ("holidays",)),
-        _make("counterparties", CounterpartyRecord, ("counterparty_id",)),
-        _make("cash_flows", CashFlowRecord, ("flow_id",), ("amount",)),
-        _make("benchmark_returns", BenchmarkReturnRecord, ("benchmark", "date"), (), ("benchmarks",)),
-        _make("factor_exposures", FactorExposureRecord, ("date", "symbol", "factor"), ("exposure",)),
-        _make("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
-        _make("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
-        _make("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
-        _make(
+        make_record_type("positions", PositionRecord, ("account", "isin", "date"), ("quantity",)),
+        make_record_type("transactions", TransactionRecord, ("transaction_id",), ("quantity", "amount")),
+        make_record_type("prices", PriceRecord, ("symbol", "date"), ("close",), ("daily_prices", "market_data")),
+        make_record_type("fx_rates", FxRateRecord, ("base", "quote", "date"), ("rate",)),
+        make_record_type("currencies", CurrencyRecord, ("code",)),
+        make_record_type("countries", CountryRecord, ("code",)),
+        make_record_type("calendars", CalendarHolidayRecord, ("calendar", "date"), (), ("holidays",)),
+        make_record_type("counterparties", CounterpartyRecord, ("counterparty_id",)),
+        make_record_type("cash_flows", CashFlowRecord, ("flow_id",), ("amount",)),
+        make_record_type("benchmark_returns", BenchmarkReturnRecord, ("benchmark", "date"), (), ("benchmarks",)),
+        make_record_type("factor_exposures", FactorExposureRecord, ("date", "symbol", "factor"), ("exposure",)),
+        make_record_type("covariances", CovarianceRecord, ("model", "date", "factor_1", "factor_2")),
+        make_record_type("scenarios", ScenarioShockRecord, ("scenario", "factor"), ("shock",)),
+        make_record_type("cash_balances", CashBalanceRecord, ("account", "currency", "date", "type"), ("amount",)),
+        make_record_type(
             "corporate_actions", CorporateActionRecord, ("symbol", "action_type", "ex_date"), ("cash_amount",)
         ),
-        _make("news", NewsRecord, ("news_id",)),
-        _make("fundamentals", FundamentalsRecord, ("symbol", "statement", "period", "period_end", "item")),
-        _make("cash_movements", CashMovementRecord, ("movement_id",), ("amount",)),
-        _make("time_series", TimeSeriesRecord, ("series_id", "timestamp"), (), ("alternative_data",)),
-        _make("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
+        make_record_type("news", NewsRecord, ("news_id",)),
+        make_record_type("fundamentals", FundamentalsRecord, ("symbol", "statement", "period", "period_end", "item")),
+        make_record_type("cash_movements", CashMovementRecord, ("movement_id",), ("amount",)),
+        make_record_type("time_series", TimeSeriesRecord, ("series_id", "timestamp"), (), ("alternative_data",)),
+        make_record_type("attribution_results", AttributionResultRecord, ("portfolio", "period_start", "period_end", "segment"), ("allocation", "selection", "interaction")),
     )
 }
+
+
+RECORD_TYPES: dict[str, RecordType] = dict(BUILTIN_RECORD_TYPES)
+"""Every record type: the built-in ones, then those plugins contribute (``portico_record_types``)."""
 
 
 def record_type(name: str) -> RecordType:
