@@ -21,8 +21,8 @@ from portico.models import OrderEvent, OrderRequest, OrderStatus
 from portico.trading._fingerprint import fingerprint
 
 if TYPE_CHECKING:
+    from portico.trading._core import ServiceCore
     from portico.trading._records import OrderRecord
-    from portico.trading._service import TradingService
 
 __all__ = ["ADOPTING_SOURCES", "EXTERNAL_ORIGIN", "adopt_order", "request_of"]
 
@@ -49,7 +49,7 @@ def request_of(event: OrderEvent) -> OrderRequest:
     )
 
 
-async def adopt_order(service: TradingService, system_id: str, event: OrderEvent) -> OrderRecord | None:
+async def adopt_order(service: ServiceCore, system_id: str, event: OrderEvent) -> OrderRecord | None:
     """Track the order ``event`` reports (placed outside portico), then apply ``event`` to it.
 
     Returns the order after the event, or None when the report does not describe an order portico can

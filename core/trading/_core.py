@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,13 @@ class ServiceCore:
         ) -> OrderRecord: ...
         async def apply_event(self, system_id: str, event: OrderEvent) -> OrderRecord | None: ...
         async def resolve_pending(self, system_id: str | None = None) -> int: ...
+        async def record_missing_fills(
+            self,
+            system_id: str,
+            *,
+            since: datetime | None = None,
+            orders: Iterable[OrderRecord] | None = None,
+        ) -> int: ...
 
     def connector(self, system_id: str) -> Connector:
         """The connector of ``system_id``; a clear error naming the known systems otherwise."""

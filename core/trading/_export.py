@@ -149,7 +149,7 @@ def trading_export_rows(db: Database, data_type: str) -> Iterator[dict[str, Any]
     with db.begin() as conn:
         rows = conn.execute(sa.select(table).order_by(*order_by)).mappings().all()
     for row in rows:
-        values = {k: (t.from_dec(v) if k in _DECIMALS else v) for k, v in row.items()}
+        values: dict[str, Any] = {k: (t.from_dec(v) if k in _DECIMALS else v) for k, v in row.items()}
         if data_type == "book_positions":
             qty, basis = values["quantity"], values["cost_basis"]
             values["average_cost"] = None if not qty else basis / qty

@@ -171,7 +171,7 @@ async def publish_intent(
             event="intent",
             source=source,
             at=record.created_at,
-            **({"extra": dict(extra)} if extra else {}),
+            extra=dict(extra) if extra else {},
         )
     )
 

@@ -439,8 +439,8 @@ class Reconciler:
         # leftovers by order, side, quantity, price and time before calling anything missing
         # (indexed by the fields a twin must share exactly, so pairing stays linear in the fills)
         candidates: dict[tuple[Any, ...], list[str]] = {}
-        for b in sorted(set(theirs) - set(mine)):
-            candidates.setdefault(_fill_key(theirs[b]), []).append(b)
+        for their_id in sorted(set(theirs) - set(mine)):
+            candidates.setdefault(_fill_key(theirs[their_id]), []).append(their_id)
         for exec_id in sorted(set(mine) - set(theirs)):
             bucket = candidates.get(_fill_key(mine[exec_id]))
             if not bucket:
@@ -692,13 +692,14 @@ class Reconciler:
                 run_id=report.run_id,
                 **{k: v for k, v in b.to_row().items() if k != "system"},
             )
+        compared_counts: dict[str, Any] = {f"compared_{k}": v for k, v in report.compared.items()}
         self.service._emit(
             "reconciliation.completed",
             severity="warning" if report.breaks else "info",
             run_id=report.run_id,
             breaks=len(report.breaks),
             systems=report.systems,
-            **{f"compared_{k}": v for k, v in report.compared.items()},
+            **compared_counts,
         )
         return report
 

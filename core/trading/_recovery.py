@@ -216,9 +216,9 @@ class OrderRecovery(ServiceCore):
         by_cid: dict[str, Order] = {}
         if connector.spec.capabilities.has(Capability.LIST_ORDERS):
             since = min(r.created_at for r in live) - timedelta(minutes=5)
-            for order in await connector.list_orders(status="all", since=since):
-                if order.client_order_id:
-                    by_cid[order.client_order_id] = order
+            for listed in await connector.list_orders(status="all", since=since):
+                if listed.client_order_id:
+                    by_cid[listed.client_order_id] = listed
         for record in live:
             order = by_cid.get(record.client_order_id)
             if order is None:

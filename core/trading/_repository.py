@@ -265,7 +265,7 @@ class OrderRepository:
             filled_quantity=Decimal(0),
             created_at=_utc(now),
             updated_at=_utc(now),
-            attempts=row["attempts"],
+            attempts=1 if sending else 0,
             origin=origin,
             parent_id=parent_id,
             sent_at=_utc(now) if sending else None,
