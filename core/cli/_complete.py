@@ -89,8 +89,8 @@ def complete_job_ids(ctx: click.Context, _param: click.Parameter, incomplete: st
         service = jobs_service(ctx.params.get("config_file"))
         for spec in service.import_config.scheduled_imports:
             service._schedule("import", spec)
-        for spec in service.export_config.scheduled_exports:
-            service._schedule("export", spec)
+        for export_spec in service.export_config.scheduled_exports:
+            service._schedule("export", export_spec)
         return _items((job["job_id"] for job in service.list_jobs()), incomplete)
     except Exception:
         return []

@@ -14,14 +14,14 @@ if TYPE_CHECKING:
     import polars as pl
     import sqlalchemy as sa
 
-    from portico.jobs._importer import DataImporter
+    from portico.jobs._import_state import _ImporterState
 
 
 class _Accounting:
     """Counts, sums, samples, and the batched writes of rejects and quarantined records."""
 
     def __init__(
-        self, importer: DataImporter, conn: sa.Connection | None, result: ImportResult, ctx: dict[str, Any]
+        self, importer: _ImporterState, conn: sa.Connection | None, result: ImportResult, ctx: dict[str, Any]
     ) -> None:
         self.imp = importer
         self.conn = conn

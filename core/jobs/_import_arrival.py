@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from portico.jobs._formats import FileRejected
 from portico.jobs._import_result import (
@@ -14,20 +14,18 @@ from portico.jobs._import_result import (
     ImportResult,
     _os_error,
 )
+from portico.jobs._import_state import _ImporterState
 from portico.jobs._limits import ReadLimits
 from portico.jobs._readguard import ReadGuard, file_identity
 from portico.jobs._scan import FileScan, scan_file
 from portico.jobs._tables import job_tables
 
-if TYPE_CHECKING:
-    from portico.jobs._importer import DataImporter
 
-
-class _ArrivalStages:
+class _ArrivalStages(_ImporterState):
     """Stages of :class:`~portico.jobs._importer.DataImporter` (a mixin: its methods run on the importer)."""
 
     def _arrive_and_validate(
-        self: DataImporter,
+        self,
         path: Path,
         fmt: Any,
         opts: Mapping[str, Any],
@@ -100,7 +98,7 @@ class _ArrivalStages:
         check.seconds = time.perf_counter() - t0
         return scan, guard
 
-    def _already_loaded(self: DataImporter, result: ImportResult, checksum: str) -> bool:
+    def _already_loaded(self, result: ImportResult, checksum: str) -> bool:
         import sqlalchemy as sa
 
         loads = job_tables()["loads"]
@@ -129,7 +127,7 @@ class _ArrivalStages:
             result.control_totals["restored_manifest"] = str(restored)
         return True
 
-    def _restore_manifest(self: DataImporter, load: Any) -> Path | None:
+    def _restore_manifest(self, load: Any) -> Path | None:
         """Write the manifest of a committed load whose run died before writing it; the path, or None.
 
         The run record committed with the load holds the manifest's summary; a load without one (made

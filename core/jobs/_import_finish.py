@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from portico.errors import PorticoError
 from portico.jobs._import_result import (
     ImportResult,
     _os_error,
 )
+from portico.jobs._import_state import _ImporterState
 from portico.jobs._tables import job_tables
 
-if TYPE_CHECKING:
-    from portico.jobs._importer import DataImporter
 
-
-class _FinishStages:
+class _FinishStages(_ImporterState):
     """Stages of :class:`~portico.jobs._importer.DataImporter` (a mixin: its methods run on the importer)."""
 
-    def _fail(self: DataImporter, result: ImportResult, exc: PorticoError) -> None:
+    def _fail(self, result: ImportResult, exc: PorticoError) -> None:
         result.status = "failed"
         result.error = str(exc)
         result.loaded = 0
@@ -44,7 +42,7 @@ class _FinishStages:
         )
 
     def _finish(
-        self: DataImporter, result: ImportResult, *, dry_run: bool = False, tolerance: float = 0.10
+        self, result: ImportResult, *, dry_run: bool = False, tolerance: float = 0.10
     ) -> ImportResult:
         result.finished_at = self.clock.now().isoformat()
         if result.destination.startswith("staging:"):
@@ -88,7 +86,7 @@ class _FinishStages:
             )
         return result
 
-    def _check_row_count(self: DataImporter, result: ImportResult, tolerance: float = 0.10) -> None:
+    def _check_row_count(self, result: ImportResult, tolerance: float = 0.10) -> None:
         import sqlalchemy as sa
 
         loads = job_tables()["loads"]
@@ -119,16 +117,14 @@ class _FinishStages:
                     change_pct=round(change * 100, 1),
                 )
 
-    def _manifest_path(self: DataImporter, run_id: str) -> Path:
+    def _manifest_path(self, run_id: str) -> Path:
         return self.home / "manifests" / f"{run_id}.json"
 
-    def _write_manifest(self: DataImporter, result: ImportResult) -> Path:
+    def _write_manifest(self, result: ImportResult) -> Path:
         """Write the full manifest (every reject and quarantined record, streamed from the store)."""
         return self._write_manifest_file(result.run_id, result.load_id, result.to_dict())
 
-    def _write_manifest_file(
-        self: DataImporter, run_id: str, load_id: str | None, summary: dict[str, Any]
-    ) -> Path:
+    def _write_manifest_file(self, run_id: str, load_id: str | None, summary: dict[str, Any]) -> Path:
         import sqlalchemy as sa
 
         path = self._manifest_path(run_id)
@@ -154,13 +150,13 @@ class _FinishStages:
                     handle.write(b'\n  ],\n  "quarantine": [')
                     d = tables["dlq"]
                     first = True
-                    for row in conn.execute(
+                    for held in conn.execute(
                         sa.select(d.c.id, d.c.line, d.c.field, d.c.value, d.c.reason)
                         .where(d.c.load_id == load_id)
                         .order_by(d.c.id)
                     ):
                         handle.write(
-                            (("" if first else ",") + "\n    " + json.dumps(dict(row._mapping))).encode()
+                            (("" if first else ",") + "\n    " + json.dumps(dict(held._mapping))).encode()
                         )
                         first = False
             else:

@@ -21,6 +21,7 @@ from portico.jobs._import_result import (
     _plain_decimal,
     _reset_counts,
 )
+from portico.jobs._import_state import _ImporterState
 from portico.jobs._mapping import CompiledMapping
 from portico.jobs._readguard import ReadGuard
 from portico.jobs._records import RecordType
@@ -32,14 +33,12 @@ from portico.models import Bar
 if TYPE_CHECKING:
     import polars as pl
 
-    from portico.jobs._importer import DataImporter
 
-
-class _LoadingStages:
+class _LoadingStages(_ImporterState):
     """Stages of :class:`~portico.jobs._importer.DataImporter` (a mixin: its methods run on the importer)."""
 
     def _load(
-        self: DataImporter,
+        self,
         result: ImportResult,
         rt: RecordType,
         cm: CompiledMapping,
@@ -191,9 +190,7 @@ class _LoadingStages:
             for listener in self.committed_listeners:
                 listener(result, rt, lambda: loaded_rows(self.db, rt, load_id))
 
-    def _lost_race(
-        self: DataImporter, result: ImportResult, load_id: str, checksum: str, previous: str | None
-    ) -> bool:
+    def _lost_race(self, result: ImportResult, load_id: str, checksum: str, previous: str | None) -> bool:
         """After the ledger refused this load: whether a concurrent import committed the delivery first.
 
         The same bytes make this run a duplicate, as a sequential re-run would be (returns True);
@@ -243,7 +240,7 @@ class _LoadingStages:
         return confirm
 
     def _write_columnar(
-        self: DataImporter,
+        self,
         rt: RecordType,
         good: pl.DataFrame,
         rows: list[tuple[Any, ...]],
@@ -300,7 +297,7 @@ class _LoadingStages:
         )
 
     def _dedupe_and_write(
-        self: DataImporter,
+        self,
         rt: RecordType,
         rows: list[tuple[Any, ...]],
         lines: list[int],
@@ -366,7 +363,7 @@ class _LoadingStages:
         )
 
     def _control_totals(
-        self: DataImporter,
+        self,
         result: ImportResult,
         rt: RecordType,
         acct: _Accounting,
@@ -421,7 +418,7 @@ class _LoadingStages:
         stage.status = "ok"
         stage.seconds = time.perf_counter() - t0
 
-    def _hand_to_market_data(self: DataImporter, rt: RecordType, load_id: str) -> None:
+    def _hand_to_market_data(self, rt: RecordType, load_id: str) -> None:
         service = self.market_data
         ingest = getattr(service, "ingest_bars", None)
         if ingest is None or rt.name != "prices":

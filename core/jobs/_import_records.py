@@ -19,6 +19,7 @@ from portico.jobs._import_result import (
     _reset_counts,
     storage_value,
 )
+from portico.jobs._import_state import _ImporterState
 from portico.jobs._limits import ReadLimits
 from portico.jobs._mapping import CompiledMapping, MappingError, UnmappedCode
 from portico.jobs._readguard import ReadGuard
@@ -29,14 +30,12 @@ from portico.jobs._sinks import SinkSession
 if TYPE_CHECKING:
     import polars as pl
 
-    from portico.jobs._importer import DataImporter
 
-
-class _RecordStages:
+class _RecordStages(_ImporterState):
     """Stages of :class:`~portico.jobs._importer.DataImporter` (a mixin: its methods run on the importer)."""
 
     def _run(
-        self: DataImporter,
+        self,
         result: ImportResult,
         rt: RecordType,
         cm: CompiledMapping,
@@ -92,7 +91,7 @@ class _RecordStages:
         )
 
     def _fast_plan(
-        self: DataImporter,
+        self,
         rt: RecordType,
         cm: CompiledMapping,
         fmt: Any,
@@ -149,7 +148,7 @@ class _RecordStages:
         return (plan, spec, trailer, limits)
 
     def _process(
-        self: DataImporter,
+        self,
         result: ImportResult,
         rt: RecordType,
         cm: CompiledMapping,
@@ -241,9 +240,7 @@ class _RecordStages:
         }
         return trailer
 
-    def _check_header(
-        self: DataImporter, result: ImportResult, cm: CompiledMapping, first: Mapping[str, Any]
-    ) -> None:
+    def _check_header(self, result: ImportResult, cm: CompiledMapping, first: Mapping[str, Any]) -> None:
         columns = set(first)
         needed = {
             c for f, cols in cm.mapping.source_columns(cm.rt).items() for c in cols if f in cm.rt.required
@@ -258,7 +255,7 @@ class _RecordStages:
             )
 
     def _row_records(
-        self: DataImporter,
+        self,
         rt: RecordType,
         cm: CompiledMapping,
         records: Sequence[tuple[int, Mapping[str, Any]]],
@@ -301,7 +298,7 @@ class _RecordStages:
         return rows, lines
 
     def _reference_checks(
-        self: DataImporter,
+        self,
         rt: RecordType,
         rows: list[tuple[Any, ...]],
         lines: list[int],

@@ -117,7 +117,9 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         self.chunk_rows = chunk_rows
         self.columnar = columnar
         self.write_file = write_file
-        self.committed_listeners: list[Callable[[ImportResult, RecordType, Callable[[], list[dict[str, Any]]]], None]] = []
+        self.committed_listeners: list[
+            Callable[[ImportResult, RecordType, Callable[[], list[dict[str, Any]]]], None]
+        ] = []
         """Called after each committed load with (result, record type, a function reading the load's rows):
         how a service acts on what a destination it owns received (the runtime applies ``trading_book``
         corporate actions); the rows are read only by a listener that asks."""
@@ -288,14 +290,7 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         return self._finish(result)
 
     # -- the stages live in _import_arrival, _import_records, _import_loading and _import_finish ----
-
-    def _emit(self, event: str, *, severity: str = "info", **data: Any) -> None:
-        if self.monitor is None:
-            return
-        try:
-            self.monitor.emit(event, system="jobs", severity=severity, **data)
-        except Exception:  # a broken monitor must not break a load
-            return
+    # (and _emit, which they share, in _import_state)
 
 
 def _mapping_from_file(path: Path) -> FieldMapping:

@@ -135,7 +135,7 @@ def scan_file(
     if tail and not tail.endswith(b"\n"):
         lines += 1
     stripped = tail.rstrip(b"\r\n")
-    last = stripped.rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    final_line = stripped.rsplit(b"\n", 1)[-1].rstrip(b"\r")
     return FileScan(
         sha256=digest.hexdigest(),
         size=size,
@@ -144,7 +144,7 @@ def scan_file(
         has_quote=has_quote,
         has_blank_line=blank,
         delimiters=delimiters,
-        last_line=last.decode(encoding or "utf-8", errors="replace"),
+        last_line=final_line.decode(encoding or "utf-8", errors="replace"),
         has_long_line=long_line,
     )
 

@@ -349,9 +349,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         for spec in self.import_config.scheduled_imports:
             if spec.enabled:
                 self._schedule("import", spec)
-        for spec in self.export_config.scheduled_exports:
-            if spec.enabled:
-                self._schedule("export", spec)
+        for export_spec in self.export_config.scheduled_exports:
+            if export_spec.enabled:
+                self._schedule("export", export_spec)
         for spec, _runner in self._reconcilers.values():
             self._schedule("reconcile", spec)
         for watch in self.import_config.watches:

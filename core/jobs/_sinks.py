@@ -127,7 +127,7 @@ class StoreSink:
     def matches(self, destination: str) -> bool:
         return destination in ("store", "embedded", "embedded_store", "")
 
-    def open(self, ctx: LoadContext) -> SinkSession:
+    def open(self, ctx: LoadContext) -> _StoreSession:
         return _StoreSession(ctx)
 
 
