@@ -17,8 +17,15 @@ from portico.runtime._systems import SystemStatus
 from portico.sdk import RateLimitPolicy
 
 if TYPE_CHECKING:
-    from portico.analytics import PerformanceReport, RiskReport
-    from portico.marketdata import FeedCycle, RateAnswer
+    from portico.analytics import AnalyticsService, PerformanceReport, RiskReport
+    from portico.auth import AuditLog, AuthenticationManager
+    from portico.events import EventPublisher, OutboxPublisher
+    from portico.http import RateLimiterRegistry
+    from portico.jobs import JobService
+    from portico.marketdata import FeedCycle, FxRateFeed, MarketDataService, RateAnswer, StoredFxRateBook
+    from portico.monitor import IntegrationMonitor
+    from portico.store import Database
+    from portico.trading import TradingService
 
 __all__ = ["Integration"]
 
@@ -124,10 +131,82 @@ class Integration:
         self.close()
 
     def __getattr__(self, name: str) -> Any:
-        # services and attributes (plugins, config, monitor, trading...) come from the async runtime
+        # other attributes (plugins, config, systems...) come from the async runtime
         if name == "runtime" or name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.runtime, name)
+
+    # -- the runtime's services, typed (each built on first use, see AsyncIntegration) ----------------
+
+    @property
+    def instance(self) -> str:
+        """See :attr:`AsyncIntegration.instance`."""
+        return self.runtime.instance
+
+    @property
+    def db(self) -> Database:
+        """See :attr:`AsyncIntegration.db`."""
+        return self.runtime.db
+
+    @property
+    def monitor(self) -> IntegrationMonitor:
+        """See :attr:`AsyncIntegration.monitor`."""
+        return self.runtime.monitor
+
+    @property
+    def events(self) -> EventPublisher | OutboxPublisher | None:
+        """See :attr:`AsyncIntegration.events`."""
+        return self.runtime.events
+
+    @property
+    def audit(self) -> AuditLog:
+        """See :attr:`AsyncIntegration.audit`."""
+        return self.runtime.audit
+
+    @property
+    def auth(self) -> AuthenticationManager:
+        """See :attr:`AsyncIntegration.auth`."""
+        return self.runtime.auth
+
+    @property
+    def market_data(self) -> MarketDataService:
+        """See :attr:`AsyncIntegration.market_data`."""
+        return self.runtime.market_data
+
+    @property
+    def trading(self) -> TradingService:
+        """See :attr:`AsyncIntegration.trading`."""
+        return self.runtime.trading
+
+    @property
+    def fx_rates(self) -> StoredFxRateBook:
+        """See :attr:`AsyncIntegration.fx_rates`."""
+        return self.runtime.fx_rates
+
+    @property
+    def fx_feed(self) -> FxRateFeed | None:
+        """See :attr:`AsyncIntegration.fx_feed`."""
+        return self.runtime.fx_feed
+
+    @property
+    def analytics(self) -> AnalyticsService:
+        """See :attr:`AsyncIntegration.analytics`."""
+        return self.runtime.analytics
+
+    @property
+    def jobs(self) -> JobService:
+        """See :attr:`AsyncIntegration.jobs`."""
+        return self.runtime.jobs
+
+    @property
+    def limiters(self) -> RateLimiterRegistry:
+        """See :attr:`AsyncIntegration.limiters`."""
+        return self.runtime.limiters
+
+    @property
+    def unavailable_systems(self) -> dict[str, str]:
+        """See :attr:`AsyncIntegration.unavailable_systems`."""
+        return self.runtime.unavailable_systems
 
     def start(self, *, schedule: bool = False, require_connected: bool = True) -> None:
         """Connect every enabled system; see :meth:`AsyncIntegration.start` (it raises when none connected)."""
