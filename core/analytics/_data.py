@@ -191,7 +191,7 @@ class AnalyticsData:
                     ):
                         found.add(AccountKey(row.system, row.account_id))
             for e in self.repo.executions():
-                if e.account_id:
+                if e.system and e.account_id:  # a stored execution always has its system
                     found.add(AccountKey(e.system, e.account_id))
         return sorted(found, key=str)
 

@@ -144,7 +144,8 @@ def _database_id(db: Database) -> str:
     return make_url(db.url).render_as_string(hide_password=True)
 
 
-def _hashed_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def _hashed_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
+    # Mapping[Any, ...]: a stored row's RowMapping is keyed by name or column, so not a Mapping[str, ...]
     return {k: row[k] for k in ("seq", "ts", "system", "actor", "action", "outcome", "correlation_id", "detail")}
 
 

@@ -110,7 +110,7 @@ def command(
     console = Console(highlight=False)
     mocks = PluginManager().mocks
     if name is None:
-        listed = []
+        listed: list[dict[str, Any]] = []
         for mock_name, mock in sorted(mocks.items()):
             app = getattr(mock, "app", "")
             listed.append(
@@ -125,7 +125,7 @@ def command(
 
             click.echo(json.dumps(listed, indent=2))
             return
-        rows = [[m["name"], ", ".join(m["url_keys"]), m["app"]] for m in listed]
+        rows: list[list[str]] = [[m["name"], ", ".join(m["url_keys"]), m["app"]] for m in listed]
         columns = [Column("name"), Column("url keys"), Column("app", wide_only=True)]
         print_table(columns, rows, title="installed mocks", empty="no mocks are installed")
         return

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -195,7 +195,7 @@ class OutboxPublisher:
             raise failure[1]
         return len(sent)
 
-    async def _send(self, rows: list[Any]) -> tuple[list[int], tuple[int, Exception] | None]:
+    async def _send(self, rows: Sequence[Any]) -> tuple[list[int], tuple[int, Exception] | None]:
         sent: list[int] = []
         for row in rows:
             try:

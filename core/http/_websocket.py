@@ -521,7 +521,8 @@ class WebSocketClient:
                 # We stopped reading on purpose (back-pressure), so a pong could not be read either.
                 continue
             try:
-                pong = await ws.ping()
+                # a future already (typed Awaitable): ensure_future returns that very future
+                pong = asyncio.ensure_future(await ws.ping())
             except ConnectionClosed:
                 return None  # the reader reports the closure
             timer = asyncio.ensure_future(clock.sleep(self.heartbeat_timeout))
