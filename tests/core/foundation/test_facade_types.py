@@ -19,6 +19,10 @@ from portico.runtime import AsyncIntegration, Integration
 
 ROOT = Path(__file__).resolve().parents[3]
 
+# warm (CI runs .ci/mypy first) the check takes seconds; from a cold cache about 25 s of CPU, which a
+# loaded machine can stretch past the default per-test limit
+pytestmark = pytest.mark.timeout(600)
+
 # property -> the types mypy must reveal for it, by their public names (None: the property may be None)
 EXPECTED: dict[str, tuple[str, ...]] = {
     "analytics": ("portico.analytics.AnalyticsService",),
@@ -55,7 +59,7 @@ def _reveal(expressions: list[str]) -> list[str]:
         [str(ROOT / ".ci" / "mypy"), "-c", "\n".join(lines)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=540,
         cwd=ROOT,
     )
     revealed: dict[int, str] = {}
