@@ -170,8 +170,8 @@ class NewsStream:
             while True:
                 frame = await client.receive()
                 if self._backfill_due:
-                    for item in await self._backfilled():
-                        yield item
+                    for backfilled in await self._backfilled():
+                        yield backfilled
                 if isinstance(frame, dict):
                     frame = [frame]
                 if not isinstance(frame, list):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class BlpSession(Protocol):
 
     def subscribe(
         self, securities: Sequence[str], fields: Sequence[str]
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """``//blp/mktdata`` updates as ``(security, values)`` until the iterator is closed."""
         ...
 
@@ -217,7 +217,7 @@ class BlpapiSession:
 
     async def subscribe(
         self, securities: Sequence[str], fields: Sequence[str]
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """Subscribe on a session of its own (a request's answer never waits behind market data).
 
         Raises:

@@ -266,7 +266,8 @@ class BloombergConnector(Connector):
             answer = await self.blp.history_rows(securities, list(fields), *history)
         rows: dict[str, list[Row]] = {}
         for row in answer:
-            value = by_security.get(row["IDENTIFIER"], row["IDENTIFIER"])
+            security: str = row["IDENTIFIER"]
+            value = by_security.get(security, security)
             rows.setdefault(value, []).append({**row, "IDENTIFIER": value})
         return rows
 

@@ -383,9 +383,12 @@ def bar_from_ib(bar: Any, *, symbol: str, interval: BarInterval) -> Bar:
     stamp = bar.date
     if isinstance(stamp, date) and not isinstance(stamp, datetime):
         stamp = datetime.combine(stamp, time(0), tzinfo=UTC)
+    timestamp = _aware(stamp)
+    if timestamp is None:
+        raise PayloadRejected(f"IB bar of {symbol} has no date ({stamp!r})", system=SYSTEM, field="date")
     return Bar(
         symbol=symbol,
-        timestamp=_aware(stamp),
+        timestamp=timestamp,
         interval=interval,
         open=Decimal(repr(bar.open)),
         high=Decimal(repr(bar.high)),

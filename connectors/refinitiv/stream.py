@@ -15,7 +15,7 @@ The flow is the one lseg-data follows on a platform session:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -103,7 +103,7 @@ class PricingStream:
             message["Refresh"] = False
         return message
 
-    async def quotes(self, rics: list[str]) -> AsyncIterator[Quote]:
+    async def quotes(self, rics: list[str]) -> AsyncGenerator[Quote, None]:
         """Quotes as they change: the full image first (``Refresh``), then each ``Update`` merged into it."""
         async for ric, image in self._images(rics, QUOTE_FIELDS):
             wire = WireSnapshotMessage.model_validate(
@@ -111,7 +111,7 @@ class PricingStream:
             )
             yield quote_from_snapshot(wire, now=self.context.clock.now())
 
-    async def trades(self, rics: list[str]) -> AsyncIterator[Trade]:
+    async def trades(self, rics: list[str]) -> AsyncGenerator[Trade, None]:
         """Each new print: an image or update whose last trade (price, size, time) differs from the one before."""
         last: dict[str, tuple[Any, ...]] = {}
         async for ric, image in self._images(rics, TRADE_FIELDS):

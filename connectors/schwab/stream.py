@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -219,7 +219,7 @@ class StreamerSession:
             if "data" in message:
                 backlog.append(message)
 
-    async def items(self, subscriptions: list[Subscription]) -> AsyncIterator[dict[str, Any]]:
+    async def items(self, subscriptions: list[Subscription]) -> AsyncGenerator[dict[str, Any], None]:
         """Data items ``{"service", "content": {...}}`` of every subscription, across reconnects."""
         failures = 0
         connected_once = False

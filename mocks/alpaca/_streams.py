@@ -26,7 +26,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 from starlette.routing import WebSocketRoute
@@ -35,6 +35,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from portico.mocks._kit import VenueEvent
 from portico.mocks.alpaca._app import AlpacaMockApp
 from portico.mocks.alpaca._wire import bar_json, quote_json, trade_json, trade_update_json
+
+if TYPE_CHECKING:
+    from portico.mocks._kit._news import NewsArticle
 
 __all__ = ["stream_routes"]
 
@@ -395,7 +398,7 @@ async def news(websocket: WebSocket) -> None:
                 added = [t for t in tickers() if t not in before] if action == "subscribe" else []
                 if added:
                     now = app.clock.now()
-                    latest = []
+                    latest: list[NewsArticle] = []
                     for ticker in added if "*" not in symbols else []:
                         found = source.articles([ticker], start=None, end=None, now=now, limit=1)
                         latest.extend(found)

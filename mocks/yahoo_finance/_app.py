@@ -145,7 +145,7 @@ class YahooFinanceMock:
         """The crumb bound to each cookie, with when it was issued."""
         self.throttled = 0
         """How many requests were answered 429."""
-        self._charts: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._charts: OrderedDict[tuple[Any, ...], bytes | memoryview] = OrderedDict()
 
     # -- guards ------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,34 @@ def test_status_table(status: str, filled: Decimal | None, expected: OrderStatus
 def test_unknown_status_is_a_payload_error() -> None:
     with pytest.raises(PayloadRejected, match="unknown IB order status"):
         mapping.canonical_status("Teleported")
+
+
+def test_tws_bars_daily_date_and_missing_date() -> None:
+    from ib_async import BarData
+
+    daily = BarData(
+        date=date(2024, 3, 8),
+        open=511.1,
+        high=512.5,
+        low=509.9,
+        close=511.7,
+        volume=1200,
+        average=511.2,
+        barCount=40,
+    )
+    bar = mapping.bar_from_ib(daily, symbol="SPY", interval=BarInterval.DAY)
+    assert bar.timestamp == datetime(2024, 3, 8, tzinfo=UTC)
+    assert (bar.open, bar.close, bar.volume, bar.trade_count) == (
+        Decimal("511.1"),
+        Decimal("511.7"),
+        Decimal(1200),
+        40,
+    )
+    # a bar whose date is neither a date nor a time (text here) is refused with the field named
+    undated = BarData(date="20240308 10:30:00", open=511.1, high=512.5, low=509.9, close=511.7)
+    with pytest.raises(PayloadRejected, match="IB bar of SPY has no date") as caught:
+        mapping.bar_from_ib(undated, symbol="SPY", interval=BarInterval.DAY)
+    assert caught.value.field == "date"
 
 
 def test_snapshot_fields_and_preflight_row() -> None:
