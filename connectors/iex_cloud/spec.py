@@ -37,7 +37,7 @@ RETIREMENT = Retirement(
 
 SPEC = ConnectorSpec(
     name="iex_cloud",
-    display_name="IEX Cloud (retired)",
+    display_name="IEX Cloud",
     kinds=(ConnectorKind.MARKET_DATA,),
     description="IEX Cloud's market data API, shut down on 2024-08-31: kept only to refuse configurations "
     "naming it, with the replacements (polygon, alpaca, alpha_vantage) and the migration.",

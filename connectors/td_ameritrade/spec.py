@@ -30,7 +30,7 @@ RETIREMENT = Retirement(
 
 SPEC = ConnectorSpec(
     name="td_ameritrade",
-    display_name="TD Ameritrade (retired)",
+    display_name="TD Ameritrade",
     kinds=(ConnectorKind.BROKERAGE,),
     description="TD Ameritrade's API, retired in May 2024 when its accounts moved to Charles Schwab: kept "
     "only to refuse configurations naming it, with the way to the schwab connector.",

@@ -62,9 +62,15 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
     rows = []
     for name, spec in connectors.items():
         caps = spec.capabilities
-        cap_text = ", ".join(
-            c.value + (" (emulated)" if caps.support(c).value == "emulated" else "") for c in caps.declared
-        )
+        if spec.retired is not None:
+            cap_text = (
+                f"retired {spec.retired.retired_on.isoformat()}; use {', '.join(spec.retired.replacements)}"
+            )
+        else:
+            cap_text = ", ".join(
+                c.value + (" (emulated)" if caps.support(c).value == "emulated" else "")
+                for c in caps.declared
+            )
         if caps.order_types:
             cap_text += f"; orders: {', '.join(o.value for o in caps.order_types)}"
         rows.append(
@@ -90,6 +96,9 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
 def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
     from portico.sdk import Capability  # lazy: cold start
 
+    # a retired connector has no capabilities left: it gets a line under the matrix, not a column
+    retired = {name: spec.retired for name, spec in connectors.items() if spec.retired is not None}
+    connectors = {name: spec for name, spec in connectors.items() if name not in retired}
     if as_json:
         payload = {
             name: {c.value: spec.capabilities.support(c).value for c in Capability}
@@ -123,3 +132,6 @@ def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
         title = "capability matrix" + (f" ({n + 1} of {len(groups)})" if len(groups) > 1 else "")
         print_table(columns, rows, title=title, wide=wide)
     click.echo(_LEGEND)
+    for name, retirement in retired.items():
+        replacements = ", ".join(retirement.replacements) or "none"
+        click.echo(f"retired: {name} ({retirement.retired_on.isoformat()}), use {replacements}")
