@@ -62,9 +62,12 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
     rows = []
     for name, spec in connectors.items():
         caps = spec.capabilities
-        if spec.retired is not None:
-            cap_text = (
-                f"retired {spec.retired.retired_on.isoformat()}; use {', '.join(spec.retired.replacements)}"
+        throttling = ", ".join(str(w) for w in spec.throttling.windows) or "unlimited"
+        if spec.retired is not None:  # no calls left to throttle
+            replacements = ", ".join(spec.retired.replacements) or "none"
+            cap_text, throttling = (
+                f"retired {spec.retired.retired_on.isoformat()}; replacements: {replacements}",
+                "none",
             )
         else:
             cap_text = ", ".join(
@@ -80,7 +83,7 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
                 pm.plugin_of(name) or "",
                 ", ".join(k.value for k in spec.kinds),
                 ", ".join(a.scheme for a in spec.auth) or "none",
-                ", ".join(str(w) for w in spec.throttling.windows) or "unlimited",
+                throttling,
                 cap_text,
                 "yes" if spec.mock else "no",
             ]
@@ -96,17 +99,17 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
 def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
     from portico.sdk import Capability  # lazy: cold start
 
-    # a retired connector has no capabilities left: it gets a line under the matrix, not a column
-    retired = {name: spec.retired for name, spec in connectors.items() if spec.retired is not None}
-    connectors = {name: spec for name, spec in connectors.items() if name not in retired}
-    if as_json:
+    if as_json:  # every installed connector (a retired one supports nothing)
         payload = {
             name: {c.value: spec.capabilities.support(c).value for c in Capability}
             for name, spec in connectors.items()
         }
         click.echo(json.dumps(payload, indent=2))
         return
-    if not connectors:
+    # a retired connector has no capabilities left: it gets a line under the matrix, not a column
+    retired = {name: spec.retired for name, spec in connectors.items() if spec.retired is not None}
+    connectors = {name: spec for name, spec in connectors.items() if name not in retired}
+    if not connectors and not retired:
         click.echo("no connectors are installed")
         return
     names = list(connectors)
@@ -123,7 +126,7 @@ def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
             current.append(name)
             used += 3 + len(name)
         groups.append(current)
-    for n, group in enumerate(groups):
+    for n, group in enumerate(groups if names else []):
         columns = [Column("capability"), *(Column(name, justify="center") for name in group)]
         rows = [
             [c.value, *(_MARKS[connectors[name].capabilities.support(c).value] for name in group)]
