@@ -41,7 +41,7 @@ def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> 
     one of the connector's kinds, that the environment, auth scheme and feature names exist.
     """
     problems: list[Problem] = []
-    installed = sorted(plugins.connectors)
+    installed = _usable(plugins)
     for system_id, system in config.systems.items():
         base = f"systems.{system_id}"
         name = system.connector or system_id
@@ -87,6 +87,11 @@ def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> 
     return problems
 
 
+def _usable(plugins: PluginManager) -> list[str]:
+    """The installed connectors a configuration may name (not the retired ones), sorted."""
+    return sorted(name for name, spec in plugins.specs.items() if spec.retired is None)
+
+
 def _unknown_connector(name: str, installed: list[str]) -> str:
     return f"unknown connector {name!r}{did_you_mean(name, installed)}; installed connectors: {', '.join(installed) or 'none'}"
 
@@ -122,7 +127,7 @@ def systems_problems(
     if not isinstance(systems, Mapping):
         return []
     problems: list[Problem] = []
-    installed = sorted(plugins.connectors)
+    installed = _usable(plugins)
     for system_id, raw in systems.items():
         if not isinstance(raw, Mapping) or not isinstance(system_id, str) or not _SYSTEM_ID.match(system_id):
             continue  # the models report a non-mapping entry or a bad id

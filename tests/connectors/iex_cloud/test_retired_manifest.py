@@ -194,3 +194,13 @@ def test_the_sdk_reference_documents_the_field() -> None:
         "| `retired` |" in manifest and "Retirement(retired_on, message, replacements, migration)" in manifest
     )
     assert "retired:" in (ConnectorSpec.__doc__ or "")
+
+
+def test_an_unknown_connector_is_not_offered_the_retired_ones() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(
+            {"systems": {"prices": {"type": "market_data", "connector": "nosuch"}}}, plugins=PluginManager()
+        )
+    (message,) = [text for key, text in caught.value.problems if key == "systems.prices.connector"]
+    assert "installed connectors: alpaca, alpha_vantage," in message and "polygon" in message
+    assert "iex_cloud" not in message and "td_ameritrade" not in message
