@@ -204,3 +204,19 @@ def test_an_unknown_connector_is_not_offered_the_retired_ones() -> None:
     (message,) = [text for key, text in caught.value.problems if key == "systems.prices.connector"]
     assert "installed connectors: alpaca, alpha_vantage," in message and "polygon" in message
     assert "iex_cloud" not in message and "td_ameritrade" not in message
+
+
+def test_the_packages_export_their_manifest_and_class_without_importing_the_class() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, portico.connectors.iex_cloud as iex, portico.connectors.td_ameritrade as tda\n"
+        "assert iex.__all__ == ['RETIREMENT', 'SPEC', 'IexCloudConnector'], iex.__all__\n"
+        "assert tda.__all__ == ['RETIREMENT', 'SPEC', 'TdAmeritradeConnector'], tda.__all__\n"
+        "assert iex.SPEC.retired is iex.RETIREMENT and tda.SPEC.retired is tda.RETIREMENT\n"
+        "assert 'portico.connectors.iex_cloud.connector' not in sys.modules\n"
+        "assert iex.IexCloudConnector.spec is iex.SPEC\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
