@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -34,6 +34,12 @@ from portico.models._trusted import trusted_builder
 __all__ = ["AggRow", "bars_from_page", "decode_aggs"]
 
 
+# the fast timestamp conversion (float seconds) is exact to the millisecond inside this range; msgspec
+# checks it while decoding, so a row outside it sends the whole page to the pydantic path
+_FAST_LOW, _FAST_HIGH = 0, 4_000_000_000_000
+_FastMs = Annotated[int, msgspec.Meta(ge=_FAST_LOW, lt=_FAST_HIGH)]
+
+
 class AggRow(msgspec.Struct, gc=False):
     """One aggregate as the vendor keys it (what :class:`~portico.connectors.polygon.wire.WireAgg` reads)."""
 
@@ -41,7 +47,7 @@ class AggRow(msgspec.Struct, gc=False):
     h: Decimal
     l: Decimal  # noqa: E741 (the vendor's key)
     c: Decimal
-    t: int
+    t: _FastMs
     v: Decimal = Decimal(0)
     vw: Decimal | None = None
     n: int | None = None
@@ -55,8 +61,6 @@ class _Page(msgspec.Struct, gc=False):
 
 _decoder = msgspec.json.Decoder(_Page)
 
-# the fast timestamp conversion (float seconds) is exact to the millisecond inside this range
-_FAST_LOW, _FAST_HIGH = 0, 4_000_000_000_000
 _fromtimestamp = datetime.fromtimestamp
 # bar starts seen lately, each as its datetime: a day's bars of many tickers share their starts, and a
 # datetime is immutable, so one object serves them all (cleared when it grows past _STAMPS_KEPT)
@@ -84,9 +88,7 @@ def decode_aggs(content: bytes, endpoint: str) -> Any:
         except (msgspec.ValidationError, msgspec.DecodeError):
             pass
         else:
-            rows = page.results or []
-            if all(_FAST_LOW <= row.t < _FAST_HIGH for row in rows):
-                return {"results": rows, "next_url": page.next_url}
+            return {"results": page.results or [], "next_url": page.next_url}
     return loads_exact(content, endpoint)
 
 

@@ -34,13 +34,24 @@ def _find_config(explicit: str | None) -> Path:
     for candidate in (DEFAULT_CONFIG, Path(__file__).resolve().parents[2] / DEFAULT_CONFIG):
         if candidate.exists():
             return candidate
-    raise click.ClickException(f"no --config given and {DEFAULT_CONFIG} not found; run from the portico checkout")
+    raise click.ClickException(
+        f"no --config given and {DEFAULT_CONFIG} not found; run from the portico checkout"
+    )
 
 
 @click.command("demo")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Configuration file (default: the example).")
-@click.option("--keep-running", is_flag=True, help="Keep the runtime (health checks, schedules, dashboard) running.")
-@click.option("--http-port", type=int, default=8765, show_default=True, help="Dashboard port with --keep-running.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: the example).",
+)
+@click.option(
+    "--keep-running", is_flag=True, help="Keep the runtime (health checks, schedules, dashboard) running."
+)
+@click.option(
+    "--http-port", type=int, default=8765, show_default=True, help="Dashboard port with --keep-running."
+)
 def command(config_file: str | None, keep_running: bool, http_port: int) -> None:
     """Run the end-to-end demo against mock servers: no accounts, nothing to install."""
     sys.exit(asyncio.run(_demo(_find_config(config_file), keep_running, http_port)))
@@ -79,6 +90,9 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
         f"plugins loaded: {', '.join(sorted(pm.plugins)) or 'none'}"
         + (f"  [red](failed: {', '.join(sorted(pm.failures))})[/red]" if pm.failures else "")
     )
+    retired = sorted(name for name, spec in pm.specs.items() if spec.retired is not None)
+    if retired:  # installed so a config naming them is refused with the way out; nothing to demonstrate
+        console.print(f"retired connectors (refused in a config): {', '.join(retired)}")
     failures = 0
     try:
         await integration.start(require_connected=False)  # the table shows each failed system and why
@@ -100,8 +114,11 @@ async def _demo(config_path: Path, keep_running: bool, http_port: int) -> int:
             rows.append([system_id, status.connector, state, check, urls])
             styles.append(None if ok else "red")
         columns = [
-            Column("system"), Column("connector", wide_only=True), Column("state", truncate=True),
-            Column("check", truncate=True), Column("urls", wide_only=True),
+            Column("system"),
+            Column("connector", wide_only=True),
+            Column("state", truncate=True),
+            Column("check", truncate=True),
+            Column("urls", wide_only=True),
         ]
         print_table(columns, rows, title="systems (each served by its mock)", styles=styles, console=console)
 
@@ -163,8 +180,13 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
             failures += 0 if filled else 1
             rows.append(
                 [
-                    order_id, order.symbol, order.side.value, f"{order.quantity}", order.status.value,
-                    f"{order.filled_quantity}", f"{order.average_fill_price or '-'}",
+                    order_id,
+                    order.symbol,
+                    order.side.value,
+                    f"{order.quantity}",
+                    order.status.value,
+                    f"{order.filled_quantity}",
+                    f"{order.average_fill_price or '-'}",
                 ]
             )
             styles.append(None if filled else "red")
@@ -173,8 +195,13 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
             rows.append(["-", details["symbol"], details["side"], details["quantity"], str(exc), "", ""])
             styles.append("red")
     order_columns = [
-        Column("client order id", nowrap=True), Column("symbol"), Column("side"), Column("qty", justify="right"),
-        Column("status", truncate=True), Column("filled", justify="right"), Column("avg price", justify="right"),
+        Column("client order id", nowrap=True),
+        Column("symbol"),
+        Column("side"),
+        Column("qty", justify="right"),
+        Column("status", truncate=True),
+        Column("filled", justify="right"),
+        Column("avg price", justify="right"),
     ]
     print_table(order_columns, rows, title=f"{system_id} orders", styles=styles, console=console)
     try:
@@ -184,11 +211,21 @@ async def _trade(console: Any, integration: Any, system_id: str) -> int:
             *(Column(h, justify="right") for h in ("quantity", "avg cost", "market value", "unrealized P&L")),
         ]
         position_rows = [
-            [p.symbol, f"{p.quantity}", f"{p.average_cost or '-'}", f"{p.market_value or '-'}", f"{p.unrealized_pnl or '-'}"]
+            [
+                p.symbol,
+                f"{p.quantity}",
+                f"{p.average_cost or '-'}",
+                f"{p.market_value or '-'}",
+                f"{p.unrealized_pnl or '-'}",
+            ]
             for p in positions
         ]
         print_table(
-            position_columns, position_rows, title=f"{system_id} positions", console=console, empty="no positions"
+            position_columns,
+            position_rows,
+            title=f"{system_id} positions",
+            console=console,
+            empty="no positions",
         )
         account = await integration.get_external_account(system_id)
         console.print(
@@ -207,7 +244,11 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
     console.rule(f"[bold]{system_id}: market data")
     try:
         mock = type(integration.connectors[system_id]).spec.mock
-        symbols = list(mock.sample_symbols) if mock is not None and mock.sample_symbols else ["AAPL", "MSFT", "GOOGL"]
+        symbols = (
+            list(mock.sample_symbols)
+            if mock is not None and mock.sample_symbols
+            else ["AAPL", "MSFT", "GOOGL"]
+        )
         result = await integration.get_market_data(system_id, symbols, "bars", {"limit": 5})
     except PorticoError as exc:
         console.print(f"[red]{system_id}: {exc}[/red]")
@@ -216,13 +257,19 @@ async def _prices(console: Any, integration: Any, system_id: str) -> int:
     items = data.items() if isinstance(data, dict) else [("", data)]
     rows = [
         [
-            symbol or bar.symbol, bar.timestamp.date().isoformat(),
-            *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)), f"{bar.volume}",
+            symbol or bar.symbol,
+            bar.timestamp.date().isoformat(),
+            *(f"{Decimal(v):.2f}" for v in (bar.open, bar.high, bar.low, bar.close)),
+            f"{bar.volume}",
         ]
         for symbol, bars in items
         for bar in list(bars)[-5:]
     ]
-    columns = [Column("symbol"), Column("date"), *(Column(h, justify="right") for h in ("open", "high", "low", "close", "volume"))]
+    columns = [
+        Column("symbol"),
+        Column("date"),
+        *(Column(h, justify="right") for h in ("open", "high", "low", "close", "volume")),
+    ]
     print_table(columns, rows, title=f"{system_id} daily bars (last 5)", console=console, empty="no bars")
     served_by = getattr(result, "served_by", None)
     if served_by:
@@ -245,7 +292,12 @@ async def _serve(console: Any, integration: Any, http_port: int) -> None:
     from portico.cli._token import dashboard_box
 
     # markup off: the URL is printed as it is, and whole on its own line, so it does not wrap at 80 columns
-    console.print(dashboard_box(server.dashboard_url, ["Ctrl-C stops the demo."]), markup=False, highlight=False, crop=False)
+    console.print(
+        dashboard_box(server.dashboard_url, ["Ctrl-C stops the demo."]),
+        markup=False,
+        highlight=False,
+        crop=False,
+    )
     try:
         await asyncio.Event().wait()
     finally:

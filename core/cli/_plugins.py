@@ -62,9 +62,18 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
     rows = []
     for name, spec in connectors.items():
         caps = spec.capabilities
-        cap_text = ", ".join(
-            c.value + (" (emulated)" if caps.support(c).value == "emulated" else "") for c in caps.declared
-        )
+        throttling = ", ".join(str(w) for w in spec.throttling.windows) or "unlimited"
+        if spec.retired is not None:  # no calls left to throttle
+            replacements = ", ".join(spec.retired.replacements) or "none"
+            cap_text, throttling = (
+                f"retired {spec.retired.retired_on.isoformat()}; replacements: {replacements}",
+                "none",
+            )
+        else:
+            cap_text = ", ".join(
+                c.value + (" (emulated)" if caps.support(c).value == "emulated" else "")
+                for c in caps.declared
+            )
         if caps.order_types:
             cap_text += f"; orders: {', '.join(o.value for o in caps.order_types)}"
         rows.append(
@@ -74,7 +83,7 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
                 pm.plugin_of(name) or "",
                 ", ".join(k.value for k in spec.kinds),
                 ", ".join(a.scheme for a in spec.auth) or "none",
-                ", ".join(str(w) for w in spec.throttling.windows) or "unlimited",
+                throttling,
                 cap_text,
                 "yes" if spec.mock else "no",
             ]
@@ -90,14 +99,17 @@ def command(as_json: bool, wide: bool, matrix: bool) -> None:
 def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
     from portico.sdk import Capability  # lazy: cold start
 
-    if as_json:
+    if as_json:  # every installed connector (a retired one supports nothing)
         payload = {
             name: {c.value: spec.capabilities.support(c).value for c in Capability}
             for name, spec in connectors.items()
         }
         click.echo(json.dumps(payload, indent=2))
         return
-    if not connectors:
+    # a retired connector has no capabilities left: it gets a line under the matrix, not a column
+    retired = {name: spec.retired for name, spec in connectors.items() if spec.retired is not None}
+    connectors = {name: spec for name, spec in connectors.items() if name not in retired}
+    if not connectors and not retired:
         click.echo("no connectors are installed")
         return
     names = list(connectors)
@@ -114,7 +126,7 @@ def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
             current.append(name)
             used += 3 + len(name)
         groups.append(current)
-    for n, group in enumerate(groups):
+    for n, group in enumerate(groups if names else []):
         columns = [Column("capability"), *(Column(name, justify="center") for name in group)]
         rows = [
             [c.value, *(_MARKS[connectors[name].capabilities.support(c).value] for name in group)]
@@ -123,3 +135,6 @@ def _matrix(connectors: dict[str, Any], *, as_json: bool, wide: bool) -> None:
         title = "capability matrix" + (f" ({n + 1} of {len(groups)})" if len(groups) > 1 else "")
         print_table(columns, rows, title=title, wide=wide)
     click.echo(_LEGEND)
+    for name, retirement in retired.items():
+        replacements = ", ".join(retirement.replacements) or "none"
+        click.echo(f"retired: {name} ({retirement.retired_on.isoformat()}), use {replacements}")

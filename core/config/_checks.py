@@ -36,23 +36,30 @@ _RUNTIME_MOCK_OPTIONS = frozenset({"faults", "host", "port", "log_level", "start
 def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> list[Problem]:
     """Problems between the configuration and the installed connectors.
 
-    Checks that each system's connector is installed (listing the installed ones when not), that its
-    ``type`` is one of the connector's kinds, that the environment, auth scheme and feature names exist.
+    Checks that each system's connector is installed (listing the installed ones when not) and not
+    retired (its manifest's :class:`~portico.sdk.Retirement` says what replaces it), that its ``type`` is
+    one of the connector's kinds, that the environment, auth scheme and feature names exist.
     """
     problems: list[Problem] = []
-    installed = sorted(plugins.connectors)
+    installed = _usable(plugins)
     for system_id, system in config.systems.items():
         base = f"systems.{system_id}"
         name = system.connector or system_id
         cls = plugins.find_connector(name)
+        key = f"{base}.connector" if system.connector else base
         if cls is None:
-            key = f"{base}.connector" if system.connector else base
             problems.append((key, _unknown_connector(name, installed)))
             continue
         spec = cls.spec
+        retired = _retired_problem(key, spec, installed)
+        if retired is not None:  # nothing else about a system matters once its API is gone
+            problems.append(retired)
+            continue
         if system.type not in spec.kinds:
             kinds = ", ".join(k.value for k in spec.kinds)
-            problems.append((f"{base}.type", f"{system.type.value!r} does not match connector {name!r} (kind: {kinds})"))
+            problems.append(
+                (f"{base}.type", f"{system.type.value!r} does not match connector {name!r} (kind: {kinds})")
+            )
         if system.environment is not None:
             names = [e.name for e in spec.environments]
             if system.environment not in names:
@@ -80,50 +87,20 @@ def check_against_plugins(config: IntegrationConfig, plugins: PluginManager) -> 
     return problems
 
 
-# connectors whose vendor API is gone: the name is refused with what replaced it
-RETIRED_CONNECTORS: dict[str, str] = {
-    "td_ameritrade": (
-        "TD Ameritrade's API was retired in May 2024 and its accounts moved to Charles Schwab; "
-        "configure connector 'schwab' instead (the Schwab Trader API): the TD Ameritrade consumer key becomes "
-        "a Schwab app key and secret registered on Schwab's developer portal (credentials client_id and "
-        "client_secret), authentication.type is schwab_oauth2 with the app's callback URL "
-        "(https://127.0.0.1:8182 unless you registered another, as options.redirect_uri); sign in with "
-        "`portico credentials login <system>` (again every 7 days, when Schwab's refresh token expires); "
-        "the account is connection.account_number (the plain number: portico looks up the hash Schwab's "
-        "API takes in its place)"
-    ),
-    "iex_cloud": (
-        "IEX Cloud shut down on 31 August 2024 and its API no longer answers; configure one of portico's market "
-        "data connectors instead: 'polygon' (Polygon.io, now Massive), 'alpaca' (Alpaca market data) or "
-        "'alpha_vantage' ('yahoo_finance' is unofficial, for research only). The IEX token has no successor: "
-        "each provider needs its own key. IEX endpoint -> portico call: /stock/{symbol}/quote and "
-        "/stock/market/batch?types=quote -> get_latest_quotes([symbols]); /stock/{symbol}/chart/{range} -> "
-        "get_bars(symbol, '1day', start=..., end=...); /stock/{symbol}/intraday-prices -> get_bars(symbol, "
-        "'1min'); /stock/{symbol}/dividends and /splits -> get_corporate_actions(symbol); /stock/{symbol}/company "
-        "and /stats -> get_fundamentals(symbol); /search/{text} -> search_instruments(text); /fx/latest -> "
-        "get_fx_rate(base, quote)"
-    ),
-}
-
-# the connectors each retired name points to, checked against what is installed
-_RETIRED_REPLACEMENTS: dict[str, tuple[str, ...]] = {
-    "td_ameritrade": ("schwab",),
-    "iex_cloud": ("polygon", "alpaca", "alpha_vantage"),
-}
+def _usable(plugins: PluginManager) -> list[str]:
+    """The installed connectors a configuration may name (not the retired ones), sorted."""
+    return sorted(name for name, spec in plugins.specs.items() if spec.retired is None)
 
 
 def _unknown_connector(name: str, installed: list[str]) -> str:
-    if name in RETIRED_CONNECTORS:
-        wanted = _RETIRED_REPLACEMENTS.get(name, ())
-        missing = [connector for connector in wanted if connector not in installed]
-        if missing and len(missing) == len(wanted):
-            note = f" (no {' or '.join(missing)} connector is installed in this portico yet)"
-        elif missing:
-            note = f" (not installed in this portico yet: {', '.join(missing)})"
-        else:
-            note = ""
-        return RETIRED_CONNECTORS[name] + note
     return f"unknown connector {name!r}{did_you_mean(name, installed)}; installed connectors: {', '.join(installed) or 'none'}"
+
+
+def _retired_problem(key: str, spec: ConnectorSpec, installed: list[str]) -> Problem | None:
+    """The refusal of a connector whose manifest is retired (its message names what replaces it)."""
+    if spec.retired is None:
+        return None
+    return (key, spec.retired.explain(installed))
 
 
 def _auth_type_problems(base: str, name: str, spec: ConnectorSpec, scheme: str) -> list[Problem]:
@@ -150,7 +127,7 @@ def systems_problems(
     if not isinstance(systems, Mapping):
         return []
     problems: list[Problem] = []
-    installed = sorted(plugins.connectors)
+    installed = _usable(plugins)
     for system_id, raw in systems.items():
         if not isinstance(raw, Mapping) or not isinstance(system_id, str) or not _SYSTEM_ID.match(system_id):
             continue  # the models report a non-mapping entry or a bad id
@@ -161,8 +138,8 @@ def systems_problems(
             continue
         problems.extend(check_against_plugins(IntegrationConfig(systems={system_id: system}), plugins))
         cls = plugins.find_connector(system.connector or system_id)
-        if cls is None:
-            continue
+        if cls is None or cls.spec.retired is not None:
+            continue  # reported above
         spec = cls.spec
         # a check runs unless a key it reads was itself invalid (its error is already reported)
         if not dropped & {"connection"}:
@@ -194,8 +171,12 @@ def _raw_system_problems(
     connector = raw.get("connector")
     name = connector if isinstance(connector, str) and connector else system_id
     cls = plugins.find_connector(name)
+    key = f"{base}.connector" if connector else base
     if cls is None:
-        return [(f"{base}.connector" if connector else base, _unknown_connector(name, installed))]
+        return [(key, _unknown_connector(name, installed))]
+    retired = _retired_problem(key, cls.spec, installed)
+    if retired is not None:
+        return [retired]
     auth = raw.get("authentication")
     scheme = auth.get("type") if isinstance(auth, Mapping) else None
     return _auth_type_problems(base, name, cls.spec, scheme) if isinstance(scheme, str) else []
@@ -226,12 +207,18 @@ def _credential_problems(base: str, system: SystemConfig, spec: ConnectorSpec) -
             hint = f", e.g. {field.name}: ${{{field.env_var}}}" if field.env_var else ""
             what = f" ({field.description})" if field.description else ""
             problems.append(
-                (f"{where}.{field.name}", f"required credential of {scheme.scheme} is missing{what}; give it{hint}")
+                (
+                    f"{where}.{field.name}",
+                    f"required credential of {scheme.scheme} is missing{what}; give it{hint}",
+                )
             )
     for name in given:
         if name not in names:
             problems.append(
-                (f"{where}.{name}", f"unknown credential for {scheme.scheme}{did_you_mean(name, names)}; expected {names}")
+                (
+                    f"{where}.{name}",
+                    f"unknown credential for {scheme.scheme}{did_you_mean(name, names)}; expected {names}",
+                )
             )
     return problems
 
@@ -266,7 +253,10 @@ def _mock_option_problems(base: str, system: SystemConfig, spec: ConnectorSpec) 
     if "seed" in options:
         del options["seed"]
         problems.append(
-            (f"{base}.mock_options.seed", "the runtime passes the seed itself: set mock_seed on the system instead")
+            (
+                f"{base}.mock_options.seed",
+                "the runtime passes the seed itself: set mock_seed on the system instead",
+            )
         )
     for key in list(options):
         if accepted is not None and key not in accepted:
@@ -310,12 +300,16 @@ def _looks_like_path(source: str) -> bool:
     return any(ch in source for ch in "/\\*?[") or bool(re.search(r"\.[A-Za-z0-9]{1,5}(\.gz)?$", source))
 
 
-def _import_problems(section: Any, system_ids: list[str], plugins: PluginManager | None = None) -> list[Problem]:
+def _import_problems(
+    section: Any, system_ids: list[str], plugins: PluginManager | None = None
+) -> list[Problem]:
     jobs = section.get("scheduled_imports") if isinstance(section, Mapping) else None
     if not isinstance(jobs, list):
         return []
     problems: list[Problem] = []
-    if plugins is not None and any(isinstance(j, Mapping) and isinstance(j.get("data_type"), str) for j in jobs):
+    if plugins is not None and any(
+        isinstance(j, Mapping) and isinstance(j.get("data_type"), str) for j in jobs
+    ):
         from portico.jobs._plugin_records import plugin_record_types  # lazy: the jobs load only when used
 
         try:  # the record types plugins contribute are data types too
@@ -344,12 +338,18 @@ def _import_problems(section: Any, system_ids: list[str], plugins: PluginManager
             except ConfigurationError:
                 names = sorted({*RECORD_TYPES, *(a for t in RECORD_TYPES.values() for a in t.aliases)})
                 problems.append(
-                    (f"{base}.data_type", f"unknown data type {data_type!r}{did_you_mean(data_type, names)}; expected one of {names}")
+                    (
+                        f"{base}.data_type",
+                        f"unknown data type {data_type!r}{did_you_mean(data_type, names)}; expected one of {names}",
+                    )
                 )
                 continue
             if from_system and rt.name != "prices":
                 problems.append(
-                    (f"{base}.data_type", f"imports from a system load prices (daily_prices), not {data_type!r}")
+                    (
+                        f"{base}.data_type",
+                        f"imports from a system load prices (daily_prices), not {data_type!r}",
+                    )
                 )
     return problems
 

@@ -46,13 +46,14 @@ def trusted_builder(model: type[M], sample: Mapping[str, Any]) -> Callable[[dict
     # all (pydantic copies it before changing it, in model_copy; a frozen model is never assigned to),
     # sparing an object the garbage collector tracks per instance
     fields_set = set(names)
+    set_dict, set_fields, set_extra, set_private = _slot_setters()
 
     def build(values: dict[str, Any]) -> M:
         instance = new(model)
-        _set(instance, "__dict__", values)
-        _set(instance, "__pydantic_fields_set__", fields_set)
-        _set(instance, "__pydantic_extra__", None)
-        _set(instance, "__pydantic_private__", None)
+        set_dict(instance, values)
+        set_fields(instance, fields_set)
+        set_extra(instance, None)
+        set_private(instance, None)
         return instance
 
     try:
@@ -62,6 +63,21 @@ def trusted_builder(model: type[M], sample: Mapping[str, Any]) -> Callable[[dict
     except Exception:
         same = False
     return build if same else _constructing(model)
+
+
+def _slot_setters() -> tuple[Callable[[Any, Any], None], ...]:
+    """Setters of ``__dict__`` and pydantic's three slots: the descriptors' own ``__set__`` skip the attribute
+    lookup ``object.__setattr__`` makes on every call (a fifth of a build); ``object.__setattr__`` itself
+    when a pydantic release no longer declares them on :class:`BaseModel`."""
+    names = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+    found = [BaseModel.__dict__.get(name) for name in names]
+    if all(hasattr(descriptor, "__set__") for descriptor in found):
+        return tuple(descriptor.__set__ for descriptor in found)  # type: ignore[union-attr]
+
+    def setter(name: str) -> Callable[[Any, Any], None]:
+        return lambda instance, value: _set(instance, name, value)
+
+    return tuple(setter(name) for name in names)
 
 
 def _constructing(model: type[M]) -> Callable[[dict[str, Any]], M]:

@@ -164,7 +164,11 @@ class ConnectorContext:
             error = exc.errors()[0]
             key = ".".join(str(part) for part in error["loc"])
             path = f"systems.{self.system_id}.connection" + (f".{key}" if key else "")
-            what = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+            what = (
+                "unknown key"
+                if error["type"] == "extra_forbidden"
+                else error["msg"].removeprefix("Value error, ")
+            )
             raise ConfigurationError(f"{path}: {what}", path=path, system=self.system_id) from None
 
     def settings_as(self, model: type[SettingsT]) -> SettingsT:
@@ -199,7 +203,9 @@ class ConnectorContext:
         """
         if self.rate_limiter is None:
             return 0.0
-        waited: float = await self.rate_limiter.acquire(self.rate_limiter.cost_of(endpoint), max_wait=max_wait)
+        waited: float = await self.rate_limiter.acquire(
+            self.rate_limiter.cost_of(endpoint), max_wait=max_wait
+        )
         return waited
 
     def url(self, key: str) -> str:
@@ -264,11 +270,18 @@ class Connector:
     models stay inside the connector (``wire.py`` and ``mapping.py``).
 
     Lifecycle: the runtime calls :meth:`open` once after construction and :meth:`close` at the end.
+    A connector whose manifest is ``retired`` refuses to be built.
     """
 
     spec: ClassVar[ConnectorSpec]
 
     def __init__(self, context: ConnectorContext) -> None:
+        retired = self.spec.retired
+        if retired is not None:
+            raise ConfigurationError(
+                f"connector {self.spec.name!r} is retired ({retired.retired_on.isoformat()}): {retired.text()}",
+                system=context.system_id,
+            )
         self.context = context
 
     @property
@@ -418,13 +431,23 @@ class Connector:
         raise self._unsupported(Capability.GET_BARS)
 
     async def get_quotes(
-        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
+        self,
+        symbol: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
     ) -> list[Quote]:
         """Historical quotes, oldest first."""
         raise self._unsupported(Capability.GET_QUOTES)
 
     async def get_trades(
-        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
+        self,
+        symbol: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
     ) -> list[Trade]:
         """Historical trades, oldest first."""
         raise self._unsupported(Capability.GET_TRADES)

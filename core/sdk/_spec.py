@@ -7,6 +7,8 @@ generated from a :class:`ConnectorSpec`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from datetime import date
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +30,7 @@ __all__ = [
     "MockSpec",
     "RateLimitPolicy",
     "RateWindow",
+    "Retirement",
     "RetryPolicy",
     "StreamKind",
     "Support",
@@ -284,6 +287,54 @@ class HealthCheckSpec(_Spec):
     description: str = ""
 
 
+class Retirement(_Spec):
+    """A vendor API that is gone: the connector stays installed so its name is refused with the way out.
+
+    A configuration naming a retired connector fails validation with :meth:`explain`; its class refuses
+    to build (:class:`~portico.errors.ConfigurationError` with the same text), and ``portico plugins``, the
+    capability matrix and the conformance suite mark it retired. A retired manifest declares no
+    capabilities: nothing can be called on an API that no longer answers.
+
+    Attributes:
+        retired_on: the day the vendor's API stopped answering.
+        message: what happened and what to configure instead, for people (the first part of every refusal).
+        replacements: the connectors that take its place, by name; a refusal says which of them are not
+            installed.
+        migration: the vendor's calls and the portico call that replaces each, as ``(vendor call, portico
+            call)`` pairs, rendered after ``migration_heading`` as ``a -> b; c -> d``.
+        migration_heading: the table's heading (``IEX endpoint -> portico call``).
+    """
+
+    retired_on: date
+    message: str
+    replacements: tuple[str, ...] = ()
+    migration: tuple[tuple[str, str], ...] = ()
+    migration_heading: str = "vendor call -> portico call"
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say what happened to the API and what to configure instead")
+        return value
+
+    def text(self) -> str:
+        """The message, then the migration table when there is one."""
+        if not self.migration:
+            return self.message
+        table = "; ".join(f"{old} -> {new}" for old, new in self.migration)
+        return f"{self.message} {self.migration_heading}: {table}"
+
+    def explain(self, installed: Collection[str]) -> str:
+        """:meth:`text`, and which replacements are not among the ``installed`` connectors."""
+        missing = [name for name in self.replacements if name not in installed]
+        if missing and len(missing) == len(self.replacements):
+            return f"{self.text()} (no {' or '.join(missing)} connector is installed in this portico yet)"
+        if missing:
+            return f"{self.text()} (not installed in this portico yet: {', '.join(missing)})"
+        return self.text()
+
+
 class ConnectorSpec(_Spec):
     """The manifest of a connector.
 
@@ -300,6 +351,8 @@ class ConnectorSpec(_Spec):
         connection_settings: the typed model of a system's ``connection`` section.
         health_check: the call its health check makes (see :class:`HealthCheckSpec`); None: the
             default check (``get_account`` for brokers).
+        retired: set when the vendor's API is gone (see :class:`Retirement`): configurations naming the
+            connector fail validation with its message, and the manifest declares no capabilities.
     """
 
     name: str
@@ -322,6 +375,7 @@ class ConnectorSpec(_Spec):
     """The model of the ``connection`` section: the connector's settings, typed (a subclass of
     :class:`ConnectionSettings`). The base accepts only ``base_url``."""
     health_check: HealthCheckSpec | None = None
+    retired: Retirement | None = None
 
     @field_validator("name")
     @classmethod
@@ -359,9 +413,17 @@ class ConnectorSpec(_Spec):
         }
         for stream in self.streams:
             if not self.capabilities.has(streaming[stream]):
-                raise ValueError(f"stream {stream.value!r} declared without capability {streaming[stream].value!r}")
+                raise ValueError(
+                    f"stream {stream.value!r} declared without capability {streaming[stream].value!r}"
+                )
         if self.capabilities.has(Capability.PLACE_ORDER) and not self.capabilities.order_types:
             raise ValueError("a connector that places orders must declare its order_types")
+        if self.retired is not None and (self.capabilities.declared or self.streams):
+            offered = [c.value for c in self.capabilities.declared] + [s.value for s in self.streams]
+            raise ValueError(
+                f"a retired connector declares no capabilities or streams (its API no longer answers); "
+                f"remove {offered}"
+            )
         return self
 
     @property
@@ -399,12 +461,16 @@ class ConnectorSpec(_Spec):
             "auth": [
                 {
                     "scheme": a.scheme,
-                    "credentials": [{"name": c.name, "secret": c.secret, "required": c.required} for c in a.credentials],
+                    "credentials": [
+                        {"name": c.name, "secret": c.secret, "required": c.required} for c in a.credentials
+                    ],
                 }
                 for a in self.auth
             ],
             "throttling": {
-                "windows": [{"limit": w.limit, "period": w.period, "text": str(w)} for w in self.throttling.windows],
+                "windows": [
+                    {"limit": w.limit, "period": w.period, "text": str(w)} for w in self.throttling.windows
+                ],
                 "endpoint_costs": dict(self.throttling.endpoint_costs),
                 "retry_attempts": self.throttling.retry.attempts,
             },
@@ -416,4 +482,11 @@ class ConnectorSpec(_Spec):
             "streams": [s.value for s in self.streams],
             "mock": self.mock.app if self.mock else None,
             "connection": self.connection_settings.describe(),
+            "retired": None
+            if self.retired is None
+            else {
+                "retired_on": self.retired.retired_on.isoformat(),
+                "replacements": list(self.retired.replacements),
+                "message": self.retired.text(),
+            },
         }

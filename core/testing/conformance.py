@@ -187,6 +187,16 @@ class ConnectorConformance:
 
     # -- set-up ----------------------------------------------------------------------------------
 
+    @pytest.fixture(autouse=True)
+    def _skip_retired(self) -> None:
+        """A retired connector (its manifest's ``retired``) has nothing left to exercise."""
+        retired = self.spec.retired
+        if retired is not None:
+            pytest.skip(
+                f"{self.spec.name} is retired ({retired.retired_on.isoformat()}): its API no longer answers; "
+                f"replacements: {', '.join(retired.replacements) or 'none'}"
+            )
+
     @property
     def spec(self) -> ConnectorSpec:
         return self.connector_class.spec

@@ -22,8 +22,11 @@ def _capability_matrix() -> str:
     from portico.sdk import Capability
 
     pm = PluginManager()
-    specs = [cls.spec for _, cls in sorted(pm.connectors.items())]
-    if not specs:
+    installed = [cls.spec for _, cls in sorted(pm.connectors.items())]
+    # a retired connector has no capabilities left: it is listed under the matrix, not as a column
+    specs = [s for s in installed if s.retired is None]
+    retired = [s for s in installed if s.retired is not None]
+    if not specs and not retired:
         return "_No connectors are installed._"
     marks = {"supported": "✔", "emulated": "◐", "unsupported": "✘"}
     head = "| capability | " + " | ".join(s.name for s in specs) + " |"
@@ -35,7 +38,9 @@ def _capability_matrix() -> str:
     rows.append("| kinds | " + " | ".join(", ".join(k.value for k in s.kinds) for s in specs) + " |")
     rows.append("| auth | " + " | ".join(", ".join(a.scheme for a in s.auth) or "none" for s in specs) + " |")
     rows.append(
-        "| throttling | " + " | ".join(", ".join(str(w) for w in s.throttling.windows) or "none" for s in specs) + " |"
+        "| throttling | "
+        + " | ".join(", ".join(str(w) for w in s.throttling.windows) or "none" for s in specs)
+        + " |"
     )
     rows.append(
         "| order types | "
@@ -47,9 +52,24 @@ def _capability_matrix() -> str:
         + " | ".join(", ".join(t.value for t in s.capabilities.time_in_force) or "–" for s in specs)
         + " |"
     )
-    rows.append("| streams | " + " | ".join(", ".join(x.value for x in s.streams) or "–" for s in specs) + " |")
-    legend = "\n\n✔ supported · ◐ emulated by portico from other calls · ✘ not supported (raises `NotSupported`)"
-    return "\n".join(rows) + legend
+    rows.append(
+        "| streams | " + " | ".join(", ".join(x.value for x in s.streams) or "–" for s in specs) + " |"
+    )
+    legend = (
+        "\n\n✔ supported · ◐ emulated by portico from other calls · ✘ not supported (raises `NotSupported`)"
+    )
+    gone = "".join(
+        f"\n- `{s.name}` ({s.display_name}), retired {s.retired.retired_on.isoformat()}: use "
+        f"{', '.join(f'`{r}`' for r in s.retired.replacements) or 'nothing'}"
+        for s in retired
+        if s.retired is not None
+    )
+    if gone:
+        gone = (
+            "\n\nRetired connectors (their manifest's `retired`; a configuration naming one is refused):\n"
+            + gone
+        )
+    return ("\n".join(rows) + legend if specs else "_No connectors are installed._") + gone
 
 
 def _cli() -> str:
@@ -83,6 +103,8 @@ def _connection_settings() -> str:
     pm = PluginManager()
     out: list[str] = []
     for name, cls in sorted(pm.connectors.items()):
+        if cls.spec.retired is not None:
+            continue  # nothing to connect to
         model = cls.spec.connection_settings
         out.append(f"### `{name}`\n")
         out.append(f"`{model.__module__}.{model.__name__}`\n")
@@ -168,8 +190,12 @@ def _model_table(model: Any, skip: tuple[str, ...] = ()) -> str:
 def _record_types() -> str:
     from portico.jobs import RECORD_TYPES
 
-    rows = ["| record type | required columns | optional columns | key (one record per) |", "|---|---|---|---|"]
+    rows = [
+        "| record type | required columns | optional columns | key (one record per) |",
+        "|---|---|---|---|",
+    ]
     for name, rt in sorted(RECORD_TYPES.items()):
+
         def cols(names: Any, rt: Any = rt) -> str:
             return ", ".join(f"`{f}` ({rt.kinds[f].value})" for f in names) or "–"
 
@@ -187,7 +213,9 @@ def _export_types() -> str:
 
     rows = ["| export type | what it writes | columns |", "|---|---|---|"]
     for name, rt in sorted(RECORD_TYPES.items()):
-        rows.append(f"| `{name}` | the imported {name.replace('_', ' ')} in the store | {', '.join(rt.fields)} |")
+        rows.append(
+            f"| `{name}` | the imported {name.replace('_', ' ')} in the store | {', '.join(rt.fields)} |"
+        )
     # the built-in plugins' contributed export types (the trading tables)
     for item in PluginManager(autoload=False).contributions("portico_export_types"):
         what = item.description or item.name.replace("_", " ")
@@ -196,7 +224,9 @@ def _export_types() -> str:
         "| `portfolio_summary` | positions across brokers, valued; with `data_export.base_currency`, "
         "`market_value_base` too | system, account, symbol, quantity, market value... |"
     )
-    rows.append("| `market_data` | bars or quotes the market data service holds (`--filter symbol=...`) | per bar or quote |")
+    rows.append(
+        "| `market_data` | bars or quotes the market data service holds (`--filter symbol=...`) | per bar or quote |"
+    )
     return "\n".join(rows)
 
 
@@ -236,13 +266,16 @@ def _mock_options() -> str:
         except Exception:
             continue
         named = [
-            f"`{p}`" for p, param in parameters.items()
+            f"`{p}`"
+            for p, param in parameters.items()
             if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and p not in kit
         ]
         if any(param.kind is param.VAR_KEYWORD for param in parameters.values()):
             doc = inspect.getdoc(factory) or ""
             extra = re.search(r"\*\*\w+:\s*(.*?)(?:\n\s*\n|\n\S|$)", doc, re.S)
-            named.append(_rst(" ".join(extra.group(1).split())) if extra else "options of its simulated venue")
+            named.append(
+                _rst(" ".join(extra.group(1).split())) if extra else "options of its simulated venue"
+            )
         rows.append(f"| `{name}` | {', '.join(named) or '–'} |")
     return "\n".join(rows)
 

@@ -98,7 +98,8 @@ def test_capability_matrix_at_80_columns() -> None:
         table,
         data,
         must_show=["subscribe_order_updates", "interactive_brokers", "yahoo_finance"],
-        labels="capability matrix 1 2 3 of ✔ ◐ - supported · emulated by portico from other calls not raises NotSupported",
+        labels="capability matrix 1 2 3 of ✔ ◐ - supported · emulated by portico from other calls not raises NotSupported "
+        "retired use",
     )
     row = next(line for line in table.splitlines() if line.startswith("place_order"))
     assert row.split()[1:6] == ["✔", "-", "-", "✔", "-"]  # alpaca, alpha_vantage, bloomberg, etrade, factset
