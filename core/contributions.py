@@ -219,8 +219,10 @@ class AlertRules:
         build: ``build(context) -> AlertRuleHandler``, called once per monitor (or a :data:`Ref` to it).
         level_rules: the rule names whose alerts ``evaluate`` holds while their condition lasts; an
             alert of these that is not held on an evaluation is resolved.
-        defaults: settings of rules the monitor's configuration has no section for
-            (``{"big_export": {"severity": "warning", "threshold": 1000}}``).
+        defaults: each rule's default settings (``{"big_export": {"severity": "warning", "threshold":
+            1000}}``); a ``monitoring.alerts.<rule>`` section overrides what it says and keeps the rest.
+        rules: the names of the rules the handler fires, besides those of ``level_rules`` and
+            ``defaults``; every name of :attr:`rule_names` may be configured under ``monitoring.alerts``.
     """
 
     name: str
@@ -228,6 +230,12 @@ class AlertRules:
     build: Callable[[AlertContext], AlertRuleHandler] | Ref
     level_rules: tuple[str, ...] = ()
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rules: tuple[str, ...] = ()
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Every rule these contribute: ``rules``, ``level_rules`` and the names ``defaults`` sets."""
+        return tuple(dict.fromkeys((*self.rules, *self.level_rules, *self.defaults)))
 
 
 # -- health probes ------------------------------------------------------------------------------

@@ -12,18 +12,17 @@ import importlib
 import inspect
 import re
 from collections.abc import Mapping, Set
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from portico.config._models import IntegrationConfig, SystemConfig
 from portico.config._problems import Problem, did_you_mean, validation_problems
 from portico.config._transport import insecure_transport_problems
+from portico.contributions import AlertRules
 from portico.errors import ConfigurationError
+from portico.plugins import PluginManager
 from portico.sdk import ConnectorSpec
-
-if TYPE_CHECKING:
-    from portico.plugins import PluginManager
 
 __all__ = ["check_against_plugins", "section_problems", "systems_problems"]
 
@@ -303,7 +302,31 @@ def section_problems(resolved: Mapping[str, Any], plugins: PluginManager | None)
     if plugins is not None:
         problems.extend(_export_problems(resolved.get("data_export"), plugins))
     problems.extend(_alert_problems(resolved.get("monitoring")))
+    problems.extend(_alert_rule_problems(resolved.get("monitoring"), plugins))
     return problems
+
+
+def _alert_rule_problems(section: Any, plugins: PluginManager | None) -> list[Problem]:
+    """A ``monitoring.alerts`` key that is neither a setting nor a rule built in or contributed."""
+    alerts = section.get("alerts") if isinstance(section, Mapping) else None
+    if not isinstance(alerts, Mapping):
+        return []
+    from portico.monitor._config import (  # lazy: only a config with alerts
+        AlertRulesConfig,
+        unknown_rule_problems,
+    )
+
+    if all(name in AlertRulesConfig.model_fields for name in alerts):
+        return []
+    # without the runtime's plugins, the built-in services' rules (they are contributions too)
+    contributing = plugins if plugins is not None else PluginManager(autoload=False)
+    contributed = [
+        name
+        for rules in contributing.contributions("portico_alert_rules")
+        if isinstance(rules, AlertRules)
+        for name in rules.rule_names
+    ]
+    return unknown_rule_problems(alerts, contributed)
 
 
 def _looks_like_path(source: str) -> bool:

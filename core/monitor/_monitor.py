@@ -24,11 +24,12 @@ import structlog
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
 from portico.contributions import resolve_ref
+from portico.errors import ConfigurationError
 from portico.monitor._alerting import LOG_LEVELS as _LEVELS
 from portico.monitor._alerting import Alerting
 from portico.monitor._alerts import Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._calls import CallObserver, CallRecording
-from portico.monitor._config import MonitoringConfig, coerce_monitoring_config
+from portico.monitor._config import MonitoringConfig, coerce_monitoring_config, unknown_rule_problems
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport
 from portico.monitor._health_checks import HealthChecking
 from portico.monitor._history import MetricHistory
@@ -145,6 +146,13 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
         # file and run rules are portico.jobs's contribution): the monitor holds no service's rules.
         contributing = plugins if plugins is not None else PluginManager(autoload=False)
         self._rules = ContributedRules(self, contributing.contributions("portico_alert_rules"))
+        unknown = unknown_rule_problems(self.config.alerts, self._rules.rule_names)
+        if unknown:
+            raise ConfigurationError(
+                "; ".join(f"{path}: {message}" for path, message in unknown),
+                path=unknown[0][0],
+                problems=unknown,
+            )
         for contributed in contributing.contributions("portico_health_probes"):
             self.add_probe(resolve_ref(contributed.probe))
 
