@@ -338,11 +338,12 @@ def _import_problems(section: Any, system_ids: list[str], plugins: PluginManager
     if not isinstance(jobs, list):
         return []
     problems: list[Problem] = []
+    types: Mapping[str, Any] | None = None  # without plugins: the process's directory of record types
     if plugins is not None and any(isinstance(j, Mapping) and isinstance(j.get("data_type"), str) for j in jobs):
-        from portico.jobs._plugin_records import plugin_record_types  # lazy: the jobs load only when used
+        from portico.jobs._plugin_records import record_types_for  # lazy: the jobs load only when used
 
         try:  # the record types plugins contribute are data types too
-            plugin_record_types(plugins)
+            types = record_types_for(plugins)
         except ConfigurationError as exc:
             problems.append((exc.path or "portico_record_types", str(exc)))
     for i, job in enumerate(jobs):
@@ -362,10 +363,11 @@ def _import_problems(section: Any, system_ids: list[str], plugins: PluginManager
         if isinstance(data_type, str):
             from portico.jobs._records import RECORD_TYPES, record_type  # lazy: the jobs load only when used
 
+            known = RECORD_TYPES if types is None else types
             try:
-                rt = record_type(data_type)
+                rt = record_type(data_type, known)
             except ConfigurationError:
-                names = sorted({*RECORD_TYPES, *(a for t in RECORD_TYPES.values() for a in t.aliases)})
+                names = sorted({*known, *(a for t in known.values() for a in t.aliases)})
                 problems.append(
                     (f"{base}.data_type", f"unknown data type {data_type!r}{did_you_mean(data_type, names)}; expected one of {names}")
                 )
