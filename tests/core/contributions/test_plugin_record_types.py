@@ -312,3 +312,11 @@ def test_two_services_with_different_plugins_do_not_see_each_others_record_types
     finally:
         for service in (plain, firm, desks):
             service.db.dispose()
+
+
+def test_shell_completion_offers_the_installed_plugins_record_types(acme_esg: Path) -> None:
+    from portico.cli._complete import complete_record_types
+
+    offered = [item.value for item in complete_record_types(None, None, "e")]  # type: ignore[arg-type]
+    assert offered == ["esg_scores"]
+    assert "positions" in [item.value for item in complete_record_types(None, None, "")]  # type: ignore[arg-type]
