@@ -97,8 +97,9 @@ class RuntimeServer:
     Args:
         monitor: the runtime's monitor.
         runtime_like: the runtime (or anything) offering ``systems`` (system ids listed on the dashboard
-            before their first call) and optionally ``jobs`` with ``recent_runs(limit)`` and
-            ``dead_letters(limit)``; may be None.
+            before their first call), ``plugins`` (whose ``portico_dashboard_panels`` make the panels;
+            default the built-in services') and what those panels read (its running services); may
+            be None.
         host: interface to bind; 127.0.0.1 unless you put a proxy with TLS in front.
         port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
         token: the dashboard token; generated when None (read it from :attr:`token`).
