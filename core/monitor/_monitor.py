@@ -273,8 +273,16 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
             }
         return info
 
+    def notify_rules(self, event: str, *, system: str | None = None, **data: Any) -> None:
+        """Give ``event`` to the contributed alert rules that read it, without logging or counting it.
+
+        For events too frequent to log (a quote per symbol) or that only a rule reads (a file's due
+        time); :meth:`emit` is the one to use otherwise.
+        """
+        self._rules.dispatch(event, system, data, None)
+
     def market_data_update(self, system: str, symbol: str) -> None:
-        """Record fresh market data for a symbol: the ``market_data.update`` event, without logging it.
+        """``notify_rules("market_data.update", system=system, symbol=symbol)``: a symbol's data is fresh.
 
         The rule that watches these (``market_data_stale``) is contributed by :mod:`portico.marketdata`
         through ``portico_alert_rules``.
@@ -352,7 +360,7 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
     def expect_file(
         self, job: str, *, due: datetime, sla: float | None = None, system: str | None = None
     ) -> None:
-        """Declare that ``job``'s file is due at ``due``: the ``job.expected`` event, without logging it.
+        """``notify_rules("job.expected", ...)``: ``job``'s file is due at ``due``.
 
         The rule that acts on it (``file_late``, fired ``sla`` seconds after ``due`` unless the file
         arrives) is contributed by :mod:`portico.jobs` through ``portico_alert_rules``.

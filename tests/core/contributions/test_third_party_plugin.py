@@ -305,3 +305,13 @@ def test_a_plugins_rule_is_unknown_where_the_plugin_is_not_loaded(tmp_path: Path
     ) as typed:  # a contributed rule's settings are checked like any rule's
         load_config({"systems": {}, "monitoring": {"alerts": {"file_late": {"severity": "loud"}}}})
     assert [p for p, _ in typed.value.problems] == ["monitoring.alerts.file_late.severity"]
+
+
+def test_notify_rules_gives_an_event_to_the_plugins_rules_without_logging_it(acme_installed: Path) -> None:
+    monitor = IntegrationMonitor(clock=FakeClock(), plugins=PluginManager(), redactor=Redactor())
+    monitor.notify_rules("acme.utilisation", account="ACC-3", pct=97)
+    monitor.evaluate_alerts()
+    assert [(a.rule, a.subject) for a in monitor.alerts.active()] == [("acme_utilisation_high", "ACC-3")]
+    monitor.emit("acme.utilisation", account="ACC-4", pct=10)  # emitted: logged and kept, unlike the first
+    seen = [e["account"] for e in monitor.recent_events() if e.get("event") == "acme.utilisation"]
+    assert seen == ["ACC-4"]
