@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from portico.store import Database
 
 __all__ = [
+    "PANEL_CELL_KINDS",
     "AlertContext",
     "AlertEvent",
     "AlertRuleHandler",
@@ -46,6 +47,7 @@ __all__ = [
     "DashboardPanel",
     "ExportType",
     "HealthProbe",
+    "PanelColumn",
     "PositionBook",
     "RecordTypeDef",
     "Ref",
@@ -219,8 +221,10 @@ class AlertRules:
         build: ``build(context) -> AlertRuleHandler``, called once per monitor (or a :data:`Ref` to it).
         level_rules: the rule names whose alerts ``evaluate`` holds while their condition lasts; an
             alert of these that is not held on an evaluation is resolved.
-        defaults: settings of rules the monitor's configuration has no section for
-            (``{"big_export": {"severity": "warning", "threshold": 1000}}``).
+        defaults: each rule's default settings (``{"big_export": {"severity": "warning", "threshold":
+            1000}}``); a ``monitoring.alerts.<rule>`` section overrides what it says and keeps the rest.
+        rules: the names of the rules the handler fires, besides those of ``level_rules`` and
+            ``defaults``; every name of :attr:`rule_names` may be configured under ``monitoring.alerts``.
     """
 
     name: str
@@ -228,6 +232,12 @@ class AlertRules:
     build: Callable[[AlertContext], AlertRuleHandler] | Ref
     level_rules: tuple[str, ...] = ()
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rules: tuple[str, ...] = ()
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Every rule these contribute: ``rules``, ``level_rules`` and the names ``defaults`` sets."""
+        return tuple(dict.fromkeys((*self.rules, *self.level_rules, *self.defaults)))
 
 
 # -- health probes ------------------------------------------------------------------------------
@@ -250,8 +260,36 @@ class HealthProbe:
 
 
 @dataclass(frozen=True)
+class PanelColumn:
+    """One column of a :class:`DashboardPanel`'s table.
+
+    Attributes:
+        field: the key of the row the cell shows (a missing or None value shows as an empty cell).
+        title: the column's heading.
+        kind: how the cell shows its value: ``text``; ``number`` (right-aligned); ``time`` (an ISO
+            timestamp, shown in the reader's time zone); ``code`` (monospace, for records and cron
+            expressions).
+        css: classes of the cell besides its kind's (``state``, ``next-run``), for styling and tests.
+    """
+
+    field: str
+    title: str
+    kind: str = "text"
+    css: str = ""
+
+
+PANEL_CELL_KINDS = frozenset({"text", "number", "time", "code"})
+"""The values :attr:`PanelColumn.kind` may take."""
+
+
+@dataclass(frozen=True)
 class DashboardPanel:
     """One table of the dashboard, filled from a running service.
+
+    The page draws every panel the same way, from its layout: a table (``table_id``) with a heading per
+    column, a row per row (class ``row_class``, plus ``<state prefix>-<value>`` and ``data-<name>``
+    attributes when ``row_state`` and ``row_key`` say so), and ``empty`` when there is no row. A panel
+    without ``columns`` shows a column per key of its first row.
 
     Attributes:
         key: the key of the dashboard state the rows go under (``orders``, ``schedule``...).
@@ -263,7 +301,15 @@ class DashboardPanel:
             given to the server) into the columns the page shows; ``state`` holds the panels read so
             far. None keeps rows as they are.
         limit: at most this many rows are shown.
-        order: panels are read in increasing ``order`` (a panel's ``shape`` may use earlier ones).
+        order: panels are read (and shown) in increasing ``order`` (a panel's ``shape`` may use
+            earlier ones).
+        columns: the table's columns, in order; empty: a column per key of the first row.
+        empty: the text of the table's only row when there is no row.
+        table_id: the ``id`` of the table; default ``panel-<key>``.
+        row_class: the class of every row.
+        row_state: ``(prefix, field)``: each row also gets the class ``<prefix>-<row[field]>``
+            (``("state", "status")`` gives ``state-filled``), or None.
+        row_key: ``(name, field)``: each row gets the attribute ``data-<name>="<row[field]>"``, or None.
     """
 
     key: str
@@ -272,6 +318,27 @@ class DashboardPanel:
     shape: Callable[[list[Mapping[str, Any]], Mapping[str, Any]], list[dict[str, Any]]] | Ref | None = None
     limit: int = 50
     order: int = 100
+    columns: tuple[PanelColumn, ...] = ()
+    empty: str = "Nothing to show"
+    table_id: str = ""
+    row_class: str = "panel-row"
+    row_state: tuple[str, str] | None = None
+    row_key: tuple[str, str] | None = None
+
+    def layout(self) -> dict[str, Any]:
+        """What the page needs to draw the panel (its key, title and table layout), as plain values."""
+        return {
+            "key": self.key,
+            "title": self.title,
+            "table_id": self.table_id or f"panel-{self.key}",
+            "columns": [
+                {"field": c.field, "title": c.title, "kind": c.kind, "css": c.css} for c in self.columns
+            ],
+            "empty": self.empty,
+            "row_class": self.row_class,
+            "row_state": list(self.row_state) if self.row_state else None,
+            "row_key": list(self.row_key) if self.row_key else None,
+        }
 
 
 # -- exports ------------------------------------------------------------------------

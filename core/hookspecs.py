@@ -221,7 +221,8 @@ def portico_health_probes() -> list[HealthProbe]:
 def portico_dashboard_panels() -> list[DashboardPanel]:
     """Tables this plugin adds to the dashboard (``/dashboard``), each read from a running service.
 
-    Called once when a :class:`~portico.monitor.RuntimeServer` is built. A later panel with the same
+    Called once when a :class:`~portico.monitor.RuntimeServer` is built. The page draws every panel
+    from the layout it carries (its columns, empty text, row classes); a later panel with the same
     ``key`` replaces an earlier one.
 
     Returns:
@@ -259,10 +260,11 @@ def portico_record_types() -> list[RecordTypeDef]:
     """Record types this plugin adds to the importer (``portico import --type <name>``, ``data_type``).
 
     Called when the jobs service starts and when a configuration is checked. Each type joins the
-    built-in ones (positions, transactions, prices...) for the importer, the exporter, the dead-letter
-    queue and the ``data_type`` checks; its records load into their own table of the store. A type
-    (or alias) named like a built-in type, or contributed twice with different definitions, is refused
-    with a configuration error.
+    built-in ones (positions, transactions, prices...) in the registry of that jobs service (its
+    importer, exporter, dead-letter queue) and of the ``data_type`` checks; its records load into their
+    own table of the store. Another service of the process with other plugins does not see it. A type
+    (or alias) named like a built-in type, or contributed twice with different definitions to one
+    service, is refused with a configuration error.
 
     Returns:
         A list of :class:`portico.contributions.RecordTypeDef`.

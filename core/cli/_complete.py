@@ -72,11 +72,12 @@ def complete_mock_names(
 def complete_record_types(
     _ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
-    """The import record types (positions, transactions, prices...)."""
+    """The import record types (positions, transactions, prices...) and those installed plugins add."""
     try:
-        from portico.jobs import RECORD_TYPES  # lazy: cold start
+        from portico.jobs._plugin_records import record_types_for  # lazy: cold start
+        from portico.plugins import PluginManager  # lazy: cold start
 
-        return _items(RECORD_TYPES, incomplete)
+        return _items(record_types_for(PluginManager()), incomplete)
     except Exception:
         return []
 

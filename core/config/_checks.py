@@ -12,18 +12,17 @@ import importlib
 import inspect
 import re
 from collections.abc import Mapping, Set
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from portico.config._models import IntegrationConfig, SystemConfig
 from portico.config._problems import Problem, did_you_mean, validation_problems
 from portico.config._transport import insecure_transport_problems
+from portico.contributions import AlertRules
 from portico.errors import ConfigurationError
+from portico.plugins import PluginManager
 from portico.sdk import ConnectorSpec
-
-if TYPE_CHECKING:
-    from portico.plugins import PluginManager
 
 __all__ = ["check_against_plugins", "section_problems", "systems_problems"]
 
@@ -293,7 +292,31 @@ def section_problems(resolved: Mapping[str, Any], plugins: PluginManager | None)
     if plugins is not None:
         problems.extend(_export_problems(resolved.get("data_export"), plugins))
     problems.extend(_alert_problems(resolved.get("monitoring")))
+    problems.extend(_alert_rule_problems(resolved.get("monitoring"), plugins))
     return problems
+
+
+def _alert_rule_problems(section: Any, plugins: PluginManager | None) -> list[Problem]:
+    """A ``monitoring.alerts`` key that is neither a setting nor a rule built in or contributed."""
+    alerts = section.get("alerts") if isinstance(section, Mapping) else None
+    if not isinstance(alerts, Mapping):
+        return []
+    from portico.monitor._config import (  # lazy: only a config with alerts
+        AlertRulesConfig,
+        unknown_rule_problems,
+    )
+
+    if all(name in AlertRulesConfig.model_fields for name in alerts):
+        return []
+    # without the runtime's plugins, the built-in services' rules (they are contributions too)
+    contributing = plugins if plugins is not None else PluginManager(autoload=False)
+    contributed = [
+        name
+        for rules in contributing.contributions("portico_alert_rules")
+        if isinstance(rules, AlertRules)
+        for name in rules.rule_names
+    ]
+    return unknown_rule_problems(alerts, contributed)
 
 
 def _looks_like_path(source: str) -> bool:
@@ -307,13 +330,14 @@ def _import_problems(
     if not isinstance(jobs, list):
         return []
     problems: list[Problem] = []
+    types: Mapping[str, Any] | None = None  # without plugins: the process's directory of record types
     if plugins is not None and any(
         isinstance(j, Mapping) and isinstance(j.get("data_type"), str) for j in jobs
     ):
-        from portico.jobs._plugin_records import plugin_record_types  # lazy: the jobs load only when used
+        from portico.jobs._plugin_records import record_types_for  # lazy: the jobs load only when used
 
         try:  # the record types plugins contribute are data types too
-            plugin_record_types(plugins)
+            types = record_types_for(plugins)
         except ConfigurationError as exc:
             problems.append((exc.path or "portico_record_types", str(exc)))
     for i, job in enumerate(jobs):
@@ -333,10 +357,11 @@ def _import_problems(
         if isinstance(data_type, str):
             from portico.jobs._records import RECORD_TYPES, record_type  # lazy: the jobs load only when used
 
+            known = RECORD_TYPES if types is None else types
             try:
-                rt = record_type(data_type)
+                rt = record_type(data_type, known)
             except ConfigurationError:
-                names = sorted({*RECORD_TYPES, *(a for t in RECORD_TYPES.values() for a in t.aliases)})
+                names = sorted({*known, *(a for t in known.values() for a in t.aliases)})
                 problems.append(
                     (
                         f"{base}.data_type",

@@ -278,5 +278,12 @@ JOBS_ALERT_RULES = AlertRules(
     events=JOB_EVENTS,
     build=JobAlertRules,
     level_rules=("file_late",),
+    rules=("job_failed", "empty_file", "row_count_change", "file_late"),
+    defaults={
+        "job_failed": {"severity": "critical"},
+        "empty_file": {"severity": "warning"},
+        "row_count_change": {"severity": "warning", "threshold": 0.10},
+        "file_late": {"severity": "critical", "window": 3600},
+    },
 )
 """The jobs' contribution to the monitor's alert rules."""

@@ -107,7 +107,7 @@ class DistributedImport:
                 quoted field may span lines, so line boundaries are not record boundaries).
         """
         path = Path(path)
-        rt = record_type(data_type)
+        rt = record_type(data_type, self.importer.record_types)
         fmt = self.importer.formats.for_path(path, format)
         if fmt.name not in ("csv", "psv"):
             raise ConfigurationError(
@@ -326,7 +326,7 @@ class DistributedImport:
         if data_type is None:
             return None
         # created outside the merge's transaction (DDL on SQLite would wait for that very transaction)
-        self.db.ensure_tables(data_table(record_type(data_type)))
+        self.db.ensure_tables(data_table(record_type(data_type, self.importer.record_types)))
         with self.db.begin() as conn:
             _write_lock(self.db, conn)
             lock = sa.select(imports).where(imports.c.import_id == import_id)
@@ -346,7 +346,7 @@ class DistributedImport:
             )
             if any(c["status"] != "staged" for c in chunk_rows):
                 return None
-            rt = record_type(spec["data_type"])
+            rt = record_type(spec["data_type"], self.importer.record_types)
             chunk_loads = [c["load_id"] for c in chunk_rows]
             prev = conn.execute(
                 sa.select(loads.c.load_id, loads.c.checksum)

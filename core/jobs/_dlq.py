@@ -44,7 +44,7 @@ class DeadLetterQueue:
         if status:
             stmt = stmt.where(t.c.status == status)
         if data_type:
-            stmt = stmt.where(t.c.data_type == record_type(data_type).name)
+            stmt = stmt.where(t.c.data_type == record_type(data_type, self.importer.record_types).name)
         with self.db.begin() as conn:
             rows = [dict(r) for r in conn.execute(stmt).mappings()]
         for row in rows:  # when it was quarantined, for the CLI and the dashboard
@@ -96,7 +96,7 @@ class DeadLetterQueue:
             if entry["status"] != "open":
                 failing[entry_id] = f"entry is {entry['status']}, not open"
                 continue
-            rt = record_type(entry["data_type"])
+            rt = record_type(entry["data_type"], self.importer.record_types)
             name = entry["mapping"]
             if name not in (None, "identity") and name not in self.importer.mappings:
                 failing[entry_id] = f"mapping {name!r} is not configured here; add it to data_import.mappings to replay"

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from portico.contributions import ExportType, resolve_ref
 from portico.errors import ConfigurationError, PayloadRejected, PorticoError
 from portico.jobs._export_paths import confined_export_path, export_roots
-from portico.jobs._records import RECORD_TYPES, Kind, record_type
+from portico.jobs._records import BUILTIN_RECORD_TYPES, RECORD_TYPES, Kind, RecordType, record_type
 from portico.jobs._sinks import atomic_write
 from portico.jobs._tables import data_table
 from portico.plugins import PluginManager
@@ -107,6 +107,8 @@ class DataExporter:
             of the built-in plugins (the trading tables). A name that clashes with a built-in type
             (an imported record type, ``market_data``, ``portfolio_summary``) or with another
             contribution is a configuration error naming both.
+        record_types: the record types it exports from the store (its jobs service's registry);
+            default the process's :data:`~portico.jobs.RECORD_TYPES`.
     """
 
     def __init__(
@@ -124,10 +126,12 @@ class DataExporter:
         base_currency: str | None = None,
         fx_rate: Callable[[str, str], Decimal] | None = None,
         export_types: Iterable[ExportType] | None = None,
+        record_types: Mapping[str, RecordType] | None = None,
     ) -> None:
         if export_types is None:
             export_types = PluginManager(autoload=False).contributions("portico_export_types")
-        self.export_types = _checked_export_types(export_types)
+        self.record_types: Mapping[str, RecordType] = RECORD_TYPES if record_types is None else record_types
+        self.export_types = _checked_export_types(export_types, self.record_types)
         self.db = db
         self.clock = clock
         self.formats = formats
@@ -144,7 +148,7 @@ class DataExporter:
     @property
     def data_types(self) -> list[str]:
         """Every exportable data type."""
-        return sorted({*_BUILTIN_TYPES, *RECORD_TYPES, *self.export_types, *self.sources})
+        return sorted({*_BUILTIN_TYPES, *self.record_types, *self.export_types, *self.sources})
 
     @property
     def export_formats(self) -> list[str]:
@@ -176,7 +180,7 @@ class DataExporter:
         if data_type in self.data_types:
             return
         try:
-            record_type(data_type)  # an alias of a record type (daily_prices) exports that type
+            record_type(data_type, self.record_types)  # an alias of a record type (daily_prices) exports that type
         except ConfigurationError:
             raise ConfigurationError(f"unknown export type {data_type!r}; export types: {', '.join(self.data_types)}", path="type") from None
 
@@ -193,7 +197,7 @@ class DataExporter:
         if contributed is not None:
             yield from (dict(r) for r in resolve_ref(contributed.rows)(self.db))
             return
-        rt = record_type("prices" if data_type == "market_data" else data_type)
+        rt = record_type("prices" if data_type == "market_data" else data_type, self.record_types)
         yield from self._records(rt)
 
     def _records(self, rt: Any) -> Iterator[dict[str, Any]]:
@@ -223,7 +227,7 @@ class DataExporter:
         for p in self.broker_positions() if self.broker_positions is not None else ():
             add(str(p["source"]), p.get("account"), str(p["currency"]), p["as_of"], p.get("market_value"))
         latest: dict[str, date] = {}
-        rows = list(self._records(RECORD_TYPES["positions"]))
+        rows = list(self._records(self.record_types["positions"]))
         for r in rows:
             latest[r["account"]] = max(latest.get(r["account"], r["date"]), r["date"])
         for r in rows:
@@ -353,7 +357,7 @@ class DataExporter:
         if contributed is not None:
             return list(resolve_ref(contributed.columns))
         try:
-            return list(record_type("prices" if data_type == "market_data" else data_type).fields)
+            return list(record_type("prices" if data_type == "market_data" else data_type, self.record_types).fields)
         except ConfigurationError:
             return []
 
@@ -456,11 +460,11 @@ def _os_reason(exc: OSError, path: Path) -> str:
     return exc.strerror or str(exc)
 
 
-_BUILTIN_TYPES = frozenset({*RECORD_TYPES, "market_data", "portfolio_summary"})
+_BUILTIN_TYPES = frozenset({*BUILTIN_RECORD_TYPES, "market_data", "portfolio_summary"})
 """The types the exporter exports itself: the imported records, market data and the portfolio summary."""
 
 
-def _checked_export_types(types: Iterable[ExportType]) -> dict[str, ExportType]:
+def _checked_export_types(types: Iterable[ExportType], record_types: Mapping[str, RecordType]) -> dict[str, ExportType]:
     """Contributed export types by name; a clash with a built-in type or another contribution is refused."""
     out: dict[str, ExportType] = {}
     for item in types:
@@ -468,7 +472,7 @@ def _checked_export_types(types: Iterable[ExportType]) -> dict[str, ExportType]:
             raise ConfigurationError(
                 f"an export type must be a portico.contributions.ExportType, got {item!r}", path="portico_export_types"
             )
-        if item.name in _BUILTIN_TYPES or item.name in RECORD_TYPES:  # plugin record types too
+        if item.name in _BUILTIN_TYPES or item.name in record_types:  # plugin record types too
             raise ConfigurationError(
                 f"export type {item.name!r} contributed by a plugin clashes with the exporter's own {item.name!r}",
                 path=f"portico_export_types.{item.name}",

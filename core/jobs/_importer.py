@@ -40,7 +40,7 @@ from portico.jobs._import_result import (
     storage_value,
 )
 from portico.jobs._mapping import FieldMapping, default_mapping
-from portico.jobs._records import RecordType, record_type
+from portico.jobs._records import RECORD_TYPES, RecordType, record_type
 from portico.jobs._sinks import atomic_write
 from portico.jobs._tables import ensure_job_tables
 
@@ -102,7 +102,10 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         chunk_rows: int = 100_000,
         columnar: bool = True,
         write_file: Callable[[Path, Callable[[Any], None]], None] = atomic_write,
+        record_types: Mapping[str, RecordType] | None = None,
     ) -> None:
+        self.record_types: Mapping[str, RecordType] = RECORD_TYPES if record_types is None else record_types
+        """Where a ``data_type`` is looked up: its jobs service's registry, else the process's."""
         self.db = db
         self.clock = clock
         self.formats = formats
@@ -150,7 +153,7 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
                 raise ConfigurationError(f"unknown mapping {mapping!r}; mappings: {known}", path="mapping")
         else:
             found = FieldMapping.model_validate(mapping)
-        if found.data_type and record_type(found.data_type).name != rt.name:
+        if found.data_type and record_type(found.data_type, self.record_types).name != rt.name:
             raise ConfigurationError(
                 f"mapping {found.name!r} is for {found.data_type}, not {rt.name}", path="mapping"
             )
@@ -201,7 +204,7 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
                 than this fraction raises ``jobs.row_count_changed``.
         """
         path = Path(path)
-        rt = record_type(data_type)
+        rt = record_type(data_type, self.record_types)
         result = ImportResult(
             run_id=run_id or uuid.uuid4().hex,
             data_type=rt.name,
@@ -252,7 +255,7 @@ class DataImporter(_ArrivalStages, _RecordStages, _LoadingStages, _FinishStages)
         ``source_key`` identifies the delivery (``alpha_vantage:daily_prices:2026-01-05``): re-running
         with the same records is a no-op, with different records a corrected redelivery.
         """
-        rt = record_type(data_type)
+        rt = record_type(data_type, self.record_types)
         rows = [dict(r) for r in records]
         checksum = _records_checksum(rows)
         result = ImportResult(

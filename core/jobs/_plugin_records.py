@@ -1,16 +1,21 @@
 """Record types contributed by plugins (``portico_record_types``), joined to the built-in ones.
 
-The registry :data:`portico.jobs.RECORD_TYPES` is process-wide: every part of the pipeline (the
-importer, the exporter, the dead-letter queue, the distributed workers, the configuration checks)
-looks a ``data_type`` up there. A plugin's :class:`portico.contributions.RecordTypeDef` is checked
-and added to it when the jobs service starts (or a configuration is checked); it never replaces a
+Each jobs service owns its registry (:class:`~portico.jobs._records.RecordTypes`), built by
+:func:`record_types_for` from the plugins loaded there: the importer, the exporter, the dead-letter
+queue and the distributed workers of that service look a ``data_type`` up in it, so two runtimes of one
+process with different plugins do not see each other's types. A plugin's
+:class:`portico.contributions.RecordTypeDef` is checked when it joins a registry; it never replaces a
 built-in type, and one name contributed twice with different definitions is refused.
+
+The process's directory :data:`portico.jobs.RECORD_TYPES` (what :func:`portico.jobs.record_type` reads
+without a registry) also learns each type a service registered, the first definition of each name,
+for code that looks a type up outside any service.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -20,9 +25,16 @@ from pydantic import BaseModel
 
 from portico.contributions import RecordTypeDef, resolve_ref
 from portico.errors import ConfigurationError
-from portico.jobs._records import BUILTIN_RECORD_TYPES, RECORD_TYPES, Kind, RecordType, make_record_type
+from portico.jobs._records import (
+    BUILTIN_RECORD_TYPES,
+    RECORD_TYPES,
+    Kind,
+    RecordType,
+    RecordTypes,
+    make_record_type,
+)
 
-__all__ = ["plugin_record_types", "register_record_types"]
+__all__ = ["plugin_record_types", "record_types_for", "register_record_types"]
 
 _HOOK = "portico_record_types"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -108,16 +120,19 @@ def _taken(names: Iterable[str], types: Iterable[RecordType]) -> dict[str, str]:
     return {n: t.name for t in types for n in (t.name, *t.aliases) if n in wanted}
 
 
-def register_record_types(contributions: Iterable[Any]) -> list[RecordType]:
-    """Check ``contributions`` and add them to :data:`RECORD_TYPES`; the types, as registered.
+def register_record_types(
+    contributions: Iterable[Any], into: MutableMapping[str, RecordType] | None = None
+) -> list[RecordType]:
+    """Check ``contributions`` and add them to ``into`` (default :data:`RECORD_TYPES`); the types, as registered.
 
-    Registering a definition equal to one already registered (a second service in one process) is a
-    no-op. Nothing is added when any contribution is refused.
+    Registering a definition equal to one already registered (a plugin registered twice) is a no-op.
+    Nothing is added when any contribution is refused.
 
     Raises:
         ConfigurationError: a contribution is malformed, is named like (or aliases) a built-in type, or
             takes a name another contribution defines differently.
     """
+    registry = RECORD_TYPES if into is None else into
     built = [_built(item) for item in contributions]
     pending: dict[str, RecordType] = {}
     for rt in built:
@@ -132,7 +147,7 @@ def register_record_types(contributions: Iterable[Any]) -> list[RecordType]:
             )
         others = [
             t
-            for t in (*RECORD_TYPES.values(), *pending.values())
+            for t in (*registry.values(), *pending.values())
             if t.name not in BUILTIN_RECORD_TYPES and t != rt
         ]
         twice = _taken(names, others)
@@ -144,13 +159,35 @@ def register_record_types(contributions: Iterable[Any]) -> list[RecordType]:
                 path=f"{_HOOK}.{rt.name}",
             )
         pending[rt.name] = rt
-    RECORD_TYPES.update(pending)
+    registry.update(pending)
     return list(pending.values())
 
 
-def plugin_record_types(plugins: Any) -> list[RecordType]:
-    """Register the record types ``plugins`` contribute (none without a plugin manager)."""
+def plugin_record_types(plugins: Any, into: MutableMapping[str, RecordType] | None = None) -> list[RecordType]:
+    """Register the record types ``plugins`` contribute into ``into`` (default :data:`RECORD_TYPES`).
+
+    None without a plugin manager.
+    """
     contributions = getattr(plugins, "contributions", None)
     if not callable(contributions):
         return []
-    return register_record_types(contributions(_HOOK))
+    return register_record_types(contributions(_HOOK), into)
+
+
+def record_types_for(plugins: Any) -> RecordTypes:
+    """A registry of its own for what ``plugins`` load: the built-in types and the plugins' types.
+
+    The plugins' types are also made known to the process's directory :data:`RECORD_TYPES` (a name
+    it already holds keeps its first definition there); nothing the registry returned holds comes
+    from another registry.
+
+    Raises:
+        ConfigurationError: a contribution is malformed, is named like a built-in type, or two of
+            ``plugins`` define one name differently.
+    """
+    registry = RecordTypes(BUILTIN_RECORD_TYPES)
+    for rt in plugin_record_types(plugins, registry):
+        taken = _taken((rt.name, *rt.aliases), RECORD_TYPES.values())
+        if not taken:
+            RECORD_TYPES[rt.name] = rt
+    return registry

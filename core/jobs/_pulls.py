@@ -59,7 +59,7 @@ class ConnectorPulls(JobServiceParts):
     ) -> ImportResult:
         from portico.jobs._records import record_type
 
-        rt = record_type(data_type)
+        rt = record_type(data_type, self.importer.record_types)
         if rt.name in REFERENCE_TYPES:
             return await self._pull_reference(source, rt.name, params, run_id=run_id)
         if rt.name != "prices":

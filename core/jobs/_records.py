@@ -9,6 +9,7 @@ vectorised checks that agree with the model (rows the fast path doubts go throug
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -42,6 +43,7 @@ __all__ = [
     "PositionRecord",
     "PriceRecord",
     "RecordType",
+    "RecordTypes",
     "ScenarioShockRecord",
     "TimeSeriesRecord",
     "TransactionRecord",
@@ -543,16 +545,41 @@ BUILTIN_RECORD_TYPES: dict[str, RecordType] = {
 }
 
 
-RECORD_TYPES: dict[str, RecordType] = dict(BUILTIN_RECORD_TYPES)
-"""Every record type: the built-in ones, then those plugins contribute (``portico_record_types``)."""
+class RecordTypes(dict[str, RecordType]):
+    """A registry of record types by name: the built-in ones, then those plugins contribute.
+
+    Each jobs service owns one, built from the plugins loaded there
+    (:func:`portico.jobs._plugin_records.record_types_for`), and its importer, exporter, dead-letter
+    queue and distributed workers look every ``data_type`` up in it: two services (two runtimes) of one
+    process with different plugins do not see each other's types.
+    """
+
+    def get_type(self, name: str) -> RecordType:
+        """The record type called ``name`` (or one of its aliases); the error lists the known types."""
+        return record_type(name, self)
+
+    def names(self) -> list[str]:
+        """Every name and alias, sorted (what a ``data_type`` may be)."""
+        return sorted({*self, *(a for t in self.values() for a in t.aliases)})
 
 
-def record_type(name: str) -> RecordType:
-    """The record type called ``name`` (or one of its aliases); the error lists the known types."""
-    if name in RECORD_TYPES:
-        return RECORD_TYPES[name]
-    for rt in RECORD_TYPES.values():
+RECORD_TYPES: RecordTypes = RecordTypes(BUILTIN_RECORD_TYPES)
+"""The process's directory of record types: the built-in ones, and each type a jobs service of this
+process registered (the first definition of each name), or one :func:`register_record_types` added.
+A service looks its types up in its own registry (``JobService.record_types``), never here."""
+
+
+def record_type(name: str, types: Mapping[str, RecordType] | None = None) -> RecordType:
+    """The record type called ``name`` (or one of its aliases) in ``types`` (default :data:`RECORD_TYPES`).
+
+    Raises:
+        ConfigurationError: no such type; the error lists the known types.
+    """
+    registry = RECORD_TYPES if types is None else types
+    if name in registry:
+        return registry[name]
+    for rt in registry.values():
         if name in rt.aliases:
             return rt
-    known = ", ".join(sorted(RECORD_TYPES))
+    known = ", ".join(sorted(registry))
     raise ConfigurationError(f"unknown data type {name!r}; known record types: {known}", path="data_type")

@@ -8,7 +8,6 @@ from typing import Any
 
 from portico.errors import ConfigurationError
 from portico.jobs._formats import Format
-from portico.jobs._plugin_records import plugin_record_types
 from portico.jobs._sinks import Sink
 
 __all__ = ["FormatRegistry", "SinkRegistry", "collect"]
@@ -76,7 +75,8 @@ class SinkRegistry:
 def collect(plugins: Any) -> tuple[FormatRegistry, SinkRegistry, list[Any]]:
     """Formats, sinks and record validators from the built-ins plus every plugin of ``plugins``.
 
-    The record types plugins contribute (``portico_record_types``) are registered on the way.
+    The record types plugins contribute (``portico_record_types``) are not among them: each jobs
+    service builds its own registry of them (:func:`portico.jobs._plugin_records.record_types_for`).
 
     The built-in plugin is always consulted first (it is what the hooks of :mod:`portico.jobs.plugin`
     return), then each registered plugin's hooks, so a plugin can add or override formats.
@@ -102,7 +102,5 @@ def collect(plugins: Any) -> tuple[FormatRegistry, SinkRegistry, list[Any]]:
         if caller is not None:
             for group in caller():
                 validators.extend(group or [])
-    # the record types plugins contribute join the registry every data_type is looked up in
-    plugin_record_types(plugins)
     return formats, sinks, validators
 

@@ -26,7 +26,9 @@ from portico.jobs._exporter import DataExporter, ExportResult, ExportSource
 from portico.jobs._feeds import SecureFeed
 from portico.jobs._importer import DataImporter, ImportResult
 from portico.jobs._job_runs import JobRuns
+from portico.jobs._plugin_records import record_types_for
 from portico.jobs._pulls import ConnectorPulls
+from portico.jobs._records import RecordTypes
 from portico.jobs._registry import collect
 from portico.jobs._scheduler import (
     dispatch,
@@ -106,6 +108,8 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         self.integration = integration
         self.instance = instance
         self.formats, self.sinks, validators = collect(plugins)
+        self.record_types: RecordTypes = record_types_for(plugins)
+        """This service's record types: the built-in ones and those its plugins contribute."""
         ensure_job_tables(db)
         self.importer = DataImporter(
             db=db,
@@ -120,6 +124,7 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             market_data=market_data,
             http_transport=http_transport,
             chunk_rows=self.import_config.chunk_rows,
+            record_types=self.record_types,
         )
         smtp = self.export_config.smtp or getattr(monitor, "smtp_settings", None)
         self.exporter = DataExporter(
@@ -135,6 +140,7 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             base_currency=self.export_config.base_currency,
             fx_rate=fx_rate,
             export_types=_contributions(plugins, "portico_export_types"),
+            record_types=self.record_types,
         )
         self._broker_positions = broker_positions
         self.feed = SecureFeed(self.importer, self.import_config.sftp_servers, self.import_config.pgp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from portico.jobs._records import Kind, RecordType
 from portico.store import metadata
@@ -148,8 +148,35 @@ def data_table(rt: RecordType) -> sa.Table:
     import sqlalchemy as sa
 
     md = metadata()
-    if rt.table in md.tables:
-        return md.tables[rt.table]
+    shape = tuple((name, kind is Kind.BOOL, name in rt.required) for name, kind in rt.kinds.items())
+    known = md.tables.get(rt.table)
+    if known is not None:
+        if _shape_of(known) == shape:
+            return known
+        # the same name defined otherwise by another service's plugin (two runtimes in one process):
+        # its own table object, so neither service writes the other's columns
+        other = _OTHER_SHAPES.get((rt.table, shape))
+        if other is None:
+            other = _OTHER_SHAPES[(rt.table, shape)] = _build_data_table(rt, sa.MetaData())
+        return other
+    return _build_data_table(rt, md)
+
+
+_OTHER_SHAPES: dict[tuple[str, tuple[tuple[str, bool, bool], ...]], Any] = {}
+"""Tables of a record type defined otherwise than the first of its name, by table name and columns."""
+
+
+def _shape_of(table: Any) -> tuple[tuple[str, bool, bool], ...]:
+    import sqlalchemy as sa
+
+    return tuple(
+        (c.name, isinstance(c.type, sa.Integer), not c.nullable) for c in table.columns if c.name not in ("load_no", "line")
+    )
+
+
+def _build_data_table(rt: RecordType, md: Any) -> sa.Table:
+    import sqlalchemy as sa
+
     cols: list[sa.Column[object] | sa.Index] = [
         sa.Column("load_no", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),

@@ -7,7 +7,7 @@ plugin (building a monitor, listing ``portico`` commands) imports none of the jo
 
 from __future__ import annotations
 
-from portico.contributions import AlertRules, CliCommand, DashboardPanel
+from portico.contributions import AlertRules, CliCommand, DashboardPanel, PanelColumn
 from portico.hookspecs import hookimpl
 from portico.jobs._alert_rules import JOBS_ALERT_RULES
 
@@ -30,7 +30,26 @@ def portico_alert_rules() -> list[AlertRules]:
 def portico_dashboard_panels() -> list[DashboardPanel]:
     """The schedule, the recent runs and the dead-letter queue."""
     return [
-        DashboardPanel(key="schedule", title="Scheduled jobs", read=f"{_DASHBOARD}:scheduled_jobs", order=10),
+        DashboardPanel(
+            key="schedule",
+            title="Scheduled jobs",
+            read=f"{_DASHBOARD}:scheduled_jobs",
+            order=10,
+            table_id="schedule",
+            columns=(
+                PanelColumn("job", "Job"),
+                PanelColumn("kind", "Kind"),
+                PanelColumn("system", "System"),
+                PanelColumn("what", "What"),
+                PanelColumn("schedule", "Schedule", kind="code"),
+                PanelColumn("next_run", "Next run", kind="time", css="next-run"),
+                PanelColumn("last_run", "Last run", kind="time"),
+                PanelColumn("last_status", "Last result"),
+            ),
+            empty="No scheduled jobs",
+            row_class="scheduled",
+            row_key=("job", "job"),
+        ),
         DashboardPanel(
             key="jobs",
             title="Recent jobs",
@@ -38,6 +57,19 @@ def portico_dashboard_panels() -> list[DashboardPanel]:
             shape=f"{_DASHBOARD}:job_rows",
             limit=20,
             order=20,
+            table_id="jobs",
+            columns=(
+                PanelColumn("at", "When", kind="time"),
+                PanelColumn("job", "Job"),
+                PanelColumn("system", "System"),
+                PanelColumn("outcome", "Outcome"),
+                PanelColumn("records_imported", "Imported"),
+                PanelColumn("records_rejected", "Rejected"),
+                PanelColumn("error", "Error"),
+            ),
+            empty="No job runs yet",
+            row_class="job",
+            row_state=("outcome", "outcome"),
         ),
         DashboardPanel(
             key="dead_letters",
@@ -46,6 +78,16 @@ def portico_dashboard_panels() -> list[DashboardPanel]:
             shape=f"{_DASHBOARD}:dead_letter_rows",
             limit=50,
             order=30,
+            table_id="dead-letters",
+            columns=(
+                PanelColumn("at", "When", kind="time"),
+                PanelColumn("job", "Job"),
+                PanelColumn("reason", "Reason"),
+                PanelColumn("where", "Where"),
+                PanelColumn("record", "Record", kind="code"),
+            ),
+            empty="Dead-letter queue empty",
+            row_class="dead-letter",
         ),
     ]
 

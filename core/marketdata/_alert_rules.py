@@ -77,5 +77,10 @@ MARKET_DATA_ALERT_RULES = AlertRules(
     events=MARKET_DATA_EVENTS,
     build=MarketDataAlertRules,
     level_rules=("market_data_stale",),
+    rules=("market_data_quality", "market_data_stale"),
+    defaults={
+        "market_data_stale": {"severity": "warning", "window": 900},
+        "market_data_quality": {"severity": "warning"},
+    },
 )
 """The market data service's contribution to the monitor's alert rules."""

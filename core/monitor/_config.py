@@ -27,12 +27,14 @@ The plan's keys stay as they were (``log_level``, ``performance_tracking``, ``he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
+    "BUILTIN_RULES",
     "AlertRulesConfig",
     "HistoryConfig",
     "HttpServerConfig",
@@ -40,6 +42,7 @@ __all__ = [
     "RuleConfig",
     "Severity",
     "coerce_monitoring_config",
+    "unknown_rule_problems",
 ]
 
 Severity = Literal["warning", "critical", "emergency"]
@@ -70,24 +73,32 @@ _RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "system_degraded": {"severity": "warning"},
     "stream_stale": {"severity": "warning", "window": 60},
     "dead_letter_depth": {"severity": "warning", "threshold": 100},
-    "file_late": {"severity": "critical", "window": 3600},
-    "empty_file": {"severity": "warning"},
-    "row_count_change": {"severity": "warning", "threshold": 0.10},
-    "job_failed": {"severity": "critical"},
-    "market_data_stale": {"severity": "warning", "window": 900},
-    "market_data_quality": {"severity": "warning"},
 }
+"""The monitor's own rules, about what every system has (calls, breakers, health, streams, dead letters)."""
+
+BUILTIN_RULES: tuple[str, ...] = tuple(_RULE_DEFAULTS)
+"""The names of the monitor's own rules; a service's rules come with its ``portico_alert_rules``."""
 
 
 def _rule(name: str) -> Any:
     return Field(default_factory=lambda: RuleConfig(**_RULE_DEFAULTS[name]))
 
 
-class AlertRulesConfig(_Strict):
-    """``monitoring.alerts``: the built-in rules, their thresholds and severities, and notification timing.
+class AlertRulesConfig(BaseModel):
+    """``monitoring.alerts``: every rule's threshold and severity, and notification timing.
 
-    A rule given partly (``error_rate: {threshold: 0.2}``) keeps the defaults of what it does not say.
+    The monitor's own rules are fields; a rule contributed by a plugin (``portico_alert_rules``: the
+    jobs service's ``file_late``, a third party's ``acme_limit_breached``) is configured the same way,
+    under its name, and kept as a :class:`RuleConfig` among the extra keys (``config.alerts.file_late``
+    reads it). Whether such a name belongs to a contributed rule is checked where the plugins are
+    known: :func:`unknown_rule_problems` (``load_config``, and the monitor when it is built).
+
+    A rule given partly (``error_rate: {threshold: 0.2}``) keeps the defaults of what it does not say:
+    the monitor's own defaults here, a contribution's ``defaults`` when its handler reads the rule.
     """
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, RuleConfig] = Field(init=False)  # type: ignore[assignment]
 
     renotify_interval: float = Field(default=3600.0, gt=0)
     """Seconds before a still-active alert is sent again."""
@@ -105,15 +116,6 @@ class AlertRulesConfig(_Strict):
     """A connected stream with no message for ``window`` seconds (60)."""
     dead_letter_depth: RuleConfig = _rule("dead_letter_depth")
     """More than ``threshold`` items (100) in a system's dead-letter store."""
-    file_late: RuleConfig = _rule("file_late")
-    """A scheduled file not arrived ``window`` seconds (the default SLA, 3600) after it was due."""
-    empty_file: RuleConfig = _rule("empty_file")
-    row_count_change: RuleConfig = _rule("row_count_change")
-    """Relative change (0.10 = ±10%) of a job's row count against the median of its last runs."""
-    job_failed: RuleConfig = _rule("job_failed")
-    market_data_stale: RuleConfig = _rule("market_data_stale")
-    """No update for a watched symbol for ``window`` seconds (900)."""
-    market_data_quality: RuleConfig = _rule("market_data_quality")
 
     @model_validator(mode="before")
     @classmethod
@@ -126,6 +128,49 @@ class AlertRulesConfig(_Strict):
             if isinstance(given, Mapping):
                 merged[name] = {**defaults, **given}
         return merged
+
+    def configured_rules(self) -> dict[str, RuleConfig]:
+        """The rules given beyond the monitor's own (a contributed rule's section), by name."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+def unknown_rule_problems(
+    alerts: Any, contributed: Iterable[str], path: str = "monitoring.alerts"
+) -> list[tuple[str, str]]:
+    """``(key path, message)`` for each key of ``alerts`` that is no setting and names no known rule.
+
+    Args:
+        alerts: the ``monitoring.alerts`` section as written (a mapping) or an :class:`AlertRulesConfig`.
+        contributed: the rule names the loaded plugins contribute (:attr:`AlertRules.rule_names`).
+        path: where the section is, for the messages.
+    """
+    if isinstance(alerts, AlertRulesConfig):
+        given: Iterable[Any] = alerts.configured_rules()
+    elif isinstance(alerts, Mapping):
+        given = alerts
+    else:
+        return []
+    contributed = set(contributed)
+    rules = sorted({*BUILTIN_RULES, *contributed})
+    settings = [n for n, f in AlertRulesConfig.model_fields.items() if f.annotation is not RuleConfig]
+    problems = []
+    for name in given:
+        if name in AlertRulesConfig.model_fields or name in contributed:
+            continue
+        problems.append(
+            (
+                f"{path}.{name}",
+                f"unknown alert rule {name!r}{_did_you_mean(str(name), [*rules, *settings])}; known rules: "
+                f"{', '.join(rules)} (a plugin's rule is known when the plugin is installed); "
+                f"settings: {', '.join(settings)}",
+            )
+        )
+    return problems
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class HttpServerConfig(_Strict):

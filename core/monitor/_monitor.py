@@ -24,11 +24,12 @@ import structlog
 from portico.clock import Clock, system_clock
 from portico.context import current_correlation_id
 from portico.contributions import resolve_ref
+from portico.errors import ConfigurationError
 from portico.monitor._alerting import LOG_LEVELS as _LEVELS
 from portico.monitor._alerting import Alerting
 from portico.monitor._alerts import Alert, AlertChannel, AlertManager, AlertNotification
 from portico.monitor._calls import CallObserver, CallRecording
-from portico.monitor._config import MonitoringConfig, coerce_monitoring_config
+from portico.monitor._config import MonitoringConfig, coerce_monitoring_config, unknown_rule_problems
 from portico.monitor._health import HEALTH_VALUES, HealthCheck, HealthReport
 from portico.monitor._health_checks import HealthChecking
 from portico.monitor._history import MetricHistory
@@ -145,6 +146,13 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
         # file and run rules are portico.jobs's contribution): the monitor holds no service's rules.
         contributing = plugins if plugins is not None else PluginManager(autoload=False)
         self._rules = ContributedRules(self, contributing.contributions("portico_alert_rules"))
+        unknown = unknown_rule_problems(self.config.alerts, self._rules.rule_names)
+        if unknown:
+            raise ConfigurationError(
+                "; ".join(f"{path}: {message}" for path, message in unknown),
+                path=unknown[0][0],
+                problems=unknown,
+            )
         for contributed in contributing.contributions("portico_health_probes"):
             self.add_probe(resolve_ref(contributed.probe))
 
@@ -265,8 +273,16 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
             }
         return info
 
+    def notify_rules(self, event: str, *, system: str | None = None, **data: Any) -> None:
+        """Give ``event`` to the contributed alert rules that read it, without logging or counting it.
+
+        For events too frequent to log (a quote per symbol) or that only a rule reads (a file's due
+        time); :meth:`emit` is the one to use otherwise.
+        """
+        self._rules.dispatch(event, system, data, None)
+
     def market_data_update(self, system: str, symbol: str) -> None:
-        """Record fresh market data for a symbol: the ``market_data.update`` event, without logging it.
+        """``notify_rules("market_data.update", system=system, symbol=symbol)``: a symbol's data is fresh.
 
         The rule that watches these (``market_data_stale``) is contributed by :mod:`portico.marketdata`
         through ``portico_alert_rules``.
@@ -344,7 +360,7 @@ class IntegrationMonitor(CallRecording, HealthChecking, Alerting):
     def expect_file(
         self, job: str, *, due: datetime, sla: float | None = None, system: str | None = None
     ) -> None:
-        """Declare that ``job``'s file is due at ``due``: the ``job.expected`` event, without logging it.
+        """``notify_rules("job.expected", ...)``: ``job``'s file is due at ``due``.
 
         The rule that acts on it (``file_late``, fired ``sla`` seconds after ``due`` unless the file
         arrives) is contributed by :mod:`portico.jobs` through ``portico_alert_rules``.

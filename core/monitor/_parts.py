@@ -49,7 +49,6 @@ class MonitorParts:
     _declared: set[str]
     _checks: dict[str, HealthCheck]
     _next_check: dict[str, float]
-    _market_data: dict[tuple[str, str], float]
     _outbox: deque[tuple[AlertNotification, list[str], int]]
     _notifications: deque[dict[str, Any]]
     _tasks: set[asyncio.Task[Any]]

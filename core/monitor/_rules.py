@@ -35,14 +35,24 @@ class _Context(AlertContext):
 
     def __init__(self, monitor: IntegrationMonitor, defaults: Mapping[str, Mapping[str, Any]]) -> None:
         self._monitor = monitor
-        self._defaults = {name: RuleConfig(**dict(options)) for name, options in defaults.items()}
+        self._defaults = {name: dict(options) for name, options in defaults.items()}
+        self._settings: dict[str, tuple[Any, RuleConfig]] = {}
         self.holding: set[str] | None = None
 
     def rule(self, name: str) -> RuleSettings:
         configured = getattr(self._monitor.config.alerts, name, None)
-        if isinstance(configured, RuleConfig):
-            return configured
-        return self._defaults.get(name) or RuleConfig()
+        cached = self._settings.get(name)
+        if cached is not None and cached[0] is configured:
+            return cached[1]
+        # what the configuration says of the rule, over the contribution's defaults
+        given = (
+            configured.model_dump(include=configured.model_fields_set)
+            if isinstance(configured, RuleConfig)
+            else {}
+        )
+        settings = RuleConfig(**{**self._defaults.get(name, {}), **given})
+        self._settings[name] = (configured, settings)
+        return settings
 
     def now(self) -> datetime:
         return self._monitor.clock.now()
@@ -128,6 +138,7 @@ class ContributedRules:
         self._handlers: list[tuple[AlertRules, _Context, AlertRuleHandler]] = []
         self._by_event: dict[str, list[tuple[AlertRules, AlertRuleHandler]]] = {}
         level: list[str] = []
+        names: list[str] = []
         for rules in contributions:
             if not isinstance(rules, AlertRules):
                 get_logger("portico.monitor").warning(
@@ -142,7 +153,10 @@ class ContributedRules:
             for event in rules.events:
                 self._by_event.setdefault(event, []).append((rules, handler))
             level.extend(rules.level_rules)
+            names.extend(rules.rule_names)
         self.level_rules: tuple[str, ...] = tuple(dict.fromkeys(level))
+        self.rule_names: tuple[str, ...] = tuple(dict.fromkeys(names))
+        """Every rule name the contributions declare (configurable under ``monitoring.alerts``)."""
         self._monitor = monitor
 
     def dispatch(

@@ -21,6 +21,7 @@ import hmac
 import inspect
 import ipaddress
 import json
+import re
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
@@ -43,7 +44,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from portico.contributions import DashboardPanel, resolve_ref
+from portico.contributions import PANEL_CELL_KINDS, DashboardPanel, resolve_ref
 from portico.monitor._logging import get_logger
 from portico.monitor._monitor import IntegrationMonitor
 from portico.monitor._probe import runtime_probe
@@ -96,13 +97,16 @@ class RuntimeServer:
     Args:
         monitor: the runtime's monitor.
         runtime_like: the runtime (or anything) offering ``systems`` (system ids listed on the dashboard
-            before their first call) and optionally ``jobs`` with ``recent_runs(limit)`` and
-            ``dead_letters(limit)``; may be None.
+            before their first call), ``plugins`` (whose ``portico_dashboard_panels`` make the panels;
+            default the built-in services') and what those panels read (its running services); may
+            be None.
         host: interface to bind; 127.0.0.1 unless you put a proxy with TLS in front.
         port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
         token: the dashboard token; generated when None (read it from :attr:`token`).
-        jobs_provider: recent job runs for the dashboard; default the runtime's, else the monitor's job events.
-        dead_letter_provider: dead-letter items for the dashboard; default the runtime's, else none.
+        providers: rows for panels by panel key, in place of the panel's own ``read`` (a test's rows,
+            an application's own list); a key no panel has is ignored.
+        jobs_provider: shorthand for ``providers={"jobs": ...}`` (the recent-runs panel).
+        dead_letter_provider: shorthand for ``providers={"dead_letters": ...}`` (the dead-letter panel).
         protect_metrics: require the token on ``/metrics`` too.
         refresh_seconds: how often the server looks for new state to push to open pages (server-sent events).
         allowed_hosts: names the server answers to besides ``localhost``, ``127.0.0.1``, ``::1`` and the
@@ -118,6 +122,7 @@ class RuntimeServer:
         port: int = 8787,
         token: str | None = None,
         *,
+        providers: Mapping[str, Provider] | None = None,
         jobs_provider: Provider | None = None,
         dead_letter_provider: Provider | None = None,
         protect_metrics: bool = False,
@@ -135,13 +140,18 @@ class RuntimeServer:
             self.token.encode(), b"portico-dashboard-session", hashlib.sha256
         ).hexdigest()
         monitor.redactor.add_secret(self._session)
-        self.jobs_provider = jobs_provider
-        self.dead_letter_provider = dead_letter_provider
+        self.providers: dict[str, Provider] = dict(providers or {})
+        if jobs_provider is not None:
+            self.providers["jobs"] = jobs_provider
+        if dead_letter_provider is not None:
+            self.providers["dead_letters"] = dead_letter_provider
         self.panels = _panels(runtime_like)
         self.protect_metrics = protect_metrics
         self.refresh_seconds = refresh_seconds
         self._jinja = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
         self._jinja.filters["when"] = _when
+        self._jinja.filters["panel_column"] = _plain_column
+        self._jinja.filters["css_token"] = _css_token
         self._page = self._jinja.from_string(_template_text("dashboard.html"))
         self._static = {
             "app.js": (_template_text("dashboard.js"), "text/javascript; charset=utf-8"),
@@ -169,6 +179,30 @@ class RuntimeServer:
 
     def __repr__(self) -> str:
         return f"RuntimeServer({self.url!r})"
+
+    @property
+    def jobs_provider(self) -> Provider | None:
+        """The provider of the ``jobs`` panel's rows (``providers["jobs"]``), or None."""
+        return self.providers.get("jobs")
+
+    @jobs_provider.setter
+    def jobs_provider(self, provider: Provider | None) -> None:
+        self._set_provider("jobs", provider)
+
+    @property
+    def dead_letter_provider(self) -> Provider | None:
+        """The provider of the ``dead_letters`` panel's rows (``providers["dead_letters"]``), or None."""
+        return self.providers.get("dead_letters")
+
+    @dead_letter_provider.setter
+    def dead_letter_provider(self, provider: Provider | None) -> None:
+        self._set_provider("dead_letters", provider)
+
+    def _set_provider(self, key: str, provider: Provider | None) -> None:
+        if provider is None:
+            self.providers.pop(key, None)
+        else:
+            self.providers[key] = provider
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -362,9 +396,8 @@ class RuntimeServer:
         snapshot = self.monitor.snapshot()
         series = await asyncio.to_thread(self._series, [s["system"] for s in snapshot["systems"]])
         state: dict[str, Any] = {**snapshot}
-        providers = {"jobs": self.jobs_provider, "dead_letters": self.dead_letter_provider}
         for panel in self.panels:
-            provider = providers.get(panel.key)
+            provider = self.providers.get(panel.key)
             rows = await (self._rows(provider) if provider is not None else self._panel_rows(panel))
             shape = resolve_ref(panel.shape) if panel.shape is not None else None
             try:
@@ -373,7 +406,7 @@ class RuntimeServer:
                 shaped = [{"error": f"{panel.key} failed: {type(exc).__name__}: {exc}"}]
             state[panel.key] = shaped[: panel.limit]
         state.update(
-            panels=[{"key": p.key, "title": p.title} for p in self.panels],
+            panels=[p.layout() for p in self.panels],
             series=series,
             deliveries=[
                 {"at": None, "alert": None, "kind": None, "channel": None, "result": None, "error": None, **d}
@@ -440,6 +473,23 @@ def _when(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _plain_column(key: Any) -> dict[str, str]:
+    """The column of a panel without a layout: a row key, its title the key in words."""
+    return {"field": str(key), "title": str(key).replace("_", " "), "kind": "text", "css": ""}
+
+
+def _css_token(value: Any) -> str:
+    """A value usable in a class name (what the page's script does too): other characters become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(value if value not in (None, "") else "unknown"))
+
+
+def _layout_problem(panel: DashboardPanel) -> str | None:
+    kinds = [c.kind for c in panel.columns if c.kind not in PANEL_CELL_KINDS]
+    if kinds:
+        return f"column kind {kinds[0]!r} is not one of {', '.join(sorted(PANEL_CELL_KINDS))}"
+    return None
+
+
 def _panels(runtime: Any) -> list[DashboardPanel]:
     """The panels plugins contribute (the runtime's plugins, else the built-ins), in their order."""
     plugins = getattr(runtime, "plugins", None)
@@ -447,8 +497,11 @@ def _panels(runtime: Any) -> list[DashboardPanel]:
         plugins = PluginManager(autoload=False)
     by_key: dict[str, DashboardPanel] = {}
     for panel in plugins.contributions("portico_dashboard_panels"):
-        if isinstance(panel, DashboardPanel):
+        problem = _layout_problem(panel) if isinstance(panel, DashboardPanel) else "not a DashboardPanel"
+        if problem is None:
             by_key[panel.key] = panel  # a later plugin's panel replaces an earlier one of the same key
         else:
-            get_logger("portico.monitor").warning("dashboard_panel.invalid", panel=repr(panel))
+            get_logger("portico.monitor").warning(
+                "dashboard_panel.invalid", panel=repr(panel), reason=problem
+            )
     return sorted(by_key.values(), key=lambda p: (p.order, p.key))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from portico.contributions import DashboardPanel, ExportType
+from portico.contributions import DashboardPanel, ExportType, PanelColumn
 from portico.hookspecs import hookimpl
 from portico.trading._export import TRADING_EXPORT_TYPES, trading_export_columns, trading_export_rows
 
@@ -43,8 +43,45 @@ def portico_export_types() -> list[ExportType]:
 def portico_dashboard_panels() -> list[DashboardPanel]:
     """Recent orders and the internal book's positions."""
     return [
-        DashboardPanel(key="orders", title="Orders", read="portico.trading._dashboard:orders", order=40),
         DashboardPanel(
-            key="positions", title="Positions", read="portico.trading._dashboard:positions", order=50
+            key="orders",
+            title="Orders",
+            read="portico.trading._dashboard:orders",
+            order=40,
+            table_id="orders",
+            columns=(
+                PanelColumn("created_at", "Placed", kind="time"),
+                PanelColumn("system", "Broker"),
+                PanelColumn("symbol", "Symbol"),
+                PanelColumn("side", "Side"),
+                PanelColumn("quantity", "Qty", kind="number"),
+                PanelColumn("order_type", "Type"),
+                PanelColumn("status", "State", css="state"),
+                PanelColumn("filled_quantity", "Filled", kind="number"),
+                PanelColumn("average_fill_price", "Avg price", kind="number"),
+                PanelColumn("updated_at", "Updated", kind="time"),
+                PanelColumn("reason", "Reason"),
+            ),
+            empty="No orders yet",
+            row_class="order",
+            row_state=("state", "status"),
+            row_key=("order", "id"),
+        ),
+        DashboardPanel(
+            key="positions",
+            title="Positions",
+            read="portico.trading._dashboard:positions",
+            order=50,
+            table_id="positions",
+            columns=(
+                PanelColumn("system", "Broker"),
+                PanelColumn("account_id", "Account"),
+                PanelColumn("symbol", "Symbol"),
+                PanelColumn("quantity", "Quantity", kind="number"),
+                PanelColumn("average_cost", "Avg cost", kind="number"),
+                PanelColumn("currency", "Currency"),
+            ),
+            empty="No positions",
+            row_class="position",
         ),
     ]

@@ -110,46 +110,6 @@
     return tr;
   }
 
-  function orderRow(o) {
-    var tr = el("tr", { "class": "order state-" + cls(o.status), "data-order": o.id });
-    tr.appendChild(timeCell(o.created_at));
-    [o.system, o.symbol, o.side].forEach(function (v) { tr.appendChild(td(v)); });
-    tr.appendChild(td(o.quantity, "num")); tr.appendChild(td(o.order_type)); tr.appendChild(td(o.status, "state"));
-    tr.appendChild(td(o.filled_quantity, "num")); tr.appendChild(td(o.average_fill_price || "", "num"));
-    tr.appendChild(timeCell(o.updated_at)); tr.appendChild(td(o.reason || ""));
-    return tr;
-  }
-
-  function positionRow(p) {
-    var tr = el("tr", { "class": "position" });
-    [p.system, p.account_id, p.symbol].forEach(function (v) { tr.appendChild(td(v)); });
-    tr.appendChild(td(p.quantity, "num")); tr.appendChild(td(p.average_cost || "", "num")); tr.appendChild(td(p.currency || ""));
-    return tr;
-  }
-
-  function scheduledRow(j) {
-    var tr = el("tr", { "class": "scheduled", "data-job": j.job });
-    [j.job, j.kind, j.system || "", j.what].forEach(function (v) { tr.appendChild(td(v)); });
-    var sched = td(null); sched.appendChild(el("code", null, j.schedule || "")); tr.appendChild(sched);
-    tr.appendChild(timeCell(j.next_run, "next-run")); tr.appendChild(timeCell(j.last_run));
-    tr.appendChild(td(j.last_status || ""));
-    return tr;
-  }
-
-  function jobRow(j) {
-    var tr = el("tr", { "class": "job outcome-" + cls(j.outcome) });
-    tr.appendChild(timeCell(j.at));
-    [j.job, j.system || "", j.outcome, j.records_imported, j.records_rejected, j.error || ""].forEach(function (v) { tr.appendChild(td(v)); });
-    return tr;
-  }
-
-  function deadRow(d) {
-    var tr = el("tr", { "class": "dead-letter" });
-    tr.appendChild(timeCell(d.at)); tr.appendChild(td(d.job)); tr.appendChild(td(d.reason)); tr.appendChild(td(d.where || ""));
-    var cell = td(null); cell.appendChild(el("code", null, d.record)); tr.appendChild(cell);
-    return tr;
-  }
-
   // A trend chart: y axis from 0 with its unit, x axis of local clock times, faint grid lines.
   function svg(tag, attrs, text) {
     var node = document.createElementNS(SVG, tag);
@@ -202,19 +162,41 @@
     return box;
   }
 
-  // A contributed panel the page has no layout for: one cell per column of its rows (see dashboard.html).
-  function genericPanel(panel, rows) {
-    var table = document.getElementById("panel-" + panel.key);
+  // A panel, drawn from the layout its plugin contributed (see DashboardPanel and dashboard.html): a
+  // cell per column, or per key of the first row when the layout names no columns.
+  function panelCell(column, value) {
+    var css = ((column.kind === "number" ? "num " : "") + (column.css || "")).trim();
+    var empty = value === null || value === undefined;
+    if (column.kind === "time") { return timeCell(empty ? "" : String(value), css || null); }
+    if (column.kind === "code") {
+      var cell = td(null, css || null); cell.appendChild(el("code", null, empty ? "" : value)); return cell;
+    }
+    return td(empty ? "" : value, css || null);
+  }
+  function panelRow(panel, columns, r) {
+    var klass = panel.row_class || "panel-row";
+    if (panel.row_state) { klass += " " + panel.row_state[0] + "-" + cls(r[panel.row_state[1]]); }
+    var attrs = { "class": klass };
+    if (panel.row_key) { var key = r[panel.row_key[1]]; attrs["data-" + panel.row_key[0]] = key === null || key === undefined ? "" : key; }
+    var tr = el("tr", attrs);
+    columns.forEach(function (c) { tr.appendChild(panelCell(c, r[c.field])); });
+    return tr;
+  }
+  function renderPanel(panel, rows) {
+    var table = document.getElementById(panel.table_id || "panel-" + panel.key);
     if (!table) { return; }
-    var columns = rows.length ? Object.keys(rows[0]) : [];
-    var body = table.querySelector("tbody");
-    while (body.firstChild) { body.removeChild(body.firstChild); }
-    if (!rows.length) { var none = el("tr", { "class": "none" }); none.appendChild(td("Nothing to show")); body.appendChild(none); }
-    rows.forEach(function (r) {
-      var tr = el("tr", { "class": "panel-row" });
-      columns.forEach(function (c) { tr.appendChild(td(r[c])); });
-      body.appendChild(tr);
+    var columns = (panel.columns && panel.columns.length) ? panel.columns : (rows.length ? Object.keys(rows[0]) : []).map(function (k) {
+      return { field: k, title: k.replace(/_/g, " "), kind: "text", css: "" };
     });
+    if (!(panel.columns && panel.columns.length)) {
+      var head = el("tr");
+      columns.forEach(function (c) { head.appendChild(el("th", null, c.title)); });
+      var thead = table.querySelector("thead");
+      while (thead.firstChild) { thead.removeChild(thead.firstChild); }
+      thead.appendChild(head);
+    }
+    replaceBody("#" + CSS.escape(table.id), rows.map(function (r) { return panelRow(panel, columns, r); }),
+      panel.empty || "Nothing to show", columns.length || 1);
   }
 
   function render(state) {
@@ -230,12 +212,7 @@
     if (!state.alerts.length) { list.appendChild(el("li", { "class": "none" }, "No active alerts")); }
     state.alerts.forEach(function (a) { list.appendChild(alertItem(a)); });
     replaceBody("#deliveries", (state.deliveries || []).map(deliveryRow), "No alerts sent yet", 6);
-    replaceBody("#orders", (state.orders || []).map(orderRow), "No orders yet", 11);
-    replaceBody("#positions", (state.positions || []).map(positionRow), "No positions", 6);
-    replaceBody("#schedule", (state.schedule || []).map(scheduledRow), "No scheduled jobs", 8);
-    replaceBody("#jobs", (state.jobs || []).map(jobRow), "No job runs yet", 7);
-    replaceBody("#dead-letters", (state.dead_letters || []).map(deadRow), "Dead-letter queue empty", 5);
-    (state.panels || []).forEach(function (panel) { genericPanel(panel, state[panel.key] || []); });
+    (state.panels || []).forEach(function (panel) { renderPanel(panel, state[panel.key] || []); });
     var trends = document.getElementById("trends");
     while (trends.firstChild) { trends.removeChild(trends.firstChild); }
     if (!state.systems.some(function (s) { return s.requests; })) {

@@ -12,7 +12,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -237,3 +239,84 @@ def test_a_quarantined_record_of_the_plugins_type_replays_from_the_dead_letter_q
     check.known.add("Hooli")  # the reference data is fixed: the record gets out
     assert dlq.replay() == {"replayed": [entry["id"]], "still_failing": {}}
     assert dlq.list(data_type="esg_scores") == []
+
+
+class _Esg(BaseModel):
+    issuer: str
+    score: Decimal
+
+
+class _EsgByDesk(BaseModel):
+    desk: str
+    issuer: str
+    score: Decimal
+
+
+class _EsgPlugin:
+    def __init__(self, model: type[BaseModel], key: tuple[str, ...]) -> None:
+        self.model, self.key = model, key
+
+    @hookimpl
+    def portico_record_types(self) -> list[RecordTypeDef]:
+        return [RecordTypeDef(name="esg_scores", model=self.model, key=self.key, sums=("score",))]
+
+
+def _service(tmp_path: Path, name: str, *plugins: object) -> Any:
+    from portico.clock import FakeClock
+    from portico.jobs import JobService
+    from portico.store import Database
+
+    manager = PluginManager(autoload=False)
+    for i, plugin in enumerate(plugins):
+        manager.register(plugin, name=f"{name}-{i}")
+    return JobService(
+        db=Database(f"sqlite:///{tmp_path / name}.db"),
+        clock=FakeClock(),
+        plugins=manager,
+        home=tmp_path / name,
+    )
+
+
+def test_two_services_with_different_plugins_do_not_see_each_others_record_types(
+    tmp_path: Path, registry: None
+) -> None:
+    plain = _service(tmp_path, "plain")  # no plugin: the built-in types only
+    firm = _service(tmp_path, "firm", _EsgPlugin(_Esg, ("issuer",)))
+    desks = _service(
+        tmp_path, "desks", _EsgPlugin(_EsgByDesk, ("desk", "issuer"))
+    )  # the same name, defined otherwise
+    try:
+        (tmp_path / "firm.csv").write_text("issuer,score\nACME Corp,71.5\nInitech,12\n")
+        (tmp_path / "desks.csv").write_text("desk,issuer,score\nrates,ACME Corp,70\nfx,ACME Corp,60\n")
+
+        assert "esg_scores" not in plain.record_types and "esg_scores" not in plain.exporter.data_types
+        with pytest.raises(ConfigurationError, match="unknown data type 'esg_scores'"):
+            plain.importer.import_file(tmp_path / "firm.csv", "esg_scores")
+
+        firm_result = firm.importer.import_file(tmp_path / "firm.csv", "esg_scores")
+        assert (firm_result.status, firm_result.loaded, firm_result.error) == ("loaded", 2, None)
+        assert firm.record_types["esg_scores"].key == ("issuer",)
+        # each service checks a file against its own definition of the type
+        desks_result = desks.importer.import_file(tmp_path / "desks.csv", "esg_scores")
+        assert (desks_result.status, desks_result.loaded, desks_result.error) == ("loaded", 2, None)
+        assert desks.record_types["esg_scores"].key == ("desk", "issuer")
+        refused = desks.importer.import_file(tmp_path / "firm.csv", "esg_scores")
+        assert (refused.status, refused.loaded) == ("failed", 0), refused.error
+        assert "desk" in str(refused.error), refused.error
+        assert "esg_scores" in desks.exporter.data_types and "esg_scores" in firm.exporter.data_types
+
+        # the built-in types are the same objects everywhere
+        assert plain.record_types["positions"] is firm.record_types["positions"] is RECORD_TYPES["positions"]
+        # the process's directory (record_type() without a registry) holds the first definition it was given
+        assert record_type("esg_scores").key == ("issuer",)
+    finally:
+        for service in (plain, firm, desks):
+            service.db.dispose()
+
+
+def test_shell_completion_offers_the_installed_plugins_record_types(acme_esg: Path) -> None:
+    from portico.cli._complete import complete_record_types
+
+    offered = [item.value for item in complete_record_types(None, None, "e")]  # type: ignore[arg-type]
+    assert offered == ["esg_scores"]
+    assert "positions" in [item.value for item in complete_record_types(None, None, "")]  # type: ignore[arg-type]

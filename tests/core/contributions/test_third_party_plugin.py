@@ -16,6 +16,7 @@ import pytest
 
 from portico.cli import main
 from portico.clock import FakeClock
+from portico.config import load_config
 from portico.contributions import CliCommand, ExportType
 from portico.errors import ConfigurationError
 from portico.hookspecs import hookimpl
@@ -227,3 +228,90 @@ def test_a_plugin_command_never_replaces_a_command_of_the_command_line() -> None
         "jobs",
     ]  # the jobs service's four, and acme's
     assert commands["acme"].help == "ours"
+
+
+MONITORING_YAML = """\
+systems: {}
+monitoring:
+  alert_on_failure: false
+  alerts:
+    renotify_interval: 600
+    acme_utilisation_high: {threshold: 50, severity: critical}
+    file_late: {window: 120}
+"""
+
+
+async def test_the_plugins_rules_are_configured_under_monitoring_alerts(
+    acme_installed: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "portico.yaml"
+    path.write_text(MONITORING_YAML)
+    plugins = PluginManager()
+    config = load_config(path, plugins=plugins)
+    monitor = IntegrationMonitor(
+        clock=FakeClock(), config=config.monitoring, plugins=plugins, redactor=Redactor()
+    )
+
+    monitor.emit("acme.utilisation", account="ACC-9", pct=60)  # over the configured 50, under the default 90
+    monitor.evaluate_alerts()
+    [high] = monitor.alerts.active()
+    assert (high.rule, high.subject, high.severity) == ("acme_utilisation_high", "ACC-9", "critical")
+    monitor.emit("acme.limit_breached", system="risk", account="ACC-7", limit="gross")
+    breach = next(a for a in monitor.alerts.active() if a.rule == "acme_limit_breached")
+    assert breach.severity == "critical"  # not configured: the contribution's default
+    await monitor.drain()
+
+
+def test_an_unknown_rule_name_is_refused_with_its_path_and_the_known_rules(
+    acme_installed: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "portico.yaml"
+    path.write_text(MONITORING_YAML.replace("acme_utilisation_high:", "acme_utilisaton_high:"))
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(path, plugins=PluginManager())
+    [(where, message)] = caught.value.problems
+    assert where == "monitoring.alerts.acme_utilisaton_high"
+    assert "unknown alert rule 'acme_utilisaton_high' (did you mean 'acme_utilisation_high'?)" in message
+    assert (
+        "known rules: acme_limit_breached, acme_utilisation_high, circuit_open, dead_letter_depth, empty_file, "
+        "error_rate, file_late, job_failed, market_data_quality, market_data_stale, row_count_change, "
+        "stream_stale, system_degraded, system_down"
+    ) in message
+    assert f"{path}:6" in str(caught.value)  # the line of the key
+
+    # the monitor refuses the same section when it is given as a mapping
+    with pytest.raises(
+        ConfigurationError, match=r"monitoring\.alerts\.acme_utilisaton_high: unknown alert rule"
+    ):
+        IntegrationMonitor(
+            clock=FakeClock(),
+            config={"alerts": {"acme_utilisaton_high": {"threshold": 1}}},
+            plugins=PluginManager(),
+        )
+
+
+def test_a_plugins_rule_is_unknown_where_the_plugin_is_not_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "portico.yaml"
+    path.write_text(MONITORING_YAML)
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(path, plugins=PluginManager(autoload=False))
+    [(where, message)] = caught.value.problems
+    assert where == "monitoring.alerts.acme_utilisation_high"
+    assert "known rules: circuit_open, dead_letter_depth, empty_file, error_rate, file_late," in message
+    with pytest.raises(ConfigurationError, match="acme_utilisation_high"):  # no plugins given: the built-ins'
+        load_config(path)
+    with pytest.raises(
+        ConfigurationError
+    ) as typed:  # a contributed rule's settings are checked like any rule's
+        load_config({"systems": {}, "monitoring": {"alerts": {"file_late": {"severity": "loud"}}}})
+    assert [p for p, _ in typed.value.problems] == ["monitoring.alerts.file_late.severity"]
+
+
+def test_notify_rules_gives_an_event_to_the_plugins_rules_without_logging_it(acme_installed: Path) -> None:
+    monitor = IntegrationMonitor(clock=FakeClock(), plugins=PluginManager(), redactor=Redactor())
+    monitor.notify_rules("acme.utilisation", account="ACC-3", pct=97)
+    monitor.evaluate_alerts()
+    assert [(a.rule, a.subject) for a in monitor.alerts.active()] == [("acme_utilisation_high", "ACC-3")]
+    monitor.emit("acme.utilisation", account="ACC-4", pct=10)  # emitted: logged and kept, unlike the first
+    seen = [e["account"] for e in monitor.recent_events() if e.get("event") == "acme.utilisation"]
+    assert seen == ["ACC-4"]
