@@ -27,6 +27,7 @@ from portico.jobs._scheduler import _owner_alive
 from portico.jobs._tables import data_table
 
 if TYPE_CHECKING:
+    import polars as pl
     import sqlalchemy as sa
 
     from portico.store import Database
@@ -211,11 +212,15 @@ class _StoreSession:
                 cursor.close()
             return
         ordered = frame.select(pl.lit(self.load_no, dtype=pl.Int64).alias("load_no"), pl.col("__line").alias("line"), *[pl.col(f) for f in self.ctx.rt.fields])
-        if not self._copy(ordered.rows()):
+        if not self._copy(ordered):
             self.ctx.conn.execute(self.table.insert(), ordered.rows(named=True))
 
-    def _copy(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def _copy(self, rows: Sequence[tuple[Any, ...]] | pl.DataFrame) -> bool:
         """PostgreSQL's bulk path: the rows through ``COPY ... FROM STDIN`` inside the load's transaction.
+
+        A polars frame (the columnar path, columns in table order) goes as CSV text that polars writes
+        natively, with no Python object per value: every text value quoted (so an empty string stays
+        one, and a lone ``\\.`` is data), a null as an unquoted empty field, which COPY reads as NULL.
 
         False (nothing written) when the driver is not psycopg 3, whose ``cursor.copy`` this needs.
         """
@@ -224,7 +229,13 @@ class _StoreSession:
             return False
         quote = self.ctx.conn.dialect.identifier_preparer.quote
         columns = ", ".join(quote(c) for c in self._cols)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {quote(self.table.name)} ({columns}) FROM STDIN") as copy:
+        target = f"COPY {quote(self.table.name)} ({columns}) FROM STDIN"
+        if not isinstance(rows, Sequence):
+            text = rows.write_csv(include_header=False, quote_style="non_numeric", line_terminator="\n")
+            with raw.cursor() as cursor, cursor.copy(f"{target} (FORMAT csv)") as copy:
+                copy.write(text)
+            return True
+        with raw.cursor() as cursor, cursor.copy(target) as copy:
             for row in rows:
                 copy.write_row(row)
         return True
