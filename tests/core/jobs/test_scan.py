@@ -101,3 +101,22 @@ def test_gzip_is_scanned_decompressed(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"h|x\n1|2\n\n3|4\n", mtime=0))
     scan = _scan(path)
     assert (scan.gzip, scan.lines, scan.has_blank_line, scan.delimiters) == (True, 4, True, 3)
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        (b"a|b\nc|d\n", False),
+        (b"a|b\r\nc|d\r\n", False),  # CRLF line ends are not values' characters
+        (b"a|b\rc|d\n", True),  # a lone \r
+        (b"a|b\r\nc|\rd\r\n", True),  # a \r inside a CRLF file
+        (b"a|\tb\n", True),
+        (b"a|\x01b\n", True),
+        (b"a|b\x7f\n", True),
+        (b"a|\xc2\x85b\n", True),  # U+0085, a C1 control
+    ],
+)
+def test_the_columnar_reader_sees_which_blocks_may_hold_a_control_character(body: bytes, verdict: bool) -> None:
+    from portico.jobs._fast_read import _may_hold_control
+
+    assert _may_hold_control(body) is verdict
