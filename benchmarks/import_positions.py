@@ -7,8 +7,8 @@ into the embedded SQLite store, control totals read back):
 
 - a clean pipe-delimited positions file (target: at least 300,000 rows/s), beside a raw
   ``polars.read_csv`` of it and a plain polars -> SQLite pipeline doing the same checks (decimal,
-  ISIN check digit, currency, date, duplicate keys; valid rows inserted in one transaction, the rest
-  counted as rejects): portico must beat it, in the same run;
+  ISIN check digit, currency, date, control characters, duplicate keys; valid rows inserted in one
+  transaction, the rest counted as rejects): portico must beat it, in the same run;
 - ordinary files (target: at least 200,000 rows/s each, every record accounted for): every text field
   quoted, a blank line every thousand lines and at the end, the clean file gzipped, and the
   ``transactions`` and ``prices`` record types (model rules: settle date, high/low);
@@ -170,8 +170,8 @@ def plain_polars_sqlite(path: Path, db_path: Path) -> tuple[int, int]:
     """The reference: polars reads, the same checks as expressions, valid rows into SQLite, rejects counted.
 
     What a careful engineer writes without portico: one read, vectorised checks (canonical decimal, ISIN
-    format and check digit, ISO currency, real date, duplicate keys), one executemany in one
-    transaction. Returns (loaded, rejected).
+    format and check digit, ISO currency, real date, no control character in a text value, duplicate
+    keys), one executemany in one transaction. Returns (loaded, rejected).
     """
     import sqlite3
 
@@ -194,6 +194,8 @@ def plain_polars_sqlite(path: Path, db_path: Path) -> tuple[int, int]:
             & ~pl.col("price").str.starts_with("-")
             & pl.col("currency").is_in(sorted(CURRENCY_CODES))
             & pl.col("date").str.to_date("%Y-%m-%d", strict=False).is_not_null()
+            # portico rejects a value holding a control character (C0, DEL, C1): so does the reference
+            & ~pl.any_horizontal([pl.col(c).str.contains(r"[\x00-\x1F\x7F-\x{9F}]") for c in df.columns])
             & ~pl.struct("account", "isin", "date").is_duplicated()
         )
         .fill_null(False)

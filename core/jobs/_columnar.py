@@ -86,8 +86,8 @@ def _rule_source(target: str, rule: FieldRule) -> Any | None:
     import polars as pl
 
     def col(name: str) -> Any:
-        stripped = pl.col(name).str.strip_chars()
-        return pl.when(stripped == "").then(None).otherwise(stripped)
+        # an empty value is absent; replace() costs about half of when/then/otherwise here
+        return pl.col(name).str.strip_chars().replace("", None)
 
     if rule.constant is not None:
         if not isinstance(rule.constant, str):

@@ -140,9 +140,11 @@ def _may_hold_control(body: bytes) -> bool:
 
     if b"\x7f" in body or b"\xc2" in body:
         return True
-    crlf = body.count(b"\r\n")
-    if body.count(b"\r") != crlf:
-        return True
+    crlf = 0
+    if b"\r" in body:  # a two-byte count is a slow scan: only a file holding \r pays it
+        crlf = body.count(b"\r\n")
+        if body.count(b"\r") != crlf:
+            return True
     low = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) < 0x20))
     return low != body.count(b"\n") + crlf
 

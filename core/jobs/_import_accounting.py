@@ -11,6 +11,7 @@ from portico.jobs._sinks import exact_sum
 from portico.jobs._tables import job_tables
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import polars as pl
     import sqlalchemy as sa
 
@@ -106,13 +107,16 @@ class _KeyIndex:
         self.lines = [np.empty(0, dtype=np.int32) for _ in range(self._BUCKETS)]
 
     def check(
-        self, keys: pl.DataFrame, lines: Sequence[int], confirm: Callable[[int, int], bool] | None = None
+        self,
+        keys: pl.DataFrame,
+        lines: Sequence[int] | npt.NDArray[Any],
+        confirm: Callable[[int, int], bool] | None = None,
     ) -> dict[int, int]:
         """Positions (in ``keys``) of duplicates -> the line of the first occurrence.
 
         Args:
             keys: the chunk's key columns as text.
-            lines: each row's line.
+            lines: each row's line (a list or an integer array).
             confirm: ``confirm(pos, earlier_line)`` says whether row ``pos`` really has the key of the
                 earlier line's record (from a previous chunk); without it a hash hit counts.
         """

@@ -264,8 +264,8 @@ class _LoadingStages(_ImporterState):
         else:
             good = good.select("__line", *fields)
         key_frame = good.select([pl.col(k).cast(pl.String) for k in rt.key])
-        line_list = good["__line"].to_list()
-        dups = keys.check(key_frame, line_list, self._confirmer(session, rt, key_frame))
+        # the lines as an array: no Python int per row (the index keeps them as int32)
+        dups = keys.check(key_frame, good["__line"].to_numpy(), self._confirmer(session, rt, key_frame))
         if dups:
             positions = sorted(dups)
             for pos in positions:

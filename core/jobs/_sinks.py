@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse
@@ -28,6 +27,7 @@ from portico.jobs._scheduler import _owner_alive
 from portico.jobs._tables import data_table
 
 if TYPE_CHECKING:
+    import polars as pl
     import sqlalchemy as sa
 
     from portico.store import Database
@@ -189,24 +189,38 @@ class _StoreSession:
 
         if frame.height == 0:
             return
-        ordered = frame.select(pl.lit(self.load_no, dtype=pl.Int64).alias("load_no"), pl.col("__line").alias("line"), *[pl.col(f) for f in self.ctx.rt.fields])
         if self._sqlite:
+            # the parameters as one flat list, filled a column at a time (Series.to_list, then a
+            # strided slice assignment): no tuple per row, and the load number is one shared object.
+            # Statements of many rows each save SQLite's per-statement work; a statement takes a
+            # slice of the list as its parameters
+            columns = [frame["__line"], *[frame[f] for f in self.ctx.rt.fields]]
+            width = len(columns) + 1
+            n = frame.height
+            flat: list[Any] = [self.load_no] * (n * width)
+            for j, series in enumerate(columns, start=1):
+                flat[j::width] = series.to_list()
+            step = self._rows_per_statement * width
+            full = n // self._rows_per_statement * step
             cursor = self.ctx.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            # rows() builds the chunk's tuples in one native call (iter_rows() would add a Python
-            # generator step per row); statements of many rows each save SQLite's per-statement work
-            rows = ordered.rows()
-            per = self._rows_per_statement
-            full = len(rows) // per * per
-            if full:
-                cursor.executemany(self._multi_sql, [tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)])
-            if full < len(rows):
-                cursor.executemany(self._sql, rows[full:])
-            cursor.close()
-        elif not self._copy(ordered.rows()):
+            try:
+                if full:
+                    cursor.executemany(self._multi_sql, [flat[i : i + step] for i in range(0, full, step)])
+                if full < len(flat):
+                    cursor.executemany(self._sql, [flat[i : i + width] for i in range(full, len(flat), width)])
+            finally:
+                cursor.close()
+            return
+        ordered = frame.select(pl.lit(self.load_no, dtype=pl.Int64).alias("load_no"), pl.col("__line").alias("line"), *[pl.col(f) for f in self.ctx.rt.fields])
+        if not self._copy(ordered):
             self.ctx.conn.execute(self.table.insert(), ordered.rows(named=True))
 
-    def _copy(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+    def _copy(self, rows: Sequence[tuple[Any, ...]] | pl.DataFrame) -> bool:
         """PostgreSQL's bulk path: the rows through ``COPY ... FROM STDIN`` inside the load's transaction.
+
+        A polars frame (the columnar path, columns in table order) goes as CSV text that polars writes
+        natively, with no Python object per value: every text value quoted (so an empty string stays
+        one, and a lone ``\\.`` is data), a null as an unquoted empty field, which COPY reads as NULL.
 
         False (nothing written) when the driver is not psycopg 3, whose ``cursor.copy`` this needs.
         """
@@ -215,7 +229,13 @@ class _StoreSession:
             return False
         quote = self.ctx.conn.dialect.identifier_preparer.quote
         columns = ", ".join(quote(c) for c in self._cols)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {quote(self.table.name)} ({columns}) FROM STDIN") as copy:
+        target = f"COPY {quote(self.table.name)} ({columns}) FROM STDIN"
+        if not isinstance(rows, Sequence):
+            text = rows.write_csv(include_header=False, quote_style="non_numeric", line_terminator="\n")
+            with raw.cursor() as cursor, cursor.copy(f"{target} (FORMAT csv)") as copy:
+                copy.write(text)
+            return True
+        with raw.cursor() as cursor, cursor.copy(target) as copy:
             for row in rows:
                 copy.write_row(row)
         return True

@@ -131,3 +131,34 @@ def test_postgresql_loads_through_copy_with_every_value_and_line(
         ).all()
     assert [r.line for r in rows] == list(range(2, 302))
     assert rows[7] == (9, "A7", "S\\7", "7.5")  # a backslash survives COPY; edge whitespace is trimmed
+
+
+def test_postgresql_copy_of_a_columnar_chunk_keeps_quotes_nulls_and_copy_markers(
+    postgres_db: Database, clock, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    header = "transaction_id|account|trade_date|settle_date|type|symbol|isin|quantity|price|amount|currency"
+    lines = [
+        'T1|A1|2026-01-05|2026-01-07|buy|"say ""hi"""|US0378331005|10|1.5|15|USD',  # quotes inside
+        "T2|A1|2026-01-05||sell|\\.||3||-4.5|EUR",  # empty optional fields; a lone \. as a value
+        "T3|A1|2026-01-05|2026-01-06|buy|a,b\\N|US0378331005|1|2|2|USD",  # CSV and text-format markers
+    ]
+    svc = JobService(db=postgres_db, clock=clock)
+    try:
+        result = svc.importer.import_file(write(tmp_path / "t.psv", header, *lines), "transactions")
+    finally:
+        svc.shutdown()
+    assert result.error is None and result.status == "loaded" and result.loaded == 3
+    assert result.fast_path is True
+    with postgres_db.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT line, settle_date, symbol, isin, price, amount FROM portico_import_transactions ORDER BY line"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (2, "2026-01-07", 'say "hi"', "US0378331005", "1.5", "15"),
+        (3, None, "\\.", None, None, "-4.5"),
+        (4, "2026-01-06", "a,b\\N", "US0378331005", "2", "2"),
+    ]
