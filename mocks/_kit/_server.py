@@ -221,6 +221,9 @@ def start_mock(
         ws=_websocket_protocol(),
         ws_ping_interval=None,
         access_log=False,
+        # nothing in a mock reads the client address X-Forwarded-For would rewrite, and the middleware
+        # doing it was a layer of every request
+        proxy_headers=False,
         # a client that vanished mid-close must not hold the shutdown
         timeout_graceful_shutdown=1,
     )

@@ -261,6 +261,7 @@ class SimulatedVenue:
         self._assets: dict[str, AssetInfo] = {}
         self._lock = threading.RLock()
         self._lastday_cache: dict[tuple[str, Any], Decimal] = {}
+        self._held_cache: tuple[tuple[int, str, int], list[PositionState], list[str]] | None = None
         self._seq = itertools.count(1)
         self.accounts: dict[str, AccountState] = {}
         self.orders: dict[str, OrderState] = {}
@@ -722,17 +723,38 @@ class SimulatedVenue:
         serves). The positions are the venue's own objects, to render at once: unlike
         :meth:`list_positions` it copies nothing, since a mock's positions endpoint is its hottest read.
         """
+        held, now, spots = self.marks(account_id)
+        # spot prices are already whole cents: formatting them to two places is _money's result
+        return [
+            (p, Decimal(f"{spot:.2f}"), self._lastday(p.symbol, now))
+            for p, spot in zip(held, spots, strict=True)
+        ]
+
+    def marks(self, account_id: str | None = None) -> tuple[list[PositionState], datetime, tuple[float, ...]]:
+        """The book as :meth:`marked_positions` prices it, before any rendering: the open positions by
+        symbol (the venue's own objects), the instant they are priced at, and each one's price then
+        in whole cents (floats).
+
+        A caller caches what it renders from this on ``(version, the New York day of the instant,
+        the prices)``: the previous closes depend on the day only.
+        """
         with self._lock:
             self.match()
             account = self.account(account_id)
             now = self.clock.now()
-            spot = self.data.spot
-            held = sorted(
-                (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
-                key=lambda p: p.symbol,
-            )
-            # spot prices are already whole cents: formatting them to two places is _money's result
-            return [(p, Decimal(f"{spot(p.symbol, now):.2f}"), self._lastday(p.symbol, now)) for p in held]
+            key = (self.version, account.id, len(self.positions))
+            cached = self._held_cache
+            if cached is None or cached[0] != key:
+                held = sorted(
+                    (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
+                    key=lambda p: p.symbol,
+                )
+                cached = self._held_cache = (key, held, [p.symbol for p in held])
+            return cached[1], now, self.data.spot_many(cached[2], now)
+
+    def lastday_at(self, symbol: str, now: datetime) -> Decimal:
+        """The close of the session before the New York day of ``now``."""
+        return self._lastday(symbol, now)
 
     def get_position(self, symbol_or_asset_id: str, account_id: str | None = None) -> PositionState:
         """One open position by symbol or asset id."""
