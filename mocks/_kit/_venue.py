@@ -352,21 +352,9 @@ class SimulatedVenue:
         """Cash, market values, equity and buying power of an account at current prices."""
         with self._lock:
             account = self.account(account_id)
-            long_mv = Decimal(0)
-            short_mv = Decimal(0)
-            last_equity = account.cash
-            for pos in self.positions.values():
-                if pos.account_id != account.id or pos.qty == 0:
-                    continue
-                value = pos.qty * self.price(pos.symbol)
-                last_equity += pos.qty * (pos.lastday_price or pos.avg_entry_price)
-                if pos.qty > 0:
-                    long_mv += value
-                else:
-                    short_mv += value
+            long_mv, short_mv, last_equity = self._market_values(account)
             equity = account.cash + long_mv + short_mv
-            reserved = self._reserved(account.id)
-            buying_power = max(Decimal(0), equity * account.multiplier - long_mv + short_mv - reserved)
+            buying_power = self._buying_power(account, long_mv, short_mv)
             return {
                 "cash": _money(account.cash),
                 "long_market_value": _money(long_mv),
@@ -379,6 +367,28 @@ class SimulatedVenue:
                 "initial_margin": _money((long_mv - short_mv) / 2),
                 "maintenance_margin": _money((long_mv - short_mv) * Decimal("0.3")),
             }
+
+    def _market_values(self, account: AccountState) -> tuple[Decimal, Decimal, Decimal]:
+        """(long market value, short market value, last equity) of ``account``, the book priced at one
+        instant."""
+        long_mv = Decimal(0)
+        short_mv = Decimal(0)
+        last_equity = account.cash
+        held = [p for p in self.positions.values() if p.account_id == account.id and p.qty != 0]
+        prices = self.data.spot_many([p.symbol for p in held], self.clock.now())
+        for pos, price in zip(held, prices, strict=True):
+            value = pos.qty * _money(price)
+            last_equity += pos.qty * (pos.lastday_price or pos.avg_entry_price)
+            if pos.qty > 0:
+                long_mv += value
+            else:
+                short_mv += value
+        return long_mv, short_mv, last_equity
+
+    def _buying_power(self, account: AccountState, long_mv: Decimal, short_mv: Decimal) -> Decimal:
+        equity = account.cash + long_mv + short_mv
+        reserved = self._reserved(account.id)
+        return max(Decimal(0), equity * account.multiplier - long_mv + short_mv - reserved)
 
     def _settle(self, order: OrderState) -> None:
         """Forget a finished order from the open book (matching and reservations only walk that)."""
@@ -496,7 +506,8 @@ class SimulatedVenue:
                 order.stop_price = self._trail_stop(order)
             cost = self._order_cost(order)
             if cost > 0:
-                available = self.balances(account.id)["buying_power"]
+                long_mv, short_mv, _ = self._market_values(account)
+                available = _money(self._buying_power(account, long_mv, short_mv))
                 if cost > available:
                     raise VenueError(
                         "insufficient_buying_power",
