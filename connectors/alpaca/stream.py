@@ -18,7 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from portico.clock import Clock
-from portico.connectors.alpaca._frames import CHANNEL_OF, Control, Item, Rejected, decode_frame, to_model
+from portico.connectors.alpaca._frames import (
+    BUILD,
+    CHANNEL_OF,
+    Control,
+    Item,
+    NotPlain,
+    Rejected,
+    decode_frame,
+    to_model,
+)
 from portico.connectors.alpaca.mapping import (
     STATUS_MAP,
     event_from_trade_update,
@@ -307,10 +316,13 @@ class MarketDataStream:
                 feeds = routes.get((channel, message.S))
                 if not feeds:
                     continue
-                model = to_model(message)
-                if model.__class__ is Rejected:
-                    self._reject(model.reason, model.field)
-                    continue
+                try:
+                    model = BUILD[cls](message)
+                except NotPlain:  # a timestamp not in the plain form: the wire models read it
+                    model = to_model(message)
+                    if model.__class__ is Rejected:
+                        self._reject(model.reason, model.field)
+                        continue
                 for feed in feeds:
                     batch = batches.get(feed)
                     if batch is None:
