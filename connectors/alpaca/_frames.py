@@ -27,7 +27,7 @@ from portico.errors import PayloadRejected
 from portico.models import Bar, BarInterval, Quote, Trade
 from portico.models._trusted import trusted_builder
 
-__all__ = ["CHANNEL_OF", "Control", "Item", "Rejected", "decode_frame", "to_item", "to_model"]
+__all__ = ["BUILD", "CHANNEL_OF", "Control", "Item", "NotPlain", "Rejected", "decode_frame", "to_item", "to_model"]
 
 _SOURCE = "alpaca"
 
@@ -100,7 +100,16 @@ class _Slow(Exception):
     pass
 
 
+_last_stamp: tuple[str, datetime] = ("", datetime.min)
+"""The last timestamp read and its text: the messages of a frame mostly share one (datetimes are
+immutable, so the models share it too)."""
+
+
 def _ts(text: str) -> datetime:
+    global _last_stamp
+    last = _last_stamp
+    if text == last[0]:
+        return last[1]
     # the plain form Alpaca sends: 2026-01-05T14:30:00[.fraction]Z; anything else is pydantic's to read
     if (
         len(text) < 20
@@ -111,12 +120,15 @@ def _ts(text: str) -> datetime:
         or text[19:20] not in ".Z"
     ):
         raise _Slow
+    given = text
     if len(text) > 27:
         text = text[:26] + "Z"  # nanoseconds: cut to the microsecond, as pydantic does
     try:
-        return _fromisoformat(text)
+        value = _fromisoformat(text)
     except ValueError:
         raise _Slow from None
+    _last_stamp = (given, value)
+    return value
 
 
 _SAMPLE = datetime.fromisoformat("2026-01-05T15:00:00Z")
@@ -192,6 +204,10 @@ def _bar_of(b: _Bar) -> Bar:
 
 
 _BUILD: dict[type, Any] = {_Quote: _quote_of, _Trade: _trade_of, _Bar: _bar_of}
+BUILD = _BUILD
+"""The fast builder of each typed message's model; it raises :data:`NotPlain` where :func:`to_model`
+takes the wire models' path (a reader calls it straight and falls back to :func:`to_model`)."""
+NotPlain = _Slow
 
 
 _CHANNELS = {"q": "quotes", "t": "trades", "b": "bars"}

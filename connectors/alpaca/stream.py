@@ -18,7 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from portico.clock import Clock
-from portico.connectors.alpaca._frames import CHANNEL_OF, Control, Item, Rejected, decode_frame, to_model
+from portico.connectors.alpaca._frames import (
+    BUILD,
+    CHANNEL_OF,
+    Control,
+    Item,
+    NotPlain,
+    Rejected,
+    decode_frame,
+    to_model,
+)
 from portico.connectors.alpaca.mapping import (
     STATUS_MAP,
     event_from_trade_update,
@@ -282,7 +291,10 @@ class MarketDataStream:
         for feed, (channel, symbols) in self._feeds.items():
             for symbol in symbols:
                 routes.setdefault((channel, symbol), []).append(feed)
-        self._routes = routes
+        # one list per set of feeds, so the reader knows a message goes where the one before it went
+        # by identity (most subscriptions are one feed for many symbols)
+        shared: dict[tuple[int, ...], list[StreamFeed[Any]]] = {}
+        self._routes = {key: shared.setdefault(tuple(map(id, feeds)), feeds) for key, feeds in routes.items()}
 
     async def _on_connect(self, client: WebSocketClient) -> None:
         await client.send(self._auth)
@@ -300,16 +312,33 @@ class MarketDataStream:
             return
         routes = self._routes
         batches: dict[StreamFeed[Any], list[Any]] = {}
+        kind: type | None = None
+        channel: str | None = None
+        build: Any = None
+        last_feeds: list[StreamFeed[Any]] | None = None  # one feed, whose batch is last_batch
+        last_batch: list[Any] = []
         for message in messages:
             cls = message.__class__
-            channel = CHANNEL_OF.get(cls)
+            if cls is not kind:
+                kind, channel, build = cls, CHANNEL_OF.get(cls), BUILD.get(cls)
             if channel is not None:  # typed: only what some feed wants is made into a model
                 feeds = routes.get((channel, message.S))
                 if not feeds:
                     continue
-                model = to_model(message)
-                if model.__class__ is Rejected:
-                    self._reject(model.reason, model.field)
+                try:
+                    model = build(message)
+                except NotPlain:  # a timestamp not in the plain form: the wire models read it
+                    model = to_model(message)
+                    if model.__class__ is Rejected:
+                        self._reject(model.reason, model.field)
+                        continue
+                if feeds is last_feeds:
+                    last_batch.append(model)
+                    continue
+                if len(feeds) == 1:
+                    last_feeds = feeds
+                    last_batch = batches.setdefault(feeds[0], [])
+                    last_batch.append(model)
                     continue
                 for feed in feeds:
                     batch = batches.get(feed)

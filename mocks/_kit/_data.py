@@ -19,6 +19,7 @@ import hashlib
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -156,6 +157,17 @@ def _digest(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
 
 
+def _at(plan: _DayPlan, when: datetime) -> float:
+    """The price at ``when`` (within the plan's day), in cents."""
+    open_, close, path, scale, outside = plan
+    if path is None or when >= close or when < open_:
+        return outside if path is None or when < open_ else round(path[-1] * scale, 2)
+    minutes = (when - open_).total_seconds() / 60
+    i = int(minutes)
+    frac = minutes - i
+    return round((path[i] + (path[i + 1] - path[i]) * frac) * scale, 2)
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
@@ -287,8 +299,30 @@ class MarketDataGenerator:
         self._day_span = (lo, hi, day)
         return day
 
-    def _price(self, symbol: str, when: datetime, adjusted: bool) -> float:
+    def spot_many(self, symbols: Sequence[str], when: datetime) -> tuple[float, ...]:
+        """:meth:`spot` of each of ``symbols`` at the one instant ``when``: the day and its plans are
+        looked up once for the whole book (a positions endpoint prices every holding on each read)."""
         local_day = self.local_day(when)
+        plans = self._day_plans
+        out: list[float] = []
+        opened = None
+        i, frac = 0, 0.0
+        for symbol in symbols:
+            plan = plans.get((symbol, local_day, False)) or self._plan(symbol, local_day, False)
+            open_, close, path, scale, outside = plan
+            if path is None or when >= close or when < open_:
+                out.append(outside if path is None or when < open_ else round(path[-1] * scale, 2))
+                continue
+            if open_ != opened:  # one session a day: the minute is worked out once for the book
+                opened = open_
+                minutes = (when - open_).total_seconds() / 60
+                i = int(minutes)
+                frac = minutes - i
+            low = path[i]
+            out.append(round((low + (path[i + 1] - low) * frac) * scale, 2))
+        return tuple(out)
+
+    def _plan(self, symbol: str, local_day: date, adjusted: bool) -> _DayPlan:
         plan_key = (symbol, local_day, adjusted)
         plan = self._day_plans.get(plan_key)
         if plan is None:
@@ -296,13 +330,10 @@ class MarketDataGenerator:
             if len(self._day_plans) > 4096:
                 self._day_plans.clear()
             self._day_plans[plan_key] = plan
-        open_, close, path, scale, outside = plan
-        if path is None or when >= close or when < open_:
-            return outside if path is None or when < open_ else round(path[-1] * scale, 2)
-        minutes = (when - open_).total_seconds() / 60
-        i = int(minutes)
-        frac = minutes - i
-        return round((path[i] + (path[i + 1] - path[i]) * frac) * scale, 2)
+        return plan
+
+    def _price(self, symbol: str, when: datetime, adjusted: bool) -> float:
+        return _at(self._plan(symbol, self.local_day(when), adjusted), when)
 
     def _day_plan(self, symbol: str, day: date, adjusted: bool) -> _DayPlan:
         """What pricing an instant of ``day`` needs: the session, its minute path, the split scale, and

@@ -16,6 +16,9 @@ REDACTED_HEADERS = frozenset(
 )
 """Headers whose values the journal never keeps."""
 
+_HEADER_NAMES: dict[bytes, str] = {}
+"""Header names as they arrive, decoded and lower-cased once."""
+
 REDACTED_FIELDS = frozenset(
     {"secret", "secret_key", "api_secret", "api_secret_key", "password", "token", "oauth_token", "access_token",
      "refresh_token", "client_secret", "apikey", "api_key"}
@@ -113,11 +116,18 @@ class Journal:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def record(self, time: datetime, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]]) -> JournalEntry:
+    def record(
+        self, time: datetime, method: str, path: str, query: str, headers: list[tuple[bytes, bytes]]
+    ) -> JournalEntry:
         """Start an entry for an arriving request."""
         clean = {}
+        names = _HEADER_NAMES
         for raw_name, raw_value in headers:
-            name = raw_name.decode("latin-1").lower()
+            name = names.get(raw_name)
+            if name is None:
+                name = raw_name.decode("latin-1").lower()
+                if len(names) < 1024:  # the same few names arrive on every request
+                    names[raw_name] = name
             clean[name] = "***" if name in REDACTED_HEADERS else raw_value.decode("latin-1")
         with self._lock:
             self._seq += 1

@@ -219,8 +219,12 @@ def start_mock(
         log_level=log_level,
         lifespan="on",
         ws=_websocket_protocol(),
+        http=_http_protocol(),
         ws_ping_interval=None,
         access_log=False,
+        # nothing in a mock reads the client address X-Forwarded-For would rewrite, and the middleware
+        # doing it was a layer of every request
+        proxy_headers=False,
         # a client that vanished mid-close must not hold the shutdown
         timeout_graceful_shutdown=1,
     )
@@ -253,6 +257,75 @@ def start_mock(
     # servers a mock runs beside its HTTP app (IB's TWS socket server) list their URLs on the app
     running.urls.update(getattr(app, "extra_urls", None) or {})
     return running
+
+
+class _OneWriteTransport:
+    """A connection's transport that sends a response's status line and headers together with the
+    first piece of its body, as one write.
+
+    uvicorn writes the head of a response as soon as the app starts it and the body after it: two
+    sends and two segments for every small answer, and a client woken twice to read one. Held heads
+    go out with the next write, or at the end of the loop's current iteration when none comes (a
+    streamed body, a WebSocket handshake), so nothing waits and the order of bytes stays.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + bytes(data))
+        elif data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n":
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def writelines(self, lines: Any) -> None:
+        self._flush()
+        self._transport.writelines(lines)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held = None  # a reset sends nothing more
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol on a :class:`_OneWriteTransport` ("auto" when it is not there)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "auto"
+
+    class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    return OneWriteHttpToolsProtocol
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

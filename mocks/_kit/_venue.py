@@ -261,6 +261,7 @@ class SimulatedVenue:
         self._assets: dict[str, AssetInfo] = {}
         self._lock = threading.RLock()
         self._lastday_cache: dict[tuple[str, Any], Decimal] = {}
+        self._held_cache: tuple[tuple[int, str, int], list[PositionState], list[str]] | None = None
         self._seq = itertools.count(1)
         self.accounts: dict[str, AccountState] = {}
         self.orders: dict[str, OrderState] = {}
@@ -351,21 +352,9 @@ class SimulatedVenue:
         """Cash, market values, equity and buying power of an account at current prices."""
         with self._lock:
             account = self.account(account_id)
-            long_mv = Decimal(0)
-            short_mv = Decimal(0)
-            last_equity = account.cash
-            for pos in self.positions.values():
-                if pos.account_id != account.id or pos.qty == 0:
-                    continue
-                value = pos.qty * self.price(pos.symbol)
-                last_equity += pos.qty * (pos.lastday_price or pos.avg_entry_price)
-                if pos.qty > 0:
-                    long_mv += value
-                else:
-                    short_mv += value
+            long_mv, short_mv, last_equity = self._market_values(account)
             equity = account.cash + long_mv + short_mv
-            reserved = self._reserved(account.id)
-            buying_power = max(Decimal(0), equity * account.multiplier - long_mv + short_mv - reserved)
+            buying_power = self._buying_power(account, long_mv, short_mv)
             return {
                 "cash": _money(account.cash),
                 "long_market_value": _money(long_mv),
@@ -378,6 +367,28 @@ class SimulatedVenue:
                 "initial_margin": _money((long_mv - short_mv) / 2),
                 "maintenance_margin": _money((long_mv - short_mv) * Decimal("0.3")),
             }
+
+    def _market_values(self, account: AccountState) -> tuple[Decimal, Decimal, Decimal]:
+        """(long market value, short market value, last equity) of ``account``, the book priced at one
+        instant."""
+        long_mv = Decimal(0)
+        short_mv = Decimal(0)
+        last_equity = account.cash
+        held = [p for p in self.positions.values() if p.account_id == account.id and p.qty != 0]
+        prices = self.data.spot_many([p.symbol for p in held], self.clock.now())
+        for pos, price in zip(held, prices, strict=True):
+            value = pos.qty * _money(price)
+            last_equity += pos.qty * (pos.lastday_price or pos.avg_entry_price)
+            if pos.qty > 0:
+                long_mv += value
+            else:
+                short_mv += value
+        return long_mv, short_mv, last_equity
+
+    def _buying_power(self, account: AccountState, long_mv: Decimal, short_mv: Decimal) -> Decimal:
+        equity = account.cash + long_mv + short_mv
+        reserved = self._reserved(account.id)
+        return max(Decimal(0), equity * account.multiplier - long_mv + short_mv - reserved)
 
     def _settle(self, order: OrderState) -> None:
         """Forget a finished order from the open book (matching and reservations only walk that)."""
@@ -495,7 +506,8 @@ class SimulatedVenue:
                 order.stop_price = self._trail_stop(order)
             cost = self._order_cost(order)
             if cost > 0:
-                available = self.balances(account.id)["buying_power"]
+                long_mv, short_mv, _ = self._market_values(account)
+                available = _money(self._buying_power(account, long_mv, short_mv))
                 if cost > available:
                     raise VenueError(
                         "insufficient_buying_power",
@@ -722,17 +734,38 @@ class SimulatedVenue:
         serves). The positions are the venue's own objects, to render at once: unlike
         :meth:`list_positions` it copies nothing, since a mock's positions endpoint is its hottest read.
         """
+        held, now, spots = self.marks(account_id)
+        # spot prices are already whole cents: formatting them to two places is _money's result
+        return [
+            (p, Decimal(f"{spot:.2f}"), self._lastday(p.symbol, now))
+            for p, spot in zip(held, spots, strict=True)
+        ]
+
+    def marks(self, account_id: str | None = None) -> tuple[list[PositionState], datetime, tuple[float, ...]]:
+        """The book as :meth:`marked_positions` prices it, before any rendering: the open positions by
+        symbol (the venue's own objects), the instant they are priced at, and each one's price then
+        in whole cents (floats).
+
+        A caller caches what it renders from this on ``(version, the New York day of the instant,
+        the prices)``: the previous closes depend on the day only.
+        """
         with self._lock:
             self.match()
             account = self.account(account_id)
             now = self.clock.now()
-            spot = self.data.spot
-            held = sorted(
-                (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
-                key=lambda p: p.symbol,
-            )
-            # spot prices are already whole cents: formatting them to two places is _money's result
-            return [(p, Decimal(f"{spot(p.symbol, now):.2f}"), self._lastday(p.symbol, now)) for p in held]
+            key = (self.version, account.id, len(self.positions))
+            cached = self._held_cache
+            if cached is None or cached[0] != key:
+                held = sorted(
+                    (p for p in self.positions.values() if p.account_id == account.id and p.qty != 0),
+                    key=lambda p: p.symbol,
+                )
+                cached = self._held_cache = (key, held, [p.symbol for p in held])
+            return cached[1], now, self.data.spot_many(cached[2], now)
+
+    def lastday_at(self, symbol: str, now: datetime) -> Decimal:
+        """The close of the session before the New York day of ``now``."""
+        return self._lastday(symbol, now)
 
     def get_position(self, symbol_or_asset_id: str, account_id: str | None = None) -> PositionState:
         """One open position by symbol or asset id."""

@@ -100,7 +100,7 @@ class AlpacaMockApp(MockApp):
         self.stream_connection_limit = stream_connection_limit
         self.stream_connections: dict[str, int] = {}
         self._calls: dict[str, deque[float]] = {}
-        self.positions_cache: tuple[tuple[int, Any], bytes | memoryview] | None = None
+        self.positions_cache: tuple[Any, bytes | memoryview] | None = None
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -286,20 +287,28 @@ async def positions(app: AlpacaMockApp, request: Request) -> Response:
         results = []
         for symbol, outcome in app.venue.close_all_positions(cancel_orders=cancel):
             if isinstance(outcome, VenueError):
-                results.append({"symbol": symbol, "status": 403, "body": {"code": 40310000, "message": outcome.message}})
+                results.append(
+                    {"symbol": symbol, "status": 403, "body": {"code": 40310000, "message": outcome.message}}
+                )
             else:
                 results.append({"symbol": symbol, "status": 200, "body": order_json(outcome)})
         return json_response(results, 207)
     # positions only change with venue events and prices: serve repeated reads from the last rendering
     # while neither changed (with the real-time clock prices move, but in whole cents, so most reads in
-    # the same moment render the same body)
+    # the same moment render the same body); the previous closes follow from the New York day
     venue = app.venue
-    held = venue.marked_positions()
-    key = (venue.version, tuple((p.symbol, price, last) for p, price, last in held))
+    held, now, spots = venue.marks()
+    key = (venue.version, venue.data.local_day(now), spots)
     cached = app.positions_cache
     if cached is None or cached[0] != key:
-        body = json_response([position_json(p, price, last, venue.asset(p.symbol).exchange)
-                              for p, price, last in held]).body  # fmt: skip
+        body = json_response(
+            [
+                position_json(
+                    p, Decimal(f"{spot:.2f}"), venue.lastday_at(p.symbol, now), venue.asset(p.symbol).exchange
+                )
+                for p, spot in zip(held, spots, strict=True)
+            ]
+        ).body
         cached = app.positions_cache = (key, body)
     return Response(cached[1], media_type="application/json")
 

@@ -45,7 +45,8 @@ def rfc3339(value: datetime | None) -> str | None:
     """``2026-01-05T15:00:00.123456Z``, or None."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat's C path, several times strftime's speed (five stamps on every order body)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def decimal_text(value: Decimal | None) -> str | None:

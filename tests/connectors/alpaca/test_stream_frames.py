@@ -130,3 +130,37 @@ def test_the_stream_routes_each_model_once_to_the_feeds_that_want_it_and_reports
         "stream.error",
         {"stream": "market_data", "code": 405, "message": "symbol limit exceeded"},
     ) in events
+
+
+def test_a_stamp_shared_by_consecutive_messages_is_read_once_and_a_new_one_afresh() -> None:
+    stamps = ["2026-01-05T14:30:00.123456789Z", "2026-01-05T14:30:00.123456789Z", "2026-01-05T14:30:00.123456999Z",
+              "2026-01-05T14:30:01Z", "2026-01-05T14:30:00.123456789Z", "2026-01-05T14:30:00+00:00"]  # fmt: skip
+    items = decode_frame(frame(*({**QUOTE, "S": f"S{i}", "t": t} for i, t in enumerate(stamps))))
+    times = [item.model.timestamp for item in items]
+    assert [t.isoformat() for t in times] == [
+        "2026-01-05T14:30:00.123456+00:00",
+        "2026-01-05T14:30:00.123456+00:00",
+        "2026-01-05T14:30:00.123456+00:00",
+        "2026-01-05T14:30:01+00:00",
+        "2026-01-05T14:30:00.123456+00:00",
+        "2026-01-05T14:30:00+00:00",  # not the plain form: read by the wire models, and the same instant
+    ]
+    assert times[0] is times[1]  # one datetime for a repeated stamp
+    for item, stamp in zip(items, stamps, strict=True):
+        assert item.model == reference({**QUOTE, "S": item.model.symbol, "t": stamp})
+
+
+def test_each_feed_gets_its_models_in_frame_order_whichever_feeds_share_a_symbol() -> None:
+    stream = MarketDataStream("ws://unused/v2/iex", system="alpaca", key_id="k", secret_key="s",
+                              clock=None, emit=lambda e, **d: None)  # type: ignore[arg-type]  # fmt: skip
+    both: StreamFeed[Any] = StreamFeed(size=100)
+    msft_only: StreamFeed[Any] = StreamFeed(size=100)
+    stream._feeds[both] = ("quotes", {"AAPL", "MSFT", "IBM"})
+    stream._feeds[msft_only] = ("quotes", {"MSFT"})
+    stream._reroute()
+    assert stream._routes[("quotes", "AAPL")] is stream._routes[("quotes", "IBM")]  # one list per set of feeds
+    order = ["AAPL", "MSFT", "IBM", "MSFT", "AAPL", "SPY", "IBM"]
+    stream._on_frame(frame(*({**QUOTE, "S": s, "bs": i} for i, s in enumerate(order))))
+    seen = [(q.symbol, q.bid_size) for q in both._items]
+    assert seen == [(s, Decimal(i)) for i, s in enumerate(order) if s != "SPY"]
+    assert [(q.symbol, q.bid_size) for q in msft_only._items] == [("MSFT", Decimal(1)), ("MSFT", Decimal(3))]

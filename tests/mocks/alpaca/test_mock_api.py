@@ -159,3 +159,28 @@ def test_bars_never_come_from_the_future() -> None:
     now = app.clock.now()
     bars = app.data.bars("AAPL", "1min", now - timedelta(hours=1), now + timedelta(hours=1), until=now)
     assert bars and bars[-1].timestamp <= now
+
+
+async def test_positions_read_again_follow_fills_prices_and_the_day() -> None:
+    app = create_app(seed=3, start=DEFAULT_START)
+    async with asgi_client(app, headers=KEYS) as client:
+        assert (await client.get("/v2/positions")).json() == []
+        market = {"qty": "3", "side": "buy", "type": "market", "time_in_force": "day"}
+        await client.post("/v2/orders", json={**market, "symbol": "MSFT"})
+        first = (await client.get("/v2/positions")).json()
+        assert [p["symbol"] for p in first] == ["MSFT"] and first[0]["qty"] == "3"
+        assert (await client.get("/v2/positions")).json() == first  # nothing moved: the same answer
+        await client.post("/v2/orders", json={**market, "symbol": "AAPL"})
+        second = (await client.get("/v2/positions")).json()
+        assert [(p["symbol"], p["qty"]) for p in second] == [("AAPL", "3"), ("MSFT", "3")]
+        app.clock.advance(90 * 60)  # prices move
+        moved = (await client.get("/v2/positions")).json()
+        for position in moved:
+            assert position["current_price"] == f"{app.venue.price(position['symbol'])}"
+            assert position["lastday_price"] == f"{app.venue.lastday_price(position['symbol'])}"
+        assert [p["current_price"] for p in moved] != [p["current_price"] for p in second]
+        app.clock.advance(24 * 3600)  # the next session: yesterday's close is another one
+        nextday = (await client.get("/v2/positions")).json()
+        assert [p["lastday_price"] for p in nextday] != [p["lastday_price"] for p in moved]
+        for position in nextday:
+            assert position["lastday_price"] == f"{app.venue.lastday_price(position['symbol'])}"

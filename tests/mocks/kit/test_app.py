@@ -217,3 +217,38 @@ async def test_bad_clock_admin_calls_are_refused_and_the_mock_keeps_working(payl
         assert (await client.post("/orders", json={})).status_code == 200
         assert (await client.get("/__mock__/health")).status_code == 200
         assert (await client.post("/__mock__/clock", content=b"{not json")).status_code == 422
+
+
+async def _named(label: str, request: Request) -> Response:
+    return json_response({"route": label, "params": dict(request.path_params)})
+
+
+def _labelled(label: str):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        return await _named(label, request)
+
+    return endpoint
+
+
+async def test_fixed_paths_are_answered_by_the_route_starlettes_scan_picks() -> None:
+    app = MockApp([
+        Route("/items/{item}", _labelled("item"), methods=["GET"]),
+        Route("/items/special", _labelled("special"), methods=["GET", "POST"]),  # shadowed for GET
+        Route("/things", _labelled("things-get"), methods=["GET"]),
+        Route("/things", _labelled("things-post"), methods=["POST"]),
+        Route("/only-get", _labelled("only-get"), methods=["GET"]),
+    ])  # fmt: skip
+    async with _client(app) as client:
+        assert (await client.get("/items/special")).json() == {"route": "item", "params": {"item": "special"}}
+        assert (await client.post("/items/special")).json() == {"route": "special", "params": {}}
+        assert (await client.get("/things")).json()["route"] == "things-get"
+        assert (await client.post("/things")).json()["route"] == "things-post"
+        refused = await client.delete("/only-get")
+        assert refused.status_code == 405
+        assert set(refused.headers["allow"].split(", ")) == {"GET", "HEAD"}
+        assert (await client.get("/nowhere")).status_code == 404
+        assert (await client.get("/only-get")).json()["route"] == "only-get"
+        # a route added later is found too
+        app.router.add_route("/late", _labelled("late"), methods=["GET"])
+        assert (await client.get("/late")).json()["route"] == "late"
+        assert [e.path for e in app.journal.entries("GET")][-1] == "/late"

@@ -64,3 +64,20 @@ def test_fx_and_fundamentals() -> None:
     assert len(gen.fx_bars("EUR", "USD", date(2026, 1, 5), date(2026, 1, 11))) == 5
     fundamentals = gen.fundamentals("IBM", when)
     assert fundamentals["symbol"] == "IBM" and fundamentals["pe_ratio"] > 0
+
+
+def test_spot_many_prices_a_book_as_spot_prices_each_symbol() -> None:
+    gen, alone = MarketDataGenerator(3), MarketDataGenerator(3)
+    symbols = ("AAPL", "MSFT", "TSLA", "SPY")
+    # before the open, inside the session (between two minutes), at the close, after it, on a Saturday
+    for when in (
+        datetime(2026, 3, 2, 13, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 15, 7, 31, 250_000, tzinfo=UTC),
+        datetime(2026, 3, 2, 21, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 23, 30, tzinfo=UTC),
+        datetime(2026, 3, 7, 16, 0, tzinfo=UTC),
+    ):
+        many = gen.spot_many(symbols, when)
+        assert many == tuple(alone.spot(s, when) for s in symbols)
+        assert all(round(price, 2) == price > 0 for price in many)
+    assert gen.spot_many((), datetime(2026, 3, 2, 15, tzinfo=UTC)) == ()
