@@ -880,6 +880,15 @@ class SchwabConnector(Connector):
             "the Schwab streamer needs an access token: configure schwab_oauth2", system=self.system
         )
 
+    def _auth_is_dead(self, exc: AuthError) -> bool:
+        """Whether an auth error needs a new sign-in: the refresh token has expired or was refused (or
+        there is none). Anything else (a refresh that timed out, a passing 401) may pass."""
+        auth = self.context.auth
+        if not isinstance(auth, SchwabAuth):
+            return True  # a bare access token: nothing here can renew it
+        grade = auth.refresh_status().grade
+        return grade in ("expired", "refused") or (grade == "signed_out" and not auth.auto_login)
+
     def _session(self, stream: str, *, announce: bool = True) -> StreamerSession:
         return StreamerSession(
             preferences=self.client.user_preference,
@@ -889,6 +898,9 @@ class SchwabConnector(Connector):
             emit=self.context.emit,
             stream=stream,
             announce=announce,
+            max_attempts=self.settings.stream_reconnect_attempts,
+            receive_timeout=self.settings.stream_receive_timeout,
+            auth_is_dead=self._auth_is_dead,
         )
 
     @staticmethod
