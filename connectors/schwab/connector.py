@@ -406,8 +406,9 @@ class SchwabConnector(Connector):
         client_order_id = request.client_order_id or uuid.uuid4().hex
         intent = self._intents.get(client_order_id)
         counted = False
+        ref: tuple[str, str] | None = None
         if intent is None:
-            number, account_hash = await self._account_ref(request.account_id)
+            ref = number, account_hash = await self._account_ref(request.account_id)
             tag = f"{TAG_PREFIX}{client_order_id}" if self.settings.order_tag else None
             fresh = _Intent(
                 client_order_id, order_request_to_wire(request, tag), account_hash, tag, request=request
@@ -431,7 +432,7 @@ class SchwabConnector(Connector):
         if intent.order_id is not None:
             # placed before under this client order id: the same order, never a second one
             return await self.get_order(intent.order_id)
-        number, account_hash = await self._account_ref(request.account_id)
+        number, account_hash = ref if ref is not None else await self._account_ref(request.account_id)
         if not counted and intent.sends:
             # an earlier call lost its answer: find that order before sending anything
             found = await self._resolve_placement(intent, number, None)
@@ -487,9 +488,13 @@ class SchwabConnector(Connector):
         )
 
     def _accepted(self, order_id: str, request: OrderRequest, client_order_id: str, account: str) -> Order:
-        """The order Schwab just accepted (its 201 has no body: the request says what was placed)."""
+        """The order Schwab just accepted (its 201 has no body: the request says what was placed).
+
+        Built without validating again: every value is one the validated request holds (the same
+        field types), the order id a string of digits read from ``Location``, the times the clock's
+        aware ones; validation would cost a tenth of the placement's own CPU for nothing."""
         now = self.context.clock.now()
-        return Order(
+        return Order.model_construct(
             order_id=order_id,
             client_order_id=client_order_id,
             system=self.system,
