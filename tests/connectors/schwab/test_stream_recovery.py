@@ -19,7 +19,7 @@ from portico.models import OrderEvent, OrderRequest, OrderSide, OrderStatus
 from portico.testing import wait_for_async
 from tests.connectors.schwab.test_streams import make_connector
 
-# the mock's heartbeat comes every 20 ticks: 0.2 s here, well inside the 1 s receive timeout, so only
+# the mock's heartbeat comes every 20 ticks: 0.2 s here, well inside the 2 s receive timeout, so only
 # the silenced connection goes quiet for longer than that
 FAST_TICKS = 0.01
 SILENT_AFTER_SUBSCRIBING = {"route": "/ws", "kind": "ws_silence", "after_messages": 2, "times": 1}
@@ -42,7 +42,7 @@ async def test_a_silent_connection_is_closed_reconnected_resubscribed_and_back_f
     # the first connection answers the login and the subscription, then says nothing (no heartbeat)
     running = served(realtime=True, stream_interval=FAST_TICKS, faults=[SILENT_AFTER_SUBSCRIBING])
     emitted: list[tuple[str, dict[str, Any]]] = []
-    connector = make_connector(running, emitted, stream_receive_timeout=1.0)
+    connector = make_connector(running, emitted, stream_receive_timeout=2.0)
     await connector.open()
     received: list[OrderEvent] = []
     task = asyncio.create_task(
@@ -73,7 +73,7 @@ async def test_a_silent_connection_is_closed_reconnected_resubscribed_and_back_f
     ]
     down = next(data for e, data in emitted if e == "stream.disconnected")
     assert down["error"] == "StreamSilent" and down["failures"] == 1 and down["severity"] == "warning"
-    assert "sent nothing for 1 s" in down["reason"]
+    assert "sent nothing for 2 s" in down["reason"]
     # two connections, each logged in and subscribed to ACCT_ACTIVITY
     sessions = running.app.journal.entries("WS", "/ws")
     assert len(sessions) == 2
@@ -96,7 +96,7 @@ async def test_a_failed_user_preference_during_a_reconnect_is_retried_with_backo
         ],
     )
     emitted: list[tuple[str, dict[str, Any]]] = []
-    connector = make_connector(running, emitted, stream_receive_timeout=1.0)
+    connector = make_connector(running, emitted, stream_receive_timeout=2.0)
     await connector.open()
     received: list[OrderEvent] = []
     task = asyncio.create_task(
@@ -140,7 +140,7 @@ async def test_an_expired_refresh_token_ends_the_stream_saying_to_sign_in_again(
 ) -> None:
     running = served(stream_interval=FAST_TICKS, faults=[SILENT_AFTER_SUBSCRIBING])
     emitted: list[tuple[str, dict[str, Any]]] = []
-    connector = make_connector(running, emitted, stream_receive_timeout=1.0)
+    connector = make_connector(running, emitted, stream_receive_timeout=2.0)
     await connector.open()
     received: list[OrderEvent] = []
     task = asyncio.create_task(_follow(connector, received, lambda e: False))
@@ -179,7 +179,7 @@ async def test_the_stream_ends_with_the_last_error_after_its_reconnect_attempts(
         ],
     )
     emitted: list[tuple[str, dict[str, Any]]] = []
-    connector = make_connector(running, emitted, stream_receive_timeout=1.0, stream_reconnect_attempts=1)
+    connector = make_connector(running, emitted, stream_receive_timeout=2.0, stream_reconnect_attempts=1)
     await connector.open()
     task = asyncio.create_task(_follow(connector, [], lambda e: False))
     try:
