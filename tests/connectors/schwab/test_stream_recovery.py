@@ -192,3 +192,52 @@ async def test_the_stream_ends_with_the_last_error_after_its_reconnect_attempts(
     assert isinstance(task.exception(), ServerError)
     downs = [data for e, data in emitted if e == "stream.disconnected"]
     assert [(d["error"], d["failures"]) for d in downs] == [("StreamSilent", 1), ("ServerError", 2)]
+
+
+async def test_a_passing_401_on_user_preference_is_retried_not_taken_as_a_dead_sign_in(
+    served: Callable[..., RunningMock],
+) -> None:
+    # on the reconnect userPreference answers 401 twice (the call, and its retry after a token
+    # refresh); the refresh token is fine, so the stream tries again instead of ending
+    running = served(
+        realtime=True,
+        stream_interval=FAST_TICKS,
+        faults=[
+            SILENT_AFTER_SUBSCRIBING,
+            {
+                "route": "/trader/v1/userPreference",
+                "kind": "error",
+                "status": 401,
+                "skip": 2,
+                "times": 2,
+                "body": {"message": "Unauthorized"},
+            },
+        ],
+    )
+    emitted: list[tuple[str, dict[str, Any]]] = []
+    connector = make_connector(running, emitted, stream_receive_timeout=2.0)
+    await connector.open()
+    received: list[OrderEvent] = []
+    task = asyncio.create_task(
+        _follow(
+            connector,
+            received,
+            lambda e: e.order.client_order_id == "auth-1" and e.order.status is OrderStatus.FILLED,
+        )
+    )
+    try:
+        await wait_for_async(lambda: "stream.subscribed" in _names(emitted), timeout=10)
+        placed = await connector.place_order(
+            OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(1), client_order_id="auth-1")
+        )
+        await asyncio.wait_for(task, 30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await connector.close()
+    assert [(e.source, e.event) for e in received if e.order.order_id == placed.order_id] == [
+        ("backfill", "fill")
+    ]
+    downs = [data for e, data in emitted if e == "stream.disconnected"]
+    assert [(d["error"], d["failures"]) for d in downs] == [("StreamSilent", 1), ("AuthError", 2)]
+    assert _names(emitted)[-2:] == ["stream.reconnected", "stream.subscribed"]
