@@ -137,16 +137,13 @@ class IntentStore:
         with self._raw_lock:
             if self._raw is None:
                 self._raw = self.database.engine.raw_connection()
-            conn = self._raw
+            # the driver's own connection under the pool's proxy: each call through the proxy is an
+            # attribute lookup and a wrapper, on both writes of every placement
+            conn = self._raw.dbapi_connection or self._raw
             counts: list[int] = []
             try:
-                cursor = conn.cursor()
-                try:
-                    for sql, params in statements:
-                        cursor.execute(sql, params)
-                        counts.append(cursor.rowcount)
-                finally:
-                    cursor.close()
+                for sql, params in statements:
+                    counts.append(conn.execute(sql, params).rowcount)
                 conn.commit()
             except BaseException:
                 conn.rollback()

@@ -55,6 +55,20 @@ class SchwabConnection(ConnectionSettings):
         description="send a portico tag with each order so a lost answer is matched by tag as well "
         "(Schwab's order schema has a 'tag' field; whether the API keeps a client's tag is unconfirmed)",
     )
+    stream_receive_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="seconds the streamer may stay silent (no data, no heartbeat 'notify') before its "
+        "connection is taken as dead, closed and opened again (resubscribed, order events back-filled); "
+        "Schwab sends heartbeats every few seconds between data [interval unconfirmed]",
+    )
+    stream_reconnect_attempts: int = Field(
+        default=100,
+        ge=1,
+        description="failed streamer (re)connect attempts in a row, each after a backoff of at most 30 s, "
+        "before the stream ends with the last error (a definite auth failure ends it at once)",
+    )
     order_history_days: int = Field(
         default=60,
         ge=1,

@@ -8,8 +8,10 @@ missed over REST. Level one messages carry only changed fields: :class:`QuoteBoo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,12 +21,13 @@ from typing import Any
 import websockets
 
 from portico.clock import Clock
-from portico.errors import AuthError, PayloadRejected
+from portico.errors import AuthError, PayloadRejected, PorticoError
 from portico.models import Bar, BarInterval, Quote
 
 __all__ = [
     "RECONNECTED",
     "QuoteBook",
+    "StreamSilent",
     "StreamerSession",
     "Subscription",
     "bar_from_chart",
@@ -39,6 +42,17 @@ LEVELONE_FIELDS = "0,1,2,3,4,5,8,9,12,18,33,34,35"
 CHART_FIELDS = "0,1,2,3,4,5,6,7,8"
 ACTIVITY_FIELDS = "0,1,2,3"
 _LOGIN_REFUSED = 3
+
+log = logging.getLogger("portico.connectors.schwab")
+
+
+class StreamSilent(TimeoutError):
+    """The streamer sent nothing (no data, no heartbeat) for the receive timeout: the connection is
+    taken as dead, closed and opened again."""
+
+
+class _SetupFailed(Exception):
+    """A REST call a (re)connect needs failed in a way a later attempt may not (its cause is the error)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,11 @@ class StreamerSession:
         max_attempts: reconnect attempts in a row before giving up (None: forever).
         announce: emit ``stream.subscribed`` itself; a consumer that back-fills first says False and
             emits it once the back-fill is read.
+        receive_timeout: seconds without any message (Schwab sends heartbeats between data) after
+            which the connection is closed and opened again; None waits forever.
+        auth_is_dead: tells whether an auth error is definite (the refresh token expired or was
+            refused: only a new sign-in helps); such an error ends the stream, any other failure of the
+            REST calls a reconnect needs (``userPreference``, the access token) is retried with backoff.
     """
 
     def __init__(
@@ -175,6 +194,8 @@ class StreamerSession:
         max_backoff: float = 30.0,
         max_attempts: int | None = None,
         announce: bool = True,
+        receive_timeout: float | None = 60.0,
+        auth_is_dead: Callable[[AuthError], bool] = lambda exc: True,
     ) -> None:
         self._preferences = preferences
         self._access_token = access_token
@@ -185,6 +206,8 @@ class StreamerSession:
         self.max_backoff = max_backoff
         self.max_attempts = max_attempts
         self.announce = announce
+        self.receive_timeout = receive_timeout
+        self._auth_is_dead = auth_is_dead
         self._request_id = 0
         self.reconnects = 0
 
@@ -202,11 +225,41 @@ class StreamerSession:
         self._request_id += 1
         return request
 
+    async def _recv(self, socket: Any) -> Any:
+        """The next message, decoded; :class:`StreamSilent` when none comes within the receive timeout."""
+        if self.receive_timeout is None:
+            return json.loads(await socket.recv())
+        try:
+            async with asyncio.timeout(self.receive_timeout):
+                raw = await socket.recv()
+        except TimeoutError:
+            raise StreamSilent(
+                f"the Schwab streamer sent nothing for {self.receive_timeout:g} s (not even a heartbeat)"
+            ) from None
+        return json.loads(raw)
+
+    async def _setup(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A REST call a (re)connect needs: a definite auth failure ends the stream, any other failure
+        is :class:`_SetupFailed` (retried with backoff)."""
+        try:
+            return await call()
+        except AuthError as exc:
+            if self._auth_is_dead(exc):
+                raise AuthError(
+                    f"the Schwab streamer cannot connect: {exc.message}",
+                    system=self.system,
+                    status_code=exc.status_code,
+                    venue_code=exc.venue_code,
+                ) from exc
+            raise _SetupFailed(exc) from exc
+        except PorticoError as exc:
+            raise _SetupFailed(exc) from exc
+
     async def _exchange(self, socket: Any, request: dict[str, Any], backlog: list[Any]) -> None:
         """Send one request and wait for its response; data arriving meanwhile goes to ``backlog``."""
         await socket.send(json.dumps({"requests": [request]}))
         while True:
-            message = json.loads(await socket.recv())
+            message = await self._recv(socket)
             for response in message.get("response", []):
                 if response.get("requestid") == request["requestid"]:
                     content = response.get("content") or {}
@@ -225,14 +278,16 @@ class StreamerSession:
         connected_once = False
         while True:
             try:
-                prefs = await self._preferences()
+                prefs = await self._setup(self._preferences)
                 info = (prefs.get("streamerInfo") or [{}])[0] if isinstance(prefs, dict) else {}
                 url = info.get("streamerSocketUrl")
                 if not url:
                     raise PayloadRejected("userPreference named no streamerSocketUrl", system=self.system)
-                async with websockets.connect(url, max_queue=64) as socket:
+                # a dead line must not hold the reconnect up for websockets' default 10 s close handshake
+                close_timeout = min(5.0, self.receive_timeout) if self.receive_timeout else 5.0
+                async with websockets.connect(url, max_queue=64, close_timeout=close_timeout) as socket:
                     backlog: list[Any] = []
-                    token = await self._access_token()
+                    token = await self._setup(self._access_token)
                     await self._exchange(
                         socket,
                         self._request(
@@ -267,12 +322,13 @@ class StreamerSession:
                         for item in self._data(message):
                             yield item
                     while True:
-                        message = json.loads(await socket.recv())
+                        message = await self._recv(socket)
                         for item in self._data(message):
                             yield item
             except (AuthError, PayloadRejected):
                 raise
             except (
+                _SetupFailed,
                 OSError,
                 websockets.ConnectionClosed,
                 websockets.InvalidHandshake,
@@ -280,12 +336,32 @@ class StreamerSession:
                 ValueError,
             ) as exc:
                 failures += 1
+                cause = exc.__cause__ if isinstance(exc, _SetupFailed) else exc
+                assert cause is not None
+                delay = min(self.max_backoff, 0.25 * 2 ** (failures - 1))
+                reason = str(cause) or type(cause).__name__
                 self.emit(
-                    "stream.disconnected", stream=self.stream, error=type(exc).__name__, failures=failures
+                    "stream.disconnected",
+                    stream=self.stream,
+                    error=type(cause).__name__,
+                    reason=reason,
+                    failures=failures,
+                    retry_in=delay,
+                    severity="warning",
                 )
                 if self.max_attempts is not None and failures > self.max_attempts:
+                    log.error(
+                        "Schwab streamer (%s, %s): giving up after %d failed attempts in a row: %s",
+                        self.system, self.stream, failures, reason,
+                    )  # fmt: skip
+                    if isinstance(cause, PorticoError):
+                        raise cause from None
                     raise
-                await self.clock.sleep(min(self.max_backoff, 0.25 * 2 ** (failures - 1)))
+                log.warning(
+                    "Schwab streamer (%s, %s) down (%s: %s); attempt %d, next in %.2f s",
+                    self.system, self.stream, type(cause).__name__, reason, failures, delay,
+                )  # fmt: skip
+                await self.clock.sleep(delay)
 
     @staticmethod
     def _data(message: Any) -> list[dict[str, Any]]:

@@ -436,6 +436,7 @@ class MockApp(Starlette):
                 await send({"type": "websocket.close", "code": 1011, "reason": "injected fault"})
             return
         disconnect = hits.get(FaultKind.WS_DISCONNECT)
+        silence = hits.get(FaultKind.WS_SILENCE)
         sent = 0
 
         async def journaled(message: Message | None = None) -> Message:
@@ -448,11 +449,13 @@ class MockApp(Starlette):
             nonlocal sent
             if message["type"] == "websocket.accept":
                 entry.status = 101
-            if disconnect is not None and message["type"] == "websocket.send":
-                if sent >= disconnect.after_messages:
+            if message["type"] == "websocket.send":
+                if disconnect is not None and sent >= disconnect.after_messages:
                     if not _abort_transport(send):
                         await send({"type": "websocket.close", "code": 1011, "reason": "injected disconnect"})
                     raise WebSocketDisconnect(1006, "injected disconnect")
+                if silence is not None and sent >= silence.after_messages:
+                    return  # swallowed: the connection stays open and says nothing
                 sent += 1
             await send(message)
 

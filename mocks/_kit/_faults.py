@@ -52,6 +52,9 @@ class FaultKind(StrEnum):
     """Handle the request, then answer with only the first half of the body."""
     WS_DISCONNECT = "ws_disconnect"
     """Close a WebSocket abruptly after ``after_messages`` messages sent by the server."""
+    WS_SILENCE = "ws_silence"
+    """Keep a WebSocket open but send nothing more (no data, no heartbeats) after ``after_messages``
+    messages sent by the server: a stalled server a client must notice by its own receive timeout."""
 
 
 class FaultRule(BaseModel):
@@ -67,7 +70,8 @@ class FaultRule(BaseModel):
         delay: seconds of added latency (``latency``).
         status: the status of an ``error`` answer.
         retry_after: seconds in the ``Retry-After`` header of a ``rate_limit`` answer.
-        after_messages: server messages a WebSocket gets before ``ws_disconnect`` closes it.
+        after_messages: server messages a WebSocket gets before ``ws_disconnect`` closes it or
+            ``ws_silence`` stops it.
         body: a body for ``error`` answers (JSON-encoded when not a string).
     """
 

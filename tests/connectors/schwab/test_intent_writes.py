@@ -156,3 +156,38 @@ def test_the_plain_sqlite_writes_store_the_rows_core_would(tmp_path) -> None:
     finally:
         store.close()
         db.dispose()
+
+
+async def test_the_accepted_order_is_the_one_validation_would_build(served) -> None:
+    from portico.models import Order, OrderStatus, OrderType, TimeInForce
+
+    running = served()
+    db = Database()
+    connector = _connector(running, db)
+    try:
+        order = await connector.place_order(
+            OrderRequest(
+                symbol="f",
+                side=OrderSide.SELL,
+                quantity=Decimal(3),
+                order_type=OrderType.LIMIT,
+                limit_price=Decimal("12.50"),
+                time_in_force=TimeInForce.GTC,
+                client_order_id="built-1",
+            )
+        )
+        # built without a second validation: equal to the order validation makes of the same values
+        assert order == Order.model_validate(order.model_dump())
+        assert (order.symbol, order.side, order.quantity, order.limit_price, order.status) == (
+            "F",
+            OrderSide.SELL,
+            Decimal(3),
+            Decimal("12.50"),
+            OrderStatus.ACCEPTED,
+        )
+        assert order.order_id.isdigit() and order.client_order_id == "built-1"
+        assert order.created_at is not None and order.created_at.tzinfo is not None
+        assert order.filled_quantity == Decimal(0) and order.remaining_quantity == Decimal(3)
+    finally:
+        await connector.close()
+        db.dispose()

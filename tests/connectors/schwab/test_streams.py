@@ -22,7 +22,9 @@ from portico.testing import wait_for_async
 from tests.connectors.schwab.conftest import APP_KEY, APP_SECRET, CALLBACK
 
 
-def make_connector(running: RunningMock, events: list[tuple[str, dict[str, Any]]]) -> SchwabConnector:
+def make_connector(
+    running: RunningMock, events: list[tuple[str, dict[str, Any]]], **connection: Any
+) -> SchwabConnector:
     clock = running.app.clock
     manager = AuthenticationManager(clock=clock)
     manager.register_scheme(AUTH_SCHEME, SchwabAuth)
@@ -38,6 +40,7 @@ def make_connector(running: RunningMock, events: list[tuple[str, dict[str, Any]]
         auth=auth,
         clock=clock,
         emit=lambda event, **data: events.append((event, data)),
+        connection=connection,
     )
     return SchwabConnector(context)
 

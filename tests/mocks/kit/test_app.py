@@ -143,6 +143,24 @@ async def test_websocket_disconnect_fault() -> None:
     assert got == ["0", "1"]
 
 
+async def test_websocket_silence_fault_keeps_the_connection_open_and_sends_nothing_more() -> None:
+    import asyncio
+
+    import websockets
+
+    app = _app(faults=[{"route": "/ws", "kind": "ws_silence", "after_messages": 2}])
+    async with start_mock(app) as running:
+        got: list[str] = []
+        async with websockets.connect(running.base_url.replace("http", "ws") + "/ws") as ws:
+            got.append(str(await asyncio.wait_for(ws.recv(), 10)))
+            got.append(str(await asyncio.wait_for(ws.recv(), 10)))
+            # messages 2-4 were swallowed; the server still reads (and then closes normally)
+            await ws.send("bye")
+            with pytest.raises(websockets.ConnectionClosedOK):
+                await asyncio.wait_for(ws.recv(), 10)
+    assert got == ["0", "1"]
+
+
 async def test_journal_masks_credentials_in_queries_bodies_and_ws_messages() -> None:
     app = _app()
     async with _client(app) as client:
