@@ -345,7 +345,7 @@ class AuditLog:
                         # numbers are dense) and the retry reads the head
                         head = self._head
                         if head is None:
-                            row_ = conn.execute(self._select_head).first()
+                            row_ = self.db.execute(conn, self._select_head, {}).first()
                             head = (row_.seq, row_.hash) if row_ else (0, GENESIS_HASH)
                         seq, prev = head[0] + 1, head[1]
                         row = {
@@ -359,7 +359,7 @@ class AuditLog:
                             "detail": detail_json,
                         }
                         digest = _entry_hash(key, prev, _hashed_fields(row))
-                        conn.execute(self._insert_entry, {**row, "prev_hash": prev, "hash": digest})
+                        self.db.execute(conn, self._insert_entry, {**row, "prev_hash": prev, "hash": digest})
                     self._head = (seq, digest)
                     # After the commit: a crash in between leaves the anchor one entry behind, which
                     # verify accepts (it checks that the anchored entry is still there, unchanged).

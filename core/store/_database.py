@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.home import make_private, portico_home, private_file
+from portico.store._prepared import PreparedStatements
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -79,6 +80,7 @@ class Database:
         # PostgreSQL keeps the pool (its pre-ping notices a server that dropped the connection).
         self._held = threading.local() if self.is_sqlite and _file_backed(self.url) else None
         self._held_all: list[sa.Connection] = []
+        self._prepared = PreparedStatements(self.engine)
 
     def ensure_tables(self, *tables: sa.Table) -> None:
         """Create the given tables if they do not exist yet (idempotent, cheap after the first call)."""
@@ -137,6 +139,11 @@ class Database:
                 yield conn
         finally:
             held.busy = False
+
+    def execute(self, conn: sa.Connection, statement: Any, params: Mapping[str, Any]) -> Any:
+        """Run a statement built once (a hot path's) inside ``conn``'s transaction, compiled once per set
+        of parameter names (:class:`~portico.store._prepared.PreparedStatements`)."""
+        return self._prepared.execute(conn, statement, params)
 
     def dispose(self) -> None:
         """Close every pooled connection (and those held by threads between transactions)."""
