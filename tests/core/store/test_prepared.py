@@ -107,3 +107,12 @@ def test_a_transaction_begun_inside_another_on_one_thread_gets_its_own_connectio
     with db.begin() as again:
         assert again is outer, "the thread's connection is kept between transactions"
         assert db.execute(again, _by_name, {"b_name": "o"}).one().name == "o"
+
+
+def test_a_taken_key_raises_sqlalchemys_integrity_error(db: Database) -> None:
+    with db.begin() as conn:
+        db.execute(conn, _insert, _row(seq=7))
+    with pytest.raises(sa.exc.IntegrityError, match="UNIQUE constraint failed"), db.begin() as conn:
+        db.execute(conn, _insert, _row(seq=7, name="again"))
+    with db.begin() as conn:
+        assert db.execute(conn, _by_name, {"b_name": "again"}).first() is None
