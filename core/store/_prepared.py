@@ -125,7 +125,7 @@ class PreparedStatements:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.enabled = engine.dialect.name == "sqlite" and engine.dialect.paramstyle == "qmark"
-        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error if self.enabled else Exception
+        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error if self.enabled else Exception
         # id(statement), parameter names -> compiled form, or None when it must take SQLAlchemy's path;
         # the statement is kept alongside so its id is never reused while the entry lives
         self._cache: dict[tuple[int, frozenset[str]], tuple[Any, _Compiled | None]] = {}
@@ -154,8 +154,8 @@ class PreparedStatements:
         try:
             try:
                 cursor.execute(compiled.sql, values)
-            except self._dbapi_error as exc:
-                raise self._wrapped(exc, compiled.sql, values) from exc
+            except self.dbapi_error as exc:
+                raise self.wrapped(exc, compiled.sql, values) from exc
             rows: list[PreparedRow] = []
             if compiled.columns is not None:
                 columns = compiled.columns
@@ -179,13 +179,13 @@ class PreparedStatements:
             cursor.close()
         return _Result(rows, primary_key)
 
-    def _wrapped(self, exc: Exception, sql: str, values: list[Any]) -> Exception:
+    def wrapped(self, exc: Exception, sql: str, values: list[Any]) -> Exception:
         """A DB-API error as SQLAlchemy raises it (``sa.exc.IntegrityError`` for a taken key...), so
         callers catch the same exceptions on either path."""
         import sqlalchemy as sa
 
         dialect = self.engine.dialect
-        return sa.exc.DBAPIError.instance(sql, values, exc, self._dbapi_error, dialect=dialect)
+        return sa.exc.DBAPIError.instance(sql, values, exc, self.dbapi_error, dialect=dialect)
 
     def _compile(self, statement: Any, names: frozenset[str]) -> _Compiled | None:
         """The statement's compiled form for these parameter names, or None when only SQLAlchemy's own

@@ -116,3 +116,19 @@ def test_a_taken_key_raises_sqlalchemys_integrity_error(db: Database) -> None:
         db.execute(conn, _insert, _row(seq=7, name="again"))
     with db.begin() as conn:
         assert db.execute(conn, _by_name, {"b_name": "again"}).first() is None
+
+
+def test_a_held_transaction_commits_rolls_back_and_mixes_with_sqlalchemy_statements(db: Database) -> None:
+    with db.begin() as conn:
+        db.execute(conn, _insert, _row(name="raw"))
+        conn.execute(_things.insert().values(name="core", at=AT, flag=True, kind="k"))  # SQLAlchemy's path
+    with pytest.raises(KeyError), db.begin() as conn:
+        db.execute(conn, _insert, _row(name="gone"))
+        raise KeyError("rolled back")
+    with pytest.raises(KeyError), db.begin() as conn:
+        db.execute(conn, _insert, _row(name="gone too"))
+        conn.execute(_things.insert().values(name="gone three", at=AT, flag=True, kind="k"))
+        raise KeyError("rolled back, SQLAlchemy's transaction too")
+    with db.engine.connect() as other:
+        names = other.execute(sa.select(_things.c.name).order_by(_things.c.seq)).scalars().all()
+    assert names == ["raw", "core"]
