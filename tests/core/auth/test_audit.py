@@ -108,29 +108,14 @@ def test_a_log_whose_remembered_head_is_stale_appends_after_the_other_writer(tmp
 def test_secrets_never_stored(tmp_path: Path) -> None:
     known_secrets.register("CANARY-AUDIT-SECRET-123")
     log = _log(tmp_path / "a.db")
-    log.append(
-        "s",
-        "t",
-        "auth.failure",
-        "failure",
-        detail={
-            "password": "hunter2-password",
-            "client_secret": "cs-abcdef",
-            "nested": {"access_token": "tok-123456"},
-            "message": "refused key CANARY-AUDIT-SECRET-123",
-            "url": "https://x.test/q?apikey=QUERYKEY99&f=1",
-        },
-    )
+    log.append("s", "t", "auth.failure", "failure", detail={
+        "password": "hunter2-password", "client_secret": "cs-abcdef", "nested": {"access_token": "tok-123456"},
+        "message": "refused key CANARY-AUDIT-SECRET-123", "url": "https://x.test/q?apikey=QUERYKEY99&f=1",
+    })
     raw = (tmp_path / "a.db").read_bytes() + b"".join(
         p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("a.db-")
     )
-    for secret in (
-        b"hunter2-password",
-        b"cs-abcdef",
-        b"tok-123456",
-        b"CANARY-AUDIT-SECRET-123",
-        b"QUERYKEY99",
-    ):
+    for secret in (b"hunter2-password", b"cs-abcdef", b"tok-123456", b"CANARY-AUDIT-SECRET-123", b"QUERYKEY99"):
         assert secret not in raw
     detail = log.tail(1)[0].detail
     assert detail["password"] == "***" and detail["nested"]["access_token"] == "***"
@@ -139,12 +124,8 @@ def test_secrets_never_stored(tmp_path: Path) -> None:
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "portico.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
+        [sys.executable, "-m", "portico.cli", *args], input=stdin, capture_output=True, text=True,
+        env={**os.environ, "COLUMNS": "200"}, timeout=120,
     )
 
 
@@ -195,21 +176,11 @@ def _sha256_rechain(path: Path) -> None:
         ).fetchall()
         prev = "0" * 64
         for seq, ts, system, actor, action, outcome, corr, detail in rows:
-            fields = {
-                "seq": seq,
-                "ts": ts,
-                "system": system,
-                "actor": actor,
-                "action": action,
-                "outcome": outcome,
-                "correlation_id": corr,
-                "detail": detail,
-            }
+            fields = {"seq": seq, "ts": ts, "system": system, "actor": actor, "action": action,
+                      "outcome": outcome, "correlation_id": corr, "detail": detail}
             canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             digest = hashlib.sha256((prev + canonical).encode()).hexdigest()
-            conn.execute(
-                "UPDATE portico_audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq)
-            )
+            conn.execute("UPDATE portico_audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
             prev = digest
 
 
@@ -225,9 +196,7 @@ def test_an_edit_with_the_chain_recomputed_is_detected(tmp_path: Path) -> None:
     assert "altered" in broken.reason
 
 
-@pytest.mark.parametrize(
-    "where", ["DELETE FROM portico_audit_log WHERE seq >= 4", "DELETE FROM portico_audit_log"]
-)
+@pytest.mark.parametrize("where", ["DELETE FROM portico_audit_log WHERE seq >= 4", "DELETE FROM portico_audit_log"])
 def test_deleting_the_last_entries_or_every_entry_is_detected(tmp_path: Path, where: str) -> None:
     path = tmp_path / "a.db"
     log = _log(path)
@@ -253,9 +222,8 @@ def test_the_chain_is_keyed_with_a_private_key_file_and_anchored_outside_the_dat
     (anchor,) = anchors.values()
     assert anchor == {"count": 3, "head": log.head()}
     # the anchor lagging behind (a crash between commit and anchor write) is not a break
-    (portico_home / "audit-anchor.json").write_text(
-        json.dumps({k: {"count": 2, "head": log.entries()[1].hash} for k in anchors})
-    )
+    (portico_home / "audit-anchor.json").write_text(json.dumps({k: {"count": 2, "head": log.entries()[1].hash}
+                                                                for k in anchors}))
     assert log.verify() is None
     # another key (a copied database verified elsewhere) does not verify the chain
     key.write_bytes(b"k" * 32)
@@ -266,10 +234,7 @@ def test_the_chain_is_keyed_with_a_private_key_file_and_anchored_outside_the_dat
 def test_cli_verify_without_an_audit_log_says_so_and_creates_nothing(portico_home: Path) -> None:
     home = portico_home / "not-yet"
     result = subprocess.run(
-        [sys.executable, "-m", "portico.cli", "audit", "verify"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-m", "portico.cli", "audit", "verify"], capture_output=True, text=True, timeout=120,
         env={**os.environ, "PORTICO_HOME": str(home)},
     )
     assert result.returncode == 1
@@ -312,11 +277,8 @@ def test_a_burst_of_appends_is_anchored_once_shortly_after_and_verify_never_read
 def test_an_anchor_that_could_not_be_written_stays_pending_for_the_next_flush(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the anchor's directory should be")
-    log = AuditLog(
-        Database(f"sqlite:///{tmp_path / 'a.db'}"),
-        key_path=tmp_path / "k",
-        anchor_path=blocker / "anchor.json",
-    )
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    log = AuditLog(db, key_path=tmp_path / "k", anchor_path=blocker / "anchor.json")
     with pytest.raises(OSError):
         log.append(None, "alice", "order.placed", "success")  # a lone append anchors at once, and fails
     entries = log.entries()
