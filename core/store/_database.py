@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -129,8 +130,10 @@ class Database:
                 yield conn
             return
         conn = getattr(held, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
+        if conn is None or conn.closed or conn.invalidated or held.pid != os.getpid():
+            # a forked child does not reuse the connection its parent's thread held open
             conn = held.conn = self.engine.connect()
+            held.pid = os.getpid()
             with self._lock:
                 self._held_all.append(conn)
         held.busy = True
