@@ -129,8 +129,10 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        conn = getattr(held, "conn", None)
-        if conn is None or conn.closed or conn.invalidated or held.pid != os.getpid():
+        kept: sa.Connection | None = getattr(held, "conn", None)
+        if kept is not None and not (kept.closed or kept.invalidated) and held.pid == os.getpid():
+            conn = kept
+        else:
             # a forked child does not reuse the connection its parent's thread held open
             conn = held.conn = self.engine.connect()
             held.pid = os.getpid()
