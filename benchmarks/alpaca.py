@@ -396,6 +396,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"  facade vs connector: {cost:.2f}x the time, {cpu_cost:.2f}x the CPU per order (target <= 2x): {met}"
     )
+    print(
+        f"TARGET alpaca facade order vs connector: at most 2x the time and the CPU per order: "
+        f"{cost:.2f}x the time ({a_rate:.0f} vs {c_rate:.0f} orders/s), {cpu_cost:.2f}x the CPU "
+        f"({a_cpu:.0f} vs {c_cpu:.0f} us per order) {met}"
+    )
     for label, (fast, slow) in (("order", (a_rate, s_rate)), ("positions", (ap_rate, sp_rate))):
         ratio = fast / slow
         print(f"  sync vs async facade, {label}: {ratio:.3f}x the time per call (target <= 1.05x): "

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -175,10 +176,12 @@ class AuditLog:
         self._anchor_id = _database_id(db)
         self._key: bytes | None = None
         self._lock = threading.Lock()
-        self._anchor_lock = threading.Lock()
+        self._anchor_lock = threading.Lock()  # guards the pending anchor and the writer's start
+        self._anchor_write_lock = threading.Lock()  # one anchor write at a time (appends do not wait)
         self._anchor_pending: tuple[int, str] | None = None
         self._anchor_written_at = float("-inf")
-        self._anchor_timer: threading.Timer | None = None
+        self._anchor_due = threading.Event()
+        self._anchor_writer: threading.Thread | None = None
         import sqlalchemy as sa
 
         # built once: an order placed through the facade appends an entry, and building and compiling
@@ -200,7 +203,9 @@ class AuditLog:
             except FileNotFoundError:
                 return None
             if len(key) != _KEY_SIZE:
-                raise ValueError(f"audit key {self.key_path} is not {_KEY_SIZE} bytes: it was damaged or replaced")
+                raise ValueError(
+                    f"audit key {self.key_path} is not {_KEY_SIZE} bytes: it was damaged or replaced"
+                )
             self._key = key
         return self._key
 
@@ -256,29 +261,45 @@ class AuditLog:
                 raise
 
     def _anchor_soon(self, count: int, head: str) -> None:
-        """Anchor ``count``/``head`` now, or (within ``ANCHOR_INTERVAL`` of the last write) shortly."""
+        """Anchor ``count``/``head`` now, or (within ``ANCHOR_INTERVAL`` of the last write) shortly.
+
+        The delayed write is one long-lived writer thread's job: starting a timer thread per interval
+        cost a burst of appends (an order placed through the facade appends one) about a millisecond
+        of waiting for the new thread each time on a busy machine.
+        """
         with self._anchor_lock:
             if self._anchor_pending is None or count > self._anchor_pending[0]:
                 self._anchor_pending = (count, head)
             wait = self._anchor_written_at + ANCHOR_INTERVAL - time.monotonic()
             if wait > 0:
-                if self._anchor_timer is None:
-                    self._anchor_timer = threading.Timer(wait, self.flush_anchor)
-                    self._anchor_timer.daemon = True
-                    self._anchor_timer.start()
+                if self._anchor_writer is None:
+                    self._anchor_writer = threading.Thread(
+                        target=_write_anchors,
+                        args=(weakref.ref(self), self._anchor_due),
+                        name="portico-audit-anchor",
+                        daemon=True,
+                    )
+                    self._anchor_writer.start()
+                self._anchor_due.set()
                 return
         self.flush_anchor()
 
     def flush_anchor(self) -> None:
         """Write the anchor of the newest appended entry, if it is not written yet."""
-        with self._anchor_lock:
-            pending, self._anchor_pending = self._anchor_pending, None
-            timer, self._anchor_timer = self._anchor_timer, None
-            if timer is not None:
-                timer.cancel()
+        with self._anchor_write_lock:
+            with self._anchor_lock:
+                pending, self._anchor_pending = self._anchor_pending, None
             if pending is None:
                 return
-            self._advance_anchor(*pending)
+            # outside the pending lock, so an append does not wait for the file; the anchor never
+            # moves backwards (_advance_anchor keeps a later count), so write order cannot lose one
+            try:
+                self._advance_anchor(*pending)
+            except BaseException:
+                with self._anchor_lock:  # still to be written, unless a later entry is pending now
+                    if self._anchor_pending is None or self._anchor_pending[0] < pending[0]:
+                        self._anchor_pending = pending
+                raise
             self._anchor_written_at = time.monotonic()
 
     def __repr__(self) -> str:
@@ -307,7 +328,9 @@ class AuditLog:
 
         key = self._key_for_append()
         correlation_id = correlation_id if correlation_id is not None else current_correlation_id()
-        detail_json = json.dumps(_scrub_detail(dict(detail or {})), sort_keys=True, separators=(",", ":"), default=str)
+        detail_json = json.dumps(
+            _scrub_detail(dict(detail or {})), sort_keys=True, separators=(",", ":"), default=str
+        )
         ts = self.clock.now().isoformat(timespec="microseconds")
         last_attempt: Exception | None = None
         # Another process may append between our read of the head and our insert; the primary key on
@@ -321,7 +344,7 @@ class AuditLog:
                         # numbers are dense) and the retry reads the head
                         head = self._head
                         if head is None:
-                            row_ = conn.execute(self._select_head).first()
+                            row_ = self.db.execute(conn, self._select_head, {}).first()
                             head = (row_.seq, row_.hash) if row_ else (0, GENESIS_HASH)
                         seq, prev = head[0] + 1, head[1]
                         row = {
@@ -335,12 +358,14 @@ class AuditLog:
                             "detail": detail_json,
                         }
                         digest = _entry_hash(key, prev, _hashed_fields(row))
-                        conn.execute(self._insert_entry, {**row, "prev_hash": prev, "hash": digest})
+                        self.db.execute(conn, self._insert_entry, {**row, "prev_hash": prev, "hash": digest})
                     self._head = (seq, digest)
                     # After the commit: a crash in between leaves the anchor one entry behind, which
                     # verify accepts (it checks that the anchored entry is still there, unchanged).
                     self._anchor_soon(seq, digest)
-                    return AuditEntry(**{**row, "detail": json.loads(detail_json)}, prev_hash=prev, hash=digest)
+                    return AuditEntry(
+                        **{**row, "detail": json.loads(detail_json)}, prev_hash=prev, hash=digest
+                    )
                 except sa.exc.IntegrityError as exc:
                     self._head = None
                     last_attempt = exc
@@ -389,7 +414,9 @@ class AuditLog:
             for r in result:
                 row = r._mapping
                 if key is None:
-                    return AuditBreak(row["seq"], f"the audit key {self.key_path} is missing: the chain cannot be checked")
+                    return AuditBreak(
+                        row["seq"], f"the audit key {self.key_path} is missing: the chain cannot be checked"
+                    )
                 if row["seq"] != expected_seq:
                     return AuditBreak(expected_seq, f"entry is missing (next stored entry is #{row['seq']})")
                 if row["prev_hash"] != prev:
@@ -404,7 +431,8 @@ class AuditLog:
         if not isinstance(anchor, dict):
             if count:
                 return AuditBreak(
-                    count, f"the anchor {self.anchor_path} has no record of this log: deletions cannot be ruled out"
+                    count,
+                    f"the anchor {self.anchor_path} has no record of this log: deletions cannot be ruled out",
                 )
             return None
         if count < anchored:
@@ -432,6 +460,34 @@ class AuditLog:
 
 
 _OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+def _write_anchors(ref: weakref.ref[AuditLog], due: threading.Event) -> None:
+    """The anchor writer of one log: when an append is waiting to be anchored, write it once the
+    interval since the last write has passed; ends when the log is gone (it holds no reference)."""
+    while True:
+        if not due.wait(1.0):
+            if ref() is None:
+                return
+            continue
+        due.clear()  # an append after this sets it again; the flush below takes its entry anyway
+        log = ref()
+        if log is None:
+            return
+        delay = log._anchor_written_at + ANCHOR_INTERVAL - time.monotonic()
+        del log
+        if delay > 0:
+            time.sleep(delay)  # the interval that bounds the anchor's rewrites
+        log = ref()
+        if log is None:
+            return
+        try:
+            log.flush_anchor()
+        except Exception:  # the entry stays pending: the next append, a verify or the exit writes it
+            logging.getLogger("portico.auth").exception(
+                "could not write the audit anchor %s", log.anchor_path
+            )
+        del log
 
 
 @atexit.register

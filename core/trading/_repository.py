@@ -252,8 +252,8 @@ class OrderRepository:
             "note": None,
         }
         with self.db.begin() as conn:
-            conn.execute(self._insert_order, row)
-            conn.execute(self._insert_history, history)
+            self.db.execute(conn, self._insert_order, row)
+            self.db.execute(conn, self._insert_history, history)
         # what the row reads back as (timestamps in UTC, decimals as stored), without reading it
         return OrderRecord(
             id=id,
@@ -294,7 +294,7 @@ class OrderRepository:
 
     def _prepared_one(self, which: str, params: dict[str, Any]) -> OrderRecord | None:
         with self.db.begin() as conn:
-            row = conn.execute(self._select_by[which], params).one_or_none()
+            row = self.db.execute(conn, self._select_by[which], params).one_or_none()
         return None if row is None else OrderRecord.from_row(row)
 
     def find(self, system: str | None, ref: str) -> OrderRecord | None:
@@ -342,8 +342,10 @@ class OrderRepository:
     def mark_sent(self, order_id: str, now: datetime) -> OrderRecord:
         """Count one more send attempt, before the request leaves (so a crash mid-send is visible)."""
         with self.db.begin() as conn:
-            conn.execute(self._mark_sent, {"b_id": order_id, "b_sent": now})
-            return OrderRecord.from_row(conn.execute(self._select_by["id"], {"b_id": order_id}).one())
+            self.db.execute(conn, self._mark_sent, {"b_id": order_id, "b_sent": now})
+            return OrderRecord.from_row(
+                self.db.execute(conn, self._select_by["id"], {"b_id": order_id}).one()
+            )
 
     def set_error(self, order_id: str, error: str, now: datetime) -> None:
         with self.db.begin() as conn:
@@ -362,7 +364,7 @@ class OrderRepository:
         nothing are not written.
         """
         with self.db.begin() as conn:
-            before = OrderRecord.from_row(conn.execute(self._lock_order, {"b_id": order_id}).one())
+            before = OrderRecord.from_row(self.db.execute(conn, self._lock_order, {"b_id": order_id}).one())
             return self._apply_locked(conn, before, obs, now)
 
     def apply_event(
@@ -388,12 +390,12 @@ class OrderRepository:
         with self.db.begin() as conn:
             row = None
             if client_order_id:
-                row = conn.execute(
-                    self._lock_by["client"], {"b_system": system, "b_v": client_order_id}
+                row = self.db.execute(
+                    conn, self._lock_by["client"], {"b_system": system, "b_v": client_order_id}
                 ).first()
             if row is None and venue_order_id:
-                row = conn.execute(
-                    self._lock_by["venue"], {"b_system": system, "b_v": venue_order_id}
+                row = self.db.execute(
+                    conn, self._lock_by["venue"], {"b_system": system, "b_v": venue_order_id}
                 ).first()
             if row is None:
                 return None
@@ -425,8 +427,8 @@ class OrderRepository:
         """:meth:`apply` on an order row this transaction holds locked."""
         order_id = before.id
         if obs.event_id is not None:
-            seen = conn.execute(
-                self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
+            seen = self.db.execute(
+                conn, self._seen_event, {"b_system": before.system, "b_event": obs.event_id}
             ).first()
             if seen is not None:
                 return before, before, None
@@ -457,8 +459,9 @@ class OrderRepository:
             values["last_error"] = redact_text(obs.error)[:2000]
         if before.is_unresolved and tr.status not in (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN):
             values["resolved_at"] = now
-        conn.execute(self._update_order, {**values, "b_id": order_id})
-        result = conn.execute(
+        self.db.execute(conn, self._update_order, {**values, "b_id": order_id})
+        result = self.db.execute(
+            conn,
             self._insert_history,
             {
                 "order_id": order_id,
@@ -563,7 +566,8 @@ class OrderRepository:
         """:meth:`record_execution` inside the caller's transaction."""
         if execution.order_id:
             window = timedelta(seconds=SAME_FILL_WINDOW_SECONDS)
-            known = conn.execute(
+            known = self.db.execute(
+                conn,
                 self._execution_known,
                 {
                     "b_system": system,
@@ -577,12 +581,13 @@ class OrderRepository:
                 },
             ).first()
         else:
-            known = conn.execute(
-                self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
+            known = self.db.execute(
+                conn, self._execution_seen, {"b_system": system, "b_execution": execution.execution_id}
             ).first()
         if known is not None:
             return False
-        conn.execute(
+        self.db.execute(
+            conn,
             self._insert_execution,
             {
                 "system": system,
@@ -715,7 +720,7 @@ class OrderRepository:
         now: datetime,
     ) -> None:
         key = {"b_book": book, "b_system": system, "b_account": account_id, "b_instrument": instrument_id}
-        row = conn.execute(self._lock_book, key).one_or_none()
+        row = self.db.execute(conn, self._lock_book, key).one_or_none()
         qty = Decimal(row.quantity) if row else Decimal(0)
         cost = Decimal(row.cost_basis) if row else Decimal(0)
         new_qty, new_cost = _average_cost(qty, cost, delta, price)
@@ -726,7 +731,8 @@ class OrderRepository:
             "updated_at": now,
         }
         if row is None:
-            conn.execute(
+            self.db.execute(
+                conn,
                 self._insert_book,
                 {
                     "book": book,
@@ -738,7 +744,7 @@ class OrderRepository:
                 },
             )
         else:
-            conn.execute(self._update_book, {**key, **values})
+            self.db.execute(conn, self._update_book, {**key, **values})
 
     def _move_cash(
         self,
@@ -751,12 +757,14 @@ class OrderRepository:
         now: datetime,
     ) -> None:
         key = {"b_book": book, "b_system": system, "b_account": account_id, "b_currency": currency}
-        row = conn.execute(self._lock_cash, key).one_or_none()
+        row = self.db.execute(conn, self._lock_cash, key).one_or_none()
         if row is None:
             # cash is only tracked once an opening balance was set (set_book_cash)
             return
-        conn.execute(
-            self._update_cash, {**key, "amount": t.to_dec(Decimal(row.amount) + delta), "updated_at": now}
+        self.db.execute(
+            conn,
+            self._update_cash,
+            {**key, "amount": t.to_dec(Decimal(row.amount) + delta), "updated_at": now},
         )
 
     # -- book maintenance ------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class _Snapshot:
 class _Entry:
     snapshot: _Snapshot | None = None
     reservations: dict[int, Reservation] = field(default_factory=dict)
+    held: Decimal = Decimal(0)
+    """The sum of ``reservations``' values, kept as they change: every buy reads it, and the buys
+    cleared since the last snapshot can number in the hundreds while the order stream runs."""
 
 
 class AccountSnapshots:
@@ -93,7 +96,8 @@ class AccountSnapshots:
             entry.reservations = {
                 k: r for k, r in entry.reservations.items() if r.settled_at is None or r.settled_at > begun
             }
-        held = sum((r.value for r in entry.reservations.values()), Decimal(0))
+            entry.held = sum((r.value for r in entry.reservations.values()), Decimal(0))
+        held = entry.held
         account = snap.account
         if held and account.buying_power is not None:
             account = account.model_copy(update={"buying_power": account.buying_power - held})
@@ -102,14 +106,19 @@ class AccountSnapshots:
     def reserve(self, system: str, account_id: str | None, value: Decimal) -> int:
         """Hold ``value`` back from the buying power until a later snapshot includes the order."""
         token = next(self._ids)
-        self._entry(system, account_id).reservations[token] = Reservation(value)
+        entry = self._entry(system, account_id)
+        entry.reservations[token] = Reservation(value)
+        entry.held += value
         return token
 
     def settle(self, system: str, account_id: str | None, token: int, *, placed: bool) -> None:
         """The placement answered: ``placed`` False (refused, never sent) releases the value."""
-        reservations = self._entry(system, account_id).reservations
+        entry = self._entry(system, account_id)
+        reservations = entry.reservations
         if not placed:
-            reservations.pop(token, None)
+            released = reservations.pop(token, None)
+            if released is not None:
+                entry.held -= released.value
         elif token in reservations:
             reservations[token].settled_at = next(self._sequence)
 

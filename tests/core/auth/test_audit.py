@@ -272,3 +272,18 @@ def test_a_burst_of_appends_is_anchored_once_shortly_after_and_verify_never_read
         conn.execute("DELETE FROM portico_audit_log WHERE seq = 13")
     broken = log.verify()
     assert broken is not None and "13 entries" in broken.reason, broken
+
+
+def test_an_anchor_that_could_not_be_written_stays_pending_for_the_next_flush(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the anchor's directory should be")
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    log = AuditLog(db, key_path=tmp_path / "k", anchor_path=blocker / "anchor.json")
+    with pytest.raises(OSError):
+        log.append(None, "alice", "order.placed", "success")  # a lone append anchors at once, and fails
+    entries = log.entries()
+    assert [e.seq for e in entries] == [1], "the entry is committed even though its anchor failed"
+    log.anchor_path = tmp_path / "anchor.json"
+    log.flush_anchor()
+    (anchor,) = json.loads((tmp_path / "anchor.json").read_text()).values()
+    assert anchor == {"count": 1, "head": entries[0].hash}
