@@ -172,8 +172,8 @@ class _IndexedRouter(Router):
                 if not isinstance(route, Route | WebSocketRoute | Mount):
                     break  # a route whose matching is unknown: nothing after it is indexed
                 fixed = isinstance(route, Route) and not route.param_convertors and route.path not in found
-                if fixed and not any(e.path_regex.match(route.path) for e in earlier):
-                    found[route.path] = route  # type: ignore[union-attr]
+                if fixed and isinstance(route, Route) and not any(e.path_regex.match(route.path) for e in earlier):
+                    found[route.path] = route
                 earlier.append(route)
             self._index = (stamp, found)
         return self._index[1]
