@@ -21,6 +21,14 @@ stay within the vendor's limit in aggregate while the spends they cannot see exp
 Redis is probed again every ``probe_seconds`` and, once it answers, the budget is shared again; for one
 longest window after that, each call must fit both Redis and the local share (Redis may have restarted
 empty, and the other processes may still be spending their local shares).
+
+A process that made no call while Redis was away saw no failure, so it has no local period, and would
+find an empty Redis and spend the whole budget again on top of the others' local shares (the soak: 208
+requests of one key in a minute against 200). So the script keeps an epoch (when this Redis began keeping
+the budget): an answer with an epoch other than the one this process knew means Redis lost the spends,
+and the process starts a local share as above and keeps to it (and to Redis) for one longest window.
+A process whose first answer comes from a Redis restarted a moment ago cannot tell it from a fleet
+starting, and trusts it.
 """
 
 from __future__ import annotations
@@ -48,14 +56,22 @@ try:
 except ImportError:  # redis is an optional dependency: without it this backend is never built
     _UNREACHABLE = (OSError,)
 
-# KEYS: one sorted set per window, then the "blocked until" key.
+# KEYS: one sorted set per window, then the "blocked until" key, then the epoch key.
 # ARGV: now, cost, member id, then limit and period for each window.
-# Returns {admitted (1/0), wait seconds, remaining per window...} as strings (Lua numbers would be truncated).
+# Returns {admitted (1/0), wait seconds, remaining per window..., epoch} as strings (Lua numbers would be
+# truncated). The epoch is when this Redis began keeping the budget: it changes when Redis lost the spends
+# (restarted empty, flushed, failed over to an empty replica). It is kept a week after the last call.
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local member = ARGV[3]
-local n = #KEYS - 1
+local n = #KEYS - 2
+local epoch = redis.call('GET', KEYS[n + 2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[n + 2], epoch)
+end
+redis.call('PEXPIRE', KEYS[n + 2], 604800000)
 local eps = 1e-9
 local wait = 0
 local blocked = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
@@ -91,6 +107,7 @@ if wait > 0 then
   out[1] = '0'
   out[2] = tostring(wait)
   for i = 1, n do out[2 + i] = tostring(tonumber(ARGV[2 + 2 * i]) - used[i]) end
+  out[3 + n] = epoch
   return out
 end
 for i = 1, n do
@@ -101,6 +118,7 @@ for i = 1, n do
 end
 out[1] = '1'
 out[2] = '0'
+out[3 + n] = epoch
 return out
 """
 
@@ -239,6 +257,8 @@ class RedisRateLimitBackend:
         self.confirm_seconds = confirm_seconds
         self.retry_seconds = retry_seconds
         self._failing_since: float | None = None
+        self._epoch: float | None = None
+        self._seen_at = -math.inf
 
     def __repr__(self) -> str:
         return f"RedisRateLimitBackend(prefix={self._prefix!r}, mode={self.mode!r})"
@@ -281,7 +301,31 @@ class RedisRateLimitBackend:
                 self.on_mode("shared", None)
 
     def _keys(self, windows: tuple[RateWindow, ...]) -> list[str]:
-        return [f"{self._prefix}:{w.period:g}" for w in windows] + [f"{self._prefix}:blocked"]
+        return [f"{self._prefix}:{w.period:g}" for w in windows] + [
+            f"{self._prefix}:blocked",
+            f"{self._prefix}:epoch",
+        ]
+
+    def _epoch_seen(self, epoch: float, windows: tuple[RateWindow, ...], was_local: bool, now: float) -> bool:
+        """Note Redis's epoch; True when this answer begins a cautious period (Redis lost the spends)."""
+        known, self._epoch = self._epoch, epoch
+        if was_local or known is None or known == epoch:
+            # a first answer cannot tell a fleet starting from a Redis restarted a moment ago: trusted
+            return False
+        # Redis lost the spends while this process was not calling (no failure seen, so no local period):
+        # the others may be spending local shares, and Redis knows none of it. As at the start of a local
+        # period, the fleet's spend last seen here counts as spent now (a part per process), and for one
+        # longest window each call must fit both Redis and the share
+        longest = max(w.period for w in windows)
+        seen = now - self._seen_at < longest
+        used = {
+            w.period: w.limit - self._last_remaining[w.period]
+            for w in windows
+            if seen and w.period in self._last_remaining
+        }
+        self.local.start(windows, {w.period: used.get(w.period, 0.0) for w in windows}, now)
+        self._cautious_until = max(self._cautious_until, now + longest + 2 * self.probe_seconds)
+        return True
 
     async def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         if self.mode == "local" and now < self._probe_at:
@@ -311,17 +355,37 @@ class RedisRateLimitBackend:
             # a local period began just now (its share replaced what was spent locally): ask it afresh
             return min(self.local.reserve(windows, cost, now), self._probe_at - now)
         self._failing_since = None
-        if self.mode == "local":
+        was_local = self.mode == "local"
+        if was_local:
             self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
             self._back()
         values = [float(v) for v in result]
-        for window, left in zip(windows, values[2:], strict=True):
+        # before this answer's remaining replaces the last seen: a changed epoch needs what was seen before
+        turned_cautious = self._epoch_seen(values[-1], windows, was_local, now)
+        for window, left in zip(windows, values[2:-1], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
+        self._seen_at = now
         if values[0] == 1.0:
-            if not cautious:
+            if turned_cautious:
+                # found out with this answer: the call must fit the share as well, or is taken back
+                wait = self.local.reserve(windows, cost, now)
+                if wait > 0:
+                    await self._unspend(windows, args[2], cost)
+                    return wait
+            elif not cautious:
                 self.local.record(windows, cost, now)
             return 0.0
         return values[1]
+
+    async def _unspend(self, windows: tuple[RateWindow, ...], member: str, cost: float) -> None:
+        """Take back a spend the script recorded (member ``"<cost>:<id>"`` in every window)."""
+        spent = f"{float(cost)!r}:{member}"
+        try:
+            for key in self._keys(windows)[: len(windows)]:
+                await self._redis.zrem(key, spent)
+        except _UNREACHABLE as exc:
+            # left in Redis it only counts against the budget: conservative
+            self.last_error = f"{type(exc).__name__}: {exc}"
 
     def remaining(self, windows: tuple[RateWindow, ...], now: float) -> list[float]:
         """The budget left in each window as of this process's last call (others may have spent since)."""

@@ -156,3 +156,43 @@ async def test_one_process_whose_call_times_out_takes_no_local_share_while_the_o
         for backend in (slow, *others):
             await backend.aclose()
         await proxy.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_keeps_to_its_share(
+    private_redis: PrivateRedis,
+) -> None:
+    """The soak's 208 requests of one key a minute against 200, 8 refused: Redis restarted empty while two
+    workers spent their local shares, and a third, which made no call during the outage, found an empty
+    Redis and took the whole budget again. Redis's epoch changed: it keeps to its share for one window."""
+    options = {"key_prefix": "mock:epoch", "workers": 3, "probe_seconds": 2, "timeout": 0.5}
+    options.update(confirm_seconds=1.0, retry_seconds=0.25)
+    noticed = [RedisRateLimitBackend(private_redis.url, **options) for _ in range(2)]
+    idle = RedisRateLimitBackend(private_redis.url, **options)
+    now = 3_000_000.0
+
+    async def calls(backend: RedisRateLimitBackend, tries: int) -> int:
+        return sum([1 for _ in range(tries) if await backend.reserve(MINUTE, 1, now) == 0.0])
+
+    try:
+        # the fleet spends 21 of 30 in the minute; the idle one last saw 9 left
+        assert [await calls(b, n) for b, n in zip((*noticed, idle), (12, 6, 3), strict=True)] == [12, 6, 3]
+        private_redis.stop()
+        for _ in range(2):  # the two calling through the outage turn local; the idle one calls nothing
+            now += 1.0
+            for b in noticed:
+                await calls(b, 1)
+        assert [b.mode for b in noticed] == ["local", "local"] and idle.mode == "shared"
+        private_redis.start()  # empty
+        now += 1.0
+        # before: 19 admitted through the empty Redis (21 + 19 in a window of 30, on top of the local shares;
+        # the first call meets the connection Redis dropped)
+        late = await calls(idle, 20)
+        # 21 of 30 last seen spent by the fleet: a third of it (7) counts as spent here, 3 of its 10 left
+        assert late == 3
+        assert idle.mode == "shared"  # Redis answers: shared, but the share binds for one window
+        now += 65.0  # the window (and the phantom spend) has passed: Redis's budget alone again
+        assert await calls(idle, 40) == 30
+    finally:
+        for b in (*noticed, idle):
+            await b.aclose()
