@@ -27,8 +27,10 @@ find an empty Redis and spend the whole budget again on top of the others' local
 requests of one key in a minute against 200). So the script keeps an epoch (when this Redis began keeping
 the budget): an answer with an epoch other than the one this process knew means Redis lost the spends,
 and the process starts a local share as above and keeps to it (and to Redis) for one longest window.
-A process whose first answer comes from a Redis restarted a moment ago cannot tell it from a fleet
-starting, and trusts it.
+The first process to see the epoch change also marks Redis "lost until" one window on: a process starting
+meanwhile (a worker restarted during the outage; the soak's 258 against 200), which knew no epoch, finds
+the mark and counts its whole share as spent until then. A fleet starting finds no mark and Redis is
+trusted from the first call.
 """
 
 from __future__ import annotations
@@ -56,22 +58,34 @@ try:
 except ImportError:  # redis is an optional dependency: without it this backend is never built
     _UNREACHABLE = (OSError,)
 
-# KEYS: one sorted set per window, then the "blocked until" key, then the epoch key.
-# ARGV: now, cost, member id, then limit and period for each window.
-# Returns {admitted (1/0), wait seconds, remaining per window..., epoch} as strings (Lua numbers would be
-# truncated). The epoch is when this Redis began keeping the budget: it changes when Redis lost the spends
-# (restarted empty, flushed, failed over to an empty replica). It is kept a week after the last call.
+# KEYS: one sorted set per window, then the "blocked until", epoch and "lost until" keys.
+# ARGV: now, cost, member id, then limit and period for each window, then the epoch the caller knew ('' for
+# none) and how long a loss is held (seconds).
+# Returns {admitted (1/0), wait seconds, remaining per window..., epoch, lost until} as strings (Lua numbers
+# would be truncated). The epoch is when this Redis began keeping the budget: it changes when Redis lost the
+# spends (restarted empty, flushed, failed over to an empty replica); it is kept a week after the last call.
+# A caller that knew another epoch is the first to see the loss: "lost until" is set to now + the hold, so
+# processes starting meanwhile, which knew no epoch, learn that this Redis does not know the window's spends.
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local member = ARGV[3]
-local n = #KEYS - 2
+local n = #KEYS - 3
 local epoch = redis.call('GET', KEYS[n + 2])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[n + 2], epoch)
 end
 redis.call('PEXPIRE', KEYS[n + 2], 604800000)
+local known = ARGV[#ARGV - 1]
+local lost = tonumber(redis.call('GET', KEYS[n + 3]) or '0')
+if known ~= '' and known ~= epoch then
+  local hold = tonumber(ARGV[#ARGV])
+  if now + hold > lost then
+    lost = now + hold
+    redis.call('SET', KEYS[n + 3], tostring(lost), 'PX', math.ceil(hold * 1000) + 1000)
+  end
+end
 local eps = 1e-9
 local wait = 0
 local blocked = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
@@ -108,6 +122,7 @@ if wait > 0 then
   out[2] = tostring(wait)
   for i = 1, n do out[2 + i] = tostring(tonumber(ARGV[2 + 2 * i]) - used[i]) end
   out[3 + n] = epoch
+  out[4 + n] = tostring(lost)
   return out
 end
 for i = 1, n do
@@ -119,6 +134,7 @@ end
 out[1] = '1'
 out[2] = '0'
 out[3 + n] = epoch
+out[4 + n] = tostring(lost)
 return out
 """
 
@@ -258,6 +274,7 @@ class RedisRateLimitBackend:
         self.retry_seconds = retry_seconds
         self._failing_since: float | None = None
         self._epoch: float | None = None
+        self._epoch_text = ""  # as Redis holds it (compared as a string in the script)
         self._seen_at = -math.inf
 
     def __repr__(self) -> str:
@@ -304,13 +321,22 @@ class RedisRateLimitBackend:
         return [f"{self._prefix}:{w.period:g}" for w in windows] + [
             f"{self._prefix}:blocked",
             f"{self._prefix}:epoch",
+            f"{self._prefix}:lost",
         ]
 
-    def _epoch_seen(self, epoch: float, windows: tuple[RateWindow, ...], was_local: bool, now: float) -> bool:
+    def _epoch_seen(
+        self, epoch: float, lost_until: float, windows: tuple[RateWindow, ...], was_local: bool, now: float
+    ) -> bool:
         """Note Redis's epoch; True when this answer begins a cautious period (Redis lost the spends)."""
         known, self._epoch = self._epoch, epoch
+        if known is None and lost_until > now:
+            # a process starting while Redis is known to have lost the window's spends (another process
+            # saw the epoch change): nothing is known of them here, so the whole share counts as spent
+            self.local.start(windows, {}, now)
+            self._cautious_until = max(self._cautious_until, lost_until)
+            return True
         if was_local or known is None or known == epoch:
-            # a first answer cannot tell a fleet starting from a Redis restarted a moment ago: trusted
+            # a first answer with no loss recorded is a fleet starting: trusted
             return False
         # Redis lost the spends while this process was not calling (no failure seen, so no local period):
         # the others may be spending local shares, and Redis knows none of it. As at the start of a local
@@ -341,6 +367,8 @@ class RedisRateLimitBackend:
         args: list[Any] = [repr(now), repr(float(cost)), uuid.uuid4().hex]
         for window in windows:
             args += [repr(float(window.limit)), repr(float(window.period))]
+        hold = max(w.period for w in windows) + 2 * self.probe_seconds
+        args += ["" if self._epoch is None else self._epoch_text, repr(hold)]
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
@@ -361,8 +389,9 @@ class RedisRateLimitBackend:
             self._back()
         values = [float(v) for v in result]
         # before this answer's remaining replaces the last seen: a changed epoch needs what was seen before
-        turned_cautious = self._epoch_seen(values[-1], windows, was_local, now)
-        for window, left in zip(windows, values[2:-1], strict=True):
+        self._epoch_text = str(result[-2].decode() if isinstance(result[-2], bytes) else result[-2])
+        turned_cautious = self._epoch_seen(values[-2], values[-1], windows, was_local, now)
+        for window, left in zip(windows, values[2:-2], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
         self._seen_at = now
         if values[0] == 1.0:
