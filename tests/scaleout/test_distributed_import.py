@@ -214,3 +214,31 @@ def test_running_schedulers_take_the_chunks_of_a_planned_import(db: Database, tm
         1,
         6,
     )
+
+
+def test_a_worker_claiming_while_another_claims_gets_the_next_chunk(pg_db: Database, tmp_path: Path) -> None:
+    """A claim used to lock every pending chunk (FOR UPDATE SKIP LOCKED over all of them): a worker
+    claiming at that moment skipped them all, found nothing and stopped (2 and 3 workers slower than 1)."""
+    path = position_file(tmp_path / "positions_20260105.psv")
+    first = DistributedImport(JobService(db=pg_db, clock=FakeClock(), config={}).importer)
+    other_db = Database(pg_db.url)
+    other = DistributedImport(JobService(db=other_db, clock=FakeClock(), config={}).importer)
+    import_id = first.plan(path, "positions", chunk_rows=100)
+    meanwhile: list[Any] = []
+
+    def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # the first worker's claim has selected (and locked) its candidates: the other claims now
+        if "FOR UPDATE" in statement and not meanwhile:
+            thread = threading.Thread(target=lambda: meanwhile.append(other._claim(import_id)))
+            thread.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+
+    sa.event.listen(pg_db.engine, "after_cursor_execute", claim_meanwhile)
+    try:
+        mine = first._claim(import_id)
+    finally:
+        sa.event.remove(pg_db.engine, "after_cursor_execute", claim_meanwhile)
+        other_db.dispose()
+    assert mine is not None and mine["chunk_no"] == 0
+    assert meanwhile[0] is not None and meanwhile[0]["chunk_no"] == 1
