@@ -271,7 +271,16 @@ def _dump_stuck(slot: int, integration: Any, connector: Any) -> None:
         )
     for task in asyncio.all_tasks():
         if task is not asyncio.current_task():
-            task.print_stack(limit=12, file=out)
+            # the whole chain of awaits (a task's stack shows only its outermost coroutine)
+            chain, coro = [], task.get_coro()
+            while coro is not None and len(chain) < 30:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                if frame is not None:
+                    chain.append(
+                        f"{frame.f_code.co_filename.split('/')[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+                    )
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            print(f"task {task.get_name()}: " + " > ".join(chain) + f" > {coro!r}"[:200], file=out)
     out.flush()
 
 
