@@ -108,6 +108,19 @@ class _StagingSession:
     def write(self, rows: Sequence[tuple[Any, ...]], lines: Sequence[int]) -> None:
         if not rows:
             return
+        raw = self.ctx.conn.connection.driver_connection
+        if type(raw).__module__.startswith("psycopg"):
+            # COPY into the staging table (the importer's transaction, on its connection): the chunk's
+            # rows in one stream, not batches of INSERT statements the server parses and plans
+            staged = self.tables["staged"]
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {staged.name} (import_id, line, chunk_no, row) FROM STDIN") as copy,
+            ):
+                for line, row in zip(lines, rows, strict=True):
+                    copy.write_row((self.import_id, line + self.offset, self.chunk_no, json.dumps(list(row))))
+            self.count += len(rows)
+            return
         self.ctx.conn.execute(
             self.tables["staged"].insert(),
             [
