@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,27 @@ def test_a_worker_claiming_while_another_claims_gets_the_next_chunk(pg_db: Datab
         other_db.dispose()
     assert mine is not None and mine["chunk_no"] == 0
     assert meanwhile[0] is not None and meanwhile[0]["chunk_no"] == 1
+
+
+def test_a_staged_chunks_control_sums_are_read_back_exactly(db: Database) -> None:
+    from portico.jobs._distributed_staging import StagingSink
+    from portico.jobs._sinks import LoadContext
+
+    rt = record_type("positions")
+    assert "quantity" in rt.sums
+    staged = distributed_tables()["staged"]
+    db.ensure_tables(*distributed_tables().values())
+
+    def row(quantity: str | None) -> str:
+        return json.dumps([quantity if f == "quantity" else "x" for f in rt.fields])
+
+    quantities = ["1.5", "2.25", None, "10", "0.000000000000000001", "-3"]
+    with db.begin() as conn:
+        conn.execute(
+            staged.insert(),
+            [{"import_id": "imp", "line": i, "chunk_no": 4, "row": row(q)} for i, q in enumerate(quantities)]
+            + [{"import_id": "imp", "line": 99, "chunk_no": 5, "row": row("1000")}],  # another chunk
+        )
+        ctx = LoadContext(load_id="l", rt=rt, destination="staging:imp:4:0", source_key="k", conn=conn, db=db)
+        sums = StagingSink().open(ctx).loaded_sums(["quantity"])
+    assert sums == {"quantity": Decimal("10.750000000000000001")}
