@@ -229,7 +229,9 @@ class RedisRateLimitBackend:
         on_mode: called with ``"local"`` (and the error) when Redis is lost and ``"shared"`` when it is back.
         timeout: seconds one Redis call may take before it counts as failed.
         confirm_seconds: how long every call must fail before Redis counts as down and the local share
-            applies (meanwhile nothing is admitted; an answer from Redis ends it).
+            applies (meanwhile nothing is admitted; an answer from Redis ends it). Before Redis's first
+            answer, at least the longest window: the local share of a process that never reached Redis
+            starts spent, so a local period would admit nothing sooner.
         retry_seconds: how often Redis is asked again while a failure is being confirmed.
     """
 
@@ -289,7 +291,14 @@ class RedisRateLimitBackend:
             return None
         if self._failing_since is None:
             self._failing_since = now
-        left = self._failing_since + self.confirm_seconds - now
+        confirm = self.confirm_seconds
+        if self._epoch is None:
+            # never answered yet (a worker starting on a loaded machine: its first calls time out): a local
+            # share would count its whole window as spent (nothing known of the fleet's spends), admitting
+            # nothing for a window, as waiting for Redis does; so Redis is asked for up to a window, and an
+            # answer meanwhile is the shared budget at once (the soak's orders stalled 60 s at a start)
+            confirm = max(confirm, max(w.period for w in windows))
+        left = self._failing_since + confirm - now
         if left > 1e-9:
             return min(self.retry_seconds, left)
         self._lost(exc, now, windows)
@@ -297,10 +306,16 @@ class RedisRateLimitBackend:
 
     def _lost(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
-        self._failing_since = None
+        failing_since, self._failing_since = self._failing_since, None
         self._probe_at = now + self.probe_seconds
         if self.mode != "local":
             self.mode = "local"
+            if self._epoch is None and failing_since is not None:
+                # never answered: the window already waited out counts as the unknown spend's
+                self.local.start(windows, {}, failing_since)
+                if self.on_mode is not None:
+                    self.on_mode("local", self.last_error)
+                return
             used = {
                 w.period: w.limit - self._last_remaining[w.period]
                 for w in windows

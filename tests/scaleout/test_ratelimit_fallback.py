@@ -10,7 +10,7 @@ import pytest
 
 from portico.http._ratelimit_redis import LocalShare, RedisRateLimitBackend
 from portico.sdk import RateWindow
-from tests.scaleout.redis_server import PrivateRedis
+from tests.scaleout.redis_server import PrivateRedis, free_port
 from tests.scaleout.tcp_proxy import HoldingProxy
 
 pytest.importorskip("redis")
@@ -204,3 +204,37 @@ async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_
             await b.aclose()
         with contextlib.suppress(NameError):
             await newcomer.aclose()
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_whose_first_redis_calls_fail_waits_for_redis_instead_of_a_spent_local_share(
+    private_redis: PrivateRedis,
+) -> None:
+    """The soak's orders of one worker stalled 60 s at its start: its first Redis calls timed out (a loaded
+    machine), it turned local after 2 s, and a process that never reached Redis counts its whole share as
+    spent for a window. Never answered, it now asks Redis for up to a window, and is shared once it answers."""
+    options = {"key_prefix": "mock:start", "workers": 3, "probe_seconds": 2, "timeout": 0.5}
+    options.update(confirm_seconds=1.0, retry_seconds=0.25)
+    private_redis.stop()
+    starting = RedisRateLimitBackend(private_redis.url, **options)
+    unreachable = RedisRateLimitBackend(f"redis://127.0.0.1:{free_port()}/0", **options)
+    now = 4_000_000.0
+    try:
+        assert await starting.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        assert await unreachable.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        now += 5.0  # past confirm_seconds (before: local, its share spent for a window)
+        assert await starting.reserve(MINUTE, 1, now) == pytest.approx(0.25) and starting.mode == "shared"
+        private_redis.start()
+        now += 1.0
+        assert sum([1 for _ in range(40) if await starting.reserve(MINUTE, 1, now) == 0.0]) == 30
+        assert starting.mode == "shared"
+        # never reached for a whole window: local now, and that window counts as the unknown spend's, so a
+        # third of the limit is there at once (before: nothing for another window)
+        now += 50.0  # 56 s of failures: still asking
+        assert await unreachable.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        now += 5.0  # 61 s
+        assert sum([1 for _ in range(20) if await unreachable.reserve(MINUTE, 1, now) == 0.0]) == 10
+        assert unreachable.mode == "local"
+    finally:
+        await starting.aclose()
+        await unreachable.aclose()
