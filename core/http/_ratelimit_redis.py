@@ -27,9 +27,10 @@ find an empty Redis and spend the whole budget again on top of the others' local
 requests of one key in a minute against 200). So the script keeps an epoch (when this Redis began keeping
 the budget): an answer with an epoch other than the one this process knew means Redis lost the spends,
 and the process starts a local share as above and keeps to it (and to Redis) for one longest window.
-The first process to see the epoch change also marks Redis "lost until" one window on: a process starting
-meanwhile (a worker restarted during the outage; the soak's 258 against 200), which knew no epoch, finds
-the mark and counts its whole share as spent until then. A fleet starting finds no mark and Redis is
+The first process to see the epoch change also marks Redis "lost until" one window on, with the fleet's
+spend as it last saw it (the most any process that saw the loss reports): a process starting meanwhile (a
+worker restarted during the outage; the soak's 258 against 200), which knew no epoch, finds the mark and
+takes its part of that spend as spent, keeping to its share until then. A fleet starting finds no mark and Redis is
 trusted from the first call.
 """
 
@@ -77,15 +78,24 @@ if not epoch then
   redis.call('SET', KEYS[n + 2], epoch)
 end
 redis.call('PEXPIRE', KEYS[n + 2], 604800000)
-local known = ARGV[#ARGV - 1]
-local lost = tonumber(redis.call('GET', KEYS[n + 3]) or '0')
+local known = ARGV[4 + 2 * n]
+local lost = tonumber(redis.call('HGET', KEYS[n + 3], 'until') or '0')
 if known ~= '' and known ~= epoch then
-  local hold = tonumber(ARGV[#ARGV])
+  local hold = tonumber(ARGV[5 + 2 * n])
   if now + hold > lost then
     lost = now + hold
-    redis.call('SET', KEYS[n + 3], tostring(lost), 'PX', math.ceil(hold * 1000) + 1000)
+    redis.call('HSET', KEYS[n + 3], 'until', tostring(lost))
+    redis.call('PEXPIRE', KEYS[n + 3], math.ceil(hold * 1000) + 1000)
+  end
+  for i = 1, n do
+    local seen = tonumber(ARGV[5 + 2 * n + i])
+    if seen > tonumber(redis.call('HGET', KEYS[n + 3], tostring(i)) or '0') then
+      redis.call('HSET', KEYS[n + 3], tostring(i), tostring(seen))
+    end
   end
 end
+local tail = {epoch, tostring(lost)}
+for i = 1, n do tail[2 + i] = redis.call('HGET', KEYS[n + 3], tostring(i)) or '0' end
 local eps = 1e-9
 local wait = 0
 local blocked = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
@@ -121,8 +131,7 @@ if wait > 0 then
   out[1] = '0'
   out[2] = tostring(wait)
   for i = 1, n do out[2 + i] = tostring(tonumber(ARGV[2 + 2 * i]) - used[i]) end
-  out[3 + n] = epoch
-  out[4 + n] = tostring(lost)
+  for i = 1, n + 2 do out[2 + n + i] = tail[i] end
   return out
 end
 for i = 1, n do
@@ -133,8 +142,7 @@ for i = 1, n do
 end
 out[1] = '1'
 out[2] = '0'
-out[3 + n] = epoch
-out[4 + n] = tostring(lost)
+for i = 1, n + 2 do out[2 + n + i] = tail[i] end
 return out
 """
 
@@ -340,14 +348,21 @@ class RedisRateLimitBackend:
         ]
 
     def _epoch_seen(
-        self, epoch: float, lost_until: float, windows: tuple[RateWindow, ...], was_local: bool, now: float
+        self,
+        epoch: float,
+        lost_until: float,
+        lost_used: dict[float, float],
+        windows: tuple[RateWindow, ...],
+        was_local: bool,
+        now: float,
     ) -> bool:
         """Note Redis's epoch; True when this answer begins a cautious period (Redis lost the spends)."""
         known, self._epoch = self._epoch, epoch
         if known is None and lost_until > now:
             # a process starting while Redis is known to have lost the window's spends (another process
-            # saw the epoch change): nothing is known of them here, so the whole share counts as spent
-            self.local.start(windows, {}, now)
+            # saw the epoch change): the fleet's spend as the processes that saw the loss last knew it
+            # (the most any of them saw) counts as spent, its part per process, as everywhere else
+            self.local.start(windows, lost_used, now)
             self._cautious_until = max(self._cautious_until, lost_until)
             return True
         if was_local or known is None or known == epoch:
@@ -382,8 +397,19 @@ class RedisRateLimitBackend:
         args: list[Any] = [repr(now), repr(float(cost)), uuid.uuid4().hex]
         for window in windows:
             args += [repr(float(window.limit)), repr(float(window.period))]
-        hold = max(w.period for w in windows) + 2 * self.probe_seconds
-        args += ["" if self._epoch is None else self._epoch_text, repr(hold)]
+        longest = max(w.period for w in windows)
+        args += ["" if self._epoch is None else self._epoch_text, repr(longest + 2 * self.probe_seconds)]
+        # the fleet's spend as last seen here (0 when not seen within a window): should this answer find
+        # Redis emptied, it is left for the processes starting meanwhile
+        recent = now - self._seen_at < longest
+        args += [
+            repr(
+                w.limit - self._last_remaining[w.period]
+                if recent and w.period in self._last_remaining
+                else 0.0
+            )
+            for w in windows
+        ]
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
@@ -404,9 +430,12 @@ class RedisRateLimitBackend:
             self._back()
         values = [float(v) for v in result]
         # before this answer's remaining replaces the last seen: a changed epoch needs what was seen before
-        self._epoch_text = str(result[-2].decode() if isinstance(result[-2], bytes) else result[-2])
-        turned_cautious = self._epoch_seen(values[-2], values[-1], windows, was_local, now)
-        for window, left in zip(windows, values[2:-2], strict=True):
+        n = len(windows)
+        text = result[2 + n]
+        self._epoch_text = str(text.decode() if isinstance(text, bytes) else text)
+        lost_used = {w.period: values[4 + n + i] for i, w in enumerate(windows)}
+        turned_cautious = self._epoch_seen(values[2 + n], values[3 + n], lost_used, windows, was_local, now)
+        for window, left in zip(windows, values[2 : 2 + n], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
         self._seen_at = now
         if values[0] == 1.0:
