@@ -186,6 +186,14 @@ class LocalShare:
             if spent > 0:
                 log.append((now, min(window.limit, spent) / self.workers))
 
+    def add_spent(self, windows: tuple[RateWindow, ...], used: dict[float, float], now: float) -> None:
+        """Count this process's part of ``used`` (the fleet's spend per window) as spent now, on top of
+        its own spends (a loss of Redis learnt after this process already spent through it)."""
+        for window in windows:
+            spent = used.get(window.period, 0.0)
+            if spent > 0:
+                self._log(window.period, now).append((now, min(window.limit, spent) / self.workers))
+
     def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         """Admit against ``limit / workers`` of each window (0.0), or the seconds to wait."""
         wait = max(0.0, self._blocked_until - now)
@@ -285,6 +293,7 @@ class RedisRateLimitBackend:
         self._failing_since: float | None = None
         self._epoch: float | None = None
         self._epoch_text = ""  # as Redis holds it (compared as a string in the script)
+        self._lost_seen: float | None = None  # the epoch whose loss mark this process has taken into account
         self._seen_at = -math.inf
 
     def __repr__(self) -> str:
@@ -358,6 +367,16 @@ class RedisRateLimitBackend:
     ) -> bool:
         """Note Redis's epoch; True when this answer begins a cautious period (Redis lost the spends)."""
         known, self._epoch = self._epoch, epoch
+        if known is not None and known == epoch and lost_until > now and self._lost_seen != epoch:
+            # this process reached the emptied Redis before the first process to see the loss marked it
+            # (a worker restarted during the outage, up just as Redis came back): what it spent since is in
+            # its local log, and its part of the fleet's spend counts on top, until the mark ends
+            self._lost_seen = epoch
+            self.local.add_spent(windows, lost_used, now)
+            self._cautious_until = max(self._cautious_until, lost_until)
+            return True
+        if lost_until > now or (known is not None and known != epoch):
+            self._lost_seen = epoch  # this loss is accounted for (below): once per epoch
         if known is None and lost_until > now:
             # a process starting while Redis is known to have lost the window's spends (another process
             # saw the epoch change): the fleet's spend as the processes that saw the loss last knew it

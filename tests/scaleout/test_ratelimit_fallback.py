@@ -186,6 +186,9 @@ async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_
         assert [b.mode for b in noticed] == ["local", "local"] and idle.mode == "shared"
         private_redis.start()  # empty
         now += 1.0
+        # a worker restarted during the outage reaches the emptied Redis first: no mark yet, trusted
+        early = RedisRateLimitBackend(private_redis.url, **options)
+        assert await calls(early, 5) == 5
         # before: 19 admitted through the empty Redis (21 + 19 in a window of 30, on top of the local shares;
         # the first call meets the connection Redis dropped)
         late = await calls(idle, 20)
@@ -196,6 +199,8 @@ async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_
         # what the idle one last saw of them (21): 7 of its share counts as spent, 3 left (before: 20)
         newcomer = RedisRateLimitBackend(private_redis.url, **options)
         assert await calls(newcomer, 20) == 3
+        # the early one learns of the loss at its next call: its part (7) on top of its own 5 (before: 10)
+        assert await calls(early, 10) == 0
         now += 65.0  # the window (and the phantom spend) has passed: Redis's budget alone again
         assert await calls(idle, 40) == 30
         assert await calls(newcomer, 5) == 0 and newcomer.mode == "shared"  # the budget is the idle one's
@@ -204,6 +209,7 @@ async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_
             await b.aclose()
         with contextlib.suppress(NameError):
             await newcomer.aclose()
+            await early.aclose()
 
 
 @pytest.mark.timeout(60)
