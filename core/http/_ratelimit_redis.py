@@ -21,6 +21,17 @@ stay within the vendor's limit in aggregate while the spends they cannot see exp
 Redis is probed again every ``probe_seconds`` and, once it answers, the budget is shared again; for one
 longest window after that, each call must fit both Redis and the local share (Redis may have restarted
 empty, and the other processes may still be spending their local shares).
+
+A process that made no call while Redis was away saw no failure, so it has no local period, and would
+find an empty Redis and spend the whole budget again on top of the others' local shares (the soak: 208
+requests of one key in a minute against 200). So the script keeps an epoch (when this Redis began keeping
+the budget): an answer with an epoch other than the one this process knew means Redis lost the spends,
+and the process starts a local share as above and keeps to it (and to Redis) for one longest window.
+The first process to see the epoch change also marks Redis "lost until" one window on, with the fleet's
+spend as it last saw it (the most any process that saw the loss reports): a process starting meanwhile (a
+worker restarted during the outage; the soak's 258 against 200), which knew no epoch, finds the mark and
+takes its part of that spend as spent, keeping to its share until then. A fleet starting finds no mark and Redis is
+trusted from the first call.
 """
 
 from __future__ import annotations
@@ -48,14 +59,43 @@ try:
 except ImportError:  # redis is an optional dependency: without it this backend is never built
     _UNREACHABLE = (OSError,)
 
-# KEYS: one sorted set per window, then the "blocked until" key.
-# ARGV: now, cost, member id, then limit and period for each window.
-# Returns {admitted (1/0), wait seconds, remaining per window...} as strings (Lua numbers would be truncated).
+# KEYS: one sorted set per window, then the "blocked until", epoch and "lost until" keys.
+# ARGV: now, cost, member id, then limit and period for each window, then the epoch the caller knew ('' for
+# none) and how long a loss is held (seconds).
+# Returns {admitted (1/0), wait seconds, remaining per window..., epoch, lost until} as strings (Lua numbers
+# would be truncated). The epoch is when this Redis began keeping the budget: it changes when Redis lost the
+# spends (restarted empty, flushed, failed over to an empty replica); it is kept a week after the last call.
+# A caller that knew another epoch is the first to see the loss: "lost until" is set to now + the hold, so
+# processes starting meanwhile, which knew no epoch, learn that this Redis does not know the window's spends.
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local member = ARGV[3]
-local n = #KEYS - 1
+local n = #KEYS - 3
+local epoch = redis.call('GET', KEYS[n + 2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[n + 2], epoch)
+end
+redis.call('PEXPIRE', KEYS[n + 2], 604800000)
+local known = ARGV[4 + 2 * n]
+local lost = tonumber(redis.call('HGET', KEYS[n + 3], 'until') or '0')
+if known ~= '' and known ~= epoch then
+  local hold = tonumber(ARGV[5 + 2 * n])
+  if now + hold > lost then
+    lost = now + hold
+    redis.call('HSET', KEYS[n + 3], 'until', tostring(lost))
+    redis.call('PEXPIRE', KEYS[n + 3], math.ceil(hold * 1000) + 1000)
+  end
+  for i = 1, n do
+    local seen = tonumber(ARGV[5 + 2 * n + i])
+    if seen > tonumber(redis.call('HGET', KEYS[n + 3], tostring(i)) or '0') then
+      redis.call('HSET', KEYS[n + 3], tostring(i), tostring(seen))
+    end
+  end
+end
+local tail = {epoch, tostring(lost)}
+for i = 1, n do tail[2 + i] = redis.call('HGET', KEYS[n + 3], tostring(i)) or '0' end
 local eps = 1e-9
 local wait = 0
 local blocked = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
@@ -91,6 +131,7 @@ if wait > 0 then
   out[1] = '0'
   out[2] = tostring(wait)
   for i = 1, n do out[2 + i] = tostring(tonumber(ARGV[2 + 2 * i]) - used[i]) end
+  for i = 1, n + 2 do out[2 + n + i] = tail[i] end
   return out
 end
 for i = 1, n do
@@ -101,6 +142,7 @@ for i = 1, n do
 end
 out[1] = '1'
 out[2] = '0'
+for i = 1, n + 2 do out[2 + n + i] = tail[i] end
 return out
 """
 
@@ -143,6 +185,14 @@ class LocalShare:
             log = self._spends[window.period] = collections.deque()
             if spent > 0:
                 log.append((now, min(window.limit, spent) / self.workers))
+
+    def add_spent(self, windows: tuple[RateWindow, ...], used: dict[float, float], now: float) -> None:
+        """Count this process's part of ``used`` (the fleet's spend per window) as spent now, on top of
+        its own spends (a loss of Redis learnt after this process already spent through it)."""
+        for window in windows:
+            spent = used.get(window.period, 0.0)
+            if spent > 0:
+                self._log(window.period, now).append((now, min(window.limit, spent) / self.workers))
 
     def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         """Admit against ``limit / workers`` of each window (0.0), or the seconds to wait."""
@@ -195,7 +245,9 @@ class RedisRateLimitBackend:
         on_mode: called with ``"local"`` (and the error) when Redis is lost and ``"shared"`` when it is back.
         timeout: seconds one Redis call may take before it counts as failed.
         confirm_seconds: how long every call must fail before Redis counts as down and the local share
-            applies (meanwhile nothing is admitted; an answer from Redis ends it).
+            applies (meanwhile nothing is admitted; an answer from Redis ends it). Before Redis's first
+            answer, at least the longest window: the local share of a process that never reached Redis
+            starts spent, so a local period would admit nothing sooner.
         retry_seconds: how often Redis is asked again while a failure is being confirmed.
     """
 
@@ -239,6 +291,10 @@ class RedisRateLimitBackend:
         self.confirm_seconds = confirm_seconds
         self.retry_seconds = retry_seconds
         self._failing_since: float | None = None
+        self._epoch: float | None = None
+        self._epoch_text = ""  # as Redis holds it (compared as a string in the script)
+        self._lost_seen: float | None = None  # the epoch whose loss mark this process has taken into account
+        self._seen_at = -math.inf
 
     def __repr__(self) -> str:
         return f"RedisRateLimitBackend(prefix={self._prefix!r}, mode={self.mode!r})"
@@ -252,7 +308,14 @@ class RedisRateLimitBackend:
             return None
         if self._failing_since is None:
             self._failing_since = now
-        left = self._failing_since + self.confirm_seconds - now
+        confirm = self.confirm_seconds
+        if self._epoch is None:
+            # never answered yet (a worker starting on a loaded machine: its first calls time out): a local
+            # share would count its whole window as spent (nothing known of the fleet's spends), admitting
+            # nothing for a window, as waiting for Redis does; so Redis is asked for up to a window, and an
+            # answer meanwhile is the shared budget at once (the soak's orders stalled 60 s at a start)
+            confirm = max(confirm, max(w.period for w in windows))
+        left = self._failing_since + confirm - now
         if left > 1e-9:
             return min(self.retry_seconds, left)
         self._lost(exc, now, windows)
@@ -260,10 +323,16 @@ class RedisRateLimitBackend:
 
     def _lost(self, exc: BaseException, now: float, windows: tuple[RateWindow, ...]) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
-        self._failing_since = None
+        failing_since, self._failing_since = self._failing_since, None
         self._probe_at = now + self.probe_seconds
         if self.mode != "local":
             self.mode = "local"
+            if self._epoch is None and failing_since is not None:
+                # never answered: the window already waited out counts as the unknown spend's
+                self.local.start(windows, {}, failing_since)
+                if self.on_mode is not None:
+                    self.on_mode("local", self.last_error)
+                return
             used = {
                 w.period: w.limit - self._last_remaining[w.period]
                 for w in windows
@@ -281,7 +350,57 @@ class RedisRateLimitBackend:
                 self.on_mode("shared", None)
 
     def _keys(self, windows: tuple[RateWindow, ...]) -> list[str]:
-        return [f"{self._prefix}:{w.period:g}" for w in windows] + [f"{self._prefix}:blocked"]
+        return [f"{self._prefix}:{w.period:g}" for w in windows] + [
+            f"{self._prefix}:blocked",
+            f"{self._prefix}:epoch",
+            f"{self._prefix}:lost",
+        ]
+
+    def _epoch_seen(
+        self,
+        epoch: float,
+        lost_until: float,
+        lost_used: dict[float, float],
+        windows: tuple[RateWindow, ...],
+        was_local: bool,
+        now: float,
+    ) -> bool:
+        """Note Redis's epoch; True when this answer begins a cautious period (Redis lost the spends)."""
+        known, self._epoch = self._epoch, epoch
+        if known is not None and known == epoch and lost_until > now and self._lost_seen != epoch:
+            # this process reached the emptied Redis before the first process to see the loss marked it
+            # (a worker restarted during the outage, up just as Redis came back): what it spent since is in
+            # its local log, and its part of the fleet's spend counts on top, until the mark ends
+            self._lost_seen = epoch
+            self.local.add_spent(windows, lost_used, now)
+            self._cautious_until = max(self._cautious_until, lost_until)
+            return True
+        if lost_until > now or (known is not None and known != epoch):
+            self._lost_seen = epoch  # this loss is accounted for (below): once per epoch
+        if known is None and lost_until > now:
+            # a process starting while Redis is known to have lost the window's spends (another process
+            # saw the epoch change): the fleet's spend as the processes that saw the loss last knew it
+            # (the most any of them saw) counts as spent, its part per process, as everywhere else
+            self.local.start(windows, lost_used, now)
+            self._cautious_until = max(self._cautious_until, lost_until)
+            return True
+        if was_local or known is None or known == epoch:
+            # a first answer with no loss recorded is a fleet starting: trusted
+            return False
+        # Redis lost the spends while this process was not calling (no failure seen, so no local period):
+        # the others may be spending local shares, and Redis knows none of it. As at the start of a local
+        # period, the fleet's spend last seen here counts as spent now (a part per process), and for one
+        # longest window each call must fit both Redis and the share
+        longest = max(w.period for w in windows)
+        seen = now - self._seen_at < longest
+        used = {
+            w.period: w.limit - self._last_remaining[w.period]
+            for w in windows
+            if seen and w.period in self._last_remaining
+        }
+        self.local.start(windows, {w.period: used.get(w.period, 0.0) for w in windows}, now)
+        self._cautious_until = max(self._cautious_until, now + longest + 2 * self.probe_seconds)
+        return True
 
     async def reserve(self, windows: tuple[RateWindow, ...], cost: float, now: float) -> float:
         if self.mode == "local" and now < self._probe_at:
@@ -297,6 +416,19 @@ class RedisRateLimitBackend:
         args: list[Any] = [repr(now), repr(float(cost)), uuid.uuid4().hex]
         for window in windows:
             args += [repr(float(window.limit)), repr(float(window.period))]
+        longest = max(w.period for w in windows)
+        args += ["" if self._epoch is None else self._epoch_text, repr(longest + 2 * self.probe_seconds)]
+        # the fleet's spend as last seen here (0 when not seen within a window): should this answer find
+        # Redis emptied, it is left for the processes starting meanwhile
+        recent = now - self._seen_at < longest
+        args += [
+            repr(
+                w.limit - self._last_remaining[w.period]
+                if recent and w.period in self._last_remaining
+                else 0.0
+            )
+            for w in windows
+        ]
         try:
             result = await self._reserve(keys=self._keys(windows), args=args)
         except _UNREACHABLE as exc:
@@ -311,17 +443,41 @@ class RedisRateLimitBackend:
             # a local period began just now (its share replaced what was spent locally): ask it afresh
             return min(self.local.reserve(windows, cost, now), self._probe_at - now)
         self._failing_since = None
-        if self.mode == "local":
+        was_local = self.mode == "local"
+        if was_local:
             self._cautious_until = now + max(w.period for w in windows) + 2 * self.probe_seconds
             self._back()
         values = [float(v) for v in result]
-        for window, left in zip(windows, values[2:], strict=True):
+        # before this answer's remaining replaces the last seen: a changed epoch needs what was seen before
+        n = len(windows)
+        text = result[2 + n]
+        self._epoch_text = str(text.decode() if isinstance(text, bytes) else text)
+        lost_used = {w.period: values[4 + n + i] for i, w in enumerate(windows)}
+        turned_cautious = self._epoch_seen(values[2 + n], values[3 + n], lost_used, windows, was_local, now)
+        for window, left in zip(windows, values[2 : 2 + n], strict=True):
             self._last_remaining[window.period] = max(0.0, left)
+        self._seen_at = now
         if values[0] == 1.0:
-            if not cautious:
+            if turned_cautious:
+                # found out with this answer: the call must fit the share as well, or is taken back
+                wait = self.local.reserve(windows, cost, now)
+                if wait > 0:
+                    await self._unspend(windows, args[2], cost)
+                    return wait
+            elif not cautious:
                 self.local.record(windows, cost, now)
             return 0.0
         return values[1]
+
+    async def _unspend(self, windows: tuple[RateWindow, ...], member: str, cost: float) -> None:
+        """Take back a spend the script recorded (member ``"<cost>:<id>"`` in every window)."""
+        spent = f"{float(cost)!r}:{member}"
+        try:
+            for key in self._keys(windows)[: len(windows)]:
+                await self._redis.zrem(key, spent)
+        except _UNREACHABLE as exc:
+            # left in Redis it only counts against the budget: conservative
+            self.last_error = f"{type(exc).__name__}: {exc}"
 
     def remaining(self, windows: tuple[RateWindow, ...], now: float) -> list[float]:
         """The budget left in each window as of this process's last call (others may have spent since)."""

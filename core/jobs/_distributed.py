@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DistributedImport", "DistributedResult", "StagingSink", "distributed_tables"]
 
+_FAILED = object()  # a claim that failed an import (its chunk out of attempts) instead of claiming
+
 
 @dataclass
 class DistributedResult:
@@ -181,22 +183,36 @@ class DistributedImport:
 
     def _claim(self, import_id: str | None) -> Any:
         """One chunk claimed for this process (pending, or abandoned by a dead or expired owner), or None."""
+        now = self.clock.now()
+        # a pending chunk first, one row locked: a claim that locked every candidate made the workers
+        # claiming meanwhile skip them all, find nothing, and stop (2 and 3 workers slower than one);
+        # then the running chunks, of which those of dead or expired owners are taken over
+        for wanted, limit in (("pending", 1), ("running", None)):
+            claimed = _FAILED
+            while claimed is _FAILED:  # a chunk out of attempts failed its import: look again
+                claimed = self._claim_one(import_id, wanted, limit, now)
+            if claimed is not None:
+                return claimed
+        return None
+
+    def _claim_one(self, import_id: str | None, status: str, limit: int | None, now: Any) -> Any:
         import sqlalchemy as sa
 
         chunks, imports = distributed_tables()["chunks"], distributed_tables()["imports"]
-        now = self.clock.now()
         with self.db.begin() as conn:
             _write_lock(self.db, conn)
             query = (
                 sa.select(chunks)
                 .join(imports, imports.c.import_id == chunks.c.import_id)
-                .where(imports.c.status == "planned", chunks.c.status.in_(["pending", "running"]))
+                .where(imports.c.status == "planned", chunks.c.status == status)
                 .order_by(chunks.c.import_id, chunks.c.chunk_no)
+                .limit(limit)
             )
             if import_id is not None:
                 query = query.where(chunks.c.import_id == import_id)
             if not self.db.is_sqlite:
                 query = query.with_for_update(of=chunks, skip_locked=True)
+            failed = False
             for row in conn.execute(query).mappings():
                 if row["status"] == "running":
                     lease_until = row["lease_until"]
@@ -215,6 +231,7 @@ class DistributedImport:
                         .where(imports.c.import_id == row["import_id"])
                         .values(status="failed")
                     )
+                    failed = True
                     continue
                 won = conn.execute(
                     chunks.update()
@@ -238,7 +255,7 @@ class DistributedImport:
                         .one()
                     )
                     return {**dict(row), "spec": dict(spec)}
-        return None
+        return _FAILED if failed else None
 
     def work(self, import_id: str | None = None, *, max_chunks: int | None = None) -> int:
         """Process chunks until none is left to claim (or ``max_chunks`` were done); merges an import

@@ -55,13 +55,15 @@ def merge_rows_sql(conn: Any, import_id: str, rt: Any, load_no: int, load_id: st
     table, staged = data_table(rt), distributed_tables()["staged"]
 
     def value(i: int, name: str) -> str:
-        text = f"(s.row::jsonb ->> {i})"
+        text = f"(s.row ->> {i})"
         return f"{text}::integer" if isinstance(table.c[name].type, sa.Integer) else text
 
-    keys = ", ".join(f"(s.row::jsonb ->> {rt.fields.index(k)})" for k in rt.key)
+    # each staged row parsed once (jsonb), not once per field and key: the merge is the serial part
+    parsed = f"SELECT line, row::jsonb AS row FROM {staged.name} WHERE import_id = :import_id"
+    keys = ", ".join(f"(s.row ->> {rt.fields.index(k)})" for k in rt.key)
     ranked = (
         f"SELECT s.line, s.row, row_number() OVER (PARTITION BY {keys} ORDER BY s.line) AS n, "
-        f"min(s.line) OVER (PARTITION BY {keys}) AS first_line FROM {staged.name} s WHERE s.import_id = :import_id"
+        f"min(s.line) OVER (PARTITION BY {keys}) AS first_line FROM ({parsed}) s"
     )
     columns = ", ".join(["load_no", "line", *rt.fields])
     values = ", ".join(value(i, f) for i, f in enumerate(rt.fields))
@@ -71,10 +73,13 @@ def merge_rows_sql(conn: Any, import_id: str, rt: Any, load_no: int, load_id: st
         ),
         {"import_id": import_id, "load_no": load_no},
     ).rowcount
-    shown = " || ', ' || ".join(
-        f"'{k}=' || coalesce(s.row::jsonb ->> {rt.fields.index(k)}, 'None')" for k in rt.key
-    )
-    raw = ", ".join(f"'{f}', s.row::jsonb -> {i}" for i, f in enumerate(rt.fields))
+    staged_rows = conn.execute(
+        sa.select(sa.func.count()).select_from(staged).where(staged.c.import_id == import_id)
+    ).scalar_one()
+    if int(staged_rows) == int(loaded):
+        return int(loaded), 0  # no key twice: the ranking need not run again for the duplicates
+    shown = " || ', ' || ".join(f"'{k}=' || coalesce(s.row ->> {rt.fields.index(k)}, 'None')" for k in rt.key)
+    raw = ", ".join(f"'{f}', s.row -> {i}" for i, f in enumerate(rt.fields))
     duplicates = conn.execute(
         sa.text(
             f"INSERT INTO {job_tables()['rejects'].name} (load_id, line, field, reason, raw) "

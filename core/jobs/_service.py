@@ -43,7 +43,6 @@ from portico.jobs._watches import FileWatching
 __all__ = ["DEFAULT_INSTANCE", "BrokerPositions", "JobService", "ReconcileRunner"]
 
 
-
 BrokerPositions = Callable[[], Awaitable[Iterable[tuple[str, Any]]]]
 """Fetches the positions of every brokerage system on the runtime's loop: ``(system_id, Position)`` pairs."""
 
@@ -55,7 +54,9 @@ def _validated(model: type[BaseModel], data: Any, path: str) -> Any:
         return model.model_validate(dict(data or {}))
     except ValidationError as exc:
         problems = [(f"{path}." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
-        raise ConfigurationError(f"{problems[0][0]}: {problems[0][1]}", path=problems[0][0], problems=problems) from None
+        raise ConfigurationError(
+            f"{problems[0][0]}: {problems[0][1]}", path=problems[0][0], problems=problems
+        ) from None
 
 
 class JobService(ConnectorPulls, JobRuns, FileWatching):
@@ -98,8 +99,12 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         lease_seconds: float = 30.0,
     ) -> None:
         cfg = dict(config or {})
-        self.import_config: DataImportConfig = _validated(DataImportConfig, cfg.get("data_import"), "data_import")
-        self.export_config: DataExportConfig = _validated(DataExportConfig, cfg.get("data_export"), "data_export")
+        self.import_config: DataImportConfig = _validated(
+            DataImportConfig, cfg.get("data_import"), "data_import"
+        )
+        self.export_config: DataExportConfig = _validated(
+            DataExportConfig, cfg.get("data_export"), "data_export"
+        )
         self.db = db
         self.clock = clock
         self.monitor = monitor
@@ -162,7 +167,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
 
     # -- facade: the plan's four methods -------------------------------------------------------------
 
-    async def import_data(self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None) -> ImportResult:
+    async def import_data(
+        self, source: str, data_type: str, parameters: Mapping[str, Any] | None = None
+    ) -> ImportResult:
         """Import from a file path, or from a connector when ``source`` is a configured system id.
 
         File parameters: ``format``, ``mapping``, ``destination``, ``source_key``, ``options``, ``dry_run``,
@@ -204,19 +211,31 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             return problem
         return None
 
-    async def export_data(self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None) -> ExportResult:
+    async def export_data(
+        self, data_type: str, destination: str, format_options: Mapping[str, Any] | None = None
+    ) -> ExportResult:
         """Export ``data_type`` to ``destination`` (see :meth:`DataExporter.export` for the options)."""
         self._remember_loop()
-        return await asyncio.to_thread(self.exporter.export, data_type, destination, dict(format_options or {}))
+        return await asyncio.to_thread(
+            self.exporter.export, data_type, destination, dict(format_options or {})
+        )
 
     async def schedule_import(self, import_config: Mapping[str, Any] | ScheduledImport) -> str:
         """Persist and schedule an import; returns its job id (re-scheduling the same config is idempotent)."""
-        spec = _validated(ScheduledImport, import_config, "import_config") if not isinstance(import_config, ScheduledImport) else import_config
+        spec = (
+            _validated(ScheduledImport, import_config, "import_config")
+            if not isinstance(import_config, ScheduledImport)
+            else import_config
+        )
         return self._schedule("import", spec)
 
     async def schedule_export(self, export_config: Mapping[str, Any] | ScheduledExport) -> str:
         """Persist and schedule an export; returns its job id."""
-        spec = _validated(ScheduledExport, export_config, "export_config") if not isinstance(export_config, ScheduledExport) else export_config
+        spec = (
+            _validated(ScheduledExport, export_config, "export_config")
+            if not isinstance(export_config, ScheduledExport)
+            else export_config
+        )
         return self._schedule("export", spec)
 
     def schedule_reconciliation(self, settings: Any, runner: ReconcileRunner) -> str:
@@ -243,18 +262,27 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
 
         t = job_tables()
         with self.db.begin() as conn:
-            jobs = conn.execute(
-                sa.select(t["jobs"]).where(self._in_instance(t["jobs"])).order_by(t["jobs"].c.job_id)
-            ).mappings().all()
+            jobs = (
+                conn.execute(
+                    sa.select(t["jobs"]).where(self._in_instance(t["jobs"])).order_by(t["jobs"].c.job_id)
+                )
+                .mappings()
+                .all()
+            )
             out = []
             for job in jobs:
                 last = conn.execute(
-                    sa.select(t["runs"].c.status, t["runs"].c.started_at).where(t["runs"].c.job_id == job["job_id"]).order_by(t["runs"].c.started_at.desc()).limit(1)
+                    sa.select(t["runs"].c.status, t["runs"].c.started_at)
+                    .where(t["runs"].c.job_id == job["job_id"])
+                    .order_by(t["runs"].c.started_at.desc())
+                    .limit(1)
                 ).first()
                 next_run = None
                 if self._scheduler is not None:
                     aps = self._scheduler.get_job(job["job_id"])
-                    next_run = aps.next_run_time.isoformat() if aps is not None and aps.next_run_time else None
+                    next_run = (
+                        aps.next_run_time.isoformat() if aps is not None and aps.next_run_time else None
+                    )
                 out.append(
                     {
                         "job_id": job["job_id"],
@@ -318,6 +346,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         register_service(self._key, self)
         # one schedule table per instance: APScheduler runs every job of its table
         store = SQLAlchemyJobStore(engine=self.db.engine, tablename=_schedule_table(self.instance))
+        # created here, under the store's DDL lock: APScheduler's own CREATE TABLE races when several
+        # processes of one instance start together on PostgreSQL (a duplicate key in pg_type kills one)
+        self.db.ensure_tables(store.jobs_t)
         # every fire time is claimed in portico_job_fires first, so processes sharing the store run it once
         self.fires = FireLedger(self.db, clock=self.clock, lease=timedelta(seconds=self.lease_seconds))
         self._scheduler = BackgroundScheduler(
@@ -362,7 +393,14 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             self._schedule("reconcile", spec)
         for watch in self.import_config.watches:
             self._scheduler.add_job(
-                dispatch, "interval", seconds=watch.check_interval_seconds, args=(self._key, f"watch:{watch.id}"), id=f"watch:{watch.id}", replace_existing=True, coalesce=True, misfire_grace_time=int(watch.check_interval_seconds)
+                dispatch,
+                "interval",
+                seconds=watch.check_interval_seconds,
+                args=(self._key, f"watch:{watch.id}"),
+                id=f"watch:{watch.id}",
+                replace_existing=True,
+                coalesce=True,
+                misfire_grace_time=int(watch.check_interval_seconds),
             )
 
     @property
@@ -374,7 +412,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             self._distributed = DistributedImport(self.importer)
         return self._distributed
 
-    def import_distributed(self, path: str | Path, data_type: str, *, chunk_rows: int = 50_000, source_key: str | None = None) -> str:
+    def import_distributed(
+        self, path: str | Path, data_type: str, *, chunk_rows: int = 50_000, source_key: str | None = None
+    ) -> str:
         """Plan ``path`` as a distributed import of ``chunk_rows``-line chunks; returns its import id.
 
         Every process of the instance with a running scheduler (``portico run``) takes chunks of it every
@@ -393,7 +433,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         try:
             self.db.ensure_tables(imports)
             with self.db.begin() as conn:
-                planned = conn.execute(sa.select(imports.c.import_id).where(imports.c.status == "planned").limit(1)).first()
+                planned = conn.execute(
+                    sa.select(imports.c.import_id).where(imports.c.status == "planned").limit(1)
+                ).first()
             return 0 if planned is None else int(self.distributed.work())
         except Exception as exc:  # the store is unreachable, or a chunk's import raised: next round retries
             self._emit("jobs.chunk_failed", severity="warning", error=f"{type(exc).__name__}: {exc}")
@@ -415,7 +457,14 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
             self._emit("jobs.sweep_failed", severity="warning", error=f"{type(exc).__name__}: {exc}")
             return rerun
         for fire in orphans:
-            self._emit("jobs.fire_retried", severity="warning", job_id=fire.job_id, fire_time=fire.fire_time.isoformat(), retry_of=fire.previous_owner, attempt=fire.attempts)
+            self._emit(
+                "jobs.fire_retried",
+                severity="warning",
+                job_id=fire.job_id,
+                fire_time=fire.fire_time.isoformat(),
+                retry_of=fire.previous_owner,
+                attempt=fire.attempts,
+            )
             status = "failed"
             try:
                 record = self._run_job(fire.job_id)
@@ -437,7 +486,9 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         """
         with contextlib.suppress(RuntimeError):
             if self._scheduler is not None and asyncio.get_running_loop() is self._loop:
-                return self._loop.create_task(asyncio.to_thread(self._shutdown_now), name="portico-jobs-shutdown")
+                return self._loop.create_task(
+                    asyncio.to_thread(self._shutdown_now), name="portico-jobs-shutdown"
+                )
         self._shutdown_now()
         return None
 
@@ -469,8 +520,21 @@ class JobService(ConnectorPulls, JobRuns, FileWatching):
         as_of = self.clock.now().date()
         rows = []
         for system_id, p in self._run_coroutine(self._broker_positions()):
-            value = p.market_value if p.market_value is not None else (p.quantity * p.market_price if p.market_price is not None else None)
-            rows.append({"source": system_id, "account": p.account_id, "currency": p.currency, "quantity": p.quantity, "market_value": value, "as_of": as_of})
+            value = (
+                p.market_value
+                if p.market_value is not None
+                else (p.quantity * p.market_price if p.market_price is not None else None)
+            )
+            rows.append(
+                {
+                    "source": system_id,
+                    "account": p.account_id,
+                    "currency": p.currency,
+                    "quantity": p.quantity,
+                    "market_value": value,
+                    "as_of": as_of,
+                }
+            )
         return rows
 
     def _emit(self, event: str, *, severity: str = "info", **data: Any) -> None:

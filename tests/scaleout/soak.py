@@ -121,6 +121,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
     hammer = build(HAMMER, f"hammer_{slot}", hammer_policy)
 
     hammered: Counter[str] = Counter()
+    admitted: Counter[int] = Counter()  # the hammer's answered calls per 5 s of wall time
 
     async def hammering() -> None:
         with contextlib.suppress(PorticoError):
@@ -130,6 +131,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
             try:
                 await asyncio.wait_for(hammer.get_account(), 30)
                 hammered["ok"] += 1
+                admitted[int(time.time()) // 5 * 5] += 1
             except RateLimited:
                 hammered["throttled"] += 1
                 await asyncio.sleep(0.5)
@@ -138,6 +140,25 @@ async def worker(config: dict[str, Any], slot: int) -> None:
                 await asyncio.sleep(0.05)
 
     hammer_task = asyncio.create_task(hammering())
+    # for the report: how late the loop ran its callbacks, and when the hammer's budget changed mode
+    watch: dict[str, Any] = {"max_lag": 0.0, "lags": [], "modes": []}
+    shared_hammer = integration.limiters.get("alpaca", hammer_policy, credentials=HAMMER)
+
+    async def watching() -> None:
+        mode = None
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.1)
+            lag = time.monotonic() - before - 0.1
+            watch["max_lag"] = max(watch["max_lag"], round(lag, 2))
+            if lag > 1.0:
+                watch["lags"].append((int(time.time()), round(lag, 1)))
+            now_mode = getattr(shared_hammer.backend, "mode", None)
+            if now_mode != mode:
+                mode = now_mode
+                watch["modes"].append((round(time.time(), 1), mode))
+
+    watcher = asyncio.create_task(watching())
     for _attempt in range(100):
         try:
             await connector.open()
@@ -165,6 +186,8 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         if report.complete:
             break
     await service.start(recover=False)
+    # up and working: the parent's schedule of kills and outages runs from when all three first are
+    Path(config["plan"]).with_name(f"ready.{slot}").touch()
     everything = json.loads(Path(config["plan"]).read_text())
     total = len(everything)
     plan = [item for item in everything if item["system"] == system]
@@ -173,6 +196,8 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         while not stop.is_set():
             try:
                 await service.place_order(system, item["order"], idempotency_key=item["key"])
+                progress["placed"] += 1
+                progress["at"] = time.monotonic()
                 return
             except OrderRejected:
                 return
@@ -180,6 +205,7 @@ async def worker(config: dict[str, Any], slot: int) -> None:
                 await asyncio.sleep(0.1)
 
     gate = asyncio.Semaphore(4)
+    progress: dict[str, Any] = {"placed": 0, "at": time.monotonic(), "dumped": False}
 
     async def gated(item: dict[str, Any]) -> None:
         async with gate:
@@ -191,6 +217,14 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         if orders.done():
             with contextlib.suppress(PorticoError):
                 await service.resolve_pending(system)
+        elif not progress["dumped"] and time.monotonic() - progress["at"] > 20:
+            # no order of this slot placed for 20 s: where they wait, while they wait
+            progress["dumped"] = True
+            print(
+                f"--- slot {slot} at {int(time.time())}: {progress['placed']}/{len(plan)} placed, stalled",
+                file=sys.stderr,
+            )
+            _dump_stuck(slot, integration, connector)
         await asyncio.sleep(0.2)
     await stop.wait()
     print(
@@ -201,6 +235,13 @@ async def worker(config: dict[str, Any], slot: int) -> None:
         file=sys.stderr,
         flush=True,
     )
+    print(
+        f"--- slot {slot}: loop lag max {watch['max_lag']}s, over 1 s {watch['lags'][:20]}, "
+        f"hammer budget modes {watch['modes']}, hammer answered per 5 s {sorted(admitted.items())}",
+        file=sys.stderr,
+        flush=True,
+    )
+    watcher.cancel()
     if not orders.done() or time.time() - hammered["last_call"] > 10:
         # orders still unplaced when the soak ends: where each one waits, for the parent's report
         _dump_stuck(slot, integration, connector)
@@ -232,7 +273,16 @@ def _dump_stuck(slot: int, integration: Any, connector: Any) -> None:
         )
     for task in asyncio.all_tasks():
         if task is not asyncio.current_task():
-            task.print_stack(limit=12, file=out)
+            # the whole chain of awaits (a task's stack shows only its outermost coroutine)
+            chain, coro = [], task.get_coro()
+            while coro is not None and len(chain) < 30:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                if frame is not None:
+                    chain.append(
+                        f"{frame.f_code.co_filename.split('/')[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+                    )
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            print(f"task {task.get_name()}: " + " > ".join(chain) + f" > {coro!r}"[:200], file=out)
     out.flush()
 
 
@@ -306,6 +356,7 @@ async def run_soak(
     duration: float = 75.0,
     restart_rabbitmq: bool = True,
     settle_timeout: float = 60.0,
+    ready_timeout: float = 90.0,
 ) -> SoakResult:
     """Run the soak for ``duration`` seconds of workload; see the module docstring."""
     import sqlalchemy as sa
@@ -393,7 +444,15 @@ async def run_soak(
     logs = workdir / "workers.log"
     procs = {slot: _spawn(config_path, slot, logs) for slot in range(3)}
     result = SoakResult()
-    timeline = {"kills": [], "rabbitmq": [], "redis": []}
+    timeline: dict[str, Any] = {"kills": [], "rabbitmq": [], "redis": []}
+    # the workload's clock starts once the three workers are up (on a loaded machine a worker's start took
+    # 30 s of a 55 s soak, leaving the hammers no minute to use the budget in); bounded by ready_timeout
+    spawned = time.monotonic()
+    while time.monotonic() - spawned < ready_timeout and not all(
+        (workdir / f"ready.{slot}").exists() for slot in range(3)
+    ):
+        await asyncio.sleep(0.2)
+    timeline["ready_after"] = round(time.monotonic() - spawned, 1)
     started = time.monotonic()
     victims = [1, 2]
     kill_at = sorted(rng.uniform(0.1, 0.3) * duration + i * 0.3 * duration for i in range(2))
@@ -519,6 +578,26 @@ def check(
             if _has(conn, "trading_orders")
             else []
         )
+    timing = (
+        conn_rows(db, "SELECT system, created_at, sent_at, resolved_at FROM trading_orders")
+        if intents
+        else []
+    )
+    if timing:
+        # when each slot's orders were made, sent and resolved (s after the first): where a slow settle waited
+        base = min(_aware(r.created_at) for r in timing)
+
+        def last(rows: list[Any], column: str) -> float | None:
+            stamps = [_aware(getattr(r, column)) for r in rows if getattr(r, column) is not None]
+            return round((max(stamps) - base).total_seconds(), 1) if stamps else None
+
+        result.stats["order_times"] = {
+            system: {
+                c: last([r for r in timing if r.system == system], c)
+                for c in ("created_at", "sent_at", "resolved_at")
+            }
+            for system in sorted({r.system for r in timing})
+        }
     # 1. schedules
     times = [r.fire_time for r in fire_rows]
     statuses = Counter(r.status for r in fire_rows)
@@ -622,6 +701,13 @@ def check(
         result.stats["rate"]["per_5s"] = {k: (buckets[k], refused[k]) for k in sorted(buckets)}
     if hammered < 0.9 * VENUE_LIMIT:
         v.append(f"the hammered key's busiest minute used {hammered}/{VENUE_LIMIT}: below 90% of the limit")
+
+
+def conn_rows(db: Any, sql: str) -> list[Any]:
+    import sqlalchemy as sa
+
+    with db.begin() as conn:
+        return list(conn.execute(sa.text(sql)).all())
 
 
 def _aware(value: datetime) -> datetime:

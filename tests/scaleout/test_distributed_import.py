@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,55 @@ def test_running_schedulers_take_the_chunks_of_a_planned_import(db: Database, tm
         1,
         6,
     )
+
+
+def test_a_worker_claiming_while_another_claims_gets_the_next_chunk(pg_db: Database, tmp_path: Path) -> None:
+    """A claim used to lock every pending chunk (FOR UPDATE SKIP LOCKED over all of them): a worker
+    claiming at that moment skipped them all, found nothing and stopped (2 and 3 workers slower than 1)."""
+    path = position_file(tmp_path / "positions_20260105.psv")
+    first = DistributedImport(JobService(db=pg_db, clock=FakeClock(), config={}).importer)
+    other_db = Database(pg_db.url)
+    other = DistributedImport(JobService(db=other_db, clock=FakeClock(), config={}).importer)
+    import_id = first.plan(path, "positions", chunk_rows=100)
+    meanwhile: list[Any] = []
+
+    def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # the first worker's claim has selected (and locked) its candidates: the other claims now
+        if "FOR UPDATE" in statement and not meanwhile:
+            thread = threading.Thread(target=lambda: meanwhile.append(other._claim(import_id)))
+            thread.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+
+    sa.event.listen(pg_db.engine, "after_cursor_execute", claim_meanwhile)
+    try:
+        mine = first._claim(import_id)
+    finally:
+        sa.event.remove(pg_db.engine, "after_cursor_execute", claim_meanwhile)
+        other_db.dispose()
+    assert mine is not None and mine["chunk_no"] == 0
+    assert meanwhile[0] is not None and meanwhile[0]["chunk_no"] == 1
+
+
+def test_a_staged_chunks_control_sums_are_read_back_exactly(db: Database) -> None:
+    from portico.jobs._distributed_staging import StagingSink
+    from portico.jobs._sinks import LoadContext
+
+    rt = record_type("positions")
+    assert "quantity" in rt.sums
+    staged = distributed_tables()["staged"]
+    db.ensure_tables(*distributed_tables().values())
+
+    def row(quantity: str | None) -> str:
+        return json.dumps([quantity if f == "quantity" else "x" for f in rt.fields])
+
+    quantities = ["1.5", "2.25", None, "10", "0.000000000000000001", "-3"]
+    with db.begin() as conn:
+        conn.execute(
+            staged.insert(),
+            [{"import_id": "imp", "line": i, "chunk_no": 4, "row": row(q)} for i, q in enumerate(quantities)]
+            + [{"import_id": "imp", "line": 99, "chunk_no": 5, "row": row("1000")}],  # another chunk
+        )
+        ctx = LoadContext(load_id="l", rt=rt, destination="staging:imp:4:0", source_key="k", conn=conn, db=db)
+        sums = StagingSink().open(ctx).loaded_sums(["quantity"])
+    assert sums == {"quantity": Decimal("10.750000000000000001")}

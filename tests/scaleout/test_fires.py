@@ -119,6 +119,26 @@ def test_processes_creating_the_tables_together_on_postgresql_do_not_collide(pos
     assert [p.returncode for p in procs] == [0] * 4, [err.decode()[-500:] for _, err in outcomes]
 
 
+def test_schedulers_of_one_instance_starting_together_on_postgresql_all_start(postgres_url: str) -> None:
+    # APScheduler creates its schedule table itself (checkfirst, no lock): three workers of one instance
+    # starting at once on a fresh database killed one with a duplicate key in pg_type (seen in the soak)
+    code = (
+        "import sys; from portico.store import Database; from portico.clock import SystemClock; "
+        "from portico.jobs import JobService; db = Database(sys.argv[1]); "
+        "s = JobService(db=db, clock=SystemClock(), config={}, instance='race'); s.start(); "
+        "s.shutdown(); print('ok')"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, postgres_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outcomes = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err.decode()[-500:] for _, err in outcomes]
+    assert [out.decode().strip() for out, _ in outcomes] == ["ok"] * 4
+
+
 def test_a_job_whose_worker_was_killed_mid_run_is_rerun_once_by_the_sweep(tmp_path: Any) -> None:
     from portico.jobs import JobService
     from portico.jobs._tables import job_tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from portico.http._ratelimit_redis import LocalShare, RedisRateLimitBackend
 from portico.sdk import RateWindow
-from tests.scaleout.redis_server import PrivateRedis
+from tests.scaleout.redis_server import PrivateRedis, free_port
 from tests.scaleout.tcp_proxy import HoldingProxy
 
 pytest.importorskip("redis")
@@ -156,3 +157,90 @@ async def test_one_process_whose_call_times_out_takes_no_local_share_while_the_o
         for backend in (slow, *others):
             await backend.aclose()
         await proxy.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_a_process_that_missed_the_outage_finds_redis_restarted_empty_and_keeps_to_its_share(
+    private_redis: PrivateRedis,
+) -> None:
+    """The soak's 208 requests of one key a minute against 200, 8 refused: Redis restarted empty while two
+    workers spent their local shares, and a third, which made no call during the outage, found an empty
+    Redis and took the whole budget again. Redis's epoch changed: it keeps to its share for one window."""
+    options = {"key_prefix": "mock:epoch", "workers": 3, "probe_seconds": 2, "timeout": 0.5}
+    options.update(confirm_seconds=1.0, retry_seconds=0.25)
+    noticed = [RedisRateLimitBackend(private_redis.url, **options) for _ in range(2)]
+    idle = RedisRateLimitBackend(private_redis.url, **options)
+    now = 3_000_000.0
+
+    async def calls(backend: RedisRateLimitBackend, tries: int) -> int:
+        return sum([1 for _ in range(tries) if await backend.reserve(MINUTE, 1, now) == 0.0])
+
+    try:
+        # the fleet spends 21 of 30 in the minute; the idle one last saw 9 left
+        assert [await calls(b, n) for b, n in zip((*noticed, idle), (12, 6, 3), strict=True)] == [12, 6, 3]
+        private_redis.stop()
+        for _ in range(2):  # the two calling through the outage turn local; the idle one calls nothing
+            now += 1.0
+            for b in noticed:
+                await calls(b, 1)
+        assert [b.mode for b in noticed] == ["local", "local"] and idle.mode == "shared"
+        private_redis.start()  # empty
+        now += 1.0
+        # a worker restarted during the outage reaches the emptied Redis first: no mark yet, trusted
+        early = RedisRateLimitBackend(private_redis.url, **options)
+        assert await calls(early, 5) == 5
+        # before: 19 admitted through the empty Redis (21 + 19 in a window of 30, on top of the local shares;
+        # the first call meets the connection Redis dropped)
+        late = await calls(idle, 20)
+        # 21 of 30 last seen spent by the fleet: a third of it (7) counts as spent here, 3 of its 10 left
+        assert late == 3
+        assert idle.mode == "shared"  # Redis answers: shared, but the share binds for one window
+        # a worker (re)started meanwhile knew no epoch, but Redis now says it lost the window's spends, and
+        # what the idle one last saw of them (21): 7 of its share counts as spent, 3 left (before: 20)
+        newcomer = RedisRateLimitBackend(private_redis.url, **options)
+        assert await calls(newcomer, 20) == 3
+        # the early one learns of the loss at its next call: its part (7) on top of its own 5 (before: 10)
+        assert await calls(early, 10) == 0
+        now += 65.0  # the window (and the phantom spend) has passed: Redis's budget alone again
+        assert await calls(idle, 40) == 30
+        assert await calls(newcomer, 5) == 0 and newcomer.mode == "shared"  # the budget is the idle one's
+    finally:
+        for b in (*noticed, idle):
+            await b.aclose()
+        with contextlib.suppress(NameError):
+            await newcomer.aclose()
+            await early.aclose()
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_whose_first_redis_calls_fail_waits_for_redis_instead_of_a_spent_local_share(
+    private_redis: PrivateRedis,
+) -> None:
+    """The soak's orders of one worker stalled 60 s at its start: its first Redis calls timed out (a loaded
+    machine), it turned local after 2 s, and a process that never reached Redis counts its whole share as
+    spent for a window. Never answered, it now asks Redis for up to a window, and is shared once it answers."""
+    options = {"key_prefix": "mock:start", "workers": 3, "probe_seconds": 2, "timeout": 0.5}
+    options.update(confirm_seconds=1.0, retry_seconds=0.25)
+    private_redis.stop()
+    starting = RedisRateLimitBackend(private_redis.url, **options)
+    unreachable = RedisRateLimitBackend(f"redis://127.0.0.1:{free_port()}/0", **options)
+    now = 4_000_000.0
+    try:
+        assert await starting.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        assert await unreachable.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        now += 5.0  # past confirm_seconds (before: local, its share spent for a window)
+        assert await starting.reserve(MINUTE, 1, now) == pytest.approx(0.25) and starting.mode == "shared"
+        private_redis.start()
+        now += 1.0
+        assert sum([1 for _ in range(40) if await starting.reserve(MINUTE, 1, now) == 0.0]) == 30
+        assert starting.mode == "shared"
+        # never reached for a whole window: local now, and that window counts as the unknown spend's, so a
+        # third of the limit is there at once (before: nothing for another window)
+        now += 50.0  # 56 s of failures: still asking
+        assert await unreachable.reserve(MINUTE, 1, now) == pytest.approx(0.25)
+        now += 5.0  # 61 s
+        assert sum([1 for _ in range(20) if await unreachable.reserve(MINUTE, 1, now) == 0.0]) == 10
+        assert unreachable.mode == "local"
+    finally:
+        await starting.aclose()
+        await unreachable.aclose()

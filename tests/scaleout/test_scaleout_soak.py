@@ -25,7 +25,7 @@ LONG = os.environ.get("PORTICO_SCALEOUT_SOAK") == "1"
 
 @pytest.mark.slow
 @pytest.mark.rabbitmq_restart
-@pytest.mark.timeout(1200 if LONG else 240)
+@pytest.mark.timeout(1200 if LONG else 330)
 async def test_three_workers_share_one_workload_through_kills_and_engine_restarts(
     tmp_path: Path, postgres_url: str, amqp_url: str, redis_url: str, prefix: str
 ) -> None:
