@@ -109,7 +109,7 @@ class _StagingSession:
         if not rows:
             return
         raw = self.ctx.conn.connection.driver_connection
-        if type(raw).__module__.startswith("psycopg"):
+        if raw is not None and type(raw).__module__.startswith("psycopg"):
             # COPY into the staging table (the importer's transaction, on its connection): the chunk's
             # rows in one stream, not batches of INSERT statements the server parses and plans
             staged = self.tables["staged"]
