@@ -506,7 +506,14 @@ class JsonFormat:
 
     def read(self, stream: IO[bytes], options: Mapping[str, Any], *, file: str) -> Iterator[RawChunk]:
         limit = int(options.get("max_bytes", self.max_bytes))
-        data = stream.read(limit + 1)
+        # read in pieces into one growing buffer: a single read(limit + 1) of a compressed stream joins
+        # its pieces into a second copy, doubling the peak of a document refused for its size
+        data = bytearray()
+        while len(data) <= limit:
+            piece = stream.read(min(1 << 20, limit + 1 - len(data)))
+            if not piece:
+                break
+            data += piece
         if len(data) > limit:
             raise FileRejected(
                 f"JSON document larger than {limit} bytes (max_bytes); use JSON Lines for big files",

@@ -164,6 +164,8 @@ class Database:
             else:
                 conn.rollback()
             return
+        if not commit and conn.closed:
+            return  # disposed while the transaction was open (a generator closed late): nothing to undo
         try:
             if commit:
                 raw.commit()

@@ -32,4 +32,6 @@ async def test_a_counterparty_away_is_retried_with_growing_pauses_then_logged_on
     assert [d["delay"] for d in reconnecting][:2] == [1, 2]
     fix_mock.refuse_connections = False
     await session.wait_logged_on(10)
+    # the acceptor counts a logon in its engine thread, which may run after the initiator saw the answer
+    await wait_for_async(lambda: fix_mock.logons["PORTICO"] >= 2, timeout=10)
     assert fix_mock.logons["PORTICO"] == 2
