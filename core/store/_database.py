@@ -140,7 +140,8 @@ class Database:
                 self._held_all.append(conn)
         held.busy = True
         try:
-            if conn._has_events or self.engine._has_events:  # listeners see every begin and commit
+            # listeners see every begin and commit (SQLAlchemy's private flags: unknown means watched)
+            if getattr(conn, "_has_events", True) or getattr(self.engine, "_has_events", True):
                 with conn.begin():
                     yield conn
                 return

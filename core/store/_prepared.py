@@ -134,7 +134,12 @@ class PreparedStatements:
     def execute(self, conn: sa.Connection, statement: Any, params: Mapping[str, Any]) -> Any:
         """Run ``statement`` with ``params`` on ``conn`` (inside its transaction); returns a result
         with ``first``/``one``/``one_or_none``/``all``/``scalar_one_or_none``/``inserted_primary_key``."""
-        if not self.enabled or conn._has_events or conn.engine._has_events:
+        # SQLAlchemy's private listener flags: a release without them takes SQLAlchemy's own path
+        if (
+            not self.enabled
+            or getattr(conn, "_has_events", True)
+            or getattr(conn.engine, "_has_events", True)
+        ):
             return conn.execute(statement, dict(params))
         key = (id(statement), frozenset(params))
         entry = self._cache.get(key)
@@ -227,7 +232,10 @@ class PreparedStatements:
                     return None
             return _Compiled(compiled.string, binds, None, pk_keys, pk_from_rowid)
         columns = []
-        for entry in compiled._result_columns:
+        result_columns = getattr(compiled, "_result_columns", None)
+        if result_columns is None:
+            return None  # a SQLAlchemy release that no longer has it: its own execution path
+        for entry in result_columns:
             type_: Any = entry.type
             columns.append((entry.keyname, type_.dialect_impl(dialect).result_processor(dialect, None)))
         if len({k for k, _ in columns}) != len(columns):
